@@ -1,0 +1,139 @@
+//! Compile speed: the reference spec (`tests/bench/reference.json`) and every compiling golden
+//! case. Besides criterion's report, prints mean time per spec and per leaf, and the ratio to a
+//! baseline measured in the same run: `serde_json` parsing the reference spec's text.
+//!
+//! `cargo bench -p cqrs-mongo-spec --bench compile`
+
+use std::hint::black_box;
+use std::path::{Path, PathBuf};
+use std::time::{Duration, Instant};
+
+use cqrs_mongo_spec::{Compiler, CompilerConfig};
+use criterion::{Criterion, Throughput, criterion_group};
+use serde_json::Value;
+
+struct Case {
+    spec: Value,
+    options: Option<Value>,
+    config: CompilerConfig,
+}
+
+fn root() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("..")
+}
+
+fn reference_text() -> String {
+    std::fs::read_to_string(root().join("tests/bench/reference.json")).expect("reference spec")
+}
+
+/// Every golden case that compiles from a JSON value (error cases and JSON-text cases skipped).
+fn corpus() -> Vec<Case> {
+    fn walk(dir: &Path, out: &mut Vec<PathBuf>) {
+        for entry in std::fs::read_dir(dir).unwrap() {
+            let path = entry.unwrap().path();
+            if path.is_dir() {
+                walk(&path, out);
+            } else if path.extension().is_some_and(|e| e == "json") && path.parent().unwrap().file_name() != Some("golden".as_ref()) {
+                out.push(path);
+            }
+        }
+    }
+    let mut files = Vec::new();
+    walk(&root().join("tests/golden"), &mut files);
+    files.sort();
+    files
+        .into_iter()
+        .filter_map(|path| {
+            let case: Value = serde_json::from_str(&std::fs::read_to_string(path).unwrap()).unwrap();
+            (case.get("expected").is_some() && !case["spec"].is_string()).then(|| Case {
+                spec: case["spec"].clone(),
+                options: case.get("options").cloned(),
+                config: case.get("config").map(|c| serde_json::from_value(c.clone()).unwrap()).unwrap_or_default(),
+            })
+        })
+        .collect()
+}
+
+fn leaves(spec: &Value) -> usize {
+    match spec.get("conditions").and_then(Value::as_array) {
+        Some(children) => children.iter().map(leaves).sum(),
+        None => spec.get("condition").map_or(1, leaves),
+    }
+}
+
+fn benches(c: &mut Criterion) {
+    let compiler = Compiler::default();
+    let text = reference_text();
+    let reference: Value = serde_json::from_str(&text).unwrap();
+    c.bench_function("reference/compile_value", |b| b.iter(|| compiler.compile(black_box(&reference)).unwrap()));
+    c.bench_function("reference/compile_str", |b| b.iter(|| compiler.compile_str(black_box(&text)).unwrap()));
+    c.bench_function("baseline/serde_json_parse_reference", |b| b.iter(|| serde_json::from_str::<Value>(black_box(&text)).unwrap()));
+
+    let cases = corpus();
+    let compilers: Vec<Compiler> = cases.iter().map(|case| Compiler::new(case.config.clone())).collect();
+    let mut group = c.benchmark_group("corpus");
+    group.throughput(Throughput::Elements(cases.len() as u64));
+    group.bench_function("compile_query_all", |b| {
+        b.iter(|| {
+            for (case, compiler) in cases.iter().zip(&compilers) {
+                black_box(compiler.compile_query(&case.spec, case.options.as_ref()).unwrap());
+            }
+        })
+    });
+    group.finish();
+}
+
+/// Mean nanoseconds per call of `f` over about `budget`.
+fn mean_ns(budget: Duration, mut f: impl FnMut()) -> f64 {
+    for _ in 0..1_000 {
+        f();
+    }
+    let start = Instant::now();
+    let mut calls = 0u64;
+    while start.elapsed() < budget {
+        for _ in 0..100 {
+            f();
+        }
+        calls += 100;
+    }
+    start.elapsed().as_nanos() as f64 / calls as f64
+}
+
+fn summary() {
+    let compiler = Compiler::default();
+    let text = reference_text();
+    let reference: Value = serde_json::from_str(&text).unwrap();
+    let budget = Duration::from_secs(2);
+    let baseline = mean_ns(budget, || {
+        black_box(serde_json::from_str::<Value>(black_box(&text)).unwrap());
+    });
+    let compile = mean_ns(budget, || {
+        black_box(compiler.compile(black_box(&reference)).unwrap());
+    });
+    let cases = corpus();
+    let compilers: Vec<Compiler> = cases.iter().map(|case| Compiler::new(case.config.clone())).collect();
+    let leaf_count: usize = cases.iter().map(|case| leaves(&case.spec)).sum();
+    let corpus_ns = mean_ns(budget, || {
+        for (case, compiler) in cases.iter().zip(&compilers) {
+            black_box(compiler.compile_query(&case.spec, case.options.as_ref()).unwrap());
+        }
+    });
+    println!("\n== summary ==");
+    println!("reference spec, compile from parsed Value: {:.0} ns (target < 2000 ns; legacy Python ≈ 43000 ns)", compile);
+    println!("baseline, serde_json parse of the same text: {:.0} ns; compile / parse = {:.2}", baseline, compile / baseline);
+    println!(
+        "golden corpus: {} specs, {} leaves: {:.0} ns per spec, {:.0} ns per leaf",
+        cases.len(),
+        leaf_count,
+        corpus_ns / cases.len() as f64,
+        corpus_ns / leaf_count as f64
+    );
+}
+
+criterion_group!(compile_benches, benches);
+
+fn main() {
+    compile_benches();
+    Criterion::default().configure_from_args().final_summary();
+    summary();
+}

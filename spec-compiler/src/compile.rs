@@ -1,0 +1,229 @@
+//! Walking a [`Spec`] into a filter document: limits, field paths, the whitelist, text-search
+//! placement, and dispatch of each leaf to its operator family.
+
+use bson::{Bson, Document};
+use serde_json::Value;
+
+use crate::config::{CompilerConfig, field_path_problem, key_problem};
+use crate::diag::{Diag, Seg};
+use crate::error::ErrorCode;
+use crate::ops::{self, group};
+use crate::operator::{Family, Operator};
+use crate::spec::{Leaf, PLACEHOLDER_ATTR, Spec};
+use crate::values::{self, ValueType};
+
+/// Compiles a spec tree, reporting errors to `diag`; `None` when there was one.
+pub(crate) fn compile_tree(spec: &Spec<'_>, config: &CompilerConfig, diag: &mut Diag<'static>) -> Option<Document> {
+    let mut walker = Walker { config, diag, nodes: 0, text_clauses: 0, under_not: 0, aborted: false };
+    walker.node(spec, 1)
+}
+
+struct Walker<'w, 'c> {
+    config: &'c CompilerConfig,
+    diag: &'w mut Diag<'static>,
+    nodes: usize,
+    text_clauses: usize,
+    under_not: usize,
+    /// Set once the node limit is hit: the rest of the tree is not visited.
+    aborted: bool,
+}
+
+impl Walker<'_, '_> {
+    fn node(&mut self, spec: &Spec<'_>, depth: usize) -> Option<Document> {
+        self.nodes += 1;
+        if self.nodes > self.config.max_nodes {
+            self.diag.error(
+                ErrorCode::TooManyNodes,
+                format!("the specification has more than {} nodes", self.config.max_nodes),
+            );
+            self.aborted = true;
+            return None;
+        }
+        if depth > self.config.max_depth {
+            self.diag.error(
+                ErrorCode::TooDeep,
+                format!("the specification nests deeper than {} levels", self.config.max_depth),
+            );
+            return None;
+        }
+        match spec {
+            Spec::Leaf(leaf) => self.leaf(leaf),
+            Spec::And(children) => self.group("$and", Operator::And, children, depth),
+            Spec::Or(children) => self.group("$or", Operator::Or, children, depth),
+            Spec::Not(not) => {
+                let key = if not.listed { "conditions" } else { "condition" };
+                self.diag.push(Seg::Key(key));
+                if not.listed {
+                    self.diag.push(Seg::Index(0));
+                }
+                self.under_not += 1;
+                let inner = self.node(&not.condition, depth + 1);
+                self.under_not -= 1;
+                if not.listed {
+                    self.diag.pop();
+                }
+                self.diag.pop();
+                Some(group("$nor", vec![inner?]))
+            }
+        }
+    }
+
+    fn group(&mut self, operator: &str, op: Operator, children: &[Spec<'_>], depth: usize) -> Option<Document> {
+        self.diag.push(Seg::Key("conditions"));
+        if children.is_empty() {
+            self.diag.error(
+                ErrorCode::EmptyGroup,
+                format!("{:?} needs at least one condition (an empty group would match every document)", op.name()),
+            );
+        }
+        let mut clauses = Vec::with_capacity(children.len());
+        let mut ok = !children.is_empty();
+        for (index, child) in children.iter().enumerate() {
+            self.diag.push(Seg::Index(index));
+            match self.node(child, depth + 1) {
+                Some(clause) => clauses.push(clause),
+                None => ok = false,
+            }
+            self.diag.pop();
+            if self.diag.stop() || self.aborted {
+                break;
+            }
+        }
+        self.diag.pop();
+        ok.then(|| group(operator, clauses))
+    }
+
+    fn leaf(&mut self, leaf: &Leaf<'_>) -> Option<Document> {
+        if leaf.attr == PLACEHOLDER_ATTR {
+            return None;
+        }
+        let op = leaf.op;
+        if op.is_logical() {
+            self.diag.error_at_key("op", ErrorCode::InvalidNode, format!("{:?} is not a leaf operator", op.name()));
+            return None;
+        }
+        if !op.is_supported() {
+            self.diag.error_at_key("op", ErrorCode::UnsupportedOperator, unsupported_reason(op));
+            return None;
+        }
+        let field = leaf.attr.as_ref();
+        if let Some(problem) = field_path_problem(field) {
+            self.diag.error_at_key("attr", ErrorCode::InvalidFieldPath, format!("invalid field path {field:?}: {problem}"));
+            return None;
+        }
+        if !self.config.field_allowed(field) {
+            self.diag.error_at_key("attr", ErrorCode::FieldNotAllowed, format!("the field {field:?} is not in the list of allowed fields"));
+            return None;
+        }
+        if op.family() == Family::Text && !self.text_clause_allowed() {
+            return None;
+        }
+        let val = leaf.val.as_deref();
+        self.diag.push(Seg::Key("val"));
+        let mut cx = LeafCx { diag: self.diag, config: self.config, val, value_type: leaf.value_type };
+        let compiled = match op.family() {
+            Family::Comparison => ops::comparison::compile(op, field, &mut cx),
+            Family::Set => ops::set::compile(op, field, &mut cx),
+            Family::String => ops::string::compile(op, field, &mut cx),
+            Family::Null => ops::null::compile(op, field, &mut cx),
+            Family::Json => ops::json::compile(op, field, &mut cx),
+            Family::Geo => match val {
+                Some(raw) => ops::geo::compile(op, field, raw, &mut cx),
+                None => cx.value().and(None),
+            },
+            Family::Text => ops::text::compile(op, &mut cx),
+            Family::Logical => None,
+        };
+        self.diag.pop();
+        compiled
+    }
+
+    /// One text clause per spec, never below `not` (MongoDB rejects both).
+    fn text_clause_allowed(&mut self) -> bool {
+        let problem = if self.under_not > 0 {
+            Some("full-text search cannot be negated (MongoDB rejects $text inside $nor)")
+        } else if self.text_clauses > 0 {
+            Some("a specification may hold only one full-text search clause")
+        } else {
+            None
+        };
+        self.text_clauses += 1;
+        if let Some(problem) = problem {
+            self.diag.error(ErrorCode::InvalidTextSearch, problem);
+            return false;
+        }
+        true
+    }
+}
+
+fn unsupported_reason(op: Operator) -> String {
+    let why = match op {
+        Operator::JsonContainedBy => "MongoDB has no filter for \"the stored document is a subset of a value\"",
+        Operator::BboxIntersects => "MongoDB has no bounding-box operator for GeoJSON fields; use \"intersects\"",
+        _ => "MongoDB has no exact operator for this spatial relation; legacy approximated it with $geoIntersects",
+    };
+    format!("{:?} is not supported: {why}", op.name())
+}
+
+/// What an operator module sees: the leaf's value, and error reporting positioned at `val`.
+pub(crate) struct LeafCx<'w, 'c, 'v> {
+    diag: &'w mut Diag<'static>,
+    config: &'c CompilerConfig,
+    val: Option<&'v Value>,
+    value_type: Option<ValueType>,
+}
+
+impl LeafCx<'_, '_, '_> {
+    /// The converted and cast value; `missing_field` when absent.
+    pub(crate) fn value(&mut self) -> Option<Bson> {
+        match self.val {
+            Some(raw) => self.convert_raw(raw),
+            None => {
+                self.diag.error(ErrorCode::MissingField, "this operator needs a \"val\"");
+                None
+            }
+        }
+    }
+
+    /// The converted value, or `Some(None)` when `val` is absent.
+    pub(crate) fn optional_value(&mut self) -> Option<Option<Bson>> {
+        match self.val {
+            Some(raw) => self.convert_raw(raw).map(Some),
+            None => Some(None),
+        }
+    }
+
+    /// Converts a raw JSON value (or part of `val`) with the leaf's `value_type`.
+    pub(crate) fn convert_raw(&mut self, raw: &Value) -> Option<Bson> {
+        values::convert_val(raw, self.value_type, self.config, self.diag)
+    }
+
+    /// Reports an error at the current position.
+    pub(crate) fn error(&mut self, code: ErrorCode, message: impl Into<String>) {
+        self.diag.error(code, message);
+    }
+
+    /// Reports an error one step below the current position.
+    pub(crate) fn error_at(&mut self, segment: Seg<'static>, code: ErrorCode, message: impl Into<String>) {
+        self.diag.at(segment, |diag| diag.error(code, message));
+    }
+
+    /// Runs `f` one step below the current position.
+    pub(crate) fn at<T>(&mut self, segment: Seg<'static>, f: impl FnOnce(&mut Self) -> T) -> T {
+        self.diag.push(segment);
+        let result = f(self);
+        self.diag.pop();
+        result
+    }
+
+    /// Checks that a key taken from a value can be used as one path segment.
+    pub(crate) fn check_key(&mut self, key: &str) -> Option<()> {
+        match key_problem(key) {
+            None => Some(()),
+            Some(problem) => {
+                self.error(ErrorCode::InvalidFieldPath, format!("invalid key {key:?}: {problem}"));
+                None
+            }
+        }
+    }
+}

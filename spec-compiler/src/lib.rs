@@ -1,0 +1,233 @@
+//! # cqrs-mongo-spec
+//!
+//! Compiles *specifications* (the JSON filter AST of the legacy Python package
+//! `cqrs-ddd-specifications`) into MongoDB filter documents, and query options into a find plan
+//! and an equivalent aggregation pipeline. The crate is pure: no IO, no async, no driver; it
+//! builds for `wasm32-unknown-unknown`, and the npm and pip packages wrap exactly this code.
+//!
+//! ```
+//! use serde_json::json;
+//!
+//! let spec = json!({"op": "and", "conditions": [
+//!     {"op": ">=", "attr": "total", "val": 100},
+//!     {"op": "ilike", "attr": "note", "val": "%urgent%"},
+//! ]});
+//! let filter = cqrs_mongo_spec::compile(&spec).unwrap();
+//! assert_eq!(filter, bson::doc! {"$and": [
+//!     {"total": {"$gte": 100}},
+//!     {"note": {"$regex": "^.*urgent.*$", "$options": "is"}},
+//! ]});
+//!
+//! let options = json!({"order_by": ["-total"], "limit": 10});
+//! let query = cqrs_mongo_spec::compile_query(&spec, Some(&options)).unwrap();
+//! assert_eq!(query.sort, Some(bson::doc! {"total": -1}));
+//! assert_eq!(query.pipeline.unwrap().len(), 3); // $match, $sort, $limit
+//! ```
+//!
+//! Every error is a [`SpecError`] with a stable [`ErrorCode`], the path of the offending node
+//! and a message; [`validate`] returns all of them. What each operator compiles to is described
+//! in `SEMANTICS.md` and checked by the golden files shared with the Node and Python packages.
+#![forbid(unsafe_code)]
+
+mod builder;
+mod compile;
+mod config;
+mod diag;
+mod error;
+mod operator;
+mod ops;
+mod options;
+mod plan;
+mod spec;
+mod values;
+
+use bson::Document;
+use serde_json::Value;
+
+pub use builder::{Field, and, not, or};
+pub use config::{CompilerConfig, MAX_FIELD_PATH_LEN};
+pub use error::{ErrorCode, PathSegment, SpecError, display_path};
+pub use operator::{Family, Operator, OperatorInfo, ValueShape, operators};
+pub use options::{QueryOptions, SortKey};
+pub use plan::CompiledQuery;
+pub use spec::{Leaf, Not, Spec};
+pub use values::ValueType;
+
+use diag::Diag;
+
+/// A compiler with its settings. The free functions use `Compiler::default()`.
+#[derive(Debug, Clone, Default)]
+pub struct Compiler {
+    config: CompilerConfig,
+}
+
+impl Compiler {
+    /// A compiler with the given limits and whitelist.
+    pub fn new(config: CompilerConfig) -> Self {
+        Compiler { config }
+    }
+
+    /// The settings.
+    pub fn config(&self) -> &CompilerConfig {
+        &self.config
+    }
+
+    /// Compiles a spec given as JSON into a filter.
+    pub fn compile(&self, spec: &Value) -> Result<Document, SpecError> {
+        let parsed = Spec::parse_with(spec, &self.config)?;
+        self.compile_spec(&parsed)
+    }
+
+    /// Compiles a spec given as JSON text into a filter.
+    pub fn compile_str(&self, spec_json: &str) -> Result<Document, SpecError> {
+        self.compile(&parse_json(spec_json, None)?)
+    }
+
+    /// Compiles an already built spec into a filter.
+    pub fn compile_spec(&self, spec: &Spec<'_>) -> Result<Document, SpecError> {
+        let mut diag = Diag::new(false);
+        match compile::compile_tree(spec, &self.config, &mut diag) {
+            Some(filter) if !diag.has_errors() => Ok(filter),
+            _ => Err(diag.into_first().expect("a failed compile reports an error")),
+        }
+    }
+
+    /// Compiles a spec and optional query options (legacy `QueryOptions` JSON).
+    pub fn compile_query(&self, spec: &Value, options: Option<&Value>) -> Result<CompiledQuery, SpecError> {
+        let filter = self.compile(spec)?;
+        let Some(options) = options else {
+            return Ok(CompiledQuery::filter_only(filter));
+        };
+        let options = QueryOptions::from_value(options)?;
+        self.plan(filter, &options)
+    }
+
+    /// [`compile_query`](Self::compile_query) from JSON text.
+    pub fn compile_query_str(&self, spec_json: &str, options_json: Option<&str>) -> Result<CompiledQuery, SpecError> {
+        let spec = parse_json(spec_json, None)?;
+        let options = options_json.map(|text| parse_json(text, Some("options"))).transpose()?;
+        self.compile_query(&spec, options.as_ref())
+    }
+
+    /// Compiles a built spec with typed options.
+    pub fn compile_spec_query(&self, spec: &Spec<'_>, options: &QueryOptions) -> Result<CompiledQuery, SpecError> {
+        let filter = self.compile_spec(spec)?;
+        self.plan(filter, options)
+    }
+
+    fn plan(&self, filter: Document, options: &QueryOptions) -> Result<CompiledQuery, SpecError> {
+        let mut diag = Diag::with_root(false, "options");
+        options::check(options, &self.config, &mut diag);
+        match diag.into_first() {
+            Some(err) => Err(err),
+            None => Ok(CompiledQuery::plan(filter, options)),
+        }
+    }
+
+    /// Every error in a spec (empty when it compiles).
+    pub fn validate(&self, spec: &Value) -> Vec<SpecError> {
+        self.validate_query(spec, None)
+    }
+
+    /// Every error in a spec and its options (empty when they compile).
+    pub fn validate_query(&self, spec: &Value, options: Option<&Value>) -> Vec<SpecError> {
+        let mut diag = Diag::new(true);
+        let parsed = spec::parse_node(spec, 1, &self.config, &mut diag);
+        let mut errors = diag.into_errors();
+        if let Some(parsed) = parsed {
+            let mut diag = Diag::new(true);
+            compile::compile_tree(&parsed, &self.config, &mut diag);
+            errors.extend(diag.into_errors());
+        }
+        if let Some(options) = options {
+            let mut diag = Diag::with_root(true, "options");
+            if let Some(parsed) = options::parse(options, &mut diag) {
+                options::check(&parsed, &self.config, &mut diag);
+            }
+            errors.extend(diag.into_errors());
+        }
+        errors
+    }
+
+    /// Every error in a spec given as JSON text.
+    pub fn validate_str(&self, spec_json: &str) -> Vec<SpecError> {
+        match parse_json(spec_json, None) {
+            Ok(spec) => self.validate(&spec),
+            Err(err) => vec![err],
+        }
+    }
+}
+
+/// Parses JSON text; syntax errors are `invalid_json`, nesting beyond serde_json's limit of 128
+/// levels is `too_deep` (no spec within the default limits comes close).
+fn parse_json(text: &str, root: Option<&str>) -> Result<Value, SpecError> {
+    serde_json::from_str(text).map_err(|err| {
+        let path = root.map(|r| vec![PathSegment::Key(r.to_owned())]).unwrap_or_default();
+        if err.to_string().contains("recursion limit exceeded") {
+            SpecError::new(ErrorCode::TooDeep, path, "the JSON text nests deeper than 128 levels")
+        } else {
+            SpecError::new(ErrorCode::InvalidJson, path, format!("not valid JSON: {err}"))
+        }
+    })
+}
+
+/// Compiles a spec (JSON) into a filter with the default settings.
+pub fn compile(spec: &Value) -> Result<Document, SpecError> {
+    Compiler::default().compile(spec)
+}
+
+/// Compiles a spec given as JSON text into a filter.
+pub fn compile_str(spec_json: &str) -> Result<Document, SpecError> {
+    Compiler::default().compile_str(spec_json)
+}
+
+/// Compiles a built spec into a filter.
+pub fn compile_spec(spec: &Spec<'_>) -> Result<Document, SpecError> {
+    Compiler::default().compile_spec(spec)
+}
+
+/// Compiles a spec and optional query options.
+pub fn compile_query(spec: &Value, options: Option<&Value>) -> Result<CompiledQuery, SpecError> {
+    Compiler::default().compile_query(spec, options)
+}
+
+/// Every error in a spec.
+pub fn validate(spec: &Value) -> Vec<SpecError> {
+    Compiler::default().validate(spec)
+}
+
+#[cfg(test)]
+mod tests {
+    use serde_json::json;
+
+    use super::*;
+
+    #[test]
+    fn validate_collects_every_error() {
+        let spec = json!({"op": "and", "conditions": [
+            {"op": "=", "attr": "a", "vale": 1},
+            {"op": "nope", "attr": "b", "val": 1},
+            {"op": "between", "attr": "c", "val": 1},
+            {"op": "=", "attr": "$d", "val": 1},
+        ]});
+        let codes: Vec<_> = validate(&spec).iter().map(|e| (e.code().as_str(), e.path_string())).collect();
+        assert_eq!(
+            codes,
+            [
+                ("unknown_key", "<root>.conditions[0].vale".to_owned()),
+                ("missing_field", "<root>.conditions[0].val".to_owned()),
+                ("unknown_operator", "<root>.conditions[1].op".to_owned()),
+                ("invalid_value", "<root>.conditions[2].val".to_owned()),
+                ("invalid_field_path", "<root>.conditions[3].attr".to_owned()),
+            ]
+        );
+        assert_eq!(compile(&spec).unwrap_err().code(), ErrorCode::UnknownKey);
+    }
+
+    #[test]
+    fn json_text_errors() {
+        assert_eq!(compile_str("{\"op\": ").unwrap_err().code(), ErrorCode::InvalidJson);
+        let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
+        assert_eq!(compile_str(&deep).unwrap_err().code(), ErrorCode::TooDeep);
+    }
+}

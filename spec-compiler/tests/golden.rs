@@ -1,0 +1,125 @@
+//! Runs every case in `tests/golden/` as its own named test (`comparison/between_inclusive_bounds`).
+//!
+//! Expected outputs are canonical Extended JSON, parsed into typed BSON and compared with key
+//! order significant, so Int32/Int64/Double/Date/Decimal128 differences fail the test.
+
+use std::path::{Path, PathBuf};
+
+use bson::Bson;
+use cqrs_mongo_spec::{CompiledQuery, Compiler, CompilerConfig, SpecError};
+use libtest_mimic::{Arguments, Failed, Trial};
+use serde_json::Value;
+
+fn golden_dir() -> PathBuf {
+    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden")
+}
+
+fn case_files(dir: &Path, out: &mut Vec<PathBuf>) {
+    let mut entries: Vec<_> = std::fs::read_dir(dir).expect("golden dir").map(|e| e.unwrap().path()).collect();
+    entries.sort();
+    for path in entries {
+        if path.is_dir() {
+            case_files(&path, out);
+        } else if path.extension().is_some_and(|e| e == "json") && path.parent() != Some(golden_dir().as_path()) {
+            out.push(path);
+        }
+    }
+}
+
+fn main() {
+    let args = Arguments::from_args();
+    let root = golden_dir();
+    let mut files = Vec::new();
+    case_files(&root, &mut files);
+    assert!(files.len() >= 200, "expected at least 200 golden cases, found {}", files.len());
+    let trials = files
+        .into_iter()
+        .map(|path| {
+            let name = path.strip_prefix(&root).unwrap().with_extension("").to_string_lossy().replace('\\', "/");
+            Trial::test(name, move || run_case(&path))
+        })
+        .collect();
+    libtest_mimic::run(&args, trials).exit();
+}
+
+fn run_case(path: &Path) -> Result<(), Failed> {
+    let case: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    let config: CompilerConfig = match case.get("config") {
+        Some(config) => serde_json::from_value(config.clone())?,
+        None => CompilerConfig::default(),
+    };
+    let compiler = Compiler::new(config);
+    let spec = &case["spec"];
+    let options = case.get("options");
+    let (result, validation) = match spec {
+        Value::String(text) => {
+            let options_text = options.map(Value::to_string);
+            let result = compiler.compile_query_str(text, options_text.as_deref());
+            let validation = match serde_json::from_str::<Value>(text) {
+                Ok(parsed) => compiler.validate_query(&parsed, options),
+                Err(_) => compiler.validate_str(text),
+            };
+            (result, validation)
+        }
+        _ => (compiler.compile_query(spec, options), compiler.validate_query(spec, options)),
+    };
+    match (case.get("expected"), case.get("error")) {
+        (Some(expected), None) => check_output(&case, expected, result, &validation),
+        (None, Some(error)) => check_error(error, result, &validation),
+        _ => Err("a case needs exactly one of \"expected\" and \"error\"".into()),
+    }
+}
+
+fn check_output(case: &Value, expected: &Value, result: Result<CompiledQuery, SpecError>, validation: &[SpecError]) -> Result<(), Failed> {
+    let query = result.map_err(|err| format!("expected a filter, got error {} {err}", err.code()))?;
+    if !validation.is_empty() {
+        return Err(format!("compiles, but validate() reported {validation:?}").into());
+    }
+    let expected_bson = Bson::try_from(expected.clone()).map_err(|e| format!("expected is not Extended JSON: {e}"))?;
+    let actual = Bson::Document(query.to_document());
+    if !same(&expected_bson, &actual) {
+        return Err(format!(
+            "output differs\nexpected: {}\nactual:   {}",
+            expected,
+            actual.into_canonical_extjson()
+        )
+        .into());
+    }
+    let matches = case.get("matches").and_then(Value::as_array).ok_or("a compiling case needs \"matches\"")?;
+    let ids: Vec<&str> = matches.iter().filter_map(Value::as_str).collect();
+    let mut sorted = ids.clone();
+    sorted.sort_unstable();
+    sorted.dedup();
+    if ids.len() != matches.len() || ids != sorted {
+        return Err("\"matches\" must be a sorted list of distinct _id strings".into());
+    }
+    Ok(())
+}
+
+fn check_error(error: &Value, result: Result<CompiledQuery, SpecError>, validation: &[SpecError]) -> Result<(), Failed> {
+    let err = match result {
+        Ok(query) => return Err(format!("expected error {error}, got {}", Bson::Document(query.to_document()).into_canonical_extjson()).into()),
+        Err(err) => err,
+    };
+    let actual = serde_json::json!({"code": err.code().as_str(), "path": err.path()});
+    let wanted = serde_json::json!({"code": error["code"], "path": error["path"]});
+    if actual != wanted {
+        return Err(format!("expected error {wanted}, got {actual} ({err})").into());
+    }
+    match validation.first() {
+        Some(first) if first == &err => Ok(()),
+        other => Err(format!("validate() must report the same first error; got {other:?}").into()),
+    }
+}
+
+/// Typed equality with key order significant (bson's own `==` ignores key order).
+fn same(a: &Bson, b: &Bson) -> bool {
+    match (a, b) {
+        (Bson::Document(x), Bson::Document(y)) => {
+            x.len() == y.len() && x.iter().zip(y.iter()).all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
+        }
+        (Bson::Array(x), Bson::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(va, vb)| same(va, vb)),
+        (Bson::Double(x), Bson::Double(y)) => x.to_bits() == y.to_bits(),
+        _ => a == b,
+    }
+}
