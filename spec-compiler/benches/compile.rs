@@ -33,7 +33,9 @@ fn corpus() -> Vec<Case> {
             let path = entry.unwrap().path();
             if path.is_dir() {
                 walk(&path, out);
-            } else if path.extension().is_some_and(|e| e == "json") && path.parent().unwrap().file_name() != Some("golden".as_ref()) {
+            } else if path.extension().is_some_and(|e| e == "json")
+                && path.parent().unwrap().file_name() != Some("golden".as_ref())
+            {
                 out.push(path);
             }
         }
@@ -67,7 +69,9 @@ fn benches(c: &mut Criterion) {
     let reference: Value = serde_json::from_str(&text).unwrap();
     c.bench_function("reference/compile_value", |b| b.iter(|| compiler.compile(black_box(&reference)).unwrap()));
     c.bench_function("reference/compile_str", |b| b.iter(|| compiler.compile_str(black_box(&text)).unwrap()));
-    c.bench_function("baseline/serde_json_parse_reference", |b| b.iter(|| serde_json::from_str::<Value>(black_box(&text)).unwrap()));
+    c.bench_function("baseline/serde_json_parse_reference", |b| {
+        b.iter(|| serde_json::from_str::<Value>(black_box(&text)).unwrap())
+    });
 
     let cases = corpus();
     let compilers: Vec<Compiler> = cases.iter().map(|case| Compiler::new(case.config.clone())).collect();
@@ -119,8 +123,15 @@ fn summary() {
         }
     });
     println!("\n== summary ==");
-    println!("reference spec, compile from parsed Value: {:.0} ns (target < 2000 ns; legacy Python ≈ 43000 ns)", compile);
-    println!("baseline, serde_json parse of the same text: {:.0} ns; compile / parse = {:.2}", baseline, compile / baseline);
+    println!(
+        "reference spec, compile from parsed Value: {:.0} ns (target < 2000 ns; legacy Python ≈ 43000 ns)",
+        compile
+    );
+    println!(
+        "baseline, serde_json parse of the same text: {:.0} ns; compile / parse = {:.2}",
+        baseline,
+        compile / baseline
+    );
     println!(
         "golden corpus: {} specs, {} leaves: {:.0} ns per spec, {:.0} ns per leaf",
         cases.len(),

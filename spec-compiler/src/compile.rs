@@ -7,8 +7,8 @@ use serde_json::Value;
 use crate::config::{CompilerConfig, field_path_problem, key_problem};
 use crate::diag::{Diag, Seg};
 use crate::error::ErrorCode;
-use crate::ops::{self, group};
 use crate::operator::{Family, Operator};
+use crate::ops::{self, group};
 use crate::spec::{Leaf, PLACEHOLDER_ATTR, Spec};
 use crate::values::{self, ValueType};
 
@@ -108,11 +108,19 @@ impl Walker<'_, '_> {
         }
         let field = leaf.attr.as_ref();
         if let Some(problem) = field_path_problem(field) {
-            self.diag.error_at_key("attr", ErrorCode::InvalidFieldPath, format!("invalid field path {field:?}: {problem}"));
+            self.diag.error_at_key(
+                "attr",
+                ErrorCode::InvalidFieldPath,
+                format!("invalid field path {field:?}: {problem}"),
+            );
             return None;
         }
         if !self.config.field_allowed(field) {
-            self.diag.error_at_key("attr", ErrorCode::FieldNotAllowed, format!("the field {field:?} is not in the list of allowed fields"));
+            self.diag.error_at_key(
+                "attr",
+                ErrorCode::FieldNotAllowed,
+                format!("the field {field:?} is not in the list of allowed fields"),
+            );
             return None;
         }
         if op.family() == Family::Text && !self.text_clause_allowed() {

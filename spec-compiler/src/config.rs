@@ -33,12 +33,7 @@ pub struct CompilerConfig {
 
 impl Default for CompilerConfig {
     fn default() -> Self {
-        CompilerConfig {
-            max_depth: 32,
-            max_nodes: 1_000,
-            max_list_len: 10_000,
-            allowed_fields: None,
-        }
+        CompilerConfig { max_depth: 32, max_nodes: 1_000, max_list_len: 10_000, allowed_fields: None }
     }
 }
 
@@ -77,9 +72,7 @@ impl CompilerConfig {
             return true;
         };
         allowed.iter().any(|pattern| match pattern.strip_suffix(".*") {
-            Some(prefix) => path
-                .strip_prefix(prefix)
-                .is_some_and(|rest| rest.starts_with('.') && rest.len() > 1),
+            Some(prefix) => path.strip_prefix(prefix).is_some_and(|rest| rest.starts_with('.') && rest.len() > 1),
             None => pattern == path,
         })
     }

@@ -23,11 +23,7 @@ pub(crate) struct Diag<'a> {
 
 impl<'a> Diag<'a> {
     pub(crate) fn new(collect_all: bool) -> Self {
-        Diag {
-            path: Vec::with_capacity(8),
-            errors: Vec::new(),
-            collect_all,
-        }
+        Diag { path: Vec::with_capacity(8), errors: Vec::new(), collect_all }
     }
 
     /// True when the walk should stop: fail-fast mode and an error was already reported.

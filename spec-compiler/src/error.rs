@@ -165,11 +165,7 @@ pub struct SpecError {
 impl SpecError {
     /// Creates an error; mostly useful to the bindings and to tests.
     pub fn new(code: ErrorCode, path: Vec<PathSegment>, message: impl Into<String>) -> Self {
-        SpecError {
-            code,
-            path,
-            message: message.into(),
-        }
+        SpecError { code, path, message: message.into() }
     }
 
     /// The stable error code.
@@ -201,17 +197,10 @@ mod tests {
     fn display_shows_path_and_message() {
         let err = SpecError::new(
             ErrorCode::InvalidValue,
-            vec![
-                PathSegment::Key("conditions".into()),
-                PathSegment::Index(2),
-                PathSegment::Key("val".into()),
-            ],
+            vec![PathSegment::Key("conditions".into()), PathSegment::Index(2), PathSegment::Key("val".into())],
             "between expects a list of two values, got a string",
         );
-        assert_eq!(
-            err.to_string(),
-            "at <root>.conditions[2].val: between expects a list of two values, got a string"
-        );
+        assert_eq!(err.to_string(), "at <root>.conditions[2].val: between expects a list of two values, got a string");
     }
 
     #[test]
@@ -225,11 +214,8 @@ mod tests {
 
     #[test]
     fn serializes_path_as_keys_and_numbers() {
-        let err = SpecError::new(
-            ErrorCode::TooDeep,
-            vec![PathSegment::Key("condition".into()), PathSegment::Index(0)],
-            "x",
-        );
+        let err =
+            SpecError::new(ErrorCode::TooDeep, vec![PathSegment::Key("condition".into()), PathSegment::Index(0)], "x");
         let json = serde_json::to_value(&err).unwrap();
         assert_eq!(json["code"], "too_deep");
         assert_eq!(json["path"], serde_json::json!(["condition", 0]));

@@ -165,9 +165,10 @@ impl Operator {
             *slot = byte.to_ascii_lowercase();
         }
         let lower = &buf[..bytes.len()];
-        Operator::ALL.iter().copied().find(|op| {
-            op.name().as_bytes() == lower || op.aliases().iter().any(|a| a.as_bytes() == lower)
-        })
+        Operator::ALL
+            .iter()
+            .copied()
+            .find(|op| op.name().as_bytes() == lower || op.aliases().iter().any(|a| a.as_bytes() == lower))
     }
 
     /// True for `and`, `or` and `not`.

@@ -113,7 +113,11 @@ pub(crate) fn parse(value: &Value, diag: &mut Diag<'_>) -> Option<QueryOptions> 
             None | Some(Value::Null) => false,
             Some(Value::Bool(b)) => *b,
             Some(other) => {
-                diag.error_at_key("distinct", ErrorCode::InvalidOption, format!("distinct must be true or false, got {}", json_type_name(other)));
+                diag.error_at_key(
+                    "distinct",
+                    ErrorCode::InvalidOption,
+                    format!("distinct must be true or false, got {}", json_type_name(other)),
+                );
                 false
             }
         },
@@ -142,7 +146,11 @@ fn list<'v>(map: &'v Map<String, Value>, key: &'static str, diag: &mut Diag<'_>)
         None | Some(Value::Null) => &[],
         Some(Value::Array(items)) => items,
         Some(other) => {
-            diag.error_at_key(key, ErrorCode::InvalidOption, format!("{key} must be a list, got {}", json_type_name(other)));
+            diag.error_at_key(
+                key,
+                ErrorCode::InvalidOption,
+                format!("{key} must be a list, got {}", json_type_name(other)),
+            );
             &[]
         }
     }
@@ -155,7 +163,10 @@ fn fields(map: &Map<String, Value>, key: &'static str, diag: &mut Diag<'_>) -> V
             Value::String(field) => out.push(field.clone()),
             other => diag.at(Seg::Key(key), |d| {
                 d.at(Seg::Index(index), |d| {
-                    d.error(ErrorCode::InvalidOption, format!("{key} items must be field names, got {}", json_type_name(other)))
+                    d.error(
+                        ErrorCode::InvalidOption,
+                        format!("{key} items must be field names, got {}", json_type_name(other)),
+                    )
                 })
             }),
         }
@@ -182,7 +193,10 @@ fn order_by(map: &Map<String, Value>, diag: &mut Diag<'_>) -> Vec<SortKey> {
             Some(key) => out.push(key),
             None => diag.at(Seg::Key("order_by"), |d| {
                 d.at(Seg::Index(index), |d| {
-                    d.error(ErrorCode::InvalidOption, format!("sort keys are \"field\", \"-field\" or [\"field\", \"asc\"|\"desc\"], got {item}"))
+                    d.error(
+                        ErrorCode::InvalidOption,
+                        format!("sort keys are \"field\", \"-field\" or [\"field\", \"asc\"|\"desc\"], got {item}"),
+                    )
                 })
             }),
         }
@@ -205,7 +219,12 @@ pub(crate) fn check(options: &QueryOptions, config: &CompilerConfig, diag: &mut 
     check_fields("select_fields", &selectable, config, diag);
     for (index, field) in selected.iter().enumerate() {
         if let Some(other) = selected[..index].iter().find(|other| collides(field, other)) {
-            at_item(diag, "select_fields", index, format!("{field:?} collides with {other:?} (one contains the other)"));
+            at_item(
+                diag,
+                "select_fields",
+                index,
+                format!("{field:?} collides with {other:?} (one contains the other)"),
+            );
         }
     }
     let group: Vec<&str> = options.group_by.iter().map(String::as_str).collect();
@@ -215,7 +234,11 @@ pub(crate) fn check(options: &QueryOptions, config: &CompilerConfig, diag: &mut 
         check_members("order_by", &sort_fields, &group, "group_by fields or \"count\"", diag);
     } else if options.distinct {
         if selected.is_empty() {
-            diag.error_at_key("distinct", ErrorCode::InvalidOption, "distinct needs select_fields (documents are always distinct by _id)");
+            diag.error_at_key(
+                "distinct",
+                ErrorCode::InvalidOption,
+                "distinct needs select_fields (documents are always distinct by _id)",
+            );
         }
         check_members("order_by", &sort_fields, &selected, "selected fields", diag);
     }
@@ -250,7 +273,8 @@ fn at_item(diag: &mut Diag<'_>, key: &'static str, index: usize, message: String
 
 /// `a` and `a.b` collide in a projection (so do equal paths).
 fn collides(a: &str, b: &str) -> bool {
-    let prefix = |short: &str, long: &str| long.strip_prefix(short).is_some_and(|rest| rest.is_empty() || rest.starts_with('.'));
+    let prefix =
+        |short: &str, long: &str| long.strip_prefix(short).is_some_and(|rest| rest.is_empty() || rest.starts_with('.'));
     prefix(a, b) || prefix(b, a)
 }
 
@@ -262,7 +286,8 @@ mod tests {
 
     #[test]
     fn parses_both_order_by_forms() {
-        let options = QueryOptions::from_value(&json!({"order_by": ["-created_at", "+name", ["total", "DESC"]]})).unwrap();
+        let options =
+            QueryOptions::from_value(&json!({"order_by": ["-created_at", "+name", ["total", "DESC"]]})).unwrap();
         let keys: Vec<_> = options.order_by.iter().map(|k| (k.field.as_str(), k.descending)).collect();
         assert_eq!(keys, [("created_at", true), ("name", false), ("total", true)]);
     }

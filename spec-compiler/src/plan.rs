@@ -63,7 +63,14 @@ impl CompiledQuery {
             pipeline.push(doc! { "$group": group });
             pipeline.push(doc! { "$project": project });
             tail(&mut pipeline);
-            return CompiledQuery { filter, sort: None, skip: None, limit: None, projection: None, pipeline: Some(pipeline) };
+            return CompiledQuery {
+                filter,
+                sort: None,
+                skip: None,
+                limit: None,
+                projection: None,
+                pipeline: Some(pipeline),
+            };
         }
         let projection = (!options.select_fields.is_empty()).then(|| {
             let mut projection = Document::new();

@@ -80,10 +80,7 @@ impl<'a> Spec<'a> {
             }),
             Spec::And(children) => Spec::And(children.into_iter().map(Spec::into_owned).collect()),
             Spec::Or(children) => Spec::Or(children.into_iter().map(Spec::into_owned).collect()),
-            Spec::Not(not) => Spec::Not(Not {
-                condition: Box::new(not.condition.into_owned()),
-                listed: not.listed,
-            }),
+            Spec::Not(not) => Spec::Not(Not { condition: Box::new(not.condition.into_owned()), listed: not.listed }),
         }
     }
 
@@ -101,10 +98,7 @@ pub(crate) fn parse_node<'a>(
     diag: &mut Diag<'a>,
 ) -> Option<Spec<'a>> {
     if depth > config.max_depth {
-        diag.error(
-            ErrorCode::TooDeep,
-            format!("the specification nests deeper than {} levels", config.max_depth),
-        );
+        diag.error(ErrorCode::TooDeep, format!("the specification nests deeper than {} levels", config.max_depth));
         return None;
     }
     let Value::Object(node) = value else {
@@ -133,11 +127,7 @@ fn parse_op<'a>(node: &'a Map<String, Value>, diag: &mut Diag<'a>) -> Option<Ope
         return None;
     };
     let Value::String(name) = op else {
-        diag.error_at_key(
-            "op",
-            ErrorCode::InvalidNode,
-            format!("\"op\" must be a string, got {}", json_type_name(op)),
-        );
+        diag.error_at_key("op", ErrorCode::InvalidNode, format!("\"op\" must be a string, got {}", json_type_name(op)));
         return None;
     };
     let parsed = Operator::parse(name);
@@ -148,11 +138,7 @@ fn parse_op<'a>(node: &'a Map<String, Value>, diag: &mut Diag<'a>) -> Option<Ope
         } else {
             format!("; did you mean {}?", quoted_list(&suggestions))
         };
-        diag.error_at_key(
-            "op",
-            ErrorCode::UnknownOperator,
-            format!("unknown operator {name:?}{hint}"),
-        );
+        diag.error_at_key("op", ErrorCode::UnknownOperator, format!("unknown operator {name:?}{hint}"));
     }
     parsed
 }
@@ -346,14 +332,7 @@ fn parse_leaf<'a>(op: Operator, node: &'a Map<String, Value>, diag: &mut Diag<'a
         }
     };
     let attr = attr?;
-    ok.then(|| {
-        Spec::Leaf(Leaf {
-            op,
-            attr: Cow::Borrowed(attr),
-            val: val.map(Cow::Borrowed),
-            value_type,
-        })
-    })
+    ok.then(|| Spec::Leaf(Leaf { op, attr: Cow::Borrowed(attr), val: val.map(Cow::Borrowed), value_type }))
 }
 
 impl Serialize for Spec<'_> {
@@ -425,18 +404,28 @@ mod tests {
         assert_eq!(first_error(json!(5)), ("invalid_node".into(), "<root>".into()));
         assert_eq!(first_error(json!({"status": "x"})), ("missing_field".into(), "<root>.op".into()));
         assert_eq!(
-            first_error(json!({"op": "or", "conditions": [{"op": "=", "attr": "a", "val": 1}, {"op": "eqq", "attr": "a", "val": 1}]})),
+            first_error(
+                json!({"op": "or", "conditions": [{"op": "=", "attr": "a", "val": 1}, {"op": "eqq", "attr": "a", "val": 1}]})
+            ),
             ("unknown_operator".into(), "<root>.conditions[1].op".into())
         );
-        assert_eq!(first_error(json!({"op": "and", "conditions": []})), ("empty_group".into(), "<root>.conditions".into()));
-        assert_eq!(first_error(json!({"op": "=", "attr": "a", "vale": 1})), ("unknown_key".into(), "<root>.vale".into()));
+        assert_eq!(
+            first_error(json!({"op": "and", "conditions": []})),
+            ("empty_group".into(), "<root>.conditions".into())
+        );
+        assert_eq!(
+            first_error(json!({"op": "=", "attr": "a", "vale": 1})),
+            ("unknown_key".into(), "<root>.vale".into())
+        );
         assert_eq!(first_error(json!({"op": "=", "attr": "a"})), ("missing_field".into(), "<root>.val".into()));
         assert_eq!(
             first_error(json!({"op": "=", "attr": "a", "val": 1, "value_type": "money"})),
             ("unknown_value_type".into(), "<root>.value_type".into())
         );
         assert_eq!(
-            first_error(json!({"op": "not", "conditions": [{"op": "is_null", "attr": "a"}, {"op": "is_null", "attr": "b"}]})),
+            first_error(
+                json!({"op": "not", "conditions": [{"op": "is_null", "attr": "a"}, {"op": "is_null", "attr": "b"}]})
+            ),
             ("invalid_node".into(), "<root>.conditions".into())
         );
     }

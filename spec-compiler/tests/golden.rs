@@ -70,7 +70,12 @@ fn run_case(path: &Path) -> Result<(), Failed> {
     }
 }
 
-fn check_output(case: &Value, expected: &Value, result: Result<CompiledQuery, SpecError>, validation: &[SpecError]) -> Result<(), Failed> {
+fn check_output(
+    case: &Value,
+    expected: &Value,
+    result: Result<CompiledQuery, SpecError>,
+    validation: &[SpecError],
+) -> Result<(), Failed> {
     let query = result.map_err(|err| format!("expected a filter, got error {} {err}", err.code()))?;
     if !validation.is_empty() {
         return Err(format!("compiles, but validate() reported {validation:?}").into());
@@ -78,12 +83,9 @@ fn check_output(case: &Value, expected: &Value, result: Result<CompiledQuery, Sp
     let expected_bson = Bson::try_from(expected.clone()).map_err(|e| format!("expected is not Extended JSON: {e}"))?;
     let actual = Bson::Document(query.to_document());
     if !same(&expected_bson, &actual) {
-        return Err(format!(
-            "output differs\nexpected: {}\nactual:   {}",
-            expected,
-            actual.into_canonical_extjson()
-        )
-        .into());
+        return Err(
+            format!("output differs\nexpected: {}\nactual:   {}", expected, actual.into_canonical_extjson()).into()
+        );
     }
     let matches = case.get("matches").and_then(Value::as_array).ok_or("a compiling case needs \"matches\"")?;
     let ids: Vec<&str> = matches.iter().filter_map(Value::as_str).collect();
@@ -96,9 +98,19 @@ fn check_output(case: &Value, expected: &Value, result: Result<CompiledQuery, Sp
     Ok(())
 }
 
-fn check_error(error: &Value, result: Result<CompiledQuery, SpecError>, validation: &[SpecError]) -> Result<(), Failed> {
+fn check_error(
+    error: &Value,
+    result: Result<CompiledQuery, SpecError>,
+    validation: &[SpecError],
+) -> Result<(), Failed> {
     let err = match result {
-        Ok(query) => return Err(format!("expected error {error}, got {}", Bson::Document(query.to_document()).into_canonical_extjson()).into()),
+        Ok(query) => {
+            return Err(format!(
+                "expected error {error}, got {}",
+                Bson::Document(query.to_document()).into_canonical_extjson()
+            )
+            .into());
+        }
         Err(err) => err,
     };
     let actual = serde_json::json!({"code": err.code().as_str(), "path": err.path()});

@@ -47,13 +47,19 @@ pub(crate) fn compile(op: Operator, field: &str, raw: &Value, cx: &mut LeafCx<'_
 /// Validates a GeoJSON geometry and re-emits it as `{type, coordinates | geometries}`.
 fn geometry(value: Bson, cx: &mut LeafCx<'_, '_, '_>) -> Option<Document> {
     let Bson::Document(map) = value else {
-        cx.error(ErrorCode::InvalidValue, format!("expected a GeoJSON geometry object, got {}", bson_type_name(&value)));
+        cx.error(
+            ErrorCode::InvalidValue,
+            format!("expected a GeoJSON geometry object, got {}", bson_type_name(&value)),
+        );
         return None;
     };
     let kind = match map.get("type") {
         Some(Bson::String(kind)) if TYPES.contains(&kind.as_str()) => kind.clone(),
         Some(other) => {
-            cx.error(ErrorCode::InvalidValue, format!("unknown GeoJSON type {other}; expected one of {}", TYPES.join(", ")));
+            cx.error(
+                ErrorCode::InvalidValue,
+                format!("unknown GeoJSON type {other}; expected one of {}", TYPES.join(", ")),
+            );
             return None;
         }
         None => {
@@ -158,7 +164,11 @@ fn position(body: &Bson, cx: &mut LeafCx<'_, '_, '_>) -> Option<()> {
         let ok = number(item).is_some_and(|n| n.is_finite() && n.abs() <= limit);
         if !ok {
             let what = ["longitude", "latitude", "altitude"][index];
-            cx.error_at(Seg::Index(index), ErrorCode::InvalidValue, format!("{what} must be a number within ±{limit}, got {item}"));
+            cx.error_at(
+                Seg::Index(index),
+                ErrorCode::InvalidValue,
+                format!("{what} must be a number within ±{limit}, got {item}"),
+            );
             return None;
         }
     }
@@ -206,7 +216,11 @@ fn distance(field: &str, cx: &mut LeafCx<'_, '_, '_>) -> Option<Document> {
     let radians = match number(&metres) {
         Some(m) if m.is_finite() && m >= 0.0 => m / EARTH_RADIUS_M,
         _ => {
-            cx.error_at(metres_key, ErrorCode::InvalidValue, format!("the distance must be a number of metres ≥ 0, got {metres}"));
+            cx.error_at(
+                metres_key,
+                ErrorCode::InvalidValue,
+                format!("the distance must be a number of metres ≥ 0, got {metres}"),
+            );
             return None;
         }
     };

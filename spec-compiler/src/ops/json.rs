@@ -62,9 +62,7 @@ fn key_string(op: Operator, value: &Bson, cx: &mut LeafCx<'_, '_, '_>) -> Option
 
 /// `a.b.0`, `$.a.b[0]` or `$` → `{"f.a.b.0": {"$exists": true}}`.
 fn path_exists(field: &str, value: Bson, cx: &mut LeafCx<'_, '_, '_>) -> Option<Document> {
-    let Some(path) = key_string(Operator::JsonPathExists, &value, cx) else {
-        return None;
-    };
+    let path = key_string(Operator::JsonPathExists, &value, cx)?;
     let relative = if path == "$" {
         String::new()
     } else if let Some(rest) = path.strip_prefix("$.") {

@@ -48,8 +48,5 @@ pub(crate) fn compile(op: Operator, field: &str, cx: &mut LeafCx<'_, '_, '_>) ->
 }
 
 fn is_null(field: &str) -> Document {
-    group(
-        "$or",
-        vec![field_op(field, "$exists", Bson::Boolean(false)), field_op(field, "$eq", Bson::Null)],
-    )
+    group("$or", vec![field_op(field, "$exists", Bson::Boolean(false)), field_op(field, "$eq", Bson::Null)])
 }

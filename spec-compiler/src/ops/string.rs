@@ -63,8 +63,29 @@ fn push_escaped(out: &mut String, text: &str) {
     for c in text.chars() {
         if matches!(
             c,
-            '(' | ')' | '[' | ']' | '{' | '}' | '?' | '*' | '+' | '-' | '|' | '^' | '$' | '\\' | '.' | '&' | '~'
-                | '#' | ' ' | '\t' | '\n' | '\r' | '\x0b' | '\x0c'
+            '(' | ')'
+                | '['
+                | ']'
+                | '{'
+                | '}'
+                | '?'
+                | '*'
+                | '+'
+                | '-'
+                | '|'
+                | '^'
+                | '$'
+                | '\\'
+                | '.'
+                | '&'
+                | '~'
+                | '#'
+                | ' '
+                | '\t'
+                | '\n'
+                | '\r'
+                | '\x0b'
+                | '\x0c'
         ) {
             out.push('\\');
         }
@@ -90,11 +111,7 @@ fn like_to_regex(pattern: &str) -> String {
 
 /// The `n`-th (1-based) `%` or `_` of the pattern.
 fn pattern_separator(pattern: &str, n: usize) -> char {
-    pattern
-        .chars()
-        .filter(|c| *c == '%' || *c == '_')
-        .nth(n - 1)
-        .expect("split produced a piece after a separator")
+    pattern.chars().filter(|c| *c == '%' || *c == '_').nth(n - 1).expect("split produced a piece after a separator")
 }
 
 /// Why a user regex is refused, if it is. Patterns are checked with a backtracking,

@@ -41,9 +41,7 @@ fn cast_one(value: Bson, value_type: ValueType, config: &CompilerConfig, diag: &
     let result = match value_type {
         ValueType::String => to_string(&value).map(Bson::String),
         ValueType::Integer => to_integer(&value).map(int),
-        ValueType::SmallInteger => to_integer(&value)
-            .filter(|i| i16::try_from(*i).is_ok())
-            .map(int),
+        ValueType::SmallInteger => to_integer(&value).filter(|i| i16::try_from(*i).is_ok()).map(int),
         ValueType::Float => to_float(&value).map(Bson::Double),
         ValueType::Decimal => to_decimal(&value).map(Bson::Decimal128),
         ValueType::Boolean => to_bool(&value).map(Bson::Boolean),
@@ -211,10 +209,7 @@ fn to_list(value: &Bson) -> Option<Bson> {
         Bson::Array(_) => Some(value.clone()),
         Bson::String(s) => {
             let inner = s.trim();
-            let inner = inner
-                .strip_prefix('[')
-                .and_then(|rest| rest.strip_suffix(']'))
-                .unwrap_or(inner);
+            let inner = inner.strip_prefix('[').and_then(|rest| rest.strip_suffix(']')).unwrap_or(inner);
             let items = inner
                 .split(',')
                 .map(|item| strip_quotes(item.trim()))
@@ -250,12 +245,8 @@ fn auto(value: Bson) -> Bson {
     if !unsigned.is_empty() && unsigned.bytes().all(|b| b.is_ascii_digit()) {
         return s.parse::<i64>().map(int).unwrap_or(value);
     }
-    if is_decimal_literal(s) {
-        if let Ok(float) = s.parse::<f64>() {
-            if float.is_finite() {
-                return Bson::Double(float);
-            }
-        }
+    if let Some(float) = s.parse::<f64>().ok().filter(|f| f.is_finite() && is_decimal_literal(s)) {
+        return Bson::Double(float);
     }
     match parse_datetime_ms(s) {
         Some(ms) => date(ms),
@@ -306,10 +297,7 @@ mod tests {
         assert_eq!(run(s("maybe"), ValueType::Boolean), None);
         assert_eq!(run(s("2024-03-01T10:00:00Z"), ValueType::Date), Some(date(1_709_251_200_000)));
         assert_eq!(run(s("2024-03-01T10:00:00Z"), ValueType::DateTime), Some(date(1_709_287_200_000)));
-        assert_eq!(
-            run(s("['spam', \"eggs\", ]"), ValueType::List),
-            Some(Bson::Array(vec![s("spam"), s("eggs")]))
-        );
+        assert_eq!(run(s("['spam', \"eggs\", ]"), ValueType::List), Some(Bson::Array(vec![s("spam"), s("eggs")])));
         assert_eq!(
             run(Bson::Array(vec![s("1"), s("2")]), ValueType::Integer),
             Some(Bson::Array(vec![Bson::Int32(1), Bson::Int32(2)]))

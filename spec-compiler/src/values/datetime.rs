@@ -90,7 +90,7 @@ fn split_offset(text: &str) -> Option<(&str, i64)> {
     };
     let (time, offset) = text.split_at(sign_at);
     let sign = if offset.starts_with('-') { -1 } else { 1 };
-    let offset = offset[1..].as_bytes();
+    let offset = &offset.as_bytes()[1..];
     let (hours, minutes) = match offset {
         [h1, h2] => (digits(&[*h1, *h2])?, 0),
         [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => (digits(&[*h1, *h2])?, digits(&[*m1, *m2])?),
@@ -152,7 +152,17 @@ mod tests {
 
     #[test]
     fn rejects_impossible_dates() {
-        for bad in ["2023-02-29", "2024-13-01", "2024-00-10", "2024-1-01", "yesterday", "2024-01-01T25:00", "2024-01-01X10:00", "2024-01-01T10:00+25:00", "2024-01-01T10:00:00."] {
+        for bad in [
+            "2023-02-29",
+            "2024-13-01",
+            "2024-00-10",
+            "2024-1-01",
+            "yesterday",
+            "2024-01-01T25:00",
+            "2024-01-01X10:00",
+            "2024-01-01T10:00+25:00",
+            "2024-01-01T10:00:00.",
+        ] {
             assert_eq!(parse_datetime_ms(bad), None, "{bad}");
         }
     }

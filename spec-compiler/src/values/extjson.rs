@@ -11,16 +11,8 @@ use serde_json::{Map, Value};
 use crate::diag::Diag;
 use crate::error::ErrorCode;
 
-const SINGLE_KEY_WRAPPERS: [&str; 8] = [
-    "$date",
-    "$oid",
-    "$numberDecimal",
-    "$numberLong",
-    "$numberInt",
-    "$numberDouble",
-    "$uuid",
-    "$binary",
-];
+const SINGLE_KEY_WRAPPERS: [&str; 8] =
+    ["$date", "$oid", "$numberDecimal", "$numberLong", "$numberInt", "$numberDouble", "$uuid", "$binary"];
 
 /// True when the object is exactly one accepted wrapper.
 pub(super) fn is_wrapper(map: &Map<String, Value>) -> bool {
@@ -36,10 +28,7 @@ pub(super) fn decode(map: &Map<String, Value>, diag: &mut Diag<'_>) -> Option<Bs
     let value = match (map.get("$binary"), map.get("$type")) {
         (Some(Value::String(base64)), Some(Value::String(subtype))) => legacy_binary(base64, subtype),
         (Some(_), Some(_)) => {
-            diag.error(
-                ErrorCode::InvalidExtendedJson,
-                "legacy {\"$binary\", \"$type\"} needs two strings",
-            );
+            diag.error(ErrorCode::InvalidExtendedJson, "legacy {\"$binary\", \"$type\"} needs two strings");
             return None;
         }
         _ => Value::Object(map.clone()),
@@ -85,10 +74,7 @@ mod tests {
             dec(json!({"$date": "2024-01-01T00:00:00Z"})),
             Some(Bson::DateTime(bson::DateTime::from_millis(1_704_067_200_000)))
         );
-        assert_eq!(
-            dec(json!({"$date": {"$numberLong": "5"}})),
-            Some(Bson::DateTime(bson::DateTime::from_millis(5)))
-        );
+        assert_eq!(dec(json!({"$date": {"$numberLong": "5"}})), Some(Bson::DateTime(bson::DateTime::from_millis(5))));
         assert_eq!(dec(json!({"$numberLong": "5"})), Some(Bson::Int64(5)));
         assert_eq!(dec(json!({"$numberInt": "5"})), Some(Bson::Int32(5)));
         assert_eq!(dec(json!({"$numberDouble": "5.0"})), Some(Bson::Double(5.0)));

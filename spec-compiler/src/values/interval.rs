@@ -70,10 +70,7 @@ fn parse_units(text: &str) -> Option<f64> {
 }
 
 fn unit_factor(unit: &str) -> Option<f64> {
-    UNITS
-        .iter()
-        .find(|(name, _)| name.eq_ignore_ascii_case(unit))
-        .map(|(_, factor)| *factor)
+    UNITS.iter().find(|(name, _)| name.eq_ignore_ascii_case(unit)).map(|(_, factor)| *factor)
 }
 
 /// Splits a leading unsigned decimal number (`12`, `1.5`, `.5`) off `text`.
@@ -88,7 +85,7 @@ fn split_number(text: &str) -> Option<(f64, &str)> {
 
 /// `[D day(s)[,] ]H:MM:SS[.fraction]` (hours may exceed 23).
 fn parse_clock(text: &str) -> Option<f64> {
-    let (days, clock) = match text.rfind(|c: char| c == ' ' || c == ',') {
+    let (days, clock) = match text.rfind([' ', ',']) {
         Some(at) => {
             let day_part = text[..at].trim().trim_end_matches(',').trim();
             let (count, unit) = split_number(day_part)?;

@@ -161,10 +161,7 @@ mod tests {
     #[test]
     fn objects_are_literals_without_operators() {
         assert_eq!(conv(json!({"a": [1, "x"]})), Ok(Bson::Document(bson::doc! {"a": [1, "x"]})));
-        assert_eq!(
-            conv(json!({"a": {"$gt": 1}})),
-            Err((ErrorCode::InvalidValue, "<root>.a.$gt".to_owned()))
-        );
+        assert_eq!(conv(json!({"a": {"$gt": 1}})), Err((ErrorCode::InvalidValue, "<root>.a.$gt".to_owned())));
     }
 
     #[test]

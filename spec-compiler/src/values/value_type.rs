@@ -61,17 +61,32 @@ const NAMES: &[(&str, ValueType)] = &[
 impl ValueType {
     /// Every accepted name, aliases included.
     pub const NAMES: [&'static str; 21] = [
-        "string", "text", "str", "integer", "int", "smallinteger", "biginteger", "float", "double",
-        "decimal", "numeric", "boolean", "bool", "date", "datetime", "time", "interval", "uuid",
-        "json", "list", "auto",
+        "string",
+        "text",
+        "str",
+        "integer",
+        "int",
+        "smallinteger",
+        "biginteger",
+        "float",
+        "double",
+        "decimal",
+        "numeric",
+        "boolean",
+        "bool",
+        "date",
+        "datetime",
+        "time",
+        "interval",
+        "uuid",
+        "json",
+        "list",
+        "auto",
     ];
 
     /// Looks a type up by name or alias, ignoring ASCII case.
     pub fn parse(name: &str) -> Option<ValueType> {
-        NAMES
-            .iter()
-            .find(|(candidate, _)| candidate.eq_ignore_ascii_case(name))
-            .map(|(_, value_type)| *value_type)
+        NAMES.iter().find(|(candidate, _)| candidate.eq_ignore_ascii_case(name)).map(|(_, value_type)| *value_type)
     }
 
     /// The canonical name, used when a spec is serialised.

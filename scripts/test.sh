@@ -1,0 +1,26 @@
+#!/usr/bin/env bash
+# Sets everything up and runs the whole test suite (what .ci/run runs).
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+
+step() { printf '\n==> %s\n' "$*"; }
+
+step "cargo fmt --check"
+cargo fmt --all -- --check
+
+step "cargo clippy (warnings are errors)"
+cargo clippy --workspace --all-targets --locked -- -D warnings
+
+step "cargo test (unit, golden, property tests and doctests)"
+cargo test --workspace --locked
+
+step "the compiler builds for wasm32-unknown-unknown"
+cargo build -p cqrs-mongo-spec --target wasm32-unknown-unknown --locked
+
+step "the compiler depends on neither tokio nor mongodb"
+if cargo tree -p cqrs-mongo-spec -e normal --prefix none | grep -E '^(tokio|mongodb) '; then
+  echo "the compiler must stay pure" >&2
+  exit 1
+fi
+echo "ok: no tokio, no mongodb in cqrs-mongo-spec"
