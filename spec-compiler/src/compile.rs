@@ -8,7 +8,7 @@ use crate::config::{CompilerConfig, field_path_problem, key_problem};
 use crate::diag::{Diag, Seg};
 use crate::error::ErrorCode;
 use crate::operator::{Family, Operator};
-use crate::ops::{self, group};
+use crate::ops::{self, group, group_of};
 use crate::spec::{Leaf, PLACEHOLDER_ATTR, Spec};
 use crate::values::{self, ValueType};
 
@@ -81,7 +81,7 @@ impl Walker<'_, '_> {
         for (index, child) in children.iter().enumerate() {
             self.diag.push(Seg::Index(index));
             match self.node(child, depth + 1) {
-                Some(clause) => clauses.push(clause),
+                Some(clause) => clauses.push(Bson::Document(clause)),
                 None => ok = false,
             }
             self.diag.pop();
@@ -90,7 +90,7 @@ impl Walker<'_, '_> {
             }
         }
         self.diag.pop();
-        ok.then(|| group(operator, clauses))
+        ok.then(|| group_of(operator, clauses))
     }
 
     fn leaf(&mut self, leaf: &Leaf<'_>) -> Option<Document> {

@@ -231,3 +231,8 @@ mod tests {
         assert_eq!(compile_str(&deep).unwrap_err().code(), ErrorCode::TooDeep);
     }
 }
+
+/// The README's Rust examples, compiled and run as doctests.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -116,9 +116,14 @@ pub(crate) fn parse_node<'a>(
     }
 }
 
+/// A key of a spec node. Nodes have at most four keys, so a scan beats hashing.
+fn field<'a>(node: &'a Map<String, Value>, key: &str) -> Option<&'a Value> {
+    node.iter().find(|(k, _)| k.as_str() == key).map(|(_, v)| v)
+}
+
 fn parse_op<'a>(node: &'a Map<String, Value>, diag: &mut Diag<'a>) -> Option<Operator> {
-    let Some(op) = node.get("op") else {
-        let hint = if node.contains_key("attr") || node.contains_key("conditions") {
+    let Some(op) = field(node, "op") else {
+        let hint = if field(node, "attr").is_some() || field(node, "conditions").is_some() {
             ""
         } else {
             " (raw MongoDB filters are not accepted by compile)"
@@ -178,7 +183,7 @@ fn parse_group<'a>(
     if diag.stop() {
         return None;
     }
-    let Some(conditions) = node.get("conditions") else {
+    let Some(conditions) = field(node, "conditions") else {
         diag.error_at_key("conditions", ErrorCode::MissingField, format!("{:?} needs \"conditions\"", op.name()));
         return None;
     };
@@ -246,7 +251,7 @@ fn parse_not<'a>(
     if diag.stop() {
         return None;
     }
-    let inner = match (node.get("condition"), node.get("conditions")) {
+    let inner = match (field(node, "condition"), field(node, "conditions")) {
         (Some(_), Some(_)) => {
             diag.error(ErrorCode::InvalidNode, "\"not\" takes either \"condition\" or \"conditions\", not both");
             return None;
@@ -281,7 +286,7 @@ fn parse_leaf<'a>(op: Operator, node: &'a Map<String, Value>, diag: &mut Diag<'a
     if diag.stop() {
         return None;
     }
-    let attr = match node.get("attr") {
+    let attr = match field(node, "attr") {
         Some(Value::String(attr)) => Some(attr.as_str()),
         Some(other) => {
             diag.error_at_key(
@@ -299,7 +304,7 @@ fn parse_leaf<'a>(op: Operator, node: &'a Map<String, Value>, diag: &mut Diag<'a
     if diag.stop() {
         return None;
     }
-    let val = node.get("val");
+    let val = field(node, "val");
     if val.is_none() && op.value_shape() != crate::operator::ValueShape::Flag {
         diag.error_at_key("val", ErrorCode::MissingField, format!("{:?} needs a \"val\"", op.name()));
         ok = false;
@@ -307,7 +312,7 @@ fn parse_leaf<'a>(op: Operator, node: &'a Map<String, Value>, diag: &mut Diag<'a
             return None;
         }
     }
-    let value_type = match node.get("value_type") {
+    let value_type = match field(node, "value_type") {
         None | Some(Value::Null) => None,
         Some(Value::String(name)) => match ValueType::parse(name) {
             Some(value_type) => Some(value_type),

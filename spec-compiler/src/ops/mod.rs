@@ -22,8 +22,13 @@ pub(crate) fn field_op(field: &str, operator: &str, value: Bson) -> Document {
 
 /// `{operator: [clauses...]}`.
 pub(crate) fn group(operator: &str, clauses: Vec<Document>) -> Document {
+    group_of(operator, clauses.into_iter().map(Bson::Document).collect())
+}
+
+/// `{operator: [clauses...]}` from clauses already wrapped as BSON values.
+pub(crate) fn group_of(operator: &str, clauses: Vec<Bson>) -> Document {
     let mut outer = Document::new();
-    outer.insert(operator, Bson::Array(clauses.into_iter().map(Bson::Document).collect()));
+    outer.insert(operator, Bson::Array(clauses));
     outer
 }
 
