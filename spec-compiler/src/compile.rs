@@ -94,7 +94,8 @@ impl Walker<'_, '_> {
     }
 
     fn leaf(&mut self, leaf: &Leaf<'_>) -> Option<Document> {
-        if leaf.attr == PLACEHOLDER_ATTR {
+        // Only `validate` builds placeholders; elsewhere this attr is just an invalid path (NUL).
+        if leaf.attr == PLACEHOLDER_ATTR && self.diag.collects_all() {
             return None;
         }
         let op = leaf.op;

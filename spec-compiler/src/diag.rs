@@ -31,6 +31,11 @@ impl<'a> Diag<'a> {
         !self.collect_all && !self.errors.is_empty()
     }
 
+    /// True in `validate` mode, where every error is collected.
+    pub(crate) fn collects_all(&self) -> bool {
+        self.collect_all
+    }
+
     pub(crate) fn has_errors(&self) -> bool {
         !self.errors.is_empty()
     }

@@ -225,6 +225,13 @@ mod tests {
     }
 
     #[test]
+    fn a_hand_built_leaf_with_the_placeholder_path_is_an_error_not_a_panic() {
+        let leaf =
+            Spec::Leaf(Leaf { op: Operator::IsNull, attr: spec::PLACEHOLDER_ATTR.into(), val: None, value_type: None });
+        assert_eq!(compile_spec(&leaf).unwrap_err().code(), ErrorCode::InvalidFieldPath);
+    }
+
+    #[test]
     fn json_text_errors() {
         assert_eq!(compile_str("{\"op\": ").unwrap_err().code(), ErrorCode::InvalidJson);
         let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
