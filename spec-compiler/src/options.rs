@@ -17,6 +17,16 @@ pub struct SortKey {
     pub descending: bool,
 }
 
+impl SortKey {
+    /// Parses the legacy string form: `"field"`, `"+field"` or `"-field"` (descending).
+    pub fn parse(key: &str) -> SortKey {
+        match key.strip_prefix('-') {
+            Some(field) => SortKey { field: field.to_owned(), descending: true },
+            None => SortKey { field: key.strip_prefix('+').unwrap_or(key).to_owned(), descending: false },
+        }
+    }
+}
+
 /// Legacy `QueryOptions`. Build it in Rust or parse it from JSON with
 /// [`QueryOptions::from_value`].
 #[derive(Debug, Clone, Default, PartialEq, Eq)]
@@ -59,11 +69,7 @@ impl QueryOptions {
 
     /// Adds a sort key; a leading `-` means descending (`"-created_at"`).
     pub fn order_by(mut self, key: &str) -> Self {
-        let (field, descending) = match key.strip_prefix('-') {
-            Some(field) => (field, true),
-            None => (key.strip_prefix('+').unwrap_or(key), false),
-        };
-        self.order_by.push(SortKey { field: field.to_owned(), descending });
+        self.order_by.push(SortKey::parse(key));
         self
     }
 
@@ -178,7 +184,7 @@ fn order_by(map: &Map<String, Value>, diag: &mut Diag<'_>) -> Vec<SortKey> {
     let mut out = Vec::new();
     for (index, item) in list(map, "order_by", diag).iter().enumerate() {
         let key = match item {
-            Value::String(key) => Some(QueryOptions::default().order_by(key).order_by.remove(0)),
+            Value::String(key) => Some(SortKey::parse(key)),
             Value::Array(pair) => match pair.as_slice() {
                 [Value::String(field), Value::String(direction)] => match direction.to_ascii_lowercase().as_str() {
                     "asc" => Some(SortKey { field: field.clone(), descending: false }),
