@@ -2,11 +2,13 @@
 //!
 //! Expected outputs are canonical Extended JSON, parsed into typed BSON and compared with key
 //! order significant, so Int32/Int64/Double/Date/Decimal128 differences fail the test.
+//! Two more tests check that the corpus uses every operator name, alias and error code.
 
+use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use bson::Bson;
-use cqrs_mongo_spec::{CompiledQuery, Compiler, CompilerConfig, SpecError};
+use cqrs_mongo_spec::{CompiledQuery, Compiler, CompilerConfig, ErrorCode, Operator, SpecError};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
 
@@ -32,18 +34,83 @@ fn main() {
     let mut files = Vec::new();
     case_files(&root, &mut files);
     assert!(files.len() >= 200, "expected at least 200 golden cases, found {}", files.len());
-    let trials = files
-        .into_iter()
+    let mut trials: Vec<Trial> = files
+        .iter()
+        .cloned()
         .map(|path| {
             let name = path.strip_prefix(&root).unwrap().with_extension("").to_string_lossy().replace('\\', "/");
             Trial::test(name, move || run_case(&path))
         })
         .collect();
+    let for_ops = files.clone();
+    trials.push(Trial::test("coverage/every_operator_and_alias", move || operators_covered(&for_ops)));
+    trials.push(Trial::test("coverage/every_error_code", move || error_codes_covered(&files)));
     libtest_mimic::run(&args, trials).exit();
 }
 
+fn load(path: &Path) -> Result<Value, Failed> {
+    Ok(serde_json::from_str(&std::fs::read_to_string(path)?)?)
+}
+
+fn operators_covered(files: &[PathBuf]) -> Result<(), Failed> {
+    let mut used = BTreeSet::new();
+    for path in files {
+        ops_in(&load(path)?["spec"], &mut used);
+    }
+    let missing: Vec<&str> = Operator::ALL
+        .iter()
+        .flat_map(|op| std::iter::once(op.name()).chain(op.aliases().iter().copied()))
+        .filter(|name| !used.contains(*name))
+        .collect();
+    if missing.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("operators or aliases without a golden case: {missing:?}").into())
+    }
+}
+
+/// Operator names used anywhere in a spec (JSON-text specs are parsed first).
+fn ops_in(value: &Value, out: &mut BTreeSet<String>) {
+    match value {
+        Value::Object(map) => {
+            if let Some(Value::String(op)) = map.get("op") {
+                out.insert(op.to_ascii_lowercase());
+            }
+            for child in map.get("conditions").and_then(Value::as_array).into_iter().flatten() {
+                ops_in(child, out);
+            }
+            if let Some(child) = map.get("condition") {
+                ops_in(child, out);
+            }
+        }
+        Value::String(text) => {
+            if let Ok(parsed) = serde_json::from_str::<Value>(text) {
+                ops_in(&parsed, out);
+            }
+        }
+        _ => {}
+    }
+}
+
+fn error_codes_covered(files: &[PathBuf]) -> Result<(), Failed> {
+    let mut codes = BTreeSet::new();
+    for path in files {
+        if let Some(code) = load(path)?.get("error").and_then(|e| e.get("code")).and_then(Value::as_str) {
+            codes.insert(code.to_owned());
+        }
+    }
+    let missing: Vec<&str> = ErrorCode::ALL.iter().map(|c| c.as_str()).filter(|c| !codes.contains(*c)).collect();
+    let unknown: Vec<&String> =
+        codes.iter().filter(|c| !ErrorCode::ALL.iter().any(|k| k.as_str() == c.as_str())).collect();
+    if missing.is_empty() && unknown.is_empty() {
+        Ok(())
+    } else {
+        Err(format!("error codes without a golden case: {missing:?}; codes the compiler lacks: {unknown:?}").into())
+    }
+}
+
 fn run_case(path: &Path) -> Result<(), Failed> {
-    let case: Value = serde_json::from_str(&std::fs::read_to_string(path)?)?;
+    let case = load(path)?;
     let config: CompilerConfig = match case.get("config") {
         Some(config) => serde_json::from_value(config.clone())?,
         None => CompilerConfig::default(),
