@@ -1,26 +1,38 @@
 //! Walking a [`Spec`] into a filter document: limits, field paths, the whitelist, text-search
-//! placement, and dispatch of each leaf to its operator family.
+//! placement, and dispatch of each leaf to its operator family, which writes BSON bytes.
 
-use bson::{Bson, Document};
+use std::borrow::Cow;
+
+use bson::Bson;
 use serde_json::Value;
 
 use crate::config::{CompilerConfig, field_path_problem, key_problem};
 use crate::diag::{Diag, Seg};
 use crate::error::ErrorCode;
 use crate::operator::{Family, Operator};
-use crate::ops::{self, group, group_of};
+use crate::ops;
+use crate::out::Out;
 use crate::spec::{Leaf, PLACEHOLDER_ATTR, Spec};
 use crate::values::{self, ValueType};
 
-/// Compiles a spec tree, reporting errors to `diag`; `None` when there was one.
-pub(crate) fn compile_tree(spec: &Spec<'_>, config: &CompilerConfig, diag: &mut Diag<'static>) -> Option<Document> {
-    let mut walker = Walker { config, diag, nodes: 0, text_clauses: 0, under_not: 0, aborted: false };
-    walker.node(spec, 1)
+/// Compiles a spec tree into BSON, reporting errors to `diag`; `None` when there was one.
+pub(crate) fn compile_tree<W: Out>(
+    spec: &Spec<'_>,
+    config: &CompilerConfig,
+    diag: &mut Diag<'static>,
+) -> Option<W::Output> {
+    let mut walker = Walker { config, diag, out: W::new(), nodes: 0, text_clauses: 0, under_not: 0, aborted: false };
+    walker.node(spec, 1);
+    if walker.diag.has_errors() {
+        return None;
+    }
+    walker.out.finish()
 }
 
-struct Walker<'w, 'c> {
+struct Walker<'w, 'c, W> {
     config: &'c CompilerConfig,
     diag: &'w mut Diag<'static>,
+    out: W,
     nodes: usize,
     text_clauses: usize,
     under_not: usize,
@@ -28,8 +40,9 @@ struct Walker<'w, 'c> {
     aborted: bool,
 }
 
-impl Walker<'_, '_> {
-    fn node(&mut self, spec: &Spec<'_>, depth: usize) -> Option<Document> {
+impl<W: Out> Walker<'_, '_, W> {
+    /// Writes the filter document of one node; `None` after an error.
+    fn node(&mut self, spec: &Spec<'_>, depth: usize) -> Option<()> {
         self.nodes += 1;
         if self.nodes > self.config.max_nodes {
             self.diag.error(
@@ -57,18 +70,22 @@ impl Walker<'_, '_> {
                     self.diag.push(Seg::Index(0));
                 }
                 self.under_not += 1;
+                self.out.begin("");
+                self.out.begin_array("$nor");
                 let inner = self.node(&not.condition, depth + 1);
+                self.out.end();
+                self.out.end();
                 self.under_not -= 1;
                 if not.listed {
                     self.diag.pop();
                 }
                 self.diag.pop();
-                Some(group("$nor", vec![inner?]))
+                inner
             }
         }
     }
 
-    fn group(&mut self, operator: &str, op: Operator, children: &[Spec<'_>], depth: usize) -> Option<Document> {
+    fn group(&mut self, operator: &str, op: Operator, children: &[Spec<'_>], depth: usize) -> Option<()> {
         self.diag.push(Seg::Key("conditions"));
         if children.is_empty() {
             self.diag.error(
@@ -76,24 +93,24 @@ impl Walker<'_, '_> {
                 format!("{:?} needs at least one condition (an empty group would match every document)", op.name()),
             );
         }
-        let mut clauses = Vec::with_capacity(children.len());
         let mut ok = !children.is_empty();
+        self.out.begin("");
+        self.out.begin_array(operator);
         for (index, child) in children.iter().enumerate() {
             self.diag.push(Seg::Index(index));
-            match self.node(child, depth + 1) {
-                Some(clause) => clauses.push(Bson::Document(clause)),
-                None => ok = false,
-            }
+            ok &= self.node(child, depth + 1).is_some();
             self.diag.pop();
             if self.diag.stop() || self.aborted {
                 break;
             }
         }
+        self.out.end();
+        self.out.end();
         self.diag.pop();
-        ok.then(|| group_of(operator, clauses))
+        ok.then_some(())
     }
 
-    fn leaf(&mut self, leaf: &Leaf<'_>) -> Option<Document> {
+    fn leaf(&mut self, leaf: &Leaf<'_>) -> Option<()> {
         // Only `validate` builds placeholders; elsewhere this attr is just an invalid path (NUL).
         if leaf.attr == PLACEHOLDER_ATTR && self.diag.collects_all() {
             return None;
@@ -130,17 +147,18 @@ impl Walker<'_, '_> {
         let val = leaf.val.as_deref();
         self.diag.push(Seg::Key("val"));
         let mut cx = LeafCx { diag: self.diag, config: self.config, val, value_type: leaf.value_type };
+        let w = &mut self.out;
         let compiled = match op.family() {
-            Family::Comparison => ops::comparison::compile(op, field, &mut cx),
-            Family::Set => ops::set::compile(op, field, &mut cx),
-            Family::String => ops::string::compile(op, field, &mut cx),
-            Family::Null => ops::null::compile(op, field, &mut cx),
-            Family::Json => ops::json::compile(op, field, &mut cx),
+            Family::Comparison => ops::comparison::compile(op, field, &mut cx, w),
+            Family::Set => ops::set::compile(op, field, &mut cx, w),
+            Family::String => ops::string::compile(op, field, &mut cx, w),
+            Family::Null => ops::null::compile(op, field, &mut cx, w),
+            Family::Json => ops::json::compile(op, field, &mut cx, w),
             Family::Geo => match val {
-                Some(raw) => ops::geo::compile(op, field, raw, &mut cx),
-                None => cx.value().and(None),
+                Some(raw) => ops::geo::compile(op, field, raw, &mut cx, w),
+                None => cx.value().map(drop),
             },
-            Family::Text => ops::text::compile(op, &mut cx),
+            Family::Text => ops::text::compile(op, &mut cx, w),
             Family::Logical => None,
         };
         self.diag.pop();
@@ -182,13 +200,32 @@ pub(crate) struct LeafCx<'w, 'c, 'v> {
     value_type: Option<ValueType>,
 }
 
-impl LeafCx<'_, '_, '_> {
+impl<'v> LeafCx<'_, '_, 'v> {
     /// The converted and cast value; `missing_field` when absent.
     pub(crate) fn value(&mut self) -> Option<Bson> {
         match self.val {
             Some(raw) => self.convert_raw(raw),
             None => {
                 self.diag.error(ErrorCode::MissingField, "this operator needs a \"val\"");
+                None
+            }
+        }
+    }
+
+    /// The value as text for the string operators: borrowed from the JSON when it is a plain
+    /// string without a cast (the common case), converted otherwise. `None` when it is not a
+    /// string, after reporting `invalid_value`.
+    pub(crate) fn text(&mut self, op: Operator) -> Option<Cow<'v, str>> {
+        if let (Some(Value::String(text)), None) = (self.val, self.value_type) {
+            return Some(Cow::Borrowed(text));
+        }
+        match self.value()? {
+            Bson::String(text) => Some(Cow::Owned(text)),
+            other => {
+                self.error(
+                    ErrorCode::InvalidValue,
+                    format!("{:?} expects a string, got {}", op.name(), crate::diag::bson_type_name(&other)),
+                );
                 None
             }
         }

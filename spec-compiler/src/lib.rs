@@ -37,11 +37,12 @@ mod error;
 mod operator;
 mod ops;
 mod options;
+mod out;
 mod plan;
 mod spec;
 mod values;
 
-use bson::Document;
+use bson::{Document, RawDocumentBuf};
 use serde_json::Value;
 
 pub use builder::{Field, and, not, or};
@@ -85,10 +86,26 @@ impl Compiler {
 
     /// Compiles an already built spec into a filter.
     pub fn compile_spec(&self, spec: &Spec<'_>) -> Result<Document, SpecError> {
+        self.compile_into::<out::DocWriter>(spec)
+    }
+
+    /// Compiles a spec given as JSON straight into BSON bytes: the fastest path, for callers
+    /// that send the filter on (bindings, raw driver commands) without inspecting it.
+    pub fn compile_raw(&self, spec: &Value) -> Result<RawDocumentBuf, SpecError> {
+        let parsed = Spec::parse_with(spec, &self.config)?;
+        self.compile_spec_raw(&parsed)
+    }
+
+    /// Compiles an already built spec into BSON bytes.
+    pub fn compile_spec_raw(&self, spec: &Spec<'_>) -> Result<RawDocumentBuf, SpecError> {
+        self.compile_into::<out::RawWriter>(spec)
+    }
+
+    fn compile_into<W: out::Out>(&self, spec: &Spec<'_>) -> Result<W::Output, SpecError> {
         let mut diag = Diag::new(false);
-        match compile::compile_tree(spec, &self.config, &mut diag) {
-            Some(filter) if !diag.has_errors() => Ok(filter),
-            _ => Err(diag.into_first().expect("a failed compile reports an error")),
+        match compile::compile_tree::<W>(spec, &self.config, &mut diag) {
+            Some(filter) => Ok(filter),
+            None => Err(diag.into_first().expect("a failed compile reports an error")),
         }
     }
 
@@ -136,7 +153,7 @@ impl Compiler {
         let mut errors = diag.into_errors();
         if let Some(parsed) = parsed {
             let mut diag = Diag::new(true);
-            compile::compile_tree(&parsed, &self.config, &mut diag);
+            compile::compile_tree::<out::RawWriter>(&parsed, &self.config, &mut diag);
             errors.extend(diag.into_errors());
         }
         if let Some(options) = options {
@@ -174,6 +191,11 @@ fn parse_json(text: &str, root: Option<&str>) -> Result<Value, SpecError> {
 /// Compiles a spec (JSON) into a filter with the default settings.
 pub fn compile(spec: &Value) -> Result<Document, SpecError> {
     Compiler::default().compile(spec)
+}
+
+/// Compiles a spec (JSON) straight into BSON bytes with the default settings.
+pub fn compile_raw(spec: &Value) -> Result<RawDocumentBuf, SpecError> {
+    Compiler::default().compile_raw(spec)
 }
 
 /// Compiles a spec given as JSON text into a filter.

@@ -40,6 +40,14 @@ macro_rules! operators {
             pub const fn description(self) -> &'static str {
                 match self { $(Operator::$variant => $doc,)* }
             }
+
+            /// Exact lookup of a lower-case name or alias.
+            fn lookup(lower: &str) -> Option<Operator> {
+                match lower {
+                    $($name $(| $alias)* => Some(Operator::$variant),)*
+                    _ => None,
+                }
+            }
         }
     };
 }
@@ -164,11 +172,8 @@ impl Operator {
         for (slot, byte) in buf.iter_mut().zip(bytes) {
             *slot = byte.to_ascii_lowercase();
         }
-        let lower = &buf[..bytes.len()];
-        Operator::ALL
-            .iter()
-            .copied()
-            .find(|op| op.name().as_bytes() == lower || op.aliases().iter().any(|a| a.as_bytes() == lower))
+        // Lower-casing ASCII bytes keeps UTF-8 valid.
+        std::str::from_utf8(&buf[..bytes.len()]).ok().and_then(Operator::lookup)
     }
 
     /// True for `and`, `or` and `not`.

@@ -2,12 +2,13 @@
 //!
 //! Expected outputs are canonical Extended JSON, parsed into typed BSON and compared with key
 //! order significant, so Int32/Int64/Double/Date/Decimal128 differences fail the test.
-//! Two more tests check that the corpus uses every operator name, alias and error code.
+//! Every compiling case is also compiled to raw BSON bytes, which must equal the encoded
+//! document. Two more tests check that the corpus uses every operator name, alias and error code.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
-use bson::Bson;
+use bson::{Bson, RawDocumentBuf};
 use cqrs_mongo_spec::{CompiledQuery, Compiler, CompilerConfig, ErrorCode, Operator, SpecError};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
@@ -131,7 +132,10 @@ fn run_case(path: &Path) -> Result<(), Failed> {
         _ => (compiler.compile_query(spec, options), compiler.validate_query(spec, options)),
     };
     match (case.get("expected"), case.get("error")) {
-        (Some(expected), None) => check_output(&case, expected, result, &validation),
+        (Some(expected), None) => {
+            check_output(&case, expected, result, &validation)?;
+            check_raw_matches_document(&compiler, spec)
+        }
         (None, Some(error)) => check_error(error, result, &validation),
         _ => Err("a case needs exactly one of \"expected\" and \"error\"".into()),
     }
@@ -163,6 +167,25 @@ fn check_output(
         return Err("\"matches\" must be a sorted list of distinct _id strings".into());
     }
     Ok(())
+}
+
+/// The byte writer (`compile_raw`) and the document writer (`compile`) must agree exactly.
+fn check_raw_matches_document(compiler: &Compiler, spec: &Value) -> Result<(), Failed> {
+    let parsed;
+    let spec = match spec {
+        Value::String(text) => {
+            parsed = serde_json::from_str::<Value>(text)?;
+            &parsed
+        }
+        other => other,
+    };
+    let raw = compiler.compile_raw(spec).map_err(|err| format!("compile_raw failed: {err}"))?;
+    let document = RawDocumentBuf::try_from(&compiler.compile(spec)?)?;
+    if raw.as_bytes() == document.as_bytes() {
+        Ok(())
+    } else {
+        Err(format!("compile_raw differs from compile: {:?} vs {:?}", raw, document).into())
+    }
 }
 
 fn check_error(

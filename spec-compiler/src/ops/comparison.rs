@@ -1,35 +1,37 @@
 //! `=` `!=` `>` `>=` `<` `<=` `between` `not_between`.
 
-use bson::{Bson, Document};
+use bson::Bson;
 
 use super::{field_op, group, is_scalar};
 use crate::compile::LeafCx;
 use crate::diag::{Seg, bson_type_name};
 use crate::error::ErrorCode;
 use crate::operator::Operator;
+use crate::out::Out;
 
-pub(crate) fn compile(op: Operator, field: &str, cx: &mut LeafCx<'_, '_, '_>) -> Option<Document> {
+pub(crate) fn compile<W: Out>(op: Operator, field: &str, cx: &mut LeafCx<'_, '_, '_>, w: &mut W) -> Option<()> {
     let value = cx.value()?;
     let operator = match op {
-        Operator::Eq => return Some(field_op(field, "$eq", value)),
-        Operator::Ne => return Some(field_op(field, "$ne", value)),
-        Operator::Between | Operator::NotBetween => return range(op, field, value, cx),
+        Operator::Eq => "$eq",
+        Operator::Ne => "$ne",
+        Operator::Between | Operator::NotBetween => return range(op, field, value, cx, w),
         Operator::Gt => "$gt",
         Operator::Gte => "$gte",
         Operator::Lt => "$lt",
         _ => "$lte",
     };
-    if !is_scalar(&value) {
+    if !matches!(op, Operator::Eq | Operator::Ne) && !is_scalar(&value) {
         cx.error(
             ErrorCode::InvalidValue,
             format!("{:?} compares with one value, got {}", op.name(), bson_type_name(&value)),
         );
         return None;
     }
-    Some(field_op(field, operator, value))
+    field_op(w, field, operator, &value);
+    Some(())
 }
 
-fn range(op: Operator, field: &str, value: Bson, cx: &mut LeafCx<'_, '_, '_>) -> Option<Document> {
+fn range<W: Out>(op: Operator, field: &str, value: Bson, cx: &mut LeafCx<'_, '_, '_>, w: &mut W) -> Option<()> {
     let bounds = match value {
         Bson::Array(items) if items.len() == 2 => items,
         other => {
@@ -50,12 +52,19 @@ fn range(op: Operator, field: &str, value: Bson, cx: &mut LeafCx<'_, '_, '_>) ->
             return None;
         }
     }
-    let [low, high]: [Bson; 2] = bounds.try_into().expect("checked length");
-    Some(if op == Operator::Between {
-        group("$and", vec![field_op(field, "$gte", low), field_op(field, "$lte", high)])
+    let (low, high) = (&bounds[0], &bounds[1]);
+    if op == Operator::Between {
+        group(w, "$and", |w| {
+            field_op(w, field, "$gte", low);
+            field_op(w, field, "$lte", high);
+        });
     } else {
-        group("$or", vec![field_op(field, "$lt", low), field_op(field, "$gt", high)])
-    })
+        group(w, "$or", |w| {
+            field_op(w, field, "$lt", low);
+            field_op(w, field, "$gt", high);
+        });
+    }
+    Some(())
 }
 
 fn describe(value: &Bson) -> String {

@@ -3,14 +3,15 @@
 //! inside `$or` and aggregation `$match`). The other legacy geo operators are refused before
 //! this module runs.
 
-use bson::{Bson, Document, doc};
+use bson::{Bson, Document};
 use serde_json::Value;
 
-use super::{field_op, group};
+use super::group;
 use crate::compile::LeafCx;
 use crate::diag::{Seg, bson_type_name};
 use crate::error::ErrorCode;
 use crate::operator::Operator;
+use crate::out::Out;
 
 /// Equatorial radius in metres used by MongoDB's documentation to turn distances into radians.
 pub(crate) const EARTH_RADIUS_M: f64 = 6_378_100.0;
@@ -18,9 +19,15 @@ pub(crate) const EARTH_RADIUS_M: f64 = 6_378_100.0;
 const TYPES: [&str; 7] =
     ["Point", "MultiPoint", "LineString", "MultiLineString", "Polygon", "MultiPolygon", "GeometryCollection"];
 
-pub(crate) fn compile(op: Operator, field: &str, raw: &Value, cx: &mut LeafCx<'_, '_, '_>) -> Option<Document> {
+pub(crate) fn compile<W: Out>(
+    op: Operator,
+    field: &str,
+    raw: &Value,
+    cx: &mut LeafCx<'_, '_, '_>,
+    w: &mut W,
+) -> Option<()> {
     if matches!(op, Operator::DistanceLt | Operator::Dwithin) {
-        return distance(field, cx);
+        return distance(field, cx, w);
     }
     let geometry = match raw {
         Value::Object(map) if map.len() == 1 && map.contains_key("$geometry") => {
@@ -40,8 +47,22 @@ pub(crate) fn compile(op: Operator, field: &str, raw: &Value, cx: &mut LeafCx<'_
         return None;
     }
     let operator = if op == Operator::Within { "$geoWithin" } else { "$geoIntersects" };
-    let query = field_op(field, operator, Bson::Document(doc! { "$geometry": geometry }));
-    Some(if op == Operator::Disjoint { group("$nor", vec![query]) } else { query })
+    let geometry = Bson::Document(geometry);
+    let query = |w: &mut W| {
+        w.begin("");
+        w.begin(field);
+        w.begin(operator);
+        w.value("$geometry", &geometry);
+        w.end();
+        w.end();
+        w.end();
+    };
+    if op == Operator::Disjoint {
+        group(w, "$nor", query);
+    } else {
+        query(w);
+    }
+    Some(())
 }
 
 /// Validates a GeoJSON geometry and re-emits it as `{type, coordinates | geometries}`.
@@ -192,7 +213,7 @@ fn describe(value: &Bson) -> String {
 }
 
 /// `[point, metres]` or `{"point": point, "distance": metres}`.
-fn distance(field: &str, cx: &mut LeafCx<'_, '_, '_>) -> Option<Document> {
+fn distance<W: Out>(field: &str, cx: &mut LeafCx<'_, '_, '_>, w: &mut W) -> Option<()> {
     let value = cx.value()?;
     let (point, metres, point_key, metres_key): (Bson, Bson, Seg<'static>, Seg<'static>) = match value {
         Bson::Array(items) if items.len() == 2 => {
@@ -224,8 +245,17 @@ fn distance(field: &str, cx: &mut LeafCx<'_, '_, '_>) -> Option<Document> {
             return None;
         }
     };
-    let sphere = Bson::Array(vec![center, Bson::Double(radians)]);
-    Some(field_op(field, "$geoWithin", Bson::Document(doc! { "$centerSphere": sphere })))
+    w.begin("");
+    w.begin(field);
+    w.begin("$geoWithin");
+    w.begin_array("$centerSphere");
+    w.value("", &center);
+    w.value("", &Bson::Double(radians));
+    w.end();
+    w.end();
+    w.end();
+    w.end();
+    Some(())
 }
 
 /// A GeoJSON Point or `[lng, lat]`, returned as the `[lng, lat]` array.

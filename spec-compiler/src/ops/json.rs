@@ -1,7 +1,7 @@
 //! Operators on embedded documents: `json_contains` (PostgreSQL `@>` over MongoDB paths),
 //! `json_has_key`, `json_has_any`, `json_has_all`, `json_path_exists`.
 
-use bson::{Bson, Document, doc};
+use bson::Bson;
 
 use super::{field_op, group};
 use crate::compile::LeafCx;
@@ -9,17 +9,32 @@ use crate::config::key_problem;
 use crate::diag::{Seg, bson_type_name};
 use crate::error::ErrorCode;
 use crate::operator::Operator;
+use crate::out::Out;
 
-pub(crate) fn compile(op: Operator, field: &str, cx: &mut LeafCx<'_, '_, '_>) -> Option<Document> {
+const EXISTS: Bson = Bson::Boolean(true);
+
+pub(crate) fn compile<W: Out>(op: Operator, field: &str, cx: &mut LeafCx<'_, '_, '_>, w: &mut W) -> Option<()> {
     let value = cx.value()?;
     match op {
-        Operator::JsonContains => contains(field, value, cx),
+        Operator::JsonContains => {
+            let mut clauses = Vec::new();
+            flatten(field.to_owned(), value, &mut clauses, cx)?;
+            if let [clause] = clauses.as_slice() {
+                write_clause(w, clause);
+            } else {
+                group(w, "$and", |w| clauses.iter().for_each(|clause| write_clause(w, clause)));
+            }
+        }
         Operator::JsonHasKey => {
             let key = key_string(op, &value, cx)?;
             cx.check_key(&key)?;
-            Some(exists(field, &key))
+            field_op(w, &format!("{field}.{key}"), "$exists", &EXISTS);
         }
-        Operator::JsonPathExists => path_exists(field, value, cx),
+        Operator::JsonPathExists => {
+            let path = path_exists(&value, cx)?;
+            let full = if path.is_empty() { field.to_owned() } else { format!("{field}.{path}") };
+            field_op(w, &full, "$exists", &EXISTS);
+        }
         _ => {
             let keys = match value {
                 Bson::Array(items) => items,
@@ -29,22 +44,20 @@ pub(crate) fn compile(op: Operator, field: &str, cx: &mut LeafCx<'_, '_, '_>) ->
                 cx.error(ErrorCode::InvalidValue, format!("{:?} needs at least one key", op.name()));
                 return None;
             }
-            let mut clauses = Vec::with_capacity(keys.len());
+            let mut paths = Vec::with_capacity(keys.len());
             for (index, key) in keys.iter().enumerate() {
-                let clause = cx.at(Seg::Index(index), |cx| {
+                let key = cx.at(Seg::Index(index), |cx| {
                     let key = key_string(op, key, cx)?;
-                    cx.check_key(&key)?;
-                    Some(exists(field, &key))
-                });
-                clauses.push(clause?);
+                    cx.check_key(&key).map(|()| key)
+                })?;
+                paths.push(format!("{field}.{key}"));
             }
-            Some(group(if op == Operator::JsonHasAny { "$or" } else { "$and" }, clauses))
+            group(w, if op == Operator::JsonHasAny { "$or" } else { "$and" }, |w| {
+                paths.iter().for_each(|path| field_op(w, path, "$exists", &EXISTS));
+            });
         }
     }
-}
-
-fn exists(field: &str, key: &str) -> Document {
-    field_op(&format!("{field}.{key}"), "$exists", Bson::Boolean(true))
+    Some(())
 }
 
 fn key_string(op: Operator, value: &Bson, cx: &mut LeafCx<'_, '_, '_>) -> Option<String> {
@@ -60,88 +73,124 @@ fn key_string(op: Operator, value: &Bson, cx: &mut LeafCx<'_, '_, '_>) -> Option
     }
 }
 
-/// `a.b.0`, `$.a.b[0]` or `$` → `{"f.a.b.0": {"$exists": true}}`.
-fn path_exists(field: &str, value: Bson, cx: &mut LeafCx<'_, '_, '_>) -> Option<Document> {
-    let path = key_string(Operator::JsonPathExists, &value, cx)?;
+/// `a.b.0`, `$.a.b[0]` or `$` → the dotted path below the field (`""` for the field itself).
+fn path_exists(value: &Bson, cx: &mut LeafCx<'_, '_, '_>) -> Option<String> {
+    let path = key_string(Operator::JsonPathExists, value, cx)?;
     let relative = if path == "$" {
         String::new()
     } else if let Some(rest) = path.strip_prefix("$.") {
-        jsonpath_to_dotted(rest)
+        rest.replace('[', ".").replace(']', "")
     } else {
         path.clone()
     };
-    if relative.is_empty() {
-        return Some(field_op(field, "$exists", Bson::Boolean(true)));
+    if !relative.is_empty()
+        && let Some(problem) = relative.split('.').find_map(key_problem)
+    {
+        cx.error(ErrorCode::InvalidFieldPath, format!("invalid path {path:?}: {problem}"));
+        return None;
     }
-    for segment in relative.split('.') {
-        if let Some(problem) = key_problem(segment) {
-            cx.error(ErrorCode::InvalidFieldPath, format!("invalid path {path:?}: {problem}"));
-            return None;
-        }
-    }
-    Some(exists(field, &relative))
+    Some(relative)
 }
 
-/// `a.b[0].c` → `a.b.0.c`.
-fn jsonpath_to_dotted(path: &str) -> String {
-    path.replace('[', ".").replace(']', "")
+/// One containment test on one path.
+struct Clause {
+    path: String,
+    test: Test,
 }
 
-fn contains(field: &str, value: Bson, cx: &mut LeafCx<'_, '_, '_>) -> Option<Document> {
-    let mut clauses = Vec::new();
-    flatten(field, value, &mut clauses, cx)?;
-    Some(if clauses.len() == 1 { clauses.remove(0) } else { group("$and", clauses) })
+enum Test {
+    Eq(Bson),
+    Type(&'static str),
+    All(Vec<Item>),
 }
 
-/// Appends the containment clauses of `value` at `path`.
-fn flatten(path: &str, value: Bson, out: &mut Vec<Document>, cx: &mut LeafCx<'_, '_, '_>) -> Option<()> {
-    match value {
-        Bson::Document(map) if map.is_empty() => out.push(field_op(path, "$type", Bson::from("object"))),
+enum Item {
+    Scalar(Bson),
+    /// `{"$elemMatch": {clauses}}`; no clauses means `{"$elemMatch": {"$type": "object"}}`.
+    ElemMatch(Vec<Clause>),
+}
+
+/// Collects the containment clauses of `value` at `path`.
+fn flatten(path: String, value: Bson, out: &mut Vec<Clause>, cx: &mut LeafCx<'_, '_, '_>) -> Option<()> {
+    let test = match value {
+        Bson::Document(map) if map.is_empty() => Test::Type("object"),
         Bson::Document(map) => {
             for (key, item) in map {
                 cx.at(Seg::Owned(key.clone()), |cx| {
                     cx.check_key(&key)?;
-                    flatten(&format!("{path}.{key}"), item, out, cx)
+                    flatten(format!("{path}.{key}"), item, out, cx)
                 })?;
             }
+            return Some(());
         }
-        Bson::Array(items) if items.is_empty() => out.push(field_op(path, "$type", Bson::from("array"))),
+        Bson::Array(items) if items.is_empty() => Test::Type("array"),
         Bson::Array(items) => {
             let mut all = Vec::with_capacity(items.len());
             for (index, item) in items.into_iter().enumerate() {
                 all.push(cx.at(Seg::Index(index), |cx| list_item(item, cx))?);
             }
-            out.push(field_op(path, "$all", Bson::Array(all)));
+            Test::All(all)
         }
-        Bson::Null => out.push(field_op(path, "$type", Bson::from("null"))),
-        scalar => out.push(field_op(path, "$eq", scalar)),
-    }
+        Bson::Null => Test::Type("null"),
+        scalar => Test::Eq(scalar),
+    };
+    out.push(Clause { path, test });
     Some(())
 }
 
 /// One item of a contained list: scalars stay, objects become `$elemMatch`.
-fn list_item(item: Bson, cx: &mut LeafCx<'_, '_, '_>) -> Option<Bson> {
+fn list_item(item: Bson, cx: &mut LeafCx<'_, '_, '_>) -> Option<Item> {
     match item {
         Bson::Array(_) => {
             cx.error(ErrorCode::InvalidValue, "json_contains does not support a list inside a list");
             None
         }
-        Bson::Document(map) if map.is_empty() => Some(Bson::Document(doc! { "$elemMatch": { "$type": "object" } })),
         Bson::Document(map) => {
-            let mut matcher = Document::new();
+            let mut clauses = Vec::new();
             for (key, value) in map {
                 cx.at(Seg::Owned(key.clone()), |cx| {
                     cx.check_key(&key)?;
-                    let mut clauses = Vec::new();
-                    flatten(&key, value, &mut clauses, cx)?;
-                    for clause in clauses {
-                        matcher.extend(clause);
-                    }
-                    Some(())
+                    flatten(key, value, &mut clauses, cx)
                 })?;
             }
-            Some(Bson::Document(doc! { "$elemMatch": matcher }))
+            Some(Item::ElemMatch(clauses))
         }
-        scalar => Some(scalar),
+        scalar => Some(Item::Scalar(scalar)),
     }
+}
+
+/// Writes `{path: {test}}`.
+fn write_clause<W: Out>(w: &mut W, clause: &Clause) {
+    w.begin("");
+    write_path_test(w, clause);
+    w.end();
+}
+
+/// Writes the `path: {test}` element into the open document.
+fn write_path_test<W: Out>(w: &mut W, clause: &Clause) {
+    w.begin(&clause.path);
+    match &clause.test {
+        Test::Eq(value) => w.value("$eq", value),
+        Test::Type(name) => w.string("$type", name),
+        Test::All(items) => {
+            w.begin_array("$all");
+            for item in items {
+                match item {
+                    Item::Scalar(value) => w.value("", value),
+                    Item::ElemMatch(clauses) => {
+                        w.begin("");
+                        w.begin("$elemMatch");
+                        if clauses.is_empty() {
+                            w.string("$type", "object");
+                        }
+                        clauses.iter().for_each(|clause| write_path_test(w, clause));
+                        w.end();
+                        w.end();
+                    }
+                }
+            }
+            w.end();
+        }
+    }
+    w.end();
 }

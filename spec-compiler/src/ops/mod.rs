@@ -1,5 +1,6 @@
-//! One module per operator family. Each takes the field path and the leaf's raw `val` and
-//! returns the filter document, reporting errors through the compile context.
+//! One module per operator family. Each takes the field path and the leaf's value (through
+//! [`LeafCx`](crate::compile::LeafCx)) and writes one filter document into the
+//! [`Out`](crate::out::Out) writer; `None` means an error was reported and nothing usable was written.
 
 pub(crate) mod comparison;
 pub(crate) mod geo;
@@ -9,27 +10,26 @@ pub(crate) mod set;
 pub(crate) mod string;
 pub(crate) mod text;
 
-use bson::{Bson, Document};
+use bson::Bson;
 
-/// `{field: {operator: value}}`.
-pub(crate) fn field_op(field: &str, operator: &str, value: Bson) -> Document {
-    let mut inner = Document::new();
-    inner.insert(operator, value);
-    let mut outer = Document::new();
-    outer.insert(field, inner);
-    outer
+use crate::out::Out;
+
+/// Writes `{field: {operator: value}}`.
+pub(crate) fn field_op<W: Out>(w: &mut W, field: &str, operator: &str, value: &Bson) {
+    w.begin("");
+    w.begin(field);
+    w.value(operator, value);
+    w.end();
+    w.end();
 }
 
-/// `{operator: [clauses...]}`.
-pub(crate) fn group(operator: &str, clauses: Vec<Document>) -> Document {
-    group_of(operator, clauses.into_iter().map(Bson::Document).collect())
-}
-
-/// `{operator: [clauses...]}` from clauses already wrapped as BSON values.
-pub(crate) fn group_of(operator: &str, clauses: Vec<Bson>) -> Document {
-    let mut outer = Document::new();
-    outer.insert(operator, Bson::Array(clauses));
-    outer
+/// Writes `{operator: [items...]}`; `items` writes one document per item.
+pub(crate) fn group<W: Out>(w: &mut W, operator: &str, items: impl FnOnce(&mut W)) {
+    w.begin("");
+    w.begin_array(operator);
+    items(w);
+    w.end();
+    w.end();
 }
 
 /// True for values an ordering comparison accepts: not null, not a list, not an object.

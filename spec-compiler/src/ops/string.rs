@@ -1,117 +1,113 @@
 //! Pattern operators: `like` `not_like` `ilike`, `(i)contains`, `(i)startswith`,
 //! `(i)endswith`, `regex` `iregex`. Literal text is escaped exactly like Python's `re.escape`.
 
-use bson::{Bson, Document};
-
-use super::field_op;
 use crate::compile::LeafCx;
-use crate::diag::bson_type_name;
 use crate::error::ErrorCode;
 use crate::operator::Operator;
+use crate::out::Out;
 
 /// Longest accepted `regex` pattern, in bytes.
 const MAX_PATTERN_LEN: usize = 4096;
 
-pub(crate) fn compile(op: Operator, field: &str, cx: &mut LeafCx<'_, '_, '_>) -> Option<Document> {
-    let text = match cx.value()? {
-        Bson::String(text) => text,
-        other => {
-            cx.error(
-                ErrorCode::InvalidValue,
-                format!("{:?} expects a string, got {}", op.name(), bson_type_name(&other)),
-            );
-            return None;
-        }
+pub(crate) fn compile<W: Out>(op: Operator, field: &str, cx: &mut LeafCx<'_, '_, '_>, w: &mut W) -> Option<()> {
+    let text = cx.text(op)?;
+    if matches!(op, Operator::Regex | Operator::Iregex)
+        && let Some(problem) = regex_problem(&text)
+    {
+        cx.error(ErrorCode::InvalidRegex, format!("invalid regular expression: {problem}"));
+        return None;
+    }
+    let options = match op {
+        Operator::Icontains | Operator::Istartswith | Operator::Iendswith | Operator::Iregex => "i",
+        Operator::Like | Operator::NotLike => "s",
+        Operator::Ilike => "is",
+        _ => "",
     };
-    let (pattern, options) = match op {
-        Operator::Contains => (escape(&text), ""),
-        Operator::Icontains => (escape(&text), "i"),
-        Operator::Startswith => (format!("^{}", escape(&text)), ""),
-        Operator::Istartswith => (format!("^{}", escape(&text)), "i"),
-        Operator::Endswith => (format!("{}$", escape(&text)), ""),
-        Operator::Iendswith => (format!("{}$", escape(&text)), "i"),
-        Operator::Like | Operator::NotLike => (like_to_regex(&text), "s"),
-        Operator::Ilike => (like_to_regex(&text), "is"),
-        _ => {
-            if let Some(problem) = regex_problem(&text) {
-                cx.error(ErrorCode::InvalidRegex, format!("invalid regular expression: {problem}"));
-                return None;
-            }
-            (text, if op == Operator::Iregex { "i" } else { "" })
-        }
-    };
-    let mut regex = Document::new();
-    regex.insert("$regex", pattern);
-    regex.insert("$options", options);
-    Some(if op == Operator::NotLike {
-        field_op(field, "$not", Bson::Document(regex))
-    } else {
-        let mut outer = Document::new();
-        outer.insert(field, regex);
-        outer
-    })
+    w.begin("");
+    w.begin(field);
+    if op == Operator::NotLike {
+        w.begin("$not");
+    }
+    w.string_with("$regex", |out| write_pattern(op, &text, out));
+    w.string("$options", options);
+    if op == Operator::NotLike {
+        w.end();
+    }
+    w.end();
+    w.end();
+    Some(())
 }
 
-/// Escapes the characters Python 3.7+ `re.escape` escapes.
-pub(crate) fn escape(text: &str) -> String {
-    let mut out = String::with_capacity(text.len() + 8);
-    push_escaped(&mut out, text);
-    out
+/// The regular expression for `text` under `op`.
+fn write_pattern(op: Operator, text: &str, out: &mut Vec<u8>) {
+    match op {
+        Operator::Contains | Operator::Icontains => push_escaped(out, text),
+        Operator::Startswith | Operator::Istartswith => {
+            out.push(b'^');
+            push_escaped(out, text);
+        }
+        Operator::Endswith | Operator::Iendswith => {
+            push_escaped(out, text);
+            out.push(b'$');
+        }
+        Operator::Like | Operator::NotLike | Operator::Ilike => push_like(out, text),
+        _ => out.extend_from_slice(text.as_bytes()),
+    }
 }
 
-fn push_escaped(out: &mut String, text: &str) {
-    for c in text.chars() {
+/// Appends `text` escaped exactly like Python 3.7+ `re.escape` (only ASCII characters are
+/// special, so working on bytes keeps UTF-8 intact).
+fn push_escaped(out: &mut Vec<u8>, text: &str) {
+    for &byte in text.as_bytes() {
         if matches!(
-            c,
-            '(' | ')'
-                | '['
-                | ']'
-                | '{'
-                | '}'
-                | '?'
-                | '*'
-                | '+'
-                | '-'
-                | '|'
-                | '^'
-                | '$'
-                | '\\'
-                | '.'
-                | '&'
-                | '~'
-                | '#'
-                | ' '
-                | '\t'
-                | '\n'
-                | '\r'
-                | '\x0b'
-                | '\x0c'
+            byte,
+            b'(' | b')'
+                | b'['
+                | b']'
+                | b'{'
+                | b'}'
+                | b'?'
+                | b'*'
+                | b'+'
+                | b'-'
+                | b'|'
+                | b'^'
+                | b'$'
+                | b'\\'
+                | b'.'
+                | b'&'
+                | b'~'
+                | b'#'
+                | b' '
+                | b'\t'
+                | b'\n'
+                | b'\r'
+                | b'\x0b'
+                | b'\x0c'
         ) {
-            out.push('\\');
+            out.push(b'\\');
         }
-        out.push(c);
+        out.push(byte);
     }
 }
 
 /// `^` + escaped text with `%` → `.*` and `_` → `.` + `$`.
-fn like_to_regex(pattern: &str) -> String {
-    let mut out = String::with_capacity(pattern.len() + 8);
-    out.push('^');
-    for (index, piece) in pattern.split(['%', '_']).enumerate() {
-        if index > 0 {
-            // The separator that preceded this piece.
-            let separator_at = pattern_separator(pattern, index);
-            out.push_str(if separator_at == '%' { ".*" } else { "." });
+fn push_like(out: &mut Vec<u8>, pattern: &str) {
+    out.push(b'^');
+    for piece in pattern.split_inclusive(['%', '_']) {
+        match piece.as_bytes().last() {
+            Some(b'%') => {
+                push_escaped(out, &piece[..piece.len() - 1]);
+                out.extend_from_slice(b".*");
+            }
+            Some(b'_') => {
+                push_escaped(out, &piece[..piece.len() - 1]);
+                out.push(b'.');
+            }
+            _ => push_escaped(out, piece),
         }
-        push_escaped(&mut out, piece);
     }
-    out.push('$');
-    out
-}
-
-/// The `n`-th (1-based) `%` or `_` of the pattern.
-fn pattern_separator(pattern: &str, n: usize) -> char {
-    pattern.chars().filter(|c| *c == '%' || *c == '_').nth(n - 1).expect("split produced a piece after a separator")
+    out.push(b'$');
 }
 
 /// Why a user regex is refused, if it is. Patterns are checked with a backtracking,
@@ -129,6 +125,18 @@ fn regex_problem(pattern: &str) -> Option<String> {
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    fn escape(text: &str) -> String {
+        let mut out = Vec::new();
+        push_escaped(&mut out, text);
+        String::from_utf8(out).unwrap()
+    }
+
+    fn like_to_regex(text: &str) -> String {
+        let mut out = Vec::new();
+        push_like(&mut out, text);
+        String::from_utf8(out).unwrap()
+    }
 
     #[test]
     fn escapes_like_python() {

@@ -1,14 +1,15 @@
 //! Full-text search: `fts` and `fts_phrase` compile to `$text`. Where a text clause may appear
 //! (once, never under `not`) is checked by the tree walker.
 
-use bson::{Bson, Document, doc};
+use bson::Bson;
 
 use crate::compile::LeafCx;
 use crate::diag::bson_type_name;
 use crate::error::ErrorCode;
 use crate::operator::Operator;
+use crate::out::Out;
 
-pub(crate) fn compile(op: Operator, cx: &mut LeafCx<'_, '_, '_>) -> Option<Document> {
+pub(crate) fn compile<W: Out>(op: Operator, cx: &mut LeafCx<'_, '_, '_>, w: &mut W) -> Option<()> {
     let text = match cx.value()? {
         Bson::String(text) if !text.trim().is_empty() => text,
         other => {
@@ -20,14 +21,23 @@ pub(crate) fn compile(op: Operator, cx: &mut LeafCx<'_, '_, '_>) -> Option<Docum
             return None;
         }
     };
-    let search = if op == Operator::FtsPhrase {
-        if text.contains('"') {
-            cx.error(ErrorCode::InvalidValue, "a phrase may not contain a double quote");
-            return None;
+    let phrase = op == Operator::FtsPhrase;
+    if phrase && text.contains('"') {
+        cx.error(ErrorCode::InvalidValue, "a phrase may not contain a double quote");
+        return None;
+    }
+    w.begin("");
+    w.begin("$text");
+    w.string_with("$search", |out| {
+        if phrase {
+            out.push(b'"');
         }
-        format!("\"{text}\"")
-    } else {
-        text
-    };
-    Some(doc! { "$text": { "$search": search } })
+        out.extend_from_slice(text.as_bytes());
+        if phrase {
+            out.push(b'"');
+        }
+    });
+    w.end();
+    w.end();
+    Some(())
 }

@@ -1,0 +1,108 @@
+//! Builds the compiled filter as a `bson::Document`.
+
+use bson::{Bson, Document};
+
+use super::Out;
+
+enum Container {
+    Document(Document),
+    Array(Vec<Bson>),
+}
+
+pub(crate) struct DocWriter {
+    /// Open containers with the key each will be stored under in its parent.
+    stack: Vec<(String, Container)>,
+    root: Option<Document>,
+}
+
+impl DocWriter {
+    fn open(&mut self, key: &str, container: Container) {
+        let in_array = matches!(self.stack.last(), Some((_, Container::Array(_))));
+        let key = if in_array { String::new() } else { key.to_owned() };
+        self.stack.push((key, container));
+    }
+
+    fn put(&mut self, key: String, value: Bson) {
+        match self.stack.last_mut() {
+            Some((_, Container::Document(doc))) => {
+                doc.insert(key, value);
+            }
+            Some((_, Container::Array(items))) => items.push(value),
+            None => {}
+        }
+    }
+}
+
+impl Out for DocWriter {
+    type Output = Document;
+
+    fn new() -> Self {
+        DocWriter { stack: Vec::with_capacity(16), root: None }
+    }
+
+    fn begin(&mut self, key: &str) {
+        self.open(key, Container::Document(Document::new()));
+    }
+
+    fn begin_array(&mut self, key: &str) {
+        self.open(key, Container::Array(Vec::new()));
+    }
+
+    fn end(&mut self) {
+        let Some((key, container)) = self.stack.pop() else { return };
+        let value = match container {
+            Container::Document(doc) if self.stack.is_empty() => {
+                self.root = Some(doc);
+                return;
+            }
+            Container::Document(doc) => Bson::Document(doc),
+            Container::Array(items) => Bson::Array(items),
+        };
+        self.put(key, value);
+    }
+
+    fn string_with(&mut self, key: &str, fill: impl FnOnce(&mut Vec<u8>)) {
+        let mut bytes = Vec::new();
+        fill(&mut bytes);
+        let text = String::from_utf8(bytes).unwrap_or_else(|err| String::from_utf8_lossy(err.as_bytes()).into_owned());
+        self.put(key.to_owned(), Bson::String(text));
+    }
+
+    fn value(&mut self, key: &str, value: &Bson) {
+        self.put(key.to_owned(), value.clone());
+    }
+
+    fn finish(self) -> Option<Document> {
+        if self.stack.is_empty() { self.root } else { None }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use bson::doc;
+
+    use super::*;
+
+    #[test]
+    fn builds_nested_documents_and_arrays() {
+        let mut w = DocWriter::new();
+        w.begin("");
+        w.begin_array("$and");
+        w.begin("ignored");
+        w.value("a", &Bson::Int32(1));
+        w.end();
+        w.string("", "x");
+        w.end();
+        w.boolean("b", true);
+        w.end();
+        assert_eq!(w.finish(), Some(doc! {"$and": [{"a": 1}, "x"], "b": true}));
+    }
+
+    #[test]
+    fn unbalanced_output_is_not_finished() {
+        let mut w = DocWriter::new();
+        w.begin("");
+        w.begin("a");
+        assert_eq!(w.finish(), None);
+    }
+}

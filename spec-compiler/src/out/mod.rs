@@ -1,0 +1,54 @@
+//! Where operators write the filter they compile: a `bson::Document` ([`DocWriter`]) or BSON
+//! bytes ([`RawWriter`], the fast path). Operators are written once against [`Out`].
+//!
+//! Documents and arrays are opened, filled and closed; inside an array the writer numbers the
+//! items itself, so callers pass `""` as the key there. Writers never fail: after an error the
+//! compile result is discarded, so half-written output is simply dropped.
+
+mod document;
+mod raw;
+
+use bson::Bson;
+
+pub(crate) use document::DocWriter;
+pub(crate) use raw::RawWriter;
+
+pub(crate) trait Out {
+    /// What [`finish`](Out::finish) returns.
+    type Output;
+
+    fn new() -> Self;
+
+    /// Opens a document as the value of `key` (or as the root, or as the next array item).
+    fn begin(&mut self, key: &str);
+
+    /// Opens an array as the value of `key`.
+    fn begin_array(&mut self, key: &str);
+
+    /// Closes the innermost open document or array.
+    fn end(&mut self);
+
+    /// Writes a string value produced by `fill` (which appends UTF-8 bytes).
+    fn string_with(&mut self, key: &str, fill: impl FnOnce(&mut Vec<u8>));
+
+    /// Writes any BSON value.
+    fn value(&mut self, key: &str, value: &Bson);
+
+    /// Writes a string value.
+    fn string(&mut self, key: &str, value: &str) {
+        self.string_with(key, |out| out.extend_from_slice(value.as_bytes()));
+    }
+
+    /// Writes a boolean value.
+    fn boolean(&mut self, key: &str, value: bool) {
+        self.value(key, &Bson::Boolean(value));
+    }
+
+    /// Writes an Int32 value.
+    fn int32(&mut self, key: &str, value: i32) {
+        self.value(key, &Bson::Int32(value));
+    }
+
+    /// The finished root document; `None` while documents are still open (only after an error).
+    fn finish(self) -> Option<Self::Output>;
+}
