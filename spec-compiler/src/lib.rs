@@ -24,6 +24,9 @@
 //! assert_eq!(query.pipeline.unwrap().len(), 3); // $match, $sort, $limit
 //! ```
 //!
+//! [`compile_raw`] produces the same filter as BSON bytes (`bson::RawDocumentBuf`) without
+//! building a `Document` tree: the fast path when the filter is only passed on.
+//!
 //! Every error is a [`SpecError`] with a stable [`ErrorCode`], the path of the offending node
 //! and a message; [`validate`] returns all of them. What each operator compiles to is described
 //! in `SEMANTICS.md` and checked by the golden files shared with the Node and Python packages.
