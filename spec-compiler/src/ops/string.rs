@@ -110,16 +110,39 @@ fn push_like(out: &mut Vec<u8>, pattern: &str) {
     out.push(b'$');
 }
 
-/// Why a user regex is refused, if it is. Patterns are checked with a backtracking,
-/// PCRE-like parser (lookaround and backreferences are accepted).
+/// Why a user regex is refused, if it is.
+///
+/// MongoDB uses PCRE, which no Rust crate implements, so the check is deliberately lenient: a
+/// pattern must parse with fancy-regex's PCRE-like parser (lookaround, backreferences, atomic
+/// groups, possessive quantifiers), and must not have the definite mistakes regex-syntax finds
+/// (an unclosed group or class, a reversed class range such as `[z-a]`, a count such as
+/// `{2,1}`). Features PCRE has and regex-syntax lacks are not held against a pattern.
 fn regex_problem(pattern: &str) -> Option<String> {
+    use regex_syntax::ast::ErrorKind;
     if pattern.len() > MAX_PATTERN_LEN {
         return Some(format!("the pattern is longer than {MAX_PATTERN_LEN} bytes"));
     }
     if pattern.contains('\0') {
         return Some("the pattern contains a NUL byte".to_owned());
     }
-    fancy_regex::Regex::new(pattern).err().map(|err| err.to_string())
+    if let Err(err) = fancy_regex::Expr::parse_tree(pattern) {
+        return Some(err.to_string());
+    }
+    match regex_syntax::ast::parse::Parser::new().parse(pattern) {
+        Err(err)
+            if matches!(
+                err.kind(),
+                ErrorKind::ClassRangeInvalid
+                    | ErrorKind::ClassUnclosed
+                    | ErrorKind::GroupUnclosed
+                    | ErrorKind::GroupUnopened
+                    | ErrorKind::RepetitionCountInvalid
+            ) =>
+        {
+            Some(err.kind().to_string())
+        }
+        _ => None,
+    }
 }
 
 #[cfg(test)]
@@ -162,5 +185,10 @@ mod tests {
         assert!(regex_problem("(?=ab)a").is_none());
         assert!(regex_problem("(unclosed").is_some());
         assert!(regex_problem("[z-a]").is_some());
+        assert!(regex_problem("[abc").is_some());
+        assert!(regex_problem("a{2,1}").is_some());
+        for pcre in ["(?<!x)y", "(?P<n>x)\\1", "a++", "\\p{L}+", "(?i)abc", "(?>ab)c"] {
+            assert!(regex_problem(pcre).is_none(), "{pcre}");
+        }
     }
 }

@@ -1,0 +1,144 @@
+//! WebAssembly exports of `cqrs-mongo-spec` for the npm package. No compiler logic lives here:
+//! only argument conversion ([`convert`]), result formatting and errors ([`error`]).
+#![forbid(unsafe_code)]
+
+mod convert;
+mod error;
+
+use bson::Bson;
+use cqrs_mongo_spec::{CompiledQuery, Compiler, CompilerConfig, ErrorCode, PathSegment, SpecError};
+use serde::Deserialize;
+use serde::Serialize;
+use serde_json::Value;
+use wasm_bindgen::prelude::*;
+
+pub use error::set_spec_error_class;
+
+/// How results are returned.
+#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
+#[serde(rename_all = "lowercase")]
+enum Output {
+    /// Relaxed Extended JSON: plain JSON numbers, `{"$date": "…"}` (the default).
+    #[default]
+    Relaxed,
+    /// Canonical Extended JSON: every type explicit (`{"$numberInt": "1"}`).
+    Canonical,
+    /// Plain JS values: `Date`, `BigInt` for Int64.
+    Js,
+}
+
+/// The third argument of every function.
+#[derive(Debug, Default, Deserialize)]
+#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+struct Settings {
+    output: Output,
+    allowed_fields: Option<Vec<String>>,
+    max_depth: Option<usize>,
+    max_nodes: Option<usize>,
+    max_list_len: Option<usize>,
+}
+
+impl Settings {
+    fn from_js(value: &JsValue) -> Result<Settings, SpecError> {
+        if value.is_undefined() || value.is_null() {
+            return Ok(Settings::default());
+        }
+        serde_wasm_bindgen::from_value(value.clone()).map_err(|err| {
+            SpecError::new(ErrorCode::InvalidOption, vec![PathSegment::Key("settings".into())], err.to_string())
+        })
+    }
+
+    fn compiler(&self) -> Compiler {
+        let mut config = CompilerConfig::default();
+        if let Some(fields) = &self.allowed_fields {
+            config = config.allow_fields(fields.iter().cloned());
+        }
+        if let Some(max_depth) = self.max_depth {
+            config = config.with_max_depth(max_depth);
+        }
+        if let Some(max_nodes) = self.max_nodes {
+            config = config.with_max_nodes(max_nodes);
+        }
+        if let Some(max_list_len) = self.max_list_len {
+            config = config.with_max_list_len(max_list_len);
+        }
+        Compiler::new(config)
+    }
+}
+
+/// A spec or options argument: a JSON string, or a JS value (absent → `None`).
+fn json_arg(value: &JsValue, compiler: &Compiler, root: Option<&str>) -> Result<Option<Value>, SpecError> {
+    if value.is_undefined() || value.is_null() {
+        return Ok(None);
+    }
+    match value.as_string() {
+        Some(text) => serde_json::from_str(&text).map(Some).map_err(|err| {
+            let path = root.map(|r| vec![PathSegment::Key(r.to_owned())]).unwrap_or_default();
+            SpecError::new(ErrorCode::InvalidJson, path, format!("not valid JSON: {err}"))
+        }),
+        None => convert::js_to_json(value, compiler.config().max_list_len, root).map(Some),
+    }
+}
+
+fn run(spec: &JsValue, options: &JsValue, settings: &Settings) -> Result<CompiledQuery, SpecError> {
+    let compiler = settings.compiler();
+    let spec = json_arg(spec, &compiler, None)?.ok_or_else(|| {
+        SpecError::new(ErrorCode::InvalidNode, Vec::new(), "the specification is missing (undefined or null)")
+    })?;
+    let options = json_arg(options, &compiler, Some("options"))?.unwrap_or_else(|| Value::Object(Default::default()));
+    compiler.compile_query(&spec, Some(&options))
+}
+
+fn format(query: &CompiledQuery, output: Output) -> Result<JsValue, JsValue> {
+    let json = match output {
+        Output::Js => return Ok(convert::bson_to_js(&Bson::Document(query.to_document()))),
+        Output::Relaxed => query.to_relaxed_extjson(),
+        Output::Canonical => query.to_canonical_extjson(),
+    };
+    json.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(JsValue::from)
+}
+
+/// Compiles a spec (JS object or JSON string) and optional query options.
+#[wasm_bindgen]
+pub fn compile(spec: JsValue, options: JsValue, settings: JsValue) -> Result<JsValue, JsValue> {
+    let settings = Settings::from_js(&settings).map_err(|e| error::to_js(&e))?;
+    let query = run(&spec, &options, &settings).map_err(|e| error::to_js(&e))?;
+    format(&query, settings.output)
+}
+
+/// String in, string out: spec JSON and optional options JSON to the result as JSON text.
+#[wasm_bindgen(js_name = compileJson)]
+pub fn compile_json(spec_json: &str, options_json: Option<String>, settings: JsValue) -> Result<String, JsValue> {
+    let settings = Settings::from_js(&settings).map_err(|e| error::to_js(&e))?;
+    let query = settings
+        .compiler()
+        .compile_query_str(spec_json, Some(options_json.as_deref().unwrap_or("{}")))
+        .map_err(|e| error::to_js(&e))?;
+    let json = match settings.output {
+        Output::Canonical => query.to_canonical_extjson(),
+        _ => query.to_relaxed_extjson(),
+    };
+    Ok(json.to_string())
+}
+
+/// Every error of a spec and its options, as `{code, path, message}` objects.
+#[wasm_bindgen]
+pub fn validate(spec: JsValue, options: JsValue, settings: JsValue) -> Result<js_sys::Array, JsValue> {
+    let settings = Settings::from_js(&settings).map_err(|e| error::to_js(&e))?;
+    let compiler = settings.compiler();
+    let errors = (|| {
+        let Some(spec) = json_arg(&spec, &compiler, None)? else {
+            return Err(SpecError::new(ErrorCode::InvalidNode, Vec::new(), "the specification is missing"));
+        };
+        let options = json_arg(&options, &compiler, Some("options"))?;
+        Ok(compiler.validate_query(&spec, options.as_ref()))
+    })()
+    .unwrap_or_else(|err| vec![err]);
+    Ok(errors.iter().map(error::to_plain).collect())
+}
+
+/// Metadata of every operator: name, family, value shape, aliases, support, description.
+#[wasm_bindgen]
+pub fn operators() -> Result<JsValue, JsValue> {
+    cqrs_mongo_spec::operators().serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(JsValue::from)
+}
