@@ -22,16 +22,23 @@ rm -rf "$out"
 echo '{"type": "commonjs"}' > "$out/node/package.json"
 echo '{"type": "module"}' > "$out/web/package.json"
 
-# Optional shrinking: binaryen's wasm-opt, when installed and able to read the module.
+# Optional shrinking with binaryen's wasm-opt, when installed. The result is kept only if the
+# package still loads and compiles with it: Debian's binaryen 108 rewrites the externref table
+# that wasm-bindgen uses into a form engines reject, so there it is discarded.
 if command -v wasm-opt >/dev/null 2>&1; then
-  for target in node web; do
-    wasm="$out/$target/cqrs_mongo_spec_bg.wasm"
-    if wasm-opt -Oz --all-features "$wasm" -o "$wasm.opt" 2>/dev/null; then
-      mv "$wasm.opt" "$wasm"
-    else
-      rm -f "$wasm.opt"
-      echo "build-wasm: wasm-opt could not process the module; keeping it unoptimised"
-    fi
-  done
+  node_wasm="$out/node/cqrs_mongo_spec_bg.wasm"
+  cp "$node_wasm" "$node_wasm.orig"
+  if wasm-opt -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+       --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types \
+       "$node_wasm.orig" -o "$node_wasm" 2>/dev/null &&
+     node -e "require('./bindings-wasm/js/node.cjs').compile({op: 'in', attr: 'a', val: [1]})" 2>/dev/null; then
+    cp "$node_wasm" "$out/web/cqrs_mongo_spec_bg.wasm"
+  else
+    cp "$node_wasm.orig" "$node_wasm"
+    echo "build-wasm: wasm-opt output does not load here; keeping the module as rustc built it"
+  fi
+  rm -f "$node_wasm.orig"
 fi
+node -e "require('./bindings-wasm/js/node.cjs').operators()" ||
+  { echo "build-wasm: the built package does not load" >&2; exit 1; }
 ls -l "$out"/*/cqrs_mongo_spec_bg.wasm
