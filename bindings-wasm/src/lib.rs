@@ -6,7 +6,7 @@ mod convert;
 mod error;
 
 use bson::Bson;
-use cqrs_mongo_spec::{CompiledQuery, Compiler, CompilerConfig, ErrorCode, PathSegment, SpecError};
+use cqrs_mongo_spec::{Compiler, CompilerConfig, ErrorCode, ExtJsonFormat, PathSegment, SpecError};
 use serde::Deserialize;
 use serde::Serialize;
 use serde_json::Value;
@@ -80,45 +80,66 @@ fn json_arg(value: &JsValue, compiler: &Compiler, root: Option<&str>) -> Result<
     }
 }
 
-fn run(spec: &JsValue, options: &JsValue, settings: &Settings) -> Result<CompiledQuery, SpecError> {
+/// The result as Extended JSON text. Without options the pipeline is just the `$match` stage,
+/// so the filter is compiled straight to BSON bytes and written twice (the fast path).
+fn result_json(
+    compiler: &Compiler,
+    spec: &Value,
+    options: Option<&Value>,
+    format: ExtJsonFormat,
+) -> Result<String, SpecError> {
+    if let Some(options) = options {
+        return Ok(compiler.compile_query(spec, Some(options))?.to_extjson_string(format));
+    }
+    let filter = cqrs_mongo_spec::to_extjson_string(&compiler.compile_raw(spec)?, format);
+    Ok(format!("{{\"filter\":{filter},\"pipeline\":[{{\"$match\":{filter}}}]}}"))
+}
+
+fn json_format(output: Output) -> ExtJsonFormat {
+    if output == Output::Canonical { ExtJsonFormat::Canonical } else { ExtJsonFormat::Relaxed }
+}
+
+fn compile_value(spec: &JsValue, options: &JsValue, settings: &Settings) -> Result<JsValue, SpecError> {
     let compiler = settings.compiler();
     let spec = json_arg(spec, &compiler, None)?.ok_or_else(|| {
         SpecError::new(ErrorCode::InvalidNode, Vec::new(), "the specification is missing (undefined or null)")
     })?;
-    let options = json_arg(options, &compiler, Some("options"))?.unwrap_or_else(|| Value::Object(Default::default()));
-    compiler.compile_query(&spec, Some(&options))
-}
-
-fn format(query: &CompiledQuery, output: Output) -> Result<JsValue, JsValue> {
-    let json = match output {
-        Output::Js => return Ok(convert::bson_to_js(&Bson::Document(query.to_document()))),
-        Output::Relaxed => query.to_relaxed_extjson(),
-        Output::Canonical => query.to_canonical_extjson(),
-    };
-    json.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(JsValue::from)
+    let options = json_arg(options, &compiler, Some("options"))?;
+    if settings.output == Output::Js {
+        let empty = Value::Object(Default::default());
+        let query = compiler.compile_query(&spec, Some(options.as_ref().unwrap_or(&empty)))?;
+        return Ok(convert::bson_to_js(&Bson::Document(query.to_document())));
+    }
+    let text = result_json(&compiler, &spec, options.as_ref(), json_format(settings.output))?;
+    Ok(js_sys::JSON::parse(&text).unwrap_or(JsValue::NULL))
 }
 
 /// Compiles a spec (JS object or JSON string) and optional query options.
 #[wasm_bindgen]
 pub fn compile(spec: JsValue, options: JsValue, settings: JsValue) -> Result<JsValue, JsValue> {
     let settings = Settings::from_js(&settings).map_err(|e| error::to_js(&e))?;
-    let query = run(&spec, &options, &settings).map_err(|e| error::to_js(&e))?;
-    format(&query, settings.output)
+    compile_value(&spec, &options, &settings).map_err(|e| error::to_js(&e))
 }
 
 /// String in, string out: spec JSON and optional options JSON to the result as JSON text.
 #[wasm_bindgen(js_name = compileJson)]
 pub fn compile_json(spec_json: &str, options_json: Option<String>, settings: JsValue) -> Result<String, JsValue> {
     let settings = Settings::from_js(&settings).map_err(|e| error::to_js(&e))?;
-    let query = settings
-        .compiler()
-        .compile_query_str(spec_json, Some(options_json.as_deref().unwrap_or("{}")))
-        .map_err(|e| error::to_js(&e))?;
-    let json = match settings.output {
-        Output::Canonical => query.to_canonical_extjson(),
-        _ => query.to_relaxed_extjson(),
+    let compiler = settings.compiler();
+    let parse = |text: &str, root: Option<&str>| {
+        serde_json::from_str::<Value>(text).map_err(|err| {
+            let path = root.map(|r| vec![PathSegment::Key(r.to_owned())]).unwrap_or_default();
+            let code =
+                if err.to_string().contains("recursion limit") { ErrorCode::TooDeep } else { ErrorCode::InvalidJson };
+            SpecError::new(code, path, format!("not valid JSON: {err}"))
+        })
     };
-    Ok(json.to_string())
+    (|| {
+        let spec = parse(spec_json, None)?;
+        let options = options_json.as_deref().map(|text| parse(text, Some("options"))).transpose()?;
+        result_json(&compiler, &spec, options.as_ref(), json_format(settings.output))
+    })()
+    .map_err(|e| error::to_js(&e))
 }
 
 /// Every error of a spec and its options, as `{code, path, message}` objects.

@@ -53,6 +53,7 @@ pub use config::{CompilerConfig, MAX_FIELD_PATH_LEN};
 pub use error::{ErrorCode, PathSegment, SpecError, display_path};
 pub use operator::{Family, Operator, OperatorInfo, ValueShape, operators};
 pub use options::{QueryOptions, SortKey};
+pub use out::json::{ExtJsonFormat, to_extjson_string};
 pub use plan::CompiledQuery;
 pub use spec::{Leaf, Not, Spec};
 pub use values::ValueType;

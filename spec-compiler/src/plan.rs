@@ -3,6 +3,7 @@
 use bson::{Bson, Document, doc};
 
 use crate::options::QueryOptions;
+use crate::out::json::{ExtJsonFormat, write_bson_document};
 use crate::values::int;
 
 /// A compiled query.
@@ -106,6 +107,14 @@ impl CompiledQuery {
             out.insert("pipeline", pipeline.iter().cloned().map(Bson::Document).collect::<Vec<_>>());
         }
         out
+    }
+
+    /// [`to_document`](Self::to_document) as Extended JSON text, written without building a
+    /// `serde_json::Value` (several times faster than the methods below).
+    pub fn to_extjson_string(&self, format: ExtJsonFormat) -> String {
+        let mut out = Vec::with_capacity(1024);
+        write_bson_document(&self.to_document(), format, &mut out);
+        String::from_utf8(out).expect("the writer emits UTF-8")
     }
 
     /// [`to_document`](Self::to_document) as canonical Extended JSON (every type explicit).

@@ -9,7 +9,7 @@ use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use bson::{Bson, RawDocumentBuf};
-use cqrs_mongo_spec::{CompiledQuery, Compiler, CompilerConfig, ErrorCode, Operator, SpecError};
+use cqrs_mongo_spec::{CompiledQuery, Compiler, CompilerConfig, ErrorCode, ExtJsonFormat, Operator, SpecError};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
 
@@ -157,6 +157,16 @@ fn check_output(
         return Err(
             format!("output differs\nexpected: {}\nactual:   {}", expected, actual.into_canonical_extjson()).into()
         );
+    }
+    for (format, reference) in
+        [(ExtJsonFormat::Canonical, query.to_canonical_extjson()), (ExtJsonFormat::Relaxed, query.to_relaxed_extjson())]
+    {
+        let text = query.to_extjson_string(format);
+        if reference != text.as_str() {
+            return Err(
+                format!("to_extjson_string({format:?}) differs from the bson crate:\n{text}\n{reference}").into()
+            );
+        }
     }
     let matches = case.get("matches").and_then(Value::as_array).ok_or("a compiling case needs \"matches\"")?;
     let ids: Vec<&str> = matches.iter().filter_map(Value::as_str).collect();

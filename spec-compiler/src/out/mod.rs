@@ -6,6 +6,7 @@
 //! compile result is discarded, so half-written output is simply dropped.
 
 mod document;
+pub(crate) mod json;
 mod raw;
 
 use bson::Bson;

@@ -1,0 +1,211 @@
+// Drives demo/index.html in headless Chromium: builds a three-condition filter by clicking and
+// typing, and checks the filter the page shows (compiled by the WebAssembly module in the browser)
+// against the Rust compiler's output for the same spec (`cargo run --example compile`).
+// Also checks that an invalid value is reported inline, and saves demo/screenshot.png.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { createServer } from 'node:http';
+import { existsSync } from 'node:fs';
+import { readFile, stat } from 'node:fs/promises';
+import { spawn } from 'node:child_process';
+import { dirname, extname, join, resolve, sep } from 'node:path';
+import { fileURLToPath } from 'node:url';
+import { setTimeout as sleep } from 'node:timers/promises';
+
+import { chromium } from 'playwright-core';
+
+const PKG = resolve(dirname(fileURLToPath(import.meta.url)), '..');
+const WORKSPACE = resolve(PKG, '..');
+const CHROMIUM = '/usr/bin/chromium';
+const WASM = join(PKG, 'pkg/web/cqrs_mongo_spec_bg.wasm');
+const SCREENSHOT = join(PKG, 'demo/screenshot.png');
+
+const MIME = {
+  '.html': 'text/html; charset=utf-8',
+  '.mjs': 'text/javascript; charset=utf-8',
+  '.js': 'text/javascript; charset=utf-8',
+  '.css': 'text/css; charset=utf-8',
+  '.json': 'application/json; charset=utf-8',
+  '.wasm': 'application/wasm',
+  '.png': 'image/png',
+  '.svg': 'image/svg+xml',
+  '.ts': 'text/plain; charset=utf-8',
+};
+
+/** A static file server for PKG on 127.0.0.1 and a free port. */
+async function startServer() {
+  const server = createServer(async (req, res) => {
+    try {
+      const path = decodeURIComponent(new URL(req.url, 'http://localhost').pathname);
+      const file = resolve(PKG, '.' + path);
+      if (file !== PKG && !file.startsWith(PKG + sep)) throw Object.assign(new Error('outside'), { status: 403 });
+      if (!(await stat(file)).isFile()) throw Object.assign(new Error('not a file'), { status: 404 });
+      const body = await readFile(file);
+      res.writeHead(200, {
+        'content-type': MIME[extname(file)] ?? 'application/octet-stream',
+        'cache-control': 'no-store',
+      });
+      res.end(body);
+    } catch (err) {
+      res.writeHead(err.status ?? 404, { 'content-type': 'text/plain' });
+      res.end(err.status === 403 ? 'forbidden' : 'not found');
+    }
+  });
+  await new Promise((ok, fail) => server.once('error', fail).listen(0, '127.0.0.1', ok));
+  return { server, base: `http://127.0.0.1:${server.address().port}` };
+}
+
+/** Runs cargo in the workspace with `input` on stdin; resolves to its stdout. */
+function cargo(args, input = '') {
+  return new Promise((ok, fail) => {
+    const child = spawn('cargo', args, { cwd: WORKSPACE, stdio: ['pipe', 'pipe', 'pipe'] });
+    let out = '';
+    let err = '';
+    child.stdout.on('data', (d) => { out += d; });
+    child.stderr.on('data', (d) => { err += d; });
+    child.on('error', fail);
+    child.on('close', (code) => (code === 0 ? ok(out) : fail(new Error(`cargo ${args.join(' ')} exited with ${code}: ${out}${err}`))));
+    child.stdin.end(input);
+  });
+}
+
+const EXAMPLE = ['-q', '-p', 'cqrs-mongo-spec', '--example', 'compile'];
+
+/** What the Rust compiler makes of a spec: `{filter, ...}` as relaxed Extended JSON. */
+async function rustCompile(specJson) {
+  const out = await cargo(['run', ...EXAMPLE], specJson);
+  try {
+    return JSON.parse(out);
+  } catch {
+    throw new Error(`bad output from the Rust example: ${out}`);
+  }
+}
+
+/** The package is rebuilt by someone else now and then: wait a little if pkg/ is missing. */
+async function waitForPackage() {
+  for (let i = 0; i < 60 && !existsSync(WASM); i++) await sleep(500);
+  assert.ok(existsSync(WASM), `${WASM} is missing: build the package with scripts/build-wasm.sh`);
+}
+
+const tid = (page, id) => page.getByTestId(id);
+
+async function addCondition(page, id, field, op, value) {
+  await tid(page, 'add-condition').click();
+  await tid(page, `field-${id}`).fill(field);
+  await tid(page, `op-${id}`).selectOption(op);
+  if (value !== undefined) await tid(page, `value-${id}`).fill(value);
+}
+
+const readJson = async (page, id) => JSON.parse(await page.locator(id).textContent());
+
+test('demo page builds a filter identical to the Rust compiler', { timeout: 120_000 }, async () => {
+  assert.ok(existsSync(CHROMIUM),
+    `Chromium is missing at ${CHROMIUM}: run scripts/setup.sh to install it (this test needs a real browser)`);
+  await waitForPackage();
+  // Build the Rust example while the browser works (a no-op when it is up to date).
+  const built = cargo(['build', ...EXAMPLE]);
+  built.catch(() => {}); // awaited below; avoids an unhandled rejection if the browser fails first
+
+  const { server, base } = await startServer();
+  let browser;
+  try {
+    browser = await chromium.launch({
+      executablePath: CHROMIUM,
+      headless: true,
+      args: ['--no-sandbox', '--disable-gpu', '--disable-background-networking', '--disable-component-update',
+        '--disable-sync', '--no-first-run'],
+    });
+    const page = await browser.newPage({ viewport: { width: 1100, height: 800 } });
+    const problems = [];
+    page.on('pageerror', (err) => problems.push(`page error: ${err.message}`));
+    page.on('console', (msg) => { if (msg.type() === 'error') problems.push(`console: ${msg.text()}`); });
+    page.on('requestfailed', (req) => problems.push(`request failed: ${req.url()}`));
+    // Everything must be local: refuse any request that leaves the test server.
+    await page.route((url) => !url.href.startsWith(base + '/') && !url.href.startsWith('data:'), (route) => {
+      problems.push(`external request: ${route.request().url()}`);
+      return route.abort();
+    });
+
+    await page.goto(`${base}/demo/index.html`);
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+
+    // An empty root group is reported as such.
+    assert.equal(await page.locator('#errors').getAttribute('data-count'), '1');
+    assert.equal(await tid(page, 'group-error').getAttribute('data-code'), 'empty_group');
+
+    // Three conditions, combined with OR (toggled to OR, back to AND, and to OR again).
+    await addCondition(page, 0, 'status', '=', 'active');
+    await addCondition(page, 1, 'total', '>=', '100');
+    await addCondition(page, 2, 'region', 'in', 'eu, us');
+    for (const op of ['or', 'and', 'or']) {
+      await tid(page, `group-op-${op}`).click();
+      assert.equal(await tid(page, 'group-op').getAttribute('data-value'), op);
+    }
+    assert.equal(await tid(page, 'group-op-or').getAttribute('aria-pressed'), 'true');
+    assert.equal(await page.locator('#errors').getAttribute('data-count'), '0');
+
+    const spec = await readJson(page, '#spec-json');
+    assert.deepEqual(spec, {
+      op: 'or',
+      conditions: [
+        { op: '=', attr: 'status', val: 'active' },
+        { op: '>=', attr: 'total', val: 100 },
+        { op: 'in', attr: 'region', val: ['eu', 'us'] },
+      ],
+    });
+    const filter = await readJson(page, '#filter-json');
+    await built;
+    const rust = await rustCompile(await page.locator('#spec-json').textContent());
+    assert.deepEqual(filter, rust.filter);
+    assert.deepEqual(filter, {
+      $or: [{ status: { $eq: 'active' } }, { total: { $gte: 100 } }, { region: { $in: ['eu', 'us'] } }],
+    });
+
+    await page.evaluate(() => document.activeElement?.blur());
+    await page.screenshot({ path: SCREENSHOT, fullPage: false });
+
+    // `between` with a single value: an inline invalid_value error on that row, and no filter.
+    await addCondition(page, 3, 'qty', 'between', '5');
+    const rowError = tid(page, 'error-3');
+    await rowError.waitFor({ state: 'visible' });
+    assert.equal(await rowError.getAttribute('data-code'), 'invalid_value');
+    assert.match(await rowError.textContent(), /between/);
+    assert.equal(await tid(page, 'value-3').getAttribute('aria-invalid'), 'true');
+    assert.equal(await tid(page, 'error-0').isVisible(), false);
+    assert.equal(await page.locator('#errors').getAttribute('data-count'), '1');
+    assert.match(await page.locator('#errors').textContent(), /invalid_value.*conditions\[3\]\.val/);
+    assert.ok((await page.locator('#filter-json').textContent()).startsWith('//'));
+
+    // Fixing the value clears the error; the four-condition filter matches Rust too.
+    await tid(page, 'value-3').fill('5, 10');
+    await rowError.waitFor({ state: 'hidden' });
+    assert.equal(await page.locator('#errors').getAttribute('data-count'), '0');
+    const rust4 = await rustCompile(await page.locator('#spec-json').textContent());
+    assert.deepEqual(await readJson(page, '#filter-json'), rust4.filter);
+
+    // Flag operators hide the value input; removing a row drops it from the spec.
+    await tid(page, 'op-3').selectOption('is_null');
+    assert.equal(await tid(page, 'value-3').isVisible(), false);
+    assert.deepEqual((await readJson(page, '#spec-json')).conditions[3], { op: 'is_null', attr: 'qty' });
+    await tid(page, 'remove-3').click();
+    assert.deepEqual(await readJson(page, '#filter-json'), rust.filter);
+
+    // A nested group, with its own AND/OR toggle.
+    await tid(page, 'add-group').click();
+    assert.equal(await tid(page, 'group-error-1').getAttribute('data-code'), 'empty_group');
+    await tid(page, 'add-condition-1').click();
+    await tid(page, 'field-4').fill('note');
+    await tid(page, 'op-4').selectOption('icontains');
+    await tid(page, 'value-4').fill('gift');
+    await tid(page, 'group-op-1-or').click();
+    const nested = await readJson(page, '#spec-json');
+    assert.deepEqual(nested.conditions[3], { op: 'or', conditions: [{ op: 'icontains', attr: 'note', val: 'gift' }] });
+    const rust5 = await rustCompile(JSON.stringify(nested));
+    assert.deepEqual(await readJson(page, '#filter-json'), rust5.filter);
+
+    assert.deepEqual(problems, []);
+  } finally {
+    await browser?.close();
+    await new Promise((ok) => server.close(ok));
+  }
+});
