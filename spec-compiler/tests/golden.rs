@@ -162,7 +162,7 @@ fn check_output(
         [(ExtJsonFormat::Canonical, query.to_canonical_extjson()), (ExtJsonFormat::Relaxed, query.to_relaxed_extjson())]
     {
         let text = query.to_extjson_string(format);
-        if reference != text.as_str() {
+        if serde_json::to_string(&reference)? != text {
             return Err(
                 format!("to_extjson_string({format:?}) differs from the bson crate:\n{text}\n{reference}").into()
             );

@@ -218,7 +218,7 @@ function dynamicOutput(output: OutputFormat): number {
 }
 
 function pipelineStages(): string[] {
-  const { pipeline } = compile(orderSpec({}), report);
+  const { pipeline } = compile(orderSpec({ regions: ['eu', 'us'] }), report);
   return pipeline.map((stage: PipelineStage) => {
     if ('$match' in stage) return `match ${Object.keys(stage.$match).join(',')}`;
     if ('$sort' in stage) return `sort ${Object.keys(stage.$sort).join(',')}`;
