@@ -12,3 +12,20 @@ if ! rustup target list --installed | grep -qx wasm32-unknown-unknown; then
   echo "setup: adding the wasm32-unknown-unknown target"
   rustup target add wasm32-unknown-unknown
 fi
+
+# Debian's Chromium for the browser test of the npm package (no browser downloads).
+if [ ! -x /usr/bin/chromium ]; then
+  echo "setup: installing chromium with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq chromium >/dev/null
+fi
+
+# The npm package's development dependencies, exactly as locked.
+if [ ! -d bindings-wasm/node_modules ] || [ bindings-wasm/package-lock.json -nt bindings-wasm/node_modules/.package-lock.json ]; then
+  echo "setup: npm ci in bindings-wasm"
+  (cd bindings-wasm && npm ci --no-audit --no-fund)
+fi
+
+# The WebAssembly build (installs wasm-bindgen-cli into .tools once).
+bash scripts/build-wasm.sh

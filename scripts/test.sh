@@ -24,3 +24,6 @@ if cargo tree -p cqrs-mongo-spec -e normal --prefix none | grep -E '^(tokio|mong
   exit 1
 fi
 echo "ok: no tokio, no mongodb in cqrs-mongo-spec"
+
+step "npm package: golden cases, API, types, packed tarball, browser demo (node --test)"
+(cd bindings-wasm && node --test test/)

@@ -14,9 +14,13 @@ export class SpecError extends Error {
 
 let ready;
 export function init(moduleOrPath) {
-  ready ??= initWasm(moduleOrPath === undefined ? undefined : { module_or_path: moduleOrPath }).then(() => {
-    raw.setSpecErrorClass(SpecError);
-  });
+  ready ??= initWasm(moduleOrPath === undefined ? undefined : { module_or_path: moduleOrPath }).then(
+    () => raw.setSpecErrorClass(SpecError),
+    (err) => {
+      ready = undefined; // let a later call retry
+      throw err;
+    },
+  );
   return ready;
 }
 

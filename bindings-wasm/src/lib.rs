@@ -29,9 +29,9 @@ enum Output {
 
 /// The third argument of every function.
 #[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", deny_unknown_fields, default)]
+#[serde(rename_all = "camelCase", default)]
 struct Settings {
-    output: Output,
+    output: Option<Output>,
     allowed_fields: Option<Vec<String>>,
     max_depth: Option<usize>,
     max_nodes: Option<usize>,
@@ -43,9 +43,27 @@ impl Settings {
         if value.is_undefined() || value.is_null() {
             return Ok(Settings::default());
         }
-        serde_wasm_bindgen::from_value(value.clone()).map_err(|err| {
-            SpecError::new(ErrorCode::InvalidOption, vec![PathSegment::Key("settings".into())], err.to_string())
-        })
+        let at = |key: Option<String>, message: String| {
+            let mut path = vec![PathSegment::Key("settings".into())];
+            path.extend(key.map(PathSegment::Key));
+            SpecError::new(ErrorCode::InvalidOption, path, message)
+        };
+        if !value.is_object() {
+            return Err(at(None, "settings must be an object".into()));
+        }
+        // serde-wasm-bindgen only looks up known fields, so a typo would pass silently.
+        let object: &js_sys::Object = value.unchecked_ref();
+        for key in js_sys::Object::keys(object).iter().filter_map(|k| k.as_string()) {
+            if !SETTINGS_KEYS.contains(&key.as_str()) {
+                let message = format!("unknown setting {key:?}; settings are {}", SETTINGS_KEYS.join(", "));
+                return Err(at(Some(key), message));
+            }
+        }
+        serde_wasm_bindgen::from_value(value.clone()).map_err(|err| at(None, err.to_string()))
+    }
+
+    fn output(&self) -> Output {
+        self.output.unwrap_or_default()
     }
 
     fn compiler(&self) -> Compiler {
@@ -65,6 +83,8 @@ impl Settings {
         Compiler::new(config)
     }
 }
+
+const SETTINGS_KEYS: [&str; 5] = ["output", "allowedFields", "maxDepth", "maxNodes", "maxListLen"];
 
 /// A spec or options argument: a JSON string, or a JS value (absent → `None`).
 fn json_arg(value: &JsValue, compiler: &Compiler, root: Option<&str>) -> Result<Option<Value>, SpecError> {
@@ -105,12 +125,12 @@ fn compile_value(spec: &JsValue, options: &JsValue, settings: &Settings) -> Resu
         SpecError::new(ErrorCode::InvalidNode, Vec::new(), "the specification is missing (undefined or null)")
     })?;
     let options = json_arg(options, &compiler, Some("options"))?;
-    if settings.output == Output::Js {
+    if settings.output() == Output::Js {
         let empty = Value::Object(Default::default());
         let query = compiler.compile_query(&spec, Some(options.as_ref().unwrap_or(&empty)))?;
         return Ok(convert::bson_to_js(&Bson::Document(query.to_document())));
     }
-    let text = result_json(&compiler, &spec, options.as_ref(), json_format(settings.output))?;
+    let text = result_json(&compiler, &spec, options.as_ref(), json_format(settings.output()))?;
     Ok(js_sys::JSON::parse(&text).unwrap_or(JsValue::NULL))
 }
 
@@ -123,8 +143,35 @@ pub fn compile(spec: JsValue, options: JsValue, settings: JsValue) -> Result<JsV
 
 /// String in, string out: spec JSON and optional options JSON to the result as JSON text.
 #[wasm_bindgen(js_name = compileJson)]
-pub fn compile_json(spec_json: &str, options_json: Option<String>, settings: JsValue) -> Result<String, JsValue> {
+pub fn compile_json(spec_json: JsValue, options_json: JsValue, settings: JsValue) -> Result<String, JsValue> {
     let settings = Settings::from_js(&settings).map_err(|e| error::to_js(&e))?;
+    compile_json_text(&spec_json, &options_json, &settings).map_err(|e| error::to_js(&e))
+}
+
+fn compile_json_text(spec_json: &JsValue, options_json: &JsValue, settings: &Settings) -> Result<String, SpecError> {
+    let text_arg = |value: &JsValue, root: Option<&str>| -> Result<Option<String>, SpecError> {
+        if root.is_some() && (value.is_undefined() || value.is_null()) {
+            return Ok(None);
+        }
+        value.as_string().map(Some).ok_or_else(|| {
+            let path = root.map(|r| vec![PathSegment::Key(r.to_owned())]).unwrap_or_default();
+            SpecError::new(
+                ErrorCode::InvalidJson,
+                path,
+                "compileJson takes JSON text (a string); use compile for objects",
+            )
+        })
+    };
+    if settings.output() == Output::Js {
+        let path = vec![PathSegment::Key("settings".into()), PathSegment::Key("output".into())];
+        return Err(SpecError::new(
+            ErrorCode::InvalidOption,
+            path,
+            "compileJson returns text: output must be relaxed or canonical",
+        ));
+    }
+    let spec_json = text_arg(spec_json, None)?.unwrap_or_default();
+    let options_json = text_arg(options_json, Some("options"))?;
     let compiler = settings.compiler();
     let parse = |text: &str, root: Option<&str>| {
         serde_json::from_str::<Value>(text).map_err(|err| {
@@ -134,12 +181,9 @@ pub fn compile_json(spec_json: &str, options_json: Option<String>, settings: JsV
             SpecError::new(code, path, format!("not valid JSON: {err}"))
         })
     };
-    (|| {
-        let spec = parse(spec_json, None)?;
-        let options = options_json.as_deref().map(|text| parse(text, Some("options"))).transpose()?;
-        result_json(&compiler, &spec, options.as_ref(), json_format(settings.output))
-    })()
-    .map_err(|e| error::to_js(&e))
+    let spec = parse(&spec_json, None)?;
+    let options = options_json.as_deref().map(|text| parse(text, Some("options"))).transpose()?;
+    result_json(&compiler, &spec, options.as_ref(), json_format(settings.output()))
 }
 
 /// Every error of a spec and its options, as `{code, path, message}` objects.

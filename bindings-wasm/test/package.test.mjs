@@ -1,0 +1,53 @@
+// Packs the npm package, installs the tarball into a fresh project, and uses it from both
+// `import` and `require` there (no network: the package has no runtime dependencies).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { execFileSync } from 'node:child_process';
+import { mkdtempSync, rmSync, writeFileSync } from 'node:fs';
+import { tmpdir } from 'node:os';
+import { join, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+const packageDir = join(dirname(fileURLToPath(import.meta.url)), '..');
+const run = (cmd, args, cwd) => execFileSync(cmd, args, { cwd, encoding: 'utf8', stdio: ['ignore', 'pipe', 'pipe'] });
+
+test('the packed tarball works from import and require', { timeout: 120_000 }, () => {
+  const work = mkdtempSync(join(tmpdir(), 'cqrs-mongo-spec-pkg-'));
+  try {
+    const [{ filename, files }] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], packageDir));
+    const packed = files.map((f) => f.path);
+    for (const needed of ['js/node.cjs', 'js/node.mjs', 'js/web.mjs', 'index.d.ts', 'pkg/node/cqrs_mongo_spec_bg.wasm', 'pkg/web/cqrs_mongo_spec_bg.wasm']) {
+      assert.ok(packed.includes(needed), `${needed} is in the tarball`);
+    }
+    assert.ok(!packed.some((p) => p.startsWith('test/') || p.startsWith('src/')), 'tests and Rust sources stay out');
+
+    const app = join(work, 'app');
+    run('mkdir', ['-p', app], work);
+    writeFileSync(join(app, 'package.json'), JSON.stringify({ name: 'app', version: '1.0.0', private: true }));
+    run('npm', ['install', '--no-audit', '--no-fund', '--offline', join(work, filename)], app);
+
+    const spec = JSON.stringify({ op: 'and', conditions: [{ op: '>=', attr: 'total', val: 100 }, { op: 'in', attr: 'region', val: ['eu'] }] });
+    writeFileSync(join(app, 'esm.mjs'), `
+      import { compile, SpecError } from 'cqrs-mongo-spec';
+      import cjsView from 'cqrs-mongo-spec';
+      const out = compile(${spec});
+      let code;
+      try { compile({ op: 'nope', attr: 'a', val: 1 }); } catch (e) { code = e instanceof SpecError && e.code; }
+      console.log(JSON.stringify({ filter: out.filter, code, sameClass: cjsView.SpecError === SpecError }));
+    `);
+    writeFileSync(join(app, 'cjs.cjs'), `
+      const { compile, SpecError } = require('cqrs-mongo-spec');
+      const out = compile(${spec});
+      let code;
+      try { compile({ op: 'nope', attr: 'a', val: 1 }); } catch (e) { code = e instanceof SpecError && e.code; }
+      console.log(JSON.stringify({ filter: out.filter, code }));
+    `);
+    const expected = { $and: [{ total: { $gte: 100 } }, { region: { $in: ['eu'] } }] };
+    const esm = JSON.parse(run('node', ['esm.mjs'], app));
+    assert.deepEqual(esm, { filter: expected, code: 'unknown_operator', sameClass: true });
+    const cjs = JSON.parse(run('node', ['cjs.cjs'], app));
+    assert.deepEqual(cjs, { filter: expected, code: 'unknown_operator' });
+  } finally {
+    rmSync(work, { recursive: true, force: true });
+  }
+});
