@@ -20,24 +20,34 @@ rm -rf "$out"
 "$bindgen" "$module" --target nodejs --out-dir "$out/node" --out-name cqrs_mongo_spec
 "$bindgen" "$module" --target web --out-dir "$out/web" --out-name cqrs_mongo_spec
 echo '{"type": "commonjs"}' > "$out/node/package.json"
+# The JS layer is written once as an ES module; Node's CommonJS entry gets a generated copy.
+sed -e 's/^export class /class /' -e 's/^export function /function /' bindings-wasm/js/api.mjs > "$out/node/api.cjs"
+if grep -qE '^(export|import) ' "$out/node/api.cjs"; then
+  echo "build-wasm: js/api.mjs may only use 'export class' and 'export function'" >&2
+  exit 1
+fi
+echo 'module.exports = { SpecError, makeApi, toJsonText };' >> "$out/node/api.cjs"
 echo '{"type": "module"}' > "$out/web/package.json"
 
-# Optional shrinking with binaryen's wasm-opt, when installed. The result is kept only if the
-# package still loads and compiles with it: Debian's binaryen 108 rewrites the externref table
-# that wasm-bindgen uses into a form engines reject, so there it is discarded.
-if command -v wasm-opt >/dev/null 2>&1; then
+# Shrinking with binaryen's wasm-opt from the npm registry (devDependency `binaryen`; Debian's
+# binaryen 108 is too old for the externref table wasm-bindgen emits). Optional: the result is
+# kept only if the package still loads and compiles with it.
+wasm_opt=bindings-wasm/node_modules/.bin/wasm-opt
+if [ -x "$wasm_opt" ]; then
   node_wasm="$out/node/cqrs_mongo_spec_bg.wasm"
   cp "$node_wasm" "$node_wasm.orig"
-  if wasm-opt -Oz --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
+  if "$wasm_opt" -O3 --enable-bulk-memory --enable-sign-ext --enable-mutable-globals \
        --enable-nontrapping-float-to-int --enable-multivalue --enable-reference-types \
-       "$node_wasm.orig" -o "$node_wasm" 2>/dev/null &&
-     node -e "require('./bindings-wasm/js/node.cjs').compile({op: 'in', attr: 'a', val: [1]})" 2>/dev/null; then
+       "$node_wasm.orig" -o "$node_wasm" &&
+     node -e "require('./bindings-wasm/js/node.cjs').compile({op: 'in', attr: 'a', val: [1]})"; then
     cp "$node_wasm" "$out/web/cqrs_mongo_spec_bg.wasm"
   else
     cp "$node_wasm.orig" "$node_wasm"
-    echo "build-wasm: wasm-opt output does not load here; keeping the module as rustc built it"
+    echo "build-wasm: wasm-opt output does not load; keeping the module as rustc built it"
   fi
   rm -f "$node_wasm.orig"
+else
+  echo "build-wasm: no wasm-opt (run npm ci in bindings-wasm); the module is not shrunk"
 fi
 node -e "require('./bindings-wasm/js/node.cjs').operators()" ||
   { echo "build-wasm: the built package does not load" >&2; exit 1; }

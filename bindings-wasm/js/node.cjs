@@ -1,24 +1,12 @@
 'use strict';
 // Node entry (CommonJS). The ESM entry node.mjs re-exports this module, so `import` and
-// `require` share one SpecError class.
-const raw = require('../pkg/node/cqrs_mongo_spec.js');
+// `require` share one SpecError class. api.cjs is generated from api.mjs by the build.
+const { makeApi, SpecError } = require('../pkg/node/api.cjs');
 
-/** A specification error: `code` is stable across Rust, JS and Python; `path` points at the node. */
-class SpecError extends Error {
-  constructor(message, code, path) {
-    super(message);
-    this.name = 'SpecError';
-    this.code = code;
-    this.path = path;
-  }
-}
-raw.setSpecErrorClass(SpecError);
+const api = makeApi(require('../pkg/node/cqrs_mongo_spec.js'));
 
 module.exports = {
-  compile: (spec, options, settings) => raw.compile(spec, options, settings),
-  compileJson: (specJson, optionsJson, settings) => raw.compileJson(specJson, optionsJson, settings),
-  validate: (spec, options, settings) => raw.validate(spec, options, settings),
-  operators: () => raw.operators(),
+  ...api,
   /** Node loads the module synchronously; `init` exists so code can be shared with browsers. */
   init: async () => {},
   SpecError,

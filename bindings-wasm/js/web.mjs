@@ -1,21 +1,17 @@
 // Browser and bundler entry (ES modules). Call `await init()` once before the other functions;
 // it fetches and instantiates the WebAssembly module next to this file.
 import initWasm, * as raw from '../pkg/web/cqrs_mongo_spec.js';
+import { makeApi, SpecError } from './api.mjs';
 
-/** A specification error: `code` is stable across Rust, JS and Python; `path` points at the node. */
-export class SpecError extends Error {
-  constructor(message, code, path) {
-    super(message);
-    this.name = 'SpecError';
-    this.code = code;
-    this.path = path;
-  }
-}
+export { SpecError };
 
+let api;
 let ready;
 export function init(moduleOrPath) {
   ready ??= initWasm(moduleOrPath === undefined ? undefined : { module_or_path: moduleOrPath }).then(
-    () => raw.setSpecErrorClass(SpecError),
+    () => {
+      api = makeApi(raw);
+    },
     (err) => {
       ready = undefined; // let a later call retry
       throw err;
@@ -24,8 +20,13 @@ export function init(moduleOrPath) {
   return ready;
 }
 
-export const compile = (spec, options, settings) => raw.compile(spec, options, settings);
-export const compileJson = (specJson, optionsJson, settings) => raw.compileJson(specJson, optionsJson, settings);
-export const validate = (spec, options, settings) => raw.validate(spec, options, settings);
-export const operators = () => raw.operators();
+function loaded() {
+  if (!api) throw new Error('cqrs-mongo-spec: call and await init() before using the compiler');
+  return api;
+}
+
+export const compile = (spec, options, settings) => loaded().compile(spec, options, settings);
+export const compileJson = (specJson, optionsJson, settings) => loaded().compileJson(specJson, optionsJson, settings);
+export const validate = (spec, options, settings) => loaded().validate(spec, options, settings);
+export const operators = () => loaded().operators();
 export default { init, compile, compileJson, validate, operators, SpecError };

@@ -1,5 +1,7 @@
 //! WebAssembly exports of `cqrs-mongo-spec` for the npm package. No compiler logic lives here:
-//! only argument conversion ([`convert`]), result formatting and errors ([`error`]).
+//! only argument conversion ([`convert`]), result formatting and errors ([`error`]). Specs and
+//! options arrive as JSON text: the package's JS layer (`js/api.mjs`) serialises JS values, so
+//! one string crosses the boundary instead of one call per value.
 #![forbid(unsafe_code)]
 
 mod convert;
@@ -7,8 +9,7 @@ mod error;
 
 use bson::Bson;
 use cqrs_mongo_spec::{Compiler, CompilerConfig, ErrorCode, ExtJsonFormat, PathSegment, SpecError};
-use serde::Deserialize;
-use serde::Serialize;
+use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
@@ -26,6 +27,8 @@ enum Output {
     /// Plain JS values: `Date`, `BigInt` for Int64.
     Js,
 }
+
+const SETTINGS_KEYS: [&str; 5] = ["output", "allowedFields", "maxDepth", "maxNodes", "maxListLen"];
 
 /// The third argument of every function.
 #[derive(Debug, Default, Deserialize)]
@@ -84,121 +87,101 @@ impl Settings {
     }
 }
 
-const SETTINGS_KEYS: [&str; 5] = ["output", "allowedFields", "maxDepth", "maxNodes", "maxListLen"];
+/// The spec and options arguments: JSON text (options may be absent).
+struct Args {
+    spec: Value,
+    options: Option<Value>,
+}
 
-/// A spec or options argument: a JSON string, or a JS value (absent → `None`).
-fn json_arg(value: &JsValue, compiler: &Compiler, root: Option<&str>) -> Result<Option<Value>, SpecError> {
-    if value.is_undefined() || value.is_null() {
+impl Args {
+    fn parse(spec_json: &JsValue, options_json: &JsValue) -> Result<Args, SpecError> {
+        let spec = text(spec_json, None)?.unwrap_or_default();
+        let spec = parse_json(&spec, None)?;
+        let options = text(options_json, Some("options"))?.map(|t| parse_json(&t, Some("options"))).transpose()?;
+        Ok(Args { spec, options })
+    }
+}
+
+fn text(value: &JsValue, root: Option<&str>) -> Result<Option<String>, SpecError> {
+    if root.is_some() && (value.is_undefined() || value.is_null()) {
         return Ok(None);
     }
-    match value.as_string() {
-        Some(text) => serde_json::from_str(&text).map(Some).map_err(|err| {
-            let path = root.map(|r| vec![PathSegment::Key(r.to_owned())]).unwrap_or_default();
-            SpecError::new(ErrorCode::InvalidJson, path, format!("not valid JSON: {err}"))
-        }),
-        None => convert::js_to_json(value, compiler.config().max_list_len, root).map(Some),
-    }
+    value.as_string().map(Some).ok_or_else(|| {
+        SpecError::new(
+            ErrorCode::InvalidJson,
+            root_path(root),
+            "expected JSON text (a string); use compile for objects",
+        )
+    })
+}
+
+fn parse_json(text: &str, root: Option<&str>) -> Result<Value, SpecError> {
+    serde_json::from_str(text).map_err(|err| {
+        let code =
+            if err.to_string().contains("recursion limit") { ErrorCode::TooDeep } else { ErrorCode::InvalidJson };
+        SpecError::new(code, root_path(root), format!("not valid JSON: {err}"))
+    })
+}
+
+fn root_path(root: Option<&str>) -> Vec<PathSegment> {
+    root.map(|r| vec![PathSegment::Key(r.to_owned())]).unwrap_or_default()
 }
 
 /// The result as Extended JSON text. Without options the pipeline is just the `$match` stage,
-/// so the filter is compiled straight to BSON bytes and written twice (the fast path).
-fn result_json(
-    compiler: &Compiler,
-    spec: &Value,
-    options: Option<&Value>,
-    format: ExtJsonFormat,
-) -> Result<String, SpecError> {
-    if let Some(options) = options {
-        return Ok(compiler.compile_query(spec, Some(options))?.to_extjson_string(format));
+/// so the filter is compiled straight to BSON bytes and written once (the fast path).
+fn result_json(compiler: &Compiler, args: &Args, format: ExtJsonFormat) -> Result<String, SpecError> {
+    if let Some(options) = &args.options {
+        return Ok(compiler.compile_query(&args.spec, Some(options))?.to_extjson_string(format));
     }
-    let filter = cqrs_mongo_spec::to_extjson_string(&compiler.compile_raw(spec)?, format);
+    let filter = cqrs_mongo_spec::to_extjson_string(&compiler.compile_raw(&args.spec)?, format);
     Ok(format!("{{\"filter\":{filter},\"pipeline\":[{{\"$match\":{filter}}}]}}"))
 }
 
-fn json_format(output: Output) -> ExtJsonFormat {
-    if output == Output::Canonical { ExtJsonFormat::Canonical } else { ExtJsonFormat::Relaxed }
-}
-
-fn compile_value(spec: &JsValue, options: &JsValue, settings: &Settings) -> Result<JsValue, SpecError> {
-    let compiler = settings.compiler();
-    let spec = json_arg(spec, &compiler, None)?.ok_or_else(|| {
-        SpecError::new(ErrorCode::InvalidNode, Vec::new(), "the specification is missing (undefined or null)")
-    })?;
-    let options = json_arg(options, &compiler, Some("options"))?;
-    if settings.output() == Output::Js {
-        let empty = Value::Object(Default::default());
-        let query = compiler.compile_query(&spec, Some(options.as_ref().unwrap_or(&empty)))?;
-        return Ok(convert::bson_to_js(&Bson::Document(query.to_document())));
-    }
-    let text = result_json(&compiler, &spec, options.as_ref(), json_format(settings.output()))?;
-    Ok(js_sys::JSON::parse(&text).unwrap_or(JsValue::NULL))
-}
-
-/// Compiles a spec (JS object or JSON string) and optional query options.
-#[wasm_bindgen]
-pub fn compile(spec: JsValue, options: JsValue, settings: JsValue) -> Result<JsValue, JsValue> {
-    let settings = Settings::from_js(&settings).map_err(|e| error::to_js(&e))?;
-    compile_value(&spec, &options, &settings).map_err(|e| error::to_js(&e))
-}
-
-/// String in, string out: spec JSON and optional options JSON to the result as JSON text.
+/// Spec JSON and optional options JSON to the result as Extended JSON text (relaxed by default,
+/// canonical with `output: "canonical"`).
 #[wasm_bindgen(js_name = compileJson)]
 pub fn compile_json(spec_json: JsValue, options_json: JsValue, settings: JsValue) -> Result<String, JsValue> {
-    let settings = Settings::from_js(&settings).map_err(|e| error::to_js(&e))?;
-    compile_json_text(&spec_json, &options_json, &settings).map_err(|e| error::to_js(&e))
-}
-
-fn compile_json_text(spec_json: &JsValue, options_json: &JsValue, settings: &Settings) -> Result<String, SpecError> {
-    let text_arg = |value: &JsValue, root: Option<&str>| -> Result<Option<String>, SpecError> {
-        if root.is_some() && (value.is_undefined() || value.is_null()) {
-            return Ok(None);
-        }
-        value.as_string().map(Some).ok_or_else(|| {
-            let path = root.map(|r| vec![PathSegment::Key(r.to_owned())]).unwrap_or_default();
-            SpecError::new(
-                ErrorCode::InvalidJson,
-                path,
-                "compileJson takes JSON text (a string); use compile for objects",
-            )
-        })
-    };
-    if settings.output() == Output::Js {
-        let path = vec![PathSegment::Key("settings".into()), PathSegment::Key("output".into())];
-        return Err(SpecError::new(
-            ErrorCode::InvalidOption,
-            path,
-            "compileJson returns text: output must be relaxed or canonical",
-        ));
-    }
-    let spec_json = text_arg(spec_json, None)?.unwrap_or_default();
-    let options_json = text_arg(options_json, Some("options"))?;
-    let compiler = settings.compiler();
-    let parse = |text: &str, root: Option<&str>| {
-        serde_json::from_str::<Value>(text).map_err(|err| {
-            let path = root.map(|r| vec![PathSegment::Key(r.to_owned())]).unwrap_or_default();
-            let code =
-                if err.to_string().contains("recursion limit") { ErrorCode::TooDeep } else { ErrorCode::InvalidJson };
-            SpecError::new(code, path, format!("not valid JSON: {err}"))
-        })
-    };
-    let spec = parse(&spec_json, None)?;
-    let options = options_json.as_deref().map(|text| parse(text, Some("options"))).transpose()?;
-    result_json(&compiler, &spec, options.as_ref(), json_format(settings.output()))
-}
-
-/// Every error of a spec and its options, as `{code, path, message}` objects.
-#[wasm_bindgen]
-pub fn validate(spec: JsValue, options: JsValue, settings: JsValue) -> Result<js_sys::Array, JsValue> {
-    let settings = Settings::from_js(&settings).map_err(|e| error::to_js(&e))?;
-    let compiler = settings.compiler();
-    let errors = (|| {
-        let Some(spec) = json_arg(&spec, &compiler, None)? else {
-            return Err(SpecError::new(ErrorCode::InvalidNode, Vec::new(), "the specification is missing"));
+    let run = || {
+        let settings = Settings::from_js(&settings)?;
+        let format = match settings.output() {
+            Output::Relaxed => ExtJsonFormat::Relaxed,
+            Output::Canonical => ExtJsonFormat::Canonical,
+            Output::Js => {
+                let path = vec![PathSegment::Key("settings".into()), PathSegment::Key("output".into())];
+                return Err(SpecError::new(
+                    ErrorCode::InvalidOption,
+                    path,
+                    "compileJson returns text: use relaxed or canonical",
+                ));
+            }
         };
-        let options = json_arg(&options, &compiler, Some("options"))?;
-        Ok(compiler.validate_query(&spec, options.as_ref()))
-    })()
-    .unwrap_or_else(|err| vec![err]);
+        result_json(&settings.compiler(), &Args::parse(&spec_json, &options_json)?, format)
+    };
+    run().map_err(|e| error::to_js(&e))
+}
+
+/// Like `compileJson`, with the result as plain JS values (`Date`, `BigInt` for Int64, …).
+#[wasm_bindgen(js_name = compileJs)]
+pub fn compile_js(spec_json: JsValue, options_json: JsValue, settings: JsValue) -> Result<JsValue, JsValue> {
+    let run = || {
+        let settings = Settings::from_js(&settings)?;
+        let args = Args::parse(&spec_json, &options_json)?;
+        let empty = Value::Object(Default::default());
+        let query = settings.compiler().compile_query(&args.spec, Some(args.options.as_ref().unwrap_or(&empty)))?;
+        Ok(convert::bson_to_js(&Bson::Document(query.to_document())))
+    };
+    run().map_err(|e: SpecError| error::to_js(&e))
+}
+
+/// Every error of a spec and its options (JSON text), as `{code, path, message}` objects.
+#[wasm_bindgen(js_name = validateJson)]
+pub fn validate_json(spec_json: JsValue, options_json: JsValue, settings: JsValue) -> Result<js_sys::Array, JsValue> {
+    let settings = Settings::from_js(&settings).map_err(|e| error::to_js(&e))?;
+    let compiler = settings.compiler();
+    let errors = match Args::parse(&spec_json, &options_json) {
+        Ok(args) => compiler.validate_query(&args.spec, args.options.as_ref()),
+        Err(err) => vec![err],
+    };
     Ok(errors.iter().map(error::to_plain).collect())
 }
 

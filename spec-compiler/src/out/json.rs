@@ -7,8 +7,8 @@
 
 use std::io::Write;
 
+use bson::RawDocumentBuf;
 use bson::raw::{RawArray, RawBsonRef, RawDocument};
-use bson::{Bson, RawDocumentBuf};
 
 /// Which Extended JSON flavour to write.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -84,11 +84,30 @@ fn value(item: RawBsonRef<'_>, format: ExtJsonFormat, out: &mut Vec<u8>) {
         }
         RawBsonRef::Decimal128(d) => wrapped_text("$numberDecimal", &d.to_string(), out),
         RawBsonRef::ObjectId(oid) => wrapped_text("$oid", &oid.to_hex(), out),
-        other => {
-            // Types the compiler never produces: fall back to the bson crate.
-            let bson = Bson::try_from(other).unwrap_or(Bson::Null);
-            let json = if canonical { bson.into_canonical_extjson() } else { bson.into_relaxed_extjson() };
-            let _ = serde_json::to_writer(&mut *out, &json);
+        RawBsonRef::Binary(binary) => {
+            out.extend_from_slice(b"{\"$binary\":{\"base64\":\"");
+            base64(binary.bytes, out);
+            let _ = write!(out, "\",\"subType\":\"{:02x}\"}}}}", u8::from(binary.subtype));
+        }
+        // Regular expressions, timestamps, code, min/max keys …: compiled filters never hold them
+        // (values are literals of the types above), so they are not worth the code size here.
+        _ => out.extend_from_slice(b"null"),
+    }
+}
+
+/// Standard base64 with padding.
+fn base64(bytes: &[u8], out: &mut Vec<u8>) {
+    const ALPHABET: &[u8; 64] = b"ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
+    for chunk in bytes.chunks(3) {
+        let n = (u32::from(chunk[0]) << 16)
+            | (u32::from(*chunk.get(1).unwrap_or(&0)) << 8)
+            | u32::from(*chunk.get(2).unwrap_or(&0));
+        for i in 0..4 {
+            if i <= chunk.len() {
+                out.push(ALPHABET[(n >> (18 - 6 * i) & 63) as usize]);
+            } else {
+                out.push(b'=');
+            }
         }
     }
 }
@@ -154,25 +173,20 @@ fn civil_from_days(days: i64) -> (i64, i64, i64) {
     (year, month, day)
 }
 
-/// Encodes a `Document` (built by the plan) and writes it.
+/// Encodes a `Document` (built by the plan) and writes it. Encoding only fails for keys with
+/// NUL bytes, which compiled documents never have.
 pub(crate) fn write_bson_document(doc: &bson::Document, format: ExtJsonFormat, out: &mut Vec<u8>) {
     match RawDocumentBuf::try_from(doc) {
         Ok(raw) => write_document(&raw, format, out),
-        Err(_) => {
-            let bson = Bson::Document(doc.clone());
-            let json = if format == ExtJsonFormat::Canonical {
-                bson.into_canonical_extjson()
-            } else {
-                bson.into_relaxed_extjson()
-            };
-            let _ = serde_json::to_writer(&mut *out, &json);
-        }
+        Err(_) => out.extend_from_slice(b"null"),
     }
 }
 
 #[cfg(test)]
 mod tests {
     use bson::{Binary, DateTime, Decimal128, doc, oid::ObjectId, spec::BinarySubtype};
+
+    use bson::Bson;
 
     use super::*;
 
@@ -196,6 +210,9 @@ mod tests {
                       DateTime::from_millis(-1), DateTime::from_millis(253_402_300_799_999)],
             "m": "10.00".parse::<Decimal128>().unwrap(), "o": ObjectId::parse_str("65a1b2c3d4e5f60718293a01").unwrap(),
             "u": Binary { subtype: BinarySubtype::Uuid, bytes: vec![0x12; 16] },
+            "b1": Binary { subtype: BinarySubtype::Generic, bytes: vec![1] },
+            "b2": Binary { subtype: BinarySubtype::UserDefined(0x80), bytes: vec![1, 2] },
+            "b0": Binary { subtype: BinarySubtype::Generic, bytes: vec![] },
             "nested": {"a": [1, {"b": []}, {}]},
         });
     }

@@ -5,9 +5,12 @@
 //! regular expression inside `$in` would change query semantics, and code has no place in a
 //! filter. They are refused as `$`-keys by the literal check.
 
-use bson::Bson;
+use bson::oid::ObjectId;
+use bson::spec::BinarySubtype;
+use bson::{Binary, Bson, Decimal128};
 use serde_json::{Map, Value};
 
+use super::datetime::parse_datetime_ms;
 use crate::diag::Diag;
 use crate::error::ErrorCode;
 
@@ -25,35 +28,62 @@ pub(super) fn is_wrapper(map: &Map<String, Value>) -> bool {
 
 /// Decodes a wrapper recognised by [`is_wrapper`].
 pub(super) fn decode(map: &Map<String, Value>, diag: &mut Diag<'_>) -> Option<Bson> {
-    let value = match (map.get("$binary"), map.get("$type")) {
-        (Some(Value::String(base64)), Some(Value::String(subtype))) => legacy_binary(base64, subtype),
-        (Some(_), Some(_)) => {
-            diag.error(ErrorCode::InvalidExtendedJson, "legacy {\"$binary\", \"$type\"} needs two strings");
-            return None;
-        }
-        _ => Value::Object(map.clone()),
-    };
-    match Bson::try_from(value) {
+    let (key, value) = map.iter().find(|(k, _)| k.as_str() != "$type")?;
+    match decode_one(key, value, map.get("$type")) {
         Ok(bson) => Some(bson),
-        Err(err) => {
-            let key = map.keys().next().map(String::as_str).unwrap_or_default();
-            diag.error(
-                ErrorCode::InvalidExtendedJson,
-                format!("malformed Extended JSON {key} value: {}", short(&err.to_string())),
-            );
+        Err(why) => {
+            diag.error(ErrorCode::InvalidExtendedJson, format!("malformed Extended JSON {key} value: {why}"));
             None
         }
     }
 }
 
-/// Rewrites `{"$binary": b64, "$type": "4"}` to the canonical form the bson crate parses.
-fn legacy_binary(base64: &str, subtype: &str) -> Value {
-    let subtype = if subtype.len() == 1 { format!("0{subtype}") } else { subtype.to_owned() };
-    serde_json::json!({"$binary": {"base64": base64, "subType": subtype}})
+/// The canonical and relaxed forms of each accepted wrapper (written here rather than taken from
+/// the bson crate's serde models, which would more than double the WebAssembly module).
+fn decode_one(key: &str, value: &Value, legacy_type: Option<&Value>) -> Result<Bson, String> {
+    let text = || value.as_str().ok_or_else(|| format!("expected a string, got {value}"));
+    match key {
+        "$numberInt" => text()?.parse().map(Bson::Int32).map_err(|e| e.to_string()),
+        "$numberLong" => text()?.parse().map(Bson::Int64).map_err(|e| e.to_string()),
+        "$numberDouble" => match text()? {
+            "Infinity" => Ok(Bson::Double(f64::INFINITY)),
+            "-Infinity" => Ok(Bson::Double(f64::NEG_INFINITY)),
+            "NaN" => Ok(Bson::Double(f64::NAN)),
+            other => other.parse().map(Bson::Double).map_err(|e| e.to_string()),
+        },
+        "$numberDecimal" => text()?.parse::<Decimal128>().map(Bson::Decimal128).map_err(|e| e.to_string()),
+        "$oid" => ObjectId::parse_str(text()?).map(Bson::ObjectId).map_err(|e| e.to_string()),
+        "$uuid" => bson::Uuid::parse_str(text()?).map(|u| Bson::Binary(Binary::from(u))).map_err(|e| e.to_string()),
+        "$date" => date(value).map(|ms| Bson::DateTime(bson::DateTime::from_millis(ms))),
+        _ => binary(value, legacy_type),
+    }
 }
 
-fn short(message: &str) -> &str {
-    message.lines().next().unwrap_or(message)
+/// `{"$date": "ISO-8601"}`, `{"$date": ms}` or `{"$date": {"$numberLong": "ms"}}`.
+fn date(value: &Value) -> Result<i64, String> {
+    match value {
+        Value::String(iso) => parse_datetime_ms(iso).ok_or_else(|| format!("{iso:?} is not an ISO 8601 date-time")),
+        Value::Number(n) => n.as_i64().ok_or_else(|| format!("{n} is not whole milliseconds")),
+        Value::Object(inner) if inner.len() == 1 => match inner.get("$numberLong").and_then(Value::as_str) {
+            Some(ms) => ms.parse().map_err(|_| format!("{ms:?} is not whole milliseconds")),
+            None => Err("expected {\"$numberLong\": \"milliseconds\"}".to_owned()),
+        },
+        other => Err(format!("expected an ISO string or milliseconds, got {other}")),
+    }
+}
+
+/// `{"$binary": {"base64", "subType"}}` or the legacy `{"$binary": base64, "$type": hex}`.
+fn binary(value: &Value, legacy_type: Option<&Value>) -> Result<Bson, String> {
+    let (base64, subtype) = match (value, legacy_type) {
+        (Value::String(base64), Some(Value::String(subtype))) => (base64.as_str(), subtype.as_str()),
+        (Value::Object(body), None) if body.len() == 2 => match (body.get("base64"), body.get("subType")) {
+            (Some(Value::String(base64)), Some(Value::String(subtype))) => (base64.as_str(), subtype.as_str()),
+            _ => return Err("expected {\"base64\": string, \"subType\": hex string}".to_owned()),
+        },
+        _ => return Err("expected {\"base64\", \"subType\"} or a legacy {\"$binary\", \"$type\"} pair".to_owned()),
+    };
+    let subtype = u8::from_str_radix(subtype, 16).map_err(|_| format!("{subtype:?} is not a hex subtype"))?;
+    Binary::from_base64(base64, BinarySubtype::from(subtype)).map(Bson::Binary).map_err(|e| e.to_string())
 }
 
 #[cfg(test)]
@@ -93,6 +123,9 @@ mod tests {
         assert_eq!(dec(json!({"$oid": "xyz"})), None);
         assert_eq!(dec(json!({"$numberDecimal": "abc"})), None);
         assert_eq!(dec(json!({"$binary": 5, "$type": "00"})), None);
+        assert_eq!(dec(json!({"$date": {"$numberLong": "x"}})), None);
+        assert_eq!(dec(json!({"$binary": {"base64": "!!", "subType": "00"}})), None);
+        assert_eq!(dec(json!({"$numberDouble": "-Infinity"})), Some(Bson::Double(f64::NEG_INFINITY)));
     }
 
     #[test]

@@ -1,0 +1,145 @@
+// The package's JS layer, shared by every entry point (the CommonJS copy in pkg/node/api.cjs is
+// generated from this file by scripts/build-wasm.sh). It only converts: JS values to JSON text
+// on the way in (one string crosses into WebAssembly instead of one call per value), JSON text
+// to JS values on the way out. All compiling happens in the WebAssembly module.
+
+/** A specification error: `code` is stable across Rust, JS and Python; `path` points at the node. */
+export class SpecError extends Error {
+  constructor(message, code, path) {
+    super(message);
+    this.name = 'SpecError';
+    this.code = code;
+    this.path = path;
+  }
+}
+
+const MAX_DEPTH = 128;
+
+function fail(path, code, message) {
+  const where = path.reduce((text, seg) => (typeof seg === 'number' ? `${text}[${seg}]` : `${text}.${seg}`), '<root>');
+  const err = new SpecError(`at ${where}: ${message}`, code, path.slice());
+  Object.defineProperty(err, 'reason', { value: message }); // validate() reports the bare message
+  return err;
+}
+
+function describe(value) {
+  if (value === undefined) return 'undefined';
+  if (typeof value === 'function') return 'a function';
+  if (typeof value === 'symbol') return 'a symbol';
+  return `a ${Object.prototype.toString.call(value).slice(8, -1)}`;
+}
+
+/**
+ * JSON text of a spec or options value. `Date` becomes `{"$date": {"$numberLong": ms}}` and
+ * `BigInt` `{"$numberLong": "…"}` (typed as BSON Date and Int64); `undefined` properties are
+ * skipped as JSON.stringify does; functions, symbols, NaN, infinities, other object types and
+ * cycles are SpecErrors with the path of the value.
+ */
+export function toJsonText(value, path = []) {
+  const parts = [];
+  const walk = (v) => {
+    if (path.length > MAX_DEPTH) {
+      throw fail(path, 'too_deep', `the value nests deeper than ${MAX_DEPTH} levels (or is cyclic)`);
+    }
+    switch (typeof v) {
+      case 'string':
+        parts.push(JSON.stringify(v));
+        return;
+      case 'boolean':
+        parts.push(v ? 'true' : 'false');
+        return;
+      case 'number':
+        if (!Number.isFinite(v)) throw fail(path, 'invalid_value', `${v} is not a finite number`);
+        parts.push(String(v));
+        return;
+      case 'bigint':
+        parts.push(`{"$numberLong":"${v}"}`);
+        return;
+      case 'object':
+        break;
+      default:
+        throw fail(path, 'invalid_value', `${describe(v)} is not a JSON value`);
+    }
+    if (v === null) {
+      parts.push('null');
+    } else if (Array.isArray(v)) {
+      parts.push('[');
+      for (let i = 0; i < v.length; i++) {
+        if (i > 0) parts.push(',');
+        path.push(i);
+        if (v[i] === undefined) throw fail(path, 'invalid_value', 'undefined is not a value');
+        walk(v[i]);
+        path.pop();
+      }
+      parts.push(']');
+    } else if (v instanceof Date) {
+      const ms = v.getTime();
+      if (!Number.isFinite(ms)) throw fail(path, 'invalid_value', 'an invalid Date');
+      parts.push(`{"$date":{"$numberLong":"${ms}"}}`);
+    } else {
+      const proto = Object.getPrototypeOf(v);
+      if (proto !== Object.prototype && proto !== null) {
+        throw fail(path, 'invalid_value', `${describe(v)} is not a JSON value`);
+      }
+      parts.push('{');
+      let first = true;
+      for (const key of Object.keys(v)) {
+        const item = v[key];
+        if (item === undefined) continue;
+        if (!first) parts.push(',');
+        first = false;
+        parts.push(JSON.stringify(key), ':');
+        path.push(key);
+        walk(item);
+        path.pop();
+      }
+      parts.push('}');
+    }
+  };
+  walk(value);
+  return parts.join('');
+}
+
+function specText(spec) {
+  if (typeof spec === 'string') return spec;
+  if (spec === undefined || spec === null) {
+    throw new SpecError('at <root>: the specification is missing (undefined or null)', 'invalid_node', []);
+  }
+  return toJsonText(spec);
+}
+
+function optionsText(options) {
+  if (options === undefined || options === null) return undefined;
+  return typeof options === 'string' ? options : toJsonText(options, ['options']);
+}
+
+/** The public functions over a loaded WebAssembly module (`raw`, the wasm-bindgen glue). */
+export function makeApi(raw) {
+  raw.setSpecErrorClass(SpecError);
+  return {
+    compile(spec, options, settings) {
+      const specJson = specText(spec);
+      const opts = optionsText(options);
+      if (settings && settings.output === 'js') return raw.compileJs(specJson, opts, settings);
+      return JSON.parse(raw.compileJson(specJson, opts, settings));
+    },
+    compileJson(specJson, optionsJson, settings) {
+      return raw.compileJson(specJson, optionsJson, settings);
+    },
+    validate(spec, options, settings) {
+      let specJson;
+      let opts;
+      try {
+        specJson = specText(spec);
+        opts = optionsText(options);
+      } catch (err) {
+        if (err instanceof SpecError) return [{ code: err.code, path: err.path, message: err.reason ?? err.message }];
+        throw err;
+      }
+      return raw.validateJson(specJson, opts, settings);
+    },
+    operators() {
+      return raw.operators();
+    },
+  };
+}
