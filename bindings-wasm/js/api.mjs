@@ -50,7 +50,8 @@ export function toJsonText(value, path = []) {
         return;
       case 'number':
         if (!Number.isFinite(v)) throw fail(path, 'invalid_value', `${v} is not a finite number`);
-        parts.push(String(v));
+        // Integers beyond 2^53 are not exact in JS: they stay doubles rather than become Int64.
+        parts.push(Number.isInteger(v) && !Number.isSafeInteger(v) ? `{"$numberDouble":"${v}"}` : String(v));
         return;
       case 'bigint':
         parts.push(`{"$numberLong":"${v}"}`);
@@ -100,17 +101,62 @@ export function toJsonText(value, path = []) {
   return parts.join('');
 }
 
+/**
+ * Fast path of `toJsonText`: the engine's JSON.stringify with a replacer for the values JSON has
+ * no form for. Anything suspicious (a function, symbol, non-finite number, undefined list item,
+ * class instance, cycle) sends the value to the careful walker above, which reports the error
+ * with its path.
+ */
+function toJsonTextFast(value, path) {
+  let suspicious = false;
+  let text;
+  try {
+    text = JSON.stringify(value, function replacer(key, v) {
+      const original = this[key];
+      switch (typeof original) {
+        case 'bigint':
+          return { $numberLong: String(original) };
+        case 'number':
+          if (!Number.isFinite(original)) suspicious = true;
+          else if (Number.isInteger(original) && !Number.isSafeInteger(original)) return { $numberDouble: String(original) };
+          return v;
+        case 'function':
+        case 'symbol':
+          suspicious = true;
+          return v;
+        case 'undefined':
+          if (Array.isArray(this)) suspicious = true;
+          return v;
+        case 'object':
+          if (original === null || Array.isArray(original)) return v;
+          if (original instanceof Date) {
+            const ms = original.getTime();
+            if (!Number.isFinite(ms)) suspicious = true;
+            return { $date: { $numberLong: String(ms) } };
+          }
+          if (Object.getPrototypeOf(original) !== Object.prototype && Object.getPrototypeOf(original) !== null) suspicious = true;
+          return v;
+        default:
+          return v;
+      }
+    });
+  } catch {
+    suspicious = true; // a cycle, or a getter that throws
+  }
+  return suspicious || text === undefined ? toJsonText(value, path) : text;
+}
+
 function specText(spec) {
   if (typeof spec === 'string') return spec;
   if (spec === undefined || spec === null) {
     throw new SpecError('at <root>: the specification is missing (undefined or null)', 'invalid_node', []);
   }
-  return toJsonText(spec);
+  return toJsonTextFast(spec, []);
 }
 
 function optionsText(options) {
   if (options === undefined || options === null) return undefined;
-  return typeof options === 'string' ? options : toJsonText(options, ['options']);
+  return typeof options === 'string' ? options : toJsonTextFast(options, ['options']);
 }
 
 /** The public functions over a loaded WebAssembly module (`raw`, the wasm-bindgen glue). */

@@ -24,6 +24,17 @@ test('Date and BigInt inputs are typed as BSON Date and Int64', () => {
   assert.deepEqual(result.filter.$and[1], { n: { $eq: { $numberLong: '5' } } });
 });
 
+test('JS numbers: integers up to 2^53 are Int32/Int64, unsafe integers and fractions are doubles', () => {
+  const val = (v) => compile({ op: '=', attr: 'a', val: v }, null, { output: 'canonical' }).filter.a.$eq;
+  assert.deepEqual(val(5), { $numberInt: '5' });
+  assert.deepEqual(val(2 ** 40), { $numberLong: String(2 ** 40) });
+  assert.deepEqual(Object.keys(val(2 ** 60)), ['$numberDouble']);
+  assert.equal(Number(val(2 ** 60).$numberDouble), 2 ** 60);
+  assert.deepEqual(val(0.5), { $numberDouble: '0.5' });
+  const nested = compile({ op: 'in', attr: 'a', val: [1, 2 ** 63] }, null, { output: 'canonical' }).filter.a.$in;
+  assert.equal(Number(nested[1].$numberDouble), 2 ** 63);
+});
+
 test('the three output formats', () => {
   const spec = { op: 'and', conditions: [{ op: '=', attr: 'n', val: 9007199254740993n }, { op: '=', attr: 'd', val: { $date: '2024-01-01T00:00:00Z' } }] };
   const relaxed = compile(spec);
