@@ -7,11 +7,11 @@
 // 2. react-querybuilder (RQB): our spec AST is translated (outside the timed loop) to an RQB
 //    RuleGroupType for the common operator subset, then formatQuery(query, 'mongodb_query') is
 //    timed for the reference spec and for the corpus cases that translate; our compile() is timed
-//    on exactly the same cases.
-// 3. µs per call and rqb/ours ratios (goal: ours >= 3x faster).
-// 4. Size of pkg/web/cqrs_mongo_spec_bg.wasm, raw and gzipped (level 9).
-// 5. Diagnostics: where our time goes (output modes, string vs object input, validate() which
+//    on exactly the same cases. Prints µs per call and the rqb/ours ratios (goal: ours >= 3x).
+// 3. Size of pkg/web/cqrs_mongo_spec_bg.wasm, raw and gzipped (level 9).
+// 4. Diagnostics: where our time goes (output modes, string vs object input, validate() which
 //    compiles without converting a result back to JS, JSON.stringify/JSON.parse of the same data).
+// 5. Per corpus family, and the slowest cases (--per-case lists every case).
 //
 // Timing: each measured function is warmed up, then run in interleaved batches (every contender
 // of a group gets one batch per round, in rotating order); the figure is the mean over all
@@ -19,6 +19,8 @@
 import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
+import { createRequire } from 'node:module';
+import { availableParallelism, loadavg } from 'node:os';
 import { gzipSync } from 'node:zlib';
 
 const here = dirname(fileURLToPath(import.meta.url));
@@ -26,21 +28,51 @@ const pkgRoot = join(here, '..');
 const repoRoot = join(pkgRoot, '..');
 const args = new Set(process.argv.slice(2));
 const QUICK = args.has('--quick');
+const startLoad = loadavg();
 const PER_CASE = args.has('--per-case');
 
 // ---------------------------------------------------------------------------------------------
 // Loading (pkg/ may be briefly missing while someone rebuilds it: wait and retry).
 
+const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
+
+/** Every file under pkg/node and pkg/web with its mtime and size ('missing' without a .wasm). */
+function pkgStamp() {
+  const files = ['pkg/node', 'pkg/web'].flatMap((dir) => {
+    const abs = join(pkgRoot, dir);
+    return existsSync(abs) ? readdirSync(abs).map((name) => join(abs, name)) : [];
+  });
+  const wasm = ['node', 'web'].every((d) => files.includes(join(pkgRoot, `pkg/${d}/cqrs_mongo_spec_bg.wasm`)));
+  const stats = files.map((f) => { try { return statSync(f); } catch { return null; } });
+  if (!wasm || stats.includes(null)) return null;
+  return { newest: Math.max(...stats.map((st) => st.mtimeMs)) };
+}
+
+/** Waits until pkg/ exists and nothing in it changed for 3 s (a rebuild may be running). */
+async function waitForStablePkg() {
+  for (let waited = 0; waited < 180_000; waited += 1000) {
+    const stamp = pkgStamp();
+    if (stamp && Date.now() - stamp.newest > 3000) return;
+    if (waited === 0) console.error('waiting for pkg/ (missing or being rebuilt) ...');
+    await sleep(1000);
+  }
+  throw new Error('pkg/ did not appear or settle within 3 minutes');
+}
+
 async function loadPackage() {
-  const wasm = join(pkgRoot, 'pkg/node/cqrs_mongo_spec_bg.wasm');
+  // The CommonJS entry is required first: a failed require is not cached (a failed ESM import
+  // is), so a half-written pkg/ can be retried; js/node.mjs then re-exports the same instance.
+  const require = createRequire(import.meta.url);
   for (let attempt = 0; ; attempt++) {
+    await waitForStablePkg();
     try {
-      if (!existsSync(wasm)) throw new Error(`${wasm} is missing`);
+      require(join(pkgRoot, 'js/node.cjs'));
       return await import(pathToFileURL(join(pkgRoot, 'js/node.mjs')).href);
     } catch (err) {
-      if (attempt >= 30) throw err;
-      if (attempt === 0) console.error(`waiting for pkg/ (${err.message}) ...`);
-      await new Promise((resolve) => setTimeout(resolve, 2000));
+      if (attempt >= 10) throw err;
+      console.error(`loading the package failed (${err.message.split('\n')[0]}); retrying`);
+      for (const key of Object.keys(require.cache)) if (key.startsWith(pkgRoot)) delete require.cache[key];
+      await sleep(3000);
     }
   }
 }
@@ -57,6 +89,7 @@ async function readWhenPresent(path) {
 }
 
 const ours = await loadPackage();
+const loadedWasm = statSync(join(pkgRoot, 'pkg/node/cqrs_mongo_spec_bg.wasm'));
 const { compile, compileJson, validate } = ours;
 const rqb = await import('react-querybuilder');
 const rqbVersion = JSON.parse(readFileSync(join(pkgRoot, 'node_modules/react-querybuilder/package.json'), 'utf8')).version;
@@ -135,7 +168,8 @@ for (const file of caseFiles(goldenRoot)) {
   try {
     compile(c.spec, c.options, c.settings);
   } catch (err) {
-    corpusNotes.push(`${name}: compile(object) throws ${err.code ?? err.message}; case left out`);
+    corpusNotes.push(`${name}: compile(JSON.parse'd spec) throws ${err.code ?? err.message} `
+      + '(JSON.parse turns big integer literals into inexact doubles); case left out of every timing');
     continue;
   }
   try {
@@ -314,7 +348,9 @@ function measureGroup(entries, cfg = CFG) {
   const out = {};
   for (const s of state) {
     const us = s.ns / s.n / s.e.perCall / 1000;
-    out[s.e.key] = { us, pm: (Math.max(...s.means) - Math.min(...s.means)) / 2, calls: s.n * s.e.perCall };
+    const sorted = [...s.means].sort((a, b) => a - b);
+    const median = (sorted[(sorted.length - 1) >> 1] + sorted[sorted.length >> 1]) / 2;
+    out[s.e.key] = { us, median, pm: (sorted[sorted.length - 1] - sorted[0]) / 2, calls: s.n * s.e.perCall };
   }
   return out;
 }
@@ -359,7 +395,7 @@ const diagEntries = [
   ['compile(text)                     string spec, object out', () => compile(referenceText)],
   ['compileJson(text)                 relaxed', () => compileJson(referenceText)],
   ['compileJson(text, _, {output:canonical})', () => compileJson(referenceText, undefined, canonical)],
-  ['validate(obj)                     JS->JSON + parse + compile, no result', () => validate(reference)],
+  ['validate(obj)                     object in + parse + compile, no result', () => validate(reference)],
   ['validate(text)                    JSON text parse + compile, no result', () => validate(referenceText)],
   ['JSON.stringify(spec)', () => JSON.stringify(reference)],
   ['JSON.parse(specText)', () => JSON.parse(referenceText)],
@@ -373,16 +409,22 @@ const diagEntries = [
   ['validate(tiny text)', () => validate(tinyText)],
   ['rqb formatQuery(tiny)', () => rqb.formatQuery(tinyRqb, RQB_FORMAT)],
 ];
+try {
+  const api = await import(pathToFileURL(join(pkgRoot, 'js/api.mjs')).href);
+  if (typeof api.toJsonText === 'function') {
+    diagEntries.push(['js/api.mjs toJsonText(spec)   (the JS layer input step)', () => api.toJsonText(reference)]);
+  }
+} catch { /* no JS layer in this build */ }
 const diagResults = measureGroup(diagEntries.map(([key, fn]) => ({ key, fn, perCall: 1 })),
   QUICK ? CFG : { warmupMs: 200, batches: 6, batchMs: 40 });
 
 // Per-case costs (compile), for the family table and the slowest cases.
 const perCase = [];
 {
-  const cfg = QUICK ? { warmupMs: 2, batches: 3, batchMs: 2 } : { warmupMs: 5, batches: 4, batchMs: 4 };
+  const cfg = QUICK ? { warmupMs: 3, batches: 3, batchMs: 2 } : { warmupMs: 8, batches: 5, batchMs: 3 };
   for (const c of corpus) {
     const r = measureGroup([{ key: 'x', fn: () => compile(c.spec, c.options, c.settings), perCall: 1 }], cfg);
-    perCase.push({ c, us: r.x.us });
+    perCase.push({ c, us: r.x.median });
   }
 }
 const elapsedS = (Date.now() - t0All) / 1000;
@@ -391,13 +433,15 @@ const elapsedS = (Date.now() - t0All) / 1000;
 // Report.
 
 const fmt = (x, d = 2) => x.toFixed(d);
-const usCell = (r) => `${fmt(r.us).padStart(9)} µs ±${fmt(r.pm).padEnd(6)}`;
+const usCell = (r) => `${fmt(r.us).padStart(9)} µs ±${fmt(r.pm).padEnd(6)} (median ${fmt(r.median)})`;
 const line = (n = 96) => console.log('-'.repeat(n));
 
 console.log(`cqrs-mongo-spec (wasm) vs react-querybuilder ${rqbVersion} formatQuery(q, '${RQB_FORMAT}') `
   + `[returns ${rqbReturns === 'object' ? 'a JS object' : 'a string'}]`);
 console.log(`node ${process.version} ${process.platform}/${process.arch}; `
   + `${CFG.batches} interleaved batches of ~${CFG.batchMs} ms after ${CFG.warmupMs} ms warm-up; µs = mean per call, ± = half spread of batch means`);
+console.log(`measured build: pkg/node/cqrs_mongo_spec_bg.wasm ${loadedWasm.size} bytes, built ${loadedWasm.mtime.toISOString()}; `
+  + `load average at start ${startLoad.map((x) => x.toFixed(2)).join(' ')}, at end ${loadavg().map((x) => x.toFixed(2)).join(' ')} (${availableParallelism()} CPUs)`);
 console.log(`our default output is relaxed Extended JSON; compile() results hold the filter and the pipeline [{$match: filter}]`);
 console.log();
 
@@ -407,8 +451,8 @@ console.log(`${'what'.padEnd(62)} ${'time per call'.padStart(24)}`);
 line();
 console.log(`${'(a) compile(referenceSpecObject)'.padEnd(62)} ${usCell(refResults.compile)}`);
 console.log(`${'(b) compileJson(referenceSpecText)'.padEnd(62)} ${usCell(refResults.compileJson)}`);
-console.log(`${`(c) corpus, ${corpus.length} specs: compile(spec, options, settings)  per spec`.padEnd(62)} ${usCell(corpusResults.compile)}`);
-console.log(`${`(c) corpus, ${corpus.length} specs: compileJson(JSON.stringify(spec), ...) per spec`.padEnd(62)} ${usCell(corpusResults.compileJson)}`);
+console.log(`${`(c) corpus (${corpus.length}): compile(spec, options, settings), per spec`.padEnd(62)} ${usCell(corpusResults.compile)}`);
+console.log(`${`(c) corpus (${corpus.length}): compileJson(JSON.stringify(spec), ...), per spec`.padEnd(62)} ${usCell(corpusResults.compileJson)}`);
 line();
 console.log(`corpus = golden cases with "expected" and a non-string spec (${skippedErrorCases} error cases and ${skippedStringSpecs} JSON-text specs left out)`);
 for (const n of corpusNotes) console.log(`  note: ${n}`);
@@ -450,12 +494,12 @@ console.log();
 const wasmPath = join(pkgRoot, 'pkg/web/cqrs_mongo_spec_bg.wasm');
 const wasmBytes = await readWhenPresent(wasmPath);
 const gz = gzipSync(wasmBytes, { level: 9 });
-console.log('4. WebAssembly module pkg/web/cqrs_mongo_spec_bg.wasm');
+console.log('3. WebAssembly module pkg/web/cqrs_mongo_spec_bg.wasm');
 console.log(`  raw     ${String(wasmBytes.length).padStart(9)} bytes (${fmt(wasmBytes.length / 1024, 1)} KiB)`);
 console.log(`  gzip -9 ${String(gz.length).padStart(9)} bytes (${fmt(gz.length / 1024, 1)} KiB)`);
 console.log();
 
-console.log('5. Diagnostics (reference spec unless noted; where the time goes)');
+console.log('4. Diagnostics (reference spec unless noted; where the time goes)');
 line();
 for (const [key] of diagEntries) console.log(`${key.padEnd(70)} ${usCell(diagResults[key])}`);
 line();
@@ -463,10 +507,14 @@ line();
   const d = (k) => diagResults[k].us;
   const [kObj, kText, kValObj, kValText, kJson] = [
     diagEntries[0][0], diagEntries[4][0], diagEntries[7][0], diagEntries[8][0], diagEntries[5][0]];
-  console.log(`  JS object -> Rust JSON conversion   ~ validate(obj) - validate(text)  = ${fmt(d(kValObj) - d(kValText)).padStart(7)} µs`);
-  console.log(`  parse + compile inside wasm         ~ validate(text)                  = ${fmt(d(kValText)).padStart(7)} µs`);
-  console.log(`  result -> JS objects                ~ compile(text) - validate(text)  = ${fmt(d(kText) - d(kValText)).padStart(7)} µs`);
-  console.log(`  result -> JSON text                 ~ compileJson(text) - validate(text) = ${fmt(d(kJson) - d(kValText)).padStart(7)} µs`);
+  const rows = [
+    ['object input (JS value -> what wasm reads)', 'validate(obj) - validate(text)', d(kValObj) - d(kValText)],
+    ['parse + compile inside wasm, no result', 'validate(text)', d(kValText)],
+    ['result -> JS objects', 'compile(text) - validate(text)', d(kText) - d(kValText)],
+    ['  of which JSON.parse(result text) in JS', 'JSON.parse(resultText)', d(diagEntries[11][0])],
+    ['result -> JSON text', 'compileJson(text) - validate(text)', d(kJson) - d(kValText)],
+  ];
+  for (const [what, how, us] of rows) console.log(`  ${what.padEnd(44)} ~ ${how.padEnd(36)} = ${fmt(us).padStart(7)} µs`);
   console.log(`  (compile(obj) = ${fmt(d(kObj))} µs)`);
 }
 console.log();
@@ -478,7 +526,7 @@ for (const { c, us } of perCase) {
   f.n++; f.sum += us; if (subset.includes(c)) f.sub++;
   families.set(c.family, f);
 }
-console.log('6. Corpus per family: compile(spec, options, settings), mean µs per spec');
+console.log('5. Corpus per family: compile(spec, options, settings), µs per spec (median of short batches per case, averaged over the family)');
 for (const [name, f] of families) {
   console.log(`  ${name.padEnd(16)} ${String(f.n).padStart(4)} specs ${fmt(f.sum / f.n).padStart(9)} µs   (${f.sub} in the RQB subset)`);
 }
