@@ -1,0 +1,137 @@
+"""Compile CQRS/DDD specifications (the legacy JSON filter AST) to MongoDB filters.
+
+The compiler is the Rust crate ``cqrs-mongo-spec``, shared with the Rust services and the npm
+package, so every runtime produces the same filter for the same spec::
+
+    from cqrs_mongo_spec import compile
+
+    query = compile({"op": ">=", "attr": "total", "val": 100}, {"order_by": ["-total"], "limit": 10})
+    collection.find(query.filter, sort=list(query.sort.items()), limit=query.limit)
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Any, Protocol, runtime_checkable
+
+from ._native import CompiledQuery, SpecError
+from ._native import compile as _compile
+from ._native import compile_json as _compile_json
+from ._native import operators as _operators
+from ._native import validate as _validate
+
+__all__ = [
+    "CompiledQuery",
+    "SpecError",
+    "SupportsToDict",
+    "compile",
+    "compile_json",
+    "operators",
+    "validate",
+]
+
+_OPTION_FIELDS = ("limit", "offset", "order_by", "select_fields", "distinct", "group_by")
+
+
+@runtime_checkable
+class SupportsToDict(Protocol):
+    """A legacy specification object: anything with ``to_dict()``."""
+
+    def to_dict(self) -> Mapping[str, Any]: ...
+
+
+def _settings(
+    allowed_fields: Sequence[str] | None,
+    max_depth: int | None,
+    max_nodes: int | None,
+    max_list_len: int | None,
+) -> dict[str, Any] | None:
+    if allowed_fields is None and max_depth is None and max_nodes is None and max_list_len is None:
+        return None
+    return {
+        "allowed_fields": None if allowed_fields is None else list(allowed_fields),
+        "max_depth": max_depth,
+        "max_nodes": max_nodes,
+        "max_list_len": max_list_len,
+    }
+
+
+def _spec_value(spec: object) -> object:
+    """A dict, list or JSON string as is; a legacy specification object through ``to_dict()``."""
+    if isinstance(spec, (str, dict)):
+        return spec
+    to_dict = getattr(spec, "to_dict", None)
+    if callable(to_dict):
+        return to_dict()
+    return spec
+
+
+def _options_value(options: object) -> object:
+    """A dict or JSON string as is; a legacy ``QueryOptions`` object through its attributes."""
+    if options is None or isinstance(options, (str, dict)):
+        return options
+    if any(hasattr(options, name) for name in _OPTION_FIELDS):
+        values = {name: getattr(options, name, None) for name in _OPTION_FIELDS}
+        return {name: value for name, value in values.items() if value is not None and value != []}
+    return options
+
+
+def compile(
+    spec: Mapping[str, Any] | str | SupportsToDict | None = None,
+    options: Mapping[str, Any] | str | object | None = None,
+    *,
+    allowed_fields: Sequence[str] | None = None,
+    max_depth: int | None = None,
+    max_nodes: int | None = None,
+    max_list_len: int | None = None,
+) -> CompiledQuery:
+    """Compile a spec (a dict, JSON text or an object with ``to_dict()``) and optional query
+    options (a dict, JSON text or a legacy ``QueryOptions``-like object).
+
+    When ``spec`` is omitted, ``options.specification`` is used (the legacy ``QueryOptions``
+    carries its specification). Raises :class:`SpecError` with ``code`` and ``path``.
+    """
+    if spec is None:
+        spec = getattr(options, "specification", None)
+    return _compile(
+        _spec_value(spec),
+        _options_value(options),
+        _settings(allowed_fields, max_depth, max_nodes, max_list_len),
+    )
+
+
+def compile_json(
+    spec_json: str,
+    options_json: str | None = None,
+    *,
+    allowed_fields: Sequence[str] | None = None,
+    max_depth: int | None = None,
+    max_nodes: int | None = None,
+    max_list_len: int | None = None,
+) -> str:
+    """JSON text in, canonical Extended JSON text out: ``{"filter", "sort"?, "skip"?, "limit"?,
+    "projection"?, "pipeline"}``."""
+    return _compile_json(spec_json, options_json, _settings(allowed_fields, max_depth, max_nodes, max_list_len))
+
+
+def validate(
+    spec: Mapping[str, Any] | str | SupportsToDict | object,
+    options: Mapping[str, Any] | str | object | None = None,
+    *,
+    allowed_fields: Sequence[str] | None = None,
+    max_depth: int | None = None,
+    max_nodes: int | None = None,
+    max_list_len: int | None = None,
+) -> list[dict[str, Any]]:
+    """Every error of a spec and its options as ``{"code", "path", "message"}`` (empty if valid)."""
+    return _validate(
+        _spec_value(spec),
+        _options_value(options),
+        _settings(allowed_fields, max_depth, max_nodes, max_list_len),
+    )
+
+
+def operators() -> list[dict[str, Any]]:
+    """Every operator with its ``family``, ``value_shape``, ``aliases``, ``supported`` flag and
+    ``description``, for building operator pickers."""
+    return _operators()

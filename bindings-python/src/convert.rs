@@ -1,0 +1,245 @@
+//! Conversion between Python values and the compiler's JSON / BSON values.
+//!
+//! In: `dict` (string keys), `list`/`tuple`, `str`, `int` (within Int64), finite `float`, `bool`,
+//! `None`, and the types pymongo users hold: `datetime`/`date`, `uuid.UUID`, `decimal.Decimal`,
+//! `bytes`, and (when pymongo is installed) `bson.Int64`, `bson.ObjectId`, `bson.Decimal128`,
+//! `bson.Binary`. Typed values become Extended JSON wrappers the compiler decodes.
+//!
+//! Out: what pymongo itself sends — `datetime` (UTC, tz-aware), `bson.Int64`, `bson.ObjectId`,
+//! `bson.Decimal128`, `uuid.UUID` (binary subtype 4), `bson.Binary`; without pymongo, `int`,
+//! `str`, `decimal.Decimal` and `bytes`.
+
+use bson::Bson;
+use bson::spec::BinarySubtype;
+use cqrs_mongo_spec::{ErrorCode, PathSegment, SpecError};
+use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
+use pyo3::types::{PyBool, PyBytes, PyDate, PyDateTime, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
+use serde_json::{Map, Number, Value};
+
+use crate::error::Failure;
+
+/// Python nesting deeper than this is `too_deep` (it also stops cyclic containers).
+const MAX_DEPTH: usize = 128;
+
+/// Python classes looked up once per interpreter.
+pub(crate) struct Classes {
+    uuid: Py<PyType>,
+    decimal: Py<PyType>,
+    timedelta: Py<PyAny>,
+    epoch: Py<PyAny>,
+    b64encode: Py<PyAny>,
+    /// `bson.Int64`, `ObjectId`, `Decimal128`, `Binary` when pymongo is installed.
+    bson: Option<BsonClasses>,
+}
+
+struct BsonClasses {
+    int64: Py<PyType>,
+    object_id: Py<PyType>,
+    decimal128: Py<PyType>,
+    binary: Py<PyType>,
+}
+
+static CLASSES: PyOnceLock<Classes> = PyOnceLock::new();
+
+pub(crate) fn classes(py: Python<'_>) -> PyResult<&Classes> {
+    CLASSES.get_or_try_init(py, || {
+        let class = |module: &str, name: &str| -> PyResult<Py<PyType>> {
+            Ok(py.import(module)?.getattr(name)?.cast_into::<PyType>()?.unbind())
+        };
+        let datetime = py.import("datetime")?;
+        let utc = datetime.getattr("timezone")?.getattr("utc")?;
+        let epoch = datetime.getattr("datetime")?.call1((1970, 1, 1, 0, 0, 0, 0, utc))?;
+        let bson = match py.import("bson") {
+            Ok(module) if module.hasattr("ObjectId")? => Some(BsonClasses {
+                int64: class("bson", "Int64")?,
+                object_id: class("bson", "ObjectId")?,
+                decimal128: class("bson", "Decimal128")?,
+                binary: class("bson", "Binary")?,
+            }),
+            _ => None,
+        };
+        Ok(Classes {
+            uuid: class("uuid", "UUID")?,
+            decimal: class("decimal", "Decimal")?,
+            timedelta: datetime.getattr("timedelta")?.unbind(),
+            epoch: epoch.unbind(),
+            b64encode: py.import("base64")?.getattr("b64encode")?.unbind(),
+            bson,
+        })
+    })
+}
+
+/// Converts a Python value to JSON; `root` starts the error path (`"options"` for options).
+/// `nodes` counts the values converted (the caller releases the GIL for large specs).
+pub(crate) fn to_json(obj: &Bound<'_, PyAny>, root: Option<&str>, nodes: &mut usize) -> Result<Value, Failure> {
+    let classes = classes(obj.py())?;
+    let mut path: Vec<PathSegment> = root.map(|r| PathSegment::Key(r.to_owned())).into_iter().collect();
+    convert(obj, classes, &mut path, nodes)
+}
+
+fn fail(path: &[PathSegment], code: ErrorCode, message: impl Into<String>) -> Failure {
+    Failure::Spec(SpecError::new(code, path.to_vec(), message))
+}
+
+fn wrapper(key: &str, value: Value) -> Value {
+    let mut map = Map::with_capacity(1);
+    map.insert(key.to_owned(), value);
+    Value::Object(map)
+}
+
+fn convert(obj: &Bound<'_, PyAny>, classes: &Classes, path: &mut Vec<PathSegment>, nodes: &mut usize) -> Result<Value, Failure> {
+    *nodes += 1;
+    if path.len() > MAX_DEPTH {
+        return Err(fail(path, ErrorCode::TooDeep, format!("the value nests deeper than {MAX_DEPTH} levels (or is cyclic)")));
+    }
+    if let Ok(text) = obj.cast::<PyString>() {
+        return Ok(Value::String(text.to_str()?.to_owned()));
+    }
+    if obj.is_none() {
+        return Ok(Value::Null);
+    }
+    if let Ok(dict) = obj.cast::<PyDict>() {
+        let mut map = Map::with_capacity(dict.len());
+        for (key, item) in dict.iter() {
+            let Ok(key) = key.cast::<PyString>() else {
+                return Err(fail(path, ErrorCode::InvalidValue, format!("dictionary keys must be strings, got {}", key.repr()?)));
+            };
+            let key = key.to_str()?.to_owned();
+            path.push(PathSegment::Key(key.clone()));
+            let value = convert(&item, classes, path, nodes)?;
+            path.pop();
+            map.insert(key, value);
+        }
+        return Ok(Value::Object(map));
+    }
+    if let Ok(b) = obj.cast::<PyBool>() {
+        return Ok(Value::Bool(b.is_true()));
+    }
+    if obj.is_instance_of::<PyInt>() {
+        if let Some(bson) = &classes.bson
+            && obj.is_instance(bson.int64.bind(obj.py()))?
+        {
+            let value: i64 = obj.extract()?;
+            return Ok(wrapper("$numberLong", Value::String(value.to_string())));
+        }
+        return match obj.extract::<i64>() {
+            Ok(value) => Ok(Value::Number(Number::from(value))),
+            Err(_) => Err(fail(path, ErrorCode::InvalidValue, format!("the integer {} does not fit in 64 bits", obj.repr()?))),
+        };
+    }
+    if let Ok(float) = obj.cast::<PyFloat>() {
+        let value = float.value();
+        return Number::from_f64(value)
+            .map(Value::Number)
+            .ok_or_else(|| fail(path, ErrorCode::InvalidValue, format!("{value} is not a finite number")));
+    }
+    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        let mut items = Vec::new();
+        for (index, item) in obj.try_iter()?.enumerate() {
+            path.push(PathSegment::Index(index));
+            items.push(convert(&item?, classes, path, nodes)?);
+            path.pop();
+        }
+        return Ok(Value::Array(items));
+    }
+    typed(obj, classes, path)
+}
+
+/// Dates, UUIDs, decimals, bytes and bson types as Extended JSON wrappers.
+fn typed(obj: &Bound<'_, PyAny>, classes: &Classes, path: &[PathSegment]) -> Result<Value, Failure> {
+    let py = obj.py();
+    let text = || -> PyResult<Value> { Ok(Value::String(obj.str()?.to_str()?.to_owned())) };
+    if obj.is_instance_of::<PyDateTime>() || obj.is_instance_of::<PyDate>() {
+        // isoformat keeps the offset of aware datetimes; the compiler treats naive ones as UTC.
+        let iso: String = obj.call_method0("isoformat")?.extract()?;
+        return Ok(wrapper("$date", Value::String(iso)));
+    }
+    if obj.is_instance(classes.uuid.bind(py))? {
+        return Ok(wrapper("$uuid", text()?));
+    }
+    if obj.is_instance(classes.decimal.bind(py))? {
+        return Ok(wrapper("$numberDecimal", text()?));
+    }
+    if let Some(bson) = &classes.bson {
+        if obj.is_instance(bson.object_id.bind(py))? {
+            return Ok(wrapper("$oid", text()?));
+        }
+        if obj.is_instance(bson.decimal128.bind(py))? {
+            return Ok(wrapper("$numberDecimal", text()?));
+        }
+        if obj.is_instance(bson.binary.bind(py))? {
+            let subtype: u8 = obj.getattr("subtype")?.extract()?;
+            return binary(obj, subtype, classes);
+        }
+    }
+    if obj.is_instance_of::<PyBytes>() {
+        return binary(obj, 0, classes);
+    }
+    let kind = obj.get_type().name()?;
+    Err(fail(path, ErrorCode::InvalidValue, format!("a {kind} is not a specification value")))
+}
+
+fn binary(obj: &Bound<'_, PyAny>, subtype: u8, classes: &Classes) -> Result<Value, Failure> {
+    let encoded = classes.b64encode.bind(obj.py()).call1((obj,))?;
+    let base64: String = encoded.call_method1("decode", ("ascii",))?.extract()?;
+    let mut body = Map::with_capacity(2);
+    body.insert("base64".into(), Value::String(base64));
+    body.insert("subType".into(), Value::String(format!("{subtype:02x}")));
+    Ok(wrapper("$binary", Value::Object(body)))
+}
+
+/// A BSON value as the Python value pymongo would send.
+pub(crate) fn to_python<'py>(py: Python<'py>, value: &Bson, classes: &Classes) -> PyResult<Bound<'py, PyAny>> {
+    Ok(match value {
+        Bson::Document(doc) => {
+            let dict = PyDict::new(py);
+            for (key, item) in doc {
+                dict.set_item(key, to_python(py, item, classes)?)?;
+            }
+            dict.into_any()
+        }
+        Bson::Array(items) => {
+            let list = PyList::empty(py);
+            for item in items {
+                list.append(to_python(py, item, classes)?)?;
+            }
+            list.into_any()
+        }
+        Bson::String(s) => PyString::new(py, s).into_any(),
+        Bson::Int32(i) => i.into_pyobject(py)?.into_any(),
+        Bson::Int64(i) => match &classes.bson {
+            Some(bson) => bson.int64.bind(py).call1((*i,))?,
+            None => i.into_pyobject(py)?.into_any(),
+        },
+        Bson::Double(d) => PyFloat::new(py, *d).into_any(),
+        Bson::Boolean(b) => PyBool::new(py, *b).to_owned().into_any(),
+        Bson::Null => py.None().into_bound(py),
+        Bson::DateTime(date) => {
+            let delta = classes.timedelta.bind(py).call((), Some(&[("milliseconds", date.timestamp_millis())].into_py_dict(py)?))?;
+            classes.epoch.bind(py).call_method1("__add__", (delta,))?
+        }
+        Bson::Decimal128(d) => match &classes.bson {
+            Some(bson) => bson.decimal128.bind(py).call1((d.to_string(),))?,
+            None => classes.decimal.bind(py).call1((d.to_string(),))?,
+        },
+        Bson::ObjectId(oid) => match &classes.bson {
+            Some(bson) => bson.object_id.bind(py).call1((oid.to_hex(),))?,
+            None => PyString::new(py, &oid.to_hex()).into_any(),
+        },
+        Bson::Binary(binary) if binary.subtype == BinarySubtype::Uuid && binary.bytes.len() == 16 => {
+            let bytes = PyBytes::new(py, &binary.bytes);
+            classes.uuid.bind(py).call((), Some(&[("bytes", bytes)].into_py_dict(py)?))?
+        }
+        Bson::Binary(binary) => {
+            let bytes = PyBytes::new(py, &binary.bytes);
+            match &classes.bson {
+                Some(bson) => bson.binary.bind(py).call1((bytes, u8::from(binary.subtype)))?,
+                None => bytes.into_any(),
+            }
+        }
+        other => PyString::new(py, &other.to_string()).into_any(),
+    })
+}
+
+use pyo3::types::IntoPyDict;

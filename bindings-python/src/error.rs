@@ -1,0 +1,74 @@
+//! `SpecError(ValueError)` with `.code` and `.path`, raised for every specification error.
+
+use cqrs_mongo_spec::PathSegment;
+use cqrs_mongo_spec::SpecError as CoreError;
+use pyo3::create_exception;
+use pyo3::exceptions::PyValueError;
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList};
+
+create_exception!(
+    cqrs_mongo_spec,
+    SpecError,
+    PyValueError,
+    "A specification error: `code` is stable across Rust, JS and Python; `path` points at the node."
+);
+
+/// A spec problem, or a Python exception raised while reading the input (e.g. by `__str__`).
+pub(crate) enum Failure {
+    Spec(CoreError),
+    Python(PyErr),
+}
+
+impl From<CoreError> for Failure {
+    fn from(err: CoreError) -> Self {
+        Failure::Spec(err)
+    }
+}
+
+impl From<PyErr> for Failure {
+    fn from(err: PyErr) -> Self {
+        Failure::Python(err)
+    }
+}
+
+impl Failure {
+    pub(crate) fn into_py(self, py: Python<'_>) -> PyErr {
+        match self {
+            Failure::Python(err) => err,
+            Failure::Spec(err) => to_py(py, &err),
+        }
+    }
+}
+
+/// The path as a Python list of `str` and `int`.
+pub(crate) fn path_list<'py>(py: Python<'py>, path: &[PathSegment]) -> PyResult<Bound<'py, PyList>> {
+    let list = PyList::empty(py);
+    for segment in path {
+        match segment {
+            PathSegment::Key(key) => list.append(key)?,
+            PathSegment::Index(index) => list.append(index)?,
+        }
+    }
+    Ok(list)
+}
+
+/// A `SpecError` exception instance with `code` and `path` set.
+pub(crate) fn to_py(py: Python<'_>, err: &CoreError) -> PyErr {
+    let exception = SpecError::new_err(err.to_string());
+    let value = exception.value(py);
+    let _ = value.setattr("code", err.code().as_str());
+    if let Ok(path) = path_list(py, err.path()) {
+        let _ = value.setattr("path", path);
+    }
+    exception
+}
+
+/// `{"code", "path", "message"}` for `validate`.
+pub(crate) fn to_dict<'py>(py: Python<'py>, err: &CoreError) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    dict.set_item("code", err.code().as_str())?;
+    dict.set_item("path", path_list(py, err.path())?)?;
+    dict.set_item("message", err.message())?;
+    Ok(dict)
+}

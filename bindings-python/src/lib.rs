@@ -1,0 +1,241 @@
+//! Python bindings of `cqrs-mongo-spec` (the private module `cqrs_mongo_spec._native`). No
+//! compiler logic lives here: only argument conversion ([`convert`]), results and errors
+//! ([`error`]). The public API is the small Python package around it.
+#![forbid(unsafe_code)]
+
+mod convert;
+mod error;
+
+use bson::{Bson, Document};
+use cqrs_mongo_spec::{CompiledQuery, Compiler, CompilerConfig, ErrorCode, ExtJsonFormat, PathSegment, SpecError};
+use pyo3::prelude::*;
+use pyo3::types::{PyDict, PyList, PyString};
+use serde_json::Value;
+
+use crate::error::Failure;
+
+/// Specs with more values than this are compiled with the GIL released.
+const DETACH_ABOVE: usize = 2_000;
+
+const SETTINGS: [&str; 4] = ["allowed_fields", "max_depth", "max_nodes", "max_list_len"];
+
+/// The compiler for the keyword settings (`allowed_fields`, `max_depth`, `max_nodes`,
+/// `max_list_len`); unknown keys are an `invalid_option` error.
+fn compiler(settings: Option<&Bound<'_, PyDict>>) -> Result<Compiler, Failure> {
+    let mut config = CompilerConfig::default();
+    let Some(settings) = settings else {
+        return Ok(Compiler::new(config));
+    };
+    for (key, value) in settings.iter() {
+        let key: String = key.extract()?;
+        if value.is_none() {
+            continue;
+        }
+        let bad = |message: String| {
+            let path = vec![PathSegment::Key("settings".into()), PathSegment::Key(key.clone())];
+            Failure::Spec(SpecError::new(ErrorCode::InvalidOption, path, message))
+        };
+        let count = || value.extract::<usize>().map_err(|_| bad(format!("{key} must be a non-negative integer")));
+        config = match key.as_str() {
+            "allowed_fields" => {
+                let fields: Vec<String> = value.extract().map_err(|_| bad("allowed_fields must be a list of strings".into()))?;
+                config.allow_fields(fields)
+            }
+            "max_depth" => config.with_max_depth(count()?),
+            "max_nodes" => config.with_max_nodes(count()?),
+            "max_list_len" => config.with_max_list_len(count()?),
+            _ => return Err(bad(format!("unknown setting {key:?}; settings are {}", SETTINGS.join(", ")))),
+        };
+    }
+    Ok(Compiler::new(config))
+}
+
+/// A spec or options argument: JSON text or a Python value; `None` stays `None`.
+fn json_arg(value: Option<&Bound<'_, PyAny>>, root: Option<&str>, nodes: &mut usize) -> Result<Option<Value>, Failure> {
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    if let Ok(text) = value.cast::<PyString>() {
+        let text = text.to_str()?;
+        *nodes += text.len() / 16;
+        return serde_json::from_str(text).map(Some).map_err(|err| {
+            let path = root.map(|r| vec![PathSegment::Key(r.to_owned())]).unwrap_or_default();
+            let code = if err.to_string().contains("recursion limit") { ErrorCode::TooDeep } else { ErrorCode::InvalidJson };
+            Failure::Spec(SpecError::new(code, path, format!("not valid JSON: {err}")))
+        });
+    }
+    convert::to_json(value, root, nodes).map(Some)
+}
+
+/// A compiled query: the find plan (`filter`, `sort`, `skip`, `limit`, `projection`) and the
+/// equivalent aggregation `pipeline` (just the `$match` stage when no options were given).
+#[pyclass(frozen, get_all, module = "cqrs_mongo_spec", name = "CompiledQuery")]
+struct PyCompiledQuery {
+    filter: Py<PyAny>,
+    sort: Option<Py<PyAny>>,
+    skip: Option<u64>,
+    limit: Option<u64>,
+    projection: Option<Py<PyAny>>,
+    pipeline: Py<PyAny>,
+}
+
+#[pymethods]
+impl PyCompiledQuery {
+    fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
+        let mut parts = vec![format!("filter={}", self.filter.bind(py).repr()?)];
+        if let Some(sort) = &self.sort {
+            parts.push(format!("sort={}", sort.bind(py).repr()?));
+        }
+        if let Some(skip) = self.skip {
+            parts.push(format!("skip={skip}"));
+        }
+        if let Some(limit) = self.limit {
+            parts.push(format!("limit={limit}"));
+        }
+        if let Some(projection) = &self.projection {
+            parts.push(format!("projection={}", projection.bind(py).repr()?));
+        }
+        Ok(format!("CompiledQuery({})", parts.join(", ")))
+    }
+
+    /// The result as a dict with the keys that are set.
+    fn to_dict<'py>(&self, py: Python<'py>) -> PyResult<Bound<'py, PyDict>> {
+        let dict = PyDict::new(py);
+        dict.set_item("filter", &self.filter)?;
+        if let Some(sort) = &self.sort {
+            dict.set_item("sort", sort)?;
+        }
+        if let Some(skip) = self.skip {
+            dict.set_item("skip", skip)?;
+        }
+        if let Some(limit) = self.limit {
+            dict.set_item("limit", limit)?;
+        }
+        if let Some(projection) = &self.projection {
+            dict.set_item("projection", projection)?;
+        }
+        dict.set_item("pipeline", &self.pipeline)?;
+        Ok(dict)
+    }
+}
+
+fn py_doc(py: Python<'_>, doc: &Document, classes: &convert::Classes) -> PyResult<Py<PyAny>> {
+    Ok(convert::to_python(py, &Bson::Document(doc.clone()), classes)?.unbind())
+}
+
+fn run(
+    py: Python<'_>,
+    spec: &Bound<'_, PyAny>,
+    options: Option<&Bound<'_, PyAny>>,
+    settings: Option<&Bound<'_, PyDict>>,
+) -> Result<PyCompiledQuery, Failure> {
+    let compiler = compiler(settings)?;
+    let mut nodes = 0;
+    let spec = json_arg(Some(spec), None, &mut nodes)?.ok_or_else(|| {
+        Failure::Spec(SpecError::new(ErrorCode::InvalidNode, Vec::new(), "the specification is None"))
+    })?;
+    let options = json_arg(options, Some("options"), &mut nodes)?.unwrap_or_else(|| Value::Object(Default::default()));
+    let query = if nodes > DETACH_ABOVE {
+        py.detach(|| compiler.compile_query(&spec, Some(&options)))?
+    } else {
+        compiler.compile_query(&spec, Some(&options))?
+    };
+    let classes = convert::classes(py)?;
+    let CompiledQuery { filter, sort, skip, limit, projection, pipeline, .. } = query;
+    let stages = PyList::empty(py);
+    for stage in pipeline.unwrap_or_default() {
+        stages.append(py_doc(py, &stage, classes)?)?;
+    }
+    Ok(PyCompiledQuery {
+        filter: py_doc(py, &filter, classes)?,
+        sort: sort.map(|d| py_doc(py, &d, classes)).transpose()?,
+        skip,
+        limit,
+        projection: projection.map(|d| py_doc(py, &d, classes)).transpose()?,
+        pipeline: stages.into_any().unbind(),
+    })
+}
+
+/// Compiles a spec (dict/list/… or JSON text) and optional options (dict or JSON text).
+#[pyfunction]
+#[pyo3(signature = (spec, options=None, settings=None))]
+fn compile(
+    py: Python<'_>,
+    spec: &Bound<'_, PyAny>,
+    options: Option<&Bound<'_, PyAny>>,
+    settings: Option<&Bound<'_, PyDict>>,
+) -> PyResult<PyCompiledQuery> {
+    run(py, spec, options, settings).map_err(|f| f.into_py(py))
+}
+
+/// JSON text in, canonical Extended JSON text out.
+#[pyfunction]
+#[pyo3(signature = (spec_json, options_json=None, settings=None))]
+fn compile_json(
+    py: Python<'_>,
+    spec_json: &str,
+    options_json: Option<&str>,
+    settings: Option<&Bound<'_, PyDict>>,
+) -> PyResult<String> {
+    let run = || -> Result<String, Failure> {
+        let compiler = compiler(settings)?;
+        let query = compiler.compile_query_str(spec_json, Some(options_json.unwrap_or("{}")))?;
+        Ok(query.to_extjson_string(ExtJsonFormat::Canonical))
+    };
+    run().map_err(|f| f.into_py(py))
+}
+
+/// Every error of a spec and its options as `{"code", "path", "message"}` dicts.
+#[pyfunction]
+#[pyo3(signature = (spec, options=None, settings=None))]
+fn validate<'py>(
+    py: Python<'py>,
+    spec: &Bound<'py, PyAny>,
+    options: Option<&Bound<'py, PyAny>>,
+    settings: Option<&Bound<'py, PyDict>>,
+) -> PyResult<Bound<'py, PyList>> {
+    let compiler = compiler(settings).map_err(|f| f.into_py(py))?;
+    let mut nodes = 0;
+    let parsed = (|| -> Result<(Option<Value>, Option<Value>), Failure> {
+        Ok((json_arg(Some(spec), None, &mut nodes)?, json_arg(options, Some("options"), &mut nodes)?))
+    })();
+    let errors = match parsed {
+        Ok((Some(spec), options)) => compiler.validate_query(&spec, options.as_ref()),
+        Ok((None, _)) => vec![SpecError::new(ErrorCode::InvalidNode, Vec::new(), "the specification is None")],
+        Err(Failure::Spec(err)) => vec![err],
+        Err(Failure::Python(err)) => return Err(err),
+    };
+    let list = PyList::empty(py);
+    for err in &errors {
+        list.append(error::to_dict(py, err)?)?;
+    }
+    Ok(list)
+}
+
+/// Metadata of every operator: name, family, value shape, aliases, support, description.
+#[pyfunction]
+fn operators(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
+    let list = PyList::empty(py);
+    for op in cqrs_mongo_spec::operators() {
+        let dict = PyDict::new(py);
+        dict.set_item("name", op.name)?;
+        dict.set_item("family", serde_json::to_value(op.family).ok().and_then(|v| v.as_str().map(str::to_owned)))?;
+        dict.set_item("value_shape", serde_json::to_value(op.value_shape).ok().and_then(|v| v.as_str().map(str::to_owned)))?;
+        dict.set_item("aliases", PyList::new(py, op.aliases)?)?;
+        dict.set_item("supported", op.supported)?;
+        dict.set_item("description", op.description)?;
+        list.append(dict)?;
+    }
+    Ok(list)
+}
+
+#[pymodule]
+fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
+    m.add("SpecError", m.py().get_type::<error::SpecError>())?;
+    m.add_class::<PyCompiledQuery>()?;
+    m.add_function(wrap_pyfunction!(compile, m)?)?;
+    m.add_function(wrap_pyfunction!(compile_json, m)?)?;
+    m.add_function(wrap_pyfunction!(validate, m)?)?;
+    m.add_function(wrap_pyfunction!(operators, m)?)?;
+    Ok(())
+}
