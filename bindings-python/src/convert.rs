@@ -5,13 +5,14 @@
 //! `bytes`, and (when pymongo is installed) `bson.Int64`, `bson.ObjectId`, `bson.Decimal128`,
 //! `bson.Binary`. Typed values become Extended JSON wrappers the compiler decodes.
 //!
-//! Out: what pymongo itself sends — `datetime` (UTC, tz-aware), `bson.Int64`, `bson.ObjectId`,
+//! Out (read straight from the compiled BSON bytes): what pymongo itself sends — `datetime` (UTC, tz-aware), `bson.Int64`, `bson.ObjectId`,
 //! `bson.Decimal128`, `uuid.UUID` (binary subtype 4), `bson.Binary`; without pymongo, `int`,
 //! `str`, `decimal.Decimal` and `bytes`.
 
-use bson::Bson;
+use bson::raw::{RawBsonRef, RawDocument};
 use bson::spec::BinarySubtype;
 use cqrs_mongo_spec::{ErrorCode, PathSegment, SpecError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDate, PyDateTime, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
@@ -88,10 +89,19 @@ fn wrapper(key: &str, value: Value) -> Value {
     Value::Object(map)
 }
 
-fn convert(obj: &Bound<'_, PyAny>, classes: &Classes, path: &mut Vec<PathSegment>, nodes: &mut usize) -> Result<Value, Failure> {
+fn convert(
+    obj: &Bound<'_, PyAny>,
+    classes: &Classes,
+    path: &mut Vec<PathSegment>,
+    nodes: &mut usize,
+) -> Result<Value, Failure> {
     *nodes += 1;
     if path.len() > MAX_DEPTH {
-        return Err(fail(path, ErrorCode::TooDeep, format!("the value nests deeper than {MAX_DEPTH} levels (or is cyclic)")));
+        return Err(fail(
+            path,
+            ErrorCode::TooDeep,
+            format!("the value nests deeper than {MAX_DEPTH} levels (or is cyclic)"),
+        ));
     }
     if let Ok(text) = obj.cast::<PyString>() {
         return Ok(Value::String(text.to_str()?.to_owned()));
@@ -103,7 +113,11 @@ fn convert(obj: &Bound<'_, PyAny>, classes: &Classes, path: &mut Vec<PathSegment
         let mut map = Map::with_capacity(dict.len());
         for (key, item) in dict.iter() {
             let Ok(key) = key.cast::<PyString>() else {
-                return Err(fail(path, ErrorCode::InvalidValue, format!("dictionary keys must be strings, got {}", key.repr()?)));
+                return Err(fail(
+                    path,
+                    ErrorCode::InvalidValue,
+                    format!("dictionary keys must be strings, got {}", key.repr()?),
+                ));
             };
             let key = key.to_str()?.to_owned();
             path.push(PathSegment::Key(key.clone()));
@@ -125,7 +139,9 @@ fn convert(obj: &Bound<'_, PyAny>, classes: &Classes, path: &mut Vec<PathSegment
         }
         return match obj.extract::<i64>() {
             Ok(value) => Ok(Value::Number(Number::from(value))),
-            Err(_) => Err(fail(path, ErrorCode::InvalidValue, format!("the integer {} does not fit in 64 bits", obj.repr()?))),
+            Err(_) => {
+                Err(fail(path, ErrorCode::InvalidValue, format!("the integer {} does not fit in 64 bits", obj.repr()?)))
+            }
         };
     }
     if let Ok(float) = obj.cast::<PyFloat>() {
@@ -189,56 +205,122 @@ fn binary(obj: &Bound<'_, PyAny>, subtype: u8, classes: &Classes) -> Result<Valu
     Ok(wrapper("$binary", Value::Object(body)))
 }
 
+/// Keys that compiled filters use over and over, created once as Python strings.
+const COMMON_KEYS: [&str; 40] = [
+    "$eq",
+    "$ne",
+    "$gt",
+    "$gte",
+    "$lt",
+    "$lte",
+    "$in",
+    "$nin",
+    "$all",
+    "$and",
+    "$or",
+    "$nor",
+    "$not",
+    "$regex",
+    "$options",
+    "$exists",
+    "$size",
+    "$type",
+    "$elemMatch",
+    "$geoWithin",
+    "$geoIntersects",
+    "$geometry",
+    "$centerSphere",
+    "$text",
+    "$search",
+    "$match",
+    "$sort",
+    "$skip",
+    "$limit",
+    "$project",
+    "$group",
+    "$sum",
+    "_id",
+    "count",
+    "type",
+    "coordinates",
+    "geometries",
+    "f0",
+    "f1",
+    "f2",
+];
+
+static KEY_CACHE: PyOnceLock<Vec<Py<PyString>>> = PyOnceLock::new();
+
+fn key<'py>(py: Python<'py>, name: &str) -> Bound<'py, PyString> {
+    let cache = KEY_CACHE.get_or_init(py, || COMMON_KEYS.iter().map(|k| PyString::intern(py, k).unbind()).collect());
+    match COMMON_KEYS.iter().position(|k| *k == name) {
+        Some(index) => cache[index].bind(py).clone(),
+        None => PyString::new(py, name),
+    }
+}
+
+/// A BSON document (as bytes) as the Python dict pymongo would send.
+pub(crate) fn document_to_python<'py>(
+    py: Python<'py>,
+    doc: &RawDocument,
+    classes: &Classes,
+) -> PyResult<Bound<'py, PyDict>> {
+    let dict = PyDict::new(py);
+    for element in doc.iter() {
+        let (name, value) = element.map_err(|e| PyValueError::new_err(e.to_string()))?;
+        dict.set_item(key(py, name.as_str()), to_python(py, value, classes)?)?;
+    }
+    Ok(dict)
+}
+
 /// A BSON value as the Python value pymongo would send.
-pub(crate) fn to_python<'py>(py: Python<'py>, value: &Bson, classes: &Classes) -> PyResult<Bound<'py, PyAny>> {
+fn to_python<'py>(py: Python<'py>, value: RawBsonRef<'_>, classes: &Classes) -> PyResult<Bound<'py, PyAny>> {
     Ok(match value {
-        Bson::Document(doc) => {
-            let dict = PyDict::new(py);
-            for (key, item) in doc {
-                dict.set_item(key, to_python(py, item, classes)?)?;
-            }
-            dict.into_any()
-        }
-        Bson::Array(items) => {
+        RawBsonRef::Document(doc) => document_to_python(py, doc, classes)?.into_any(),
+        RawBsonRef::Array(items) => {
             let list = PyList::empty(py);
             for item in items {
-                list.append(to_python(py, item, classes)?)?;
+                list.append(to_python(py, item.map_err(|e| PyValueError::new_err(e.to_string()))?, classes)?)?;
             }
             list.into_any()
         }
-        Bson::String(s) => PyString::new(py, s).into_any(),
-        Bson::Int32(i) => i.into_pyobject(py)?.into_any(),
-        Bson::Int64(i) => match &classes.bson {
-            Some(bson) => bson.int64.bind(py).call1((*i,))?,
+        RawBsonRef::String(s) => PyString::new(py, s).into_any(),
+        RawBsonRef::Int32(i) => i.into_pyobject(py)?.into_any(),
+        RawBsonRef::Int64(i) => match &classes.bson {
+            Some(bson) => bson.int64.bind(py).call1((i,))?,
             None => i.into_pyobject(py)?.into_any(),
         },
-        Bson::Double(d) => PyFloat::new(py, *d).into_any(),
-        Bson::Boolean(b) => PyBool::new(py, *b).to_owned().into_any(),
-        Bson::Null => py.None().into_bound(py),
-        Bson::DateTime(date) => {
-            let delta = classes.timedelta.bind(py).call((), Some(&[("milliseconds", date.timestamp_millis())].into_py_dict(py)?))?;
+        RawBsonRef::Double(d) => PyFloat::new(py, d).into_any(),
+        RawBsonRef::Boolean(b) => PyBool::new(py, b).to_owned().into_any(),
+        RawBsonRef::Null => py.None().into_bound(py),
+        RawBsonRef::DateTime(date) => {
+            let delta = classes
+                .timedelta
+                .bind(py)
+                .call((), Some(&[("milliseconds", date.timestamp_millis())].into_py_dict(py)?))?;
             classes.epoch.bind(py).call_method1("__add__", (delta,))?
         }
-        Bson::Decimal128(d) => match &classes.bson {
+        RawBsonRef::Decimal128(d) => match &classes.bson {
             Some(bson) => bson.decimal128.bind(py).call1((d.to_string(),))?,
             None => classes.decimal.bind(py).call1((d.to_string(),))?,
         },
-        Bson::ObjectId(oid) => match &classes.bson {
+        RawBsonRef::ObjectId(oid) => match &classes.bson {
             Some(bson) => bson.object_id.bind(py).call1((oid.to_hex(),))?,
             None => PyString::new(py, &oid.to_hex()).into_any(),
         },
-        Bson::Binary(binary) if binary.subtype == BinarySubtype::Uuid && binary.bytes.len() == 16 => {
-            let bytes = PyBytes::new(py, &binary.bytes);
+        RawBsonRef::Binary(binary) if binary.subtype == BinarySubtype::Uuid && binary.bytes.len() == 16 => {
+            let bytes = PyBytes::new(py, binary.bytes);
             classes.uuid.bind(py).call((), Some(&[("bytes", bytes)].into_py_dict(py)?))?
         }
-        Bson::Binary(binary) => {
-            let bytes = PyBytes::new(py, &binary.bytes);
+        RawBsonRef::Binary(binary) => {
+            let bytes = PyBytes::new(py, binary.bytes);
             match &classes.bson {
                 Some(bson) => bson.binary.bind(py).call1((bytes, u8::from(binary.subtype)))?,
                 None => bytes.into_any(),
             }
         }
-        other => PyString::new(py, &other.to_string()).into_any(),
+        // Compiled filters hold only the types above (values are literals of those types).
+        _ => py.None().into_bound(py),
     })
 }
 

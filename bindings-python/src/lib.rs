@@ -6,9 +6,11 @@
 mod convert;
 mod error;
 
-use bson::{Bson, Document};
+use bson::{Document, RawDocumentBuf};
 use cqrs_mongo_spec::{CompiledQuery, Compiler, CompilerConfig, ErrorCode, ExtJsonFormat, PathSegment, SpecError};
+use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
+use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyDict, PyList, PyString};
 use serde_json::Value;
 
@@ -38,7 +40,8 @@ fn compiler(settings: Option<&Bound<'_, PyDict>>) -> Result<Compiler, Failure> {
         let count = || value.extract::<usize>().map_err(|_| bad(format!("{key} must be a non-negative integer")));
         config = match key.as_str() {
             "allowed_fields" => {
-                let fields: Vec<String> = value.extract().map_err(|_| bad("allowed_fields must be a list of strings".into()))?;
+                let fields: Vec<String> =
+                    value.extract().map_err(|_| bad("allowed_fields must be a list of strings".into()))?;
                 config.allow_fields(fields)
             }
             "max_depth" => config.with_max_depth(count()?),
@@ -60,7 +63,8 @@ fn json_arg(value: Option<&Bound<'_, PyAny>>, root: Option<&str>, nodes: &mut us
         *nodes += text.len() / 16;
         return serde_json::from_str(text).map(Some).map_err(|err| {
             let path = root.map(|r| vec![PathSegment::Key(r.to_owned())]).unwrap_or_default();
-            let code = if err.to_string().contains("recursion limit") { ErrorCode::TooDeep } else { ErrorCode::InvalidJson };
+            let code =
+                if err.to_string().contains("recursion limit") { ErrorCode::TooDeep } else { ErrorCode::InvalidJson };
             Failure::Spec(SpecError::new(code, path, format!("not valid JSON: {err}")))
         });
     }
@@ -69,18 +73,39 @@ fn json_arg(value: Option<&Bound<'_, PyAny>>, root: Option<&str>, nodes: &mut us
 
 /// A compiled query: the find plan (`filter`, `sort`, `skip`, `limit`, `projection`) and the
 /// equivalent aggregation `pipeline` (just the `$match` stage when no options were given).
-#[pyclass(frozen, get_all, module = "cqrs_mongo_spec", name = "CompiledQuery")]
+#[pyclass(frozen, module = "cqrs_mongo_spec", name = "CompiledQuery")]
 struct PyCompiledQuery {
+    #[pyo3(get)]
     filter: Py<PyAny>,
+    #[pyo3(get)]
     sort: Option<Py<PyAny>>,
+    #[pyo3(get)]
     skip: Option<u64>,
+    #[pyo3(get)]
     limit: Option<u64>,
+    #[pyo3(get)]
     projection: Option<Py<PyAny>>,
-    pipeline: Py<PyAny>,
+    /// Without options the pipeline is `[{"$match": filter}]`, built from the filter's bytes on
+    /// first access (most callers only use the find plan); with options it is built at once.
+    pipeline_source: Option<RawDocumentBuf>,
+    pipeline: PyOnceLock<Py<PyAny>>,
 }
 
 #[pymethods]
 impl PyCompiledQuery {
+    /// The aggregation pipeline equivalent to the whole query.
+    #[getter]
+    fn pipeline(&self, py: Python<'_>) -> PyResult<Py<PyAny>> {
+        self.pipeline
+            .get_or_try_init(py, || {
+                let filter = self.pipeline_source.as_ref().ok_or_else(|| PyValueError::new_err("no pipeline"))?;
+                let stage = PyDict::new(py);
+                stage.set_item("$match", convert::document_to_python(py, filter, convert::classes(py)?)?)?;
+                Ok::<_, PyErr>(PyList::new(py, [stage])?.into_any().unbind())
+            })
+            .map(|p| p.clone_ref(py))
+    }
+
     fn __repr__(&self, py: Python<'_>) -> PyResult<String> {
         let mut parts = vec![format!("filter={}", self.filter.bind(py).repr()?)];
         if let Some(sort) = &self.sort {
@@ -114,13 +139,14 @@ impl PyCompiledQuery {
         if let Some(projection) = &self.projection {
             dict.set_item("projection", projection)?;
         }
-        dict.set_item("pipeline", &self.pipeline)?;
+        dict.set_item("pipeline", self.pipeline(py)?)?;
         Ok(dict)
     }
 }
 
 fn py_doc(py: Python<'_>, doc: &Document, classes: &convert::Classes) -> PyResult<Py<PyAny>> {
-    Ok(convert::to_python(py, &Bson::Document(doc.clone()), classes)?.unbind())
+    let raw = RawDocumentBuf::try_from(doc).map_err(|e| PyValueError::new_err(e.to_string()))?;
+    Ok(convert::document_to_python(py, &raw, classes)?.into_any().unbind())
 }
 
 fn run(
@@ -134,13 +160,31 @@ fn run(
     let spec = json_arg(Some(spec), None, &mut nodes)?.ok_or_else(|| {
         Failure::Spec(SpecError::new(ErrorCode::InvalidNode, Vec::new(), "the specification is None"))
     })?;
-    let options = json_arg(options, Some("options"), &mut nodes)?.unwrap_or_else(|| Value::Object(Default::default()));
+    let options = json_arg(options, Some("options"), &mut nodes)?;
+    let classes = convert::classes(py)?;
+    let Some(options) = options else {
+        // The fast path: BSON bytes; the pipeline's $match stage is read from them again on
+        // first access, so changing the filter never changes the pipeline.
+        let raw = if nodes > DETACH_ABOVE {
+            py.detach(|| compiler.compile_raw(&spec))?
+        } else {
+            compiler.compile_raw(&spec)?
+        };
+        return Ok(PyCompiledQuery {
+            filter: convert::document_to_python(py, &raw, classes)?.into_any().unbind(),
+            sort: None,
+            skip: None,
+            limit: None,
+            projection: None,
+            pipeline_source: Some(raw),
+            pipeline: PyOnceLock::new(),
+        });
+    };
     let query = if nodes > DETACH_ABOVE {
         py.detach(|| compiler.compile_query(&spec, Some(&options)))?
     } else {
         compiler.compile_query(&spec, Some(&options))?
     };
-    let classes = convert::classes(py)?;
     let CompiledQuery { filter, sort, skip, limit, projection, pipeline, .. } = query;
     let stages = PyList::empty(py);
     for stage in pipeline.unwrap_or_default() {
@@ -152,7 +196,12 @@ fn run(
         skip,
         limit,
         projection: projection.map(|d| py_doc(py, &d, classes)).transpose()?,
-        pipeline: stages.into_any().unbind(),
+        pipeline_source: None,
+        pipeline: {
+            let cell = PyOnceLock::new();
+            let _ = cell.set(py, stages.into_any().unbind());
+            cell
+        },
     })
 }
 
@@ -179,8 +228,12 @@ fn compile_json(
 ) -> PyResult<String> {
     let run = || -> Result<String, Failure> {
         let compiler = compiler(settings)?;
-        let query = compiler.compile_query_str(spec_json, Some(options_json.unwrap_or("{}")))?;
-        Ok(query.to_extjson_string(ExtJsonFormat::Canonical))
+        let mut nodes = 0;
+        let spec_text = PyString::new(py, spec_json);
+        let spec = json_arg(Some(spec_text.as_any()), None, &mut nodes)?.unwrap_or_default();
+        let options_text = options_json.map(|text| PyString::new(py, text));
+        let options = json_arg(options_text.as_ref().map(|t| t.as_any()), Some("options"), &mut nodes)?;
+        Ok(compiler.compile_query_extjson(&spec, options.as_ref(), ExtJsonFormat::Canonical)?)
     };
     run().map_err(|f| f.into_py(py))
 }
@@ -220,7 +273,10 @@ fn operators(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
         let dict = PyDict::new(py);
         dict.set_item("name", op.name)?;
         dict.set_item("family", serde_json::to_value(op.family).ok().and_then(|v| v.as_str().map(str::to_owned)))?;
-        dict.set_item("value_shape", serde_json::to_value(op.value_shape).ok().and_then(|v| v.as_str().map(str::to_owned)))?;
+        dict.set_item(
+            "value_shape",
+            serde_json::to_value(op.value_shape).ok().and_then(|v| v.as_str().map(str::to_owned)),
+        )?;
         dict.set_item("aliases", PyList::new(py, op.aliases)?)?;
         dict.set_item("supported", op.supported)?;
         dict.set_item("description", op.description)?;

@@ -127,16 +127,6 @@ fn root_path(root: Option<&str>) -> Vec<PathSegment> {
     root.map(|r| vec![PathSegment::Key(r.to_owned())]).unwrap_or_default()
 }
 
-/// The result as Extended JSON text. Without options the pipeline is just the `$match` stage,
-/// so the filter is compiled straight to BSON bytes and written once (the fast path).
-fn result_json(compiler: &Compiler, args: &Args, format: ExtJsonFormat) -> Result<String, SpecError> {
-    if let Some(options) = &args.options {
-        return Ok(compiler.compile_query(&args.spec, Some(options))?.to_extjson_string(format));
-    }
-    let filter = cqrs_mongo_spec::to_extjson_string(&compiler.compile_raw(&args.spec)?, format);
-    Ok(format!("{{\"filter\":{filter},\"pipeline\":[{{\"$match\":{filter}}}]}}"))
-}
-
 /// Spec JSON and optional options JSON to the result as Extended JSON text (relaxed by default,
 /// canonical with `output: "canonical"`).
 #[wasm_bindgen(js_name = compileJson)]
@@ -155,7 +145,8 @@ pub fn compile_json(spec_json: JsValue, options_json: JsValue, settings: JsValue
                 ));
             }
         };
-        result_json(&settings.compiler(), &Args::parse(&spec_json, &options_json)?, format)
+        let args = Args::parse(&spec_json, &options_json)?;
+        settings.compiler().compile_query_extjson(&args.spec, args.options.as_ref(), format)
     };
     run().map_err(|e| error::to_js(&e))
 }

@@ -136,6 +136,22 @@ impl Compiler {
         self.plan(filter, options)
     }
 
+    /// The query as Extended JSON text with `pipeline` always present (`[{"$match": filter}]`
+    /// without options): what the npm and pip packages return. Without options the filter is
+    /// compiled straight to BSON bytes and written once (the fast path).
+    pub fn compile_query_extjson(
+        &self,
+        spec: &Value,
+        options: Option<&Value>,
+        format: ExtJsonFormat,
+    ) -> Result<String, SpecError> {
+        if let Some(options) = options {
+            return Ok(self.compile_query(spec, Some(options))?.to_extjson_string(format));
+        }
+        let filter = to_extjson_string(&self.compile_raw(spec)?, format);
+        Ok(format!("{{\"filter\":{filter},\"pipeline\":[{{\"$match\":{filter}}}]}}"))
+    }
+
     fn plan(&self, filter: Document, options: &QueryOptions) -> Result<CompiledQuery, SpecError> {
         let mut diag = Diag::with_root(false, "options");
         options::check(options, &self.config, &mut diag);

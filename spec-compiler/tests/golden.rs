@@ -134,7 +134,8 @@ fn run_case(path: &Path) -> Result<(), Failed> {
     match (case.get("expected"), case.get("error")) {
         (Some(expected), None) => {
             check_output(&case, expected, result, &validation)?;
-            check_raw_matches_document(&compiler, spec)
+            check_raw_matches_document(&compiler, spec)?;
+            check_bindings_json(&compiler, spec, options)
         }
         (None, Some(error)) => check_error(error, result, &validation),
         _ => Err("a case needs exactly one of \"expected\" and \"error\"".into()),
@@ -177,6 +178,28 @@ fn check_output(
         return Err("\"matches\" must be a sorted list of distinct _id strings".into());
     }
     Ok(())
+}
+
+/// What the npm and pip packages return (`compile_query_extjson`, pipeline always present)
+/// equals the plan's own output, also on the fast path without options.
+fn check_bindings_json(compiler: &Compiler, spec: &Value, options: Option<&Value>) -> Result<(), Failed> {
+    let parsed;
+    let spec = match spec {
+        Value::String(text) => {
+            parsed = serde_json::from_str::<Value>(text)?;
+            &parsed
+        }
+        other => other,
+    };
+    let empty = serde_json::json!({});
+    let reference =
+        compiler.compile_query(spec, Some(options.unwrap_or(&empty)))?.to_extjson_string(ExtJsonFormat::Canonical);
+    let bindings = compiler.compile_query_extjson(spec, options, ExtJsonFormat::Canonical)?;
+    if bindings == reference {
+        Ok(())
+    } else {
+        Err(format!("compile_query_extjson differs:\n{bindings}\n{reference}").into())
+    }
 }
 
 /// The byte writer (`compile_raw`) and the document writer (`compile`) must agree exactly.
