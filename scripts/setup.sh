@@ -27,5 +27,21 @@ if [ ! -d bindings-wasm/node_modules ] || [ bindings-wasm/package-lock.json -nt 
   (cd bindings-wasm && npm ci --no-audit --no-fund)
 fi
 
+# The project venv: Python tools for the pip package (and later the test database), pinned.
+if [ ! -x .venv/bin/python ]; then
+  echo "setup: creating .venv"
+  python3 -m venv .venv
+fi
+requirements=bindings-python/requirements-dev.txt
+stamp=.venv/.requirements.sha256
+if [ "$(sha256sum "$requirements" | cut -d' ' -f1)" != "$(cat "$stamp" 2>/dev/null)" ]; then
+  echo "setup: pip install into .venv"
+  .venv/bin/pip install -q --disable-pip-version-check -r "$requirements"
+  sha256sum "$requirements" | cut -d' ' -f1 > "$stamp"
+fi
+
+# The pip package, built with maturin and installed into .venv (editable).
+.venv/bin/maturin develop -q --release -m bindings-python/Cargo.toml
+
 # The WebAssembly build (installs wasm-bindgen-cli into .tools once).
 bash scripts/build-wasm.sh

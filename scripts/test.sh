@@ -9,6 +9,9 @@ step() { printf '\n==> %s\n' "$*"; }
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
+# pyo3 builds against the project venv's Python.
+export PYO3_PYTHON="$PWD/.venv/bin/python"
+
 step "cargo clippy (warnings are errors)"
 cargo clippy --workspace --all-targets --locked -- -D warnings
 
@@ -27,3 +30,6 @@ echo "ok: no tokio, no mongodb in cqrs-mongo-spec"
 
 step "npm package: golden cases, API, types, packed tarball, browser demo (node --test)"
 (cd bindings-wasm && node --test test/)
+
+step "pip package: golden cases, compat, bad input, wheel install, mypy --strict, stubtest (pytest)"
+.venv/bin/python -m pytest bindings-python/tests -q

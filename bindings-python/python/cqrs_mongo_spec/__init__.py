@@ -48,8 +48,13 @@ def _settings(
 ) -> dict[str, Any] | None:
     if allowed_fields is None and max_depth is None and max_nodes is None and max_list_len is None:
         return None
+    # A single string stays a string (the native side rejects it as ``invalid_option``):
+    # ``list("status")`` would silently whitelist the fields "s", "t", "a" and "u" instead.
+    fields: object = allowed_fields
+    if allowed_fields is not None and not isinstance(allowed_fields, str):
+        fields = list(allowed_fields)
     return {
-        "allowed_fields": None if allowed_fields is None else list(allowed_fields),
+        "allowed_fields": fields,
         "max_depth": max_depth,
         "max_nodes": max_nodes,
         "max_list_len": max_list_len,
@@ -60,9 +65,12 @@ def _spec_value(spec: object) -> object:
     """A dict, list or JSON string as is; a legacy specification object through ``to_dict()``."""
     if isinstance(spec, (str, dict)):
         return spec
+    if isinstance(spec, Mapping):
+        return dict(spec)
     to_dict = getattr(spec, "to_dict", None)
     if callable(to_dict):
-        return to_dict()
+        spec = to_dict()
+        return dict(spec) if isinstance(spec, Mapping) and not isinstance(spec, dict) else spec
     return spec
 
 
@@ -70,10 +78,17 @@ def _options_value(options: object) -> object:
     """A dict or JSON string as is; a legacy ``QueryOptions`` object through its attributes."""
     if options is None or isinstance(options, (str, dict)):
         return options
+    if isinstance(options, Mapping):
+        return dict(options)
     if any(hasattr(options, name) for name in _OPTION_FIELDS):
         values = {name: getattr(options, name, None) for name in _OPTION_FIELDS}
-        return {name: value for name, value in values.items() if value is not None and value != []}
+        # Unset legacy fields are None or an empty list/tuple (``group_by: []`` is an error).
+        return {name: value for name, value in values.items() if not _unset(value)}
     return options
+
+
+def _unset(value: object) -> bool:
+    return value is None or (isinstance(value, (list, tuple)) and len(value) == 0)
 
 
 def compile(

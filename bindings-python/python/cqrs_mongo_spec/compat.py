@@ -45,14 +45,13 @@ class MongoQueryBuilder:
         ``[("created_at", -1), ("name", 1)]``."""
         if not order_by:
             return []
-        sort: dict[str, int] = compile({"op": "is_null", "attr": "_id", "val": False}, {"order_by": list(order_by)}).sort
-        return list(sort.items())
+        sort = compile({"op": "is_null", "attr": "_id", "val": False}, {"order_by": list(order_by)}).sort
+        return list((sort or {}).items())
 
     def build_project(self, fields: Sequence[str] | None) -> dict[str, int]:
         """``["name", "total"]`` to ``{"name": 1, "total": 1}``."""
         if not fields:
             return {}
-        projection: dict[str, int] = compile(
-            {"op": "is_null", "attr": "_id", "val": False}, {"select_fields": list(fields)}
-        ).projection
-        return projection
+        match_all = {"op": "is_null", "attr": "_id", "val": False}
+        projection = compile(match_all, {"select_fields": list(fields)}).projection
+        return projection or {}

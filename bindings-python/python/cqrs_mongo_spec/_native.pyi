@@ -1,0 +1,67 @@
+"""Type stubs of the native module ``cqrs_mongo_spec._native`` (src/lib.rs, src/error.rs).
+
+Values inside ``filter``/``pipeline`` are what pymongo sends: ``str``, ``int``, ``float``,
+``bool``, ``None``, ``dict``, ``list``, ``datetime`` (UTC, tz-aware), ``uuid.UUID`` and, with
+pymongo installed, ``bson.Int64``/``ObjectId``/``Decimal128``/``Binary`` (without pymongo:
+``int``, ``str``, ``decimal.Decimal``, ``bytes``), hence ``Any``.
+"""
+
+from typing import Any, final
+
+__all__ = ["CompiledQuery", "SpecError", "compile", "compile_json", "operators", "validate"]
+
+class SpecError(ValueError):
+    """A specification error: ``code`` is stable across Rust, JS and Python; ``path`` points at
+    the node (object keys and list indexes from the root; option errors start with
+    ``"options"``, setting errors with ``"settings"``)."""
+
+    code: str
+    path: list[str | int]
+
+@final
+class CompiledQuery:
+    """A compiled query: the find plan and the equivalent aggregation pipeline. Read-only;
+    created only by :func:`compile`."""
+
+    @property
+    def filter(self) -> dict[str, Any]: ...
+    @property
+    def sort(self) -> dict[str, int] | None: ...
+    @property
+    def skip(self) -> int | None: ...
+    @property
+    def limit(self) -> int | None: ...
+    @property
+    def projection(self) -> dict[str, int] | None: ...
+    @property
+    def pipeline(self) -> list[dict[str, Any]]: ...
+    def to_dict(self) -> dict[str, Any]:
+        """The result as a dict with the keys that are set (``filter`` and ``pipeline`` always)."""
+
+def compile(
+    spec: object,
+    options: object | None = None,
+    settings: dict[str, Any] | None = None,
+) -> CompiledQuery:
+    """Compiles a spec (dict/list/… or JSON text) and optional options (dict or JSON text).
+
+    ``settings`` keys: ``allowed_fields``, ``max_depth``, ``max_nodes``, ``max_list_len``
+    (``None`` values are ignored; any other key is an ``invalid_option`` error)."""
+
+def compile_json(
+    spec_json: str,
+    options_json: str | None = None,
+    settings: dict[str, Any] | None = None,
+) -> str:
+    """JSON text in, canonical Extended JSON text out."""
+
+def validate(
+    spec: object,
+    options: object | None = None,
+    settings: dict[str, Any] | None = None,
+) -> list[dict[str, Any]]:
+    """Every error of a spec and its options as ``{"code", "path", "message"}`` dicts."""
+
+def operators() -> list[dict[str, Any]]:
+    """Metadata of every operator: ``name``, ``family``, ``value_shape``, ``aliases``,
+    ``supported``, ``description``."""
