@@ -39,6 +39,7 @@ struct BsonClasses {
     object_id: Py<PyType>,
     decimal128: Py<PyType>,
     binary: Py<PyType>,
+    datetime_ms: Py<PyType>,
 }
 
 static CLASSES: PyOnceLock<Classes> = PyOnceLock::new();
@@ -57,6 +58,7 @@ pub(crate) fn classes(py: Python<'_>) -> PyResult<&Classes> {
                 object_id: class("bson", "ObjectId")?,
                 decimal128: class("bson", "Decimal128")?,
                 binary: class("bson", "Binary")?,
+                datetime_ms: class("bson", "DatetimeMS")?,
             }),
             _ => None,
         };
@@ -294,11 +296,16 @@ fn to_python<'py>(py: Python<'py>, value: RawBsonRef<'_>, classes: &Classes) -> 
         RawBsonRef::Boolean(b) => PyBool::new(py, b).to_owned().into_any(),
         RawBsonRef::Null => py.None().into_bound(py),
         RawBsonRef::DateTime(date) => {
-            let delta = classes
-                .timedelta
-                .bind(py)
-                .call((), Some(&[("milliseconds", date.timestamp_millis())].into_py_dict(py)?))?;
-            classes.epoch.bind(py).call_method1("__add__", (delta,))?
+            let ms = date.timestamp_millis();
+            let delta = classes.timedelta.bind(py).call((), Some(&[("milliseconds", ms)].into_py_dict(py)?))?;
+            match classes.epoch.bind(py).call_method1("__add__", (delta,)) {
+                Ok(datetime) => datetime,
+                // Beyond datetime's years 1..=9999: pymongo's own type for such dates, if present.
+                Err(err) => match &classes.bson {
+                    Some(bson) => bson.datetime_ms.bind(py).call1((ms,))?,
+                    None => return Err(err),
+                },
+            }
         }
         RawBsonRef::Decimal128(d) => match &classes.bson {
             Some(bson) => bson.decimal128.bind(py).call1((d.to_string(),))?,

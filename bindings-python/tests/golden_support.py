@@ -11,6 +11,7 @@ import datetime
 import json
 import math
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -139,7 +140,7 @@ def _double_key(text: str) -> str:
     return repr(float(text))
 
 
-TYPED_WRAPPERS = {
+TYPED_WRAPPERS: dict[str, Callable[[Any], Any]] = {
     "$numberInt": lambda v: ("int32", int(v)),
     "$numberLong": lambda v: ("int64", int(v)),
     "$numberDouble": lambda v: ("double", _double_key(v)),
@@ -183,7 +184,7 @@ def _py_binary(value: Any) -> Any:
     return bson.Binary(data, subtype)
 
 
-PY_WRAPPERS = {
+PY_WRAPPERS: dict[str, Callable[[Any], Any]] = {
     "$numberInt": lambda v: int(v),
     "$numberLong": lambda v: bson.Int64(int(v)),
     "$numberDouble": lambda v: float(v),

@@ -44,6 +44,15 @@ def test_every_family_has_cases() -> None:
         assert ("error" in case.data) != ("expected" in case.data), case.name
 
 
+def test_python_json_keeps_number_types() -> None:
+    """Why ``json.dumps(json.loads(text))`` is an equivalent input: floats stay floats (with a
+    fraction or exponent in the text) and integers stay exact, so Int32/Int64/Double survive."""
+    assert json.dumps(json.loads("[1.0, 1e3, 2147483648, 9223372036854775808, -0.0, 0.1]")) == (
+        "[1.0, 1000.0, 2147483648, 9223372036854775808, -0.0, 0.1]"
+    )
+    assert json.dumps(json.loads("18446744073709551615")) == "18446744073709551615"
+
+
 def _error_of(call: Any) -> dict[str, Any]:
     with pytest.raises(SpecError) as info:
         call()

@@ -91,15 +91,17 @@ fn split_offset(text: &str) -> Option<(&str, i64)> {
     let (time, offset) = text.split_at(sign_at);
     let sign = if offset.starts_with('-') { -1 } else { 1 };
     let offset = &offset.as_bytes()[1..];
-    let (hours, minutes) = match offset {
-        [h1, h2] => (digits(&[*h1, *h2])?, 0),
-        [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => (digits(&[*h1, *h2])?, digits(&[*m1, *m2])?),
+    // Python's isoformat() writes seconds in offsets that have them (`+05:30:10`).
+    let (hours, minutes, seconds) = match offset {
+        [h1, h2] => (digits(&[*h1, *h2])?, 0, 0),
+        [h1, h2, b':', m1, m2] | [h1, h2, m1, m2] => (digits(&[*h1, *h2])?, digits(&[*m1, *m2])?, 0),
+        [h1, h2, b':', m1, m2, b':', s1, s2] => (digits(&[*h1, *h2])?, digits(&[*m1, *m2])?, digits(&[*s1, *s2])?),
         _ => return None,
     };
-    if hours > 23 || minutes > 59 {
+    if hours > 23 || minutes > 59 || seconds > 59 {
         return None;
     }
-    Some((time, sign * (hours * 60 + minutes) * 60_000))
+    Some((time, sign * ((hours * 60 + minutes) * 60 + seconds) * 1000))
 }
 
 fn digits(bytes: &[u8]) -> Option<i64> {
@@ -145,6 +147,7 @@ mod tests {
         assert_eq!(parse_datetime_ms("2024-03-01T10:00:00+02:00"), Some(1_709_280_000_000));
         assert_eq!(parse_datetime_ms("2024-03-01T10:00:00+0200"), Some(1_709_280_000_000));
         assert_eq!(parse_datetime_ms("2024-03-01T10:00:00-02"), Some(1_709_294_400_000));
+        assert_eq!(parse_datetime_ms("2024-03-01T10:00:00+00:00:10"), Some(1_709_287_190_000));
         assert_eq!(parse_datetime_ms("2024-02-29T12:00:00.123456Z"), Some(1_709_208_000_123));
         assert_eq!(parse_datetime_ms("1969-12-31T23:59:59Z"), Some(-1000));
         assert_eq!(parse_datetime_ms("2024-01-01T10:00"), Some(1_704_103_200_000));
