@@ -32,7 +32,7 @@ if [ ! -x .venv/bin/python ]; then
   echo "setup: creating .venv"
   python3 -m venv .venv
 fi
-requirements=bindings-python/requirements-dev.txt
+requirements=scripts/requirements.txt
 stamp=.venv/.requirements.sha256
 if [ "$(sha256sum "$requirements" | cut -d' ' -f1)" != "$(cat "$stamp" 2>/dev/null)" ]; then
   echo "setup: pip install into .venv"

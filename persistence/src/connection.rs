@@ -1,0 +1,120 @@
+//! The connection manager: one driver client and database per application.
+
+use std::time::Duration;
+
+use bson::{Document, doc};
+use mongodb::options::ClientOptions;
+use mongodb::{Client, Database};
+use tracing::instrument;
+
+use crate::error::Result;
+
+/// Pool and timeout settings; `None` keeps the driver's default.
+#[derive(Debug, Clone, Default)]
+#[non_exhaustive]
+pub struct PoolOptions {
+    /// Most connections per server.
+    pub max_pool_size: Option<u32>,
+    /// Connections kept open while idle.
+    pub min_pool_size: Option<u32>,
+    /// How long an idle connection is kept.
+    pub max_idle_time: Option<Duration>,
+    /// Connect timeout.
+    pub connect_timeout: Option<Duration>,
+    /// How long to wait for a suitable server.
+    pub server_selection_timeout: Option<Duration>,
+}
+
+impl PoolOptions {
+    /// Sets the server selection timeout (tests use a short one).
+    pub fn with_server_selection_timeout(mut self, timeout: Duration) -> Self {
+        self.server_selection_timeout = Some(timeout);
+        self
+    }
+}
+
+/// A connected database. Cheap to clone (the driver client is shared).
+#[derive(Debug, Clone)]
+pub struct Connection {
+    client: Client,
+    database: Database,
+    transactions: bool,
+}
+
+/// What `health()` reports.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Health {
+    /// The server answered `ping`.
+    pub ok: bool,
+    /// Round trip of the ping.
+    pub latency: Duration,
+    /// Replica set name, if the server is a replica set member.
+    pub replica_set: Option<String>,
+}
+
+impl Connection {
+    /// Connects, verifies the server with `ping`, and records from `hello` whether the
+    /// deployment supports transactions (a replica set member or a `mongos`).
+    #[instrument(skip(uri, pool), fields(database = database))]
+    pub async fn connect(uri: &str, database: &str, pool: PoolOptions) -> Result<Connection> {
+        let mut options = ClientOptions::parse(uri).await?;
+        options.max_pool_size = pool.max_pool_size.or(options.max_pool_size);
+        options.min_pool_size = pool.min_pool_size.or(options.min_pool_size);
+        options.max_idle_time = pool.max_idle_time.or(options.max_idle_time);
+        options.connect_timeout = pool.connect_timeout.or(options.connect_timeout);
+        options.server_selection_timeout = pool.server_selection_timeout.or(options.server_selection_timeout);
+        let client = Client::with_options(options)?;
+        let database = client.database(database);
+        database.run_command(doc! { "ping": 1 }).await?;
+        let hello = database.run_command(doc! { "hello": 1 }).await?;
+        let transactions = supports_transactions(&hello);
+        Ok(Connection { client, database, transactions })
+    }
+
+    /// The driver client.
+    pub fn client(&self) -> &Client {
+        &self.client
+    }
+
+    /// The database.
+    pub fn database(&self) -> &Database {
+        &self.database
+    }
+
+    /// True when the deployment supports multi-document transactions.
+    pub fn supports_transactions(&self) -> bool {
+        self.transactions
+    }
+
+    /// Pings the server.
+    pub async fn health(&self) -> Result<Health> {
+        let start = std::time::Instant::now();
+        self.database.run_command(doc! { "ping": 1 }).await?;
+        let latency = start.elapsed();
+        let hello = self.database.run_command(doc! { "hello": 1 }).await?;
+        Ok(Health { ok: true, latency, replica_set: hello.get_str("setName").ok().map(str::to_owned) })
+    }
+
+    /// Closes the client's connections (other clones become unusable).
+    pub async fn close(self) {
+        self.client.shutdown().await;
+    }
+}
+
+/// A replica set member reports `setName`; a `mongos` reports `msg: "isdbgrid"`.
+fn supports_transactions(hello: &Document) -> bool {
+    hello.get_str("setName").is_ok() || hello.get_str("msg").ok() == Some("isdbgrid")
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn transactions_come_from_hello() {
+        assert!(supports_transactions(&doc! { "isWritablePrimary": true, "setName": "secantus" }));
+        assert!(supports_transactions(&doc! { "msg": "isdbgrid" }));
+        assert!(!supports_transactions(&doc! { "isWritablePrimary": true }));
+    }
+}

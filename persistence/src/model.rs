@@ -1,0 +1,142 @@
+//! Aggregates as plain serde structs, and their mapping to stored documents.
+//!
+//! The stored format is the legacy one: the id field is stored as `_id`, every other field as
+//! is, and the optimistic-concurrency counter in `version`.
+
+use std::collections::HashMap;
+
+use bson::{Bson, Document};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+
+use crate::error::{Error, Result};
+
+/// A domain event raised by an aggregate, waiting for the event store.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct PendingEvent {
+    /// The event type name (`"OrderPlaced"`).
+    pub event_type: String,
+    /// The payload.
+    pub payload: Document,
+}
+
+impl PendingEvent {
+    /// A pending event.
+    pub fn new(event_type: impl Into<String>, payload: Document) -> Self {
+        PendingEvent { event_type: event_type.into(), payload }
+    }
+}
+
+/// An aggregate root stored by a [`Repository`](crate::Repository).
+///
+/// The struct serialises its own fields (with serde); the repository maps `id` to `_id` and
+/// owns `version`: 0 means "never saved", the first save stores 1, each save adds 1.
+pub trait Aggregate: Serialize + DeserializeOwned + Send + Sync {
+    /// The collection name.
+    const COLLECTION: &'static str;
+    /// The id type (stored as `_id`).
+    type Id: Serialize + Clone + Send + Sync + std::fmt::Debug;
+
+    /// The id.
+    fn id(&self) -> &Self::Id;
+    /// The version last loaded or saved (0 for a new aggregate).
+    fn version(&self) -> i64;
+    /// Sets the version (the repository calls this after loading and saving).
+    fn set_version(&mut self, version: i64);
+    /// Takes the events raised since the last save (for the event store); none by default.
+    fn pull_events(&mut self) -> Vec<PendingEvent> {
+        Vec::new()
+    }
+}
+
+/// How struct fields map to document fields.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct Mapping {
+    /// The struct field stored as `_id` (default `"id"`).
+    pub id_field: String,
+    /// The field holding the version (default `"version"`).
+    pub version_field: String,
+    /// Struct field → stored field renames.
+    pub renames: HashMap<String, String>,
+    /// Struct fields that are not stored (they must have serde defaults to load).
+    pub excluded: Vec<String>,
+}
+
+impl Default for Mapping {
+    fn default() -> Self {
+        Mapping {
+            id_field: "id".into(),
+            version_field: "version".into(),
+            renames: HashMap::new(),
+            excluded: Vec::new(),
+        }
+    }
+}
+
+impl Mapping {
+    /// Stores struct field `from` as `to`.
+    pub fn rename(mut self, from: impl Into<String>, to: impl Into<String>) -> Self {
+        self.renames.insert(from.into(), to.into());
+        self
+    }
+
+    /// Does not store the struct field.
+    pub fn exclude(mut self, field: impl Into<String>) -> Self {
+        self.excluded.push(field.into());
+        self
+    }
+
+    /// Sets the struct field stored as `_id`.
+    pub fn id_field(mut self, field: impl Into<String>) -> Self {
+        self.id_field = field.into();
+        self
+    }
+
+    /// The stored document of an aggregate, with `version` set to `version`.
+    pub fn to_document<T: Aggregate>(&self, aggregate: &T, version: i64) -> Result<Document> {
+        let fields = bson::serialize_to_document(aggregate)
+            .map_err(|e| Error::Mapping { what: std::any::type_name::<T>().into(), message: e.to_string() })?;
+        let mut out = Document::new();
+        let id = fields.get(&self.id_field).cloned().unwrap_or(Bson::Null);
+        out.insert("_id", id);
+        for (key, value) in fields {
+            if key == self.id_field || key == self.version_field || self.excluded.contains(&key) {
+                continue;
+            }
+            let stored = self.renames.get(&key).cloned().unwrap_or(key);
+            out.insert(stored, value);
+        }
+        out.insert(self.version_field.clone(), version);
+        Ok(out)
+    }
+
+    /// The aggregate of a stored document, its version restored.
+    pub fn from_document<T: Aggregate>(&self, mut stored: Document) -> Result<T> {
+        let mut fields = Document::new();
+        if let Some(id) = stored.remove("_id") {
+            fields.insert(self.id_field.clone(), id);
+        }
+        let reverse: HashMap<&str, &str> = self.renames.iter().map(|(k, v)| (v.as_str(), k.as_str())).collect();
+        let version = match stored.get(&self.version_field) {
+            Some(Bson::Int32(v)) => i64::from(*v),
+            Some(Bson::Int64(v)) => *v,
+            _ => 0,
+        };
+        for (key, value) in stored {
+            let field = reverse.get(key.as_str()).map(|s| (*s).to_owned()).unwrap_or(key);
+            fields.insert(field, value);
+        }
+        fields.insert(self.version_field.clone(), version);
+        let mut aggregate: T = bson::deserialize_from_document(fields)
+            .map_err(|e| Error::Mapping { what: std::any::type_name::<T>().into(), message: e.to_string() })?;
+        aggregate.set_version(version);
+        Ok(aggregate)
+    }
+}
+
+/// An id as BSON.
+pub(crate) fn id_to_bson<I: Serialize>(id: &I) -> Result<Bson> {
+    bson::serialize_to_bson(id).map_err(|e| Error::Mapping { what: "id".into(), message: e.to_string() })
+}

@@ -1,0 +1,281 @@
+//! `Repository<T>`: aggregates with optimistic concurrency; every filter built from a
+//! specification goes through `cqrs-mongo-spec`.
+
+use std::marker::PhantomData;
+use std::time::Instant;
+
+use bson::{Bson, Document, doc};
+use cqrs_mongo_spec::{Compiler, QueryOptions};
+use futures::{Stream, StreamExt, TryStreamExt};
+use mongodb::options::FindOptions;
+use mongodb::{ClientSession, Collection};
+use serde_json::Value;
+use tracing::{Instrument, info_span};
+
+use crate::connection::Connection;
+use crate::error::{Error, Result, is_duplicate_key};
+use crate::model::{Aggregate, Mapping, id_to_bson};
+use crate::uow::UnitOfWork;
+
+/// Runs a driver action with the unit of work's session, if there is one.
+macro_rules! with_session {
+    ($action:expr, $uow:expr) => {
+        match $uow.and_then(|uow: &mut UnitOfWork<'_>| uow.session()) {
+            Some(session) => $action.session(session).await,
+            None => $action.await,
+        }
+    };
+}
+
+/// Stores aggregates of type `T` in `T::COLLECTION`.
+#[derive(Debug, Clone)]
+pub struct Repository<T> {
+    collection: Collection<Document>,
+    mapping: Mapping,
+    compiler: Compiler,
+    _aggregate: PhantomData<fn() -> T>,
+}
+
+/// The result of [`Repository::get_many`]: found aggregates in the order asked, and the ids
+/// that were not found.
+#[derive(Debug)]
+pub struct GetMany<T, I> {
+    /// Found aggregates, in the order of the requested ids.
+    pub found: Vec<T>,
+    /// Requested ids with no document.
+    pub missing: Vec<I>,
+}
+
+impl<T: Aggregate> Repository<T> {
+    /// A repository with the default mapping (`id` ↔ `_id`, `version`).
+    pub fn new(connection: &Connection) -> Self {
+        Self::with_mapping(connection, Mapping::default())
+    }
+
+    /// A repository with a custom field mapping.
+    pub fn with_mapping(connection: &Connection, mapping: Mapping) -> Self {
+        Repository {
+            collection: connection.database().collection(T::COLLECTION),
+            mapping,
+            compiler: Compiler::default(),
+            _aggregate: PhantomData,
+        }
+    }
+
+    /// Uses a compiler with a field whitelist or other limits for specs.
+    pub fn with_compiler(mut self, compiler: Compiler) -> Self {
+        self.compiler = compiler;
+        self
+    }
+
+    /// The underlying collection.
+    pub fn collection(&self) -> &Collection<Document> {
+        &self.collection
+    }
+
+    /// Inserts a new aggregate (version 0 → 1) or updates it if the stored version is still the
+    /// loaded one (version n → n + 1). A mismatch, or a concurrent create of the same id, is
+    /// [`Error::Concurrency`]. The aggregate's version is updated on success.
+    pub async fn save(&self, aggregate: &mut T, uow: Option<&mut UnitOfWork<'_>>) -> Result<()> {
+        let expected = aggregate.version();
+        let id = id_to_bson(aggregate.id())?;
+        let next = expected + 1;
+        let document = self.mapping.to_document(aggregate, next)?;
+        let span = info_span!("repository.save", collection = T::COLLECTION, version = next);
+        let start = Instant::now();
+        let outcome = async {
+            if expected == 0 {
+                match with_session!(self.collection.insert_one(document), uow) {
+                    Ok(_) => Ok(()),
+                    Err(err) if is_duplicate_key(&err) => Err(self.conflict(&id, expected, None)),
+                    Err(err) => Err(err.into()),
+                }
+            } else {
+                let filter = doc! { "_id": id.clone(), self.mapping.version_field.as_str(): expected };
+                let result = with_session!(self.collection.replace_one(filter, document), uow)?;
+                if result.matched_count == 1 { Ok(()) } else { Err(self.conflict(&id, expected, None)) }
+            }
+        }
+        .instrument(span)
+        .await;
+        tracing::debug!(
+            collection = T::COLLECTION,
+            elapsed_us = start.elapsed().as_micros() as u64,
+            ok = outcome.is_ok(),
+            "save"
+        );
+        match outcome {
+            Ok(()) => {
+                aggregate.set_version(next);
+                Ok(())
+            }
+            Err(Error::Concurrency { collection, id: id_text, expected, .. }) => {
+                // Report the stored version too (outside the transaction, it may have moved on).
+                let actual = self.stored_version(&id).await.ok().flatten();
+                Err(Error::Concurrency { collection, id: id_text, expected, actual })
+            }
+            Err(err) => Err(err),
+        }
+    }
+
+    fn conflict(&self, id: &Bson, expected: i64, actual: Option<i64>) -> Error {
+        Error::Concurrency {
+            collection: T::COLLECTION.to_owned(),
+            id: id.clone().into_relaxed_extjson().to_string(),
+            expected,
+            actual,
+        }
+    }
+
+    async fn stored_version(&self, id: &Bson) -> Result<Option<i64>> {
+        let version_field = self.mapping.version_field.as_str();
+        let found = self.collection.find_one(doc! { "_id": id.clone() }).projection(doc! { version_field: 1 }).await?;
+        Ok(found.and_then(|d| match d.get(version_field) {
+            Some(Bson::Int32(v)) => Some(i64::from(*v)),
+            Some(Bson::Int64(v)) => Some(*v),
+            _ => None,
+        }))
+    }
+
+    /// The aggregate with this id, its version restored.
+    pub async fn get(&self, id: &T::Id, uow: Option<&mut UnitOfWork<'_>>) -> Result<Option<T>> {
+        let filter = doc! { "_id": id_to_bson(id)? };
+        let found = with_session!(self.collection.find_one(filter), uow)?;
+        found.map(|d| self.mapping.from_document(d)).transpose()
+    }
+
+    /// Several aggregates in the order of `ids`; the ids without a document are reported.
+    pub async fn get_many(&self, ids: &[T::Id], uow: Option<&mut UnitOfWork<'_>>) -> Result<GetMany<T, T::Id>> {
+        let keys: Vec<Bson> = ids.iter().map(id_to_bson).collect::<Result<_>>()?;
+        let documents = self.find_documents(doc! { "_id": { "$in": keys.clone() } }, None, uow).await?;
+        let mut by_id: Vec<(Bson, Document)> =
+            documents.into_iter().map(|d| (d.get("_id").cloned().unwrap_or(Bson::Null), d)).collect();
+        let mut found = Vec::with_capacity(ids.len());
+        let mut missing = Vec::new();
+        for (id, key) in ids.iter().zip(&keys) {
+            match by_id.iter().position(|(stored, _)| stored == key) {
+                Some(index) => found.push(self.mapping.from_document(by_id.swap_remove(index).1)?),
+                None => missing.push(id.clone()),
+            }
+        }
+        Ok(GetMany { found, missing })
+    }
+
+    /// Deletes the aggregate; with `expected_version`, only if the stored version matches
+    /// (otherwise [`Error::Concurrency`]). Returns whether a document was deleted.
+    pub async fn delete(
+        &self,
+        id: &T::Id,
+        expected_version: Option<i64>,
+        uow: Option<&mut UnitOfWork<'_>>,
+    ) -> Result<bool> {
+        let key = id_to_bson(id)?;
+        let mut filter = doc! { "_id": key.clone() };
+        if let Some(version) = expected_version {
+            filter.insert(self.mapping.version_field.clone(), version);
+        }
+        let deleted = with_session!(self.collection.delete_one(filter), uow)?.deleted_count == 1;
+        match expected_version {
+            Some(version) if !deleted => {
+                let actual = self.stored_version(&key).await?;
+                if actual.is_some() { Err(self.conflict(&key, version, actual)) } else { Ok(false) }
+            }
+            _ => Ok(deleted),
+        }
+    }
+
+    /// True when an aggregate with this id exists.
+    pub async fn exists(&self, id: &T::Id, uow: Option<&mut UnitOfWork<'_>>) -> Result<bool> {
+        let filter = doc! { "_id": id_to_bson(id)? };
+        Ok(with_session!(self.collection.count_documents(filter).limit(1), uow)? > 0)
+    }
+
+    /// The number of aggregates matching a specification.
+    pub async fn count(&self, spec: &Value, uow: Option<&mut UnitOfWork<'_>>) -> Result<u64> {
+        let filter = self.compiler.compile(spec)?;
+        Ok(with_session!(self.collection.count_documents(filter), uow)?)
+    }
+
+    /// The first aggregate matching a specification.
+    pub async fn find_one(&self, spec: &Value, uow: Option<&mut UnitOfWork<'_>>) -> Result<Option<T>> {
+        let filter = self.compiler.compile(spec)?;
+        let found = with_session!(self.collection.find_one(filter), uow)?;
+        found.map(|d| self.mapping.from_document(d)).transpose()
+    }
+
+    /// Aggregates matching a specification, with query options (sort, skip, limit; `distinct`
+    /// and `group_by` do not produce aggregates and are refused).
+    pub async fn search(
+        &self,
+        spec: &Value,
+        options: Option<&QueryOptions>,
+        uow: Option<&mut UnitOfWork<'_>>,
+    ) -> Result<Vec<T>> {
+        let filter = self.compiler.compile(spec)?;
+        let documents = self.find_documents(filter, options, uow).await?;
+        documents.into_iter().map(|d| self.mapping.from_document(d)).collect()
+    }
+
+    /// Like [`search`](Self::search), as a stream fetching `batch_size` documents at a time, so
+    /// memory stays flat however many documents match.
+    pub async fn search_stream(
+        &self,
+        spec: &Value,
+        options: Option<&QueryOptions>,
+        batch_size: u32,
+    ) -> Result<impl Stream<Item = Result<T>> + Send + 'static> {
+        let filter = self.compiler.compile(spec)?;
+        let mut find_options = match options {
+            Some(options) => self.plan(options)?,
+            None => FindOptions::default(),
+        };
+        find_options.batch_size = Some(batch_size);
+        let cursor = self.collection.find(filter).with_options(find_options).await?;
+        let mapping = self.mapping.clone();
+        Ok(cursor.map(move |d| mapping.from_document::<T>(d?)))
+    }
+
+    async fn find_documents(
+        &self,
+        filter: Document,
+        options: Option<&QueryOptions>,
+        uow: Option<&mut UnitOfWork<'_>>,
+    ) -> Result<Vec<Document>> {
+        let find_options = match options {
+            Some(options) => self.plan(options)?,
+            None => FindOptions::default(),
+        };
+        let find = self.collection.find(filter).with_options(find_options);
+        match uow.and_then(|u| u.session()) {
+            Some(session) => collect_in_session(find.session(&mut *session).await?, session).await,
+            None => Ok(find.await?.try_collect().await?),
+        }
+    }
+
+    fn plan(&self, options: &QueryOptions) -> Result<FindOptions> {
+        if options.needs_aggregation() {
+            return Err(Error::Mapping {
+                what: "query options".into(),
+                message: "distinct and group_by produce groups, not aggregates; use the compiled pipeline".into(),
+            });
+        }
+        let query = self.compiler.compile_spec_query(&cqrs_mongo_spec::Spec::field("_id").is_not_null(), options)?;
+        let mut find_options = FindOptions::default();
+        find_options.sort = query.sort;
+        find_options.skip = query.skip;
+        find_options.limit = query.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
+        Ok(find_options)
+    }
+}
+
+async fn collect_in_session(
+    mut cursor: mongodb::SessionCursor<Document>,
+    session: &mut ClientSession,
+) -> Result<Vec<Document>> {
+    let mut out = Vec::new();
+    let mut stream = cursor.stream(session);
+    while let Some(document) = stream.next().await {
+        out.push(document?);
+    }
+    Ok(out)
+}

@@ -1,0 +1,170 @@
+//! Repository integration tests on the real test server.
+
+mod support;
+
+use bson::doc;
+use cqrs_mongo_persistence::{Aggregate, Error, Repository};
+use cqrs_mongo_spec::QueryOptions;
+use futures::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Order {
+    id: String,
+    customer: String,
+    total: bson::Decimal128,
+    placed_at: bson::DateTime,
+    #[serde(default)]
+    version: i64,
+}
+
+impl Aggregate for Order {
+    const COLLECTION: &'static str = "orders";
+    type Id = String;
+
+    fn id(&self) -> &String {
+        &self.id
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn set_version(&mut self, version: i64) {
+        self.version = version;
+    }
+}
+
+fn order(id: &str, customer: &str, total: &str) -> Order {
+    Order {
+        id: id.into(),
+        customer: customer.into(),
+        total: total.parse().unwrap(),
+        placed_at: bson::DateTime::from_millis(1_700_000_000_123),
+        version: 0,
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn crud_round_trip_keeps_types_and_legacy_format() {
+    let db = support::database("crud_round_trip").await;
+    let repo = Repository::<Order>::new(&db);
+    let mut o = order("o1", "ann", "10.50");
+    repo.save(&mut o, None).await.unwrap();
+    assert_eq!(o.version, 1);
+    let stored = repo.collection().find_one(doc! { "_id": "o1" }).await.unwrap().unwrap();
+    assert_eq!(stored.get_str("_id").unwrap(), "o1");
+    assert_eq!(stored.get_i64("version").unwrap(), 1);
+    assert!(stored.get("id").is_none(), "id is stored as _id only");
+    let loaded = repo.get(&"o1".to_string(), None).await.unwrap().unwrap();
+    assert_eq!(loaded, o, "Decimal128 and dates round-trip, version restored");
+    assert!(repo.exists(&"o1".to_string(), None).await.unwrap());
+    assert!(repo.delete(&"o1".to_string(), Some(1), None).await.unwrap());
+    assert!(repo.get(&"o1".to_string(), None).await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn load_modify_save_twice_in_a_row_just_works() {
+    // Legacy defect: a loaded aggregate had version 0 and the second save failed.
+    let db = support::database("save_twice").await;
+    let repo = Repository::<Order>::new(&db);
+    repo.save(&mut order("o1", "ann", "1"), None).await.unwrap();
+    let mut loaded = repo.get(&"o1".to_string(), None).await.unwrap().unwrap();
+    assert_eq!(loaded.version, 1);
+    loaded.customer = "bob".into();
+    repo.save(&mut loaded, None).await.unwrap();
+    repo.save(&mut loaded, None).await.unwrap();
+    assert_eq!(loaded.version, 3);
+    let reloaded = repo.get(&"o1".to_string(), None).await.unwrap().unwrap();
+    assert_eq!((reloaded.customer.as_str(), reloaded.version), ("bob", 3));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_updates_from_one_version_let_exactly_one_win() {
+    let db = support::database("concurrent_updates").await;
+    let repo = Repository::<Order>::new(&db);
+    repo.save(&mut order("o1", "ann", "1"), None).await.unwrap();
+    let mut a = repo.get(&"o1".to_string(), None).await.unwrap().unwrap();
+    let mut b = a.clone();
+    a.customer = "a".into();
+    b.customer = "b".into();
+    let (ra, rb) = tokio::join!(repo.save(&mut a, None), repo.save(&mut b, None));
+    let results = [ra, rb];
+    assert_eq!(results.iter().filter(|r| r.is_ok()).count(), 1);
+    let err = results.into_iter().find_map(Result::err).unwrap();
+    match err {
+        Error::Concurrency { expected, actual, .. } => assert_eq!((expected, actual), (1, Some(2))),
+        other => panic!("expected a concurrency error, got {other:?}"),
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_creates_of_one_id_give_the_typed_concurrency_error() {
+    let db = support::database("concurrent_creates").await;
+    let repo = Repository::<Order>::new(&db);
+    let (mut a, mut b) = (order("o1", "a", "1"), order("o1", "b", "1"));
+    let (ra, rb) = tokio::join!(repo.save(&mut a, None), repo.save(&mut b, None));
+    let errors: Vec<Error> = [ra, rb].into_iter().filter_map(Result::err).collect();
+    assert_eq!(errors.len(), 1);
+    assert!(matches!(&errors[0], Error::Concurrency { expected: 0, actual: Some(1), .. }), "{:?}", errors[0]);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn queries_compile_specs_and_keep_order() {
+    let db = support::database("queries").await;
+    let repo = Repository::<Order>::new(&db);
+    for (id, customer, total) in [("o1", "ann", "5"), ("o2", "bob", "50"), ("o3", "ann", "500"), ("o4", "cid", "7")] {
+        repo.save(&mut order(id, customer, total), None).await.unwrap();
+    }
+    let ids: Vec<String> = ["o3", "zz", "o1"].iter().map(|s| s.to_string()).collect();
+    let many = repo.get_many(&ids, None).await.unwrap();
+    assert_eq!(many.found.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), ["o3", "o1"]);
+    assert_eq!(many.missing, ["zz".to_string()]);
+
+    let anns = json!({"op": "=", "attr": "customer", "val": "ann"});
+    assert_eq!(repo.count(&anns, None).await.unwrap(), 2);
+    let big = json!({"op": ">=", "attr": "total", "val": "50", "value_type": "decimal"});
+    let found = repo.search(&big, Some(&QueryOptions::default().order_by("-total")), None).await.unwrap();
+    assert_eq!(found.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), ["o3", "o2"]);
+    assert_eq!(
+        repo.find_one(&json!({"op": "=", "attr": "customer", "val": "cid"}), None).await.unwrap().unwrap().id,
+        "o4"
+    );
+    let bad = repo.count(&json!({"op": "nope", "attr": "a", "val": 1}), None).await.unwrap_err();
+    assert!(matches!(bad, Error::Spec(_)));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn delete_with_a_stale_version_is_a_concurrency_error() {
+    let db = support::database("delete_stale").await;
+    let repo = Repository::<Order>::new(&db);
+    let mut o = order("o1", "ann", "1");
+    repo.save(&mut o, None).await.unwrap();
+    repo.save(&mut o, None).await.unwrap();
+    let err = repo.delete(&"o1".to_string(), Some(1), None).await.unwrap_err();
+    assert!(matches!(err, Error::Concurrency { expected: 1, actual: Some(2), .. }), "{err:?}");
+    assert!(!repo.delete(&"missing".to_string(), None, None).await.unwrap());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streaming_search_over_ten_thousand_documents() {
+    let db = support::database("streaming").await;
+    let repo = Repository::<Order>::new(&db);
+    let docs: Vec<bson::Document> = (0..10_000)
+        .map(|i| {
+            doc! { "_id": format!("o{i:05}"), "customer": "c", "total": bson::Decimal128::from_bytes([0; 16]),
+            "placed_at": bson::DateTime::from_millis(0), "version": 1_i64 }
+        })
+        .collect();
+    repo.collection().insert_many(docs).await.unwrap();
+    let stream = repo
+        .search_stream(
+            &json!({"op": "=", "attr": "customer", "val": "c"}),
+            Some(&QueryOptions::default().order_by("_id")),
+            200,
+        )
+        .await
+        .unwrap();
+    let (count, last) =
+        stream.try_fold((0usize, String::new()), |(n, _), o: Order| async move { Ok((n + 1, o.id)) }).await.unwrap();
+    assert_eq!((count, last.as_str()), (10_000, "o09999"));
+}
