@@ -16,7 +16,7 @@ pub type AfterCommit = Box<dyn FnOnce() + Send>;
 
 enum SessionSlot<'s> {
     /// A transaction started by [`Connection::begin`].
-    Owned(ClientSession),
+    Owned(Box<ClientSession>),
     /// The driver helper's session inside [`Connection::run_in_transaction`].
     Borrowed(&'s mut ClientSession),
     /// The caller chose [`Connection::begin_non_transactional`]: writes apply one by one.
@@ -44,8 +44,8 @@ impl<'s> UnitOfWork<'s> {
     /// The session operations must use (`None` in non-transactional mode).
     pub fn session(&mut self) -> Option<&mut ClientSession> {
         match &mut self.session {
-            SessionSlot::Owned(session) => Some(session),
-            SessionSlot::Borrowed(session) => Some(session),
+            SessionSlot::Owned(session) => Some(&mut **session),
+            SessionSlot::Borrowed(session) => Some(&mut **session),
             SessionSlot::None => None,
         }
     }
@@ -90,7 +90,7 @@ impl Connection {
         }
         let mut session = self.client().start_session().await?;
         session.start_transaction().await?;
-        Ok(UnitOfWork { session: SessionSlot::Owned(session), after_commit: Vec::new() })
+        Ok(UnitOfWork { session: SessionSlot::Owned(Box::new(session)), after_commit: Vec::new() })
     }
 
     /// A unit of work without a transaction, chosen explicitly: each write applies on its own

@@ -29,6 +29,8 @@ pub fn server_uri() -> &'static str {
     })
 }
 
+// The watchdog shell outlives nothing: it stops the server and exits when this process ends.
+#[allow(clippy::zombie_processes)]
 fn start_server() -> String {
     let binary = repo_root().join(".venv/bin/secantusd-py");
     assert!(
@@ -56,6 +58,11 @@ fn start_server() -> String {
         std::thread::sleep(Duration::from_millis(100));
     }
     format!("mongodb://127.0.0.1:{port}/?directConnection=true")
+}
+
+/// The database (and client app) name of a test.
+pub fn name(test: &str) -> String {
+    format!("t_{test}").chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).take(60).collect()
 }
 
 /// A connection to a fresh database named after the test.

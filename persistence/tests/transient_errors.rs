@@ -1,0 +1,97 @@
+//! Transient transaction errors injected with `configureFailPoint` (`failCommand`) are retried
+//! by `run_in_transaction` and the data is written exactly once.
+//!
+//! A failpoint is server-wide, and this test server does not apply failCommand's `appName`
+//! filter to this driver's clients, so these tests live in their own test binary (with their
+//! own server) and take turns.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bson::doc;
+use cqrs_mongo_persistence::{Aggregate, Repository};
+use serde::{Deserialize, Serialize};
+use tokio::sync::Mutex;
+
+static ONE_AT_A_TIME: Mutex<()> = Mutex::const_new(());
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Account {
+    id: String,
+    balance: i64,
+    #[serde(default)]
+    version: i64,
+}
+
+impl Aggregate for Account {
+    const COLLECTION: &'static str = "accounts";
+    type Id = String;
+
+    fn id(&self) -> &String {
+        &self.id
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn set_version(&mut self, version: i64) {
+        self.version = version;
+    }
+}
+
+fn account(id: &str, balance: i64) -> Account {
+    Account { id: id.into(), balance, version: 0 }
+}
+
+/// Arms `failCommand` once for `command` with the given error labels.
+async fn fail_once(db: &cqrs_mongo_persistence::Connection, command: &str, labels: &[&str]) {
+    db.client()
+        .database("admin")
+        .run_command(doc! {
+            "configureFailPoint": "failCommand",
+            "mode": { "times": 1 },
+            "data": { "failCommands": [command], "errorCode": 112, "errorLabels": labels },
+        })
+        .await
+        .expect("configureFailPoint (the server must run with --enable-test-commands)");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transient_error_on_insert_is_retried_and_written_once() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let db = support::database("transient_insert").await;
+    let repo = Repository::<Account>::new(&db);
+    let attempts = Arc::new(AtomicUsize::new(0));
+    fail_once(&db, "insert", &["TransientTransactionError"]).await;
+    db.run_in_transaction(async |uow| {
+        attempts.fetch_add(1, Ordering::SeqCst);
+        repo.save(&mut account("a", 1), Some(&mut *uow)).await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(attempts.load(Ordering::SeqCst), 2, "the whole callback ran again");
+    assert_eq!(repo.collection().count_documents(doc! {}).await.unwrap(), 1, "written exactly once");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transient_error_on_commit_is_retried_and_written_once() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let db = support::database("transient_commit").await;
+    let repo = Repository::<Account>::new(&db);
+    fail_once(&db, "commitTransaction", &["TransientTransactionError"]).await;
+    let ran = Arc::new(AtomicUsize::new(0));
+    db.run_in_transaction(async |uow| {
+        repo.save(&mut account("a", 1), Some(&mut *uow)).await?;
+        let counter = ran.clone();
+        uow.after_commit(move || {
+            counter.fetch_add(1, Ordering::SeqCst);
+        });
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(repo.collection().count_documents(doc! {}).await.unwrap(), 1);
+    assert_eq!(ran.load(Ordering::SeqCst), 1, "hooks of the committed attempt ran once");
+}

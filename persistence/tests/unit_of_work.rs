@@ -1,0 +1,144 @@
+//! Unit of work integration tests on the real test server: real transactions, rollback,
+//! visibility, after-commit hooks, and retries of injected transient errors.
+
+mod support;
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicUsize, Ordering};
+
+use bson::doc;
+use cqrs_mongo_persistence::{Aggregate, Repository};
+use serde::{Deserialize, Serialize};
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Account {
+    id: String,
+    balance: i64,
+    #[serde(default)]
+    version: i64,
+}
+
+impl Aggregate for Account {
+    const COLLECTION: &'static str = "accounts";
+    type Id = String;
+
+    fn id(&self) -> &String {
+        &self.id
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn set_version(&mut self, version: i64) {
+        self.version = version;
+    }
+}
+
+fn account(id: &str, balance: i64) -> Account {
+    Account { id: id.into(), balance, version: 0 }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_test_server_supports_transactions() {
+    let db = support::database("supports_transactions").await;
+    assert!(db.supports_transactions(), "a replica set member reports setName in hello");
+    assert!(db.health().await.unwrap().ok);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn rollback_leaves_nothing_behind() {
+    let db = support::database("rollback").await;
+    let repo = Repository::<Account>::new(&db);
+    let mut uow = db.begin().await.unwrap();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let counter = ran.clone();
+    uow.after_commit(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    repo.save(&mut account("a", 1), Some(&mut uow)).await.unwrap();
+    repo.save(&mut account("b", 2), Some(&mut uow)).await.unwrap();
+    uow.rollback().await.unwrap();
+    assert_eq!(repo.collection().count_documents(doc! {}).await.unwrap(), 0);
+    assert_eq!(ran.load(Ordering::SeqCst), 0, "after-commit hooks are discarded on rollback");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dropping_an_uncommitted_unit_of_work_rolls_back() {
+    let db = support::database("drop_rollback").await;
+    let repo = Repository::<Account>::new(&db);
+    {
+        let mut uow = db.begin().await.unwrap();
+        repo.save(&mut account("a", 1), Some(&mut uow)).await.unwrap();
+    }
+    tokio::time::sleep(std::time::Duration::from_millis(300)).await;
+    assert!(repo.get(&"a".to_string(), None).await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_commit_is_visible_afterwards_and_not_before() {
+    let db = support::database("commit_visibility").await;
+    let repo = Repository::<Account>::new(&db);
+    let mut uow = db.begin().await.unwrap();
+    let ran = Arc::new(AtomicUsize::new(0));
+    let counter = ran.clone();
+    uow.after_commit(move || {
+        counter.fetch_add(1, Ordering::SeqCst);
+    });
+    let mut a = account("a", 10);
+    repo.save(&mut a, Some(&mut uow)).await.unwrap();
+    assert!(repo.get(&"a".to_string(), Some(&mut uow)).await.unwrap().is_some(), "visible inside");
+    assert!(repo.get(&"a".to_string(), None).await.unwrap().is_none(), "invisible outside before commit");
+    assert_eq!(ran.load(Ordering::SeqCst), 0);
+    uow.commit().await.unwrap();
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+    assert_eq!(repo.get(&"a".to_string(), None).await.unwrap().unwrap().version, 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_in_transaction_commits_and_runs_hooks_once() {
+    let db = support::database("run_in_transaction").await;
+    let repo = Repository::<Account>::new(&db);
+    let ran = Arc::new(AtomicUsize::new(0));
+    let value = db
+        .run_in_transaction(async |uow| {
+            repo.save(&mut account("a", 1), Some(&mut *uow)).await?;
+            repo.save(&mut account("b", 2), Some(&mut *uow)).await?;
+            let counter = ran.clone();
+            uow.after_commit(move || {
+                counter.fetch_add(1, Ordering::SeqCst);
+            });
+            Ok(42)
+        })
+        .await
+        .unwrap();
+    assert_eq!(value, 42);
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+    assert_eq!(repo.collection().count_documents(doc! {}).await.unwrap(), 2);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_in_transaction_aborts_on_an_error() {
+    let db = support::database("run_in_transaction_abort").await;
+    let repo = Repository::<Account>::new(&db);
+    repo.save(&mut account("a", 1), None).await.unwrap();
+    let result: Result<(), _> = db
+        .run_in_transaction(async |uow| {
+            repo.save(&mut account("b", 2), Some(&mut *uow)).await?;
+            let mut stale = account("a", 5);
+            stale.version = 7; // not the stored version: a concurrency error aborts everything
+            repo.save(&mut stale, Some(&mut *uow)).await
+        })
+        .await;
+    assert!(matches!(result, Err(cqrs_mongo_persistence::Error::Concurrency { expected: 7, .. })), "{result:?}");
+    assert!(repo.get(&"b".to_string(), None).await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_non_transactional_mode_must_be_chosen_explicitly() {
+    let db = support::database("non_transactional").await;
+    let repo = Repository::<Account>::new(&db);
+    let mut uow = db.begin_non_transactional();
+    assert!(!uow.is_transactional());
+    repo.save(&mut account("a", 1), Some(&mut uow)).await.unwrap();
+    uow.commit().await.unwrap();
+    assert!(repo.exists(&"a".to_string(), None).await.unwrap());
+}
