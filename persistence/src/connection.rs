@@ -3,6 +3,8 @@
 use std::time::Duration;
 
 use bson::{Document, doc};
+use mongodb::event::EventHandler;
+use mongodb::event::command::CommandEvent;
 use mongodb::options::ClientOptions;
 use mongodb::{Client, Database};
 use tracing::instrument;
@@ -23,9 +25,18 @@ pub struct PoolOptions {
     pub connect_timeout: Option<Duration>,
     /// How long to wait for a suitable server.
     pub server_selection_timeout: Option<Duration>,
+    /// Log every command the driver sends (name, duration, outcome) as `tracing` events at
+    /// debug level: the Rust form of the legacy README's command-monitoring recipe.
+    pub trace_commands: bool,
 }
 
 impl PoolOptions {
+    /// Logs driver commands through `tracing`.
+    pub fn with_command_tracing(mut self) -> Self {
+        self.trace_commands = true;
+        self
+    }
+
     /// Sets the server selection timeout (tests use a short one).
     pub fn with_server_selection_timeout(mut self, timeout: Duration) -> Self {
         self.server_selection_timeout = Some(timeout);
@@ -64,6 +75,9 @@ impl Connection {
         options.max_idle_time = pool.max_idle_time.or(options.max_idle_time);
         options.connect_timeout = pool.connect_timeout.or(options.connect_timeout);
         options.server_selection_timeout = pool.server_selection_timeout.or(options.server_selection_timeout);
+        if pool.trace_commands {
+            options.command_event_handler = Some(EventHandler::callback(trace_command));
+        }
         let client = Client::with_options(options)?;
         let database = client.database(database);
         database.run_command(doc! { "ping": 1 }).await?;
@@ -99,6 +113,31 @@ impl Connection {
     /// Closes the client's connections (other clones become unusable).
     pub async fn close(self) {
         self.client.shutdown().await;
+    }
+}
+
+/// One driver command event as a `tracing` event.
+fn trace_command(event: CommandEvent) {
+    match event {
+        CommandEvent::Started(e) => {
+            tracing::debug!(target: "cqrs_mongo_persistence::command", command = %e.command_name, db = %e.db, request_id = e.request_id, "started")
+        }
+        CommandEvent::Succeeded(e) => tracing::debug!(
+            target: "cqrs_mongo_persistence::command",
+            command = %e.command_name,
+            request_id = e.request_id,
+            duration_us = e.duration.as_micros() as u64,
+            "succeeded"
+        ),
+        CommandEvent::Failed(e) => tracing::debug!(
+            target: "cqrs_mongo_persistence::command",
+            command = %e.command_name,
+            request_id = e.request_id,
+            duration_us = e.duration.as_micros() as u64,
+            error = %e.failure,
+            "failed"
+        ),
+        _ => {}
     }
 }
 

@@ -11,12 +11,14 @@
 
 mod connection;
 mod error;
+mod indexes;
 mod model;
 mod repository;
 mod uow;
 
 pub use connection::{Connection, Health, PoolOptions};
 pub use error::{Error, Result};
+pub use indexes::{IndexReport, IndexSpec};
 pub use model::{Aggregate, Mapping, PendingEvent};
 pub use repository::{GetMany, Repository};
 pub use uow::{AfterCommit, UnitOfWork};

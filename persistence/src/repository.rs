@@ -14,6 +14,7 @@ use tracing::{Instrument, info_span};
 
 use crate::connection::Connection;
 use crate::error::{Error, Result, is_duplicate_key};
+use crate::indexes::IndexSpec;
 use crate::model::{Aggregate, Mapping, id_to_bson};
 use crate::uow::UnitOfWork;
 
@@ -33,6 +34,7 @@ pub struct Repository<T> {
     collection: Collection<Document>,
     mapping: Mapping,
     compiler: Compiler,
+    indexes: Vec<IndexSpec>,
     _aggregate: PhantomData<fn() -> T>,
 }
 
@@ -58,6 +60,7 @@ impl<T: Aggregate> Repository<T> {
             collection: connection.database().collection(T::COLLECTION),
             mapping,
             compiler: Compiler::default(),
+            indexes: Vec::new(),
             _aggregate: PhantomData,
         }
     }
@@ -66,6 +69,18 @@ impl<T: Aggregate> Repository<T> {
     pub fn with_compiler(mut self, compiler: Compiler) -> Self {
         self.compiler = compiler;
         self
+    }
+
+    /// Declares an index on this repository's collection, e.g.
+    /// `.with_index(doc! {"customer": 1, "placed_at": -1}, |i| i)` or `|i| i.unique()`.
+    pub fn with_index(mut self, keys: Document, configure: impl FnOnce(IndexSpec) -> IndexSpec) -> Self {
+        self.indexes.push(configure(IndexSpec::new(T::COLLECTION, keys)));
+        self
+    }
+
+    /// The declared indexes, for [`Connection::ensure_indexes`].
+    pub fn indexes(&self) -> &[IndexSpec] {
+        &self.indexes
     }
 
     /// The underlying collection.

@@ -17,7 +17,8 @@ use mongodb::IndexModel;
 use serde_json::Value;
 
 /// Cases this test server cannot run, with the reason. They run when `MONGODB_URI` is set.
-const NEEDS_REAL_MONGOD: &[(&str, &str)] = &[("text/", "$text needs a text index, which SecantusDB does not implement")];
+const NEEDS_REAL_MONGOD: &[(&str, &str)] =
+    &[("text/", "$text needs a text index, which SecantusDB does not implement")];
 
 fn golden_dir() -> PathBuf {
     Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden")

@@ -1,0 +1,84 @@
+//! `ensure_indexes` on the real test server.
+
+mod support;
+
+use std::time::Duration;
+
+use bson::doc;
+use cqrs_mongo_persistence::{Error, IndexSpec};
+
+fn declared() -> Vec<IndexSpec> {
+    vec![
+        IndexSpec::new("domain_events", doc! { "aggregate_id": 1, "version": 1 }).unique(),
+        IndexSpec::new("outbox_messages", doc! { "status": 1, "created_at": 1 }),
+        IndexSpec::new("jobs", doc! { "finished_at": 1 }).expire_after(Duration::from_secs(86_400)),
+        IndexSpec::new("jobs", doc! { "dedup_key": 1 })
+            .unique()
+            .partial(doc! { "status": { "$in": ["PENDING", "RUNNING"] } }),
+        IndexSpec::new("places", doc! { "location": "2dsphere" }),
+    ]
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn ensure_indexes_creates_then_is_a_no_op() {
+    let db = support::database("ensure_indexes").await;
+    let first = db.ensure_indexes(&declared()).await.unwrap();
+    assert_eq!(first.created.len(), 5, "{first:?}");
+    assert!(first.unchanged.is_empty());
+    let second = db.ensure_indexes(&declared()).await.unwrap();
+    assert!(second.created.is_empty(), "{second:?}");
+    assert_eq!(second.unchanged.len(), 5);
+    let names = db.database().collection::<bson::Document>("domain_events").list_index_names().await.unwrap();
+    assert!(names.contains(&"aggregate_id_1_version_1".to_string()), "{names:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_index_with_the_same_name_and_other_options_is_a_conflict() {
+    let db = support::database("index_conflict").await;
+    db.ensure_indexes(&[IndexSpec::new("events", doc! { "aggregate_id": 1, "version": 1 })]).await.unwrap();
+    let err = db
+        .ensure_indexes(&[IndexSpec::new("events", doc! { "aggregate_id": 1, "version": 1 }).unique()])
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::IndexConflict { name, .. } if name == "aggregate_id_1_version_1"), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_unique_index_turns_a_second_writer_into_a_duplicate_key() {
+    let db = support::database("unique_index").await;
+    db.ensure_indexes(&declared()[..1]).await.unwrap();
+    let events = db.database().collection::<bson::Document>("domain_events");
+    events.insert_one(doc! { "aggregate_id": "a", "version": 1 }).await.unwrap();
+    let err = events.insert_one(doc! { "aggregate_id": "a", "version": 1 }).await.unwrap_err();
+    assert!(err.to_string().contains("11000") || err.to_string().to_lowercase().contains("duplicate"), "{err}");
+}
+
+#[derive(Debug, serde::Serialize, serde::Deserialize)]
+struct Note {
+    id: String,
+    author: String,
+    #[serde(default)]
+    version: i64,
+}
+
+impl cqrs_mongo_persistence::Aggregate for Note {
+    const COLLECTION: &'static str = "notes";
+    type Id = String;
+    fn id(&self) -> &String {
+        &self.id
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn set_version(&mut self, version: i64) {
+        self.version = version;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn repositories_declare_their_indexes() {
+    let db = support::database("repository_indexes").await;
+    let repo = cqrs_mongo_persistence::Repository::<Note>::new(&db).with_index(doc! { "author": 1 }, |i| i);
+    let report = db.ensure_indexes(repo.indexes()).await.unwrap();
+    assert_eq!(report.created, ["notes.author_1"]);
+}
