@@ -13,6 +13,7 @@ mod connection;
 mod error;
 mod indexes;
 mod model;
+mod observe;
 mod repository;
 mod uow;
 

@@ -2,7 +2,6 @@
 //! specification goes through `cqrs-mongo-spec`.
 
 use std::marker::PhantomData;
-use std::time::Instant;
 
 use bson::{Bson, Document, doc};
 use cqrs_mongo_spec::{Compiler, QueryOptions};
@@ -10,12 +9,12 @@ use futures::{Stream, StreamExt, TryStreamExt};
 use mongodb::options::FindOptions;
 use mongodb::{ClientSession, Collection};
 use serde_json::Value;
-use tracing::{Instrument, info_span};
 
 use crate::connection::Connection;
 use crate::error::{Error, Result, is_duplicate_key};
 use crate::indexes::IndexSpec;
 use crate::model::{Aggregate, Mapping, id_to_bson};
+use crate::observe::traced;
 use crate::uow::UnitOfWork;
 
 /// Runs a driver action with the unit of work's session, if there is one.
@@ -96,9 +95,7 @@ impl<T: Aggregate> Repository<T> {
         let id = id_to_bson(aggregate.id())?;
         let next = expected + 1;
         let document = self.mapping.to_document(aggregate, next)?;
-        let span = info_span!("repository.save", collection = T::COLLECTION, version = next);
-        let start = Instant::now();
-        let outcome = async {
+        let outcome = traced(T::COLLECTION, "save", async {
             if expected == 0 {
                 match with_session!(self.collection.insert_one(document), uow) {
                     Ok(_) => Ok(()),
@@ -110,15 +107,8 @@ impl<T: Aggregate> Repository<T> {
                 let result = with_session!(self.collection.replace_one(filter, document), uow)?;
                 if result.matched_count == 1 { Ok(()) } else { Err(self.conflict(&id, expected, None)) }
             }
-        }
-        .instrument(span)
+        })
         .await;
-        tracing::debug!(
-            collection = T::COLLECTION,
-            elapsed_us = start.elapsed().as_micros() as u64,
-            ok = outcome.is_ok(),
-            "save"
-        );
         match outcome {
             Ok(()) => {
                 aggregate.set_version(next);
@@ -154,26 +144,32 @@ impl<T: Aggregate> Repository<T> {
 
     /// The aggregate with this id, its version restored.
     pub async fn get(&self, id: &T::Id, uow: Option<&mut UnitOfWork<'_>>) -> Result<Option<T>> {
-        let filter = doc! { "_id": id_to_bson(id)? };
-        let found = with_session!(self.collection.find_one(filter), uow)?;
-        found.map(|d| self.mapping.from_document(d)).transpose()
+        traced(T::COLLECTION, "get", async move {
+            let filter = doc! { "_id": id_to_bson(id)? };
+            let found = with_session!(self.collection.find_one(filter), uow)?;
+            found.map(|d| self.mapping.from_document(d)).transpose()
+        })
+        .await
     }
 
     /// Several aggregates in the order of `ids`; the ids without a document are reported.
     pub async fn get_many(&self, ids: &[T::Id], uow: Option<&mut UnitOfWork<'_>>) -> Result<GetMany<T, T::Id>> {
-        let keys: Vec<Bson> = ids.iter().map(id_to_bson).collect::<Result<_>>()?;
-        let documents = self.find_documents(doc! { "_id": { "$in": keys.clone() } }, None, uow).await?;
-        let mut by_id: Vec<(Bson, Document)> =
-            documents.into_iter().map(|d| (d.get("_id").cloned().unwrap_or(Bson::Null), d)).collect();
-        let mut found = Vec::with_capacity(ids.len());
-        let mut missing = Vec::new();
-        for (id, key) in ids.iter().zip(&keys) {
-            match by_id.iter().position(|(stored, _)| stored == key) {
-                Some(index) => found.push(self.mapping.from_document(by_id.swap_remove(index).1)?),
-                None => missing.push(id.clone()),
+        traced(T::COLLECTION, "get_many", async move {
+            let keys: Vec<Bson> = ids.iter().map(id_to_bson).collect::<Result<_>>()?;
+            let documents = self.find_documents(doc! { "_id": { "$in": keys.clone() } }, None, uow).await?;
+            let mut by_id: Vec<(Bson, Document)> =
+                documents.into_iter().map(|d| (d.get("_id").cloned().unwrap_or(Bson::Null), d)).collect();
+            let mut found = Vec::with_capacity(ids.len());
+            let mut missing = Vec::new();
+            for (id, key) in ids.iter().zip(&keys) {
+                match by_id.iter().position(|(stored, _)| stored == key) {
+                    Some(index) => found.push(self.mapping.from_document(by_id.swap_remove(index).1)?),
+                    None => missing.push(id.clone()),
+                }
             }
-        }
-        Ok(GetMany { found, missing })
+            Ok(GetMany { found, missing })
+        })
+        .await
     }
 
     /// Deletes the aggregate; with `expected_version`, only if the stored version matches
@@ -184,38 +180,50 @@ impl<T: Aggregate> Repository<T> {
         expected_version: Option<i64>,
         uow: Option<&mut UnitOfWork<'_>>,
     ) -> Result<bool> {
-        let key = id_to_bson(id)?;
-        let mut filter = doc! { "_id": key.clone() };
-        if let Some(version) = expected_version {
-            filter.insert(self.mapping.version_field.clone(), version);
-        }
-        let deleted = with_session!(self.collection.delete_one(filter), uow)?.deleted_count == 1;
-        match expected_version {
-            Some(version) if !deleted => {
-                let actual = self.stored_version(&key).await?;
-                if actual.is_some() { Err(self.conflict(&key, version, actual)) } else { Ok(false) }
+        traced(T::COLLECTION, "delete", async move {
+            let key = id_to_bson(id)?;
+            let mut filter = doc! { "_id": key.clone() };
+            if let Some(version) = expected_version {
+                filter.insert(self.mapping.version_field.clone(), version);
             }
-            _ => Ok(deleted),
-        }
+            let deleted = with_session!(self.collection.delete_one(filter), uow)?.deleted_count == 1;
+            match expected_version {
+                Some(version) if !deleted => {
+                    let actual = self.stored_version(&key).await?;
+                    if actual.is_some() { Err(self.conflict(&key, version, actual)) } else { Ok(false) }
+                }
+                _ => Ok(deleted),
+            }
+        })
+        .await
     }
 
     /// True when an aggregate with this id exists.
     pub async fn exists(&self, id: &T::Id, uow: Option<&mut UnitOfWork<'_>>) -> Result<bool> {
-        let filter = doc! { "_id": id_to_bson(id)? };
-        Ok(with_session!(self.collection.count_documents(filter).limit(1), uow)? > 0)
+        traced(T::COLLECTION, "exists", async move {
+            let filter = doc! { "_id": id_to_bson(id)? };
+            Ok(with_session!(self.collection.count_documents(filter).limit(1), uow)? > 0)
+        })
+        .await
     }
 
     /// The number of aggregates matching a specification.
     pub async fn count(&self, spec: &Value, uow: Option<&mut UnitOfWork<'_>>) -> Result<u64> {
-        let filter = self.compiler.compile(spec)?;
-        Ok(with_session!(self.collection.count_documents(filter), uow)?)
+        traced(T::COLLECTION, "count", async move {
+            let filter = self.compiler.compile(spec)?;
+            Ok(with_session!(self.collection.count_documents(filter), uow)?)
+        })
+        .await
     }
 
     /// The first aggregate matching a specification.
     pub async fn find_one(&self, spec: &Value, uow: Option<&mut UnitOfWork<'_>>) -> Result<Option<T>> {
-        let filter = self.compiler.compile(spec)?;
-        let found = with_session!(self.collection.find_one(filter), uow)?;
-        found.map(|d| self.mapping.from_document(d)).transpose()
+        traced(T::COLLECTION, "find_one", async move {
+            let filter = self.compiler.compile(spec)?;
+            let found = with_session!(self.collection.find_one(filter), uow)?;
+            found.map(|d| self.mapping.from_document(d)).transpose()
+        })
+        .await
     }
 
     /// Aggregates matching a specification, with query options (sort, skip, limit; `distinct`
@@ -226,9 +234,12 @@ impl<T: Aggregate> Repository<T> {
         options: Option<&QueryOptions>,
         uow: Option<&mut UnitOfWork<'_>>,
     ) -> Result<Vec<T>> {
-        let filter = self.compiler.compile(spec)?;
-        let documents = self.find_documents(filter, options, uow).await?;
-        documents.into_iter().map(|d| self.mapping.from_document(d)).collect()
+        traced(T::COLLECTION, "search", async move {
+            let filter = self.compiler.compile(spec)?;
+            let documents = self.find_documents(filter, options, uow).await?;
+            documents.into_iter().map(|d| self.mapping.from_document(d)).collect()
+        })
+        .await
     }
 
     /// Like [`search`](Self::search), as a stream fetching `batch_size` documents at a time, so
