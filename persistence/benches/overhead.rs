@@ -1,0 +1,171 @@
+//! Overhead of the persistence layer against the raw driver, on the same server, same data,
+//! same run: prints the mean time per operation of each pair and their ratio (goal ≤ 1.10).
+//!
+//! `bash scripts/bench-persistence.sh` builds and starts the Rust test server (`secantusd-rs`)
+//! and runs this with `MONGODB_URI` set; any MongoDB replica set works too.
+
+use std::time::{Duration, Instant};
+
+use bson::{Document, doc};
+use cqrs_mongo_persistence::{Aggregate, Connection, PoolOptions, Repository};
+use futures::TryStreamExt;
+use serde::{Deserialize, Serialize};
+use serde_json::json;
+
+#[derive(Debug, Clone, Serialize, Deserialize)]
+struct Order {
+    id: String,
+    customer: String,
+    total: i64,
+    #[serde(default)]
+    version: i64,
+}
+
+impl Aggregate for Order {
+    const COLLECTION: &'static str = "orders";
+    type Id = String;
+    fn id(&self) -> &String {
+        &self.id
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn set_version(&mut self, version: i64) {
+        self.version = version;
+    }
+}
+
+const ROUNDS: usize = 5;
+
+/// Mean duration of `iterations` calls of each of two closures, interleaved in rounds.
+async fn pair<A, B>(iterations: usize, mut ours: A, mut raw: B) -> (Duration, Duration)
+where
+    A: AsyncFnMut(usize),
+    B: AsyncFnMut(usize),
+{
+    // One untimed round warms the server, the pool and the caches.
+    for i in 0..iterations / 4 {
+        ours(ROUNDS * iterations + i).await;
+        raw(ROUNDS * iterations + i).await;
+    }
+    let (mut t_ours, mut t_raw) = (Duration::ZERO, Duration::ZERO);
+    for round in 0..ROUNDS {
+        let start = Instant::now();
+        for i in 0..iterations {
+            ours(round * iterations + i).await;
+        }
+        t_ours += start.elapsed();
+        let start = Instant::now();
+        for i in 0..iterations {
+            raw(round * iterations + i).await;
+        }
+        t_raw += start.elapsed();
+    }
+    let n = (ROUNDS * iterations) as u32;
+    (t_ours / n, t_raw / n)
+}
+
+fn report(name: &str, (ours, raw): (Duration, Duration)) {
+    let ratio = ours.as_secs_f64() / raw.as_secs_f64();
+    let verdict = if ratio <= 1.10 { "ok" } else { "ABOVE 1.10" };
+    println!("{name:<44} ours {:>8.1} µs   raw {:>8.1} µs   ratio {ratio:.3}  {verdict}", micros(ours), micros(raw));
+}
+
+fn micros(d: Duration) -> f64 {
+    d.as_secs_f64() * 1e6
+}
+
+#[tokio::main]
+async fn main() {
+    let uri = std::env::var("MONGODB_URI").expect("set MONGODB_URI (scripts/bench-persistence.sh starts a server)");
+    let db = Connection::connect(&uri, "bench_overhead", PoolOptions::default()).await.expect("connect");
+    db.database().drop().await.expect("drop");
+    let repo = Repository::<Order>::new(&db);
+    let raw = db.database().collection::<Document>("orders");
+    for i in 0..1_000 {
+        let mut order = Order { id: format!("o{i}"), customer: format!("c{}", i % 10), total: i, version: 0 };
+        repo.save(&mut order, None).await.expect("seed");
+    }
+    println!("server: {uri}\n");
+
+    let ids: Vec<String> = (0..1_000).map(|i| format!("o{i}")).collect();
+    report(
+        "get vs find_one",
+        pair(
+            400,
+            async |i| {
+                repo.get(&ids[i % 1_000], None).await.unwrap().unwrap();
+            },
+            async |i| {
+                raw.find_one(doc! { "_id": &ids[i % 1_000] }).await.unwrap().unwrap();
+            },
+        )
+        .await,
+    );
+
+    let mut mine = repo.get(&"o1".to_string(), None).await.unwrap().unwrap();
+    let mut raw_version = 1_i64;
+    raw.insert_one(doc! { "_id": "raw1", "customer": "c1", "total": 1_i64, "version": 1_i64 }).await.unwrap();
+    report(
+        "save (update path) vs replace_one",
+        pair(
+            400,
+            async |i| {
+                mine.total = i as i64;
+                repo.save(&mut mine, None).await.unwrap();
+            },
+            async |i| {
+                let filter = doc! { "_id": "raw1", "version": raw_version };
+                let replacement = doc! { "_id": "raw1", "customer": "c1", "total": i as i64, "version": raw_version + 1 };
+                raw.replace_one(filter, replacement).await.unwrap();
+                raw_version += 1;
+            },
+        )
+        .await,
+    );
+
+    report(
+        "unit of work, 10 inserts vs raw transaction",
+        pair(
+            40,
+            async |i| {
+                let mut uow = db.begin().await.unwrap();
+                for j in 0..10 {
+                    let mut order = Order { id: format!("u{i}_{j}"), customer: "c".into(), total: j, version: 0 };
+                    repo.save(&mut order, Some(&mut uow)).await.unwrap();
+                }
+                uow.commit().await.unwrap();
+            },
+            async |i| {
+                let mut session = db.client().start_session().await.unwrap();
+                session.start_transaction().await.unwrap();
+                for j in 0..10_i64 {
+                    let document = doc! { "_id": format!("r{i}_{j}"), "customer": "c", "total": j, "version": 1_i64 };
+                    raw.insert_one(document).session(&mut session).await.unwrap();
+                }
+                session.commit_transaction().await.unwrap();
+            },
+        )
+        .await,
+    );
+
+    let spec = json!({"op": "and", "conditions": [
+        {"op": "=", "attr": "customer", "val": "c3"},
+        {"op": ">=", "attr": "total", "val": 100}
+    ]});
+    let filter = cqrs_mongo_spec::compile(&spec).unwrap();
+    report(
+        "search via spec vs raw find (~90 documents)",
+        pair(
+            100,
+            async |_| {
+                assert!(!repo.search(&spec, None, None).await.unwrap().is_empty());
+            },
+            async |_| {
+                let found: Vec<Document> = raw.find(filter.clone()).await.unwrap().try_collect().await.unwrap();
+                assert!(!found.is_empty());
+            },
+        )
+        .await,
+    );
+}
