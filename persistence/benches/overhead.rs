@@ -116,7 +116,8 @@ async fn main() {
             },
             async |i| {
                 let filter = doc! { "_id": "raw1", "version": raw_version };
-                let replacement = doc! { "_id": "raw1", "customer": "c1", "total": i as i64, "version": raw_version + 1 };
+                let replacement =
+                    doc! { "_id": "raw1", "customer": "c1", "total": i as i64, "version": raw_version + 1 };
                 raw.replace_one(filter, replacement).await.unwrap();
                 raw_version += 1;
             },

@@ -113,9 +113,14 @@ impl Connection {
         let mut session = self.client().start_session().await?;
         let mut hooks: Vec<AfterCommit> = Vec::new();
         let hooks_slot = &mut hooks;
+        let mut attempts = 0_u32;
+        let attempts_slot = &mut attempts;
+        let span = tracing::info_span!("store", operation = "transaction", attempts = tracing::field::Empty);
+        let start = std::time::Instant::now();
         let result = session
             .start_transaction()
             .and_run2(async |session| {
+                *attempts_slot += 1;
                 let mut uow = UnitOfWork { session: SessionSlot::Borrowed(session), after_commit: Vec::new() };
                 let outcome = work(&mut uow).await;
                 // Only the attempt that reaches the commit keeps its hooks.
@@ -123,6 +128,8 @@ impl Connection {
                 outcome.map_err(Error::into_driver)
             })
             .await;
+        span.record("attempts", attempts);
+        tracing::debug!(parent: &span, attempts, ok = result.is_ok(), duration_us = start.elapsed().as_micros() as u64, "transaction");
         let value = result?;
         for hook in hooks {
             hook();

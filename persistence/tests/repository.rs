@@ -168,3 +168,47 @@ async fn streaming_search_over_ten_thousand_documents() {
         stream.try_fold((0usize, String::new()), |(n, _), o: Order| async move { Ok((n + 1, o.id)) }).await.unwrap();
     assert_eq!((count, last.as_str()), (10_000, "o09999"));
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Customer {
+    key: bson::Uuid,
+    name: String,
+    #[serde(default)]
+    cached_score: u32,
+    #[serde(default)]
+    version: i64,
+}
+
+impl Aggregate for Customer {
+    const COLLECTION: &'static str = "customers";
+    type Id = bson::Uuid;
+    fn id(&self) -> &bson::Uuid {
+        &self.key
+    }
+    fn version(&self) -> i64 {
+        self.version
+    }
+    fn set_version(&mut self, version: i64) {
+        self.version = version;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn mappings_rename_exclude_and_keep_uuids_as_subtype_4() {
+    use cqrs_mongo_persistence::Mapping;
+    let db = support::database("mapping").await;
+    let mapping = Mapping::default().id_field("key").rename("name", "full_name").exclude("cached_score");
+    let repo = Repository::<Customer>::with_mapping(&db, mapping);
+    let key = bson::Uuid::parse_str("123e4567-e89b-12d3-a456-426614174000").unwrap();
+    let mut customer = Customer { key, name: "Ann".into(), cached_score: 99, version: 0 };
+    repo.save(&mut customer, None).await.unwrap();
+    let stored = repo.collection().find_one(doc! {}).await.unwrap().unwrap();
+    assert_eq!(stored.get_str("full_name").unwrap(), "Ann");
+    assert!(stored.get("name").is_none() && stored.get("cached_score").is_none() && stored.get("key").is_none());
+    match stored.get("_id") {
+        Some(bson::Bson::Binary(b)) => assert_eq!(b.subtype, bson::spec::BinarySubtype::Uuid),
+        other => panic!("the UUID id must be binary subtype 4, got {other:?}"),
+    }
+    let loaded = repo.get(&key, None).await.unwrap().unwrap();
+    assert_eq!(loaded, Customer { cached_score: 0, version: 1, ..customer });
+}
