@@ -261,6 +261,36 @@ impl<T: Aggregate> Repository<T> {
         Ok(cursor.map(move |d| mapping.from_document::<T>(d?)))
     }
 
+    /// [`search_stream`](Self::search_stream) inside a unit of work: the stream reads through
+    /// the transaction's session and borrows the unit of work until it is dropped.
+    pub async fn search_stream_in<'a>(
+        &'a self,
+        spec: &Value,
+        options: Option<&QueryOptions>,
+        batch_size: u32,
+        uow: &'a mut UnitOfWork<'_>,
+    ) -> Result<impl Stream<Item = Result<T>> + Send + 'a> {
+        let filter = self.compiler.compile(spec)?;
+        let mut find_options = match options {
+            Some(options) => self.plan(options)?,
+            None => FindOptions::default(),
+        };
+        find_options.batch_size = Some(batch_size);
+        let Some(session) = uow.session() else {
+            // Non-transactional mode: a plain cursor.
+            let cursor = self.collection.find(filter).with_options(find_options).await?;
+            let mapping = self.mapping.clone();
+            return Ok(cursor.map(move |d| mapping.from_document::<T>(d?)).boxed());
+        };
+        let cursor = self.collection.find(filter).with_options(find_options).session(&mut *session).await?;
+        let mapping = &self.mapping;
+        Ok(futures::stream::unfold((cursor, session), move |(mut cursor, session)| async move {
+            let next = cursor.next(session).await?;
+            Some((next.map_err(Error::from).and_then(|d| mapping.from_document::<T>(d)), (cursor, session)))
+        })
+        .boxed())
+    }
+
     async fn find_documents(
         &self,
         filter: Document,

@@ -145,30 +145,6 @@ async fn delete_with_a_stale_version_is_a_concurrency_error() {
     assert!(!repo.delete(&"missing".to_string(), None, None).await.unwrap());
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn streaming_search_over_ten_thousand_documents() {
-    let db = support::database("streaming").await;
-    let repo = Repository::<Order>::new(&db);
-    let docs: Vec<bson::Document> = (0..10_000)
-        .map(|i| {
-            doc! { "_id": format!("o{i:05}"), "customer": "c", "total": bson::Decimal128::from_bytes([0; 16]),
-            "placed_at": bson::DateTime::from_millis(0), "version": 1_i64 }
-        })
-        .collect();
-    repo.collection().insert_many(docs).await.unwrap();
-    let stream = repo
-        .search_stream(
-            &json!({"op": "=", "attr": "customer", "val": "c"}),
-            Some(&QueryOptions::default().order_by("_id")),
-            200,
-        )
-        .await
-        .unwrap();
-    let (count, last) =
-        stream.try_fold((0usize, String::new()), |(n, _), o: Order| async move { Ok((n + 1, o.id)) }).await.unwrap();
-    assert_eq!((count, last.as_str()), (10_000, "o09999"));
-}
-
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 struct Customer {
     key: bson::Uuid,
@@ -211,4 +187,27 @@ async fn mappings_rename_exclude_and_keep_uuids_as_subtype_4() {
     }
     let loaded = repo.get(&key, None).await.unwrap().unwrap();
     assert_eq!(loaded, Customer { cached_score: 0, version: 1, ..customer });
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn streaming_inside_a_unit_of_work_sees_its_own_writes() {
+    let db = support::database("streaming_in_uow").await;
+    let repo = Repository::<Order>::new(&db);
+    let mut uow = db.begin().await.unwrap();
+    for i in 0..25 {
+        repo.save(&mut order(&format!("o{i:02}"), "t", "1"), Some(&mut uow)).await.unwrap();
+    }
+    let spec = json!({"op": "=", "attr": "customer", "val": "t"});
+    let ids: Vec<String> = repo
+        .search_stream_in(&spec, Some(&QueryOptions::default().order_by("_id")), 10, &mut uow)
+        .await
+        .unwrap()
+        .map_ok(|o| o.id)
+        .try_collect()
+        .await
+        .unwrap();
+    assert_eq!(ids.len(), 25);
+    assert_eq!(ids[24], "o24");
+    uow.rollback().await.unwrap();
+    assert_eq!(repo.count(&spec, None).await.unwrap(), 0);
 }
