@@ -11,6 +11,7 @@
 
 mod connection;
 mod error;
+mod event_store;
 mod indexes;
 mod model;
 mod observe;
@@ -19,6 +20,7 @@ mod uow;
 
 pub use connection::{Connection, Health, PoolOptions};
 pub use error::{Error, Result};
+pub use event_store::{EventStore, ExpectedVersion, NewEvent, StoredEvent, Stream as EventStream};
 pub use indexes::{IndexReport, IndexSpec};
 pub use model::{Aggregate, Mapping, PendingEvent};
 pub use repository::{GetMany, Repository};

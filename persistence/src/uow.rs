@@ -6,6 +6,8 @@
 //! specification prescribes. Dropping an uncommitted unit of work aborts its transaction (the
 //! driver does that for a dropped session).
 
+use futures::FutureExt;
+use futures::future::BoxFuture;
 use mongodb::ClientSession;
 
 use crate::connection::Connection;
@@ -41,6 +43,11 @@ impl std::fmt::Debug for UnitOfWork<'_> {
 }
 
 impl<'s> UnitOfWork<'s> {
+    /// A unit of work over a session whose transaction someone else drives.
+    pub(crate) fn borrowed(session: &'s mut ClientSession) -> Self {
+        UnitOfWork { session: SessionSlot::Borrowed(session), after_commit: Vec::new() }
+    }
+
     /// The session operations must use (`None` in non-transactional mode).
     pub fn session(&mut self) -> Option<&mut ClientSession> {
         match &mut self.session {
@@ -97,6 +104,56 @@ impl Connection {
     /// and `rollback` cannot undo anything.
     pub fn begin_non_transactional(&self) -> UnitOfWork<'static> {
         UnitOfWork { session: SessionSlot::None, after_commit: Vec::new() }
+    }
+
+    /// Like [`run_in_transaction`](Self::run_in_transaction), with a context value handed to
+    /// the callback and a boxed future, the driver's `and_run` style. Use it where the future must
+    /// be `Send` (`tokio::spawn`, web handlers): async closures that capture references can hit
+    /// rust-lang/rust#96865 ("implementation of `Send` is not general enough").
+    ///
+    /// ```no_run
+    /// # use cqrs_mongo_persistence::{Connection, Result};
+    /// # use futures::FutureExt;
+    /// # async fn demo(db: Connection, repo: cqrs_mongo_persistence::Repository<Order>, mut order: Order) -> Result<()> {
+    /// db.run_in_transaction_with((&repo, &mut order), |uow, (repo, order)| {
+    ///     async move { repo.save(order, Some(uow)).await }.boxed()
+    /// })
+    /// .await
+    /// # }
+    /// # #[derive(serde::Serialize, serde::Deserialize)] struct Order { id: String, version: i64 }
+    /// # impl cqrs_mongo_persistence::Aggregate for Order { const COLLECTION: &'static str = "o"; type Id = String;
+    /// #   fn id(&self) -> &String { &self.id } fn version(&self) -> i64 { self.version } fn set_version(&mut self, v: i64) { self.version = v } }
+    /// ```
+    pub async fn run_in_transaction_with<C, R, F>(&self, context: C, work: F) -> Result<R>
+    where
+        C: Send,
+        R: Send,
+        F: for<'a, 'b> FnMut(&'a mut UnitOfWork<'b>, &'a mut C) -> BoxFuture<'a, Result<R>> + Send,
+    {
+        if !self.supports_transactions() {
+            return Err(Error::TransactionsUnsupported);
+        }
+        let mut session = self.client().start_session().await?;
+        let mut hooks: Vec<AfterCommit> = Vec::new();
+        let state = (context, work, &mut hooks);
+        let value = session
+            .start_transaction()
+            .and_run(state, |session, state| {
+                let (context, work, hooks) = state;
+                async move {
+                    let mut uow = UnitOfWork::borrowed(session);
+                    let outcome = work(&mut uow, context).await;
+                    // Only the attempt that reaches the commit keeps its hooks.
+                    **hooks = std::mem::take(&mut uow.after_commit);
+                    outcome.map_err(Error::into_driver)
+                }
+                .boxed()
+            })
+            .await?;
+        for hook in hooks {
+            hook();
+        }
+        Ok(value)
     }
 
     /// Runs `work` in a transaction with the driver's retry rules: the whole callback is retried

@@ -142,3 +142,32 @@ async fn the_non_transactional_mode_must_be_chosen_explicitly() {
     uow.commit().await.unwrap();
     assert!(repo.exists(&"a".to_string(), None).await.unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn run_in_transaction_with_gives_a_send_future_for_spawned_tasks() {
+    use futures::FutureExt;
+    let db = support::database("run_in_transaction_with").await;
+    let repo = Repository::<Account>::new(&db);
+    let ran = Arc::new(AtomicUsize::new(0));
+    let task = {
+        let (db, repo, ran) = (db.clone(), repo.clone(), ran.clone());
+        tokio::spawn(async move {
+            let mut a = account("a", 1);
+            db.run_in_transaction_with((&repo, &mut a, ran), |uow, (repo, a, ran)| {
+                async move {
+                    repo.save(a, Some(&mut *uow)).await?;
+                    let ran = ran.clone();
+                    uow.after_commit(move || {
+                        ran.fetch_add(1, Ordering::SeqCst);
+                    });
+                    Ok(())
+                }
+                .boxed()
+            })
+            .await
+        })
+    };
+    task.await.unwrap().unwrap();
+    assert_eq!(ran.load(Ordering::SeqCst), 1);
+    assert_eq!(repo.get(&"a".to_string(), None).await.unwrap().unwrap().version, 1);
+}

@@ -1,0 +1,157 @@
+//! Event store integration tests on the real test server.
+
+mod support;
+
+use std::collections::HashSet;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
+
+use bson::doc;
+use cqrs_mongo_persistence::{Error, EventStore, EventStream, ExpectedVersion, NewEvent};
+
+fn stream(id: &str) -> EventStream<'_> {
+    EventStream { aggregate_id: id, aggregate_type: "Order" }
+}
+
+fn event(id: &str, n: i32) -> NewEvent {
+    NewEvent::new(id, "OrderPlaced", doc! { "n": n })
+}
+
+async fn store(test: &str) -> (cqrs_mongo_persistence::Connection, EventStore) {
+    let db = support::database(test).await;
+    db.ensure_indexes(&EventStore::indexes()).await.unwrap();
+    let store = EventStore::new(&db);
+    (db, store)
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn appends_and_reads_with_one_based_positions_in_the_legacy_format() {
+    let (db, store) = store("events_basic").await;
+    let positions =
+        store.append(stream("a"), ExpectedVersion::NoStream, &[event("e1", 1), event("e2", 2)], None).await.unwrap();
+    assert_eq!(positions, [1, 2]);
+    let positions = store.append(stream("b"), ExpectedVersion::Any, &[event("e3", 3)], None).await.unwrap();
+    assert_eq!(positions, [3]);
+    store.append(stream("a"), ExpectedVersion::Exact(2), &[event("e4", 4)], None).await.unwrap();
+    let a = store.read_stream("a", 0, None).await.unwrap();
+    assert_eq!(a.iter().map(|e| (e.version, e.position)).collect::<Vec<_>>(), [(1, 1), (2, 2), (3, 4)]);
+    assert_eq!(store.read_stream("a", 1, Some(1)).await.unwrap()[0].event_id, "e2");
+    let all = store.read_all(1, 10).await.unwrap();
+    assert_eq!(all.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["e2", "e3", "e4"]);
+    assert_eq!(store.latest_position().await.unwrap(), 4);
+    let counter = db.database().collection::<bson::Document>("counters").find_one(doc! {}).await.unwrap().unwrap();
+    assert_eq!((counter.get_str("_id").unwrap(), counter.get_i32("value").unwrap()), ("domain_events_position", 4));
+    let stored = db
+        .database()
+        .collection::<bson::Document>("domain_events")
+        .find_one(doc! { "_id": "e1" })
+        .await
+        .unwrap()
+        .unwrap();
+    for key in [
+        "event_type",
+        "aggregate_id",
+        "aggregate_type",
+        "version",
+        "schema_version",
+        "payload",
+        "metadata",
+        "occurred_at",
+        "position",
+    ] {
+        assert!(stored.contains_key(key), "legacy field {key} missing");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn expected_versions_are_enforced_with_the_typed_error() {
+    let (_db, store) = store("events_expected").await;
+    store.append(stream("a"), ExpectedVersion::NoStream, &[event("e1", 1)], None).await.unwrap();
+    let err = store.append(stream("a"), ExpectedVersion::NoStream, &[event("e2", 2)], None).await.unwrap_err();
+    assert!(matches!(err, Error::Concurrency { actual: Some(1), .. }), "{err:?}");
+    let err = store.append(stream("a"), ExpectedVersion::Exact(5), &[event("e2", 2)], None).await.unwrap_err();
+    assert!(matches!(err, Error::Concurrency { expected: 5, actual: Some(1), .. }), "{err:?}");
+    assert_eq!(store.latest_position().await.unwrap(), 1, "a refused append takes no position");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn appending_a_stored_event_again_is_a_no_op_and_other_content_is_an_error() {
+    let (_db, store) = store("events_idempotent").await;
+    store.append(stream("a"), ExpectedVersion::Any, &[event("e1", 1)], None).await.unwrap();
+    assert!(store.append(stream("a"), ExpectedVersion::Any, &[event("e1", 1)], None).await.unwrap().is_empty());
+    assert_eq!(store.read_stream("a", 0, None).await.unwrap().len(), 1);
+    let err = store.append(stream("a"), ExpectedVersion::Any, &[event("e1", 2)], None).await.unwrap_err();
+    assert!(matches!(err, Error::Mapping { .. }), "{err:?}");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_is_atomic_and_joins_the_callers_unit_of_work() {
+    let (db, store) = store("events_atomic").await;
+    store.append(stream("b"), ExpectedVersion::Any, &[event("taken", 1)], None).await.unwrap();
+    // The second event reuses a stored id with other content: nothing of the batch is written.
+    let err = store.append(stream("a"), ExpectedVersion::Any, &[event("x1", 1), event("taken", 9)], None).await;
+    assert!(err.is_err());
+    assert!(store.read_stream("a", 0, None).await.unwrap().is_empty());
+    let mut uow = db.begin().await.unwrap();
+    store.append(stream("a"), ExpectedVersion::NoStream, &[event("y1", 1)], Some(&mut uow)).await.unwrap();
+    uow.rollback().await.unwrap();
+    assert!(store.read_stream("a", 0, None).await.unwrap().is_empty());
+    assert_eq!(store.latest_position().await.unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_tailing_reader_sees_every_event_once_in_order_while_sixteen_writers_append() {
+    let (_db, store) = store("events_concurrent").await;
+    const WRITERS: usize = 16;
+    const BATCHES: usize = 5;
+    const PER_BATCH: usize = 2;
+    let total = (WRITERS * BATCHES * PER_BATCH) as i64;
+    let done = Arc::new(AtomicBool::new(false));
+    let reader = {
+        let store = store.clone();
+        let done = done.clone();
+        tokio::spawn(async move {
+            let mut seen = Vec::new();
+            let mut after = 0;
+            loop {
+                let finished = done.load(Ordering::SeqCst);
+                let page = store.read_all(after, 50).await.unwrap();
+                for e in &page {
+                    seen.push((e.position, e.event_id.clone()));
+                    after = e.position;
+                }
+                if finished && page.is_empty() {
+                    return seen;
+                }
+                if page.is_empty() {
+                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                }
+            }
+        })
+    };
+    let writers: Vec<_> = (0..WRITERS)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let id = format!("s{w}");
+                for b in 0..BATCHES {
+                    let events: Vec<NewEvent> =
+                        (0..PER_BATCH).map(|i| event(&format!("w{w}b{b}e{i}"), i as i32)).collect();
+                    store
+                        .append(stream(&id), ExpectedVersion::Exact((b * PER_BATCH) as i64), &events, None)
+                        .await
+                        .unwrap();
+                }
+            })
+        })
+        .collect();
+    for writer in writers {
+        writer.await.unwrap();
+    }
+    done.store(true, Ordering::SeqCst);
+    let seen = reader.await.unwrap();
+    let positions: Vec<i64> = seen.iter().map(|(p, _)| *p).collect();
+    assert_eq!(positions, (1..=total).collect::<Vec<_>>(), "every position once, in order, no gaps");
+    let ids: HashSet<&str> = seen.iter().map(|(_, id)| id.as_str()).collect();
+    assert_eq!(ids.len(), total as usize);
+}
