@@ -16,6 +16,7 @@ mod indexes;
 mod model;
 mod observe;
 mod repository;
+mod snapshots;
 mod uow;
 
 pub use connection::{Connection, Health, PoolOptions};
@@ -24,4 +25,5 @@ pub use event_store::{EventStore, ExpectedVersion, NewEvent, StoredEvent, Stream
 pub use indexes::{IndexReport, IndexSpec};
 pub use model::{Aggregate, Mapping, PendingEvent};
 pub use repository::{GetMany, Repository};
+pub use snapshots::{PositionStore, Snapshot, SnapshotStore};
 pub use uow::{AfterCommit, UnitOfWork};

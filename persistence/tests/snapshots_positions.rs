@@ -1,0 +1,52 @@
+//! Snapshots and projection checkpoints only move forward, atomically.
+
+mod support;
+
+use bson::doc;
+use cqrs_mongo_persistence::{PositionStore, SnapshotStore};
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_older_snapshot_never_overwrites_a_newer_one() {
+    let db = support::database("snapshots").await;
+    let store = SnapshotStore::new(&db);
+    assert!(store.save("Order", "o1", 5, doc! { "total": 5 }, None).await.unwrap());
+    assert!(!store.save("Order", "o1", 3, doc! { "total": 3 }, None).await.unwrap(), "older is a no-op");
+    assert!(!store.save("Order", "o1", 5, doc! { "total": 5 }, None).await.unwrap(), "same is a no-op");
+    assert!(store.save("Order", "o1", 8, doc! { "total": 8 }, None).await.unwrap());
+    let latest = store.latest("Order", "o1").await.unwrap().unwrap();
+    assert_eq!((latest.version, latest.data.get_i32("total").unwrap()), (8, 8));
+    let stored = db.database().collection::<bson::Document>("snapshots").find_one(doc! {}).await.unwrap().unwrap();
+    assert_eq!(stored.get_str("_id").unwrap(), "Order|o1", "legacy _id format");
+    assert!(store.latest("Order", "none").await.unwrap().is_none());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_snapshot_writers_keep_the_newest() {
+    let db = support::database("snapshots_concurrent").await;
+    let store = SnapshotStore::new(&db);
+    let writes = (1..=20).map(|v| {
+        let store = store.clone();
+        tokio::spawn(async move { store.save("Order", "o1", v, doc! { "v": v }, None).await.unwrap() })
+    });
+    for write in writes {
+        write.await.unwrap();
+    }
+    assert_eq!(store.latest("Order", "o1").await.unwrap().unwrap().version, 20);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn positions_never_move_backwards_and_join_transactions() {
+    let db = support::database("positions").await;
+    let store = PositionStore::new(&db);
+    assert_eq!(store.get("summaries", None).await.unwrap(), 0);
+    assert!(store.save("summaries", 10, None).await.unwrap());
+    assert!(!store.save("summaries", 7, None).await.unwrap());
+    assert_eq!(store.get("summaries", None).await.unwrap(), 10);
+    let mut uow = db.begin().await.unwrap();
+    assert!(store.save("summaries", 12, Some(&mut uow)).await.unwrap());
+    uow.rollback().await.unwrap();
+    assert_eq!(store.get("summaries", None).await.unwrap(), 10, "rolled back with the transaction");
+    store.reset("summaries").await.unwrap();
+    assert_eq!(store.get("summaries", None).await.unwrap(), 0);
+    assert!(store.save("summaries", 1, None).await.unwrap());
+}
