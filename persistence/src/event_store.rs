@@ -114,12 +114,40 @@ pub struct Stream<'a> {
     pub aggregate_type: &'a str,
 }
 
+/// A payload transform from one schema version of an event type to the next.
+pub type Upcast = fn(Document) -> Document;
+
+/// Upcasters applied on read: `(event_type, from_version)` → transform to `from_version + 1`.
+#[derive(Debug, Clone, Default)]
+pub struct Upcasters {
+    steps: Vec<(String, i32, Upcast)>,
+}
+
+impl Upcasters {
+    /// Registers the transform of `event_type` payloads from `from_version` to the next.
+    pub fn register(mut self, event_type: impl Into<String>, from_version: i32, upcast: Upcast) -> Self {
+        self.steps.push((event_type.into(), from_version, upcast));
+        self
+    }
+
+    /// Applies every step from the event's version on, updating `schema_version`.
+    fn apply(&self, event: &mut StoredEvent) {
+        while let Some((_, _, step)) =
+            self.steps.iter().find(|(t, v, _)| *t == event.event_type && *v == event.schema_version)
+        {
+            event.payload = step(std::mem::take(&mut event.payload));
+            event.schema_version += 1;
+        }
+    }
+}
+
 /// The event store.
 #[derive(Debug, Clone)]
 pub struct EventStore {
     connection: Connection,
     events: Collection<Document>,
     counters: Collection<Document>,
+    upcasters: Upcasters,
 }
 
 impl EventStore {
@@ -129,7 +157,20 @@ impl EventStore {
             connection: connection.clone(),
             events: connection.database().collection(EVENTS),
             counters: connection.database().collection(COUNTERS),
+            upcasters: Upcasters::default(),
         }
+    }
+
+    /// Applies these upcasters to every event read.
+    pub fn with_upcasters(mut self, upcasters: Upcasters) -> Self {
+        self.upcasters = upcasters;
+        self
+    }
+
+    fn decode(&self, document: Document) -> Result<StoredEvent> {
+        let mut event = stored_event(document)?;
+        self.upcasters.apply(&mut event);
+        Ok(event)
     }
 
     /// The indexes the store relies on: unique `(aggregate_id, version)` (a lost race becomes a
@@ -341,7 +382,7 @@ impl EventStore {
         options.limit = limit;
         let filter = doc! { "aggregate_id": aggregate_id, "version": { "$gt": from_version } };
         let documents: Vec<Document> = self.events.find(filter).with_options(options).await?.try_collect().await?;
-        documents.into_iter().map(stored_event).collect()
+        documents.into_iter().map(|d| self.decode(d)).collect()
     }
 
     /// Up to `limit` events after global position `after`, in position order.
@@ -351,7 +392,53 @@ impl EventStore {
         options.limit = Some(limit);
         let documents: Vec<Document> =
             self.events.find(doc! { "position": { "$gt": after } }).with_options(options).await?.try_collect().await?;
-        documents.into_iter().map(stored_event).collect()
+        documents.into_iter().map(|d| self.decode(d)).collect()
+    }
+
+    /// Every event after `after` as a stream, read `page_size` at a time in position order; it
+    /// ends when it has caught up with the latest committed position.
+    pub fn read_all_stream(
+        &self,
+        after: i64,
+        page_size: i64,
+    ) -> impl futures::Stream<Item = Result<StoredEvent>> + Send + '_ {
+        futures::stream::try_unfold(
+            (after, Vec::<StoredEvent>::new().into_iter()),
+            move |(after, mut page)| async move {
+                if let Some(event) = page.next() {
+                    let position = event.position;
+                    return Ok(Some((event, (position, page))));
+                }
+                let mut next = self.read_all(after, page_size).await?.into_iter();
+                Ok(next.next().map(|event| {
+                    let position = event.position;
+                    (event, (position, next))
+                }))
+            },
+        )
+    }
+
+    /// Events of the given types after `after`, in position order, at most `limit`.
+    pub async fn read_by_types(&self, types: &[&str], after: i64, limit: i64) -> Result<Vec<StoredEvent>> {
+        let mut options = mongodb::options::FindOptions::default();
+        options.sort = Some(doc! { "position": 1 });
+        options.limit = Some(limit);
+        let filter = doc! { "event_type": { "$in": types }, "position": { "$gt": after } };
+        let documents: Vec<Document> = self.events.find(filter).with_options(options).await?.try_collect().await?;
+        documents.into_iter().map(|d| self.decode(d)).collect()
+    }
+
+    /// What is needed to rebuild an aggregate: its latest snapshot and the events after it.
+    pub async fn load(
+        &self,
+        snapshots: &crate::snapshots::SnapshotStore,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<(Option<crate::snapshots::Snapshot>, Vec<StoredEvent>)> {
+        let snapshot = snapshots.latest(aggregate_type, aggregate_id).await?;
+        let from = snapshot.as_ref().map_or(0, |s| s.version);
+        let events = self.read_stream(aggregate_id, from, None).await?;
+        Ok((snapshot, events))
     }
 
     /// The highest committed position (0 when the store is empty).

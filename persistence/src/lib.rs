@@ -22,7 +22,7 @@ mod uow;
 
 pub use connection::{Connection, Health, PoolOptions};
 pub use error::{Error, Result};
-pub use event_store::{EventStore, ExpectedVersion, NewEvent, StoredEvent, Stream as EventStream};
+pub use event_store::{EventStore, ExpectedVersion, NewEvent, StoredEvent, Stream as EventStream, Upcast, Upcasters};
 pub use indexes::{IndexReport, IndexSpec};
 pub use model::{Aggregate, Mapping, PendingEvent};
 pub use projections::{Applied, ProjectionStore};

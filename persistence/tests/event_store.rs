@@ -155,3 +155,36 @@ async fn a_tailing_reader_sees_every_event_once_in_order_while_sixteen_writers_a
     let ids: HashSet<&str> = seen.iter().map(|(_, id)| id.as_str()).collect();
     assert_eq!(ids.len(), total as usize);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn upcasters_streams_types_and_loading_from_a_snapshot() {
+    use cqrs_mongo_persistence::{SnapshotStore, Upcasters};
+    use futures::TryStreamExt;
+    let (db, store) = store("events_reading").await;
+    let mut old = event("e1", 1);
+    old.schema_version = 1;
+    store.append(stream("a"), ExpectedVersion::Any, &[old, event("e2", 2)], None).await.unwrap();
+    store
+        .append(stream("a"), ExpectedVersion::Any, &[NewEvent::new("e3", "OrderPaid", doc! { "amount": 3 })], None)
+        .await
+        .unwrap();
+    fn v1_to_v2(mut payload: bson::Document) -> bson::Document {
+        let n = payload.remove("n").unwrap_or(bson::Bson::Int32(0));
+        payload.insert("quantity", n);
+        payload
+    }
+    let store = store.with_upcasters(Upcasters::default().register("OrderPlaced", 1, v1_to_v2));
+    let read = store.read_stream("a", 0, None).await.unwrap();
+    assert_eq!(read[0].payload, doc! { "quantity": 1 });
+    assert_eq!(read[0].schema_version, 2);
+    assert_eq!(read[2].payload, doc! { "amount": 3 }, "other types are untouched");
+    let streamed: Vec<i64> = store.read_all_stream(0, 2).map_ok(|e| e.position).try_collect().await.unwrap();
+    assert_eq!(streamed, [1, 2, 3]);
+    let paid = store.read_by_types(&["OrderPaid"], 0, 10).await.unwrap();
+    assert_eq!(paid.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["e3"]);
+    let snapshots = SnapshotStore::new(&db);
+    snapshots.save("Order", "a", 2, doc! { "state": "after two" }, None).await.unwrap();
+    let (snapshot, events) = store.load(&snapshots, "Order", "a").await.unwrap();
+    assert_eq!(snapshot.unwrap().version, 2);
+    assert_eq!(events.iter().map(|e| e.version).collect::<Vec<_>>(), [3]);
+}
