@@ -188,3 +188,39 @@ async fn upcasters_streams_types_and_loading_from_a_snapshot() {
     assert_eq!(snapshot.unwrap().version, 2);
     assert_eq!(events.iter().map(|e| e.version).collect::<Vec<_>>(), [3]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sixteen_writers_on_one_stream_one_wins_each_version_the_others_get_the_typed_error() {
+    let (_db, store) = store("events_one_stream").await;
+    let attempts: Vec<_> = (0..16)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store.append(stream("hot"), ExpectedVersion::Exact(0), &[event(&format!("w{w}"), w)], None).await
+            })
+        })
+        .collect();
+    let mut won = 0;
+    for attempt in attempts {
+        match attempt.await.unwrap() {
+            Ok(_) => won += 1,
+            Err(Error::Concurrency { expected: 0, actual: Some(1), .. }) => {}
+            Err(other) => panic!("unexpected error {other:?}"),
+        }
+    }
+    assert_eq!(won, 1);
+    // Now each writer appends with ExpectedVersion::Any: versions 1..=17, no duplicate, no gap.
+    let any: Vec<_> = (0..16)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                store.append(stream("hot"), ExpectedVersion::Any, &[event(&format!("any{w}"), w)], None).await
+            })
+        })
+        .collect();
+    for attempt in any {
+        attempt.await.unwrap().unwrap();
+    }
+    let versions: Vec<i64> = store.read_stream("hot", 0, None).await.unwrap().iter().map(|e| e.version).collect();
+    assert_eq!(versions, (1..=17).collect::<Vec<_>>());
+}

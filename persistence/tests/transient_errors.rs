@@ -95,3 +95,35 @@ async fn a_transient_error_on_commit_is_retried_and_written_once() {
     assert_eq!(repo.collection().count_documents(doc! {}).await.unwrap(), 1);
     assert_eq!(ran.load(Ordering::SeqCst), 1, "hooks of the committed attempt ran once");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_failed_commit_leaves_no_partial_events_or_outbox_rows() {
+    use cqrs_mongo_persistence::{EventStore, EventStream, ExpectedVersion, NewEvent, Outbox, OutboxMessage};
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let db = support::database("failed_commit").await;
+    let events = EventStore::new(&db);
+    let outbox = Outbox::new(&db);
+    let repo = Repository::<Account>::new(&db);
+    let mut uow = db.begin().await.unwrap();
+    repo.save(&mut account("a", 1), Some(&mut uow)).await.unwrap();
+    let stream = EventStream { aggregate_id: "a", aggregate_type: "Account" };
+    events
+        .append(stream, ExpectedVersion::NoStream, &[NewEvent::new("e1", "Opened", doc! {})], Some(&mut uow))
+        .await
+        .unwrap();
+    outbox.save(&[OutboxMessage::new("m1", "Opened", doc! {}, "c")], Some(&mut uow)).await.unwrap();
+    // A non-transient failure of commitTransaction (no retry label).
+    db.client()
+        .database("admin")
+        .run_command(doc! {
+            "configureFailPoint": "failCommand", "mode": { "times": 1 },
+            "data": { "failCommands": ["commitTransaction"], "errorCode": 8 },
+        })
+        .await
+        .unwrap();
+    assert!(uow.commit().await.is_err());
+    for collection in ["accounts", "domain_events", "outbox_messages"] {
+        let count = db.database().collection::<bson::Document>(collection).count_documents(doc! {}).await.unwrap();
+        assert_eq!(count, 0, "{collection} holds nothing of the failed commit");
+    }
+}
