@@ -5,8 +5,28 @@
 //! multi-document transactions, and index management. Every filter built from a specification
 //! is compiled by `cqrs-mongo-spec`, the same compiler as the npm and pip packages.
 //!
-//! Storage formats are the legacy Python package's (`_id`, `version`), so both stacks can share
-//! one database.
+//! Storage formats are the legacy Python package's (`_id`, `version`, `domain_events`,
+//! `counters`, `outbox_messages`, `snapshots`, `projection_checkpoints`), so both stacks can
+//! share one database.
+//!
+//! The event store's position design (a counter taken inside each append's transaction, so
+//! positions follow commit order and no reader skips an event) is explained on [`EventStore`].
+//!
+//! # When one replica set is not enough (sharding)
+//!
+//! | collection | shard key | notes |
+//! |---|---|---|
+//! | aggregate collections | `{_id: "hashed"}` | every repository operation targets one shard |
+//! | `domain_events` | `{aggregate_id: "hashed"}` | stream reads and the unique `(aggregate_id, version)` index stay on one shard; `read_all` by position becomes a merge across shards |
+//! | `counters` | unsharded | one tiny document; every append then runs a distributed transaction (the counter's shard plus the stream's), which costs a two-phase commit per append |
+//! | `outbox_messages` | `{aggregate_id: "hashed"}` with per-aggregate ordering, else `{_id: "hashed"}` | claims are single-document updates; the relay's candidate query is scatter-gather |
+//! | `snapshots` | `{_id: "hashed"}` | |
+//! | `projection_checkpoints` | unsharded | one document per projection |
+//! | read models | `{_id: "hashed"}` | conditional upserts target one document |
+//!
+//! On a sharded cluster positions stay gap-free and in commit order (the counter document
+//! serialises appends exactly as on a replica set); the outbox's leases use each shard's
+//! `hello.localTime`, so lease lengths should leave room for clock skew between `mongos` routers.
 #![forbid(unsafe_code)]
 
 mod connection;
