@@ -21,5 +21,10 @@ pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$storage"' EXIT
 for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
 
-MONGODB_URI="mongodb://127.0.0.1:$port/?directConnection=true" \
-  cargo bench -p cqrs-mongo-persistence --bench overhead
+# `bench-persistence.sh` runs every persistence benchmark; `bench-persistence.sh event_store` one.
+benches=("${@:-overhead}")
+[ $# -eq 0 ] && benches=(overhead event_store)
+for bench in "${benches[@]}"; do
+  MONGODB_URI="mongodb://127.0.0.1:$port/?directConnection=true" \
+    cargo bench -p cqrs-mongo-persistence --bench "$bench"
+done

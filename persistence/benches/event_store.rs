@@ -1,0 +1,137 @@
+//! Event store and outbox throughput against raw inserts, same server, same run.
+//!
+//! `bash scripts/bench-persistence.sh event_store` (starts secantusd-rs, sets MONGODB_URI).
+
+use std::time::Instant;
+
+use bson::{DateTime, Document, doc};
+use cqrs_mongo_persistence::{
+    Connection, EventStore, EventStream, ExpectedVersion, NewEvent, Outbox, OutboxMessage, OutboxRelay, PoolOptions,
+};
+use futures::TryStreamExt;
+
+const EVENTS_PER_WRITER_TOTAL: usize = 4_000;
+
+fn peak_rss_kib() -> u64 {
+    std::fs::read_to_string("/proc/self/status")
+        .ok()
+        .and_then(|s| {
+            s.lines()
+                .find_map(|l| l.strip_prefix("VmHWM:"))
+                .and_then(|v| v.trim().trim_end_matches("kB").trim().parse().ok())
+        })
+        .unwrap_or(0)
+}
+
+async fn append_throughput(db: &Connection, writers: usize) -> f64 {
+    db.database().collection::<Document>("domain_events").drop().await.unwrap();
+    db.database().collection::<Document>("counters").drop().await.unwrap();
+    db.ensure_indexes(&EventStore::indexes()).await.unwrap();
+    let store = EventStore::new(db);
+    let per_writer = EVENTS_PER_WRITER_TOTAL / writers;
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let id = format!("s{w}");
+                for i in 0..per_writer {
+                    let event = NewEvent::new(format!("w{w}e{i}"), "Placed", doc! { "i": i as i64 });
+                    let stream = EventStream { aggregate_id: &id, aggregate_type: "Order" };
+                    store.append(stream, ExpectedVersion::Exact(i as i64), &[event], None).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    (per_writer * writers) as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn raw_throughput(db: &Connection, inserters: usize) -> f64 {
+    let raw = db.database().collection::<Document>("raw_events");
+    raw.drop().await.unwrap();
+    let per = EVENTS_PER_WRITER_TOTAL / inserters;
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..inserters)
+        .map(|w| {
+            let raw = raw.clone();
+            tokio::spawn(async move {
+                for i in 0..per {
+                    let document = doc! { "_id": format!("w{w}e{i}"), "event_type": "Placed", "aggregate_id": format!("s{w}"),
+                        "aggregate_type": "Order", "version": i as i64 + 1, "schema_version": 1, "payload": { "i": i as i64 },
+                        "metadata": {}, "occurred_at": DateTime::now(), "position": (w * per + i) as i64 + 1 };
+                    raw.insert_many([document]).await.unwrap();
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    (per * inserters) as f64 / start.elapsed().as_secs_f64()
+}
+
+#[tokio::main]
+async fn main() {
+    let uri = std::env::var("MONGODB_URI").expect("MONGODB_URI");
+    let db = Connection::connect(&uri, "bench_event_store", PoolOptions::default()).await.unwrap();
+    db.database().drop().await.unwrap();
+
+    println!(
+        "append throughput, {EVENTS_PER_WRITER_TOTAL} single-event appends (each a transaction with version and position checks)"
+    );
+    let mut results = Vec::new();
+    for writers in [1, 16] {
+        let raw = raw_throughput(&db, writers).await;
+        let ours = append_throughput(&db, writers).await;
+        println!(
+            "  {writers:>2} writers: store {ours:>8.0} events/s   raw insert_many {raw:>8.0} docs/s   store/raw {:.2}",
+            ours / raw
+        );
+        results.push(ours);
+    }
+    println!(
+        "  16 writers / 1 writer: {:.2} (goal ≥ 1: no hot-counter collapse); goal ≥ 4300 events/s with 16 writers",
+        results[1] / results[0]
+    );
+
+    // read_all over many events: fill with raw inserts in the legacy shape, then stream.
+    let events = db.database().collection::<Document>("domain_events");
+    events.drop().await.unwrap();
+    for chunk in 0..200 {
+        let docs: Vec<Document> = (0..1_000)
+            .map(|i| {
+                let n = (chunk * 1_000 + i) as i64;
+                doc! { "_id": format!("f{n}"), "event_type": "Placed", "aggregate_id": format!("a{}", n % 1000), "aggregate_type": "Order",
+                    "version": n / 1000 + 1, "schema_version": 1, "payload": { "n": n }, "metadata": {}, "occurred_at": DateTime::now(), "position": n + 1 }
+            })
+            .collect();
+        events.insert_many(docs).await.unwrap();
+    }
+    db.ensure_indexes(&EventStore::indexes()).await.unwrap();
+    let store = EventStore::new(&db);
+    let _ = std::fs::write("/proc/self/clear_refs", "5");
+    let before = peak_rss_kib();
+    let start = Instant::now();
+    let count = store.read_all_stream(0, 1_000).try_fold(0u64, |n, _| async move { Ok(n + 1) }).await.unwrap();
+    let elapsed = start.elapsed();
+    println!(
+        "read_all stream over {count} events: {:.0} events/s, peak RSS grew {} KiB",
+        count as f64 / elapsed.as_secs_f64(),
+        peak_rss_kib().saturating_sub(before)
+    );
+
+    let outbox = Outbox::new(&db);
+    let messages: Vec<OutboxMessage> =
+        (0..2_000).map(|i| OutboxMessage::new(format!("m{i}"), "Placed", doc! { "i": i }, "c")).collect();
+    outbox.save(&messages, None).await.unwrap();
+    let relay = OutboxRelay::new(&outbox, "bench").batch(500);
+    let start = Instant::now();
+    let mut published = 0;
+    while published < 2_000 {
+        published += relay.run_once(async |_| Ok(())).await.unwrap().published;
+    }
+    println!("outbox relay: {:.0} messages/s", published as f64 / start.elapsed().as_secs_f64());
+}
