@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use bson::{Document, doc};
-use cqrs_mongo_persistence::{Aggregate, Connection, PoolOptions, Repository};
+use cqrs_mongo_persistence::{Connection, PoolOptions, Repository};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -21,19 +21,7 @@ struct Order {
     version: i64,
 }
 
-impl Aggregate for Order {
-    const COLLECTION: &'static str = "orders";
-    type Id = String;
-    fn id(&self) -> &String {
-        &self.id
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-    fn set_version(&mut self, version: i64) {
-        self.version = version;
-    }
-}
+cqrs_mongo_persistence::aggregate!(Order, "orders", String);
 
 const ROUNDS: usize = 5;
 

@@ -50,6 +50,43 @@ pub trait Aggregate: Serialize + DeserializeOwned + Send + Sync {
     }
 }
 
+/// Implements [`Aggregate`] for a struct whose id field is `id` (or the field named after
+/// `id =`) and whose version field is `version`.
+///
+/// ```
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct Order { id: String, total: i64, #[serde(default)] version: i64 }
+/// cqrs_mongo_persistence::aggregate!(Order, "orders", String);
+///
+/// #[derive(serde::Serialize, serde::Deserialize)]
+/// struct Customer { key: bson::Uuid, #[serde(default)] version: i64 }
+/// cqrs_mongo_persistence::aggregate!(Customer, "customers", bson::Uuid, id = key);
+/// ```
+#[macro_export]
+macro_rules! aggregate {
+    ($type:ty, $collection:literal, $id:ty) => {
+        $crate::aggregate!($type, $collection, $id, id = id);
+    };
+    ($type:ty, $collection:literal, $id:ty, id = $field:ident) => {
+        impl $crate::Aggregate for $type {
+            const COLLECTION: &'static str = $collection;
+            type Id = $id;
+
+            fn id(&self) -> &$id {
+                &self.$field
+            }
+
+            fn version(&self) -> i64 {
+                self.version
+            }
+
+            fn set_version(&mut self, version: i64) {
+                self.version = version;
+            }
+        }
+    };
+}
+
 /// How struct fields map to document fields.
 #[derive(Debug, Clone)]
 #[non_exhaustive]

@@ -61,19 +61,7 @@ struct Note {
     version: i64,
 }
 
-impl cqrs_mongo_persistence::Aggregate for Note {
-    const COLLECTION: &'static str = "notes";
-    type Id = String;
-    fn id(&self) -> &String {
-        &self.id
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-    fn set_version(&mut self, version: i64) {
-        self.version = version;
-    }
-}
+cqrs_mongo_persistence::aggregate!(Note, "notes", String);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn repositories_declare_their_indexes() {

@@ -3,7 +3,7 @@
 mod support;
 
 use bson::doc;
-use cqrs_mongo_persistence::{Aggregate, Error, Repository};
+use cqrs_mongo_persistence::{Error, Repository};
 use cqrs_mongo_spec::QueryOptions;
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
@@ -19,20 +19,7 @@ struct Order {
     version: i64,
 }
 
-impl Aggregate for Order {
-    const COLLECTION: &'static str = "orders";
-    type Id = String;
-
-    fn id(&self) -> &String {
-        &self.id
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-    fn set_version(&mut self, version: i64) {
-        self.version = version;
-    }
-}
+cqrs_mongo_persistence::aggregate!(Order, "orders", String);
 
 fn order(id: &str, customer: &str, total: &str) -> Order {
     Order {
@@ -155,19 +142,7 @@ struct Customer {
     version: i64,
 }
 
-impl Aggregate for Customer {
-    const COLLECTION: &'static str = "customers";
-    type Id = bson::Uuid;
-    fn id(&self) -> &bson::Uuid {
-        &self.key
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-    fn set_version(&mut self, version: i64) {
-        self.version = version;
-    }
-}
+cqrs_mongo_persistence::aggregate!(Customer, "customers", bson::Uuid, id = key);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mappings_rename_exclude_and_keep_uuids_as_subtype_4() {

@@ -5,7 +5,7 @@
 mod support;
 
 use bson::doc;
-use cqrs_mongo_persistence::{Aggregate, Repository};
+use cqrs_mongo_persistence::Repository;
 use cqrs_mongo_spec::QueryOptions;
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
@@ -20,19 +20,7 @@ struct Blob {
     version: i64,
 }
 
-impl Aggregate for Blob {
-    const COLLECTION: &'static str = "blobs";
-    type Id = String;
-    fn id(&self) -> &String {
-        &self.id
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-    fn set_version(&mut self, version: i64) {
-        self.version = version;
-    }
-}
+cqrs_mongo_persistence::aggregate!(Blob, "blobs", String);
 
 fn peak_rss_kib() -> u64 {
     let status = std::fs::read_to_string("/proc/self/status").expect("/proc/self/status");

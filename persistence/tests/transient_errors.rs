@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bson::doc;
-use cqrs_mongo_persistence::{Aggregate, Repository};
+use cqrs_mongo_persistence::Repository;
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
@@ -25,20 +25,7 @@ struct Account {
     version: i64,
 }
 
-impl Aggregate for Account {
-    const COLLECTION: &'static str = "accounts";
-    type Id = String;
-
-    fn id(&self) -> &String {
-        &self.id
-    }
-    fn version(&self) -> i64 {
-        self.version
-    }
-    fn set_version(&mut self, version: i64) {
-        self.version = version;
-    }
-}
+cqrs_mongo_persistence::aggregate!(Account, "accounts", String);
 
 fn account(id: &str, balance: i64) -> Account {
     Account { id: id.into(), balance, version: 0 }
