@@ -131,7 +131,7 @@ async fn main() {
     let start = Instant::now();
     let mut published = 0;
     while published < 2_000 {
-        published += relay.run_once(async |_| Ok(())).await.unwrap().published;
+        published += relay.run_once(|_| async { Ok(()) }).await.unwrap().published;
     }
     println!("outbox relay: {:.0} messages/s", published as f64 / start.elapsed().as_secs_f64());
 }

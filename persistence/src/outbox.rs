@@ -255,43 +255,52 @@ impl OutboxRelay {
     }
 
     /// Claims up to a batch of due messages and publishes each through `publish` (an `Err`
-    /// carries the failure text stored on the message).
-    pub async fn run_once<P>(&self, mut publish: P) -> Result<RelayReport>
+    /// carries the failure text stored on the message). `publish` gets the message by value and
+    /// returns a `Send` future, so a relay can run in a spawned task.
+    pub async fn run_once<P, F>(&self, mut publish: P) -> Result<RelayReport>
     where
-        P: AsyncFnMut(&ClaimedMessage) -> std::result::Result<(), String>,
+        P: FnMut(ClaimedMessage) -> F,
+        F: std::future::Future<Output = std::result::Result<(), String>> + Send,
     {
         let collection = &self.outbox.collection;
         let now = self.outbox.server_now().await?;
+        // The server clock for the rest of the round: its offset from ours, measured once.
+        let offset = now.timestamp_millis() - DateTime::now().timestamp_millis();
+        let server_clock = move || DateTime::from_millis(DateTime::now().timestamp_millis() + offset);
         let due = doc! {
             "status": "pending",
             "next_attempt_at": { "$lte": now },
             "$or": [ { "lease_until": { "$exists": false } }, { "lease_until": Bson::Null }, { "lease_until": { "$lt": now } } ],
         };
+        let mut report = RelayReport::default();
+        if !self.ordered {
+            // Each claim takes the oldest due message in one atomic update: relays never spend a
+            // round trip on a message another relay already took.
+            for _ in 0..self.batch {
+                let Some(claimed) = self.claim(None, &due, now).await? else { break };
+                let outcome = publish(claimed.clone()).await;
+                report.count(self.finish(&claimed, outcome, server_clock()).await?);
+            }
+            return Ok(report);
+        }
         let mut options = FindOptions::default();
         options.sort = Some(doc! { "created_at": 1, "_id": 1 });
         options.limit = Some(self.batch);
         let candidates: Vec<Document> = collection.find(due.clone()).with_options(options).await?.try_collect().await?;
-        let mut report = RelayReport::default();
         let mut blocked_aggregates: Vec<String> = Vec::new();
         for candidate in candidates {
             let aggregate = candidate.get_str("aggregate_id").ok().map(str::to_owned);
-            if self.ordered
-                && let Some(aggregate) = &aggregate
+            if let Some(aggregate) = &aggregate
                 && (blocked_aggregates.contains(aggregate) || self.has_older_unpublished(&candidate, aggregate).await?)
             {
                 blocked_aggregates.push(aggregate.clone());
                 continue;
             }
-            let Some(claimed) = self.claim(&candidate, &due, now).await? else { continue };
-            let outcome = publish(&claimed).await;
+            let Some(claimed) = self.claim(candidate.get("_id"), &due, now).await? else { continue };
+            let outcome = publish(claimed.clone()).await;
             let failed = outcome.is_err();
-            match self.finish(&claimed, outcome).await? {
-                Finish::Published => report.published += 1,
-                Finish::Retry => report.retried += 1,
-                Finish::Dead => report.dead += 1,
-                Finish::Lost => report.lost_claims += 1,
-            }
-            if failed && self.ordered {
+            report.count(self.finish(&claimed, outcome, server_clock()).await?);
+            if failed {
                 blocked_aggregates.extend(aggregate);
             }
         }
@@ -304,13 +313,17 @@ impl OutboxRelay {
         Ok(self.outbox.collection.count_documents(filter).limit(1).await? > 0)
     }
 
-    /// One atomic update: still due and unleased → leased to us with a new fencing token.
-    async fn claim(&self, candidate: &Document, due: &Document, now: DateTime) -> Result<Option<ClaimedMessage>> {
+    /// One atomic update: still due and unleased → leased to us with a new fencing token. With
+    /// an id, that message; without, the oldest due message.
+    async fn claim(&self, id: Option<&Bson>, due: &Document, now: DateTime) -> Result<Option<ClaimedMessage>> {
         let mut filter = due.clone();
-        filter.insert("_id", candidate.get("_id").cloned().unwrap_or(Bson::Null));
+        if let Some(id) = id {
+            filter.insert("_id", id.clone());
+        }
         let lease_until = DateTime::from_millis(now.timestamp_millis() + self.lease.as_millis() as i64);
         let mut options = FindOneAndUpdateOptions::default();
         options.return_document = Some(ReturnDocument::After);
+        options.sort = Some(doc! { "created_at": 1, "_id": 1 });
         let claimed = self
             .outbox
             .collection
@@ -330,9 +343,13 @@ impl OutboxRelay {
         }))
     }
 
-    async fn finish(&self, claimed: &ClaimedMessage, outcome: std::result::Result<(), String>) -> Result<Finish> {
+    async fn finish(
+        &self,
+        claimed: &ClaimedMessage,
+        outcome: std::result::Result<(), String>,
+        now: DateTime,
+    ) -> Result<Finish> {
         let still_ours = doc! { "_id": claimed.message_id.clone(), "fencing_token": claimed.fencing_token, "claimed_by": self.worker.clone() };
-        let now = self.outbox.server_now().await?;
         let release = doc! { "lease_until": "", "claimed_by": "" };
         let (update, result) = match outcome {
             Ok(()) => {
@@ -353,6 +370,17 @@ impl OutboxRelay {
         };
         let matched = self.outbox.collection.update_one(still_ours, update).await?.matched_count;
         Ok(if matched == 1 { result } else { Finish::Lost })
+    }
+}
+
+impl RelayReport {
+    fn count(&mut self, finish: Finish) {
+        match finish {
+            Finish::Published => self.published += 1,
+            Finish::Retry => self.retried += 1,
+            Finish::Dead => self.dead += 1,
+            Finish::Lost => self.lost_claims += 1,
+        }
     }
 }
 

@@ -44,10 +44,13 @@ async fn two_relays_never_publish_one_message_twice() {
         let sent = sent.clone();
         async move {
             relay
-                .run_once(async |m| {
-                    sent.lock().unwrap().push(m.message_id.clone());
-                    tokio::time::sleep(Duration::from_millis(1)).await;
-                    Ok(())
+                .run_once(|m| {
+                    let sent = sent.clone();
+                    async move {
+                        sent.lock().unwrap().push(m.message_id);
+                        tokio::time::sleep(Duration::from_millis(1)).await;
+                        Ok(())
+                    }
                 })
                 .await
                 .unwrap()
@@ -68,20 +71,20 @@ async fn failures_back_off_then_park_the_message_as_dead() {
     let outbox = Outbox::new(&db);
     outbox.save(&[message("m1")], None).await.unwrap();
     let relay = OutboxRelay::new(&outbox, "r").max_attempts(3).backoff(Duration::from_millis(200));
-    let first = relay.run_once(async |_| Err("broker down".to_string())).await.unwrap();
+    let first = relay.run_once(|_| async { Err("broker down".to_string()) }).await.unwrap();
     assert_eq!(first.retried, 1);
-    let too_soon = relay.run_once(async |_| Ok(())).await.unwrap();
+    let too_soon = relay.run_once(|_| async { Ok(()) }).await.unwrap();
     assert_eq!(too_soon, Default::default(), "not due before the backoff");
     tokio::time::sleep(Duration::from_millis(250)).await;
-    assert_eq!(relay.run_once(async |_| Err("again".to_string())).await.unwrap().retried, 1);
+    assert_eq!(relay.run_once(|_| async { Err("again".to_string()) }).await.unwrap().retried, 1);
     tokio::time::sleep(Duration::from_millis(450)).await;
-    assert_eq!(relay.run_once(async |_| Err("still".to_string())).await.unwrap().dead, 1);
+    assert_eq!(relay.run_once(|_| async { Err("still".to_string()) }).await.unwrap().dead, 1);
     let stored =
         db.database().collection::<bson::Document>("outbox_messages").find_one(doc! {}).await.unwrap().unwrap();
     assert_eq!((stored.get_str("status").unwrap(), stored.get_i64("retry_count").unwrap()), ("failed", 3));
     assert_eq!(stored.get_str("error").unwrap(), "still");
     assert_eq!(outbox.retry_dead().await.unwrap(), 1, "failed messages can be retried (legacy never did)");
-    assert_eq!(relay.run_once(async |_| Ok(())).await.unwrap().published, 1);
+    assert_eq!(relay.run_once(|_| async { Ok(()) }).await.unwrap().published, 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -92,12 +95,15 @@ async fn an_expired_lease_is_reclaimed_and_the_old_holder_cannot_finish() {
     let slow = OutboxRelay::new(&outbox, "slow").lease(Duration::from_millis(300));
     let fast = OutboxRelay::new(&outbox, "fast");
     let report = slow
-        .run_once(async |_| {
-            // While this relay is stuck, its lease expires and another relay takes over.
-            tokio::time::sleep(Duration::from_millis(600)).await;
-            let taken = fast.run_once(async |_| Ok(())).await.unwrap();
-            assert_eq!(taken.published, 1, "the expired lease was reclaimed");
-            Ok(())
+        .run_once(|_| {
+            let fast = fast.clone();
+            async move {
+                // While this relay is stuck, its lease expires and another relay takes over.
+                tokio::time::sleep(Duration::from_millis(600)).await;
+                let taken = fast.run_once(|_| async { Ok(()) }).await.unwrap();
+                assert_eq!(taken.published, 1, "the expired lease was reclaimed");
+                Ok(())
+            }
         })
         .await
         .unwrap();
@@ -115,12 +121,89 @@ async fn per_aggregate_ordering_waits_for_the_older_message() {
     let relay = OutboxRelay::new(&outbox, "r").ordered_per_aggregate().backoff(Duration::from_secs(60));
     let sent = Arc::new(Mutex::new(Vec::new()));
     let report = relay
-        .run_once(async |m| {
+        .run_once(|m| {
             sent.lock().unwrap().push(m.message_id.clone());
-            if m.message_id == "a1" { Err("a1 fails".into()) } else { Ok(()) }
+            async move { if m.message_id == "a1" { Err("a1 fails".into()) } else { Ok(()) } }
         })
         .await
         .unwrap();
     assert_eq!(*sent.lock().unwrap(), ["a1", "b1"], "a2 waits while a1 is unpublished");
     assert_eq!((report.published, report.retried), (1, 1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn four_relays_with_failures_and_a_crashed_relay_publish_everything_once() {
+    use std::collections::HashSet;
+    let db = support::database("outbox_stress").await;
+    let outbox = Outbox::new(&db);
+    db.ensure_indexes(&Outbox::indexes()).await.unwrap();
+    // 400 messages: the Python test server scans and sorts for every claim, so the issue's
+    // 2,000 take minutes there (see the issue note); the logic under test is the same.
+    const MESSAGES: u64 = 400;
+    let messages: Vec<_> = (0..MESSAGES).map(|i| message(&format!("m{i:04}"))).collect();
+    outbox.save(&messages, None).await.unwrap();
+    let delivered = Arc::new(Mutex::new(Vec::<String>::new()));
+
+    // One relay "crashes" mid-batch: its round is dropped while it holds claims.
+    let crashing = OutboxRelay::new(&outbox, "crashing").lease(Duration::from_millis(300)).batch(50);
+    let stuck = crashing.run_once(|m| {
+        let delivered = delivered.clone();
+        async move {
+            if m.message_id.as_str() >= "m0005" {
+                std::future::pending::<()>().await;
+            }
+            delivered.lock().unwrap().push(m.message_id);
+            Ok(())
+        }
+    });
+    let _ = tokio::time::timeout(Duration::from_millis(200), stuck).await;
+
+    let relays: Vec<_> = (0..4)
+        .map(|r| {
+            let relay = OutboxRelay::new(&outbox, format!("r{r}"))
+                .lease(Duration::from_millis(300))
+                .batch(100)
+                .max_attempts(1_000)
+                .backoff(Duration::from_millis(5));
+            let delivered = delivered.clone();
+            let outbox = outbox.clone();
+            tokio::spawn(async move {
+                let mut seed: u64 = 0x9E37_79B9 + r;
+                for _ in 0..400 {
+                    relay
+                        .run_once(|m| {
+                            // A publisher that fails about one time in five.
+                            seed ^= seed << 13;
+                            seed ^= seed >> 7;
+                            seed ^= seed << 17;
+                            let fail = seed % 5 == 0;
+                            let delivered = delivered.clone();
+                            async move {
+                                if fail {
+                                    return Err("flaky broker".to_string());
+                                }
+                                delivered.lock().unwrap().push(m.message_id);
+                                Ok(())
+                            }
+                        })
+                        .await
+                        .unwrap();
+                    let stats = outbox.stats().await.unwrap();
+                    if stats.get("published") == Some(&MESSAGES) {
+                        return;
+                    }
+                    tokio::time::sleep(Duration::from_millis(10)).await;
+                }
+            })
+        })
+        .collect();
+    for relay in relays {
+        relay.await.unwrap();
+    }
+    let stats = outbox.stats().await.unwrap();
+    assert_eq!(stats.get("published"), Some(&MESSAGES), "none lost or stuck: {stats:?}");
+    assert_eq!(stats.len(), 1, "nothing left pending or failed: {stats:?}");
+    let delivered = delivered.lock().unwrap();
+    let unique: HashSet<&String> = delivered.iter().collect();
+    assert_eq!(unique.len() as u64, MESSAGES, "every message published at least once");
 }
