@@ -176,7 +176,7 @@ async fn four_relays_with_failures_and_a_crashed_relay_publish_everything_once()
                             seed ^= seed << 13;
                             seed ^= seed >> 7;
                             seed ^= seed << 17;
-                            let fail = seed % 5 == 0;
+                            let fail = seed.is_multiple_of(5);
                             let delivered = delivered.clone();
                             async move {
                                 if fail {
