@@ -100,6 +100,10 @@ async fn main() {
     // read_all over many events: fill with raw inserts in the legacy shape, then stream.
     let events = db.database().collection::<Document>("domain_events");
     events.drop().await.unwrap();
+    // The legacy counter says how far positions are committed; readers page up to it.
+    let counters = db.database().collection::<Document>("counters");
+    counters.drop().await.unwrap();
+    counters.insert_one(doc! { "_id": "domain_events_position", "value": 200_000 }).await.unwrap();
     for chunk in 0..200 {
         let docs: Vec<Document> = (0..1_000)
             .map(|i| {

@@ -1,0 +1,274 @@
+//! Group commit: concurrent appends of one process share one transaction.
+//!
+//! Every append that does not run in a caller's unit of work is queued. While appends are
+//! queued, one committer task takes them in arrival order (at most one append per stream per
+//! batch, so appends to one stream keep their order) and commits them together: one read that
+//! checks the expected versions of the whole batch, one counter increment for all its
+//! positions, one `insert_many`, one commit. Sixteen writers therefore cost about one
+//! transaction per round instead of sixteen transactions fighting over the counter document.
+//!
+//! The batch handles only the expected case. An append whose expected version does not hold,
+//! and every append of a batch whose insert hit a duplicate key (an idempotent retry, or a
+//! writer in another process that won the race), is run again on its own through the plain
+//! in-transaction append, which reads what it needs to give the precise result or error.
+
+use std::collections::{HashMap, HashSet, VecDeque};
+use std::sync::{Arc, Mutex, MutexGuard};
+
+use bson::{DateTime, Document, doc};
+use futures::{FutureExt, TryStreamExt};
+use mongodb::ClientSession;
+use tokio::sync::oneshot;
+
+use super::{EventStore, ExpectedVersion, NewEvent, Stream, int};
+use crate::error::{Error, Result, is_duplicate_key};
+
+/// The most events one group transaction inserts.
+const MAX_BATCH_EVENTS: usize = 1_000;
+
+/// The queue shared by the clones of one [`EventStore`].
+#[derive(Debug, Default)]
+pub(super) struct GroupCommit {
+    queue: Mutex<Queue>,
+}
+
+#[derive(Debug, Default)]
+struct Queue {
+    pending: VecDeque<Pending>,
+    committing: bool,
+}
+
+#[derive(Debug)]
+struct Pending {
+    aggregate_id: String,
+    aggregate_type: String,
+    expected: ExpectedVersion,
+    events: Vec<NewEvent>,
+    reply: oneshot::Sender<Result<Vec<i64>>>,
+}
+
+impl Pending {
+    fn stream(&self) -> Stream<'_> {
+        Stream { aggregate_id: &self.aggregate_id, aggregate_type: &self.aggregate_type }
+    }
+}
+
+/// What the batch transaction decided for one append.
+enum Decision {
+    /// Inserted with these positions.
+    Appended(Vec<i64>),
+    /// Not the expected case: run it on its own.
+    Alone,
+}
+
+impl GroupCommit {
+    fn lock(&self) -> MutexGuard<'_, Queue> {
+        // The queue holds no invariant a panic could break halfway, so a poisoned lock is usable.
+        self.queue.lock().unwrap_or_else(|poisoned| poisoned.into_inner())
+    }
+}
+
+impl EventStore {
+    /// Queues the append and waits for the committer's answer.
+    pub(super) async fn append_grouped(
+        &self,
+        stream: Stream<'_>,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+    ) -> Result<Vec<i64>> {
+        let (reply, answer) = oneshot::channel();
+        let pending = Pending {
+            aggregate_id: stream.aggregate_id.to_owned(),
+            aggregate_type: stream.aggregate_type.to_owned(),
+            expected,
+            events: events.to_vec(),
+            reply,
+        };
+        let start_committer = {
+            let mut queue = self.group.lock();
+            queue.pending.push_back(pending);
+            !std::mem::replace(&mut queue.committing, true)
+        };
+        if start_committer {
+            // A task of its own: a caller that stops waiting cannot interrupt a commit.
+            tokio::spawn(self.clone().commit_while_queued());
+        }
+        answer.await.map_err(|_| Error::Mapping {
+            what: "append".into(),
+            message: "the group commit task stopped before answering (the runtime is shutting down?)".into(),
+        })?
+    }
+
+    async fn commit_while_queued(self) {
+        let mut stopped = Stopped { group: self.group.clone(), armed: true };
+        loop {
+            // Lets the writers answered by the last round queue their next append first.
+            tokio::task::yield_now().await;
+            let batch = {
+                let mut queue = self.group.lock();
+                let batch = take_batch(&mut queue.pending);
+                if batch.is_empty() {
+                    queue.committing = false;
+                    stopped.armed = false;
+                    return;
+                }
+                batch
+            };
+            self.commit_batch(batch).await;
+        }
+    }
+
+    async fn commit_batch(&self, batch: Vec<Pending>) {
+        let outcome = match self.connection.client().start_session().await {
+            Ok(mut session) => {
+                session
+                    .start_transaction()
+                    .and_run((self, &batch), |session, (store, batch)| store.insert_batch(session, batch).boxed())
+                    .await
+            }
+            Err(err) => Err(err),
+        };
+        match outcome {
+            Ok(decisions) => {
+                for (pending, decision) in batch.into_iter().zip(decisions) {
+                    match decision {
+                        Decision::Appended(positions) => {
+                            let _ = pending.reply.send(Ok(positions));
+                        }
+                        Decision::Alone => self.append_pending_alone(pending).await,
+                    }
+                }
+            }
+            Err(err) if is_duplicate_key(&err) => {
+                for pending in batch {
+                    self.append_pending_alone(pending).await;
+                }
+            }
+            Err(err) => {
+                for pending in batch {
+                    let _ = pending.reply.send(Err(Error::from(err.clone())));
+                }
+            }
+        }
+    }
+
+    async fn append_pending_alone(&self, pending: Pending) {
+        let result = self.append_alone(pending.stream(), pending.expected, &pending.events).await;
+        let _ = pending.reply.send(result);
+    }
+
+    /// The batch transaction: check, number, insert.
+    async fn insert_batch(
+        &self,
+        session: &mut ClientSession,
+        batch: &[Pending],
+    ) -> mongodb::error::Result<Vec<Decision>> {
+        let exact: Vec<Document> = batch
+            .iter()
+            .filter_map(|p| match p.expected {
+                ExpectedVersion::Exact(version) if version > 0 => {
+                    Some(doc! { "aggregate_id": p.aggregate_id.as_str(), "version": version })
+                }
+                _ => None,
+            })
+            .collect();
+        let mut present: HashSet<String> = HashSet::new();
+        if !exact.is_empty() {
+            let mut cursor = self
+                .events
+                .find(doc! { "$or": exact })
+                .projection(doc! { "_id": 0, "aggregate_id": 1 })
+                .session(&mut *session)
+                .await?;
+            while let Some(found) = cursor.next(&mut *session).await {
+                present.extend(found?.get_str("aggregate_id").ok().map(str::to_owned));
+            }
+        }
+        let any: Vec<&str> =
+            batch.iter().filter(|p| p.expected == ExpectedVersion::Any).map(|p| p.aggregate_id.as_str()).collect();
+        let mut heads: HashMap<String, i64> = HashMap::new();
+        if !any.is_empty() {
+            let pipeline = [
+                doc! { "$match": { "aggregate_id": { "$in": any } } },
+                doc! { "$group": { "_id": "$aggregate_id", "version": { "$max": "$version" } } },
+            ];
+            let mut cursor = self.events.aggregate(pipeline).session(&mut *session).await?;
+            let found: Vec<Document> = cursor.stream(&mut *session).try_collect().await?;
+            heads.extend(found.iter().filter_map(|d| Some((d.get_str("_id").ok()?.to_owned(), int(d.get("version"))))));
+        }
+        let bases: Vec<Option<i64>> = batch
+            .iter()
+            .map(|p| match p.expected {
+                ExpectedVersion::NoStream | ExpectedVersion::Exact(0) => Some(0),
+                ExpectedVersion::Exact(version) => present.contains(&p.aggregate_id).then_some(version),
+                ExpectedVersion::Any => Some(heads.get(&p.aggregate_id).copied().unwrap_or(0)),
+            })
+            .collect();
+        let count: usize = batch.iter().zip(&bases).filter(|(_, b)| b.is_some()).map(|(p, _)| p.events.len()).sum();
+        if count == 0 {
+            return Ok(batch.iter().map(|_| Decision::Alone).collect());
+        }
+        let last = self.take_positions(count as i64, Some(&mut *session)).await?;
+        let mut position = last - count as i64;
+        let now = DateTime::now();
+        let mut documents = Vec::with_capacity(count);
+        let mut decisions = Vec::with_capacity(batch.len());
+        for (pending, base) in batch.iter().zip(bases) {
+            let Some(base) = base else {
+                decisions.push(Decision::Alone);
+                continue;
+            };
+            let mut positions = Vec::with_capacity(pending.events.len());
+            for (i, event) in pending.events.iter().enumerate() {
+                position += 1;
+                positions.push(position);
+                documents.push(event.to_document(pending.stream(), base + 1 + i as i64, position, now));
+            }
+            decisions.push(Decision::Appended(positions));
+        }
+        self.events.insert_many(documents).session(&mut *session).await?;
+        Ok(decisions)
+    }
+}
+
+/// Takes the next batch in arrival order: at most one append per stream, at most
+/// [`MAX_BATCH_EVENTS`] events (but always the first append).
+fn take_batch(pending: &mut VecDeque<Pending>) -> Vec<Pending> {
+    let mut batch: Vec<Pending> = Vec::new();
+    let mut streams = HashSet::new();
+    let mut events = 0;
+    let mut deferred = VecDeque::new();
+    while let Some(next) = pending.pop_front() {
+        let fits = batch.is_empty() || events + next.events.len() <= MAX_BATCH_EVENTS;
+        if !fits {
+            pending.push_front(next);
+            break;
+        }
+        if streams.insert(next.aggregate_id.clone()) {
+            events += next.events.len();
+            batch.push(next);
+        } else {
+            deferred.push_back(next);
+        }
+    }
+    deferred.append(pending);
+    *pending = deferred;
+    batch
+}
+
+/// Clears the committing flag when the committer stops abnormally (a panic, or the runtime
+/// dropping the task); appends still queued then fail instead of waiting for ever.
+struct Stopped {
+    group: Arc<GroupCommit>,
+    armed: bool,
+}
+
+impl Drop for Stopped {
+    fn drop(&mut self) {
+        if self.armed {
+            let mut queue = self.group.lock();
+            queue.committing = false;
+            queue.pending.clear();
+        }
+    }
+}

@@ -1,0 +1,167 @@
+//! The event store: append-only streams in `domain_events` with 1-based global positions.
+//!
+//! # Positions: the legacy counter, taken inside the transaction, with group commit
+//!
+//! An append increments the legacy counter document (`counters`,
+//! `{_id: "domain_events_position", value}`) and inserts its events with the positions it got,
+//! **in one transaction**. Two transactions that overlap both write the counter document, so the
+//! server lets only one of them commit; the other gets a `TransientTransactionError` and is
+//! retried. Positions are therefore handed out in commit order, and every position up to the
+//! counter's committed value is committed: a reader tailing `read_all(after = p)` can never see
+//! `p + 2` while `p + 1` is still to come, so **no reader ever skips an event**, and a failed
+//! append leaves no gap. Readers page by position range up to that value.
+//!
+//! The cost of this design is that transactions writing events are serialised on one document.
+//! Within a process that cost is paid once per *batch*, not per append: appends that are not
+//! part of a caller's unit of work go through a group commit (see `group_commit.rs`), so 16
+//! concurrent writers share one transaction of one check, one counter increment and one
+//! `insert_many`. Measured on `secantusd-rs` (BENCHMARKS.md, "Event store"): see the numbers
+//! recorded there; appends inside a caller's unit of work cannot be grouped and conflict on the
+//! counter with each other, retrying.
+//!
+//! The alternative, reserving positions outside the transaction and publishing an in-flight
+//! watermark, allows parallel commits across processes but makes every reader track the
+//! watermark and every crashed writer leave a reservation to expire; group commit gets the
+//! throughput within a process while the obviously-correct counter stays.
+
+mod append;
+mod group_commit;
+mod read;
+mod types;
+
+use std::sync::Arc;
+
+use bson::{Bson, DateTime, Document, doc};
+use mongodb::Collection;
+
+pub use types::{ExpectedVersion, NewEvent, StoredEvent, Stream, Upcast, Upcasters};
+
+use crate::connection::Connection;
+use crate::error::Result;
+use crate::indexes::IndexSpec;
+use crate::observe::traced;
+use crate::uow::UnitOfWork;
+
+/// The legacy collection names.
+pub const EVENTS: &str = "domain_events";
+const COUNTERS: &str = "counters";
+
+/// The event store. Clones share one group-commit queue: create one store per process and clone
+/// it (two separate stores still work, but their transactions conflict on the counter).
+#[derive(Debug, Clone)]
+pub struct EventStore {
+    connection: Connection,
+    events: Collection<Document>,
+    counters: Collection<Document>,
+    upcasters: Upcasters,
+    group: Arc<group_commit::GroupCommit>,
+}
+
+impl EventStore {
+    /// The store on the legacy collections.
+    pub fn new(connection: &Connection) -> Self {
+        EventStore {
+            connection: connection.clone(),
+            events: connection.database().collection(EVENTS),
+            counters: connection.database().collection(COUNTERS),
+            upcasters: Upcasters::default(),
+            group: Arc::default(),
+        }
+    }
+
+    /// Applies these upcasters to every event read.
+    pub fn with_upcasters(mut self, upcasters: Upcasters) -> Self {
+        self.upcasters = upcasters;
+        self
+    }
+
+    fn decode(&self, document: Document) -> Result<StoredEvent> {
+        let mut event = stored_event(document);
+        self.upcasters.apply(&mut event);
+        Ok(event)
+    }
+
+    /// The indexes the store relies on: unique `(aggregate_id, version)` (a lost race becomes a
+    /// typed concurrency error) and `position`.
+    pub fn indexes() -> Vec<IndexSpec> {
+        vec![
+            IndexSpec::new(EVENTS, doc! { "aggregate_id": 1, "version": 1 }).unique(),
+            IndexSpec::new(EVENTS, doc! { "position": 1 }).unique(),
+            IndexSpec::new(EVENTS, doc! { "event_type": 1, "position": 1 }),
+        ]
+    }
+
+    /// Appends a batch atomically, in the caller's unit of work or in a transaction of its own
+    /// (shared with concurrent appends of this process, see the module docs). Returns the
+    /// positions given to the events (empty when every event was already stored).
+    ///
+    /// Errors: [`Error::Concurrency`](crate::Error::Concurrency) when the stream is not at the
+    /// expected version; [`Error::Mapping`](crate::Error::Mapping) when an event id is already
+    /// stored with other content (the same content is an idempotent no-op).
+    pub async fn append(
+        &self,
+        stream: Stream<'_>,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+        uow: Option<&mut UnitOfWork<'_>>,
+    ) -> Result<Vec<i64>> {
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        traced(EVENTS, "append", async {
+            match uow {
+                Some(uow) => self.append_in(stream, expected, events, uow).await,
+                None => self.append_grouped(stream, expected, events).await,
+            }
+        })
+        .await
+    }
+
+    /// What is needed to rebuild an aggregate: its latest snapshot and the events after it.
+    pub async fn load(
+        &self,
+        snapshots: &crate::snapshots::SnapshotStore,
+        aggregate_type: &str,
+        aggregate_id: &str,
+    ) -> Result<(Option<crate::snapshots::Snapshot>, Vec<StoredEvent>)> {
+        let snapshot = snapshots.latest(aggregate_type, aggregate_id).await?;
+        let from = snapshot.as_ref().map_or(0, |s| s.version);
+        let events = self.read_stream(aggregate_id, from, None).await?;
+        Ok((snapshot, events))
+    }
+}
+
+fn int(value: Option<&Bson>) -> i64 {
+    match value {
+        Some(Bson::Int32(v)) => i64::from(*v),
+        Some(Bson::Int64(v)) => *v,
+        Some(Bson::Double(v)) => *v as i64,
+        _ => 0,
+    }
+}
+
+fn stored_event(mut document: Document) -> StoredEvent {
+    let mut text = |key: &str| match document.remove(key) {
+        Some(Bson::String(value)) => value,
+        _ => String::new(),
+    };
+    let (event_id, event_type, aggregate_id, aggregate_type) =
+        (text("_id"), text("event_type"), text("aggregate_id"), text("aggregate_type"));
+    let mut sub = |key: &str| match document.remove(key) {
+        Some(Bson::Document(value)) => value,
+        _ => Document::new(),
+    };
+    let (payload, metadata) = (sub("payload"), sub("metadata"));
+    StoredEvent {
+        event_id,
+        event_type,
+        aggregate_id,
+        aggregate_type,
+        version: int(document.get("version")),
+        position: int(document.get("position")),
+        schema_version: int(document.get("schema_version")) as i32,
+        payload,
+        metadata,
+        occurred_at: document.get_datetime("occurred_at").copied().unwrap_or(DateTime::from_millis(0)),
+    }
+}

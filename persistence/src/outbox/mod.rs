@@ -1,0 +1,177 @@
+//! The transactional outbox (`outbox_messages`): messages saved in the same unit of work as the
+//! aggregate and its events, then published by an [`OutboxRelay`].
+//!
+//! See [`OutboxRelay`] for how messages are claimed, published and retried.
+
+mod relay;
+
+pub use relay::{ClaimedMessage, OutboxRelay, RelayReport};
+
+use std::collections::BTreeMap;
+
+use bson::{Bson, DateTime, Document, doc};
+use futures::TryStreamExt;
+use mongodb::Collection;
+
+use crate::connection::Connection;
+use crate::error::Result;
+use crate::indexes::IndexSpec;
+use crate::observe::traced;
+use crate::uow::UnitOfWork;
+
+const OUTBOX: &str = "outbox_messages";
+
+/// The order messages were saved in by this process.
+static SEQUENCE: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::new(0);
+
+/// The order messages are published in: creation time, then save order, then id.
+fn publish_order() -> Document {
+    doc! { "created_at": 1, "sequence": 1, "_id": 1 }
+}
+
+/// A message to publish.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct OutboxMessage {
+    /// Message id (`_id`).
+    pub message_id: String,
+    /// Event type.
+    pub event_type: String,
+    /// Payload.
+    pub payload: Document,
+    /// Metadata.
+    pub metadata: Document,
+    /// Correlation id.
+    pub correlation_id: String,
+    /// Causation id.
+    pub causation_id: Option<String>,
+    /// The aggregate it concerns (for per-aggregate ordering).
+    pub aggregate_id: Option<String>,
+}
+
+impl OutboxMessage {
+    /// A message with empty metadata.
+    pub fn new(
+        message_id: impl Into<String>,
+        event_type: impl Into<String>,
+        payload: Document,
+        correlation_id: impl Into<String>,
+    ) -> Self {
+        OutboxMessage {
+            message_id: message_id.into(),
+            event_type: event_type.into(),
+            payload,
+            metadata: Document::new(),
+            correlation_id: correlation_id.into(),
+            causation_id: None,
+            aggregate_id: None,
+        }
+    }
+
+    /// Sets the aggregate (messages of one aggregate can be published in order).
+    pub fn for_aggregate(mut self, aggregate_id: impl Into<String>) -> Self {
+        self.aggregate_id = Some(aggregate_id.into());
+        self
+    }
+}
+
+/// Saving messages and reading their state.
+#[derive(Debug, Clone)]
+pub struct Outbox {
+    connection: Connection,
+    collection: Collection<Document>,
+}
+
+impl Outbox {
+    /// The outbox on the legacy collection.
+    pub fn new(connection: &Connection) -> Self {
+        Outbox { connection: connection.clone(), collection: connection.database().collection(OUTBOX) }
+    }
+
+    /// The indexes the relay's queries use.
+    pub fn indexes() -> Vec<IndexSpec> {
+        vec![
+            IndexSpec::new(OUTBOX, doc! { "status": 1, "next_attempt_at": 1, "created_at": 1 }),
+            IndexSpec::new(OUTBOX, doc! { "aggregate_id": 1, "created_at": 1 }),
+        ]
+    }
+
+    /// Saves messages (in the caller's unit of work, with the aggregate and its events). An empty
+    /// list is a no-op.
+    pub async fn save(&self, messages: &[OutboxMessage], uow: Option<&mut UnitOfWork<'_>>) -> Result<()> {
+        if messages.is_empty() {
+            return Ok(());
+        }
+        let now = DateTime::now();
+        // Messages saved in the same millisecond keep their order through `sequence`, which only
+        // grows within a process (legacy documents have none and sort first).
+        let first = SEQUENCE.fetch_add(messages.len() as i64, std::sync::atomic::Ordering::Relaxed);
+        let documents: Vec<Document> = messages
+            .iter()
+            .zip(first..)
+            .map(|(m, sequence)| {
+                let mut d = doc! {
+                    "_id": m.message_id.clone(), "event_type": m.event_type.clone(), "payload": m.payload.clone(),
+                    "metadata": m.metadata.clone(), "status": "pending", "created_at": now, "retry_count": 0,
+                    "correlation_id": m.correlation_id.clone(), "next_attempt_at": now, "fencing_token": 0_i64,
+                    "sequence": sequence,
+                };
+                if let Some(id) = &m.causation_id {
+                    d.insert("causation_id", id.clone());
+                }
+                if let Some(id) = &m.aggregate_id {
+                    d.insert("aggregate_id", id.clone());
+                }
+                d
+            })
+            .collect();
+        let insert = self.collection.insert_many(documents);
+        traced(OUTBOX, "save", async {
+            match uow.and_then(|u| u.session()) {
+                Some(session) => insert.session(session).await?,
+                None => insert.await?,
+            };
+            Ok(())
+        })
+        .await
+    }
+
+    /// Message counts by status (`pending`, `published`, `failed`).
+    pub async fn stats(&self) -> Result<BTreeMap<String, u64>> {
+        let groups: Vec<Document> = self
+            .collection
+            .aggregate([doc! { "$group": { "_id": "$status", "n": { "$sum": 1 } } }])
+            .await?
+            .try_collect()
+            .await?;
+        Ok(groups.into_iter().map(|g| (g.get_str("_id").unwrap_or("?").to_owned(), int(g.get("n")) as u64)).collect())
+    }
+
+    /// Puts dead (`failed`) messages back to pending with a fresh attempt budget; returns how many.
+    pub async fn retry_dead(&self) -> Result<u64> {
+        let now = self.server_now().await?;
+        let result = self
+            .collection
+            .update_many(
+                doc! { "status": "failed" },
+                doc! { "$set": { "status": "pending", "retry_count": 0, "next_attempt_at": now },
+                "$unset": { "dead_at": "", "lease_until": "", "claimed_by": "", "claim_token": "" } },
+            )
+            .await?;
+        Ok(result.modified_count)
+    }
+
+    /// The server's clock, from `hello`.
+    async fn server_now(&self) -> Result<DateTime> {
+        let hello = self.connection.database().run_command(doc! { "hello": 1 }).await?;
+        Ok(hello.get_datetime("localTime").copied().unwrap_or_else(|_| DateTime::now()))
+    }
+}
+
+fn int(value: Option<&Bson>) -> i64 {
+    match value {
+        Some(Bson::Int32(v)) => i64::from(*v),
+        Some(Bson::Int64(v)) => *v,
+        _ => 0,
+    }
+}

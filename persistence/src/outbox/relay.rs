@@ -1,0 +1,331 @@
+//! The relay: claims due messages in batches, publishes them through a user function, and
+//! records each outcome only while it still holds the claim.
+
+use std::collections::{HashMap, HashSet};
+use std::time::Duration;
+
+use bson::oid::ObjectId;
+use bson::{Bson, DateTime, Document, doc};
+use futures::TryStreamExt;
+
+use super::{Outbox, int, publish_order};
+use crate::error::Result;
+
+/// A claimed message handed to the publish function.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ClaimedMessage {
+    /// Message id.
+    pub message_id: String,
+    /// Event type.
+    pub event_type: String,
+    /// Payload.
+    pub payload: Document,
+    /// Metadata.
+    pub metadata: Document,
+    /// Attempts made before this one.
+    pub retry_count: i64,
+    /// The message's fencing token: it grows with every claim, so a consumer can drop a
+    /// delivery older than one it has already seen.
+    pub fencing_token: i64,
+}
+
+/// What one relay round did.
+#[derive(Debug, Clone, Default, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct RelayReport {
+    /// Messages marked published by this round.
+    pub published: usize,
+    /// Messages scheduled for another attempt.
+    pub retried: usize,
+    /// Messages parked as dead (legacy status `failed`).
+    pub dead: usize,
+    /// Outcomes dropped because the lease had passed to another relay.
+    pub lost_claims: usize,
+}
+
+/// Publishes pending messages through a user function.
+///
+/// A round claims up to a batch of due messages with **one atomic update** (`update_many` whose
+/// filter requires each message to be pending, due and unleased or with an expired lease, so two
+/// relays can never both claim a message). The claim sets a lease measured on the server's clock
+/// (`hello.localTime`), a claim token unique to the round, and bumps each message's fencing
+/// token. The relay then publishes the messages in creation order and records the outcomes only
+/// where its claim token is still on the message: published messages in one update at the end
+/// of the round; a failure schedules a retry with exponential backoff, or parks the message as
+/// dead (legacy status `failed`) after the last attempt. A relay whose lease expired — another
+/// relay has reclaimed the message — changes nothing and counts a lost claim.
+///
+/// A round stops publishing at four fifths of its lease and hands the rest of its claims back,
+/// so a slow publisher does not lose its claims. Delivery is at least once: a relay that stops
+/// after publishing but before recording leaves the message to be published again once its
+/// lease expires.
+#[derive(Debug, Clone)]
+pub struct OutboxRelay {
+    outbox: Outbox,
+    worker: String,
+    lease: Duration,
+    batch: i64,
+    max_attempts: i64,
+    backoff: Duration,
+    ordered: bool,
+}
+
+impl OutboxRelay {
+    /// A relay named `worker` with a 30 s lease, batches of 100, 5 attempts, 1 s base backoff.
+    pub fn new(outbox: &Outbox, worker: impl Into<String>) -> Self {
+        OutboxRelay {
+            outbox: outbox.clone(),
+            worker: worker.into(),
+            lease: Duration::from_secs(30),
+            batch: 100,
+            max_attempts: 5,
+            backoff: Duration::from_secs(1),
+            ordered: false,
+        }
+    }
+
+    /// Lease length.
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// Attempts before a message is parked as dead.
+    pub fn max_attempts(mut self, attempts: i64) -> Self {
+        self.max_attempts = attempts;
+        self
+    }
+
+    /// Base of the exponential backoff (base × 2^(attempt − 1)).
+    pub fn backoff(mut self, base: Duration) -> Self {
+        self.backoff = base;
+        self
+    }
+
+    /// Messages per round.
+    pub fn batch(mut self, batch: i64) -> Self {
+        self.batch = batch.max(1);
+        self
+    }
+
+    /// Publishes one aggregate's messages strictly in creation order: a message waits while an
+    /// older message of its aggregate is unpublished (leased elsewhere, or waiting to be retried).
+    pub fn ordered_per_aggregate(mut self) -> Self {
+        self.ordered = true;
+        self
+    }
+
+    /// Claims up to a batch of due messages and publishes each through `publish` (an `Err`
+    /// carries the failure text stored on the message). `publish` gets the message by value and
+    /// returns a `Send` future, so a relay can run in a spawned task.
+    pub async fn run_once<P, F>(&self, mut publish: P) -> Result<RelayReport>
+    where
+        P: FnMut(ClaimedMessage) -> F,
+        F: std::future::Future<Output = std::result::Result<(), String>> + Send,
+    {
+        let collection = &self.outbox.collection;
+        let now = self.outbox.server_now().await?;
+        // The server clock for the rest of the round: its offset from ours, measured once.
+        let offset = now.timestamp_millis() - DateTime::now().timestamp_millis();
+        let server_clock = move || DateTime::from_millis(DateTime::now().timestamp_millis() + offset);
+        // Pending, due, and unleased or with an expired lease (a missing or null lease is not
+        // `>= now` either).
+        let due = doc! {
+            "status": "pending",
+            "next_attempt_at": { "$lte": now },
+            "lease_until": { "$not": { "$gte": now } },
+        };
+        let candidates: Vec<Document> = collection
+            .find(due.clone())
+            .sort(publish_order())
+            .limit(self.batch)
+            .projection(doc! { "_id": 1, "aggregate_id": 1 })
+            .await?
+            .try_collect()
+            .await?;
+        let ids = if self.ordered { self.heads_of_their_aggregates(&candidates).await? } else { ids_of(&candidates) };
+        let mut report = RelayReport::default();
+        if ids.is_empty() {
+            return Ok(report);
+        }
+
+        let token = ObjectId::new();
+        let claimed_at = server_clock().timestamp_millis();
+        let lease_until = DateTime::from_millis(claimed_at + self.lease.as_millis() as i64);
+        // Publishing stops at four fifths of the lease, leaving the rest to record the outcomes.
+        let publish_until = claimed_at + self.lease.as_millis() as i64 * 4 / 5;
+        // `_id` first: some servers' planners pick the first usable index.
+        let mut claim = doc! { "_id": { "$in": ids.clone() } };
+        claim.extend(due);
+        let update = doc! {
+            "$set": { "lease_until": lease_until, "claimed_by": self.worker.as_str(), "claim_token": token },
+            "$inc": { "fencing_token": 1_i64 },
+        };
+        collection.update_many(claim, update).await?;
+        let claimed: Vec<Document> = collection
+            .find(doc! { "_id": { "$in": ids }, "claim_token": token })
+            .sort(publish_order())
+            .await?
+            .try_collect()
+            .await?;
+
+        // Checked again now that the claims are ours: between the first check and the claim,
+        // an older message of an aggregate may have failed and gone back to wait for its retry.
+        let first_in_line: HashSet<String> = if self.ordered {
+            self.heads_of_their_aggregates(&claimed).await?.iter().map(key).collect()
+        } else {
+            HashSet::new()
+        };
+        let mut published = Vec::new();
+        let mut skipped = Vec::new();
+        let mut blocked: HashSet<String> = HashSet::new();
+        for document in claimed {
+            let aggregate = document.get_str("aggregate_id").ok().map(str::to_owned);
+            let id = document.get("_id").cloned().unwrap_or(Bson::Null);
+            let out_of_time = server_clock().timestamp_millis() >= publish_until;
+            let waits = self.ordered
+                && (!first_in_line.contains(&key(&id)) || aggregate.as_ref().is_some_and(|a| blocked.contains(a)));
+            if out_of_time || waits {
+                skipped.push(id);
+                continue;
+            }
+            let message = claimed_message(document);
+            let retry_count = message.retry_count;
+            match publish(message).await {
+                Ok(()) => published.push(id),
+                Err(error) => {
+                    blocked.extend(aggregate);
+                    let finish = self.failed(id, token, retry_count, error, server_clock()).await?;
+                    report.count(finish);
+                }
+            }
+        }
+        if !published.is_empty() {
+            let attempted = published.len();
+            let mine = doc! { "_id": { "$in": published }, "claim_token": token };
+            let done = doc! {
+                "$set": { "status": "published", "published_at": server_clock() },
+                "$unset": { "lease_until": "", "claimed_by": "", "claim_token": "" },
+            };
+            let marked = collection.update_many(mine, done).await?.modified_count as usize;
+            report.published += marked;
+            report.lost_claims += attempted - marked;
+        }
+        if !skipped.is_empty() {
+            // Not attempted (behind an unpublished message of the same aggregate, or the lease
+            // was running out): handed back untouched.
+            let mine = doc! { "_id": { "$in": skipped }, "claim_token": token };
+            let release = doc! { "$unset": { "lease_until": "", "claimed_by": "", "claim_token": "" } };
+            collection.update_many(mine, release).await?;
+        }
+        Ok(report)
+    }
+
+    /// Of the candidates, those first in line in their aggregate: for each aggregate, the
+    /// candidates that are its oldest pending messages, up to the first that is not a candidate.
+    async fn heads_of_their_aggregates(&self, candidates: &[Document]) -> Result<Vec<Bson>> {
+        let aggregates: HashSet<&str> = candidates.iter().filter_map(|c| c.get_str("aggregate_id").ok()).collect();
+        if aggregates.is_empty() {
+            return Ok(ids_of(candidates));
+        }
+        let pipeline = [
+            doc! { "$match": { "status": "pending", "aggregate_id": { "$in": aggregates.into_iter().collect::<Vec<_>>() } } },
+            doc! { "$sort": publish_order() },
+            doc! { "$group": { "_id": "$aggregate_id", "ids": { "$push": "$_id" } } },
+        ];
+        let lines: Vec<Document> = self.outbox.collection.aggregate(pipeline).await?.try_collect().await?;
+        let candidate_ids: HashSet<String> = candidates.iter().filter_map(|c| c.get("_id")).map(key).collect();
+        let mut first_in_line: HashMap<String, HashSet<String>> = HashMap::new();
+        for line in lines {
+            let aggregate = line.get_str("_id").unwrap_or_default().to_owned();
+            let ids = line.get_array("ids").map(|a| a.iter().map(key).collect::<Vec<_>>()).unwrap_or_default();
+            let heads = ids.into_iter().take_while(|id| candidate_ids.contains(id)).collect();
+            first_in_line.insert(aggregate, heads);
+        }
+        Ok(candidates
+            .iter()
+            .filter(|c| match c.get_str("aggregate_id") {
+                Ok(aggregate) => first_in_line
+                    .get(aggregate)
+                    .is_some_and(|heads| c.get("_id").is_some_and(|id| heads.contains(&key(id)))),
+                Err(_) => true,
+            })
+            .filter_map(|c| c.get("_id").cloned())
+            .collect())
+    }
+
+    /// Records a failed attempt if the claim is still ours: a retry after the backoff, or dead.
+    async fn failed(
+        &self,
+        id: Bson,
+        token: ObjectId,
+        retry_count: i64,
+        error: String,
+        now: DateTime,
+    ) -> Result<Finish> {
+        let attempts = retry_count + 1;
+        let release = doc! { "lease_until": "", "claimed_by": "", "claim_token": "" };
+        let (update, finish) = if attempts >= self.max_attempts {
+            let set = doc! { "status": "failed", "retry_count": attempts, "error": error, "dead_at": now };
+            (doc! { "$set": set, "$unset": release }, Finish::Dead)
+        } else {
+            let delay = self.backoff.as_millis() as i64 * (1_i64 << (attempts - 1).clamp(0, 20));
+            let next = DateTime::from_millis(now.timestamp_millis() + delay);
+            let set = doc! { "retry_count": attempts, "error": error, "next_attempt_at": next };
+            (doc! { "$set": set, "$unset": release }, Finish::Retry)
+        };
+        let mine = doc! { "_id": id, "claim_token": token };
+        let matched = self.outbox.collection.update_one(mine, update).await?.matched_count;
+        Ok(if matched == 1 { finish } else { Finish::Lost })
+    }
+}
+
+fn ids_of(candidates: &[Document]) -> Vec<Bson> {
+    candidates.iter().filter_map(|c| c.get("_id").cloned()).collect()
+}
+
+/// A hashable form of an id (ids are strings in the legacy format, but any BSON id works).
+fn key(id: &Bson) -> String {
+    match id {
+        Bson::String(s) => s.clone(),
+        other => other.to_string(),
+    }
+}
+
+fn claimed_message(mut d: Document) -> ClaimedMessage {
+    let mut text = |key: &str| match d.remove(key) {
+        Some(Bson::String(value)) => value,
+        _ => String::new(),
+    };
+    let (message_id, event_type) = (text("_id"), text("event_type"));
+    let mut sub = |key: &str| match d.remove(key) {
+        Some(Bson::Document(value)) => value,
+        _ => Document::new(),
+    };
+    let (payload, metadata) = (sub("payload"), sub("metadata"));
+    ClaimedMessage {
+        message_id,
+        event_type,
+        payload,
+        metadata,
+        retry_count: int(d.get("retry_count")),
+        fencing_token: int(d.get("fencing_token")),
+    }
+}
+
+impl RelayReport {
+    fn count(&mut self, finish: Finish) {
+        match finish {
+            Finish::Retry => self.retried += 1,
+            Finish::Dead => self.dead += 1,
+            Finish::Lost => self.lost_claims += 1,
+        }
+    }
+}
+
+enum Finish {
+    Retry,
+    Dead,
+    Lost,
+}
