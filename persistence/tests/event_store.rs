@@ -99,9 +99,54 @@ async fn a_batch_is_atomic_and_joins_the_callers_unit_of_work() {
     assert_eq!(store.latest_position().await.unwrap(), 1);
 }
 
+/// How a test writer appends: through a shared store's group commit, or inside its own unit of
+/// work (never grouped).
+#[derive(Clone, Copy)]
+enum Via {
+    Grouped,
+    UnitOfWork,
+}
+
+async fn append_via(
+    via: Via,
+    db: &cqrs_mongo_persistence::Connection,
+    store: &EventStore,
+    id: &str,
+    expected: i64,
+    events: Vec<NewEvent>,
+) {
+    use futures::FutureExt;
+    match via {
+        Via::Grouped => {
+            store.append(stream(id), ExpectedVersion::Exact(expected), &events, None).await.unwrap();
+        }
+        Via::UnitOfWork => {
+            db.run_in_transaction_with((store, id, events), |uow, (store, id, events)| {
+                async move {
+                    store.append(stream(id), ExpectedVersion::Exact(expected), events, Some(uow)).await.map(|_| ())
+                }
+                .boxed()
+            })
+            .await
+            .unwrap();
+        }
+    }
+}
+
 #[tokio::test(flavor = "multi_thread")]
 async fn a_tailing_reader_sees_every_event_once_in_order_while_sixteen_writers_append() {
-    let (_db, store) = store("events_concurrent").await;
+    let (db, store) = store("events_concurrent").await;
+    // Two processes' worth of stores (each with its own connection and group commit) and
+    // writers that append inside their own units of work: their transactions race for the
+    // counter, and commits finish in any order.
+    let other_db = cqrs_mongo_persistence::Connection::connect(
+        support::server_uri(),
+        &support::name("events_concurrent"),
+        cqrs_mongo_persistence::PoolOptions::default(),
+    )
+    .await
+    .unwrap();
+    let other_store = EventStore::new(&other_db);
     const WRITERS: usize = 16;
     const BATCHES: usize = 5;
     const PER_BATCH: usize = 2;
@@ -115,7 +160,7 @@ async fn a_tailing_reader_sees_every_event_once_in_order_while_sixteen_writers_a
             let mut after = 0;
             loop {
                 let finished = done.load(Ordering::SeqCst);
-                let page = store.read_all(after, 50).await.unwrap();
+                let page = store.read_all(after, 7).await.unwrap();
                 for e in &page {
                     seen.push((e.position, e.event_id.clone()));
                     after = e.position;
@@ -124,23 +169,24 @@ async fn a_tailing_reader_sees_every_event_once_in_order_while_sixteen_writers_a
                     return seen;
                 }
                 if page.is_empty() {
-                    tokio::time::sleep(std::time::Duration::from_millis(5)).await;
+                    tokio::time::sleep(std::time::Duration::from_millis(2)).await;
                 }
             }
         })
     };
     let writers: Vec<_> = (0..WRITERS)
         .map(|w| {
-            let store = store.clone();
+            let (db, store, via) = match w % 4 {
+                0 | 1 => (db.clone(), store.clone(), Via::Grouped),
+                2 => (other_db.clone(), other_store.clone(), Via::Grouped),
+                _ => (db.clone(), store.clone(), Via::UnitOfWork),
+            };
             tokio::spawn(async move {
                 let id = format!("s{w}");
                 for b in 0..BATCHES {
                     let events: Vec<NewEvent> =
                         (0..PER_BATCH).map(|i| event(&format!("w{w}b{b}e{i}"), i as i32)).collect();
-                    store
-                        .append(stream(&id), ExpectedVersion::Exact((b * PER_BATCH) as i64), &events, None)
-                        .await
-                        .unwrap();
+                    append_via(via, &db, &store, &id, (b * PER_BATCH) as i64, events).await;
                 }
             })
         })
@@ -154,6 +200,30 @@ async fn a_tailing_reader_sees_every_event_once_in_order_while_sixteen_writers_a
     assert_eq!(positions, (1..=total).collect::<Vec<_>>(), "every position once, in order, no gaps");
     let ids: HashSet<&str> = seen.iter().map(|(_, id)| id.as_str()).collect();
     assert_eq!(ids.len(), total as usize);
+    for w in 0..WRITERS {
+        let versions: Vec<i64> =
+            store.read_stream(&format!("s{w}"), 0, None).await.unwrap().iter().map(|e| e.version).collect();
+        assert_eq!(versions, (1..=(BATCHES * PER_BATCH) as i64).collect::<Vec<_>>());
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn read_all_pages_across_missing_positions() {
+    use futures::TryStreamExt;
+    let (db, store) = store("events_gaps").await;
+    for n in 1..=6 {
+        store.append(stream("a"), ExpectedVersion::Any, &[event(&format!("e{n}"), n)], None).await.unwrap();
+    }
+    // Positions 2..=4 gone (as if deleted, or never written by a legacy writer that crashed).
+    let events = db.database().collection::<bson::Document>("domain_events");
+    events.delete_many(doc! { "position": { "$gte": 2, "$lte": 4 } }).await.unwrap();
+    // Pages cover ranges of positions: (1, 3] is empty, so the read goes on to (3, 5].
+    let page: Vec<i64> = store.read_all(1, 2).await.unwrap().iter().map(|e| e.position).collect();
+    assert_eq!(page, [5], "an empty range does not end the read while positions remain");
+    assert_eq!(store.read_all(5, 2).await.unwrap()[0].position, 6);
+    let streamed: Vec<i64> = store.read_all_stream(0, 2).map_ok(|e| e.position).try_collect().await.unwrap();
+    assert_eq!(streamed, [1, 5, 6]);
+    assert!(store.read_all(6, 10).await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -46,21 +46,35 @@ impl EventStore {
         events: &[NewEvent],
         uow: &mut UnitOfWork<'_>,
     ) -> Result<Vec<i64>> {
-        let fresh = self.without_stored_duplicates(events, uow).await?;
+        // One indexed read answers both questions of the usual case: which events are stored
+        // already, and whether the stream is at the expected version (`v` there, `v + 1` not).
+        let expected_version = match expected {
+            ExpectedVersion::Any => None,
+            ExpectedVersion::NoStream => Some(0),
+            ExpectedVersion::Exact(version) => Some(version),
+        };
+        let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+        let mut probe = vec![doc! { "_id": { "$in": ids } }];
+        if let Some(version) = expected_version {
+            probe.push(doc! { "aggregate_id": stream.aggregate_id, "version": { "$in": [version, version + 1] } });
+        }
+        let found = self.find(doc! { "$or": probe }, uow).await?;
+        let fresh = fresh_events(events, &found)?;
         if fresh.is_empty() {
             return Ok(Vec::new());
         }
-        let current = self.stream_version(stream.aggregate_id, uow).await?;
-        let conflict = match expected {
-            ExpectedVersion::Any => false,
-            ExpectedVersion::NoStream => current != 0,
-            ExpectedVersion::Exact(version) => current != version,
+        let at = |version: i64| {
+            found.iter().any(|d| {
+                d.get_str("aggregate_id").ok() == Some(stream.aggregate_id) && int(d.get("version")) == version
+            })
         };
-        if conflict {
-            let wanted = match expected {
-                ExpectedVersion::Exact(version) => version,
-                _ => 0,
-            };
+        let current = match expected_version {
+            // The usual case needs no further read.
+            Some(version) if (version == 0 || at(version)) && !at(version + 1) => version,
+            // The stream's head, for `Any` or for the precise error.
+            _ => self.stream_version(stream.aggregate_id, uow).await?,
+        };
+        if let Some(wanted) = expected_version.filter(|wanted| *wanted != current) {
             return Err(Error::Concurrency {
                 collection: EVENTS.into(),
                 id: stream.aggregate_id.into(),
@@ -93,16 +107,9 @@ impl EventStore {
         }
     }
 
-    /// Drops events already stored with the same content (an idempotent retry); the same id with
-    /// other content is an error.
-    async fn without_stored_duplicates<'e>(
-        &self,
-        events: &'e [NewEvent],
-        uow: &mut UnitOfWork<'_>,
-    ) -> Result<Vec<&'e NewEvent>> {
-        let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
-        let find = self.events.find(doc! { "_id": { "$in": ids } });
-        let stored: Vec<Document> = match uow.session() {
+    async fn find(&self, filter: Document, uow: &mut UnitOfWork<'_>) -> Result<Vec<Document>> {
+        let find = self.events.find(filter);
+        Ok(match uow.session() {
             Some(session) => {
                 let mut cursor = find.session(&mut *session).await?;
                 let mut out = Vec::new();
@@ -112,24 +119,7 @@ impl EventStore {
                 out
             }
             None => find.await?.try_collect().await?,
-        };
-        let mut fresh = Vec::with_capacity(events.len());
-        for event in events {
-            match stored.iter().find(|d| d.get_str("_id").ok() == Some(event.event_id.as_str())) {
-                None => fresh.push(event),
-                Some(existing) => {
-                    let same = existing.get_str("event_type").ok() == Some(event.event_type.as_str())
-                        && existing.get_document("payload").ok() == Some(&event.payload);
-                    if !same {
-                        return Err(Error::Mapping {
-                            what: format!("event {}", event.event_id),
-                            message: "an event with this id is already stored with other content".into(),
-                        });
-                    }
-                }
-            }
-        }
-        Ok(fresh)
+        })
     }
 
     async fn stream_version(&self, aggregate_id: &str, uow: &mut UnitOfWork<'_>) -> Result<i64> {
@@ -173,4 +163,26 @@ impl EventStore {
 
 fn pymongo_int(value: i64) -> Bson {
     i32::try_from(value).map(Bson::Int32).unwrap_or(Bson::Int64(value))
+}
+
+/// The events not stored yet. An event stored with the same content is an idempotent retry and
+/// is dropped; the same id with other content is an error.
+fn fresh_events<'e>(events: &'e [NewEvent], found: &[Document]) -> Result<Vec<&'e NewEvent>> {
+    let mut fresh = Vec::with_capacity(events.len());
+    for event in events {
+        match found.iter().find(|d| d.get_str("_id").ok() == Some(event.event_id.as_str())) {
+            None => fresh.push(event),
+            Some(existing) => {
+                let same = existing.get_str("event_type").ok() == Some(event.event_type.as_str())
+                    && existing.get_document("payload").ok() == Some(&event.payload);
+                if !same {
+                    return Err(Error::Mapping {
+                        what: format!("event {}", event.event_id),
+                        message: "an event with this id is already stored with other content".into(),
+                    });
+                }
+            }
+        }
+    }
+    Ok(fresh)
 }

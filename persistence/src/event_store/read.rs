@@ -27,8 +27,10 @@ impl EventStore {
         documents.into_iter().map(|d| self.decode(d)).collect()
     }
 
-    /// Up to `limit` events after global position `after`, in position order; empty when the
-    /// reader has caught up with the latest committed position.
+    /// Up to `limit` events after global position `after`, in position order; empty only when
+    /// the reader has caught up with the latest committed position. The page covers the first
+    /// non-empty range of `limit` positions, so where positions are missing (deleted events,
+    /// legacy gaps) it holds fewer than `limit` events: continue after its last position.
     pub async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>> {
         let head = self.latest_position().await?;
         let (page, _) = self.read_range(after, limit.max(1), head).await?;
