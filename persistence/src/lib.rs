@@ -9,8 +9,9 @@
 //! `counters`, `outbox_messages`, `snapshots`, `projection_checkpoints`), so both stacks can
 //! share one database.
 //!
-//! The event store's position design (a counter taken inside each append's transaction, so
-//! positions follow commit order and no reader skips an event) is explained on [`EventStore`].
+//! The event store's position design (the legacy counter taken inside each append's
+//! transaction, so positions follow commit order and no reader skips an event, with group commit
+//! so concurrent appends share one transaction) and its measured cost are explained on [`EventStore`].
 //!
 //! # When one replica set is not enough (sharding)
 //!
@@ -25,8 +26,13 @@
 //! | read models | `{_id: "hashed"}` | conditional upserts target one document |
 //!
 //! On a sharded cluster positions stay gap-free and in commit order (the counter document
-//! serialises appends exactly as on a replica set); the outbox's leases use each shard's
-//! `hello.localTime`, so lease lengths should leave room for clock skew between `mongos` routers.
+//! serialises appends exactly as on a replica set). A group-commit batch then becomes one
+//! distributed transaction over the counter's shard and the shards of its streams, so its
+//! two-phase commit is paid once per batch, not per append; `read_all`'s position ranges are
+//! answered by every shard and merged. The outbox's leases use the server clock
+//! (`hello.localTime` of the `mongos` the relay talks to), so lease lengths should leave room
+//! for clock skew between routers; batch claims are multi-document updates that each shard
+//! applies to its own messages, and every message's claim stays atomic.
 #![forbid(unsafe_code)]
 
 mod connection;
