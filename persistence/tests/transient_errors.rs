@@ -114,3 +114,41 @@ async fn a_failed_commit_leaves_no_partial_events_or_outbox_rows() {
         assert_eq!(count, 0, "{collection} holds nothing of the failed commit");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn grouped_appends_survive_a_transient_error_and_share_a_failed_commit() {
+    use cqrs_mongo_persistence::{EventStore, EventStream, ExpectedVersion, NewEvent};
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let db = support::database("grouped_failures").await;
+    db.ensure_indexes(&EventStore::indexes()).await.unwrap();
+    let store = EventStore::new(&db);
+    let append = |store: &EventStore, id: &'static str| {
+        let store = store.clone();
+        tokio::spawn(async move {
+            let stream = EventStream { aggregate_id: id, aggregate_type: "Account" };
+            store.append(stream, ExpectedVersion::NoStream, &[NewEvent::new(id, "Opened", doc! {})], None).await
+        })
+    };
+    // A transient error on the batch's insert: the batch transaction runs again, once.
+    fail_once(&db, "insert", &["TransientTransactionError"]).await;
+    let (a, b) = (append(&store, "a"), append(&store, "b"));
+    let mut positions = [a.await.unwrap().unwrap(), b.await.unwrap().unwrap()].concat();
+    positions.sort();
+    assert_eq!(positions, [1, 2], "both appended once, no position lost to the retry");
+
+    // A commit that fails for good: every append of the batch gets the error, nothing is stored.
+    db.client()
+        .database("admin")
+        .run_command(doc! {
+            "configureFailPoint": "failCommand", "mode": { "times": 1 },
+            "data": { "failCommands": ["commitTransaction"], "errorCode": 8 },
+        })
+        .await
+        .unwrap();
+    let failed = append(&store, "c").await.unwrap();
+    assert!(failed.is_err(), "{failed:?}");
+    assert_eq!(store.latest_position().await.unwrap(), 2, "the failed batch took no position");
+    assert!(store.read_stream("c", 0, None).await.unwrap().is_empty());
+    // The store keeps working after the failure, and the stream can still be started.
+    assert_eq!(append(&store, "c").await.unwrap().unwrap(), [3]);
+}
