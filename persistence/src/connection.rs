@@ -110,6 +110,13 @@ impl Connection {
         Ok(Health { ok: true, latency, replica_set: hello.get_str("setName").ok().map(str::to_owned) })
     }
 
+    /// The server's clock (`hello.localTime`): leases and "older than" queries use it, so
+    /// clients with skewed clocks agree. Falls back to the local clock if the server omits it.
+    pub async fn server_time(&self) -> Result<bson::DateTime> {
+        let hello = self.database.run_command(doc! { "hello": 1 }).await?;
+        Ok(hello.get_datetime("localTime").copied().unwrap_or_else(|_| bson::DateTime::now()))
+    }
+
     /// Closes the client's connections (other clones become unusable).
     pub async fn close(self) {
         self.client.shutdown().await;

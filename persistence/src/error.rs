@@ -54,6 +54,41 @@ pub enum Error {
         /// The server's message.
         message: String,
     },
+    /// Something unique already exists: a saga with this type and correlation id, a live job with
+    /// this de-duplication key.
+    #[error("{collection}: {key} already exists (id {existing_id})")]
+    AlreadyExists {
+        /// The collection.
+        collection: String,
+        /// What is unique, e.g. `OrderSaga/order-7`.
+        key: String,
+        /// The id of the document that holds it.
+        existing_id: String,
+    },
+    /// A status change that is not allowed from the stored status (a completed saga cannot be
+    /// resumed, a finished job cannot be reset).
+    #[error("{collection}/{id}: cannot go from {from} to {to}")]
+    InvalidTransition {
+        /// The collection.
+        collection: String,
+        /// The document id.
+        id: String,
+        /// The current status.
+        from: String,
+        /// The refused status.
+        to: String,
+    },
+    /// The caller no longer holds the lease (it expired and another worker took over, or the
+    /// work was cancelled): its outcome is not recorded.
+    #[error("{collection}/{id}: the lease was lost (fencing token {fencing_token} is no longer current)")]
+    LeaseLost {
+        /// The collection.
+        collection: String,
+        /// The document id.
+        id: String,
+        /// The caller's fencing token.
+        fencing_token: i64,
+    },
     /// The operation timed out (server selection, connection or socket).
     #[error("timed out: {0}")]
     Timeout(mongodb::error::Error),

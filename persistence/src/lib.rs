@@ -44,6 +44,7 @@ mod observe;
 mod outbox;
 mod projections;
 mod repository;
+mod sagas;
 mod snapshots;
 mod uow;
 
@@ -55,5 +56,6 @@ pub use model::{Aggregate, Mapping, PendingEvent};
 pub use outbox::{ClaimedMessage, Outbox, OutboxMessage, OutboxRelay, RelayReport};
 pub use projections::{Applied, ProjectionStore};
 pub use repository::{GetMany, Repository};
+pub use sagas::{IfStarted, Page, Saga, SagaRepository, SagaStatus};
 pub use snapshots::{PositionStore, Snapshot, SnapshotStore};
 pub use uow::{AfterCommit, UnitOfWork};

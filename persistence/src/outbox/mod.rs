@@ -163,8 +163,7 @@ impl Outbox {
 
     /// The server's clock, from `hello`.
     async fn server_now(&self) -> Result<DateTime> {
-        let hello = self.connection.database().run_command(doc! { "hello": 1 }).await?;
-        Ok(hello.get_datetime("localTime").copied().unwrap_or_else(|_| DateTime::now()))
+        self.connection.server_time().await
     }
 }
 

@@ -1,0 +1,368 @@
+//! Saga state in the legacy `sagas` collection: optimistic concurrency, one saga per
+//! `(saga_type, correlation_id)`, guarded status changes, and the queries a saga supervisor
+//! needs (stalled, suspended, timed out), each filtered by the saga's own type.
+//!
+//! The legacy store queried by the state class name instead of `saga_type`, so those queries
+//! always came back empty, and nothing stopped the same saga from starting twice; both are
+//! fixed here (and tested).
+
+use std::time::Duration;
+
+use bson::{Bson, DateTime, Document, doc};
+use futures::TryStreamExt;
+use mongodb::Collection;
+
+use crate::connection::Connection;
+use crate::error::{Error, Result, is_duplicate_key};
+use crate::indexes::IndexSpec;
+use crate::observe::traced;
+use crate::uow::UnitOfWork;
+
+/// The legacy collection.
+pub const SAGAS: &str = "sagas";
+
+/// Fields the store owns; a saga's own state cannot use these names.
+const RESERVED: [&str; 8] =
+    ["_id", "saga_type", "correlation_id", "status", "version", "created_at", "updated_at", "timeout_at"];
+
+/// A saga's status, stored as the legacy upper-case names.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+pub enum SagaStatus {
+    /// Created, no step run yet.
+    Pending,
+    /// Steps are running.
+    Running,
+    /// Waiting for something outside (resumable).
+    Suspended,
+    /// Finished successfully (terminal).
+    Completed,
+    /// Failed for good (terminal).
+    Failed,
+    /// Undoing its steps.
+    Compensating,
+    /// Undone (terminal).
+    Compensated,
+}
+
+impl SagaStatus {
+    /// The stored name.
+    pub fn as_str(self) -> &'static str {
+        match self {
+            SagaStatus::Pending => "PENDING",
+            SagaStatus::Running => "RUNNING",
+            SagaStatus::Suspended => "SUSPENDED",
+            SagaStatus::Completed => "COMPLETED",
+            SagaStatus::Failed => "FAILED",
+            SagaStatus::Compensating => "COMPENSATING",
+            SagaStatus::Compensated => "COMPENSATED",
+        }
+    }
+
+    /// Parses a stored name.
+    pub fn parse(name: &str) -> Option<Self> {
+        [
+            SagaStatus::Pending,
+            SagaStatus::Running,
+            SagaStatus::Suspended,
+            SagaStatus::Completed,
+            SagaStatus::Failed,
+            SagaStatus::Compensating,
+            SagaStatus::Compensated,
+        ]
+        .into_iter()
+        .find(|s| s.as_str() == name)
+    }
+
+    /// True for the statuses nothing leaves.
+    pub fn is_terminal(self) -> bool {
+        matches!(self, SagaStatus::Completed | SagaStatus::Failed | SagaStatus::Compensated)
+    }
+
+    /// The allowed changes: forward through the life cycle; `Suspended` back to `Running`
+    /// (resume); compensation from any live status; nothing out of a terminal status.
+    pub fn can_become(self, to: SagaStatus) -> bool {
+        use SagaStatus::*;
+        match self {
+            Pending => matches!(to, Running | Suspended | Completed | Failed | Compensating),
+            Running => matches!(to, Suspended | Completed | Failed | Compensating),
+            Suspended => matches!(to, Running | Failed | Compensating),
+            Compensating => matches!(to, Compensated | Failed),
+            Completed | Failed | Compensated => false,
+        }
+    }
+}
+
+/// A saga as stored.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct Saga {
+    /// Saga id (`_id`).
+    pub id: String,
+    /// The saga's type (what the supervisor queries filter on).
+    pub saga_type: String,
+    /// The correlation id (unique per saga type).
+    pub correlation_id: String,
+    /// The saga's own state, stored at the top level of the document as the legacy store did.
+    pub state: Document,
+    /// When the saga times out, if it does.
+    pub timeout_at: Option<DateTime>,
+    status: SagaStatus,
+    version: i64,
+    created_at: DateTime,
+    updated_at: DateTime,
+}
+
+impl Saga {
+    /// A new saga, `Pending`, not stored yet.
+    pub fn new(
+        id: impl Into<String>,
+        saga_type: impl Into<String>,
+        correlation_id: impl Into<String>,
+        state: Document,
+    ) -> Self {
+        Saga {
+            id: id.into(),
+            saga_type: saga_type.into(),
+            correlation_id: correlation_id.into(),
+            state,
+            timeout_at: None,
+            status: SagaStatus::Pending,
+            version: 0,
+            created_at: DateTime::from_millis(0),
+            updated_at: DateTime::from_millis(0),
+        }
+    }
+
+    /// Sets the time-out.
+    pub fn with_timeout_at(mut self, at: DateTime) -> Self {
+        self.timeout_at = Some(at);
+        self
+    }
+
+    /// The status.
+    pub fn status(&self) -> SagaStatus {
+        self.status
+    }
+
+    /// The stored version (0 before the first save).
+    pub fn version(&self) -> i64 {
+        self.version
+    }
+
+    /// When it was last saved (server-side write time).
+    pub fn updated_at(&self) -> DateTime {
+        self.updated_at
+    }
+
+    /// Changes the status if the change is allowed; [`SagaRepository::save`] then stores it,
+    /// guarded by the version, so the change is made from the status that is stored.
+    pub fn transition(&mut self, to: SagaStatus) -> Result<()> {
+        if !self.status.can_become(to) {
+            return Err(Error::InvalidTransition {
+                collection: SAGAS.into(),
+                id: self.id.clone(),
+                from: self.status.as_str().into(),
+                to: to.as_str().into(),
+            });
+        }
+        self.status = to;
+        Ok(())
+    }
+}
+
+/// What [`SagaRepository::start`] does when the saga type and correlation id are taken.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum IfStarted {
+    /// Return [`Error::AlreadyExists`].
+    Error,
+    /// Return the stored saga.
+    ReturnExisting,
+}
+
+/// A page of a query: sorted results `skip`ped, at most `limit`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Page {
+    /// Results to skip.
+    pub skip: u64,
+    /// Results at most.
+    pub limit: i64,
+}
+
+impl Page {
+    /// The first `limit` results.
+    pub fn first(limit: i64) -> Self {
+        Page { skip: 0, limit }
+    }
+}
+
+/// Saga state storage.
+#[derive(Debug, Clone)]
+pub struct SagaRepository {
+    connection: Connection,
+    collection: Collection<Document>,
+}
+
+impl SagaRepository {
+    /// The repository on the legacy collection.
+    pub fn new(connection: &Connection) -> Self {
+        SagaRepository { connection: connection.clone(), collection: connection.database().collection(SAGAS) }
+    }
+
+    /// Unique `(saga_type, correlation_id)`, and the supervisor queries' indexes.
+    pub fn indexes() -> Vec<IndexSpec> {
+        vec![
+            IndexSpec::new(SAGAS, doc! { "saga_type": 1, "correlation_id": 1 }).unique(),
+            IndexSpec::new(SAGAS, doc! { "saga_type": 1, "status": 1, "updated_at": 1 }),
+            IndexSpec::new(SAGAS, doc! { "saga_type": 1, "status": 1, "timeout_at": 1 }),
+        ]
+    }
+
+    /// Stores a new saga. When one with the same type and correlation id exists, fails with
+    /// [`Error::AlreadyExists`] or returns it, as `if_started` says.
+    pub async fn start(&self, mut saga: Saga, if_started: IfStarted, uow: Option<&mut UnitOfWork<'_>>) -> Result<Saga> {
+        traced(SAGAS, "start", async {
+            saga.version = 1;
+            saga.updated_at = self.connection.server_time().await?;
+            saga.created_at = saga.updated_at;
+            let document = to_document(&saga)?;
+            let insert = self.collection.insert_one(document);
+            let inserted = match uow.and_then(|u| u.session()) {
+                Some(session) => insert.session(session).await,
+                None => insert.await,
+            };
+            match inserted {
+                Ok(_) => Ok(saga),
+                Err(err) if is_duplicate_key(&err) => {
+                    let existing = self.find_by_correlation(&saga.saga_type, &saga.correlation_id).await?;
+                    match (if_started, existing) {
+                        (IfStarted::ReturnExisting, Some(existing)) => Ok(existing),
+                        (_, existing) => Err(Error::AlreadyExists {
+                            collection: SAGAS.into(),
+                            key: format!("{}/{}", saga.saga_type, saga.correlation_id),
+                            existing_id: existing.map_or(saga.id.clone(), |e| e.id),
+                        }),
+                    }
+                }
+                Err(err) => Err(err.into()),
+            }
+        })
+        .await
+    }
+
+    /// Saves the saga (replacing the stored document) if nobody saved it since it was loaded
+    /// (else [`Error::Concurrency`]); bumps its version.
+    pub async fn save(&self, saga: &mut Saga, uow: Option<&mut UnitOfWork<'_>>) -> Result<()> {
+        traced(SAGAS, "save", async {
+            let now = self.connection.server_time().await?;
+            let mut next = saga.clone();
+            next.version += 1;
+            next.updated_at = now;
+            let filter = doc! { "_id": saga.id.as_str(), "version": saga.version };
+            let action = self.collection.replace_one(filter, to_document(&next)?);
+            let result = match uow.and_then(|u| u.session()) {
+                Some(session) => action.session(session).await?,
+                None => action.await?,
+            };
+            if result.matched_count == 0 {
+                let actual = self.get(&saga.id).await?.map(|s| s.version);
+                return Err(Error::Concurrency {
+                    collection: SAGAS.into(),
+                    id: saga.id.clone(),
+                    expected: saga.version,
+                    actual,
+                });
+            }
+            *saga = next;
+            Ok(())
+        })
+        .await
+    }
+
+    /// The saga with this id.
+    pub async fn get(&self, id: &str) -> Result<Option<Saga>> {
+        self.collection.find_one(doc! { "_id": id }).await?.map(from_document).transpose()
+    }
+
+    /// The saga of this type with this correlation id.
+    pub async fn find_by_correlation(&self, saga_type: &str, correlation_id: &str) -> Result<Option<Saga>> {
+        let filter = doc! { "saga_type": saga_type, "correlation_id": correlation_id };
+        self.collection.find_one(filter).await?.map(from_document).transpose()
+    }
+
+    /// Running sagas of `saga_type` not saved for longer than `idle` (server clock), least
+    /// recently saved first.
+    pub async fn stalled(&self, saga_type: &str, idle: Duration, page: Page) -> Result<Vec<Saga>> {
+        let now = self.connection.server_time().await?;
+        let before = DateTime::from_millis(now.timestamp_millis() - idle.as_millis() as i64);
+        let filter = doc! { "saga_type": saga_type, "status": "RUNNING", "updated_at": { "$lt": before } };
+        self.query(filter, doc! { "updated_at": 1, "_id": 1 }, page).await
+    }
+
+    /// Suspended sagas of `saga_type`, least recently saved first.
+    pub async fn suspended(&self, saga_type: &str, page: Page) -> Result<Vec<Saga>> {
+        let filter = doc! { "saga_type": saga_type, "status": "SUSPENDED" };
+        self.query(filter, doc! { "updated_at": 1, "_id": 1 }, page).await
+    }
+
+    /// Live (not terminal) sagas of `saga_type` whose time-out has passed (server clock),
+    /// earliest time-out first.
+    pub async fn timed_out(&self, saga_type: &str, page: Page) -> Result<Vec<Saga>> {
+        let now = self.connection.server_time().await?;
+        let live: Vec<&str> = ["PENDING", "RUNNING", "SUSPENDED", "COMPENSATING"].to_vec();
+        let filter = doc! { "saga_type": saga_type, "status": { "$in": live }, "timeout_at": { "$lte": now } };
+        self.query(filter, doc! { "timeout_at": 1, "_id": 1 }, page).await
+    }
+
+    async fn query(&self, filter: Document, sort: Document, page: Page) -> Result<Vec<Saga>> {
+        let found: Vec<Document> =
+            self.collection.find(filter).sort(sort).skip(page.skip).limit(page.limit).await?.try_collect().await?;
+        found.into_iter().map(from_document).collect()
+    }
+}
+
+fn to_document(saga: &Saga) -> Result<Document> {
+    if let Some(key) = saga.state.keys().find(|k| RESERVED.contains(&k.as_str())) {
+        return Err(Error::Mapping {
+            what: format!("saga {}", saga.id),
+            message: format!("the state field {key:?} is a name the saga store owns"),
+        });
+    }
+    let mut document = doc! {
+        "_id": saga.id.as_str(),
+        "saga_type": saga.saga_type.as_str(),
+        "correlation_id": saga.correlation_id.as_str(),
+        "status": saga.status.as_str(),
+        "version": saga.version,
+        "created_at": saga.created_at,
+        "updated_at": saga.updated_at,
+    };
+    if let Some(at) = saga.timeout_at {
+        document.insert("timeout_at", at);
+    }
+    document.extend(saga.state.clone());
+    Ok(document)
+}
+
+fn from_document(mut document: Document) -> Result<Saga> {
+    let mut text = |key: &str| match document.remove(key) {
+        Some(Bson::String(value)) => Ok(value),
+        other => Err(Error::Mapping { what: "saga".into(), message: format!("{key} is {other:?}, not a string") }),
+    };
+    let (id, saga_type, correlation_id, status) =
+        (text("_id")?, text("saga_type")?, text("correlation_id")?, text("status")?);
+    let status = SagaStatus::parse(&status)
+        .ok_or_else(|| Error::Mapping { what: format!("saga {id}"), message: format!("unknown status {status:?}") })?;
+    let version = match document.remove("version") {
+        Some(Bson::Int32(v)) => i64::from(v),
+        Some(Bson::Int64(v)) => v,
+        _ => 0,
+    };
+    let date = |value: Option<Bson>| match value {
+        Some(Bson::DateTime(at)) => Some(at),
+        _ => None,
+    };
+    let updated_at = date(document.remove("updated_at")).unwrap_or(DateTime::from_millis(0));
+    let created_at = date(document.remove("created_at")).unwrap_or(updated_at);
+    let timeout_at = date(document.remove("timeout_at"));
+    Ok(Saga { id, saga_type, correlation_id, state: document, timeout_at, status, version, created_at, updated_at })
+}
