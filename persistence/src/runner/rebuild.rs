@@ -1,0 +1,115 @@
+//! Rebuild: replay every event into fresh `<collection>_v<N>` collections, then swap them in.
+
+use std::time::{Duration, Instant};
+
+use bson::{Document, doc};
+
+use super::{CHECKPOINTS, Projection, ProjectionRunner, Targets, checkpoint};
+use crate::error::Result;
+
+/// Where a rebuild is.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RebuildProgress {
+    /// Events replayed so far.
+    pub done: u64,
+    /// Events to replay (the head position; it grows if events arrive meanwhile).
+    pub total: u64,
+    /// Events per second so far.
+    pub rate: f64,
+    /// Estimated time left at that rate.
+    pub remaining: Option<Duration>,
+}
+
+/// What a rebuild did.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct RebuildReport {
+    /// The `N` of the `<collection>_v<N>` collections built and swapped in.
+    pub version: u32,
+    /// Events replayed before the swap.
+    pub events: u64,
+    /// Events applied after the swap (appended while the rebuild ran).
+    pub events_after_swap: u64,
+    /// How long it took.
+    pub elapsed: Duration,
+}
+
+impl<P: Projection> ProjectionRunner<P> {
+    /// Replays the whole event store into fresh collections (`<collection>_v<N>`, with the
+    /// projection's indexes), renames them over the live collections, moves the projection's
+    /// position to where the replay ended, and catches up with events appended meanwhile.
+    /// `progress` is called after every batch.
+    ///
+    /// A live runner of the same projection may keep running: until the swap it writes the
+    /// old collections, and after it the per-document `_version` guard turns any event it
+    /// applies twice into a no-op.
+    pub async fn rebuild(&self, mut progress: impl FnMut(&RebuildProgress) + Send) -> Result<RebuildReport> {
+        let start = Instant::now();
+        let database = self.connection.database();
+        let name = self.projection.name();
+        let collections = self.projection.collections();
+        let existing = database.list_collection_names().await?;
+        let version = collections
+            .iter()
+            .flat_map(|c| existing.iter().filter_map(move |e| e.strip_prefix(&format!("{c}_v"))?.parse::<u32>().ok()))
+            .max()
+            .unwrap_or(1)
+            + 1;
+        let targets = Targets(collections.iter().map(|c| (c.clone(), format!("{c}_v{version}"))).collect());
+        for physical in targets.0.values() {
+            database.collection::<Document>(physical).drop().await?;
+            database.create_collection(physical).await?;
+        }
+        let indexes: Vec<_> = self
+            .projection
+            .indexes()
+            .into_iter()
+            .map(|mut index| {
+                index.collection = targets.resolve(&index.collection).to_owned();
+                index
+            })
+            .collect();
+        self.connection.ensure_indexes(&indexes).await?;
+
+        let checkpoints = database.collection::<Document>(CHECKPOINTS);
+        let replay = format!("{name}@v{version}");
+        checkpoints.delete_one(doc! { "_id": &replay }).await?;
+        let mut total = self.events.latest_position().await?.max(0) as u64;
+        let mut done = 0_u64;
+        let mut report_progress = |position: i64, events: u64| {
+            done += events;
+            total = total.max(position.max(0) as u64);
+            let seconds = start.elapsed().as_secs_f64();
+            let rate = if seconds > 0.0 { done as f64 / seconds } else { 0.0 };
+            let left = total.saturating_sub(position.max(0) as u64);
+            let remaining = (rate > 0.0).then(|| Duration::from_secs_f64(left as f64 / rate));
+            progress(&RebuildProgress { done, total, rate, remaining });
+        };
+        let events = self.catch_up_into(&replay, &targets, &mut report_progress).await?;
+
+        // The swap: each rebuilt collection replaces the live one, then the position follows.
+        let position = checkpoint(&self.connection, &replay).await?;
+        let admin = self.connection.client().database("admin");
+        for (logical, physical) in &targets.0 {
+            let db = database.name();
+            admin
+                .run_command(doc! {
+                    "renameCollection": format!("{db}.{physical}"),
+                    "to": format!("{db}.{logical}"),
+                    "dropTarget": true,
+                })
+                .await?;
+        }
+        checkpoints
+            .update_one(
+                doc! { "_id": name },
+                doc! { "$set": { "position": position, "updated_at": bson::DateTime::now() } },
+            )
+            .upsert(true)
+            .await?;
+        checkpoints.delete_one(doc! { "_id": &replay }).await?;
+        let events_after_swap = self.catch_up().await?;
+        Ok(RebuildReport { version, events, events_after_swap, elapsed: start.elapsed() })
+    }
+}
