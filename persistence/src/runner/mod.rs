@@ -54,6 +54,25 @@ pub trait Projection: Send + Sync + 'static {
     }
 }
 
+/// Projections chosen at run time (a CLI's registry) run like any other.
+impl Projection for Box<dyn Projection> {
+    fn name(&self) -> &str {
+        self.as_ref().name()
+    }
+
+    fn collections(&self) -> Vec<String> {
+        self.as_ref().collections()
+    }
+
+    fn project(&self, event: &StoredEvent) -> Result<Vec<Write>> {
+        self.as_ref().project(event)
+    }
+
+    fn indexes(&self) -> Vec<crate::indexes::IndexSpec> {
+        self.as_ref().indexes()
+    }
+}
+
 /// Counters of what a runner did, for monitoring and tests.
 #[derive(Debug, Default)]
 pub struct RunnerStats {
