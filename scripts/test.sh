@@ -28,6 +28,11 @@ if cargo tree -p cqrs-mongo-spec -e normal --prefix none | grep -E '^(tokio|mong
 fi
 echo "ok: no tokio, no mongodb in cqrs-mongo-spec"
 
+step "the end-to-end demo runs (scripts/demo.sh, the README's first command)"
+bash scripts/demo.sh > target/demo.log
+tail -1 target/demo.log
+grep -q "^report: 12 orders, 15 events, 12 summaries, 12 outbox messages published" target/demo.log
+
 step "npm package: golden cases, API, types, packed tarball, browser demo (node --test)"
 (cd bindings-wasm && node --test test/)
 

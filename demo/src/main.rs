@@ -1,0 +1,156 @@
+//! The end-to-end demo: orders placed in units of work, the projection runner building
+//! `order_summaries`, a specification query, the outbox relay, a background job and a saga.
+//!
+//! `bash scripts/demo.sh` starts the embedded test server and runs this; with `MONGODB_URI` set
+//! it runs against that deployment instead (database `orders_demo`, dropped first).
+
+use std::sync::Arc;
+use std::time::{Duration, Instant};
+
+use bson::{Document, doc};
+use cqrs_mongo_demo::{
+    Line, Order, OrderSummaries, SUMMARIES, SUMMARY_OPTIONS, SUMMARY_SPEC, describe, pay_order, place_order,
+};
+use cqrs_mongo_persistence::{
+    Connection, EventStore, IfStarted, JobQueue, NewJob, Outbox, OutboxRelay, PoolOptions, ProjectionRunner,
+    ProjectionStore, Repository, Saga, SagaRepository, SagaStatus,
+};
+use cqrs_mongo_spec::{Compiler, ExtJsonFormat, QueryOptions};
+
+type Failure = Box<dyn std::error::Error + Send + Sync>;
+
+#[tokio::main]
+async fn main() -> Result<(), Failure> {
+    let start = Instant::now();
+    let uri =
+        std::env::var("MONGODB_URI").map_err(|_| "set MONGODB_URI (scripts/demo.sh starts a server and sets it)")?;
+    let db = Connection::connect(&uri, "orders_demo", PoolOptions::default()).await?;
+    db.database().drop().await?;
+    let health = db.health().await?;
+    println!("connected: replica set {:?}, ping {:?}", health.replica_set.unwrap_or_default(), health.latency);
+
+    let orders = Repository::<Order>::new(&db);
+    let events = EventStore::new(&db);
+    let outbox = Outbox::new(&db);
+    let jobs = JobQueue::new(&db);
+    let sagas = SagaRepository::new(&db);
+    let mut indexes = EventStore::indexes();
+    indexes.extend(Outbox::indexes());
+    indexes.extend(JobQueue::indexes());
+    indexes.extend(SagaRepository::indexes());
+    indexes.extend(cqrs_mongo_persistence::Projection::indexes(&OrderSummaries));
+    let report = db.ensure_indexes(&indexes).await?;
+    println!("indexes: {} created, {} already there", report.created.len(), report.unchanged.len());
+
+    // The projection runner follows the event store from now on (change stream + polling).
+    let runner =
+        Arc::new(ProjectionRunner::new(&db, &events, OrderSummaries).poll_interval(Duration::from_millis(200)));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let live = {
+        let runner = runner.clone();
+        tokio::spawn(async move {
+            runner
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+        })
+    };
+
+    println!("\n1. placing 12 orders (order + OrderPlaced event + outbox message, one transaction each)");
+    let customers = ["ada", "grace", "linus", "barbara"];
+    let mut placed = Vec::new();
+    for n in 1..=12_i64 {
+        let lines = vec![
+            Line { sku: format!("sku-{}", n % 5), quantity: n % 3 + 1, price_cents: 1_250 * n },
+            Line { sku: "gift-wrap".into(), quantity: 1, price_cents: 300 },
+        ];
+        let mut order = Order::new(format!("o-{n:03}"), customers[n as usize % 4], lines);
+        place_order(&db, &orders, &events, &outbox, &mut order).await?;
+        placed.push(order);
+    }
+    for order in placed.iter_mut().filter(|o| o.total_cents() > 20_000).take(3) {
+        pay_order(&db, &orders, &events, order).await?;
+    }
+    let head = events.latest_position().await?;
+    println!("   {} orders, event store head at position {head}", placed.len());
+
+    println!("\n2. the projection runner builds {SUMMARIES}");
+    let waited = Instant::now();
+    while runner.position().await? < head {
+        if waited.elapsed() > Duration::from_secs(30) {
+            return Err("the projection runner did not catch up in 30 s".into());
+        }
+        tokio::time::sleep(Duration::from_millis(20)).await;
+    }
+    let stats = runner.stats();
+    println!(
+        "   caught up to position {head} in {:?} ({} events, change-stream wake-ups {})",
+        waited.elapsed(),
+        stats.events.load(std::sync::atomic::Ordering::Relaxed),
+        stats.change_stream_wakeups.load(std::sync::atomic::Ordering::Relaxed)
+    );
+
+    println!("\n3. querying the summaries with a JSON specification");
+    let spec: serde_json::Value = serde_json::from_str(SUMMARY_SPEC)?;
+    let options_json: serde_json::Value = serde_json::from_str(SUMMARY_OPTIONS)?;
+    println!("   spec:    {SUMMARY_SPEC}\n   options: {SUMMARY_OPTIONS}");
+    let compiled = Compiler::default().compile_query(&spec, Some(&options_json))?;
+    let filter = bson::RawDocumentBuf::try_from(&compiled.filter)?;
+    println!("   filter:  {}", cqrs_mongo_spec::to_extjson_string(&filter, ExtJsonFormat::Relaxed));
+    let options = QueryOptions::from_value(&options_json)?;
+    let found = ProjectionStore::new(&db).find(SUMMARIES, &spec, Some(&options)).await?;
+    for summary in &found {
+        println!("   {}", describe(summary));
+    }
+
+    println!("\n4. the outbox relay publishes (to stdout)");
+    let relay = OutboxRelay::new(&outbox, "demo-relay").batch(50);
+    let report = relay
+        .run_once(|message| async move {
+            println!("   -> {} {} {}", message.event_type, message.message_id, compact(&message.payload));
+            Ok(())
+        })
+        .await?;
+    println!("   published {}, outbox now {:?}", report.published, outbox.stats().await?);
+
+    println!("\n5. a background job and a saga step");
+    let paid = placed.iter().find(|o| o.status == "paid").ok_or("no paid order")?;
+    let job = NewJob::new(format!("invoice-{}", paid.id), "invoices", doc! { "order": &paid.id }).dedup_key(&paid.id);
+    jobs.enqueue(job).await?;
+    let claimed = jobs.claim("demo-worker", &["invoices"], Duration::from_secs(30)).await?.ok_or("no job")?;
+    println!("   worker claimed {} (attempt {}, fencing token {})", claimed.id, claimed.attempt, claimed.fencing_token);
+    jobs.complete(&claimed).await?;
+    println!("   jobs: {:?}", jobs.stats().await?);
+    let saga = Saga::new(format!("fulfil-{}", paid.id), "Fulfilment", &paid.id, doc! { "step": "reserve-stock" });
+    let mut saga = sagas.start(saga, IfStarted::ReturnExisting, None).await?;
+    saga.transition(SagaStatus::Running)?;
+    saga.state.insert("step", "ship");
+    sagas.save(&mut saga, None).await?;
+    saga.transition(SagaStatus::Completed)?;
+    sagas.save(&mut saga, None).await?;
+    println!("   saga {} for {} is {:?} at version {}", saga.id, saga.correlation_id, saga.status(), saga.version());
+    if let Err(refused) = saga.transition(SagaStatus::Running) {
+        println!("   resuming it is refused: {refused}");
+    }
+
+    stop.send(()).ok();
+    live.await??;
+    let mut counts = Vec::new();
+    for name in ["orders", "domain_events", SUMMARIES] {
+        counts.push(db.database().collection::<Document>(name).count_documents(doc! {}).await?);
+    }
+    println!(
+        "\nreport: {} orders, {} events, {} summaries, {} outbox messages published, done in {:.1?}",
+        counts[0],
+        counts[1],
+        counts[2],
+        outbox.stats().await?.get("published").copied().unwrap_or(0),
+        start.elapsed()
+    );
+    Ok(())
+}
+
+fn compact(document: &Document) -> String {
+    serde_json::to_string(&bson::Bson::Document(document.clone()).into_relaxed_extjson()).unwrap_or_default()
+}
