@@ -2,9 +2,10 @@
 //!
 //! A worker claims the best eligible job — highest `priority`, then earliest `scheduled_at`
 //! (the run-at time), then oldest — with **one atomic update** that sets a lease on the
-//! server's clock and bumps the job's fencing token. Eligible means pending and due, or
-//! running with an expired lease (its worker died: the lease is reclaimed and the lost attempt
-//! counts as a failure). Heartbeats extend the lease. `complete` and `fail` succeed only for
+//! server's clock and bumps the job's fencing token. Eligible means pending and due. A job
+//! whose lease expired (its worker died) is put back to pending by a sweep that claims run
+//! at most once per second and whenever nothing is eligible; the lost attempt counts as a
+//! failure, and on the last attempt the job is parked instead. Heartbeats extend the lease. `complete` and `fail` succeed only for
 //! the current holder (same fencing token, still running); anyone else gets
 //! [`Error::LeaseLost`]. A failure is retried after an exponential backoff until the job's
 //! `max_retries` attempts are used, then the job is parked as `FAILED`. Completed, failed and
@@ -138,6 +139,8 @@ pub struct JobQueue {
     collection: Collection<Document>,
     backoff: Duration,
     max_backoff: Duration,
+    sweep_every: Duration,
+    last_sweep: std::sync::Arc<std::sync::atomic::AtomicI64>,
 }
 
 impl JobQueue {
@@ -148,7 +151,15 @@ impl JobQueue {
             collection: connection.database().collection(JOBS),
             backoff: Duration::from_secs(1),
             max_backoff: Duration::from_secs(3600),
+            sweep_every: Duration::from_secs(1),
+            last_sweep: std::sync::Arc::default(),
         }
+    }
+
+    /// How often claims look for expired leases (default 1 s; always when nothing is pending).
+    pub fn sweep_every(mut self, interval: Duration) -> Self {
+        self.sweep_every = interval;
+        self
     }
 
     /// Base of the exponential backoff after a failure (base × 2^(failures − 1), capped).
@@ -166,6 +177,7 @@ impl JobQueue {
                 .unique()
                 .partial(doc! { "live_dedup_key": { "$exists": true } }),
             IndexSpec::new(JOBS, doc! { "status": 1, "finished_at": 1 }),
+            IndexSpec::new(JOBS, doc! { "status": 1, "lease_until": 1 }),
         ]
     }
 
@@ -207,60 +219,77 @@ impl JobQueue {
         .await
     }
 
-    /// Claims the best eligible job of `queues` for `worker`, leased for `lease`. When nothing
-    /// is eligible it parks abandoned jobs that are out of attempts and returns `None`.
+    /// Claims the best eligible (pending and due) job of `queues` for `worker`, leased for
+    /// `lease`, with one atomic update. Jobs whose lease expired are first put back to pending
+    /// (the lost attempt counts as a failure) or parked when that was their last attempt, by a
+    /// sweep that runs at most once per sweep interval, and whenever nothing is eligible.
     pub async fn claim(&self, worker: &str, queues: &[&str], lease: Duration) -> Result<Option<ClaimedJob>> {
         traced(JOBS, "claim", async {
             let now = self.connection.server_time().await?;
-            let lease_until = after(now, lease);
-            let filter = doc! {
-                "queue": { "$in": queues },
-                "$or": [
-                    { "status": "PENDING", "scheduled_at": { "$lte": now } },
-                    { "status": "RUNNING", "lease_until": { "$lt": now },
-                      "$expr": { "$lt": [ "$retry_count", { "$subtract": [ "$max_retries", 1 ] } ] } },
-                ],
-            };
-            // One pipeline update: a reclaimed (expired) attempt counts as a failure.
-            let update = vec![doc! { "$set": {
-                "retry_count": { "$cond": [ { "$eq": [ "$status", "RUNNING" ] }, { "$add": [ "$retry_count", 1 ] }, "$retry_count" ] },
-                "status": "RUNNING",
-                "worker_id": { "$literal": worker },
-                "started_at": now,
-                "updated_at": now,
-                "lease_until": lease_until,
-                "fencing_token": { "$add": [ { "$ifNull": [ "$fencing_token", 0 ] }, 1 ] },
-                "version": { "$add": [ { "$ifNull": [ "$version", 0 ] }, 1 ] },
-            } }];
-            let claimed = self
-                .collection
-                .find_one_and_update(filter, update)
-                .sort(doc! { "priority": -1, "scheduled_at": 1, "created_at": 1, "_id": 1 })
-                .return_document(ReturnDocument::After)
-                .await?;
-            match claimed {
-                Some(document) => Ok(Some(claimed_job(document))),
-                None => {
-                    self.park_abandoned(queues, now).await?;
-                    Ok(None)
-                }
+            let swept = self.sweep_if_due(queues, now).await?;
+            if let Some(job) = self.claim_pending(worker, queues, now, lease).await? {
+                return Ok(Some(job));
             }
+            if !swept && self.sweep(queues, now).await? > 0 {
+                return self.claim_pending(worker, queues, now, lease).await;
+            }
+            Ok(None)
         })
         .await
     }
 
-    /// Running jobs whose lease expired on their last attempt: parked as `FAILED`.
-    async fn park_abandoned(&self, queues: &[&str], now: DateTime) -> Result<u64> {
-        let filter = doc! {
-            "queue": { "$in": queues }, "status": "RUNNING", "lease_until": { "$lt": now },
-            "$expr": { "$gte": [ "$retry_count", { "$subtract": [ "$max_retries", 1 ] } ] },
-        };
+    async fn claim_pending(
+        &self,
+        worker: &str,
+        queues: &[&str],
+        now: DateTime,
+        lease: Duration,
+    ) -> Result<Option<ClaimedJob>> {
+        let filter = doc! { "status": "PENDING", "queue": { "$in": queues }, "scheduled_at": { "$lte": now } };
         let update = doc! {
+            "$set": { "status": "RUNNING", "worker_id": worker, "started_at": now, "updated_at": now, "lease_until": after(now, lease) },
+            "$inc": { "fencing_token": 1_i64, "version": 1_i64 },
+        };
+        let claimed = self
+            .collection
+            .find_one_and_update(filter, update)
+            .sort(doc! { "priority": -1, "scheduled_at": 1, "created_at": 1, "_id": 1 })
+            .return_document(ReturnDocument::After)
+            .await?;
+        Ok(claimed.map(claimed_job))
+    }
+
+    async fn sweep_if_due(&self, queues: &[&str], now: DateTime) -> Result<bool> {
+        let last = self.last_sweep.load(std::sync::atomic::Ordering::Relaxed);
+        if now.timestamp_millis() - last < self.sweep_every.as_millis() as i64 {
+            return Ok(false);
+        }
+        self.sweep(queues, now).await?;
+        Ok(true)
+    }
+
+    /// Running jobs whose lease expired: pending again with the lost attempt counted, or
+    /// parked as `FAILED` when it was their last. Returns how many went back to pending.
+    async fn sweep(&self, queues: &[&str], now: DateTime) -> Result<u64> {
+        self.last_sweep.store(now.timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
+        let expired = doc! { "status": "RUNNING", "lease_until": { "$lt": now }, "queue": { "$in": queues } };
+        let last_attempt = doc! { "$gte": [ "$retry_count", { "$subtract": [ "$max_retries", 1 ] } ] };
+        let mut exhausted = expired.clone();
+        exhausted.insert("$expr", last_attempt.clone());
+        let park = doc! {
             "$set": { "status": "FAILED", "error": "the lease expired on the last attempt", "finished_at": now, "updated_at": now },
             "$inc": { "retry_count": 1, "version": 1_i64 },
             "$unset": { "lease_until": "", "live_dedup_key": "" },
         };
-        Ok(self.collection.update_many(filter, update).await?.modified_count)
+        self.collection.update_many(exhausted, park).await?;
+        let mut retry = expired;
+        retry.insert("$expr", doc! { "$not": [ last_attempt ] });
+        let back = doc! {
+            "$set": { "status": "PENDING", "error": "the lease expired", "scheduled_at": now, "updated_at": now },
+            "$inc": { "retry_count": 1, "version": 1_i64 },
+            "$unset": { "lease_until": "" },
+        };
+        Ok(self.collection.update_many(retry, back).await?.modified_count)
     }
 
     /// Extends the holder's lease to `lease` from now.
