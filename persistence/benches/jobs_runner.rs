@@ -13,7 +13,7 @@ use cqrs_mongo_persistence::{
 const JOBS: usize = 4_000;
 const EVENTS: i64 = 20_000;
 
-async fn claims_per_second(db: &Connection, workers: usize) -> f64 {
+async fn claims_per_second(db: &Connection, workers: usize, batch: usize) -> f64 {
     db.database().collection::<Document>("background_jobs").drop().await.unwrap();
     db.ensure_indexes(&JobQueue::indexes()).await.unwrap();
     let jobs = JobQueue::new(db);
@@ -27,11 +27,20 @@ async fn claims_per_second(db: &Connection, workers: usize) -> f64 {
             tokio::spawn(async move {
                 let worker = format!("w{w}");
                 let mut done = 0_usize;
-                while let Some(job) = jobs.claim(&worker, &["work"], Duration::from_secs(60)).await.unwrap() {
-                    jobs.complete(&job).await.unwrap();
-                    done += 1;
+                loop {
+                    let claimed = if batch == 1 {
+                        jobs.claim(&worker, &["work"], Duration::from_secs(60)).await.unwrap().into_iter().collect()
+                    } else {
+                        jobs.claim_batch(&worker, &["work"], Duration::from_secs(60), batch).await.unwrap()
+                    };
+                    if claimed.is_empty() {
+                        return done;
+                    }
+                    for job in claimed {
+                        jobs.complete(&job).await.unwrap();
+                        done += 1;
+                    }
                 }
-                done
             })
         })
         .collect();
@@ -68,10 +77,15 @@ async fn main() {
     db.database().drop().await.unwrap();
 
     println!("job queue, {JOBS} jobs, claim + complete each (one atomic claim update per job)");
-    let one = claims_per_second(&db, 1).await;
-    let eight = claims_per_second(&db, 8).await;
-    println!("  1 worker:  {one:>7.0} jobs/s");
-    println!("  8 workers: {eight:>7.0} jobs/s   (8 / 1: {:.2})", eight / one);
+    for batch in [1, 20] {
+        let one = claims_per_second(&db, 1, batch).await;
+        let eight = claims_per_second(&db, 8, batch).await;
+        let how = if batch == 1 { "claim".to_string() } else { format!("claim_batch({batch})") };
+        println!(
+            "  {how:<16} 1 worker: {one:>7.0} jobs/s   8 workers: {eight:>7.0} jobs/s   (8 / 1: {:.2})",
+            eight / one
+        );
+    }
 
     // Events in the legacy shape, written directly (the runner's speed is what is measured).
     let events = db.database().collection::<Document>("domain_events");

@@ -245,3 +245,41 @@ async fn eight_workers_with_failures_and_a_dead_worker_finish_every_job_exactly_
         assert_eq!(parked.get_i32("retry_count").unwrap(), attempts, "stored retries of {id}: every attempt failed");
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn batch_claims_hand_each_job_to_one_worker_in_claim_order() {
+    let (_db, jobs) = queue("jobs_batch").await;
+    for i in 0..60 {
+        jobs.enqueue(NewJob::new(format!("j{i:02}"), "q", doc! {}).priority(i % 3)).await.unwrap();
+    }
+    let first = jobs.claim_batch("a", &["q"], LEASE, 5).await.unwrap();
+    let priorities: Vec<&str> = first.iter().map(|j| j.id.as_str()).collect();
+    assert_eq!(priorities, ["j02", "j05", "j08", "j11", "j14"], "priority 2 first, oldest first");
+    let racing: Vec<_> = ["b", "c", "d"]
+        .into_iter()
+        .map(|worker| {
+            let jobs = jobs.clone();
+            tokio::spawn(async move {
+                let mut mine = Vec::new();
+                loop {
+                    let claimed = jobs.claim_batch(worker, &["q"], LEASE, 7).await.unwrap();
+                    if claimed.is_empty() {
+                        return mine;
+                    }
+                    for job in claimed {
+                        assert_eq!(job.attempt, 1);
+                        jobs.complete(&job).await.unwrap();
+                        mine.push(job.id);
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut all: Vec<String> = first.iter().map(|j| j.id.clone()).collect();
+    for worker in racing {
+        all.extend(worker.await.unwrap());
+    }
+    all.sort();
+    let expected: Vec<String> = (0..60).map(|i| format!("j{i:02}")).collect();
+    assert_eq!(all, expected, "every job claimed exactly once");
+}

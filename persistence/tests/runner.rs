@@ -194,6 +194,9 @@ async fn a_rebuild_swaps_in_a_fresh_collection_that_has_the_events_appended_mean
     let indexes = db.database().collection::<Document>("streams").list_index_names().await.unwrap();
     assert!(indexes.contains(&"last_version_1".to_string()), "{indexes:?}");
     assert_eq!(runner.position().await.unwrap(), store.latest_position().await.unwrap());
+    let again = runner.rebuild(|_| {}).await.unwrap();
+    assert_eq!(again.version, 3, "rebuild numbers keep growing after the swap renamed v2 away");
+    assert_eq!(contents(&db, "streams").await, expected_streams(&store, 10).await);
 }
 
 #[tokio::test(flavor = "multi_thread")]

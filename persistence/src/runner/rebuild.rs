@@ -49,13 +49,21 @@ impl<P: Projection> ProjectionRunner<P> {
         let database = self.connection.database();
         let name = self.projection.name();
         let collections = self.projection.collections();
+        // The last rebuild's number is kept on the checkpoint (its collections were renamed
+        // away); leftovers of an interrupted rebuild are skipped too.
+        let checkpoints = database.collection::<Document>(CHECKPOINTS);
+        let previous = checkpoints
+            .find_one(doc! { "_id": name })
+            .await?
+            .and_then(|d| d.get("rebuild_version").and_then(bson::Bson::as_i64))
+            .unwrap_or(1);
         let existing = database.list_collection_names().await?;
-        let version = collections
+        let leftover = collections
             .iter()
-            .flat_map(|c| existing.iter().filter_map(move |e| e.strip_prefix(&format!("{c}_v"))?.parse::<u32>().ok()))
+            .flat_map(|c| existing.iter().filter_map(move |e| e.strip_prefix(&format!("{c}_v"))?.parse::<i64>().ok()))
             .max()
-            .unwrap_or(1)
-            + 1;
+            .unwrap_or(1);
+        let version = u32::try_from(previous.max(leftover) + 1).unwrap_or(u32::MAX);
         let targets = Targets(collections.iter().map(|c| (c.clone(), format!("{c}_v{version}"))).collect());
         for physical in targets.0.values() {
             database.collection::<Document>(physical).drop().await?;
@@ -72,7 +80,6 @@ impl<P: Projection> ProjectionRunner<P> {
             .collect();
         self.connection.ensure_indexes(&indexes).await?;
 
-        let checkpoints = database.collection::<Document>(CHECKPOINTS);
         let replay = format!("{name}@v{version}");
         checkpoints.delete_one(doc! { "_id": &replay }).await?;
         let mut total = self.events.latest_position().await?.max(0) as u64;
@@ -104,7 +111,7 @@ impl<P: Projection> ProjectionRunner<P> {
         checkpoints
             .update_one(
                 doc! { "_id": name },
-                doc! { "$set": { "position": position, "updated_at": bson::DateTime::now() } },
+                doc! { "$set": { "position": position, "rebuild_version": i64::from(version), "updated_at": bson::DateTime::now() } },
             )
             .upsert(true)
             .await?;

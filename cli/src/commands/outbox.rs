@@ -1,0 +1,26 @@
+//! `outbox stats` and `outbox retry-dead`.
+
+use std::io::Write;
+
+use cqrs_mongo_persistence::{Connection, Outbox};
+
+use super::print_counts;
+use crate::error::CliError;
+
+/// The statuses of the legacy outbox format, always listed.
+const STATUSES: [&str; 3] = ["pending", "published", "failed"];
+
+/// Message counts by status, then the total.
+pub(crate) async fn stats(connection: &Connection, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
+    let counts = Outbox::new(connection).stats().await.map_err(CliError::database("cannot count outbox messages"))?;
+    print_counts(out, &STATUSES, &counts)
+}
+
+/// Puts the dead (`failed`) messages back to pending and prints how many.
+pub(crate) async fn retry_dead(connection: &Connection, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
+    let count =
+        Outbox::new(connection).retry_dead().await.map_err(CliError::database("cannot retry dead outbox messages"))?;
+    let noun = if count == 1 { "message" } else { "messages" };
+    writeln!(out, "{count} dead {noun} put back to pending")?;
+    Ok(())
+}

@@ -1,0 +1,83 @@
+//! # cqrs-mongo-cli
+//!
+//! The `cqrs-mongo` command-line tool of the MongoDB persistence toolkit, as a library so that
+//! an application can build its own binary with its own projections registered:
+//!
+//! ```no_run
+//! use clap::Parser;
+//! use cqrs_mongo_cli::Cli;
+//! use cqrs_mongo_persistence::Projection;
+//!
+//! #[tokio::main]
+//! async fn main() -> std::process::ExitCode {
+//!     let projections: Vec<Box<dyn Projection>> = vec![Box::new(cqrs_mongo_demo::OrderSummaries)];
+//!     cqrs_mongo_cli::run(Cli::parse(), projections).await
+//! }
+//! ```
+//!
+//! | command | what it does |
+//! |---|---|
+//! | `compile [FILE]` | compiles a specification (and `--options`) into a filter or a whole query; no database |
+//! | `indexes ensure` | creates the missing indexes of the built-in stores and the registered projections |
+//! | `events tail` | prints events in position order; `--follow` keeps polling until Ctrl-C |
+//! | `projections status` | saved position, head position and lag of every checkpoint |
+//! | `projections rebuild NAME` | rebuilds a registered projection with a progress bar |
+//! | `outbox stats`, `outbox retry-dead` | outbox counts by status; dead messages back to pending |
+//! | `jobs stats` | job counts by status |
+//!
+//! Every command connects with `--uri` (`MONGODB_URI`) to `--database` (`CQRS_MONGO_DATABASE`),
+//! except `compile`. Errors are printed as `error: ...` lines on standard error; the exit
+//! status is 0 on success, [`EXIT_USAGE`] (2) for bad input (a specification that does not
+//! compile, an unreadable file, an unknown projection, bad arguments) and [`EXIT_FAILURE`] (1)
+//! when the database or the output fails.
+#![forbid(unsafe_code)]
+
+mod args;
+mod commands;
+mod error;
+
+use std::io::Write;
+use std::process::ExitCode;
+use std::time::Duration;
+
+use cqrs_mongo_persistence::{Connection, PoolOptions, Projection};
+
+pub use args::{
+    Cli, Command, CompileArgs, DEFAULT_DATABASE, DEFAULT_URI, EventsCommand, IndexesCommand, JobsCommand,
+    OutboxCommand, ProjectionsCommand, RebuildArgs, TailArgs,
+};
+pub use error::{CliError, EXIT_FAILURE, EXIT_USAGE};
+
+/// Runs a parsed command line with these projections registered, printing to standard output
+/// and errors to standard error; returns the process exit code.
+pub async fn run(cli: Cli, projections: Vec<Box<dyn Projection>>) -> ExitCode {
+    let mut stdout = std::io::stdout();
+    match execute(cli, projections, &mut stdout).await {
+        Ok(()) => ExitCode::SUCCESS,
+        Err(err) => err.report(),
+    }
+}
+
+/// Runs a parsed command line, writing its output to `out` (progress bars still go to
+/// standard error); the error is returned instead of printed.
+pub async fn execute(
+    cli: Cli,
+    projections: Vec<Box<dyn Projection>>,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
+    let result = commands::dispatch(cli, projections, out).await;
+    out.flush()?;
+    result
+}
+
+/// Connects to the database named on the command line.
+pub(crate) async fn connect(cli: &Cli) -> Result<Connection, CliError> {
+    let timeout = Duration::from_secs(cli.timeout);
+    let mut pool = PoolOptions::default().with_server_selection_timeout(timeout);
+    pool.connect_timeout = Some(timeout);
+    Connection::connect(&cli.uri, &cli.database, pool).await.map_err(|source| CliError::Connect {
+        uri: error::redact_uri(&cli.uri),
+        database: cli.database.clone(),
+        source: Box::new(source),
+    })
+}
