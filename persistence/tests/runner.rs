@@ -218,7 +218,7 @@ async fn a_change_stream_wakes_the_runner() {
                 .await
         })
     };
-    tokio::time::sleep(Duration::from_millis(500)).await;
+    wait_until(|| runner.stats().waits.load(Ordering::SeqCst) >= 1).await;
     append(&store, "live", 1, 1).await;
     wait_for_count(&db, "streams", 1).await;
     assert!(runner.stats().change_stream_wakeups.load(Ordering::SeqCst) >= 1);
@@ -248,11 +248,14 @@ async fn polling_takes_over_when_the_change_stream_fails() {
                 .await
         })
     };
+    // Appended once the runner has caught up and waits: only a wake-up can bring them in.
+    wait_until(|| runner.stats().waits.load(Ordering::SeqCst) >= 1).await;
+    assert!(runner.stats().fallbacks.load(Ordering::SeqCst) >= 1, "the change stream could not be opened");
     append_to(&store, "polled", "p", ExpectedVersion::NoStream, 2, 2).await;
     wait_for_count(&db, "streams", 2).await;
     failpoint(&db, doc! { "mode": "off" }).await;
-    assert!(runner.stats().fallbacks.load(Ordering::SeqCst) >= 1);
     assert!(runner.stats().poll_wakeups.load(Ordering::SeqCst) >= 1);
+    assert_eq!(runner.stats().change_stream_wakeups.load(Ordering::SeqCst), 0);
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
     assert_eq!(contents(&db, "streams").await, expected_streams_of(&store, "p", 2).await);
@@ -262,6 +265,14 @@ async fn failpoint(db: &Connection, settings: Document) {
     let mut command = doc! { "configureFailPoint": "failCommand" };
     command.extend(settings);
     db.client().database("admin").run_command(command).await.expect("configureFailPoint");
+}
+
+async fn wait_until(condition: impl Fn() -> bool) {
+    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    while !condition() {
+        assert!(std::time::Instant::now() < deadline, "timed out");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    }
 }
 
 async fn wait_for_count(db: &Connection, collection: &str, documents: u64) {

@@ -46,6 +46,7 @@ impl<P: Projection> ProjectionRunner<P> {
                 Err(err) => return Err(err),
             }
             let timer = if changes.is_some() { self.poll * SAFETY_NET } else { self.poll };
+            self.stats.waits.fetch_add(1, Ordering::Relaxed);
             tokio::select! {
                 () = &mut shutdown => return Ok(()),
                 change = next_change(&mut changes) => match change {

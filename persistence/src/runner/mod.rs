@@ -80,6 +80,8 @@ pub struct RunnerStats {
     pub events: AtomicU64,
     /// Batches committed.
     pub batches: AtomicU64,
+    /// Times the live loop caught up and started waiting for news.
+    pub waits: AtomicU64,
     /// Wake-ups by the change stream.
     pub change_stream_wakeups: AtomicU64,
     /// Wake-ups by the polling timer.
