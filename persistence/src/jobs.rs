@@ -27,6 +27,7 @@ use mongodb::options::ReturnDocument;
 
 use crate::connection::Connection;
 use crate::error::{Error, Result, is_duplicate_key};
+use crate::fields::{int, take_document, take_text};
 use crate::indexes::IndexSpec;
 use crate::observe::traced;
 use crate::sagas::Page;
@@ -473,29 +474,11 @@ fn after(now: DateTime, delay: Duration) -> DateTime {
     DateTime::from_millis(now.timestamp_millis().saturating_add(delay.as_millis() as i64))
 }
 
-fn int(value: Option<&Bson>) -> i64 {
-    match value {
-        Some(Bson::Int32(v)) => i64::from(*v),
-        Some(Bson::Int64(v)) => *v,
-        Some(Bson::Double(v)) => *v as i64,
-        _ => 0,
-    }
-}
-
 fn claimed_job(mut document: Document) -> ClaimedJob {
-    let mut text = |key: &str| match document.remove(key) {
-        Some(Bson::String(value)) => value,
-        _ => String::new(),
-    };
-    let (id, queue) = (text("_id"), text("queue"));
-    let payload = match document.remove("payload") {
-        Some(Bson::Document(payload)) => payload,
-        _ => Document::new(),
-    };
     ClaimedJob {
-        id,
-        queue,
-        payload,
+        id: take_text(&mut document, "_id"),
+        queue: take_text(&mut document, "queue"),
+        payload: take_document(&mut document, "payload"),
         attempt: int(document.get("retry_count")) as i32 + 1,
         max_attempts: int(document.get("max_retries")).max(1) as i32,
         fencing_token: int(document.get("fencing_token")),

@@ -38,6 +38,7 @@
 mod connection;
 mod error;
 mod event_store;
+mod fields;
 mod indexes;
 mod jobs;
 mod model;

@@ -6,8 +6,9 @@ use bson::{Bson, DateTime, Document, doc};
 use futures::{FutureExt, TryStreamExt};
 use mongodb::options::{FindOneAndUpdateOptions, ReturnDocument};
 
-use super::{EVENTS, EventStore, ExpectedVersion, NewEvent, Stream, int};
+use super::{EVENTS, EventStore, ExpectedVersion, NewEvent, Stream};
 use crate::error::{Error, Result, is_duplicate_key};
+use crate::fields::int;
 use crate::uow::UnitOfWork;
 
 const COUNTER_ID: &str = "domain_events_position";

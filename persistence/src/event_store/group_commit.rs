@@ -21,8 +21,9 @@ use futures::{FutureExt, TryStreamExt};
 use mongodb::ClientSession;
 use tokio::sync::oneshot;
 
-use super::{EventStore, ExpectedVersion, NewEvent, Stream, int};
+use super::{EventStore, ExpectedVersion, NewEvent, Stream};
 use crate::error::{Error, Result, is_duplicate_key};
+use crate::fields::int;
 
 /// How many scheduler turns the committer waits at most for the writers it just answered.
 const LINGER_TURNS: usize = 64;

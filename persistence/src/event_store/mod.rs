@@ -9,13 +9,14 @@ mod types;
 
 use std::sync::Arc;
 
-use bson::{Bson, DateTime, Document, doc};
+use bson::{DateTime, Document, doc};
 use mongodb::Collection;
 
 pub use types::{ExpectedVersion, NewEvent, StoredEvent, Stream, Upcast, Upcasters};
 
 use crate::connection::Connection;
 use crate::error::Result;
+use crate::fields::{int, take_document, take_text};
 use crate::indexes::IndexSpec;
 use crate::observe::traced;
 use crate::uow::UnitOfWork;
@@ -145,37 +146,17 @@ impl EventStore {
     }
 }
 
-fn int(value: Option<&Bson>) -> i64 {
-    match value {
-        Some(Bson::Int32(v)) => i64::from(*v),
-        Some(Bson::Int64(v)) => *v,
-        Some(Bson::Double(v)) => *v as i64,
-        _ => 0,
-    }
-}
-
 fn stored_event(mut document: Document) -> StoredEvent {
-    let mut text = |key: &str| match document.remove(key) {
-        Some(Bson::String(value)) => value,
-        _ => String::new(),
-    };
-    let (event_id, event_type, aggregate_id, aggregate_type) =
-        (text("_id"), text("event_type"), text("aggregate_id"), text("aggregate_type"));
-    let mut sub = |key: &str| match document.remove(key) {
-        Some(Bson::Document(value)) => value,
-        _ => Document::new(),
-    };
-    let (payload, metadata) = (sub("payload"), sub("metadata"));
     StoredEvent {
-        event_id,
-        event_type,
-        aggregate_id,
-        aggregate_type,
+        event_id: take_text(&mut document, "_id"),
+        event_type: take_text(&mut document, "event_type"),
+        aggregate_id: take_text(&mut document, "aggregate_id"),
+        aggregate_type: take_text(&mut document, "aggregate_type"),
+        payload: take_document(&mut document, "payload"),
+        metadata: take_document(&mut document, "metadata"),
         version: int(document.get("version")),
         position: int(document.get("position")),
         schema_version: int(document.get("schema_version")) as i32,
-        payload,
-        metadata,
         occurred_at: document.get_datetime("occurred_at").copied().unwrap_or(DateTime::from_millis(0)),
     }
 }

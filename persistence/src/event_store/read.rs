@@ -106,6 +106,6 @@ impl EventStore {
             return Ok(value);
         }
         let last = self.events.find_one(doc! {}).sort(doc! { "position": -1 }).await?;
-        Ok(last.map(|d| super::int(d.get("position"))).unwrap_or(0))
+        Ok(last.map(|d| crate::fields::int(d.get("position"))).unwrap_or(0))
     }
 }

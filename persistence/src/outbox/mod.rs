@@ -9,12 +9,13 @@ pub use relay::{ClaimedMessage, OutboxRelay, RelayReport};
 
 use std::collections::BTreeMap;
 
-use bson::{Bson, DateTime, Document, doc};
+use bson::{DateTime, Document, doc};
 use futures::TryStreamExt;
 use mongodb::Collection;
 
 use crate::connection::Connection;
 use crate::error::Result;
+use crate::fields::int;
 use crate::indexes::IndexSpec;
 use crate::observe::traced;
 use crate::uow::UnitOfWork;
@@ -164,13 +165,5 @@ impl Outbox {
     /// The server's clock, from `hello`.
     async fn server_now(&self) -> Result<DateTime> {
         self.connection.server_time().await
-    }
-}
-
-fn int(value: Option<&Bson>) -> i64 {
-    match value {
-        Some(Bson::Int32(v)) => i64::from(*v),
-        Some(Bson::Int64(v)) => *v,
-        _ => 0,
     }
 }

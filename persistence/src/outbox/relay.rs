@@ -8,8 +8,9 @@ use bson::oid::ObjectId;
 use bson::{Bson, DateTime, Document, doc};
 use futures::TryStreamExt;
 
-use super::{Outbox, int, publish_order};
+use super::{Outbox, publish_order};
 use crate::error::Result;
+use crate::fields::{int, take_document, take_text};
 
 /// A claimed message handed to the publish function.
 #[derive(Debug, Clone, PartialEq)]
@@ -294,21 +295,11 @@ fn key(id: &Bson) -> String {
 }
 
 fn claimed_message(mut d: Document) -> ClaimedMessage {
-    let mut text = |key: &str| match d.remove(key) {
-        Some(Bson::String(value)) => value,
-        _ => String::new(),
-    };
-    let (message_id, event_type) = (text("_id"), text("event_type"));
-    let mut sub = |key: &str| match d.remove(key) {
-        Some(Bson::Document(value)) => value,
-        _ => Document::new(),
-    };
-    let (payload, metadata) = (sub("payload"), sub("metadata"));
     ClaimedMessage {
-        message_id,
-        event_type,
-        payload,
-        metadata,
+        message_id: take_text(&mut d, "_id"),
+        event_type: take_text(&mut d, "event_type"),
+        payload: take_document(&mut d, "payload"),
+        metadata: take_document(&mut d, "metadata"),
         retry_count: int(d.get("retry_count")),
         fencing_token: int(d.get("fencing_token")),
     }
