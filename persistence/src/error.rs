@@ -89,6 +89,16 @@ pub enum Error {
         /// The caller's fencing token.
         fencing_token: i64,
     },
+    /// The document belongs to another tenant than the scope the store was opened with.
+    #[error("{collection}/{id} belongs to another tenant than {tenant}")]
+    CrossTenant {
+        /// The collection.
+        collection: String,
+        /// The document id, as Extended JSON text.
+        id: String,
+        /// The tenant of the scope that tried to touch it.
+        tenant: String,
+    },
     /// The operation timed out (server selection, connection or socket).
     #[error("timed out: {0}")]
     Timeout(mongodb::error::Error),

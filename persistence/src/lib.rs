@@ -49,6 +49,7 @@ mod repository;
 mod runner;
 mod sagas;
 mod snapshots;
+mod tenancy;
 mod uow;
 
 pub use connection::{Connection, Health, PoolOptions};
@@ -63,4 +64,5 @@ pub use repository::{GetMany, Repository};
 pub use runner::{Projection, ProjectionRunner, RebuildProgress, RebuildReport, RunnerStats, Write};
 pub use sagas::{IfStarted, Page, Saga, SagaRepository, SagaStatus};
 pub use snapshots::{PositionStore, Snapshot, SnapshotStore};
+pub use tenancy::{TENANT_FIELD, Tenant};
 pub use uow::{AfterCommit, UnitOfWork};

@@ -15,6 +15,7 @@ use crate::error::{Error, Result, is_duplicate_key};
 use crate::indexes::IndexSpec;
 use crate::model::{Aggregate, Mapping, id_to_bson};
 use crate::observe::traced;
+use crate::tenancy::{TENANT_FIELD, Tenant};
 use crate::uow::UnitOfWork;
 
 /// Runs a driver action with the unit of work's session, if there is one.
@@ -34,6 +35,7 @@ pub struct Repository<T> {
     mapping: Mapping,
     compiler: Compiler,
     indexes: Vec<IndexSpec>,
+    tenant: Option<Tenant>,
     _aggregate: PhantomData<fn() -> T>,
 }
 
@@ -60,6 +62,7 @@ impl<T: Aggregate> Repository<T> {
             mapping,
             compiler: Compiler::default(),
             indexes: Vec::new(),
+            tenant: None,
             _aggregate: PhantomData,
         }
     }
@@ -82,6 +85,45 @@ impl<T: Aggregate> Repository<T> {
         &self.indexes
     }
 
+    /// This repository scoped to `tenant`: every document it writes carries the tenant, every
+    /// filter includes it, and touching another tenant's aggregate by id is
+    /// [`Error::CrossTenant`] (searches simply do not see other tenants).
+    pub fn for_tenant(&self, tenant: &Tenant) -> Self {
+        Repository {
+            collection: self.collection.clone(),
+            mapping: self.mapping.clone(),
+            compiler: self.compiler.clone(),
+            indexes: self.indexes.clone(),
+            tenant: Some(tenant.clone()),
+            _aggregate: PhantomData,
+        }
+    }
+
+    /// The compiled filter of a specification, within the tenant scope.
+    fn spec_filter(&self, spec: &Value) -> Result<Document> {
+        Ok(match &self.tenant {
+            Some(tenant) => self.compiler.compile(&tenant.scope_spec(spec))?,
+            None => self.compiler.compile(spec)?,
+        })
+    }
+
+    /// `filter` within the tenant scope.
+    fn scoped(&self, filter: Document) -> Document {
+        match &self.tenant {
+            Some(tenant) => tenant.scope_filter(filter),
+            None => filter,
+        }
+    }
+
+    /// The cross-tenant error when `key` exists under another tenant.
+    async fn foreign(&self, key: &Bson) -> Result<Option<Error>> {
+        let Some(tenant) = &self.tenant else { return Ok(None) };
+        let found = self.collection.find_one(doc! { "_id": key.clone() }).projection(doc! { TENANT_FIELD: 1 }).await?;
+        Ok(found
+            .filter(|d| d.get_str(TENANT_FIELD).ok() != Some(tenant.id()))
+            .map(|_| tenant.cross(T::COLLECTION, Some(key))))
+    }
+
     /// The underlying collection.
     pub fn collection(&self) -> &Collection<Document> {
         &self.collection
@@ -94,7 +136,10 @@ impl<T: Aggregate> Repository<T> {
         let expected = aggregate.version();
         let id = id_to_bson(aggregate.id())?;
         let next = expected + 1;
-        let document = self.mapping.to_document(aggregate, next)?;
+        let mut document = self.mapping.to_document(aggregate, next)?;
+        if let Some(tenant) = &self.tenant {
+            tenant.stamp(T::COLLECTION, &mut document)?;
+        }
         let outcome = traced(T::COLLECTION, "save", async {
             if expected == 0 {
                 match with_session!(self.collection.insert_one(document), uow) {
@@ -103,7 +148,7 @@ impl<T: Aggregate> Repository<T> {
                     Err(err) => Err(err.into()),
                 }
             } else {
-                let filter = doc! { "_id": id.clone(), self.mapping.version_field.as_str(): expected };
+                let filter = self.scoped(doc! { "_id": id.clone(), self.mapping.version_field.as_str(): expected });
                 let result = with_session!(self.collection.replace_one(filter, document), uow)?;
                 if result.matched_count == 1 { Ok(()) } else { Err(self.conflict(&id, expected, None)) }
             }
@@ -115,6 +160,9 @@ impl<T: Aggregate> Repository<T> {
                 Ok(())
             }
             Err(Error::Concurrency { collection, id: id_text, expected, .. }) => {
+                if let Some(foreign) = self.foreign(&id).await? {
+                    return Err(foreign);
+                }
                 // Report the stored version too (outside the transaction, it may have moved on).
                 let actual = self.stored_version(&id).await.ok().flatten();
                 Err(Error::Concurrency { collection, id: id_text, expected, actual })
@@ -145,8 +193,13 @@ impl<T: Aggregate> Repository<T> {
     /// The aggregate with this id, its version restored.
     pub async fn get(&self, id: &T::Id, uow: Option<&mut UnitOfWork<'_>>) -> Result<Option<T>> {
         traced(T::COLLECTION, "get", async move {
-            let filter = doc! { "_id": id_to_bson(id)? };
-            let found = with_session!(self.collection.find_one(filter), uow)?;
+            let key = id_to_bson(id)?;
+            let found = with_session!(self.collection.find_one(self.scoped(doc! { "_id": key.clone() })), uow)?;
+            if found.is_none()
+                && let Some(foreign) = self.foreign(&key).await?
+            {
+                return Err(foreign);
+            }
             found.map(|d| self.mapping.from_document(d)).transpose()
         })
         .await
@@ -156,7 +209,8 @@ impl<T: Aggregate> Repository<T> {
     pub async fn get_many(&self, ids: &[T::Id], uow: Option<&mut UnitOfWork<'_>>) -> Result<GetMany<T, T::Id>> {
         traced(T::COLLECTION, "get_many", async move {
             let keys: Vec<Bson> = ids.iter().map(id_to_bson).collect::<Result<_>>()?;
-            let documents = self.find_documents(doc! { "_id": { "$in": keys.clone() } }, None, uow).await?;
+            let filter = self.scoped(doc! { "_id": { "$in": keys.clone() } });
+            let documents = self.find_documents(filter, None, uow).await?;
             let mut by_id: Vec<(Bson, Document)> =
                 documents.into_iter().map(|d| (d.get("_id").cloned().unwrap_or(Bson::Null), d)).collect();
             let mut found = Vec::with_capacity(ids.len());
@@ -164,7 +218,12 @@ impl<T: Aggregate> Repository<T> {
             for (id, key) in ids.iter().zip(&keys) {
                 match by_id.iter().position(|(stored, _)| stored == key) {
                     Some(index) => found.push(self.mapping.from_document(by_id.swap_remove(index).1)?),
-                    None => missing.push(id.clone()),
+                    None => {
+                        if let Some(foreign) = self.foreign(key).await? {
+                            return Err(foreign);
+                        }
+                        missing.push(id.clone());
+                    }
                 }
             }
             Ok(GetMany { found, missing })
@@ -186,7 +245,10 @@ impl<T: Aggregate> Repository<T> {
             if let Some(version) = expected_version {
                 filter.insert(self.mapping.version_field.clone(), version);
             }
-            let deleted = with_session!(self.collection.delete_one(filter), uow)?.deleted_count == 1;
+            let deleted = with_session!(self.collection.delete_one(self.scoped(filter)), uow)?.deleted_count == 1;
+            if !deleted && let Some(foreign) = self.foreign(&key).await? {
+                return Err(foreign);
+            }
             match expected_version {
                 Some(version) if !deleted => {
                     let actual = self.stored_version(&key).await?;
@@ -201,8 +263,13 @@ impl<T: Aggregate> Repository<T> {
     /// True when an aggregate with this id exists.
     pub async fn exists(&self, id: &T::Id, uow: Option<&mut UnitOfWork<'_>>) -> Result<bool> {
         traced(T::COLLECTION, "exists", async move {
-            let filter = doc! { "_id": id_to_bson(id)? };
-            Ok(with_session!(self.collection.count_documents(filter).limit(1), uow)? > 0)
+            let key = id_to_bson(id)?;
+            let filter = self.scoped(doc! { "_id": key.clone() });
+            let exists = with_session!(self.collection.count_documents(filter).limit(1), uow)? > 0;
+            if !exists && let Some(foreign) = self.foreign(&key).await? {
+                return Err(foreign);
+            }
+            Ok(exists)
         })
         .await
     }
@@ -210,7 +277,7 @@ impl<T: Aggregate> Repository<T> {
     /// The number of aggregates matching a specification.
     pub async fn count(&self, spec: &Value, uow: Option<&mut UnitOfWork<'_>>) -> Result<u64> {
         traced(T::COLLECTION, "count", async move {
-            let filter = self.compiler.compile(spec)?;
+            let filter = self.spec_filter(spec)?;
             Ok(with_session!(self.collection.count_documents(filter), uow)?)
         })
         .await
@@ -219,7 +286,7 @@ impl<T: Aggregate> Repository<T> {
     /// The first aggregate matching a specification.
     pub async fn find_one(&self, spec: &Value, uow: Option<&mut UnitOfWork<'_>>) -> Result<Option<T>> {
         traced(T::COLLECTION, "find_one", async move {
-            let filter = self.compiler.compile(spec)?;
+            let filter = self.spec_filter(spec)?;
             let found = with_session!(self.collection.find_one(filter), uow)?;
             found.map(|d| self.mapping.from_document(d)).transpose()
         })
@@ -235,7 +302,7 @@ impl<T: Aggregate> Repository<T> {
         uow: Option<&mut UnitOfWork<'_>>,
     ) -> Result<Vec<T>> {
         traced(T::COLLECTION, "search", async move {
-            let filter = self.compiler.compile(spec)?;
+            let filter = self.spec_filter(spec)?;
             let documents = self.find_documents(filter, options, uow).await?;
             documents.into_iter().map(|d| self.mapping.from_document(d)).collect()
         })
@@ -250,7 +317,7 @@ impl<T: Aggregate> Repository<T> {
         options: Option<&QueryOptions>,
         batch_size: u32,
     ) -> Result<impl Stream<Item = Result<T>> + Send + 'static> {
-        let filter = self.compiler.compile(spec)?;
+        let filter = self.spec_filter(spec)?;
         let mut find_options = match options {
             Some(options) => self.plan(options)?,
             None => FindOptions::default(),
@@ -270,7 +337,7 @@ impl<T: Aggregate> Repository<T> {
         batch_size: u32,
         uow: &'a mut UnitOfWork<'_>,
     ) -> Result<impl Stream<Item = Result<T>> + Send + 'a> {
-        let filter = self.compiler.compile(spec)?;
+        let filter = self.spec_filter(spec)?;
         let mut find_options = match options {
             Some(options) => self.plan(options)?,
             None => FindOptions::default(),

@@ -1,0 +1,74 @@
+//! Tenants: a scope that stores write on every document (`tenant_id`, the legacy field) and add
+//! to every filter — as a clause compiled by the specification compiler from
+//! `{"op": "=", "attr": "tenant_id", "val": <tenant>}`, never by editing filter text.
+//! Touching a document of another tenant by id is [`Error::CrossTenant`].
+
+use bson::{Bson, Document, doc};
+use cqrs_mongo_spec::Compiler;
+use serde_json::{Value, json};
+
+use crate::error::{Error, Result};
+
+/// The legacy field that holds a document's tenant.
+pub const TENANT_FIELD: &str = "tenant_id";
+
+/// A tenant scope.
+#[derive(Debug, Clone, PartialEq)]
+pub struct Tenant {
+    id: String,
+    leaf: Value,
+    clause: Document,
+}
+
+impl Tenant {
+    /// The scope of tenant `id` (non-empty).
+    pub fn new(id: impl Into<String>) -> Result<Self> {
+        let id = id.into();
+        if id.is_empty() {
+            return Err(Error::Mapping { what: "tenant".into(), message: "a tenant id cannot be empty".into() });
+        }
+        let leaf = json!({ "op": "=", "attr": TENANT_FIELD, "val": id });
+        let clause = Compiler::default().compile(&leaf)?;
+        Ok(Tenant { id, leaf, clause })
+    }
+
+    /// The tenant id.
+    pub fn id(&self) -> &str {
+        &self.id
+    }
+
+    /// `spec` and "this tenant", as one specification.
+    pub(crate) fn scope_spec(&self, spec: &Value) -> Value {
+        json!({ "op": "and", "conditions": [spec, self.leaf] })
+    }
+
+    /// `filter` and the compiled tenant clause.
+    pub(crate) fn scope_filter(&self, filter: Document) -> Document {
+        if filter.is_empty() {
+            return self.clause.clone();
+        }
+        doc! { "$and": [filter, self.clause.clone()] }
+    }
+
+    /// Writes the tenant on a document about to be stored; a document that names another
+    /// tenant is refused.
+    pub(crate) fn stamp(&self, collection: &str, document: &mut Document) -> Result<()> {
+        match document.get(TENANT_FIELD) {
+            None | Some(Bson::Null) => {
+                document.insert(TENANT_FIELD, self.id.as_str());
+                Ok(())
+            }
+            Some(Bson::String(tenant)) if *tenant == self.id => Ok(()),
+            Some(_) => Err(self.cross(collection, document.get("_id"))),
+        }
+    }
+
+    /// The error for a document of `collection` with `id` that belongs to another tenant.
+    pub(crate) fn cross(&self, collection: &str, id: Option<&Bson>) -> Error {
+        Error::CrossTenant {
+            collection: collection.into(),
+            id: id.map_or_else(String::new, |id| id.clone().into_relaxed_extjson().to_string()),
+            tenant: self.id.clone(),
+        }
+    }
+}
