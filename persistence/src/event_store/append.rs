@@ -60,6 +60,9 @@ impl EventStore {
             probe.push(doc! { "aggregate_id": stream.aggregate_id, "version": { "$in": [version, version + 1] } });
         }
         let found = self.find(doc! { "$or": probe }, uow).await?;
+        if let Some(cross) = found.iter().find_map(|d| self.foreign(d)) {
+            return Err(cross);
+        }
         let fresh = fresh_events(events, &found)?;
         if fresh.is_empty() {
             return Ok(Vec::new());
@@ -89,7 +92,10 @@ impl EventStore {
         let documents: Vec<Document> = fresh
             .iter()
             .enumerate()
-            .map(|(i, event)| event.to_document(stream, current + 1 + i as i64, first + i as i64, now))
+            .map(|(i, event)| {
+                let tenant = self.tenant.as_ref().map(crate::tenancy::Tenant::id);
+                event.to_document(stream, tenant, current + 1 + i as i64, first + i as i64, now)
+            })
             .collect();
         let insert = self.events.insert_many(documents);
         let inserted = match uow.session() {
@@ -129,6 +135,9 @@ impl EventStore {
             Some(session) => find.session(session).await?,
             None => find.await?,
         };
+        if let Some(cross) = last.as_ref().and_then(|d| self.foreign(d)) {
+            return Err(cross);
+        }
         Ok(last.map(|d| int(d.get("version"))).unwrap_or(0))
     }
 

@@ -24,6 +24,7 @@ use tokio::sync::oneshot;
 use super::{EventStore, ExpectedVersion, NewEvent, Stream};
 use crate::error::{Error, Result, is_duplicate_key};
 use crate::fields::int;
+use crate::tenancy::{TENANT_FIELD, Tenant};
 
 /// How many scheduler turns the committer waits at most for the writers it just answered.
 const LINGER_TURNS: usize = 64;
@@ -55,12 +56,28 @@ struct Pending {
     aggregate_type: String,
     expected: ExpectedVersion,
     events: Vec<NewEvent>,
+    tenant: Option<Tenant>,
     reply: oneshot::Sender<Result<Vec<i64>>>,
 }
 
 impl Pending {
     fn stream(&self) -> Stream<'_> {
         Stream { aggregate_id: &self.aggregate_id, aggregate_type: &self.aggregate_type }
+    }
+
+    fn tenant_id(&self) -> Option<&str> {
+        self.tenant.as_ref().map(Tenant::id)
+    }
+
+    /// In a tenant scope, the stream's stored events must be the tenant's (else the append
+    /// runs alone and reports the cross-tenant error precisely).
+    fn owns(&self, stored_tenant: Option<&str>) -> bool {
+        self.tenant.is_none() || stored_tenant == self.tenant_id()
+    }
+
+    /// The key of the stream in the `known` versions: streams are remembered per tenant.
+    fn known_key(&self) -> String {
+        format!("{}\u{1f}{}", self.tenant_id().unwrap_or(""), self.aggregate_id)
     }
 }
 
@@ -93,6 +110,7 @@ impl EventStore {
             aggregate_type: stream.aggregate_type.to_owned(),
             expected,
             events: events.to_vec(),
+            tenant: self.tenant.clone(),
             reply,
         };
         let start_committer = {
@@ -180,14 +198,15 @@ impl EventStore {
         }
         for (pending, decision) in batch.iter().zip(decisions) {
             if let Decision::Appended(_, version) = decision {
-                let entry = known.entry(pending.aggregate_id.clone()).or_default();
+                let entry = known.entry(pending.known_key()).or_default();
                 *entry = (*entry).max(*version);
             }
         }
     }
 
     async fn append_pending_alone(&self, pending: Pending) {
-        let result = self.append_alone(pending.stream(), pending.expected, &pending.events).await;
+        let store = EventStore { tenant: pending.tenant.clone(), ..self.clone() };
+        let result = store.append_alone(pending.stream(), pending.expected, &pending.events).await;
         let _ = pending.reply.send(result);
     }
 
@@ -205,7 +224,7 @@ impl EventStore {
                 if let ExpectedVersion::Exact(version) = p.expected
                     && version > 0
                 {
-                    if known.get(&p.aggregate_id).is_some_and(|k| *k >= version) {
+                    if known.get(&p.known_key()).is_some_and(|k| *k >= version) {
                         present.insert(p.aggregate_id.clone());
                     } else {
                         exact.push(doc! { "aggregate_id": p.aggregate_id.as_str(), "version": version });
@@ -217,11 +236,16 @@ impl EventStore {
             let mut cursor = self
                 .events
                 .find(doc! { "$or": exact })
-                .projection(doc! { "_id": 0, "aggregate_id": 1 })
+                .projection(doc! { "_id": 0, "aggregate_id": 1, TENANT_FIELD: 1 })
                 .session(&mut *session)
                 .await?;
             while let Some(found) = cursor.next(&mut *session).await {
-                present.extend(found?.get_str("aggregate_id").ok().map(str::to_owned));
+                let found = found?;
+                let Ok(stream) = found.get_str("aggregate_id") else { continue };
+                let owned = batch.iter().any(|p| p.aggregate_id == stream && p.owns(found.get_str(TENANT_FIELD).ok()));
+                if owned {
+                    present.insert(stream.to_owned());
+                }
             }
         }
         let any: Vec<&str> =
@@ -230,18 +254,27 @@ impl EventStore {
         if !any.is_empty() {
             let pipeline = [
                 doc! { "$match": { "aggregate_id": { "$in": any } } },
-                doc! { "$group": { "_id": "$aggregate_id", "version": { "$max": "$version" } } },
+                doc! { "$group": {
+                    "_id": "$aggregate_id", "version": { "$max": "$version" }, "tenant": { "$first": format!("${TENANT_FIELD}") },
+                } },
             ];
             let mut cursor = self.events.aggregate(pipeline).session(&mut *session).await?;
             let found: Vec<Document> = cursor.stream(&mut *session).try_collect().await?;
-            heads.extend(found.iter().filter_map(|d| Some((d.get_str("_id").ok()?.to_owned(), int(d.get("version"))))));
+            for head in &found {
+                let Ok(stream) = head.get_str("_id") else { continue };
+                let owned = batch.iter().any(|p| p.aggregate_id == stream && p.owns(head.get_str("tenant").ok()));
+                // A stream of another tenant: -1 sends the append to run alone.
+                heads.insert(stream.to_owned(), if owned { int(head.get("version")) } else { -1 });
+            }
         }
         let bases: Vec<Option<i64>> = batch
             .iter()
             .map(|p| match p.expected {
                 ExpectedVersion::NoStream | ExpectedVersion::Exact(0) => Some(0),
                 ExpectedVersion::Exact(version) => present.contains(&p.aggregate_id).then_some(version),
-                ExpectedVersion::Any => Some(heads.get(&p.aggregate_id).copied().unwrap_or(0)),
+                ExpectedVersion::Any => {
+                    Some(heads.get(&p.aggregate_id).copied().unwrap_or(0)).filter(|head| *head >= 0)
+                }
             })
             .collect();
         let count: usize = batch.iter().zip(&bases).filter(|(_, b)| b.is_some()).map(|(p, _)| p.events.len()).sum();
@@ -262,7 +295,8 @@ impl EventStore {
             for (i, event) in pending.events.iter().enumerate() {
                 position += 1;
                 positions.push(position);
-                documents.push(event.to_document(pending.stream(), base + 1 + i as i64, position, now));
+                let version = base + 1 + i as i64;
+                documents.push(event.to_document(pending.stream(), pending.tenant_id(), version, position, now));
             }
             decisions.push(Decision::Appended(positions, base + pending.events.len() as i64));
         }

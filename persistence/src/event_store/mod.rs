@@ -19,6 +19,7 @@ use crate::error::Result;
 use crate::fields::{int, take_document, take_text};
 use crate::indexes::IndexSpec;
 use crate::observe::traced;
+use crate::tenancy::Tenant;
 use crate::uow::UnitOfWork;
 
 /// The legacy collection names.
@@ -70,6 +71,7 @@ pub struct EventStore {
     counters: Collection<Document>,
     upcasters: Upcasters,
     group: Arc<group_commit::GroupCommit>,
+    tenant: Option<Tenant>,
 }
 
 impl EventStore {
@@ -81,7 +83,32 @@ impl EventStore {
             counters: connection.database().collection(COUNTERS),
             upcasters: Upcasters::default(),
             group: Arc::default(),
+            tenant: None,
         }
+    }
+
+    /// This store scoped to `tenant` (sharing the group commit): events carry the tenant,
+    /// reads see only the tenant's events, and appending to or reading a stream that belongs
+    /// to another tenant is [`Error::CrossTenant`](crate::Error::CrossTenant). Positions stay
+    /// global, so a tenant's `read_all` pages step over other tenants' positions.
+    pub fn for_tenant(&self, tenant: &Tenant) -> Self {
+        EventStore { tenant: Some(tenant.clone()), ..self.clone() }
+    }
+
+    /// `filter` within the tenant scope.
+    fn scoped(&self, filter: Document) -> Document {
+        match &self.tenant {
+            Some(tenant) => tenant.scope_filter(filter),
+            None => filter,
+        }
+    }
+
+    /// In a tenant scope, the cross-tenant error when stored `document` (an event of the
+    /// stream) belongs to another tenant.
+    fn foreign(&self, document: &Document) -> Option<crate::Error> {
+        let tenant = self.tenant.as_ref()?;
+        (document.get_str(crate::tenancy::TENANT_FIELD).ok() != Some(tenant.id()))
+            .then(|| tenant.cross(EVENTS, document.get("aggregate_id")))
     }
 
     /// Applies these upcasters to every event read.

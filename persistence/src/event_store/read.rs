@@ -22,8 +22,14 @@ impl EventStore {
         let mut options = mongodb::options::FindOptions::default();
         options.sort = Some(doc! { "version": 1 });
         options.limit = limit;
-        let filter = doc! { "aggregate_id": aggregate_id, "version": { "$gt": from_version } };
+        let filter = self.scoped(doc! { "aggregate_id": aggregate_id, "version": { "$gt": from_version } });
         let documents: Vec<Document> = self.events.find(filter).with_options(options).await?.try_collect().await?;
+        if documents.is_empty() && self.tenant.is_some() {
+            let any = self.events.find_one(doc! { "aggregate_id": aggregate_id }).await?;
+            if let Some(cross) = any.as_ref().and_then(|d| self.foreign(d)) {
+                return Err(cross);
+            }
+        }
         documents.into_iter().map(|d| self.decode(d)).collect()
     }
 
@@ -43,7 +49,7 @@ impl EventStore {
     async fn read_range(&self, mut after: i64, limit: i64, head: i64) -> Result<(Vec<StoredEvent>, i64)> {
         while after < head {
             let to = head.min(after.saturating_add(limit));
-            let filter = doc! { "position": { "$gt": after, "$lte": to } };
+            let filter = self.scoped(doc! { "position": { "$gt": after, "$lte": to } });
             let documents: Vec<Document> =
                 self.events.find(filter).sort(doc! { "position": 1 }).await?.try_collect().await?;
             if !documents.is_empty() {
@@ -93,7 +99,7 @@ impl EventStore {
         let mut options = mongodb::options::FindOptions::default();
         options.sort = Some(doc! { "position": 1 });
         options.limit = Some(limit);
-        let filter = doc! { "event_type": { "$in": types }, "position": { "$gt": after } };
+        let filter = self.scoped(doc! { "event_type": { "$in": types }, "position": { "$gt": after } });
         let documents: Vec<Document> = self.events.find(filter).with_options(options).await?.try_collect().await?;
         documents.into_iter().map(|d| self.decode(d)).collect()
     }

@@ -113,7 +113,14 @@ impl Upcasters {
 
 impl NewEvent {
     /// The legacy `domain_events` document of this event at `version` and `position`.
-    pub(super) fn to_document(&self, stream: Stream<'_>, version: i64, position: i64, now: DateTime) -> Document {
+    pub(super) fn to_document(
+        &self,
+        stream: Stream<'_>,
+        tenant: Option<&str>,
+        version: i64,
+        position: i64,
+        now: DateTime,
+    ) -> Document {
         let mut document = doc! {
             "_id": self.event_id.as_str(),
             "event_type": self.event_type.as_str(),
@@ -131,6 +138,9 @@ impl NewEvent {
         }
         if let Some(id) = &self.causation_id {
             document.insert("causation_id", id.as_str());
+        }
+        if let Some(tenant) = tenant {
+            document.insert(crate::tenancy::TENANT_FIELD, tenant);
         }
         document
     }

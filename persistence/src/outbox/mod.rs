@@ -15,9 +15,11 @@ use mongodb::Collection;
 
 use crate::connection::Connection;
 use crate::error::Result;
+use crate::error::is_duplicate_key;
 use crate::fields::int;
 use crate::indexes::IndexSpec;
 use crate::observe::traced;
+use crate::tenancy::{TENANT_FIELD, Tenant};
 use crate::uow::UnitOfWork;
 
 const OUTBOX: &str = "outbox_messages";
@@ -81,12 +83,28 @@ impl OutboxMessage {
 pub struct Outbox {
     connection: Connection,
     collection: Collection<Document>,
+    tenant: Option<Tenant>,
 }
 
 impl Outbox {
     /// The outbox on the legacy collection.
     pub fn new(connection: &Connection) -> Self {
-        Outbox { connection: connection.clone(), collection: connection.database().collection(OUTBOX) }
+        Outbox { connection: connection.clone(), collection: connection.database().collection(OUTBOX), tenant: None }
+    }
+
+    /// This outbox scoped to `tenant`: messages carry the tenant; statistics, dead-message
+    /// retries and relays built on it see only the tenant's messages; saving a message whose
+    /// id another tenant holds is [`Error::CrossTenant`].
+    pub fn for_tenant(&self, tenant: &Tenant) -> Self {
+        Outbox { tenant: Some(tenant.clone()), ..self.clone() }
+    }
+
+    /// `filter` within the tenant scope.
+    fn scoped(&self, filter: Document) -> Document {
+        match &self.tenant {
+            Some(tenant) => tenant.scope_filter(filter),
+            None => filter,
+        }
     }
 
     /// The indexes the relay's queries use.
@@ -123,16 +141,30 @@ impl Outbox {
                 if let Some(id) = &m.aggregate_id {
                     d.insert("aggregate_id", id.clone());
                 }
+                if let Some(tenant) = &self.tenant {
+                    d.insert(TENANT_FIELD, tenant.id());
+                }
                 d
             })
             .collect();
         let insert = self.collection.insert_many(documents);
         traced(OUTBOX, "save", async {
-            match uow.and_then(|u| u.session()) {
-                Some(session) => insert.session(session).await?,
-                None => insert.await?,
+            let inserted = match uow.and_then(|u| u.session()) {
+                Some(session) => insert.session(session).await,
+                None => insert.await,
             };
-            Ok(())
+            match (inserted, &self.tenant) {
+                (Ok(_), _) => Ok(()),
+                (Err(err), Some(tenant)) if is_duplicate_key(&err) => {
+                    let ids: Vec<&str> = messages.iter().map(|m| m.message_id.as_str()).collect();
+                    let theirs = doc! { "_id": { "$in": ids }, TENANT_FIELD: { "$ne": tenant.id() } };
+                    match self.collection.find_one(theirs).projection(doc! { "_id": 1 }).await? {
+                        Some(found) => Err(tenant.cross(OUTBOX, found.get("_id"))),
+                        None => Err(err.into()),
+                    }
+                }
+                (Err(err), _) => Err(err.into()),
+            }
         })
         .await
     }
@@ -141,7 +173,10 @@ impl Outbox {
     pub async fn stats(&self) -> Result<BTreeMap<String, u64>> {
         let groups: Vec<Document> = self
             .collection
-            .aggregate([doc! { "$group": { "_id": "$status", "n": { "$sum": 1 } } }])
+            .aggregate([
+                doc! { "$match": self.scoped(doc! {}) },
+                doc! { "$group": { "_id": "$status", "n": { "$sum": 1 } } },
+            ])
             .await?
             .try_collect()
             .await?;
@@ -154,7 +189,7 @@ impl Outbox {
         let result = self
             .collection
             .update_many(
-                doc! { "status": "failed" },
+                self.scoped(doc! { "status": "failed" }),
                 doc! { "$set": { "status": "pending", "retry_count": 0, "next_attempt_at": now },
                 "$unset": { "dead_at": "", "lease_until": "", "claimed_by": "", "claim_token": "" } },
             )

@@ -132,11 +132,11 @@ impl OutboxRelay {
         let server_clock = move || DateTime::from_millis(DateTime::now().timestamp_millis() + offset);
         // Pending, due, and unleased or with an expired lease (a missing or null lease is not
         // `>= now` either).
-        let due = doc! {
+        let due = self.outbox.scoped(doc! {
             "status": "pending",
             "next_attempt_at": { "$lte": now },
             "lease_until": { "$not": { "$gte": now } },
-        };
+        });
         let candidates: Vec<Document> = collection
             .find(due.clone())
             .sort(publish_order())
@@ -231,7 +231,7 @@ impl OutboxRelay {
             return Ok(ids_of(candidates));
         }
         let pipeline = [
-            doc! { "$match": { "status": "pending", "aggregate_id": { "$in": aggregates.into_iter().collect::<Vec<_>>() } } },
+            doc! { "$match": self.outbox.scoped(doc! { "status": "pending", "aggregate_id": { "$in": aggregates.into_iter().collect::<Vec<_>>() } }) },
             doc! { "$sort": publish_order() },
             doc! { "$group": { "_id": "$aggregate_id", "ids": { "$push": "$_id" } } },
         ];
