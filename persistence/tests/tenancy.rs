@@ -69,3 +69,110 @@ async fn a_scoped_repository_never_reads_or_writes_another_tenants_aggregates() 
     assert_eq!(all.count(&everything, None).await.unwrap(), 3, "the unscoped repository sees every tenant");
     assert!(Tenant::new("").is_err());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scoped_event_store_keeps_streams_and_reads_inside_the_tenant() {
+    use cqrs_mongo_persistence::{EventStore, EventStream, ExpectedVersion, NewEvent};
+    let db = support::database("tenancy_events").await;
+    db.ensure_indexes(&EventStore::indexes()).await.unwrap();
+    let all = EventStore::new(&db);
+    let (acme, globex) = (Tenant::new("acme").unwrap(), Tenant::new("globex").unwrap());
+    let (ours, theirs) = (all.for_tenant(&acme), all.for_tenant(&globex));
+    let stream = |id| EventStream { aggregate_id: id, aggregate_type: "Order" };
+    let event = |id: &str| NewEvent::new(id, "Placed", doc! { "id": id });
+    ours.append(stream("a"), ExpectedVersion::NoStream, &[event("a1")], None).await.unwrap();
+    ours.append(stream("a"), ExpectedVersion::Exact(1), &[event("a2")], None).await.unwrap();
+    theirs.append(stream("g"), ExpectedVersion::Any, &[event("g1")], None).await.unwrap();
+    let stored = db.database().collection::<bson::Document>("domain_events").find_one(doc! { "_id": "a1" }).await;
+    assert_eq!(stored.unwrap().unwrap().get_str("tenant_id").unwrap(), "acme");
+
+    // Appending to another tenant's stream, whatever the expected version, through the group
+    // commit and inside a unit of work.
+    for expected in [ExpectedVersion::Exact(2), ExpectedVersion::Any, ExpectedVersion::NoStream] {
+        let refused = theirs.append(stream("a"), expected, &[event("x")], None).await;
+        assert!(cross(refused), "{expected:?}");
+    }
+    let mut uow = db.begin().await.unwrap();
+    assert!(cross(theirs.append(stream("a"), ExpectedVersion::Exact(2), &[event("y")], Some(&mut uow)).await));
+    drop(uow);
+    // Re-appending another tenant's event id is not an idempotent no-op either.
+    assert!(cross(theirs.append(stream("g"), ExpectedVersion::Exact(1), &[event("a1")], None).await));
+
+    // Reads.
+    assert!(cross(theirs.read_stream("a", 0, None).await));
+    assert_eq!(ours.read_stream("a", 0, None).await.unwrap().len(), 2);
+    let positions = |events: Vec<cqrs_mongo_persistence::StoredEvent>| {
+        events.into_iter().map(|e| (e.aggregate_id, e.position)).collect::<Vec<_>>()
+    };
+    assert_eq!(positions(theirs.read_all(0, 10).await.unwrap()), [("g".to_string(), 3)]);
+    let mine: Vec<_> = ours.read_all_stream(0, 1).try_collect().await.unwrap();
+    assert_eq!(positions(mine), [("a".to_string(), 1), ("a".to_string(), 2)], "pages step over globex's position");
+    assert_eq!(theirs.read_by_types(&["Placed"], 0, 10).await.unwrap().len(), 1);
+    assert_eq!(all.read_all(0, 10).await.unwrap().len(), 3, "the unscoped store sees everything");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scoped_outbox_projections_snapshots_and_positions_stay_inside_the_tenant() {
+    use cqrs_mongo_persistence::{
+        Applied, Outbox, OutboxMessage, OutboxRelay, PositionStore, ProjectionStore, SnapshotStore,
+    };
+    let db = support::database("tenancy_others").await;
+    let (acme, globex) = (Tenant::new("acme").unwrap(), Tenant::new("globex").unwrap());
+
+    // Outbox: stamped, counted and relayed per tenant; another tenant's message id is refused.
+    let outbox = Outbox::new(&db);
+    let (ours, theirs) = (outbox.for_tenant(&acme), outbox.for_tenant(&globex));
+    ours.save(
+        &[OutboxMessage::new("m1", "Placed", doc! {}, "c"), OutboxMessage::new("m2", "Placed", doc! {}, "c")],
+        None,
+    )
+    .await
+    .unwrap();
+    theirs.save(&[OutboxMessage::new("m3", "Placed", doc! {}, "c")], None).await.unwrap();
+    assert!(cross(theirs.save(&[OutboxMessage::new("m1", "Placed", doc! {}, "c")], None).await));
+    assert_eq!(ours.stats().await.unwrap().get("pending"), Some(&2));
+    let mut sent = Vec::new();
+    let report = OutboxRelay::new(&theirs, "relay-g")
+        .run_once(|m| {
+            sent.push(m.message_id);
+            async { Ok(()) }
+        })
+        .await
+        .unwrap();
+    assert_eq!((report.published, sent), (1, vec!["m3".to_string()]), "a tenant's relay publishes only its messages");
+    assert_eq!(outbox.stats().await.unwrap().get("pending"), Some(&2));
+
+    // Projections.
+    let store = ProjectionStore::new(&db);
+    let (ours, theirs) = (store.for_tenant(&acme), store.for_tenant(&globex));
+    let at = |position| Applied { position, event_id: "e" };
+    assert!(ours.upsert("summaries", "o1", doc! { "total": 10 }, at(1), None).await.unwrap());
+    assert!(theirs.upsert("summaries", "o2", doc! { "total": 20 }, at(2), None).await.unwrap());
+    assert!(cross(theirs.upsert("summaries", "o1", doc! { "total": 0 }, at(9), None).await));
+    assert!(cross(theirs.get("summaries", "o1").await));
+    assert!(cross(theirs.get_many("summaries", vec!["o1".into(), "o2".into()]).await));
+    assert!(cross(theirs.delete("summaries", "o1").await));
+    let everything = json!({ "op": ">=", "attr": "total", "val": 0 });
+    let found = theirs.find("summaries", &everything, None).await.unwrap();
+    assert_eq!(found.iter().map(|d| d.get_str("_id").unwrap()).collect::<Vec<_>>(), ["o2"]);
+    assert!(cross(theirs.drop("summaries").await), "a tenant cannot drop a shared collection");
+    assert_eq!(theirs.truncate("summaries").await.unwrap(), 1);
+    assert_eq!(ours.get("summaries", "o1").await.unwrap().unwrap().get_i32("total").unwrap(), 10);
+
+    // Snapshots.
+    let snapshots = SnapshotStore::new(&db);
+    let (ours, theirs) = (snapshots.for_tenant(&acme), snapshots.for_tenant(&globex));
+    assert!(ours.save("Order", "o1", 3, doc! { "state": 1 }, None).await.unwrap());
+    assert!(cross(theirs.save("Order", "o1", 9, doc! { "state": 2 }, None).await));
+    assert!(cross(theirs.latest("Order", "o1").await));
+    assert_eq!(ours.latest("Order", "o1").await.unwrap().unwrap().version, 3);
+
+    // Positions: one per projection and tenant, moved independently.
+    let positions = PositionStore::new(&db);
+    let (ours, theirs) = (positions.for_tenant(&acme), positions.for_tenant(&globex));
+    assert!(ours.save("summaries", 7, None).await.unwrap());
+    assert!(theirs.save("summaries", 2, None).await.unwrap());
+    assert_eq!((ours.get("summaries", None).await.unwrap(), theirs.get("summaries", None).await.unwrap()), (7, 2));
+    theirs.reset("summaries").await.unwrap();
+    assert_eq!(ours.get("summaries", None).await.unwrap(), 7, "another tenant's reset moves only its own");
+}
