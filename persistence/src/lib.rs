@@ -1,13 +1,24 @@
 //! # cqrs-mongo-persistence
 //!
 //! MongoDB persistence for CQRS/DDD applications on the official `mongodb` driver and `tokio`:
-//! a connection manager, `Repository<T>` with optimistic concurrency, a unit of work over real
-//! multi-document transactions, and index management. Every filter built from a specification
-//! is compiled by `cqrs-mongo-spec`, the same compiler as the npm and pip packages.
 //!
-//! Storage formats are the legacy Python package's (`_id`, `version`, `domain_events`,
-//! `counters`, `outbox_messages`, `snapshots`, `projection_checkpoints`), so both stacks can
-//! share one database.
+//! - [`Connection`] (pool, health, transaction detection, server clock), [`Repository`] with
+//!   optimistic concurrency, [`UnitOfWork`] over real multi-document transactions, and
+//!   [`Connection::ensure_indexes`];
+//! - the [`EventStore`] (gap-free global positions, group commit, upcasters), the transactional
+//!   [`Outbox`] and its [`OutboxRelay`], the [`ProjectionStore`], [`SnapshotStore`] and
+//!   [`PositionStore`];
+//! - the [`ProjectionRunner`] (exactly-once batches, change-stream wake-ups, rebuild and swap),
+//!   the [`SagaRepository`] and the [`JobQueue`];
+//! - [`Tenant`] scopes for all of the stores above (`for_tenant`): documents carry `tenant_id`,
+//!   every filter includes a clause compiled by the specification compiler, and touching another
+//!   tenant's document is [`Error::CrossTenant`].
+//!
+//! Every filter built from a specification is compiled by `cqrs-mongo-spec`, the same compiler
+//! as the npm and pip packages. Storage formats are the legacy Python package's (`_id`,
+//! `version`, `domain_events`, `counters`, `outbox_messages`, `snapshots`,
+//! `projection_checkpoints`, `sagas`, `background_jobs`, `tenant_id`), so both stacks can share
+//! one database.
 //!
 //! The event store's position design (the legacy counter taken inside each append's
 //! transaction, so positions follow commit order and no reader skips an event, with group commit
@@ -22,7 +33,9 @@
 //! | `counters` | unsharded | one tiny document; every append then runs a distributed transaction (the counter's shard plus the stream's), which costs a two-phase commit per append |
 //! | `outbox_messages` | `{aggregate_id: "hashed"}` with per-aggregate ordering, else `{_id: "hashed"}` | claims are single-document updates; the relay's candidate query is scatter-gather |
 //! | `snapshots` | `{_id: "hashed"}` | |
-//! | `projection_checkpoints` | unsharded | one document per projection |
+//! | `projection_checkpoints` | unsharded | one document per projection (and tenant) |
+//! | `sagas` | `{saga_type: 1, correlation_id: "hashed"}` | the unique `(saga_type, correlation_id)` index must contain the shard key; supervisor queries filter by `saga_type` and target its chunks |
+//! | `background_jobs` | unsharded | a claim picks the globally best job (priority, run-at, age) from one ordered index; a queue that outgrows a replica set is better split by queue into databases of their own |
 //! | read models | `{_id: "hashed"}` | conditional upserts target one document |
 //!
 //! On a sharded cluster positions stay gap-free and in commit order (the counter document

@@ -94,7 +94,7 @@ impl Outbox {
 
     /// This outbox scoped to `tenant`: messages carry the tenant; statistics, dead-message
     /// retries and relays built on it see only the tenant's messages; saving a message whose
-    /// id another tenant holds is [`Error::CrossTenant`].
+    /// id another tenant holds is [`Error::CrossTenant`](crate::Error::CrossTenant).
     pub fn for_tenant(&self, tenant: &Tenant) -> Self {
         Outbox { tenant: Some(tenant.clone()), ..self.clone() }
     }
