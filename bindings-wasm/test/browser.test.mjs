@@ -203,6 +203,16 @@ test('demo page builds a filter identical to the Rust compiler', { timeout: 120_
     const rust5 = await rustCompile(JSON.stringify(nested));
     assert.deepEqual(await readJson(page, '#filter-json'), rust5.filter);
 
+    // The end-to-end demo's query (demo/summary_spec.json) is one the page builds by clicking.
+    await page.reload();
+    await page.waitForSelector('body[data-ready="true"]', { timeout: 30_000 });
+    await addCondition(page, 0, 'total', '>=', '100');
+    await addCondition(page, 1, 'status', 'in', 'placed, paid');
+    const demoSpec = JSON.parse(await readFile(join(WORKSPACE, 'demo/summary_spec.json'), 'utf8'));
+    assert.deepEqual(await readJson(page, '#spec-json'), demoSpec);
+    const rustDemo = await rustCompile(JSON.stringify(demoSpec));
+    assert.deepEqual(await readJson(page, '#filter-json'), rustDemo.filter);
+
     assert.deepEqual(problems, []);
   } finally {
     await browser?.close();

@@ -94,7 +94,7 @@ async fn main() -> Result<(), Failure> {
     println!("\n3. querying the summaries with a JSON specification");
     let spec: serde_json::Value = serde_json::from_str(SUMMARY_SPEC)?;
     let options_json: serde_json::Value = serde_json::from_str(SUMMARY_OPTIONS)?;
-    println!("   spec:    {SUMMARY_SPEC}\n   options: {SUMMARY_OPTIONS}");
+    println!("   spec:    {}\n   options: {SUMMARY_OPTIONS}", SUMMARY_SPEC.trim());
     let compiled = Compiler::default().compile_query(&spec, Some(&options_json))?;
     let filter = bson::RawDocumentBuf::try_from(&compiled.filter)?;
     println!("   filter:  {}", cqrs_mongo_spec::to_extjson_string(&filter, ExtJsonFormat::Relaxed));
