@@ -52,6 +52,7 @@ mod connection;
 mod error;
 mod event_store;
 mod fields;
+mod guarded;
 mod indexes;
 mod jobs;
 mod model;

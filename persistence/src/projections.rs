@@ -1,22 +1,25 @@
 //! Read models (projections). A write applies only if the document's stored `_version` (the
 //! position of the last event applied to it) is lower than the event's position, as **one
-//! conditional upsert**: an older or duplicate event is a no-op reported as `false`, and two
-//! writers can never lose an update (legacy checked, then wrote). The check is per document, so
-//! one event may update many documents.
+//! atomic conditional update** (plus a create, itself conditional, when the document is missing;
+//! see `guarded.rs`): an older or duplicate event is a no-op reported as `false`, two writers can
+//! never lose an update (legacy checked, then wrote), and inside a unit of work a skipped event
+//! does not abort the transaction. The check is per document, so one event may update many
+//! documents.
 
 use std::time::Duration;
 
 use bson::{Bson, Document, doc};
 use cqrs_mongo_spec::{Compiler, QueryOptions};
 use futures::TryStreamExt;
-use mongodb::{Collection, Database};
+use mongodb::{ClientSession, Collection, Database};
 use serde_json::Value;
 
 use crate::connection::Connection;
-use crate::error::{Error, Result, is_duplicate_key};
+use crate::error::{Error, Result};
+use crate::guarded::upsert_if;
 use crate::indexes::IndexSpec;
 use crate::observe::traced;
-use crate::tenancy::{TENANT_FIELD, Tenant};
+use crate::tenancy::{self, Tenant};
 use crate::uow::UnitOfWork;
 
 /// The event a projection write comes from.
@@ -50,23 +53,12 @@ impl ProjectionStore {
     }
 
     fn scoped(&self, filter: Document) -> Document {
-        match &self.tenant {
-            Some(tenant) => tenant.scope_filter(filter),
-            None => filter,
-        }
+        tenancy::scoped(self.tenant.as_ref(), filter)
     }
 
     /// The cross-tenant error when document `id` of `collection` belongs to another tenant.
     async fn foreign(&self, collection: &str, id: &Bson) -> Result<Option<Error>> {
-        let Some(tenant) = &self.tenant else { return Ok(None) };
-        let found = self
-            .collection(collection)
-            .find_one(doc! { "_id": id.clone() })
-            .projection(doc! { TENANT_FIELD: 1 })
-            .await?;
-        Ok(found
-            .filter(|d| d.get_str(TENANT_FIELD).ok() != Some(tenant.id()))
-            .map(|_| tenant.cross(collection, Some(id))))
+        tenancy::foreign(self.tenant.as_ref(), &self.collection(collection), id).await
     }
 
     fn collection(&self, name: &str) -> Collection<Document> {
@@ -84,31 +76,11 @@ impl ProjectionStore {
         uow: Option<&mut UnitOfWork<'_>>,
     ) -> Result<bool> {
         let id = id.into();
-        let mut set = fields;
-        set.insert("_version", event.position);
-        set.insert("_last_event_id", event.event_id);
-        set.insert("_last_event_position", event.position);
-        if let Some(tenant) = &self.tenant {
-            tenant.stamp(collection, &mut set)?;
-        }
-        let filter = self.scoped(doc! { "_id": id.clone(), "_version": { "$lt": event.position } });
         let coll = self.collection(collection);
-        let action = coll.update_one(filter, doc! { "$set": set }).upsert(true);
+        let tenant = self.tenant.as_ref();
         traced(collection, "projection.upsert", async {
-            let result = match uow.and_then(|u| u.session()) {
-                Some(session) => action.session(session).await,
-                None => action.await,
-            };
-            match result {
-                Ok(outcome) => Ok(outcome.modified_count == 1 || outcome.upserted_id.is_some()),
-                // The document exists with a version at or beyond this event (or, in a tenant
-                // scope, belongs to another tenant).
-                Err(err) if is_duplicate_key(&err) => match self.foreign(collection, &id).await? {
-                    Some(cross) => Err(cross),
-                    None => Ok(false),
-                },
-                Err(err) => Err(err.into()),
-            }
+            let session = uow.and_then(|u| u.session());
+            apply_guarded(&coll, tenant, &id, doc! { "$set": fields }, event, session).await
         })
         .await
     }
@@ -210,4 +182,31 @@ impl ProjectionStore {
     pub fn ttl_index(collection: &str, field: &str, ttl: Duration) -> IndexSpec {
         IndexSpec::new(collection, doc! { field: 1 }).expire_after(ttl)
     }
+}
+
+/// Applies update operators to document `id` of `collection` only if the document has not seen
+/// `event` (its `_version` is lower, or it has none), stamping `_version`, `_last_event_id`,
+/// `_last_event_position` (and the tenant); creates the document if it is missing. `true` when
+/// it applied. Safe inside a transaction (see [`upsert_if`]).
+pub(crate) async fn apply_guarded(
+    collection: &Collection<Document>,
+    tenant: Option<&Tenant>,
+    id: &Bson,
+    mut update: Document,
+    event: Applied<'_>,
+    session: Option<&mut ClientSession>,
+) -> Result<bool> {
+    let mut stamp =
+        doc! { "_version": event.position, "_last_event_id": event.event_id, "_last_event_position": event.position };
+    if let Some(tenant) = tenant {
+        tenant.stamp(collection.name(), &mut stamp)?;
+    }
+    match update.get_mut("$set") {
+        Some(Bson::Document(set)) => set.extend(stamp),
+        _ => {
+            update.insert("$set", stamp);
+        }
+    }
+    let unseen = doc! { "_id": id.clone(), "$or": [ { "_version": { "$lt": event.position } }, { "_version": { "$exists": false } } ] };
+    upsert_if(collection, tenant, id, unseen, update, session).await
 }

@@ -15,7 +15,7 @@ use crate::error::{Error, Result, is_duplicate_key};
 use crate::indexes::IndexSpec;
 use crate::model::{Aggregate, Mapping, id_to_bson};
 use crate::observe::traced;
-use crate::tenancy::{TENANT_FIELD, Tenant};
+use crate::tenancy::{self, Tenant};
 use crate::uow::UnitOfWork;
 
 /// Runs a driver action with the unit of work's session, if there is one.
@@ -109,19 +109,12 @@ impl<T: Aggregate> Repository<T> {
 
     /// `filter` within the tenant scope.
     fn scoped(&self, filter: Document) -> Document {
-        match &self.tenant {
-            Some(tenant) => tenant.scope_filter(filter),
-            None => filter,
-        }
+        tenancy::scoped(self.tenant.as_ref(), filter)
     }
 
     /// The cross-tenant error when `key` exists under another tenant.
     async fn foreign(&self, key: &Bson) -> Result<Option<Error>> {
-        let Some(tenant) = &self.tenant else { return Ok(None) };
-        let found = self.collection.find_one(doc! { "_id": key.clone() }).projection(doc! { TENANT_FIELD: 1 }).await?;
-        Ok(found
-            .filter(|d| d.get_str(TENANT_FIELD).ok() != Some(tenant.id()))
-            .map(|_| tenant.cross(T::COLLECTION, Some(key))))
+        tenancy::foreign(self.tenant.as_ref(), &self.collection, key).await
     }
 
     /// The underlying collection.

@@ -352,11 +352,7 @@ fn from_document(mut document: Document) -> Result<Saga> {
         (text("_id")?, text("saga_type")?, text("correlation_id")?, text("status")?);
     let status = SagaStatus::parse(&status)
         .ok_or_else(|| Error::Mapping { what: format!("saga {id}"), message: format!("unknown status {status:?}") })?;
-    let version = match document.remove("version") {
-        Some(Bson::Int32(v)) => i64::from(v),
-        Some(Bson::Int64(v)) => v,
-        _ => 0,
-    };
+    let version = crate::fields::int(document.remove("version").as_ref());
     let date = |value: Option<Bson>| match value {
         Some(Bson::DateTime(at)) => Some(at),
         _ => None,

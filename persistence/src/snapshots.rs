@@ -1,23 +1,27 @@
 //! Snapshots (`snapshots`, `_id = "<aggregate_type>|<aggregate_id>"`) and projection
 //! checkpoints (`projection_checkpoints`, `_id = projection name`). Both only move forward: a
-//! write is one conditional upsert that matches only an older stored version, so an older or
-//! duplicate write is a no-op (reported as `false`) and concurrent writers cannot go backwards.
+//! write is one conditional update that matches only an older stored version (plus a guarded
+//! create when there is none yet, see `guarded.rs`), so an older or duplicate write is a no-op
+//! (reported as `false`), concurrent writers cannot go backwards, and inside a unit of work a
+//! refused write does not abort the transaction.
 
 use bson::{Bson, DateTime, Document, doc};
 use mongodb::Collection;
 
 use crate::connection::Connection;
-use crate::error::{Error, Result, is_duplicate_key};
+use crate::error::{Error, Result};
+use crate::fields::int;
+use crate::guarded::upsert_if;
 use crate::observe::traced;
-use crate::tenancy::{TENANT_FIELD, Tenant};
+use crate::tenancy::{self, Tenant};
 use crate::uow::UnitOfWork;
 
 const SNAPSHOTS: &str = "snapshots";
-const CHECKPOINTS: &str = "projection_checkpoints";
+pub(crate) const CHECKPOINTS: &str = "projection_checkpoints";
 
-/// `{_id, <field>: {$lt: value}}` upserted with `set`; `true` if it applied. A stored value that
-/// is equal or newer makes the upsert collide with the existing `_id`: a no-op. In a tenant
-/// scope the document carries the tenant, and a document of another tenant is
+/// Sets `set` on document `id` if its `field` is lower than `value` (or it is missing); `true`
+/// if it applied, `false` when the stored value is equal or newer. Safe inside a transaction.
+/// In a tenant scope the document carries the tenant, and a document of another tenant is
 /// [`Error::CrossTenant`].
 async fn advance(
     collection: &Collection<Document>,
@@ -28,44 +32,17 @@ async fn advance(
     mut set: Document,
     uow: Option<&mut UnitOfWork<'_>>,
 ) -> Result<bool> {
-    let mut filter = doc! { "_id": id, field: { "$lt": value } };
     if let Some(tenant) = tenant {
-        filter = tenant.scope_filter(filter);
         tenant.stamp(collection.name(), &mut set)?;
     }
-    let update = doc! { "$set": set };
-    let action = collection.update_one(filter, update).upsert(true);
-    let result = match uow.and_then(|u| u.session()) {
-        Some(session) => action.session(session).await,
-        None => action.await,
-    };
-    match result {
-        Ok(outcome) => Ok(outcome.modified_count == 1 || outcome.upserted_id.is_some()),
-        Err(err) if is_duplicate_key(&err) => match tenant {
-            Some(tenant) => match foreign(collection, tenant, id).await? {
-                Some(cross) => Err(cross),
-                None => Ok(false),
-            },
-            None => Ok(false),
-        },
-        Err(err) => Err(err.into()),
-    }
+    let condition = doc! { "_id": id, field: { "$lt": value } };
+    let session = uow.and_then(|u| u.session());
+    upsert_if(collection, tenant, &Bson::String(id.into()), condition, doc! { "$set": set }, session).await
 }
 
-/// The cross-tenant error when document `id` belongs to another tenant than `tenant`.
-async fn foreign(collection: &Collection<Document>, tenant: &Tenant, id: &str) -> Result<Option<Error>> {
-    let found = collection.find_one(doc! { "_id": id }).projection(doc! { TENANT_FIELD: 1 }).await?;
-    Ok(found
-        .filter(|d| d.get_str(TENANT_FIELD).ok() != Some(tenant.id()))
-        .map(|_| tenant.cross(collection.name(), Some(&Bson::String(id.into())))))
-}
-
-fn int(value: Option<&Bson>) -> Option<i64> {
-    match value? {
-        Bson::Int32(v) => Some(i64::from(*v)),
-        Bson::Int64(v) => Some(*v),
-        _ => None,
-    }
+/// [`tenancy::foreign`] for the string ids of this module.
+async fn foreign(tenant: Option<&Tenant>, collection: &Collection<Document>, id: &str) -> Result<Option<Error>> {
+    tenancy::foreign(tenant, collection, &Bson::String(id.into())).await
 }
 
 /// A stored snapshot.
@@ -121,14 +98,14 @@ impl SnapshotStore {
     /// The latest snapshot of an aggregate.
     pub async fn latest(&self, aggregate_type: &str, aggregate_id: &str) -> Result<Option<Snapshot>> {
         let key = Self::key(aggregate_type, aggregate_id);
-        let found = self.collection.find_one(doc! { "_id": &key }).await?;
-        if let (Some(tenant), Some(_)) = (&self.tenant, &found)
-            && let Some(cross) = foreign(&self.collection, tenant, &key).await?
+        let found = self.collection.find_one(tenancy::scoped(self.tenant.as_ref(), doc! { "_id": &key })).await?;
+        if found.is_none()
+            && let Some(cross) = foreign(self.tenant.as_ref(), &self.collection, &key).await?
         {
             return Err(cross);
         }
         Ok(found.map(|d| Snapshot {
-            version: int(d.get("version")).unwrap_or(0),
+            version: int(d.get("version")),
             data: d.get_document("snapshot_data").cloned().unwrap_or_default(),
             created_at: d.get_datetime("created_at").copied().unwrap_or(DateTime::from_millis(0)),
         }))
@@ -166,21 +143,18 @@ impl PositionStore {
     /// The saved position (0 when the projection has none).
     pub async fn get(&self, projection: &str, uow: Option<&mut UnitOfWork<'_>>) -> Result<i64> {
         let key = self.key(projection);
-        let mut filter = doc! { "_id": &key };
-        if let Some(tenant) = &self.tenant {
-            filter = tenant.scope_filter(filter);
-        }
+        let filter = tenancy::scoped(self.tenant.as_ref(), doc! { "_id": &key });
         let action = self.collection.find_one(filter);
         let found = match uow.and_then(|u| u.session()) {
             Some(session) => action.session(session).await?,
             None => action.await?,
         };
-        if let (Some(tenant), None) = (&self.tenant, &found)
-            && let Some(cross) = foreign(&self.collection, tenant, &key).await?
+        if found.is_none()
+            && let Some(cross) = foreign(self.tenant.as_ref(), &self.collection, &key).await?
         {
             return Err(cross);
         }
-        Ok(found.and_then(|d| int(d.get("position"))).unwrap_or(0))
+        Ok(found.map_or(0, |d| int(d.get("position"))))
     }
 
     /// Moves the position forward (never backwards); `false` when `position` is not newer.
@@ -195,14 +169,13 @@ impl PositionStore {
     pub async fn reset(&self, projection: &str) -> Result<()> {
         let key = self.key(projection);
         let mut set = doc! { "position": 0_i64, "updated_at": DateTime::now() };
-        let mut filter = doc! { "_id": &key };
-        if let Some(tenant) = &self.tenant {
-            if let Some(cross) = foreign(&self.collection, tenant, &key).await? {
-                return Err(cross);
-            }
-            tenant.stamp(CHECKPOINTS, &mut set)?;
-            filter = tenant.scope_filter(filter);
+        if let Some(cross) = foreign(self.tenant.as_ref(), &self.collection, &key).await? {
+            return Err(cross);
         }
+        if let Some(tenant) = &self.tenant {
+            tenant.stamp(CHECKPOINTS, &mut set)?;
+        }
+        let filter = tenancy::scoped(self.tenant.as_ref(), doc! { "_id": &key });
         self.collection.update_one(filter, doc! { "$set": set }).upsert(true).await?;
         Ok(())
     }

@@ -5,6 +5,7 @@
 
 use bson::{Bson, Document, doc};
 use cqrs_mongo_spec::Compiler;
+use mongodb::Collection;
 use serde_json::{Value, json};
 
 use crate::error::{Error, Result};
@@ -63,6 +64,11 @@ impl Tenant {
         }
     }
 
+    /// True when stored `document` belongs to this tenant.
+    pub(crate) fn owns(&self, document: &Document) -> bool {
+        document.get_str(TENANT_FIELD).ok() == Some(self.id.as_str())
+    }
+
     /// The error for a document of `collection` with `id` that belongs to another tenant.
     pub(crate) fn cross(&self, collection: &str, id: Option<&Bson>) -> Error {
         Error::CrossTenant {
@@ -71,4 +77,24 @@ impl Tenant {
             tenant: self.id.clone(),
         }
     }
+}
+
+/// `filter` within the scope of `tenant`, unchanged without one.
+pub(crate) fn scoped(tenant: Option<&Tenant>, filter: Document) -> Document {
+    match tenant {
+        Some(tenant) => tenant.scope_filter(filter),
+        None => filter,
+    }
+}
+
+/// In a tenant scope, the cross-tenant error when document `id` of `collection` is stored under
+/// another tenant (`None` when it is the tenant's, missing, or there is no scope).
+pub(crate) async fn foreign(
+    tenant: Option<&Tenant>,
+    collection: &Collection<Document>,
+    id: &Bson,
+) -> Result<Option<Error>> {
+    let Some(tenant) = tenant else { return Ok(None) };
+    let found = collection.find_one(doc! { "_id": id.clone() }).projection(doc! { TENANT_FIELD: 1 }).await?;
+    Ok(found.filter(|d| !tenant.owns(d)).map(|_| tenant.cross(collection.name(), Some(id))))
 }

@@ -95,3 +95,16 @@ async fn find_truncate_delete_and_drop() {
     let ttl = ProjectionStore::ttl_index("sessions", "expires_at", std::time::Duration::from_secs(60));
     assert_eq!(db.ensure_indexes(&[ttl]).await.unwrap().created, ["sessions.expires_at_1"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_older_event_inside_a_unit_of_work_is_a_no_op_that_keeps_the_transaction() {
+    let db = support::database("projections_in_uow").await;
+    let store = ProjectionStore::new(&db);
+    assert!(store.upsert("summaries", "o1", doc! { "total": 50 }, at(5), None).await.unwrap());
+    let mut uow = db.begin().await.unwrap();
+    assert!(!store.upsert("summaries", "o1", doc! { "total": 30 }, at(3), Some(&mut uow)).await.unwrap());
+    assert!(store.upsert("summaries", "o2", doc! { "total": 70 }, at(6), Some(&mut uow)).await.unwrap());
+    uow.commit().await.expect("the skipped older event did not abort the transaction");
+    assert_eq!(store.get("summaries", "o1").await.unwrap().unwrap().get_i32("total").unwrap(), 50);
+    assert_eq!(store.get("summaries", "o2").await.unwrap().unwrap().get_i32("total").unwrap(), 70);
+}

@@ -207,24 +207,13 @@ async fn a_change_stream_wakes_the_runner() {
     let runner = std::sync::Arc::new(
         ProjectionRunner::new(&db, &store, Counts::new("counts", "")).poll_interval(Duration::from_secs(600)),
     );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = {
-        let runner = runner.clone();
-        tokio::spawn(async move {
-            runner
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await
-        })
-    };
+    let running = spawn_run(&runner);
     wait_until(|| runner.stats().waits.load(Ordering::SeqCst) >= 1).await;
     append(&store, "live", 1, 1).await;
     wait_for_count(&db, "streams", 1).await;
     assert!(runner.stats().change_stream_wakeups.load(Ordering::SeqCst) >= 1);
     assert_eq!(runner.stats().poll_wakeups.load(Ordering::SeqCst), 0);
-    stop.send(()).unwrap();
-    task.await.unwrap().unwrap();
+    running.stop().await;
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -237,17 +226,7 @@ async fn polling_takes_over_when_the_change_stream_fails() {
     let runner = std::sync::Arc::new(
         ProjectionRunner::new(&db, &store, Counts::new("counts", "")).poll_interval(Duration::from_millis(100)),
     );
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let task = {
-        let runner = runner.clone();
-        tokio::spawn(async move {
-            runner
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await
-        })
-    };
+    let running = spawn_run(&runner);
     // Appended once the runner has caught up and waits: only a wake-up can bring them in.
     wait_until(|| runner.stats().waits.load(Ordering::SeqCst) >= 1).await;
     assert!(runner.stats().fallbacks.load(Ordering::SeqCst) >= 1, "the change stream could not be opened");
@@ -256,9 +235,32 @@ async fn polling_takes_over_when_the_change_stream_fails() {
     failpoint(&db, doc! { "mode": "off" }).await;
     assert!(runner.stats().poll_wakeups.load(Ordering::SeqCst) >= 1);
     assert_eq!(runner.stats().change_stream_wakeups.load(Ordering::SeqCst), 0);
-    stop.send(()).unwrap();
-    task.await.unwrap().unwrap();
+    running.stop().await;
     assert_eq!(contents(&db, "streams").await, expected_streams_of(&store, "p", 2).await);
+}
+
+/// A runner's live loop in a task of its own, and what stops it.
+struct Running(tokio::sync::oneshot::Sender<()>, tokio::task::JoinHandle<Result<()>>);
+
+impl Running {
+    /// Stops the loop and checks it ended without an error.
+    async fn stop(self) {
+        self.0.send(()).unwrap();
+        self.1.await.unwrap().unwrap();
+    }
+}
+
+fn spawn_run(runner: &std::sync::Arc<ProjectionRunner<Counts>>) -> Running {
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let runner = runner.clone();
+    let task = tokio::spawn(async move {
+        runner
+            .run(async {
+                let _ = stopped.await;
+            })
+            .await
+    });
+    Running(stop, task)
 }
 
 async fn failpoint(db: &Connection, settings: Document) {

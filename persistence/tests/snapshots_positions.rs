@@ -50,3 +50,15 @@ async fn positions_never_move_backwards_and_join_transactions() {
     assert_eq!(store.get("summaries", None).await.unwrap(), 0);
     assert!(store.save("summaries", 1, None).await.unwrap());
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_position_that_is_not_newer_inside_a_unit_of_work_keeps_the_transaction() {
+    let db = support::database("positions_in_uow").await;
+    let positions = PositionStore::new(&db);
+    assert!(positions.save("summaries", 9, None).await.unwrap());
+    let mut uow = db.begin().await.unwrap();
+    assert!(!positions.save("summaries", 4, Some(&mut uow)).await.unwrap());
+    assert!(positions.save("other", 2, Some(&mut uow)).await.unwrap());
+    uow.commit().await.expect("the refused move did not abort the transaction");
+    assert_eq!((positions.get("summaries", None).await.unwrap(), positions.get("other", None).await.unwrap()), (9, 2));
+}

@@ -97,18 +97,14 @@ impl EventStore {
 
     /// `filter` within the tenant scope.
     fn scoped(&self, filter: Document) -> Document {
-        match &self.tenant {
-            Some(tenant) => tenant.scope_filter(filter),
-            None => filter,
-        }
+        crate::tenancy::scoped(self.tenant.as_ref(), filter)
     }
 
     /// In a tenant scope, the cross-tenant error when stored `document` (an event of the
     /// stream) belongs to another tenant.
     fn foreign(&self, document: &Document) -> Option<crate::Error> {
         let tenant = self.tenant.as_ref()?;
-        (document.get_str(crate::tenancy::TENANT_FIELD).ok() != Some(tenant.id()))
-            .then(|| tenant.cross(EVENTS, document.get("aggregate_id")))
+        (!tenant.owns(document)).then(|| tenant.cross(EVENTS, document.get("aggregate_id")))
     }
 
     /// Applies these upcasters to every event read.

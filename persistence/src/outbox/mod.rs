@@ -19,7 +19,7 @@ use crate::error::is_duplicate_key;
 use crate::fields::int;
 use crate::indexes::IndexSpec;
 use crate::observe::traced;
-use crate::tenancy::{TENANT_FIELD, Tenant};
+use crate::tenancy::{self, TENANT_FIELD, Tenant};
 use crate::uow::UnitOfWork;
 
 const OUTBOX: &str = "outbox_messages";
@@ -101,10 +101,7 @@ impl Outbox {
 
     /// `filter` within the tenant scope.
     fn scoped(&self, filter: Document) -> Document {
-        match &self.tenant {
-            Some(tenant) => tenant.scope_filter(filter),
-            None => filter,
-        }
+        tenancy::scoped(self.tenant.as_ref(), filter)
     }
 
     /// The indexes the relay's queries use.
@@ -185,7 +182,7 @@ impl Outbox {
 
     /// Puts dead (`failed`) messages back to pending with a fresh attempt budget; returns how many.
     pub async fn retry_dead(&self) -> Result<u64> {
-        let now = self.server_now().await?;
+        let now = self.connection.server_time().await?;
         let result = self
             .collection
             .update_many(
@@ -195,10 +192,5 @@ impl Outbox {
             )
             .await?;
         Ok(result.modified_count)
-    }
-
-    /// The server's clock, from `hello`.
-    async fn server_now(&self) -> Result<DateTime> {
-        self.connection.server_time().await
     }
 }

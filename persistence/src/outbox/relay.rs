@@ -126,7 +126,7 @@ impl OutboxRelay {
         F: std::future::Future<Output = std::result::Result<(), String>> + Send,
     {
         let collection = &self.outbox.collection;
-        let now = self.outbox.server_now().await?;
+        let now = self.outbox.connection.server_time().await?;
         // The server clock for the rest of the round: its offset from ours, measured once.
         let offset = now.timestamp_millis() - DateTime::now().timestamp_millis();
         let server_clock = move || DateTime::from_millis(DateTime::now().timestamp_millis() + offset);

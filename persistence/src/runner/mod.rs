@@ -35,8 +35,7 @@ pub use write::Write;
 use crate::connection::Connection;
 use crate::error::{Error, Result, is_duplicate_key};
 use crate::event_store::{EventStore, StoredEvent};
-
-const CHECKPOINTS: &str = "projection_checkpoints";
+use crate::snapshots::{CHECKPOINTS, PositionStore};
 
 /// A read model built from events. `project` must be a pure function of the event: the runner
 /// may call it again for the same event when a transaction is retried.
@@ -242,12 +241,7 @@ impl Targets {
 }
 
 async fn checkpoint(connection: &Connection, name: &str) -> Result<i64> {
-    let found = connection.database().collection::<Document>(CHECKPOINTS).find_one(doc! { "_id": name }).await?;
-    Ok(found.map_or(0, |d| match d.get("position") {
-        Some(Bson::Int32(v)) => i64::from(*v),
-        Some(Bson::Int64(v)) => *v,
-        _ => 0,
-    }))
+    PositionStore::new(connection).get(name, None).await
 }
 
 /// Compare-and-set of the checkpoint from `after` to `to`.

@@ -5,6 +5,7 @@ use mongodb::{ClientSession, Database};
 
 use super::Targets;
 use crate::error::Result;
+use crate::projections::{Applied, apply_guarded};
 
 /// One read-model write caused by an event.
 #[derive(Debug, Clone, PartialEq)]
@@ -45,23 +46,23 @@ impl Write {
     }
 
     /// Applies the write for the event at `position`, only where the document has not seen
-    /// that event yet. No duplicate-key error is ever raised (it would abort the transaction):
-    /// a missing document is created only after a read in the same transaction saw it missing.
+    /// that event yet; updates go through `apply_guarded`, which never raises a duplicate-key
+    /// error inside the transaction.
     pub(crate) async fn apply(
         &self,
         database: &Database,
         targets: &Targets,
         position: i64,
         event_id: &str,
-        mut session: Option<&mut ClientSession>,
+        session: Option<&mut ClientSession>,
     ) -> Result<()> {
         let (collection, id) = match self {
             Write::Update { collection, id, .. } | Write::Delete { collection, id } => (collection, id),
         };
         let collection = database.collection::<Document>(targets.resolve(collection));
-        let unseen = doc! { "_id": id.clone(), "$or": [ { "_version": { "$lt": position } }, { "_version": { "$exists": false } } ] };
         match self {
             Write::Delete { .. } => {
+                let unseen = doc! { "_id": id.clone(), "$or": [ { "_version": { "$lt": position } }, { "_version": { "$exists": false } } ] };
                 let action = collection.delete_one(unseen);
                 match session {
                     Some(session) => action.session(session).await?,
@@ -70,38 +71,8 @@ impl Write {
                 Ok(())
             }
             Write::Update { update, .. } => {
-                let mut update = update.clone();
-                let stamp = doc! { "_version": position, "_last_event_id": event_id, "_last_event_position": position };
-                match update.get_mut("$set") {
-                    Some(Bson::Document(set)) => set.extend(stamp),
-                    _ => {
-                        update.insert("$set", stamp);
-                    }
-                }
-                let action = collection.update_one(unseen, update.clone());
-                let matched = match session.as_deref_mut() {
-                    Some(session) => action.session(session).await?,
-                    None => action.await?,
-                }
-                .matched_count;
-                if matched == 1 {
-                    return Ok(());
-                }
-                let exists = collection.find_one(doc! { "_id": id.clone() }).projection(doc! { "_id": 1 });
-                let exists = match session.as_deref_mut() {
-                    Some(session) => exists.session(session).await?,
-                    None => exists.await?,
-                };
-                if exists.is_some() {
-                    // Already at or past this event.
-                    return Ok(());
-                }
-                let create = collection.update_one(doc! { "_id": id.clone() }, update).upsert(true);
-                match session {
-                    Some(session) => create.session(session).await?,
-                    None => create.await?,
-                };
-                Ok(())
+                let event = Applied { position, event_id };
+                apply_guarded(&collection, None, id, update.clone(), event, session).await.map(|_| ())
             }
         }
     }

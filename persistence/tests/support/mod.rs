@@ -68,8 +68,7 @@ pub fn name(test: &str) -> String {
 /// A connection to a fresh database named after the test.
 pub async fn database(test: &str) -> Connection {
     let uri = server_uri();
-    let name: String =
-        format!("t_{test}").chars().map(|c| if c.is_ascii_alphanumeric() { c } else { '_' }).take(60).collect();
+    let name = name(test);
     let deadline = Instant::now() + Duration::from_secs(30);
     let connection = loop {
         match Connection::connect(
