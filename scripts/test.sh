@@ -28,6 +28,13 @@ if cargo tree -p cqrs-mongo-spec -e normal --prefix none | grep -E '^(tokio|mong
 fi
 echo "ok: no tokio, no mongodb in cqrs-mongo-spec"
 
+step "the generic cqrs-mongo binary links no application (cqrs-mongo-cli does not depend on the demo)"
+if cargo tree -p cqrs-mongo-cli --prefix none | grep -E '^cqrs-mongo-demo '; then
+  echo "cqrs-mongo must register nothing: applications build their own binary on cqrs_mongo_cli::run" >&2
+  exit 1
+fi
+echo "ok: no cqrs-mongo-demo in cqrs-mongo-cli (normal, build or dev dependencies)"
+
 step "the end-to-end demo runs (scripts/demo.sh, the README's first command)"
 bash scripts/demo.sh > target/demo.log
 tail -1 target/demo.log

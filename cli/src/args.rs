@@ -105,13 +105,22 @@ pub struct TailArgs {
     pub follow: bool,
 }
 
-/// `projections ...`.
+/// `projections ...`. Only the projections the binary registers can be named: the generic
+/// `cqrs-mongo` registers none.
 #[derive(Debug, Clone, Subcommand)]
 pub enum ProjectionsCommand {
-    /// Saved position, head position and lag of every projection checkpoint.
-    Status,
+    /// Saved position, head position and lag of every registered projection and every
+    /// checkpoint found (or of one registered projection).
+    Status(StatusArgs),
     /// Replay every event into fresh collections and swap them in.
     Rebuild(RebuildArgs),
+}
+
+/// `projections status [NAME]`.
+#[derive(Debug, Clone, Args)]
+pub struct StatusArgs {
+    /// Show only this registered projection.
+    pub name: Option<String>,
 }
 
 /// `projections rebuild NAME`.

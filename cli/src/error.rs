@@ -9,9 +9,14 @@ use cqrs_mongo_spec::SpecError;
 /// Exit status of a command that failed at run time (database, output).
 pub const EXIT_FAILURE: u8 = 1;
 
-/// Exit status of bad input: a specification that does not compile, an unreadable file, an
-/// unknown projection (and, from `clap`, bad arguments).
+/// Exit status of bad input: a specification that does not compile, an unreadable file, a
+/// projection this binary does not register (and, from `clap`, bad arguments).
 pub const EXIT_USAGE: u8 = 2;
+
+/// How projections get registered, printed after [`CliError::ProjectionNotRegistered`].
+const REGISTER_HELP: &str = "help: projections are registered by the binary, not found in the database: an application \
+builds its own binary that calls cqrs_mongo_cli::run(cli, projections) with its projections listed (see the \
+cqrs-mongo-cli crate documentation)";
 
 /// A failed command.
 #[derive(Debug)]
@@ -20,8 +25,16 @@ pub enum CliError {
     /// The specification or its options do not compile: every error found, the first being
     /// the compiler's.
     Spec(Vec<SpecError>),
-    /// Bad input other than a specification (a missing file, an unknown projection).
+    /// Bad input other than a specification or a projection name (a missing file).
     Usage(String),
+    /// The projection named on the command line is not registered in this binary: the generic
+    /// `cqrs-mongo` registers none, an application's binary registers its own.
+    ProjectionNotRegistered {
+        /// The name asked for.
+        name: String,
+        /// The names this binary registers, in registration order (empty for `cqrs-mongo`).
+        registered: Vec<String>,
+    },
     /// The server could not be reached.
     Connect {
         /// The URI, with any password masked.
@@ -54,7 +67,7 @@ impl CliError {
     /// The exit status for this error.
     pub fn exit_status(&self) -> u8 {
         match self {
-            CliError::Spec(_) | CliError::Usage(_) => EXIT_USAGE,
+            CliError::Spec(_) | CliError::Usage(_) | CliError::ProjectionNotRegistered { .. } => EXIT_USAGE,
             CliError::Connect { .. } | CliError::Database { .. } | CliError::Output(_) | CliError::Signal(_) => {
                 EXIT_FAILURE
             }
@@ -74,7 +87,8 @@ impl CliError {
     }
 }
 
-/// One `error: ...` line per problem, each ending with a newline.
+/// One `error: ...` line per problem, each ending with a newline; a `help: ...` line follows
+/// when there is something to do about it.
 impl fmt::Display for CliError {
     fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
         match self {
@@ -85,6 +99,14 @@ impl fmt::Display for CliError {
                 Ok(())
             }
             CliError::Usage(message) => writeln!(f, "error: {message}"),
+            CliError::ProjectionNotRegistered { name, registered } => {
+                let registered = if registered.is_empty() { "none".to_owned() } else { registered.join(", ") };
+                writeln!(
+                    f,
+                    "error: no projection named {name:?} is registered in this binary (registered: {registered})"
+                )?;
+                writeln!(f, "{REGISTER_HELP}")
+            }
             CliError::Connect { uri, database, source } => {
                 writeln!(f, "error: cannot connect to {uri} (database {database}): {source}")
             }
@@ -100,7 +122,7 @@ impl std::error::Error for CliError {
         match self {
             CliError::Connect { source, .. } | CliError::Database { source, .. } => Some(source.as_ref()),
             CliError::Output(err) | CliError::Signal(err) => Some(err),
-            CliError::Spec(_) | CliError::Usage(_) => None,
+            CliError::Spec(_) | CliError::Usage(_) | CliError::ProjectionNotRegistered { .. } => None,
         }
     }
 }
@@ -158,6 +180,26 @@ mod tests {
         assert_eq!(err.to_string(), "error: invalid_value at <root>.conditions[1].val: bad\n");
         assert_eq!(err.exit_status(), EXIT_USAGE);
         assert_eq!(CliError::Usage("x".into()).exit_status(), EXIT_USAGE);
+        let unregistered = CliError::ProjectionNotRegistered { name: "b".into(), registered: Vec::new() };
+        assert_eq!(unregistered.exit_status(), EXIT_USAGE);
         assert_eq!(CliError::Output(io::Error::other("x")).exit_status(), EXIT_FAILURE);
+    }
+
+    #[test]
+    fn an_unregistered_projection_lists_the_registered_ones_and_says_how_to_register() {
+        let none = CliError::ProjectionNotRegistered { name: "order_summaries".into(), registered: Vec::new() };
+        let text = none.to_string();
+        let lines: Vec<&str> = text.lines().collect();
+        assert_eq!(
+            lines[0],
+            "error: no projection named \"order_summaries\" is registered in this binary (registered: none)"
+        );
+        assert!(lines[1].starts_with("help: ") && lines[1].contains("cqrs_mongo_cli::run(cli, projections)"), "{text}");
+        assert_eq!(lines.len(), 2);
+        let some = CliError::ProjectionNotRegistered { name: "x".into(), registered: vec!["a".into(), "b".into()] };
+        assert!(
+            some.to_string()
+                .starts_with("error: no projection named \"x\" is registered in this binary (registered: a, b)\n")
+        );
     }
 }

@@ -1,26 +1,47 @@
 //! # cqrs-mongo-cli
 //!
-//! The `cqrs-mongo` command-line tool of the MongoDB persistence toolkit, as a library so that
-//! an application can build its own binary with its own projections registered:
+//! The command-line tool of the MongoDB persistence toolkit, as a library: [`run`] is the
+//! whole tool, given the projections to register.
+//!
+//! The generic `cqrs-mongo` binary (src/main.rs) registers none: it links no application code.
+//! An application builds its own binary with its projections registered:
 //!
 //! ```no_run
 //! use clap::Parser;
 //! use cqrs_mongo_cli::Cli;
-//! use cqrs_mongo_persistence::Projection;
+//! use cqrs_mongo_persistence::{Projection, Result, StoredEvent, Write};
+//!
+//! /// One of the application's read models.
+//! struct CustomerTotals;
+//!
+//! impl Projection for CustomerTotals {
+//!     fn name(&self) -> &str {
+//!         "customer_totals"
+//!     }
+//!     fn collections(&self) -> Vec<String> {
+//!         vec!["customer_totals".into()]
+//!     }
+//!     fn project(&self, _event: &StoredEvent) -> Result<Vec<Write>> {
+//!         Ok(Vec::new())
+//!     }
+//! }
 //!
 //! #[tokio::main]
 //! async fn main() -> std::process::ExitCode {
-//!     let projections: Vec<Box<dyn Projection>> = vec![Box::new(cqrs_mongo_demo::OrderSummaries)];
+//!     let projections: Vec<Box<dyn Projection>> = vec![Box::new(CustomerTotals)];
 //!     cqrs_mongo_cli::run(Cli::parse(), projections).await
 //! }
 //! ```
+//!
+//! The orders example does exactly this in its `cqrs-mongo-orders` binary
+//! (demo/src/bin/cqrs-mongo-orders.rs), registering `order_summaries`.
 //!
 //! | command | what it does |
 //! |---|---|
 //! | `compile [FILE]` | compiles a specification (and `--options`) into a filter or a whole query; no database |
 //! | `indexes ensure` | creates the missing indexes of the built-in stores and the registered projections |
 //! | `events tail` | prints events in position order; `--follow` keeps polling until Ctrl-C |
-//! | `projections status` | saved position, head position and lag of every checkpoint |
+//! | `projections status [NAME]` | saved position, head position and lag of every registered projection and every checkpoint found, or of one registered projection |
 //! | `projections rebuild NAME` | rebuilds a registered projection with a progress bar |
 //! | `outbox stats`, `outbox retry-dead` | outbox counts by status; dead messages back to pending |
 //! | `jobs stats` | job counts by status |
@@ -28,8 +49,9 @@
 //! Every command connects with `--uri` (`MONGODB_URI`) to `--database` (`CQRS_MONGO_DATABASE`),
 //! except `compile`. Errors are printed as `error: ...` lines on standard error; the exit
 //! status is 0 on success, [`EXIT_USAGE`] (2) for bad input (a specification that does not
-//! compile, an unreadable file, an unknown projection, bad arguments) and [`EXIT_FAILURE`] (1)
-//! when the database or the output fails.
+//! compile, an unreadable file, a projection name the binary does not register
+//! ([`CliError::ProjectionNotRegistered`], reported before connecting), bad arguments) and
+//! [`EXIT_FAILURE`] (1) when the database or the output fails.
 #![forbid(unsafe_code)]
 
 mod args;
@@ -44,7 +66,7 @@ use cqrs_mongo_persistence::{Connection, PoolOptions, Projection};
 
 pub use args::{
     Cli, Command, CompileArgs, DEFAULT_DATABASE, DEFAULT_URI, EventsCommand, IndexesCommand, JobsCommand,
-    OutboxCommand, ProjectionsCommand, RebuildArgs, TailArgs,
+    OutboxCommand, ProjectionsCommand, RebuildArgs, StatusArgs, TailArgs,
 };
 pub use error::{CliError, EXIT_FAILURE, EXIT_USAGE};
 

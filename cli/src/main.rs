@@ -1,15 +1,18 @@
-//! The `cqrs-mongo` binary: the command-line tool with the orders example's projection
-//! (`order_summaries`) registered. Applications build their own binary the same way, with
-//! their projections in the list.
+//! The generic `cqrs-mongo` binary: the command-line tool with no projection registered.
+//!
+//! Everything that needs no application code works here (`compile`, `indexes ensure` for the
+//! built-in stores, `events tail`, `projections status` of the checkpoints found, `outbox`,
+//! `jobs`); naming a projection (`projections status NAME`, `projections rebuild NAME`) fails
+//! with [`CliError::ProjectionNotRegistered`](cqrs_mongo_cli::CliError::ProjectionNotRegistered).
+//! An application registers its projections in a binary of its own built the same way, as the
+//! orders example's `cqrs-mongo-orders` (demo/src/bin/cqrs-mongo-orders.rs) does.
 
 use std::process::ExitCode;
 
 use clap::Parser;
 use cqrs_mongo_cli::Cli;
-use cqrs_mongo_persistence::Projection;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let projections: Vec<Box<dyn Projection>> = vec![Box::new(cqrs_mongo_demo::OrderSummaries)];
-    cqrs_mongo_cli::run(Cli::parse(), projections).await
+    cqrs_mongo_cli::run(Cli::parse(), Vec::new()).await
 }

@@ -1,8 +1,11 @@
-//! How the binary fails: an unreachable server, bad arguments, an unknown projection. No test
-//! server is needed.
+//! How the binary fails: an unreachable server, bad arguments, a projection it does not
+//! register (it registers none). No test server is needed.
 
 use std::net::TcpListener;
 use std::process::{Command, Output};
+
+use clap::Parser;
+use cqrs_mongo_cli::{Cli, CliError, EXIT_USAGE};
 
 fn cqrs_mongo(args: &[&str]) -> Output {
     Command::new(env!("CARGO_BIN_EXE_cqrs-mongo"))
@@ -63,12 +66,41 @@ fn bad_arguments_exit_with_status_2() {
 }
 
 #[test]
-fn an_unknown_projection_lists_the_registered_ones_with_status_2() {
+fn the_generic_binary_registers_no_projection_so_naming_one_fails_with_status_2() {
     // Checked before connecting: no server is needed.
-    let output = cqrs_mongo(&["--uri", &closed_port_uri(""), "projections", "rebuild", "orders_by_customer"]);
-    assert_eq!(output.status.code(), Some(2));
-    assert_eq!(
-        String::from_utf8(output.stderr).unwrap(),
-        "error: unknown projection \"orders_by_customer\"; registered projections: order_summaries\n"
-    );
+    let uri = closed_port_uri("");
+    for command in [&["projections", "status", "order_summaries"][..], &["projections", "rebuild", "order_summaries"]] {
+        let output = cqrs_mongo(&[&["--uri", &uri, "--timeout", "1"], command].concat());
+        assert_eq!(output.status.code(), Some(2), "{command:?}");
+        assert!(output.stdout.is_empty(), "{command:?}");
+        let stderr = String::from_utf8(output.stderr).unwrap();
+        let lines: Vec<&str> = stderr.lines().collect();
+        assert_eq!(
+            lines[0], "error: no projection named \"order_summaries\" is registered in this binary (registered: none)",
+            "{command:?}"
+        );
+        assert!(
+            lines[1].starts_with("help: ") && lines[1].contains("cqrs_mongo_cli::run(cli, projections)"),
+            "{stderr}"
+        );
+        assert_eq!(lines.len(), 2, "{stderr}");
+    }
+}
+
+/// The same through the library entry point, as the typed error.
+#[tokio::test]
+async fn an_empty_registry_gives_the_typed_not_registered_error() {
+    let uri = closed_port_uri("");
+    for command in [["projections", "status", "order_summaries"], ["projections", "rebuild", "order_summaries"]] {
+        let cli = Cli::try_parse_from([&["cqrs-mongo", "--uri", &uri][..], &command].concat()).unwrap();
+        let mut out = Vec::new();
+        let err = cqrs_mongo_cli::execute(cli, Vec::new(), &mut out).await.unwrap_err();
+        assert!(
+            matches!(&err, CliError::ProjectionNotRegistered { name, registered }
+                if name == "order_summaries" && registered.is_empty()),
+            "{command:?}: {err:?}"
+        );
+        assert_eq!(err.exit_status(), EXIT_USAGE);
+        assert!(out.is_empty());
+    }
 }

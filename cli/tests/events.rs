@@ -20,7 +20,7 @@ fn expected_line(event: &StoredEvent) -> String {
 async fn events_tail_prints_the_events_after_a_position_and_stops_when_caught_up() {
     let test = "cli_events_tail";
     let db = support::database(test).await;
-    support::place_orders(&db, 3).await;
+    support::append_orders(&db, 3).await;
     let stored = EventStore::new(&db).read_all(0, 100).await.unwrap();
     assert_eq!(stored.len(), 3);
 
@@ -45,7 +45,7 @@ async fn events_tail_prints_the_events_after_a_position_and_stops_when_caught_up
 async fn events_tail_follow_prints_new_events_until_ctrl_c() {
     let test = "cli_events_follow";
     let db = support::database(test).await;
-    support::place_orders(&db, 1).await;
+    support::append_orders(&db, 1).await;
 
     let mut child = support::cli(test)
         .args(["events", "tail", "--follow"])
@@ -69,10 +69,7 @@ async fn events_tail_follow_prints_new_events_until_ctrl_c() {
     // Caught up, it keeps polling: an event appended now is printed too.
     tokio::time::sleep(Duration::from_millis(700)).await;
     assert!(child.try_wait().unwrap().is_none(), "--follow does not stop when caught up");
-    let orders = cqrs_mongo_persistence::Repository::<cqrs_mongo_demo::Order>::new(&db);
-    let (events, outbox) = (EventStore::new(&db), cqrs_mongo_persistence::Outbox::new(&db));
-    let mut order = cqrs_mongo_demo::Order::new("late", "customer-late", Vec::new());
-    cqrs_mongo_demo::place_order(&db, &orders, &events, &outbox, &mut order).await.unwrap();
+    support::append_order(&db, "late", "customer-late", 0).await;
     let line = next_line();
     assert!(line.starts_with("2\tlate\t1\tOrderPlaced\t"), "{line}");
     assert!(child.try_wait().unwrap().is_none());

@@ -26,8 +26,8 @@ pub(crate) async fn dispatch(
         Command::Compile(args) => compile::run(args, out),
         Command::Indexes(IndexesCommand::Ensure) => indexes::ensure(&connect(&cli).await?, &projections, out).await,
         Command::Events(EventsCommand::Tail(args)) => events::tail(&connect(&cli).await?, args, out).await,
-        Command::Projections(ProjectionsCommand::Status) => {
-            projections::status(&connect(&cli).await?, &projections, out).await
+        Command::Projections(ProjectionsCommand::Status(args)) => {
+            projections::status(&cli, &projections, args.name.as_deref(), out).await
         }
         Command::Projections(ProjectionsCommand::Rebuild(args)) => {
             projections::rebuild(&cli, projections, &args.name, out).await

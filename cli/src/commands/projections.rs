@@ -23,18 +23,27 @@ struct Row {
 }
 
 /// Prints every registered projection (with position 0 when it has no checkpoint yet) and
-/// every other checkpoint document found: saved position, head position, lag.
+/// every other checkpoint document found: saved position, head position, lag. With a `name`,
+/// only that projection, which must be registered (checked before connecting).
 pub(crate) async fn status(
-    connection: &Connection,
+    cli: &Cli,
     projections: &[Box<dyn Projection>],
+    name: Option<&str>,
     out: &mut (dyn Write + Send),
 ) -> Result<(), CliError> {
-    let head = EventStore::new(connection)
+    if let Some(name) = name {
+        registered(projections, name)?;
+    }
+    let connection = crate::connect(cli).await?;
+    let head = EventStore::new(&connection)
         .latest_position()
         .await
         .map_err(CliError::database("cannot read the head position"))?;
-    let checkpoints = read_checkpoints(connection).await?;
-    let rows = rows(projections, checkpoints);
+    let checkpoints = read_checkpoints(&connection).await?;
+    let mut rows = rows(projections, checkpoints);
+    if let Some(name) = name {
+        rows.retain(|row| row.registered && row.name == name);
+    }
     let width = rows.iter().map(|r| r.name.len()).chain(["PROJECTION".len()]).max().unwrap_or(0);
     writeln!(
         out,
@@ -101,20 +110,23 @@ fn rows(projections: &[Box<dyn Projection>], checkpoints: Vec<Document>) -> Vec<
     rows
 }
 
+/// The index of the registered projection `name`, or the error naming the registered ones.
+fn registered(projections: &[Box<dyn Projection>], name: &str) -> Result<usize, CliError> {
+    projections.iter().position(|p| p.name() == name).ok_or_else(|| CliError::ProjectionNotRegistered {
+        name: name.to_owned(),
+        registered: projections.iter().map(|p| p.name().to_owned()).collect(),
+    })
+}
+
 /// Rebuilds the registered projection `name` with a progress bar on standard error, then
-/// prints the report. An unknown name is a usage error listing the registered names.
+/// prints the report. A name this binary does not register is an error (before connecting).
 pub(crate) async fn rebuild(
     cli: &Cli,
     mut projections: Vec<Box<dyn Projection>>,
     name: &str,
     out: &mut (dyn Write + Send),
 ) -> Result<(), CliError> {
-    let Some(index) = projections.iter().position(|p| p.name() == name) else {
-        let names: Vec<&str> = projections.iter().map(|p| p.name()).collect();
-        let registered = if names.is_empty() { "none".to_owned() } else { names.join(", ") };
-        return Err(CliError::Usage(format!("unknown projection {name:?}; registered projections: {registered}")));
-    };
-    let projection = projections.swap_remove(index);
+    let projection = projections.swap_remove(registered(&projections, name)?);
     let connection = crate::connect(cli).await?;
     let events = EventStore::new(&connection);
     let runner = ProjectionRunner::new(&connection, &events, projection);
@@ -189,5 +201,21 @@ mod tests {
         assert_eq!(summary, [("b", 0, true), ("a", 7, true), ("legacy", 3, false)]);
         assert_eq!(rows[0].updated, "never");
         assert_eq!(rows[1].updated, "1970-01-01T00:00:00Z");
+    }
+
+    #[test]
+    fn only_registered_names_are_accepted_and_the_error_lists_the_registered_ones() {
+        let projections: Vec<Box<dyn Projection>> = vec![Box::new(Named("b")), Box::new(Named("a"))];
+        assert_eq!(registered(&projections, "a").unwrap(), 1);
+        let err = registered(&projections, "c").unwrap_err();
+        assert!(
+            matches!(&err, CliError::ProjectionNotRegistered { name, registered } if name == "c" && registered == &["b", "a"]),
+            "{err:?}"
+        );
+        let none = registered(&[], "a").unwrap_err();
+        assert!(
+            matches!(&none, CliError::ProjectionNotRegistered { registered, .. } if registered.is_empty()),
+            "{none:?}"
+        );
     }
 }

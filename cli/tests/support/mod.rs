@@ -38,19 +38,22 @@ pub fn stdout_ok(output: &Output) -> String {
     String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
 }
 
-/// Places `count` orders (`o1`, `o2`, ...) through the orders example: each saves the order, its
-/// `OrderPlaced` event (positions 1..=count) and an outbox message in one transaction.
-pub async fn place_orders(db: &Connection, count: usize) -> Vec<cqrs_mongo_demo::Order> {
-    use cqrs_mongo_demo::{Line, Order, place_order};
-    use cqrs_mongo_persistence::{EventStore, Outbox, Repository};
-
-    let (orders, events, outbox) = (Repository::<Order>::new(db), EventStore::new(db), Outbox::new(db));
-    let mut placed = Vec::new();
+/// Appends one `OrderPlaced` event to each of the streams `o1`, `o2`, ... `o{count}` (positions
+/// 1..=count), with the payload `{customer: "customer-{i}", total_cents: i * 10000, items: 1}`.
+/// The generic binary knows no application: plain events are all its tests need.
+pub async fn append_orders(db: &Connection, count: usize) {
     for i in 1..=count {
-        let lines = vec![Line { sku: format!("sku-{i}"), quantity: i as i64, price_cents: 10_000 }];
-        let mut order = Order::new(format!("o{i}"), format!("customer-{i}"), lines);
-        place_order(db, &orders, &events, &outbox, &mut order).await.expect("place an order");
-        placed.push(order);
+        append_order(db, &format!("o{i}"), &format!("customer-{i}"), i as i64 * 10_000).await;
     }
-    placed
+}
+
+/// Appends the `OrderPlaced` event that starts the stream `id`.
+pub async fn append_order(db: &Connection, id: &str, customer: &str, total_cents: i64) {
+    use bson::doc;
+    use cqrs_mongo_persistence::{EventStore, EventStream, ExpectedVersion, NewEvent};
+
+    let payload = doc! { "customer": customer, "total_cents": total_cents, "items": 1_i64 };
+    let event = NewEvent::new(format!("{id}-placed"), "OrderPlaced", payload);
+    let stream = EventStream { aggregate_id: id, aggregate_type: "Order" };
+    EventStore::new(db).append(stream, ExpectedVersion::NoStream, &[event], None).await.expect("append an event");
 }
