@@ -10,7 +10,7 @@
 use bson::{Document, doc};
 use cqrs_mongo_persistence::{
     Connection, EventStore, EventStream, ExpectedVersion, NewEvent, Outbox, OutboxMessage, Projection, Repository,
-    Result, StoredEvent, Write,
+    Result, StoredEvent, Version, Write,
 };
 use futures::FutureExt;
 use serde::{Deserialize, Serialize};
@@ -39,7 +39,7 @@ pub struct Order {
     pub status: String,
     /// Optimistic-concurrency version.
     #[serde(default)]
-    pub version: i64,
+    pub version: Version,
 }
 
 cqrs_mongo_persistence::aggregate!(Order, "orders", String);
@@ -47,7 +47,7 @@ cqrs_mongo_persistence::aggregate!(Order, "orders", String);
 impl Order {
     /// A new order.
     pub fn new(id: impl Into<String>, customer: impl Into<String>, lines: Vec<Line>) -> Self {
-        Order { id: id.into(), customer: customer.into(), lines, status: "placed".into(), version: 0 }
+        Order { id: id.into(), customer: customer.into(), lines, status: "placed".into(), version: Version::default() }
     }
 
     /// Total in cents.

@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use bson::{Document, doc};
-use cqrs_mongo_persistence::{Connection, PoolOptions, Repository};
+use cqrs_mongo_persistence::{Connection, PoolOptions, Repository, Version};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -18,7 +18,7 @@ struct Order {
     customer: String,
     total: i64,
     #[serde(default)]
-    version: i64,
+    version: Version,
 }
 
 cqrs_mongo_persistence::aggregate!(Order, "orders", String);
@@ -71,7 +71,8 @@ async fn main() {
     let repo = Repository::<Order>::new(&db);
     let raw = db.database().collection::<Document>("orders");
     for i in 0..1_000 {
-        let mut order = Order { id: format!("o{i}"), customer: format!("c{}", i % 10), total: i, version: 0 };
+        let mut order =
+            Order { id: format!("o{i}"), customer: format!("c{}", i % 10), total: i, version: Version::default() };
         repo.save(&mut order, None).await.expect("seed");
     }
     println!("server: {uri}\n");
@@ -120,7 +121,8 @@ async fn main() {
             async |i| {
                 let mut uow = db.begin().await.unwrap();
                 for j in 0..10 {
-                    let mut order = Order { id: format!("u{i}_{j}"), customer: "c".into(), total: j, version: 0 };
+                    let mut order =
+                        Order { id: format!("u{i}_{j}"), customer: "c".into(), total: j, version: Version::default() };
                     repo.save(&mut order, Some(&mut uow)).await.unwrap();
                 }
                 uow.commit().await.unwrap();

@@ -30,12 +30,46 @@ pub enum Error {
         /// The serde error.
         message: String,
     },
-    /// The deployment does not support transactions and the caller did not choose the
-    /// non-transactional mode.
+    /// Inside a transaction, another transaction wrote the same document first (the server's
+    /// `WriteConflict`, code 112). Transient: the whole unit of work can be retried, and
+    /// [`Connection::run_in_transaction`](crate::Connection::run_in_transaction) does that itself.
+    #[error("write conflict: a concurrent transaction wrote the same document; retry the unit of work ({0})")]
+    WriteConflict(mongodb::error::Error),
+    /// The deployment does not support transactions (a standalone server) and the operation
+    /// needs one.
     #[error(
-        "this MongoDB deployment does not support transactions (it is not a replica set or sharded cluster); use UnitOfWork::non_transactional to run without one"
+        "this MongoDB deployment does not support transactions (it is not a replica set or sharded cluster): {operation} needs one; {alternative}"
     )]
-    TransactionsUnsupported,
+    TransactionsUnsupported {
+        /// The operation that needs a transaction.
+        operation: &'static str,
+        /// What works without one (an API that exists).
+        alternative: &'static str,
+    },
+    /// An aggregate's id serialises to null; a document is never stored with `_id: null`.
+    #[error("an aggregate of {collection} has a null id; set its id before saving it")]
+    NullId {
+        /// The aggregate's collection.
+        collection: String,
+    },
+    /// An event id that cannot be appended.
+    #[error("event {event_id}: {problem}")]
+    EventId {
+        /// The event id.
+        event_id: String,
+        /// What is wrong with it.
+        problem: EventIdProblem,
+    },
+    /// An option or argument this operation cannot honour (it is refused rather than ignored).
+    #[error("{operation} does not support {option}: {reason}")]
+    Unsupported {
+        /// The operation, e.g. `Repository::search`.
+        operation: &'static str,
+        /// The option or argument, e.g. `select_fields`.
+        option: &'static str,
+        /// Why, and what to use instead.
+        reason: String,
+    },
     /// An index that already exists with the same name but other keys or options.
     #[error("index {name} on {collection} exists with different keys or options: {existing}")]
     IndexConflict {
@@ -107,6 +141,36 @@ pub enum Error {
     Driver(mongodb::error::Error),
 }
 
+/// Why an event id cannot be appended.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum EventIdProblem {
+    /// The batch holds the id more than once.
+    #[error("the batch holds this event id more than once")]
+    RepeatedInBatch,
+    /// The id is stored already, in another stream.
+    #[error("this event id is already stored in stream {stream}")]
+    InAnotherStream {
+        /// The stream (aggregate id) that holds it.
+        stream: String,
+    },
+    /// The id is stored already in this stream, with another type or payload (the same content
+    /// is an idempotent retry and is not an error).
+    #[error("this event id is already stored with other content")]
+    OtherContent,
+}
+
+impl Error {
+    /// [`Error::TransactionsUnsupported`] for an operation whose writes can instead run one by
+    /// one in a non-transactional unit of work.
+    pub(crate) fn needs_transaction(operation: &'static str) -> Self {
+        Error::TransactionsUnsupported {
+            operation,
+            alternative: "run the writes in Connection::begin_non_transactional() instead, where each applies on its own",
+        }
+    }
+}
+
 /// The crate's result type.
 pub type Result<T, E = Error> = std::result::Result<T, E>;
 
@@ -116,6 +180,9 @@ impl From<mongodb::error::Error> for Error {
             return ours.take();
         }
         use mongodb::error::ErrorKind;
+        if has_code(&err, WRITE_CONFLICT) {
+            return Error::WriteConflict(err);
+        }
         match *err.kind {
             ErrorKind::ServerSelection { .. } => Error::Timeout(err),
             ErrorKind::Io(ref io) if io.kind() == std::io::ErrorKind::TimedOut => Error::Timeout(err),
@@ -128,7 +195,9 @@ impl Error {
     /// True for errors a whole transaction can be retried after (driver label).
     pub fn is_transient(&self) -> bool {
         match self {
-            Error::Driver(err) | Error::Timeout(err) => err.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR),
+            Error::Driver(err) | Error::Timeout(err) | Error::WriteConflict(err) => {
+                err.contains_label(mongodb::error::TRANSIENT_TRANSACTION_ERROR)
+            }
             _ => false,
         }
     }
@@ -137,19 +206,27 @@ impl Error {
     /// themselves (so their retry labels are seen), ours travel as a custom payload.
     pub(crate) fn into_driver(self) -> mongodb::error::Error {
         match self {
-            Error::Driver(err) | Error::Timeout(err) => err,
+            Error::Driver(err) | Error::Timeout(err) | Error::WriteConflict(err) => err,
             other => mongodb::error::Error::custom(SharedError::new(other)),
         }
     }
 }
 
+/// The server's code for a write that lost to a concurrent transaction.
+const WRITE_CONFLICT: i32 = 112;
+
 /// True when a driver error is a duplicate key (E11000).
 pub(crate) fn is_duplicate_key(err: &mongodb::error::Error) -> bool {
+    has_code(err, 11000)
+}
+
+/// True when the server answered with `code` (for the command, or for one of its writes).
+fn has_code(err: &mongodb::error::Error, code: i32) -> bool {
     use mongodb::error::{ErrorKind, WriteFailure};
     match &*err.kind {
-        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == 11000,
-        ErrorKind::Command(e) => e.code == 11000,
-        ErrorKind::InsertMany(e) => e.write_errors.iter().flatten().any(|w| w.code == 11000),
+        ErrorKind::Write(WriteFailure::WriteError(e)) => e.code == code,
+        ErrorKind::Command(e) => e.code == code,
+        ErrorKind::InsertMany(e) => e.write_errors.iter().flatten().any(|w| w.code == code),
         _ => false,
     }
 }

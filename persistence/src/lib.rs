@@ -65,9 +65,10 @@ mod sagas;
 mod snapshots;
 mod tenancy;
 mod uow;
+mod version;
 
 pub use connection::{Connection, Health, PoolOptions};
-pub use error::{Error, Result};
+pub use error::{Error, EventIdProblem, Result};
 pub use event_store::{EventStore, ExpectedVersion, NewEvent, StoredEvent, Stream as EventStream, Upcast, Upcasters};
 pub use indexes::{IndexReport, IndexSpec};
 pub use jobs::{ClaimedJob, Enqueued, Failed, JobQueue, NewJob};
@@ -80,3 +81,4 @@ pub use sagas::{IfStarted, Page, Saga, SagaRepository, SagaStatus};
 pub use snapshots::{PositionStore, Snapshot, SnapshotStore};
 pub use tenancy::{TENANT_FIELD, Tenant};
 pub use uow::{AfterCommit, UnitOfWork};
+pub use version::Version;

@@ -10,6 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
+use crate::version::Version;
 
 /// A domain event raised by an aggregate, waiting for the event store.
 #[derive(Debug, Clone, PartialEq)]
@@ -30,20 +31,28 @@ impl PendingEvent {
 
 /// An aggregate root stored by a [`Repository`](crate::Repository).
 ///
-/// The struct serialises its own fields (with serde); the repository maps `id` to `_id` and
-/// owns `version`: 0 means "never saved", the first save stores 1, each save adds 1.
+/// The struct serialises its own fields (with serde); the repository stores [`id`](Self::id)
+/// as `_id` and owns the [`Version`]: 0 means "never saved", the first save stores 1, each
+/// save adds 1. A save inside a unit of work changes the version provisionally; it reverts if
+/// the unit of work is rolled back or retried (see [`Version`]).
 pub trait Aggregate: Serialize + DeserializeOwned + Send + Sync {
     /// The collection name.
     const COLLECTION: &'static str;
+    /// The struct field that holds the id (stored as `_id` instead).
+    const ID_FIELD: &'static str = "id";
     /// The id type (stored as `_id`).
     type Id: Serialize + Clone + Send + Sync + std::fmt::Debug;
 
     /// The id.
     fn id(&self) -> &Self::Id;
+    /// The version field.
+    fn version_ref(&self) -> &Version;
+    /// The version field, for the repository to update after loading and saving.
+    fn version_mut(&mut self) -> &mut Version;
     /// The version last loaded or saved (0 for a new aggregate).
-    fn version(&self) -> i64;
-    /// Sets the version (the repository calls this after loading and saving).
-    fn set_version(&mut self, version: i64);
+    fn version(&self) -> i64 {
+        self.version_ref().get()
+    }
     /// Takes the events raised since the last save (for the event store); none by default.
     fn pull_events(&mut self) -> Vec<PendingEvent> {
         Vec::new()
@@ -51,15 +60,17 @@ pub trait Aggregate: Serialize + DeserializeOwned + Send + Sync {
 }
 
 /// Implements [`Aggregate`] for a struct whose id field is `id` (or the field named after
-/// `id =`) and whose version field is `version`.
+/// `id =`) and whose version field is `version` (a [`Version`]).
 ///
 /// ```
+/// use cqrs_mongo_persistence::Version;
+///
 /// #[derive(serde::Serialize, serde::Deserialize)]
-/// struct Order { id: String, total: i64, #[serde(default)] version: i64 }
+/// struct Order { id: String, total: i64, #[serde(default)] version: Version }
 /// cqrs_mongo_persistence::aggregate!(Order, "orders", String);
 ///
 /// #[derive(serde::Serialize, serde::Deserialize)]
-/// struct Customer { key: bson::Uuid, #[serde(default)] version: i64 }
+/// struct Customer { key: bson::Uuid, #[serde(default)] version: Version }
 /// cqrs_mongo_persistence::aggregate!(Customer, "customers", bson::Uuid, id = key);
 /// ```
 #[macro_export]
@@ -70,18 +81,19 @@ macro_rules! aggregate {
     ($type:ty, $collection:literal, $id:ty, id = $field:ident) => {
         impl $crate::Aggregate for $type {
             const COLLECTION: &'static str = $collection;
+            const ID_FIELD: &'static str = stringify!($field);
             type Id = $id;
 
             fn id(&self) -> &$id {
                 &self.$field
             }
 
-            fn version(&self) -> i64 {
-                self.version
+            fn version_ref(&self) -> &$crate::Version {
+                &self.version
             }
 
-            fn set_version(&mut self, version: i64) {
-                self.version = version;
+            fn version_mut(&mut self) -> &mut $crate::Version {
+                &mut self.version
             }
         }
     };
@@ -91,8 +103,8 @@ macro_rules! aggregate {
 #[derive(Debug, Clone)]
 #[non_exhaustive]
 pub struct Mapping {
-    /// The struct field stored as `_id` (default `"id"`).
-    pub id_field: String,
+    /// The struct field stored as `_id` (default: the aggregate's [`Aggregate::ID_FIELD`]).
+    pub id_field: Option<String>,
     /// The field holding the version (default `"version"`).
     pub version_field: String,
     /// Struct field → stored field renames.
@@ -103,12 +115,7 @@ pub struct Mapping {
 
 impl Default for Mapping {
     fn default() -> Self {
-        Mapping {
-            id_field: "id".into(),
-            version_field: "version".into(),
-            renames: HashMap::new(),
-            excluded: Vec::new(),
-        }
+        Mapping { id_field: None, version_field: "version".into(), renames: HashMap::new(), excluded: Vec::new() }
     }
 }
 
@@ -125,21 +132,41 @@ impl Mapping {
         self
     }
 
-    /// Sets the struct field stored as `_id`.
+    /// Sets the struct field stored as `_id` (instead of [`Aggregate::ID_FIELD`]).
     pub fn id_field(mut self, field: impl Into<String>) -> Self {
-        self.id_field = field.into();
+        self.id_field = Some(field.into());
         self
     }
 
-    /// The stored document of an aggregate, with `version` set to `version`.
+    fn id_field_of<T: Aggregate>(&self) -> &str {
+        self.id_field.as_deref().unwrap_or(T::ID_FIELD)
+    }
+
+    /// The stored document of an aggregate, with `version` set to `version`. The `_id` is
+    /// [`Aggregate::id`]; an id that serialises to null, or a mapping whose id field is not
+    /// a field of the struct holding that id, is refused before anything is written.
     pub fn to_document<T: Aggregate>(&self, aggregate: &T, version: i64) -> Result<Document> {
+        let what = || std::any::type_name::<T>().to_owned();
+        let id = id_to_bson(aggregate.id())?;
+        if id == Bson::Null {
+            return Err(Error::NullId { collection: T::COLLECTION.into() });
+        }
         let fields = bson::serialize_to_document(aggregate)
-            .map_err(|e| Error::Mapping { what: std::any::type_name::<T>().into(), message: e.to_string() })?;
+            .map_err(|e| Error::Mapping { what: what(), message: e.to_string() })?;
+        let id_field = self.id_field_of::<T>();
+        if fields.get(id_field) != Some(&id) {
+            return Err(Error::Mapping {
+                what: what(),
+                message: format!(
+                    "the id field {id_field:?} is not a field holding the aggregate's id(); name the id field with \
+                     `aggregate!(…, id = <field>)` or `Mapping::id_field`"
+                ),
+            });
+        }
         let mut out = Document::new();
-        let id = fields.get(&self.id_field).cloned().unwrap_or(Bson::Null);
         out.insert("_id", id);
         for (key, value) in fields {
-            if key == self.id_field || key == self.version_field || self.excluded.contains(&key) {
+            if key == id_field || key == self.version_field || self.excluded.contains(&key) {
                 continue;
             }
             let stored = self.renames.get(&key).cloned().unwrap_or(key);
@@ -153,14 +180,10 @@ impl Mapping {
     pub fn from_document<T: Aggregate>(&self, mut stored: Document) -> Result<T> {
         let mut fields = Document::new();
         if let Some(id) = stored.remove("_id") {
-            fields.insert(self.id_field.clone(), id);
+            fields.insert(self.id_field_of::<T>(), id);
         }
         let reverse: HashMap<&str, &str> = self.renames.iter().map(|(k, v)| (v.as_str(), k.as_str())).collect();
-        let version = match stored.get(&self.version_field) {
-            Some(Bson::Int32(v)) => i64::from(*v),
-            Some(Bson::Int64(v)) => *v,
-            _ => 0,
-        };
+        let version = crate::fields::int(stored.get(&self.version_field));
         for (key, value) in stored {
             let field = reverse.get(key.as_str()).map(|s| (*s).to_owned()).unwrap_or(key);
             fields.insert(field, value);
@@ -168,7 +191,7 @@ impl Mapping {
         fields.insert(self.version_field.clone(), version);
         let mut aggregate: T = bson::deserialize_from_document(fields)
             .map_err(|e| Error::Mapping { what: std::any::type_name::<T>().into(), message: e.to_string() })?;
-        aggregate.set_version(version);
+        *aggregate.version_mut() = Version::new(version);
         Ok(aggregate)
     }
 }

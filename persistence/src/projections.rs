@@ -45,6 +45,12 @@ impl ProjectionStore {
         ProjectionStore { database: connection.database().clone(), compiler: Compiler::default(), tenant: None }
     }
 
+    /// Uses a compiler with a field whitelist or other limits for [`find`](Self::find).
+    pub fn with_compiler(mut self, compiler: Compiler) -> Self {
+        self.compiler = compiler;
+        self
+    }
+
     /// This store scoped to `tenant`: documents carry the tenant, filters include it, and
     /// touching another tenant's document by id (or dropping a shared collection) is
     /// [`Error::CrossTenant`].
@@ -130,25 +136,23 @@ impl ProjectionStore {
     /// Documents matching a specification, with query options.
     pub async fn find(&self, collection: &str, spec: &Value, options: Option<&QueryOptions>) -> Result<Vec<Document>> {
         let options = options.cloned().unwrap_or_default();
-        let scoped;
-        let spec = match &self.tenant {
-            Some(tenant) => {
-                scoped = tenant.scope_spec(spec);
-                &scoped
-            }
-            None => spec,
-        };
+        // The caller's spec compiles as given; the tenant clause is ANDed onto the result.
         let query = self.compiler.compile_spec_query(&cqrs_mongo_spec::Spec::from_value(spec)?, &options)?;
         let coll = self.collection(collection);
         if options.needs_aggregation() {
-            return Ok(coll.aggregate(query.pipeline.unwrap_or_default()).await?.try_collect().await?);
+            let pipeline = query.pipeline.unwrap_or_default();
+            let pipeline = match &self.tenant {
+                Some(tenant) => tenant.scope_pipeline(pipeline),
+                None => pipeline,
+            };
+            return Ok(coll.aggregate(pipeline).await?.try_collect().await?);
         }
         let mut find = mongodb::options::FindOptions::default();
         find.sort = query.sort;
         find.skip = query.skip;
         find.limit = query.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
         find.projection = query.projection;
-        Ok(coll.find(query.filter).with_options(find).await?.try_collect().await?)
+        Ok(coll.find(self.scoped(query.filter)).with_options(find).await?.try_collect().await?)
     }
 
     /// Deletes one document.

@@ -99,12 +99,9 @@ impl<T: Aggregate> Repository<T> {
         }
     }
 
-    /// The compiled filter of a specification, within the tenant scope.
+    /// The compiled filter of a specification (compiled as given), within the tenant scope.
     fn spec_filter(&self, spec: &Value) -> Result<Document> {
-        Ok(match &self.tenant {
-            Some(tenant) => self.compiler.compile(&tenant.scope_spec(spec))?,
-            None => self.compiler.compile(spec)?,
-        })
+        Ok(self.scoped(self.compiler.compile(spec)?))
     }
 
     /// `filter` within the tenant scope.
@@ -123,9 +120,16 @@ impl<T: Aggregate> Repository<T> {
     }
 
     /// Inserts a new aggregate (version 0 → 1) or updates it if the stored version is still the
-    /// loaded one (version n → n + 1). A mismatch, or a concurrent create of the same id, is
-    /// [`Error::Concurrency`]. The aggregate's version is updated on success.
+    /// loaded one (version n → n + 1). A mismatch, or a create of an id that exists, is
+    /// [`Error::Concurrency`]; inside a unit of work, a concurrent transaction that wrote the
+    /// same document first is [`Error::WriteConflict`] (retry the unit of work). An id that
+    /// serialises to null is [`Error::NullId`], refused before anything is written.
+    ///
+    /// The aggregate's version is updated on success; inside a unit of work the new version is
+    /// provisional until the commit (a rollback or retry puts the old one back, see
+    /// [`Version`](crate::Version)).
     pub async fn save(&self, aggregate: &mut T, uow: Option<&mut UnitOfWork<'_>>) -> Result<()> {
+        let fate = uow.as_ref().and_then(|uow| uow.fate().cloned());
         let expected = aggregate.version();
         let id = id_to_bson(aggregate.id())?;
         let next = expected + 1;
@@ -149,7 +153,7 @@ impl<T: Aggregate> Repository<T> {
         .await;
         match outcome {
             Ok(()) => {
-                aggregate.set_version(next);
+                aggregate.version_mut().advance(next, fate.as_ref());
                 Ok(())
             }
             Err(Error::Concurrency { collection, id: id_text, expected, .. }) => {
@@ -203,7 +207,7 @@ impl<T: Aggregate> Repository<T> {
         traced(T::COLLECTION, "get_many", async move {
             let keys: Vec<Bson> = ids.iter().map(id_to_bson).collect::<Result<_>>()?;
             let filter = self.scoped(doc! { "_id": { "$in": keys.clone() } });
-            let documents = self.find_documents(filter, None, uow).await?;
+            let documents = self.find_documents(filter, FindOptions::default(), uow).await?;
             let mut by_id: Vec<(Bson, Document)> =
                 documents.into_iter().map(|d| (d.get("_id").cloned().unwrap_or(Bson::Null), d)).collect();
             let mut found = Vec::with_capacity(ids.len());
@@ -286,8 +290,9 @@ impl<T: Aggregate> Repository<T> {
         .await
     }
 
-    /// Aggregates matching a specification, with query options (sort, skip, limit; `distinct`
-    /// and `group_by` do not produce aggregates and are refused).
+    /// Aggregates matching a specification, with query options (sort, skip, limit).
+    /// `select_fields`, `distinct` and `group_by` do not produce whole aggregates: they are
+    /// [`Error::Unsupported`] here; [`search_documents`](Self::search_documents) honours them.
     pub async fn search(
         &self,
         spec: &Value,
@@ -296,8 +301,52 @@ impl<T: Aggregate> Repository<T> {
     ) -> Result<Vec<T>> {
         traced(T::COLLECTION, "search", async move {
             let filter = self.spec_filter(spec)?;
-            let documents = self.find_documents(filter, options, uow).await?;
+            let find_options = match options {
+                Some(options) => self.plan(options, "Repository::search")?,
+                None => FindOptions::default(),
+            };
+            let documents = self.find_documents(filter, find_options, uow).await?;
             documents.into_iter().map(|d| self.mapping.from_document(d)).collect()
+        })
+        .await
+    }
+
+    /// Stored documents (not aggregates) matching a specification, with every query option
+    /// honoured: sort, skip, limit, `select_fields` (a projection), and `distinct` / `group_by`
+    /// (run as the compiled aggregation pipeline, returning its groups). Field names are the
+    /// stored ones (`_id`, renames applied).
+    pub async fn search_documents(
+        &self,
+        spec: &Value,
+        options: &QueryOptions,
+        uow: Option<&mut UnitOfWork<'_>>,
+    ) -> Result<Vec<Document>> {
+        traced(T::COLLECTION, "search_documents", async move {
+            let query = self.compiler.compile_spec_query(&cqrs_mongo_spec::Spec::from_value(spec)?, options)?;
+            if let Some(pipeline) = query.pipeline.filter(|_| options.needs_aggregation()) {
+                let pipeline = match &self.tenant {
+                    Some(tenant) => tenant.scope_pipeline(pipeline),
+                    None => pipeline,
+                };
+                let aggregate = self.collection.aggregate(pipeline);
+                return match uow.and_then(|u| u.session()) {
+                    Some(session) => {
+                        let mut cursor = aggregate.session(&mut *session).await?;
+                        let mut out = Vec::new();
+                        while let Some(document) = cursor.next(&mut *session).await {
+                            out.push(document?);
+                        }
+                        Ok(out)
+                    }
+                    None => Ok(aggregate.await?.try_collect().await?),
+                };
+            }
+            let mut find_options = FindOptions::default();
+            find_options.sort = query.sort;
+            find_options.skip = query.skip;
+            find_options.limit = query.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
+            find_options.projection = query.projection;
+            self.find_documents(self.scoped(query.filter), find_options, uow).await
         })
         .await
     }
@@ -312,7 +361,7 @@ impl<T: Aggregate> Repository<T> {
     ) -> Result<impl Stream<Item = Result<T>> + Send + 'static> {
         let filter = self.spec_filter(spec)?;
         let mut find_options = match options {
-            Some(options) => self.plan(options)?,
+            Some(options) => self.plan(options, "Repository::search_stream")?,
             None => FindOptions::default(),
         };
         find_options.batch_size = Some(batch_size);
@@ -332,7 +381,7 @@ impl<T: Aggregate> Repository<T> {
     ) -> Result<impl Stream<Item = Result<T>> + Send + 'a> {
         let filter = self.spec_filter(spec)?;
         let mut find_options = match options {
-            Some(options) => self.plan(options)?,
+            Some(options) => self.plan(options, "Repository::search_stream_in")?,
             None => FindOptions::default(),
         };
         find_options.batch_size = Some(batch_size);
@@ -354,13 +403,9 @@ impl<T: Aggregate> Repository<T> {
     async fn find_documents(
         &self,
         filter: Document,
-        options: Option<&QueryOptions>,
+        find_options: FindOptions,
         uow: Option<&mut UnitOfWork<'_>>,
     ) -> Result<Vec<Document>> {
-        let find_options = match options {
-            Some(options) => self.plan(options)?,
-            None => FindOptions::default(),
-        };
         let find = self.collection.find(filter).with_options(find_options);
         match uow.and_then(|u| u.session()) {
             Some(session) => collect_in_session(find.session(&mut *session).await?, session).await,
@@ -368,12 +413,21 @@ impl<T: Aggregate> Repository<T> {
         }
     }
 
-    fn plan(&self, options: &QueryOptions) -> Result<FindOptions> {
-        if options.needs_aggregation() {
-            return Err(Error::Mapping {
-                what: "query options".into(),
-                message: "distinct and group_by produce groups, not aggregates; use the compiled pipeline".into(),
-            });
+    /// The find plan of options that keep whole aggregates; the others are refused.
+    fn plan(&self, options: &QueryOptions, operation: &'static str) -> Result<FindOptions> {
+        let refuse = |option, what: &str| Error::Unsupported {
+            operation,
+            option,
+            reason: format!("{what}, not whole aggregates; use Repository::search_documents"),
+        };
+        if !options.select_fields.is_empty() {
+            return Err(refuse("select_fields", "selected fields make partial documents"));
+        }
+        if options.distinct {
+            return Err(refuse("distinct", "distinct produces groups"));
+        }
+        if !options.group_by.is_empty() {
+            return Err(refuse("group_by", "group_by produces groups"));
         }
         let query = self.compiler.compile_spec_query(&cqrs_mongo_spec::Spec::field("_id").is_not_null(), options)?;
         let mut find_options = FindOptions::default();

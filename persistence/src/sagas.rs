@@ -17,6 +17,7 @@ use crate::error::{Error, Result, is_duplicate_key};
 use crate::indexes::IndexSpec;
 use crate::observe::traced;
 use crate::uow::UnitOfWork;
+use crate::version::Version;
 
 /// The legacy collection.
 pub const SAGAS: &str = "sagas";
@@ -107,7 +108,7 @@ pub struct Saga {
     /// When the saga times out, if it does.
     pub timeout_at: Option<DateTime>,
     status: SagaStatus,
-    version: i64,
+    version: Version,
     created_at: DateTime,
     updated_at: DateTime,
 }
@@ -127,7 +128,7 @@ impl Saga {
             state,
             timeout_at: None,
             status: SagaStatus::Pending,
-            version: 0,
+            version: Version::new(0),
             created_at: DateTime::from_millis(0),
             updated_at: DateTime::from_millis(0),
         }
@@ -144,9 +145,10 @@ impl Saga {
         self.status
     }
 
-    /// The stored version (0 before the first save).
+    /// The stored version (0 before the first save; provisional inside a unit of work until it
+    /// commits, see [`Version`]).
     pub fn version(&self) -> i64 {
-        self.version
+        self.version.get()
     }
 
     /// When it was last saved (server-side write time).
@@ -221,17 +223,20 @@ impl SagaRepository {
     /// [`Error::AlreadyExists`] or returns it, as `if_started` says.
     pub async fn start(&self, mut saga: Saga, if_started: IfStarted, uow: Option<&mut UnitOfWork<'_>>) -> Result<Saga> {
         traced(SAGAS, "start", async {
-            saga.version = 1;
+            let fate = uow.as_ref().and_then(|uow| uow.fate().cloned());
             saga.updated_at = self.connection.server_time().await?;
             saga.created_at = saga.updated_at;
-            let document = to_document(&saga)?;
+            let document = to_document(&saga, 1)?;
             let insert = self.collection.insert_one(document);
             let inserted = match uow.and_then(|u| u.session()) {
                 Some(session) => insert.session(session).await,
                 None => insert.await,
             };
             match inserted {
-                Ok(_) => Ok(saga),
+                Ok(_) => {
+                    saga.version.advance(1, fate.as_ref());
+                    Ok(saga)
+                }
                 Err(err) if is_duplicate_key(&err) => {
                     let existing = self.find_by_correlation(&saga.saga_type, &saga.correlation_id).await?;
                     match (if_started, existing) {
@@ -253,26 +258,23 @@ impl SagaRepository {
     /// (else [`Error::Concurrency`]); bumps its version.
     pub async fn save(&self, saga: &mut Saga, uow: Option<&mut UnitOfWork<'_>>) -> Result<()> {
         traced(SAGAS, "save", async {
+            let fate = uow.as_ref().and_then(|uow| uow.fate().cloned());
             let now = self.connection.server_time().await?;
+            let expected = saga.version();
             let mut next = saga.clone();
-            next.version += 1;
             next.updated_at = now;
-            let filter = doc! { "_id": saga.id.as_str(), "version": saga.version };
-            let action = self.collection.replace_one(filter, to_document(&next)?);
+            let filter = doc! { "_id": saga.id.as_str(), "version": expected };
+            let action = self.collection.replace_one(filter, to_document(&next, expected + 1)?);
             let result = match uow.and_then(|u| u.session()) {
                 Some(session) => action.session(session).await?,
                 None => action.await?,
             };
             if result.matched_count == 0 {
-                let actual = self.get(&saga.id).await?.map(|s| s.version);
-                return Err(Error::Concurrency {
-                    collection: SAGAS.into(),
-                    id: saga.id.clone(),
-                    expected: saga.version,
-                    actual,
-                });
+                let actual = self.get(&saga.id).await?.map(|s| s.version());
+                return Err(Error::Concurrency { collection: SAGAS.into(), id: saga.id.clone(), expected, actual });
             }
-            *saga = next;
+            saga.updated_at = now;
+            saga.version.advance(expected + 1, fate.as_ref());
             Ok(())
         })
         .await
@@ -320,7 +322,8 @@ impl SagaRepository {
     }
 }
 
-fn to_document(saga: &Saga) -> Result<Document> {
+/// The stored document of `saga` at `version`.
+fn to_document(saga: &Saga, version: i64) -> Result<Document> {
     if let Some(key) = saga.state.keys().find(|k| RESERVED.contains(&k.as_str())) {
         return Err(Error::Mapping {
             what: format!("saga {}", saga.id),
@@ -332,7 +335,7 @@ fn to_document(saga: &Saga) -> Result<Document> {
         "saga_type": saga.saga_type.as_str(),
         "correlation_id": saga.correlation_id.as_str(),
         "status": saga.status.as_str(),
-        "version": saga.version,
+        "version": version,
         "created_at": saga.created_at,
         "updated_at": saga.updated_at,
     };
@@ -360,5 +363,6 @@ fn from_document(mut document: Document) -> Result<Saga> {
     let updated_at = date(document.remove("updated_at")).unwrap_or(DateTime::from_millis(0));
     let created_at = date(document.remove("created_at")).unwrap_or(updated_at);
     let timeout_at = date(document.remove("timeout_at"));
+    let version = Version::new(version);
     Ok(Saga { id, saga_type, correlation_id, state: document, timeout_at, status, version, created_at, updated_at })
 }

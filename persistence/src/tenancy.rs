@@ -1,12 +1,14 @@
 //! Tenants: a scope that stores write on every document (`tenant_id`, the legacy field) and add
 //! to every filter — as a clause compiled by the specification compiler from
 //! `{"op": "=", "attr": "tenant_id", "val": <tenant>}`, never by editing filter text.
-//! Touching a document of another tenant by id is [`Error::CrossTenant`].
+//! A caller's specification is compiled exactly as given (its error paths and the caller's
+//! field whitelist are the caller's own); the tenant clause is then ANDed onto the compiled
+//! filter. Touching a document of another tenant by id is [`Error::CrossTenant`].
 
 use bson::{Bson, Document, doc};
 use cqrs_mongo_spec::Compiler;
 use mongodb::Collection;
-use serde_json::{Value, json};
+use serde_json::json;
 
 use crate::error::{Error, Result};
 
@@ -17,7 +19,6 @@ pub const TENANT_FIELD: &str = "tenant_id";
 #[derive(Debug, Clone, PartialEq)]
 pub struct Tenant {
     id: String,
-    leaf: Value,
     clause: Document,
 }
 
@@ -30,17 +31,12 @@ impl Tenant {
         }
         let leaf = json!({ "op": "=", "attr": TENANT_FIELD, "val": id });
         let clause = Compiler::default().compile(&leaf)?;
-        Ok(Tenant { id, leaf, clause })
+        Ok(Tenant { id, clause })
     }
 
     /// The tenant id.
     pub fn id(&self) -> &str {
         &self.id
-    }
-
-    /// `spec` and "this tenant", as one specification.
-    pub(crate) fn scope_spec(&self, spec: &Value) -> Value {
-        json!({ "op": "and", "conditions": [spec, self.leaf] })
     }
 
     /// `filter` and the compiled tenant clause.
@@ -49,6 +45,12 @@ impl Tenant {
             return self.clause.clone();
         }
         doc! { "$and": [filter, self.clause.clone()] }
+    }
+
+    /// A compiled aggregation pipeline restricted to the tenant's documents (a `$match` of the
+    /// tenant clause first, which the server merges with the pipeline's own `$match`).
+    pub(crate) fn scope_pipeline(&self, pipeline: Vec<Document>) -> Vec<Document> {
+        std::iter::once(doc! { "$match": self.clause.clone() }).chain(pipeline).collect()
     }
 
     /// Writes the tenant on a document about to be stored; a document that names another

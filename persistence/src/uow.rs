@@ -10,8 +10,11 @@ use futures::FutureExt;
 use futures::future::BoxFuture;
 use mongodb::ClientSession;
 
+use std::sync::Arc;
+
 use crate::connection::Connection;
 use crate::error::{Error, Result};
+use crate::version::Fate;
 
 /// Code to run once the transaction has committed.
 pub type AfterCommit = Box<dyn FnOnce() + Send>;
@@ -26,9 +29,15 @@ enum SessionSlot<'s> {
 }
 
 /// A transaction in progress.
+///
+/// Versions that saves give aggregates and sagas inside it are provisional until it commits:
+/// a rollback, a drop without commit, or a retry by
+/// [`Connection::run_in_transaction`] puts them back (see [`Version`](crate::Version)).
 pub struct UnitOfWork<'s> {
     session: SessionSlot<'s>,
     after_commit: Vec<AfterCommit>,
+    /// Whether this attempt committed (`None` without a transaction: writes settle at once).
+    fate: Option<Arc<Fate>>,
 }
 
 impl std::fmt::Debug for UnitOfWork<'_> {
@@ -45,7 +54,12 @@ impl std::fmt::Debug for UnitOfWork<'_> {
 impl<'s> UnitOfWork<'s> {
     /// A unit of work over a session whose transaction someone else drives.
     pub(crate) fn borrowed(session: &'s mut ClientSession) -> Self {
-        UnitOfWork { session: SessionSlot::Borrowed(session), after_commit: Vec::new() }
+        UnitOfWork { session: SessionSlot::Borrowed(session), after_commit: Vec::new(), fate: Some(Arc::default()) }
+    }
+
+    /// How versions written in this unit of work settle (`None`: at once).
+    pub(crate) fn fate(&self) -> Option<&Arc<Fate>> {
+        self.fate.as_ref()
     }
 
     /// The session operations must use (`None` in non-transactional mode).
@@ -70,7 +84,12 @@ impl<'s> UnitOfWork<'s> {
     /// Commits the transaction, then runs the after-commit hooks.
     pub async fn commit(mut self) -> Result<()> {
         if let SessionSlot::Owned(session) = &mut self.session {
+            // An unknown commit result counts as abandoned: a version that reverts costs a
+            // conflict at worst, one that stays without its write could hide a lost update.
             session.commit_transaction().await?;
+        }
+        if let Some(fate) = &self.fate {
+            fate.commit();
         }
         for hook in self.after_commit.drain(..) {
             hook();
@@ -81,10 +100,23 @@ impl<'s> UnitOfWork<'s> {
     /// Aborts the transaction; the hooks are dropped.
     pub async fn rollback(mut self) -> Result<()> {
         self.after_commit.clear();
+        if let Some(fate) = &self.fate {
+            fate.abandon();
+        }
         if let SessionSlot::Owned(session) = &mut self.session {
             session.abort_transaction().await?;
         }
         Ok(())
+    }
+}
+
+impl Drop for UnitOfWork<'_> {
+    /// An owned transaction that was not committed is aborted by the driver when its session
+    /// is dropped; its provisional versions revert. (A borrowed one is decided by its helper.)
+    fn drop(&mut self) {
+        if let (SessionSlot::Owned(_), Some(fate)) = (&self.session, &self.fate) {
+            fate.abandon();
+        }
     }
 }
 
@@ -93,17 +125,21 @@ impl Connection {
     /// [`Error::TransactionsUnsupported`] on a deployment without transactions.
     pub async fn begin(&self) -> Result<UnitOfWork<'static>> {
         if !self.supports_transactions() {
-            return Err(Error::TransactionsUnsupported);
+            return Err(Error::needs_transaction("Connection::begin"));
         }
         let mut session = self.client().start_session().await?;
         session.start_transaction().await?;
-        Ok(UnitOfWork { session: SessionSlot::Owned(Box::new(session)), after_commit: Vec::new() })
+        Ok(UnitOfWork {
+            session: SessionSlot::Owned(Box::new(session)),
+            after_commit: Vec::new(),
+            fate: Some(Arc::default()),
+        })
     }
 
     /// A unit of work without a transaction, chosen explicitly: each write applies on its own
     /// and `rollback` cannot undo anything.
     pub fn begin_non_transactional(&self) -> UnitOfWork<'static> {
-        UnitOfWork { session: SessionSlot::None, after_commit: Vec::new() }
+        UnitOfWork { session: SessionSlot::None, after_commit: Vec::new(), fate: None }
     }
 
     /// Like [`run_in_transaction`](Self::run_in_transaction), with a context value handed to
@@ -112,7 +148,7 @@ impl Connection {
     /// rust-lang/rust#96865 ("implementation of `Send` is not general enough").
     ///
     /// ```no_run
-    /// # use cqrs_mongo_persistence::{Connection, Result};
+    /// # use cqrs_mongo_persistence::{Connection, Result, Version};
     /// # use futures::FutureExt;
     /// # async fn demo(db: Connection, repo: cqrs_mongo_persistence::Repository<Order>, mut order: Order) -> Result<()> {
     /// db.run_in_transaction_with((&repo, &mut order), |uow, (repo, order)| {
@@ -120,9 +156,8 @@ impl Connection {
     /// })
     /// .await
     /// # }
-    /// # #[derive(serde::Serialize, serde::Deserialize)] struct Order { id: String, version: i64 }
-    /// # impl cqrs_mongo_persistence::Aggregate for Order { const COLLECTION: &'static str = "o"; type Id = String;
-    /// #   fn id(&self) -> &String { &self.id } fn version(&self) -> i64 { self.version } fn set_version(&mut self, v: i64) { self.version = v } }
+    /// # #[derive(serde::Serialize, serde::Deserialize)] struct Order { id: String, version: Version }
+    /// # cqrs_mongo_persistence::aggregate!(Order, "orders", String);
     /// ```
     pub async fn run_in_transaction_with<C, R, F>(&self, context: C, work: F) -> Result<R>
     where
@@ -131,66 +166,96 @@ impl Connection {
         F: for<'a, 'b> FnMut(&'a mut UnitOfWork<'b>, &'a mut C) -> BoxFuture<'a, Result<R>> + Send,
     {
         if !self.supports_transactions() {
-            return Err(Error::TransactionsUnsupported);
+            return Err(Error::needs_transaction("Connection::run_in_transaction_with"));
         }
         let mut session = self.client().start_session().await?;
-        let mut hooks: Vec<AfterCommit> = Vec::new();
-        let state = (context, work, &mut hooks);
-        let value = session
+        let mut attempts = Attempts::default();
+        let state = (context, work, &mut attempts);
+        let result = session
             .start_transaction()
             .and_run(state, |session, state| {
-                let (context, work, hooks) = state;
+                let (context, work, attempts) = state;
                 async move {
-                    let mut uow = UnitOfWork::borrowed(session);
+                    let mut uow = attempts.start(session);
                     let outcome = work(&mut uow, context).await;
-                    // Only the attempt that reaches the commit keeps its hooks.
-                    **hooks = std::mem::take(&mut uow.after_commit);
+                    attempts.end(uow);
                     outcome.map_err(Error::into_driver)
                 }
                 .boxed()
             })
-            .await?;
-        for hook in hooks {
-            hook();
-        }
-        Ok(value)
+            .await;
+        attempts.finish(result.map_err(Error::from))
     }
 
     /// Runs `work` in a transaction with the driver's retry rules: the whole callback is retried
     /// after a `TransientTransactionError`, the commit after an
     /// `UnknownTransactionCommitResult` (for up to 120 s), other errors abort. After-commit hooks
-    /// of the successful attempt run once the commit succeeded.
+    /// of the successful attempt run once the commit succeeded. Before each retry, the versions
+    /// the failed attempt gave aggregates revert, so the callback can simply save them again.
     pub async fn run_in_transaction<R, F>(&self, mut work: F) -> Result<R>
     where
         F: for<'a, 'b> AsyncFnMut(&'a mut UnitOfWork<'b>) -> Result<R>,
     {
         if !self.supports_transactions() {
-            return Err(Error::TransactionsUnsupported);
+            return Err(Error::needs_transaction("Connection::run_in_transaction"));
         }
         let mut session = self.client().start_session().await?;
-        let mut hooks: Vec<AfterCommit> = Vec::new();
-        let hooks_slot = &mut hooks;
-        let mut attempts = 0_u32;
+        let mut attempts = Attempts::default();
         let attempts_slot = &mut attempts;
         let span = tracing::info_span!("store", operation = "transaction", attempts = tracing::field::Empty);
         let start = std::time::Instant::now();
         let result = session
             .start_transaction()
             .and_run2(async |session| {
-                *attempts_slot += 1;
-                let mut uow = UnitOfWork { session: SessionSlot::Borrowed(session), after_commit: Vec::new() };
+                let mut uow = attempts_slot.start(session);
                 let outcome = work(&mut uow).await;
-                // Only the attempt that reaches the commit keeps its hooks.
-                *hooks_slot = std::mem::take(&mut uow.after_commit);
+                attempts_slot.end(uow);
                 outcome.map_err(Error::into_driver)
             })
             .await;
-        span.record("attempts", attempts);
-        tracing::debug!(parent: &span, attempts, ok = result.is_ok(), duration_us = start.elapsed().as_micros() as u64, "transaction");
-        let value = result?;
-        for hook in hooks {
-            hook();
+        span.record("attempts", attempts.count);
+        tracing::debug!(parent: &span, attempts = attempts.count, ok = result.is_ok(), duration_us = start.elapsed().as_micros() as u64, "transaction");
+        attempts.finish(result.map_err(Error::from))
+    }
+}
+
+/// The attempts of one transaction run by the driver's helper.
+#[derive(Default)]
+struct Attempts {
+    count: u32,
+    /// The after-commit hooks of the latest attempt (only the attempt that commits keeps them).
+    hooks: Vec<AfterCommit>,
+    /// The latest attempt's fate.
+    fate: Option<Arc<Fate>>,
+}
+
+impl Attempts {
+    /// A new attempt: the previous one (if any) is being retried, so it is abandoned.
+    fn start<'s>(&mut self, session: &'s mut ClientSession) -> UnitOfWork<'s> {
+        self.count += 1;
+        if let Some(previous) = self.fate.take() {
+            previous.abandon();
         }
-        Ok(value)
+        let uow = UnitOfWork::borrowed(session);
+        self.fate = uow.fate.clone();
+        uow
+    }
+
+    fn end(&mut self, mut uow: UnitOfWork<'_>) {
+        self.hooks = std::mem::take(&mut uow.after_commit);
+    }
+
+    /// After the helper returned: the latest attempt committed or not.
+    fn finish<R>(self, result: Result<R>) -> Result<R> {
+        match &result {
+            Ok(_) => self.fate.iter().for_each(|fate| fate.commit()),
+            Err(_) => self.fate.iter().for_each(|fate| fate.abandon()),
+        }
+        if result.is_ok() {
+            for hook in self.hooks {
+                hook();
+            }
+        }
+        result
     }
 }

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bson::doc;
-use cqrs_mongo_persistence::{Error, EventStore, EventStream, ExpectedVersion, NewEvent};
+use cqrs_mongo_persistence::{Error, EventIdProblem, EventStore, EventStream, ExpectedVersion, NewEvent};
 
 fn stream(id: &str) -> EventStream<'_> {
     EventStream { aggregate_id: id, aggregate_type: "Order" }
@@ -81,7 +81,46 @@ async fn appending_a_stored_event_again_is_a_no_op_and_other_content_is_an_error
     assert!(store.append(stream("a"), ExpectedVersion::Any, &[event("e1", 1)], None).await.unwrap().is_empty());
     assert_eq!(store.read_stream("a", 0, None).await.unwrap().len(), 1);
     let err = store.append(stream("a"), ExpectedVersion::Any, &[event("e1", 2)], None).await.unwrap_err();
-    assert!(matches!(err, Error::Mapping { .. }), "{err:?}");
+    assert!(
+        matches!(&err, Error::EventId { event_id, problem: EventIdProblem::OtherContent } if event_id == "e1"),
+        "{err:?}"
+    );
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_event_id_stored_in_another_stream_is_refused_on_every_path() {
+    let (db, store) = store("events_other_stream").await;
+    store.append(stream("a"), ExpectedVersion::Any, &[event("e1", 1)], None).await.unwrap();
+    let in_a = |err: &Error| {
+        matches!(err, Error::EventId { event_id, problem: EventIdProblem::InAnotherStream { stream } }
+            if event_id == "e1" && stream == "a")
+    };
+    // The same event (type and payload) in stream c: not an idempotent retry of stream a's.
+    for expected in [ExpectedVersion::Any, ExpectedVersion::NoStream] {
+        let err = store.append(stream("c"), expected, &[event("e1", 1)], None).await.unwrap_err();
+        assert!(in_a(&err), "{expected:?}: {err:?}");
+    }
+    let mut uow = db.begin().await.unwrap();
+    let err = store.append(stream("c"), ExpectedVersion::Any, &[event("e1", 1)], Some(&mut uow)).await.unwrap_err();
+    assert!(in_a(&err), "in a unit of work: {err:?}");
+    drop(uow);
+    assert!(store.read_stream("c", 0, None).await.unwrap().is_empty(), "stream c got nothing");
+    assert_eq!(store.latest_position().await.unwrap(), 1);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_batch_that_repeats_an_event_id_is_refused_before_any_write() {
+    let (db, store) = store("events_repeated_id").await;
+    let batch = [event("x1", 1), event("x2", 2), event("x1", 3)];
+    let repeated = |err: &Error| matches!(err, Error::EventId { event_id, problem: EventIdProblem::RepeatedInBatch } if event_id == "x1");
+    let err = store.append(stream("a"), ExpectedVersion::NoStream, &batch, None).await.unwrap_err();
+    assert!(repeated(&err), "{err:?}");
+    let mut uow = db.begin().await.unwrap();
+    let err = store.append(stream("a"), ExpectedVersion::Any, &batch, Some(&mut uow)).await.unwrap_err();
+    assert!(repeated(&err), "in a unit of work: {err:?}");
+    uow.commit().await.unwrap();
+    assert_eq!(store.latest_position().await.unwrap(), 0, "no position was taken");
+    assert!(store.read_stream("a", 0, None).await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]

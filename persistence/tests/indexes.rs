@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use bson::doc;
-use cqrs_mongo_persistence::{Error, IndexSpec};
+use cqrs_mongo_persistence::{Error, IndexSpec, Version};
 
 fn declared() -> Vec<IndexSpec> {
     vec![
@@ -58,7 +58,7 @@ struct Note {
     id: String,
     author: String,
     #[serde(default)]
-    version: i64,
+    version: Version,
 }
 
 cqrs_mongo_persistence::aggregate!(Note, "notes", String);

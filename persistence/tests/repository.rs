@@ -3,7 +3,7 @@
 mod support;
 
 use bson::doc;
-use cqrs_mongo_persistence::{Error, Repository};
+use cqrs_mongo_persistence::{Error, Repository, Version};
 use cqrs_mongo_spec::QueryOptions;
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
@@ -16,7 +16,7 @@ struct Order {
     total: bson::Decimal128,
     placed_at: bson::DateTime,
     #[serde(default)]
-    version: i64,
+    version: Version,
 }
 
 cqrs_mongo_persistence::aggregate!(Order, "orders", String);
@@ -27,7 +27,7 @@ fn order(id: &str, customer: &str, total: &str) -> Order {
         customer: customer.into(),
         total: total.parse().unwrap(),
         placed_at: bson::DateTime::from_millis(1_700_000_000_123),
-        version: 0,
+        version: Version::default(),
     }
 }
 
@@ -62,7 +62,7 @@ async fn load_modify_save_twice_in_a_row_just_works() {
     repo.save(&mut loaded, None).await.unwrap();
     assert_eq!(loaded.version, 3);
     let reloaded = repo.get(&"o1".to_string(), None).await.unwrap().unwrap();
-    assert_eq!((reloaded.customer.as_str(), reloaded.version), ("bob", 3));
+    assert_eq!((reloaded.customer.as_str(), reloaded.version.get()), ("bob", 3));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -139,7 +139,7 @@ struct Customer {
     #[serde(default)]
     cached_score: u32,
     #[serde(default)]
-    version: i64,
+    version: Version,
 }
 
 cqrs_mongo_persistence::aggregate!(Customer, "customers", bson::Uuid, id = key);
@@ -151,7 +151,7 @@ async fn mappings_rename_exclude_and_keep_uuids_as_subtype_4() {
     let mapping = Mapping::default().id_field("key").rename("name", "full_name").exclude("cached_score");
     let repo = Repository::<Customer>::with_mapping(&db, mapping);
     let key = bson::Uuid::parse_str("123e4567-e89b-12d3-a456-426614174000").unwrap();
-    let mut customer = Customer { key, name: "Ann".into(), cached_score: 99, version: 0 };
+    let mut customer = Customer { key, name: "Ann".into(), cached_score: 99, version: Version::default() };
     repo.save(&mut customer, None).await.unwrap();
     let stored = repo.collection().find_one(doc! {}).await.unwrap().unwrap();
     assert_eq!(stored.get_str("full_name").unwrap(), "Ann");
@@ -161,7 +161,7 @@ async fn mappings_rename_exclude_and_keep_uuids_as_subtype_4() {
         other => panic!("the UUID id must be binary subtype 4, got {other:?}"),
     }
     let loaded = repo.get(&key, None).await.unwrap().unwrap();
-    assert_eq!(loaded, Customer { cached_score: 0, version: 1, ..customer });
+    assert_eq!(loaded, Customer { cached_score: 0, version: Version::new(1), ..customer });
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -185,4 +185,99 @@ async fn streaming_inside_a_unit_of_work_sees_its_own_writes() {
     assert_eq!(ids[24], "o24");
     uow.rollback().await.unwrap();
     assert_eq!(repo.count(&spec, None).await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_id_field_named_in_the_macro_is_the_stored_id_with_the_default_repository() {
+    let db = support::database("macro_id_field").await;
+    let repo = Repository::<Customer>::new(&db);
+    let key = bson::Uuid::parse_str("00000000-0000-4000-8000-000000000001").unwrap();
+    let mut customer = Customer { key, name: "Bo".into(), cached_score: 1, version: Version::default() };
+    repo.save(&mut customer, None).await.unwrap();
+    customer.name = "Bo B.".into();
+    repo.save(&mut customer, None).await.unwrap();
+    let stored = repo.collection().find_one(doc! {}).await.unwrap().unwrap();
+    assert_eq!(stored.get("_id"), Some(&bson::Bson::from(key)), "the id is Aggregate::id(), never null");
+    assert!(stored.get("key").is_none(), "stored once, as _id");
+    let loaded = repo.get(&key, None).await.unwrap().unwrap();
+    assert_eq!((loaded.name.as_str(), loaded.version.get()), ("Bo B.", 2));
+}
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Draft {
+    id: Option<String>,
+    #[serde(default)]
+    version: Version,
+}
+
+cqrs_mongo_persistence::aggregate!(Draft, "drafts", Option<String>);
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_null_id_or_an_id_field_the_struct_lacks_is_refused_before_writing() {
+    use cqrs_mongo_persistence::Mapping;
+    let db = support::database("null_id").await;
+    let drafts = Repository::<Draft>::new(&db);
+    let mut draft = Draft { id: None, version: Version::default() };
+    let err = drafts.save(&mut draft, None).await.unwrap_err();
+    assert!(matches!(&err, Error::NullId { collection } if collection == "drafts"), "{err:?}");
+    assert_eq!(draft.version, 0);
+    let mut uow = db.begin().await.unwrap();
+    assert!(matches!(drafts.save(&mut draft, Some(&mut uow)).await, Err(Error::NullId { .. })));
+    uow.commit().await.unwrap();
+    assert_eq!(drafts.collection().count_documents(doc! {}).await.unwrap(), 0, "nothing was written");
+
+    // A mapping naming an id field the struct does not have.
+    let customers = Repository::<Customer>::with_mapping(&db, Mapping::default().id_field("id"));
+    let key = bson::Uuid::new();
+    let err = customers
+        .save(&mut Customer { key, name: "x".into(), cached_score: 0, version: Version::default() }, None)
+        .await
+        .unwrap_err();
+    assert!(matches!(&err, Error::Mapping { message, .. } if message.contains("\"id\"")), "{err:?}");
+    assert_eq!(customers.collection().count_documents(doc! {}).await.unwrap(), 0);
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn selected_fields_are_refused_by_aggregate_searches_and_honoured_as_documents() {
+    let db = support::database("search_options").await;
+    let repo = Repository::<Order>::new(&db);
+    for (id, customer, total) in [("o1", "ann", "10"), ("o2", "bob", "20"), ("o3", "ann", "30")] {
+        repo.save(&mut order(id, customer, total), None).await.unwrap();
+    }
+    let all = json!({"op": "is_not_null", "attr": "_id"});
+    let selected = QueryOptions::default().select(["customer"]).order_by("_id");
+    for refused in [
+        repo.search(&all, Some(&selected), None).await.map(|_| ()),
+        repo.search_stream(&all, Some(&selected), 10).await.map(|_| ()),
+        repo.search(&all, Some(&QueryOptions::default().distinct().select(["customer"])), None).await.map(|_| ()),
+        repo.search(&all, Some(&QueryOptions::default().group_by(["customer"])), None).await.map(|_| ()),
+    ] {
+        assert!(
+            matches!(&refused, Err(Error::Unsupported { reason, .. }) if reason.contains("search_documents")),
+            "{refused:?}"
+        );
+    }
+    let mut uow = db.begin().await.unwrap();
+    let streamed = repo.search_stream_in(&all, Some(&selected), 10, &mut uow).await.map(|_| ());
+    assert!(matches!(streamed, Err(Error::Unsupported { option: "select_fields", .. })), "{streamed:?}");
+    drop(uow);
+
+    let documents = repo.search_documents(&all, &selected, None).await.unwrap();
+    assert_eq!(
+        documents,
+        [
+            doc! { "_id": "o1", "customer": "ann" },
+            doc! { "_id": "o2", "customer": "bob" },
+            doc! { "_id": "o3", "customer": "ann" }
+        ]
+    );
+    let distinct = QueryOptions::default().distinct().select(["customer"]).order_by("customer");
+    let customers: Vec<String> = repo
+        .search_documents(&all, &distinct, None)
+        .await
+        .unwrap()
+        .iter()
+        .map(|d| d.get_str("customer").unwrap().to_owned())
+        .collect();
+    assert_eq!(customers, ["ann", "bob"]);
 }

@@ -5,7 +5,7 @@
 mod support;
 
 use bson::doc;
-use cqrs_mongo_persistence::Repository;
+use cqrs_mongo_persistence::{Repository, Version};
 use cqrs_mongo_spec::QueryOptions;
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
@@ -17,7 +17,7 @@ struct Blob {
     kind: String,
     padding: String,
     #[serde(default)]
-    version: i64,
+    version: Version,
 }
 
 cqrs_mongo_persistence::aggregate!(Blob, "blobs", String);

@@ -3,7 +3,7 @@
 mod support;
 
 use bson::doc;
-use cqrs_mongo_persistence::{Error, Repository, Tenant};
+use cqrs_mongo_persistence::{Error, Repository, Tenant, Version};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -13,13 +13,13 @@ struct Order {
     id: String,
     total: i64,
     #[serde(default)]
-    version: i64,
+    version: Version,
 }
 
 cqrs_mongo_persistence::aggregate!(Order, "orders", String);
 
 fn order(id: &str, total: i64) -> Order {
-    Order { id: id.into(), total, version: 0 }
+    Order { id: id.into(), total, version: Version::default() }
 }
 
 fn cross(result: Result<impl std::fmt::Debug, Error>) -> bool {
@@ -175,4 +175,46 @@ async fn scoped_outbox_projections_snapshots_and_positions_stay_inside_the_tenan
     assert_eq!((ours.get("summaries", None).await.unwrap(), theirs.get("summaries", None).await.unwrap()), (7, 2));
     theirs.reset("summaries").await.unwrap();
     assert_eq!(ours.get("summaries", None).await.unwrap(), 7, "another tenant's reset moves only its own");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_scope_compiles_the_callers_spec_as_given_and_adds_the_tenant_to_the_filter() {
+    use cqrs_mongo_persistence::ProjectionStore;
+    use cqrs_mongo_spec::{Compiler, CompilerConfig, ErrorCode, QueryOptions};
+    let db = support::database("tenancy_spec_as_given").await;
+    let acme = Tenant::new("acme").unwrap();
+    // The caller's whitelist does not mention tenant_id: the scope's clause is not the caller's.
+    let compiler = Compiler::new(CompilerConfig::default().allow_fields(["total"]));
+    let all = Repository::<Order>::new(&db).with_compiler(compiler.clone());
+    let ours = all.for_tenant(&acme);
+    ours.save(&mut order("a1", 100), None).await.unwrap();
+    all.for_tenant(&Tenant::new("globex").unwrap()).save(&mut order("g1", 100), None).await.unwrap();
+    let big = json!({ "op": ">=", "attr": "total", "val": 50 });
+    assert_eq!(ours.count(&big, None).await.unwrap(), 1);
+    let ids: Vec<String> = ours.search(&big, None, None).await.unwrap().into_iter().map(|o| o.id).collect();
+    assert_eq!(ids, ["a1"]);
+
+    // Errors point into the caller's spec, not into a wrapper around it.
+    let bad = json!({ "op": "and", "conditions": [big, { "op": "=", "attr": "secret", "val": 1 }] });
+    let Err(Error::Spec(err)) = ours.count(&bad, None).await else { panic!("a spec error") };
+    assert_eq!((err.code(), err.path_string().as_str()), (ErrorCode::FieldNotAllowed, "<root>.conditions[1].attr"));
+    let unscoped = match all.count(&bad, None).await {
+        Err(Error::Spec(err)) => err,
+        other => panic!("{other:?}"),
+    };
+    assert_eq!(unscoped.path_string(), err.path_string(), "the same error with and without a scope");
+
+    // The projection store's queries, find plans and pipelines alike.
+    let store = ProjectionStore::new(&db).with_compiler(compiler);
+    let (mine, theirs) = (store.for_tenant(&acme), store.for_tenant(&Tenant::new("globex").unwrap()));
+    use cqrs_mongo_persistence::Applied;
+    mine.upsert("sums", "s1", doc! { "total": 7 }, Applied { position: 1, event_id: "e1" }, None).await.unwrap();
+    theirs.upsert("sums", "s2", doc! { "total": 8 }, Applied { position: 2, event_id: "e2" }, None).await.unwrap();
+    let any = json!({ "op": ">=", "attr": "total", "val": 0 });
+    assert_eq!(mine.find("sums", &any, None).await.unwrap().len(), 1);
+    let grouped = QueryOptions::default().group_by(["total"]);
+    let groups = mine.find("sums", &any, Some(&grouped)).await.unwrap();
+    assert_eq!(groups.len(), 1, "the pipeline sees only the tenant's documents: {groups:?}");
+    let Err(Error::Spec(err)) = mine.find("sums", &bad, None).await else { panic!("a spec error") };
+    assert_eq!(err.path_string(), "<root>.conditions[1].attr");
 }

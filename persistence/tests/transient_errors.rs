@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bson::doc;
-use cqrs_mongo_persistence::Repository;
+use cqrs_mongo_persistence::{Repository, Version};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
@@ -22,13 +22,13 @@ struct Account {
     id: String,
     balance: i64,
     #[serde(default)]
-    version: i64,
+    version: Version,
 }
 
 cqrs_mongo_persistence::aggregate!(Account, "accounts", String);
 
 fn account(id: &str, balance: i64) -> Account {
-    Account { id: id.into(), balance, version: 0 }
+    Account { id: id.into(), balance, version: Version::default() }
 }
 
 /// Arms `failCommand` once for `command` with the given error labels.

@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bson::doc;
-use cqrs_mongo_persistence::Repository;
+use cqrs_mongo_persistence::{Repository, Version};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -15,13 +15,13 @@ struct Account {
     id: String,
     balance: i64,
     #[serde(default)]
-    version: i64,
+    version: Version,
 }
 
 cqrs_mongo_persistence::aggregate!(Account, "accounts", String);
 
 fn account(id: &str, balance: i64) -> Account {
-    Account { id: id.into(), balance, version: 0 }
+    Account { id: id.into(), balance, version: Version::default() }
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -111,7 +111,7 @@ async fn run_in_transaction_aborts_on_an_error() {
         .run_in_transaction(async |uow| {
             repo.save(&mut account("b", 2), Some(&mut *uow)).await?;
             let mut stale = account("a", 5);
-            stale.version = 7; // not the stored version: a concurrency error aborts everything
+            stale.version = Version::new(7); // not the stored version: a concurrency error aborts everything
             repo.save(&mut stale, Some(&mut *uow)).await
         })
         .await;

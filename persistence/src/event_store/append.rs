@@ -7,7 +7,7 @@ use futures::{FutureExt, TryStreamExt};
 use mongodb::options::{FindOneAndUpdateOptions, ReturnDocument};
 
 use super::{EVENTS, EventStore, ExpectedVersion, NewEvent, Stream};
-use crate::error::{Error, Result, is_duplicate_key};
+use crate::error::{Error, EventIdProblem, Result, is_duplicate_key};
 use crate::fields::int;
 use crate::uow::UnitOfWork;
 
@@ -63,7 +63,7 @@ impl EventStore {
         if let Some(cross) = found.iter().find_map(|d| self.foreign(d)) {
             return Err(cross);
         }
-        let fresh = fresh_events(events, &found)?;
+        let fresh = fresh_events(stream, events, &found)?;
         if fresh.is_empty() {
             return Ok(Vec::new());
         }
@@ -175,24 +175,40 @@ fn pymongo_int(value: i64) -> Bson {
     i32::try_from(value).map(Bson::Int32).unwrap_or(Bson::Int64(value))
 }
 
-/// The events not stored yet. An event stored with the same content is an idempotent retry and
-/// is dropped; the same id with other content is an error.
-fn fresh_events<'e>(events: &'e [NewEvent], found: &[Document]) -> Result<Vec<&'e NewEvent>> {
+/// The events not stored yet. An event stored in this stream with the same content is an
+/// idempotent retry and is dropped; the same id in another stream, or with other content, is an
+/// error.
+fn fresh_events<'e>(stream: Stream<'_>, events: &'e [NewEvent], found: &[Document]) -> Result<Vec<&'e NewEvent>> {
     let mut fresh = Vec::with_capacity(events.len());
     for event in events {
         match found.iter().find(|d| d.get_str("_id").ok() == Some(event.event_id.as_str())) {
             None => fresh.push(event),
             Some(existing) => {
-                let same = existing.get_str("event_type").ok() == Some(event.event_type.as_str())
-                    && existing.get_document("payload").ok() == Some(&event.payload);
-                if !same {
-                    return Err(Error::Mapping {
-                        what: format!("event {}", event.event_id),
-                        message: "an event with this id is already stored with other content".into(),
-                    });
-                }
+                let stored_in = existing.get_str("aggregate_id").unwrap_or_default();
+                let problem = if stored_in != stream.aggregate_id {
+                    EventIdProblem::InAnotherStream { stream: stored_in.to_owned() }
+                } else if existing.get_str("event_type").ok() != Some(event.event_type.as_str())
+                    || existing.get_document("payload").ok() != Some(&event.payload)
+                {
+                    EventIdProblem::OtherContent
+                } else {
+                    continue;
+                };
+                return Err(Error::EventId { event_id: event.event_id.clone(), problem });
             }
         }
     }
     Ok(fresh)
+}
+
+/// Refuses a batch that holds an event id twice, before anything is written: it could never be
+/// appended, and retrying it would fail for ever.
+pub(super) fn distinct_ids(events: &[NewEvent]) -> Result<()> {
+    let mut seen = std::collections::HashSet::with_capacity(events.len());
+    match events.iter().find(|event| !seen.insert(event.event_id.as_str())) {
+        Some(event) => {
+            Err(Error::EventId { event_id: event.event_id.clone(), problem: EventIdProblem::RepeatedInBatch })
+        }
+        None => Ok(()),
+    }
 }

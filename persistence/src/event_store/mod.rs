@@ -15,7 +15,7 @@ use mongodb::Collection;
 pub use types::{ExpectedVersion, NewEvent, StoredEvent, Stream, Upcast, Upcasters};
 
 use crate::connection::Connection;
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::fields::{int, take_document, take_text};
 use crate::indexes::IndexSpec;
 use crate::observe::traced;
@@ -133,9 +133,16 @@ impl EventStore {
     /// (shared with concurrent appends of this process, see the module docs). Returns the
     /// positions given to the events (empty when every event was already stored).
     ///
+    /// On a deployment without transactions (a standalone server, for development) only a
+    /// [non-transactional unit of work](crate::Connection::begin_non_transactional) can append:
+    /// it takes the positions, then inserts, as the legacy store did. Without one the append is
+    /// [`Error::TransactionsUnsupported`].
+    ///
     /// Errors: [`Error::Concurrency`](crate::Error::Concurrency) when the stream is not at the
-    /// expected version; [`Error::Mapping`](crate::Error::Mapping) when an event id is already
-    /// stored with other content (the same content is an idempotent no-op).
+    /// expected version; [`Error::EventId`](crate::Error::EventId) when the batch repeats an
+    /// event id (refused before anything is written), or an event id is already stored in
+    /// another stream or with other content (the same event in the same stream is an
+    /// idempotent no-op).
     pub async fn append(
         &self,
         stream: Stream<'_>,
@@ -146,9 +153,16 @@ impl EventStore {
         if events.is_empty() {
             return Ok(Vec::new());
         }
+        append::distinct_ids(events)?;
         traced(EVENTS, "append", async {
             match uow {
                 Some(uow) => self.append_in(stream, expected, events, uow).await,
+                None if !self.connection.supports_transactions() => Err(Error::TransactionsUnsupported {
+                    operation: "EventStore::append without a unit of work",
+                    alternative: "append in a Connection::begin_non_transactional() unit of work (positions are then \
+                                  taken before the insert, as the legacy store did: a failed insert leaves a gap, \
+                                  and a batch is not atomic)",
+                }),
                 None => self.append_grouped(stream, expected, events).await,
             }
         })

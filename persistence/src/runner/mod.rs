@@ -173,6 +173,13 @@ impl<P: Projection> ProjectionRunner<P> {
         targets: &Targets,
         on_batch: &mut (dyn FnMut(i64, u64) + Send),
     ) -> Result<u64> {
+        if self.transactional && !self.connection.supports_transactions() {
+            return Err(Error::TransactionsUnsupported {
+                operation: "ProjectionRunner (a batch and its checkpoint commit together)",
+                alternative: "use ProjectionRunner::without_transactions(), where the per-document _version guard \
+                              makes a re-applied batch a no-op",
+            });
+        }
         let mut applied = 0;
         let mut after = checkpoint(&self.connection, checkpoint_name).await?;
         loop {
