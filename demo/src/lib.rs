@@ -1,4 +1,4 @@
-//! The orders example used by the end-to-end demo and the `cqrs-mongo` CLI.
+//! The orders example used by the end-to-end demo and the `cqrs-mongo-orders` CLI binary.
 //!
 //! - [`Order`]: a state-stored aggregate whose changes are also recorded as events.
 //! - [`place_order`]: one unit of work that saves the order, appends its `OrderPlaced` event and

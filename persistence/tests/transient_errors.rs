@@ -152,3 +152,42 @@ async fn grouped_appends_survive_a_transient_error_and_share_a_failed_commit() {
     // The store keeps working after the failure, and the stream can still be started.
     assert_eq!(append(&store, "c").await.unwrap().unwrap(), [3]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_retried_callback_saves_again_the_aggregates_it_saved_before_the_retry() {
+    use cqrs_mongo_persistence::{EventStore, EventStream, ExpectedVersion, NewEvent};
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let db = support::database("transient_retry_versions").await;
+    let repo = Repository::<Account>::new(&db);
+    let events = EventStore::new(&db);
+    repo.save(&mut account("old", 1), None).await.unwrap();
+    let mut fresh = account("new", 1);
+    let mut stored = repo.get(&"old".to_string(), None).await.unwrap().unwrap();
+    let attempts = AtomicUsize::new(0);
+    // The append's counter update fails once after both saves succeeded: the driver runs the
+    // whole callback again with the same two aggregates.
+    fail_once(&db, "findAndModify", &["TransientTransactionError"]).await;
+    db.run_in_transaction(async |uow| {
+        attempts.fetch_add(1, Ordering::SeqCst);
+        repo.save(&mut fresh, Some(&mut *uow)).await?;
+        stored.balance += 1;
+        repo.save(&mut stored, Some(&mut *uow)).await?;
+        let stream = EventStream { aggregate_id: "new", aggregate_type: "Account" };
+        events.append(stream, ExpectedVersion::NoStream, &[NewEvent::new("e1", "Opened", doc! {})], Some(uow)).await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(attempts.load(Ordering::SeqCst), 2, "the callback ran again");
+    assert_eq!((fresh.version.get(), stored.version.get()), (1, 2));
+    assert_eq!(repo.get(&"new".to_string(), None).await.unwrap().unwrap().version, 1);
+    let old = repo.get(&"old".to_string(), None).await.unwrap().unwrap();
+    assert_eq!((old.version.get(), old.balance), (2, 3), "the retried attempt's change (balance + 1 twice)");
+
+    // The same when the commit itself fails transiently.
+    fail_once(&db, "commitTransaction", &["TransientTransactionError"]).await;
+    let mut again = old;
+    db.run_in_transaction(async |uow| repo.save(&mut again, Some(uow)).await).await.unwrap();
+    assert_eq!(repo.get(&"old".to_string(), None).await.unwrap().unwrap().version, 3);
+    assert_eq!(again.version, 3);
+}

@@ -13,9 +13,15 @@
 //!
 //! The saved position is the legacy `projection_checkpoints` document, advanced with a
 //! compare-and-set on the previous value inside the batch transaction: two runners of one
-//! projection cannot both apply a batch. Each write is also guarded per document by `_version`
-//! (the position of the last event applied), so re-applying an event is a no-op.
+//! projection cannot both apply a batch (the one that loses reads the checkpoint again and goes
+//! on from there). Each write is also guarded per document by `_version` (the position of the
+//! last event applied), so re-applying an event is a no-op.
+//!
+//! In a tenant scope ([`ProjectionRunner::for_tenant`]) the runner reads only the tenant's
+//! events, stamps the tenant on the documents it writes (another tenant's document is
+//! [`Error::CrossTenant`]), and keeps its own checkpoint per tenant.
 
+mod checkpoint;
 mod live;
 mod rebuild;
 mod write;
@@ -25,17 +31,16 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use bson::{Bson, DateTime, Document, doc};
 use futures::FutureExt;
-use mongodb::ClientSession;
 
 pub use rebuild::{RebuildProgress, RebuildReport};
 pub use write::Write;
 
+use self::checkpoint::Checkpoint;
 use crate::connection::Connection;
-use crate::error::{Error, Result, is_duplicate_key};
+use crate::error::{Error, Result};
 use crate::event_store::{EventStore, StoredEvent};
-use crate::snapshots::{CHECKPOINTS, PositionStore};
+use crate::tenancy::Tenant;
 
 /// A read model built from events. `project` must be a pure function of the event: the runner
 /// may call it again for the same event when a transaction is retried.
@@ -87,6 +92,11 @@ pub struct RunnerStats {
     pub poll_wakeups: AtomicU64,
     /// Times the change stream failed (or could not be opened) and polling took over.
     pub fallbacks: AtomicU64,
+    /// Batches not committed because the checkpoint had moved (another runner of the
+    /// projection, or a rebuild): the runner read it again and went on from there.
+    pub checkpoint_moves: AtomicU64,
+    /// Catch-ups that stopped because a rebuild had paused the projection to swap collections.
+    pub paused: AtomicU64,
 }
 
 /// Runs one projection.
@@ -98,6 +108,7 @@ pub struct ProjectionRunner<P> {
     poll: Duration,
     change_stream: bool,
     transactional: bool,
+    tenant: Option<Tenant>,
     stats: Arc<RunnerStats>,
 }
 
@@ -112,8 +123,25 @@ impl<P: Projection> ProjectionRunner<P> {
             poll: Duration::from_secs(1),
             change_stream: true,
             transactional: true,
+            tenant: None,
             stats: Arc::default(),
         }
+    }
+
+    /// This runner scoped to `tenant`: it reads only the tenant's events, writes the tenant on
+    /// every document (touching another tenant's is [`Error::CrossTenant`]), and keeps a
+    /// checkpoint of its own (`<projection>@<tenant>`, as [`PositionStore::for_tenant`](crate::PositionStore::for_tenant)
+    /// reads it). Each tenant's runner moves independently. [`rebuild`](Self::rebuild) replaces
+    /// whole collections, so it is refused in a scope.
+    pub fn for_tenant(mut self, tenant: &Tenant) -> Self {
+        self.events = self.events.for_tenant(tenant);
+        self.tenant = Some(tenant.clone());
+        self
+    }
+
+    /// The live checkpoint of this runner's projection (and tenant).
+    fn live_checkpoint(&self) -> Checkpoint {
+        Checkpoint::new(&self.connection, self.projection.name(), self.tenant.as_ref())
     }
 
     /// Events per batch (and per transaction).
@@ -155,21 +183,23 @@ impl<P: Projection> ProjectionRunner<P> {
 
     /// The saved position (0 before the first batch).
     pub async fn position(&self) -> Result<i64> {
-        checkpoint(&self.connection, self.projection.name()).await
+        Ok(self.live_checkpoint().read().await?.position)
     }
 
     /// Applies every event after the saved position up to the latest committed one; returns
-    /// how many events it applied.
+    /// how many events it applied. When another runner of the projection commits a batch
+    /// first, it goes on from that runner's position; while a rebuild has paused the projection
+    /// (to swap its collections) it applies nothing and returns.
     pub async fn catch_up(&self) -> Result<u64> {
         let targets = Targets::live(self.projection.as_ref());
-        self.catch_up_into(self.projection.name(), &targets, &mut |_, _| {}).await
+        self.catch_up_into(&self.live_checkpoint(), &targets, &mut |_, _| {}).await
     }
 
-    /// Catch-up into `targets`, checkpointed as `checkpoint`; `on_batch(position, events)`
+    /// Catch-up into `targets`, checkpointed at `checkpoint`; `on_batch(position, events)`
     /// after each committed batch.
     async fn catch_up_into(
         &self,
-        checkpoint_name: &str,
+        checkpoint: &Checkpoint,
         targets: &Targets,
         on_batch: &mut (dyn FnMut(i64, u64) + Send),
     ) -> Result<u64> {
@@ -181,22 +211,42 @@ impl<P: Projection> ProjectionRunner<P> {
             });
         }
         let mut applied = 0;
-        let mut after = checkpoint(&self.connection, checkpoint_name).await?;
+        let mut saved = checkpoint.read().await?;
         loop {
+            if saved.paused {
+                self.stats.paused.fetch_add(1, Ordering::Relaxed);
+                tracing::info!(checkpoint = checkpoint.key(), "paused by a rebuild; standing by");
+                return Ok(applied);
+            }
+            let after = saved.position;
             let events = self.events.read_all(after, self.batch).await?;
             let Some(last) = events.last().map(|e| e.position) else { return Ok(applied) };
-            self.apply_batch(checkpoint_name, targets, after, &events).await?;
+            match self.apply_batch(checkpoint, targets, after, &events).await {
+                Ok(()) => {}
+                Err(err) if checkpoint.is_moved(&err) => {
+                    self.stats.checkpoint_moves.fetch_add(1, Ordering::Relaxed);
+                    saved = checkpoint.read().await?;
+                    continue;
+                }
+                Err(err) => return Err(err),
+            }
+            saved.position = last;
             applied += events.len() as u64;
             self.stats.events.fetch_add(events.len() as u64, Ordering::Relaxed);
             self.stats.batches.fetch_add(1, Ordering::Relaxed);
             on_batch(last, events.len() as u64);
-            after = last;
         }
     }
 
     /// One batch: every write of every event, then the checkpoint from `after` to the batch's
     /// last position, in one transaction (unless disabled).
-    async fn apply_batch(&self, name: &str, targets: &Targets, after: i64, events: &[StoredEvent]) -> Result<()> {
+    async fn apply_batch(
+        &self,
+        checkpoint: &Checkpoint,
+        targets: &Targets,
+        after: i64,
+        events: &[StoredEvent],
+    ) -> Result<()> {
         let mut writes = Vec::new();
         for event in events {
             for write in self.projection.project(event)? {
@@ -205,24 +255,25 @@ impl<P: Projection> ProjectionRunner<P> {
         }
         let last = events.last().map_or(after, |e| e.position);
         let database = self.connection.database();
+        let tenant = self.tenant.as_ref();
         if !self.transactional {
             for (write, position, event_id) in &writes {
-                write.apply(database, targets, *position, event_id, None).await?;
+                write.apply(database, targets, tenant, *position, event_id, None).await?;
             }
-            return advance_checkpoint(&self.connection, name, after, last, None).await;
+            return checkpoint.advance(after, last, None).await;
         }
         let mut session = self.connection.client().start_session().await?;
-        let context = (self, name, targets, after, last, &writes);
+        let context = (self, checkpoint, targets, after, last, &writes);
         session
             .start_transaction()
             .and_run(context, |session, context| {
-                let (runner, name, targets, after, last, writes) = *context;
+                let (runner, checkpoint, targets, after, last, writes) = *context;
                 async move {
-                    let database = runner.connection.database();
+                    let (database, tenant) = (runner.connection.database(), runner.tenant.as_ref());
                     for (write, position, event_id) in writes {
-                        write.apply(database, targets, *position, event_id, Some(&mut *session)).await?;
+                        write.apply(database, targets, tenant, *position, event_id, Some(&mut *session)).await?;
                     }
-                    advance_checkpoint(&runner.connection, name, after, last, Some(session)).await
+                    checkpoint.advance(after, last, Some(session)).await
                 }
                 .map(|result: Result<()>| result.map_err(Error::into_driver))
                 .boxed()
@@ -245,40 +296,4 @@ impl Targets {
     pub(crate) fn resolve<'a>(&'a self, collection: &'a str) -> &'a str {
         self.0.get(collection).map_or(collection, String::as_str)
     }
-}
-
-async fn checkpoint(connection: &Connection, name: &str) -> Result<i64> {
-    PositionStore::new(connection).get(name, None).await
-}
-
-/// Compare-and-set of the checkpoint from `after` to `to`.
-async fn advance_checkpoint(
-    connection: &Connection,
-    name: &str,
-    after: i64,
-    to: i64,
-    session: Option<&mut ClientSession>,
-) -> Result<()> {
-    let collection = connection.database().collection::<Document>(CHECKPOINTS);
-    let filter = if after == 0 {
-        doc! { "_id": name, "$or": [ { "position": { "$in": [0_i64, Bson::Null] } }, { "position": { "$exists": false } } ] }
-    } else {
-        doc! { "_id": name, "position": after }
-    };
-    let update = doc! { "$set": { "position": to, "updated_at": DateTime::now() } };
-    let action = collection.update_one(filter, update).upsert(after == 0);
-    let result = match session {
-        Some(session) => action.session(session).await,
-        None => action.await,
-    };
-    match result {
-        Ok(outcome) if outcome.matched_count == 1 || outcome.upserted_id.is_some() => Ok(()),
-        Ok(_) => Err(moved(name, after)),
-        Err(err) if is_duplicate_key(&err) => Err(moved(name, after)),
-        Err(err) => Err(err.into()),
-    }
-}
-
-fn moved(name: &str, after: i64) -> Error {
-    Error::Concurrency { collection: CHECKPOINTS.into(), id: name.into(), expected: after, actual: None }
 }

@@ -4,8 +4,9 @@ use std::time::{Duration, Instant};
 
 use bson::{Document, doc};
 
-use super::{CHECKPOINTS, Projection, ProjectionRunner, Targets, checkpoint};
-use crate::error::Result;
+use super::checkpoint::Checkpoint;
+use super::{Projection, ProjectionRunner, Targets};
+use crate::error::{Error, Result};
 
 /// Where a rebuild is.
 #[derive(Debug, Clone, PartialEq)]
@@ -41,22 +42,35 @@ impl<P: Projection> ProjectionRunner<P> {
     /// position to where the replay ended, and catches up with events appended meanwhile.
     /// `progress` is called after every batch.
     ///
-    /// A live runner of the same projection may keep running: until the swap it writes the
-    /// old collections, and after it the per-document `_version` guard turns any event it
-    /// applies twice into a no-op.
+    /// Live runners of the same projection may keep running, and events may keep coming.
+    /// Until the replay has caught up, live runners write the old collections. Then the
+    /// rebuild pauses the projection's checkpoint (a live runner's next batch does not commit;
+    /// it stands by, polling), replays what arrived meanwhile, renames the new collections over
+    /// the old ones, and sets the checkpoint to the replay's position while lifting the pause,
+    /// in one update: live runners go on from there into the new collections. A rebuild that
+    /// is interrupted during the swap leaves the projection paused; running the rebuild again
+    /// finishes it.
+    ///
+    /// In a tenant scope it is [`Error::Unsupported`]: the collections hold every tenant's
+    /// documents.
     pub async fn rebuild(&self, mut progress: impl FnMut(&RebuildProgress) + Send) -> Result<RebuildReport> {
+        if self.tenant.is_some() {
+            return Err(Error::Unsupported {
+                operation: "ProjectionRunner::rebuild",
+                option: "a tenant scope",
+                reason: "a rebuild replaces the projection's collections, which hold every tenant's documents; \
+                         rebuild with an unscoped runner"
+                    .into(),
+            });
+        }
         let start = Instant::now();
         let database = self.connection.database();
         let name = self.projection.name();
         let collections = self.projection.collections();
+        let live = self.live_checkpoint();
         // The last rebuild's number is kept on the checkpoint (its collections were renamed
         // away); leftovers of an interrupted rebuild are skipped too.
-        let checkpoints = database.collection::<Document>(CHECKPOINTS);
-        let previous = checkpoints
-            .find_one(doc! { "_id": name })
-            .await?
-            .and_then(|d| d.get("rebuild_version").and_then(bson::Bson::as_i64))
-            .unwrap_or(1);
+        let previous = live.field("rebuild_version").await?.and_then(|v| v.as_i64()).unwrap_or(1);
         let existing = database.list_collection_names().await?;
         let leftover = collections
             .iter()
@@ -80,8 +94,9 @@ impl<P: Projection> ProjectionRunner<P> {
             .collect();
         self.connection.ensure_indexes(&indexes).await?;
 
-        let replay = format!("{name}@v{version}");
-        checkpoints.delete_one(doc! { "_id": &replay }).await?;
+        // Not `<name>@…`: that is a tenant's checkpoint.
+        let replay = Checkpoint::new(&self.connection, &format!("rebuild:{name}:v{version}"), None);
+        replay.delete().await?;
         let mut total = self.events.latest_position().await?.max(0) as u64;
         let mut done = 0_u64;
         let mut report_progress = |position: i64, events: u64| {
@@ -93,10 +108,13 @@ impl<P: Projection> ProjectionRunner<P> {
             let remaining = (rate > 0.0).then(|| Duration::from_secs_f64(left as f64 / rate));
             progress(&RebuildProgress { done, total, rate, remaining });
         };
-        let events = self.catch_up_into(&replay, &targets, &mut report_progress).await?;
+        let mut events = self.catch_up_into(&replay, &targets, &mut report_progress).await?;
 
-        // The swap: each rebuilt collection replaces the live one, then the position follows.
-        let position = checkpoint(&self.connection, &replay).await?;
+        // The swap. Live runners stop committing, the replay takes what arrived meanwhile,
+        // each rebuilt collection replaces the live one, and the position follows.
+        live.pause(&format!("rebuild v{version}")).await?;
+        events += self.catch_up_into(&replay, &targets, &mut report_progress).await?;
+        let position = replay.read().await?.position;
         let admin = self.connection.client().database("admin");
         for (logical, physical) in &targets.0 {
             let db = database.name();
@@ -108,14 +126,8 @@ impl<P: Projection> ProjectionRunner<P> {
                 })
                 .await?;
         }
-        checkpoints
-            .update_one(
-                doc! { "_id": name },
-                doc! { "$set": { "position": position, "rebuild_version": i64::from(version), "updated_at": bson::DateTime::now() } },
-            )
-            .upsert(true)
-            .await?;
-        checkpoints.delete_one(doc! { "_id": &replay }).await?;
+        live.resume_at(position, doc! { "rebuild_version": i64::from(version) }).await?;
+        replay.delete().await?;
         let events_after_swap = self.catch_up().await?;
         Ok(RebuildReport { version, events, events_after_swap, elapsed: start.elapsed() })
     }

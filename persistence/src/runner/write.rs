@@ -6,6 +6,7 @@ use mongodb::{ClientSession, Database};
 use super::Targets;
 use crate::error::Result;
 use crate::projections::{Applied, apply_guarded};
+use crate::tenancy::{self, Tenant};
 
 /// One read-model write caused by an event.
 #[derive(Debug, Clone, PartialEq)]
@@ -46,12 +47,13 @@ impl Write {
     }
 
     /// Applies the write for the event at `position`, only where the document has not seen
-    /// that event yet; updates go through `apply_guarded`, which never raises a duplicate-key
-    /// error inside the transaction.
+    /// that event yet (and, in a tenant scope, only to the tenant's documents); updates go
+    /// through `apply_guarded`, which never raises a duplicate-key error inside the transaction.
     pub(crate) async fn apply(
         &self,
         database: &Database,
         targets: &Targets,
+        tenant: Option<&Tenant>,
         position: i64,
         event_id: &str,
         session: Option<&mut ClientSession>,
@@ -63,16 +65,21 @@ impl Write {
         match self {
             Write::Delete { .. } => {
                 let unseen = doc! { "_id": id.clone(), "$or": [ { "_version": { "$lt": position } }, { "_version": { "$exists": false } } ] };
-                let action = collection.delete_one(unseen);
-                match session {
+                let action = collection.delete_one(tenancy::scoped(tenant, unseen));
+                let deleted = match session {
                     Some(session) => action.session(session).await?,
                     None => action.await?,
                 };
+                if deleted.deleted_count == 0
+                    && let Some(cross) = tenancy::foreign(tenant, &collection, id).await?
+                {
+                    return Err(cross);
+                }
                 Ok(())
             }
             Write::Update { update, .. } => {
                 let event = Applied { position, event_id };
-                apply_guarded(&collection, None, id, update.clone(), event, session).await.map(|_| ())
+                apply_guarded(&collection, tenant, id, update.clone(), event, session).await.map(|_| ())
             }
         }
     }

@@ -15,6 +15,8 @@ use std::time::{Duration, Instant};
 
 use cqrs_mongo_persistence::{Connection, PoolOptions};
 
+pub mod runner;
+
 static URI: OnceLock<String> = OnceLock::new();
 
 fn repo_root() -> PathBuf {
