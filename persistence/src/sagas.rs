@@ -16,6 +16,7 @@ use crate::connection::Connection;
 use crate::error::{Error, Result, is_duplicate_key};
 use crate::indexes::IndexSpec;
 use crate::observe::traced;
+use crate::tenancy::{self, TENANT_FIELD, Tenant};
 use crate::uow::UnitOfWork;
 use crate::version::Version;
 
@@ -23,8 +24,8 @@ use crate::version::Version;
 pub const SAGAS: &str = "sagas";
 
 /// Fields the store owns; a saga's own state cannot use these names.
-const RESERVED: [&str; 8] =
-    ["_id", "saga_type", "correlation_id", "status", "version", "created_at", "updated_at", "timeout_at"];
+const RESERVED: [&str; 9] =
+    ["_id", "saga_type", "correlation_id", "status", "version", "created_at", "updated_at", "timeout_at", TENANT_FIELD];
 
 /// A saga's status, stored as the legacy upper-case names.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -111,6 +112,7 @@ pub struct Saga {
     version: Version,
     created_at: DateTime,
     updated_at: DateTime,
+    tenant_id: Option<String>,
 }
 
 impl Saga {
@@ -131,6 +133,7 @@ impl Saga {
             version: Version::new(0),
             created_at: DateTime::from_millis(0),
             updated_at: DateTime::from_millis(0),
+            tenant_id: None,
         }
     }
 
@@ -154,6 +157,11 @@ impl Saga {
     /// When it was last saved (server-side write time).
     pub fn updated_at(&self) -> DateTime {
         self.updated_at
+    }
+
+    /// The tenant it belongs to (set by a [tenant-scoped](SagaRepository::for_tenant) store).
+    pub fn tenant_id(&self) -> Option<&str> {
+        self.tenant_id.as_deref()
     }
 
     /// Changes the status if the change is allowed; [`SagaRepository::save`] then stores it,
@@ -202,18 +210,40 @@ impl Page {
 pub struct SagaRepository {
     connection: Connection,
     collection: Collection<Document>,
+    tenant: Option<Tenant>,
 }
 
 impl SagaRepository {
     /// The repository on the legacy collection.
     pub fn new(connection: &Connection) -> Self {
-        SagaRepository { connection: connection.clone(), collection: connection.database().collection(SAGAS) }
+        SagaRepository {
+            connection: connection.clone(),
+            collection: connection.database().collection(SAGAS),
+            tenant: None,
+        }
     }
 
-    /// Unique `(saga_type, correlation_id)`, and the supervisor queries' indexes.
+    /// This repository scoped to `tenant`: sagas it starts carry the tenant, a saga type and
+    /// correlation id are unique within the tenant (two tenants may each run `Checkout/c-1`),
+    /// every query sees only the tenant's sagas, and reading or saving another tenant's saga by
+    /// id is [`Error::CrossTenant`].
+    pub fn for_tenant(&self, tenant: &Tenant) -> Self {
+        SagaRepository { tenant: Some(tenant.clone()), ..self.clone() }
+    }
+
+    fn scoped(&self, filter: Document) -> Document {
+        tenancy::scoped(self.tenant.as_ref(), filter)
+    }
+
+    /// The cross-tenant error when saga `id` belongs to another tenant.
+    async fn foreign(&self, id: &str) -> Result<Option<Error>> {
+        tenancy::foreign(self.tenant.as_ref(), &self.collection, &Bson::String(id.into())).await
+    }
+
+    /// Unique `(saga_type, correlation_id)` per tenant, and the supervisor queries' indexes.
     pub fn indexes() -> Vec<IndexSpec> {
         vec![
-            IndexSpec::new(SAGAS, doc! { "saga_type": 1, "correlation_id": 1 }).unique(),
+            IndexSpec::new(SAGAS, doc! { "saga_type": 1, "correlation_id": 1, TENANT_FIELD: 1 }).unique(),
             IndexSpec::new(SAGAS, doc! { "saga_type": 1, "status": 1, "updated_at": 1 }),
             IndexSpec::new(SAGAS, doc! { "saga_type": 1, "status": 1, "timeout_at": 1 }),
         ]
@@ -226,6 +256,7 @@ impl SagaRepository {
             let fate = uow.as_ref().and_then(|uow| uow.fate().cloned());
             saga.updated_at = self.connection.server_time().await?;
             saga.created_at = saga.updated_at;
+            saga.tenant_id = self.tenant.as_ref().map(|t| t.id().to_owned());
             let document = to_document(&saga, 1)?;
             let insert = self.collection.insert_one(document);
             let inserted = match uow.and_then(|u| u.session()) {
@@ -238,6 +269,9 @@ impl SagaRepository {
                     Ok(saga)
                 }
                 Err(err) if is_duplicate_key(&err) => {
+                    if let Some(cross) = self.foreign(&saga.id).await? {
+                        return Err(cross);
+                    }
                     let existing = self.find_by_correlation(&saga.saga_type, &saga.correlation_id).await?;
                     match (if_started, existing) {
                         (IfStarted::ReturnExisting, Some(existing)) => Ok(existing),
@@ -263,13 +297,20 @@ impl SagaRepository {
             let expected = saga.version();
             let mut next = saga.clone();
             next.updated_at = now;
-            let filter = doc! { "_id": saga.id.as_str(), "version": expected };
-            let action = self.collection.replace_one(filter, to_document(&next, expected + 1)?);
+            let mut document = to_document(&next, expected + 1)?;
+            if let Some(tenant) = &self.tenant {
+                tenant.stamp(SAGAS, &mut document)?;
+            }
+            let filter = self.scoped(doc! { "_id": saga.id.as_str(), "version": expected });
+            let action = self.collection.replace_one(filter, document);
             let result = match uow.and_then(|u| u.session()) {
                 Some(session) => action.session(session).await?,
                 None => action.await?,
             };
             if result.matched_count == 0 {
+                if let Some(cross) = self.foreign(&saga.id).await? {
+                    return Err(cross);
+                }
                 let actual = self.get(&saga.id).await?.map(|s| s.version());
                 return Err(Error::Concurrency { collection: SAGAS.into(), id: saga.id.clone(), expected, actual });
             }
@@ -282,12 +323,18 @@ impl SagaRepository {
 
     /// The saga with this id.
     pub async fn get(&self, id: &str) -> Result<Option<Saga>> {
-        self.collection.find_one(doc! { "_id": id }).await?.map(from_document).transpose()
+        let found = self.collection.find_one(self.scoped(doc! { "_id": id })).await?;
+        if found.is_none()
+            && let Some(cross) = self.foreign(id).await?
+        {
+            return Err(cross);
+        }
+        found.map(from_document).transpose()
     }
 
     /// The saga of this type with this correlation id.
     pub async fn find_by_correlation(&self, saga_type: &str, correlation_id: &str) -> Result<Option<Saga>> {
-        let filter = doc! { "saga_type": saga_type, "correlation_id": correlation_id };
+        let filter = self.scoped(doc! { "saga_type": saga_type, "correlation_id": correlation_id });
         self.collection.find_one(filter).await?.map(from_document).transpose()
     }
 
@@ -316,8 +363,15 @@ impl SagaRepository {
     }
 
     async fn query(&self, filter: Document, sort: Document, page: Page) -> Result<Vec<Saga>> {
-        let found: Vec<Document> =
-            self.collection.find(filter).sort(sort).skip(page.skip).limit(page.limit).await?.try_collect().await?;
+        let found: Vec<Document> = self
+            .collection
+            .find(self.scoped(filter))
+            .sort(sort)
+            .skip(page.skip)
+            .limit(page.limit)
+            .await?
+            .try_collect()
+            .await?;
         found.into_iter().map(from_document).collect()
     }
 }
@@ -342,6 +396,9 @@ fn to_document(saga: &Saga, version: i64) -> Result<Document> {
     if let Some(at) = saga.timeout_at {
         document.insert("timeout_at", at);
     }
+    if let Some(tenant) = &saga.tenant_id {
+        document.insert(TENANT_FIELD, tenant.as_str());
+    }
     document.extend(saga.state.clone());
     Ok(document)
 }
@@ -363,6 +420,21 @@ fn from_document(mut document: Document) -> Result<Saga> {
     let updated_at = date(document.remove("updated_at")).unwrap_or(DateTime::from_millis(0));
     let created_at = date(document.remove("created_at")).unwrap_or(updated_at);
     let timeout_at = date(document.remove("timeout_at"));
+    let tenant_id = match document.remove(TENANT_FIELD) {
+        Some(Bson::String(tenant)) => Some(tenant),
+        _ => None,
+    };
     let version = Version::new(version);
-    Ok(Saga { id, saga_type, correlation_id, state: document, timeout_at, status, version, created_at, updated_at })
+    Ok(Saga {
+        id,
+        saga_type,
+        correlation_id,
+        state: document,
+        timeout_at,
+        status,
+        version,
+        created_at,
+        updated_at,
+        tenant_id,
+    })
 }

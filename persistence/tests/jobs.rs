@@ -138,25 +138,39 @@ async fn enqueue_wave(jobs: &JobQueue, wave: usize, size: usize) {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn eight_workers_with_failures_and_a_dead_worker_finish_every_job_exactly_once() {
-    let (_db, jobs) = queue("jobs_stress").await;
-    const JOBS: usize = 2_000;
-    const WAVE: usize = 200;
+    // The workers' leases are long, but a busy machine may still let one expire: the verdict
+    // counts what the queue reports (accepted completions, stored FAILED jobs), so a lost
+    // lease changes the numbers, never the verdict.
+    eight_workers("jobs_stress", 600, Duration::from_secs(60)).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn leases_that_expire_all_the_time_still_finish_every_job_exactly_once() {
+    // Leases far shorter than a claim-and-complete round trip: most outcomes are refused, the
+    // sweep hands the jobs out again or parks them, and still no job is completed twice.
+    eight_workers("jobs_stress_short_leases", 200, Duration::from_millis(20)).await;
+}
+
+/// Eight workers, a quarter of the attempts failing, every tenth job with one attempt only,
+/// and a worker that died holding a job, over `total` jobs enqueued in waves.
+async fn eight_workers(test: &str, total: usize, lease: Duration) {
+    let (_db, jobs) = queue(test).await;
+    let wave_size = 100.min(total);
     // The Python test server scans the whole collection for every claim, so jobs arrive in
     // waves and finished ones are purged, as a long-running queue would: the collection stays
-    // small while all 2,000 jobs go through it.
-    // A worker that dies holding a job: its lease must expire and the job must be retried.
+    // small while all the jobs go through it.
+    // A worker that dies holding a job: its short lease must expire and the job be retried.
     jobs.enqueue(NewJob::new("orphan", "work", doc! {}).priority(10)).await.unwrap();
-    let lease = Duration::from_secs(5);
-    let orphan = jobs.claim("dead", &["work"], lease).await.unwrap().unwrap();
+    let orphan = jobs.claim("dead", &["work"], Duration::from_secs(1)).await.unwrap().unwrap();
     assert_eq!(orphan.id, "orphan");
-    enqueue_wave(&jobs, 0, WAVE).await;
+    enqueue_wave(&jobs, 0, wave_size).await;
 
     #[derive(Default)]
     struct Tally {
         /// Attempt numbers handed out, per job.
         attempts: HashMap<String, Vec<i32>>,
+        /// Completions the queue accepted, per job.
         completions: HashMap<String, u32>,
-        parked: u64,
         /// Outcomes refused because the lease had passed to another worker (a slow server).
         lost: u64,
     }
@@ -166,7 +180,7 @@ async fn eight_workers_with_failures_and_a_dead_worker_finish_every_job_exactly_
     let producer = {
         let (jobs, producing) = (jobs.clone(), producing.clone());
         tokio::spawn(async move {
-            for wave in 1..JOBS / WAVE {
+            for wave in 1..total / wave_size {
                 loop {
                     let stats = jobs.stats().await.unwrap();
                     if stats.get("PENDING").copied().unwrap_or(0) < 50 {
@@ -175,7 +189,7 @@ async fn eight_workers_with_failures_and_a_dead_worker_finish_every_job_exactly_
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
                 jobs.purge(Duration::ZERO).await.unwrap();
-                enqueue_wave(&jobs, wave, WAVE).await;
+                enqueue_wave(&jobs, wave, wave_size).await;
             }
             producing.store(false, std::sync::atomic::Ordering::SeqCst);
         })
@@ -194,7 +208,8 @@ async fn eight_workers_with_failures_and_a_dead_worker_finish_every_job_exactly_
                             return;
                         }
                         idle_rounds += 1;
-                        assert!(idle_rounds < 3_000, "stuck: {stats:?}");
+                        // A bound on the loop, not on speed: rounds without any job to claim.
+                        assert!(idle_rounds < 20_000, "stuck: {stats:?}");
                         tokio::time::sleep(Duration::from_millis(50)).await;
                         continue;
                     };
@@ -209,9 +224,8 @@ async fn eight_workers_with_failures_and_a_dead_worker_finish_every_job_exactly_
                     };
                     let mut tally = tally.lock().unwrap();
                     match outcome {
-                        Ok(true) => tally.parked += 1,
-                        Ok(false) if seed % 4 != 0 => *tally.completions.entry(job.id.clone()).or_default() += 1,
-                        Ok(false) => {}
+                        Ok(_) if seed % 4 != 0 => *tally.completions.entry(job.id.clone()).or_default() += 1,
+                        Ok(_) => {}
                         Err(Error::LeaseLost { .. }) => tally.lost += 1,
                         Err(other) => panic!("{other:?}"),
                     }
@@ -227,8 +241,18 @@ async fn eight_workers_with_failures_and_a_dead_worker_finish_every_job_exactly_
 
     let tally = std::mem::take(&mut *tally.lock().unwrap());
     assert!(tally.completions.values().all(|n| *n == 1), "one completion per job");
-    assert!(tally.parked > 0, "single-attempt jobs that failed are parked");
-    assert_eq!(tally.completions.len() as u64 + tally.parked, JOBS as u64 + 1, "every job completed or parked");
+    // Parked jobs, whether a worker's last failure or the sweep of a lease that expired on the
+    // last attempt parked them, are what the queue stores as FAILED (they are never purged).
+    let parked: Vec<String> = jobs
+        .list("FAILED", Page::first(total as i64 + 1))
+        .await
+        .unwrap()
+        .iter()
+        .map(|j| j.get_str("_id").unwrap().to_owned())
+        .collect();
+    assert!(!parked.is_empty(), "single-attempt jobs that failed are parked");
+    assert!(parked.iter().all(|id| !tally.completions.contains_key(id)), "a parked job was never completed");
+    assert_eq!(tally.completions.len() + parked.len(), total + 1, "every job completed or parked, once");
     for (id, attempts) in &tally.attempts {
         let mut sorted = attempts.clone();
         sorted.sort();
@@ -237,9 +261,8 @@ async fn eight_workers_with_failures_and_a_dead_worker_finish_every_job_exactly_
     assert!(tally.attempts[&orphan.id].len() >= 2, "the dead worker's job was reclaimed and its attempt counted");
     eprintln!("jobs stress: {} outcomes lost to expired leases", tally.lost);
     let stats = jobs.stats().await.unwrap();
-    assert_eq!(stats.get("FAILED").copied(), Some(tally.parked), "nothing stuck: {stats:?}");
     assert!(!stats.contains_key("PENDING") && !stats.contains_key("RUNNING"), "nothing stuck: {stats:?}");
-    for parked in jobs.list("FAILED", Page::first(JOBS as i64 + 1)).await.unwrap() {
+    for parked in jobs.list("FAILED", Page::first(total as i64 + 1)).await.unwrap() {
         let id = parked.get_str("_id").unwrap();
         let attempts = tally.attempts[id].len() as i32;
         assert_eq!(parked.get_i32("retry_count").unwrap(), attempts, "stored retries of {id}: every attempt failed");

@@ -218,3 +218,102 @@ async fn a_scope_compiles_the_callers_spec_as_given_and_adds_the_tenant_to_the_f
     let Err(Error::Spec(err)) = mine.find("sums", &bad, None).await else { panic!("a spec error") };
     assert_eq!(err.path_string(), "<root>.conditions[1].attr");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scoped_sagas_are_unique_per_tenant_and_never_seen_across_tenants() {
+    use cqrs_mongo_persistence::{IfStarted, Page, Saga, SagaRepository, SagaStatus};
+    let db = support::database("tenancy_sagas").await;
+    db.ensure_indexes(&SagaRepository::indexes()).await.unwrap();
+    let all = SagaRepository::new(&db);
+    let (acme, globex) = (Tenant::new("acme").unwrap(), Tenant::new("globex").unwrap());
+    let (ours, theirs) = (all.for_tenant(&acme), all.for_tenant(&globex));
+    let checkout = |id: &str| Saga::new(id, "Checkout", "cart-1", doc! { "step": 1 });
+
+    // The same saga type and correlation id in two tenants are two sagas; twice in one is not.
+    let mut mine = ours.start(checkout("s-acme"), IfStarted::Error, None).await.unwrap();
+    let mut yours = theirs.start(checkout("s-globex"), IfStarted::Error, None).await.unwrap();
+    assert_eq!((mine.tenant_id(), yours.tenant_id()), (Some("acme"), Some("globex")));
+    let again = ours.start(checkout("s-acme-2"), IfStarted::Error, None).await;
+    assert!(matches!(&again, Err(Error::AlreadyExists { existing_id, .. }) if existing_id == "s-acme"), "{again:?}");
+    let existing = theirs.start(checkout("s-globex-2"), IfStarted::ReturnExisting, None).await.unwrap();
+    assert_eq!(existing.id, "s-globex", "the existing saga of this tenant, not acme's");
+    assert!(cross(theirs.start(checkout("s-acme"), IfStarted::Error, None).await), "another tenant's saga id");
+    let stored = db.database().collection::<bson::Document>("sagas").find_one(doc! { "_id": "s-acme" }).await;
+    assert_eq!(stored.unwrap().unwrap().get_str("tenant_id").unwrap(), "acme");
+
+    // Reads and saves by id.
+    assert!(cross(theirs.get("s-acme").await));
+    assert!(theirs.find_by_correlation("Checkout", "cart-1").await.unwrap().is_some_and(|s| s.id == "s-globex"));
+    mine.transition(SagaStatus::Running).unwrap();
+    ours.save(&mut mine, None).await.unwrap();
+    assert_eq!(ours.get("s-acme").await.unwrap().unwrap().state, doc! { "step": 1 }, "the state holds no tenant field");
+    let mut stolen = mine.clone();
+    stolen.state.insert("step", 99);
+    assert!(cross(theirs.save(&mut stolen, None).await));
+    assert_eq!(all.get("s-acme").await.unwrap().unwrap().state.get_i32("step").unwrap(), 1);
+
+    // Supervisor queries see only the tenant's sagas.
+    yours.transition(SagaStatus::Suspended).unwrap();
+    theirs.save(&mut yours, None).await.unwrap();
+    assert!(ours.suspended("Checkout", Page::first(10)).await.unwrap().is_empty());
+    assert_eq!(theirs.suspended("Checkout", Page::first(10)).await.unwrap().len(), 1);
+    let running = ours.stalled("Checkout", std::time::Duration::ZERO, Page::first(10)).await.unwrap();
+    assert!(running.iter().all(|s| s.tenant_id() == Some("acme")), "{running:?}");
+    assert!(theirs.stalled("Checkout", std::time::Duration::ZERO, Page::first(10)).await.unwrap().is_empty());
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn scoped_job_queues_claim_count_and_deduplicate_within_the_tenant() {
+    use cqrs_mongo_persistence::{Enqueued, JobQueue, NewJob, Page};
+    use std::time::Duration;
+    let db = support::database("tenancy_jobs").await;
+    db.ensure_indexes(&JobQueue::indexes()).await.unwrap();
+    let all = JobQueue::new(&db);
+    let (acme, globex) = (Tenant::new("acme").unwrap(), Tenant::new("globex").unwrap());
+    let (ours, theirs) = (all.for_tenant(&acme), all.for_tenant(&globex));
+    let lease = Duration::from_secs(60);
+    ours.enqueue(NewJob::new("a1", "mail", doc! {}).priority(1)).await.unwrap();
+    ours.enqueue(NewJob::new("a2", "mail", doc! {})).await.unwrap();
+    // Globex's job has the higher priority: an unscoped claim would take it first.
+    theirs.enqueue(NewJob::new("g1", "mail", doc! {}).priority(9)).await.unwrap();
+    let stored = all.list("PENDING", Page::first(10)).await.unwrap();
+    assert!(stored.iter().all(|j| j.get_str("tenant_id").is_ok()), "every job carries its tenant");
+
+    // De-duplication keys are per tenant.
+    assert_eq!(ours.enqueue(NewJob::new("a3", "mail", doc! {}).dedup_key("k")).await.unwrap(), Enqueued::Created);
+    assert_eq!(theirs.enqueue(NewJob::new("g2", "mail", doc! {}).dedup_key("k")).await.unwrap(), Enqueued::Created);
+    assert_eq!(
+        ours.enqueue(NewJob::new("a4", "mail", doc! {}).dedup_key("k")).await.unwrap(),
+        Enqueued::Duplicate { existing_id: "a3".into() }
+    );
+    assert!(cross(theirs.enqueue(NewJob::new("a1", "mail", doc! {})).await), "another tenant's job id");
+
+    // Claims take only the scope's jobs, in the scope's priority order.
+    let first = ours.claim("w", &["mail"], lease).await.unwrap().unwrap();
+    assert_eq!(first.id, "a1");
+    let batch: Vec<String> =
+        ours.claim_batch("w", &["mail"], lease, 10).await.unwrap().into_iter().map(|j| j.id).collect();
+    assert_eq!(batch, ["a2", "a3"]);
+    assert!(ours.claim("w", &["mail"], lease).await.unwrap().is_none(), "globex's jobs are not acme's to claim");
+    ours.complete(&first).await.unwrap();
+    assert_eq!(ours.stats().await.unwrap().get("COMPLETED"), Some(&1));
+    assert_eq!(theirs.stats().await.unwrap().get("PENDING"), Some(&2));
+    assert_eq!(theirs.list("PENDING", Page::first(10)).await.unwrap().len(), 2);
+    assert!(cross(theirs.cancel("a2").await));
+    assert_eq!(theirs.purge(Duration::ZERO).await.unwrap(), 0, "acme's completed job is not globex's to purge");
+    assert_eq!(ours.purge(Duration::ZERO).await.unwrap(), 1);
+
+    // An expired lease is swept back within its tenant only.
+    let short = theirs.claim("slow", &["mail"], Duration::from_millis(1)).await.unwrap().unwrap();
+    assert_eq!(short.id, "g1");
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    let again = loop {
+        // The lease has passed once the server's clock has moved on; claims sweep it back.
+        if let Some(job) = theirs.claim("fast", &["mail"], lease).await.unwrap().filter(|j| j.id == "g1") {
+            break job;
+        }
+        assert!(std::time::Instant::now() < deadline, "the expired lease was never swept");
+        tokio::time::sleep(Duration::from_millis(10)).await;
+    };
+    assert_eq!(again.attempt, 2);
+}

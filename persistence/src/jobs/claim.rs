@@ -1,0 +1,167 @@
+//! Claims: the best eligible job in one atomic update (or a batch in one conditional
+//! `update_many`), and the sweep that puts expired leases back to pending or parks them.
+
+use std::time::Duration;
+
+use bson::{Bson, DateTime, Document, doc};
+use futures::TryStreamExt;
+use mongodb::options::ReturnDocument;
+
+use super::{ClaimedJob, JOBS, JobQueue, after};
+use crate::error::Result;
+use crate::fields::{int, take_document, take_text};
+use crate::observe::traced;
+
+impl JobQueue {
+    /// Claims the best eligible (pending and due) job of `queues` for `worker`, leased for
+    /// `lease`, with one atomic update. Jobs whose lease expired are first put back to pending
+    /// (the lost attempt counts as a failure) or parked when that was their last attempt, by a
+    /// sweep that runs at most once per sweep interval, and whenever nothing is eligible.
+    pub async fn claim(&self, worker: &str, queues: &[&str], lease: Duration) -> Result<Option<ClaimedJob>> {
+        traced(JOBS, "claim", async {
+            let now = self.connection.server_time().await?;
+            let swept = self.sweep_if_due(queues, now).await?;
+            if let Some(job) = self.claim_pending(worker, queues, now, lease).await? {
+                return Ok(Some(job));
+            }
+            if !swept && self.sweep(queues, now).await? > 0 {
+                return self.claim_pending(worker, queues, now, lease).await;
+            }
+            Ok(None)
+        })
+        .await
+    }
+
+    /// Claims up to `max` eligible jobs at once, in claim order: one query for candidates and
+    /// one conditional `update_many` (each job still changes hands atomically, so concurrent
+    /// workers never share a job). One search then serves many jobs, and workers collide less
+    /// than when they all race for the single best job.
+    pub async fn claim_batch(
+        &self,
+        worker: &str,
+        queues: &[&str],
+        lease: Duration,
+        max: usize,
+    ) -> Result<Vec<ClaimedJob>> {
+        traced(JOBS, "claim_batch", async {
+            let now = self.connection.server_time().await?;
+            let swept = self.sweep_if_due(queues, now).await?;
+            let claimed = self.claim_pending_batch(worker, queues, now, lease, max).await?;
+            if claimed.is_empty() && !swept && self.sweep(queues, now).await? > 0 {
+                return self.claim_pending_batch(worker, queues, now, lease, max).await;
+            }
+            Ok(claimed)
+        })
+        .await
+    }
+
+    async fn claim_pending_batch(
+        &self,
+        worker: &str,
+        queues: &[&str],
+        now: DateTime,
+        lease: Duration,
+        max: usize,
+    ) -> Result<Vec<ClaimedJob>> {
+        let due =
+            self.scoped(doc! { "status": "PENDING", "queue": { "$in": queues }, "scheduled_at": { "$lte": now } });
+        let order = doc! { "priority": -1, "scheduled_at": 1, "created_at": 1, "_id": 1 };
+        let candidates: Vec<Document> = self
+            .collection
+            .find(due.clone())
+            .sort(order.clone())
+            .limit(max.max(1) as i64)
+            .projection(doc! { "_id": 1 })
+            .await?
+            .try_collect()
+            .await?;
+        let ids: Vec<Bson> = candidates.into_iter().filter_map(|mut c| c.remove("_id")).collect();
+        if ids.is_empty() {
+            return Ok(Vec::new());
+        }
+        let token = bson::oid::ObjectId::new();
+        let mut mine = doc! { "_id": { "$in": ids.clone() } };
+        mine.extend(due);
+        let update = doc! {
+            "$set": { "status": "RUNNING", "worker_id": worker, "started_at": now, "updated_at": now,
+                      "lease_until": after(now, lease), "claim_token": token },
+            "$inc": { "fencing_token": 1_i64, "version": 1_i64 },
+        };
+        self.collection.update_many(mine, update).await?;
+        let claimed: Vec<Document> = self
+            .collection
+            .find(doc! { "_id": { "$in": ids }, "claim_token": token, "status": "RUNNING" })
+            .sort(order)
+            .await?
+            .try_collect()
+            .await?;
+        Ok(claimed.into_iter().map(claimed_job).collect())
+    }
+
+    async fn claim_pending(
+        &self,
+        worker: &str,
+        queues: &[&str],
+        now: DateTime,
+        lease: Duration,
+    ) -> Result<Option<ClaimedJob>> {
+        let filter =
+            self.scoped(doc! { "status": "PENDING", "queue": { "$in": queues }, "scheduled_at": { "$lte": now } });
+        let update = doc! {
+            "$set": { "status": "RUNNING", "worker_id": worker, "started_at": now, "updated_at": now, "lease_until": after(now, lease) },
+            "$inc": { "fencing_token": 1_i64, "version": 1_i64 },
+        };
+        let claimed = self
+            .collection
+            .find_one_and_update(filter, update)
+            .sort(doc! { "priority": -1, "scheduled_at": 1, "created_at": 1, "_id": 1 })
+            .return_document(ReturnDocument::After)
+            .await?;
+        Ok(claimed.map(claimed_job))
+    }
+
+    async fn sweep_if_due(&self, queues: &[&str], now: DateTime) -> Result<bool> {
+        let last = self.last_sweep.load(std::sync::atomic::Ordering::Relaxed);
+        if now.timestamp_millis() - last < self.sweep_every.as_millis() as i64 {
+            return Ok(false);
+        }
+        self.sweep(queues, now).await?;
+        Ok(true)
+    }
+
+    /// Running jobs whose lease expired: pending again with the lost attempt counted, or
+    /// parked as `FAILED` when it was their last. Returns how many went back to pending.
+    async fn sweep(&self, queues: &[&str], now: DateTime) -> Result<u64> {
+        self.last_sweep.store(now.timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
+        let expired =
+            self.scoped(doc! { "status": "RUNNING", "lease_until": { "$lt": now }, "queue": { "$in": queues } });
+        let last_attempt = doc! { "$gte": [ "$retry_count", { "$subtract": [ "$max_retries", 1 ] } ] };
+        let mut exhausted = expired.clone();
+        exhausted.insert("$expr", last_attempt.clone());
+        let park = doc! {
+            "$set": { "status": "FAILED", "error": "the lease expired on the last attempt", "finished_at": now, "updated_at": now },
+            "$inc": { "retry_count": 1, "version": 1_i64 },
+            "$unset": { "lease_until": "", "live_dedup_key": "" },
+        };
+        self.collection.update_many(exhausted, park).await?;
+        let mut retry = expired;
+        retry.insert("$expr", doc! { "$not": [ last_attempt ] });
+        let back = doc! {
+            "$set": { "status": "PENDING", "error": "the lease expired", "scheduled_at": now, "updated_at": now },
+            "$inc": { "retry_count": 1, "version": 1_i64 },
+            "$unset": { "lease_until": "" },
+        };
+        Ok(self.collection.update_many(retry, back).await?.modified_count)
+    }
+}
+
+fn claimed_job(mut document: Document) -> ClaimedJob {
+    ClaimedJob {
+        id: take_text(&mut document, "_id"),
+        queue: take_text(&mut document, "queue"),
+        payload: take_document(&mut document, "payload"),
+        attempt: int(document.get("retry_count")) as i32 + 1,
+        max_attempts: int(document.get("max_retries")).max(1) as i32,
+        fencing_token: int(document.get("fencing_token")),
+    }
+}

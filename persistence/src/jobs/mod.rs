@@ -1,0 +1,326 @@
+//! The background job queue in the legacy `background_jobs` collection.
+//!
+//! A worker claims the best eligible job — highest `priority`, then earliest `scheduled_at`
+//! (the run-at time), then oldest — with **one atomic update** that sets a lease on the
+//! server's clock and bumps the job's fencing token. Eligible means pending and due. A job
+//! whose lease expired (its worker died) is put back to pending by a sweep that claims run
+//! at most once per second and whenever nothing is eligible; the lost attempt counts as a
+//! failure, and on the last attempt the job is parked instead. Heartbeats extend the lease. `complete` and `fail` succeed only for
+//! the current holder (same fencing token, still running); anyone else gets
+//! [`Error::LeaseLost`]. A failure is retried after an exponential backoff until the job's
+//! `max_retries` attempts are used, then the job is parked as `FAILED`. Completed, failed and
+//! cancelled jobs are never reset.
+//!
+//! Legacy statuses (`PENDING RUNNING COMPLETED FAILED CANCELLED`) and fields (`retry_count`,
+//! `max_retries` — here the maximum number of attempts —, `scheduled_at`, `created_at`,
+//! `updated_at`, `started_at`, `worker_id`, `version`) are kept; ours are `queue`, `payload`,
+//! `priority`, `lease_until`, `fencing_token`, `finished_at`, `error`, `dedup_key` and
+//! `live_dedup_key` (set only while the job is live, under a unique partial index).
+
+use std::collections::BTreeMap;
+use std::time::Duration;
+
+mod claim;
+mod outcome;
+
+use bson::{DateTime, Document, doc};
+use futures::TryStreamExt;
+use mongodb::Collection;
+
+use crate::connection::Connection;
+use crate::error::{Error, Result, is_duplicate_key};
+use crate::fields::int;
+use crate::indexes::IndexSpec;
+use crate::observe::traced;
+use crate::sagas::Page;
+use crate::tenancy::{self, TENANT_FIELD, Tenant};
+
+/// The legacy collection.
+pub const JOBS: &str = "background_jobs";
+
+/// A job to enqueue.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct NewJob {
+    /// Job id (`_id`).
+    pub id: String,
+    /// The queue it waits in.
+    pub queue: String,
+    /// What the worker needs.
+    pub payload: Document,
+    /// Higher runs first (default 0).
+    pub priority: i32,
+    /// Not before this time (default: now).
+    pub run_at: Option<DateTime>,
+    /// Attempts before the job is parked as failed (default 3).
+    pub max_attempts: i32,
+    /// At most one live (pending or running) job per queue has this key.
+    pub dedup_key: Option<String>,
+}
+
+impl NewJob {
+    /// A job with priority 0, due now, 3 attempts, no de-duplication key.
+    pub fn new(id: impl Into<String>, queue: impl Into<String>, payload: Document) -> Self {
+        NewJob {
+            id: id.into(),
+            queue: queue.into(),
+            payload,
+            priority: 0,
+            run_at: None,
+            max_attempts: 3,
+            dedup_key: None,
+        }
+    }
+
+    /// Sets the priority.
+    pub fn priority(mut self, priority: i32) -> Self {
+        self.priority = priority;
+        self
+    }
+
+    /// Sets the run-at time.
+    pub fn run_at(mut self, at: DateTime) -> Self {
+        self.run_at = Some(at);
+        self
+    }
+
+    /// Sets the number of attempts.
+    pub fn max_attempts(mut self, attempts: i32) -> Self {
+        self.max_attempts = attempts.max(1);
+        self
+    }
+
+    /// Sets the de-duplication key.
+    pub fn dedup_key(mut self, key: impl Into<String>) -> Self {
+        self.dedup_key = Some(key.into());
+        self
+    }
+}
+
+/// What `enqueue` did.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub enum Enqueued {
+    /// Stored as a new job.
+    Created,
+    /// A live job with the same de-duplication key exists; nothing was stored.
+    Duplicate {
+        /// The live job's id.
+        existing_id: String,
+    },
+}
+
+/// A job held by a worker.
+#[derive(Debug, Clone, PartialEq)]
+#[non_exhaustive]
+pub struct ClaimedJob {
+    /// Job id.
+    pub id: String,
+    /// Its queue.
+    pub queue: String,
+    /// Its payload.
+    pub payload: Document,
+    /// This attempt's number (1-based).
+    pub attempt: i32,
+    /// Attempts allowed.
+    pub max_attempts: i32,
+    /// The claim's fencing token: only its holder can finish the job.
+    pub fencing_token: i64,
+}
+
+/// What `fail` did.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub enum Failed {
+    /// Pending again, due at this time.
+    RetryAt(DateTime),
+    /// Out of attempts: parked as `FAILED`.
+    Parked,
+}
+
+/// The job queue.
+#[derive(Debug, Clone)]
+pub struct JobQueue {
+    connection: Connection,
+    collection: Collection<Document>,
+    backoff: Duration,
+    max_backoff: Duration,
+    sweep_every: Duration,
+    last_sweep: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    tenant: Option<Tenant>,
+}
+
+impl JobQueue {
+    /// The queue on the legacy collection, with a 1 s backoff base capped at 1 h.
+    pub fn new(connection: &Connection) -> Self {
+        JobQueue {
+            connection: connection.clone(),
+            collection: connection.database().collection(JOBS),
+            backoff: Duration::from_secs(1),
+            max_backoff: Duration::from_secs(3600),
+            sweep_every: Duration::from_secs(1),
+            last_sweep: std::sync::Arc::default(),
+            tenant: None,
+        }
+    }
+
+    /// This queue scoped to `tenant`: jobs it enqueues carry the tenant, claims (and the sweep
+    /// of expired leases) take only the tenant's jobs, de-duplication keys are per tenant,
+    /// statistics, listings and purges see only the tenant's jobs, and cancelling or enqueuing
+    /// over another tenant's job id is [`Error::CrossTenant`].
+    pub fn for_tenant(&self, tenant: &Tenant) -> Self {
+        JobQueue { tenant: Some(tenant.clone()), last_sweep: std::sync::Arc::default(), ..self.clone() }
+    }
+
+    fn scoped(&self, filter: Document) -> Document {
+        tenancy::scoped(self.tenant.as_ref(), filter)
+    }
+
+    /// The cross-tenant error when job `id` belongs to another tenant.
+    async fn foreign(&self, id: &str) -> Result<Option<Error>> {
+        tenancy::foreign(self.tenant.as_ref(), &self.collection, &bson::Bson::String(id.into())).await
+    }
+
+    /// The unique key of a live job with de-duplication key `key` (per queue and tenant).
+    fn live_key(&self, queue: &str, key: &str) -> String {
+        match &self.tenant {
+            Some(tenant) => format!("{queue}\u{1f}{key}\u{1f}{}", tenant.id()),
+            None => format!("{queue}\u{1f}{key}"),
+        }
+    }
+
+    /// How often claims look for expired leases (default 1 s; always when nothing is pending).
+    pub fn sweep_every(mut self, interval: Duration) -> Self {
+        self.sweep_every = interval;
+        self
+    }
+
+    /// Base of the exponential backoff after a failure (base × 2^(failures − 1), capped).
+    pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
+        self.backoff = base;
+        self.max_backoff = max;
+        self
+    }
+
+    /// The claim index and the unique key of live de-duplicated jobs.
+    pub fn indexes() -> Vec<IndexSpec> {
+        vec![
+            IndexSpec::new(JOBS, doc! { "status": 1, "queue": 1, "priority": -1, "scheduled_at": 1, "created_at": 1 }),
+            IndexSpec::new(JOBS, doc! { "live_dedup_key": 1 })
+                .unique()
+                .partial(doc! { "live_dedup_key": { "$exists": true } }),
+            IndexSpec::new(JOBS, doc! { "status": 1, "finished_at": 1 }),
+            IndexSpec::new(JOBS, doc! { "status": 1, "lease_until": 1 }),
+            // Claims within a tenant scope.
+            IndexSpec::new(
+                JOBS,
+                doc! { TENANT_FIELD: 1, "status": 1, "queue": 1, "priority": -1, "scheduled_at": 1, "created_at": 1 },
+            )
+            .partial(doc! { TENANT_FIELD: { "$exists": true } }),
+        ]
+    }
+
+    /// Stores a pending job, or reports the live job that already has its de-duplication key.
+    pub async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
+        traced(JOBS, "enqueue", async {
+            let now = self.connection.server_time().await?;
+            let mut document = doc! {
+                "_id": job.id.as_str(), "queue": job.queue.as_str(), "payload": job.payload.clone(),
+                "priority": job.priority, "status": "PENDING", "retry_count": 0, "max_retries": job.max_attempts,
+                "scheduled_at": job.run_at.unwrap_or(now), "created_at": now, "updated_at": now,
+                "version": 1_i64, "fencing_token": 0_i64,
+            };
+            if let Some(key) = &job.dedup_key {
+                document.insert("dedup_key", key.as_str());
+                document.insert("live_dedup_key", self.live_key(&job.queue, key));
+            }
+            if let Some(tenant) = &self.tenant {
+                tenant.stamp(JOBS, &mut document)?;
+            }
+            match self.collection.insert_one(document).await {
+                Ok(_) => Ok(Enqueued::Created),
+                Err(err) if is_duplicate_key(&err) => {
+                    if let Some(cross) = self.foreign(&job.id).await? {
+                        return Err(cross);
+                    }
+                    match &job.dedup_key {
+                        Some(key) => {
+                            let live = doc! { "live_dedup_key": self.live_key(&job.queue, key) };
+                            match self
+                                .collection
+                                .find_one(live)
+                                .await?
+                                .and_then(|d| d.get_str("_id").ok().map(str::to_owned))
+                            {
+                                Some(existing_id) => Ok(Enqueued::Duplicate { existing_id }),
+                                // Finished in between: the key is free again.
+                                None => Box::pin(self.enqueue(job)).await,
+                            }
+                        }
+                        None => Err(Error::AlreadyExists {
+                            collection: JOBS.into(),
+                            key: format!("job {}", job.id),
+                            existing_id: job.id.clone(),
+                        }),
+                    }
+                }
+                Err(err) => Err(err.into()),
+            }
+        })
+        .await
+    }
+
+    /// Cancels a pending or running job (a running job's holder then cannot complete it).
+    /// `false` when there is no such job; a finished job is [`Error::InvalidTransition`].
+    pub async fn cancel(&self, id: &str) -> Result<bool> {
+        let now = self.connection.server_time().await?;
+        let update = doc! {
+            "$set": { "status": "CANCELLED", "finished_at": now, "updated_at": now },
+            "$unset": { "lease_until": "", "live_dedup_key": "" },
+            "$inc": { "version": 1_i64 },
+        };
+        let live = self.scoped(doc! { "_id": id, "status": { "$in": ["PENDING", "RUNNING"] } });
+        if self.collection.update_one(live, update).await?.matched_count == 1 {
+            return Ok(true);
+        }
+        if let Some(cross) = self.foreign(id).await? {
+            return Err(cross);
+        }
+        match self.collection.find_one(doc! { "_id": id }).await? {
+            None => Ok(false),
+            Some(job) => Err(Error::InvalidTransition {
+                collection: JOBS.into(),
+                id: id.into(),
+                from: job.get_str("status").unwrap_or("?").into(),
+                to: "CANCELLED".into(),
+            }),
+        }
+    }
+
+    /// Job counts by status.
+    pub async fn stats(&self) -> Result<BTreeMap<String, u64>> {
+        let pipeline =
+            [doc! { "$match": self.scoped(doc! {}) }, doc! { "$group": { "_id": "$status", "n": { "$sum": 1 } } }];
+        let groups: Vec<Document> = self.collection.aggregate(pipeline).await?.try_collect().await?;
+        Ok(groups.into_iter().map(|g| (g.get_str("_id").unwrap_or("?").to_owned(), int(g.get("n")) as u64)).collect())
+    }
+
+    /// Jobs with `status`, in claim order (priority, run-at time, age).
+    pub async fn list(&self, status: &str, page: Page) -> Result<Vec<Document>> {
+        let sort = doc! { "priority": -1, "scheduled_at": 1, "created_at": 1, "_id": 1 };
+        let found =
+            self.collection.find(self.scoped(doc! { "status": status })).sort(sort).skip(page.skip).limit(page.limit);
+        Ok(found.await?.try_collect().await?)
+    }
+
+    /// Deletes completed and cancelled jobs that finished more than `older_than` ago; returns
+    /// how many. Failed jobs stay for inspection.
+    pub async fn purge(&self, older_than: Duration) -> Result<u64> {
+        let now = self.connection.server_time().await?;
+        let before = DateTime::from_millis(now.timestamp_millis() - older_than.as_millis() as i64);
+        let filter = doc! { "status": { "$in": ["COMPLETED", "CANCELLED"] }, "finished_at": { "$lte": before } };
+        Ok(self.collection.delete_many(self.scoped(filter)).await?.deleted_count)
+    }
+}
+
+fn after(now: DateTime, delay: Duration) -> DateTime {
+    DateTime::from_millis(now.timestamp_millis().saturating_add(delay.as_millis() as i64))
+}

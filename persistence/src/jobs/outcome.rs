@@ -1,0 +1,73 @@
+//! What the holder of a job reports: heartbeats, completion, failure (with backoff or
+//! parking). Only the current holder (same fencing token, still running) can.
+
+use std::time::Duration;
+
+use bson::{Document, doc};
+
+use super::{ClaimedJob, Failed, JOBS, JobQueue, after};
+use crate::error::{Error, Result};
+use crate::observe::traced;
+
+impl JobQueue {
+    /// Extends the holder's lease to `lease` from now.
+    pub async fn heartbeat(&self, job: &ClaimedJob, lease: Duration) -> Result<()> {
+        let now = self.connection.server_time().await?;
+        let update = doc! { "$set": { "lease_until": after(now, lease), "updated_at": now } };
+        self.holder_update(job, update).await
+    }
+
+    /// Marks the job completed; only its current holder can.
+    pub async fn complete(&self, job: &ClaimedJob) -> Result<()> {
+        traced(JOBS, "complete", async {
+            let now = self.connection.server_time().await?;
+            let update = doc! {
+                "$set": { "status": "COMPLETED", "finished_at": now, "updated_at": now },
+                "$unset": { "lease_until": "", "live_dedup_key": "" },
+                "$inc": { "version": 1_i64 },
+            };
+            self.holder_update(job, update).await
+        })
+        .await
+    }
+
+    /// Records a failed attempt (only its current holder can): pending again after the
+    /// backoff, or parked as `FAILED` when it was the last attempt.
+    pub async fn fail(&self, job: &ClaimedJob, error: &str) -> Result<Failed> {
+        traced(JOBS, "fail", async {
+            let now = self.connection.server_time().await?;
+            let failures = job.attempt;
+            let (update, outcome) = if failures >= job.max_attempts {
+                let update = doc! {
+                    "$set": { "status": "FAILED", "retry_count": failures, "error": error, "finished_at": now, "updated_at": now },
+                    "$unset": { "lease_until": "", "live_dedup_key": "" },
+                    "$inc": { "version": 1_i64 },
+                };
+                (update, Failed::Parked)
+            } else {
+                let factor = 1_u32 << (failures - 1).clamp(0, 30);
+                let delay = self.backoff.saturating_mul(factor).min(self.max_backoff);
+                let at = after(now, delay);
+                let update = doc! {
+                    "$set": { "status": "PENDING", "retry_count": failures, "error": error, "scheduled_at": at, "updated_at": now },
+                    "$unset": { "lease_until": "" },
+                    "$inc": { "version": 1_i64 },
+                };
+                (update, Failed::RetryAt(at))
+            };
+            self.holder_update(job, update).await?;
+            Ok(outcome)
+        })
+        .await
+    }
+
+    async fn holder_update(&self, job: &ClaimedJob, update: Document) -> Result<()> {
+        let holder =
+            self.scoped(doc! { "_id": job.id.as_str(), "status": "RUNNING", "fencing_token": job.fencing_token });
+        if self.collection.update_one(holder, update).await?.matched_count == 1 {
+            Ok(())
+        } else {
+            Err(Error::LeaseLost { collection: JOBS.into(), id: job.id.clone(), fencing_token: job.fencing_token })
+        }
+    }
+}
