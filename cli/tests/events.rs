@@ -63,7 +63,7 @@ async fn events_tail_follow_prints_new_events_until_ctrl_c() {
             }
         }
     });
-    let next_line = || received.recv_timeout(Duration::from_secs(20)).expect("a line from events tail --follow");
+    let next_line = || received.recv_timeout(Duration::from_secs(120)).expect("a line from events tail --follow");
     assert!(next_line().starts_with("1\to1\t1\tOrderPlaced\t"));
 
     // Caught up, it keeps polling: an event appended now is printed too.

@@ -78,8 +78,8 @@ async fn main() -> Result<(), Failure> {
     println!("\n2. the projection runner builds {SUMMARIES}");
     let waited = Instant::now();
     while runner.position().await? < head {
-        if waited.elapsed() > Duration::from_secs(30) {
-            return Err("the projection runner did not catch up in 30 s".into());
+        if waited.elapsed() > Duration::from_secs(120) {
+            return Err("the projection runner did not catch up in 120 s".into());
         }
         tokio::time::sleep(Duration::from_millis(20)).await;
     }

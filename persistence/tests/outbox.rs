@@ -70,14 +70,20 @@ async fn failures_back_off_then_park_the_message_as_dead() {
     let db = support::database("outbox_failures").await;
     let outbox = Outbox::new(&db);
     outbox.save(&[message("m1")], None).await.unwrap();
-    let relay = OutboxRelay::new(&outbox, "r").max_attempts(3).backoff(Duration::from_millis(200));
-    let first = relay.run_once(|_| async { Err("broker down".to_string()) }).await.unwrap();
+    // A backoff no server is slow enough to outlast between two calls.
+    let patient = OutboxRelay::new(&outbox, "patient").max_attempts(3).backoff(Duration::from_secs(3600));
+    let first = patient.run_once(|_| async { Err("broker down".to_string()) }).await.unwrap();
     assert_eq!(first.retried, 1);
-    let too_soon = relay.run_once(|_| async { Ok(()) }).await.unwrap();
+    let too_soon = patient.run_once(|_| async { Ok(()) }).await.unwrap();
     assert_eq!(too_soon, Default::default(), "not due before the backoff");
-    tokio::time::sleep(Duration::from_millis(250)).await;
+    // Make it due, as the passing hour would.
+    let past = bson::DateTime::from_millis(bson::DateTime::now().timestamp_millis() - 1_000);
+    let messages = db.database().collection::<bson::Document>("outbox_messages");
+    messages.update_one(doc! { "_id": "m1" }, doc! { "$set": { "next_attempt_at": past } }).await.unwrap();
+    let relay = OutboxRelay::new(&outbox, "r").max_attempts(3).backoff(Duration::from_millis(20));
     assert_eq!(relay.run_once(|_| async { Err("again".to_string()) }).await.unwrap().retried, 1);
-    tokio::time::sleep(Duration::from_millis(450)).await;
+    // The second backoff is 2 × 20 ms: sleeping 100 ms makes it due, however slow the server.
+    tokio::time::sleep(Duration::from_millis(100)).await;
     assert_eq!(relay.run_once(|_| async { Err("still".to_string()) }).await.unwrap().dead, 1);
     let stored =
         db.database().collection::<bson::Document>("outbox_messages").find_one(doc! {}).await.unwrap().unwrap();

@@ -18,6 +18,7 @@ use cqrs_mongo_persistence::{Connection, PoolOptions};
 pub mod runner;
 
 static URI: OnceLock<String> = OnceLock::new();
+static STANDALONE_URI: OnceLock<String> = OnceLock::new();
 
 fn repo_root() -> PathBuf {
     PathBuf::from(env!("CARGO_MANIFEST_DIR")).join("..")
@@ -27,22 +28,31 @@ fn repo_root() -> PathBuf {
 pub fn server_uri() -> &'static str {
     URI.get_or_init(|| match std::env::var("MONGODB_URI") {
         Ok(uri) if !uri.is_empty() => uri,
-        _ => start_server(),
+        _ => start_server(""),
+    })
+}
+
+/// A server without a replica set (no transactions), as the legacy package documents for
+/// development: `MONGODB_STANDALONE_URI` if set, else `secantusd-py --standalone`.
+pub fn standalone_uri() -> &'static str {
+    STANDALONE_URI.get_or_init(|| match std::env::var("MONGODB_STANDALONE_URI") {
+        Ok(uri) if !uri.is_empty() => uri,
+        _ => start_server("--standalone"),
     })
 }
 
 // The watchdog shell outlives nothing: it stops the server and exits when this process ends.
 #[allow(clippy::zombie_processes)]
-fn start_server() -> String {
+fn start_server(extra: &str) -> String {
     let binary = repo_root().join(".venv/bin/secantusd-py");
     assert!(
         binary.exists(),
-        "the test server is not installed: run `bash scripts/setup.sh` (it installs secantusdb into .venv), or set MONGODB_URI"
+        "the test server is not installed: run `bash scripts/setup.sh` (it installs secantusdb into .venv), or set MONGODB_URI (and MONGODB_STANDALONE_URI for the standalone tests)"
     );
     let port = TcpListener::bind("127.0.0.1:0").and_then(|l| l.local_addr()).expect("a free port").port();
     // The shell watches this process and stops the server when it is gone.
     let script = format!(
-        "{bin} --host 127.0.0.1 --port {port} --storage-path :memory: --enable-test-commands --log-level WARNING & \
+        "{bin} --host 127.0.0.1 --port {port} --storage-path :memory: --enable-test-commands --log-level WARNING {extra} & \
          server=$!; while kill -0 {parent} 2>/dev/null && kill -0 $server 2>/dev/null; do sleep 0.3; done; kill $server 2>/dev/null; wait $server",
         bin = binary.display(),
         parent = std::process::id(),
@@ -69,7 +79,11 @@ pub fn name(test: &str) -> String {
 
 /// A connection to a fresh database named after the test.
 pub async fn database(test: &str) -> Connection {
-    let uri = server_uri();
+    database_on(server_uri(), test).await
+}
+
+/// A connection to a fresh database named after the test, on the server at `uri`.
+pub async fn database_on(uri: &str, test: &str) -> Connection {
     let name = name(test);
     let deadline = Instant::now() + Duration::from_secs(30);
     let connection = loop {

@@ -145,7 +145,7 @@ pub async fn failpoint(db: &Connection, settings: Document) {
 }
 
 pub async fn wait_until(condition: impl Fn() -> bool) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while !condition() {
         assert!(std::time::Instant::now() < deadline, "timed out");
         tokio::time::sleep(Duration::from_millis(10)).await;
@@ -153,7 +153,7 @@ pub async fn wait_until(condition: impl Fn() -> bool) {
 }
 
 pub async fn wait_for_count(db: &Connection, collection: &str, documents: u64) {
-    let deadline = std::time::Instant::now() + Duration::from_secs(15);
+    let deadline = std::time::Instant::now() + Duration::from_secs(120);
     loop {
         // `find`, not `count_documents`: the fallback test fails every aggregate.
         let found = contents(db, collection).await.len() as u64;
