@@ -512,7 +512,10 @@ declare namespace cqrsMongoSpec {
     output?: O;
     /** Field whitelist: exact paths, and `prefix.*` for anything below `prefix`. */
     allowedFields?: readonly string[];
-    /** Maximum nesting depth of the spec (default 32). */
+    /**
+     * Maximum nesting depth of the spec (default 32, at most 45: deeper specs compile to filters
+     * beyond the 100 levels of nesting MongoDB accepts; a larger setting is `invalid_option`).
+     */
     maxDepth?: number;
     /** Maximum number of nodes (default 1000). */
     maxNodes?: number;

@@ -11,6 +11,7 @@
 
 use bson::raw::{RawBsonRef, RawDocument};
 use bson::spec::BinarySubtype;
+use cqrs_mongo_spec::input::{MAX_JSON_DEPTH, too_deep};
 use cqrs_mongo_spec::{ErrorCode, PathSegment, SpecError};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -19,9 +20,6 @@ use pyo3::types::{PyBool, PyBytes, PyDate, PyDateTime, PyDict, PyFloat, PyInt, P
 use serde_json::{Map, Number, Value};
 
 use crate::error::Failure;
-
-/// Python nesting deeper than this is `too_deep` (it also stops cyclic containers).
-const MAX_DEPTH: usize = 128;
 
 /// Python classes looked up once per interpreter.
 pub(crate) struct Classes {
@@ -77,12 +75,17 @@ pub(crate) fn classes(py: Python<'_>) -> PyResult<&Classes> {
 /// `nodes` counts the values converted (the caller releases the GIL for large specs).
 pub(crate) fn to_json(obj: &Bound<'_, PyAny>, root: Option<&str>, nodes: &mut usize) -> Result<Value, Failure> {
     let classes = classes(obj.py())?;
-    let mut path: Vec<PathSegment> = root.map(|r| PathSegment::Key(r.to_owned())).into_iter().collect();
-    convert(obj, classes, &mut path, nodes)
+    let path: Vec<PathSegment> = root.map(|r| PathSegment::Key(r.to_owned())).into_iter().collect();
+    Reader { classes, base: path.len(), path, nodes }.value(obj)
 }
 
-fn fail(path: &[PathSegment], code: ErrorCode, message: impl Into<String>) -> Failure {
-    Failure::Spec(SpecError::new(code, path.to_vec(), message))
+/// One conversion: the path of the value being read (for errors), and how much of it is the
+/// root (`"options"`).
+struct Reader<'c, 'n> {
+    classes: &'c Classes,
+    path: Vec<PathSegment>,
+    base: usize,
+    nodes: &'n mut usize,
 }
 
 fn wrapper(key: &str, value: Value) -> Value {
@@ -91,114 +94,122 @@ fn wrapper(key: &str, value: Value) -> Value {
     Value::Object(map)
 }
 
-fn convert(
-    obj: &Bound<'_, PyAny>,
-    classes: &Classes,
-    path: &mut Vec<PathSegment>,
-    nodes: &mut usize,
-) -> Result<Value, Failure> {
-    *nodes += 1;
-    if path.len() > MAX_DEPTH {
-        return Err(fail(
-            path,
-            ErrorCode::TooDeep,
-            format!("the value nests deeper than {MAX_DEPTH} levels (or is cyclic)"),
-        ));
+impl Reader<'_, '_> {
+    fn fail(&self, code: ErrorCode, message: impl Into<String>) -> Failure {
+        Failure::Spec(SpecError::new(code, self.path.clone(), message))
     }
-    if let Ok(text) = obj.cast::<PyString>() {
-        return Ok(Value::String(text.to_str()?.to_owned()));
-    }
-    if obj.is_none() {
-        return Ok(Value::Null);
-    }
-    if let Ok(dict) = obj.cast::<PyDict>() {
-        let mut map = Map::with_capacity(dict.len());
-        for (key, item) in dict.iter() {
-            let Ok(key) = key.cast::<PyString>() else {
-                return Err(fail(
-                    path,
-                    ErrorCode::InvalidValue,
-                    format!("dictionary keys must be strings, got {}", key.repr()?),
-                ));
-            };
-            let key = key.to_str()?.to_owned();
-            path.push(PathSegment::Key(key.clone()));
-            let value = convert(&item, classes, path, nodes)?;
-            path.pop();
-            map.insert(key, value);
-        }
-        return Ok(Value::Object(map));
-    }
-    if let Ok(b) = obj.cast::<PyBool>() {
-        return Ok(Value::Bool(b.is_true()));
-    }
-    if obj.is_instance_of::<PyInt>() {
-        if let Some(bson) = &classes.bson
-            && obj.is_instance(bson.int64.bind(obj.py()))?
-        {
-            let value: i64 = obj.extract()?;
-            return Ok(wrapper("$numberLong", Value::String(value.to_string())));
-        }
-        return match obj.extract::<i64>() {
-            Ok(value) => Ok(Value::Number(Number::from(value))),
-            Err(_) => {
-                Err(fail(path, ErrorCode::InvalidValue, format!("the integer {} does not fit in 64 bits", obj.repr()?)))
-            }
-        };
-    }
-    if let Ok(float) = obj.cast::<PyFloat>() {
-        let value = float.value();
-        return Number::from_f64(value)
-            .map(Value::Number)
-            .ok_or_else(|| fail(path, ErrorCode::InvalidValue, format!("{value} is not a finite number")));
-    }
-    if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
-        let mut items = Vec::new();
-        for (index, item) in obj.try_iter()?.enumerate() {
-            path.push(PathSegment::Index(index));
-            items.push(convert(&item?, classes, path, nodes)?);
-            path.pop();
-        }
-        return Ok(Value::Array(items));
-    }
-    typed(obj, classes, path)
-}
 
-/// Dates, UUIDs, decimals, bytes and bson types as Extended JSON wrappers.
-fn typed(obj: &Bound<'_, PyAny>, classes: &Classes, path: &[PathSegment]) -> Result<Value, Failure> {
-    let py = obj.py();
-    let text = || -> PyResult<Value> { Ok(Value::String(obj.str()?.to_str()?.to_owned())) };
-    if obj.is_instance_of::<PyDateTime>() || obj.is_instance_of::<PyDate>() {
-        // isoformat keeps the offset of aware datetimes; the compiler treats naive ones as UTC.
-        let iso: String = obj.call_method0("isoformat")?.extract()?;
-        return Ok(wrapper("$date", Value::String(iso)));
-    }
-    if obj.is_instance(classes.uuid.bind(py))? {
-        return Ok(wrapper("$uuid", text()?));
-    }
-    if obj.is_instance(classes.decimal.bind(py))? {
-        return Ok(wrapper("$numberDecimal", text()?));
-    }
-    if let Some(bson) = &classes.bson {
-        if obj.is_instance(bson.object_id.bind(py))? {
-            return Ok(wrapper("$oid", text()?));
+    /// Entering a dict or list: inside [`MAX_JSON_DEPTH`] others it is `too_deep`, exactly as
+    /// the same value written as JSON text (this also stops cyclic containers).
+    fn open(&self) -> Result<(), Failure> {
+        if self.path.len() - self.base >= MAX_JSON_DEPTH {
+            return Err(Failure::Spec(too_deep(self.path.clone())));
         }
-        if obj.is_instance(bson.decimal128.bind(py))? {
+        Ok(())
+    }
+
+    /// Converts `item` one step below the current path.
+    fn child(&mut self, segment: PathSegment, item: &Bound<'_, PyAny>) -> Result<Value, Failure> {
+        self.path.push(segment);
+        let value = self.value(item);
+        self.path.pop();
+        value
+    }
+
+    fn value(&mut self, obj: &Bound<'_, PyAny>) -> Result<Value, Failure> {
+        *self.nodes += 1;
+        if let Ok(text) = obj.cast::<PyString>() {
+            return Ok(Value::String(text.to_str()?.to_owned()));
+        }
+        if obj.is_none() {
+            return Ok(Value::Null);
+        }
+        if let Ok(dict) = obj.cast::<PyDict>() {
+            self.open()?;
+            let mut map = Map::with_capacity(dict.len());
+            for (key, item) in dict.iter() {
+                let Ok(key) = key.cast::<PyString>() else {
+                    let message = format!("dictionary keys must be strings, got {}", key.repr()?);
+                    return Err(self.fail(ErrorCode::InvalidValue, message));
+                };
+                let key = key.to_str()?.to_owned();
+                let value = self.child(PathSegment::Key(key.clone()), &item)?;
+                map.insert(key, value);
+            }
+            return Ok(Value::Object(map));
+        }
+        if let Ok(b) = obj.cast::<PyBool>() {
+            return Ok(Value::Bool(b.is_true()));
+        }
+        if obj.is_instance_of::<PyInt>() {
+            if let Some(bson) = &self.classes.bson
+                && obj.is_instance(bson.int64.bind(obj.py()))?
+            {
+                let value: i64 = obj.extract()?;
+                return Ok(wrapper("$numberLong", Value::String(value.to_string())));
+            }
+            return match obj.extract::<i64>() {
+                Ok(value) => Ok(Value::Number(Number::from(value))),
+                Err(_) => {
+                    let message = format!("the integer {} does not fit in 64 bits", obj.repr()?);
+                    Err(self.fail(ErrorCode::InvalidValue, message))
+                }
+            };
+        }
+        if let Ok(float) = obj.cast::<PyFloat>() {
+            let value = float.value();
+            return Number::from_f64(value)
+                .map(Value::Number)
+                .ok_or_else(|| self.fail(ErrorCode::InvalidValue, format!("{value} is not a finite number")));
+        }
+        if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+            self.open()?;
+            let mut items = Vec::new();
+            for (index, item) in obj.try_iter()?.enumerate() {
+                items.push(self.child(PathSegment::Index(index), &item?)?);
+            }
+            return Ok(Value::Array(items));
+        }
+        self.typed(obj)
+    }
+
+    /// Dates, UUIDs, decimals, bytes and bson types as Extended JSON wrappers.
+    fn typed(&self, obj: &Bound<'_, PyAny>) -> Result<Value, Failure> {
+        let py = obj.py();
+        let classes = self.classes;
+        let text = || -> PyResult<Value> { Ok(Value::String(obj.str()?.to_str()?.to_owned())) };
+        if obj.is_instance_of::<PyDateTime>() || obj.is_instance_of::<PyDate>() {
+            // isoformat keeps the offset of aware datetimes; the compiler treats naive ones as UTC.
+            let iso: String = obj.call_method0("isoformat")?.extract()?;
+            return Ok(wrapper("$date", Value::String(iso)));
+        }
+        if obj.is_instance(classes.uuid.bind(py))? {
+            return Ok(wrapper("$uuid", text()?));
+        }
+        if obj.is_instance(classes.decimal.bind(py))? {
             return Ok(wrapper("$numberDecimal", text()?));
         }
-        if obj.is_instance(bson.binary.bind(py))? {
-            let subtype: u8 = obj.getattr("subtype")?.extract()?;
-            return binary(obj, subtype, classes);
+        if let Some(bson) = &classes.bson {
+            if obj.is_instance(bson.object_id.bind(py))? {
+                return Ok(wrapper("$oid", text()?));
+            }
+            if obj.is_instance(bson.decimal128.bind(py))? {
+                return Ok(wrapper("$numberDecimal", text()?));
+            }
+            if obj.is_instance(bson.binary.bind(py))? {
+                let subtype: u8 = obj.getattr("subtype")?.extract()?;
+                return Ok(binary(obj, subtype, classes)?);
+            }
         }
+        if obj.is_instance_of::<PyBytes>() {
+            return Ok(binary(obj, 0, classes)?);
+        }
+        let kind = obj.get_type().name()?;
+        Err(self.fail(ErrorCode::InvalidValue, format!("a {kind} is not a specification value")))
     }
-    if obj.is_instance_of::<PyBytes>() {
-        return binary(obj, 0, classes);
-    }
-    let kind = obj.get_type().name()?;
-    Err(fail(path, ErrorCode::InvalidValue, format!("a {kind} is not a specification value")))
 }
 
-fn binary(obj: &Bound<'_, PyAny>, subtype: u8, classes: &Classes) -> Result<Value, Failure> {
+fn binary(obj: &Bound<'_, PyAny>, subtype: u8, classes: &Classes) -> PyResult<Value> {
     let encoded = classes.b64encode.bind(obj.py()).call1((obj,))?;
     let base64: String = encoded.call_method1("decode", ("ascii",))?.extract()?;
     let mut body = Map::with_capacity(2);

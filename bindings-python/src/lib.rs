@@ -7,7 +7,10 @@ mod convert;
 mod error;
 
 use bson::{Document, RawDocumentBuf};
-use cqrs_mongo_spec::{CompiledQuery, Compiler, CompilerConfig, ErrorCode, ExtJsonFormat, PathSegment, SpecError};
+use cqrs_mongo_spec::{
+    CompiledQuery, Compiler, CompilerConfig, ErrorCode, ExtJsonFormat, PathSegment, SpecError, parse_json,
+    parse_options_json,
+};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
@@ -22,7 +25,8 @@ const DETACH_ABOVE: usize = 2_000;
 const SETTINGS: [&str; 4] = ["allowed_fields", "max_depth", "max_nodes", "max_list_len"];
 
 /// The compiler for the keyword settings (`allowed_fields`, `max_depth`, `max_nodes`,
-/// `max_list_len`); unknown keys are an `invalid_option` error.
+/// `max_list_len`); unknown keys, and values the compiler refuses (`max_depth` above its cap),
+/// are an `invalid_option` error at the key.
 fn compiler(settings: Option<&Bound<'_, PyDict>>) -> Result<Compiler, Failure> {
     let mut config = CompilerConfig::default();
     let Some(settings) = settings else {
@@ -50,7 +54,10 @@ fn compiler(settings: Option<&Bound<'_, PyDict>>) -> Result<Compiler, Failure> {
             _ => return Err(bad(format!("unknown setting {key:?}; settings are {}", SETTINGS.join(", ")))),
         };
     }
-    Ok(Compiler::new(config))
+    Compiler::try_new(config).map_err(|err| {
+        let path = vec![PathSegment::Key("settings".into()), PathSegment::Key(err.setting().into())];
+        Failure::Spec(SpecError::new(ErrorCode::InvalidOption, path, err.to_string()))
+    })
 }
 
 /// A spec or options argument: JSON text or a Python value; `None` stays `None`.
@@ -61,12 +68,8 @@ fn json_arg(value: Option<&Bound<'_, PyAny>>, root: Option<&str>, nodes: &mut us
     if let Ok(text) = value.cast::<PyString>() {
         let text = text.to_str()?;
         *nodes += text.len() / 16;
-        return serde_json::from_str(text).map(Some).map_err(|err| {
-            let path = root.map(|r| vec![PathSegment::Key(r.to_owned())]).unwrap_or_default();
-            let code =
-                if err.to_string().contains("recursion limit") { ErrorCode::TooDeep } else { ErrorCode::InvalidJson };
-            Failure::Spec(SpecError::new(code, path, format!("not valid JSON: {err}")))
-        });
+        let parsed = if root.is_some() { parse_options_json(text) } else { parse_json(text) };
+        return parsed.map(Some).map_err(Failure::Spec);
     }
     convert::to_json(value, root, nodes).map(Some)
 }

@@ -13,7 +13,10 @@ export class SpecError extends Error {
   }
 }
 
-const MAX_DEPTH = 128;
+// The compiler's limit on nesting (cqrs_mongo_spec::input::MAX_JSON_DEPTH, serde_json's): a list
+// or object inside 127 others is `too_deep` at its path. The walker stops there too, so a deep
+// or cyclic JS value fails exactly as the same value written as JSON text does.
+const MAX_JSON_DEPTH = 127;
 
 function fail(path, code, message) {
   const where = path.reduce((text, seg) => (typeof seg === 'number' ? `${text}[${seg}]` : `${text}.${seg}`), '<root>');
@@ -37,10 +40,13 @@ function describe(value) {
  */
 export function toJsonText(value, path = []) {
   const parts = [];
-  const walk = (v) => {
-    if (path.length > MAX_DEPTH) {
-      throw fail(path, 'too_deep', `the value nests deeper than ${MAX_DEPTH} levels (or is cyclic)`);
+  const base = path.length;
+  const open = () => {
+    if (path.length - base >= MAX_JSON_DEPTH) {
+      throw fail(path, 'too_deep', `the input nests more than ${MAX_JSON_DEPTH} lists and objects inside each other (or is cyclic)`);
     }
+  };
+  const walk = (v) => {
     switch (typeof v) {
       case 'string':
         parts.push(JSON.stringify(v));
@@ -64,6 +70,7 @@ export function toJsonText(value, path = []) {
     if (v === null) {
       parts.push('null');
     } else if (Array.isArray(v)) {
+      open();
       parts.push('[');
       for (let i = 0; i < v.length; i++) {
         if (i > 0) parts.push(',');
@@ -82,6 +89,7 @@ export function toJsonText(value, path = []) {
       if (proto !== Object.prototype && proto !== null) {
         throw fail(path, 'invalid_value', `${describe(v)} is not a JSON value`);
       }
+      open();
       parts.push('{');
       let first = true;
       for (const key of Object.keys(v)) {

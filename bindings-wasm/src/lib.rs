@@ -8,7 +8,10 @@ mod convert;
 mod error;
 
 use bson::Bson;
-use cqrs_mongo_spec::{Compiler, CompilerConfig, ErrorCode, ExtJsonFormat, PathSegment, SpecError};
+use cqrs_mongo_spec::{
+    Compiler, CompilerConfig, ConfigError, ErrorCode, ExtJsonFormat, PathSegment, SpecError, parse_json,
+    parse_options_json,
+};
 use serde::{Deserialize, Serialize};
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
@@ -69,7 +72,9 @@ impl Settings {
         self.output.unwrap_or_default()
     }
 
-    fn compiler(&self) -> Compiler {
+    /// The compiler for these settings; a setting the compiler refuses (`maxDepth` above the
+    /// cap) is `invalid_option` at its key.
+    fn compiler(&self) -> Result<Compiler, SpecError> {
         let mut config = CompilerConfig::default();
         if let Some(fields) = &self.allowed_fields {
             config = config.allow_fields(fields.iter().cloned());
@@ -83,7 +88,14 @@ impl Settings {
         if let Some(max_list_len) = self.max_list_len {
             config = config.with_max_list_len(max_list_len);
         }
-        Compiler::new(config)
+        Compiler::try_new(config).map_err(|err| {
+            let key = match err {
+                ConfigError::MaxDepthAboveLimit { .. } => "maxDepth",
+                _ => err.setting(),
+            };
+            let path = vec![PathSegment::Key("settings".into()), PathSegment::Key(key.into())];
+            SpecError::new(ErrorCode::InvalidOption, path, err.to_string())
+        })
     }
 }
 
@@ -95,9 +107,8 @@ struct Args {
 
 impl Args {
     fn parse(spec_json: &JsValue, options_json: &JsValue) -> Result<Args, SpecError> {
-        let spec = text(spec_json, None)?.unwrap_or_default();
-        let spec = parse_json(&spec, None)?;
-        let options = text(options_json, Some("options"))?.map(|t| parse_json(&t, Some("options"))).transpose()?;
+        let spec = parse_json(&text(spec_json, None)?.unwrap_or_default())?;
+        let options = text(options_json, Some("options"))?.map(|t| parse_options_json(&t)).transpose()?;
         Ok(Args { spec, options })
     }
 }
@@ -112,14 +123,6 @@ fn text(value: &JsValue, root: Option<&str>) -> Result<Option<String>, SpecError
             root_path(root),
             "expected JSON text (a string); use compile for objects",
         )
-    })
-}
-
-fn parse_json(text: &str, root: Option<&str>) -> Result<Value, SpecError> {
-    serde_json::from_str(text).map_err(|err| {
-        let code =
-            if err.to_string().contains("recursion limit") { ErrorCode::TooDeep } else { ErrorCode::InvalidJson };
-        SpecError::new(code, root_path(root), format!("not valid JSON: {err}"))
     })
 }
 
@@ -145,8 +148,9 @@ pub fn compile_json(spec_json: JsValue, options_json: JsValue, settings: JsValue
                 ));
             }
         };
+        let compiler = settings.compiler()?;
         let args = Args::parse(&spec_json, &options_json)?;
-        settings.compiler().compile_query_extjson(&args.spec, args.options.as_ref(), format)
+        compiler.compile_query_extjson(&args.spec, args.options.as_ref(), format)
     };
     run().map_err(|e| error::to_js(&e))
 }
@@ -155,10 +159,10 @@ pub fn compile_json(spec_json: JsValue, options_json: JsValue, settings: JsValue
 #[wasm_bindgen(js_name = compileJs)]
 pub fn compile_js(spec_json: JsValue, options_json: JsValue, settings: JsValue) -> Result<JsValue, JsValue> {
     let run = || {
-        let settings = Settings::from_js(&settings)?;
+        let compiler = Settings::from_js(&settings)?.compiler()?;
         let args = Args::parse(&spec_json, &options_json)?;
         let empty = Value::Object(Default::default());
-        let query = settings.compiler().compile_query(&args.spec, Some(args.options.as_ref().unwrap_or(&empty)))?;
+        let query = compiler.compile_query(&args.spec, Some(args.options.as_ref().unwrap_or(&empty)))?;
         Ok(convert::bson_to_js(&Bson::Document(query.to_document())))
     };
     run().map_err(|e: SpecError| error::to_js(&e))
@@ -167,8 +171,7 @@ pub fn compile_js(spec_json: JsValue, options_json: JsValue, settings: JsValue) 
 /// Every error of a spec and its options (JSON text), as `{code, path, message}` objects.
 #[wasm_bindgen(js_name = validateJson)]
 pub fn validate_json(spec_json: JsValue, options_json: JsValue, settings: JsValue) -> Result<js_sys::Array, JsValue> {
-    let settings = Settings::from_js(&settings).map_err(|e| error::to_js(&e))?;
-    let compiler = settings.compiler();
+    let compiler = Settings::from_js(&settings).and_then(|s| s.compiler()).map_err(|e| error::to_js(&e))?;
     let errors = match Args::parse(&spec_json, &options_json) {
         Ok(args) => compiler.validate_query(&args.spec, args.options.as_ref()),
         Err(err) => vec![err],

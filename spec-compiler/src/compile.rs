@@ -1,12 +1,13 @@
-//! Walking a [`Spec`] into a filter document: limits, field paths, the whitelist, text-search
-//! placement, and dispatch of each leaf to its operator family, which writes BSON bytes.
+//! Walking a [`Spec`] into a filter document: limits (including MongoDB's 100 levels of nesting
+//! for the filter written), field paths, the whitelist, text-search placement, and dispatch of
+//! each leaf to its operator family, which writes BSON bytes.
 
 use std::borrow::Cow;
 
 use bson::Bson;
 use serde_json::Value;
 
-use crate::config::{CompilerConfig, field_path_problem, key_problem};
+use crate::config::{CompilerConfig, MAX_FILTER_DEPTH, field_path_problem, key_problem};
 use crate::diag::{Diag, Seg};
 use crate::error::ErrorCode;
 use crate::operator::{Family, Operator};
@@ -52,10 +53,10 @@ impl<W: Out> Walker<'_, '_, W> {
             self.aborted = true;
             return None;
         }
-        if depth > self.config.max_depth {
+        if depth > self.config.depth_limit() {
             self.diag.error(
                 ErrorCode::TooDeep,
-                format!("the specification nests deeper than {} levels", self.config.max_depth),
+                format!("the specification nests deeper than {} levels", self.config.depth_limit()),
             );
             return None;
         }
@@ -146,6 +147,7 @@ impl<W: Out> Walker<'_, '_, W> {
         }
         let val = leaf.val.as_deref();
         self.diag.push(Seg::Key("val"));
+        self.out.take_deepest();
         let mut cx = LeafCx { diag: self.diag, config: self.config, val, value_type: leaf.value_type };
         let w = &mut self.out;
         let compiled = match op.family() {
@@ -161,6 +163,18 @@ impl<W: Out> Walker<'_, '_, W> {
             Family::Text => ops::text::compile(op, &mut cx, w),
             Family::Logical => None,
         };
+        let levels = self.out.take_deepest();
+        if compiled.is_some() && levels > MAX_FILTER_DEPTH {
+            self.diag.error(
+                ErrorCode::TooDeep,
+                format!(
+                    "with this value the compiled filter would nest {levels} levels deep; MongoDB accepts \
+                     {MAX_FILTER_DEPTH} (each and/or/not above this condition takes two)"
+                ),
+            );
+            self.diag.pop();
+            return None;
+        }
         self.diag.pop();
         compiled
     }

@@ -1,9 +1,25 @@
-//! Compiler settings: resource limits and the optional field whitelist.
+//! Compiler settings: resource limits and the optional field whitelist, and the cap on the
+//! depth limit that keeps every compiled filter within what MongoDB accepts.
 
-use serde::Deserialize;
+use serde::{Deserialize, Deserializer, de::Error as _};
 
 /// Longest accepted field path, in bytes.
 pub const MAX_FIELD_PATH_LEN: usize = 1024;
+
+/// The most levels of nesting MongoDB accepts in a document, and so in a compiled filter: the
+/// filter document is level 1, each document or array inside it adds one.
+pub const MAX_FILTER_DEPTH: usize = 100;
+
+/// The largest accepted [`CompilerConfig::max_depth`].
+///
+/// Every `and`, `or` and `not` adds two levels to the filter (`{"$and": [ … ]}`: a document and
+/// an array), so a leaf at spec depth `d` starts at level `2d - 1`. The deepest leaf whose shape
+/// does not depend on the size of its value, `disjoint` with a GeometryCollection of
+/// MultiPolygons (`{"$nor": [{f: {"$geoIntersects": {"$geometry": {"geometries": [{"coordinates":
+/// [[[[lng, lat]]]]}]}}}}]}`), takes 12 levels: at depth 45 it ends at level 2 × 45 + 10 = 100.
+/// Values can nest further (a nested object under `=`); a leaf that would take the filter past
+/// [`MAX_FILTER_DEPTH`] is `too_deep` at its `val`.
+pub const MAX_DEPTH_LIMIT: usize = 45;
 
 /// Settings of a [`Compiler`](crate::Compiler). `Default` gives the documented limits and no
 /// whitelist.
@@ -20,7 +36,10 @@ pub const MAX_FIELD_PATH_LEN: usize = 1024;
 #[serde(default, deny_unknown_fields)]
 #[non_exhaustive]
 pub struct CompilerConfig {
-    /// Deepest allowed nesting of nodes (the root is depth 1). Default 32.
+    /// Deepest allowed nesting of nodes (the root is depth 1). Default 32, at most
+    /// [`MAX_DEPTH_LIMIT`]: [`Compiler::try_new`](crate::Compiler::try_new) refuses more, and
+    /// deserialising refuses it too.
+    #[serde(deserialize_with = "capped_max_depth")]
     pub max_depth: usize,
     /// Most nodes (leaves and groups) in one spec. Default 1 000.
     pub max_nodes: usize,
@@ -48,7 +67,7 @@ impl CompilerConfig {
         self
     }
 
-    /// Sets the nesting limit.
+    /// Sets the nesting limit (at most [`MAX_DEPTH_LIMIT`]; see [`CompilerConfig::validate`]).
     pub fn with_max_depth(mut self, max_depth: usize) -> Self {
         self.max_depth = max_depth;
         self
@@ -66,6 +85,20 @@ impl CompilerConfig {
         self
     }
 
+    /// Checks the settings: `max_depth` may not exceed [`MAX_DEPTH_LIMIT`].
+    pub fn validate(&self) -> Result<(), ConfigError> {
+        if self.max_depth > MAX_DEPTH_LIMIT {
+            return Err(ConfigError::MaxDepthAboveLimit { max_depth: self.max_depth });
+        }
+        Ok(())
+    }
+
+    /// The depth limit the walkers apply: `max_depth`, never more than [`MAX_DEPTH_LIMIT`] (the
+    /// fields are public, so a config may reach a walker without [`validate`](Self::validate)).
+    pub(crate) fn depth_limit(&self) -> usize {
+        self.max_depth.min(MAX_DEPTH_LIMIT)
+    }
+
     /// True when the whitelist (if any) admits `path`.
     pub(crate) fn field_allowed(&self, path: &str) -> bool {
         let Some(allowed) = &self.allowed_fields else {
@@ -76,6 +109,36 @@ impl CompilerConfig {
             None => pattern == path,
         })
     }
+}
+
+/// A setting of [`CompilerConfig`] that no compiler may use.
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error)]
+#[non_exhaustive]
+pub enum ConfigError {
+    /// `max_depth` is above [`MAX_DEPTH_LIMIT`].
+    #[error(
+        "max_depth {max_depth} is above {MAX_DEPTH_LIMIT}: deeper specifications compile to filters nesting more \
+         than {MAX_FILTER_DEPTH} levels, which MongoDB refuses"
+    )]
+    MaxDepthAboveLimit {
+        /// The refused setting.
+        max_depth: usize,
+    },
+}
+
+impl ConfigError {
+    /// The name of the setting at fault, as spelled in [`CompilerConfig`] (`"max_depth"`).
+    pub fn setting(&self) -> &'static str {
+        match self {
+            ConfigError::MaxDepthAboveLimit { .. } => "max_depth",
+        }
+    }
+}
+
+fn capped_max_depth<'de, D: Deserializer<'de>>(deserializer: D) -> Result<usize, D::Error> {
+    let max_depth = usize::deserialize(deserializer)?;
+    CompilerConfig { max_depth, ..CompilerConfig::default() }.validate().map_err(D::Error::custom)?;
+    Ok(max_depth)
 }
 
 /// Why a field path is rejected, or `None` when it is valid.
@@ -142,5 +205,15 @@ mod tests {
         assert!(!config.field_allowed("customer"));
         assert!(!config.field_allowed("customers.name"));
         assert!(CompilerConfig::default().field_allowed("anything"));
+    }
+
+    #[test]
+    fn depth_cap() {
+        assert_eq!(CompilerConfig::default().validate(), Ok(()));
+        assert_eq!(CompilerConfig::default().with_max_depth(MAX_DEPTH_LIMIT).validate(), Ok(()));
+        let err = CompilerConfig::default().with_max_depth(MAX_DEPTH_LIMIT + 1).validate().unwrap_err();
+        assert_eq!(err.setting(), "max_depth");
+        let config = CompilerConfig { max_depth: 1_000, ..CompilerConfig::default() };
+        assert_eq!(config.depth_limit(), MAX_DEPTH_LIMIT);
     }
 }

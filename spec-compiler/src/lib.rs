@@ -37,6 +37,7 @@ mod compile;
 mod config;
 mod diag;
 mod error;
+pub mod input;
 mod operator;
 mod ops;
 mod options;
@@ -49,8 +50,9 @@ use bson::{Document, RawDocumentBuf};
 use serde_json::Value;
 
 pub use builder::{Field, and, not, or};
-pub use config::{CompilerConfig, MAX_FIELD_PATH_LEN};
+pub use config::{CompilerConfig, ConfigError, MAX_DEPTH_LIMIT, MAX_FIELD_PATH_LEN, MAX_FILTER_DEPTH};
 pub use error::{ErrorCode, PathSegment, SpecError, display_path};
+pub use input::{parse_json, parse_options_json};
 pub use operator::{Family, Operator, OperatorInfo, ValueShape, operators};
 pub use options::{QueryOptions, SortKey};
 pub use out::json::{ExtJsonFormat, to_extjson_string};
@@ -68,8 +70,30 @@ pub struct Compiler {
 
 impl Compiler {
     /// A compiler with the given limits and whitelist.
+    ///
+    /// # Panics
+    ///
+    /// When the settings are refused by [`CompilerConfig::validate`] (`max_depth` above
+    /// [`MAX_DEPTH_LIMIT`]); use [`try_new`](Self::try_new) for settings that come from outside
+    /// the program.
     pub fn new(config: CompilerConfig) -> Self {
-        Compiler { config }
+        match Self::try_new(config) {
+            Ok(compiler) => compiler,
+            Err(err) => panic!("invalid compiler settings: {err}"),
+        }
+    }
+
+    /// A compiler with the given limits and whitelist, or the [`ConfigError`] that refuses them.
+    ///
+    /// ```
+    /// use cqrs_mongo_spec::{Compiler, CompilerConfig, MAX_DEPTH_LIMIT};
+    /// assert!(Compiler::try_new(CompilerConfig::default().with_max_depth(MAX_DEPTH_LIMIT)).is_ok());
+    /// let err = Compiler::try_new(CompilerConfig::default().with_max_depth(400)).unwrap_err();
+    /// assert_eq!(err.setting(), "max_depth");
+    /// ```
+    pub fn try_new(config: CompilerConfig) -> Result<Self, ConfigError> {
+        config.validate()?;
+        Ok(Compiler { config })
     }
 
     /// The settings.
@@ -85,7 +109,7 @@ impl Compiler {
 
     /// Compiles a spec given as JSON text into a filter.
     pub fn compile_str(&self, spec_json: &str) -> Result<Document, SpecError> {
-        self.compile(&parse_json(spec_json, None)?)
+        self.compile(&parse_json(spec_json)?)
     }
 
     /// Compiles an already built spec into a filter.
@@ -125,8 +149,8 @@ impl Compiler {
 
     /// [`compile_query`](Self::compile_query) from JSON text.
     pub fn compile_query_str(&self, spec_json: &str, options_json: Option<&str>) -> Result<CompiledQuery, SpecError> {
-        let spec = parse_json(spec_json, None)?;
-        let options = options_json.map(|text| parse_json(text, Some("options"))).transpose()?;
+        let spec = parse_json(spec_json)?;
+        let options = options_json.map(parse_options_json).transpose()?;
         self.compile_query(&spec, options.as_ref())
     }
 
@@ -188,24 +212,11 @@ impl Compiler {
 
     /// Every error in a spec given as JSON text.
     pub fn validate_str(&self, spec_json: &str) -> Vec<SpecError> {
-        match parse_json(spec_json, None) {
+        match parse_json(spec_json) {
             Ok(spec) => self.validate(&spec),
             Err(err) => vec![err],
         }
     }
-}
-
-/// Parses JSON text; syntax errors are `invalid_json`, nesting beyond serde_json's limit of 128
-/// levels is `too_deep` (no spec within the default limits comes close).
-fn parse_json(text: &str, root: Option<&str>) -> Result<Value, SpecError> {
-    serde_json::from_str(text).map_err(|err| {
-        let path = root.map(|r| vec![PathSegment::Key(r.to_owned())]).unwrap_or_default();
-        if err.to_string().contains("recursion limit exceeded") {
-            SpecError::new(ErrorCode::TooDeep, path, "the JSON text nests deeper than 128 levels")
-        } else {
-            SpecError::new(ErrorCode::InvalidJson, path, format!("not valid JSON: {err}"))
-        }
-    })
 }
 
 /// Compiles a spec (JSON) into a filter with the default settings.
@@ -277,7 +288,8 @@ mod tests {
     fn json_text_errors() {
         assert_eq!(compile_str("{\"op\": ").unwrap_err().code(), ErrorCode::InvalidJson);
         let deep = format!("{}{}", "[".repeat(200), "]".repeat(200));
-        assert_eq!(compile_str(&deep).unwrap_err().code(), ErrorCode::TooDeep);
+        let err = compile_str(&deep).unwrap_err();
+        assert_eq!((err.code(), err.path().len()), (ErrorCode::TooDeep, input::MAX_JSON_DEPTH));
     }
 }
 

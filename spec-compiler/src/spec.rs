@@ -60,7 +60,8 @@ impl<'a> Spec<'a> {
         Spec::parse_with(value, &CompilerConfig::default())
     }
 
-    /// Parses with the depth limit of `config`.
+    /// Parses with the depth limit of `config` (never more than
+    /// [`MAX_DEPTH_LIMIT`](crate::MAX_DEPTH_LIMIT), whatever `config.max_depth` says).
     pub fn parse_with(value: &'a Value, config: &CompilerConfig) -> Result<Spec<'a>, SpecError> {
         let mut diag = Diag::new(false);
         match parse_node(value, 1, config, &mut diag) {
@@ -97,8 +98,8 @@ pub(crate) fn parse_node<'a>(
     config: &CompilerConfig,
     diag: &mut Diag<'a>,
 ) -> Option<Spec<'a>> {
-    if depth > config.max_depth {
-        diag.error(ErrorCode::TooDeep, format!("the specification nests deeper than {} levels", config.max_depth));
+    if depth > config.depth_limit() {
+        diag.error(ErrorCode::TooDeep, format!("the specification nests deeper than {} levels", config.depth_limit()));
         return None;
     }
     let Value::Object(node) = value else {

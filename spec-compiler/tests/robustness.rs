@@ -1,6 +1,8 @@
 //! Bad input never panics: random JSON, random well-formed-but-wrong specs, and depth bombs.
 
-use cqrs_mongo_spec::{Compiler, CompilerConfig, ErrorCode, Spec, compile, compile_spec, compile_str, not, validate};
+use cqrs_mongo_spec::{
+    Compiler, CompilerConfig, ErrorCode, MAX_DEPTH_LIMIT, Spec, compile, compile_spec, compile_str, not, validate,
+};
 use proptest::prelude::*;
 use serde_json::{Map, Value, json};
 
@@ -157,9 +159,9 @@ fn ten_thousand_nested_nots_built_in_rust_are_too_deep() {
 
 #[test]
 fn depth_limit_is_configurable() {
-    let compiler = Compiler::new(CompilerConfig::default().with_max_depth(100));
-    assert!(compiler.compile(&not_chain(99)).is_ok());
-    assert_eq!(compiler.compile(&not_chain(100)).unwrap_err().code(), ErrorCode::TooDeep);
+    let compiler = Compiler::new(CompilerConfig::default().with_max_depth(MAX_DEPTH_LIMIT));
+    assert!(compiler.compile(&not_chain(MAX_DEPTH_LIMIT - 1)).is_ok());
+    assert_eq!(compiler.compile(&not_chain(MAX_DEPTH_LIMIT)).unwrap_err().code(), ErrorCode::TooDeep);
 }
 
 #[test]

@@ -45,7 +45,7 @@ def compile(
 ) -> CompiledQuery:
     """Compiles a spec (dict/list/… or JSON text) and optional options (dict or JSON text).
 
-    ``settings`` keys: ``allowed_fields``, ``max_depth``, ``max_nodes``, ``max_list_len``
+    ``settings`` keys: ``allowed_fields``, ``max_depth`` (at most 45), ``max_nodes``, ``max_list_len``
     (``None`` values are ignored; any other key is an ``invalid_option`` error)."""
 
 def compile_json(

@@ -13,6 +13,7 @@ pub(crate) struct DocWriter {
     /// Open containers with the key each will be stored under in its parent.
     stack: Vec<(String, Container)>,
     root: Option<Document>,
+    deepest: usize,
 }
 
 impl DocWriter {
@@ -20,6 +21,7 @@ impl DocWriter {
         let in_array = matches!(self.stack.last(), Some((_, Container::Array(_))));
         let key = if in_array { String::new() } else { key.to_owned() };
         self.stack.push((key, container));
+        self.deepest = self.deepest.max(self.stack.len());
     }
 
     fn put(&mut self, key: String, value: Bson) {
@@ -37,7 +39,7 @@ impl Out for DocWriter {
     type Output = Document;
 
     fn new() -> Self {
-        DocWriter { stack: Vec::with_capacity(16), root: None }
+        DocWriter { stack: Vec::with_capacity(16), root: None, deepest: 0 }
     }
 
     fn begin(&mut self, key: &str) {
@@ -69,7 +71,14 @@ impl Out for DocWriter {
     }
 
     fn value(&mut self, key: &str, value: &Bson) {
+        if matches!(value, Bson::Document(_) | Bson::Array(_)) {
+            self.deepest = self.deepest.max(self.stack.len() + super::nesting(value));
+        }
         self.put(key.to_owned(), value.clone());
+    }
+
+    fn take_deepest(&mut self) -> usize {
+        std::mem::replace(&mut self.deepest, self.stack.len())
     }
 
     fn finish(self) -> Option<Document> {
@@ -96,6 +105,19 @@ mod tests {
         w.boolean("b", true);
         w.end();
         assert_eq!(w.finish(), Some(doc! {"$and": [{"a": 1}, "x"], "b": true}));
+    }
+
+    #[test]
+    fn counts_the_deepest_level_reached() {
+        let mut w = DocWriter::new();
+        w.begin("");
+        w.begin("a");
+        assert_eq!(w.take_deepest(), 2);
+        w.value("b", &Bson::Document(doc! {"c": [[1]]}));
+        assert_eq!(w.take_deepest(), 5);
+        w.end();
+        assert_eq!(w.take_deepest(), 2);
+        assert_eq!(w.take_deepest(), 1);
     }
 
     #[test]

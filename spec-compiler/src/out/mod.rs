@@ -14,6 +14,16 @@ use bson::Bson;
 pub(crate) use document::DocWriter;
 pub(crate) use raw::RawWriter;
 
+/// How many levels a value adds where it is written: 0 for a scalar, 1 + its deepest item for a
+/// document or array.
+pub(crate) fn nesting(value: &Bson) -> usize {
+    match value {
+        Bson::Document(doc) => 1 + doc.values().map(nesting).max().unwrap_or(0),
+        Bson::Array(items) => 1 + items.iter().map(nesting).max().unwrap_or(0),
+        _ => 0,
+    }
+}
+
 pub(crate) trait Out {
     /// What [`finish`](Out::finish) returns.
     type Output;
@@ -49,6 +59,10 @@ pub(crate) trait Out {
     fn int32(&mut self, key: &str, value: i32) {
         self.value(key, &Bson::Int32(value));
     }
+
+    /// The deepest nesting reached since the previous call (the root document is level 1, each
+    /// document or array inside adds one); then starts counting again from the current depth.
+    fn take_deepest(&mut self) -> usize;
 
     /// The finished root document; `None` while documents are still open (only after an error).
     fn finish(self) -> Option<Self::Output>;

@@ -19,13 +19,14 @@ struct Frame {
 pub(crate) struct RawWriter {
     buf: Vec<u8>,
     frames: Vec<Frame>,
+    deepest: usize,
 }
 
 impl Out for RawWriter {
     type Output = RawDocumentBuf;
 
     fn new() -> Self {
-        RawWriter { buf: Vec::with_capacity(512), frames: Vec::with_capacity(16) }
+        RawWriter { buf: Vec::with_capacity(512), frames: Vec::with_capacity(16), deepest: 0 }
     }
 
     fn begin(&mut self, key: &str) {
@@ -117,6 +118,10 @@ impl Out for RawWriter {
         }
     }
 
+    fn take_deepest(&mut self) -> usize {
+        std::mem::replace(&mut self.deepest, self.frames.len())
+    }
+
     fn finish(self) -> Option<RawDocumentBuf> {
         if !self.frames.is_empty() {
             return None;
@@ -144,6 +149,7 @@ impl RawWriter {
             self.element(element_type, key);
         }
         self.frames.push(Frame { start: self.buf.len(), next_index });
+        self.deepest = self.deepest.max(self.frames.len());
         self.buf.extend_from_slice(&[0; 4]);
     }
 
@@ -203,6 +209,15 @@ mod tests {
         writer.end();
         let expected = RawDocumentBuf::try_from(&doc! {"$regex": "^a"}).unwrap();
         assert_eq!(writer.finish().unwrap().as_bytes(), expected.as_bytes());
+    }
+
+    #[test]
+    fn counts_the_deepest_level_reached() {
+        let mut writer = RawWriter::new();
+        writer.begin("");
+        writer.value("a", &Bson::Document(doc! {"c": [[1]]}));
+        assert_eq!(writer.take_deepest(), 4);
+        assert_eq!(writer.take_deepest(), 1);
     }
 
     #[test]

@@ -1,0 +1,108 @@
+//! Input the compiler reads before it sees a spec: JSON text, parsed with exact errors, and the
+//! rules the npm and pip packages apply when they turn JS and Python values into the same JSON.
+//!
+//! serde_json parses at most [`MAX_JSON_DEPTH`] nested lists and objects and reports the 128th
+//! as a syntax error without a path. Here every such problem becomes a typed [`SpecError`]
+//! with the path of the offending value, found by one iterative pass over the text; the JS and
+//! Python conversions apply the same limit, so a spec nests the same way whatever its form.
+
+mod scan;
+
+use serde_json::Value;
+
+use crate::error::{ErrorCode, PathSegment, SpecError};
+use scan::{Found, Problem};
+
+/// The most lists and objects that may be open around a value (serde_json's recursion limit):
+/// the 128th nested list or object is `too_deep`, at its own path.
+pub const MAX_JSON_DEPTH: usize = 127;
+
+/// Parses a specification given as JSON text. Syntax errors are `invalid_json`; nesting beyond
+/// [`MAX_JSON_DEPTH`] is `too_deep` at the path of the first list or object too many.
+///
+/// ```
+/// let err = cqrs_mongo_spec::parse_json(&format!("{{\"val\": {}1{}}}", "[".repeat(200), "]".repeat(200))).unwrap_err();
+/// assert_eq!(err.code(), cqrs_mongo_spec::ErrorCode::TooDeep);
+/// assert_eq!(err.path().len(), 127);
+/// ```
+pub fn parse_json(text: &str) -> Result<Value, SpecError> {
+    parse(text, &[])
+}
+
+/// Parses query options given as JSON text; error paths start with `"options"`.
+pub fn parse_options_json(text: &str) -> Result<Value, SpecError> {
+    parse(text, &[PathSegment::Key("options".to_owned())])
+}
+
+/// The `too_deep` error of a list or object nested inside [`MAX_JSON_DEPTH`] others (or of a
+/// cyclic JS or Python value), at `path`.
+pub fn too_deep(path: Vec<PathSegment>) -> SpecError {
+    SpecError::new(
+        ErrorCode::TooDeep,
+        path,
+        format!("the input nests more than {MAX_JSON_DEPTH} lists and objects inside each other (or is cyclic)"),
+    )
+}
+
+fn parse(text: &str, root: &[PathSegment]) -> Result<Value, SpecError> {
+    match serde_json::from_str::<Value>(text) {
+        Ok(value) => Ok(value),
+        Err(err) => {
+            let at = error_offset(text, &err);
+            match scan::first_problem(text, MAX_JSON_DEPTH) {
+                Some(found) if found.offset < at => Err(error(found, root)),
+                _ => Err(SpecError::new(ErrorCode::InvalidJson, root.to_vec(), format!("not valid JSON: {err}"))),
+            }
+        }
+    }
+}
+
+fn error(found: Found, root: &[PathSegment]) -> SpecError {
+    let path = root.iter().cloned().chain(found.path).collect();
+    match found.problem {
+        Problem::TooDeep => too_deep(path),
+    }
+}
+
+/// The byte offset serde_json stopped at (its column counts bytes from the start of the line).
+fn error_offset(text: &str, err: &serde_json::Error) -> usize {
+    if err.line() == 0 {
+        return text.len();
+    }
+    let line_start = text.split_inclusive('\n').take(err.line() - 1).map(str::len).sum::<usize>();
+    line_start + err.column()
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn failure(text: &str) -> (ErrorCode, String) {
+        let err = parse_json(text).unwrap_err();
+        (err.code(), err.path_string())
+    }
+
+    #[test]
+    fn syntax_errors_are_invalid_json_at_the_root() {
+        assert_eq!(failure("{\"op\": "), (ErrorCode::InvalidJson, "<root>".into()));
+        assert_eq!(failure("[1,]"), (ErrorCode::InvalidJson, "<root>".into()));
+        let err = parse_options_json("{").unwrap_err();
+        assert_eq!((err.code(), err.path_string()), (ErrorCode::InvalidJson, "<root>.options".into()));
+    }
+
+    #[test]
+    fn nesting_is_too_deep_at_the_first_container_too_many() {
+        let ok = format!("{}{}", "[".repeat(MAX_JSON_DEPTH), "]".repeat(MAX_JSON_DEPTH));
+        assert!(parse_json(&ok).is_ok());
+        let deep = format!("{{\"a\":\n{}{}}}", "[".repeat(MAX_JSON_DEPTH), "]".repeat(MAX_JSON_DEPTH));
+        let (code, path) = failure(&deep);
+        assert_eq!(code, ErrorCode::TooDeep);
+        assert_eq!(path, format!("<root>.a{}", "[0]".repeat(MAX_JSON_DEPTH - 1)));
+    }
+
+    #[test]
+    fn a_syntax_error_before_the_nesting_wins() {
+        let text = format!("[1 2, {}", "[".repeat(300));
+        assert_eq!(failure(&text).0, ErrorCode::InvalidJson);
+    }
+}

@@ -1,0 +1,172 @@
+//! One pass over JSON text that keeps the path of every value, to find the problems serde_json
+//! reports without a path: nesting beyond [`MAX_JSON_DEPTH`](super::MAX_JSON_DEPTH).
+//!
+//! The pass is iterative (no recursion, so no depth can overflow the stack) and only tokenises:
+//! it does not check the grammar, which serde_json has done or will report. It stops at the
+//! first problem, or at a byte that cannot start a token.
+
+use crate::error::PathSegment;
+
+/// What is wrong at [`Found::path`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) enum Problem {
+    /// A list or object opened inside [`MAX_JSON_DEPTH`](super::MAX_JSON_DEPTH) others.
+    TooDeep,
+}
+
+/// The first problem in the text, where it is, and the byte offset it starts at.
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub(super) struct Found {
+    pub(super) problem: Problem,
+    pub(super) path: Vec<PathSegment>,
+    pub(super) offset: usize,
+}
+
+/// An open list or object: the index of its current item, or the text of its current key.
+enum Frame {
+    List { index: usize },
+    Object { key: Option<(usize, usize)>, expects_key: bool },
+}
+
+struct Scanner<'t> {
+    text: &'t str,
+    bytes: &'t [u8],
+    at: usize,
+    frames: Vec<Frame>,
+    max_depth: usize,
+}
+
+/// The first problem of `text`, if any.
+pub(super) fn first_problem(text: &str, max_depth: usize) -> Option<Found> {
+    let mut scanner = Scanner { text, bytes: text.as_bytes(), at: 0, frames: Vec::new(), max_depth };
+    scanner.run()
+}
+
+impl Scanner<'_> {
+    fn run(&mut self) -> Option<Found> {
+        while let Some(&byte) = self.bytes.get(self.at) {
+            match byte {
+                b' ' | b'\t' | b'\n' | b'\r' => self.at += 1,
+                b'{' | b'[' => {
+                    if self.frames.len() >= self.max_depth {
+                        return Some(self.found(Problem::TooDeep, true));
+                    }
+                    self.frames.push(if byte == b'{' {
+                        Frame::Object { key: None, expects_key: true }
+                    } else {
+                        Frame::List { index: 0 }
+                    });
+                    self.at += 1;
+                }
+                b'}' | b']' => {
+                    self.frames.pop();
+                    self.at += 1;
+                }
+                b',' => {
+                    match self.frames.last_mut() {
+                        Some(Frame::List { index }) => *index += 1,
+                        Some(Frame::Object { key, expects_key }) => {
+                            *key = None;
+                            *expects_key = true;
+                        }
+                        None => {}
+                    }
+                    self.at += 1;
+                }
+                b':' => {
+                    if let Some(Frame::Object { expects_key, .. }) = self.frames.last_mut() {
+                        *expects_key = false;
+                    }
+                    self.at += 1;
+                }
+                b'"' => {
+                    let start = self.at;
+                    let end = self.string_end()?;
+                    if let Some(Frame::Object { key, expects_key: true }) = self.frames.last_mut() {
+                        *key = Some((start, end));
+                    }
+                    self.at = end;
+                }
+                b'-' | b'0'..=b'9' => {
+                    while self
+                        .bytes
+                        .get(self.at)
+                        .is_some_and(|b| matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
+                    {
+                        self.at += 1;
+                    }
+                }
+                b't' | b'f' | b'n' => {
+                    while self.bytes.get(self.at).is_some_and(u8::is_ascii_alphabetic) {
+                        self.at += 1;
+                    }
+                }
+                _ => return None,
+            }
+        }
+        None
+    }
+
+    /// The offset just past the string starting at `self.at` (which holds its opening quote).
+    fn string_end(&self) -> Option<usize> {
+        let mut at = self.at + 1;
+        loop {
+            match self.bytes.get(at)? {
+                b'"' => return Some(at + 1),
+                b'\\' => at += 2,
+                _ => at += 1,
+            }
+        }
+    }
+
+    /// The problem at the value starting at `self.at`; `value` is false for an object key,
+    /// which is reported at the object holding it.
+    fn found(&self, problem: Problem, value: bool) -> Found {
+        let open = if value { self.frames.len() } else { self.frames.len().saturating_sub(1) };
+        let path = self.frames[..open]
+            .iter()
+            .filter_map(|frame| match frame {
+                Frame::List { index } => Some(PathSegment::Index(*index)),
+                Frame::Object { key: Some((start, end)), .. } => Some(PathSegment::Key(self.key(*start, *end))),
+                Frame::Object { key: None, .. } => None,
+            })
+            .collect();
+        Found { problem, path, offset: self.at }
+    }
+
+    /// The decoded text of the key whose quoted form is `text[start..end]`.
+    fn key(&self, start: usize, end: usize) -> String {
+        let quoted = &self.text[start..end];
+        serde_json::from_str(quoted).unwrap_or_else(|_| quoted.trim_matches('"').to_owned())
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    fn path_of(text: &str, max_depth: usize) -> Option<String> {
+        first_problem(text, max_depth).map(|found| crate::error::display_path(&found.path))
+    }
+
+    #[test]
+    fn reports_the_first_container_beyond_the_depth() {
+        assert_eq!(path_of("[[[]]]", 3), None);
+        assert_eq!(path_of("[[[[]]]]", 3).as_deref(), Some("<root>[0][0][0]"));
+        assert_eq!(path_of(r#"{"a": 1, "b": [1, {"c": {}}]}"#, 3).as_deref(), Some("<root>.b[1].c"));
+        assert_eq!(path_of(r#"[0, "]]]", [[{"\"k\u0041": [5]}]]]"#, 4).as_deref(), Some("<root>[2][0][0].\"kA"));
+    }
+
+    #[test]
+    fn stops_at_bytes_that_start_no_token() {
+        assert_eq!(first_problem("[x, [[[[", 2), None);
+        assert_eq!(first_problem("\"unterminated", 2), None);
+        assert_eq!(first_problem("", 2), None);
+    }
+
+    #[test]
+    fn offsets_point_at_the_problem() {
+        let found = first_problem("[[ [", 2).unwrap();
+        assert_eq!((found.problem, found.offset), (Problem::TooDeep, 3));
+    }
+}
