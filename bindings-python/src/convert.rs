@@ -11,7 +11,7 @@
 
 use bson::raw::{RawBsonRef, RawDocument};
 use bson::spec::BinarySubtype;
-use cqrs_mongo_spec::input::{MAX_JSON_DEPTH, too_deep};
+use cqrs_mongo_spec::input::{MAX_JSON_DEPTH, integer_out_of_range, too_deep};
 use cqrs_mongo_spec::{ErrorCode, PathSegment, SpecError};
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -142,19 +142,17 @@ impl Reader<'_, '_> {
             return Ok(Value::Bool(b.is_true()));
         }
         if obj.is_instance_of::<PyInt>() {
+            // `int.__repr__` itself, so an int subclass cannot change the text.
+            let Ok(value) = obj.extract::<i64>() else {
+                let literal = obj.py().get_type::<PyInt>().call_method1("__repr__", (obj,))?;
+                return Err(Failure::Spec(integer_out_of_range(self.path.clone(), &literal.extract::<String>()?)));
+            };
             if let Some(bson) = &self.classes.bson
                 && obj.is_instance(bson.int64.bind(obj.py()))?
             {
-                let value: i64 = obj.extract()?;
                 return Ok(wrapper("$numberLong", Value::String(value.to_string())));
             }
-            return match obj.extract::<i64>() {
-                Ok(value) => Ok(Value::Number(Number::from(value))),
-                Err(_) => {
-                    let message = format!("the integer {} does not fit in 64 bits", obj.repr()?);
-                    Err(self.fail(ErrorCode::InvalidValue, message))
-                }
-            };
+            return Ok(Value::Number(Number::from(value)));
         }
         if let Ok(float) = obj.cast::<PyFloat>() {
             let value = float.value();

@@ -25,6 +25,8 @@ function fail(path, code, message) {
   return err;
 }
 
+const isInt64 = (big) => BigInt.asIntN(64, big) === big;
+
 function describe(value) {
   if (value === undefined) return 'undefined';
   if (typeof value === 'function') return 'a function';
@@ -33,8 +35,10 @@ function describe(value) {
 }
 
 /**
- * JSON text of a spec or options value. `Date` becomes `{"$date": {"$numberLong": ms}}` and
- * `BigInt` `{"$numberLong": "…"}` (typed as BSON Date and Int64); `undefined` properties are
+ * JSON text of a spec or options value. `Date` becomes `{"$date": {"$numberLong": ms}}` and a
+ * `BigInt` within Int64 `{"$numberLong": "…"}` (typed as BSON Date and Int64); a `BigInt`
+ * outside Int64 is written as the plain integer it is, which the compiler refuses like any
+ * integer literal outside Int64 (`invalid_value` at its path). `undefined` properties are
  * skipped as JSON.stringify does; functions, symbols, NaN, infinities, other object types and
  * cycles are SpecErrors with the path of the value.
  */
@@ -60,7 +64,7 @@ export function toJsonText(value, path = []) {
         parts.push(Number.isInteger(v) && !Number.isSafeInteger(v) ? `{"$numberDouble":"${v}"}` : String(v));
         return;
       case 'bigint':
-        parts.push(`{"$numberLong":"${v}"}`);
+        parts.push(isInt64(v) ? `{"$numberLong":"${v}"}` : String(v));
         return;
       case 'object':
         break;
@@ -123,6 +127,7 @@ function toJsonTextFast(value, path) {
       const original = this[key];
       switch (typeof original) {
         case 'bigint':
+          if (!isInt64(original)) suspicious = true; // written as a plain integer by the walker
           return { $numberLong: String(original) };
         case 'number':
           if (!Number.isFinite(original)) suspicious = true;

@@ -65,6 +65,17 @@ impl<'a> Diag<'a> {
         self.errors.push(SpecError::new(code, path, message));
     }
 
+    /// Reports `err` (whose path is relative to the current position) below the current path.
+    pub(crate) fn error_below(&mut self, err: SpecError) {
+        let depth = self.path.len();
+        self.path.extend(err.path().iter().map(|segment| match segment {
+            PathSegment::Key(key) => Seg::Owned(key.clone()),
+            PathSegment::Index(index) => Seg::Index(*index),
+        }));
+        self.error(err.code(), err.message());
+        self.path.truncate(depth);
+    }
+
     /// Reports an error at the current path extended by `key`.
     pub(crate) fn error_at_key(&mut self, key: &'a str, code: ErrorCode, message: impl Into<String>) {
         self.at(Seg::Key(key), |d| d.error(code, message));

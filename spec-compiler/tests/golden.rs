@@ -4,12 +4,19 @@
 //! order significant, so Int32/Int64/Double/Date/Decimal128 differences fail the test.
 //! Every compiling case is also compiled to raw BSON bytes, which must equal the encoded
 //! document. Two more tests check that the corpus uses every operator name, alias and error code.
+//!
+//! Like the Node and Python runners, the spec and options are read from their JSON text as cut
+//! out of the file (`raw_members`) with the crate's own parser: loading the whole file with
+//! serde_json would turn an integer literal beyond 2^64 into a double before the compiler saw it.
 
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
 use bson::{Bson, RawDocumentBuf};
-use cqrs_mongo_spec::{CompiledQuery, Compiler, CompilerConfig, ErrorCode, ExtJsonFormat, Operator, SpecError};
+use cqrs_mongo_spec::{
+    CompiledQuery, Compiler, CompilerConfig, ErrorCode, ExtJsonFormat, Operator, SpecError, parse_json,
+    parse_options_json,
+};
 use libtest_mimic::{Arguments, Failed, Trial};
 use serde_json::Value;
 
@@ -110,32 +117,86 @@ fn error_codes_covered(files: &[PathBuf]) -> Result<(), Failed> {
     }
 }
 
+/// The raw JSON text of each top-level member of an object, without parsing numbers (a port of
+/// `rawMembers` in bindings-wasm/test/golden.test.mjs).
+fn raw_members(text: &str) -> std::collections::HashMap<String, &str> {
+    let bytes = text.as_bytes();
+    let mut members = std::collections::HashMap::new();
+    let mut i = text.find('{').expect("a case is an object") + 1;
+    let skip_ws = |i: &mut usize| {
+        while bytes[*i].is_ascii_whitespace() {
+            *i += 1;
+        }
+    };
+    let skip_string = |i: &mut usize| {
+        *i += 1;
+        while bytes[*i] != b'"' {
+            *i += if bytes[*i] == b'\\' { 2 } else { 1 };
+        }
+        *i += 1;
+    };
+    loop {
+        skip_ws(&mut i);
+        if bytes[i] == b'}' {
+            return members;
+        }
+        let key_start = i;
+        skip_string(&mut i);
+        let key: String = serde_json::from_str(&text[key_start..i]).expect("a member name");
+        skip_ws(&mut i);
+        i += 1; // the colon
+        skip_ws(&mut i);
+        let start = i;
+        let mut depth = 0;
+        while i < bytes.len() {
+            match bytes[i] {
+                b'"' => {
+                    skip_string(&mut i);
+                    continue;
+                }
+                b'{' | b'[' => depth += 1,
+                b'}' | b']' if depth == 0 => break,
+                b'}' | b']' => depth -= 1,
+                b',' if depth == 0 => break,
+                _ => {}
+            }
+            i += 1;
+        }
+        members.insert(key, text[start..i].trim());
+        skip_ws(&mut i);
+        if bytes[i] == b',' {
+            i += 1;
+        }
+    }
+}
+
 fn run_case(path: &Path) -> Result<(), Failed> {
-    let case = load(path)?;
+    let text = std::fs::read_to_string(path)?;
+    let case: Value = serde_json::from_str(&text)?;
+    let raw = raw_members(&text);
     let config: CompilerConfig = match case.get("config") {
         Some(config) => serde_json::from_value(config.clone())?,
         None => CompilerConfig::default(),
     };
     let compiler = Compiler::new(config);
-    let spec = &case["spec"];
-    let options = case.get("options");
-    let (result, validation) = match spec {
-        Value::String(text) => {
-            let options_text = options.map(Value::to_string);
-            let result = compiler.compile_query_str(text, options_text.as_deref());
-            let validation = match serde_json::from_str::<Value>(text) {
-                Ok(parsed) => compiler.validate_query(&parsed, options),
-                Err(_) => compiler.validate_str(text),
-            };
-            (result, validation)
-        }
-        _ => (compiler.compile_query(spec, options), compiler.validate_query(spec, options)),
+    // A string spec *is* the JSON text; otherwise the spec's own text in the file.
+    let spec_text = match &case["spec"] {
+        Value::String(text) => text.as_str(),
+        _ => raw["spec"],
+    };
+    let options_text = raw.get("options").copied();
+    let result = compiler.compile_query_str(spec_text, options_text);
+    let parsed = (parse_json(spec_text), options_text.map(parse_options_json).transpose());
+    let validation = match &parsed {
+        (Ok(spec), Ok(options)) => compiler.validate_query(spec, options.as_ref()),
+        (Err(err), _) | (_, Err(err)) => vec![err.clone()],
     };
     match (case.get("expected"), case.get("error")) {
         (Some(expected), None) => {
             check_output(&case, expected, result, &validation)?;
-            check_raw_matches_document(&compiler, spec)?;
-            check_bindings_json(&compiler, spec, options)
+            let (Ok(spec), Ok(options)) = parsed else { return Err("a compiling case parses".into()) };
+            check_raw_matches_document(&compiler, &spec)?;
+            check_bindings_json(&compiler, &spec, options.as_ref())
         }
         (None, Some(error)) => check_error(error, result, &validation),
         _ => Err("a case needs exactly one of \"expected\" and \"error\"".into()),
@@ -183,14 +244,6 @@ fn check_output(
 /// What the npm and pip packages return (`compile_query_extjson`, pipeline always present)
 /// equals the plan's own output, also on the fast path without options.
 fn check_bindings_json(compiler: &Compiler, spec: &Value, options: Option<&Value>) -> Result<(), Failed> {
-    let parsed;
-    let spec = match spec {
-        Value::String(text) => {
-            parsed = serde_json::from_str::<Value>(text)?;
-            &parsed
-        }
-        other => other,
-    };
     let empty = serde_json::json!({});
     let reference =
         compiler.compile_query(spec, Some(options.unwrap_or(&empty)))?.to_extjson_string(ExtJsonFormat::Canonical);
@@ -204,14 +257,6 @@ fn check_bindings_json(compiler: &Compiler, spec: &Value, options: Option<&Value
 
 /// The byte writer (`compile_raw`) and the document writer (`compile`) must agree exactly.
 fn check_raw_matches_document(compiler: &Compiler, spec: &Value) -> Result<(), Failed> {
-    let parsed;
-    let spec = match spec {
-        Value::String(text) => {
-            parsed = serde_json::from_str::<Value>(text)?;
-            &parsed
-        }
-        other => other,
-    };
     let raw = compiler.compile_raw(spec).map_err(|err| format!("compile_raw failed: {err}"))?;
     let document = RawDocumentBuf::try_from(&compiler.compile(spec)?)?;
     if raw.as_bytes() == document.as_bytes() {

@@ -106,11 +106,36 @@ proptest! {
     }
 
     #[test]
+    fn json_text_parses_like_serde_json_but_refuses_integers_outside_int64(value in any_json()) {
+        let text = serde_json::to_string(&value).unwrap();
+        match cqrs_mongo_spec::parse_json(&text) {
+            Ok(parsed) => {
+                prop_assert!(!has_integer_outside_int64(&value), "{text} parsed");
+                // serde_json's own float parsing is not always exact: compare with it, not `value`.
+                prop_assert_eq!(parsed, serde_json::from_str::<Value>(&text).unwrap());
+            }
+            Err(err) => {
+                prop_assert!(has_integer_outside_int64(&value), "{text}: {err}");
+                prop_assert_eq!(err.code(), ErrorCode::InvalidValue);
+            }
+        }
+    }
+
+    #[test]
     fn compiled_specs_round_trip_through_the_ast(spec in wrong_spec()) {
         if let Ok(parsed) = Spec::from_value(&spec) {
             let json = parsed.to_json();
             prop_assert_eq!(compile(&json), compile(&spec));
         }
+    }
+}
+
+fn has_integer_outside_int64(value: &Value) -> bool {
+    match value {
+        Value::Number(n) => n.is_u64() && n.as_i64().is_none(),
+        Value::Array(items) => items.iter().any(has_integer_outside_int64),
+        Value::Object(map) => map.values().any(has_integer_outside_int64),
+        _ => false,
     }
 }
 

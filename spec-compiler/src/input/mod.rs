@@ -2,9 +2,10 @@
 //! rules the npm and pip packages apply when they turn JS and Python values into the same JSON.
 //!
 //! serde_json parses at most [`MAX_JSON_DEPTH`] nested lists and objects and reports the 128th
-//! as a syntax error without a path. Here every such problem becomes a typed [`SpecError`]
-//! with the path of the offending value, found by one iterative pass over the text; the JS and
-//! Python conversions apply the same limit, so a spec nests the same way whatever its form.
+//! as a syntax error without a path; it turns an integer literal beyond the u64 range into a
+//! double. Here every such problem becomes a typed [`SpecError`] with the path of the offending
+//! value, found by one iterative pass over the text; the JS and Python conversions apply the
+//! same rules, so a spec fails the same way whatever its form.
 
 mod scan;
 
@@ -18,7 +19,9 @@ use scan::{Found, Problem};
 pub const MAX_JSON_DEPTH: usize = 127;
 
 /// Parses a specification given as JSON text. Syntax errors are `invalid_json`; nesting beyond
-/// [`MAX_JSON_DEPTH`] is `too_deep` at the path of the first list or object too many.
+/// [`MAX_JSON_DEPTH`] is `too_deep` at the path of the first list or object too many; an
+/// integer literal (no fraction, no exponent) outside Int64 is `invalid_value` at its path.
+/// These input errors come before any error of the spec itself.
 ///
 /// ```
 /// let err = cqrs_mongo_spec::parse_json(&format!("{{\"val\": {}1{}}}", "[".repeat(200), "]".repeat(200))).unwrap_err();
@@ -44,9 +47,30 @@ pub fn too_deep(path: Vec<PathSegment>) -> SpecError {
     )
 }
 
+/// The `invalid_value` error of an integer outside Int64 (`literal` is its decimal text), at
+/// `path`: in JSON text, a Python `int` or a JS `BigInt`.
+pub fn integer_out_of_range(path: Vec<PathSegment>, literal: &str) -> SpecError {
+    SpecError::new(ErrorCode::InvalidValue, path, integer_out_of_range_message(literal))
+}
+
+pub(crate) fn integer_out_of_range_message(literal: &str) -> String {
+    format!("the integer {literal} does not fit in 64 bits (Int64 holds -2^63 to 2^63 - 1)")
+}
+
+/// Parses JSON text found inside a spec (a `json` cast); error paths are relative to it.
+pub(crate) fn parse_nested(text: &str) -> Result<Value, SpecError> {
+    parse(text, &[])
+}
+
 fn parse(text: &str, root: &[PathSegment]) -> Result<Value, SpecError> {
     match serde_json::from_str::<Value>(text) {
-        Ok(value) => Ok(value),
+        Ok(value) => match scan::may_hold_large_integer(text) {
+            true => match scan::first_problem(text, MAX_JSON_DEPTH) {
+                Some(found) => Err(error(found, root)),
+                None => Ok(value),
+            },
+            false => Ok(value),
+        },
         Err(err) => {
             let at = error_offset(text, &err);
             match scan::first_problem(text, MAX_JSON_DEPTH) {
@@ -61,6 +85,7 @@ fn error(found: Found, root: &[PathSegment]) -> SpecError {
     let path = root.iter().cloned().chain(found.path).collect();
     match found.problem {
         Problem::TooDeep => too_deep(path),
+        Problem::IntegerOutOfRange(literal) => integer_out_of_range(path, &literal),
     }
 }
 
@@ -98,6 +123,19 @@ mod tests {
         let (code, path) = failure(&deep);
         assert_eq!(code, ErrorCode::TooDeep);
         assert_eq!(path, format!("<root>.a{}", "[0]".repeat(MAX_JSON_DEPTH - 1)));
+    }
+
+    #[test]
+    fn integer_literals_outside_int64_are_invalid_value_at_their_path() {
+        let err = parse_json(r#"{"op": ">", "attr": "a", "val": {"n": {"m": 18446744073709551616}}}"#).unwrap_err();
+        assert_eq!((err.code(), err.path_string().as_str()), (ErrorCode::InvalidValue, "<root>.val.n.m"));
+        assert!(err.message().contains("18446744073709551616"), "{}", err.message());
+        let err = parse_options_json(r#"{"limit": 9223372036854775808}"#).unwrap_err();
+        assert_eq!(err.path_string(), "<root>.options.limit");
+        assert!(parse_json("[9223372036854775807, -9223372036854775808, 1e20, 1.5]").is_ok());
+        // A syntax error after the integer: the integer comes first in the text.
+        let err = parse_json("[18446744073709551616, ]").unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidValue);
     }
 
     #[test]

@@ -1,5 +1,7 @@
 //! One pass over JSON text that keeps the path of every value, to find the problems serde_json
-//! reports without a path: nesting beyond [`MAX_JSON_DEPTH`](super::MAX_JSON_DEPTH).
+//! reports without a path, or not at all: nesting beyond [`MAX_JSON_DEPTH`](super::MAX_JSON_DEPTH),
+//! and integer literals outside Int64 (serde_json, without its `arbitrary_precision` feature,
+//! turns an integer beyond the u64 range into the nearest double without a word).
 //!
 //! The pass is iterative (no recursion, so no depth can overflow the stack) and only tokenises:
 //! it does not check the grammar, which serde_json has done or will report. It stops at the
@@ -12,6 +14,8 @@ use crate::error::PathSegment;
 pub(super) enum Problem {
     /// A list or object opened inside [`MAX_JSON_DEPTH`](super::MAX_JSON_DEPTH) others.
     TooDeep,
+    /// An integer literal (no fraction, no exponent) outside `[-2^63, 2^63)`.
+    IntegerOutOfRange(String),
 }
 
 /// The first problem in the text, where it is, and the byte offset it starts at.
@@ -88,12 +92,14 @@ impl Scanner<'_> {
                     self.at = end;
                 }
                 b'-' | b'0'..=b'9' => {
-                    while self
-                        .bytes
-                        .get(self.at)
-                        .is_some_and(|b| matches!(b, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E'))
-                    {
+                    let start = self.at;
+                    while self.bytes.get(self.at).is_some_and(|b| is_number_byte(*b)) {
                         self.at += 1;
+                    }
+                    let literal = &self.text[start..self.at];
+                    if is_integer_outside_int64(literal) {
+                        self.at = start;
+                        return Some(self.found(Problem::IntegerOutOfRange(literal.to_owned()), true));
                     }
                 }
                 b't' | b'f' | b'n' => {
@@ -141,6 +147,51 @@ impl Scanner<'_> {
     }
 }
 
+fn is_number_byte(byte: u8) -> bool {
+    matches!(byte, b'0'..=b'9' | b'-' | b'+' | b'.' | b'e' | b'E')
+}
+
+/// True for an integer literal (optional `-`, digits only) that does not fit in an `i64`.
+fn is_integer_outside_int64(literal: &str) -> bool {
+    let digits = literal.strip_prefix('-').unwrap_or(literal);
+    !digits.is_empty() && digits.bytes().all(|b| b.is_ascii_digit()) && literal.parse::<i64>().is_err()
+}
+
+/// True when the text may hold an integer literal outside Int64: a run of 19 or more digits
+/// outside strings (`i64::MAX` has 19). A quick test that lets the path-keeping pass run only
+/// for the rare texts that need it.
+pub(super) fn may_hold_large_integer(text: &str) -> bool {
+    let mut in_string = false;
+    let mut escaped = false;
+    let mut digits = 0;
+    for &byte in text.as_bytes() {
+        if in_string {
+            if escaped {
+                escaped = false;
+            } else if byte == b'\\' {
+                escaped = true;
+            } else if byte == b'"' {
+                in_string = false;
+            }
+            continue;
+        }
+        match byte {
+            b'0'..=b'9' => {
+                digits += 1;
+                if digits >= 19 {
+                    return true;
+                }
+            }
+            b'"' => {
+                in_string = true;
+                digits = 0;
+            }
+            _ => digits = 0,
+        }
+    }
+    false
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -162,6 +213,27 @@ mod tests {
         assert_eq!(first_problem("[x, [[[[", 2), None);
         assert_eq!(first_problem("\"unterminated", 2), None);
         assert_eq!(first_problem("", 2), None);
+    }
+
+    #[test]
+    fn reports_integer_literals_outside_int64_at_their_path() {
+        let found = first_problem(r#"{"a": [1, {"b": 18446744073709551616}]}"#, 127).unwrap();
+        assert_eq!(found.problem, Problem::IntegerOutOfRange("18446744073709551616".into()));
+        assert_eq!(crate::error::display_path(&found.path), "<root>.a[1].b");
+        assert_eq!(first_problem("[9223372036854775807, -9223372036854775808]", 127), None);
+        let below = first_problem("[-9223372036854775809]", 127).unwrap();
+        assert_eq!(below.problem, Problem::IntegerOutOfRange("-9223372036854775809".into()));
+        assert_eq!(first_problem("[1e400, 18446744073709551616.5, 1E20, \"18446744073709551616\"]", 127), None);
+        let top = first_problem(" 99999999999999999999", 127).unwrap();
+        assert_eq!((top.path.len(), top.offset), (0, 1));
+    }
+
+    #[test]
+    fn the_quick_test_sees_long_digit_runs_outside_strings_only() {
+        assert!(!may_hold_large_integer(r#"{"a": 9223372036854775, "b": "18446744073709551616"}"#));
+        assert!(!may_hold_large_integer(r#"{"\"18446744073709551616": 1}"#));
+        assert!(may_hold_large_integer(r#"{"a": 1234567890123456789}"#));
+        assert!(may_hold_large_integer("[0.12345678901234567890]"), "false positives only cost a scan");
     }
 
     #[test]

@@ -195,10 +195,15 @@ fn to_json(value: Bson, config: &CompilerConfig, diag: &mut Diag<'_>) -> Option<
     let Bson::String(text) = &value else {
         return Some(value);
     };
-    match serde_json::from_str::<serde_json::Value>(text) {
+    match crate::input::parse_nested(text) {
         Ok(parsed) => convert(&parsed, config, diag, 0),
+        Err(err) if err.code() == ErrorCode::InvalidJson => {
+            diag.error(ErrorCode::InvalidCast, format!("cannot cast the string to json: {}", err.message()));
+            None
+        }
+        // An integer outside Int64 or nesting too deep: at its path inside the parsed value.
         Err(err) => {
-            diag.error(ErrorCode::InvalidCast, format!("cannot cast the string to json: {err}"));
+            diag.error_below(err);
             None
         }
     }

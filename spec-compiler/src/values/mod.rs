@@ -61,7 +61,7 @@ pub(crate) fn convert(value: &Value, config: &CompilerConfig, diag: &mut Diag<'_
         Value::Number(n) => {
             let converted = number(n);
             if converted.is_none() {
-                diag.error(ErrorCode::InvalidValue, format!("the integer {n} does not fit in 64 bits"));
+                diag.error(ErrorCode::InvalidValue, crate::input::integer_out_of_range_message(&n.to_string()));
             }
             converted
         }
