@@ -60,6 +60,17 @@ pub enum Error {
         /// What is wrong with it.
         problem: EventIdProblem,
     },
+    /// An argument outside what the operation accepts (a batch of 0 events, a page of -1
+    /// results): refused rather than silently changed.
+    #[error("{operation}: {argument} {message}")]
+    InvalidArgument {
+        /// The operation, e.g. `EventStore::read_all`.
+        operation: &'static str,
+        /// The argument, e.g. `limit`.
+        argument: &'static str,
+        /// What is wrong with it.
+        message: String,
+    },
     /// An option or argument this operation cannot honour (it is refused rather than ignored).
     #[error("{operation} does not support {option}: {reason}")]
     Unsupported {
@@ -161,6 +172,14 @@ pub enum EventIdProblem {
 }
 
 impl Error {
+    /// [`Error::InvalidArgument`] unless `value` is at least 1.
+    pub(crate) fn at_least_one(operation: &'static str, argument: &'static str, value: i64) -> Result<()> {
+        if value >= 1 {
+            return Ok(());
+        }
+        Err(Error::InvalidArgument { operation, argument, message: format!("must be at least 1, got {value}") })
+    }
+
     /// [`Error::TransactionsUnsupported`] for an operation whose writes can instead run one by
     /// one in a non-transactional unit of work.
     pub(crate) fn needs_transaction(operation: &'static str) -> Self {

@@ -363,6 +363,7 @@ impl SagaRepository {
     }
 
     async fn query(&self, filter: Document, sort: Document, page: Page) -> Result<Vec<Saga>> {
+        Error::at_least_one("SagaRepository", "page.limit", page.limit)?;
         let found: Vec<Document> = self
             .collection
             .find(self.scoped(filter))

@@ -9,7 +9,7 @@ use bson::{Document, doc};
 use futures::TryStreamExt;
 
 use super::{EventStore, StoredEvent};
-use crate::error::Result;
+use crate::error::{Error, Result};
 
 impl EventStore {
     /// Events of one stream after `from_version`, in version order, at most `limit`.
@@ -19,6 +19,9 @@ impl EventStore {
         from_version: i64,
         limit: Option<i64>,
     ) -> Result<Vec<StoredEvent>> {
+        if let Some(limit) = limit {
+            Error::at_least_one("EventStore::read_stream", "limit", limit)?;
+        }
         let mut options = mongodb::options::FindOptions::default();
         options.sort = Some(doc! { "version": 1 });
         options.limit = limit;
@@ -38,8 +41,9 @@ impl EventStore {
     /// non-empty range of `limit` positions, so where positions are missing (deleted events,
     /// legacy gaps) it holds fewer than `limit` events: continue after its last position.
     pub async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>> {
+        Error::at_least_one("EventStore::read_all", "limit", limit)?;
         let head = self.latest_position().await?;
-        let (page, _) = self.read_range(after, limit.max(1), head).await?;
+        let (page, _) = self.read_range(after, limit, head).await?;
         Ok(page)
     }
 
@@ -76,6 +80,7 @@ impl EventStore {
         }
         let start = State { after, head: after, page: Vec::new().into_iter() };
         futures::stream::try_unfold(start, move |mut state| async move {
+            Error::at_least_one("EventStore::read_all_stream", "page_size", page_size)?;
             loop {
                 if let Some(event) = state.page.next() {
                     return Ok(Some((event, state)));
@@ -87,7 +92,7 @@ impl EventStore {
                     }
                     state.head = head;
                 }
-                let (page, next) = self.read_range(state.after, page_size.max(1), state.head).await?;
+                let (page, next) = self.read_range(state.after, page_size, state.head).await?;
                 state.after = next;
                 state.page = page.into_iter();
             }
@@ -96,6 +101,7 @@ impl EventStore {
 
     /// Events of the given types after `after`, in position order, at most `limit`.
     pub async fn read_by_types(&self, types: &[&str], after: i64, limit: i64) -> Result<Vec<StoredEvent>> {
+        Error::at_least_one("EventStore::read_by_types", "limit", limit)?;
         let mut options = mongodb::options::FindOptions::default();
         options.sort = Some(doc! { "position": 1 });
         options.limit = Some(limit);

@@ -44,6 +44,9 @@ impl JobQueue {
         max: usize,
     ) -> Result<Vec<ClaimedJob>> {
         traced(JOBS, "claim_batch", async {
+            if max == 0 {
+                return Ok(Vec::new());
+            }
             let now = self.connection.server_time().await?;
             let swept = self.sweep_if_due(queues, now).await?;
             let claimed = self.claim_pending_batch(worker, queues, now, lease, max).await?;
@@ -70,7 +73,7 @@ impl JobQueue {
             .collection
             .find(due.clone())
             .sort(order.clone())
-            .limit(max.max(1) as i64)
+            .limit(i64::try_from(max).unwrap_or(i64::MAX))
             .projection(doc! { "_id": 1 })
             .await?
             .try_collect()

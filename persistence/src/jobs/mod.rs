@@ -84,9 +84,10 @@ impl NewJob {
         self
     }
 
-    /// Sets the number of attempts.
+    /// Sets the number of attempts, at least 1 ([`JobQueue::enqueue`] refuses a smaller one
+    /// with [`Error::InvalidArgument`]).
     pub fn max_attempts(mut self, attempts: i32) -> Self {
-        self.max_attempts = attempts.max(1);
+        self.max_attempts = attempts;
         self
     }
 
@@ -220,6 +221,7 @@ impl JobQueue {
 
     /// Stores a pending job, or reports the live job that already has its de-duplication key.
     pub async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
+        Error::at_least_one("JobQueue::enqueue", "max_attempts", i64::from(job.max_attempts))?;
         traced(JOBS, "enqueue", async {
             let now = self.connection.server_time().await?;
             let mut document = doc! {
@@ -305,6 +307,7 @@ impl JobQueue {
 
     /// Jobs with `status`, in claim order (priority, run-at time, age).
     pub async fn list(&self, status: &str, page: Page) -> Result<Vec<Document>> {
+        Error::at_least_one("JobQueue::list", "page.limit", page.limit)?;
         let sort = doc! { "priority": -1, "scheduled_at": 1, "created_at": 1, "_id": 1 };
         let found =
             self.collection.find(self.scoped(doc! { "status": status })).sort(sort).skip(page.skip).limit(page.limit);

@@ -9,7 +9,7 @@ use bson::{Bson, DateTime, Document, doc};
 use futures::TryStreamExt;
 
 use super::{Outbox, publish_order};
-use crate::error::Result;
+use crate::error::{Error, Result};
 use crate::fields::{int, take_document, take_text};
 
 /// A claimed message handed to the publish function.
@@ -92,7 +92,8 @@ impl OutboxRelay {
         self
     }
 
-    /// Attempts before a message is parked as dead.
+    /// Attempts before a message is parked as dead, at least 1 (a smaller value makes every
+    /// round [`Error::InvalidArgument`](crate::Error::InvalidArgument)).
     pub fn max_attempts(mut self, attempts: i64) -> Self {
         self.max_attempts = attempts;
         self
@@ -104,9 +105,10 @@ impl OutboxRelay {
         self
     }
 
-    /// Messages per round.
+    /// Messages per round, at least 1 (a smaller value makes every round
+    /// [`Error::InvalidArgument`](crate::Error::InvalidArgument)).
     pub fn batch(mut self, batch: i64) -> Self {
-        self.batch = batch.max(1);
+        self.batch = batch;
         self
     }
 
@@ -125,6 +127,8 @@ impl OutboxRelay {
         P: FnMut(ClaimedMessage) -> F,
         F: std::future::Future<Output = std::result::Result<(), String>> + Send,
     {
+        Error::at_least_one("OutboxRelay::batch", "batch", self.batch)?;
+        Error::at_least_one("OutboxRelay::max_attempts", "attempts", self.max_attempts)?;
         let collection = &self.outbox.collection;
         let now = self.outbox.connection.server_time().await?;
         // The server clock for the rest of the round: its offset from ours, measured once.

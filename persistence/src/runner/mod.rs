@@ -144,9 +144,10 @@ impl<P: Projection> ProjectionRunner<P> {
         Checkpoint::new(&self.connection, self.projection.name(), self.tenant.as_ref())
     }
 
-    /// Events per batch (and per transaction).
+    /// Events per batch (and per transaction), at least 1 (a smaller value makes every
+    /// catch-up [`Error::InvalidArgument`]).
     pub fn batch_size(mut self, events: i64) -> Self {
-        self.batch = events.max(1);
+        self.batch = events;
         self
     }
 
@@ -203,6 +204,7 @@ impl<P: Projection> ProjectionRunner<P> {
         targets: &Targets,
         on_batch: &mut (dyn FnMut(i64, u64) + Send),
     ) -> Result<u64> {
+        Error::at_least_one("ProjectionRunner::batch_size", "events", self.batch)?;
         if self.transactional && !self.connection.supports_transactions() {
             return Err(Error::TransactionsUnsupported {
                 operation: "ProjectionRunner (a batch and its checkpoint commit together)",
