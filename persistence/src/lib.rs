@@ -11,8 +11,47 @@
 //! - the [`ProjectionRunner`] (exactly-once batches, change-stream wake-ups, rebuild and swap),
 //!   the [`SagaRepository`] and the [`JobQueue`];
 //! - [`Tenant`] scopes for all of the stores above (`for_tenant`): documents carry `tenant_id`,
-//!   every filter includes a clause compiled by the specification compiler, and touching another
-//!   tenant's document is [`Error::CrossTenant`].
+//!   every filter includes a clause compiled by the specification compiler (ANDed onto the
+//!   caller's specification, which compiles exactly as given), and touching another tenant's
+//!   document is [`Error::CrossTenant`].
+//!
+//! # Versions and units of work
+//!
+//! An aggregate's [`Version`] changes for good only when the unit of work that saved it
+//! commits. Inside the unit of work the new version shows (a second save expects it); a
+//! rollback, a unit of work dropped without a commit, and every retry of
+//! [`Connection::run_in_transaction`] put the version back, so the retried callback, or a later
+//! save of the same aggregate, expects what is really stored:
+//!
+//! ```no_run
+//! use cqrs_mongo_persistence::{Connection, Repository, Result, Version};
+//!
+//! #[derive(serde::Serialize, serde::Deserialize)]
+//! struct Order { id: String, total: i64, #[serde(default)] version: Version }
+//! cqrs_mongo_persistence::aggregate!(Order, "orders", String);
+//!
+//! async fn place(db: &Connection, orders: &Repository<Order>, order: &mut Order) -> Result<()> {
+//!     // Retried on TransientTransactionError (a lost race on a document or the event
+//!     // counter): each attempt saves `order` from the version it had before the first one.
+//!     db.run_in_transaction(async |uow| orders.save(order, Some(uow)).await).await
+//! }
+//! ```
+//!
+//! A write inside an explicit [`Connection::begin`] unit of work that loses a race with another
+//! transaction is [`Error::WriteConflict`] (transient: retry the unit of work); a stored
+//! version that is not the expected one is [`Error::Concurrency`].
+//!
+//! # Without a replica set
+//!
+//! On a standalone server (for development, as the legacy package documents) there are no
+//! transactions. The single-document work of every store runs as usual: repository reads and
+//! saves, outbox saves and the relay, projections, snapshots, positions, sagas, jobs, index
+//! creation. What needs a transaction fails before writing with
+//! [`Error::TransactionsUnsupported`], naming what works instead: [`Connection::begin`] and
+//! `run_in_transaction` (use [`Connection::begin_non_transactional`], where each write applies on
+//! its own), [`EventStore::append`] without a unit of work (append in a non-transactional unit of
+//! work: positions are taken before the insert, as the legacy store did), and the
+//! [`ProjectionRunner`]'s batches (use [`ProjectionRunner::without_transactions`]).
 //!
 //! Every filter built from a specification is compiled by `cqrs-mongo-spec`, the same compiler
 //! as the npm and pip packages. Storage formats are the legacy Python package's (`_id`,
