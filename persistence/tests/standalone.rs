@@ -11,21 +11,11 @@ use bson::doc;
 use cqrs_mongo_persistence::{
     Applied, Connection, Error, EventStore, EventStream, ExpectedVersion, IfStarted, JobQueue, NewEvent, NewJob,
     Outbox, OutboxMessage, OutboxRelay, PositionStore, ProjectionRunner, ProjectionStore, Repository, Saga,
-    SagaRepository, SnapshotStore, Tenant, Version,
+    SagaRepository, SnapshotStore, Tenant,
 };
-use serde::{Deserialize, Serialize};
 use serde_json::json;
+use support::order::{Order, order};
 use support::runner::{Counts, contents, expected_streams};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Order {
-    id: String,
-    total: i64,
-    #[serde(default)]
-    version: Version,
-}
-
-cqrs_mongo_persistence::aggregate!(Order, "orders", String);
 
 async fn standalone(test: &str) -> Connection {
     let db = support::database_on(support::standalone_uri(), test).await;
@@ -52,7 +42,7 @@ async fn units_of_work_need_a_transaction_unless_chosen_non_transactional() {
     let run = db.run_in_transaction(async |_uow| Ok(())).await;
     unsupported(run, "Connection::run_in_transaction", "Connection::begin_non_transactional()");
 
-    let mut order = Order { id: "o1".into(), total: 1, version: Version::default() };
+    let mut order = order("o1", 1);
     let mut uow = db.begin_non_transactional();
     repo.save(&mut order, Some(&mut uow)).await.unwrap();
     assert_eq!(order.version, 1);

@@ -3,24 +3,10 @@
 mod support;
 
 use bson::doc;
-use cqrs_mongo_persistence::{Error, Repository, Tenant, Version};
+use cqrs_mongo_persistence::{Error, Repository, Tenant};
 use futures::TryStreamExt;
-use serde::{Deserialize, Serialize};
 use serde_json::json;
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Order {
-    id: String,
-    total: i64,
-    #[serde(default)]
-    version: Version,
-}
-
-cqrs_mongo_persistence::aggregate!(Order, "orders", String);
-
-fn order(id: &str, total: i64) -> Order {
-    Order { id: id.into(), total, version: Version::default() }
-}
+use support::order::{Order, order};
 
 fn cross(result: Result<impl std::fmt::Debug, Error>) -> bool {
     matches!(result, Err(Error::CrossTenant { .. }))

@@ -9,24 +9,10 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bson::doc;
 use cqrs_mongo_persistence::{
-    Connection, Error, EventStore, EventStream, ExpectedVersion, NewEvent, Outbox, OutboxMessage, Repository, Version,
+    Connection, Error, EventStore, EventStream, ExpectedVersion, NewEvent, Outbox, OutboxMessage, Repository,
 };
 use futures::FutureExt;
-use serde::{Deserialize, Serialize};
-
-#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-struct Order {
-    id: String,
-    total: i64,
-    #[serde(default)]
-    version: Version,
-}
-
-cqrs_mongo_persistence::aggregate!(Order, "orders", String);
-
-fn order(id: &str, total: i64) -> Order {
-    Order { id: id.into(), total, version: Version::default() }
-}
+use support::order::{Order, order};
 
 /// The shape of the demo's `place_order`: the aggregate, two events of its stream and an
 /// outbox message, in one transaction run by the driver's helper (retried on transient errors).
