@@ -761,9 +761,10 @@ declare namespace cqrsMongoSpec {
    * @param spec a spec object or its JSON text
    * @param options legacy query options, their JSON text, or `null`/`undefined`
    * @param settings output format, field whitelist and limits
-   * @throws {SpecError} for an invalid spec, options or settings
-   * @throws {Error} (not a `SpecError`) when relaxed output meets an Int64 beyond ±2^53, which no
-   *   JS number represents: use `canonical` or `js` output for such values
+   * @throws {SpecError} for an invalid spec, options or settings, and for any value that throws
+   *   while it is read (a getter, a Proxy trap): the functions throw nothing else. Relaxed output
+   *   writes an Int64 beyond ±2^53 as a plain number, which no JS number holds exactly: it comes
+   *   back rounded; use `canonical` or `js` output for such values.
    */
   function compile(
     spec: Spec | string,

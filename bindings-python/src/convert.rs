@@ -3,7 +3,10 @@
 //! In: `dict` (string keys), `list`/`tuple`, `str`, `int` (within Int64), finite `float`, `bool`,
 //! `None`, and the types pymongo users hold: `datetime`/`date`, `uuid.UUID`, `decimal.Decimal`,
 //! `bytes`, and (when pymongo is installed) `bson.Int64`, `bson.ObjectId`, `bson.Decimal128`,
-//! `bson.Binary`. Typed values become Extended JSON wrappers the compiler decodes.
+//! `bson.Binary`. Typed values become Extended JSON wrappers the compiler decodes. Anything
+//! else is a `SpecError` at the value's path, and so is an exception raised by the value while
+//! it is read (a `__str__` that raises; the exception is kept as `__cause__`). Containers are
+//! read through the C API, never through overridden `__iter__` methods.
 //!
 //! Out (read straight from the compiled BSON bytes): what pymongo itself sends — `datetime` (UTC, tz-aware), `bson.Int64`, `bson.ObjectId`,
 //! `bson.Decimal128`, `uuid.UUID` (binary subtype 4), `bson.Binary`; without pymongo, `int`,
@@ -11,9 +14,9 @@
 
 use bson::raw::{RawBsonRef, RawDocument};
 use bson::spec::BinarySubtype;
-use cqrs_mongo_spec::input::{MAX_JSON_DEPTH, integer_out_of_range, too_deep};
+use cqrs_mongo_spec::input::{MAX_JSON_DEPTH, first_lone_surrogate, integer_out_of_range, lone_surrogate, too_deep};
 use cqrs_mongo_spec::{ErrorCode, PathSegment, SpecError};
-use pyo3::exceptions::PyValueError;
+use pyo3::exceptions::{PyException, PyValueError};
 use pyo3::prelude::*;
 use pyo3::sync::PyOnceLock;
 use pyo3::types::{PyBool, PyBytes, PyDate, PyDateTime, PyDict, PyFloat, PyInt, PyList, PyString, PyTuple, PyType};
@@ -94,9 +97,40 @@ fn wrapper(key: &str, value: Value) -> Value {
     Value::Object(map)
 }
 
+/// The UTF-16 code units of a Python string, lone surrogates included (`str.encode` with
+/// `surrogatepass`): the lossless form of a string that is not valid Unicode.
+pub(crate) fn utf16_units(text: &Bound<'_, PyString>) -> PyResult<Vec<u16>> {
+    let encoded = text.call_method1("encode", ("utf-16-le", "surrogatepass"))?;
+    let bytes = encoded.cast::<PyBytes>()?.as_bytes();
+    Ok(bytes.chunks_exact(2).map(|pair| u16::from_le_bytes([pair[0], pair[1]])).collect())
+}
+
+/// "TypeError: message" for an exception raised by the input, without trusting its `__str__`.
+fn describe(py: Python<'_>, err: &PyErr) -> String {
+    let kind = err.get_type(py).name().map(|name| name.to_string()).unwrap_or_else(|_| "an exception".into());
+    match err.value(py).str().ok().and_then(|text| text.to_str().ok().map(str::to_owned)) {
+        Some(text) if !text.is_empty() => format!("{kind}: {text}"),
+        _ => kind,
+    }
+}
+
 impl Reader<'_, '_> {
     fn fail(&self, code: ErrorCode, message: impl Into<String>) -> Failure {
         Failure::Spec(SpecError::new(code, self.path.clone(), message))
+    }
+
+    /// A string as Rust text. One that UTF-8 cannot hold has surrogate code points: a high
+    /// and a low one in a row are read as the pair they form (as in JSON text and in JS), a
+    /// lone one is `invalid_value` (a key's at its dict).
+    fn string(&self, text: &Bound<'_, PyString>, in_key: bool) -> Result<String, Failure> {
+        if let Ok(text) = text.to_str() {
+            return Ok(text.to_owned());
+        }
+        let units = utf16_units(text)?;
+        String::from_utf16(&units).map_err(|_| {
+            let unit = first_lone_surrogate(&units).unwrap_or(0xFFFD);
+            Failure::Spec(lone_surrogate(self.path.clone(), unit, in_key))
+        })
     }
 
     /// Entering a dict or list: inside [`MAX_JSON_DEPTH`] others it is `too_deep`, exactly as
@@ -116,27 +150,28 @@ impl Reader<'_, '_> {
         value
     }
 
+    /// Converts one value; an exception raised while reading it becomes `invalid_value` at its
+    /// path (`KeyboardInterrupt` and other non-`Exception`s still propagate).
     fn value(&mut self, obj: &Bound<'_, PyAny>) -> Result<Value, Failure> {
         *self.nodes += 1;
+        self.read(obj).map_err(|failure| match failure {
+            Failure::Python(err) if err.is_instance_of::<PyException>(obj.py()) => {
+                let message = format!("reading the value raised {}", describe(obj.py(), &err));
+                Failure::Raised(SpecError::new(ErrorCode::InvalidValue, self.path.clone(), message), err)
+            }
+            other => other,
+        })
+    }
+
+    fn read(&mut self, obj: &Bound<'_, PyAny>) -> Result<Value, Failure> {
         if let Ok(text) = obj.cast::<PyString>() {
-            return Ok(Value::String(text.to_str()?.to_owned()));
+            return self.string(text, false).map(Value::String);
         }
         if obj.is_none() {
             return Ok(Value::Null);
         }
         if let Ok(dict) = obj.cast::<PyDict>() {
-            self.open()?;
-            let mut map = Map::with_capacity(dict.len());
-            for (key, item) in dict.iter() {
-                let Ok(key) = key.cast::<PyString>() else {
-                    let message = format!("dictionary keys must be strings, got {}", key.repr()?);
-                    return Err(self.fail(ErrorCode::InvalidValue, message));
-                };
-                let key = key.to_str()?.to_owned();
-                let value = self.child(PathSegment::Key(key.clone()), &item)?;
-                map.insert(key, value);
-            }
-            return Ok(Value::Object(map));
+            return self.dict(dict);
         }
         if let Ok(b) = obj.cast::<PyBool>() {
             return Ok(Value::Bool(b.is_true()));
@@ -160,15 +195,47 @@ impl Reader<'_, '_> {
                 .map(Value::Number)
                 .ok_or_else(|| self.fail(ErrorCode::InvalidValue, format!("{value} is not a finite number")));
         }
-        if obj.is_instance_of::<PyList>() || obj.is_instance_of::<PyTuple>() {
+        if let Ok(list) = obj.cast::<PyList>() {
             self.open()?;
-            let mut items = Vec::new();
-            for (index, item) in obj.try_iter()?.enumerate() {
-                items.push(self.child(PathSegment::Index(index), &item?)?);
+            let mut items = Vec::with_capacity(list.len());
+            for (index, item) in list.iter().enumerate() {
+                items.push(self.child(PathSegment::Index(index), &item)?);
+            }
+            return Ok(Value::Array(items));
+        }
+        if let Ok(tuple) = obj.cast::<PyTuple>() {
+            self.open()?;
+            let mut items = Vec::with_capacity(tuple.len());
+            for (index, item) in tuple.iter().enumerate() {
+                items.push(self.child(PathSegment::Index(index), &item)?);
             }
             return Ok(Value::Array(items));
         }
         self.typed(obj)
+    }
+
+    /// A dict with string keys. Its size is checked before every step: reading a value may run
+    /// Python code that changes the dict, which pyo3's iterator would answer with a panic.
+    fn dict(&mut self, dict: &Bound<'_, PyDict>) -> Result<Value, Failure> {
+        self.open()?;
+        let len = dict.len();
+        let mut map = Map::with_capacity(len);
+        let mut entries = dict.iter();
+        for _ in 0..len {
+            if dict.len() != len {
+                return Err(self.fail(ErrorCode::InvalidValue, "the dictionary changed while it was read"));
+            }
+            let Some((key, item)) = entries.next() else { break };
+            let Ok(key) = key.cast::<PyString>() else {
+                let shown = key.repr().map(|r| r.to_string()).unwrap_or_else(|_| "a key that cannot be shown".into());
+                let message = format!("dictionary keys must be strings, got {shown}");
+                return Err(self.fail(ErrorCode::InvalidValue, message));
+            };
+            let key = self.string(key, true)?;
+            let value = self.child(PathSegment::Key(key.clone()), &item)?;
+            map.insert(key, value);
+        }
+        Ok(Value::Object(map))
     }
 
     /// Dates, UUIDs, decimals, bytes and bson types as Extended JSON wrappers.

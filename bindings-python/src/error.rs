@@ -14,9 +14,11 @@ create_exception!(
     "A specification error: `code` is stable across Rust, JS and Python; `path` points at the node."
 );
 
-/// A spec problem, or a Python exception raised while reading the input (e.g. by `__str__`).
+/// A spec problem; a spec problem caused by an exception the input raised while it was read
+/// (kept as the `SpecError`'s `__cause__`); or a Python exception to pass on as it is.
 pub(crate) enum Failure {
     Spec(CoreError),
+    Raised(CoreError, PyErr),
     Python(PyErr),
 }
 
@@ -37,6 +39,11 @@ impl Failure {
         match self {
             Failure::Python(err) => err,
             Failure::Spec(err) => to_py(py, &err),
+            Failure::Raised(err, cause) => {
+                let exception = to_py(py, &err);
+                exception.set_cause(py, Some(cause));
+                exception
+            }
         }
     }
 }

@@ -9,7 +9,7 @@ mod error;
 use bson::{Document, RawDocumentBuf};
 use cqrs_mongo_spec::{
     CompiledQuery, Compiler, CompilerConfig, ErrorCode, ExtJsonFormat, PathSegment, SpecError, parse_json,
-    parse_options_json,
+    parse_json_utf16, parse_options_json, parse_options_json_utf16,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -66,12 +66,40 @@ fn json_arg(value: Option<&Bound<'_, PyAny>>, root: Option<&str>, nodes: &mut us
         return Ok(None);
     };
     if let Ok(text) = value.cast::<PyString>() {
-        let text = text.to_str()?;
-        *nodes += text.len() / 16;
-        let parsed = if root.is_some() { parse_options_json(text) } else { parse_json(text) };
-        return parsed.map(Some).map_err(Failure::Spec);
+        return json_text(text, root, nodes).map(Some);
     }
     convert::to_json(value, root, nodes).map(Some)
+}
+
+/// Parses JSON text; a `str` with lone surrogates (not valid UTF-8) goes in as UTF-16 code units,
+/// so they are reported where they are.
+fn json_text(text: &Bound<'_, PyString>, root: Option<&str>, nodes: &mut usize) -> Result<Value, Failure> {
+    let parsed = match text.to_str() {
+        Ok(text) => {
+            *nodes += text.len() / 16;
+            if root.is_some() { parse_options_json(text) } else { parse_json(text) }
+        }
+        Err(_) => {
+            let units = convert::utf16_units(text)?;
+            if root.is_some() { parse_options_json_utf16(&units) } else { parse_json_utf16(&units) }
+        }
+    };
+    parsed.map_err(Failure::Spec)
+}
+
+/// A `compile_json` argument: JSON text only (anything else is `invalid_json`).
+fn text_arg(value: Option<&Bound<'_, PyAny>>, root: Option<&str>, nodes: &mut usize) -> Result<Option<Value>, Failure> {
+    let Some(value) = value.filter(|v| !v.is_none()) else {
+        return Ok(None);
+    };
+    match value.cast::<PyString>() {
+        Ok(text) => json_text(text, root, nodes).map(Some),
+        Err(_) => {
+            let path = root.map(|r| vec![PathSegment::Key(r.to_owned())]).unwrap_or_default();
+            let message = "expected JSON text (a str); use compile for dicts";
+            Err(Failure::Spec(SpecError::new(ErrorCode::InvalidJson, path, message)))
+        }
+    }
 }
 
 /// A compiled query: the find plan (`filter`, `sort`, `skip`, `limit`, `projection`) and the
@@ -225,17 +253,17 @@ fn compile(
 #[pyo3(signature = (spec_json, options_json=None, settings=None))]
 fn compile_json(
     py: Python<'_>,
-    spec_json: &str,
-    options_json: Option<&str>,
+    spec_json: &Bound<'_, PyAny>,
+    options_json: Option<&Bound<'_, PyAny>>,
     settings: Option<&Bound<'_, PyDict>>,
 ) -> PyResult<String> {
     let run = || -> Result<String, Failure> {
         let compiler = compiler(settings)?;
         let mut nodes = 0;
-        let spec_text = PyString::new(py, spec_json);
-        let spec = json_arg(Some(spec_text.as_any()), None, &mut nodes)?.unwrap_or_default();
-        let options_text = options_json.map(|text| PyString::new(py, text));
-        let options = json_arg(options_text.as_ref().map(|t| t.as_any()), Some("options"), &mut nodes)?;
+        let spec = text_arg(Some(spec_json), None, &mut nodes)?.ok_or_else(|| {
+            Failure::Spec(SpecError::new(ErrorCode::InvalidJson, Vec::new(), "expected JSON text (a str), got None"))
+        })?;
+        let options = text_arg(options_json, Some("options"), &mut nodes)?;
         Ok(compiler.compile_query_extjson(&spec, options.as_ref(), ExtJsonFormat::Canonical)?)
     };
     run().map_err(|f| f.into_py(py))
@@ -258,7 +286,7 @@ fn validate<'py>(
     let errors = match parsed {
         Ok((Some(spec), options)) => compiler.validate_query(&spec, options.as_ref()),
         Ok((None, _)) => vec![SpecError::new(ErrorCode::InvalidNode, Vec::new(), "the specification is None")],
-        Err(Failure::Spec(err)) => vec![err],
+        Err(Failure::Spec(err) | Failure::Raised(err, _)) => vec![err],
         Err(Failure::Python(err)) => return Err(err),
     };
     let list = PyList::empty(py);

@@ -1,6 +1,7 @@
 """Python values in, typed values out, and everything that must be refused cleanly: wrong types,
 non-finite floats, integers beyond Int64, cycles, raising ``to_dict()``, unknown objects,
-non-string keys, setting typos, large specs."""
+non-string keys, setting typos, large specs. (test_hostile_input.py throws every kind of odd
+object at every entry point.)"""
 
 from __future__ import annotations
 
@@ -68,11 +69,11 @@ def test_invalid_json_text() -> None:
 
 
 def test_compile_json_takes_text_only() -> None:
-    with pytest.raises(TypeError):
-        compile_json(ACTIVE)  # type: ignore[arg-type]
-    with pytest.raises(TypeError):
-        compile_json(json.dumps(ACTIVE), {"limit": 1})  # type: ignore[arg-type]
-    with pytest.raises(TypeError):
+    assert spec_error(lambda: compile_json(ACTIVE)) == ("invalid_json", [])  # type: ignore[arg-type]
+    assert spec_error(lambda: compile_json(None)) == ("invalid_json", [])  # type: ignore[arg-type]
+    options = {"limit": 1}
+    assert spec_error(lambda: compile_json(json.dumps(ACTIVE), options)) == ("invalid_json", ["options"])  # type: ignore[arg-type]
+    with pytest.raises(TypeError):  # the private module's settings are the package's own dict
         _native.compile(ACTIVE, None, [("max_nodes", 1)])  # type: ignore[arg-type]
 
 
@@ -201,22 +202,29 @@ class RaisingSpec:
         raise Boom("to_dict failed")
 
 
-def test_to_dict_exception_propagates() -> None:
-    with pytest.raises(Boom, match="to_dict failed"):
-        compile(RaisingSpec())
-    with pytest.raises(Boom):
-        validate(RaisingSpec())
-    with pytest.raises(Boom):
-        compile(options=type("Options", (), {"specification": RaisingSpec(), "limit": 1})())
+def test_to_dict_exception_becomes_a_spec_error_with_its_cause() -> None:
+    for call in (
+        lambda: compile(RaisingSpec()),
+        lambda: validate(RaisingSpec()),
+        lambda: compile(options=type("Options", (), {"specification": RaisingSpec(), "limit": 1})()),
+    ):
+        with pytest.raises(SpecError, match="to_dict failed") as info:
+            call()
+        assert (info.value.code, info.value.path) == ("invalid_node", [])
+        assert isinstance(info.value.__cause__, Boom)
 
 
-def test_exception_while_reading_a_value_propagates() -> None:
+def test_exception_while_reading_a_value_becomes_a_spec_error_with_its_cause() -> None:
     class BadDecimal(decimal.Decimal):
         def __str__(self) -> str:
             raise Boom("no text")
 
-    with pytest.raises(Boom, match="no text"):
-        compile(leaf(BadDecimal("1")))
+    with pytest.raises(SpecError, match="no text") as info:
+        compile({"op": "and", "conditions": [ACTIVE, leaf([1, BadDecimal("1")], op="in")]})
+    assert (info.value.code, info.value.path) == ("invalid_value", ["conditions", 1, "val", 1])
+    assert isinstance(info.value.__cause__, Boom)
+    errors = validate(leaf(BadDecimal("1")))
+    assert [(e["code"], e["path"]) for e in errors] == [("invalid_value", ["val"])]
 
 
 def test_to_dict_returning_a_non_object() -> None:

@@ -27,6 +27,33 @@ function fail(path, code, message) {
 
 const isInt64 = (big) => BigInt.asIntN(64, big) === big;
 
+/** What a value threw, without trusting it (a thrown Proxy or a throwing `message` getter). */
+function thrown(err) {
+  try {
+    return err instanceof Error ? `${err.name}: ${err.message}` : String(err);
+  } catch {
+    return 'an exception';
+  }
+}
+
+/**
+ * A plain copy of the settings object, so nothing the caller passed (a getter, a Proxy) runs
+ * inside WebAssembly; what it throws while copied is `invalid_option`.
+ */
+function plainSettings(settings) {
+  if (settings === undefined || settings === null || typeof settings !== 'object') return settings;
+  try {
+    const copy = {};
+    for (const key of Object.keys(settings)) {
+      const value = settings[key];
+      copy[key] = Array.isArray(value) ? Array.from(value) : value;
+    }
+    return copy;
+  } catch (err) {
+    throw fail(['settings'], 'invalid_option', `reading the settings threw ${thrown(err)}`);
+  }
+}
+
 function describe(value) {
   if (value === undefined) return 'undefined';
   if (typeof value === 'function') return 'a function';
@@ -40,7 +67,8 @@ function describe(value) {
  * outside Int64 is written as the plain integer it is, which the compiler refuses like any
  * integer literal outside Int64 (`invalid_value` at its path). `undefined` properties are
  * skipped as JSON.stringify does; functions, symbols, NaN, infinities, other object types and
- * cycles are SpecErrors with the path of the value.
+ * cycles are SpecErrors with the path of the value. So is anything a value throws while it is
+ * read (a getter, a Proxy trap): the walker never lets another exception out.
  */
 export function toJsonText(value, path = []) {
   const parts = [];
@@ -50,7 +78,22 @@ export function toJsonText(value, path = []) {
       throw fail(path, 'too_deep', `the input nests more than ${MAX_JSON_DEPTH} lists and objects inside each other (or is cyclic)`);
     }
   };
+  const unreadable = (err) => fail(path, 'invalid_value', `reading the value threw ${thrown(err)}`);
+  const read = (get) => {
+    try {
+      return get();
+    } catch (err) {
+      throw unreadable(err);
+    }
+  };
   const walk = (v) => {
+    try {
+      walkValue(v);
+    } catch (err) {
+      throw err instanceof SpecError ? err : unreadable(err);
+    }
+  };
+  const walkValue = (v) => {
     switch (typeof v) {
       case 'string':
         parts.push(JSON.stringify(v));
@@ -76,11 +119,13 @@ export function toJsonText(value, path = []) {
     } else if (Array.isArray(v)) {
       open();
       parts.push('[');
-      for (let i = 0; i < v.length; i++) {
+      const length = v.length;
+      for (let i = 0; i < length; i++) {
         if (i > 0) parts.push(',');
         path.push(i);
-        if (v[i] === undefined) throw fail(path, 'invalid_value', 'undefined is not a value');
-        walk(v[i]);
+        const item = read(() => v[i]);
+        if (item === undefined) throw fail(path, 'invalid_value', 'undefined is not a value');
+        walk(item);
         path.pop();
       }
       parts.push(']');
@@ -97,13 +142,14 @@ export function toJsonText(value, path = []) {
       parts.push('{');
       let first = true;
       for (const key of Object.keys(v)) {
-        const item = v[key];
-        if (item === undefined) continue;
-        if (!first) parts.push(',');
-        first = false;
-        parts.push(JSON.stringify(key), ':');
         path.push(key);
-        walk(item);
+        const item = read(() => v[key]);
+        if (item !== undefined) {
+          if (!first) parts.push(',');
+          first = false;
+          parts.push(JSON.stringify(key), ':');
+          walk(item);
+        }
         path.pop();
       }
       parts.push('}');
@@ -177,15 +223,17 @@ export function makeApi(raw) {
   raw.setSpecErrorClass(SpecError);
   return {
     compile(spec, options, settings) {
+      const plain = plainSettings(settings);
       const specJson = specText(spec);
       const opts = optionsText(options);
-      if (settings && settings.output === 'js') return raw.compileJs(specJson, opts, settings);
-      return JSON.parse(raw.compileJson(specJson, opts, settings));
+      if (plain && plain.output === 'js') return raw.compileJs(specJson, opts, plain);
+      return JSON.parse(raw.compileJson(specJson, opts, plain));
     },
     compileJson(specJson, optionsJson, settings) {
-      return raw.compileJson(specJson, optionsJson, settings);
+      return raw.compileJson(specJson, optionsJson, plainSettings(settings));
     },
     validate(spec, options, settings) {
+      const plain = plainSettings(settings);
       let specJson;
       let opts;
       try {
@@ -195,7 +243,7 @@ export function makeApi(raw) {
         if (err instanceof SpecError) return [{ code: err.code, path: err.path, message: err.reason ?? err.message }];
         throw err;
       }
-      return raw.validateJson(specJson, opts, settings);
+      return raw.validateJson(specJson, opts, plain);
     },
     operators() {
       return raw.operators();

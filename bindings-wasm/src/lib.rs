@@ -6,98 +6,20 @@
 
 mod convert;
 mod error;
+mod settings;
 
 use bson::Bson;
 use cqrs_mongo_spec::{
-    Compiler, CompilerConfig, ConfigError, ErrorCode, ExtJsonFormat, PathSegment, SpecError, parse_json,
-    parse_options_json,
+    ErrorCode, ExtJsonFormat, PathSegment, SpecError, parse_json, parse_json_utf16, parse_options_json,
+    parse_options_json_utf16,
 };
-use serde::{Deserialize, Serialize};
+use js_sys::JsString;
+use serde::Serialize;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
 pub use error::set_spec_error_class;
-
-/// How results are returned.
-#[derive(Debug, Clone, Copy, Default, Deserialize, PartialEq, Eq)]
-#[serde(rename_all = "lowercase")]
-enum Output {
-    /// Relaxed Extended JSON: plain JSON numbers, `{"$date": "…"}` (the default).
-    #[default]
-    Relaxed,
-    /// Canonical Extended JSON: every type explicit (`{"$numberInt": "1"}`).
-    Canonical,
-    /// Plain JS values: `Date`, `BigInt` for Int64.
-    Js,
-}
-
-const SETTINGS_KEYS: [&str; 5] = ["output", "allowedFields", "maxDepth", "maxNodes", "maxListLen"];
-
-/// The third argument of every function.
-#[derive(Debug, Default, Deserialize)]
-#[serde(rename_all = "camelCase", default)]
-struct Settings {
-    output: Option<Output>,
-    allowed_fields: Option<Vec<String>>,
-    max_depth: Option<usize>,
-    max_nodes: Option<usize>,
-    max_list_len: Option<usize>,
-}
-
-impl Settings {
-    fn from_js(value: &JsValue) -> Result<Settings, SpecError> {
-        if value.is_undefined() || value.is_null() {
-            return Ok(Settings::default());
-        }
-        let at = |key: Option<String>, message: String| {
-            let mut path = vec![PathSegment::Key("settings".into())];
-            path.extend(key.map(PathSegment::Key));
-            SpecError::new(ErrorCode::InvalidOption, path, message)
-        };
-        if !value.is_object() {
-            return Err(at(None, "settings must be an object".into()));
-        }
-        // serde-wasm-bindgen only looks up known fields, so a typo would pass silently.
-        let object: &js_sys::Object = value.unchecked_ref();
-        for key in js_sys::Object::keys(object).iter().filter_map(|k| k.as_string()) {
-            if !SETTINGS_KEYS.contains(&key.as_str()) {
-                let message = format!("unknown setting {key:?}; settings are {}", SETTINGS_KEYS.join(", "));
-                return Err(at(Some(key), message));
-            }
-        }
-        serde_wasm_bindgen::from_value(value.clone()).map_err(|err| at(None, err.to_string()))
-    }
-
-    fn output(&self) -> Output {
-        self.output.unwrap_or_default()
-    }
-
-    /// The compiler for these settings; a setting the compiler refuses (`maxDepth` above the
-    /// cap) is `invalid_option` at its key.
-    fn compiler(&self) -> Result<Compiler, SpecError> {
-        let mut config = CompilerConfig::default();
-        if let Some(fields) = &self.allowed_fields {
-            config = config.allow_fields(fields.iter().cloned());
-        }
-        if let Some(max_depth) = self.max_depth {
-            config = config.with_max_depth(max_depth);
-        }
-        if let Some(max_nodes) = self.max_nodes {
-            config = config.with_max_nodes(max_nodes);
-        }
-        if let Some(max_list_len) = self.max_list_len {
-            config = config.with_max_list_len(max_list_len);
-        }
-        Compiler::try_new(config).map_err(|err| {
-            let key = match err {
-                ConfigError::MaxDepthAboveLimit { .. } => "maxDepth",
-                _ => err.setting(),
-            };
-            let path = vec![PathSegment::Key("settings".into()), PathSegment::Key(key.into())];
-            SpecError::new(ErrorCode::InvalidOption, path, err.to_string())
-        })
-    }
-}
+use settings::{Output, Settings};
 
 /// The spec and options arguments: JSON text (options may be absent).
 struct Args {
@@ -107,23 +29,34 @@ struct Args {
 
 impl Args {
     fn parse(spec_json: &JsValue, options_json: &JsValue) -> Result<Args, SpecError> {
-        let spec = parse_json(&text(spec_json, None)?.unwrap_or_default())?;
-        let options = text(options_json, Some("options"))?.map(|t| parse_options_json(&t)).transpose()?;
+        let spec = json_text(spec_json, None)?.unwrap_or_default();
+        let options = json_text(options_json, Some("options"))?;
         Ok(Args { spec, options })
     }
 }
 
-fn text(value: &JsValue, root: Option<&str>) -> Result<Option<String>, SpecError> {
+/// Parses a JSON text argument (options may be absent). `as_string` replaces a lone surrogate
+/// with U+FFFD; when the text holds one, the code units are read as they are, so the compiler
+/// reports the lone surrogate where it is.
+fn json_text(value: &JsValue, root: Option<&str>) -> Result<Option<Value>, SpecError> {
     if root.is_some() && (value.is_undefined() || value.is_null()) {
         return Ok(None);
     }
-    value.as_string().map(Some).ok_or_else(|| {
-        SpecError::new(
-            ErrorCode::InvalidJson,
-            root_path(root),
-            "expected JSON text (a string); use compile for objects",
-        )
-    })
+    let Some(text) = value.as_string() else {
+        let message = "expected JSON text (a string); use compile for objects";
+        return Err(SpecError::new(ErrorCode::InvalidJson, root_path(root), message));
+    };
+    let options = root.is_some();
+    if text.contains(char::REPLACEMENT_CHARACTER) {
+        let js: &JsString = value.unchecked_ref();
+        if !js.is_valid_utf16() {
+            let units: Vec<u16> = js.iter().collect();
+            let parsed = if options { parse_options_json_utf16(&units) } else { parse_json_utf16(&units) };
+            return parsed.map(Some);
+        }
+    }
+    let parsed = if options { parse_options_json(&text) } else { parse_json(&text) };
+    parsed.map(Some)
 }
 
 fn root_path(root: Option<&str>) -> Vec<PathSegment> {

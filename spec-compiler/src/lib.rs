@@ -52,7 +52,7 @@ use serde_json::Value;
 pub use builder::{Field, and, not, or};
 pub use config::{CompilerConfig, ConfigError, MAX_DEPTH_LIMIT, MAX_FIELD_PATH_LEN, MAX_FILTER_DEPTH};
 pub use error::{ErrorCode, PathSegment, SpecError, display_path};
-pub use input::{parse_json, parse_options_json};
+pub use input::{parse_json, parse_json_utf16, parse_options_json, parse_options_json_utf16};
 pub use operator::{Family, Operator, OperatorInfo, ValueShape, operators};
 pub use options::{QueryOptions, SortKey};
 pub use out::json::{ExtJsonFormat, to_extjson_string};

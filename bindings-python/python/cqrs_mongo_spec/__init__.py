@@ -7,6 +7,10 @@ package, so every runtime produces the same filter for the same spec::
 
     query = compile({"op": ">=", "attr": "total", "val": 100}, {"order_by": ["-total"], "limit": 10})
     collection.find(query.filter, sort=list(query.sort.items()), limit=query.limit)
+
+Whatever the input, the functions raise only :class:`SpecError` (``code`` from the stable list,
+``path`` pointing at the value); an exception raised by the input itself while it is read (a
+``to_dict()`` or ``__str__`` that fails) becomes one too, with the original as ``__cause__``.
 """
 
 from __future__ import annotations
@@ -40,6 +44,24 @@ class SupportsToDict(Protocol):
     def to_dict(self) -> Mapping[str, Any]: ...
 
 
+def _describe(err: BaseException) -> str:
+    """``TypeError: message``, without trusting the exception's own ``__str__``."""
+    try:
+        text = str(err)
+    except Exception:
+        text = ""
+    return f"{type(err).__name__}: {text}" if text else type(err).__name__
+
+
+def _raised(code: str, path: list[str | int], what: str, err: Exception) -> SpecError:
+    """The :class:`SpecError` for an exception the input raised while ``what`` was read."""
+    where = "".join(f"[{segment}]" if isinstance(segment, int) else f".{segment}" for segment in path)
+    error = SpecError(f"at <root>{where}: {what} raised {_describe(err)}")
+    error.code = code
+    error.path = path
+    return error
+
+
 def _settings(
     allowed_fields: Sequence[str] | None,
     max_depth: int | None,
@@ -52,7 +74,10 @@ def _settings(
     # ``list("status")`` would silently whitelist the fields "s", "t", "a" and "u" instead.
     fields: object = allowed_fields
     if allowed_fields is not None and not isinstance(allowed_fields, str):
-        fields = list(allowed_fields)
+        try:
+            fields = list(allowed_fields)
+        except Exception as err:
+            raise _raised("invalid_option", ["settings", "allowed_fields"], "reading allowed_fields", err) from err
     return {
         "allowed_fields": fields,
         "max_depth": max_depth,
@@ -63,6 +88,13 @@ def _settings(
 
 def _spec_value(spec: object) -> object:
     """A dict, list or JSON string as is; a legacy specification object through ``to_dict()``."""
+    try:
+        return _legacy_spec_value(spec)
+    except Exception as err:
+        raise _raised("invalid_node", [], "reading the specification", err) from err
+
+
+def _legacy_spec_value(spec: object) -> object:
     if isinstance(spec, (str, dict)):
         return spec
     if isinstance(spec, Mapping):
@@ -76,6 +108,13 @@ def _spec_value(spec: object) -> object:
 
 def _options_value(options: object) -> object:
     """A dict or JSON string as is; a legacy ``QueryOptions`` object through its attributes."""
+    try:
+        return _legacy_options_value(options)
+    except Exception as err:
+        raise _raised("invalid_option", ["options"], "reading the options", err) from err
+
+
+def _legacy_options_value(options: object) -> object:
     if options is None or isinstance(options, (str, dict)):
         return options
     if isinstance(options, Mapping):
@@ -107,7 +146,10 @@ def compile(
     carries its specification). Raises :class:`SpecError` with ``code`` and ``path``.
     """
     if spec is None:
-        spec = getattr(options, "specification", None)
+        try:
+            spec = getattr(options, "specification", None)
+        except Exception as err:
+            raise _raised("invalid_node", [], "reading options.specification", err) from err
     return _compile(
         _spec_value(spec),
         _options_value(options),
@@ -125,7 +167,7 @@ def compile_json(
     max_list_len: int | None = None,
 ) -> str:
     """JSON text in, canonical Extended JSON text out: ``{"filter", "sort"?, "skip"?, "limit"?,
-    "projection"?, "pipeline"}``."""
+    "projection"?, "pipeline"}``. Anything but a ``str`` is an ``invalid_json`` error."""
     return _compile_json(spec_json, options_json, _settings(allowed_fields, max_depth, max_nodes, max_list_len))
 
 

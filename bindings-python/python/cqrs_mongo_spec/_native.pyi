@@ -53,7 +53,8 @@ def compile_json(
     options_json: str | None = None,
     settings: dict[str, Any] | None = None,
 ) -> str:
-    """JSON text in, canonical Extended JSON text out."""
+    """JSON text in, canonical Extended JSON text out (anything but a ``str`` is an
+    ``invalid_json`` error)."""
 
 def validate(
     spec: object,

@@ -16,9 +16,20 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from . import SupportsToDict, compile
+from . import SupportsToDict, _raised, compile
 
 __all__ = ["MongoQueryBuilder"]
+
+
+def _items(values: object, what: str) -> object:
+    """``values`` as a list (a string too, as the legacy builder iterated it); what cannot be
+    listed is passed on for the compiler to refuse."""
+    try:
+        return list(values)  # type: ignore[call-overload]
+    except TypeError:
+        return values
+    except Exception as err:
+        raise _raised("invalid_option", ["options", what], f"reading {what}", err) from err
 
 
 class MongoQueryBuilder:
@@ -35,23 +46,29 @@ class MongoQueryBuilder:
         With ``allow_raw_filter=True`` a mapping without ``"op"`` is returned unchanged, as the
         legacy builder did for every such mapping.
         """
-        if allow_raw_filter and isinstance(spec, Mapping) and "op" not in spec:
-            return dict(spec)
+        if allow_raw_filter:
+            try:
+                if isinstance(spec, Mapping) and "op" not in spec:
+                    return dict(spec)
+            except Exception as err:
+                raise _raised("invalid_node", [], "reading the raw filter", err) from err
         filter_: dict[str, Any] = compile(spec).filter
         return filter_
 
     def build_sort(self, order_by: Sequence[str | Sequence[str]] | None) -> list[tuple[str, int]]:
         """``["-created_at", "name"]`` or ``[["created_at", "desc"], ["name", "asc"]]`` to
         ``[("created_at", -1), ("name", 1)]``."""
-        if not order_by:
+        items = _items(order_by, "order_by")
+        if order_by is None or (type(items) is list and not items):
             return []
-        sort = compile({"op": "is_null", "attr": "_id", "val": False}, {"order_by": list(order_by)}).sort
+        sort = compile({"op": "is_null", "attr": "_id", "val": False}, {"order_by": items}).sort
         return list((sort or {}).items())
 
     def build_project(self, fields: Sequence[str] | None) -> dict[str, int]:
         """``["name", "total"]`` to ``{"name": 1, "total": 1}``."""
-        if not fields:
+        items = _items(fields, "select_fields")
+        if fields is None or (type(items) is list and not items):
             return {}
         match_all = {"op": "is_null", "attr": "_id", "val": False}
-        projection = compile(match_all, {"select_fields": list(fields)}).projection
+        projection = compile(match_all, {"select_fields": items}).projection
         return projection or {}

@@ -3,16 +3,18 @@
 //!
 //! serde_json parses at most [`MAX_JSON_DEPTH`] nested lists and objects and reports the 128th
 //! as a syntax error without a path; it turns an integer literal beyond the u64 range into a
-//! double. Here every such problem becomes a typed [`SpecError`] with the path of the offending
-//! value, found by one iterative pass over the text; the JS and Python conversions apply the
-//! same rules, so a spec fails the same way whatever its form.
+//! double; it reports a `\ud800` escape without its pair as a syntax error. Here every such
+//! problem becomes a typed [`SpecError`] with the path of the offending value, found by one
+//! iterative pass over the text; the JS and Python conversions apply the same rules, so a spec
+//! fails the same way whatever its form. JS and Python strings are UTF-16 at heart and may hold
+//! lone surrogates, which UTF-8 cannot: [`parse_json_utf16`] takes their code units as they are.
 
 mod scan;
 
 use serde_json::Value;
 
 use crate::error::{ErrorCode, PathSegment, SpecError};
-use scan::{Found, Problem};
+use scan::{Found, Mark, Problem};
 
 /// The most lists and objects that may be open around a value (serde_json's recursion limit):
 /// the 128th nested list or object is `too_deep`, at its own path.
@@ -20,8 +22,10 @@ pub const MAX_JSON_DEPTH: usize = 127;
 
 /// Parses a specification given as JSON text. Syntax errors are `invalid_json`; nesting beyond
 /// [`MAX_JSON_DEPTH`] is `too_deep` at the path of the first list or object too many; an
-/// integer literal (no fraction, no exponent) outside Int64 is `invalid_value` at its path.
-/// These input errors come before any error of the spec itself.
+/// integer literal (no fraction, no exponent) outside Int64 is `invalid_value` at its path; so is
+/// a string holding a lone surrogate escape (`"\ud800"`: legal JSON, but not Unicode), at the
+/// path of the string, or of the object for a key. These input errors come before any error of
+/// the spec itself.
 ///
 /// ```
 /// let err = cqrs_mongo_spec::parse_json(&format!("{{\"val\": {}1{}}}", "[".repeat(200), "]".repeat(200))).unwrap_err();
@@ -34,7 +38,53 @@ pub fn parse_json(text: &str) -> Result<Value, SpecError> {
 
 /// Parses query options given as JSON text; error paths start with `"options"`.
 pub fn parse_options_json(text: &str) -> Result<Value, SpecError> {
-    parse(text, &[PathSegment::Key("options".to_owned())])
+    parse(text, &options_root())
+}
+
+/// [`parse_json`] for text given as UTF-16 code units (a JS or Python string), which may hold
+/// lone surrogates: inside a string they are `invalid_value` at its path, as their escapes are.
+pub fn parse_json_utf16(units: &[u16]) -> Result<Value, SpecError> {
+    parse_utf16(units, &[])
+}
+
+/// [`parse_options_json`] for text given as UTF-16 code units.
+pub fn parse_options_json_utf16(units: &[u16]) -> Result<Value, SpecError> {
+    parse_utf16(units, &options_root())
+}
+
+/// The `invalid_value` error of a string (or, with `in_key`, an object key) holding the lone
+/// surrogate `unit`: at the path of the string, or of the object holding the key.
+pub fn lone_surrogate(path: Vec<PathSegment>, unit: u16, in_key: bool) -> SpecError {
+    let what = if in_key { "an object key" } else { "a string" };
+    SpecError::new(
+        ErrorCode::InvalidValue,
+        path,
+        format!("{what} that is not valid Unicode: lone surrogate \\u{unit:04x}"),
+    )
+}
+
+/// The first code unit of `units` that is a surrogate without its pair.
+pub fn first_lone_surrogate(units: &[u16]) -> Option<u16> {
+    char::decode_utf16(units.iter().copied()).find_map(|decoded| decoded.err().map(|err| err.unpaired_surrogate()))
+}
+
+fn options_root() -> [PathSegment; 1] {
+    [PathSegment::Key("options".to_owned())]
+}
+
+fn parse_utf16(units: &[u16], root: &[PathSegment]) -> Result<Value, SpecError> {
+    let mut text = String::with_capacity(units.len());
+    let mut marks = Vec::new();
+    for decoded in char::decode_utf16(units.iter().copied()) {
+        match decoded {
+            Ok(c) => text.push(c),
+            Err(err) => {
+                marks.push(Mark { offset: text.len(), unit: err.unpaired_surrogate() });
+                text.push(char::REPLACEMENT_CHARACTER);
+            }
+        }
+    }
+    parse_marked(&text, root, &marks)
 }
 
 /// The `too_deep` error of a list or object nested inside [`MAX_JSON_DEPTH`] others (or of a
@@ -63,17 +113,23 @@ pub(crate) fn parse_nested(text: &str) -> Result<Value, SpecError> {
 }
 
 fn parse(text: &str, root: &[PathSegment]) -> Result<Value, SpecError> {
+    parse_marked(text, root, &[])
+}
+
+/// Parses `text`; `marks` are lone surrogates of the UTF-16 original, replaced by U+FFFD in
+/// `text`, so the text may never be accepted as it is when there are any.
+fn parse_marked(text: &str, root: &[PathSegment], marks: &[Mark]) -> Result<Value, SpecError> {
+    let problem = || scan::first_problem(text, MAX_JSON_DEPTH, marks);
     match serde_json::from_str::<Value>(text) {
-        Ok(value) => match scan::may_hold_large_integer(text) {
-            true => match scan::first_problem(text, MAX_JSON_DEPTH) {
-                Some(found) => Err(error(found, root)),
-                None => Ok(value),
-            },
-            false => Ok(value),
+        Ok(value) if marks.is_empty() && !scan::may_hold_large_integer(text) => Ok(value),
+        Ok(value) => match problem() {
+            Some(found) => Err(error(found, root)),
+            None if marks.is_empty() => Ok(value),
+            None => Err(SpecError::new(ErrorCode::InvalidJson, root.to_vec(), "not valid JSON: a lone surrogate")),
         },
         Err(err) => {
             let at = error_offset(text, &err);
-            match scan::first_problem(text, MAX_JSON_DEPTH) {
+            match problem() {
                 Some(found) if found.offset < at => Err(error(found, root)),
                 _ => Err(SpecError::new(ErrorCode::InvalidJson, root.to_vec(), format!("not valid JSON: {err}"))),
             }
@@ -86,6 +142,7 @@ fn error(found: Found, root: &[PathSegment]) -> SpecError {
     match found.problem {
         Problem::TooDeep => too_deep(path),
         Problem::IntegerOutOfRange(literal) => integer_out_of_range(path, &literal),
+        Problem::LoneSurrogate { unit, in_key } => lone_surrogate(path, unit, in_key),
     }
 }
 
@@ -136,6 +193,50 @@ mod tests {
         // A syntax error after the integer: the integer comes first in the text.
         let err = parse_json("[18446744073709551616, ]").unwrap_err();
         assert_eq!(err.code(), ErrorCode::InvalidValue);
+    }
+
+    #[test]
+    fn lone_surrogates_are_invalid_value_at_the_string_or_the_object_of_the_key() {
+        let at = |text: &str| {
+            let err = parse_json(text).unwrap_err();
+            (err.code(), err.path_string(), err.message().to_owned())
+        };
+        let (code, path, message) = at(r#"{"op": "=", "attr": "a", "val": "\ud800"}"#);
+        assert_eq!((code, path.as_str()), (ErrorCode::InvalidValue, "<root>.val"));
+        assert_eq!(message, "a string that is not valid Unicode: lone surrogate \\ud800");
+        assert_eq!(at(r#"{"op": "=", "attr": "a\udfff", "val": 1}"#).1, "<root>.attr");
+        let (code, path, message) = at(r#"{"op": "=", "attr": "a", "val": {"k": 1, "\udbff": 2}}"#);
+        assert_eq!((code, path.as_str()), (ErrorCode::InvalidValue, "<root>.val"));
+        assert!(message.starts_with("an object key"), "{message}");
+        let err = parse_options_json(r#"{"order_by": ["\ud800"]}"#).unwrap_err();
+        assert_eq!(err.path_string(), "<root>.options.order_by[0]");
+        assert!(parse_json(r#"{"val": "\ud83d\ude00 \\ud800"}"#).is_ok());
+        assert_eq!(at(r#"{"val": "\ud80x"}"#).0, ErrorCode::InvalidJson);
+    }
+
+    #[test]
+    fn utf16_text_with_raw_lone_surrogates() {
+        let utf16 = |text: &str, lone: Option<(usize, u16)>| {
+            let mut units: Vec<u16> = text.encode_utf16().collect();
+            if let Some((at, unit)) = lone {
+                units.insert(at, unit);
+            }
+            units
+        };
+        let ok = utf16(r#"{"val": "é😀"}"#, None);
+        assert_eq!(parse_json_utf16(&ok).unwrap(), serde_json::json!({"val": "é😀"}));
+        let value = utf16(r#"{"val": [1, "x"]}"#, Some((14, 0xD800)));
+        let err = parse_json_utf16(&value).unwrap_err();
+        assert_eq!((err.code(), err.path_string().as_str()), (ErrorCode::InvalidValue, "<root>.val[1]"));
+        let key = utf16(r#"{"val": {"k": 1}}"#, Some((10, 0xDC00)));
+        let err = parse_options_json_utf16(&key).unwrap_err();
+        assert_eq!((err.code(), err.path_string().as_str()), (ErrorCode::InvalidValue, "<root>.options.val"));
+        let outside = utf16("[1, 2]", Some((3, 0xD800)));
+        assert_eq!(parse_json_utf16(&outside).unwrap_err().code(), ErrorCode::InvalidJson);
+        let escaped = utf16(r#"["\x"]"#, Some((3, 0xD800)));
+        assert_eq!(parse_json_utf16(&escaped).unwrap_err().code(), ErrorCode::InvalidJson);
+        assert_eq!(first_lone_surrogate(&value), Some(0xD800));
+        assert_eq!(first_lone_surrogate(&ok), None);
     }
 
     #[test]

@@ -1,7 +1,9 @@
 //! One pass over JSON text that keeps the path of every value, to find the problems serde_json
 //! reports without a path, or not at all: nesting beyond [`MAX_JSON_DEPTH`](super::MAX_JSON_DEPTH),
-//! and integer literals outside Int64 (serde_json, without its `arbitrary_precision` feature,
-//! turns an integer beyond the u64 range into the nearest double without a word).
+//! integer literals outside Int64 (serde_json, without its `arbitrary_precision` feature, turns
+//! an integer beyond the u64 range into the nearest double without a word), and strings that
+//! are not valid Unicode: a `\ud800` escape without its pair (legal JSON, but no Unicode scalar
+//! value), or a lone surrogate in the UTF-16 text of a JS or Python string (`marks`).
 //!
 //! The pass is iterative (no recursion, so no depth can overflow the stack) and only tokenises:
 //! it does not check the grammar, which serde_json has done or will report. It stops at the
@@ -16,6 +18,9 @@ pub(super) enum Problem {
     TooDeep,
     /// An integer literal (no fraction, no exponent) outside `[-2^63, 2^63)`.
     IntegerOutOfRange(String),
+    /// A lone surrogate code unit in a string; `in_key` when the string is an object key (the
+    /// path is then that of the object).
+    LoneSurrogate { unit: u16, in_key: bool },
 }
 
 /// The first problem in the text, where it is, and the byte offset it starts at.
@@ -38,11 +43,28 @@ struct Scanner<'t> {
     at: usize,
     frames: Vec<Frame>,
     max_depth: usize,
+    marks: &'t [Mark],
 }
 
-/// The first problem of `text`, if any.
-pub(super) fn first_problem(text: &str, max_depth: usize) -> Option<Found> {
-    let mut scanner = Scanner { text, bytes: text.as_bytes(), at: 0, frames: Vec::new(), max_depth };
+/// A lone surrogate of UTF-16 text, replaced by U+FFFD at `offset` of the UTF-8 text scanned.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(super) struct Mark {
+    pub(super) offset: usize,
+    pub(super) unit: u16,
+}
+
+/// How a string token ends.
+enum StringEnd {
+    /// Just past its closing quote.
+    At(usize),
+    /// At a lone surrogate starting at `offset`.
+    Lone { unit: u16, offset: usize },
+}
+
+/// The first problem of `text`, if any; `marks` (sorted) are lone surrogates of the original
+/// UTF-16 text.
+pub(super) fn first_problem(text: &str, max_depth: usize, marks: &[Mark]) -> Option<Found> {
+    let mut scanner = Scanner { text, bytes: text.as_bytes(), at: 0, frames: Vec::new(), max_depth, marks };
     scanner.run()
 }
 
@@ -85,7 +107,15 @@ impl Scanner<'_> {
                 }
                 b'"' => {
                     let start = self.at;
-                    let end = self.string_end()?;
+                    let in_key = matches!(self.frames.last(), Some(Frame::Object { expects_key: true, .. }));
+                    let end = match self.string_end()? {
+                        StringEnd::At(end) => end,
+                        StringEnd::Lone { unit, offset } => {
+                            let mut found = self.found(Problem::LoneSurrogate { unit, in_key }, !in_key);
+                            found.offset = offset;
+                            return Some(found);
+                        }
+                    };
                     if let Some(Frame::Object { key, expects_key: true }) = self.frames.last_mut() {
                         *key = Some((start, end));
                     }
@@ -113,16 +143,45 @@ impl Scanner<'_> {
         None
     }
 
-    /// The offset just past the string starting at `self.at` (which holds its opening quote).
-    fn string_end(&self) -> Option<usize> {
+    /// Where the string starting at `self.at` (its opening quote) ends, or its first lone
+    /// surrogate; `None` when it is not terminated or holds a malformed escape.
+    fn string_end(&self) -> Option<StringEnd> {
         let mut at = self.at + 1;
         loop {
             match self.bytes.get(at)? {
-                b'"' => return Some(at + 1),
+                b'"' => return Some(StringEnd::At(at + 1)),
+                b'\\' if self.bytes.get(at + 1) == Some(&b'u') => {
+                    let unit = self.hex4(at + 2)?;
+                    match unit {
+                        0xD800..=0xDBFF if self.low_surrogate_escape(at + 6) => at += 12,
+                        0xD800..=0xDFFF => return Some(StringEnd::Lone { unit, offset: at }),
+                        _ => at += 6,
+                    }
+                }
                 b'\\' => at += 2,
+                0xEF if !self.marks.is_empty() => match self.marks.binary_search_by_key(&at, |mark| mark.offset) {
+                    Ok(index) => return Some(StringEnd::Lone { unit: self.marks[index].unit, offset: at }),
+                    Err(_) => at += 1,
+                },
                 _ => at += 1,
             }
         }
+    }
+
+    /// The four hex digits at `at` as a code unit.
+    fn hex4(&self, at: usize) -> Option<u16> {
+        let digits = self.text.get(at..at + 4)?;
+        if !digits.bytes().all(|b| b.is_ascii_hexdigit()) {
+            return None;
+        }
+        u16::from_str_radix(digits, 16).ok()
+    }
+
+    /// True when `\uDC00`..`\uDFFF` (the second half of a pair) starts at `at`.
+    fn low_surrogate_escape(&self, at: usize) -> bool {
+        self.bytes.get(at) == Some(&b'\\')
+            && self.bytes.get(at + 1) == Some(&b'u')
+            && self.hex4(at + 2).is_some_and(|unit| (0xDC00..=0xDFFF).contains(&unit))
     }
 
     /// The problem at the value starting at `self.at`; `value` is false for an object key,
@@ -197,7 +256,7 @@ mod tests {
     use super::*;
 
     fn path_of(text: &str, max_depth: usize) -> Option<String> {
-        first_problem(text, max_depth).map(|found| crate::error::display_path(&found.path))
+        first_problem(text, max_depth, &[]).map(|found| crate::error::display_path(&found.path))
     }
 
     #[test]
@@ -210,22 +269,51 @@ mod tests {
 
     #[test]
     fn stops_at_bytes_that_start_no_token() {
-        assert_eq!(first_problem("[x, [[[[", 2), None);
-        assert_eq!(first_problem("\"unterminated", 2), None);
-        assert_eq!(first_problem("", 2), None);
+        assert_eq!(first_problem("[x, [[[[", 2, &[]), None);
+        assert_eq!(first_problem("\"unterminated", 2, &[]), None);
+        assert_eq!(first_problem("", 2, &[]), None);
     }
 
     #[test]
     fn reports_integer_literals_outside_int64_at_their_path() {
-        let found = first_problem(r#"{"a": [1, {"b": 18446744073709551616}]}"#, 127).unwrap();
+        let found = first_problem(r#"{"a": [1, {"b": 18446744073709551616}]}"#, 127, &[]).unwrap();
         assert_eq!(found.problem, Problem::IntegerOutOfRange("18446744073709551616".into()));
         assert_eq!(crate::error::display_path(&found.path), "<root>.a[1].b");
-        assert_eq!(first_problem("[9223372036854775807, -9223372036854775808]", 127), None);
-        let below = first_problem("[-9223372036854775809]", 127).unwrap();
+        assert_eq!(first_problem("[9223372036854775807, -9223372036854775808]", 127, &[]), None);
+        let below = first_problem("[-9223372036854775809]", 127, &[]).unwrap();
         assert_eq!(below.problem, Problem::IntegerOutOfRange("-9223372036854775809".into()));
-        assert_eq!(first_problem("[1e400, 18446744073709551616.5, 1E20, \"18446744073709551616\"]", 127), None);
-        let top = first_problem(" 99999999999999999999", 127).unwrap();
+        assert_eq!(first_problem("[1e400, 18446744073709551616.5, 1E20, \"18446744073709551616\"]", 127, &[]), None);
+        let top = first_problem(" 99999999999999999999", 127, &[]).unwrap();
         assert_eq!((top.path.len(), top.offset), (0, 1));
+    }
+
+    #[test]
+    fn reports_lone_surrogate_escapes_in_values_and_keys() {
+        let lone = |text: &str| {
+            let found = first_problem(text, 127, &[]).unwrap();
+            (found.problem, crate::error::display_path(&found.path), found.offset)
+        };
+        let value = Problem::LoneSurrogate { unit: 0xD800, in_key: false };
+        assert_eq!(lone(r#"{"val": "ab\ud800"}"#), (value.clone(), "<root>.val".into(), 11));
+        assert_eq!(lone(r#"{"val": ["ok", "\ud800\u0041"]}"#).1, "<root>.val[1]");
+        let key = Problem::LoneSurrogate { unit: 0xDC00, in_key: true };
+        assert_eq!(lone(r#"{"val": {"a": 1, "\udc00": 2}}"#), (key, "<root>.val".into(), 18));
+        assert_eq!(lone(r#"[{"\uD800": 1}]"#).1, "<root>[0]");
+        assert_eq!(first_problem(r#"["\ud83d\ude00", "\\ud800", "\u00e9"]"#, 127, &[]), None);
+        assert_eq!(first_problem(r#"["\ud80"]"#, 127, &[]), None, "a malformed escape is left to serde_json");
+    }
+
+    #[test]
+    fn reports_marked_lone_surrogates_inside_strings_only() {
+        let text = "{\"a\": \"x\u{FFFD}\", \"\u{FFFD}\": 1}";
+        let marks = [Mark { offset: 8, unit: 0xDBFF }];
+        let found = first_problem(text, 127, &marks).unwrap();
+        assert_eq!(found.problem, Problem::LoneSurrogate { unit: 0xDBFF, in_key: false });
+        assert_eq!(crate::error::display_path(&found.path), "<root>.a");
+        let key = [Mark { offset: 15, unit: 0xDC01 }];
+        let found = first_problem(text, 127, &key).unwrap();
+        assert_eq!((found.problem, found.path.len()), (Problem::LoneSurrogate { unit: 0xDC01, in_key: true }, 0));
+        assert_eq!(first_problem("[1, \u{FFFD}]", 127, &[Mark { offset: 4, unit: 0xD800 }]), None);
     }
 
     #[test]
@@ -238,7 +326,7 @@ mod tests {
 
     #[test]
     fn offsets_point_at_the_problem() {
-        let found = first_problem("[[ [", 2).unwrap();
+        let found = first_problem("[[ [", 2, &[]).unwrap();
         assert_eq!((found.problem, found.offset), (Problem::TooDeep, 3));
     }
 }
