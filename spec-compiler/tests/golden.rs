@@ -52,7 +52,9 @@ fn main() {
         .collect();
     let for_ops = files.clone();
     trials.push(Trial::test("coverage/every_operator_and_alias", move || operators_covered(&for_ops)));
-    trials.push(Trial::test("coverage/every_error_code", move || error_codes_covered(&files)));
+    let for_codes = files.clone();
+    trials.push(Trial::test("coverage/every_error_code", move || error_codes_covered(&for_codes)));
+    trials.push(Trial::test("coverage/compatibility_page_cites_the_legacy_cases", move || compatibility_cited(&files)));
     libtest_mimic::run(&args, trials).exit();
 }
 
@@ -168,6 +170,49 @@ fn raw_members(text: &str) -> std::collections::HashMap<String, &str> {
             i += 1;
         }
     }
+}
+
+/// COMPATIBILITY.md and the corpus agree: every row of its tables cites at least one golden case
+/// (or test file) in brackets, every cited case exists and records the legacy output in
+/// `legacy`, and every case with `legacy` is cited, so no documented difference lacks a case
+/// and no case written to show one is missing from the page.
+fn compatibility_cited(files: &[PathBuf]) -> Result<(), Failed> {
+    let root = golden_dir().join("..").join("..");
+    let page = std::fs::read_to_string(root.join("COMPATIBILITY.md"))?;
+    let mut cited = BTreeSet::new();
+    let mut problems = Vec::new();
+    let rows = page.lines().filter(|l| l.starts_with("| ") && !l.starts_with("|---"));
+    for row in rows.filter(|l| !l.starts_with("| operator |") && !l.starts_with("| input |")) {
+        let last = row.trim_end_matches('|').rsplit(" | ").next().unwrap_or_default();
+        let tokens: Vec<&str> = last
+            .split('[')
+            .skip(1)
+            .filter_map(|group| group.split(']').next())
+            .flat_map(|group| group.split(','))
+            .map(str::trim)
+            .filter(|token| token.contains('/'))
+            .collect();
+        if tokens.is_empty() {
+            problems.push(format!("a row cites no golden case: {row}"));
+        }
+        for token in tokens {
+            if golden_dir().join(format!("{token}.json")).is_file() {
+                cited.insert(token.to_owned());
+            } else if !root.join(token).is_file() {
+                problems.push(format!("cited but missing: {token}"));
+            }
+        }
+    }
+    for path in files {
+        let name = path.strip_prefix(golden_dir()).unwrap().with_extension("").to_string_lossy().replace('\\', "/");
+        let has_legacy = load(path)?.get("legacy").and_then(Value::as_str).is_some_and(|text| !text.is_empty());
+        match (has_legacy, cited.contains(&name)) {
+            (true, false) => problems.push(format!("{name} records a legacy difference the page does not cite")),
+            (false, true) => problems.push(format!("{name} is cited but has no \"legacy\" member")),
+            _ => {}
+        }
+    }
+    if problems.is_empty() { Ok(()) } else { Err(problems.join("\n").into()) }
 }
 
 fn run_case(path: &Path) -> Result<(), Failed> {
