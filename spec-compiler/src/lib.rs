@@ -66,20 +66,36 @@ use diag::Diag;
 #[derive(Debug, Clone, Default)]
 pub struct Compiler {
     config: CompilerConfig,
+    /// Why the settings are refused, if they are: every compile then fails with it.
+    refused: Option<ConfigError>,
 }
 
 impl Compiler {
-    /// A compiler with the given limits and whitelist.
+    /// A compiler with the given limits and whitelist. Settings that
+    /// [`CompilerConfig::validate`] refuses (`max_depth` above [`MAX_DEPTH_LIMIT`]) are not
+    /// changed silently: every compile and validation then fails with `invalid_option` at
+    /// `settings.<name>`. Use [`try_new`](Self::try_new) to find out at construction.
     ///
-    /// # Panics
-    ///
-    /// When the settings are refused by [`CompilerConfig::validate`] (`max_depth` above
-    /// [`MAX_DEPTH_LIMIT`]); use [`try_new`](Self::try_new) for settings that come from outside
-    /// the program.
+    /// ```
+    /// use cqrs_mongo_spec::{Compiler, CompilerConfig, ErrorCode};
+    /// let compiler = Compiler::new(CompilerConfig::default().with_max_depth(400));
+    /// let err = compiler.compile(&serde_json::json!({"op": "=", "attr": "a", "val": 1})).unwrap_err();
+    /// assert_eq!((err.code(), err.path_string().as_str()), (ErrorCode::InvalidOption, "<root>.settings.max_depth"));
+    /// ```
     pub fn new(config: CompilerConfig) -> Self {
-        match Self::try_new(config) {
-            Ok(compiler) => compiler,
-            Err(err) => panic!("invalid compiler settings: {err}"),
+        let refused = config.validate().err();
+        Compiler { config, refused }
+    }
+
+    /// The settings error every compile reports, if the settings are refused.
+    fn usable(&self) -> Result<(), SpecError> {
+        match &self.refused {
+            None => Ok(()),
+            Some(err) => Err(SpecError::new(
+                ErrorCode::InvalidOption,
+                vec![error::PathSegment::Key("settings".into()), error::PathSegment::Key(err.setting().into())],
+                err.to_string(),
+            )),
         }
     }
 
@@ -93,7 +109,7 @@ impl Compiler {
     /// ```
     pub fn try_new(config: CompilerConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        Ok(Compiler { config })
+        Ok(Compiler { config, refused: None })
     }
 
     /// The settings.
@@ -103,6 +119,7 @@ impl Compiler {
 
     /// Compiles a spec given as JSON into a filter.
     pub fn compile(&self, spec: &Value) -> Result<Document, SpecError> {
+        self.usable()?;
         let parsed = Spec::parse_with(spec, &self.config)?;
         self.compile_spec(&parsed)
     }
@@ -120,6 +137,7 @@ impl Compiler {
     /// Compiles a spec given as JSON straight into BSON bytes: the fastest path, for callers
     /// that send the filter on (bindings, raw driver commands) without inspecting it.
     pub fn compile_raw(&self, spec: &Value) -> Result<RawDocumentBuf, SpecError> {
+        self.usable()?;
         let parsed = Spec::parse_with(spec, &self.config)?;
         self.compile_spec_raw(&parsed)
     }
@@ -130,6 +148,7 @@ impl Compiler {
     }
 
     fn compile_into<W: out::Out>(&self, spec: &Spec<'_>) -> Result<W::Output, SpecError> {
+        self.usable()?;
         let mut diag = Diag::new(false);
         match compile::compile_tree::<W>(spec, &self.config, &mut diag) {
             Some(filter) => Ok(filter),
@@ -192,6 +211,9 @@ impl Compiler {
 
     /// Every error in a spec and its options (empty when they compile).
     pub fn validate_query(&self, spec: &Value, options: Option<&Value>) -> Vec<SpecError> {
+        if let Err(err) = self.usable() {
+            return vec![err];
+        }
         let mut diag = Diag::new(true);
         let parsed = spec::parse_node(spec, 1, &self.config, &mut diag);
         let mut errors = diag.into_errors();

@@ -108,9 +108,23 @@ fn max_depth_above_the_cap_is_a_typed_config_error() {
 }
 
 #[test]
-#[should_panic(expected = "max_depth")]
-fn compiler_new_refuses_a_config_above_the_cap() {
-    let _ = Compiler::new(CompilerConfig::default().with_max_depth(400));
+fn a_compiler_built_with_a_config_above_the_cap_refuses_every_compile_without_panicking() {
+    let compiler = Compiler::new(CompilerConfig::default().with_max_depth(400));
+    let spec = json!({"op": "=", "attr": "a", "val": 1});
+    let refused = |err: cqrs_mongo_spec::SpecError| {
+        assert_eq!((err.code(), err.path_string().as_str()), (ErrorCode::InvalidOption, "<root>.settings.max_depth"));
+        assert!(err.to_string().contains("100 levels"), "{err}");
+    };
+    refused(compiler.compile(&spec).unwrap_err());
+    refused(compiler.compile_raw(&spec).unwrap_err());
+    refused(compiler.compile_str(r#"{"op":"=","attr":"a","val":1}"#).unwrap_err());
+    refused(compiler.compile_query(&spec, Some(&json!({"limit": 1}))).unwrap_err());
+    let built = cqrs_mongo_spec::Spec::from_value(&spec).unwrap();
+    refused(compiler.compile_spec(&built).unwrap_err());
+    refused(compiler.compile_spec_raw(&built).unwrap_err());
+    let errors = compiler.validate(&spec);
+    assert_eq!(errors.len(), 1);
+    refused(errors.into_iter().next().unwrap());
 }
 
 #[test]
