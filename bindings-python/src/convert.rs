@@ -196,22 +196,22 @@ impl Reader<'_, '_> {
                 .ok_or_else(|| self.fail(ErrorCode::InvalidValue, format!("{value} is not a finite number")));
         }
         if let Ok(list) = obj.cast::<PyList>() {
-            self.open()?;
-            let mut items = Vec::with_capacity(list.len());
-            for (index, item) in list.iter().enumerate() {
-                items.push(self.child(PathSegment::Index(index), &item)?);
-            }
-            return Ok(Value::Array(items));
+            return self.array(list.len(), list.iter());
         }
         if let Ok(tuple) = obj.cast::<PyTuple>() {
-            self.open()?;
-            let mut items = Vec::with_capacity(tuple.len());
-            for (index, item) in tuple.iter().enumerate() {
-                items.push(self.child(PathSegment::Index(index), &item)?);
-            }
-            return Ok(Value::Array(items));
+            return self.array(tuple.len(), tuple.iter());
         }
         self.typed(obj)
+    }
+
+    /// A list or tuple as a JSON array, each item at its index.
+    fn array<'py>(&mut self, len: usize, items: impl Iterator<Item = Bound<'py, PyAny>>) -> Result<Value, Failure> {
+        self.open()?;
+        let mut out = Vec::with_capacity(len);
+        for (index, item) in items.enumerate() {
+            out.push(self.child(PathSegment::Index(index), &item)?);
+        }
+        Ok(Value::Array(out))
     }
 
     /// A dict with string keys. Its size is checked before every step: reading a value may run

@@ -7,15 +7,6 @@ mod support;
 
 use bson::{DateTime, Document, doc};
 
-/// The status line of `name`, split into its columns.
-fn status_row(stdout: &str, name: &str) -> Vec<String> {
-    let line = stdout.lines().find(|l| l.split_whitespace().next() == Some(name));
-    line.unwrap_or_else(|| panic!("no status line for {name}: {stdout}"))
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect()
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn projections_status_lists_every_checkpoint_found_as_not_registered() {
     let test = "cli_projections_status";
@@ -36,9 +27,9 @@ async fn projections_status_lists_every_checkpoint_found_as_not_registered() {
     let stdout = support::stdout_ok(&support::run(test, &["projections", "status"]).await);
     assert_eq!(stdout.lines().count(), 3, "{stdout}");
     assert!(stdout.lines().nth(1).unwrap().starts_with("legacy_report "), "by name: {stdout}");
-    assert_eq!(status_row(&stdout, "legacy_report"), ["legacy_report", "1", "3", "2", "-", "no"]);
+    assert_eq!(support::status_row(&stdout, "legacy_report"), ["legacy_report", "1", "3", "2", "-", "no"]);
     assert_eq!(
-        status_row(&stdout, "order_summaries"),
+        support::status_row(&stdout, "order_summaries"),
         ["order_summaries", "2", "3", "1", "2023-11-14T22:13:20Z", "no"]
     );
 }

@@ -3,33 +3,23 @@
 //! with a real projection, and `indexes ensure` creating its index. (The commands that need no
 //! projection are tested on the generic `cqrs-mongo` in cli/tests/.)
 
+#[path = "../../cli/tests/support/binary.rs"]
+mod binary;
 #[path = "../../persistence/tests/support/mod.rs"]
 mod server;
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
+
+use binary::{status_row, stdout_ok};
 
 use bson::{DateTime, Document, doc};
 use cqrs_mongo_demo::{Line, Order, OrderSummaries, SUMMARIES, pay_order, place_order};
 use cqrs_mongo_persistence::{Connection, EventStore, Outbox, PositionStore, ProjectionRunner, Repository};
 use futures::TryStreamExt;
 
-/// Runs `cqrs-mongo-orders ARGS` against the test's database to completion (off the async
-/// runtime's threads).
+/// Runs `cqrs-mongo-orders ARGS` against the test's database to completion.
 async fn run(test: &str, args: &[&str]) -> Output {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_cqrs-mongo-orders"));
-    command
-        .env("MONGODB_URI", server::server_uri())
-        .env_remove("CQRS_MONGO_DATABASE")
-        .args(["--database", &server::name(test)])
-        .args(args)
-        .stdin(Stdio::null());
-    tokio::task::spawn_blocking(move || command.output().expect("run cqrs-mongo-orders")).await.expect("join")
-}
-
-/// Standard output of a run that must have succeeded.
-fn stdout_ok(output: &Output) -> String {
-    assert!(output.status.success(), "failed with {}: {}", output.status, String::from_utf8_lossy(&output.stderr));
-    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+    binary::output(binary::command(env!("CARGO_BIN_EXE_cqrs-mongo-orders"), test), args).await
 }
 
 /// Places `count` orders (`o1`, `o2`, ...): each saves the order, its `OrderPlaced` event
@@ -44,15 +34,6 @@ async fn place_orders(db: &Connection, count: usize) -> Vec<Order> {
         placed.push(order);
     }
     placed
-}
-
-/// The status line of `name`, split into its columns.
-fn status_row(stdout: &str, name: &str) -> Vec<String> {
-    let line = stdout.lines().find(|l| l.split_whitespace().next() == Some(name));
-    line.unwrap_or_else(|| panic!("no status line for {name}: {stdout}"))
-        .split_whitespace()
-        .map(str::to_owned)
-        .collect()
 }
 
 #[tokio::test(flavor = "multi_thread")]

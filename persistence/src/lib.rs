@@ -98,6 +98,7 @@ mod model;
 mod observe;
 mod outbox;
 mod projections;
+mod query;
 mod repository;
 mod runner;
 mod sagas;

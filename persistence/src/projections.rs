@@ -19,6 +19,7 @@ use crate::error::{Error, Result};
 use crate::guarded::upsert_if;
 use crate::indexes::IndexSpec;
 use crate::observe::traced;
+use crate::query;
 use crate::tenancy::{self, Tenant};
 use crate::uow::UnitOfWork;
 
@@ -136,23 +137,9 @@ impl ProjectionStore {
     /// Documents matching a specification, with query options.
     pub async fn find(&self, collection: &str, spec: &Value, options: Option<&QueryOptions>) -> Result<Vec<Document>> {
         let options = options.cloned().unwrap_or_default();
-        // The caller's spec compiles as given; the tenant clause is ANDed onto the result.
+        // The caller's spec compiles as given; the tenant clause is added to the result.
         let query = self.compiler.compile_spec_query(&cqrs_mongo_spec::Spec::from_value(spec)?, &options)?;
-        let coll = self.collection(collection);
-        if options.needs_aggregation() {
-            let pipeline = query.pipeline.unwrap_or_default();
-            let pipeline = match &self.tenant {
-                Some(tenant) => tenant.scope_pipeline(pipeline),
-                None => pipeline,
-            };
-            return Ok(coll.aggregate(pipeline).await?.try_collect().await?);
-        }
-        let mut find = mongodb::options::FindOptions::default();
-        find.sort = query.sort;
-        find.skip = query.skip;
-        find.limit = query.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
-        find.projection = query.projection;
-        Ok(coll.find(self.scoped(query.filter)).with_options(find).await?.try_collect().await?)
+        query::run(&self.collection(collection), self.tenant.as_ref(), query, &options, None).await
     }
 
     /// Deletes one document.

@@ -6,8 +6,8 @@ use std::marker::PhantomData;
 use bson::{Bson, Document, doc};
 use cqrs_mongo_spec::{Compiler, QueryOptions};
 use futures::{Stream, StreamExt, TryStreamExt};
+use mongodb::Collection;
 use mongodb::options::FindOptions;
-use mongodb::{ClientSession, Collection};
 use serde_json::Value;
 
 use crate::connection::Connection;
@@ -15,6 +15,7 @@ use crate::error::{Error, Result, is_duplicate_key};
 use crate::indexes::IndexSpec;
 use crate::model::{Aggregate, Mapping, id_to_bson};
 use crate::observe::traced;
+use crate::query::{self, collect_in_session};
 use crate::tenancy::{self, Tenant};
 use crate::uow::UnitOfWork;
 
@@ -323,30 +324,8 @@ impl<T: Aggregate> Repository<T> {
     ) -> Result<Vec<Document>> {
         traced(T::COLLECTION, "search_documents", async move {
             let query = self.compiler.compile_spec_query(&cqrs_mongo_spec::Spec::from_value(spec)?, options)?;
-            if let Some(pipeline) = query.pipeline.filter(|_| options.needs_aggregation()) {
-                let pipeline = match &self.tenant {
-                    Some(tenant) => tenant.scope_pipeline(pipeline),
-                    None => pipeline,
-                };
-                let aggregate = self.collection.aggregate(pipeline);
-                return match uow.and_then(|u| u.session()) {
-                    Some(session) => {
-                        let mut cursor = aggregate.session(&mut *session).await?;
-                        let mut out = Vec::new();
-                        while let Some(document) = cursor.next(&mut *session).await {
-                            out.push(document?);
-                        }
-                        Ok(out)
-                    }
-                    None => Ok(aggregate.await?.try_collect().await?),
-                };
-            }
-            let mut find_options = FindOptions::default();
-            find_options.sort = query.sort;
-            find_options.skip = query.skip;
-            find_options.limit = query.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
-            find_options.projection = query.projection;
-            self.find_documents(self.scoped(query.filter), find_options, uow).await
+            let session = uow.and_then(|u| u.session());
+            query::run(&self.collection, self.tenant.as_ref(), query, options, session).await
         })
         .await
     }
@@ -430,22 +409,6 @@ impl<T: Aggregate> Repository<T> {
             return Err(refuse("group_by", "group_by produces groups"));
         }
         let query = self.compiler.compile_spec_query(&cqrs_mongo_spec::Spec::field("_id").is_not_null(), options)?;
-        let mut find_options = FindOptions::default();
-        find_options.sort = query.sort;
-        find_options.skip = query.skip;
-        find_options.limit = query.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
-        Ok(find_options)
+        Ok(query::find_options(&query))
     }
-}
-
-async fn collect_in_session(
-    mut cursor: mongodb::SessionCursor<Document>,
-    session: &mut ClientSession,
-) -> Result<Vec<Document>> {
-    let mut out = Vec::new();
-    let mut stream = cursor.stream(session);
-    while let Some(document) = stream.next().await {
-        out.push(document?);
-    }
-    Ok(out)
 }

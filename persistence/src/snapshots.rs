@@ -112,6 +112,14 @@ impl SnapshotStore {
     }
 }
 
+/// The `_id` of a projection's checkpoint: its name, or `<name>@<tenant>` in a tenant scope.
+pub(crate) fn checkpoint_key(projection: &str, tenant: Option<&Tenant>) -> String {
+    match tenant {
+        Some(tenant) => format!("{projection}@{}", tenant.id()),
+        None => projection.to_owned(),
+    }
+}
+
 /// Per-projection checkpoints (the last event position a projection has applied).
 #[derive(Debug, Clone)]
 pub struct PositionStore {
@@ -134,10 +142,7 @@ impl PositionStore {
     }
 
     fn key(&self, projection: &str) -> String {
-        match &self.tenant {
-            Some(tenant) => format!("{projection}@{}", tenant.id()),
-            None => projection.to_owned(),
-        }
+        checkpoint_key(projection, self.tenant.as_ref())
     }
 
     /// The saved position (0 when the projection has none).

@@ -1,41 +1,28 @@
 //! Test support: the database server and one database per test (the persistence crate's
 //! support module, shared), plus running the `cqrs-mongo` binary.
 
-#![allow(dead_code)]
+#![allow(dead_code, unused_imports)]
 
-use std::process::{Command, Output, Stdio};
+use std::process::{Command, Output};
 
 use cqrs_mongo_persistence::Connection;
 
 #[path = "../../../persistence/tests/support/mod.rs"]
 mod server;
 
+mod binary;
+
+pub use binary::{status_row, stdout_ok};
 pub use server::{database, name, server_uri};
 
-/// The `cqrs-mongo` binary, pointed at the test server (through `MONGODB_URI`, as a user would)
-/// and at the test's database.
+/// The `cqrs-mongo` binary, pointed at the test server and at the test's database.
 pub fn cli(test: &str) -> Command {
-    let mut command = Command::new(env!("CARGO_BIN_EXE_cqrs-mongo"));
-    command.env("MONGODB_URI", server_uri()).env_remove("CQRS_MONGO_DATABASE").args(["--database", &name(test)]);
-    command
+    binary::command(env!("CARGO_BIN_EXE_cqrs-mongo"), test)
 }
 
 /// Runs the binary with `args` to completion (off the async runtime's threads).
 pub async fn run(test: &str, args: &[&str]) -> Output {
-    let mut command = cli(test);
-    command.args(args).stdin(Stdio::null());
-    tokio::task::spawn_blocking(move || command.output().expect("run cqrs-mongo")).await.expect("join")
-}
-
-/// Standard output of a run that must have succeeded.
-pub fn stdout_ok(output: &Output) -> String {
-    assert!(
-        output.status.success(),
-        "cqrs-mongo failed with {}: {}",
-        output.status,
-        String::from_utf8_lossy(&output.stderr)
-    );
-    String::from_utf8(output.stdout.clone()).expect("UTF-8 output")
+    binary::output(cli(test), args).await
 }
 
 /// Appends one `OrderPlaced` event to each of the streams `o1`, `o2`, ... `o{count}` (positions

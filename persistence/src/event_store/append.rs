@@ -117,14 +117,7 @@ impl EventStore {
     async fn find(&self, filter: Document, uow: &mut UnitOfWork<'_>) -> Result<Vec<Document>> {
         let find = self.events.find(filter);
         Ok(match uow.session() {
-            Some(session) => {
-                let mut cursor = find.session(&mut *session).await?;
-                let mut out = Vec::new();
-                while let Some(document) = cursor.next(session).await {
-                    out.push(document?);
-                }
-                out
-            }
+            Some(session) => crate::query::collect_in_session(find.session(&mut *session).await?, session).await?,
             None => find.await?.try_collect().await?,
         })
     }

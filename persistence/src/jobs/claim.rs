@@ -7,7 +7,7 @@ use bson::{Bson, DateTime, Document, doc};
 use futures::TryStreamExt;
 use mongodb::options::ReturnDocument;
 
-use super::{ClaimedJob, JOBS, JobQueue, after};
+use super::{ClaimedJob, JOBS, JobQueue, after, claim_order};
 use crate::error::Result;
 use crate::fields::{int, take_document, take_text};
 use crate::observe::traced;
@@ -66,9 +66,8 @@ impl JobQueue {
         lease: Duration,
         max: usize,
     ) -> Result<Vec<ClaimedJob>> {
-        let due =
-            self.scoped(doc! { "status": "PENDING", "queue": { "$in": queues }, "scheduled_at": { "$lte": now } });
-        let order = doc! { "priority": -1, "scheduled_at": 1, "created_at": 1, "_id": 1 };
+        let due = self.due(queues, now);
+        let order = claim_order();
         let candidates: Vec<Document> = self
             .collection
             .find(due.clone())
@@ -85,11 +84,10 @@ impl JobQueue {
         let token = bson::oid::ObjectId::new();
         let mut mine = doc! { "_id": { "$in": ids.clone() } };
         mine.extend(due);
-        let update = doc! {
-            "$set": { "status": "RUNNING", "worker_id": worker, "started_at": now, "updated_at": now,
-                      "lease_until": after(now, lease), "claim_token": token },
-            "$inc": { "fencing_token": 1_i64, "version": 1_i64 },
-        };
+        let mut update = claim_update(worker, now, lease);
+        if let Ok(set) = update.get_document_mut("$set") {
+            set.insert("claim_token", token);
+        }
         self.collection.update_many(mine, update).await?;
         let claimed: Vec<Document> = self
             .collection
@@ -101,6 +99,11 @@ impl JobQueue {
         Ok(claimed.into_iter().map(claimed_job).collect())
     }
 
+    /// Pending jobs of `queues` that are due at `now` (within the tenant scope).
+    fn due(&self, queues: &[&str], now: DateTime) -> Document {
+        self.scoped(doc! { "status": "PENDING", "queue": { "$in": queues }, "scheduled_at": { "$lte": now } })
+    }
+
     async fn claim_pending(
         &self,
         worker: &str,
@@ -108,16 +111,10 @@ impl JobQueue {
         now: DateTime,
         lease: Duration,
     ) -> Result<Option<ClaimedJob>> {
-        let filter =
-            self.scoped(doc! { "status": "PENDING", "queue": { "$in": queues }, "scheduled_at": { "$lte": now } });
-        let update = doc! {
-            "$set": { "status": "RUNNING", "worker_id": worker, "started_at": now, "updated_at": now, "lease_until": after(now, lease) },
-            "$inc": { "fencing_token": 1_i64, "version": 1_i64 },
-        };
         let claimed = self
             .collection
-            .find_one_and_update(filter, update)
-            .sort(doc! { "priority": -1, "scheduled_at": 1, "created_at": 1, "_id": 1 })
+            .find_one_and_update(self.due(queues, now), claim_update(worker, now, lease))
+            .sort(claim_order())
             .return_document(ReturnDocument::After)
             .await?;
         Ok(claimed.map(claimed_job))
@@ -155,6 +152,15 @@ impl JobQueue {
             "$unset": { "lease_until": "" },
         };
         Ok(self.collection.update_many(retry, back).await?.modified_count)
+    }
+}
+
+/// The update that hands a job to `worker`, leased until `now + lease`, with a new fencing
+/// token.
+fn claim_update(worker: &str, now: DateTime, lease: Duration) -> Document {
+    doc! {
+        "$set": { "status": "RUNNING", "worker_id": worker, "started_at": now, "updated_at": now, "lease_until": after(now, lease) },
+        "$inc": { "fencing_token": 1_i64, "version": 1_i64 },
     }
 }
 

@@ -324,6 +324,11 @@ impl JobQueue {
     }
 }
 
+/// The order claims take jobs in: priority, then run-at time, then age.
+fn claim_order() -> Document {
+    doc! { "priority": -1, "scheduled_at": 1, "created_at": 1, "_id": 1 }
+}
+
 fn after(now: DateTime, delay: Duration) -> DateTime {
     DateTime::from_millis(now.timestamp_millis().saturating_add(delay.as_millis() as i64))
 }

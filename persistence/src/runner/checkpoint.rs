@@ -17,7 +17,7 @@ use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::fields::int;
 use crate::guarded::upsert_if;
-use crate::snapshots::CHECKPOINTS;
+use crate::snapshots::{CHECKPOINTS, checkpoint_key};
 use crate::tenancy::{self, Tenant};
 
 /// The field a rebuild sets while it swaps collections.
@@ -43,10 +43,7 @@ pub(crate) struct Saved {
 impl Checkpoint {
     /// The checkpoint of projection `name`, within `tenant`'s scope if there is one.
     pub(crate) fn new(connection: &Connection, name: &str, tenant: Option<&Tenant>) -> Self {
-        let key = match tenant {
-            Some(tenant) => format!("{name}@{}", tenant.id()),
-            None => name.to_owned(),
-        };
+        let key = checkpoint_key(name, tenant);
         Checkpoint { collection: connection.database().collection(CHECKPOINTS), key, tenant: tenant.cloned() }
     }
 

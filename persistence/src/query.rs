@@ -1,0 +1,62 @@
+//! Running a compiled query (from `cqrs-mongo-spec`): its find plan, or its aggregation
+//! pipeline when the options group (`distinct`, `group_by`), within a tenant scope, through the
+//! unit of work's session when there is one.
+
+use bson::Document;
+use cqrs_mongo_spec::{CompiledQuery, QueryOptions};
+use futures::{StreamExt, TryStreamExt};
+use mongodb::options::FindOptions;
+use mongodb::{ClientSession, Collection, SessionCursor};
+
+use crate::error::Result;
+use crate::tenancy::{self, Tenant};
+
+/// The find options of a compiled query's plan: sort, skip, limit and projection.
+pub(crate) fn find_options(query: &CompiledQuery) -> FindOptions {
+    let mut options = FindOptions::default();
+    options.sort = query.sort.clone();
+    options.skip = query.skip;
+    options.limit = query.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
+    options.projection = query.projection.clone();
+    options
+}
+
+/// The documents of `query`, compiled with `options`, within `tenant`'s scope.
+pub(crate) async fn run(
+    collection: &Collection<Document>,
+    tenant: Option<&Tenant>,
+    query: CompiledQuery,
+    options: &QueryOptions,
+    session: Option<&mut ClientSession>,
+) -> Result<Vec<Document>> {
+    if options.needs_aggregation() {
+        let pipeline = query.pipeline.unwrap_or_default();
+        let pipeline = match tenant {
+            Some(tenant) => tenant.scope_pipeline(pipeline),
+            None => pipeline,
+        };
+        let aggregate = collection.aggregate(pipeline);
+        return match session {
+            Some(session) => collect_in_session(aggregate.session(&mut *session).await?, session).await,
+            None => Ok(aggregate.await?.try_collect().await?),
+        };
+    }
+    let find = collection.find(tenancy::scoped(tenant, query.filter.clone())).with_options(find_options(&query));
+    match session {
+        Some(session) => collect_in_session(find.session(&mut *session).await?, session).await,
+        None => Ok(find.await?.try_collect().await?),
+    }
+}
+
+/// Every document of a cursor that reads through `session`.
+pub(crate) async fn collect_in_session(
+    mut cursor: SessionCursor<Document>,
+    session: &mut ClientSession,
+) -> Result<Vec<Document>> {
+    let mut out = Vec::new();
+    let mut stream = cursor.stream(session);
+    while let Some(document) = stream.next().await {
+        out.push(document?);
+    }
+    Ok(out)
+}
