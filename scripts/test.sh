@@ -6,6 +6,11 @@ bash scripts/setup.sh
 
 step() { printf '\n==> %s\n' "$*"; }
 
+# CI builds once from scratch: incremental caches would only take disk.
+export CARGO_INCREMENTAL="${CARGO_INCREMENTAL:-0}"
+step "disk space before the build (a full run needs about 4 GiB under target/)"
+df -h . | tail -1
+
 step "cargo fmt --check"
 cargo fmt --all -- --check
 
