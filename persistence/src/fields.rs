@@ -28,3 +28,11 @@ pub(crate) fn take_document(document: &mut Document, key: &str) -> Document {
         _ => Document::new(),
     }
 }
+
+/// Takes an optional string field out of `document` (`None` when missing, null or not a string).
+pub(crate) fn take_optional_text(document: &mut Document, key: &str) -> Option<String> {
+    match document.remove(key) {
+        Some(Bson::String(value)) => Some(value),
+        _ => None,
+    }
+}

@@ -102,8 +102,9 @@ pub struct Saga {
     pub id: String,
     /// The saga's type (what the supervisor queries filter on).
     pub saga_type: String,
-    /// The correlation id (unique per saga type).
-    pub correlation_id: String,
+    /// The correlation id: unique per saga type (and tenant) when set. `None` for sagas
+    /// without one (the legacy `SagaState` default, stored as null).
+    pub correlation_id: Option<String>,
     /// The saga's own state, stored at the top level of the document as the legacy store did.
     pub state: Document,
     /// When the saga times out, if it does.
@@ -123,10 +124,16 @@ impl Saga {
         correlation_id: impl Into<String>,
         state: Document,
     ) -> Self {
+        Saga { correlation_id: Some(correlation_id.into()), ..Saga::uncorrelated(id, saga_type, state) }
+    }
+
+    /// A new saga without a correlation id (any number of them may exist per type), `Pending`,
+    /// not stored yet.
+    pub fn uncorrelated(id: impl Into<String>, saga_type: impl Into<String>, state: Document) -> Self {
         Saga {
             id: id.into(),
             saga_type: saga_type.into(),
-            correlation_id: correlation_id.into(),
+            correlation_id: None,
             state,
             timeout_at: None,
             status: SagaStatus::Pending,
@@ -240,10 +247,14 @@ impl SagaRepository {
         tenancy::foreign(self.tenant.as_ref(), &self.collection, &Bson::String(id.into())).await
     }
 
-    /// Unique `(saga_type, correlation_id)` per tenant, and the supervisor queries' indexes.
+    /// Unique `(saga_type, correlation_id)` per tenant for sagas that have a correlation id (a
+    /// partial index: sagas whose `correlation_id` is null or missing, as the legacy package
+    /// saves them by default, are not constrained), and the supervisor queries' indexes.
     pub fn indexes() -> Vec<IndexSpec> {
         vec![
-            IndexSpec::new(SAGAS, doc! { "saga_type": 1, "correlation_id": 1, TENANT_FIELD: 1 }).unique(),
+            IndexSpec::new(SAGAS, doc! { "saga_type": 1, "correlation_id": 1, TENANT_FIELD: 1 })
+                .unique()
+                .partial(doc! { "correlation_id": { "$type": "string" } }),
             IndexSpec::new(SAGAS, doc! { "saga_type": 1, "status": 1, "updated_at": 1 }),
             IndexSpec::new(SAGAS, doc! { "saga_type": 1, "status": 1, "timeout_at": 1 }),
         ]
@@ -272,12 +283,18 @@ impl SagaRepository {
                     if let Some(cross) = self.foreign(&saga.id).await? {
                         return Err(cross);
                     }
-                    let existing = self.find_by_correlation(&saga.saga_type, &saga.correlation_id).await?;
+                    let existing = match &saga.correlation_id {
+                        Some(correlation_id) => self.find_by_correlation(&saga.saga_type, correlation_id).await?,
+                        None => None,
+                    };
                     match (if_started, existing) {
                         (IfStarted::ReturnExisting, Some(existing)) => Ok(existing),
                         (_, existing) => Err(Error::AlreadyExists {
                             collection: SAGAS.into(),
-                            key: format!("{}/{}", saga.saga_type, saga.correlation_id),
+                            key: match &saga.correlation_id {
+                                Some(correlation_id) => format!("{}/{correlation_id}", saga.saga_type),
+                                None => format!("saga {}", saga.id),
+                            },
                             existing_id: existing.map_or(saga.id.clone(), |e| e.id),
                         }),
                     }
@@ -388,15 +405,15 @@ fn to_document(saga: &Saga, version: i64) -> Result<Document> {
     let mut document = doc! {
         "_id": saga.id.as_str(),
         "saga_type": saga.saga_type.as_str(),
-        "correlation_id": saga.correlation_id.as_str(),
+        // Null when there is none, as the legacy package stores it.
+        "correlation_id": saga.correlation_id.as_deref(),
         "status": saga.status.as_str(),
         "version": version,
         "created_at": saga.created_at,
         "updated_at": saga.updated_at,
+        // Null when there is none, as the legacy package stores it.
+        "timeout_at": saga.timeout_at,
     };
-    if let Some(at) = saga.timeout_at {
-        document.insert("timeout_at", at);
-    }
     if let Some(tenant) = &saga.tenant_id {
         document.insert(TENANT_FIELD, tenant.as_str());
     }
@@ -409,8 +426,17 @@ fn from_document(mut document: Document) -> Result<Saga> {
         Some(Bson::String(value)) => Ok(value),
         other => Err(Error::Mapping { what: "saga".into(), message: format!("{key} is {other:?}, not a string") }),
     };
-    let (id, saga_type, correlation_id, status) =
-        (text("_id")?, text("saga_type")?, text("correlation_id")?, text("status")?);
+    let (id, saga_type, status) = (text("_id")?, text("saga_type")?, text("status")?);
+    let correlation_id = match document.remove("correlation_id") {
+        Some(Bson::String(value)) => Some(value),
+        None | Some(Bson::Null) => None,
+        Some(other) => {
+            return Err(Error::Mapping {
+                what: format!("saga {id}"),
+                message: format!("correlation_id is {other:?}, not a string or null"),
+            });
+        }
+    };
     let status = SagaStatus::parse(&status)
         .ok_or_else(|| Error::Mapping { what: format!("saga {id}"), message: format!("unknown status {status:?}") })?;
     let version = crate::fields::int(document.remove("version").as_ref());

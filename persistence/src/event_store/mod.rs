@@ -16,7 +16,7 @@ pub use types::{ExpectedVersion, NewEvent, StoredEvent, Stream, Upcast, Upcaster
 
 use crate::connection::Connection;
 use crate::error::{Error, Result};
-use crate::fields::{int, take_document, take_text};
+use crate::fields::{int, take_document, take_optional_text, take_text};
 use crate::indexes::IndexSpec;
 use crate::observe::traced;
 use crate::tenancy::Tenant;
@@ -195,5 +195,8 @@ fn stored_event(mut document: Document) -> StoredEvent {
         position: int(document.get("position")),
         schema_version: int(document.get("schema_version")) as i32,
         occurred_at: document.get_datetime("occurred_at").copied().unwrap_or(DateTime::from_millis(0)),
+        correlation_id: take_optional_text(&mut document, "correlation_id"),
+        causation_id: take_optional_text(&mut document, "causation_id"),
+        tenant_id: take_optional_text(&mut document, crate::tenancy::TENANT_FIELD),
     }
 }

@@ -71,8 +71,15 @@ pub struct StoredEvent {
     pub payload: Document,
     /// Metadata.
     pub metadata: Document,
-    /// When it was appended.
+    /// When it was appended (for events the legacy package appended: when the domain event
+    /// was created, which is before its position was taken).
     pub occurred_at: DateTime,
+    /// Correlation id (`None` when missing or null, as the legacy package stores it).
+    pub correlation_id: Option<String>,
+    /// Causation id.
+    pub causation_id: Option<String>,
+    /// The tenant it belongs to (`tenant_id`), if any.
+    pub tenant_id: Option<String>,
 }
 
 /// A stream to append to: the aggregate id and type.

@@ -9,7 +9,7 @@ use mongodb::options::ReturnDocument;
 
 use super::{ClaimedJob, JOBS, JobQueue, after, claim_order};
 use crate::error::Result;
-use crate::fields::{int, take_document, take_text};
+use crate::fields::{int, take_document, take_optional_text, take_text};
 use crate::observe::traced;
 
 impl JobQueue {
@@ -130,16 +130,18 @@ impl JobQueue {
     }
 
     /// Running jobs whose lease expired: pending again with the lost attempt counted, or
-    /// parked as `FAILED` when it was their last. Returns how many went back to pending.
+    /// parked as `FAILED` when it was their last. Also adopts pending jobs the legacy package
+    /// enqueued (see [`JobQueue::adopt_legacy`]). Returns how many became claimable.
     async fn sweep(&self, queues: &[&str], now: DateTime) -> Result<u64> {
         self.last_sweep.store(now.timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
+        let adopted = self.adopt_legacy(now).await?;
         let expired =
             self.scoped(doc! { "status": "RUNNING", "lease_until": { "$lt": now }, "queue": { "$in": queues } });
         let last_attempt = doc! { "$gte": [ "$retry_count", { "$subtract": [ "$max_retries", 1 ] } ] };
         let mut exhausted = expired.clone();
         exhausted.insert("$expr", last_attempt.clone());
         let park = doc! {
-            "$set": { "status": "FAILED", "error": "the lease expired on the last attempt", "finished_at": now, "updated_at": now },
+            "$set": { "status": "FAILED", "error": "the lease expired on the last attempt", "error_message": "the lease expired on the last attempt", "finished_at": now, "updated_at": now },
             "$inc": { "retry_count": 1, "version": 1_i64 },
             "$unset": { "lease_until": "", "live_dedup_key": "" },
         };
@@ -147,11 +149,27 @@ impl JobQueue {
         let mut retry = expired;
         retry.insert("$expr", doc! { "$not": [ last_attempt ] });
         let back = doc! {
-            "$set": { "status": "PENDING", "error": "the lease expired", "scheduled_at": now, "updated_at": now },
+            "$set": { "status": "PENDING", "error": "the lease expired", "error_message": "the lease expired", "scheduled_at": now, "updated_at": now },
             "$inc": { "retry_count": 1, "version": 1_i64 },
             "$unset": { "lease_until": "" },
         };
-        Ok(self.collection.update_many(retry, back).await?.modified_count)
+        Ok(adopted + self.collection.update_many(retry, back).await?.modified_count)
+    }
+
+    /// Gives pending jobs the legacy package enqueued (they have a `job_type` but no `queue`,
+    /// `scheduled_at` or `priority`) the fields claims use: the queue is the job type, the
+    /// run-at time is the creation time (so they keep their place among jobs of the same
+    /// age), the priority 0. Fields are only added, so the legacy package still reads the
+    /// jobs. Runs with every sweep; returns how many jobs it adopted.
+    async fn adopt_legacy(&self, now: DateTime) -> Result<u64> {
+        let legacy = self.scoped(doc! { "status": "PENDING", "queue": null });
+        let adopt = vec![doc! { "$set": {
+            "queue": { "$ifNull": ["$job_type", ""] },
+            "scheduled_at": { "$ifNull": ["$scheduled_at", { "$ifNull": ["$created_at", now] }] },
+            "priority": { "$ifNull": ["$priority", 0] },
+            "fencing_token": { "$ifNull": ["$fencing_token", 0_i64] },
+        } }];
+        Ok(self.collection.update_many(legacy, adopt).await?.modified_count)
     }
 }
 
@@ -164,13 +182,18 @@ fn claim_update(worker: &str, now: DateTime, lease: Duration) -> Document {
     }
 }
 
-fn claimed_job(mut document: Document) -> ClaimedJob {
+fn claimed_job(document: Document) -> ClaimedJob {
+    let mut fields = document.clone();
     ClaimedJob {
-        id: take_text(&mut document, "_id"),
-        queue: take_text(&mut document, "queue"),
-        payload: take_document(&mut document, "payload"),
-        attempt: int(document.get("retry_count")) as i32 + 1,
-        max_attempts: int(document.get("max_retries")).max(1) as i32,
-        fencing_token: int(document.get("fencing_token")),
+        id: take_text(&mut fields, "_id"),
+        queue: take_text(&mut fields, "queue"),
+        payload: take_document(&mut fields, "payload"),
+        attempt: int(fields.get("retry_count")) as i32 + 1,
+        max_attempts: int(fields.get("max_retries")).max(1) as i32,
+        fencing_token: int(fields.get("fencing_token")),
+        job_type: take_optional_text(&mut fields, "job_type"),
+        metadata: take_document(&mut fields, "metadata"),
+        correlation_id: take_optional_text(&mut fields, "correlation_id"),
+        document,
     }
 }

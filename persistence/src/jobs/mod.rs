@@ -11,11 +11,18 @@
 //! `max_retries` attempts are used, then the job is parked as `FAILED`. Completed, failed and
 //! cancelled jobs are never reset.
 //!
-//! Legacy statuses (`PENDING RUNNING COMPLETED FAILED CANCELLED`) and fields (`retry_count`,
-//! `max_retries` — here the maximum number of attempts —, `scheduled_at`, `created_at`,
-//! `updated_at`, `started_at`, `worker_id`, `version`) are kept; ours are `queue`, `payload`,
-//! `priority`, `lease_until`, `fencing_token`, `finished_at`, `error`, `dedup_key` and
-//! `live_dedup_key` (set only while the job is live, under a unique partial index).
+//! Legacy statuses (`PENDING RUNNING COMPLETED FAILED CANCELLED`) and fields (`job_type`,
+//! `retry_count`, `max_retries` — here the maximum number of attempts —, `scheduled_at`,
+//! `created_at`, `updated_at`, `started_at`, `worker_id`, `error_message`, `completed_at`,
+//! `metadata`, `correlation_id`, `version`) are kept; ours are `queue`, `payload`, `priority`,
+//! `lease_until`, `fencing_token`, `finished_at`, `error`, `dedup_key` and `live_dedup_key`
+//! (set only while the job is live, under a unique partial index).
+//!
+//! **Jobs the legacy package enqueued** have a `job_type` but no `queue`, `scheduled_at` or
+//! `priority`. Every sweep (so within a sweep interval, and at once when nothing else is
+//! eligible) adopts them: the queue becomes the job type, a missing run-at time the creation
+//! time (due now, in age order), the priority 0. Fields are only added, so the legacy package
+//! still reads them; jobs enqueued here also carry `job_type` (= the queue) for it.
 
 use std::collections::BTreeMap;
 use std::time::Duration;
@@ -126,6 +133,14 @@ pub struct ClaimedJob {
     pub max_attempts: i32,
     /// The claim's fencing token: only its holder can finish the job.
     pub fencing_token: i64,
+    /// The legacy job type (the same as the queue for jobs either stack enqueues).
+    pub job_type: Option<String>,
+    /// The legacy `metadata` (empty when missing).
+    pub metadata: Document,
+    /// The legacy `correlation_id`, if any.
+    pub correlation_id: Option<String>,
+    /// The whole document as claimed, for fields of legacy job subclasses.
+    pub document: Document,
 }
 
 /// What `fail` did.
@@ -225,7 +240,7 @@ impl JobQueue {
         traced(JOBS, "enqueue", async {
             let now = self.connection.server_time().await?;
             let mut document = doc! {
-                "_id": job.id.as_str(), "queue": job.queue.as_str(), "payload": job.payload.clone(),
+                "_id": job.id.as_str(), "queue": job.queue.as_str(), "job_type": job.queue.as_str(), "payload": job.payload.clone(),
                 "priority": job.priority, "status": "PENDING", "retry_count": 0, "max_retries": job.max_attempts,
                 "scheduled_at": job.run_at.unwrap_or(now), "created_at": now, "updated_at": now,
                 "version": 1_i64, "fencing_token": 0_i64,

@@ -22,7 +22,7 @@ impl JobQueue {
         traced(JOBS, "complete", async {
             let now = self.connection.server_time().await?;
             let update = doc! {
-                "$set": { "status": "COMPLETED", "finished_at": now, "updated_at": now },
+                "$set": { "status": "COMPLETED", "finished_at": now, "completed_at": now, "updated_at": now },
                 "$unset": { "lease_until": "", "live_dedup_key": "" },
                 "$inc": { "version": 1_i64 },
             };
@@ -39,7 +39,7 @@ impl JobQueue {
             let failures = job.attempt;
             let (update, outcome) = if failures >= job.max_attempts {
                 let update = doc! {
-                    "$set": { "status": "FAILED", "retry_count": failures, "error": error, "finished_at": now, "updated_at": now },
+                    "$set": { "status": "FAILED", "retry_count": failures, "error": error, "error_message": error, "finished_at": now, "updated_at": now },
                     "$unset": { "lease_until": "", "live_dedup_key": "" },
                     "$inc": { "version": 1_i64 },
                 };
@@ -49,7 +49,7 @@ impl JobQueue {
                 let delay = self.backoff.saturating_mul(factor).min(self.max_backoff);
                 let at = after(now, delay);
                 let update = doc! {
-                    "$set": { "status": "PENDING", "retry_count": failures, "error": error, "scheduled_at": at, "updated_at": now },
+                    "$set": { "status": "PENDING", "retry_count": failures, "error": error, "error_message": error, "scheduled_at": at, "updated_at": now },
                     "$unset": { "lease_until": "" },
                     "$inc": { "version": 1_i64 },
                 };

@@ -10,7 +10,7 @@ use futures::TryStreamExt;
 
 use super::{Outbox, publish_order};
 use crate::error::{Error, Result};
-use crate::fields::{int, take_document, take_text};
+use crate::fields::{int, take_document, take_optional_text, take_text};
 
 /// A claimed message handed to the publish function.
 #[derive(Debug, Clone, PartialEq)]
@@ -29,6 +29,18 @@ pub struct ClaimedMessage {
     /// The message's fencing token: it grows with every claim, so a consumer can drop a
     /// delivery older than one it has already seen.
     pub fencing_token: i64,
+    /// When the message was saved.
+    pub created_at: Option<DateTime>,
+    /// Correlation id (`None` when missing or null).
+    pub correlation_id: Option<String>,
+    /// Causation id.
+    pub causation_id: Option<String>,
+    /// The aggregate it concerns (messages saved by the legacy package have none).
+    pub aggregate_id: Option<String>,
+    /// The tenant it belongs to.
+    pub tenant_id: Option<String>,
+    /// The last attempt's failure text (legacy `error`), if an attempt failed.
+    pub error: Option<String>,
 }
 
 /// What one relay round did.
@@ -134,11 +146,12 @@ impl OutboxRelay {
         // The server clock for the rest of the round: its offset from ours, measured once.
         let offset = now.timestamp_millis() - DateTime::now().timestamp_millis();
         let server_clock = move || DateTime::from_millis(DateTime::now().timestamp_millis() + offset);
-        // Pending, due, and unleased or with an expired lease (a missing or null lease is not
-        // `>= now` either).
+        // Pending, due, and unleased or with an expired lease. "Not after now" and "not
+        // `>= now`" also match a missing or null field: the legacy package saves messages with
+        // neither a due time nor a lease, and they are due at once.
         let due = self.outbox.scoped(doc! {
             "status": "pending",
-            "next_attempt_at": { "$lte": now },
+            "next_attempt_at": { "$not": { "$gt": now } },
             "lease_until": { "$not": { "$gte": now } },
         });
         let candidates: Vec<Document> = collection
@@ -306,6 +319,12 @@ fn claimed_message(mut d: Document) -> ClaimedMessage {
         metadata: take_document(&mut d, "metadata"),
         retry_count: int(d.get("retry_count")),
         fencing_token: int(d.get("fencing_token")),
+        created_at: d.get_datetime("created_at").ok().copied(),
+        correlation_id: take_optional_text(&mut d, "correlation_id"),
+        causation_id: take_optional_text(&mut d, "causation_id"),
+        aggregate_id: take_optional_text(&mut d, "aggregate_id"),
+        tenant_id: take_optional_text(&mut d, crate::tenancy::TENANT_FIELD),
+        error: take_optional_text(&mut d, "error"),
     }
 }
 
