@@ -109,7 +109,10 @@ mod version;
 
 pub use connection::{Connection, Health, PoolOptions};
 pub use error::{Error, EventIdProblem, Result};
-pub use event_store::{EventStore, ExpectedVersion, NewEvent, StoredEvent, Stream as EventStream, Upcast, Upcasters};
+pub use event_store::{
+    DEFAULT_GAP_GRACE, EventStore, ExpectedVersion, GapStats, NewEvent, StoredEvent, Stream as EventStream, Upcast,
+    Upcasters,
+};
 pub use indexes::{IndexReport, IndexSpec};
 pub use jobs::{ClaimedJob, Enqueued, Failed, JobQueue, NewJob};
 pub use model::{Aggregate, Mapping, PendingEvent};

@@ -247,22 +247,40 @@ async fn a_tailing_reader_sees_every_event_once_in_order_while_sixteen_writers_a
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn read_all_pages_across_missing_positions() {
+async fn read_all_waits_at_missing_positions_and_pages_across_them_once_given_up() {
+    use cqrs_mongo_persistence::GapStats;
     use futures::TryStreamExt;
     let (db, store) = store("events_gaps").await;
     for n in 1..=6 {
         store.append(stream("a"), ExpectedVersion::Any, &[event(&format!("e{n}"), n)], None).await.unwrap();
     }
-    // Positions 2..=4 gone (as if deleted, or never written by a legacy writer that crashed).
+    // Positions 2..=4 gone (as if a legacy writer had taken them and not inserted yet).
     let events = db.database().collection::<bson::Document>("domain_events");
     events.delete_many(doc! { "position": { "$gte": 2, "$lte": 4 } }).await.unwrap();
-    // Pages cover ranges of positions: (1, 3] is empty, so the read goes on to (3, 5].
+    // Within the grace period (default 10 s; the events above are seconds old) readers wait.
+    assert!(store.read_all(1, 2).await.unwrap().is_empty(), "position 2 is in flight");
+    let streamed: Vec<i64> = store.read_all_stream(0, 2).map_ok(|e| e.position).try_collect().await.unwrap();
+    assert_eq!(streamed, [1], "the stream ends before the gap");
+    let by_type: Vec<i64> =
+        store.read_by_types(&["OrderPlaced"], 0, 10).await.unwrap().iter().map(|e| e.position).collect();
+    assert_eq!(by_type, [1]);
+    assert_eq!(store.gap_stats().in_flight, 1);
+
+    // Given up (grace zero): pages cover ranges of positions, (1, 3] is empty, so the read goes
+    // on to (3, 5]; the gap is counted once.
+    let store = EventStore::new(&db).gap_grace(std::time::Duration::ZERO);
     let page: Vec<i64> = store.read_all(1, 2).await.unwrap().iter().map(|e| e.position).collect();
     assert_eq!(page, [5], "an empty range does not end the read while positions remain");
     assert_eq!(store.read_all(5, 2).await.unwrap()[0].position, 6);
     let streamed: Vec<i64> = store.read_all_stream(0, 2).map_ok(|e| e.position).try_collect().await.unwrap();
     assert_eq!(streamed, [1, 5, 6]);
+    let by_type = store.read_by_types(&["OrderPlaced"], 0, 10).await.unwrap();
+    assert_eq!(by_type.iter().map(|e| e.position).collect::<Vec<_>>(), [1, 5, 6]);
     assert!(store.read_all(6, 10).await.unwrap().is_empty());
+    let stats = store.gap_stats();
+    assert_eq!((stats.in_flight, stats.gaps_given_up), (0, 2), "2..=3 and 4 (met as two page ranges)");
+    assert_eq!(stats.positions_given_up, 3);
+    let _: GapStats = stats;
 }
 
 #[tokio::test(flavor = "multi_thread")]

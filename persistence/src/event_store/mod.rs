@@ -3,6 +3,7 @@
 //! The position design and its measured cost are documented on [`EventStore`].
 
 mod append;
+mod gaps;
 mod group_commit;
 mod read;
 mod types;
@@ -12,6 +13,7 @@ use std::sync::Arc;
 use bson::{DateTime, Document, doc};
 use mongodb::Collection;
 
+pub use gaps::{DEFAULT_GAP_GRACE, GapStats};
 pub use types::{ExpectedVersion, NewEvent, StoredEvent, Stream, Upcast, Upcasters};
 
 use crate::connection::Connection;
@@ -62,8 +64,19 @@ const COUNTERS: &str = "counters";
 /// seen once count as present for good), and one store is shared per process (clones share the
 /// queue; separate stores work but their transactions conflict on the counter).
 ///
-/// Readers page by position range up to the counter's committed value. Legacy
-/// writers that took positions outside a transaction could leave gaps; ranges step over them.
+/// Readers page by position range up to the counter's committed value.
+///
+/// # Gaps: legacy writers
+///
+/// The legacy package takes its position outside a transaction, before its insert, so next to
+/// it a position below the counter can be missing for a moment while later ones are stored.
+/// Every position-ordered reader ([`read_all`](Self::read_all),
+/// [`read_all_stream`](Self::read_all_stream), [`read_by_types`](Self::read_by_types) and the
+/// projection runner on them) waits for such a position for a grace period
+/// ([`gap_grace`](Self::gap_grace)) instead of reading past it, and steps over it only when
+/// the grace period has passed, logging a warning and counting it in
+/// [`gap_stats`](Self::gap_stats). With only Rust writers there are no gaps and this costs
+/// nothing: a page whose positions are consecutive is returned as read.
 #[derive(Debug, Clone)]
 pub struct EventStore {
     connection: Connection,
@@ -71,6 +84,8 @@ pub struct EventStore {
     counters: Collection<Document>,
     upcasters: Upcasters,
     group: Arc<group_commit::GroupCommit>,
+    gaps: Arc<gaps::Gaps>,
+    gap_grace: std::time::Duration,
     tenant: Option<Tenant>,
 }
 
@@ -83,8 +98,29 @@ impl EventStore {
             counters: connection.database().collection(COUNTERS),
             upcasters: Upcasters::default(),
             group: Arc::default(),
+            gaps: Arc::default(),
+            gap_grace: DEFAULT_GAP_GRACE,
             tenant: None,
         }
+    }
+
+    /// How long readers wait for a missing position below the counter before stepping over it
+    /// (default [`DEFAULT_GAP_GRACE`]): at least the longest time a legacy append can take from
+    /// creating its events to inserting them. See [the type docs](Self#gaps-legacy-writers).
+    pub fn gap_grace(mut self, grace: std::time::Duration) -> Self {
+        self.gap_grace = grace;
+        self
+    }
+
+    /// The gaps this process's readers of the store (all its clones) have met: how many are
+    /// waited for now, and how many were given up when their grace period passed.
+    pub fn gap_stats(&self) -> GapStats {
+        self.gaps.stats()
+    }
+
+    /// How long until the earliest gap readers wait for is given up, if any is waited for.
+    pub(crate) fn next_gap_expiry(&self) -> Option<std::time::Duration> {
+        self.gaps.next_expiry()
     }
 
     /// This store scoped to `tenant` (sharing the group commit): events carry the tenant,

@@ -19,6 +19,9 @@ type Changes = ChangeStream<ChangeStreamEvent<Document>>;
 /// With a working change stream the timer is only a safety net.
 const SAFETY_NET: u32 = 10;
 
+/// How long after a gap's grace period ends the loop looks again.
+const GAP_MARGIN: std::time::Duration = std::time::Duration::from_millis(10);
+
 impl<P: Projection> ProjectionRunner<P> {
     /// Keeps the projection up to date until `shutdown` completes. Driver errors (the server
     /// going away, a failover) are logged and retried after the poll interval; other errors
@@ -46,6 +49,8 @@ impl<P: Projection> ProjectionRunner<P> {
                 Err(err) => return Err(err),
             }
             let timer = if changes.is_some() { self.poll * SAFETY_NET } else { self.poll };
+            // A gap the catch-up stopped at may be given up before anything is inserted.
+            let timer = self.events.next_gap_expiry().map_or(timer, |expiry| timer.min(expiry + GAP_MARGIN));
             self.stats.waits.fetch_add(1, Ordering::Relaxed);
             tokio::select! {
                 () = &mut shutdown => return Ok(()),
