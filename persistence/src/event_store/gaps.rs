@@ -117,9 +117,7 @@ impl Gaps {
             ranges.range(..=hi).filter(|(_, g)| g.hi >= lo).map(|(l, g)| (*l, *g)).collect();
         let covered: i64 = overlapping.iter().map(|(l, g)| g.hi.min(hi) - (*l).max(lo) + 1).sum();
         let fully_covered = covered == hi - lo + 1;
-        if fully_covered && overlapping.iter().all(|(_, g)| g.given_up) {
-            return Verdict::Pass;
-        }
+        let given_up = fully_covered && overlapping.iter().all(|(_, g)| g.given_up);
         // The range is as young as its youngest part.
         let expires_at = match overlapping.iter().map(|(_, g)| g.expires_at).max() {
             Some(latest) if fully_covered => latest,
@@ -135,7 +133,10 @@ impl Gaps {
                 ranges.insert(hi + 1, *g);
             }
         }
-        ranges.insert(lo, Gap { hi, expires_at, given_up: false });
+        ranges.insert(lo, Gap { hi, expires_at, given_up });
+        if given_up {
+            return Verdict::Pass;
+        }
         while ranges.len() > MAX_GAPS {
             ranges.pop_first();
         }
@@ -164,6 +165,29 @@ impl Gaps {
             self.give_up(lo, hi);
         }
         expired
+    }
+
+    /// A reader scanned positions `lo..=hi` and found exactly the ranges `missing` missing
+    /// (each just passed to [`Gaps::check`]): every other remembered gap there was filled.
+    pub(crate) fn forget_filled(&self, lo: i64, hi: i64, missing: &[(i64, i64)]) {
+        let mut ranges = self.lock();
+        if ranges.is_empty() || lo > hi {
+            return;
+        }
+        let overlapping: Vec<(i64, Gap)> =
+            ranges.range(..=hi).filter(|(_, g)| g.hi >= lo).map(|(l, g)| (*l, *g)).collect();
+        for (l, g) in overlapping {
+            if missing.contains(&(l, g.hi)) {
+                continue;
+            }
+            ranges.remove(&l);
+            if l < lo {
+                ranges.insert(l, Gap { hi: lo - 1, ..g });
+            }
+            if g.hi > hi {
+                ranges.insert(hi + 1, g);
+            }
+        }
     }
 
     /// When the earliest in-flight gap's grace period ends, if any gap is in flight.
@@ -220,8 +244,13 @@ mod tests {
         // 11 appeared: what is left of the range was given up already.
         assert_eq!(gaps.check(10, 10, LONG), Verdict::Pass);
         assert_eq!(gaps.check(12, 12, LONG), Verdict::Pass);
+        gaps.forget_filled(10, 12, &[(10, 10), (12, 12)]);
+        assert_eq!(gaps.check(10, 10, LONG), Verdict::Pass, "still given up");
         // A range reaching beyond what was seen starts a new grace period.
         assert_eq!(gaps.check(12, 13, LONG), Verdict::New);
         assert_eq!(gaps.stats().gaps_given_up, 1);
+        // Filled: forgotten.
+        gaps.forget_filled(12, 13, &[]);
+        assert_eq!(gaps.stats().in_flight, 0);
     }
 }

@@ -105,22 +105,33 @@ impl EventStore {
     /// flight (then `true`).
     async fn passable_end(&self, after: i64, to: i64, head: i64, positions: &[i64]) -> Result<(i64, bool)> {
         let mut expected = after + 1;
+        let mut missing = Vec::new();
         for &position in positions {
-            if position > expected && !self.may_pass(expected, position - 1, Some(position)).await? {
-                self.gaps.settle(after, expected - 1);
-                return Ok((expected - 1, true));
+            if position > expected {
+                missing.push((expected, position - 1));
+                if !self.may_pass(expected, position - 1, Some(position)).await? {
+                    return Ok(self.stop_at(after, expected, position - 1, &missing));
+                }
             }
             expected = expected.max(position + 1);
         }
         if expected <= to {
+            missing.push((expected, to));
             let next = if to < head { self.first_position_after(to).await? } else { None };
             if !self.may_pass(expected, to, next).await? {
-                self.gaps.settle(after, expected - 1);
-                return Ok((expected - 1, true));
+                return Ok(self.stop_at(after, expected, to, &missing));
             }
         }
+        self.gaps.forget_filled(after + 1, to, &missing);
         self.gaps.settle(after, to);
         Ok((to, false))
+    }
+
+    /// Reading from `after` stops at the gap `lo..=hi` still in flight.
+    fn stop_at(&self, after: i64, lo: i64, hi: i64, missing: &[(i64, i64)]) -> (i64, bool) {
+        self.gaps.forget_filled(after + 1, hi, missing);
+        self.gaps.settle(after, lo - 1);
+        (lo - 1, true)
     }
 
     /// May a reader step over the missing positions `lo..=hi` (below the stored event at
