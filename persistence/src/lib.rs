@@ -5,7 +5,8 @@
 //! - [`Connection`] (pool, health, transaction detection, server clock), [`Repository`] with
 //!   optimistic concurrency, [`UnitOfWork`] over real multi-document transactions, and
 //!   [`Connection::ensure_indexes`];
-//! - the [`EventStore`] (gap-free global positions, group commit, upcasters), the transactional
+//! - the [`EventStore`] (gap-free global positions, group commit, gap-aware readers next to
+//!   legacy writers, upcasters), the transactional
 //!   [`Outbox`] and its [`OutboxRelay`], the [`ProjectionStore`], [`SnapshotStore`] and
 //!   [`PositionStore`];
 //! - the [`ProjectionRunner`] (exactly-once batches, change-stream wake-ups, rebuild and swap),
@@ -57,7 +58,9 @@
 //! as the npm and pip packages. Storage formats are the legacy Python package's (`_id`,
 //! `version`, `domain_events`, `counters`, `outbox_messages`, `snapshots`,
 //! `projection_checkpoints`, `sagas`, `background_jobs`, `tenant_id`), so both stacks can share
-//! one database.
+//! one database: the README's "Sharing a database with the Python package" says what is shared
+//! safely (legacy outbox messages are published, legacy jobs claimed, legacy sagas with a null
+//! correlation id read, legacy positions waited for) and what must run on one side only.
 //!
 //! The event store's position design (the legacy counter taken inside each append's
 //! transaction, so positions follow commit order and no reader skips an event, with group commit
