@@ -70,3 +70,34 @@ async fn repositories_declare_their_indexes() {
     let report = db.ensure_indexes(repo.indexes()).await.unwrap();
     assert_eq!(report.created, ["notes.author_1"]);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn legacy_duplicates_make_the_unique_indexes_fail_until_they_are_resolved() {
+    use cqrs_mongo_persistence::{EventStore, SagaRepository};
+    let db = support::database("indexes_legacy_duplicates").await;
+    // The legacy event store had no unique (aggregate_id, version): two writers could both store
+    // version 1 of a stream.
+    let events = db.database().collection::<bson::Document>("domain_events");
+    for (id, position) in [("e1", 1), ("e2", 2)] {
+        let event = doc! { "_id": id, "aggregate_id": "a", "version": 1, "position": position, "event_type": "Placed" };
+        events.insert_one(event).await.unwrap();
+    }
+    let err = db.ensure_indexes(&EventStore::indexes()).await.unwrap_err();
+    assert!(err.to_string().contains("E11000") || err.to_string().contains("duplicate"), "{err}");
+    events.delete_one(doc! { "_id": "e2" }).await.unwrap();
+    db.ensure_indexes(&EventStore::indexes()).await.unwrap();
+
+    // Sagas: duplicate real correlation ids fail; any number of null ones do not.
+    let sagas = db.database().collection::<bson::Document>("sagas");
+    for (id, correlation) in
+        [("s1", bson::Bson::Null), ("s2", bson::Bson::Null), ("s3", "c".into()), ("s4", "c".into())]
+    {
+        sagas
+            .insert_one(doc! { "_id": id, "saga_type": "T", "status": "RUNNING", "correlation_id": correlation })
+            .await
+            .unwrap();
+    }
+    assert!(db.ensure_indexes(&SagaRepository::indexes()).await.is_err(), "two sagas share T/c");
+    sagas.delete_one(doc! { "_id": "s4" }).await.unwrap();
+    db.ensure_indexes(&SagaRepository::indexes()).await.unwrap();
+}
