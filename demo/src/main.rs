@@ -129,7 +129,13 @@ async fn main() -> Result<(), Failure> {
     sagas.save(&mut saga, None).await?;
     saga.transition(SagaStatus::Completed)?;
     sagas.save(&mut saga, None).await?;
-    println!("   saga {} for {} is {:?} at version {}", saga.id, saga.correlation_id.as_deref().unwrap_or("-"), saga.status(), saga.version());
+    println!(
+        "   saga {} for {} is {:?} at version {}",
+        saga.id,
+        saga.correlation_id.as_deref().unwrap_or("-"),
+        saga.status(),
+        saga.version()
+    );
     if let Err(refused) = saga.transition(SagaStatus::Running) {
         println!("   resuming it is refused: {refused}");
     }

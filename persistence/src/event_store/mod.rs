@@ -229,7 +229,8 @@ fn stored_event(mut document: Document) -> StoredEvent {
         metadata: take_document(&mut document, "metadata"),
         version: int(document.get("version")),
         position: int(document.get("position")),
-        schema_version: int(document.get("schema_version")) as i32,
+        // The legacy reader's default when the field is missing.
+        schema_version: document.get("schema_version").map_or(1, |v| int(Some(v)) as i32),
         occurred_at: document.get_datetime("occurred_at").copied().unwrap_or(DateTime::from_millis(0)),
         correlation_id: take_optional_text(&mut document, "correlation_id"),
         causation_id: take_optional_text(&mut document, "causation_id"),

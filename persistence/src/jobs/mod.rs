@@ -330,11 +330,18 @@ impl JobQueue {
     }
 
     /// Deletes completed and cancelled jobs that finished more than `older_than` ago; returns
-    /// how many. Failed jobs stay for inspection.
+    /// how many. Failed jobs stay for inspection. Jobs the legacy package finished have no
+    /// `finished_at`: their last `updated_at` (which it sets when finishing) counts instead.
     pub async fn purge(&self, older_than: Duration) -> Result<u64> {
         let now = self.connection.server_time().await?;
         let before = DateTime::from_millis(now.timestamp_millis() - older_than.as_millis() as i64);
-        let filter = doc! { "status": { "$in": ["COMPLETED", "CANCELLED"] }, "finished_at": { "$lte": before } };
+        let filter = doc! {
+            "status": { "$in": ["COMPLETED", "CANCELLED"] },
+            "$or": [
+                { "finished_at": { "$lte": before } },
+                { "finished_at": null, "updated_at": { "$lte": before } },
+            ],
+        };
         Ok(self.collection.delete_many(self.scoped(filter)).await?.deleted_count)
     }
 }

@@ -15,6 +15,7 @@ use std::time::{Duration, Instant};
 
 use cqrs_mongo_persistence::{Connection, PoolOptions};
 
+pub mod legacy;
 pub mod order;
 pub mod runner;
 
