@@ -40,8 +40,10 @@ const COUNTERS: &str = "counters";
 /// server lets only one of them commit; the other gets a `TransientTransactionError` and is
 /// retried. Positions are therefore handed out in commit order, and every position up to the
 /// counter's committed value is committed: a reader tailing `read_all(after = p)` can never see
-/// `p + 2` while `p + 1` is still to come, so **no reader ever skips an event**, and a failed
-/// append leaves no gap. Readers page by position range up to that value.
+/// `p + 2` while `p + 1` is still to come, so **no reader ever skips an event** a Rust writer
+/// appended, and a failed append leaves no gap. Readers page by position range up to that
+/// value. (Legacy writers take positions outside a transaction; readers wait for those, see
+/// [Gaps](#gaps-legacy-writers).)
 ///
 /// The cost of this design is that transactions writing events are serialised on one document.
 /// Within a process that cost is paid once per *batch*, not per append: appends that are not
