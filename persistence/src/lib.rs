@@ -126,5 +126,5 @@ pub use runner::{Projection, ProjectionRunner, RebuildProgress, RebuildReport, R
 pub use sagas::{IfStarted, Page, Saga, SagaRepository, SagaStatus};
 pub use snapshots::{PositionStore, Snapshot, SnapshotStore};
 pub use tenancy::{TENANT_FIELD, Tenant};
-pub use uow::{AfterCommit, UnitOfWork};
+pub use uow::{AfterCommit, Alone, On, SessionGuard, UnitOfWork};
 pub use version::Version;

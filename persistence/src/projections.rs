@@ -21,7 +21,7 @@ use crate::indexes::IndexSpec;
 use crate::observe::traced;
 use crate::query;
 use crate::tenancy::{self, Tenant};
-use crate::uow::UnitOfWork;
+use crate::uow::On;
 
 /// The event a projection write comes from.
 #[derive(Debug, Clone, Copy)]
@@ -80,13 +80,15 @@ impl ProjectionStore {
         id: impl Into<Bson>,
         fields: Document,
         event: Applied<'_>,
-        uow: Option<&mut UnitOfWork<'_>>,
+        on: impl Into<On<'_>>,
     ) -> Result<bool> {
+        let on = on.into();
         let id = id.into();
         let coll = self.collection(collection);
         let tenant = self.tenant.as_ref();
         traced(collection, "projection.upsert", async {
-            let session = uow.and_then(|u| u.session());
+            let mut guard = on.session().await;
+            let session = guard.get();
             apply_guarded(&coll, tenant, &id, doc! { "$set": fields }, event, session).await
         })
         .await
@@ -99,11 +101,12 @@ impl ProjectionStore {
         collection: &str,
         documents: Vec<(Bson, Document)>,
         event: Applied<'_>,
-        mut uow: Option<&mut UnitOfWork<'_>>,
+        on: impl Into<On<'_>>,
     ) -> Result<usize> {
+        let on = on.into();
         let mut applied = 0;
         for (id, fields) in documents {
-            if self.upsert(collection, id, fields, event, uow.as_deref_mut()).await? {
+            if self.upsert(collection, id, fields, event, on).await? {
                 applied += 1;
             }
         }

@@ -17,12 +17,12 @@ use crate::model::{Aggregate, Mapping, id_to_bson};
 use crate::observe::traced;
 use crate::query::{self, collect_in_session};
 use crate::tenancy::{self, Tenant};
-use crate::uow::UnitOfWork;
+use crate::uow::{On, UnitOfWork};
 
-/// Runs a driver action with the unit of work's session, if there is one.
+/// Runs a driver action where `$on` says: with the unit of work's session, if there is one.
 macro_rules! with_session {
-    ($action:expr, $uow:expr) => {
-        match $uow.and_then(|uow: &mut UnitOfWork<'_>| uow.session()) {
+    ($action:expr, $on:expr) => {
+        match $on.session().await.get() {
             Some(session) => $action.session(session).await,
             None => $action.await,
         }
@@ -129,8 +129,9 @@ impl<T: Aggregate> Repository<T> {
     /// The aggregate's version is updated on success; inside a unit of work the new version is
     /// provisional until the commit (a rollback or retry puts the old one back, see
     /// [`Version`](crate::Version)).
-    pub async fn save(&self, aggregate: &mut T, uow: Option<&mut UnitOfWork<'_>>) -> Result<()> {
-        let fate = uow.as_ref().and_then(|uow| uow.fate().cloned());
+    pub async fn save(&self, aggregate: &mut T, on: impl Into<On<'_>>) -> Result<()> {
+        let on = on.into();
+        let fate = on.fate().cloned();
         let expected = aggregate.version();
         let id = id_to_bson(aggregate.id())?;
         let next = expected + 1;
@@ -140,14 +141,14 @@ impl<T: Aggregate> Repository<T> {
         }
         let outcome = traced(T::COLLECTION, "save", async {
             if expected == 0 {
-                match with_session!(self.collection.insert_one(document), uow) {
+                match with_session!(self.collection.insert_one(document), on) {
                     Ok(_) => Ok(()),
                     Err(err) if is_duplicate_key(&err) => Err(self.conflict(&id, expected, None)),
                     Err(err) => Err(err.into()),
                 }
             } else {
                 let filter = self.scoped(doc! { "_id": id.clone(), self.mapping.version_field.as_str(): expected });
-                let result = with_session!(self.collection.replace_one(filter, document), uow)?;
+                let result = with_session!(self.collection.replace_one(filter, document), on)?;
                 if result.matched_count == 1 { Ok(()) } else { Err(self.conflict(&id, expected, None)) }
             }
         })
@@ -189,10 +190,11 @@ impl<T: Aggregate> Repository<T> {
     }
 
     /// The aggregate with this id, its version restored.
-    pub async fn get(&self, id: &T::Id, uow: Option<&mut UnitOfWork<'_>>) -> Result<Option<T>> {
+    pub async fn get(&self, id: &T::Id, on: impl Into<On<'_>>) -> Result<Option<T>> {
+        let on = on.into();
         traced(T::COLLECTION, "get", async move {
             let key = id_to_bson(id)?;
-            let found = with_session!(self.collection.find_one(self.scoped(doc! { "_id": key.clone() })), uow)?;
+            let found = with_session!(self.collection.find_one(self.scoped(doc! { "_id": key.clone() })), on)?;
             if found.is_none()
                 && let Some(foreign) = self.foreign(&key).await?
             {
@@ -204,11 +206,12 @@ impl<T: Aggregate> Repository<T> {
     }
 
     /// Several aggregates in the order of `ids`; the ids without a document are reported.
-    pub async fn get_many(&self, ids: &[T::Id], uow: Option<&mut UnitOfWork<'_>>) -> Result<GetMany<T, T::Id>> {
+    pub async fn get_many(&self, ids: &[T::Id], on: impl Into<On<'_>>) -> Result<GetMany<T, T::Id>> {
+        let on = on.into();
         traced(T::COLLECTION, "get_many", async move {
             let keys: Vec<Bson> = ids.iter().map(id_to_bson).collect::<Result<_>>()?;
             let filter = self.scoped(doc! { "_id": { "$in": keys.clone() } });
-            let documents = self.find_documents(filter, FindOptions::default(), uow).await?;
+            let documents = self.find_documents(filter, FindOptions::default(), on).await?;
             let mut by_id: Vec<(Bson, Document)> =
                 documents.into_iter().map(|d| (d.get("_id").cloned().unwrap_or(Bson::Null), d)).collect();
             let mut found = Vec::with_capacity(ids.len());
@@ -235,15 +238,16 @@ impl<T: Aggregate> Repository<T> {
         &self,
         id: &T::Id,
         expected_version: Option<i64>,
-        uow: Option<&mut UnitOfWork<'_>>,
+        on: impl Into<On<'_>>,
     ) -> Result<bool> {
+        let on = on.into();
         traced(T::COLLECTION, "delete", async move {
             let key = id_to_bson(id)?;
             let mut filter = doc! { "_id": key.clone() };
             if let Some(version) = expected_version {
                 filter.insert(self.mapping.version_field.clone(), version);
             }
-            let deleted = with_session!(self.collection.delete_one(self.scoped(filter)), uow)?.deleted_count == 1;
+            let deleted = with_session!(self.collection.delete_one(self.scoped(filter)), on)?.deleted_count == 1;
             if !deleted && let Some(foreign) = self.foreign(&key).await? {
                 return Err(foreign);
             }
@@ -259,11 +263,12 @@ impl<T: Aggregate> Repository<T> {
     }
 
     /// True when an aggregate with this id exists.
-    pub async fn exists(&self, id: &T::Id, uow: Option<&mut UnitOfWork<'_>>) -> Result<bool> {
+    pub async fn exists(&self, id: &T::Id, on: impl Into<On<'_>>) -> Result<bool> {
+        let on = on.into();
         traced(T::COLLECTION, "exists", async move {
             let key = id_to_bson(id)?;
             let filter = self.scoped(doc! { "_id": key.clone() });
-            let exists = with_session!(self.collection.count_documents(filter).limit(1), uow)? > 0;
+            let exists = with_session!(self.collection.count_documents(filter).limit(1), on)? > 0;
             if !exists && let Some(foreign) = self.foreign(&key).await? {
                 return Err(foreign);
             }
@@ -273,19 +278,21 @@ impl<T: Aggregate> Repository<T> {
     }
 
     /// The number of aggregates matching a specification.
-    pub async fn count(&self, spec: &Value, uow: Option<&mut UnitOfWork<'_>>) -> Result<u64> {
+    pub async fn count(&self, spec: &Value, on: impl Into<On<'_>>) -> Result<u64> {
+        let on = on.into();
         traced(T::COLLECTION, "count", async move {
             let filter = self.spec_filter(spec)?;
-            Ok(with_session!(self.collection.count_documents(filter), uow)?)
+            Ok(with_session!(self.collection.count_documents(filter), on)?)
         })
         .await
     }
 
     /// The first aggregate matching a specification.
-    pub async fn find_one(&self, spec: &Value, uow: Option<&mut UnitOfWork<'_>>) -> Result<Option<T>> {
+    pub async fn find_one(&self, spec: &Value, on: impl Into<On<'_>>) -> Result<Option<T>> {
+        let on = on.into();
         traced(T::COLLECTION, "find_one", async move {
             let filter = self.spec_filter(spec)?;
-            let found = with_session!(self.collection.find_one(filter), uow)?;
+            let found = with_session!(self.collection.find_one(filter), on)?;
             found.map(|d| self.mapping.from_document(d)).transpose()
         })
         .await
@@ -298,15 +305,16 @@ impl<T: Aggregate> Repository<T> {
         &self,
         spec: &Value,
         options: Option<&QueryOptions>,
-        uow: Option<&mut UnitOfWork<'_>>,
+        on: impl Into<On<'_>>,
     ) -> Result<Vec<T>> {
+        let on = on.into();
         traced(T::COLLECTION, "search", async move {
             let filter = self.spec_filter(spec)?;
             let find_options = match options {
                 Some(options) => self.plan(options, "Repository::search")?,
                 None => FindOptions::default(),
             };
-            let documents = self.find_documents(filter, find_options, uow).await?;
+            let documents = self.find_documents(filter, find_options, on).await?;
             documents.into_iter().map(|d| self.mapping.from_document(d)).collect()
         })
         .await
@@ -320,11 +328,13 @@ impl<T: Aggregate> Repository<T> {
         &self,
         spec: &Value,
         options: &QueryOptions,
-        uow: Option<&mut UnitOfWork<'_>>,
+        on: impl Into<On<'_>>,
     ) -> Result<Vec<Document>> {
+        let on = on.into();
         traced(T::COLLECTION, "search_documents", async move {
             let query = self.compiler.compile_spec_query(&cqrs_mongo_spec::Spec::from_value(spec)?, options)?;
-            let session = uow.and_then(|u| u.session());
+            let mut guard = on.session().await;
+            let session = guard.get();
             query::run(&self.collection, self.tenant.as_ref(), query, options, session).await
         })
         .await
@@ -356,7 +366,7 @@ impl<T: Aggregate> Repository<T> {
         spec: &Value,
         options: Option<&QueryOptions>,
         batch_size: u32,
-        uow: &'a mut UnitOfWork<'_>,
+        uow: &'a UnitOfWork,
     ) -> Result<impl Stream<Item = Result<T>> + Send + 'a> {
         let filter = self.spec_filter(spec)?;
         let mut find_options = match options {
@@ -364,7 +374,8 @@ impl<T: Aggregate> Repository<T> {
             None => FindOptions::default(),
         };
         find_options.batch_size = Some(batch_size);
-        let Some(session) = uow.session() else {
+        let mut guard = uow.session().await;
+        let Some(session) = guard.get() else {
             // Non-transactional mode: a plain cursor.
             let cursor = self.collection.find(filter).with_options(find_options).await?;
             let mapping = self.mapping.clone();
@@ -372,9 +383,11 @@ impl<T: Aggregate> Repository<T> {
         };
         let cursor = self.collection.find(filter).with_options(find_options).session(&mut *session).await?;
         let mapping = &self.mapping;
-        Ok(futures::stream::unfold((cursor, session), move |(mut cursor, session)| async move {
+        // The stream holds the session (other operations on the unit of work wait) until dropped.
+        Ok(futures::stream::unfold((cursor, guard), move |(mut cursor, mut guard)| async move {
+            let session = guard.get()?;
             let next = cursor.next(session).await?;
-            Some((next.map_err(Error::from).and_then(|d| mapping.from_document::<T>(d)), (cursor, session)))
+            Some((next.map_err(Error::from).and_then(|d| mapping.from_document::<T>(d)), (cursor, guard)))
         })
         .boxed())
     }
@@ -383,10 +396,11 @@ impl<T: Aggregate> Repository<T> {
         &self,
         filter: Document,
         find_options: FindOptions,
-        uow: Option<&mut UnitOfWork<'_>>,
+        on: impl Into<On<'_>>,
     ) -> Result<Vec<Document>> {
+        let on = on.into();
         let find = self.collection.find(filter).with_options(find_options);
-        match uow.and_then(|u| u.session()) {
+        match on.session().await.get() {
             Some(session) => collect_in_session(find.session(&mut *session).await?, session).await,
             None => Ok(find.await?.try_collect().await?),
         }

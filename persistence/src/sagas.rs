@@ -17,7 +17,7 @@ use crate::error::{Error, Result, is_duplicate_key};
 use crate::indexes::IndexSpec;
 use crate::observe::traced;
 use crate::tenancy::{self, TENANT_FIELD, Tenant};
-use crate::uow::UnitOfWork;
+use crate::uow::On;
 use crate::version::Version;
 
 /// The legacy collection.
@@ -262,15 +262,16 @@ impl SagaRepository {
 
     /// Stores a new saga. When one with the same type and correlation id exists, fails with
     /// [`Error::AlreadyExists`] or returns it, as `if_started` says.
-    pub async fn start(&self, mut saga: Saga, if_started: IfStarted, uow: Option<&mut UnitOfWork<'_>>) -> Result<Saga> {
+    pub async fn start(&self, mut saga: Saga, if_started: IfStarted, on: impl Into<On<'_>>) -> Result<Saga> {
+        let on = on.into();
         traced(SAGAS, "start", async {
-            let fate = uow.as_ref().and_then(|uow| uow.fate().cloned());
+            let fate = on.fate().cloned();
             saga.updated_at = self.connection.server_time().await?;
             saga.created_at = saga.updated_at;
             saga.tenant_id = self.tenant.as_ref().map(|t| t.id().to_owned());
             let document = to_document(&saga, 1)?;
             let insert = self.collection.insert_one(document);
-            let inserted = match uow.and_then(|u| u.session()) {
+            let inserted = match on.session().await.get() {
                 Some(session) => insert.session(session).await,
                 None => insert.await,
             };
@@ -307,9 +308,10 @@ impl SagaRepository {
 
     /// Saves the saga (replacing the stored document) if nobody saved it since it was loaded
     /// (else [`Error::Concurrency`]); bumps its version.
-    pub async fn save(&self, saga: &mut Saga, uow: Option<&mut UnitOfWork<'_>>) -> Result<()> {
+    pub async fn save(&self, saga: &mut Saga, on: impl Into<On<'_>>) -> Result<()> {
+        let on = on.into();
         traced(SAGAS, "save", async {
-            let fate = uow.as_ref().and_then(|uow| uow.fate().cloned());
+            let fate = on.fate().cloned();
             let now = self.connection.server_time().await?;
             let expected = saga.version();
             let mut next = saga.clone();
@@ -320,7 +322,7 @@ impl SagaRepository {
             }
             let filter = self.scoped(doc! { "_id": saga.id.as_str(), "version": expected });
             let action = self.collection.replace_one(filter, document);
-            let result = match uow.and_then(|u| u.session()) {
+            let result = match on.session().await.get() {
                 Some(session) => action.session(session).await?,
                 None => action.await?,
             };

@@ -14,7 +14,7 @@ use crate::fields::int;
 use crate::guarded::upsert_if;
 use crate::observe::traced;
 use crate::tenancy::{self, Tenant};
-use crate::uow::UnitOfWork;
+use crate::uow::On;
 
 const SNAPSHOTS: &str = "snapshots";
 pub(crate) const CHECKPOINTS: &str = "projection_checkpoints";
@@ -30,13 +30,15 @@ async fn advance(
     field: &str,
     value: i64,
     mut set: Document,
-    uow: Option<&mut UnitOfWork<'_>>,
+    on: impl Into<On<'_>>,
 ) -> Result<bool> {
+        let on = on.into();
     if let Some(tenant) = tenant {
         tenant.stamp(collection.name(), &mut set)?;
     }
     let condition = doc! { "_id": id, field: { "$lt": value } };
-    let session = uow.and_then(|u| u.session());
+    let mut guard = on.session().await;
+            let session = guard.get();
     upsert_if(collection, tenant, &Bson::String(id.into()), condition, doc! { "$set": set }, session).await
 }
 
@@ -87,12 +89,13 @@ impl SnapshotStore {
         aggregate_id: &str,
         version: i64,
         data: Document,
-        uow: Option<&mut UnitOfWork<'_>>,
+        on: impl Into<On<'_>>,
     ) -> Result<bool> {
+        let on = on.into();
         let key = Self::key(aggregate_type, aggregate_id);
         let set = doc! { "snapshot_data": data, "version": version, "created_at": DateTime::now() };
         let tenant = self.tenant.as_ref();
-        traced(SNAPSHOTS, "save", advance(&self.collection, tenant, &key, "version", version, set, uow)).await
+        traced(SNAPSHOTS, "save", advance(&self.collection, tenant, &key, "version", version, set, on)).await
     }
 
     /// The latest snapshot of an aggregate.
@@ -146,11 +149,12 @@ impl PositionStore {
     }
 
     /// The saved position (0 when the projection has none).
-    pub async fn get(&self, projection: &str, uow: Option<&mut UnitOfWork<'_>>) -> Result<i64> {
+    pub async fn get(&self, projection: &str, on: impl Into<On<'_>>) -> Result<i64> {
+        let on = on.into();
         let key = self.key(projection);
         let filter = tenancy::scoped(self.tenant.as_ref(), doc! { "_id": &key });
         let action = self.collection.find_one(filter);
-        let found = match uow.and_then(|u| u.session()) {
+        let found = match on.session().await.get() {
             Some(session) => action.session(session).await?,
             None => action.await?,
         };
@@ -164,10 +168,11 @@ impl PositionStore {
 
     /// Moves the position forward (never backwards); `false` when `position` is not newer.
     /// Pass the projection's unit of work to save it with the projection writes.
-    pub async fn save(&self, projection: &str, position: i64, uow: Option<&mut UnitOfWork<'_>>) -> Result<bool> {
+    pub async fn save(&self, projection: &str, position: i64, on: impl Into<On<'_>>) -> Result<bool> {
+        let on = on.into();
         let set = doc! { "position": position, "updated_at": DateTime::now() };
         let (tenant, key) = (self.tenant.as_ref(), self.key(projection));
-        traced(CHECKPOINTS, "save", advance(&self.collection, tenant, &key, "position", position, set, uow)).await
+        traced(CHECKPOINTS, "save", advance(&self.collection, tenant, &key, "position", position, set, on)).await
     }
 
     /// Sets the position back to 0 (for a rebuild).

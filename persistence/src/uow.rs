@@ -1,16 +1,33 @@
-//! The unit of work: a driver session with a real multi-document transaction.
+//! The unit of work, and the one way every store is told where an operation runs.
 //!
-//! Components take the unit of work explicitly (`repo.save(&mut order, Some(&mut uow))`).
-//! [`Connection::run_in_transaction`] is built on the driver's own transaction helper, so
-//! `TransientTransactionError` and `UnknownTransactionCommitResult` are retried as the MongoDB
-//! specification prescribes. Dropping an uncommitted unit of work aborts its transaction (the
-//! driver does that for a dropped session).
+//! Every store operation that can join a transaction takes `on: impl Into<On>`: pass the unit
+//! of work (`&UnitOfWork`, a shared reference, so it can be passed to any number of calls) to
+//! run inside its transaction, or [`Alone`] to run on its own:
+//!
+//! ```no_run
+//! # use cqrs_mongo_persistence::{Alone, Connection, Outbox, OutboxMessage, Repository, Result, Version};
+//! # #[derive(serde::Serialize, serde::Deserialize)] struct Order { id: String, #[serde(default)] version: Version }
+//! # cqrs_mongo_persistence::aggregate!(Order, "orders", String);
+//! # async fn demo(db: &Connection, orders: &Repository<Order>, outbox: &Outbox, mut order: Order, message: OutboxMessage) -> Result<()> {
+//! db.transaction(async |uow| {
+//!     orders.save(&mut order, uow).await?;
+//!     outbox.save(std::slice::from_ref(&message), uow).await
+//! })
+//! .await?;
+//! let again = orders.get(&order.id, Alone).await?;
+//! # Ok(()) }
+//! ```
+//!
+//! [`Connection::transaction`] retries under the driver's rules (`TransientTransactionError`:
+//! the whole callback; `UnknownTransactionCommitResult`: the commit), for up to 120 s.
+//! [`Connection::begin`] / [`UnitOfWork::commit`] is the explicit style. Dropping an
+//! uncommitted unit of work aborts its transaction (the driver does that for a dropped session).
 
-use futures::FutureExt;
+use std::sync::{Arc, Mutex};
+use std::time::{Duration, Instant};
+
 use futures::future::BoxFuture;
 use mongodb::ClientSession;
-
-use std::sync::Arc;
 
 use crate::connection::Connection;
 use crate::error::{Error, Result};
@@ -19,42 +36,51 @@ use crate::version::Fate;
 /// Code to run once the transaction has committed.
 pub type AfterCommit = Box<dyn FnOnce() + Send>;
 
-enum SessionSlot<'s> {
-    /// A transaction started by [`Connection::begin`].
-    Owned(Box<ClientSession>),
-    /// The driver helper's session inside [`Connection::run_in_transaction`].
-    Borrowed(&'s mut ClientSession),
-    /// The caller chose [`Connection::begin_non_transactional`]: writes apply one by one.
-    None,
-}
+/// How long [`Connection::transaction`] retries, as the driver's own helper does.
+const RETRY_FOR: Duration = Duration::from_secs(120);
 
-/// A transaction in progress.
+/// A transaction in progress (or, from [`Connection::begin_non_transactional`], a scope whose
+/// writes apply one by one).
 ///
 /// Versions that saves give aggregates and sagas inside it are provisional until it commits:
-/// a rollback, a drop without commit, or a retry by
-/// [`Connection::run_in_transaction`] puts them back (see [`Version`](crate::Version)).
-pub struct UnitOfWork<'s> {
-    session: SessionSlot<'s>,
-    after_commit: Vec<AfterCommit>,
+/// a rollback, a drop without commit, or a retry by [`Connection::transaction`] puts them back
+/// (see [`Version`](crate::Version)). Operations on one unit of work run one at a time (they
+/// share its session); the unit of work is passed by shared reference.
+pub struct UnitOfWork {
+    /// `None` for a non-transactional unit of work.
+    session: tokio::sync::Mutex<Option<ClientSession>>,
+    transactional: bool,
+    after_commit: Mutex<Vec<AfterCommit>>,
     /// Whether this attempt committed (`None` without a transaction: writes settle at once).
     fate: Option<Arc<Fate>>,
 }
 
-impl std::fmt::Debug for UnitOfWork<'_> {
+impl std::fmt::Debug for UnitOfWork {
     fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
-        let kind = match self.session {
-            SessionSlot::Owned(_) => "transaction",
-            SessionSlot::Borrowed(_) => "transaction (driver helper)",
-            SessionSlot::None => "non-transactional",
-        };
-        f.debug_struct("UnitOfWork").field("kind", &kind).field("after_commit", &self.after_commit.len()).finish()
+        let kind = if self.transactional { "transaction" } else { "non-transactional" };
+        f.debug_struct("UnitOfWork").field("kind", &kind).finish_non_exhaustive()
     }
 }
 
-impl<'s> UnitOfWork<'s> {
-    /// A unit of work over a session whose transaction someone else drives.
-    pub(crate) fn borrowed(session: &'s mut ClientSession) -> Self {
-        UnitOfWork { session: SessionSlot::Borrowed(session), after_commit: Vec::new(), fate: Some(Arc::default()) }
+/// The unit of work's session, held for one operation (see [`UnitOfWork::session`]).
+pub struct SessionGuard<'a>(Option<tokio::sync::MutexGuard<'a, Option<ClientSession>>>);
+
+impl SessionGuard<'_> {
+    /// The session to pass to driver operations (`None`: run them without one).
+    pub fn get(&mut self) -> Option<&mut ClientSession> {
+        self.0.as_mut().and_then(|guard| guard.as_mut())
+    }
+}
+
+impl UnitOfWork {
+    fn new(session: Option<ClientSession>) -> Self {
+        let transactional = session.is_some();
+        UnitOfWork {
+            session: tokio::sync::Mutex::new(session),
+            transactional,
+            after_commit: Mutex::default(),
+            fate: transactional.then(Arc::default),
+        }
     }
 
     /// How versions written in this unit of work settle (`None`: at once).
@@ -62,200 +88,270 @@ impl<'s> UnitOfWork<'s> {
         self.fate.as_ref()
     }
 
-    /// The session operations must use (`None` in non-transactional mode).
-    pub fn session(&mut self) -> Option<&mut ClientSession> {
-        match &mut self.session {
-            SessionSlot::Owned(session) => Some(&mut **session),
-            SessionSlot::Borrowed(session) => Some(&mut **session),
-            SessionSlot::None => None,
-        }
+    /// The session, for driver operations of your own inside the transaction; hold the guard
+    /// only for one operation (store operations on this unit of work wait while it is held).
+    pub async fn session(&self) -> SessionGuard<'_> {
+        SessionGuard(Some(self.session.lock().await))
     }
 
     /// True inside a real transaction.
     pub fn is_transactional(&self) -> bool {
-        !matches!(self.session, SessionSlot::None)
+        self.transactional
     }
 
     /// Registers code to run after a successful commit; discarded on rollback.
-    pub fn after_commit(&mut self, hook: impl FnOnce() + Send + 'static) {
-        self.after_commit.push(Box::new(hook));
+    pub fn after_commit(&self, hook: impl FnOnce() + Send + 'static) {
+        self.after_commit.lock().unwrap_or_else(|p| p.into_inner()).push(Box::new(hook));
+    }
+
+    fn take_hooks(&self) -> Vec<AfterCommit> {
+        std::mem::take(&mut *self.after_commit.lock().unwrap_or_else(|p| p.into_inner()))
     }
 
     /// Commits the transaction, then runs the after-commit hooks.
-    pub async fn commit(mut self) -> Result<()> {
-        if let SessionSlot::Owned(session) = &mut self.session {
+    pub async fn commit(self) -> Result<()> {
+        if let Some(session) = self.session.lock().await.as_mut() {
             // An unknown commit result counts as abandoned: a version that reverts costs a
             // conflict at worst, one that stays without its write could hide a lost update.
             session.commit_transaction().await?;
         }
-        if let Some(fate) = &self.fate {
-            fate.commit();
-        }
-        for hook in self.after_commit.drain(..) {
-            hook();
-        }
+        self.settle_committed();
         Ok(())
     }
 
-    /// Aborts the transaction; the hooks are dropped.
-    pub async fn rollback(mut self) -> Result<()> {
-        self.after_commit.clear();
+    fn settle_committed(&self) {
         if let Some(fate) = &self.fate {
-            fate.abandon();
+            fate.commit();
         }
-        if let SessionSlot::Owned(session) = &mut self.session {
+        for hook in self.take_hooks() {
+            hook();
+        }
+    }
+
+    /// Aborts the transaction; the hooks are dropped.
+    pub async fn rollback(self) -> Result<()> {
+        self.abandon();
+        if let Some(session) = self.session.lock().await.as_mut() {
             session.abort_transaction().await?;
         }
         Ok(())
     }
-}
 
-impl Drop for UnitOfWork<'_> {
-    /// An owned transaction that was not committed is aborted by the driver when its session
-    /// is dropped; its provisional versions revert. (A borrowed one is decided by its helper.)
-    fn drop(&mut self) {
-        if let (SessionSlot::Owned(_), Some(fate)) = (&self.session, &self.fate) {
+    fn abandon(&self) {
+        self.take_hooks();
+        if let Some(fate) = &self.fate {
             fate.abandon();
         }
+    }
+}
+
+impl Drop for UnitOfWork {
+    /// A transaction that was not committed is aborted by the driver when its session is
+    /// dropped; its provisional versions revert.
+    fn drop(&mut self) {
+        if let Some(fate) = &self.fate {
+            fate.abandon();
+        }
+    }
+}
+
+/// Where a store operation runs: in a unit of work, or on its own. Functions take
+/// `impl Into<On>`, so pass `&uow` (or `uow` inside [`Connection::transaction`]) or [`Alone`].
+#[derive(Debug, Clone, Copy)]
+#[non_exhaustive]
+pub enum On<'a> {
+    /// On its own: a single write applies at once; an event append runs in a transaction of its
+    /// own (shared with concurrent appends of the process).
+    Alone,
+    /// Inside this unit of work.
+    Uow(&'a UnitOfWork),
+}
+
+/// Runs an operation on its own, outside any unit of work: `orders.get(&id, Alone)`.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub struct Alone;
+
+impl From<Alone> for On<'_> {
+    fn from(_: Alone) -> Self {
+        On::Alone
+    }
+}
+
+impl<'a> From<&'a UnitOfWork> for On<'a> {
+    fn from(uow: &'a UnitOfWork) -> Self {
+        On::Uow(uow)
+    }
+}
+
+impl<'a> From<&'a mut UnitOfWork> for On<'a> {
+    fn from(uow: &'a mut UnitOfWork) -> Self {
+        On::Uow(uow)
+    }
+}
+
+impl<'a> From<Option<&'a UnitOfWork>> for On<'a> {
+    fn from(uow: Option<&'a UnitOfWork>) -> Self {
+        uow.map_or(On::Alone, On::Uow)
+    }
+}
+
+impl<'a> On<'a> {
+    /// The unit of work, if any.
+    pub fn unit_of_work(self) -> Option<&'a UnitOfWork> {
+        match self {
+            On::Alone => None,
+            On::Uow(uow) => Some(uow),
+        }
+    }
+
+    /// The session to run driver operations with, held for one operation.
+    pub(crate) async fn session(self) -> SessionGuard<'a> {
+        match self {
+            On::Alone => SessionGuard(None),
+            On::Uow(uow) => uow.session().await,
+        }
+    }
+
+    /// How versions written here settle (`None`: at once).
+    pub(crate) fn fate(self) -> Option<&'a Arc<Fate>> {
+        self.unit_of_work().and_then(UnitOfWork::fate)
     }
 }
 
 impl Connection {
     /// Starts a unit of work with a transaction. Fails with
     /// [`Error::TransactionsUnsupported`] on a deployment without transactions.
-    pub async fn begin(&self) -> Result<UnitOfWork<'static>> {
+    pub async fn begin(&self) -> Result<UnitOfWork> {
         if !self.supports_transactions() {
             return Err(Error::needs_transaction("Connection::begin"));
         }
         let mut session = self.client().start_session().await?;
         session.start_transaction().await?;
-        Ok(UnitOfWork {
-            session: SessionSlot::Owned(Box::new(session)),
-            after_commit: Vec::new(),
-            fate: Some(Arc::default()),
-        })
+        Ok(UnitOfWork::new(Some(session)))
     }
 
     /// A unit of work without a transaction, chosen explicitly: each write applies on its own
     /// and `rollback` cannot undo anything.
-    pub fn begin_non_transactional(&self) -> UnitOfWork<'static> {
-        UnitOfWork { session: SessionSlot::None, after_commit: Vec::new(), fate: None }
+    pub fn begin_non_transactional(&self) -> UnitOfWork {
+        UnitOfWork::new(None)
     }
 
-    /// Like [`run_in_transaction`](Self::run_in_transaction), with a context value handed to
-    /// the callback and a boxed future, the driver's `and_run` style. Use it where the future must
-    /// be `Send` (`tokio::spawn`, web handlers): async closures that capture references can hit
-    /// rust-lang/rust#96865 ("implementation of `Send` is not general enough").
+    /// Runs `work` in a transaction with the driver's retry rules: the whole callback is
+    /// retried after a `TransientTransactionError`, the commit after an
+    /// `UnknownTransactionCommitResult`, for up to 120 s; other errors abort. After-commit
+    /// hooks of the attempt that committed run once the commit succeeded. Before each retry,
+    /// the versions the failed attempt gave aggregates revert, so the callback can simply save
+    /// them again.
+    pub async fn transaction<R>(&self, mut work: impl AsyncFnMut(&UnitOfWork) -> Result<R>) -> Result<R> {
+        retry_loop!(self, "Connection::transaction", |uow| work(uow).await)
+    }
+
+    /// Like [`transaction`](Self::transaction), with a context value handed to the callback
+    /// and a boxed future. Use it where the future must be `Send` (`tokio::spawn`, web
+    /// handlers) and an async closure capturing references hits rust-lang/rust#96865
+    /// ("implementation of `Send` is not general enough").
     ///
     /// ```no_run
     /// # use cqrs_mongo_persistence::{Connection, Result, Version};
     /// # use futures::FutureExt;
     /// # async fn demo(db: Connection, repo: cqrs_mongo_persistence::Repository<Order>, mut order: Order) -> Result<()> {
-    /// db.run_in_transaction_with((&repo, &mut order), |uow, (repo, order)| {
-    ///     async move { repo.save(order, Some(uow)).await }.boxed()
-    /// })
-    /// .await
+    /// db.transaction_with((&repo, &mut order), |uow, (repo, order)| async move { repo.save(order, uow).await }.boxed())
+    ///     .await
     /// # }
     /// # #[derive(serde::Serialize, serde::Deserialize)] struct Order { id: String, version: Version }
     /// # cqrs_mongo_persistence::aggregate!(Order, "orders", String);
     /// ```
-    pub async fn run_in_transaction_with<C, R, F>(&self, context: C, work: F) -> Result<R>
+    pub async fn transaction_with<C, R, F>(&self, mut context: C, mut work: F) -> Result<R>
     where
         C: Send,
         R: Send,
-        F: for<'a, 'b> FnMut(&'a mut UnitOfWork<'b>, &'a mut C) -> BoxFuture<'a, Result<R>> + Send,
+        F: for<'a> FnMut(&'a UnitOfWork, &'a mut C) -> BoxFuture<'a, Result<R>> + Send,
     {
-        if !self.supports_transactions() {
-            return Err(Error::needs_transaction("Connection::run_in_transaction_with"));
-        }
-        let mut session = self.client().start_session().await?;
-        let mut attempts = Attempts::default();
-        let state = (context, work, &mut attempts);
-        let result = session
-            .start_transaction()
-            .and_run(state, |session, state| {
-                let (context, work, attempts) = state;
-                async move {
-                    let mut uow = attempts.start(session);
-                    let outcome = work(&mut uow, context).await;
-                    attempts.end(uow);
-                    outcome.map_err(Error::into_driver)
-                }
-                .boxed()
-            })
-            .await;
-        attempts.finish(result.map_err(Error::from))
+        retry_loop!(self, "Connection::transaction_with", |uow| work(uow, &mut context).await)
     }
+}
 
-    /// Runs `work` in a transaction with the driver's retry rules: the whole callback is retried
-    /// after a `TransientTransactionError`, the commit after an
-    /// `UnknownTransactionCommitResult` (for up to 120 s), other errors abort. After-commit hooks
-    /// of the successful attempt run once the commit succeeded. Before each retry, the versions
-    /// the failed attempt gave aggregates revert, so the callback can simply save them again.
-    pub async fn run_in_transaction<R, F>(&self, mut work: F) -> Result<R>
-    where
-        F: for<'a, 'b> AsyncFnMut(&'a mut UnitOfWork<'b>) -> Result<R>,
-    {
-        if !self.supports_transactions() {
-            return Err(Error::needs_transaction("Connection::run_in_transaction"));
+/// The retry loop of [`Connection::transaction`] and [`Connection::transaction_with`], written
+/// once and expanded in both (a shared generic function over an async closure would lose the
+/// boxed variant's `Send`, rust-lang/rust#96865).
+macro_rules! retry_loop {
+    ($connection:expr, $operation:expr, |$uow:ident| $attempt:expr) => {{
+        let connection: &Connection = $connection;
+        if !connection.supports_transactions() {
+            return Err(Error::needs_transaction($operation));
         }
-        let mut session = self.client().start_session().await?;
-        let mut attempts = Attempts::default();
-        let attempts_slot = &mut attempts;
+        let started = Instant::now();
         let span = tracing::info_span!("store", operation = "transaction", attempts = tracing::field::Empty);
-        let start = std::time::Instant::now();
-        let result = session
-            .start_transaction()
-            .and_run2(async |session| {
-                let mut uow = attempts_slot.start(session);
-                let outcome = work(&mut uow).await;
-                attempts_slot.end(uow);
-                outcome.map_err(Error::into_driver)
-            })
-            .await;
-        span.record("attempts", attempts.count);
-        tracing::debug!(parent: &span, attempts = attempts.count, ok = result.is_ok(), duration_us = start.elapsed().as_micros() as u64, "transaction");
-        attempts.finish(result.map_err(Error::from))
-    }
+        let mut session = connection.client().start_session().await?;
+        let mut attempts = 0_u32;
+        let result = loop {
+            attempts += 1;
+            session.start_transaction().await?;
+            let unit = UnitOfWork::new(Some(session));
+            let outcome = {
+                let $uow = &unit;
+                $attempt
+            };
+            let (outcome, retry) = unit.finish_attempt(outcome, started).await;
+            match (retry, unit.session.lock().await.take()) {
+                (true, Some(back)) => session = back,
+                _ => break outcome,
+            }
+        };
+        span.record("attempts", attempts);
+        tracing::debug!(parent: &span, attempts, ok = result.is_ok(), duration_us = started.elapsed().as_micros() as u64, "transaction");
+        result
+    }};
 }
+use retry_loop;
 
-/// The attempts of one transaction run by the driver's helper.
-#[derive(Default)]
-struct Attempts {
-    count: u32,
-    /// The after-commit hooks of the latest attempt (only the attempt that commits keeps them).
-    hooks: Vec<AfterCommit>,
-    /// The latest attempt's fate.
-    fate: Option<Arc<Fate>>,
-}
-
-impl Attempts {
-    /// A new attempt: the previous one (if any) is being retried, so it is abandoned.
-    fn start<'s>(&mut self, session: &'s mut ClientSession) -> UnitOfWork<'s> {
-        self.count += 1;
-        if let Some(previous) = self.fate.take() {
-            previous.abandon();
-        }
-        let uow = UnitOfWork::borrowed(session);
-        self.fate = uow.fate.clone();
-        uow
+impl UnitOfWork {
+    /// Ends an attempt of [`Connection::transaction`]: commits after success (retrying an
+    /// unknown commit result), aborts after failure. Returns the outcome and whether the whole
+    /// attempt should run again (a transient error, within the 120 s).
+    async fn finish_attempt<R>(&self, outcome: Result<R>, started: Instant) -> (Result<R>, bool) {
+        let failed = match outcome {
+            Ok(value) => match self.commit_retrying(started).await {
+                Ok(()) => return (Ok(value), false),
+                Err(err) => err,
+            },
+            Err(err) => {
+                self.abandon();
+                // The callback's error may already have ended the transaction; an abort that
+                // finds none is no error here.
+                if let Some(session) = self.session.lock().await.as_mut() {
+                    let _ = session.abort_transaction().await;
+                }
+                err
+            }
+        };
+        let retry = failed.is_transient() && started.elapsed() < RETRY_FOR;
+        (Err(failed), retry)
     }
 
-    fn end(&mut self, mut uow: UnitOfWork<'_>) {
-        self.hooks = std::mem::take(&mut uow.after_commit);
-    }
-
-    /// After the helper returned: the latest attempt committed or not.
-    fn finish<R>(self, result: Result<R>) -> Result<R> {
-        match &result {
-            Ok(_) => self.fate.iter().for_each(|fate| fate.commit()),
-            Err(_) => self.fate.iter().for_each(|fate| fate.abandon()),
-        }
-        if result.is_ok() {
-            for hook in self.hooks {
-                hook();
+    /// Commits, retrying an `UnknownTransactionCommitResult` until `started + 120 s`; then
+    /// settles versions and runs the hooks. On failure the attempt is abandoned.
+    async fn commit_retrying(&self, started: Instant) -> Result<()> {
+        let mut guard = self.session.lock().await;
+        let Some(session) = guard.as_mut() else { return Ok(()) };
+        loop {
+            match session.commit_transaction().await {
+                Ok(()) => break,
+                Err(err)
+                    if err.contains_label(mongodb::error::UNKNOWN_TRANSACTION_COMMIT_RESULT)
+                        && started.elapsed() < RETRY_FOR =>
+                {
+                    continue;
+                }
+                Err(err) => {
+                    drop(guard);
+                    self.abandon();
+                    return Err(err.into());
+                }
             }
         }
-        result
+        drop(guard);
+        self.settle_committed();
+        Ok(())
     }
 }

@@ -21,22 +21,15 @@ impl EventStore {
         expected: ExpectedVersion,
         events: &[NewEvent],
     ) -> Result<Vec<i64>> {
-        // The driver's helper with a context argument keeps this future `Send` (closures
-        // capturing references hit rust-lang/rust#96865 otherwise).
-        let mut session = self.connection.client().start_session().await?;
+        // The context form keeps this future `Send` (closures capturing references hit
+        // rust-lang/rust#96865 otherwise).
         let context = (self, stream, expected, events);
-        session
-            .start_transaction()
-            .and_run(context, |session, context| {
+        self.connection
+            .transaction_with(context, |uow, context| {
                 let (store, stream, expected, events) = *context;
-                async move {
-                    let mut uow = UnitOfWork::borrowed(session);
-                    store.append_in(stream, expected, events, &mut uow).await.map_err(Error::into_driver)
-                }
-                .boxed()
+                async move { store.append_in(stream, expected, events, uow).await }.boxed()
             })
             .await
-            .map_err(Error::from)
     }
 
     /// Checks, takes positions and inserts, all in `uow`.
@@ -45,7 +38,7 @@ impl EventStore {
         stream: Stream<'_>,
         expected: ExpectedVersion,
         events: &[NewEvent],
-        uow: &mut UnitOfWork<'_>,
+        uow: &UnitOfWork,
     ) -> Result<Vec<i64>> {
         // One indexed read answers both questions of the usual case: which events are stored
         // already, and whether the stream is at the expected version (`v` there, `v + 1` not).
@@ -86,7 +79,7 @@ impl EventStore {
                 actual: Some(current),
             });
         }
-        let last = self.take_positions(fresh.len() as i64, uow.session()).await?;
+        let last = self.take_positions(fresh.len() as i64, uow.session().await.get()).await?;
         let first = last - fresh.len() as i64 + 1;
         let now = DateTime::now();
         let documents: Vec<Document> = fresh
@@ -98,7 +91,7 @@ impl EventStore {
             })
             .collect();
         let insert = self.events.insert_many(documents);
-        let inserted = match uow.session() {
+        let inserted = match uow.session().await.get() {
             Some(session) => insert.session(session).await,
             None => insert.await,
         };
@@ -114,17 +107,17 @@ impl EventStore {
         }
     }
 
-    async fn find(&self, filter: Document, uow: &mut UnitOfWork<'_>) -> Result<Vec<Document>> {
+    async fn find(&self, filter: Document, uow: &UnitOfWork) -> Result<Vec<Document>> {
         let find = self.events.find(filter);
-        Ok(match uow.session() {
+        Ok(match uow.session().await.get() {
             Some(session) => crate::query::collect_in_session(find.session(&mut *session).await?, session).await?,
             None => find.await?.try_collect().await?,
         })
     }
 
-    async fn stream_version(&self, aggregate_id: &str, uow: &mut UnitOfWork<'_>) -> Result<i64> {
+    async fn stream_version(&self, aggregate_id: &str, uow: &UnitOfWork) -> Result<i64> {
         let find = self.events.find_one(doc! { "aggregate_id": aggregate_id }).sort(doc! { "version": -1 });
-        let last = match uow.session() {
+        let last = match uow.session().await.get() {
             Some(session) => find.session(session).await?,
             None => find.await?,
         };

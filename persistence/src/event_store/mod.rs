@@ -22,7 +22,7 @@ use crate::fields::{int, take_document, take_optional_text, take_text};
 use crate::indexes::IndexSpec;
 use crate::observe::traced;
 use crate::tenancy::Tenant;
-use crate::uow::UnitOfWork;
+use crate::uow::On;
 
 /// The legacy collection names.
 pub const EVENTS: &str = "domain_events";
@@ -186,14 +186,15 @@ impl EventStore {
         stream: Stream<'_>,
         expected: ExpectedVersion,
         events: &[NewEvent],
-        uow: Option<&mut UnitOfWork<'_>>,
+        on: impl Into<On<'_>>,
     ) -> Result<Vec<i64>> {
+        let on = on.into();
         if events.is_empty() {
             return Ok(Vec::new());
         }
         append::distinct_ids(events)?;
         traced(EVENTS, "append", async {
-            match uow {
+            match on.unit_of_work() {
                 Some(uow) => self.append_in(stream, expected, events, uow).await,
                 None if !self.connection.supports_transactions() => Err(Error::TransactionsUnsupported {
                     operation: "EventStore::append without a unit of work",

@@ -41,6 +41,7 @@ use crate::indexes::IndexSpec;
 use crate::observe::traced;
 use crate::sagas::Page;
 use crate::tenancy::{self, TENANT_FIELD, Tenant};
+use crate::uow::On;
 
 /// The legacy collection.
 pub const JOBS: &str = "background_jobs";
@@ -235,7 +236,9 @@ impl JobQueue {
     }
 
     /// Stores a pending job, or reports the live job that already has its de-duplication key.
-    pub async fn enqueue(&self, job: NewJob) -> Result<Enqueued> {
+    /// In a unit of work the job is stored with the rest of it (and claimable once it commits).
+    pub async fn enqueue(&self, job: NewJob, on: impl Into<On<'_>>) -> Result<Enqueued> {
+        let on = on.into();
         Error::at_least_one("JobQueue::enqueue", "max_attempts", i64::from(job.max_attempts))?;
         traced(JOBS, "enqueue", async {
             let now = self.connection.server_time().await?;
@@ -252,7 +255,23 @@ impl JobQueue {
             if let Some(tenant) = &self.tenant {
                 tenant.stamp(JOBS, &mut document)?;
             }
-            match self.collection.insert_one(document).await {
+            // In a transaction a duplicate key would abort the whole unit of work: look first.
+            if let (Some(key), Some(uow)) = (&job.dedup_key, on.unit_of_work().filter(|u| u.is_transactional())) {
+                let find = self.collection.find_one(doc! { "live_dedup_key": self.live_key(&job.queue, key) });
+                let found = match uow.session().await.get() {
+                    Some(session) => find.session(session).await?,
+                    None => find.await?,
+                };
+                if let Some(existing_id) = found.and_then(|d| d.get_str("_id").ok().map(str::to_owned)) {
+                    return Ok(Enqueued::Duplicate { existing_id });
+                }
+            }
+            let insert = self.collection.insert_one(document);
+            let inserted = match on.session().await.get() {
+                Some(session) => insert.session(session).await,
+                None => insert.await,
+            };
+            match inserted {
                 Ok(_) => Ok(Enqueued::Created),
                 Err(err) if is_duplicate_key(&err) => {
                     if let Some(cross) = self.foreign(&job.id).await? {
@@ -261,15 +280,15 @@ impl JobQueue {
                     match &job.dedup_key {
                         Some(key) => {
                             let live = doc! { "live_dedup_key": self.live_key(&job.queue, key) };
-                            match self
-                                .collection
-                                .find_one(live)
-                                .await?
-                                .and_then(|d| d.get_str("_id").ok().map(str::to_owned))
-                            {
+                            let find = self.collection.find_one(live);
+                            let found = match on.session().await.get() {
+                                Some(session) => find.session(session).await?,
+                                None => find.await?,
+                            };
+                            match found.and_then(|d| d.get_str("_id").ok().map(str::to_owned)) {
                                 Some(existing_id) => Ok(Enqueued::Duplicate { existing_id }),
                                 // Finished in between: the key is free again.
-                                None => Box::pin(self.enqueue(job)).await,
+                                None => Box::pin(self.enqueue(job, on)).await,
                             }
                         }
                         None => Err(Error::AlreadyExists {

@@ -20,7 +20,7 @@ use crate::fields::int;
 use crate::indexes::IndexSpec;
 use crate::observe::traced;
 use crate::tenancy::{self, TENANT_FIELD, Tenant};
-use crate::uow::UnitOfWork;
+use crate::uow::On;
 
 const OUTBOX: &str = "outbox_messages";
 
@@ -114,7 +114,8 @@ impl Outbox {
 
     /// Saves messages (in the caller's unit of work, with the aggregate and its events). An empty
     /// list is a no-op.
-    pub async fn save(&self, messages: &[OutboxMessage], uow: Option<&mut UnitOfWork<'_>>) -> Result<()> {
+    pub async fn save(&self, messages: &[OutboxMessage], on: impl Into<On<'_>>) -> Result<()> {
+        let on = on.into();
         if messages.is_empty() {
             return Ok(());
         }
@@ -146,7 +147,7 @@ impl Outbox {
             .collect();
         let insert = self.collection.insert_many(documents);
         traced(OUTBOX, "save", async {
-            let inserted = match uow.and_then(|u| u.session()) {
+            let inserted = match on.session().await.get() {
                 Some(session) => insert.session(session).await,
                 None => insert.await,
             };
