@@ -22,6 +22,20 @@ pub enum Error {
     /// A specification or query options did not compile.
     #[error(transparent)]
     Spec(#[from] SpecError),
+    /// A stored event's payload does not decode into the event type asked for: the type does
+    /// not match, the schema version is not the type's (after upcasters), or a field does not
+    /// deserialize (`path` is its serde path, e.g. `lines[2].quantity`).
+    #[error("cannot decode event {event_id} ({event_type}){}: {message}", if path.is_empty() || path == "." { String::new() } else { format!(" at {path}") })]
+    Decode {
+        /// The stored event id.
+        event_id: String,
+        /// The stored event type.
+        event_type: String,
+        /// The serde path of the field that failed (empty when the whole event did not fit).
+        path: String,
+        /// What went wrong.
+        message: String,
+    },
     /// A document could not be mapped to or from the model type.
     #[error("cannot map {what}: {message}")]
     Mapping {

@@ -90,9 +90,11 @@
 //! applies to its own messages, and every message's claim stays atomic.
 #![forbid(unsafe_code)]
 
+pub mod aggregates;
 mod connection;
 mod error;
 mod event_store;
+pub mod events;
 mod fields;
 mod guarded;
 mod indexes;
@@ -110,19 +112,23 @@ mod tenancy;
 mod uow;
 mod version;
 
+pub use aggregates::{AggregateStore, EventSourced, Root, SnapshotPolicy};
+/// The `bson` crate this crate uses (for the macros).
+pub use bson;
 pub use connection::{Connection, Health, PoolOptions};
 pub use error::{Error, EventIdProblem, Result};
 pub use event_store::{
     DEFAULT_GAP_GRACE, EventStore, ExpectedVersion, GapStats, NewEvent, StoredEvent, Stream as EventStream, Upcast,
     Upcasters,
 };
+pub use events::{Event, EventSet};
 pub use indexes::{IndexReport, IndexSpec};
 pub use jobs::{ClaimedJob, Enqueued, Failed, JobQueue, NewJob};
-pub use model::{Aggregate, Mapping, PendingEvent};
+pub use model::{Aggregate, Mapping};
 pub use outbox::{ClaimedMessage, Outbox, OutboxMessage, OutboxRelay, RelayReport};
 pub use projections::{Applied, ProjectionStore};
 pub use repository::{GetMany, Repository};
-pub use runner::{Projection, ProjectionRunner, RebuildProgress, RebuildReport, RunnerStats, Write};
+pub use runner::{Handlers, Projection, ProjectionRunner, RebuildProgress, RebuildReport, RunnerStats, Write};
 pub use sagas::{IfStarted, Page, Saga, SagaRepository, SagaStatus};
 pub use snapshots::{PositionStore, Snapshot, SnapshotStore};
 pub use tenancy::{TENANT_FIELD, Tenant};

@@ -12,23 +12,6 @@ use serde::de::DeserializeOwned;
 use crate::error::{Error, Result};
 use crate::version::Version;
 
-/// A domain event raised by an aggregate, waiting for the event store.
-#[derive(Debug, Clone, PartialEq)]
-#[non_exhaustive]
-pub struct PendingEvent {
-    /// The event type name (`"OrderPlaced"`).
-    pub event_type: String,
-    /// The payload.
-    pub payload: Document,
-}
-
-impl PendingEvent {
-    /// A pending event.
-    pub fn new(event_type: impl Into<String>, payload: Document) -> Self {
-        PendingEvent { event_type: event_type.into(), payload }
-    }
-}
-
 /// An aggregate root stored by a [`Repository`](crate::Repository).
 ///
 /// The struct serialises its own fields (with serde); the repository stores [`id`](Self::id)
@@ -52,10 +35,6 @@ pub trait Aggregate: Serialize + DeserializeOwned + Send + Sync {
     /// The version last loaded or saved (0 for a new aggregate).
     fn version(&self) -> i64 {
         self.version_ref().get()
-    }
-    /// Takes the events raised since the last save (for the event store); none by default.
-    fn pull_events(&mut self) -> Vec<PendingEvent> {
-        Vec::new()
     }
 }
 

@@ -55,6 +55,28 @@ impl EventStore {
         documents.into_iter().map(|d| self.decode(d)).collect()
     }
 
+    /// Events of one stream after `from_version`, in version order, as a stream read from one
+    /// cursor (memory stays one batch however long the stream is).
+    pub async fn read_stream_cursor(
+        &self,
+        aggregate_id: &str,
+        from_version: i64,
+    ) -> Result<impl futures::Stream<Item = Result<StoredEvent>> + Send + '_> {
+        let filter = self.scoped(doc! { "aggregate_id": aggregate_id, "version": { "$gt": from_version } });
+        let cursor = self.events.find(filter).sort(doc! { "version": 1 }).batch_size(500).await?;
+        Ok(cursor.map_err(Error::from).and_then(move |d| std::future::ready(self.decode(d))))
+    }
+
+    /// The stream's current version (0 when it has no events).
+    pub async fn current_version(&self, aggregate_id: &str) -> Result<i64> {
+        let last = self
+            .events
+            .find_one(self.scoped(doc! { "aggregate_id": aggregate_id }))
+            .sort(doc! { "version": -1 })
+            .projection(doc! { "version": 1 });
+        Ok(last.await?.map(|d| int(d.get("version"))).unwrap_or(0))
+    }
+
     /// Up to `limit` events after global position `after`, in position order; empty only when
     /// the reader has caught up with the latest committed position, or waits for a missing
     /// position still in flight (see [gaps](Self#gaps-legacy-writers)). The page covers the

@@ -24,6 +24,7 @@
 mod checkpoint;
 mod live;
 mod rebuild;
+mod typed;
 mod write;
 
 use std::collections::HashMap;
@@ -34,6 +35,7 @@ use std::time::Duration;
 use futures::FutureExt;
 
 pub use rebuild::{RebuildProgress, RebuildReport};
+pub use typed::Handlers;
 pub use write::Write;
 
 use self::checkpoint::Checkpoint;
