@@ -234,12 +234,7 @@ impl<T: Aggregate> Repository<T> {
 
     /// Deletes the aggregate; with `expected_version`, only if the stored version matches
     /// (otherwise [`Error::Concurrency`]). Returns whether a document was deleted.
-    pub async fn delete(
-        &self,
-        id: &T::Id,
-        expected_version: Option<i64>,
-        on: impl Into<On<'_>>,
-    ) -> Result<bool> {
+    pub async fn delete(&self, id: &T::Id, expected_version: Option<i64>, on: impl Into<On<'_>>) -> Result<bool> {
         let on = on.into();
         traced(T::COLLECTION, "delete", async move {
             let key = id_to_bson(id)?;
@@ -301,12 +296,7 @@ impl<T: Aggregate> Repository<T> {
     /// Aggregates matching a specification, with query options (sort, skip, limit).
     /// `select_fields`, `distinct` and `group_by` do not produce whole aggregates: they are
     /// [`Error::Unsupported`] here; [`search_documents`](Self::search_documents) honours them.
-    pub async fn search(
-        &self,
-        spec: &Value,
-        options: Option<&QueryOptions>,
-        on: impl Into<On<'_>>,
-    ) -> Result<Vec<T>> {
+    pub async fn search(&self, spec: &Value, options: Option<&QueryOptions>, on: impl Into<On<'_>>) -> Result<Vec<T>> {
         let on = on.into();
         traced(T::COLLECTION, "search", async move {
             let filter = self.spec_filter(spec)?;

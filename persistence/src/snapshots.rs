@@ -32,13 +32,13 @@ async fn advance(
     mut set: Document,
     on: impl Into<On<'_>>,
 ) -> Result<bool> {
-        let on = on.into();
+    let on = on.into();
     if let Some(tenant) = tenant {
         tenant.stamp(collection.name(), &mut set)?;
     }
     let condition = doc! { "_id": id, field: { "$lt": value } };
     let mut guard = on.session().await;
-            let session = guard.get();
+    let session = guard.get();
     upsert_if(collection, tenant, &Bson::String(id.into()), condition, doc! { "$set": set }, session).await
 }
 
