@@ -6,7 +6,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bson::doc;
-use cqrs_mongo_persistence::{Failed, JobQueue, NewJob};
+use cqrs_mongo_persistence::{Alone, Failed, JobQueue, NewJob};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn jobs_stats_counts_jobs_by_status() {
@@ -14,12 +14,12 @@ async fn jobs_stats_counts_jobs_by_status() {
     let db = support::database(test).await;
     let jobs = JobQueue::new(&db);
     let lease = Duration::from_secs(30);
-    jobs.enqueue(NewJob::new("done", "mail", doc! {}).priority(9)).await.unwrap();
-    jobs.enqueue(NewJob::new("broken", "mail", doc! {}).priority(8).max_attempts(1)).await.unwrap();
-    jobs.enqueue(NewJob::new("running", "mail", doc! {}).priority(7)).await.unwrap();
-    jobs.enqueue(NewJob::new("cancelled", "mail", doc! {})).await.unwrap();
-    jobs.enqueue(NewJob::new("waiting-1", "reports", doc! {})).await.unwrap();
-    jobs.enqueue(NewJob::new("waiting-2", "reports", doc! {})).await.unwrap();
+    jobs.enqueue(NewJob::new("done", "mail", doc! {}).priority(9), Alone).await.unwrap();
+    jobs.enqueue(NewJob::new("broken", "mail", doc! {}).priority(8).max_attempts(1), Alone).await.unwrap();
+    jobs.enqueue(NewJob::new("running", "mail", doc! {}).priority(7), Alone).await.unwrap();
+    jobs.enqueue(NewJob::new("cancelled", "mail", doc! {}), Alone).await.unwrap();
+    jobs.enqueue(NewJob::new("waiting-1", "reports", doc! {}), Alone).await.unwrap();
+    jobs.enqueue(NewJob::new("waiting-2", "reports", doc! {}), Alone).await.unwrap();
     let done = jobs.claim("w", &["mail"], lease).await.unwrap().unwrap();
     assert_eq!(done.id, "done");
     jobs.complete(&done).await.unwrap();

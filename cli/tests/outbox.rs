@@ -3,7 +3,7 @@
 mod support;
 
 use bson::{Document, doc};
-use cqrs_mongo_persistence::{Outbox, OutboxMessage, OutboxRelay};
+use cqrs_mongo_persistence::{Alone, Outbox, OutboxMessage, OutboxRelay};
 
 fn message(id: &str) -> OutboxMessage {
     OutboxMessage::new(id, "OrderPlaced", doc! { "id": id }, "corr-1")
@@ -14,7 +14,7 @@ async fn outbox_stats_and_retry_dead_put_parked_messages_back_to_pending() {
     let test = "cli_outbox";
     let db = support::database(test).await;
     let outbox = Outbox::new(&db);
-    outbox.save(&[message("m1"), message("m2"), message("m3")], None).await.unwrap();
+    outbox.save(&[message("m1"), message("m2"), message("m3")], Alone).await.unwrap();
     // One attempt each: m3 is published, m1 and m2 fail and are parked as dead (`failed`).
     let relay = OutboxRelay::new(&outbox, "test-relay").max_attempts(1);
     let report = relay
@@ -22,7 +22,7 @@ async fn outbox_stats_and_retry_dead_put_parked_messages_back_to_pending() {
         .await
         .unwrap();
     assert_eq!((report.published, report.dead), (1, 2));
-    outbox.save(&[message("m4")], None).await.unwrap();
+    outbox.save(&[message("m4")], Alone).await.unwrap();
 
     let stats = support::stdout_ok(&support::run(test, &["outbox", "stats"]).await);
     assert_eq!(stats, "pending    1\npublished  1\nfailed     2\ntotal      4\n");

@@ -75,13 +75,13 @@ pub async fn place_order(
     let event = order.placed_event();
     let message = OutboxMessage::new(format!("{}-placed", order.id), "OrderPlaced", event.payload.clone(), &order.id)
         .for_aggregate(order.id.clone());
-    db.run_in_transaction_with((orders, events, outbox, order, event, message), |uow, context| {
+    db.transaction_with((orders, events, outbox, order, event, message), |uow, context| {
         let (orders, events, outbox, order, event, message) = context;
         async move {
-            orders.save(order, Some(&mut *uow)).await?;
+            orders.save(order, uow).await?;
             let stream = EventStream { aggregate_id: &order.id, aggregate_type: "Order" };
-            events.append(stream, ExpectedVersion::NoStream, std::slice::from_ref(event), Some(&mut *uow)).await?;
-            outbox.save(std::slice::from_ref(message), Some(uow)).await
+            events.append(stream, ExpectedVersion::NoStream, std::slice::from_ref(event), uow).await?;
+            outbox.save(std::slice::from_ref(message), uow).await
         }
         .boxed()
     })
@@ -97,12 +97,12 @@ pub async fn pay_order(
 ) -> Result<()> {
     order.status = "paid".into();
     let event = NewEvent::new(format!("{}-paid", order.id), "OrderPaid", doc! {});
-    db.run_in_transaction_with((orders, events, order, event), |uow, context| {
+    db.transaction_with((orders, events, order, event), |uow, context| {
         let (orders, events, order, event) = context;
         async move {
-            orders.save(order, Some(&mut *uow)).await?;
+            orders.save(order, uow).await?;
             let stream = EventStream { aggregate_id: &order.id, aggregate_type: "Order" };
-            events.append(stream, ExpectedVersion::Exact(1), std::slice::from_ref(event), Some(uow)).await.map(|_| ())
+            events.append(stream, ExpectedVersion::Exact(1), std::slice::from_ref(event), uow).await.map(|_| ())
         }
         .boxed()
     })

@@ -12,7 +12,7 @@ use cqrs_mongo_demo::{
     Line, Order, OrderSummaries, SUMMARIES, SUMMARY_OPTIONS, SUMMARY_SPEC, describe, pay_order, place_order,
 };
 use cqrs_mongo_persistence::{
-    Connection, EventStore, IfStarted, JobQueue, NewJob, Outbox, OutboxRelay, PoolOptions, ProjectionRunner,
+    Alone, Connection, EventStore, IfStarted, JobQueue, NewJob, Outbox, OutboxRelay, PoolOptions, ProjectionRunner,
     ProjectionStore, Repository, Saga, SagaRepository, SagaStatus,
 };
 use cqrs_mongo_spec::{Compiler, ExtJsonFormat, QueryOptions};
@@ -117,18 +117,18 @@ async fn main() -> Result<(), Failure> {
     println!("\n5. a background job and a saga step");
     let paid = placed.iter().find(|o| o.status == "paid").ok_or("no paid order")?;
     let job = NewJob::new(format!("invoice-{}", paid.id), "invoices", doc! { "order": &paid.id }).dedup_key(&paid.id);
-    jobs.enqueue(job).await?;
+    jobs.enqueue(job, Alone).await?;
     let claimed = jobs.claim("demo-worker", &["invoices"], Duration::from_secs(30)).await?.ok_or("no job")?;
     println!("   worker claimed {} (attempt {}, fencing token {})", claimed.id, claimed.attempt, claimed.fencing_token);
     jobs.complete(&claimed).await?;
     println!("   jobs: {:?}", jobs.stats().await?);
     let saga = Saga::new(format!("fulfil-{}", paid.id), "Fulfilment", &paid.id, doc! { "step": "reserve-stock" });
-    let mut saga = sagas.start(saga, IfStarted::ReturnExisting, None).await?;
+    let mut saga = sagas.start(saga, IfStarted::ReturnExisting, Alone).await?;
     saga.transition(SagaStatus::Running)?;
     saga.state.insert("step", "ship");
-    sagas.save(&mut saga, None).await?;
+    sagas.save(&mut saga, Alone).await?;
     saga.transition(SagaStatus::Completed)?;
-    sagas.save(&mut saga, None).await?;
+    sagas.save(&mut saga, Alone).await?;
     println!(
         "   saga {} for {} is {:?} at version {}",
         saga.id,

@@ -14,7 +14,7 @@ use binary::{status_row, stdout_ok};
 
 use bson::{DateTime, Document, doc};
 use cqrs_mongo_demo::{Line, Order, OrderSummaries, SUMMARIES, pay_order, place_order};
-use cqrs_mongo_persistence::{Connection, EventStore, Outbox, PositionStore, ProjectionRunner, Repository};
+use cqrs_mongo_persistence::{Alone, Connection, EventStore, Outbox, PositionStore, ProjectionRunner, Repository};
 use futures::TryStreamExt;
 
 /// Runs `cqrs-mongo-orders ARGS` against the test's database to completion.
@@ -94,7 +94,7 @@ async fn projections_rebuild_builds_the_read_model_and_moves_the_checkpoint() {
         .map(|d| (d.get_str("_id").unwrap(), d.get_f64("total").unwrap(), d.get_str("status").unwrap()))
         .collect();
     assert_eq!(rows, [("o1", 100.0, "placed"), ("o2", 200.0, "paid"), ("o3", 300.0, "placed")]);
-    assert_eq!(PositionStore::new(&db).get(SUMMARIES, None).await.unwrap(), head, "the checkpoint moved to the head");
+    assert_eq!(PositionStore::new(&db).get(SUMMARIES, Alone).await.unwrap(), head, "the checkpoint moved to the head");
     let indexes = summaries.list_index_names().await.unwrap();
     assert!(indexes.contains(&"status_1_total_-1".to_owned()), "the projection's index: {indexes:?}");
     let collections = db.database().list_collection_names().await.unwrap();

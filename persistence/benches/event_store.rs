@@ -6,7 +6,8 @@ use std::time::Instant;
 
 use bson::{DateTime, Document, doc};
 use cqrs_mongo_persistence::{
-    Connection, EventStore, EventStream, ExpectedVersion, NewEvent, Outbox, OutboxMessage, OutboxRelay, PoolOptions,
+    Alone, Connection, EventStore, EventStream, ExpectedVersion, NewEvent, Outbox, OutboxMessage, OutboxRelay,
+    PoolOptions,
 };
 use futures::{FutureExt, TryStreamExt};
 
@@ -38,7 +39,7 @@ async fn append_throughput(db: &Connection, writers: usize) -> f64 {
                 for i in 0..per_writer {
                     let event = NewEvent::new(format!("w{w}e{i}"), "Placed", doc! { "i": i as i64 });
                     let stream = EventStream { aggregate_id: &id, aggregate_type: "Order" };
-                    store.append(stream, ExpectedVersion::Exact(i as i64), &[event], None).await.unwrap();
+                    store.append(stream, ExpectedVersion::Exact(i as i64), &[event], Alone).await.unwrap();
                 }
             })
         })
@@ -69,13 +70,13 @@ async fn append_in_unit_of_work_throughput(db: &Connection, writers: usize) -> f
                     let event = NewEvent::new(format!("w{w}e{i}"), "Placed", doc! { "i": i as i64 });
                     let message = OutboxMessage::new(format!("w{w}m{i}"), "Placed", doc! { "i": i as i64 }, "c");
                     let id = format!("s{w}");
-                    db.run_in_transaction_with((&store, &outbox, event, message, id, i), |uow, context| {
+                    db.transaction_with((&store, &outbox, event, message, id, i), |uow, context| {
                         let (store, outbox, event, message, id, i) = context;
                         async move {
                             let stream = EventStream { aggregate_id: id, aggregate_type: "Order" };
                             let expected = ExpectedVersion::Exact(*i as i64);
-                            store.append(stream, expected, std::slice::from_ref(event), Some(&mut *uow)).await?;
-                            outbox.save(std::slice::from_ref(message), Some(uow)).await
+                            store.append(stream, expected, std::slice::from_ref(event), uow).await?;
+                            outbox.save(std::slice::from_ref(message), uow).await
                         }
                         .boxed()
                     })
@@ -215,7 +216,7 @@ async fn main() {
     let outbox = Outbox::new(&db);
     let messages: Vec<OutboxMessage> =
         (0..2_000).map(|i| OutboxMessage::new(format!("m{i}"), "Placed", doc! { "i": i }, "c")).collect();
-    outbox.save(&messages, None).await.unwrap();
+    outbox.save(&messages, Alone).await.unwrap();
     let relay = OutboxRelay::new(&outbox, "bench").batch(500);
     let start = Instant::now();
     let mut published = 0;

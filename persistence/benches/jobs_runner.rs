@@ -7,7 +7,8 @@ use std::time::{Duration, Instant};
 
 use bson::{DateTime, Document, doc};
 use cqrs_mongo_persistence::{
-    Connection, EventStore, JobQueue, NewJob, PoolOptions, Projection, ProjectionRunner, Result, StoredEvent, Write,
+    Alone, Connection, EventStore, JobQueue, NewJob, PoolOptions, Projection, ProjectionRunner, Result, StoredEvent,
+    Write,
 };
 
 const JOBS: usize = 4_000;
@@ -18,7 +19,7 @@ async fn claims_per_second(db: &Connection, workers: usize, batch: usize) -> f64
     db.ensure_indexes(&JobQueue::indexes()).await.unwrap();
     let jobs = JobQueue::new(db);
     for i in 0..JOBS {
-        jobs.enqueue(NewJob::new(format!("j{i}"), "work", doc! { "i": i as i64 })).await.unwrap();
+        jobs.enqueue(NewJob::new(format!("j{i}"), "work", doc! { "i": i as i64 }), Alone).await.unwrap();
     }
     let start = Instant::now();
     let tasks: Vec<_> = (0..workers)

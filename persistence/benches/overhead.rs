@@ -7,7 +7,7 @@
 use std::time::{Duration, Instant};
 
 use bson::{Document, doc};
-use cqrs_mongo_persistence::{Connection, PoolOptions, Repository, Version};
+use cqrs_mongo_persistence::{Alone, Connection, PoolOptions, Repository, Version};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -73,7 +73,7 @@ async fn main() {
     for i in 0..1_000 {
         let mut order =
             Order { id: format!("o{i}"), customer: format!("c{}", i % 10), total: i, version: Version::default() };
-        repo.save(&mut order, None).await.expect("seed");
+        repo.save(&mut order, Alone).await.expect("seed");
     }
     println!("server: {uri}\n");
 
@@ -83,7 +83,7 @@ async fn main() {
         pair(
             400,
             async |i| {
-                repo.get(&ids[i % 1_000], None).await.unwrap().unwrap();
+                repo.get(&ids[i % 1_000], Alone).await.unwrap().unwrap();
             },
             async |i| {
                 raw.find_one(doc! { "_id": &ids[i % 1_000] }).await.unwrap().unwrap();
@@ -92,7 +92,7 @@ async fn main() {
         .await,
     );
 
-    let mut mine = repo.get(&"o1".to_string(), None).await.unwrap().unwrap();
+    let mut mine = repo.get(&"o1".to_string(), Alone).await.unwrap().unwrap();
     let mut raw_version = 1_i64;
     raw.insert_one(doc! { "_id": "raw1", "customer": "c1", "total": 1_i64, "version": 1_i64 }).await.unwrap();
     report(
@@ -101,7 +101,7 @@ async fn main() {
             400,
             async |i| {
                 mine.total = i as i64;
-                repo.save(&mut mine, None).await.unwrap();
+                repo.save(&mut mine, Alone).await.unwrap();
             },
             async |i| {
                 let filter = doc! { "_id": "raw1", "version": raw_version };
@@ -119,11 +119,11 @@ async fn main() {
         pair(
             40,
             async |i| {
-                let mut uow = db.begin().await.unwrap();
+                let uow = db.begin().await.unwrap();
                 for j in 0..10 {
                     let mut order =
                         Order { id: format!("u{i}_{j}"), customer: "c".into(), total: j, version: Version::default() };
-                    repo.save(&mut order, Some(&mut uow)).await.unwrap();
+                    repo.save(&mut order, &uow).await.unwrap();
                 }
                 uow.commit().await.unwrap();
             },
@@ -150,7 +150,7 @@ async fn main() {
         pair(
             100,
             async |_| {
-                assert!(!repo.search(&spec, None, None).await.unwrap().is_empty());
+                assert!(!repo.search(&spec, None, Alone).await.unwrap().is_empty());
             },
             async |_| {
                 let found: Vec<Document> = raw.find(filter.clone()).await.unwrap().try_collect().await.unwrap();

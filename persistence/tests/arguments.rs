@@ -8,7 +8,8 @@ use std::time::Duration;
 
 use bson::doc;
 use cqrs_mongo_persistence::{
-    Error, EventStore, JobQueue, NewJob, Outbox, OutboxMessage, OutboxRelay, Page, ProjectionRunner, SagaRepository,
+    Alone, Error, EventStore, JobQueue, NewJob, Outbox, OutboxMessage, OutboxRelay, Page, ProjectionRunner,
+    SagaRepository,
 };
 use futures::StreamExt;
 use support::runner::Counts;
@@ -37,7 +38,7 @@ async fn zero_batches_pages_and_attempts_are_refused() {
     invalid(runner.catch_up().await, "ProjectionRunner::batch_size", "events");
 
     let outbox = Outbox::new(&db);
-    outbox.save(&[OutboxMessage::new("m1", "Placed", doc! {}, "c")], None).await.unwrap();
+    outbox.save(&[OutboxMessage::new("m1", "Placed", doc! {}, "c")], Alone).await.unwrap();
     invalid(
         OutboxRelay::new(&outbox, "r").batch(0).run_once(|_| async { Ok(()) }).await,
         "OutboxRelay::batch",
@@ -48,8 +49,12 @@ async fn zero_batches_pages_and_attempts_are_refused() {
     assert_eq!(outbox.stats().await.unwrap().get("pending"), Some(&1), "nothing was claimed");
 
     let jobs = JobQueue::new(&db);
-    invalid(jobs.enqueue(NewJob::new("j0", "q", doc! {}).max_attempts(0)).await, "JobQueue::enqueue", "max_attempts");
-    jobs.enqueue(NewJob::new("j1", "q", doc! {})).await.unwrap();
+    invalid(
+        jobs.enqueue(NewJob::new("j0", "q", doc! {}).max_attempts(0), Alone).await,
+        "JobQueue::enqueue",
+        "max_attempts",
+    );
+    jobs.enqueue(NewJob::new("j1", "q", doc! {}), Alone).await.unwrap();
     let none = jobs.claim_batch("w", &["q"], Duration::from_secs(60), 0).await.unwrap();
     assert!(none.is_empty(), "a batch of at most 0 jobs claims none");
     assert_eq!(jobs.stats().await.unwrap().get("PENDING"), Some(&1));

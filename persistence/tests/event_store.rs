@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bson::doc;
-use cqrs_mongo_persistence::{Error, EventIdProblem, EventStore, EventStream, ExpectedVersion, NewEvent};
+use cqrs_mongo_persistence::{Alone, Error, EventIdProblem, EventStore, EventStream, ExpectedVersion, NewEvent};
 
 fn stream(id: &str) -> EventStream<'_> {
     EventStream { aggregate_id: id, aggregate_type: "Order" }
@@ -28,11 +28,11 @@ async fn store(test: &str) -> (cqrs_mongo_persistence::Connection, EventStore) {
 async fn appends_and_reads_with_one_based_positions_in_the_legacy_format() {
     let (db, store) = store("events_basic").await;
     let positions =
-        store.append(stream("a"), ExpectedVersion::NoStream, &[event("e1", 1), event("e2", 2)], None).await.unwrap();
+        store.append(stream("a"), ExpectedVersion::NoStream, &[event("e1", 1), event("e2", 2)], Alone).await.unwrap();
     assert_eq!(positions, [1, 2]);
-    let positions = store.append(stream("b"), ExpectedVersion::Any, &[event("e3", 3)], None).await.unwrap();
+    let positions = store.append(stream("b"), ExpectedVersion::Any, &[event("e3", 3)], Alone).await.unwrap();
     assert_eq!(positions, [3]);
-    store.append(stream("a"), ExpectedVersion::Exact(2), &[event("e4", 4)], None).await.unwrap();
+    store.append(stream("a"), ExpectedVersion::Exact(2), &[event("e4", 4)], Alone).await.unwrap();
     let a = store.read_stream("a", 0, None).await.unwrap();
     assert_eq!(a.iter().map(|e| (e.version, e.position)).collect::<Vec<_>>(), [(1, 1), (2, 2), (3, 4)]);
     assert_eq!(store.read_stream("a", 1, Some(1)).await.unwrap()[0].event_id, "e2");
@@ -66,10 +66,10 @@ async fn appends_and_reads_with_one_based_positions_in_the_legacy_format() {
 #[tokio::test(flavor = "multi_thread")]
 async fn expected_versions_are_enforced_with_the_typed_error() {
     let (_db, store) = store("events_expected").await;
-    store.append(stream("a"), ExpectedVersion::NoStream, &[event("e1", 1)], None).await.unwrap();
-    let err = store.append(stream("a"), ExpectedVersion::NoStream, &[event("e2", 2)], None).await.unwrap_err();
+    store.append(stream("a"), ExpectedVersion::NoStream, &[event("e1", 1)], Alone).await.unwrap();
+    let err = store.append(stream("a"), ExpectedVersion::NoStream, &[event("e2", 2)], Alone).await.unwrap_err();
     assert!(matches!(err, Error::Concurrency { actual: Some(1), .. }), "{err:?}");
-    let err = store.append(stream("a"), ExpectedVersion::Exact(5), &[event("e2", 2)], None).await.unwrap_err();
+    let err = store.append(stream("a"), ExpectedVersion::Exact(5), &[event("e2", 2)], Alone).await.unwrap_err();
     assert!(matches!(err, Error::Concurrency { expected: 5, actual: Some(1), .. }), "{err:?}");
     assert_eq!(store.latest_position().await.unwrap(), 1, "a refused append takes no position");
 }
@@ -77,10 +77,10 @@ async fn expected_versions_are_enforced_with_the_typed_error() {
 #[tokio::test(flavor = "multi_thread")]
 async fn appending_a_stored_event_again_is_a_no_op_and_other_content_is_an_error() {
     let (_db, store) = store("events_idempotent").await;
-    store.append(stream("a"), ExpectedVersion::Any, &[event("e1", 1)], None).await.unwrap();
-    assert!(store.append(stream("a"), ExpectedVersion::Any, &[event("e1", 1)], None).await.unwrap().is_empty());
+    store.append(stream("a"), ExpectedVersion::Any, &[event("e1", 1)], Alone).await.unwrap();
+    assert!(store.append(stream("a"), ExpectedVersion::Any, &[event("e1", 1)], Alone).await.unwrap().is_empty());
     assert_eq!(store.read_stream("a", 0, None).await.unwrap().len(), 1);
-    let err = store.append(stream("a"), ExpectedVersion::Any, &[event("e1", 2)], None).await.unwrap_err();
+    let err = store.append(stream("a"), ExpectedVersion::Any, &[event("e1", 2)], Alone).await.unwrap_err();
     assert!(
         matches!(&err, Error::EventId { event_id, problem: EventIdProblem::OtherContent } if event_id == "e1"),
         "{err:?}"
@@ -90,18 +90,18 @@ async fn appending_a_stored_event_again_is_a_no_op_and_other_content_is_an_error
 #[tokio::test(flavor = "multi_thread")]
 async fn an_event_id_stored_in_another_stream_is_refused_on_every_path() {
     let (db, store) = store("events_other_stream").await;
-    store.append(stream("a"), ExpectedVersion::Any, &[event("e1", 1)], None).await.unwrap();
+    store.append(stream("a"), ExpectedVersion::Any, &[event("e1", 1)], Alone).await.unwrap();
     let in_a = |err: &Error| {
         matches!(err, Error::EventId { event_id, problem: EventIdProblem::InAnotherStream { stream } }
             if event_id == "e1" && stream == "a")
     };
     // The same event (type and payload) in stream c: not an idempotent retry of stream a's.
     for expected in [ExpectedVersion::Any, ExpectedVersion::NoStream] {
-        let err = store.append(stream("c"), expected, &[event("e1", 1)], None).await.unwrap_err();
+        let err = store.append(stream("c"), expected, &[event("e1", 1)], Alone).await.unwrap_err();
         assert!(in_a(&err), "{expected:?}: {err:?}");
     }
-    let mut uow = db.begin().await.unwrap();
-    let err = store.append(stream("c"), ExpectedVersion::Any, &[event("e1", 1)], Some(&mut uow)).await.unwrap_err();
+    let uow = db.begin().await.unwrap();
+    let err = store.append(stream("c"), ExpectedVersion::Any, &[event("e1", 1)], &uow).await.unwrap_err();
     assert!(in_a(&err), "in a unit of work: {err:?}");
     drop(uow);
     assert!(store.read_stream("c", 0, None).await.unwrap().is_empty(), "stream c got nothing");
@@ -113,10 +113,10 @@ async fn a_batch_that_repeats_an_event_id_is_refused_before_any_write() {
     let (db, store) = store("events_repeated_id").await;
     let batch = [event("x1", 1), event("x2", 2), event("x1", 3)];
     let repeated = |err: &Error| matches!(err, Error::EventId { event_id, problem: EventIdProblem::RepeatedInBatch } if event_id == "x1");
-    let err = store.append(stream("a"), ExpectedVersion::NoStream, &batch, None).await.unwrap_err();
+    let err = store.append(stream("a"), ExpectedVersion::NoStream, &batch, Alone).await.unwrap_err();
     assert!(repeated(&err), "{err:?}");
-    let mut uow = db.begin().await.unwrap();
-    let err = store.append(stream("a"), ExpectedVersion::Any, &batch, Some(&mut uow)).await.unwrap_err();
+    let uow = db.begin().await.unwrap();
+    let err = store.append(stream("a"), ExpectedVersion::Any, &batch, &uow).await.unwrap_err();
     assert!(repeated(&err), "in a unit of work: {err:?}");
     uow.commit().await.unwrap();
     assert_eq!(store.latest_position().await.unwrap(), 0, "no position was taken");
@@ -126,13 +126,13 @@ async fn a_batch_that_repeats_an_event_id_is_refused_before_any_write() {
 #[tokio::test(flavor = "multi_thread")]
 async fn a_batch_is_atomic_and_joins_the_callers_unit_of_work() {
     let (db, store) = store("events_atomic").await;
-    store.append(stream("b"), ExpectedVersion::Any, &[event("taken", 1)], None).await.unwrap();
+    store.append(stream("b"), ExpectedVersion::Any, &[event("taken", 1)], Alone).await.unwrap();
     // The second event reuses a stored id with other content: nothing of the batch is written.
-    let err = store.append(stream("a"), ExpectedVersion::Any, &[event("x1", 1), event("taken", 9)], None).await;
+    let err = store.append(stream("a"), ExpectedVersion::Any, &[event("x1", 1), event("taken", 9)], Alone).await;
     assert!(err.is_err());
     assert!(store.read_stream("a", 0, None).await.unwrap().is_empty());
-    let mut uow = db.begin().await.unwrap();
-    store.append(stream("a"), ExpectedVersion::NoStream, &[event("y1", 1)], Some(&mut uow)).await.unwrap();
+    let uow = db.begin().await.unwrap();
+    store.append(stream("a"), ExpectedVersion::NoStream, &[event("y1", 1)], &uow).await.unwrap();
     uow.rollback().await.unwrap();
     assert!(store.read_stream("a", 0, None).await.unwrap().is_empty());
     assert_eq!(store.latest_position().await.unwrap(), 1);
@@ -157,14 +157,12 @@ async fn append_via(
     use futures::FutureExt;
     match via {
         Via::Grouped => {
-            store.append(stream(id), ExpectedVersion::Exact(expected), &events, None).await.unwrap();
+            store.append(stream(id), ExpectedVersion::Exact(expected), &events, Alone).await.unwrap();
         }
         Via::UnitOfWork => {
-            db.run_in_transaction_with((store, id, events), |uow, (store, id, events)| {
-                async move {
-                    store.append(stream(id), ExpectedVersion::Exact(expected), events, Some(uow)).await.map(|_| ())
-                }
-                .boxed()
+            db.transaction_with((store, id, events), |uow, (store, id, events)| {
+                async move { store.append(stream(id), ExpectedVersion::Exact(expected), events, uow).await.map(|_| ()) }
+                    .boxed()
             })
             .await
             .unwrap();
@@ -252,7 +250,7 @@ async fn read_all_waits_at_missing_positions_and_pages_across_them_once_given_up
     use futures::TryStreamExt;
     let (db, store) = store("events_gaps").await;
     for n in 1..=6 {
-        store.append(stream("a"), ExpectedVersion::Any, &[event(&format!("e{n}"), n)], None).await.unwrap();
+        store.append(stream("a"), ExpectedVersion::Any, &[event(&format!("e{n}"), n)], Alone).await.unwrap();
     }
     // Positions 2..=4 gone (as if a legacy writer had taken them and not inserted yet).
     let events = db.database().collection::<bson::Document>("domain_events");
@@ -290,9 +288,9 @@ async fn upcasters_streams_types_and_loading_from_a_snapshot() {
     let (db, store) = store("events_reading").await;
     let mut old = event("e1", 1);
     old.schema_version = 1;
-    store.append(stream("a"), ExpectedVersion::Any, &[old, event("e2", 2)], None).await.unwrap();
+    store.append(stream("a"), ExpectedVersion::Any, &[old, event("e2", 2)], Alone).await.unwrap();
     store
-        .append(stream("a"), ExpectedVersion::Any, &[NewEvent::new("e3", "OrderPaid", doc! { "amount": 3 })], None)
+        .append(stream("a"), ExpectedVersion::Any, &[NewEvent::new("e3", "OrderPaid", doc! { "amount": 3 })], Alone)
         .await
         .unwrap();
     fn v1_to_v2(mut payload: bson::Document) -> bson::Document {
@@ -310,7 +308,7 @@ async fn upcasters_streams_types_and_loading_from_a_snapshot() {
     let paid = store.read_by_types(&["OrderPaid"], 0, 10).await.unwrap();
     assert_eq!(paid.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["e3"]);
     let snapshots = SnapshotStore::new(&db);
-    snapshots.save("Order", "a", 2, doc! { "state": "after two" }, None).await.unwrap();
+    snapshots.save("Order", "a", 2, doc! { "state": "after two" }, Alone).await.unwrap();
     let (snapshot, events) = store.load(&snapshots, "Order", "a").await.unwrap();
     assert_eq!(snapshot.unwrap().version, 2);
     assert_eq!(events.iter().map(|e| e.version).collect::<Vec<_>>(), [3]);
@@ -323,7 +321,7 @@ async fn sixteen_writers_on_one_stream_one_wins_each_version_the_others_get_the_
         .map(|w| {
             let store = store.clone();
             tokio::spawn(async move {
-                store.append(stream("hot"), ExpectedVersion::Exact(0), &[event(&format!("w{w}"), w)], None).await
+                store.append(stream("hot"), ExpectedVersion::Exact(0), &[event(&format!("w{w}"), w)], Alone).await
             })
         })
         .collect();
@@ -341,7 +339,7 @@ async fn sixteen_writers_on_one_stream_one_wins_each_version_the_others_get_the_
         .map(|w| {
             let store = store.clone();
             tokio::spawn(async move {
-                store.append(stream("hot"), ExpectedVersion::Any, &[event(&format!("any{w}"), w)], None).await
+                store.append(stream("hot"), ExpectedVersion::Any, &[event(&format!("any{w}"), w)], Alone).await
             })
         })
         .collect();

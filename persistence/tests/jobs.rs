@@ -7,7 +7,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bson::{DateTime, doc};
-use cqrs_mongo_persistence::{Connection, Enqueued, Error, Failed, JobQueue, NewJob, Page};
+use cqrs_mongo_persistence::{Alone, Connection, Enqueued, Error, Failed, JobQueue, NewJob, Page};
 
 async fn queue(test: &str) -> (Connection, JobQueue) {
     let db = support::database(test).await;
@@ -23,11 +23,11 @@ async fn claims_follow_priority_then_run_at_then_age_and_respect_queues() {
     let (_db, jobs) = queue("jobs_order").await;
     let past = DateTime::from_millis(DateTime::now().timestamp_millis() - 60_000);
     let later = DateTime::from_millis(DateTime::now().timestamp_millis() + 3_600_000);
-    jobs.enqueue(NewJob::new("low-old", "mail", doc! {})).await.unwrap();
-    jobs.enqueue(NewJob::new("low-early", "mail", doc! {}).run_at(past)).await.unwrap();
-    jobs.enqueue(NewJob::new("high", "mail", doc! {}).priority(5)).await.unwrap();
-    jobs.enqueue(NewJob::new("future", "mail", doc! {}).priority(9).run_at(later)).await.unwrap();
-    jobs.enqueue(NewJob::new("other-queue", "reports", doc! {}).priority(9)).await.unwrap();
+    jobs.enqueue(NewJob::new("low-old", "mail", doc! {}), Alone).await.unwrap();
+    jobs.enqueue(NewJob::new("low-early", "mail", doc! {}).run_at(past), Alone).await.unwrap();
+    jobs.enqueue(NewJob::new("high", "mail", doc! {}).priority(5), Alone).await.unwrap();
+    jobs.enqueue(NewJob::new("future", "mail", doc! {}).priority(9).run_at(later), Alone).await.unwrap();
+    jobs.enqueue(NewJob::new("other-queue", "reports", doc! {}).priority(9), Alone).await.unwrap();
     let mut order = Vec::new();
     while let Some(job) = jobs.claim("w", &["mail"], LEASE).await.unwrap() {
         assert_eq!((job.attempt, job.max_attempts), (1, 3));
@@ -50,35 +50,38 @@ async fn claims_follow_priority_then_run_at_then_age_and_respect_queues() {
 #[tokio::test(flavor = "multi_thread")]
 async fn dedup_keys_are_unique_among_live_jobs_only() {
     let (_db, jobs) = queue("jobs_dedup").await;
-    assert_eq!(jobs.enqueue(NewJob::new("a", "q", doc! {}).dedup_key("report-7")).await.unwrap(), Enqueued::Created);
     assert_eq!(
-        jobs.enqueue(NewJob::new("b", "q", doc! {}).dedup_key("report-7")).await.unwrap(),
+        jobs.enqueue(NewJob::new("a", "q", doc! {}).dedup_key("report-7"), Alone).await.unwrap(),
+        Enqueued::Created
+    );
+    assert_eq!(
+        jobs.enqueue(NewJob::new("b", "q", doc! {}).dedup_key("report-7"), Alone).await.unwrap(),
         Enqueued::Duplicate { existing_id: "a".into() }
     );
     assert_eq!(
-        jobs.enqueue(NewJob::new("c", "other", doc! {}).dedup_key("report-7")).await.unwrap(),
+        jobs.enqueue(NewJob::new("c", "other", doc! {}).dedup_key("report-7"), Alone).await.unwrap(),
         Enqueued::Created,
         "keys are per queue"
     );
     let job = jobs.claim("w", &["q"], LEASE).await.unwrap().unwrap();
     assert!(matches!(
-        jobs.enqueue(NewJob::new("d", "q", doc! {}).dedup_key("report-7")).await.unwrap(),
+        jobs.enqueue(NewJob::new("d", "q", doc! {}).dedup_key("report-7"), Alone).await.unwrap(),
         Enqueued::Duplicate { .. }
     ));
     jobs.complete(&job).await.unwrap();
     assert_eq!(
-        jobs.enqueue(NewJob::new("e", "q", doc! {}).dedup_key("report-7")).await.unwrap(),
+        jobs.enqueue(NewJob::new("e", "q", doc! {}).dedup_key("report-7"), Alone).await.unwrap(),
         Enqueued::Created,
         "a finished job frees its key"
     );
-    let err = jobs.enqueue(NewJob::new("e", "q", doc! {})).await.unwrap_err();
+    let err = jobs.enqueue(NewJob::new("e", "q", doc! {}), Alone).await.unwrap_err();
     assert!(matches!(err, Error::AlreadyExists { .. }), "the same id twice: {err:?}");
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn failures_back_off_then_park_and_finished_jobs_are_never_reset() {
     let (_db, jobs) = queue("jobs_failures").await;
-    jobs.enqueue(NewJob::new("j", "q", doc! {}).max_attempts(2)).await.unwrap();
+    jobs.enqueue(NewJob::new("j", "q", doc! {}).max_attempts(2), Alone).await.unwrap();
     let first = jobs.claim("w", &["q"], LEASE).await.unwrap().unwrap();
     let Failed::RetryAt(at) = jobs.fail(&first, "boom").await.unwrap() else { panic!("first failure retries") };
     assert!(at > DateTime::from_millis(DateTime::now().timestamp_millis() - 5_000));
@@ -92,7 +95,7 @@ async fn failures_back_off_then_park_and_finished_jobs_are_never_reset() {
     assert!(matches!(err, Error::InvalidTransition { .. }), "{err:?}");
     assert!(!jobs.cancel("missing").await.unwrap());
 
-    jobs.enqueue(NewJob::new("k", "q", doc! {})).await.unwrap();
+    jobs.enqueue(NewJob::new("k", "q", doc! {}), Alone).await.unwrap();
     let held = jobs.claim("w", &["q"], LEASE).await.unwrap().unwrap();
     jobs.heartbeat(&held, LEASE).await.unwrap();
     assert!(jobs.cancel("k").await.unwrap(), "a running job can be cancelled");
@@ -105,13 +108,13 @@ async fn failures_back_off_then_park_and_finished_jobs_are_never_reset() {
 #[tokio::test(flavor = "multi_thread")]
 async fn an_expired_lease_is_reclaimed_and_the_stale_holder_cannot_complete() {
     let (_db, jobs) = queue("jobs_lease").await;
-    jobs.enqueue(NewJob::new("held", "q", doc! {})).await.unwrap();
+    jobs.enqueue(NewJob::new("held", "q", doc! {}), Alone).await.unwrap();
     let holder = jobs.claim("w", &["q"], LEASE).await.unwrap().unwrap();
     assert!(jobs.claim("other", &["q"], LEASE).await.unwrap().is_none(), "a leased job is not handed out");
     jobs.complete(&holder).await.unwrap();
 
     // A lease of 200 ms, then at least 400 ms without a heartbeat: expired, whatever the speed.
-    jobs.enqueue(NewJob::new("j", "q", doc! {})).await.unwrap();
+    jobs.enqueue(NewJob::new("j", "q", doc! {}), Alone).await.unwrap();
     let stale = jobs.claim("slow", &["q"], Duration::from_millis(200)).await.unwrap().unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
     let fresh = jobs.claim("fast", &["q"], LEASE).await.unwrap().unwrap();
@@ -122,7 +125,7 @@ async fn an_expired_lease_is_reclaimed_and_the_stale_holder_cannot_complete() {
     jobs.complete(&fresh).await.unwrap();
 
     // Expired on its last attempt: parked as failed instead of being handed out again.
-    jobs.enqueue(NewJob::new("once", "q", doc! {}).max_attempts(1)).await.unwrap();
+    jobs.enqueue(NewJob::new("once", "q", doc! {}).max_attempts(1), Alone).await.unwrap();
     let lost = jobs.claim("slow", &["q"], Duration::from_millis(200)).await.unwrap().unwrap();
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(jobs.claim("fast", &["q"], LEASE).await.unwrap().is_none());
@@ -137,7 +140,7 @@ async fn enqueue_wave(jobs: &JobQueue, wave: usize, size: usize) {
         // Every tenth job has a single attempt, so failures park some of them.
         let attempts = if i % 10 == 0 { 1 } else { 6 };
         let job = NewJob::new(format!("j{i:04}"), "work", doc! { "i": i as i64 }).max_attempts(attempts);
-        jobs.enqueue(job).await.unwrap();
+        jobs.enqueue(job, Alone).await.unwrap();
     }
 }
 
@@ -165,7 +168,7 @@ async fn eight_workers(test: &str, total: usize, lease: Duration) {
     // waves and finished ones are purged, as a long-running queue would: the collection stays
     // small while all the jobs go through it.
     // A worker that dies holding a job: its short lease must expire and the job be retried.
-    jobs.enqueue(NewJob::new("orphan", "work", doc! {}).priority(10)).await.unwrap();
+    jobs.enqueue(NewJob::new("orphan", "work", doc! {}).priority(10), Alone).await.unwrap();
     let orphan = jobs.claim("dead", &["work"], Duration::from_secs(1)).await.unwrap().unwrap();
     assert_eq!(orphan.id, "orphan");
     enqueue_wave(&jobs, 0, wave_size).await;
@@ -278,7 +281,7 @@ async fn eight_workers(test: &str, total: usize, lease: Duration) {
 async fn batch_claims_hand_each_job_to_one_worker_in_claim_order() {
     let (_db, jobs) = queue("jobs_batch").await;
     for i in 0..60 {
-        jobs.enqueue(NewJob::new(format!("j{i:02}"), "q", doc! {}).priority(i % 3)).await.unwrap();
+        jobs.enqueue(NewJob::new(format!("j{i:02}"), "q", doc! {}).priority(i % 3), Alone).await.unwrap();
     }
     let first = jobs.claim_batch("a", &["q"], LEASE, 5).await.unwrap();
     let priorities: Vec<&str> = first.iter().map(|j| j.id.as_str()).collect();

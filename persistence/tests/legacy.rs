@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bson::{Bson, Document, doc};
 use cqrs_mongo_persistence::{
-    Error, EventStore, EventStream, ExpectedVersion, Failed, IfStarted, JobQueue, NewEvent, NewJob, Outbox,
+    Alone, Error, EventStore, EventStream, ExpectedVersion, Failed, IfStarted, JobQueue, NewEvent, NewJob, Outbox,
     OutboxMessage, OutboxRelay, Page, PositionStore, Repository, Saga, SagaRepository, SagaStatus, SnapshotStore,
 };
 use support::legacy::{
@@ -32,7 +32,7 @@ async fn legacy_outbox_messages_are_published_at_once_with_every_stored_field() 
     legacy::insert(&db, "outbox_messages", vec![newer.clone(), older.clone(), done.clone()]).await;
     let outbox = Outbox::new(&db);
     outbox
-        .save(&[OutboxMessage::new("rust-1", "OrderShipped", doc! { "order_id": "o-2" }, "corr-2")], None)
+        .save(&[OutboxMessage::new("rust-1", "OrderShipped", doc! { "order_id": "o-2" }, "corr-2")], Alone)
         .await
         .unwrap();
     let before = ago(5_000);
@@ -113,7 +113,7 @@ async fn a_message_saved_here_has_every_field_legacy_get_pending_reads() {
     let db = support::database("legacy_outbox_rust_saved").await;
     legacy::insert(&db, "outbox_messages", vec![legacy::outbox_message(&uuid(20), ago(MINUTE), None)]).await;
     let message = OutboxMessage::new("rust-1", "OrderShipped", doc! { "order_id": "o-2", "lines": 3 }, "corr-2");
-    Outbox::new(&db).save(&[message], None).await.unwrap();
+    Outbox::new(&db).save(&[message], Alone).await.unwrap();
     let pending = legacy_pending(&db).await;
     let ids: Vec<&str> = pending.iter().map(|d| d.get_str("_id").unwrap()).collect();
     assert_eq!(ids, [uuid(20).as_str(), "rust-1"], "legacy get_pending lists both, by creation time");
@@ -138,7 +138,7 @@ async fn legacy_jobs_are_claimed_from_their_job_type_queue_oldest_first() {
     let report = legacy::background_job(&uuid(31), "build_report", ago(5 * MINUTE));
     legacy::insert(&db, "background_jobs", vec![mail.clone(), report]).await;
     let jobs = JobQueue::new(&db);
-    jobs.enqueue(NewJob::new("rust-mail", "send_email", doc! { "to": "x@y.z" })).await.unwrap();
+    jobs.enqueue(NewJob::new("rust-mail", "send_email", doc! { "to": "x@y.z" }), Alone).await.unwrap();
 
     let job = jobs.claim("w", &["send_email"], LEASE).await.unwrap().expect("the legacy job");
     assert_eq!((job.id.as_str(), job.queue.as_str()), (uuid(30).as_str(), "send_email"), "older than the Rust job");
@@ -157,7 +157,7 @@ async fn legacy_jobs_are_claimed_from_their_job_type_queue_oldest_first() {
     // (at most one interval later) adopts it, and its creation time puts it first.
     let sweeping = JobQueue::new(&db).sweep_every(Duration::from_millis(50));
     assert!(sweeping.claim("w", &["send_email"], LEASE).await.unwrap().is_none());
-    sweeping.enqueue(NewJob::new("rust-late", "send_email", doc! {})).await.unwrap();
+    sweeping.enqueue(NewJob::new("rust-late", "send_email", doc! {}), Alone).await.unwrap();
     legacy::insert(&db, "background_jobs", vec![legacy::background_job(&uuid(32), "send_email", ago(MINUTE))]).await;
     tokio::time::sleep(Duration::from_millis(120)).await;
     let first = sweeping.claim("w", &["send_email"], LEASE).await.unwrap().unwrap();
@@ -229,7 +229,7 @@ async fn stats_and_listings_see_legacy_jobs_and_rust_jobs_carry_a_job_type() {
     ];
     legacy::insert(&db, "background_jobs", jobs_in).await;
     let jobs = JobQueue::new(&db);
-    jobs.enqueue(NewJob::new("rust-1", "send_email", doc! { "n": 1 })).await.unwrap();
+    jobs.enqueue(NewJob::new("rust-1", "send_email", doc! { "n": 1 }), Alone).await.unwrap();
     let stats = jobs.stats().await.unwrap();
     assert_eq!((stats.get("PENDING"), stats.get("COMPLETED")), (Some(&3), Some(&1)), "{stats:?}");
     let ids = |found: Vec<Document>| {
@@ -315,18 +315,18 @@ async fn the_correlation_index_ignores_nulls_but_still_refuses_a_second_real_cor
     db.ensure_indexes(&SagaRepository::indexes()).await.expect("two null correlation ids of one type are allowed");
     let sagas = SagaRepository::new(&db);
 
-    let again = sagas.start(Saga::new("rust-dup", "OrderSaga", "order-1", doc! {}), IfStarted::Error, None).await;
+    let again = sagas.start(Saga::new("rust-dup", "OrderSaga", "order-1", doc! {}), IfStarted::Error, Alone).await;
     assert!(
         matches!(&again, Err(Error::AlreadyExists { existing_id, .. }) if *existing_id == uuid(72)),
         "the legacy saga holds OrderSaga/order-1: {again:?}"
     );
     let legacy_dup = legacy::saga_state(&uuid(76), "RUNNING", Some("order-1"), ago(MINUTE), None);
-    let raw = legacy::collection(&db, "sagas").insert_one(legacy_dup).await;
+    let raw = db.database().collection::<Document>("sagas").insert_one(legacy_dup).await;
     assert!(raw.is_err(), "a legacy writer is refused the same correlation id too");
-    sagas.start(Saga::new("rust-pay", "PaymentSaga", "order-1", doc! {}), IfStarted::Error, None).await.unwrap();
+    sagas.start(Saga::new("rust-pay", "PaymentSaga", "order-1", doc! {}), IfStarted::Error, Alone).await.unwrap();
     for id in ["rust-u1", "rust-u2"] {
         sagas
-            .start(Saga::uncorrelated(id, "OrderSaga", doc! { "current_step": "init" }), IfStarted::Error, None)
+            .start(Saga::uncorrelated(id, "OrderSaga", doc! { "current_step": "init" }), IfStarted::Error, Alone)
             .await
             .unwrap();
     }
@@ -346,7 +346,7 @@ async fn saving_a_loaded_legacy_saga_keeps_every_legacy_field_and_type() {
     let mut saga = sagas.get(&uuid(70)).await.unwrap().unwrap();
     saga.transition(SagaStatus::Completed).unwrap();
     saga.state.insert("current_step", "done");
-    sagas.save(&mut saga, None).await.unwrap();
+    sagas.save(&mut saga, Alone).await.unwrap();
     assert_eq!(saga.version(), 2);
 
     let stored = legacy::stored(&db, "sagas", &uuid(70)).await;
@@ -395,15 +395,15 @@ async fn legacy_events_are_read_and_rust_appends_continue_their_streams_and_posi
     let order_1 = EventStream { aggregate_id: "order-1", aggregate_type: "Order" };
     let mut event = NewEvent::new("rust-e4", "OrderPaid", doc! { "amount": 250 });
     event.correlation_id = Some("c-1".into());
-    assert_eq!(store.append(order_1, ExpectedVersion::Exact(2), &[event], None).await.unwrap(), [4]);
+    assert_eq!(store.append(order_1, ExpectedVersion::Exact(2), &[event], Alone).await.unwrap(), [4]);
     let late =
-        store.append(order_1, ExpectedVersion::Exact(2), &[NewEvent::new("rust-x", "OrderPaid", doc! {})], None).await;
+        store.append(order_1, ExpectedVersion::Exact(2), &[NewEvent::new("rust-x", "OrderPaid", doc! {})], Alone).await;
     assert!(matches!(late, Err(Error::Concurrency { expected: 2, actual: Some(3), .. })), "{late:?}");
     let order_2 = EventStream { aggregate_id: "order-2", aggregate_type: "Order" };
     // In a unit of work (the caller's transaction), not the group commit.
-    let mut uow = db.begin().await.unwrap();
+    let uow = db.begin().await.unwrap();
     let e5 = [NewEvent::new("rust-e5", "OrderPaid", doc! {})];
-    assert_eq!(store.append(order_2, ExpectedVersion::Exact(1), &e5, Some(&mut uow)).await.unwrap(), [5]);
+    assert_eq!(store.append(order_2, ExpectedVersion::Exact(1), &e5, &uow).await.unwrap(), [5]);
     uow.commit().await.unwrap();
 
     let stored = legacy::stored(&db, "domain_events", "rust-e4").await;
@@ -447,7 +447,7 @@ async fn a_position_a_legacy_append_took_without_inserting_is_stepped_over() {
     assert_eq!(store.latest_position().await.unwrap(), 4);
     let order_1 = EventStream { aggregate_id: "order-1", aggregate_type: "Order" };
     let event = [NewEvent::new("rust-e", "OrderPaid", doc! {})];
-    let appended = store.append(order_1, ExpectedVersion::Exact(2), &event, None).await.unwrap();
+    let appended = store.append(order_1, ExpectedVersion::Exact(2), &event, Alone).await.unwrap();
     assert_eq!(appended, [5], "after the counter, not after the last stored position");
     let positions =
         |events: Vec<cqrs_mongo_persistence::StoredEvent>| events.iter().map(|e| e.position).collect::<Vec<_>>();
@@ -463,24 +463,24 @@ async fn a_legacy_aggregate_is_loaded_saved_and_still_guarded_by_its_version() {
     legacy::insert(&db, "orders", vec![doc! { "_id": "o-legacy", "total": 250_i32, "version": 1_i32 }]).await;
     let orders = Repository::<support::order::Order>::new(&db);
     let id = "o-legacy".to_string();
-    let mut order = orders.get(&id, None).await.unwrap().unwrap();
+    let mut order = orders.get(&id, Alone).await.unwrap().unwrap();
     assert_eq!((order.id.as_str(), order.total, order.version.get()), ("o-legacy", 250, 1));
     let stale = order.clone();
     order.total = 300;
-    orders.save(&mut order, None).await.unwrap();
+    orders.save(&mut order, Alone).await.unwrap();
     assert_eq!(order.version.get(), 2);
     let stored = legacy::stored(&db, "orders", "o-legacy").await;
     assert_eq!((int(&stored, "total"), int(&stored, "version")), (300, 2));
     assert_eq!(stored.keys().collect::<Vec<_>>(), ["_id", "total", "version"], "no `id` besides `_id`");
-    let err = orders.save(&mut stale.clone(), None).await.unwrap_err();
+    let err = orders.save(&mut stale.clone(), Alone).await.unwrap_err();
     assert!(matches!(err, Error::Concurrency { expected: 1, actual: Some(2), .. }), "{err:?}");
 
     // A legacy update: `{_id, version: 2}` → `$set` the model, `$inc version`.
     let update = doc! { "$set": { "total": 350_i32 }, "$inc": { "version": 1_i32 } };
-    let orders_collection = legacy::collection(&db, "orders");
+    let orders_collection = db.database().collection::<Document>("orders");
     let legacy_update = orders_collection.update_one(doc! { "_id": "o-legacy", "version": 2 }, update).await.unwrap();
     assert_eq!(legacy_update.modified_count, 1, "the legacy writer matches the version written here");
-    let reloaded = orders.get(&id, None).await.unwrap().unwrap();
+    let reloaded = orders.get(&id, Alone).await.unwrap().unwrap();
     assert_eq!((reloaded.total, reloaded.version.get()), (350, 3));
 }
 
@@ -504,9 +504,9 @@ async fn legacy_snapshots_and_checkpoints_are_read_and_written_as_legacy_reads_t
     assert_eq!(after.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["ev-2"], "events after the snapshot");
 
     let newer = doc! { "total": 150_i32, "status": "paid" };
-    assert!(snapshots.save("Order", "order-1", 2, newer.clone(), None).await.unwrap());
-    assert!(!snapshots.save("Order", "order-1", 1, data.clone(), None).await.unwrap(), "older is refused");
-    assert!(snapshots.save("Order", "order-9", 3, doc! { "total": 9 }, None).await.unwrap());
+    assert!(snapshots.save("Order", "order-1", 2, newer.clone(), Alone).await.unwrap());
+    assert!(!snapshots.save("Order", "order-1", 1, data.clone(), Alone).await.unwrap(), "older is refused");
+    assert!(snapshots.save("Order", "order-9", 3, doc! { "total": 9 }, Alone).await.unwrap());
     for (key, version, data) in [("Order|order-1", 2, &newer), ("Order|order-9", 3, &doc! { "total": 9 })] {
         let stored = legacy::stored(&db, "snapshots", key).await;
         assert_legacy_reads(key, &stored, legacy::SNAPSHOT_READER);
@@ -517,14 +517,14 @@ async fn legacy_snapshots_and_checkpoints_are_read_and_written_as_legacy_reads_t
     let checkpoint_at = ago(MINUTE);
     legacy::insert(&db, "projection_checkpoints", vec![legacy::checkpoint("order_summary", 42, checkpoint_at)]).await;
     let positions = PositionStore::new(&db);
-    assert_eq!(positions.get("order_summary", None).await.unwrap(), 42);
-    assert!(positions.save("order_summary", 43, None).await.unwrap());
-    assert!(!positions.save("order_summary", 40, None).await.unwrap(), "never backwards");
+    assert_eq!(positions.get("order_summary", Alone).await.unwrap(), 42);
+    assert!(positions.save("order_summary", 43, Alone).await.unwrap());
+    assert!(!positions.save("order_summary", 40, Alone).await.unwrap(), "never backwards");
     let stored = legacy::stored(&db, "projection_checkpoints", "order_summary").await;
     assert_legacy_reads("order_summary", &stored, legacy::CHECKPOINT_READER);
     assert_eq!(int(&stored, "position"), 43);
     assert!(date(&stored, "updated_at") > checkpoint_at);
-    assert!(positions.save("new_projection", 7, None).await.unwrap());
+    assert!(positions.save("new_projection", 7, Alone).await.unwrap());
     let created = legacy::stored(&db, "projection_checkpoints", "new_projection").await;
     assert_legacy_reads("new_projection", &created, legacy::CHECKPOINT_READER);
     assert_eq!(int(&created, "position"), 7);

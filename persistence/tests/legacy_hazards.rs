@@ -7,7 +7,7 @@ mod support;
 use std::time::Duration;
 
 use bson::{Bson, Document, doc};
-use cqrs_mongo_persistence::{JobQueue, Outbox, OutboxMessage, OutboxRelay, Repository, Version};
+use cqrs_mongo_persistence::{Alone, JobQueue, Outbox, OutboxMessage, OutboxRelay, Repository, Version};
 use serde::{Deserialize, Serialize};
 use support::legacy::{self, MINUTE, ago, legacy_pending, uuid};
 
@@ -15,7 +15,7 @@ use support::legacy::{self, MINUTE, ago, legacy_pending, uuid};
 async fn a_legacy_publisher_would_resend_messages_a_rust_relay_holds() {
     let db = support::database("hazard_outbox").await;
     let outbox = Outbox::new(&db);
-    outbox.save(&[OutboxMessage::new("m1", "Placed", doc! {}, "c")], None).await.unwrap();
+    outbox.save(&[OutboxMessage::new("m1", "Placed", doc! {}, "c")], Alone).await.unwrap();
     // The Rust relay holds m1 under its lease while it publishes...
     let relay = OutboxRelay::new(&outbox, "rust").lease(Duration::from_secs(600));
     let db_inner = db.clone();
@@ -56,7 +56,8 @@ async fn a_job_the_legacy_claimer_took_is_never_recovered_by_the_rust_sweep() {
     let stored = legacy::stored(&db, "background_jobs", &uuid(1)).await;
     assert_eq!(stored.get_str("status").unwrap(), "RUNNING", "no lease, so no expired lease to sweep");
     // Reset by hand (the README's step): then Rust claims it.
-    legacy::collection(&db, "background_jobs")
+    db.database()
+        .collection::<Document>("background_jobs")
         .update_one(doc! { "_id": uuid(1) }, doc! { "$set": { "status": "PENDING" } })
         .await
         .unwrap();
@@ -100,9 +101,9 @@ async fn fields_only_the_python_model_declares_survive_a_rust_save_through_a_fla
         legacy::insert(&db, &collection, vec![document]).await;
     }
     let customers = Repository::<Customer>::new(&db);
-    let mut customer = customers.get(&"c1".to_string(), None).await.unwrap().unwrap();
+    let mut customer = customers.get(&"c1".to_string(), Alone).await.unwrap().unwrap();
     customer.name = "Ada L.".into();
-    customers.save(&mut customer, None).await.unwrap();
+    customers.save(&mut customer, Alone).await.unwrap();
     let stored = legacy::stored(&db, "customers", "c1").await;
     assert_eq!(stored.get_str("name").unwrap(), "Ada L.");
     assert_eq!(stored.get_document("loyalty").unwrap(), &doc! { "tier": "gold", "points": 120_i32 });
@@ -112,8 +113,8 @@ async fn fields_only_the_python_model_declares_survive_a_rust_save_through_a_fla
 
     // Without it a save replaces the document with what the Rust model declares.
     let narrow = Repository::<NarrowCustomer>::new(&db);
-    let mut customer = narrow.get(&"c1".to_string(), None).await.unwrap().unwrap();
-    narrow.save(&mut customer, None).await.unwrap();
+    let mut customer = narrow.get(&"c1".to_string(), Alone).await.unwrap().unwrap();
+    narrow.save(&mut customer, Alone).await.unwrap();
     let stored = legacy::stored(&db, "narrow_customers", "c1").await;
     assert_eq!(stored.keys().collect::<Vec<_>>(), ["_id", "name", "version"]);
 }

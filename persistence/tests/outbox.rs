@@ -6,7 +6,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bson::doc;
-use cqrs_mongo_persistence::{Outbox, OutboxMessage, OutboxRelay};
+use cqrs_mongo_persistence::{Alone, Outbox, OutboxMessage, OutboxRelay};
 
 fn message(id: &str) -> OutboxMessage {
     OutboxMessage::new(id, "OrderPlaced", doc! { "id": id }, "corr-1")
@@ -16,13 +16,13 @@ fn message(id: &str) -> OutboxMessage {
 async fn messages_are_saved_in_the_unit_of_work_and_empty_lists_are_no_ops() {
     let db = support::database("outbox_save").await;
     let outbox = Outbox::new(&db);
-    outbox.save(&[], None).await.unwrap();
-    let mut uow = db.begin().await.unwrap();
-    outbox.save(&[message("m1"), message("m2")], Some(&mut uow)).await.unwrap();
+    outbox.save(&[], Alone).await.unwrap();
+    let uow = db.begin().await.unwrap();
+    outbox.save(&[message("m1"), message("m2")], &uow).await.unwrap();
     uow.rollback().await.unwrap();
     assert!(outbox.stats().await.unwrap().is_empty(), "rolled back with the transaction");
-    let mut uow = db.begin().await.unwrap();
-    outbox.save(&[message("m1")], Some(&mut uow)).await.unwrap();
+    let uow = db.begin().await.unwrap();
+    outbox.save(&[message("m1")], &uow).await.unwrap();
     uow.commit().await.unwrap();
     let stored =
         db.database().collection::<bson::Document>("outbox_messages").find_one(doc! {}).await.unwrap().unwrap();
@@ -37,7 +37,7 @@ async fn two_relays_never_publish_one_message_twice() {
     let db = support::database("outbox_two_relays").await;
     let outbox = Outbox::new(&db);
     let messages: Vec<_> = (0..40).map(|i| message(&format!("m{i:02}"))).collect();
-    outbox.save(&messages, None).await.unwrap();
+    outbox.save(&messages, Alone).await.unwrap();
     let sent = Arc::new(Mutex::new(Vec::new()));
     let relay = |name: &str| {
         let relay = OutboxRelay::new(&outbox, name).batch(40);
@@ -69,7 +69,7 @@ async fn two_relays_never_publish_one_message_twice() {
 async fn failures_back_off_then_park_the_message_as_dead() {
     let db = support::database("outbox_failures").await;
     let outbox = Outbox::new(&db);
-    outbox.save(&[message("m1")], None).await.unwrap();
+    outbox.save(&[message("m1")], Alone).await.unwrap();
     // A backoff no server is slow enough to outlast between two calls.
     let patient = OutboxRelay::new(&outbox, "patient").max_attempts(3).backoff(Duration::from_secs(3600));
     let first = patient.run_once(|_| async { Err("broker down".to_string()) }).await.unwrap();
@@ -97,7 +97,7 @@ async fn failures_back_off_then_park_the_message_as_dead() {
 async fn an_expired_lease_is_reclaimed_and_the_old_holder_cannot_finish() {
     let db = support::database("outbox_lease").await;
     let outbox = Outbox::new(&db);
-    outbox.save(&[message("m1")], None).await.unwrap();
+    outbox.save(&[message("m1")], Alone).await.unwrap();
     let slow = OutboxRelay::new(&outbox, "slow").lease(Duration::from_millis(300));
     let fast = OutboxRelay::new(&outbox, "fast");
     let report = slow
@@ -121,9 +121,9 @@ async fn an_expired_lease_is_reclaimed_and_the_old_holder_cannot_finish() {
 async fn per_aggregate_ordering_waits_for_the_older_message() {
     let db = support::database("outbox_ordering").await;
     let outbox = Outbox::new(&db);
-    outbox.save(&[message("a1").for_aggregate("A"), message("b1").for_aggregate("B")], None).await.unwrap();
+    outbox.save(&[message("a1").for_aggregate("A"), message("b1").for_aggregate("B")], Alone).await.unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await;
-    outbox.save(&[message("a2").for_aggregate("A")], None).await.unwrap();
+    outbox.save(&[message("a2").for_aggregate("A")], Alone).await.unwrap();
     let relay = OutboxRelay::new(&outbox, "r").ordered_per_aggregate().backoff(Duration::from_secs(60));
     let sent = Arc::new(Mutex::new(Vec::new()));
     let report = relay
@@ -145,7 +145,7 @@ async fn four_relays_with_failures_and_a_crashed_relay_publish_everything_once()
     db.ensure_indexes(&Outbox::indexes()).await.unwrap();
     const MESSAGES: u64 = 2_000;
     let messages: Vec<_> = (0..MESSAGES).map(|i| message(&format!("m{i:04}"))).collect();
-    outbox.save(&messages, None).await.unwrap();
+    outbox.save(&messages, Alone).await.unwrap();
     let delivered = Arc::new(Mutex::new(Vec::<String>::new()));
     let marked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
 
@@ -234,7 +234,7 @@ async fn ordered_relays_publish_each_aggregate_in_save_order_despite_failures() 
                     .for_aggregate(aggregate)
             })
             .collect();
-        outbox.save(&messages, None).await.unwrap();
+        outbox.save(&messages, Alone).await.unwrap();
     }
     let delivered = Arc::new(Mutex::new(Vec::<(String, i32)>::new()));
     let relays: Vec<_> = (0..2_u64)

@@ -3,7 +3,7 @@
 mod support;
 
 use bson::{Bson, doc};
-use cqrs_mongo_persistence::{Applied, ProjectionStore};
+use cqrs_mongo_persistence::{Alone, Applied, ProjectionStore};
 use serde_json::json;
 
 fn at(position: i64) -> Applied<'static> {
@@ -14,12 +14,12 @@ fn at(position: i64) -> Applied<'static> {
 async fn older_and_duplicate_events_are_no_ops() {
     let db = support::database("projection_versions").await;
     let store = ProjectionStore::new(&db);
-    assert!(store.upsert("summaries", "o1", doc! { "total": 5 }, at(5), None).await.unwrap());
-    assert!(!store.upsert("summaries", "o1", doc! { "total": 3 }, at(3), None).await.unwrap());
-    assert!(!store.upsert("summaries", "o1", doc! { "total": 5 }, at(5), None).await.unwrap());
+    assert!(store.upsert("summaries", "o1", doc! { "total": 5 }, at(5), Alone).await.unwrap());
+    assert!(!store.upsert("summaries", "o1", doc! { "total": 3 }, at(3), Alone).await.unwrap());
+    assert!(!store.upsert("summaries", "o1", doc! { "total": 5 }, at(5), Alone).await.unwrap());
     assert!(
         store
-            .upsert("summaries", "o1", doc! { "status": "paid" }, Applied { position: 9, event_id: "e9" }, None)
+            .upsert("summaries", "o1", doc! { "status": "paid" }, Applied { position: 9, event_id: "e9" }, Alone)
             .await
             .unwrap()
     );
@@ -42,7 +42,7 @@ async fn one_event_updates_many_documents() {
     let db = support::database("projection_many").await;
     let store = ProjectionStore::new(&db);
     let docs = (0..5).map(|i| (Bson::from(format!("c{i}")), doc! { "n": i })).collect();
-    assert_eq!(store.upsert_many("counts", docs, at(7), None).await.unwrap(), 5);
+    assert_eq!(store.upsert_many("counts", docs, at(7), Alone).await.unwrap(), 5);
     let ids = ["c4", "zz", "c0"].iter().map(|s| Bson::from(*s)).collect();
     let found = store.get_many("counts", ids).await.unwrap();
     assert_eq!(found.iter().map(|d| d.get_str("_id").unwrap()).collect::<Vec<_>>(), ["c4", "c0"]);
@@ -56,7 +56,7 @@ async fn concurrent_writers_never_lose_the_newest_update() {
         let store = store.clone();
         tokio::spawn(async move {
             store
-                .upsert("summaries", "o1", doc! { "p": p }, Applied { position: p, event_id: "e" }, None)
+                .upsert("summaries", "o1", doc! { "p": p }, Applied { position: p, event_id: "e" }, Alone)
                 .await
                 .unwrap()
         })
@@ -74,7 +74,7 @@ async fn find_truncate_delete_and_drop() {
     let store = ProjectionStore::new(&db);
     for (i, region) in ["eu", "us", "eu"].iter().enumerate() {
         store
-            .upsert("summaries", format!("o{i}"), doc! { "region": *region, "total": i as i32 }, at(1), None)
+            .upsert("summaries", format!("o{i}"), doc! { "region": *region, "total": i as i32 }, at(1), Alone)
             .await
             .unwrap();
     }
@@ -100,10 +100,10 @@ async fn find_truncate_delete_and_drop() {
 async fn an_older_event_inside_a_unit_of_work_is_a_no_op_that_keeps_the_transaction() {
     let db = support::database("projections_in_uow").await;
     let store = ProjectionStore::new(&db);
-    assert!(store.upsert("summaries", "o1", doc! { "total": 50 }, at(5), None).await.unwrap());
-    let mut uow = db.begin().await.unwrap();
-    assert!(!store.upsert("summaries", "o1", doc! { "total": 30 }, at(3), Some(&mut uow)).await.unwrap());
-    assert!(store.upsert("summaries", "o2", doc! { "total": 70 }, at(6), Some(&mut uow)).await.unwrap());
+    assert!(store.upsert("summaries", "o1", doc! { "total": 50 }, at(5), Alone).await.unwrap());
+    let uow = db.begin().await.unwrap();
+    assert!(!store.upsert("summaries", "o1", doc! { "total": 30 }, at(3), &uow).await.unwrap());
+    assert!(store.upsert("summaries", "o2", doc! { "total": 70 }, at(6), &uow).await.unwrap());
     uow.commit().await.expect("the skipped older event did not abort the transaction");
     assert_eq!(store.get("summaries", "o1").await.unwrap().unwrap().get_i32("total").unwrap(), 50);
     assert_eq!(store.get("summaries", "o2").await.unwrap().unwrap().get_i32("total").unwrap(), 70);

@@ -11,8 +11,8 @@ use std::time::Duration;
 
 use bson::{Document, doc};
 use cqrs_mongo_persistence::{
-    Error, EventStream, ExpectedVersion, NewEvent, PositionStore, Projection, ProjectionRunner, Result, StoredEvent,
-    Tenant, Write,
+    Alone, Error, EventStream, ExpectedVersion, NewEvent, PositionStore, Projection, ProjectionRunner, Result,
+    StoredEvent, Tenant, Write,
 };
 use support::runner::*;
 
@@ -166,7 +166,7 @@ async fn tenant_runners_read_write_and_checkpoint_only_their_tenant() {
             let id = format!("{prefix}{s}");
             let events: Vec<NewEvent> = (0..2).map(|i| NewEvent::new(format!("{id}-{i}"), "Placed", doc! {})).collect();
             let stream = EventStream { aggregate_id: &id, aggregate_type: "Order" };
-            scoped.append(stream, ExpectedVersion::NoStream, &events, None).await.unwrap();
+            scoped.append(stream, ExpectedVersion::NoStream, &events, Alone).await.unwrap();
         }
     }
     let ours = ProjectionRunner::new(&db, &store, Streams).for_tenant(&acme);
@@ -176,13 +176,13 @@ async fn tenant_runners_read_write_and_checkpoint_only_their_tenant() {
     let streams = db.database().collection::<Document>("streams");
     assert_eq!(streams.count_documents(doc! { "tenant_id": "acme" }).await.unwrap(), 3, "stamped with the tenant");
     let positions = PositionStore::new(&db);
-    assert_eq!(positions.for_tenant(&acme).get("streams", None).await.unwrap(), 6, "acme's checkpoint");
-    assert_eq!(positions.for_tenant(&globex).get("streams", None).await.unwrap(), 0);
-    assert_eq!(positions.get("streams", None).await.unwrap(), 0, "the unscoped checkpoint is another one");
+    assert_eq!(positions.for_tenant(&acme).get("streams", Alone).await.unwrap(), 6, "acme's checkpoint");
+    assert_eq!(positions.for_tenant(&globex).get("streams", Alone).await.unwrap(), 0);
+    assert_eq!(positions.get("streams", Alone).await.unwrap(), 0, "the unscoped checkpoint is another one");
 
     let theirs = ProjectionRunner::new(&db, &store, Streams).for_tenant(&globex);
     assert_eq!(theirs.catch_up().await.unwrap(), 4);
-    assert_eq!(positions.for_tenant(&globex).get("streams", None).await.unwrap(), 10, "globex's last position");
+    assert_eq!(positions.for_tenant(&globex).get("streams", Alone).await.unwrap(), 10, "globex's last position");
     assert_eq!(streams.count_documents(doc! { "tenant_id": "globex" }).await.unwrap(), 2);
     append(&store.for_tenant(&acme), "more", 1, 1).await;
     assert_eq!((ours.catch_up().await.unwrap(), theirs.catch_up().await.unwrap()), (1, 0), "each moves on its own");

@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use bson::{DateTime, Document, doc};
-use cqrs_mongo_persistence::{Connection, Error, IfStarted, Page, Saga, SagaRepository, SagaStatus};
+use cqrs_mongo_persistence::{Alone, Connection, Error, IfStarted, Page, Saga, SagaRepository, SagaStatus};
 
 async fn repository(test: &str) -> (Connection, SagaRepository) {
     let db = support::database(test).await;
@@ -27,19 +27,19 @@ async fn age(db: &Connection, id: &str, ago: Duration) {
 #[tokio::test(flavor = "multi_thread")]
 async fn starting_twice_is_an_error_or_returns_the_existing_saga() {
     let (db, sagas) = repository("sagas_start").await;
-    let first = sagas.start(Saga::new("s1", "Shipping", "order-1", doc! { "step": 1 }), IfStarted::Error, None).await;
+    let first = sagas.start(Saga::new("s1", "Shipping", "order-1", doc! { "step": 1 }), IfStarted::Error, Alone).await;
     let first = first.unwrap();
     assert_eq!((first.version(), first.status()), (1, SagaStatus::Pending));
-    let again = sagas.start(Saga::new("s2", "Shipping", "order-1", doc! {}), IfStarted::Error, None).await;
+    let again = sagas.start(Saga::new("s2", "Shipping", "order-1", doc! {}), IfStarted::Error, Alone).await;
     assert!(
         matches!(&again, Err(Error::AlreadyExists { existing_id, .. }) if existing_id == "s1"),
         "typed error naming the stored saga: {again:?}"
     );
     let existing =
-        sagas.start(Saga::new("s3", "Shipping", "order-1", doc! {}), IfStarted::ReturnExisting, None).await.unwrap();
+        sagas.start(Saga::new("s3", "Shipping", "order-1", doc! {}), IfStarted::ReturnExisting, Alone).await.unwrap();
     assert_eq!((existing.id.as_str(), existing.state.get_i32("step").unwrap()), ("s1", 1));
     // The same correlation id under another saga type is another saga.
-    sagas.start(Saga::new("b1", "Billing", "order-1", doc! {}), IfStarted::Error, None).await.unwrap();
+    sagas.start(Saga::new("b1", "Billing", "order-1", doc! {}), IfStarted::Error, Alone).await.unwrap();
     let stored = db.database().collection::<Document>("sagas").find_one(doc! { "_id": "s1" }).await.unwrap().unwrap();
     for key in ["saga_type", "status", "correlation_id", "updated_at", "version", "step"] {
         assert!(stored.contains_key(key), "legacy field {key}");
@@ -51,18 +51,18 @@ async fn starting_twice_is_an_error_or_returns_the_existing_saga() {
 async fn saves_are_optimistic_and_transitions_are_guarded() {
     let (_db, sagas) = repository("sagas_save").await;
     let mut saga =
-        sagas.start(Saga::new("s1", "Shipping", "o1", doc! { "step": 1 }), IfStarted::Error, None).await.unwrap();
+        sagas.start(Saga::new("s1", "Shipping", "o1", doc! { "step": 1 }), IfStarted::Error, Alone).await.unwrap();
     let mut stale = sagas.get("s1").await.unwrap().unwrap();
     saga.transition(SagaStatus::Running).unwrap();
     saga.state.insert("step", 2);
-    sagas.save(&mut saga, None).await.unwrap();
+    sagas.save(&mut saga, Alone).await.unwrap();
     assert_eq!(saga.version(), 2);
     stale.state.insert("step", 99);
-    let err = sagas.save(&mut stale, None).await.unwrap_err();
+    let err = sagas.save(&mut stale, Alone).await.unwrap_err();
     assert!(matches!(err, Error::Concurrency { expected: 1, actual: Some(2), .. }), "{err:?}");
 
     saga.transition(SagaStatus::Completed).unwrap();
-    sagas.save(&mut saga, None).await.unwrap();
+    sagas.save(&mut saga, Alone).await.unwrap();
     let mut done = sagas.get("s1").await.unwrap().unwrap();
     assert_eq!((done.status(), done.state.get_i32("step").unwrap()), (SagaStatus::Completed, 2));
     let err = done.transition(SagaStatus::Running).unwrap_err();
@@ -70,7 +70,7 @@ async fn saves_are_optimistic_and_transitions_are_guarded() {
     assert_eq!(done.status(), SagaStatus::Completed, "a refused transition changes nothing");
     // A state field with a name the store owns is refused rather than silently overwritten.
     done.state.insert("status", "RUNNING");
-    assert!(matches!(sagas.save(&mut done, None).await, Err(Error::Mapping { .. })));
+    assert!(matches!(sagas.save(&mut done, Alone).await, Err(Error::Mapping { .. })));
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -96,7 +96,7 @@ async fn stalled_suspended_and_timed_out_queries_filter_by_saga_type_sorted_and_
         if let Some(at) = timeout {
             saga = saga.with_timeout_at(at);
         }
-        let mut saga = sagas.start(saga, IfStarted::Error, None).await.unwrap();
+        let mut saga = sagas.start(saga, IfStarted::Error, Alone).await.unwrap();
         if status != SagaStatus::Pending {
             let path: &[SagaStatus] = match status {
                 SagaStatus::Failed => &[SagaStatus::Failed],
@@ -108,7 +108,7 @@ async fn stalled_suspended_and_timed_out_queries_filter_by_saga_type_sorted_and_
             for &step in path {
                 saga.transition(step).unwrap();
             }
-            sagas.save(&mut saga, None).await.unwrap();
+            sagas.save(&mut saga, Alone).await.unwrap();
         }
     }
     for (id, _, _, minutes, _) in plan {

@@ -3,16 +3,16 @@
 mod support;
 
 use bson::doc;
-use cqrs_mongo_persistence::{PositionStore, SnapshotStore};
+use cqrs_mongo_persistence::{Alone, PositionStore, SnapshotStore};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_older_snapshot_never_overwrites_a_newer_one() {
     let db = support::database("snapshots").await;
     let store = SnapshotStore::new(&db);
-    assert!(store.save("Order", "o1", 5, doc! { "total": 5 }, None).await.unwrap());
-    assert!(!store.save("Order", "o1", 3, doc! { "total": 3 }, None).await.unwrap(), "older is a no-op");
-    assert!(!store.save("Order", "o1", 5, doc! { "total": 5 }, None).await.unwrap(), "same is a no-op");
-    assert!(store.save("Order", "o1", 8, doc! { "total": 8 }, None).await.unwrap());
+    assert!(store.save("Order", "o1", 5, doc! { "total": 5 }, Alone).await.unwrap());
+    assert!(!store.save("Order", "o1", 3, doc! { "total": 3 }, Alone).await.unwrap(), "older is a no-op");
+    assert!(!store.save("Order", "o1", 5, doc! { "total": 5 }, Alone).await.unwrap(), "same is a no-op");
+    assert!(store.save("Order", "o1", 8, doc! { "total": 8 }, Alone).await.unwrap());
     let latest = store.latest("Order", "o1").await.unwrap().unwrap();
     assert_eq!((latest.version, latest.data.get_i32("total").unwrap()), (8, 8));
     let stored = db.database().collection::<bson::Document>("snapshots").find_one(doc! {}).await.unwrap().unwrap();
@@ -26,7 +26,7 @@ async fn concurrent_snapshot_writers_keep_the_newest() {
     let store = SnapshotStore::new(&db);
     let writes = (1..=20).map(|v| {
         let store = store.clone();
-        tokio::spawn(async move { store.save("Order", "o1", v, doc! { "v": v }, None).await.unwrap() })
+        tokio::spawn(async move { store.save("Order", "o1", v, doc! { "v": v }, Alone).await.unwrap() })
     });
     for write in writes {
         write.await.unwrap();
@@ -38,27 +38,30 @@ async fn concurrent_snapshot_writers_keep_the_newest() {
 async fn positions_never_move_backwards_and_join_transactions() {
     let db = support::database("positions").await;
     let store = PositionStore::new(&db);
-    assert_eq!(store.get("summaries", None).await.unwrap(), 0);
-    assert!(store.save("summaries", 10, None).await.unwrap());
-    assert!(!store.save("summaries", 7, None).await.unwrap());
-    assert_eq!(store.get("summaries", None).await.unwrap(), 10);
-    let mut uow = db.begin().await.unwrap();
-    assert!(store.save("summaries", 12, Some(&mut uow)).await.unwrap());
+    assert_eq!(store.get("summaries", Alone).await.unwrap(), 0);
+    assert!(store.save("summaries", 10, Alone).await.unwrap());
+    assert!(!store.save("summaries", 7, Alone).await.unwrap());
+    assert_eq!(store.get("summaries", Alone).await.unwrap(), 10);
+    let uow = db.begin().await.unwrap();
+    assert!(store.save("summaries", 12, &uow).await.unwrap());
     uow.rollback().await.unwrap();
-    assert_eq!(store.get("summaries", None).await.unwrap(), 10, "rolled back with the transaction");
+    assert_eq!(store.get("summaries", Alone).await.unwrap(), 10, "rolled back with the transaction");
     store.reset("summaries").await.unwrap();
-    assert_eq!(store.get("summaries", None).await.unwrap(), 0);
-    assert!(store.save("summaries", 1, None).await.unwrap());
+    assert_eq!(store.get("summaries", Alone).await.unwrap(), 0);
+    assert!(store.save("summaries", 1, Alone).await.unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_position_that_is_not_newer_inside_a_unit_of_work_keeps_the_transaction() {
     let db = support::database("positions_in_uow").await;
     let positions = PositionStore::new(&db);
-    assert!(positions.save("summaries", 9, None).await.unwrap());
-    let mut uow = db.begin().await.unwrap();
-    assert!(!positions.save("summaries", 4, Some(&mut uow)).await.unwrap());
-    assert!(positions.save("other", 2, Some(&mut uow)).await.unwrap());
+    assert!(positions.save("summaries", 9, Alone).await.unwrap());
+    let uow = db.begin().await.unwrap();
+    assert!(!positions.save("summaries", 4, &uow).await.unwrap());
+    assert!(positions.save("other", 2, &uow).await.unwrap());
     uow.commit().await.expect("the refused move did not abort the transaction");
-    assert_eq!((positions.get("summaries", None).await.unwrap(), positions.get("other", None).await.unwrap()), (9, 2));
+    assert_eq!(
+        (positions.get("summaries", Alone).await.unwrap(), positions.get("other", Alone).await.unwrap()),
+        (9, 2)
+    );
 }

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bson::doc;
 use cqrs_mongo_persistence::{
-    Applied, Connection, Error, EventStore, EventStream, ExpectedVersion, IfStarted, JobQueue, NewEvent, NewJob,
+    Alone, Applied, Connection, Error, EventStore, EventStream, ExpectedVersion, IfStarted, JobQueue, NewEvent, NewJob,
     Outbox, OutboxMessage, OutboxRelay, PositionStore, ProjectionRunner, ProjectionStore, Repository, Saga,
     SagaRepository, SnapshotStore, Tenant,
 };
@@ -39,21 +39,21 @@ async fn units_of_work_need_a_transaction_unless_chosen_non_transactional() {
     let db = standalone("standalone_uow").await;
     let repo = Repository::<Order>::new(&db);
     unsupported(db.begin().await, "Connection::begin", "Connection::begin_non_transactional()");
-    let run = db.run_in_transaction(async |_uow| Ok(())).await;
-    unsupported(run, "Connection::run_in_transaction", "Connection::begin_non_transactional()");
+    let run = db.transaction(async |_uow| Ok(())).await;
+    unsupported(run, "Connection::transaction", "Connection::begin_non_transactional()");
 
     let mut order = order("o1", 1);
-    let mut uow = db.begin_non_transactional();
-    repo.save(&mut order, Some(&mut uow)).await.unwrap();
+    let uow = db.begin_non_transactional();
+    repo.save(&mut order, &uow).await.unwrap();
     assert_eq!(order.version, 1);
     assert!(!order.version.is_provisional(), "without a transaction a write is final at once");
     uow.commit().await.unwrap();
     order.total = 2;
-    repo.save(&mut order, None).await.unwrap();
-    let loaded = repo.get(&"o1".to_string(), None).await.unwrap().unwrap();
+    repo.save(&mut order, Alone).await.unwrap();
+    let loaded = repo.get(&"o1".to_string(), Alone).await.unwrap().unwrap();
     assert_eq!((loaded.total, loaded.version.get()), (2, 2));
-    assert_eq!(repo.count(&json!({"op": ">", "attr": "total", "val": 0}), None).await.unwrap(), 1);
-    assert!(repo.delete(&"o1".to_string(), Some(2), None).await.unwrap());
+    assert_eq!(repo.count(&json!({"op": ">", "attr": "total", "val": 0}), Alone).await.unwrap(), 1);
+    assert!(repo.delete(&"o1".to_string(), Some(2), Alone).await.unwrap());
     db.ensure_indexes(&EventStore::indexes()).await.unwrap();
 }
 
@@ -64,17 +64,17 @@ async fn events_append_in_a_non_transactional_unit_of_work_and_runners_without_t
     let events = EventStore::new(&db);
     let stream = |id| EventStream { aggregate_id: id, aggregate_type: "Order" };
     let placed = |id: &str| NewEvent::new(id, "Placed", doc! {});
-    let refused = events.append(stream("s0"), ExpectedVersion::NoStream, &[placed("e1")], None).await;
+    let refused = events.append(stream("s0"), ExpectedVersion::NoStream, &[placed("e1")], Alone).await;
     unsupported(refused, "EventStore::append", "Connection::begin_non_transactional()");
     assert_eq!(events.latest_position().await.unwrap(), 0, "refused before anything was written");
 
-    let mut uow = db.begin_non_transactional();
+    let uow = db.begin_non_transactional();
     for (i, id) in ["e1", "e2", "e3"].into_iter().enumerate() {
         let expected = if i == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(i as i64) };
-        let positions = events.append(stream("s0"), expected, &[placed(id)], Some(&mut uow)).await.unwrap();
+        let positions = events.append(stream("s0"), expected, &[placed(id)], &uow).await.unwrap();
         assert_eq!(positions, [i as i64 + 1]);
     }
-    let err = events.append(stream("s0"), ExpectedVersion::Exact(1), &[placed("e9")], Some(&mut uow)).await;
+    let err = events.append(stream("s0"), ExpectedVersion::Exact(1), &[placed("e9")], &uow).await;
     assert!(matches!(err, Err(Error::Concurrency { actual: Some(3), .. })), "{err:?}");
     uow.commit().await.unwrap();
     assert_eq!(events.read_stream("s0", 0, None).await.unwrap().len(), 3);
@@ -93,9 +93,9 @@ async fn the_other_stores_work_without_transactions() {
 
     // Outbox and relay.
     let outbox = Outbox::new(&db);
-    outbox.save(&[OutboxMessage::new("m1", "Placed", doc! {}, "c")], None).await.unwrap();
-    let mut uow = db.begin_non_transactional();
-    outbox.save(&[OutboxMessage::new("m2", "Placed", doc! {}, "c")], Some(&mut uow)).await.unwrap();
+    outbox.save(&[OutboxMessage::new("m1", "Placed", doc! {}, "c")], Alone).await.unwrap();
+    let uow = db.begin_non_transactional();
+    outbox.save(&[OutboxMessage::new("m2", "Placed", doc! {}, "c")], &uow).await.unwrap();
     uow.commit().await.unwrap();
     let report = OutboxRelay::new(&outbox, "relay").run_once(|_| async { Ok(()) }).await.unwrap();
     assert_eq!(report.published, 2);
@@ -103,35 +103,38 @@ async fn the_other_stores_work_without_transactions() {
     // Projections, snapshots and positions.
     let projections = ProjectionStore::new(&db);
     assert!(
-        projections.upsert("sums", "s1", doc! { "n": 1 }, Applied { position: 1, event_id: "e1" }, None).await.unwrap()
+        projections
+            .upsert("sums", "s1", doc! { "n": 1 }, Applied { position: 1, event_id: "e1" }, Alone)
+            .await
+            .unwrap()
     );
     assert!(
         !projections
-            .upsert("sums", "s1", doc! { "n": 0 }, Applied { position: 1, event_id: "e1" }, None)
+            .upsert("sums", "s1", doc! { "n": 0 }, Applied { position: 1, event_id: "e1" }, Alone)
             .await
             .unwrap()
     );
     assert_eq!(projections.get("sums", "s1").await.unwrap().unwrap().get_i32("n").unwrap(), 1);
     let snapshots = SnapshotStore::new(&db);
-    assert!(snapshots.save("Order", "o1", 3, doc! { "total": 3 }, None).await.unwrap());
+    assert!(snapshots.save("Order", "o1", 3, doc! { "total": 3 }, Alone).await.unwrap());
     assert_eq!(snapshots.latest("Order", "o1").await.unwrap().unwrap().version, 3);
     let positions = PositionStore::new(&db);
-    assert!(positions.save("sums", 4, None).await.unwrap());
-    assert!(!positions.save("sums", 2, None).await.unwrap(), "never backwards");
-    assert_eq!(positions.get("sums", None).await.unwrap(), 4);
+    assert!(positions.save("sums", 4, Alone).await.unwrap());
+    assert!(!positions.save("sums", 2, Alone).await.unwrap(), "never backwards");
+    assert_eq!(positions.get("sums", Alone).await.unwrap(), 4);
 
     // Sagas.
     db.ensure_indexes(&SagaRepository::indexes()).await.unwrap();
     let sagas = SagaRepository::new(&db);
-    let mut saga = sagas.start(Saga::new("s1", "Checkout", "c-1", doc! {}), IfStarted::Error, None).await.unwrap();
+    let mut saga = sagas.start(Saga::new("s1", "Checkout", "c-1", doc! {}), IfStarted::Error, Alone).await.unwrap();
     saga.transition(cqrs_mongo_persistence::SagaStatus::Running).unwrap();
-    sagas.save(&mut saga, None).await.unwrap();
+    sagas.save(&mut saga, Alone).await.unwrap();
     assert_eq!(sagas.get("s1").await.unwrap().unwrap().version(), 2);
 
     // Jobs, in a tenant scope too.
     db.ensure_indexes(&JobQueue::indexes()).await.unwrap();
     let jobs = JobQueue::new(&db).for_tenant(&Tenant::new("acme").unwrap());
-    jobs.enqueue(NewJob::new("j1", "mail", doc! {})).await.unwrap();
+    jobs.enqueue(NewJob::new("j1", "mail", doc! {}), Alone).await.unwrap();
     let job = jobs.claim("w", &["mail"], Duration::from_secs(60)).await.unwrap().unwrap();
     jobs.complete(&job).await.unwrap();
     assert_eq!(jobs.stats().await.unwrap().get("COMPLETED"), Some(&1));

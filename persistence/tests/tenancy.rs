@@ -3,7 +3,7 @@
 mod support;
 
 use bson::doc;
-use cqrs_mongo_persistence::{Error, Repository, Tenant};
+use cqrs_mongo_persistence::{Alone, Error, Repository, Tenant};
 use futures::TryStreamExt;
 use serde_json::json;
 use support::order::{Order, order};
@@ -18,41 +18,41 @@ async fn a_scoped_repository_never_reads_or_writes_another_tenants_aggregates() 
     let all = Repository::<Order>::new(&db);
     let (acme, globex) = (Tenant::new("acme").unwrap(), Tenant::new("globex").unwrap());
     let (ours, theirs) = (all.for_tenant(&acme), all.for_tenant(&globex));
-    ours.save(&mut order("a1", 100), None).await.unwrap();
-    ours.save(&mut order("a2", 300), None).await.unwrap();
-    theirs.save(&mut order("g1", 200), None).await.unwrap();
+    ours.save(&mut order("a1", 100), Alone).await.unwrap();
+    ours.save(&mut order("a2", 300), Alone).await.unwrap();
+    theirs.save(&mut order("g1", 200), Alone).await.unwrap();
     let stored = all.collection().find_one(doc! { "_id": "a1" }).await.unwrap().unwrap();
     assert_eq!(stored.get_str("tenant_id").unwrap(), "acme", "the tenant is written on the document");
 
     // Reads by id.
-    let mut mine = ours.get(&"a1".to_string(), None).await.unwrap().unwrap();
-    assert!(cross(theirs.get(&"a1".to_string(), None).await));
-    assert!(cross(theirs.exists(&"a1".to_string(), None).await));
-    assert!(cross(theirs.get_many(&["g1".to_string(), "a1".to_string()], None).await));
-    assert!(theirs.get(&"nobody".to_string(), None).await.unwrap().is_none(), "missing is still just missing");
+    let mut mine = ours.get(&"a1".to_string(), Alone).await.unwrap().unwrap();
+    assert!(cross(theirs.get(&"a1".to_string(), Alone).await));
+    assert!(cross(theirs.exists(&"a1".to_string(), Alone).await));
+    assert!(cross(theirs.get_many(&["g1".to_string(), "a1".to_string()], Alone).await));
+    assert!(theirs.get(&"nobody".to_string(), Alone).await.unwrap().is_none(), "missing is still just missing");
 
     // Writes by id: update, create over an existing id, delete.
     let mut stolen = mine.clone();
     stolen.total = 0;
-    assert!(cross(theirs.save(&mut stolen, None).await));
-    assert!(cross(theirs.save(&mut order("a1", 1), None).await));
-    assert!(cross(theirs.delete(&"a1".to_string(), None, None).await));
-    assert!(cross(theirs.delete(&"a1".to_string(), Some(1), None).await));
+    assert!(cross(theirs.save(&mut stolen, Alone).await));
+    assert!(cross(theirs.save(&mut order("a1", 1), Alone).await));
+    assert!(cross(theirs.delete(&"a1".to_string(), None, Alone).await));
+    assert!(cross(theirs.delete(&"a1".to_string(), Some(1), Alone).await));
     mine.total = 150;
-    ours.save(&mut mine, None).await.unwrap();
-    assert_eq!(all.get(&"a1".to_string(), None).await.unwrap().unwrap().total, 150, "nothing of globex's got through");
+    ours.save(&mut mine, Alone).await.unwrap();
+    assert_eq!(all.get(&"a1".to_string(), Alone).await.unwrap().unwrap().total, 150, "nothing of globex's got through");
 
     // Searches see only the scope's tenant, whatever the specification asks.
     let everything = json!({ "op": ">=", "attr": "total", "val": 0 });
-    let found: Vec<String> = ours.search(&everything, None, None).await.unwrap().into_iter().map(|o| o.id).collect();
+    let found: Vec<String> = ours.search(&everything, None, Alone).await.unwrap().into_iter().map(|o| o.id).collect();
     assert_eq!(found.len(), 2);
     assert!(found.iter().all(|id| id.starts_with('a')));
-    assert_eq!(theirs.count(&everything, None).await.unwrap(), 1);
+    assert_eq!(theirs.count(&everything, Alone).await.unwrap(), 1);
     let asks_for_acme = json!({ "op": "=", "attr": "tenant_id", "val": "acme" });
-    assert!(theirs.find_one(&asks_for_acme, None).await.unwrap().is_none(), "a spec cannot widen the scope");
+    assert!(theirs.find_one(&asks_for_acme, Alone).await.unwrap().is_none(), "a spec cannot widen the scope");
     let streamed: Vec<Order> = theirs.search_stream(&everything, None, 10).await.unwrap().try_collect().await.unwrap();
     assert_eq!(streamed.iter().map(|o| o.id.as_str()).collect::<Vec<_>>(), ["g1"]);
-    assert_eq!(all.count(&everything, None).await.unwrap(), 3, "the unscoped repository sees every tenant");
+    assert_eq!(all.count(&everything, Alone).await.unwrap(), 3, "the unscoped repository sees every tenant");
     assert!(Tenant::new("").is_err());
 }
 
@@ -66,23 +66,23 @@ async fn a_scoped_event_store_keeps_streams_and_reads_inside_the_tenant() {
     let (ours, theirs) = (all.for_tenant(&acme), all.for_tenant(&globex));
     let stream = |id| EventStream { aggregate_id: id, aggregate_type: "Order" };
     let event = |id: &str| NewEvent::new(id, "Placed", doc! { "id": id });
-    ours.append(stream("a"), ExpectedVersion::NoStream, &[event("a1")], None).await.unwrap();
-    ours.append(stream("a"), ExpectedVersion::Exact(1), &[event("a2")], None).await.unwrap();
-    theirs.append(stream("g"), ExpectedVersion::Any, &[event("g1")], None).await.unwrap();
+    ours.append(stream("a"), ExpectedVersion::NoStream, &[event("a1")], Alone).await.unwrap();
+    ours.append(stream("a"), ExpectedVersion::Exact(1), &[event("a2")], Alone).await.unwrap();
+    theirs.append(stream("g"), ExpectedVersion::Any, &[event("g1")], Alone).await.unwrap();
     let stored = db.database().collection::<bson::Document>("domain_events").find_one(doc! { "_id": "a1" }).await;
     assert_eq!(stored.unwrap().unwrap().get_str("tenant_id").unwrap(), "acme");
 
     // Appending to another tenant's stream, whatever the expected version, through the group
     // commit and inside a unit of work.
     for expected in [ExpectedVersion::Exact(2), ExpectedVersion::Any, ExpectedVersion::NoStream] {
-        let refused = theirs.append(stream("a"), expected, &[event("x")], None).await;
+        let refused = theirs.append(stream("a"), expected, &[event("x")], Alone).await;
         assert!(cross(refused), "{expected:?}");
     }
-    let mut uow = db.begin().await.unwrap();
-    assert!(cross(theirs.append(stream("a"), ExpectedVersion::Exact(2), &[event("y")], Some(&mut uow)).await));
+    let uow = db.begin().await.unwrap();
+    assert!(cross(theirs.append(stream("a"), ExpectedVersion::Exact(2), &[event("y")], &uow).await));
     drop(uow);
     // Re-appending another tenant's event id is not an idempotent no-op either.
-    assert!(cross(theirs.append(stream("g"), ExpectedVersion::Exact(1), &[event("a1")], None).await));
+    assert!(cross(theirs.append(stream("g"), ExpectedVersion::Exact(1), &[event("a1")], Alone).await));
 
     // Reads.
     assert!(cross(theirs.read_stream("a", 0, None).await));
@@ -110,12 +110,12 @@ async fn scoped_outbox_projections_snapshots_and_positions_stay_inside_the_tenan
     let (ours, theirs) = (outbox.for_tenant(&acme), outbox.for_tenant(&globex));
     ours.save(
         &[OutboxMessage::new("m1", "Placed", doc! {}, "c"), OutboxMessage::new("m2", "Placed", doc! {}, "c")],
-        None,
+        Alone,
     )
     .await
     .unwrap();
-    theirs.save(&[OutboxMessage::new("m3", "Placed", doc! {}, "c")], None).await.unwrap();
-    assert!(cross(theirs.save(&[OutboxMessage::new("m1", "Placed", doc! {}, "c")], None).await));
+    theirs.save(&[OutboxMessage::new("m3", "Placed", doc! {}, "c")], Alone).await.unwrap();
+    assert!(cross(theirs.save(&[OutboxMessage::new("m1", "Placed", doc! {}, "c")], Alone).await));
     assert_eq!(ours.stats().await.unwrap().get("pending"), Some(&2));
     let mut sent = Vec::new();
     let report = OutboxRelay::new(&theirs, "relay-g")
@@ -132,9 +132,9 @@ async fn scoped_outbox_projections_snapshots_and_positions_stay_inside_the_tenan
     let store = ProjectionStore::new(&db);
     let (ours, theirs) = (store.for_tenant(&acme), store.for_tenant(&globex));
     let at = |position| Applied { position, event_id: "e" };
-    assert!(ours.upsert("summaries", "o1", doc! { "total": 10 }, at(1), None).await.unwrap());
-    assert!(theirs.upsert("summaries", "o2", doc! { "total": 20 }, at(2), None).await.unwrap());
-    assert!(cross(theirs.upsert("summaries", "o1", doc! { "total": 0 }, at(9), None).await));
+    assert!(ours.upsert("summaries", "o1", doc! { "total": 10 }, at(1), Alone).await.unwrap());
+    assert!(theirs.upsert("summaries", "o2", doc! { "total": 20 }, at(2), Alone).await.unwrap());
+    assert!(cross(theirs.upsert("summaries", "o1", doc! { "total": 0 }, at(9), Alone).await));
     assert!(cross(theirs.get("summaries", "o1").await));
     assert!(cross(theirs.get_many("summaries", vec!["o1".into(), "o2".into()]).await));
     assert!(cross(theirs.delete("summaries", "o1").await));
@@ -148,19 +148,19 @@ async fn scoped_outbox_projections_snapshots_and_positions_stay_inside_the_tenan
     // Snapshots.
     let snapshots = SnapshotStore::new(&db);
     let (ours, theirs) = (snapshots.for_tenant(&acme), snapshots.for_tenant(&globex));
-    assert!(ours.save("Order", "o1", 3, doc! { "state": 1 }, None).await.unwrap());
-    assert!(cross(theirs.save("Order", "o1", 9, doc! { "state": 2 }, None).await));
+    assert!(ours.save("Order", "o1", 3, doc! { "state": 1 }, Alone).await.unwrap());
+    assert!(cross(theirs.save("Order", "o1", 9, doc! { "state": 2 }, Alone).await));
     assert!(cross(theirs.latest("Order", "o1").await));
     assert_eq!(ours.latest("Order", "o1").await.unwrap().unwrap().version, 3);
 
     // Positions: one per projection and tenant, moved independently.
     let positions = PositionStore::new(&db);
     let (ours, theirs) = (positions.for_tenant(&acme), positions.for_tenant(&globex));
-    assert!(ours.save("summaries", 7, None).await.unwrap());
-    assert!(theirs.save("summaries", 2, None).await.unwrap());
-    assert_eq!((ours.get("summaries", None).await.unwrap(), theirs.get("summaries", None).await.unwrap()), (7, 2));
+    assert!(ours.save("summaries", 7, Alone).await.unwrap());
+    assert!(theirs.save("summaries", 2, Alone).await.unwrap());
+    assert_eq!((ours.get("summaries", Alone).await.unwrap(), theirs.get("summaries", Alone).await.unwrap()), (7, 2));
     theirs.reset("summaries").await.unwrap();
-    assert_eq!(ours.get("summaries", None).await.unwrap(), 7, "another tenant's reset moves only its own");
+    assert_eq!(ours.get("summaries", Alone).await.unwrap(), 7, "another tenant's reset moves only its own");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -173,18 +173,18 @@ async fn a_scope_compiles_the_callers_spec_as_given_and_adds_the_tenant_to_the_f
     let compiler = Compiler::new(CompilerConfig::default().allow_fields(["total"]));
     let all = Repository::<Order>::new(&db).with_compiler(compiler.clone());
     let ours = all.for_tenant(&acme);
-    ours.save(&mut order("a1", 100), None).await.unwrap();
-    all.for_tenant(&Tenant::new("globex").unwrap()).save(&mut order("g1", 100), None).await.unwrap();
+    ours.save(&mut order("a1", 100), Alone).await.unwrap();
+    all.for_tenant(&Tenant::new("globex").unwrap()).save(&mut order("g1", 100), Alone).await.unwrap();
     let big = json!({ "op": ">=", "attr": "total", "val": 50 });
-    assert_eq!(ours.count(&big, None).await.unwrap(), 1);
-    let ids: Vec<String> = ours.search(&big, None, None).await.unwrap().into_iter().map(|o| o.id).collect();
+    assert_eq!(ours.count(&big, Alone).await.unwrap(), 1);
+    let ids: Vec<String> = ours.search(&big, None, Alone).await.unwrap().into_iter().map(|o| o.id).collect();
     assert_eq!(ids, ["a1"]);
 
     // Errors point into the caller's spec, not into a wrapper around it.
     let bad = json!({ "op": "and", "conditions": [big, { "op": "=", "attr": "secret", "val": 1 }] });
-    let Err(Error::Spec(err)) = ours.count(&bad, None).await else { panic!("a spec error") };
+    let Err(Error::Spec(err)) = ours.count(&bad, Alone).await else { panic!("a spec error") };
     assert_eq!((err.code(), err.path_string().as_str()), (ErrorCode::FieldNotAllowed, "<root>.conditions[1].attr"));
-    let unscoped = match all.count(&bad, None).await {
+    let unscoped = match all.count(&bad, Alone).await {
         Err(Error::Spec(err)) => err,
         other => panic!("{other:?}"),
     };
@@ -194,8 +194,8 @@ async fn a_scope_compiles_the_callers_spec_as_given_and_adds_the_tenant_to_the_f
     let store = ProjectionStore::new(&db).with_compiler(compiler);
     let (mine, theirs) = (store.for_tenant(&acme), store.for_tenant(&Tenant::new("globex").unwrap()));
     use cqrs_mongo_persistence::Applied;
-    mine.upsert("sums", "s1", doc! { "total": 7 }, Applied { position: 1, event_id: "e1" }, None).await.unwrap();
-    theirs.upsert("sums", "s2", doc! { "total": 8 }, Applied { position: 2, event_id: "e2" }, None).await.unwrap();
+    mine.upsert("sums", "s1", doc! { "total": 7 }, Applied { position: 1, event_id: "e1" }, Alone).await.unwrap();
+    theirs.upsert("sums", "s2", doc! { "total": 8 }, Applied { position: 2, event_id: "e2" }, Alone).await.unwrap();
     let any = json!({ "op": ">=", "attr": "total", "val": 0 });
     assert_eq!(mine.find("sums", &any, None).await.unwrap().len(), 1);
     let grouped = QueryOptions::default().group_by(["total"]);
@@ -216,14 +216,14 @@ async fn scoped_sagas_are_unique_per_tenant_and_never_seen_across_tenants() {
     let checkout = |id: &str| Saga::new(id, "Checkout", "cart-1", doc! { "step": 1 });
 
     // The same saga type and correlation id in two tenants are two sagas; twice in one is not.
-    let mut mine = ours.start(checkout("s-acme"), IfStarted::Error, None).await.unwrap();
-    let mut yours = theirs.start(checkout("s-globex"), IfStarted::Error, None).await.unwrap();
+    let mut mine = ours.start(checkout("s-acme"), IfStarted::Error, Alone).await.unwrap();
+    let mut yours = theirs.start(checkout("s-globex"), IfStarted::Error, Alone).await.unwrap();
     assert_eq!((mine.tenant_id(), yours.tenant_id()), (Some("acme"), Some("globex")));
-    let again = ours.start(checkout("s-acme-2"), IfStarted::Error, None).await;
+    let again = ours.start(checkout("s-acme-2"), IfStarted::Error, Alone).await;
     assert!(matches!(&again, Err(Error::AlreadyExists { existing_id, .. }) if existing_id == "s-acme"), "{again:?}");
-    let existing = theirs.start(checkout("s-globex-2"), IfStarted::ReturnExisting, None).await.unwrap();
+    let existing = theirs.start(checkout("s-globex-2"), IfStarted::ReturnExisting, Alone).await.unwrap();
     assert_eq!(existing.id, "s-globex", "the existing saga of this tenant, not acme's");
-    assert!(cross(theirs.start(checkout("s-acme"), IfStarted::Error, None).await), "another tenant's saga id");
+    assert!(cross(theirs.start(checkout("s-acme"), IfStarted::Error, Alone).await), "another tenant's saga id");
     let stored = db.database().collection::<bson::Document>("sagas").find_one(doc! { "_id": "s-acme" }).await;
     assert_eq!(stored.unwrap().unwrap().get_str("tenant_id").unwrap(), "acme");
 
@@ -231,16 +231,16 @@ async fn scoped_sagas_are_unique_per_tenant_and_never_seen_across_tenants() {
     assert!(cross(theirs.get("s-acme").await));
     assert!(theirs.find_by_correlation("Checkout", "cart-1").await.unwrap().is_some_and(|s| s.id == "s-globex"));
     mine.transition(SagaStatus::Running).unwrap();
-    ours.save(&mut mine, None).await.unwrap();
+    ours.save(&mut mine, Alone).await.unwrap();
     assert_eq!(ours.get("s-acme").await.unwrap().unwrap().state, doc! { "step": 1 }, "the state holds no tenant field");
     let mut stolen = mine.clone();
     stolen.state.insert("step", 99);
-    assert!(cross(theirs.save(&mut stolen, None).await));
+    assert!(cross(theirs.save(&mut stolen, Alone).await));
     assert_eq!(all.get("s-acme").await.unwrap().unwrap().state.get_i32("step").unwrap(), 1);
 
     // Supervisor queries see only the tenant's sagas.
     yours.transition(SagaStatus::Suspended).unwrap();
-    theirs.save(&mut yours, None).await.unwrap();
+    theirs.save(&mut yours, Alone).await.unwrap();
     assert!(ours.suspended("Checkout", Page::first(10)).await.unwrap().is_empty());
     assert_eq!(theirs.suspended("Checkout", Page::first(10)).await.unwrap().len(), 1);
     let running = ours.stalled("Checkout", std::time::Duration::ZERO, Page::first(10)).await.unwrap();
@@ -258,21 +258,27 @@ async fn scoped_job_queues_claim_count_and_deduplicate_within_the_tenant() {
     let (acme, globex) = (Tenant::new("acme").unwrap(), Tenant::new("globex").unwrap());
     let (ours, theirs) = (all.for_tenant(&acme), all.for_tenant(&globex));
     let lease = Duration::from_secs(60);
-    ours.enqueue(NewJob::new("a1", "mail", doc! {}).priority(1)).await.unwrap();
-    ours.enqueue(NewJob::new("a2", "mail", doc! {})).await.unwrap();
+    ours.enqueue(NewJob::new("a1", "mail", doc! {}).priority(1), Alone).await.unwrap();
+    ours.enqueue(NewJob::new("a2", "mail", doc! {}), Alone).await.unwrap();
     // Globex's job has the higher priority: an unscoped claim would take it first.
-    theirs.enqueue(NewJob::new("g1", "mail", doc! {}).priority(9)).await.unwrap();
+    theirs.enqueue(NewJob::new("g1", "mail", doc! {}).priority(9), Alone).await.unwrap();
     let stored = all.list("PENDING", Page::first(10)).await.unwrap();
     assert!(stored.iter().all(|j| j.get_str("tenant_id").is_ok()), "every job carries its tenant");
 
     // De-duplication keys are per tenant.
-    assert_eq!(ours.enqueue(NewJob::new("a3", "mail", doc! {}).dedup_key("k")).await.unwrap(), Enqueued::Created);
-    assert_eq!(theirs.enqueue(NewJob::new("g2", "mail", doc! {}).dedup_key("k")).await.unwrap(), Enqueued::Created);
     assert_eq!(
-        ours.enqueue(NewJob::new("a4", "mail", doc! {}).dedup_key("k")).await.unwrap(),
+        ours.enqueue(NewJob::new("a3", "mail", doc! {}).dedup_key("k"), Alone).await.unwrap(),
+        Enqueued::Created
+    );
+    assert_eq!(
+        theirs.enqueue(NewJob::new("g2", "mail", doc! {}).dedup_key("k"), Alone).await.unwrap(),
+        Enqueued::Created
+    );
+    assert_eq!(
+        ours.enqueue(NewJob::new("a4", "mail", doc! {}).dedup_key("k"), Alone).await.unwrap(),
         Enqueued::Duplicate { existing_id: "a3".into() }
     );
-    assert!(cross(theirs.enqueue(NewJob::new("a1", "mail", doc! {})).await), "another tenant's job id");
+    assert!(cross(theirs.enqueue(NewJob::new("a1", "mail", doc! {}), Alone).await), "another tenant's job id");
 
     // Claims take only the scope's jobs, in the scope's priority order.
     let first = ours.claim("w", &["mail"], lease).await.unwrap().unwrap();

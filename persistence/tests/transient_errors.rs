@@ -1,5 +1,5 @@
 //! Transient transaction errors injected with `configureFailPoint` (`failCommand`) are retried
-//! by `run_in_transaction` and the data is written exactly once.
+//! by `transaction` and the data is written exactly once.
 //!
 //! A failpoint is server-wide, and this test server does not apply failCommand's `appName`
 //! filter to this driver's clients, so these tests live in their own test binary (with their
@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bson::doc;
-use cqrs_mongo_persistence::{Repository, Version};
+use cqrs_mongo_persistence::{Alone, Repository, Version};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
@@ -51,9 +51,9 @@ async fn a_transient_error_on_insert_is_retried_and_written_once() {
     let repo = Repository::<Account>::new(&db);
     let attempts = Arc::new(AtomicUsize::new(0));
     fail_once(&db, "insert", &["TransientTransactionError"]).await;
-    db.run_in_transaction(async |uow| {
+    db.transaction(async |uow| {
         attempts.fetch_add(1, Ordering::SeqCst);
-        repo.save(&mut account("a", 1), Some(&mut *uow)).await?;
+        repo.save(&mut account("a", 1), uow).await?;
         Ok(())
     })
     .await
@@ -69,8 +69,8 @@ async fn a_transient_error_on_commit_is_retried_and_written_once() {
     let repo = Repository::<Account>::new(&db);
     fail_once(&db, "commitTransaction", &["TransientTransactionError"]).await;
     let ran = Arc::new(AtomicUsize::new(0));
-    db.run_in_transaction(async |uow| {
-        repo.save(&mut account("a", 1), Some(&mut *uow)).await?;
+    db.transaction(async |uow| {
+        repo.save(&mut account("a", 1), uow).await?;
         let counter = ran.clone();
         uow.after_commit(move || {
             counter.fetch_add(1, Ordering::SeqCst);
@@ -91,14 +91,11 @@ async fn a_failed_commit_leaves_no_partial_events_or_outbox_rows() {
     let events = EventStore::new(&db);
     let outbox = Outbox::new(&db);
     let repo = Repository::<Account>::new(&db);
-    let mut uow = db.begin().await.unwrap();
-    repo.save(&mut account("a", 1), Some(&mut uow)).await.unwrap();
+    let uow = db.begin().await.unwrap();
+    repo.save(&mut account("a", 1), &uow).await.unwrap();
     let stream = EventStream { aggregate_id: "a", aggregate_type: "Account" };
-    events
-        .append(stream, ExpectedVersion::NoStream, &[NewEvent::new("e1", "Opened", doc! {})], Some(&mut uow))
-        .await
-        .unwrap();
-    outbox.save(&[OutboxMessage::new("m1", "Opened", doc! {}, "c")], Some(&mut uow)).await.unwrap();
+    events.append(stream, ExpectedVersion::NoStream, &[NewEvent::new("e1", "Opened", doc! {})], &uow).await.unwrap();
+    outbox.save(&[OutboxMessage::new("m1", "Opened", doc! {}, "c")], &uow).await.unwrap();
     // A non-transient failure of commitTransaction (no retry label).
     db.client()
         .database("admin")
@@ -126,7 +123,7 @@ async fn grouped_appends_survive_a_transient_error_and_share_a_failed_commit() {
         let store = store.clone();
         tokio::spawn(async move {
             let stream = EventStream { aggregate_id: id, aggregate_type: "Account" };
-            store.append(stream, ExpectedVersion::NoStream, &[NewEvent::new(id, "Opened", doc! {})], None).await
+            store.append(stream, ExpectedVersion::NoStream, &[NewEvent::new(id, "Opened", doc! {})], Alone).await
         })
     };
     // A transient error on the batch's insert: the batch transaction runs again, once.
@@ -160,34 +157,34 @@ async fn a_retried_callback_saves_again_the_aggregates_it_saved_before_the_retry
     let db = support::database("transient_retry_versions").await;
     let repo = Repository::<Account>::new(&db);
     let events = EventStore::new(&db);
-    repo.save(&mut account("old", 1), None).await.unwrap();
+    repo.save(&mut account("old", 1), Alone).await.unwrap();
     let mut fresh = account("new", 1);
-    let mut stored = repo.get(&"old".to_string(), None).await.unwrap().unwrap();
+    let mut stored = repo.get(&"old".to_string(), Alone).await.unwrap().unwrap();
     let attempts = AtomicUsize::new(0);
     // The append's counter update fails once after both saves succeeded: the driver runs the
     // whole callback again with the same two aggregates.
     fail_once(&db, "findAndModify", &["TransientTransactionError"]).await;
-    db.run_in_transaction(async |uow| {
+    db.transaction(async |uow| {
         attempts.fetch_add(1, Ordering::SeqCst);
-        repo.save(&mut fresh, Some(&mut *uow)).await?;
+        repo.save(&mut fresh, uow).await?;
         stored.balance += 1;
-        repo.save(&mut stored, Some(&mut *uow)).await?;
+        repo.save(&mut stored, uow).await?;
         let stream = EventStream { aggregate_id: "new", aggregate_type: "Account" };
-        events.append(stream, ExpectedVersion::NoStream, &[NewEvent::new("e1", "Opened", doc! {})], Some(uow)).await?;
+        events.append(stream, ExpectedVersion::NoStream, &[NewEvent::new("e1", "Opened", doc! {})], uow).await?;
         Ok(())
     })
     .await
     .unwrap();
     assert_eq!(attempts.load(Ordering::SeqCst), 2, "the callback ran again");
     assert_eq!((fresh.version.get(), stored.version.get()), (1, 2));
-    assert_eq!(repo.get(&"new".to_string(), None).await.unwrap().unwrap().version, 1);
-    let old = repo.get(&"old".to_string(), None).await.unwrap().unwrap();
+    assert_eq!(repo.get(&"new".to_string(), Alone).await.unwrap().unwrap().version, 1);
+    let old = repo.get(&"old".to_string(), Alone).await.unwrap().unwrap();
     assert_eq!((old.version.get(), old.balance), (2, 3), "the retried attempt's change (balance + 1 twice)");
 
     // The same when the commit itself fails transiently.
     fail_once(&db, "commitTransaction", &["TransientTransactionError"]).await;
     let mut again = old;
-    db.run_in_transaction(async |uow| repo.save(&mut again, Some(uow)).await).await.unwrap();
-    assert_eq!(repo.get(&"old".to_string(), None).await.unwrap().unwrap().version, 3);
+    db.transaction(async |uow| repo.save(&mut again, uow).await).await.unwrap();
+    assert_eq!(repo.get(&"old".to_string(), Alone).await.unwrap().unwrap().version, 3);
     assert_eq!(again.version, 3);
 }

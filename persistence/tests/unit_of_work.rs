@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bson::doc;
-use cqrs_mongo_persistence::{Repository, Version};
+use cqrs_mongo_persistence::{Alone, Repository, Version};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -35,14 +35,14 @@ async fn the_test_server_supports_transactions() {
 async fn rollback_leaves_nothing_behind() {
     let db = support::database("rollback").await;
     let repo = Repository::<Account>::new(&db);
-    let mut uow = db.begin().await.unwrap();
+    let uow = db.begin().await.unwrap();
     let ran = Arc::new(AtomicUsize::new(0));
     let counter = ran.clone();
     uow.after_commit(move || {
         counter.fetch_add(1, Ordering::SeqCst);
     });
-    repo.save(&mut account("a", 1), Some(&mut uow)).await.unwrap();
-    repo.save(&mut account("b", 2), Some(&mut uow)).await.unwrap();
+    repo.save(&mut account("a", 1), &uow).await.unwrap();
+    repo.save(&mut account("b", 2), &uow).await.unwrap();
     uow.rollback().await.unwrap();
     assert_eq!(repo.collection().count_documents(doc! {}).await.unwrap(), 0);
     assert_eq!(ran.load(Ordering::SeqCst), 0, "after-commit hooks are discarded on rollback");
@@ -53,42 +53,42 @@ async fn dropping_an_uncommitted_unit_of_work_rolls_back() {
     let db = support::database("drop_rollback").await;
     let repo = Repository::<Account>::new(&db);
     {
-        let mut uow = db.begin().await.unwrap();
-        repo.save(&mut account("a", 1), Some(&mut uow)).await.unwrap();
+        let uow = db.begin().await.unwrap();
+        repo.save(&mut account("a", 1), &uow).await.unwrap();
     }
     tokio::time::sleep(std::time::Duration::from_millis(300)).await;
-    assert!(repo.get(&"a".to_string(), None).await.unwrap().is_none());
+    assert!(repo.get(&"a".to_string(), Alone).await.unwrap().is_none());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_commit_is_visible_afterwards_and_not_before() {
     let db = support::database("commit_visibility").await;
     let repo = Repository::<Account>::new(&db);
-    let mut uow = db.begin().await.unwrap();
+    let uow = db.begin().await.unwrap();
     let ran = Arc::new(AtomicUsize::new(0));
     let counter = ran.clone();
     uow.after_commit(move || {
         counter.fetch_add(1, Ordering::SeqCst);
     });
     let mut a = account("a", 10);
-    repo.save(&mut a, Some(&mut uow)).await.unwrap();
-    assert!(repo.get(&"a".to_string(), Some(&mut uow)).await.unwrap().is_some(), "visible inside");
-    assert!(repo.get(&"a".to_string(), None).await.unwrap().is_none(), "invisible outside before commit");
+    repo.save(&mut a, &uow).await.unwrap();
+    assert!(repo.get(&"a".to_string(), &uow).await.unwrap().is_some(), "visible inside");
+    assert!(repo.get(&"a".to_string(), Alone).await.unwrap().is_none(), "invisible outside before commit");
     assert_eq!(ran.load(Ordering::SeqCst), 0);
     uow.commit().await.unwrap();
     assert_eq!(ran.load(Ordering::SeqCst), 1);
-    assert_eq!(repo.get(&"a".to_string(), None).await.unwrap().unwrap().version, 1);
+    assert_eq!(repo.get(&"a".to_string(), Alone).await.unwrap().unwrap().version, 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn run_in_transaction_commits_and_runs_hooks_once() {
-    let db = support::database("run_in_transaction").await;
+async fn transaction_commits_and_runs_hooks_once() {
+    let db = support::database("transaction").await;
     let repo = Repository::<Account>::new(&db);
     let ran = Arc::new(AtomicUsize::new(0));
     let value = db
-        .run_in_transaction(async |uow| {
-            repo.save(&mut account("a", 1), Some(&mut *uow)).await?;
-            repo.save(&mut account("b", 2), Some(&mut *uow)).await?;
+        .transaction(async |uow| {
+            repo.save(&mut account("a", 1), uow).await?;
+            repo.save(&mut account("b", 2), uow).await?;
             let counter = ran.clone();
             uow.after_commit(move || {
                 counter.fetch_add(1, Ordering::SeqCst);
@@ -103,46 +103,46 @@ async fn run_in_transaction_commits_and_runs_hooks_once() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn run_in_transaction_aborts_on_an_error() {
-    let db = support::database("run_in_transaction_abort").await;
+async fn transaction_aborts_on_an_error() {
+    let db = support::database("transaction_abort").await;
     let repo = Repository::<Account>::new(&db);
-    repo.save(&mut account("a", 1), None).await.unwrap();
+    repo.save(&mut account("a", 1), Alone).await.unwrap();
     let result: Result<(), _> = db
-        .run_in_transaction(async |uow| {
-            repo.save(&mut account("b", 2), Some(&mut *uow)).await?;
+        .transaction(async |uow| {
+            repo.save(&mut account("b", 2), uow).await?;
             let mut stale = account("a", 5);
             stale.version = Version::new(7); // not the stored version: a concurrency error aborts everything
-            repo.save(&mut stale, Some(&mut *uow)).await
+            repo.save(&mut stale, uow).await
         })
         .await;
     assert!(matches!(result, Err(cqrs_mongo_persistence::Error::Concurrency { expected: 7, .. })), "{result:?}");
-    assert!(repo.get(&"b".to_string(), None).await.unwrap().is_none());
+    assert!(repo.get(&"b".to_string(), Alone).await.unwrap().is_none());
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn the_non_transactional_mode_must_be_chosen_explicitly() {
     let db = support::database("non_transactional").await;
     let repo = Repository::<Account>::new(&db);
-    let mut uow = db.begin_non_transactional();
+    let uow = db.begin_non_transactional();
     assert!(!uow.is_transactional());
-    repo.save(&mut account("a", 1), Some(&mut uow)).await.unwrap();
+    repo.save(&mut account("a", 1), &uow).await.unwrap();
     uow.commit().await.unwrap();
-    assert!(repo.exists(&"a".to_string(), None).await.unwrap());
+    assert!(repo.exists(&"a".to_string(), Alone).await.unwrap());
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn run_in_transaction_with_gives_a_send_future_for_spawned_tasks() {
+async fn transaction_with_gives_a_send_future_for_spawned_tasks() {
     use futures::FutureExt;
-    let db = support::database("run_in_transaction_with").await;
+    let db = support::database("transaction_with").await;
     let repo = Repository::<Account>::new(&db);
     let ran = Arc::new(AtomicUsize::new(0));
     let task = {
         let (db, repo, ran) = (db.clone(), repo.clone(), ran.clone());
         tokio::spawn(async move {
             let mut a = account("a", 1);
-            db.run_in_transaction_with((&repo, &mut a, ran), |uow, (repo, a, ran)| {
+            db.transaction_with((&repo, &mut a, ran), |uow, (repo, a, ran)| {
                 async move {
-                    repo.save(a, Some(&mut *uow)).await?;
+                    repo.save(a, uow).await?;
                     let ran = ran.clone();
                     uow.after_commit(move || {
                         ran.fetch_add(1, Ordering::SeqCst);
@@ -156,5 +156,5 @@ async fn run_in_transaction_with_gives_a_send_future_for_spawned_tasks() {
     };
     task.await.unwrap().unwrap();
     assert_eq!(ran.load(Ordering::SeqCst), 1);
-    assert_eq!(repo.get(&"a".to_string(), None).await.unwrap().unwrap().version, 1);
+    assert_eq!(repo.get(&"a".to_string(), Alone).await.unwrap().unwrap().version, 1);
 }

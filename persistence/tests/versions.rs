@@ -9,7 +9,7 @@ use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bson::doc;
 use cqrs_mongo_persistence::{
-    Connection, Error, EventStore, EventStream, ExpectedVersion, NewEvent, Outbox, OutboxMessage, Repository,
+    Alone, Connection, Error, EventStore, EventStream, ExpectedVersion, NewEvent, Outbox, OutboxMessage, Repository,
 };
 use futures::FutureExt;
 use support::order::{Order, order};
@@ -23,14 +23,14 @@ async fn place(db: &Connection, orders: &Repository<Order>, events: &EventStore,
     ];
     let message = OutboxMessage::new(format!("{}-m", order.id), "OrderPlaced", doc! {}, &order.id);
     let attempts = AtomicUsize::new(0);
-    db.run_in_transaction_with((orders, events, outbox, &mut *order, &placed, &message, &attempts), |uow, context| {
+    db.transaction_with((orders, events, outbox, &mut *order, &placed, &message, &attempts), |uow, context| {
         let (orders, events, outbox, order, placed, message, attempts) = context;
         async move {
             attempts.fetch_add(1, Ordering::Relaxed);
-            orders.save(order, Some(&mut *uow)).await?;
+            orders.save(order, uow).await?;
             let stream = EventStream { aggregate_id: &order.id, aggregate_type: "Order" };
-            events.append(stream, ExpectedVersion::NoStream, &placed[..], Some(&mut *uow)).await?;
-            outbox.save(std::slice::from_ref(*message), Some(uow)).await
+            events.append(stream, ExpectedVersion::NoStream, &placed[..], uow).await?;
+            outbox.save(std::slice::from_ref(*message), uow).await
         }
         .boxed()
     })
@@ -56,8 +56,8 @@ async fn sixteen_concurrent_units_of_work_never_fail_on_their_own_aggregates() {
                     assert!(!placed.version.is_provisional());
                     // And an update of the same aggregate in a unit of work of its own.
                     placed.total += 1;
-                    db.run_in_transaction_with((&orders, &mut placed), |uow, (orders, placed)| {
-                        async move { orders.save(placed, Some(uow)).await }.boxed()
+                    db.transaction_with((&orders, &mut placed), |uow, (orders, placed)| {
+                        async move { orders.save(placed, uow).await }.boxed()
                     })
                     .await
                     .unwrap();
@@ -86,63 +86,63 @@ async fn a_rolled_back_or_dropped_save_can_be_saved_again() {
 
     // A new aggregate: rolled back, then saved on its own.
     let mut fresh = order("a", 1);
-    let mut uow = db.begin().await.unwrap();
-    repo.save(&mut fresh, Some(&mut uow)).await.unwrap();
+    let uow = db.begin().await.unwrap();
+    repo.save(&mut fresh, &uow).await.unwrap();
     assert_eq!(fresh.version, 1, "inside the unit of work the new version shows");
     assert!(fresh.version.is_provisional());
-    repo.save(&mut fresh, Some(&mut uow)).await.unwrap();
+    repo.save(&mut fresh, &uow).await.unwrap();
     assert_eq!(fresh.version, 2, "a second save in the same unit of work expects the first one's version");
     uow.rollback().await.unwrap();
     assert_eq!(fresh.version, 0, "rolled back: not stored, so version 0 again");
-    repo.save(&mut fresh, None).await.unwrap();
-    assert_eq!(repo.get(&"a".to_string(), None).await.unwrap().unwrap().version, 1);
+    repo.save(&mut fresh, Alone).await.unwrap();
+    assert_eq!(repo.get(&"a".to_string(), Alone).await.unwrap().unwrap().version, 1);
 
     // A stored aggregate: a dropped unit of work, then a unit of work that commits.
-    let mut loaded = repo.get(&"a".to_string(), None).await.unwrap().unwrap();
+    let mut loaded = repo.get(&"a".to_string(), Alone).await.unwrap().unwrap();
     {
-        let mut uow = db.begin().await.unwrap();
+        let uow = db.begin().await.unwrap();
         loaded.total = 2;
-        repo.save(&mut loaded, Some(&mut uow)).await.unwrap();
+        repo.save(&mut loaded, &uow).await.unwrap();
         assert_eq!(loaded.version, 2);
     }
     assert_eq!(loaded.version, 1, "dropped without a commit");
     // The driver aborts a dropped transaction in the background: until the server has done so,
     // a new transaction writing the document gets a transient write conflict, which
-    // run_in_transaction retries.
-    db.run_in_transaction(async |uow| repo.save(&mut loaded, Some(uow)).await).await.unwrap();
+    // transaction retries.
+    db.transaction(async |uow| repo.save(&mut loaded, uow).await).await.unwrap();
     assert_eq!((loaded.version.get(), loaded.version.is_provisional()), (2, false));
 
     // A callback that fails after saving: the helper aborts, the version reverts.
     let failed: Result<(), Error> = db
-        .run_in_transaction(async |uow| {
-            repo.save(&mut loaded, Some(&mut *uow)).await?;
+        .transaction(async |uow| {
+            repo.save(&mut loaded, uow).await?;
             Err(Error::NullId { collection: "because the test says so".into() })
         })
         .await;
     assert!(failed.is_err());
     assert_eq!(loaded.version, 2);
-    repo.save(&mut loaded, None).await.unwrap();
-    assert_eq!(repo.get(&"a".to_string(), None).await.unwrap().unwrap().version, 3);
+    repo.save(&mut loaded, Alone).await.unwrap();
+    assert_eq!(repo.get(&"a".to_string(), Alone).await.unwrap().unwrap().version, 3);
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_rolled_back_copy_cannot_overwrite_a_newer_write() {
     let db = support::database("versions_no_lost_update").await;
     let repo = Repository::<Order>::new(&db);
-    repo.save(&mut order("a", 1), None).await.unwrap();
-    let mut mine = repo.get(&"a".to_string(), None).await.unwrap().unwrap();
+    repo.save(&mut order("a", 1), Alone).await.unwrap();
+    let mut mine = repo.get(&"a".to_string(), Alone).await.unwrap().unwrap();
     let mut theirs = mine.clone();
-    let mut uow = db.begin().await.unwrap();
+    let uow = db.begin().await.unwrap();
     mine.total = 100;
-    repo.save(&mut mine, Some(&mut uow)).await.unwrap();
+    repo.save(&mut mine, &uow).await.unwrap();
     uow.rollback().await.unwrap();
     // Someone else stores version 2 meanwhile.
     theirs.total = 200;
-    repo.save(&mut theirs, None).await.unwrap();
+    repo.save(&mut theirs, Alone).await.unwrap();
     // Had the rolled-back copy kept version 2, this save would silently replace their write.
-    let err = repo.save(&mut mine, None).await.unwrap_err();
+    let err = repo.save(&mut mine, Alone).await.unwrap_err();
     assert!(matches!(err, Error::Concurrency { expected: 1, actual: Some(2), .. }), "{err:?}");
-    assert_eq!(repo.get(&"a".to_string(), None).await.unwrap().unwrap().total, 200);
+    assert_eq!(repo.get(&"a".to_string(), Alone).await.unwrap().unwrap().total, 200);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -150,15 +150,15 @@ async fn a_lost_race_inside_a_unit_of_work_is_a_retryable_write_conflict() {
     let db = support::database("versions_write_conflict").await;
     db.ensure_indexes(&EventStore::indexes()).await.unwrap();
     let repo = Repository::<Order>::new(&db);
-    repo.save(&mut order("a", 1), None).await.unwrap();
+    repo.save(&mut order("a", 1), Alone).await.unwrap();
     let (mut first, mut second) = (
-        repo.get(&"a".to_string(), None).await.unwrap().unwrap(),
-        repo.get(&"a".to_string(), None).await.unwrap().unwrap(),
+        repo.get(&"a".to_string(), Alone).await.unwrap().unwrap(),
+        repo.get(&"a".to_string(), Alone).await.unwrap().unwrap(),
     );
-    let mut winner = db.begin().await.unwrap();
-    let mut loser = db.begin().await.unwrap();
-    repo.save(&mut first, Some(&mut winner)).await.unwrap();
-    let err = repo.save(&mut second, Some(&mut loser)).await.unwrap_err();
+    let winner = db.begin().await.unwrap();
+    let loser = db.begin().await.unwrap();
+    repo.save(&mut first, &winner).await.unwrap();
+    let err = repo.save(&mut second, &loser).await.unwrap_err();
     assert!(matches!(err, Error::WriteConflict(_)), "{err:?}");
     assert!(err.is_transient(), "retry the unit of work: {err:?}");
     assert_eq!(second.version, 1, "the failed save changed nothing");
@@ -171,13 +171,13 @@ async fn a_lost_race_inside_a_unit_of_work_is_a_retryable_write_conflict() {
         let events = events.clone();
         async move {
             let stream = EventStream { aggregate_id: id, aggregate_type: "Order" };
-            events.append(stream, ExpectedVersion::Any, &[NewEvent::new(id, "Placed", doc! {})], Some(uow)).await
+            events.append(stream, ExpectedVersion::Any, &[NewEvent::new(id, "Placed", doc! {})], uow).await
         }
     };
-    let mut winner = db.begin().await.unwrap();
-    let mut loser = db.begin().await.unwrap();
-    append("x", &mut winner).await.unwrap();
-    let err = append("y", &mut loser).await.unwrap_err();
+    let winner = db.begin().await.unwrap();
+    let loser = db.begin().await.unwrap();
+    append("x", &winner).await.unwrap();
+    let err = append("y", &loser).await.unwrap_err();
     assert!(matches!(err, Error::WriteConflict(_)) && err.is_transient(), "{err:?}");
 }
 
@@ -186,13 +186,13 @@ async fn a_saga_saved_in_a_rolled_back_unit_of_work_keeps_its_stored_version() {
     use cqrs_mongo_persistence::{IfStarted, Saga, SagaRepository, SagaStatus};
     let db = support::database("versions_sagas").await;
     let sagas = SagaRepository::new(&db);
-    let mut saga = sagas.start(Saga::new("s1", "Checkout", "c-1", doc! {}), IfStarted::Error, None).await.unwrap();
+    let mut saga = sagas.start(Saga::new("s1", "Checkout", "c-1", doc! {}), IfStarted::Error, Alone).await.unwrap();
     saga.transition(SagaStatus::Running).unwrap();
-    let mut uow = db.begin().await.unwrap();
-    sagas.save(&mut saga, Some(&mut uow)).await.unwrap();
+    let uow = db.begin().await.unwrap();
+    sagas.save(&mut saga, &uow).await.unwrap();
     assert_eq!(saga.version(), 2);
     uow.rollback().await.unwrap();
     assert_eq!(saga.version(), 1);
-    sagas.save(&mut saga, None).await.unwrap();
+    sagas.save(&mut saga, Alone).await.unwrap();
     assert_eq!(sagas.get("s1").await.unwrap().unwrap().version(), 2);
 }

@@ -5,7 +5,7 @@
 
 use std::process::{Command, Output};
 
-use cqrs_mongo_persistence::Connection;
+use cqrs_mongo_persistence::{Alone, Connection};
 
 #[path = "../../../persistence/tests/support/mod.rs"]
 mod server;
@@ -42,5 +42,5 @@ pub async fn append_order(db: &Connection, id: &str, customer: &str, total_cents
     let payload = doc! { "customer": customer, "total_cents": total_cents, "items": 1_i64 };
     let event = NewEvent::new(format!("{id}-placed"), "OrderPlaced", payload);
     let stream = EventStream { aggregate_id: id, aggregate_type: "Order" };
-    EventStore::new(db).append(stream, ExpectedVersion::NoStream, &[event], None).await.expect("append an event");
+    EventStore::new(db).append(stream, ExpectedVersion::NoStream, &[event], Alone).await.expect("append an event");
 }

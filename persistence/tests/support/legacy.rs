@@ -23,19 +23,19 @@ pub fn uuid(n: u32) -> String {
     format!("6d1f0c3e-8a4b-4c55-9d0e-{n:012}")
 }
 
-/// A raw collection of the test database.
-pub fn collection(db: &Connection, name: &str) -> mongodb::Collection<Document> {
-    db.database().collection::<Document>(name)
-}
-
 /// Inserts `documents` into `name` as they are.
 pub async fn insert(db: &Connection, name: &str, documents: Vec<Document>) {
-    collection(db, name).insert_many(documents).await.expect("insert the legacy documents");
+    db.database().collection::<Document>(name).insert_many(documents).await.expect("insert the legacy documents");
 }
 
 /// The stored document with this `_id`.
 pub async fn stored(db: &Connection, name: &str, id: &str) -> Document {
-    collection(db, name).find_one(doc! { "_id": id }).await.unwrap().unwrap_or_else(|| panic!("{name}/{id} stored"))
+    db.database()
+        .collection::<Document>(name)
+        .find_one(doc! { "_id": id })
+        .await
+        .unwrap()
+        .unwrap_or_else(|| panic!("{name}/{id} stored"))
 }
 
 /// `MongoOutboxStorage.save_messages`: a pending message, never published or failed.
@@ -74,7 +74,7 @@ pub async fn relay_round(relay: &OutboxRelay, fail_with: Option<&str>) -> (Relay
 /// What legacy `get_pending` returns: pending messages by creation time.
 pub async fn legacy_pending(db: &Connection) -> Vec<Document> {
     use futures::TryStreamExt;
-    let messages = collection(db, "outbox_messages");
+    let messages = db.database().collection::<Document>("outbox_messages");
     let found = messages.find(doc! { "status": "pending" }).sort(doc! { "created_at": 1 }).await.unwrap();
     found.try_collect().await.unwrap()
 }

@@ -7,8 +7,8 @@ use std::time::Duration;
 
 use bson::{Bson, Document, doc};
 use cqrs_mongo_persistence::{
-    Connection, EventStore, EventStream, ExpectedVersion, IndexSpec, NewEvent, Projection, ProjectionRunner, Result,
-    StoredEvent, Write,
+    Alone, Connection, EventStore, EventStream, ExpectedVersion, IndexSpec, NewEvent, Projection, ProjectionRunner,
+    Result, StoredEvent, Write,
 };
 use futures::TryStreamExt;
 
@@ -75,7 +75,7 @@ pub async fn append_to(
             .map(|i| NewEvent::new(format!("{tag}-{s}-{i}"), if i % 2 == 0 { "Placed" } else { "Paid" }, doc! {}))
             .collect();
         store
-            .append(EventStream { aggregate_id: &id, aggregate_type: "Order" }, expected, &events, None)
+            .append(EventStream { aggregate_id: &id, aggregate_type: "Order" }, expected, &events, Alone)
             .await
             .unwrap();
     }
