@@ -5,8 +5,8 @@ mod support;
 
 use bson::{Document, doc};
 use cqrs_mongo_persistence::{
-    Alone, Error, EventSet, EventStore, EventStream, ExpectedVersion, Handlers, NewEvent, ProjectionRunner, StoredEvent,
-    Upcasters, Write,
+    Alone, Error, EventSet, EventStore, EventStream, ExpectedVersion, Handlers, NewEvent, ProjectionRunner,
+    StoredEvent, Upcasters, Write,
 };
 use serde::{Deserialize, Serialize};
 
@@ -41,7 +41,10 @@ fn stream(id: &str) -> EventStream<'_> {
 }
 
 fn placed() -> OrderPlaced {
-    OrderPlaced { customer: "ada".into(), lines: vec![Line { sku: "a".into(), quantity: 1 }, Line { sku: "b".into(), quantity: 2 }] }
+    OrderPlaced {
+        customer: "ada".into(),
+        lines: vec![Line { sku: "a".into(), quantity: 1 }, Line { sku: "b".into(), quantity: 2 }],
+    }
 }
 
 async fn raw(db: &cqrs_mongo_persistence::Connection, id: &str) -> Document {
@@ -87,13 +90,19 @@ async fn a_payload_that_does_not_decode_is_a_typed_error_naming_the_event_and_th
 
     match events[0].decode::<OrderPlaced>().unwrap_err() {
         Error::Decode { event_id, event_type, path, message } => {
-            assert_eq!((event_id.as_str(), event_type.as_str(), path.as_str()), ("bad-1", "OrderPlaced", "lines[1].quantity"));
+            assert_eq!(
+                (event_id.as_str(), event_type.as_str(), path.as_str()),
+                ("bad-1", "OrderPlaced", "lines[1].quantity")
+            );
             assert!(message.contains("string") || message.contains("invalid type"), "{message}");
         }
         other => panic!("{other:?}"),
     }
     let err = events[1].decode::<OrderPlaced>().unwrap_err();
-    assert!(matches!(&err, Error::Decode { message, .. } if message.contains("customer")), "a missing field is named: {err}");
+    assert!(
+        matches!(&err, Error::Decode { message, .. } if message.contains("customer")),
+        "a missing field is named: {err}"
+    );
     let err = events[2].decode::<OrderPaid>().unwrap_err();
     assert!(matches!(&err, Error::Decode { message, .. } if message.contains("schema version 1")), "{err}");
     let err = events[0].decode::<OrderPaid>().unwrap_err();
@@ -137,7 +146,11 @@ async fn a_typed_projection_builds_a_serde_read_model_and_skips_other_types_unde
             Ok(vec![Write::set_from("typed_summaries", meta.aggregate_id.as_str(), &summary)?])
         })
         .on(|e: OrderPaid, meta: &StoredEvent| {
-            Ok(vec![Write::set_from("typed_summaries", meta.aggregate_id.as_str(), &PaidPart { paid_cents: e.amount_cents })?])
+            Ok(vec![Write::set_from(
+                "typed_summaries",
+                meta.aggregate_id.as_str(),
+                &PaidPart { paid_cents: e.amount_cents },
+            )?])
         });
     let placed_event = NewEvent::typed("p1", &placed()).unwrap();
     // Not handled, and not decodable as anything: skipped without decoding.
@@ -146,7 +159,8 @@ async fn a_typed_projection_builds_a_serde_read_model_and_skips_other_types_unde
     store.append(stream("o3"), ExpectedVersion::NoStream, &[placed_event, noise, paid], Alone).await.unwrap();
     let runner = ProjectionRunner::new(&db, &store, summaries);
     assert_eq!(runner.catch_up().await.unwrap(), 3);
-    let stored = db.database().collection::<Document>("typed_summaries").find_one(doc! { "_id": "o3" }).await.unwrap().unwrap();
+    let stored =
+        db.database().collection::<Document>("typed_summaries").find_one(doc! { "_id": "o3" }).await.unwrap().unwrap();
     let summary: Summary = bson::deserialize_from_document(stored).unwrap();
     assert_eq!(summary, Summary { customer: "ada".into(), items: 3, paid_cents: Some(700) });
 
@@ -156,6 +170,9 @@ async fn a_typed_projection_builds_a_serde_read_model_and_skips_other_types_unde
     broken.schema_version = 2;
     store.append(stream("o4"), ExpectedVersion::NoStream, &[broken], Alone).await.unwrap();
     let err = runner.catch_up().await.unwrap_err();
-    assert!(matches!(&err, Error::Decode { event_id, path, .. } if event_id == "b1" && path == "amount_cents"), "{err}");
+    assert!(
+        matches!(&err, Error::Decode { event_id, path, .. } if event_id == "b1" && path == "amount_cents"),
+        "{err}"
+    );
     let _: &EventStore = &store;
 }

@@ -24,9 +24,12 @@ pub struct SnapshotPolicy<A> {
     in_transaction: bool,
 }
 
+/// `predicate(state, new_version)`: take a snapshot now.
+type Predicate<A> = Arc<dyn Fn(&A, i64) -> bool + Send + Sync>;
+
 enum Rule<A> {
     Every(i64),
-    When(Arc<dyn Fn(&A, i64) -> bool + Send + Sync>),
+    When(Predicate<A>),
 }
 
 impl<A> Clone for SnapshotPolicy<A> {
@@ -174,7 +177,7 @@ impl<A: EventSourced> AggregateStore<A> {
     /// they are read (memory does not grow with the stream). `None` when it has neither.
     /// An event of a type the aggregate's [`EventSet`] does not know is [`Error::Decode`].
     pub async fn load(&self, id: &str) -> Result<Option<Root<A>>> {
-        let (mut state, mut version) = self.from_snapshot(id).await?;
+        let (mut state, mut version) = self.snapshot_state(id).await?;
         let mut found = version > 0;
         let mut events = self.events.read_stream_cursor(id, version).await?;
         while let Some(event) = events.try_next().await? {
@@ -204,7 +207,7 @@ impl<A: EventSourced> AggregateStore<A> {
         Ok(self.load(id).await?.unwrap_or_else(|| Root::new(id)))
     }
 
-    async fn from_snapshot(&self, id: &str) -> Result<(A, i64)> {
+    async fn snapshot_state(&self, id: &str) -> Result<(A, i64)> {
         let Some((snapshots, _)) = &self.snapshots else { return Ok((A::default(), 0)) };
         let Some(snapshot) = snapshots.latest(A::AGGREGATE_TYPE, id).await? else { return Ok((A::default(), 0)) };
         match bson::deserialize_from_document::<A>(snapshot.data) {

@@ -46,6 +46,9 @@ use crate::uow::On;
 /// The legacy collection.
 pub const JOBS: &str = "background_jobs";
 
+/// How many times `enqueue` inserts again when the live job holding its key finished meanwhile.
+const ENQUEUE_ROUNDS: usize = 8;
+
 /// A job to enqueue.
 #[derive(Debug, Clone, PartialEq)]
 #[non_exhaustive]
@@ -241,67 +244,82 @@ impl JobQueue {
         let on = on.into();
         Error::at_least_one("JobQueue::enqueue", "max_attempts", i64::from(job.max_attempts))?;
         traced(JOBS, "enqueue", async {
-            let now = self.connection.server_time().await?;
-            let mut document = doc! {
-                "_id": job.id.as_str(), "queue": job.queue.as_str(), "job_type": job.queue.as_str(), "payload": job.payload.clone(),
-                "priority": job.priority, "status": "PENDING", "retry_count": 0, "max_retries": job.max_attempts,
-                "scheduled_at": job.run_at.unwrap_or(now), "created_at": now, "updated_at": now,
-                "version": 1_i64, "fencing_token": 0_i64,
-            };
-            if let Some(key) = &job.dedup_key {
-                document.insert("dedup_key", key.as_str());
-                document.insert("live_dedup_key", self.live_key(&job.queue, key));
-            }
-            if let Some(tenant) = &self.tenant {
-                tenant.stamp(JOBS, &mut document)?;
-            }
-            // In a transaction a duplicate key would abort the whole unit of work: look first.
-            if let (Some(key), Some(uow)) = (&job.dedup_key, on.unit_of_work().filter(|u| u.is_transactional())) {
-                let find = self.collection.find_one(doc! { "live_dedup_key": self.live_key(&job.queue, key) });
-                let found = match uow.session().await.get() {
-                    Some(session) => find.session(session).await?,
-                    None => find.await?,
-                };
-                if let Some(existing_id) = found.and_then(|d| d.get_str("_id").ok().map(str::to_owned)) {
-                    return Ok(Enqueued::Duplicate { existing_id });
+            // A live job holding the key may finish between our insert and our look-up, which
+            // frees the key: insert again (a handful of times; each round needs that race anew).
+            for _ in 0..ENQUEUE_ROUNDS {
+                if let Some(outcome) = self.enqueue_once(&job, on).await? {
+                    return Ok(outcome);
                 }
             }
-            let insert = self.collection.insert_one(document);
-            let inserted = match on.session().await.get() {
-                Some(session) => insert.session(session).await,
-                None => insert.await,
-            };
-            match inserted {
-                Ok(_) => Ok(Enqueued::Created),
-                Err(err) if is_duplicate_key(&err) => {
-                    if let Some(cross) = self.foreign(&job.id).await? {
-                        return Err(cross);
-                    }
-                    match &job.dedup_key {
-                        Some(key) => {
-                            let live = doc! { "live_dedup_key": self.live_key(&job.queue, key) };
-                            let find = self.collection.find_one(live);
-                            let found = match on.session().await.get() {
-                                Some(session) => find.session(session).await?,
-                                None => find.await?,
-                            };
-                            match found.and_then(|d| d.get_str("_id").ok().map(str::to_owned)) {
-                                Some(existing_id) => Ok(Enqueued::Duplicate { existing_id }),
-                                // Finished in between: the key is free again.
-                                None => Box::pin(self.enqueue(job, on)).await,
-                            }
-                        }
-                        None => Err(Error::AlreadyExists {
-                            collection: JOBS.into(),
-                            key: format!("job {}", job.id),
-                            existing_id: job.id.clone(),
-                        }),
-                    }
-                }
-                Err(err) => Err(err.into()),
-            }
+            Err(Error::AlreadyExists {
+                collection: JOBS.into(),
+                key: format!("live_dedup_key {}", job.dedup_key.as_deref().unwrap_or_default()),
+                existing_id: String::new(),
+            })
         })
         .await
+    }
+
+    /// One insert attempt: `None` when the key's holder finished in between (insert again).
+    async fn enqueue_once(&self, job: &NewJob, on: On<'_>) -> Result<Option<Enqueued>> {
+        let now = self.connection.server_time().await?;
+        let mut document = doc! {
+            "_id": job.id.as_str(), "queue": job.queue.as_str(), "job_type": job.queue.as_str(), "payload": job.payload.clone(),
+            "priority": job.priority, "status": "PENDING", "retry_count": 0, "max_retries": job.max_attempts,
+            "scheduled_at": job.run_at.unwrap_or(now), "created_at": now, "updated_at": now,
+            "version": 1_i64, "fencing_token": 0_i64,
+        };
+        if let Some(key) = &job.dedup_key {
+            document.insert("dedup_key", key.as_str());
+            document.insert("live_dedup_key", self.live_key(&job.queue, key));
+        }
+        if let Some(tenant) = &self.tenant {
+            tenant.stamp(JOBS, &mut document)?;
+        }
+        // In a transaction a duplicate key would abort the whole unit of work: look first.
+        if let (Some(key), Some(uow)) = (&job.dedup_key, on.unit_of_work().filter(|u| u.is_transactional())) {
+            let find = self.collection.find_one(doc! { "live_dedup_key": self.live_key(&job.queue, key) });
+            let found = match uow.session().await.get() {
+                Some(session) => find.session(session).await?,
+                None => find.await?,
+            };
+            if let Some(existing_id) = found.and_then(|d| d.get_str("_id").ok().map(str::to_owned)) {
+                return Ok(Some(Enqueued::Duplicate { existing_id }));
+            }
+        }
+        let insert = self.collection.insert_one(document);
+        let inserted = match on.session().await.get() {
+            Some(session) => insert.session(session).await,
+            None => insert.await,
+        };
+        match inserted {
+            Ok(_) => Ok(Some(Enqueued::Created)),
+            Err(err) if is_duplicate_key(&err) => {
+                if let Some(cross) = self.foreign(&job.id).await? {
+                    return Err(cross);
+                }
+                match &job.dedup_key {
+                    Some(key) => {
+                        let live = doc! { "live_dedup_key": self.live_key(&job.queue, key) };
+                        let find = self.collection.find_one(live);
+                        let found = match on.session().await.get() {
+                            Some(session) => find.session(session).await?,
+                            None => find.await?,
+                        };
+                        // None: finished in between, the key is free again.
+                        Ok(found
+                            .and_then(|d| d.get_str("_id").ok().map(str::to_owned))
+                            .map(|existing_id| Enqueued::Duplicate { existing_id }))
+                    }
+                    None => Err(Error::AlreadyExists {
+                        collection: JOBS.into(),
+                        key: format!("job {}", job.id),
+                        existing_id: job.id.clone(),
+                    }),
+                }
+            }
+            Err(err) => Err(err.into()),
+        }
     }
 
     /// Cancels a pending or running job (a running job's holder then cannot complete it).
