@@ -188,3 +188,58 @@ async fn a_retried_callback_saves_again_the_aggregates_it_saved_before_the_retry
     assert_eq!(repo.get(&"old".to_string(), Alone).await.unwrap().unwrap().version, 3);
     assert_eq!(again.version, 3);
 }
+
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+struct Deposited {
+    amount: i64,
+}
+cqrs_mongo_persistence::event!(Deposited, "Deposited");
+
+#[derive(Debug, Clone, PartialEq)]
+enum LedgerEvent {
+    Deposited(Deposited),
+}
+cqrs_mongo_persistence::event_set!(LedgerEvent { Deposited(Deposited) });
+
+#[derive(Debug, Default, Serialize, Deserialize)]
+struct Ledger {
+    balance: i64,
+}
+
+impl cqrs_mongo_persistence::aggregates::EventSourced for Ledger {
+    type Event = LedgerEvent;
+    const AGGREGATE_TYPE: &'static str = "Ledger";
+    fn apply(&mut self, event: &LedgerEvent) {
+        let LedgerEvent::Deposited(deposited) = event;
+        self.balance += deposited.amount;
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn an_aggregate_save_retried_after_a_transient_commit_error_stores_its_events_and_messages_once() {
+    use cqrs_mongo_persistence::aggregates::{AggregateStore, Root};
+    use cqrs_mongo_persistence::{EventStore, Outbox};
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let db = support::database("transient_aggregate").await;
+    let events = EventStore::new(&db);
+    let store = AggregateStore::<Ledger>::new(&db, &events).with_outbox(&Outbox::new(&db));
+    let mut ledger = Root::<Ledger>::new("l1");
+    ledger.record(Deposited { amount: 5 });
+    ledger.record(Deposited { amount: 7 });
+    fail_once(&db, "commitTransaction", &["TransientTransactionError"]).await;
+    let attempts = AtomicUsize::new(0);
+    db.transaction(async |uow| {
+        attempts.fetch_add(1, Ordering::SeqCst);
+        store.save(&mut ledger, uow).await?;
+        Ok(())
+    })
+    .await
+    .unwrap();
+    assert_eq!(attempts.load(Ordering::SeqCst), 2, "the whole callback ran again");
+    assert_eq!((ledger.version(), ledger.pending().len()), (2, 0), "the retry saved the same two events");
+    let count =
+        async |name: &str| db.database().collection::<bson::Document>(name).count_documents(doc! {}).await.unwrap();
+    assert_eq!((count("domain_events").await, count("outbox_messages").await), (2, 2));
+    let loaded = store.load("l1").await.unwrap().unwrap();
+    assert_eq!((loaded.balance, loaded.version()), (12, 2));
+}

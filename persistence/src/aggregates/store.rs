@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use bson::Document;
-use futures::TryStreamExt;
+use futures::{FutureExt, TryStreamExt};
 
 use super::{EventSourced, Root};
 use crate::connection::Connection;
@@ -254,11 +254,16 @@ impl<A: EventSourced> AggregateStore<A> {
                 }
                 positions.map(|p| (p, uow.fate().cloned()))
             }
-            None if self.outbox.is_some() || now.is_some() => self
-                .connection
-                .transaction(async |uow| self.write(stream, expected, &events, now.as_ref(), to, uow).await)
-                .await
-                .map(|p| (p, None)),
+            // `transaction_with` and a boxed future keep `save` spawnable (`Send`).
+            None if self.outbox.is_some() || now.is_some() => {
+                let context = (self, stream, expected, events.as_slice(), now.as_ref(), to);
+                self.connection
+                    .transaction_with(context, |uow, &mut (store, stream, expected, events, now, to)| {
+                        store.write(stream, expected, events, now, to, uow).boxed()
+                    })
+                    .await
+                    .map(|p| (p, None))
+            }
             None => self.events.append(stream, expected, &events, Alone).await.map(|p| (p, None)),
         };
         let (positions, fate) = match outcome {
