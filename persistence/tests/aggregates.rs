@@ -348,3 +348,20 @@ async fn an_event_the_aggregate_does_not_know_is_a_decode_error_naming_it() {
         other => panic!("expected a decode error, got {other:?}"),
     }
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn with_outbox_when_publishes_only_the_selected_events() {
+    let f = fixture("agg_outbox_when").await;
+    let store = AggregateStore::<Counter>::new(&f.db, &f.events)
+        .with_outbox_when(&f.outbox, |event| matches!(event, CounterEvent::Closed(_)));
+    let mut counter = Root::<Counter>::new("c1");
+    counter.record(Added { amount: 1 });
+    store.save(&mut counter, Alone).await.unwrap();
+    assert_eq!(count(&f.db, "outbox_messages", doc! {}).await, 0, "no selected event, no message");
+    counter.record(Added { amount: 2 });
+    counter.record(Closed {});
+    store.save(&mut counter, Alone).await.unwrap();
+    assert_eq!(count(&f.db, "domain_events", doc! {}).await, 3);
+    assert_eq!(count(&f.db, "outbox_messages", doc! {}).await, 1);
+    assert_eq!(count(&f.db, "outbox_messages", doc! { "event_type": "CounterClosed" }).await, 1);
+}

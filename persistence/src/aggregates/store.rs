@@ -27,6 +27,9 @@ pub struct SnapshotPolicy<A> {
 /// `predicate(state, new_version)`: take a snapshot now.
 type Predicate<A> = Arc<dyn Fn(&A, i64) -> bool + Send + Sync>;
 
+/// `publish(event)`: this event also goes to the outbox.
+type Publish<E> = Arc<dyn Fn(&E) -> bool + Send + Sync>;
+
 enum Rule<A> {
     Every(i64),
     When(Predicate<A>),
@@ -114,7 +117,7 @@ pub struct AggregateStore<A: EventSourced> {
     connection: Connection,
     events: EventStore,
     snapshots: Option<(SnapshotStore, SnapshotPolicy<A>)>,
-    outbox: Option<Outbox>,
+    outbox: Option<(Outbox, Publish<A::Event>)>,
     stats: Arc<AggregateStats>,
     _aggregate: PhantomData<fn() -> A>,
 }
@@ -163,8 +166,18 @@ impl<A: EventSourced> AggregateStore<A> {
 
     /// Every save also stores one outbox message per event (id, type, payload, correlation and
     /// causation of the event, the aggregate id), in the same transaction.
-    pub fn with_outbox(mut self, outbox: &Outbox) -> Self {
-        self.outbox = Some(outbox.clone());
+    pub fn with_outbox(self, outbox: &Outbox) -> Self {
+        self.with_outbox_when(outbox, |_| true)
+    }
+
+    /// Like [`with_outbox`](Self::with_outbox), for the events `publish` selects only (the
+    /// integration events; the others stay in the event store).
+    pub fn with_outbox_when(
+        mut self,
+        outbox: &Outbox,
+        publish: impl Fn(&A::Event) -> bool + Send + Sync + 'static,
+    ) -> Self {
+        self.outbox = Some((outbox.clone(), Arc::new(publish)));
         self
     }
 
@@ -233,10 +246,15 @@ impl<A: EventSourced> AggregateStore<A> {
         root.settle();
         let from = root.version();
         let events = self.new_events(root)?;
-        if events.is_empty() {
+        let published: Vec<bool> = match &self.outbox {
+            Some((_, publish)) => root.unsaved().iter().map(|(_, event)| publish(event)).collect(),
+            None => Vec::new(),
+        };
+        let events = Events { new: &events, published: &published };
+        if events.new.is_empty() {
             return Ok(Saved { positions: Vec::new(), version: from, snapshot: false });
         }
-        let to = from + events.len() as i64;
+        let to = from + events.new.len() as i64;
         let snapshot = match &self.snapshots {
             Some((_, policy)) if policy.due(&root.state, from, to)? => self.snapshot_of(&root.state),
             _ => None,
@@ -248,15 +266,15 @@ impl<A: EventSourced> AggregateStore<A> {
         let expected = if from == 0 { ExpectedVersion::NoStream } else { ExpectedVersion::Exact(from) };
         let outcome = match on.unit_of_work() {
             Some(uow) => {
-                let positions = self.write(stream, expected, &events, now.as_ref(), to, uow).await;
+                let positions = self.write(stream, expected, events, now.as_ref(), to, uow).await;
                 if let (Ok(_), Some(data)) = (&positions, later.clone()) {
                     self.snapshot_after_commit(uow, &root.id, to, data);
                 }
                 positions.map(|p| (p, uow.fate().cloned()))
             }
             // `transaction_with` and a boxed future keep `save` spawnable (`Send`).
-            None if self.outbox.is_some() || now.is_some() => {
-                let context = (self, stream, expected, events.as_slice(), now.as_ref(), to);
+            None if published.contains(&true) || now.is_some() => {
+                let context = (self, stream, expected, events, now.as_ref(), to);
                 self.connection
                     .transaction_with(context, |uow, &mut (store, stream, expected, events, now, to)| {
                         store.write(stream, expected, events, now, to, uow).boxed()
@@ -264,7 +282,7 @@ impl<A: EventSourced> AggregateStore<A> {
                     .await
                     .map(|p| (p, None))
             }
-            None => self.events.append(stream, expected, &events, Alone).await.map(|p| (p, None)),
+            None => self.events.append(stream, expected, events.new, Alone).await.map(|p| (p, None)),
         };
         let (positions, fate) = match outcome {
             Ok(done) => done,
@@ -296,16 +314,19 @@ impl<A: EventSourced> AggregateStore<A> {
         &self,
         stream: Stream<'_>,
         expected: ExpectedVersion,
-        events: &[NewEvent],
+        events: Events<'_>,
         snapshot: Option<&Document>,
         version: i64,
         uow: &UnitOfWork,
     ) -> Result<Vec<i64>> {
-        let positions = self.events.append(stream, expected, events, uow).await?;
-        if let Some(outbox) = &self.outbox {
+        let positions = self.events.append(stream, expected, events.new, uow).await?;
+        if let Some((outbox, _)) = &self.outbox {
             let messages: Vec<OutboxMessage> = events
+                .new
                 .iter()
-                .map(|event| {
+                .zip(events.published)
+                .filter(|(_, published)| **published)
+                .map(|(event, _)| {
                     let correlation = event.correlation_id.clone().unwrap_or_default();
                     let mut message = OutboxMessage::new(
                         event.event_id.clone(),
@@ -318,7 +339,9 @@ impl<A: EventSourced> AggregateStore<A> {
                     message
                 })
                 .collect();
-            outbox.save(&messages, uow).await?;
+            if !messages.is_empty() {
+                outbox.save(&messages, uow).await?;
+            }
         }
         if let (Some(data), Some((snapshots, _))) = (snapshot, &self.snapshots) {
             snapshots.save(A::AGGREGATE_TYPE, stream.aggregate_id, version, data.clone(), uow).await?;
@@ -371,6 +394,13 @@ impl<A: EventSourced> AggregateStore<A> {
             other => other,
         }
     }
+}
+
+/// The events of a save, and which of them go to the outbox.
+#[derive(Clone, Copy)]
+struct Events<'a> {
+    new: &'a [NewEvent],
+    published: &'a [bool],
 }
 
 fn record_snapshot(stats: &AggregateStats, id: &str, written: Result<bool>) -> bool {
