@@ -1,18 +1,17 @@
 //! The orders example used by the end-to-end demo and the `cqrs-mongo-orders` CLI binary.
 //!
-//! - [`Order`]: a state-stored aggregate whose changes are also recorded as events.
-//! - [`place_order`]: one unit of work that saves the order, appends its `OrderPlaced` event and
-//!   queues an outbox message — one transaction, all or nothing.
-//! - [`OrderSummaries`]: the `order_summaries` read model, built by the projection runner.
+//! - [`Order`]: an event-sourced aggregate ([`OrderPlaced`], [`OrderPaid`]), stored by
+//!   [`order_store`] with an outbox message for every `OrderPlaced`.
+//! - [`place_order`]: the order's event and its outbox message in one transaction;
+//!   [`pay_order`]: load, check, record, save in [`Connection::transaction`].
+//! - [`order_summaries`]: the `order_summaries` read model ([`OrderSummary`]), built from the
+//!   typed events by the projection runner.
 //! - [`SUMMARY_SPEC`]: the JSON specification the demo queries the summaries with (the shape
 //!   the browser demo builds and the npm/pip packages compile identically).
 
 use bson::{Document, doc};
-use cqrs_mongo_persistence::{
-    Connection, EventStore, EventStream, ExpectedVersion, NewEvent, Outbox, OutboxMessage, Projection, Repository,
-    Result, StoredEvent, Version, Write,
-};
-use futures::FutureExt;
+use cqrs_mongo_persistence::aggregates::{AggregateStore, EventSourced, Root};
+use cqrs_mongo_persistence::{Alone, Connection, Error, EventStore, Handlers, IndexSpec, Outbox, Result, Write};
 use serde::{Deserialize, Serialize};
 
 /// One order line.
@@ -26,128 +25,137 @@ pub struct Line {
     pub price_cents: i64,
 }
 
-/// The order aggregate (collection `orders`).
+/// An order was placed (published to the outbox).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
-pub struct Order {
-    /// Order id.
-    pub id: String,
+pub struct OrderPlaced {
     /// Customer id.
     pub customer: String,
-    /// Lines.
-    pub lines: Vec<Line>,
-    /// `placed`, then `paid`.
-    pub status: String,
-    /// Optimistic-concurrency version.
-    #[serde(default)]
-    pub version: Version,
-}
-
-cqrs_mongo_persistence::aggregate!(Order, "orders", String);
-
-impl Order {
-    /// A new order.
-    pub fn new(id: impl Into<String>, customer: impl Into<String>, lines: Vec<Line>) -> Self {
-        Order { id: id.into(), customer: customer.into(), lines, status: "placed".into(), version: Version::default() }
-    }
-
     /// Total in cents.
-    pub fn total_cents(&self) -> i64 {
-        self.lines.iter().map(|l| l.quantity * l.price_cents).sum()
-    }
+    pub total_cents: i64,
+    /// Number of lines.
+    pub items: i64,
+}
+cqrs_mongo_persistence::event!(OrderPlaced, "OrderPlaced");
 
-    fn placed_event(&self) -> NewEvent {
-        NewEvent::new(
-            format!("{}-placed", self.id),
-            "OrderPlaced",
-            doc! { "customer": &self.customer, "total_cents": self.total_cents(), "items": self.lines.len() as i64 },
-        )
+/// An order was paid (kept in the event store only).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderPaid {}
+cqrs_mongo_persistence::event!(OrderPaid, "OrderPaid");
+
+/// The order's events.
+#[derive(Debug, Clone, PartialEq)]
+pub enum OrderEvent {
+    /// [`OrderPlaced`].
+    Placed(OrderPlaced),
+    /// [`OrderPaid`].
+    Paid(OrderPaid),
+}
+cqrs_mongo_persistence::event_set!(OrderEvent { Placed(OrderPlaced), Paid(OrderPaid) });
+
+/// The order aggregate, event-sourced (streams of type `Order` in `domain_events`).
+#[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]
+pub struct Order {
+    /// Customer id.
+    pub customer: String,
+    /// Total in cents.
+    pub total_cents: i64,
+    /// `placed`, then `paid` (empty before it is placed).
+    pub status: String,
+}
+
+impl EventSourced for Order {
+    type Event = OrderEvent;
+    const AGGREGATE_TYPE: &'static str = "Order";
+
+    fn apply(&mut self, event: &OrderEvent) {
+        match event {
+            OrderEvent::Placed(placed) => {
+                self.customer = placed.customer.clone();
+                self.total_cents = placed.total_cents;
+                self.status = "placed".into();
+            }
+            OrderEvent::Paid(_) => self.status = "paid".into(),
+        }
     }
 }
 
-/// Saves a new order, its `OrderPlaced` event and an outbox message in one transaction.
+/// The orders: their events, and an outbox message for every `OrderPlaced`, in one transaction.
+pub fn order_store(db: &Connection, events: &EventStore, outbox: &Outbox) -> AggregateStore<Order> {
+    AggregateStore::new(db, events).with_outbox_when(outbox, |event| matches!(event, OrderEvent::Placed(_)))
+}
+
+/// Places an order: its `OrderPlaced` event and outbox message, stored in one transaction.
 pub async fn place_order(
-    db: &Connection,
-    orders: &Repository<Order>,
-    events: &EventStore,
-    outbox: &Outbox,
-    order: &mut Order,
-) -> Result<()> {
-    let event = order.placed_event();
-    let message = OutboxMessage::new(format!("{}-placed", order.id), "OrderPlaced", event.payload.clone(), &order.id)
-        .for_aggregate(order.id.clone());
-    db.transaction_with((orders, events, outbox, order, event, message), |uow, context| {
-        let (orders, events, outbox, order, event, message) = context;
-        async move {
-            orders.save(order, uow).await?;
-            let stream = EventStream { aggregate_id: &order.id, aggregate_type: "Order" };
-            events.append(stream, ExpectedVersion::NoStream, std::slice::from_ref(event), uow).await?;
-            outbox.save(std::slice::from_ref(message), uow).await
+    orders: &AggregateStore<Order>,
+    id: &str,
+    customer: &str,
+    lines: &[Line],
+) -> Result<Root<Order>> {
+    let total_cents = lines.iter().map(|l| l.quantity * l.price_cents).sum();
+    let mut order = Root::<Order>::new(id);
+    order.record(OrderPlaced { customer: customer.into(), total_cents, items: lines.len() as i64 });
+    orders.save(&mut order, Alone).await?;
+    Ok(order)
+}
+
+/// Marks a placed order paid (`OrderPaid`), in a transaction retried on transient errors.
+/// Paying an unknown or already paid order is [`Error::InvalidTransition`].
+pub async fn pay_order(db: &Connection, orders: &AggregateStore<Order>, id: &str) -> Result<Root<Order>> {
+    db.transaction(async |uow| {
+        let mut order = orders.load_or_new(id).await?;
+        if order.status != "placed" {
+            let from = if order.status.is_empty() { "missing".to_owned() } else { order.status.clone() };
+            let (collection, id) = ("domain_events".into(), id.into());
+            return Err(Error::InvalidTransition { collection, id, from, to: "paid".into() });
         }
-        .boxed()
+        order.record(OrderPaid {});
+        orders.save(&mut order, uow).await?;
+        Ok(order)
     })
     .await
 }
-
-/// Marks an order paid: the aggregate and an `OrderPaid` event (version 2 of its stream).
-pub async fn pay_order(
-    db: &Connection,
-    orders: &Repository<Order>,
-    events: &EventStore,
-    order: &mut Order,
-) -> Result<()> {
-    order.status = "paid".into();
-    let event = NewEvent::new(format!("{}-paid", order.id), "OrderPaid", doc! {});
-    db.transaction_with((orders, events, order, event), |uow, context| {
-        let (orders, events, order, event) = context;
-        async move {
-            orders.save(order, uow).await?;
-            let stream = EventStream { aggregate_id: &order.id, aggregate_type: "Order" };
-            events.append(stream, ExpectedVersion::Exact(1), std::slice::from_ref(event), uow).await.map(|_| ())
-        }
-        .boxed()
-    })
-    .await
-}
-
-/// The `order_summaries` read model: one document per order.
-#[derive(Debug, Clone, Copy, Default)]
-pub struct OrderSummaries;
 
 /// The read model's collection.
 pub const SUMMARIES: &str = "order_summaries";
 
-impl Projection for OrderSummaries {
-    fn name(&self) -> &str {
-        SUMMARIES
-    }
+/// A document of `order_summaries` (fields a write leaves out keep their stored value).
+#[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
+pub struct OrderSummary {
+    /// Customer id.
+    pub customer: String,
+    /// Total in currency units.
+    pub total: f64,
+    /// Number of lines.
+    pub items: i64,
+    /// `placed` or `paid`.
+    pub status: String,
+    /// When the order was placed.
+    pub placed_at: bson::DateTime,
+}
 
-    fn collections(&self) -> Vec<String> {
-        vec![SUMMARIES.into()]
-    }
+#[derive(Serialize)]
+struct StatusOnly {
+    status: &'static str,
+}
 
-    fn project(&self, event: &StoredEvent) -> Result<Vec<Write>> {
-        let id = event.aggregate_id.as_str();
-        Ok(match event.event_type.as_str() {
-            "OrderPlaced" => {
-                let payload = &event.payload;
-                let total = payload.get_i64("total_cents").unwrap_or(0) as f64 / 100.0;
-                let fields = doc! {
-                    "customer": payload.get_str("customer").unwrap_or_default(),
-                    "total": total,
-                    "items": payload.get_i64("items").unwrap_or(0),
-                    "status": "placed",
-                    "placed_at": event.occurred_at,
-                };
-                vec![Write::set(SUMMARIES, id, fields)]
-            }
-            "OrderPaid" => vec![Write::set(SUMMARIES, id, doc! { "status": "paid" })],
-            _ => Vec::new(),
+/// The `order_summaries` projection: one document per order, from its typed events.
+pub fn order_summaries() -> Handlers {
+    Handlers::new(SUMMARIES)
+        .collection(SUMMARIES)
+        .index(IndexSpec::new(SUMMARIES, doc! { "status": 1, "total": -1 }))
+        .on(|placed: OrderPlaced, meta| {
+            let summary = OrderSummary {
+                customer: placed.customer,
+                total: placed.total_cents as f64 / 100.0,
+                items: placed.items,
+                status: "placed".into(),
+                placed_at: meta.occurred_at,
+            };
+            Ok(vec![Write::set_from(SUMMARIES, meta.aggregate_id.as_str(), &summary)?])
         })
-    }
-
-    fn indexes(&self) -> Vec<cqrs_mongo_persistence::IndexSpec> {
-        vec![cqrs_mongo_persistence::IndexSpec::new(SUMMARIES, doc! { "status": 1, "total": -1 })]
-    }
+        .on(|_: OrderPaid, meta| {
+            Ok(vec![Write::set_from(SUMMARIES, meta.aggregate_id.as_str(), &StatusOnly { status: "paid" })?])
+        })
 }
 
 /// The specification the demo queries `order_summaries` with: orders of 100 or more that are

@@ -9,11 +9,11 @@ use std::time::{Duration, Instant};
 
 use bson::{Document, doc};
 use cqrs_mongo_demo::{
-    Line, Order, OrderSummaries, SUMMARIES, SUMMARY_OPTIONS, SUMMARY_SPEC, describe, pay_order, place_order,
+    Line, SUMMARIES, SUMMARY_OPTIONS, SUMMARY_SPEC, describe, order_store, order_summaries, pay_order, place_order,
 };
 use cqrs_mongo_persistence::{
-    Alone, Connection, EventStore, IfStarted, JobQueue, NewJob, Outbox, OutboxRelay, PoolOptions, ProjectionRunner,
-    ProjectionStore, Repository, Saga, SagaRepository, SagaStatus,
+    Alone, Connection, EventStore, IfStarted, JobQueue, NewJob, Outbox, OutboxRelay, PoolOptions, Projection,
+    ProjectionRunner, ProjectionStore, Saga, SagaRepository, SagaStatus,
 };
 use cqrs_mongo_spec::{Compiler, ExtJsonFormat, QueryOptions};
 
@@ -29,22 +29,22 @@ async fn main() -> Result<(), Failure> {
     let health = db.health().await?;
     println!("connected: replica set {:?}, ping {:?}", health.replica_set.unwrap_or_default(), health.latency);
 
-    let orders = Repository::<Order>::new(&db);
     let events = EventStore::new(&db);
     let outbox = Outbox::new(&db);
+    let orders = order_store(&db, &events, &outbox);
     let jobs = JobQueue::new(&db);
     let sagas = SagaRepository::new(&db);
     let mut indexes = EventStore::indexes();
     indexes.extend(Outbox::indexes());
     indexes.extend(JobQueue::indexes());
     indexes.extend(SagaRepository::indexes());
-    indexes.extend(cqrs_mongo_persistence::Projection::indexes(&OrderSummaries));
+    indexes.extend(order_summaries().indexes());
     let report = db.ensure_indexes(&indexes).await?;
     println!("indexes: {} created, {} already there", report.created.len(), report.unchanged.len());
 
     // The projection runner follows the event store from now on (change stream + polling).
     let runner =
-        Arc::new(ProjectionRunner::new(&db, &events, OrderSummaries).poll_interval(Duration::from_millis(200)));
+        Arc::new(ProjectionRunner::new(&db, &events, order_summaries()).poll_interval(Duration::from_millis(200)));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let live = {
         let runner = runner.clone();
@@ -57,7 +57,7 @@ async fn main() -> Result<(), Failure> {
         })
     };
 
-    println!("\n1. placing 12 orders (order + OrderPlaced event + outbox message, one transaction each)");
+    println!("\n1. placing 12 orders (OrderPlaced event + outbox message, one transaction each)");
     let customers = ["ada", "grace", "linus", "barbara"];
     let mut placed = Vec::new();
     for n in 1..=12_i64 {
@@ -65,12 +65,12 @@ async fn main() -> Result<(), Failure> {
             Line { sku: format!("sku-{}", n % 5), quantity: n % 3 + 1, price_cents: 1_250 * n },
             Line { sku: "gift-wrap".into(), quantity: 1, price_cents: 300 },
         ];
-        let mut order = Order::new(format!("o-{n:03}"), customers[n as usize % 4], lines);
-        place_order(&db, &orders, &events, &outbox, &mut order).await?;
-        placed.push(order);
+        placed.push(place_order(&orders, &format!("o-{n:03}"), customers[n as usize % 4], &lines).await?);
     }
-    for order in placed.iter_mut().filter(|o| o.total_cents() > 20_000).take(3) {
-        pay_order(&db, &orders, &events, order).await?;
+    let to_pay: Vec<String> =
+        placed.iter().filter(|o| o.total_cents > 20_000).take(3).map(|o| o.id().to_owned()).collect();
+    for id in &to_pay {
+        pay_order(&db, &orders, id).await?;
     }
     let head = events.latest_position().await?;
     println!("   {} orders, event store head at position {head}", placed.len());
@@ -115,14 +115,16 @@ async fn main() -> Result<(), Failure> {
     println!("   published {}, outbox now {:?}", report.published, outbox.stats().await?);
 
     println!("\n5. a background job and a saga step");
-    let paid = placed.iter().find(|o| o.status == "paid").ok_or("no paid order")?;
-    let job = NewJob::new(format!("invoice-{}", paid.id), "invoices", doc! { "order": &paid.id }).dedup_key(&paid.id);
+    let paid = orders.load(to_pay.first().ok_or("no paid order")?).await?.ok_or("the paid order is not stored")?;
+    assert_eq!(paid.status, "paid", "loaded from its events");
+    let job =
+        NewJob::new(format!("invoice-{}", paid.id()), "invoices", doc! { "order": paid.id() }).dedup_key(paid.id());
     jobs.enqueue(job, Alone).await?;
     let claimed = jobs.claim("demo-worker", &["invoices"], Duration::from_secs(30)).await?.ok_or("no job")?;
     println!("   worker claimed {} (attempt {}, fencing token {})", claimed.id, claimed.attempt, claimed.fencing_token);
     jobs.complete(&claimed).await?;
     println!("   jobs: {:?}", jobs.stats().await?);
-    let saga = Saga::new(format!("fulfil-{}", paid.id), "Fulfilment", &paid.id, doc! { "step": "reserve-stock" });
+    let saga = Saga::new(format!("fulfil-{}", paid.id()), "Fulfilment", paid.id(), doc! { "step": "reserve-stock" });
     let mut saga = sagas.start(saga, IfStarted::ReturnExisting, Alone).await?;
     saga.transition(SagaStatus::Running)?;
     saga.state.insert("step", "ship");
@@ -142,8 +144,10 @@ async fn main() -> Result<(), Failure> {
 
     stop.send(()).ok();
     live.await??;
-    let mut counts = Vec::new();
-    for name in ["orders", "domain_events", SUMMARIES] {
+    // Orders are event-sourced: one stream of type Order each.
+    let streams = db.database().collection::<Document>("domain_events");
+    let mut counts = vec![streams.distinct("aggregate_id", doc! { "aggregate_type": "Order" }).await?.len() as u64];
+    for name in ["domain_events", SUMMARIES] {
         counts.push(db.database().collection::<Document>(name).count_documents(doc! {}).await?);
     }
     println!(

@@ -13,8 +13,8 @@ use std::process::{Command, Output};
 use binary::{status_row, stdout_ok};
 
 use bson::{DateTime, Document, doc};
-use cqrs_mongo_demo::{Line, Order, OrderSummaries, SUMMARIES, pay_order, place_order};
-use cqrs_mongo_persistence::{Alone, Connection, EventStore, Outbox, PositionStore, ProjectionRunner, Repository};
+use cqrs_mongo_demo::{Line, SUMMARIES, order_store, order_summaries, pay_order, place_order};
+use cqrs_mongo_persistence::{Alone, Connection, EventStore, Outbox, PositionStore, ProjectionRunner};
 use futures::TryStreamExt;
 
 /// Runs `cqrs-mongo-orders ARGS` against the test's database to completion.
@@ -22,18 +22,14 @@ async fn run(test: &str, args: &[&str]) -> Output {
     binary::output(binary::command(env!("CARGO_BIN_EXE_cqrs-mongo-orders"), test), args).await
 }
 
-/// Places `count` orders (`o1`, `o2`, ...): each saves the order, its `OrderPlaced` event
-/// (positions 1..=count) and an outbox message in one transaction.
-async fn place_orders(db: &Connection, count: usize) -> Vec<Order> {
-    let (orders, events, outbox) = (Repository::<Order>::new(db), EventStore::new(db), Outbox::new(db));
-    let mut placed = Vec::new();
+/// Places `count` orders (`o1`, `o2`, ...): each stores its `OrderPlaced` event (positions
+/// 1..=count) and an outbox message in one transaction.
+async fn place_orders(db: &Connection, count: usize) {
+    let orders = order_store(db, &EventStore::new(db), &Outbox::new(db));
     for i in 1..=count {
-        let lines = vec![Line { sku: format!("sku-{i}"), quantity: i as i64, price_cents: 10_000 }];
-        let mut order = Order::new(format!("o{i}"), format!("customer-{i}"), lines);
-        place_order(db, &orders, &events, &outbox, &mut order).await.expect("place an order");
-        placed.push(order);
+        let lines = [Line { sku: format!("sku-{i}"), quantity: i as i64, price_cents: 10_000 }];
+        place_order(&orders, &format!("o{i}"), &format!("customer-{i}"), &lines).await.expect("place an order");
     }
-    placed
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -61,7 +57,7 @@ async fn projections_status_shows_saved_position_head_and_lag() {
 
     // After a catch-up the registered projection has no lag.
     let events = EventStore::new(&db);
-    ProjectionRunner::new(&db, &events, OrderSummaries).catch_up().await.unwrap();
+    ProjectionRunner::new(&db, &events, order_summaries()).catch_up().await.unwrap();
     let stdout = stdout_ok(&run(test, &["projections", "status"]).await);
     let row = status_row(&stdout, SUMMARIES);
     assert_eq!(row[..4], ["order_summaries", "3", "3", "0"]);
@@ -72,10 +68,9 @@ async fn projections_status_shows_saved_position_head_and_lag() {
 async fn projections_rebuild_builds_the_read_model_and_moves_the_checkpoint() {
     let test = "orders_cli_projections_rebuild";
     let db = server::database(test).await;
-    let orders = place_orders(&db, 3).await;
+    place_orders(&db, 3).await;
     let events = EventStore::new(&db);
-    let mut paid = orders[1].clone();
-    pay_order(&db, &Repository::<Order>::new(&db), &events, &mut paid).await.unwrap();
+    pay_order(&db, &order_store(&db, &events, &Outbox::new(&db)), "o2").await.unwrap();
     let head = events.latest_position().await.unwrap();
     assert_eq!(head, 4);
     let summaries = db.database().collection::<Document>(SUMMARIES);

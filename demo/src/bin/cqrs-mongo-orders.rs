@@ -7,11 +7,11 @@ use std::process::ExitCode;
 
 use clap::Parser;
 use cqrs_mongo_cli::Cli;
-use cqrs_mongo_demo::OrderSummaries;
+use cqrs_mongo_demo::order_summaries;
 use cqrs_mongo_persistence::Projection;
 
 #[tokio::main]
 async fn main() -> ExitCode {
-    let projections: Vec<Box<dyn Projection>> = vec![Box::new(OrderSummaries)];
+    let projections: Vec<Box<dyn Projection>> = vec![Box::new(order_summaries())];
     cqrs_mongo_cli::run(Cli::parse(), projections).await
 }
