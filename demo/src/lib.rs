@@ -176,3 +176,9 @@ pub fn describe(summary: &Document) -> String {
         summary.get_str("status").unwrap_or("?"),
     )
 }
+
+/// The README's Rust examples (the compiler's and the application layer's), compiled and run
+/// as doctests of this crate, which depends on both.
+#[cfg(doctest)]
+#[doc = include_str!("../../README.md")]
+struct ReadmeDoctests;

@@ -46,7 +46,7 @@ pub enum Error {
     },
     /// Inside a transaction, another transaction wrote the same document first (the server's
     /// `WriteConflict`, code 112). Transient: the whole unit of work can be retried, and
-    /// [`Connection::run_in_transaction`](crate::Connection::run_in_transaction) does that itself.
+    /// [`Connection::transaction`](crate::Connection::transaction) does that itself.
     #[error("write conflict: a concurrent transaction wrote the same document; retry the unit of work ({0})")]
     WriteConflict(mongodb::error::Error),
     /// The deployment does not support transactions (a standalone server) and the operation

@@ -11,21 +11,35 @@
 //!   [`PositionStore`];
 //! - the [`ProjectionRunner`] (exactly-once batches, change-stream wake-ups, rebuild and swap),
 //!   the [`SagaRepository`] and the [`JobQueue`];
+//! - the application layer: typed events ([`Event`], [`event!`], [`event_set!`],
+//!   [`StoredEvent::decode`]), event-sourced aggregates ([`aggregates::EventSourced`],
+//!   [`aggregates::Root`], [`aggregates::AggregateStore`] with snapshot policies and outbox
+//!   messages in the same transaction) and typed projections ([`Handlers`]);
 //! - [`Tenant`] scopes for all of the stores above (`for_tenant`): documents carry `tenant_id`,
 //!   every filter includes a clause compiled by the specification compiler (ANDed onto the
 //!   caller's specification, which compiles exactly as given), and touching another tenant's
 //!   document is [`Error::CrossTenant`].
 //!
+//! # Where an operation runs
+//!
+//! Every store method that writes (and the reads that can join a transaction) takes
+//! `on: impl Into<On>`: [`Alone`] runs it on its own (an event append then shares a group-commit
+//! transaction with concurrent appends), `&uow` runs it inside a [`UnitOfWork`]. A unit of work
+//! comes from [`Connection::transaction`] (an async closure, retried under the driver's rules),
+//! [`Connection::transaction_with`] (the same with a boxed, `Send` future) or
+//! [`Connection::begin`] / [`UnitOfWork::commit`] (explicit; a transient error is the caller's
+//! to retry).
+//!
 //! # Versions and units of work
 //!
-//! An aggregate's [`Version`] changes for good only when the unit of work that saved it
-//! commits. Inside the unit of work the new version shows (a second save expects it); a
-//! rollback, a unit of work dropped without a commit, and every retry of
-//! [`Connection::run_in_transaction`] put the version back, so the retried callback, or a later
-//! save of the same aggregate, expects what is really stored:
+//! An aggregate's [`Version`] (and an event-sourced [`aggregates::Root`]'s version and pending
+//! events) changes for good only when the unit of work that saved it commits. Inside the unit
+//! of work the new version shows (a second save expects it); a rollback, a unit of work dropped
+//! without a commit, and every retry of [`Connection::transaction`] put the version back, so the
+//! retried callback, or a later save of the same aggregate, expects what is really stored:
 //!
 //! ```no_run
-//! use cqrs_mongo_persistence::{Connection, Repository, Result, Version};
+//! use cqrs_mongo_persistence::{Alone, Connection, Repository, Result, Version};
 //!
 //! #[derive(serde::Serialize, serde::Deserialize)]
 //! struct Order { id: String, total: i64, #[serde(default)] version: Version }
@@ -34,7 +48,11 @@
 //! async fn place(db: &Connection, orders: &Repository<Order>, order: &mut Order) -> Result<()> {
 //!     // Retried on TransientTransactionError (a lost race on a document or the event
 //!     // counter): each attempt saves `order` from the version it had before the first one.
-//!     db.run_in_transaction(async |uow| orders.save(order, Some(uow)).await).await
+//!     db.transaction(async |uow| orders.save(order, uow).await).await
+//! }
+//!
+//! async fn rename(orders: &Repository<Order>, order: &mut Order) -> Result<()> {
+//!     orders.save(order, Alone).await // a single write, no transaction needed
 //! }
 //! ```
 //!
@@ -49,7 +67,7 @@
 //! saves, outbox saves and the relay, projections, snapshots, positions, sagas, jobs, index
 //! creation. What needs a transaction fails before writing with
 //! [`Error::TransactionsUnsupported`], naming what works instead: [`Connection::begin`] and
-//! `run_in_transaction` (use [`Connection::begin_non_transactional`], where each write applies on
+//! [`Connection::transaction`] (use [`Connection::begin_non_transactional`], where each write applies on
 //! its own), [`EventStore::append`] without a unit of work (append in a non-transactional unit of
 //! work: positions are taken before the insert, as the legacy store did), and the
 //! [`ProjectionRunner`]'s batches (use [`ProjectionRunner::without_transactions`]).

@@ -3,7 +3,7 @@
 //! A save inside a transaction gives the aggregate its next version at once (a second save in
 //! the same unit of work must expect it), but that version is *provisional*: it belongs to the
 //! unit of work's current attempt. If the attempt commits, the version stays; if it is rolled
-//! back, dropped, or retried by [`Connection::run_in_transaction`](crate::Connection), the
+//! back, dropped, or retried by [`Connection::transaction`](crate::Connection::transaction), the
 //! aggregate is back at the version it had before, so the retried attempt or a later save
 //! expects what is really stored. Clones share the provisional state, so a copy taken inside
 //! the transaction settles the same way as the original.

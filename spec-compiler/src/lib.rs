@@ -314,8 +314,3 @@ mod tests {
         assert_eq!((err.code(), err.path().len()), (ErrorCode::TooDeep, input::MAX_JSON_DEPTH));
     }
 }
-
-/// The README's Rust examples, compiled and run as doctests.
-#[cfg(doctest)]
-#[doc = include_str!("../../README.md")]
-struct ReadmeDoctests;
