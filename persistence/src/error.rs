@@ -137,6 +137,12 @@ pub enum Error {
         /// The refused status.
         to: String,
     },
+    /// Something the operation needs is not stored (the event of a parked dead letter).
+    #[error("not found: {what}")]
+    NotFound {
+        /// What was looked for.
+        what: String,
+    },
     /// The caller no longer holds the lease (it expired and another worker took over, or the
     /// work was cancelled): its outcome is not recorded.
     #[error("{collection}/{id}: the lease was lost (fencing token {fencing_token} is no longer current)")]

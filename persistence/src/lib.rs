@@ -110,6 +110,7 @@
 
 pub mod aggregates;
 mod connection;
+mod dead_letters;
 mod error;
 mod event_store;
 pub mod events;
@@ -117,6 +118,7 @@ mod fields;
 mod guarded;
 mod indexes;
 mod jobs;
+mod lease;
 mod model;
 mod observe;
 mod outbox;
@@ -134,6 +136,7 @@ pub use aggregates::{AggregateStore, EventSourced, Root, SnapshotPolicy};
 /// The `bson` crate this crate uses (for the macros).
 pub use bson;
 pub use connection::{Connection, Health, PoolOptions};
+pub use dead_letters::{AfterRetries, DEAD_LETTERS, DeadLetter, DeadLetterStatus, DeadLetters, FailurePolicy};
 pub use error::{Error, EventIdProblem, Result};
 pub use event_store::{
     DEFAULT_GAP_GRACE, EventStore, ExpectedVersion, GapStats, NewEvent, StoredEvent, Stream as EventStream, Upcast,
@@ -142,6 +145,7 @@ pub use event_store::{
 pub use events::{Event, EventSet};
 pub use indexes::{IndexReport, IndexSpec};
 pub use jobs::{ClaimedJob, Enqueued, Failed, JobQueue, NewJob};
+pub use lease::LeaseInfo;
 pub use model::{Aggregate, Mapping};
 pub use outbox::{ClaimedMessage, Outbox, OutboxMessage, OutboxRelay, RelayReport};
 pub use projections::{Applied, ProjectionStore};

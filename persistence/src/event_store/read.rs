@@ -55,6 +55,19 @@ impl EventStore {
         documents.into_iter().map(|d| self.decode(d)).collect()
     }
 
+    /// One event by its id (upcast like every read), `None` when it is not stored (or, in a
+    /// tenant scope, belongs to another tenant: [`Error::CrossTenant`]).
+    pub async fn event(&self, event_id: &str) -> Result<Option<StoredEvent>> {
+        let found = self.events.find_one(self.scoped(doc! { "_id": event_id })).await?;
+        if found.is_none() && self.tenant.is_some() {
+            let any = self.events.find_one(doc! { "_id": event_id }).await?;
+            if let Some(cross) = any.as_ref().and_then(|d| self.foreign(d)) {
+                return Err(cross);
+            }
+        }
+        found.map(|d| self.decode(d)).transpose()
+    }
+
     /// Events of one stream after `from_version`, in version order, as a stream read from one
     /// cursor (memory stays one batch however long the stream is).
     pub async fn read_stream_cursor(

@@ -29,6 +29,8 @@ pub(crate) struct Checkpoint {
     collection: Collection<Document>,
     key: String,
     tenant: Option<Tenant>,
+    /// The lease token every advance must match (a leased runner's fencing token).
+    fence: Option<i64>,
 }
 
 /// What the checkpoint says.
@@ -44,7 +46,23 @@ impl Checkpoint {
     /// The checkpoint of projection `name`, within `tenant`'s scope if there is one.
     pub(crate) fn new(connection: &Connection, name: &str, tenant: Option<&Tenant>) -> Self {
         let key = checkpoint_key(name, tenant);
-        Checkpoint { collection: connection.database().collection(CHECKPOINTS), key, tenant: tenant.cloned() }
+        Checkpoint {
+            collection: connection.database().collection(CHECKPOINTS),
+            key,
+            tenant: tenant.cloned(),
+            fence: None,
+        }
+    }
+
+    /// This checkpoint, advanced only while the lease token is still `token`.
+    pub(crate) fn fenced(mut self, token: i64) -> Self {
+        self.fence = Some(token);
+        self
+    }
+
+    /// Whether advances carry a fencing token.
+    pub(crate) fn is_fenced(&self) -> bool {
+        self.fence.is_some()
     }
 
     /// The document's id.
@@ -75,6 +93,9 @@ impl Checkpoint {
     /// that error aborts the batch.
     pub(crate) async fn advance(&self, after: i64, to: i64, session: Option<&mut ClientSession>) -> Result<()> {
         let mut condition = doc! { "_id": &self.key, PAUSED_BY: { "$exists": false } };
+        if let Some(token) = self.fence {
+            condition.insert("lease_token", token);
+        }
         if after == 0 {
             condition.insert(
                 "$or",

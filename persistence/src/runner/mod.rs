@@ -22,6 +22,7 @@
 //! [`Error::CrossTenant`]), and keeps its own checkpoint per tenant.
 
 mod checkpoint;
+mod failures;
 mod live;
 mod rebuild;
 mod typed;
@@ -39,9 +40,13 @@ pub use typed::Handlers;
 pub use write::Write;
 
 use self::checkpoint::Checkpoint;
+use self::failures::ParkOrStop;
 use crate::connection::Connection;
+use crate::dead_letters::{DeadLetters, FailurePolicy};
 use crate::error::{Error, Result};
 use crate::event_store::{EventStore, StoredEvent};
+use crate::lease::{Leader, Lease, LeaseInfo, default_owner};
+use crate::snapshots::CHECKPOINTS;
 use crate::tenancy::Tenant;
 
 /// A read model built from events. `project` must be a pure function of the event: the runner
@@ -99,6 +104,16 @@ pub struct RunnerStats {
     pub checkpoint_moves: AtomicU64,
     /// Catch-ups that stopped because a rebuild had paused the projection to swap collections.
     pub paused: AtomicU64,
+    /// Times this runner took the lease and became the leader ([`ProjectionRunner::run`]).
+    pub leaderships: AtomicU64,
+    /// Times it found its lease taken over by another replica.
+    pub leases_lost: AtomicU64,
+    /// Times it stood by because another replica leads.
+    pub standby_waits: AtomicU64,
+    /// Failed `project` attempts that were retried.
+    pub retries: AtomicU64,
+    /// Events parked in `dead_letters` after the last attempt.
+    pub parked: AtomicU64,
 }
 
 /// Runs one projection.
@@ -112,7 +127,13 @@ pub struct ProjectionRunner<P> {
     transactional: bool,
     tenant: Option<Tenant>,
     stats: Arc<RunnerStats>,
+    failure: FailurePolicy,
+    lease_period: Duration,
+    replica: String,
 }
+
+/// The default lease period of [`ProjectionRunner::run`].
+pub const DEFAULT_LEASE: Duration = Duration::from_secs(10);
 
 impl<P: Projection> ProjectionRunner<P> {
     /// A runner with batches of 100 events, a change stream, and a 1 s polling fallback.
@@ -127,7 +148,40 @@ impl<P: Projection> ProjectionRunner<P> {
             transactional: true,
             tenant: None,
             stats: Arc::default(),
+            failure: FailurePolicy::default(),
+            lease_period: DEFAULT_LEASE,
+            replica: default_owner(),
         }
+    }
+
+    /// What happens when `project` fails for an event: retried with backoff, then parked in
+    /// `dead_letters` (the default: 3 attempts, then park) or the run stops with the error.
+    pub fn on_failure(mut self, policy: FailurePolicy) -> Self {
+        self.failure = policy;
+        self
+    }
+
+    /// How long the leader's lease lasts without renewal ([`DEFAULT_LEASE`]); a stand-by takes
+    /// over within about this long after the leader dies. At least 1 ms.
+    pub fn lease_period(mut self, period: Duration) -> Self {
+        self.lease_period = period;
+        self
+    }
+
+    /// This replica's name in the lease (default: host, process id and a random suffix).
+    pub fn replica_name(mut self, name: impl Into<String>) -> Self {
+        self.replica = name.into();
+        self
+    }
+
+    /// Who leads this projection's runners now.
+    pub async fn leader(&self) -> Result<LeaseInfo> {
+        self.lease().info().await
+    }
+
+    fn lease(&self) -> Lease {
+        let key = self.live_checkpoint().key().to_owned();
+        Lease::new(&self.connection, CHECKPOINTS, &key, &self.replica, self.lease_period)
     }
 
     /// This runner scoped to `tenant`: it reads only the tenant's events, writes the tenant on
@@ -195,7 +249,7 @@ impl<P: Projection> ProjectionRunner<P> {
     /// (to swap its collections) it applies nothing and returns.
     pub async fn catch_up(&self) -> Result<u64> {
         let targets = Targets::live(self.projection.as_ref());
-        self.catch_up_into(&self.live_checkpoint(), &targets, &mut |_, _| {}).await
+        self.catch_up_into(&self.live_checkpoint(), &targets, &mut |_, _| {}, None).await
     }
 
     /// Catch-up into `targets`, checkpointed at `checkpoint`; `on_batch(position, events)`
@@ -205,8 +259,10 @@ impl<P: Projection> ProjectionRunner<P> {
         checkpoint: &Checkpoint,
         targets: &Targets,
         on_batch: &mut (dyn FnMut(i64, u64) + Send),
+        mut leader: Option<&mut Leader>,
     ) -> Result<u64> {
         Error::at_least_one("ProjectionRunner::batch_size", "events", self.batch)?;
+        self.failure.check("ProjectionRunner::on_failure")?;
         if self.transactional && !self.connection.supports_transactions() {
             return Err(Error::TransactionsUnsupported {
                 operation: "ProjectionRunner (a batch and its checkpoint commit together)",
@@ -217,6 +273,12 @@ impl<P: Projection> ProjectionRunner<P> {
         let mut applied = 0;
         let mut saved = checkpoint.read().await?;
         loop {
+            // A leased runner renews between batches and stops once it no longer leads.
+            if let Some(leader) = leader.as_deref_mut()
+                && leader.ensure().await?.is_none()
+            {
+                return Ok(applied);
+            }
             if saved.paused {
                 self.stats.paused.fetch_add(1, Ordering::Relaxed);
                 tracing::info!(checkpoint = checkpoint.key(), "paused by a rebuild; standing by");
@@ -229,6 +291,13 @@ impl<P: Projection> ProjectionRunner<P> {
                 Ok(()) => {}
                 Err(err) if checkpoint.is_moved(&err) => {
                     self.stats.checkpoint_moves.fetch_add(1, Ordering::Relaxed);
+                    // Fenced: moved may mean "no longer the leader"; ask the lease at once.
+                    if let Some(leader) = leader.as_deref_mut()
+                        && checkpoint.is_fenced()
+                        && leader.refresh().await?.is_none()
+                    {
+                        return Ok(applied);
+                    }
                     saved = checkpoint.read().await?;
                     continue;
                 }
@@ -252,30 +321,44 @@ impl<P: Projection> ProjectionRunner<P> {
         events: &[StoredEvent],
     ) -> Result<()> {
         let mut writes = Vec::new();
+        let mut parked = Vec::new();
         for event in events {
-            for write in self.projection.project(event)? {
-                writes.push((write, event.position, event.event_id.as_str()));
+            match self.project_with_retries(event).await {
+                Ok(produced) => {
+                    writes.extend(produced.into_iter().map(|w| (w, event.position, event.event_id.as_str())))
+                }
+                Err(ParkOrStop::Park(letter)) => parked.push(*letter),
+                Err(ParkOrStop::Stop(err)) => return Err(*err),
             }
         }
         let last = events.last().map_or(after, |e| e.position);
         let database = self.connection.database();
         let tenant = self.tenant.as_ref();
+        let dead_letters = DeadLetters::new(&self.connection);
         if !self.transactional {
             for (write, position, event_id) in &writes {
                 write.apply(database, targets, tenant, *position, event_id, None).await?;
             }
-            return checkpoint.advance(after, last, None).await;
+            for letter in &parked {
+                dead_letters.park(letter, None).await?;
+            }
+            checkpoint.advance(after, last, None).await?;
+            self.stats.parked.fetch_add(parked.len() as u64, Ordering::Relaxed);
+            return Ok(());
         }
         let mut session = self.connection.client().start_session().await?;
-        let context = (self, checkpoint, targets, after, last, &writes);
+        let context = (self, checkpoint, targets, after, last, &writes, &parked, &dead_letters);
         session
             .start_transaction()
             .and_run(context, |session, context| {
-                let (runner, checkpoint, targets, after, last, writes) = *context;
+                let (runner, checkpoint, targets, after, last, writes, parked, dead_letters) = *context;
                 async move {
                     let (database, tenant) = (runner.connection.database(), runner.tenant.as_ref());
                     for (write, position, event_id) in writes {
                         write.apply(database, targets, tenant, *position, event_id, Some(&mut *session)).await?;
+                    }
+                    for letter in parked {
+                        dead_letters.park(letter, Some(&mut *session)).await?;
                     }
                     checkpoint.advance(after, last, Some(session)).await
                 }
@@ -283,7 +366,9 @@ impl<P: Projection> ProjectionRunner<P> {
                 .boxed()
             })
             .await
-            .map_err(Error::from)
+            .map_err(Error::from)?;
+        self.stats.parked.fetch_add(parked.len() as u64, Ordering::Relaxed);
+        Ok(())
     }
 }
 
