@@ -137,6 +137,17 @@ pub enum Error {
         /// The refused status.
         to: String,
     },
+    /// A subscription's handler failed on an event and the failure policy stops (or a retry
+    /// of a parked event failed again).
+    #[error("subscription {name}: the handler failed on event {event_id}: {message}")]
+    Handler {
+        /// The subscription.
+        name: String,
+        /// The event.
+        event_id: String,
+        /// The handler's error.
+        message: String,
+    },
     /// Something the operation needs is not stored (the event of a parked dead letter).
     #[error("not found: {what}")]
     NotFound {

@@ -242,6 +242,18 @@ impl EventStore {
     /// Events of the given types after `after`, in position order, at most `limit`; like
     /// `read_all`, never past a missing position still in flight.
     pub async fn read_by_types(&self, types: &[&str], after: i64, limit: i64) -> Result<Vec<StoredEvent>> {
+        Ok(self.read_by_types_upto(types, after, limit).await?.0)
+    }
+
+    /// [`read_by_types`](Self::read_by_types), with the position up to which every event of
+    /// those types has been returned (a reader may move its checkpoint there: the events
+    /// between that are of other types).
+    pub(crate) async fn read_by_types_upto(
+        &self,
+        types: &[&str],
+        after: i64,
+        limit: i64,
+    ) -> Result<(Vec<StoredEvent>, i64)> {
         Error::at_least_one("EventStore::read_by_types", "limit", limit)?;
         let end = self.passable_head(after).await?;
         let mut options = mongodb::options::FindOptions::default();
@@ -249,7 +261,12 @@ impl EventStore {
         options.limit = Some(limit);
         let filter = self.scoped(doc! { "event_type": { "$in": types }, "position": { "$gt": after, "$lte": end } });
         let documents: Vec<Document> = self.events.find(filter).with_options(options).await?.try_collect().await?;
-        documents.into_iter().map(|d| self.decode(d)).collect()
+        let events: Vec<StoredEvent> = documents.into_iter().map(|d| self.decode(d)).collect::<Result<_>>()?;
+        let upto = match events.last() {
+            Some(last) if events.len() as i64 == limit => last.position,
+            _ => end.max(after),
+        };
+        Ok((events, upto))
     }
 
     /// How far past `after` a reader may go: the committed head, or just before the first

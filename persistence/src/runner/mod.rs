@@ -21,7 +21,7 @@
 //! events, stamps the tenant on the documents it writes (another tenant's document is
 //! [`Error::CrossTenant`]), and keeps its own checkpoint per tenant.
 
-mod checkpoint;
+pub(crate) mod checkpoint;
 mod failures;
 mod live;
 mod rebuild;

@@ -1,0 +1,182 @@
+//! The live loop shared by the projection runner and subscriptions: lead (or stand by), catch
+//! up, then sleep until a change stream on `domain_events` (or, without one, a timer) says
+//! there may be new events.
+//!
+//! Events are always read by position, so a missed or spurious wake-up only costs latency. A
+//! replica that does not hold the lease neither reads nor watches: it checks the lease every
+//! poll interval. The leader renews its lease between batches and while it waits.
+
+use std::future::Future;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant};
+
+use bson::{Document, doc};
+use futures::StreamExt;
+use futures::future::BoxFuture;
+use mongodb::change_stream::ChangeStream;
+use mongodb::change_stream::event::ChangeStreamEvent;
+
+use crate::connection::Connection;
+use crate::error::{Error, Result};
+use crate::event_store::{EVENTS, EventStore};
+use crate::lease::Leader;
+
+type Changes = ChangeStream<ChangeStreamEvent<Document>>;
+
+/// With a working change stream the timer is only a safety net.
+const SAFETY_NET: u32 = 10;
+
+/// How long after a gap's grace period ends the loop looks again.
+const GAP_MARGIN: Duration = Duration::from_millis(10);
+
+/// What the loop follows: one catch-up as the leader holding `token`.
+pub(crate) trait CatchUp: Send + Sync {
+    /// Applies what is new; returns early when `leader` no longer leads.
+    fn catch_up<'a>(&'a self, leader: &'a mut Leader, token: i64) -> BoxFuture<'a, Result<()>>;
+}
+
+/// The counters the loop keeps (fields of the runner's or subscription's stats).
+pub(crate) struct Counters<'a> {
+    pub(crate) waits: &'a AtomicU64,
+    pub(crate) change_stream_wakeups: &'a AtomicU64,
+    pub(crate) poll_wakeups: &'a AtomicU64,
+    pub(crate) fallbacks: &'a AtomicU64,
+    pub(crate) leaderships: &'a AtomicU64,
+    pub(crate) leases_lost: &'a AtomicU64,
+    pub(crate) standby_waits: &'a AtomicU64,
+}
+
+/// The loop's settings.
+pub(crate) struct Follow<'a> {
+    pub(crate) connection: &'a Connection,
+    pub(crate) events: &'a EventStore,
+    pub(crate) name: &'a str,
+    pub(crate) poll: Duration,
+    pub(crate) change_stream: bool,
+    pub(crate) counters: Counters<'a>,
+}
+
+fn bump(counter: &AtomicU64) {
+    counter.fetch_add(1, Ordering::Relaxed);
+}
+
+impl Follow<'_> {
+    /// Runs until `shutdown` completes, then releases the lease (also after an error).
+    pub(crate) async fn run(
+        &self,
+        leader: &mut Leader,
+        target: &impl CatchUp,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<()> {
+        if leader.lease().period().is_zero() {
+            return Err(Error::InvalidArgument {
+                operation: "lease_period",
+                argument: "period",
+                message: "must be at least 1 ms".into(),
+            });
+        }
+        let result = self.lead_or_stand_by(leader, target, shutdown).await;
+        if let Err(err) = leader.release().await {
+            tracing::warn!(name = self.name, error = %err, "lease not released; it expires");
+        }
+        result
+    }
+
+    async fn lead_or_stand_by(
+        &self,
+        leader: &mut Leader,
+        target: &impl CatchUp,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<()> {
+        tokio::pin!(shutdown);
+        let mut changes: Option<Changes> = None;
+        let mut watch_again_at = Instant::now();
+        let mut leading = false;
+        loop {
+            let token = match leader.ensure().await {
+                Ok(token) => token,
+                Err(err @ (Error::Driver(_) | Error::Timeout(_))) => {
+                    tracing::warn!(name = self.name, error = %err, "lease check failed; retrying");
+                    tokio::select! {
+                        () = &mut shutdown => return Ok(()),
+                        () = tokio::time::sleep(self.poll) => continue,
+                    }
+                }
+                Err(err) => return Err(err),
+            };
+            match (token.is_some(), leading) {
+                (true, false) => bump(self.counters.leaderships),
+                (false, true) => bump(self.counters.leases_lost),
+                _ => {}
+            }
+            leading = token.is_some();
+            let Some(token) = token else {
+                changes = None;
+                bump(self.counters.standby_waits);
+                tokio::select! {
+                    () = &mut shutdown => return Ok(()),
+                    () = tokio::time::sleep(self.poll.min(leader.lease().period())) => continue,
+                }
+            };
+            // Opened before catching up: what commits after this point wakes us.
+            if self.change_stream && changes.is_none() && Instant::now() >= watch_again_at {
+                match self.watch().await {
+                    Ok(stream) => changes = Some(stream),
+                    Err(err) => {
+                        self.fall_back(&err);
+                        watch_again_at = Instant::now() + self.poll * SAFETY_NET;
+                    }
+                }
+            }
+            match target.catch_up(leader, token).await {
+                Ok(()) => {}
+                Err(err @ (Error::Driver(_) | Error::Timeout(_) | Error::WriteConflict(_))) => {
+                    tracing::warn!(name = self.name, error = %err, "catch-up failed; retrying");
+                }
+                Err(err) => return Err(err),
+            }
+            if leader.token().is_none() {
+                continue;
+            }
+            let timer = if changes.is_some() { self.poll * SAFETY_NET } else { self.poll };
+            // A gap the catch-up stopped at may be given up before anything is inserted.
+            let timer = self.events.next_gap_expiry().map_or(timer, |expiry| timer.min(expiry + GAP_MARGIN));
+            // The lease is renewed on time even when nothing happens.
+            let timer = timer.min(leader.renew_in());
+            bump(self.counters.waits);
+            tokio::select! {
+                () = &mut shutdown => return Ok(()),
+                change = next_change(&mut changes) => match change {
+                    Some(Ok(_)) => bump(self.counters.change_stream_wakeups),
+                    Some(Err(err)) => {
+                        // Includes a resume that failed because the history is gone: the
+                        // positions, not the stream, say what to read, so polling is safe.
+                        self.fall_back(&err.into());
+                        changes = None;
+                        watch_again_at = Instant::now() + self.poll * SAFETY_NET;
+                    }
+                    None => changes = None,
+                },
+                () = tokio::time::sleep(timer) => bump(self.counters.poll_wakeups),
+            }
+        }
+    }
+
+    async fn watch(&self) -> Result<Changes> {
+        let events = self.connection.database().collection::<Document>(EVENTS);
+        Ok(events.watch().pipeline([doc! { "$match": { "operationType": "insert" } }]).await?)
+    }
+
+    fn fall_back(&self, err: &Error) {
+        bump(self.counters.fallbacks);
+        tracing::warn!(name = self.name, error = %err, "change stream unavailable; polling");
+    }
+}
+
+/// The next change, or never when there is no stream.
+async fn next_change(changes: &mut Option<Changes>) -> Option<mongodb::error::Result<ChangeStreamEvent<Document>>> {
+    match changes {
+        Some(stream) => stream.next().await,
+        None => std::future::pending().await,
+    }
+}
