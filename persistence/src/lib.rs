@@ -149,10 +149,12 @@ pub use indexes::{IndexReport, IndexSpec};
 pub use jobs::{ClaimedJob, Enqueued, Failed, JobQueue, NewJob};
 pub use lease::LeaseInfo;
 pub use model::{Aggregate, Mapping};
-pub use outbox::{ClaimedMessage, Outbox, OutboxMessage, OutboxRelay, RelayReport};
+pub use outbox::{ClaimedMessage, Outbox, OutboxMessage, OutboxRelay, Publisher, RelayReport, RelayStats};
 pub use projections::{Applied, ProjectionStore};
 pub use repository::{GetMany, Repository};
-pub use runner::{DEFAULT_LEASE, Handlers, Projection, ProjectionRunner, RebuildProgress, RebuildReport, RunnerStats, Write};
+pub use runner::{
+    DEFAULT_LEASE, Handlers, Projection, ProjectionRunner, RebuildProgress, RebuildReport, RunnerStats, Write,
+};
 pub use sagas::{IfStarted, Page, Saga, SagaRepository, SagaStatus};
 pub use snapshots::{PositionStore, Snapshot, SnapshotStore};
 pub use subscription::{EventHandler, Subscription, SubscriptionStats};

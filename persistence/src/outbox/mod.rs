@@ -4,8 +4,10 @@
 //! See [`OutboxRelay`] for how messages are claimed, published and retried.
 
 mod relay;
+mod relay_loop;
 
 pub use relay::{ClaimedMessage, OutboxRelay, RelayReport};
+pub use relay_loop::{Publisher, RelayStats};
 
 use std::collections::BTreeMap;
 

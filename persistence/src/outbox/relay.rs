@@ -8,7 +8,7 @@ use bson::oid::ObjectId;
 use bson::{Bson, DateTime, Document, doc};
 use futures::TryStreamExt;
 
-use super::{Outbox, publish_order};
+use super::{Outbox, Publisher, publish_order};
 use crate::error::{Error, Result};
 use crate::fields::{int, take_document, take_optional_text, take_text};
 
@@ -75,13 +75,18 @@ pub struct RelayReport {
 /// lease expires.
 #[derive(Debug, Clone)]
 pub struct OutboxRelay {
-    outbox: Outbox,
-    worker: String,
+    pub(super) outbox: Outbox,
+    pub(super) worker: String,
     lease: Duration,
-    batch: i64,
+    pub(super) batch: i64,
     max_attempts: i64,
     backoff: Duration,
     ordered: bool,
+    pub(super) poll: Duration,
+    pub(super) change_stream: bool,
+    pub(super) publisher_backoff: Duration,
+    pub(super) max_publisher_backoff: Duration,
+    pub(super) stats: std::sync::Arc<super::RelayStats>,
 }
 
 impl OutboxRelay {
@@ -95,6 +100,11 @@ impl OutboxRelay {
             max_attempts: 5,
             backoff: Duration::from_secs(1),
             ordered: false,
+            poll: Duration::from_secs(1),
+            change_stream: true,
+            publisher_backoff: Duration::from_millis(500),
+            max_publisher_backoff: Duration::from_secs(30),
+            stats: std::sync::Arc::default(),
         }
     }
 
@@ -134,11 +144,21 @@ impl OutboxRelay {
     /// Claims up to a batch of due messages and publishes each through `publish` (an `Err`
     /// carries the failure text stored on the message). `publish` gets the message by value and
     /// returns a `Send` future, so a relay can run in a spawned task.
-    pub async fn run_once<P, F>(&self, mut publish: P) -> Result<RelayReport>
+    pub async fn run_once<P, F>(&self, publish: P) -> Result<RelayReport>
     where
-        P: FnMut(ClaimedMessage) -> F,
+        P: FnMut(ClaimedMessage) -> F + Send,
         F: std::future::Future<Output = std::result::Result<(), String>> + Send,
     {
+        self.round(&FnPublisher(std::sync::Mutex::new(publish))).await
+    }
+
+    /// One round through a [`Publisher`]: claim, publish (a batch at once, or one by one in
+    /// creation order with [`ordered_per_aggregate`](Self::ordered_per_aggregate)), record.
+    pub async fn run_once_with(&self, publisher: &impl Publisher) -> Result<RelayReport> {
+        self.round(publisher).await
+    }
+
+    pub(super) async fn round(&self, publisher: &impl Publisher) -> Result<RelayReport> {
         Error::at_least_one("OutboxRelay::batch", "batch", self.batch)?;
         Error::at_least_one("OutboxRelay::max_attempts", "attempts", self.max_attempts)?;
         let collection = &self.outbox.collection;
@@ -197,23 +217,46 @@ impl OutboxRelay {
         };
         let mut published = Vec::new();
         let mut skipped = Vec::new();
-        let mut blocked: HashSet<String> = HashSet::new();
-        for document in claimed {
-            let aggregate = document.get_str("aggregate_id").ok().map(str::to_owned);
-            let id = document.get("_id").cloned().unwrap_or(Bson::Null);
-            let out_of_time = server_clock().timestamp_millis() >= publish_until;
-            let waits = self.ordered
-                && (!first_in_line.contains(&key(&id)) || aggregate.as_ref().is_some_and(|a| blocked.contains(a)));
-            if out_of_time || waits {
-                skipped.push(id);
-                continue;
+        // (id, attempts before, outcome) of every message handed to the publisher.
+        let mut outcomes: Vec<(Bson, i64, std::result::Result<(), String>)> = Vec::new();
+        if self.ordered {
+            // One by one: a failure holds back the later messages of its aggregate.
+            let mut blocked: HashSet<String> = HashSet::new();
+            for document in claimed {
+                let id = document.get("_id").cloned().unwrap_or(Bson::Null);
+                let message = claimed_message(document);
+                let out_of_time = server_clock().timestamp_millis() >= publish_until;
+                let waits = !first_in_line.contains(&key(&id))
+                    || message.aggregate_id.as_ref().is_some_and(|a| blocked.contains(a));
+                if out_of_time || waits {
+                    skipped.push(id);
+                    continue;
+                }
+                let outcome = publisher.publish(&message).await.map_err(|e| e.to_string());
+                if outcome.is_err() {
+                    blocked.extend(message.aggregate_id.clone());
+                }
+                outcomes.push((id, message.retry_count, outcome));
             }
-            let message = claimed_message(document);
-            let retry_count = message.retry_count;
-            match publish(message).await {
+        } else if server_clock().timestamp_millis() >= publish_until {
+            skipped.extend(claimed.iter().filter_map(|d| d.get("_id").cloned()));
+        } else {
+            let ids: Vec<Bson> = claimed.iter().map(|d| d.get("_id").cloned().unwrap_or(Bson::Null)).collect();
+            let messages: Vec<ClaimedMessage> = claimed.into_iter().map(claimed_message).collect();
+            let mut results = publisher.publish_batch(&messages).await.into_iter();
+            for (id, message) in ids.into_iter().zip(&messages) {
+                // A publisher that returns fewer outcomes than messages did not publish the rest.
+                let outcome = match results.next() {
+                    Some(outcome) => outcome.map_err(|e| e.to_string()),
+                    None => Err("the publisher returned no outcome for it".into()),
+                };
+                outcomes.push((id, message.retry_count, outcome));
+            }
+        }
+        for (id, retry_count, outcome) in outcomes {
+            match outcome {
                 Ok(()) => published.push(id),
                 Err(error) => {
-                    blocked.extend(aggregate);
                     let finish = self.failed(id, token, retry_count, error, server_clock()).await?;
                     report.count(finish);
                 }
@@ -296,6 +339,31 @@ impl OutboxRelay {
         let mine = doc! { "_id": id, "claim_token": token };
         let matched = self.outbox.collection.update_one(mine, update).await?.matched_count;
         Ok(if matched == 1 { finish } else { Finish::Lost })
+    }
+}
+
+/// A publish function as a [`Publisher`] (messages one by one).
+struct FnPublisher<P>(std::sync::Mutex<P>);
+
+impl<P, F> Publisher for FnPublisher<P>
+where
+    P: FnMut(ClaimedMessage) -> F + Send,
+    F: std::future::Future<Output = std::result::Result<(), String>> + Send,
+{
+    type Error = String;
+
+    fn publish(
+        &self,
+        message: &ClaimedMessage,
+    ) -> impl std::future::Future<Output = std::result::Result<(), String>> + Send {
+        // The lock is held only while the function makes its future.
+        let future = self.0.lock().map(|mut publish| publish(message.clone())).map_err(|_| ());
+        async move {
+            match future {
+                Ok(future) => future.await,
+                Err(_) => Err("the publish function panicked earlier".into()),
+            }
+        }
     }
 }
 
