@@ -146,7 +146,7 @@ pub use event_store::{
 };
 pub use events::{Event, EventSet};
 pub use indexes::{IndexReport, IndexSpec};
-pub use jobs::{ClaimedJob, Enqueued, Failed, JobQueue, NewJob};
+pub use jobs::{ClaimedJob, Enqueued, Failed, JobHandler, JobQueue, JobWorker, NewJob, WorkerStats};
 pub use lease::LeaseInfo;
 pub use model::{Aggregate, Mapping};
 pub use outbox::{ClaimedMessage, Outbox, OutboxMessage, OutboxRelay, Publisher, RelayReport, RelayStats};

@@ -29,6 +29,9 @@ use std::time::Duration;
 
 mod claim;
 mod outcome;
+mod worker;
+
+pub use worker::{JobHandler, JobWorker, WorkerStats};
 
 use bson::{DateTime, Document, doc};
 use futures::TryStreamExt;

@@ -61,6 +61,18 @@ impl JobQueue {
         .await
     }
 
+    /// Hands a running job back untouched (a worker shutting down): pending again at once,
+    /// this attempt not counted; only its current holder can.
+    pub async fn release(&self, job: &ClaimedJob) -> Result<()> {
+        let now = self.connection.server_time().await?;
+        let update = doc! {
+            "$set": { "status": "PENDING", "scheduled_at": now, "updated_at": now },
+            "$unset": { "lease_until": "" },
+            "$inc": { "version": 1_i64 },
+        };
+        self.holder_update(job, update).await
+    }
+
     async fn holder_update(&self, job: &ClaimedJob, update: Document) -> Result<()> {
         let holder =
             self.scoped(doc! { "_id": job.id.as_str(), "status": "RUNNING", "fencing_token": job.fencing_token });

@@ -1,0 +1,296 @@
+//! The job worker: handlers registered per queue (the legacy job type), up to a number of jobs
+//! at once, heartbeats while a handler runs, and a graceful shutdown.
+//!
+//! A claimed job runs in a task of its own. While its handler runs, the worker renews the
+//! lease every third of it; a heartbeat that finds the lease lost (the job was reclaimed after
+//! a stall) cancels the handler, and its outcome is not recorded. A handler's `Ok` completes
+//! the job, its `Err` is a failed attempt (retried after the queue's backoff, parked as
+//! `FAILED` after the last attempt). On shutdown the worker claims nothing more and waits up to
+//! its grace period for running jobs; those still running then are cancelled and released
+//! (pending again, the attempt not counted), so another worker picks them up at once.
+//!
+//! Delivery is at least once: a worker that dies mid-job leaves it to be retried by another
+//! worker once its lease expires. Handlers should be idempotent per job id.
+
+use std::collections::BTreeMap;
+use std::fmt::Display;
+use std::future::Future;
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::Duration;
+
+use futures::FutureExt;
+use futures::future::BoxFuture;
+use tokio::task::JoinSet;
+
+use super::{ClaimedJob, Failed, JobQueue};
+use crate::error::{Error, Result};
+
+/// What a worker runs for the jobs of one queue. Closures `Fn(ClaimedJob) -> impl
+/// Future<Output = Result<(), E>>` are handlers.
+pub trait JobHandler: Send + Sync + 'static {
+    /// The handler's error (stored on the job as its failure text).
+    type Error: Display + Send;
+    /// Runs one attempt of the job.
+    fn run(&self, job: ClaimedJob) -> impl Future<Output = std::result::Result<(), Self::Error>> + Send;
+}
+
+impl<F, Fut, E> JobHandler for F
+where
+    F: Fn(ClaimedJob) -> Fut + Send + Sync + 'static,
+    Fut: Future<Output = std::result::Result<(), E>> + Send,
+    E: Display + Send,
+{
+    type Error = E;
+
+    fn run(&self, job: ClaimedJob) -> impl Future<Output = std::result::Result<(), E>> + Send {
+        self(job)
+    }
+}
+
+/// A handler behind a pointer (handlers of different types in one worker).
+trait DynHandler: Send + Sync {
+    fn run_boxed(&self, job: ClaimedJob) -> BoxFuture<'_, std::result::Result<(), String>>;
+}
+
+impl<H: JobHandler> DynHandler for H {
+    fn run_boxed(&self, job: ClaimedJob) -> BoxFuture<'_, std::result::Result<(), String>> {
+        self.run(job).map(|outcome| outcome.map_err(|e| e.to_string())).boxed()
+    }
+}
+
+/// The jobs a worker's tasks hold, by id.
+type InFlight = Arc<std::sync::Mutex<BTreeMap<String, ClaimedJob>>>;
+
+/// Counters of a worker.
+#[derive(Debug, Default)]
+#[non_exhaustive]
+pub struct WorkerStats {
+    /// Jobs claimed.
+    pub claimed: AtomicU64,
+    /// Jobs completed.
+    pub completed: AtomicU64,
+    /// Failed attempts scheduled for a retry.
+    pub retried: AtomicU64,
+    /// Jobs parked as `FAILED` after their last attempt.
+    pub parked: AtomicU64,
+    /// Heartbeats sent.
+    pub heartbeats: AtomicU64,
+    /// Jobs whose lease was lost (cancelled, or their outcome refused).
+    pub leases_lost: AtomicU64,
+    /// Jobs released on shutdown.
+    pub released: AtomicU64,
+    /// Most jobs that ran at once.
+    pub most_at_once: AtomicU64,
+}
+
+/// Runs jobs of the registered queues.
+#[derive(Clone)]
+pub struct JobWorker {
+    queue: JobQueue,
+    name: String,
+    handlers: BTreeMap<String, Arc<dyn DynHandler>>,
+    concurrency: usize,
+    lease: Duration,
+    poll: Duration,
+    grace: Duration,
+    stats: Arc<WorkerStats>,
+}
+
+impl std::fmt::Debug for JobWorker {
+    fn fmt(&self, f: &mut std::fmt::Formatter<'_>) -> std::fmt::Result {
+        f.debug_struct("JobWorker")
+            .field("name", &self.name)
+            .field("queues", &self.handlers.keys().collect::<Vec<_>>())
+            .field("concurrency", &self.concurrency)
+            .finish()
+    }
+}
+
+impl JobWorker {
+    /// Worker `name` on `queue`: no handler yet, 4 jobs at once, a 30 s lease, a 1 s poll
+    /// interval, a 30 s shutdown grace period.
+    pub fn new(queue: &JobQueue, name: impl Into<String>) -> Self {
+        JobWorker {
+            queue: queue.clone(),
+            name: name.into(),
+            handlers: BTreeMap::new(),
+            concurrency: 4,
+            lease: Duration::from_secs(30),
+            poll: Duration::from_secs(1),
+            grace: Duration::from_secs(30),
+            stats: Arc::default(),
+        }
+    }
+
+    /// Runs `handler` for the jobs of queue (job type) `queue`.
+    pub fn handle(mut self, queue: impl Into<String>, handler: impl JobHandler) -> Self {
+        self.handlers.insert(queue.into(), Arc::new(handler));
+        self
+    }
+
+    /// Jobs run at once, at least 1.
+    pub fn concurrency(mut self, jobs: usize) -> Self {
+        self.concurrency = jobs;
+        self
+    }
+
+    /// The lease of each claim (renewed every third of it while the handler runs).
+    pub fn lease(mut self, lease: Duration) -> Self {
+        self.lease = lease;
+        self
+    }
+
+    /// How long to wait before looking again when no job is due.
+    pub fn poll_interval(mut self, interval: Duration) -> Self {
+        self.poll = interval;
+        self
+    }
+
+    /// How long shutdown waits for running jobs before releasing them.
+    pub fn shutdown_grace(mut self, grace: Duration) -> Self {
+        self.grace = grace;
+        self
+    }
+
+    /// The worker's counters.
+    pub fn stats(&self) -> &WorkerStats {
+        &self.stats
+    }
+
+    /// Claims and runs jobs until `shutdown` completes, then finishes or releases the running
+    /// ones (see the module docs). Driver errors while claiming are logged and retried.
+    pub async fn run(&self, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
+        Error::at_least_one("JobWorker::concurrency", "jobs", self.concurrency as i64)?;
+        if self.handlers.is_empty() {
+            return Err(Error::InvalidArgument {
+                operation: "JobWorker::run",
+                argument: "handlers",
+                message: "register at least one handler with JobWorker::handle".into(),
+            });
+        }
+        if self.lease < Duration::from_millis(3) {
+            return Err(Error::InvalidArgument {
+                operation: "JobWorker::lease",
+                argument: "lease",
+                message: "must be at least 3 ms (heartbeats go every third of it)".into(),
+            });
+        }
+        tokio::pin!(shutdown);
+        let queues: Vec<&str> = self.handlers.keys().map(String::as_str).collect();
+        let mut running: JoinSet<()> = JoinSet::new();
+        let in_flight: InFlight = Arc::default();
+        loop {
+            while running.try_join_next().is_some() {}
+            let free = self.concurrency.saturating_sub(running.len());
+            let claimed = if free == 0 {
+                Vec::new()
+            } else {
+                match self.queue.claim_batch(&self.name, &queues, self.lease, free).await {
+                    Ok(jobs) => jobs,
+                    Err(err @ (Error::Driver(_) | Error::Timeout(_) | Error::WriteConflict(_))) => {
+                        tracing::warn!(worker = %self.name, error = %err, "claim failed; retrying");
+                        Vec::new()
+                    }
+                    Err(err) => return Err(err),
+                }
+            };
+            let got = claimed.len();
+            for job in claimed {
+                self.stats.claimed.fetch_add(1, Ordering::Relaxed);
+                in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(job.id.clone(), job.clone());
+                running.spawn(self.attempt(job, in_flight.clone()));
+            }
+            self.stats.most_at_once.fetch_max(running.len() as u64, Ordering::Relaxed);
+            if got > 0 && running.len() < self.concurrency {
+                continue; // more may be due right away
+            }
+            tokio::select! {
+                () = &mut shutdown => break,
+                Some(_) = running.join_next(), if !running.is_empty() => {}
+                () = tokio::time::sleep(self.poll) => {}
+            }
+        }
+        self.drain(running, &in_flight).await;
+        Ok(())
+    }
+
+    /// One attempt of `job` with heartbeats; records the outcome while it holds the lease.
+    fn attempt(&self, job: ClaimedJob, in_flight: InFlight) -> impl Future<Output = ()> + Send + 'static {
+        let (queue, stats, lease) = (self.queue.clone(), self.stats.clone(), self.lease);
+        let handler = self.handlers.get(&job.queue).cloned();
+        async move {
+            let Some(handler) = handler else {
+                // Claimed only from registered queues; a renamed queue is a failed attempt.
+                let _ = queue.fail(&job, "no handler for this queue").await;
+                return;
+            };
+            let beat = async {
+                loop {
+                    tokio::time::sleep(lease / 3).await;
+                    match queue.heartbeat(&job, lease).await {
+                        Ok(()) => stats.heartbeats.fetch_add(1, Ordering::Relaxed),
+                        Err(Error::LeaseLost { .. }) => return,
+                        Err(err) => {
+                            tracing::warn!(job = %job.id, error = %err, "heartbeat failed");
+                            0
+                        }
+                    };
+                }
+            };
+            let outcome = tokio::select! {
+                outcome = handler.run_boxed(job.clone()) => Some(outcome),
+                () = beat => None,
+            };
+            let recorded = match outcome {
+                None => Err(Error::LeaseLost {
+                    collection: super::JOBS.into(),
+                    id: job.id.clone(),
+                    fencing_token: job.fencing_token,
+                }),
+                Some(Ok(())) => queue.complete(&job).await.map(|()| stats.completed.fetch_add(1, Ordering::Relaxed)),
+                Some(Err(error)) => queue.fail(&job, &error).await.map(|failed| match failed {
+                    Failed::RetryAt(_) => stats.retried.fetch_add(1, Ordering::Relaxed),
+                    Failed::Parked => stats.parked.fetch_add(1, Ordering::Relaxed),
+                }),
+            };
+            match recorded {
+                Ok(_) => {}
+                Err(Error::LeaseLost { .. }) => {
+                    stats.leases_lost.fetch_add(1, Ordering::Relaxed);
+                    tracing::warn!(job = %job.id, "lease lost; the outcome is not recorded");
+                }
+                Err(err) => tracing::warn!(job = %job.id, error = %err, "outcome not recorded; the lease will expire"),
+            }
+            in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&job.id);
+        }
+    }
+
+    /// Waits up to the grace period for running jobs, then cancels and releases the rest.
+    async fn drain(&self, mut running: JoinSet<()>, in_flight: &InFlight) {
+        let deadline = tokio::time::Instant::now() + self.grace;
+        while !running.is_empty() {
+            match tokio::time::timeout_at(deadline, running.join_next()).await {
+                Ok(_) => {}
+                Err(_) => break,
+            }
+        }
+        if running.is_empty() {
+            return;
+        }
+        running.abort_all();
+        while running.join_next().await.is_some() {}
+        let cancelled: Vec<ClaimedJob> =
+            std::mem::take(&mut *in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
+                .into_values()
+                .collect();
+        for job in cancelled {
+            match self.queue.release(&job).await {
+                Ok(()) => {
+                    self.stats.released.fetch_add(1, Ordering::Relaxed);
+                }
+                Err(err) => tracing::warn!(job = %job.id, error = %err, "not released; its lease expires"),
+            }
+        }
+    }
+}
