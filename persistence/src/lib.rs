@@ -130,6 +130,7 @@ mod runner;
 mod sagas;
 mod snapshots;
 mod subscription;
+pub mod telemetry;
 mod tenancy;
 mod uow;
 mod version;
@@ -149,7 +150,7 @@ pub use indexes::{IndexReport, IndexSpec};
 pub use jobs::{ClaimedJob, Enqueued, Failed, JobHandler, JobQueue, JobWorker, NewJob, WorkerStats};
 pub use lease::LeaseInfo;
 pub use model::{Aggregate, Mapping};
-pub use outbox::{ClaimedMessage, Outbox, OutboxMessage, OutboxRelay, Publisher, RelayReport, RelayStats};
+pub use outbox::{Backlog, ClaimedMessage, Outbox, OutboxMessage, OutboxRelay, Publisher, RelayReport, RelayStats};
 pub use projections::{Applied, ProjectionStore};
 pub use repository::{GetMany, Repository};
 pub use runner::{
@@ -158,6 +159,7 @@ pub use runner::{
 pub use sagas::{IfStarted, Page, Saga, SagaRepository, SagaStatus};
 pub use snapshots::{PositionStore, Snapshot, SnapshotStore};
 pub use subscription::{EventHandler, Subscription, SubscriptionStats};
+pub use telemetry::{TraceContext, with_trace};
 pub use tenancy::{TENANT_FIELD, Tenant};
 pub use uow::{AfterCommit, Alone, On, SessionGuard, UnitOfWork};
 pub use version::Version;

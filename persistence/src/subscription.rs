@@ -34,6 +34,7 @@ use crate::follow::{CatchUp, Counters, Follow};
 use crate::lease::{Leader, Lease, LeaseInfo, default_owner};
 use crate::runner::checkpoint::Checkpoint;
 use crate::snapshots::CHECKPOINTS;
+use crate::telemetry;
 
 /// What a subscription hands each event to. Closures `Fn(StoredEvent) -> impl Future<Output =
 /// Result<(), E>>` are handlers.
@@ -256,6 +257,7 @@ impl Subscription {
                         AfterRetries::Park => {
                             dead_letters.park(&DeadLetter::new(&self.name, &event, &error, attempts), None).await?;
                             self.stats.parked.fetch_add(1, Ordering::Relaxed);
+                            telemetry::consumer_parked("subscription", &self.name, 1);
                         }
                         _ => {
                             // Stop before the event: what was handled before it is kept.
@@ -300,13 +302,14 @@ impl Subscription {
         let attempts = self.failure.attempts().max(1);
         let mut attempt = 1;
         loop {
-            match handler.handle(event.clone()).await {
+            match telemetry::continue_trace(&event.metadata, "subscription", handler.handle(event.clone())).await {
                 Ok(()) => {
                     self.stats.delivered.fetch_add(1, Ordering::Relaxed);
                     return Ok(());
                 }
                 Err(err) if attempt < attempts => {
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    telemetry::consumer_retry("subscription", &self.name);
                     tracing::warn!(subscription = %self.name, event_id = %event.event_id, attempt, error = %err, "handler failed; retrying");
                     tokio::time::sleep(self.failure.delay(attempt)).await;
                     attempt += 1;
@@ -353,8 +356,12 @@ struct Delivering<'a, H> {
 impl<H: EventHandler> CatchUp for Delivering<'_, H> {
     fn catch_up<'a>(&'a self, leader: &'a mut Leader, token: i64) -> BoxFuture<'a, Result<()>> {
         async move {
-            let checkpoint = self.subscription.checkpoint().fenced(token);
-            self.subscription.deliver(self.handler, &checkpoint, Some(leader)).await.map(|_| ())
+            let subscription = self.subscription;
+            let checkpoint = subscription.checkpoint().fenced(token);
+            subscription.deliver(self.handler, &checkpoint, Some(leader)).await?;
+            let lag = subscription.events.latest_position().await? - checkpoint.read().await?.position;
+            telemetry::consumer_lag("subscription", &subscription.name, lag.max(0));
+            Ok(())
         }
         .boxed()
     }

@@ -304,7 +304,7 @@ impl<A: EventSourced> AggregateStore<A> {
                 let mut new = NewEvent::from_set(id.clone(), event)?;
                 new.correlation_id = root.correlation_id.clone();
                 new.causation_id = root.causation_id.clone();
-                Ok(new)
+                Ok(new.traced())
             })
             .collect()
     }
@@ -336,6 +336,7 @@ impl<A: EventSourced> AggregateStore<A> {
                     )
                     .for_aggregate(stream.aggregate_id);
                     message.causation_id = event.causation_id.clone();
+                    message.metadata = event.metadata.clone();
                     message
                 })
                 .collect();

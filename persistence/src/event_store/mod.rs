@@ -193,6 +193,15 @@ impl EventStore {
             return Ok(Vec::new());
         }
         append::distinct_ids(events)?;
+        // The caller's trace context goes with the events (stamped here, in the caller's
+        // task: a group commit may write them from another one).
+        let stamped: Vec<NewEvent>;
+        let events = if crate::telemetry::TraceContext::current().is_some() {
+            stamped = events.iter().cloned().map(NewEvent::traced).collect();
+            stamped.as_slice()
+        } else {
+            events
+        };
         traced(EVENTS, "append", async {
             match on.unit_of_work() {
                 Some(uow) => self.append_in(stream, expected, events, uow).await,

@@ -120,6 +120,12 @@ impl Upcasters {
 
 impl NewEvent {
     /// The legacy `domain_events` document of this event at `version` and `position`.
+    /// This event with the current trace context in its metadata (unless it has one).
+    pub(crate) fn traced(mut self) -> Self {
+        crate::telemetry::stamp(&mut self.metadata);
+        self
+    }
+
     pub(super) fn to_document(
         &self,
         stream: Stream<'_>,

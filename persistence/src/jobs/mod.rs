@@ -266,11 +266,13 @@ impl JobQueue {
     /// One insert attempt: `None` when the key's holder finished in between (insert again).
     async fn enqueue_once(&self, job: &NewJob, on: On<'_>) -> Result<Option<Enqueued>> {
         let now = self.connection.server_time().await?;
+        let mut metadata = Document::new();
+        crate::telemetry::stamp(&mut metadata);
         let mut document = doc! {
             "_id": job.id.as_str(), "queue": job.queue.as_str(), "job_type": job.queue.as_str(), "payload": job.payload.clone(),
             "priority": job.priority, "status": "PENDING", "retry_count": 0, "max_retries": job.max_attempts,
             "scheduled_at": job.run_at.unwrap_or(now), "created_at": now, "updated_at": now,
-            "version": 1_i64, "fencing_token": 0_i64,
+            "version": 1_i64, "fencing_token": 0_i64, "metadata": metadata,
         };
         if let Some(key) = &job.dedup_key {
             document.insert("dedup_key", key.as_str());

@@ -180,6 +180,7 @@ impl JobWorker {
         let queues: Vec<&str> = self.handlers.keys().map(String::as_str).collect();
         let mut running: JoinSet<()> = JoinSet::new();
         let in_flight: InFlight = Arc::default();
+        let mut last_report: Option<std::time::Instant> = None;
         loop {
             while running.try_join_next().is_some() {}
             let free = self.concurrency.saturating_sub(running.len());
@@ -204,6 +205,9 @@ impl JobWorker {
             self.stats.most_at_once.fetch_max(running.len() as u64, Ordering::Relaxed);
             if got > 0 && running.len() < self.concurrency {
                 continue; // more may be due right away
+            }
+            if got == 0 {
+                self.report_queue(&mut last_report).await;
             }
             tokio::select! {
                 () = &mut shutdown => break,
@@ -239,7 +243,7 @@ impl JobWorker {
                 }
             };
             let outcome = tokio::select! {
-                outcome = handler.run_boxed(job.clone()) => Some(outcome),
+                outcome = crate::telemetry::continue_trace(&job.metadata, "job", handler.run_boxed(job.clone())) => Some(outcome),
                 () = beat => None,
             };
             let recorded = match outcome {
@@ -248,21 +252,44 @@ impl JobWorker {
                     id: job.id.clone(),
                     fencing_token: job.fencing_token,
                 }),
-                Some(Ok(())) => queue.complete(&job).await.map(|()| stats.completed.fetch_add(1, Ordering::Relaxed)),
+                Some(Ok(())) => queue.complete(&job).await.map(|()| {
+                    stats.completed.fetch_add(1, Ordering::Relaxed);
+                    "completed"
+                }),
                 Some(Err(error)) => queue.fail(&job, &error).await.map(|failed| match failed {
-                    Failed::RetryAt(_) => stats.retried.fetch_add(1, Ordering::Relaxed),
-                    Failed::Parked => stats.parked.fetch_add(1, Ordering::Relaxed),
+                    Failed::RetryAt(_) => {
+                        stats.retried.fetch_add(1, Ordering::Relaxed);
+                        "retried"
+                    }
+                    Failed::Parked => {
+                        stats.parked.fetch_add(1, Ordering::Relaxed);
+                        "parked"
+                    }
                 }),
             };
             match recorded {
-                Ok(_) => {}
+                Ok(outcome) => crate::telemetry::job_finished(&job.queue, outcome),
                 Err(Error::LeaseLost { .. }) => {
+                    crate::telemetry::job_finished(&job.queue, "lease_lost");
                     stats.leases_lost.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(job = %job.id, "lease lost; the outcome is not recorded");
                 }
                 Err(err) => tracing::warn!(job = %job.id, error = %err, "outcome not recorded; the lease will expire"),
             }
             in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&job.id);
+        }
+    }
+
+    /// The `cqrs_jobs` gauge, at most once a second.
+    async fn report_queue(&self, last: &mut Option<std::time::Instant>) {
+        if last.is_some_and(|at| at.elapsed() < Duration::from_secs(1)) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+        if let Ok(counts) = self.queue.stats().await {
+            for status in ["PENDING", "RUNNING", "COMPLETED", "FAILED", "CANCELLED"] {
+                crate::telemetry::jobs_by_status(status, counts.get(status).copied().unwrap_or(0));
+            }
         }
     }
 
@@ -288,6 +315,7 @@ impl JobWorker {
             match self.queue.release(&job).await {
                 Ok(()) => {
                     self.stats.released.fetch_add(1, Ordering::Relaxed);
+                    crate::telemetry::job_finished(&job.queue, "released");
                 }
                 Err(err) => tracing::warn!(job = %job.id, error = %err, "not released; its lease expires"),
             }

@@ -10,6 +10,7 @@ pub use relay::{ClaimedMessage, OutboxRelay, RelayReport};
 pub use relay_loop::{Publisher, RelayStats};
 
 use std::collections::BTreeMap;
+use std::time::Duration;
 
 use bson::{DateTime, Document, doc};
 use futures::TryStreamExt;
@@ -32,6 +33,16 @@ static SEQUENCE: std::sync::atomic::AtomicI64 = std::sync::atomic::AtomicI64::ne
 /// The order messages are published in: creation time, then save order, then id.
 fn publish_order() -> Document {
     doc! { "created_at": 1, "sequence": 1, "_id": 1 }
+}
+
+/// What waits in the outbox.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+#[non_exhaustive]
+pub struct Backlog {
+    /// Pending messages.
+    pub pending: u64,
+    /// How long the oldest pending message has waited (zero when none).
+    pub oldest_age: Duration,
 }
 
 /// A message to publish.
@@ -129,9 +140,11 @@ impl Outbox {
             .iter()
             .zip(first..)
             .map(|(m, sequence)| {
+                let mut metadata = m.metadata.clone();
+                crate::telemetry::stamp(&mut metadata);
                 let mut d = doc! {
                     "_id": m.message_id.clone(), "event_type": m.event_type.clone(), "payload": m.payload.clone(),
-                    "metadata": m.metadata.clone(), "status": "pending", "created_at": now, "retry_count": 0,
+                    "metadata": metadata, "status": "pending", "created_at": now, "retry_count": 0,
                     "correlation_id": m.correlation_id.clone(), "next_attempt_at": now, "fencing_token": 0_i64,
                     "sequence": sequence,
                 };
@@ -181,6 +194,22 @@ impl Outbox {
             .try_collect()
             .await?;
         Ok(groups.into_iter().map(|g| (g.get_str("_id").unwrap_or("?").to_owned(), int(g.get("n")) as u64)).collect())
+    }
+
+    /// Pending messages and the age of the oldest (on the server's clock).
+    pub async fn backlog(&self) -> Result<Backlog> {
+        let pending = self.scoped(doc! { "status": "pending" });
+        let count = self.collection.count_documents(pending.clone()).await?;
+        let oldest =
+            self.collection.find_one(pending).sort(publish_order()).projection(doc! { "created_at": 1 }).await?;
+        let age = match oldest.as_ref().and_then(|d| d.get_datetime("created_at").ok()) {
+            Some(created) => {
+                let now = self.connection.server_time().await?;
+                Duration::from_millis(u64::try_from(now.timestamp_millis() - created.timestamp_millis()).unwrap_or(0))
+            }
+            None => Duration::ZERO,
+        };
+        Ok(Backlog { pending: count, oldest_age: age })
     }
 
     /// Puts dead (`failed`) messages back to pending with a fresh attempt budget; returns how many.

@@ -232,7 +232,8 @@ impl OutboxRelay {
                     skipped.push(id);
                     continue;
                 }
-                let outcome = publisher.publish(&message).await.map_err(|e| e.to_string());
+                let sent = crate::telemetry::continue_trace(&message.metadata, "publish", publisher.publish(&message));
+                let outcome = sent.await.map_err(|e| e.to_string());
                 if outcome.is_err() {
                     blocked.extend(message.aggregate_id.clone());
                 }
@@ -358,9 +359,10 @@ where
     ) -> impl std::future::Future<Output = std::result::Result<(), String>> + Send {
         // The lock is held only while the function makes its future.
         let future = self.0.lock().map(|mut publish| publish(message.clone())).map_err(|_| ());
+        let metadata = message.metadata.clone();
         async move {
             match future {
-                Ok(future) => future.await,
+                Ok(future) => crate::telemetry::continue_trace(&metadata, "publish", future).await,
                 Err(_) => Err("the publish function panicked earlier".into()),
             }
         }

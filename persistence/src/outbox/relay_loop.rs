@@ -87,6 +87,7 @@ impl OutboxRelay {
         tokio::pin!(shutdown);
         let mut changes: Option<Changes> = None;
         let mut failing_rounds: u32 = 0;
+        let mut last_report: Option<std::time::Instant> = None;
         loop {
             if self.change_stream && changes.is_none() {
                 match self.outbox.collection.watch().pipeline([doc! { "$match": { "operationType": "insert" } }]).await
@@ -104,6 +105,8 @@ impl OutboxRelay {
                 Err(err) => return Err(err),
             };
             self.stats.add(&report);
+            crate::telemetry::outbox_round(&self.worker, report.published, report.retried, report.dead);
+            self.report_backlog(&mut last_report).await;
             let attempted = report.published + report.retried + report.dead;
             failing_rounds = if attempted > 0 && report.published == 0 { failing_rounds + 1 } else { 0 };
             let wait = if failing_rounds > 0 {
@@ -139,6 +142,17 @@ impl OutboxRelay {
                     self.stats.poll_wakeups.fetch_add(1, Ordering::Relaxed);
                 }
             }
+        }
+    }
+
+    /// The backlog gauges, at most once a second.
+    async fn report_backlog(&self, last: &mut Option<std::time::Instant>) {
+        if last.is_some_and(|at| at.elapsed() < Duration::from_secs(1)) {
+            return;
+        }
+        *last = Some(std::time::Instant::now());
+        if let Ok(backlog) = self.outbox.backlog().await {
+            crate::telemetry::outbox_backlog(backlog.pending, backlog.oldest_age.as_secs_f64());
         }
     }
 

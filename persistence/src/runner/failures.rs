@@ -9,6 +9,7 @@ use super::{Projection, ProjectionRunner, Targets, Write};
 use crate::dead_letters::{AfterRetries, DeadLetter, DeadLetterStatus, DeadLetters};
 use crate::error::{Error, Result};
 use crate::event_store::StoredEvent;
+use crate::telemetry;
 
 impl<P: Projection> ProjectionRunner<P> {
     /// The event's writes, trying `project` up to the policy's attempts. `Err` holds the dead
@@ -21,10 +22,11 @@ impl<P: Projection> ProjectionRunner<P> {
         let attempts = self.failure.attempts().max(1);
         let mut attempt = 1;
         loop {
-            match self.projection.project(event) {
+            match telemetry::in_trace(&event.metadata, "project", || self.projection.project(event)) {
                 Ok(writes) => return Ok(writes),
                 Err(err) if attempt < attempts => {
                     self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    telemetry::consumer_retry("projection", self.projection.name());
                     tracing::warn!(projection = self.projection.name(), event_id = %event.event_id, attempt, error = %err, "project failed; retrying");
                     tokio::time::sleep(self.failure.delay(attempt)).await;
                     attempt += 1;

@@ -51,7 +51,10 @@ impl<P: Projection> CatchUp for ProjectionRunner<P> {
         async move {
             let targets = Targets::live(self.projection.as_ref());
             let checkpoint = self.live_checkpoint().fenced(token);
-            self.catch_up_into(&checkpoint, &targets, &mut |_, _| {}, Some(leader)).await.map(|_| ())
+            self.catch_up_into(&checkpoint, &targets, &mut |_, _| {}, Some(leader)).await?;
+            let lag = self.events.latest_position().await? - checkpoint.read().await?.position;
+            crate::telemetry::consumer_lag("projection", self.projection.name(), lag.max(0));
+            Ok(())
         }
         .boxed()
     }

@@ -344,6 +344,7 @@ impl<P: Projection> ProjectionRunner<P> {
             }
             checkpoint.advance(after, last, None).await?;
             self.stats.parked.fetch_add(parked.len() as u64, Ordering::Relaxed);
+            crate::telemetry::consumer_parked("projection", self.projection.name(), parked.len() as u64);
             return Ok(());
         }
         let mut session = self.connection.client().start_session().await?;
@@ -368,6 +369,7 @@ impl<P: Projection> ProjectionRunner<P> {
             .await
             .map_err(Error::from)?;
         self.stats.parked.fetch_add(parked.len() as u64, Ordering::Relaxed);
+        crate::telemetry::consumer_parked("projection", self.projection.name(), parked.len() as u64);
         Ok(())
     }
 }

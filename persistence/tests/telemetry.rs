@@ -1,0 +1,243 @@
+//! Metrics through the `metrics` facade (a debugging recorder installed for this test binary)
+//! and W3C trace context written with events, outbox messages and jobs, and restored by the
+//! runner, subscriptions, the relay and the job worker.
+
+mod support;
+
+use std::sync::atomic::Ordering;
+use std::sync::{Arc, Mutex, OnceLock};
+use std::time::Duration;
+
+use bson::{Document, doc};
+use cqrs_mongo_persistence::{
+    Alone, ClaimedJob, ClaimedMessage, EventStream, ExpectedVersion, FailurePolicy, JobQueue, JobWorker, NewEvent,
+    NewJob, Outbox, OutboxMessage, OutboxRelay, Projection, ProjectionRunner, Result, StoredEvent, Subscription,
+    TraceContext, Write, with_trace,
+};
+use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
+use support::runner::wait_until;
+
+fn snapshotter() -> &'static Snapshotter {
+    static SNAPSHOTTER: OnceLock<Snapshotter> = OnceLock::new();
+    SNAPSHOTTER.get_or_init(|| {
+        let recorder = DebuggingRecorder::new();
+        let snapshotter = recorder.snapshotter();
+        recorder.install().expect("the only recorder of this test binary");
+        snapshotter
+    })
+}
+
+/// Every metric seen so far: counters summed over snapshots (a snapshot hands out what was
+/// counted since the previous one), gauges at their last value. Keyed by name and labels.
+fn seen() -> &'static Mutex<Vec<(String, Vec<(String, String)>, f64)>> {
+    static SEEN: OnceLock<Mutex<Vec<(String, Vec<(String, String)>, f64)>>> = OnceLock::new();
+    SEEN.get_or_init(Mutex::default)
+}
+
+/// The value of metric `name` whose labels include all of `labels`.
+fn metric(name: &str, labels: &[(&str, &str)]) -> Option<f64> {
+    let mut seen = seen().lock().unwrap();
+    for (key, _, _, value) in snapshotter().snapshot().into_vec() {
+        let key = key.key();
+        let pairs: Vec<(String, String)> = key.labels().map(|l| (l.key().to_owned(), l.value().to_owned())).collect();
+        let slot = match seen.iter().position(|(n, l, _)| n == key.name() && *l == pairs) {
+            Some(i) => i,
+            None => {
+                seen.push((key.name().to_owned(), pairs, 0.0));
+                seen.len() - 1
+            }
+        };
+        match value {
+            DebugValue::Counter(n) => seen[slot].2 += n as f64,
+            DebugValue::Gauge(v) => seen[slot].2 = v.0,
+            DebugValue::Histogram(_) => {}
+        }
+    }
+    seen.iter()
+        .find(|(n, l, _)| n == name && labels.iter().all(|(k, v)| l.iter().any(|(lk, lv)| lk == k && lv == v)))
+        .map(|(_, _, value)| *value)
+}
+
+/// Records the trace context current while it projects, and fails on `*-poison` events.
+struct Tracing(Arc<Mutex<Vec<Option<TraceContext>>>>);
+
+impl Projection for Tracing {
+    fn name(&self) -> &str {
+        "traced"
+    }
+    fn collections(&self) -> Vec<String> {
+        vec!["traced".into()]
+    }
+    fn project(&self, event: &StoredEvent) -> Result<Vec<Write>> {
+        if event.event_id.ends_with("-poison") {
+            return Err(cqrs_mongo_persistence::Error::Mapping { what: "poison".into(), message: "no".into() });
+        }
+        self.0.lock().unwrap().push(TraceContext::current());
+        Ok(vec![Write::set("traced", event.aggregate_id.as_str(), doc! { "seen": true })])
+    }
+}
+
+async fn stored(db: &cqrs_mongo_persistence::Connection, collection: &str, id: &str) -> Document {
+    db.database().collection::<Document>(collection).find_one(doc! { "_id": id }).await.unwrap().unwrap()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_trace_travels_from_the_writer_to_every_consumer_and_metrics_are_reported() {
+    snapshotter();
+    let (db, events) = support::runner::setup("telemetry").await;
+    let (outbox, jobs) = (Outbox::new(&db), JobQueue::new(&db));
+    let origin = TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
+    with_trace(origin, async {
+        let stream = EventStream { aggregate_id: "o1", aggregate_type: "Order" };
+        let batch = [NewEvent::new("e1", "Placed", doc! {}), NewEvent::new("e2-poison", "Placed", doc! {})];
+        events.append(stream, ExpectedVersion::NoStream, &batch, Alone).await.unwrap();
+        outbox.save(&[OutboxMessage::new("m1", "Placed", doc! {}, "c")], Alone).await.unwrap();
+        jobs.enqueue(NewJob::new("j1", "mail", doc! {}), Alone).await.unwrap();
+    })
+    .await;
+    let header = origin.header();
+    for (collection, id) in [("domain_events", "e1"), ("outbox_messages", "m1"), ("background_jobs", "j1")] {
+        let metadata = stored(&db, collection, id).await.get_document("metadata").unwrap().clone();
+        assert_eq!(metadata.get_str("traceparent").unwrap(), header, "{collection}");
+    }
+    let outside = NewEvent::new("e3", "Paid", doc! {});
+    let stream = EventStream { aggregate_id: "o2", aggregate_type: "Order" };
+    events.append(stream, ExpectedVersion::NoStream, &[outside], Alone).await.unwrap();
+    assert!(
+        stored(&db, "domain_events", "e3").await.get_document("metadata").unwrap().is_empty(),
+        "no trace, no field"
+    );
+
+    // The runner: project runs under the event's trace (a child context); the poison event
+    // is parked and counted.
+    let seen = Arc::new(Mutex::new(Vec::new()));
+    let policy = FailurePolicy::park_after(2).backoff(Duration::from_millis(1), Duration::from_millis(1));
+    let runner = Arc::new(
+        ProjectionRunner::new(&db, &events, Tracing(seen.clone()))
+            .on_failure(policy)
+            .poll_interval(Duration::from_millis(20)),
+    );
+    let running = support::runner::spawn_run(&runner);
+    wait_until(|| runner.stats().events.load(Ordering::SeqCst) == 3).await;
+    running.stop().await;
+    let contexts = seen.lock().unwrap().clone();
+    let traced = contexts[0].expect("e1 carries a trace");
+    assert_eq!(traced.trace_id(), origin.trace_id());
+    assert_ne!(traced.header(), header, "a child span, not the writer's");
+    assert_eq!(contexts[1], None, "e3 has none");
+    assert_eq!(metric("cqrs_consumer_parked_total", &[("kind", "projection"), ("name", "traced")]), Some(1.0));
+    assert_eq!(metric("cqrs_consumer_retries_total", &[("kind", "projection"), ("name", "traced")]), Some(1.0));
+    assert_eq!(metric("cqrs_consumer_lag_positions", &[("kind", "projection"), ("name", "traced")]), Some(0.0));
+
+    // A subscription's handler.
+    let subscription = Subscription::new(&db, &events, "traced-mails").event_types(&["Placed"]);
+    let handled: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let handler = {
+        let handled = handled.clone();
+        move |_event: StoredEvent| {
+            let handled = handled.clone();
+            async move {
+                handled.lock().unwrap().push(TraceContext::current().map(|c| c.trace_id()));
+                Ok::<(), String>(())
+            }
+        }
+    };
+    assert_eq!(subscription.catch_up(&handler).await.unwrap(), 2);
+    assert_eq!(*handled.lock().unwrap(), [Some(origin.trace_id()), Some(origin.trace_id())]);
+
+    // The relay (loop and round) and the job worker.
+    let published: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let relay = OutboxRelay::new(&outbox, "traced-relay");
+    let report = relay
+        .run_once(|_message: ClaimedMessage| {
+            let published = published.clone();
+            async move {
+                published.lock().unwrap().push(TraceContext::current().map(|c| c.trace_id()));
+                Ok(())
+            }
+        })
+        .await
+        .unwrap();
+    assert_eq!(report.published, 1);
+    assert_eq!(*published.lock().unwrap(), [Some(origin.trace_id())]);
+    let ran: Arc<Mutex<Vec<Option<String>>>> = Arc::default();
+    let mail = {
+        let ran = ran.clone();
+        move |_job: ClaimedJob| {
+            let ran = ran.clone();
+            async move {
+                ran.lock().unwrap().push(TraceContext::current().map(|c| c.trace_id()));
+                Ok::<(), String>(())
+            }
+        }
+    };
+    let worker =
+        Arc::new(JobWorker::new(&jobs, "traced-worker").handle("mail", mail).poll_interval(Duration::from_millis(20)));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = {
+        let worker = worker.clone();
+        tokio::spawn(async move {
+            worker
+                .run(async {
+                    let _ = stopped.await;
+                })
+                .await
+        })
+    };
+    wait_until(|| worker.stats().completed.load(Ordering::SeqCst) == 1).await;
+    // The idle worker reports the queue's counts.
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while metric("cqrs_jobs", &[("status", "COMPLETED")]) != Some(1.0) {
+        assert!(std::time::Instant::now() < deadline, "no cqrs_jobs gauge");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    assert_eq!(*ran.lock().unwrap(), [Some(origin.trace_id())]);
+    assert_eq!(metric("cqrs_jobs_finished_total", &[("queue", "mail"), ("outcome", "completed")]), Some(1.0));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn the_relay_loop_reports_published_messages_and_the_backlog() {
+    snapshotter();
+    let db = support::database("telemetry_relay").await;
+    let outbox = Outbox::new(&db);
+    outbox
+        .save(
+            &[OutboxMessage::new("b1", "Placed", doc! {}, "c"), OutboxMessage::new("b2", "Placed", doc! {}, "c")],
+            Alone,
+        )
+        .await
+        .unwrap();
+    assert_eq!(outbox.backlog().await.unwrap().pending, 2);
+    struct Sink;
+    impl cqrs_mongo_persistence::Publisher for Sink {
+        type Error = String;
+        async fn publish(&self, _message: &ClaimedMessage) -> std::result::Result<(), String> {
+            Ok(())
+        }
+    }
+    let relay = Arc::new(OutboxRelay::new(&outbox, "metrics-relay").poll_interval(Duration::from_millis(20)));
+    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
+    let task = {
+        let relay = relay.clone();
+        tokio::spawn(async move {
+            relay
+                .run(&Sink, async {
+                    let _ = stopped.await;
+                })
+                .await
+        })
+    };
+    wait_until(|| relay.stats().published.load(Ordering::SeqCst) == 2).await;
+    let deadline = std::time::Instant::now() + Duration::from_secs(60);
+    while metric("cqrs_outbox_backlog", &[]) != Some(0.0) {
+        assert!(std::time::Instant::now() < deadline, "no backlog gauge of 0");
+        tokio::time::sleep(Duration::from_millis(50)).await;
+    }
+    stop.send(()).unwrap();
+    task.await.unwrap().unwrap();
+    assert_eq!(metric("cqrs_outbox_published_total", &[("worker", "metrics-relay")]), Some(2.0));
+    assert_eq!(metric("cqrs_outbox_oldest_pending_seconds", &[]), Some(0.0));
+    assert_eq!(outbox.backlog().await.unwrap().pending, 0);
+}
