@@ -51,6 +51,41 @@ pub enum Command {
     /// The background job queue.
     #[command(subcommand)]
     Jobs(JobsCommand),
+    /// Events parked by projections and subscriptions after their last attempt.
+    #[command(subcommand)]
+    DeadLetters(DeadLettersCommand),
+}
+
+/// `dead-letters ...`.
+#[derive(Debug, Clone, Subcommand)]
+pub enum DeadLettersCommand {
+    /// Parked events, in position order: all, or one projection's or subscription's.
+    List(DeadLettersListArgs),
+    /// Project a parked event again through its registered projection (applied as if it had
+    /// never failed); subscriptions retry from the application (`Subscription::retry_parked`).
+    Retry(DeadLetterArgs),
+    /// Mark a parked event skipped (kept for the record, never applied).
+    Skip(DeadLetterArgs),
+}
+
+/// `dead-letters list [NAME] [--limit N]`.
+#[derive(Debug, Clone, Args)]
+pub struct DeadLettersListArgs {
+    /// Only this projection's or subscription's.
+    pub name: Option<String>,
+
+    /// At most this many.
+    #[arg(long, value_name = "N", default_value_t = 100, value_parser = clap::value_parser!(i64).range(1..))]
+    pub limit: i64,
+}
+
+/// `dead-letters retry|skip NAME EVENT_ID`.
+#[derive(Debug, Clone, Args)]
+pub struct DeadLetterArgs {
+    /// The projection or subscription that parked it.
+    pub name: String,
+    /// The event's id.
+    pub event_id: String,
 }
 
 /// `compile [FILE] [--options FILE_OR_JSON] [--canonical] [--query]`.
@@ -114,6 +149,25 @@ pub enum ProjectionsCommand {
     Status(StatusArgs),
     /// Replay every event into fresh collections and swap them in.
     Rebuild(RebuildArgs),
+    /// Keep a registered projection up to date until Ctrl-C or SIGTERM, as one of any number
+    /// of replicas (the lease holder applies, the others stand by).
+    Run(RunArgs),
+}
+
+/// `projections run NAME [--lease SECONDS] [--replica NAME]`.
+#[derive(Debug, Clone, Args)]
+pub struct RunArgs {
+    /// The registered projection's name.
+    pub name: String,
+
+    /// The leader's lease, in seconds: a stand-by takes over within about this long after the
+    /// leader dies (at once after a clean stop).
+    #[arg(long, value_name = "SECONDS", default_value_t = 10, value_parser = clap::value_parser!(u64).range(1..))]
+    pub lease: u64,
+
+    /// This replica's name in the lease (default: host, process id, random suffix).
+    #[arg(long, value_name = "NAME")]
+    pub replica: Option<String>,
 }
 
 /// `projections status [NAME]`.

@@ -51,6 +51,13 @@ pub enum CliError {
         /// Why (boxed: the persistence error is large).
         source: Box<cqrs_mongo_persistence::Error>,
     },
+    /// The event named on the command line is not parked by that projection or subscription.
+    NotParked {
+        /// The projection or subscription.
+        name: String,
+        /// The event id.
+        event_id: String,
+    },
     /// Writing the output failed.
     Output(io::Error),
     /// Ctrl-C could not be listened for.
@@ -68,9 +75,11 @@ impl CliError {
     pub fn exit_status(&self) -> u8 {
         match self {
             CliError::Spec(_) | CliError::Usage(_) | CliError::ProjectionNotRegistered { .. } => EXIT_USAGE,
-            CliError::Connect { .. } | CliError::Database { .. } | CliError::Output(_) | CliError::Signal(_) => {
-                EXIT_FAILURE
-            }
+            CliError::Connect { .. }
+            | CliError::Database { .. }
+            | CliError::NotParked { .. }
+            | CliError::Output(_)
+            | CliError::Signal(_) => EXIT_FAILURE,
         }
     }
 
@@ -111,6 +120,9 @@ impl fmt::Display for CliError {
                 writeln!(f, "error: cannot connect to {uri} (database {database}): {source}")
             }
             CliError::Database { context, source } => writeln!(f, "error: {context}: {source}"),
+            CliError::NotParked { name, event_id } => {
+                writeln!(f, "error: event {event_id} is not parked by {name} (see `dead-letters list {name}`)")
+            }
             CliError::Output(err) => writeln!(f, "error: cannot write the output: {err}"),
             CliError::Signal(err) => writeln!(f, "error: cannot listen for Ctrl-C: {err}"),
         }
@@ -122,7 +134,10 @@ impl std::error::Error for CliError {
         match self {
             CliError::Connect { source, .. } | CliError::Database { source, .. } => Some(source.as_ref()),
             CliError::Output(err) | CliError::Signal(err) => Some(err),
-            CliError::Spec(_) | CliError::Usage(_) | CliError::ProjectionNotRegistered { .. } => None,
+            CliError::Spec(_)
+            | CliError::Usage(_)
+            | CliError::ProjectionNotRegistered { .. }
+            | CliError::NotParked { .. } => None,
         }
     }
 }

@@ -23,9 +23,16 @@ async fn outbox_stats_and_retry_dead_put_parked_messages_back_to_pending() {
         .unwrap();
     assert_eq!((report.published, report.dead), (1, 2));
     outbox.save(&[message("m4")], Alone).await.unwrap();
+    // m4 has waited an hour: the backlog's age.
+    let an_hour_ago = bson::DateTime::from_millis(bson::DateTime::now().timestamp_millis() - 3_600_000);
+    let messages = db.database().collection::<Document>("outbox_messages");
+    messages.update_one(doc! { "_id": "m4" }, doc! { "$set": { "created_at": an_hour_ago } }).await.unwrap();
 
     let stats = support::stdout_ok(&support::run(test, &["outbox", "stats"]).await);
-    assert_eq!(stats, "pending    1\npublished  1\nfailed     2\ntotal      4\n");
+    let (counts, age) = stats.rsplit_once("oldest pending: ").expect("the backlog line");
+    assert_eq!(counts, "pending    1\npublished  1\nfailed     2\ntotal      4\n");
+    let seconds: f64 = age.strip_suffix(" s\n").expect("seconds").parse().unwrap();
+    assert!((3_600.0..4_200.0).contains(&seconds), "{age}");
 
     let retried = support::stdout_ok(&support::run(test, &["outbox", "retry-dead"]).await);
     assert_eq!(retried, "2 dead messages put back to pending\n");
@@ -42,7 +49,7 @@ async fn outbox_stats_and_retry_dead_put_parked_messages_back_to_pending() {
     assert_eq!((counts.get("pending"), counts.get("failed")), (Some(&3), None));
 
     let after = support::stdout_ok(&support::run(test, &["outbox", "stats"]).await);
-    assert_eq!(after, "pending    3\npublished  1\nfailed     0\ntotal      4\n");
+    assert!(after.starts_with("pending    3\npublished  1\nfailed     0\ntotal      4\noldest pending: "), "{after}");
     let nothing = support::stdout_ok(&support::run(test, &["outbox", "retry-dead"]).await);
     assert_eq!(nothing, "0 dead messages put back to pending\n");
 

@@ -134,3 +134,151 @@ fn a_projection_it_does_not_register_is_refused_listing_order_summaries() {
                     (registered: order_summaries)\n";
     assert!(stderr.starts_with(expected), "{stderr}");
 }
+
+/// The order_summaries lease holder and checkpoint position.
+async fn lease_of(db: &Connection) -> (Option<String>, i64) {
+    let database = db.database();
+    let find =
+        async |collection: &str| database.collection::<Document>(collection).find_one(doc! { "_id": SUMMARIES }).await;
+    let lease = find("leases").await.unwrap();
+    let leader = lease.as_ref().and_then(|d| d.get_str("leader").ok()).map(str::to_owned);
+    let checkpoint = find("projection_checkpoints").await.unwrap();
+    let position = checkpoint.as_ref().and_then(|d| d.get("position")).and_then(bson::Bson::as_i64).unwrap_or(0);
+    (leader, position)
+}
+
+/// Waits (bounded) until `condition` holds for the checkpoint's (leader, position).
+async fn wait_for_lease(db: &Connection, what: &str, condition: impl Fn(&(Option<String>, i64)) -> bool) {
+    // Up to 200 s: a runner killed inside a batch transaction leaves the checkpoint locked
+    // until the server aborts that transaction (60 s idle, as mongod's lifetime limit).
+    let deadline = std::time::Instant::now() + std::time::Duration::from_secs(200);
+    loop {
+        let lease = lease_of(db).await;
+        if condition(&lease) {
+            return;
+        }
+        assert!(std::time::Instant::now() < deadline, "{what}: the checkpoint is at {lease:?}");
+        tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+    }
+}
+
+/// The read model without its bookkeeping fields.
+async fn summaries_of(db: &Connection) -> Vec<Document> {
+    let found: Vec<Document> = db
+        .database()
+        .collection::<Document>(SUMMARIES)
+        .find(doc! {})
+        .sort(doc! { "_id": 1 })
+        .await
+        .unwrap()
+        .try_collect()
+        .await
+        .unwrap();
+    found
+        .into_iter()
+        .map(|mut d| {
+            for key in ["_version", "_last_event_id", "_last_event_position"] {
+                d.remove(key);
+            }
+            d
+        })
+        .collect()
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_runner_process_killed_with_sigkill_is_replaced_by_its_standby() {
+    let test = "orders_cli_projections_run";
+    let db = server::database(test).await;
+    place_orders(&db, 20).await;
+    let runner = |replica: &str| {
+        let mut command = binary::command(env!("CARGO_BIN_EXE_cqrs-mongo-orders"), test);
+        command.args(["projections", "run", SUMMARIES, "--lease", "2", "--replica", replica]);
+        command
+            .stdin(std::process::Stdio::null())
+            .stdout(std::process::Stdio::piped())
+            .stderr(std::process::Stdio::null());
+        command.spawn().expect("start the runner")
+    };
+    let mut a = runner("a");
+    wait_for_lease(&db, "a leads and catches up", |(leader, position)| {
+        leader.as_deref() == Some("a") && *position == 20
+    })
+    .await;
+    let b = runner("b");
+    place_orders_from(&db, 21, 40).await;
+    // Killed without a chance to release its lease or finish a batch.
+    a.kill().expect("SIGKILL");
+    a.wait().unwrap();
+    let head = EventStore::new(&db).latest_position().await.unwrap();
+    assert_eq!(head, 40);
+    wait_for_lease(&db, "b takes over and catches up", |(leader, position)| {
+        leader.as_deref() == Some("b") && *position == head
+    })
+    .await;
+
+    // A clean stop hands the lease back and reports what this replica did.
+    let pid = b.id().to_string();
+    assert!(Command::new("kill").args(["-TERM", &pid]).status().unwrap().success());
+    let output = tokio::task::spawn_blocking(move || b.wait_with_output().unwrap()).await.unwrap();
+    let stdout = String::from_utf8(output.stdout).unwrap();
+    assert!(output.status.success(), "{stdout}");
+    assert!(stdout.contains("stopped order_summaries: ") && stdout.contains("led 1 times"), "{stdout}");
+    assert_eq!(lease_of(&db).await.0, None, "released");
+
+    // The read model equals a fresh rebuild.
+    let live = summaries_of(&db).await;
+    assert_eq!(live.len(), 40);
+    stdout_ok(&run(test, &["projections", "rebuild", SUMMARIES]).await);
+    assert_eq!(summaries_of(&db).await, live);
+}
+
+/// Places orders `o{from}` ..= `o{to}`.
+async fn place_orders_from(db: &Connection, from: usize, to: usize) {
+    let orders = order_store(db, &EventStore::new(db), &Outbox::new(db));
+    for i in from..=to {
+        let lines = [Line { sku: format!("sku-{i}"), quantity: 1, price_cents: 1_000 }];
+        place_order(&orders, &format!("o{i}"), "late", &lines).await.expect("place an order");
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn dead_letters_are_listed_retried_and_skipped_from_the_command_line() {
+    let test = "orders_cli_dead_letters";
+    let db = server::database(test).await;
+    place_orders(&db, 2).await;
+    // An OrderPlaced whose payload does not decode: the projection parks it.
+    let events = EventStore::new(&db);
+    let broken = cqrs_mongo_persistence::NewEvent::new("broken-1", "OrderPlaced", doc! { "customer": 7 });
+    let stream = cqrs_mongo_persistence::EventStream { aggregate_id: "o9", aggregate_type: "Order" };
+    events.append(stream, cqrs_mongo_persistence::ExpectedVersion::NoStream, &[broken], Alone).await.unwrap();
+    let policy = cqrs_mongo_persistence::FailurePolicy::park_after(1);
+    let runner = ProjectionRunner::new(&db, &events, order_summaries()).on_failure(policy);
+    assert_eq!(runner.catch_up().await.unwrap(), 3);
+
+    let listed = stdout_ok(&run(test, &["dead-letters", "list"]).await);
+    let lines: Vec<&str> = listed.lines().collect();
+    assert_eq!(lines.len(), 2, "{listed}");
+    let columns: Vec<&str> = lines[1].split('\t').collect();
+    assert_eq!(columns[..5], ["order_summaries", "3", "broken-1", "OrderPlaced", "1"], "{listed}");
+    assert!(columns[6].contains("customer"), "the error names the field: {listed}");
+
+    // Still undecodable: the retry fails (exit 1) and counts an attempt.
+    let retried = run(test, &["dead-letters", "retry", SUMMARIES, "broken-1"]).await;
+    assert_eq!(retried.status.code(), Some(1));
+    assert!(String::from_utf8_lossy(&retried.stderr).contains("cannot retry event broken-1"));
+    let again = stdout_ok(&run(test, &["dead-letters", "list", SUMMARIES]).await);
+    assert_eq!(again.lines().nth(1).unwrap().split('\t').nth(4), Some("2"));
+
+    assert_eq!(
+        stdout_ok(&run(test, &["dead-letters", "skip", SUMMARIES, "broken-1"]).await),
+        "skipped broken-1 of order_summaries\n"
+    );
+    assert_eq!(stdout_ok(&run(test, &["dead-letters", "list"]).await).lines().count(), 1, "nothing parked");
+    let twice = run(test, &["dead-letters", "skip", SUMMARIES, "broken-1"]).await;
+    assert_eq!(twice.status.code(), Some(1));
+    assert!(
+        String::from_utf8_lossy(&twice.stderr).starts_with("error: event broken-1 is not parked by order_summaries")
+    );
+    let unknown = run(test, &["dead-letters", "retry", "nope", "broken-1"]).await;
+    assert_eq!(unknown.status.code(), Some(2), "not a registered projection");
+}

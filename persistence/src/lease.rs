@@ -1,12 +1,20 @@
 //! Leadership by a lease on a checkpoint document: exactly one of any number of replicas of a
 //! runner (or subscription) processes at a time; the others stand by.
 //!
-//! The lease lives in the checkpoint document itself (`projection_checkpoints`, next to the
-//! legacy `position`): `leader` (who holds it), `lease_until` (when it ends, **server clock**:
-//! `hello.localTime`, so replicas with skewed clocks agree) and `lease_token`, a fencing token
-//! that grows by one at every change of leader. Every checkpoint write of the leader is
-//! conditional on its token, so a leader that lost its lease without noticing (paused by the
-//! OS, partitioned) cannot commit another batch: its transaction aborts and it stands by.
+//! The lease is a document of its own in `leases` (`_id` = the checkpoint's id): `leader` (who
+//! holds it), `lease_until` (when it ends, **server clock**: `hello.localTime`, so replicas
+//! with skewed clocks agree) and `lease_token`, a fencing token that grows by one at every
+//! change of leader. Each checkpoint write of a leader carries its token and succeeds only if
+//! no newer token has written the checkpoint, so once a new leader has committed a batch, a
+//! leader that lost its lease without noticing (paused by the OS, partitioned) commits nothing
+//! more; before that, the checkpoint's compare-and-set on the position keeps the two from
+//! applying any batch twice.
+//!
+//! The lease is kept apart from the checkpoint so that a leader killed in the middle of a
+//! batch transaction does not block the take-over: its unfinished transaction keeps the
+//! checkpoint (and the read-model documents it wrote) locked until the server aborts it
+//! (`transactionLifetimeLimitSeconds`, 60 s on mongod), so the new leader's first batch may
+//! wait that long, but it leads, and renews its lease, meanwhile.
 //!
 //! A replica takes the lease when it is free or has ended; the leader renews it (same token)
 //! well before it ends, and releases it on a clean shutdown (`lease_until` set to the epoch) so
@@ -22,6 +30,9 @@ use mongodb::options::ReturnDocument;
 use crate::connection::Connection;
 use crate::error::{Result, is_duplicate_key};
 use crate::fields::int;
+
+/// The collection of leases.
+pub const LEASES: &str = "leases";
 
 /// The lease of one checkpoint document.
 #[derive(Debug, Clone)]
@@ -54,11 +65,11 @@ pub struct LeaseInfo {
 }
 
 impl Lease {
-    /// The lease on document `key` of `collection`, taken as `owner` for `period` at a time.
-    pub(crate) fn new(connection: &Connection, collection: &str, key: &str, owner: &str, period: Duration) -> Self {
+    /// The lease of checkpoint `key`, taken as `owner` for `period` at a time.
+    pub(crate) fn new(connection: &Connection, key: &str, owner: &str, period: Duration) -> Self {
         Lease {
             connection: connection.clone(),
-            collection: connection.database().collection(collection),
+            collection: connection.database().collection(LEASES),
             key: key.to_owned(),
             owner: owner.to_owned(),
             period,

@@ -33,7 +33,6 @@ use crate::event_store::{EventStore, StoredEvent};
 use crate::follow::{CatchUp, Counters, Follow};
 use crate::lease::{Leader, Lease, LeaseInfo, default_owner};
 use crate::runner::checkpoint::Checkpoint;
-use crate::snapshots::CHECKPOINTS;
 use crate::telemetry;
 
 /// What a subscription hands each event to. Closures `Fn(StoredEvent) -> impl Future<Output =
@@ -189,7 +188,7 @@ impl Subscription {
     }
 
     fn lease(&self) -> Lease {
-        Lease::new(&self.connection, CHECKPOINTS, &self.name, &self.replica, self.lease_period)
+        Lease::new(&self.connection, &self.name, &self.replica, self.lease_period)
     }
 
     /// Delivers events to `handler` until `shutdown` completes, as one of any number of

@@ -109,11 +109,15 @@ async fn a_leader_whose_lease_was_taken_over_commits_nothing_more() {
     let a = replica(&db, &events, "a", Duration::from_secs(600));
     let a_running = spawn_run(&a);
     wait_until(|| load(&a.stats().events) == 20).await;
-    // Another replica took the lease (as after this one was paused past its lease).
-    let checkpoints = db.database().collection::<bson::Document>("projection_checkpoints");
+    // Another replica took the lease (as after this one was paused past its lease) and has
+    // committed a batch with its token.
+    let leases = db.database().collection::<bson::Document>("leases");
     let far = bson::DateTime::from_millis(bson::DateTime::now().timestamp_millis() + 3_600_000);
     let update = doc! { "$set": { "leader": "intruder", "lease_until": far }, "$inc": { "lease_token": 1_i64 } };
-    assert_eq!(checkpoints.update_one(doc! { "_id": "counts" }, update).await.unwrap().modified_count, 1);
+    assert_eq!(leases.update_one(doc! { "_id": "counts" }, update).await.unwrap().modified_count, 1);
+    let checkpoints = db.database().collection::<bson::Document>("projection_checkpoints");
+    let newer = doc! { "$set": { "lease_token": 2_i64 } };
+    assert_eq!(checkpoints.update_one(doc! { "_id": "counts" }, newer).await.unwrap().modified_count, 1);
     append(&events, "b", 4, 5).await;
     wait_until(|| load(&a.stats().leases_lost) == 1).await;
     assert_eq!(a.position().await.unwrap(), 20, "the fenced checkpoint did not move");

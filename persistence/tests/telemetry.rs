@@ -29,8 +29,10 @@ fn snapshotter() -> &'static Snapshotter {
 
 /// Every metric seen so far: counters summed over snapshots (a snapshot hands out what was
 /// counted since the previous one), gauges at their last value. Keyed by name and labels.
-fn seen() -> &'static Mutex<Vec<(String, Vec<(String, String)>, f64)>> {
-    static SEEN: OnceLock<Mutex<Vec<(String, Vec<(String, String)>, f64)>>> = OnceLock::new();
+type Seen = Mutex<Vec<(String, Vec<(String, String)>, f64)>>;
+
+fn seen() -> &'static Seen {
+    static SEEN: OnceLock<Seen> = OnceLock::new();
     SEEN.get_or_init(Mutex::default)
 }
 

@@ -135,10 +135,9 @@ struct PaidPart {
     paid_cents: i64,
 }
 
-#[tokio::test(flavor = "multi_thread")]
-async fn a_typed_projection_builds_a_serde_read_model_and_skips_other_types_undecoded() {
-    let (db, store) = support::runner::setup("typed_projection").await;
-    let summaries = Handlers::new("typed_summaries")
+/// Summaries from OrderPlaced and OrderPaid.
+fn summaries_projection() -> Handlers {
+    Handlers::new("typed_summaries")
         .collection("typed_summaries")
         .on(|e: OrderPlaced, meta: &StoredEvent| {
             let items = e.lines.iter().map(|l| l.quantity).sum();
@@ -151,7 +150,13 @@ async fn a_typed_projection_builds_a_serde_read_model_and_skips_other_types_unde
                 meta.aggregate_id.as_str(),
                 &PaidPart { paid_cents: e.amount_cents },
             )?])
-        });
+        })
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_typed_projection_builds_a_serde_read_model_and_skips_other_types_undecoded() {
+    let (db, store) = support::runner::setup("typed_projection").await;
+    let summaries = summaries_projection();
     let placed_event = NewEvent::typed("p1", &placed()).unwrap();
     // Not handled, and not decodable as anything: skipped without decoding.
     let noise = NewEvent::new("n1", "Audited", doc! { "lines": "not a list" });
@@ -164,15 +169,22 @@ async fn a_typed_projection_builds_a_serde_read_model_and_skips_other_types_unde
     let summary: Summary = bson::deserialize_from_document(stored).unwrap();
     assert_eq!(summary, Summary { customer: "ada".into(), items: 3, paid_cents: Some(700) });
 
-    // A handled event that does not decode stops the runner with the typed error.
+    // A handled event that does not decode is parked by the default policy, with the path in
+    // its error; a stopping policy ends the catch-up with the typed error.
     let broken = NewEvent::new("b1", "OrderPaid", doc! { "amount_cents": "seven" });
     let mut broken = broken;
     broken.schema_version = 2;
     store.append(stream("o4"), ExpectedVersion::NoStream, &[broken], Alone).await.unwrap();
-    let err = runner.catch_up().await.unwrap_err();
+    let strict = ProjectionRunner::new(&db, &store, summaries_projection())
+        .on_failure(cqrs_mongo_persistence::FailurePolicy::stop_after(1));
+    let err = strict.catch_up().await.unwrap_err();
     assert!(
         matches!(&err, Error::Decode { event_id, path, .. } if event_id == "b1" && path == "amount_cents"),
         "{err}"
     );
+    let lenient = runner.on_failure(cqrs_mongo_persistence::FailurePolicy::park_after(1));
+    assert_eq!(lenient.catch_up().await.unwrap(), 1);
+    let letter = cqrs_mongo_persistence::DeadLetters::new(&db).get("typed_summaries", "b1").await.unwrap().unwrap();
+    assert!(letter.error.contains("amount_cents"), "{}", letter.error);
     let _: &EventStore = &store;
 }

@@ -1,6 +1,7 @@
 //! The subcommands, one module each, and the dispatch from the parsed command line.
 
 mod compile;
+mod dead_letters;
 mod events;
 mod indexes;
 mod jobs;
@@ -12,7 +13,9 @@ use std::io::Write;
 
 use cqrs_mongo_persistence::Projection;
 
-use crate::args::{Cli, Command, EventsCommand, IndexesCommand, JobsCommand, OutboxCommand, ProjectionsCommand};
+use crate::args::{
+    Cli, Command, DeadLettersCommand, EventsCommand, IndexesCommand, JobsCommand, OutboxCommand, ProjectionsCommand,
+};
 use crate::connect;
 use crate::error::CliError;
 
@@ -35,6 +38,16 @@ pub(crate) async fn dispatch(
         Command::Outbox(OutboxCommand::Stats) => outbox::stats(&connect(&cli).await?, out).await,
         Command::Outbox(OutboxCommand::RetryDead) => outbox::retry_dead(&connect(&cli).await?, out).await,
         Command::Jobs(JobsCommand::Stats) => jobs::stats(&connect(&cli).await?, out).await,
+        Command::Projections(ProjectionsCommand::Run(args)) => projections::run(&cli, projections, args, out).await,
+        Command::DeadLetters(DeadLettersCommand::List(args)) => {
+            dead_letters::list(&connect(&cli).await?, args.name.as_deref(), args.limit, out).await
+        }
+        Command::DeadLetters(DeadLettersCommand::Retry(args)) => {
+            dead_letters::retry(&cli, projections, args, out).await
+        }
+        Command::DeadLetters(DeadLettersCommand::Skip(args)) => {
+            dead_letters::skip(&connect(&cli).await?, args, out).await
+        }
     }
 }
 

@@ -7,7 +7,7 @@ use bson::{Bson, Document, doc};
 use cqrs_mongo_persistence::{Connection, EventStore, Projection, ProjectionRunner, RebuildProgress, RebuildReport};
 use indicatif::{HumanDuration, ProgressBar, ProgressStyle};
 
-use crate::args::Cli;
+use crate::args::{Cli, RunArgs};
 use crate::error::CliError;
 
 /// The checkpoint collection (`{_id: <projection name>, position, updated_at}`).
@@ -111,7 +111,7 @@ fn rows(projections: &[Box<dyn Projection>], checkpoints: Vec<Document>) -> Vec<
 }
 
 /// The index of the registered projection `name`, or the error naming the registered ones.
-fn registered(projections: &[Box<dyn Projection>], name: &str) -> Result<usize, CliError> {
+pub(crate) fn registered(projections: &[Box<dyn Projection>], name: &str) -> Result<usize, CliError> {
     projections.iter().position(|p| p.name() == name).ok_or_else(|| CliError::ProjectionNotRegistered {
         name: name.to_owned(),
         registered: projections.iter().map(|p| p.name().to_owned()).collect(),
@@ -139,6 +139,45 @@ pub(crate) async fn rebuild(
 }
 
 /// A bar on standard error (drawn only when it is a terminal) up to the head position.
+/// Runs the registered projection `NAME` as one replica until Ctrl-C or SIGTERM, then
+/// releases its lease (a stand-by takes over at once) and prints what it applied.
+pub(crate) async fn run(
+    cli: &Cli,
+    mut projections: Vec<Box<dyn Projection>>,
+    args: &RunArgs,
+    out: &mut (dyn Write + Send),
+) -> Result<(), CliError> {
+    let projection = projections.swap_remove(registered(&projections, &args.name)?);
+    let connection = crate::connect(cli).await?;
+    let mut runner = ProjectionRunner::new(&connection, &EventStore::new(&connection), projection)
+        .lease_period(Duration::from_secs(args.lease));
+    if let Some(replica) = &args.replica {
+        runner = runner.replica_name(replica);
+    }
+    let mut terminate =
+        tokio::signal::unix::signal(tokio::signal::unix::SignalKind::terminate()).map_err(CliError::Signal)?;
+    let stop = async move {
+        tokio::select! {
+            _ = tokio::signal::ctrl_c() => {}
+            _ = terminate.recv() => {}
+        }
+    };
+    writeln!(out, "running {} (lease {} s); Ctrl-C or SIGTERM stops it", args.name, args.lease)?;
+    out.flush()?;
+    runner.run(stop).await.map_err(CliError::database(format!("projection {} stopped", args.name)))?;
+    let stats = runner.stats();
+    let count = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
+    writeln!(
+        out,
+        "stopped {}: {} events applied, {} parked, led {} times",
+        args.name,
+        count(&stats.events),
+        count(&stats.parked),
+        count(&stats.leaderships)
+    )?;
+    Ok(())
+}
+
 fn progress_bar(name: &str, total: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
     let style = ProgressStyle::with_template("{prefix} [{bar:40.cyan/blue}] {pos}/{len} events  {msg}")

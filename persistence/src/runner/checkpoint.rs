@@ -93,8 +93,9 @@ impl Checkpoint {
     /// that error aborts the batch.
     pub(crate) async fn advance(&self, after: i64, to: i64, session: Option<&mut ClientSession>) -> Result<()> {
         let mut condition = doc! { "_id": &self.key, PAUSED_BY: { "$exists": false } };
+        // Fenced: no newer leader has advanced it (a missing token is older than any).
         if let Some(token) = self.fence {
-            condition.insert("lease_token", token);
+            condition.insert("lease_token", doc! { "$not": { "$gt": token } });
         }
         if after == 0 {
             condition.insert(
@@ -105,6 +106,9 @@ impl Checkpoint {
             condition.insert("position", after);
         }
         let mut set = doc! { "position": to, "updated_at": DateTime::now() };
+        if let Some(token) = self.fence {
+            set.insert("lease_token", token);
+        }
         if let Some(tenant) = &self.tenant {
             tenant.stamp(CHECKPOINTS, &mut set)?;
         }

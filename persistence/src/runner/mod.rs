@@ -46,7 +46,6 @@ use crate::dead_letters::{DeadLetters, FailurePolicy};
 use crate::error::{Error, Result};
 use crate::event_store::{EventStore, StoredEvent};
 use crate::lease::{Leader, Lease, LeaseInfo, default_owner};
-use crate::snapshots::CHECKPOINTS;
 use crate::tenancy::Tenant;
 
 /// A read model built from events. `project` must be a pure function of the event: the runner
@@ -181,7 +180,7 @@ impl<P: Projection> ProjectionRunner<P> {
 
     fn lease(&self) -> Lease {
         let key = self.live_checkpoint().key().to_owned();
-        Lease::new(&self.connection, CHECKPOINTS, &key, &self.replica, self.lease_period)
+        Lease::new(&self.connection, &key, &self.replica, self.lease_period)
     }
 
     /// This runner scoped to `tenant`: it reads only the tenant's events, writes the tenant on

@@ -36,7 +36,7 @@ type Handler = Box<dyn Fn(&StoredEvent) -> Result<Vec<Write>> + Send + Sync>;
 /// handler gets its event decoded as `E` and the stored event (ids, position, version,
 /// `occurred_at`, correlation, causation, tenant, metadata) beside it. Events of types without a
 /// handler are skipped without being decoded; a payload that does not decode is
-/// [`Error::Decode`] (the runner stops at it, as for any projection error).
+/// [`Error::Decode`], handled by the runner's failure policy like any projection error (parked by default).
 pub struct Handlers {
     name: String,
     collections: Vec<String>,
