@@ -44,6 +44,8 @@ step "the end-to-end demo runs (scripts/demo.sh, the README's first command)"
 bash scripts/demo.sh > target/demo.log
 tail -1 target/demo.log
 grep -q "^report: 12 orders, 15 events, 12 summaries, 12 outbox messages published" target/demo.log
+# The leading runner and one relay are killed mid-run: nothing lost, nothing twice.
+grep -q "^failover: 0 lost, 0 duplicated read-model updates; 0 lost, 0 duplicated outbox publications$" target/demo.log
 
 step "npm package: golden cases, API, types, packed tarball, browser demo (node --test)"
 (cd bindings-wasm && node --test test/)

@@ -9,6 +9,8 @@
 //! - [`SUMMARY_SPEC`]: the JSON specification the demo queries the summaries with (the shape
 //!   the browser demo builds and the npm/pip packages compile identically).
 
+pub mod replicas;
+
 use bson::{Document, doc};
 use cqrs_mongo_persistence::aggregates::{AggregateStore, EventSourced, Root};
 use cqrs_mongo_persistence::{Alone, Connection, Error, EventStore, Handlers, IndexSpec, Outbox, Result, Write};

@@ -8,14 +8,16 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bson::{Document, doc};
+use cqrs_mongo_demo::replicas::{self, Stdout};
 use cqrs_mongo_demo::{
     Line, SUMMARIES, SUMMARY_OPTIONS, SUMMARY_SPEC, describe, order_store, order_summaries, pay_order, place_order,
 };
 use cqrs_mongo_persistence::{
-    Alone, Connection, EventStore, IfStarted, JobQueue, NewJob, Outbox, OutboxRelay, PoolOptions, Projection,
-    ProjectionRunner, ProjectionStore, Saga, SagaRepository, SagaStatus,
+    Alone, Connection, EventStore, IfStarted, JobQueue, NewJob, Outbox, PoolOptions, Projection, ProjectionRunner,
+    ProjectionStore, Saga, SagaRepository, SagaStatus,
 };
 use cqrs_mongo_spec::{Compiler, ExtJsonFormat, QueryOptions};
+use futures::TryStreamExt;
 
 type Failure = Box<dyn std::error::Error + Send + Sync>;
 
@@ -42,30 +44,34 @@ async fn main() -> Result<(), Failure> {
     let report = db.ensure_indexes(&indexes).await?;
     println!("indexes: {} created, {} already there", report.created.len(), report.unchanged.len());
 
-    // The projection runner follows the event store from now on (change stream + polling).
-    let runner =
-        Arc::new(ProjectionRunner::new(&db, &events, order_summaries()).poll_interval(Duration::from_millis(200)));
-    let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
-    let live = {
-        let runner = runner.clone();
-        tokio::spawn(async move {
-            runner
-                .run(async {
-                    let _ = stopped.await;
-                })
-                .await
-        })
-    };
+    // Two replicas of the projection runner (one leads by a lease, one stands by) and two
+    // outbox relays, all following the stores from now on.
+    let publisher = Arc::new(Stdout::default());
+    let runners = [replicas::runner(&db, &events, "runner-a"), replicas::runner(&db, &events, "runner-b")];
+    let relays = [replicas::relay(&outbox, "relay-a", &publisher), replicas::relay(&outbox, "relay-b", &publisher)];
+    let limit = Duration::from_secs(120);
 
-    println!("\n1. placing 12 orders (OrderPlaced event + outbox message, one transaction each)");
+    println!("\n1. placing 12 orders (OrderPlaced event + outbox message, one transaction each), in two waves");
     let customers = ["ada", "grace", "linus", "barbara"];
     let mut placed = Vec::new();
-    for n in 1..=12_i64 {
-        let lines = vec![
-            Line { sku: format!("sku-{}", n % 5), quantity: n % 3 + 1, price_cents: 1_250 * n },
-            Line { sku: "gift-wrap".into(), quantity: 1, price_cents: 300 },
-        ];
-        placed.push(place_order(&orders, &format!("o-{n:03}"), customers[n as usize % 4], &lines).await?);
+    for n in 1..=6_i64 {
+        placed.push(place_order(&orders, &format!("o-{n:03}"), customers[n as usize % 4], &lines(n)).await?);
+    }
+    replicas::wait_for("the first wave", limit, async || {
+        Ok(runners[0].inner.position().await? == 6 && publisher.tally().0 == 6)
+    })
+    .await?;
+    println!("   first wave of 6 applied and published; killing the leading runner and a relay");
+    // Kill the runner that leads and one relay, mid-run (their tasks aborted, nothing released).
+    let leader = runners[0].inner.leader().await?.leader.unwrap_or_default();
+    let [a, b] = runners;
+    let (killed, standby) = if leader == "runner-a" { (a, b) } else { (b, a) };
+    let killed_runner = killed.inner.clone();
+    killed.kill().await;
+    let [relay_a, relay_b] = relays;
+    relay_a.kill().await;
+    for n in 7..=12_i64 {
+        placed.push(place_order(&orders, &format!("o-{n:03}"), customers[n as usize % 4], &lines(n)).await?);
     }
     let to_pay: Vec<String> =
         placed.iter().filter(|o| o.total_cents > 20_000).take(3).map(|o| o.id().to_owned()).collect();
@@ -75,20 +81,16 @@ async fn main() -> Result<(), Failure> {
     let head = events.latest_position().await?;
     println!("   {} orders, event store head at position {head}", placed.len());
 
-    println!("\n2. the projection runner builds {SUMMARIES}");
+    println!("\n2. the stand-by runner takes over {SUMMARIES}; the other relay publishes the rest");
     let waited = Instant::now();
-    while runner.position().await? < head {
-        if waited.elapsed() > Duration::from_secs(120) {
-            return Err("the projection runner did not catch up in 120 s".into());
-        }
-        tokio::time::sleep(Duration::from_millis(20)).await;
-    }
-    let stats = runner.stats();
+    replicas::wait_for("the stand-by", limit, async || Ok(standby.inner.position().await? == head)).await?;
+    replicas::wait_for("the surviving relay", limit, async || Ok(publisher.tally().0 == 12)).await?;
+    let stats = standby.inner.stats();
     println!(
-        "   caught up to position {head} in {:?} ({} events, change-stream wake-ups {})",
+        "   {} took over and caught up to position {head} in {:?} ({} events applied by it)",
+        standby.inner.leader().await?.leader.unwrap_or_default(),
         waited.elapsed(),
         stats.events.load(std::sync::atomic::Ordering::Relaxed),
-        stats.change_stream_wakeups.load(std::sync::atomic::Ordering::Relaxed)
     );
 
     println!("\n3. querying the summaries with a JSON specification");
@@ -104,15 +106,8 @@ async fn main() -> Result<(), Failure> {
         println!("   {}", describe(summary));
     }
 
-    println!("\n4. the outbox relay publishes (to stdout)");
-    let relay = OutboxRelay::new(&outbox, "demo-relay").batch(50);
-    let report = relay
-        .run_once(|message| async move {
-            println!("   -> {} {} {}", message.event_type, message.message_id, compact(&message.payload));
-            Ok(())
-        })
-        .await?;
-    println!("   published {}, outbox now {:?}", report.published, outbox.stats().await?);
+    println!("\n4. the outbox, published by the relays (to stdout, above)");
+    println!("   outbox now {:?}", outbox.stats().await?);
 
     println!("\n5. a background job and a saga step");
     let paid = orders.load(to_pay.first().ok_or("no paid order")?).await?.ok_or("the paid order is not stored")?;
@@ -142,14 +137,29 @@ async fn main() -> Result<(), Failure> {
         println!("   resuming it is refused: {refused}");
     }
 
-    stop.send(()).ok();
-    live.await??;
+    // The read model against a fresh rebuild, and every delivery counted.
+    let count = |runner: &ProjectionRunner<_>| runner.stats().events.load(std::sync::atomic::Ordering::Relaxed);
+    let applied = count(&killed_runner) + count(&standby.inner);
+    standby.stop().await?;
+    relay_b.stop().await?;
+    let live = summaries(&db).await?;
+    ProjectionRunner::new(&db, &events, order_summaries()).rebuild(|_| {}).await?;
+    let rebuilt = summaries(&db).await?;
+    let lost_updates = rebuilt.iter().filter(|d| !live.contains(d)).count();
+    let duplicated_updates = applied.saturating_sub(head as u64);
+    let (delivered, duplicated_publications) = publisher.tally();
+    let lost_publications = 12_usize.saturating_sub(delivered);
+
     // Orders are event-sourced: one stream of type Order each.
     let streams = db.database().collection::<Document>("domain_events");
     let mut counts = vec![streams.distinct("aggregate_id", doc! { "aggregate_type": "Order" }).await?.len() as u64];
     for name in ["domain_events", SUMMARIES] {
         counts.push(db.database().collection::<Document>(name).count_documents(doc! {}).await?);
     }
+    println!(
+        "failover: {lost_updates} lost, {duplicated_updates} duplicated read-model updates; \
+         {lost_publications} lost, {duplicated_publications} duplicated outbox publications"
+    );
     println!(
         "\nreport: {} orders, {} events, {} summaries, {} outbox messages published, done in {:.1?}",
         counts[0],
@@ -161,6 +171,31 @@ async fn main() -> Result<(), Failure> {
     Ok(())
 }
 
-fn compact(document: &Document) -> String {
-    serde_json::to_string(&bson::Bson::Document(document.clone()).into_relaxed_extjson()).unwrap_or_default()
+/// The summaries, without the runner's bookkeeping fields, by id.
+async fn summaries(db: &Connection) -> Result<Vec<Document>, Failure> {
+    let found: Vec<Document> = db
+        .database()
+        .collection::<Document>(SUMMARIES)
+        .find(doc! {})
+        .sort(doc! { "_id": 1 })
+        .await?
+        .try_collect()
+        .await?;
+    Ok(found
+        .into_iter()
+        .map(|mut d| {
+            for key in ["_version", "_last_event_id", "_last_event_position"] {
+                d.remove(key);
+            }
+            d
+        })
+        .collect())
+}
+
+/// Order `n`'s lines.
+fn lines(n: i64) -> Vec<Line> {
+    vec![
+        Line { sku: format!("sku-{}", n % 5), quantity: n % 3 + 1, price_cents: 1_250 * n },
+        Line { sku: "gift-wrap".into(), quantity: 1, price_cents: 300 },
+    ]
 }
