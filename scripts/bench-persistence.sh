@@ -23,7 +23,7 @@ for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/"$port") 2>/dev/null && break
 
 # `bench-persistence.sh` runs every persistence benchmark; `bench-persistence.sh event_store` one.
 benches=("${@:-overhead}")
-[ $# -eq 0 ] && benches=(overhead event_store jobs_runner aggregates)
+[ $# -eq 0 ] && benches=(overhead event_store jobs_runner aggregates runtime)
 for bench in "${benches[@]}"; do
   MONGODB_URI="mongodb://127.0.0.1:$port/?directConnection=true" \
     cargo bench -p cqrs-mongo-persistence --bench "$bench"

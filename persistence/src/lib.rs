@@ -15,6 +15,10 @@
 //!   [`StoredEvent::decode`]), event-sourced aggregates ([`aggregates::EventSourced`],
 //!   [`aggregates::Root`], [`aggregates::AggregateStore`] with snapshot policies and outbox
 //!   messages in the same transaction) and typed projections ([`Handlers`]);
+//! - the production runtime: [`Subscription`]s for any async handler, [`ProjectionRunner`] and
+//!   subscription replicas led by a lease, failure policies with [`DeadLetters`], the
+//!   [`OutboxRelay::run`] loop with a [`Publisher`], the [`JobWorker`], metrics and trace
+//!   context ([`telemetry`]);
 //! - [`Tenant`] scopes for all of the stores above (`for_tenant`): documents carry `tenant_id`,
 //!   every filter includes a clause compiled by the specification compiler (ANDed onto the
 //!   caller's specification, which compiles exactly as given), and touching another tenant's
@@ -59,6 +63,33 @@
 //! A write inside an explicit [`Connection::begin`] unit of work that loses a race with another
 //! transaction is [`Error::WriteConflict`] (transient: retry the unit of work); a stored
 //! version that is not the expected one is [`Error::Concurrency`].
+//!
+//! # Running in production: what is guaranteed, and its limits
+//!
+//! | loop | delivery | replicas | failures |
+//! |---|---|---|---|
+//! | [`ProjectionRunner::run`] | exactly once per batch: the read-model writes and the checkpoint commit in one transaction, each write guarded per document by `_version` | any number; the holder of the checkpoint's lease (in `leases`) applies, the others stand by | [`FailurePolicy`]: retries with backoff, then park in `dead_letters` (default) or stop |
+//! | [`Subscription::run`] | at least once; after a crash or take-over at most one batch is delivered again (use the event id as idempotency key) | the same lease | the same policy |
+//! | [`OutboxRelay::run`] | at least once; a relay killed after publishing and before recording leaves at most its claimed round to be published again once its lease expires, as does a round that outlives its lease (counted as lost claims); use the message id as idempotency key | any number, competing per message | per message: retries with backoff, then `failed` (dead); the loop backs off while every attempt of a round fails |
+//! | [`JobWorker::run`] | at least once; a worker that dies mid-job leaves the job to another worker once its lease expires | any number, competing per job | the queue's retries, backoff and parking |
+//!
+//! **Leases.** A replica takes a free or expired lease with a new fencing token (server clock).
+//! The leader renews it every third of its period and releases it on shutdown, so a stand-by
+//! (checking every poll interval) takes over at once after a clean stop and within one lease
+//! period plus a poll interval after a crash. Every checkpoint write carries the leader's
+//! token and is refused once a newer leader has written the checkpoint; until then, the
+//! compare-and-set on the position keeps two leaders from applying one batch twice. A leader
+//! killed inside a batch transaction leaves that transaction to the server, which keeps its
+//! documents locked until it aborts it (`transactionLifetimeLimitSeconds`, 60 s on mongod): the
+//! new leader leads at once but its first batch may wait that long.
+//!
+//! **Parked events** ([`DeadLetters`]) are listed, retried ([`ProjectionRunner::retry_parked`],
+//! [`Subscription::retry_parked`]) or skipped, also from the CLI (`dead-letters list|retry|skip`).
+//! A retried projection event is applied under the same `_version` guard, so a document a later
+//! event already changed keeps the later state, exactly as if the event had never failed.
+//!
+//! **Metrics and traces** go through the `metrics` facade and W3C `traceparent` metadata; the
+//! names and the propagation rules are listed in [`telemetry`].
 //!
 //! # Without a replica set
 //!
