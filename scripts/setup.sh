@@ -21,6 +21,14 @@ if [ ! -x /usr/bin/chromium ]; then
   apt-get install -y -qq chromium >/dev/null
 fi
 
+# Debian's NATS server for the JetStream publisher's end-to-end test (nats/tests/).
+if ! command -v nats-server >/dev/null; then
+  echo "setup: installing nats-server with apt-get"
+  export DEBIAN_FRONTEND=noninteractive
+  apt-get update -qq
+  apt-get install -y -qq nats-server >/dev/null
+fi
+
 # The npm package's development dependencies, exactly as locked.
 if [ ! -d bindings-wasm/node_modules ] || [ bindings-wasm/package-lock.json -nt bindings-wasm/node_modules/.package-lock.json ]; then
   echo "setup: npm ci in bindings-wasm"
