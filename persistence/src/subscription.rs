@@ -15,7 +15,12 @@
 //!   [`retry_parked`](Subscription::retry_parked) hands a parked event to the handler again.
 //! - **Replicas.** Like the projection runner, any number of replicas may run: the holder of the
 //!   checkpoint's lease delivers, the others stand by; every checkpoint write is fenced by the
-//!   lease token, so a replica that lost its lease moves nothing.
+//!   lease token, so a replica that lost its lease moves nothing once the new leader has moved
+//!   the checkpoint.
+//! - **Not yet: segments.** Leases and checkpoints are keyed by name, so sharing one
+//!   subscription between N active replicas will take one checkpoint and lease per segment
+//!   (`<name>#<k>/<n>`), each reading only the streams whose aggregate-id hash falls in it
+//!   (per-stream order holds: a stream is always in one segment).
 
 use std::fmt::Display;
 use std::future::Future;

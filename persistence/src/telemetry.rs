@@ -18,9 +18,11 @@
 //! example parsed from an incoming request's `traceparent` header, or taken from an
 //! OpenTelemetry span). While one is current, every event appended, outbox message saved and
 //! job enqueued gets `metadata.traceparent` (unless it already has one). The runner, a
-//! subscription, the relay loop and the job worker restore it when they handle that event,
+//! subscription, the relay and the job worker restore it when they handle that event,
 //! message or job: the handler runs in a `tracing` span carrying `trace_id` and
 //! `traceparent`, with a child context current, so what it writes in turn continues the trace.
+//! (A publisher's own `publish_batch` sends many messages at once: it gets each message's
+//! `traceparent` in its metadata to forward, as the JetStream publisher does in a header.)
 
 use std::future::Future;
 

@@ -204,28 +204,31 @@ async fn the_relay_loop_reports_published_messages_and_the_backlog() {
     snapshotter();
     let db = support::database("telemetry_relay").await;
     let outbox = Outbox::new(&db);
-    outbox
-        .save(
-            &[OutboxMessage::new("b1", "Placed", doc! {}, "c"), OutboxMessage::new("b2", "Placed", doc! {}, "c")],
-            Alone,
-        )
-        .await
-        .unwrap();
+    let origin = TraceContext::new_root();
+    with_trace(origin, outbox.save(&[OutboxMessage::new("b1", "Placed", doc! {}, "c")], Alone)).await.unwrap();
+    outbox.save(&[OutboxMessage::new("b2", "Placed", doc! {}, "c")], Alone).await.unwrap();
     assert_eq!(outbox.backlog().await.unwrap().pending, 2);
-    struct Sink;
+    /// Records the trace current while each message is published (through the default
+    /// `publish_batch`).
+    #[derive(Default)]
+    struct Sink(Mutex<Vec<(String, Option<String>)>>);
     impl cqrs_mongo_persistence::Publisher for Sink {
         type Error = String;
-        async fn publish(&self, _message: &ClaimedMessage) -> std::result::Result<(), String> {
+        async fn publish(&self, message: &ClaimedMessage) -> std::result::Result<(), String> {
+            let trace = TraceContext::current().map(|c| c.trace_id());
+            self.0.lock().unwrap().push((message.message_id.clone(), trace));
             Ok(())
         }
     }
+    let sink = Arc::new(Sink::default());
     let relay = Arc::new(OutboxRelay::new(&outbox, "metrics-relay").poll_interval(Duration::from_millis(20)));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = {
         let relay = relay.clone();
+        let sink = sink.clone();
         tokio::spawn(async move {
             relay
-                .run(&Sink, async {
+                .run(sink.as_ref(), async {
                     let _ = stopped.await;
                 })
                 .await
@@ -242,4 +245,7 @@ async fn the_relay_loop_reports_published_messages_and_the_backlog() {
     assert_eq!(metric("cqrs_outbox_published_total", &[("worker", "metrics-relay")]), Some(2.0));
     assert_eq!(metric("cqrs_outbox_oldest_pending_seconds", &[]), Some(0.0));
     assert_eq!(outbox.backlog().await.unwrap().pending, 0);
+    let mut traces = sink.0.lock().unwrap().clone();
+    traces.sort();
+    assert_eq!(traces, [("b1".to_owned(), Some(origin.trace_id())), ("b2".to_owned(), None)]);
 }

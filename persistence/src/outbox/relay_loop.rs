@@ -33,7 +33,9 @@ pub trait Publisher: Send + Sync {
         async move {
             let mut outcomes = Vec::with_capacity(messages.len());
             for message in messages {
-                outcomes.push(self.publish(message).await);
+                // Each under the trace its message carries.
+                let publish = self.publish(message);
+                outcomes.push(crate::telemetry::continue_trace(&message.metadata, "publish", publish).await);
             }
             outcomes
         }
