@@ -2,6 +2,7 @@
 //! [`LeafCx`](crate::compile::LeafCx)) and writes one filter document into the
 //! [`Out`](crate::out::Out) writer; `None` means an error was reported and nothing usable was written.
 
+pub(crate) mod backtracking;
 pub(crate) mod comparison;
 pub(crate) mod geo;
 pub(crate) mod json;
