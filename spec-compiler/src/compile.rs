@@ -125,6 +125,16 @@ impl<W: Out> Walker<'_, '_, W> {
             self.diag.error_at_key("op", ErrorCode::UnsupportedOperator, unsupported_reason(op));
             return None;
         }
+        if !self.config.operator_allowed(op) {
+            let message = format!("the operator {:?} is not allowed here", op.name());
+            self.diag.error_at_key("op", ErrorCode::OperatorNotAllowed, message);
+            return None;
+        }
+        if matches!(op, Operator::Regex | Operator::Iregex) && !self.config.regex.enabled {
+            let message = format!("regular expressions ({:?}) are switched off", op.name());
+            self.diag.error_at_key("op", ErrorCode::RegexNotAllowed, message);
+            return None;
+        }
         let field = leaf.attr.as_ref();
         if let Some(problem) = field_path_problem(field) {
             self.diag.error_at_key(
@@ -231,6 +241,11 @@ impl<'v> LeafCx<'_, '_, 'v> {
     /// string, after reporting `invalid_value`.
     pub(crate) fn text(&mut self, op: Operator) -> Option<Cow<'v, str>> {
         if let (Some(Value::String(text)), None) = (self.val, self.value_type) {
+            if text.len() > self.config.max_string_len {
+                let message = values::string_too_long(text.len(), self.config.max_string_len);
+                self.error(ErrorCode::StringTooLong, message);
+                return None;
+            }
             return Some(Cow::Borrowed(text));
         }
         match self.value()? {
@@ -251,6 +266,11 @@ impl<'v> LeafCx<'_, '_, 'v> {
             Some(raw) => self.convert_raw(raw).map(Some),
             None => Some(None),
         }
+    }
+
+    /// The compiler's settings.
+    pub(crate) fn config(&self) -> &CompilerConfig {
+        self.config
     }
 
     /// Converts a raw JSON value (or part of `val`) with the leaf's `value_type`.

@@ -3,6 +3,8 @@
 
 use serde::{Deserialize, Deserializer, de::Error as _};
 
+use crate::operator::Operator;
+
 /// Longest accepted field path, in bytes.
 pub const MAX_FIELD_PATH_LEN: usize = 1024;
 
@@ -20,6 +22,57 @@ pub const MAX_FILTER_DEPTH: usize = 100;
 /// Values can nest further (a nested object under `=`); a leaf that would take the filter past
 /// [`MAX_FILTER_DEPTH`] is `too_deep` at its `val`.
 pub const MAX_DEPTH_LIMIT: usize = 45;
+
+/// The default [`CompilerConfig::max_string_len`]: 64 KiB.
+pub const DEFAULT_MAX_STRING_LEN: usize = 64 * 1024;
+
+/// The default [`CompilerConfig::max_spec_len`]: 1 MiB.
+pub const DEFAULT_MAX_SPEC_LEN: usize = 1024 * 1024;
+
+/// The default [`RegexPolicy::max_len`].
+pub const DEFAULT_MAX_PATTERN_LEN: usize = 4096;
+
+/// What the `regex` and `iregex` operators may do. By default they are allowed, patterns are
+/// at most [`DEFAULT_MAX_PATTERN_LEN`] bytes, and a pattern that can backtrack catastrophically
+/// (nested unbounded repetitions such as `(a+)+`, or an unbounded repetition over alternatives
+/// that can start alike such as `(a|ab)*`) is refused: MongoDB runs patterns with a
+/// backtracking engine against every document it scans.
+#[derive(Debug, Clone, PartialEq, Eq, Deserialize)]
+#[serde(default, deny_unknown_fields)]
+#[non_exhaustive]
+pub struct RegexPolicy {
+    /// Whether `regex` and `iregex` may be used at all (`regex_not_allowed` when not).
+    pub enabled: bool,
+    /// Longest pattern, in bytes (`regex_too_long`).
+    pub max_len: usize,
+    /// Accept patterns that can backtrack catastrophically (`unsafe_regex` when not).
+    pub allow_backtracking: bool,
+}
+
+impl Default for RegexPolicy {
+    fn default() -> Self {
+        RegexPolicy { enabled: true, max_len: DEFAULT_MAX_PATTERN_LEN, allow_backtracking: false }
+    }
+}
+
+impl RegexPolicy {
+    /// No regex operators.
+    pub fn disabled() -> Self {
+        RegexPolicy { enabled: false, ..RegexPolicy::default() }
+    }
+
+    /// Patterns of at most `bytes` bytes.
+    pub fn with_max_len(mut self, bytes: usize) -> Self {
+        self.max_len = bytes;
+        self
+    }
+
+    /// Accepts patterns that can backtrack catastrophically (for trusted callers only).
+    pub fn allowing_backtracking(mut self) -> Self {
+        self.allow_backtracking = true;
+        self
+    }
+}
 
 /// Settings of a [`Compiler`](crate::Compiler). `Default` gives the documented limits and no
 /// whitelist.
@@ -48,11 +101,32 @@ pub struct CompilerConfig {
     /// When set, only these fields may be used: exact paths, or `prefix.*` for any path below
     /// `prefix`.
     pub allowed_fields: Option<Vec<String>>,
+    /// When set, only these operators (names or aliases) may be used (`operator_not_allowed`).
+    pub allowed_operators: Option<Vec<String>>,
+    /// Operators (names or aliases) that may not be used (`operator_not_allowed`).
+    pub denied_operators: Vec<String>,
+    /// What the regex operators may do.
+    pub regex: RegexPolicy,
+    /// Longest string anywhere in a value, in bytes (`string_too_long`). Default 64 KiB.
+    pub max_string_len: usize,
+    /// Largest specification, in bytes of JSON text (a parsed value counts as its compact JSON
+    /// text would), `spec_too_large`. Default 1 MiB.
+    pub max_spec_len: usize,
 }
 
 impl Default for CompilerConfig {
     fn default() -> Self {
-        CompilerConfig { max_depth: 32, max_nodes: 1_000, max_list_len: 10_000, allowed_fields: None }
+        CompilerConfig {
+            max_depth: 32,
+            max_nodes: 1_000,
+            max_list_len: 10_000,
+            allowed_fields: None,
+            allowed_operators: None,
+            denied_operators: Vec::new(),
+            regex: RegexPolicy::default(),
+            max_string_len: DEFAULT_MAX_STRING_LEN,
+            max_spec_len: DEFAULT_MAX_SPEC_LEN,
+        }
     }
 }
 
@@ -85,12 +159,66 @@ impl CompilerConfig {
         self
     }
 
-    /// Checks the settings: `max_depth` may not exceed [`MAX_DEPTH_LIMIT`].
+    /// Only these operators (names or aliases) may be used.
+    pub fn allow_operators<I, S>(mut self, operators: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.allowed_operators = Some(operators.into_iter().map(Into::into).collect());
+        self
+    }
+
+    /// These operators (names or aliases) may not be used.
+    pub fn deny_operators<I, S>(mut self, operators: I) -> Self
+    where
+        I: IntoIterator<Item = S>,
+        S: Into<String>,
+    {
+        self.denied_operators = operators.into_iter().map(Into::into).collect();
+        self
+    }
+
+    /// Sets the regex policy.
+    pub fn with_regex(mut self, regex: RegexPolicy) -> Self {
+        self.regex = regex;
+        self
+    }
+
+    /// Sets the longest accepted string value, in bytes.
+    pub fn with_max_string_len(mut self, bytes: usize) -> Self {
+        self.max_string_len = bytes;
+        self
+    }
+
+    /// Sets the largest accepted specification, in bytes of JSON text.
+    pub fn with_max_spec_len(mut self, bytes: usize) -> Self {
+        self.max_spec_len = bytes;
+        self
+    }
+
+    /// Checks the settings: `max_depth` may not exceed [`MAX_DEPTH_LIMIT`], and the operator
+    /// lists may only name operators.
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.max_depth > MAX_DEPTH_LIMIT {
             return Err(ConfigError::MaxDepthAboveLimit { max_depth: self.max_depth });
         }
+        let lists = [
+            ("allowed_operators", self.allowed_operators.as_deref().unwrap_or_default()),
+            ("denied_operators", &self.denied_operators),
+        ];
+        for (setting, names) in lists {
+            if let Some(name) = names.iter().find(|name| Operator::parse(name).is_none()) {
+                return Err(ConfigError::UnknownOperator { setting, name: name.clone() });
+            }
+        }
         Ok(())
+    }
+
+    /// True when the operator lists (if any) admit `op`.
+    pub(crate) fn operator_allowed(&self, op: Operator) -> bool {
+        let named = |names: &[String]| names.iter().any(|name| Operator::parse(name) == Some(op));
+        !named(&self.denied_operators) && self.allowed_operators.as_deref().is_none_or(named)
     }
 
     /// The depth limit the walkers apply: `max_depth`, never more than [`MAX_DEPTH_LIMIT`] (the
@@ -124,6 +252,14 @@ pub enum ConfigError {
         /// The refused setting.
         max_depth: usize,
     },
+    /// An operator list names no operator.
+    #[error("{setting} names {name:?}, which is not an operator")]
+    UnknownOperator {
+        /// `allowed_operators` or `denied_operators`.
+        setting: &'static str,
+        /// The name.
+        name: String,
+    },
 }
 
 impl ConfigError {
@@ -131,6 +267,7 @@ impl ConfigError {
     pub fn setting(&self) -> &'static str {
         match self {
             ConfigError::MaxDepthAboveLimit { .. } => "max_depth",
+            ConfigError::UnknownOperator { setting, .. } => setting,
         }
     }
 }

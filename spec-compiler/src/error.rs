@@ -49,11 +49,23 @@ pub enum ErrorCode {
     ListTooLong,
     /// A query option is malformed.
     InvalidOption,
+    /// The operator is not allowed by the compiler's operator lists.
+    OperatorNotAllowed,
+    /// The regex operators are switched off.
+    RegexNotAllowed,
+    /// A regex pattern is longer than the configured limit.
+    RegexTooLong,
+    /// A regex pattern can backtrack catastrophically (`(a+)+`, `(a|ab)*`).
+    UnsafeRegex,
+    /// A string value is longer than the configured limit.
+    StringTooLong,
+    /// The specification is larger than the configured limit.
+    SpecTooLarge,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 19] = [
+    pub const ALL: [ErrorCode; 25] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidNode,
         ErrorCode::MissingField,
@@ -73,6 +85,12 @@ impl ErrorCode {
         ErrorCode::TooManyNodes,
         ErrorCode::ListTooLong,
         ErrorCode::InvalidOption,
+        ErrorCode::OperatorNotAllowed,
+        ErrorCode::RegexNotAllowed,
+        ErrorCode::RegexTooLong,
+        ErrorCode::UnsafeRegex,
+        ErrorCode::StringTooLong,
+        ErrorCode::SpecTooLarge,
     ];
 
     /// The stable snake_case name of the code.
@@ -97,6 +115,12 @@ impl ErrorCode {
             ErrorCode::TooManyNodes => "too_many_nodes",
             ErrorCode::ListTooLong => "list_too_long",
             ErrorCode::InvalidOption => "invalid_option",
+            ErrorCode::OperatorNotAllowed => "operator_not_allowed",
+            ErrorCode::RegexNotAllowed => "regex_not_allowed",
+            ErrorCode::RegexTooLong => "regex_too_long",
+            ErrorCode::UnsafeRegex => "unsafe_regex",
+            ErrorCode::StringTooLong => "string_too_long",
+            ErrorCode::SpecTooLarge => "spec_too_large",
         }
     }
 }

@@ -50,7 +50,10 @@ use bson::{Document, RawDocumentBuf};
 use serde_json::Value;
 
 pub use builder::{Field, and, not, or};
-pub use config::{CompilerConfig, ConfigError, MAX_DEPTH_LIMIT, MAX_FIELD_PATH_LEN, MAX_FILTER_DEPTH};
+pub use config::{
+    CompilerConfig, ConfigError, DEFAULT_MAX_PATTERN_LEN, DEFAULT_MAX_SPEC_LEN, DEFAULT_MAX_STRING_LEN,
+    MAX_DEPTH_LIMIT, MAX_FIELD_PATH_LEN, MAX_FILTER_DEPTH, RegexPolicy,
+};
 pub use error::{ErrorCode, PathSegment, SpecError, display_path};
 pub use input::{parse_json, parse_json_utf16, parse_options_json, parse_options_json_utf16};
 pub use operator::{Family, Operator, OperatorInfo, ValueShape, operators};

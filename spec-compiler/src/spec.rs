@@ -102,6 +102,13 @@ pub(crate) fn parse_node<'a>(
         diag.error(ErrorCode::TooDeep, format!("the specification nests deeper than {} levels", config.depth_limit()));
         return None;
     }
+    if depth == 1 && crate::input::json_len_exceeds(value, config.max_spec_len) {
+        diag.error(
+            ErrorCode::SpecTooLarge,
+            format!("the specification is larger than {} bytes of JSON", config.max_spec_len),
+        );
+        return None;
+    }
     let Value::Object(node) = value else {
         diag.error(
             ErrorCode::InvalidNode,

@@ -6,16 +6,25 @@ use crate::error::ErrorCode;
 use crate::operator::Operator;
 use crate::out::Out;
 
-/// Longest accepted `regex` pattern, in bytes.
-const MAX_PATTERN_LEN: usize = 4096;
-
 pub(crate) fn compile<W: Out>(op: Operator, field: &str, cx: &mut LeafCx<'_, '_, '_>, w: &mut W) -> Option<()> {
     let text = cx.text(op)?;
-    if matches!(op, Operator::Regex | Operator::Iregex)
-        && let Some(problem) = regex_problem(&text)
-    {
-        cx.error(ErrorCode::InvalidRegex, format!("invalid regular expression: {problem}"));
-        return None;
+    if matches!(op, Operator::Regex | Operator::Iregex) {
+        let policy = &cx.config().regex;
+        if text.len() > policy.max_len {
+            let message = format!("the pattern is {} bytes long; at most {} are allowed", text.len(), policy.max_len);
+            cx.error(ErrorCode::RegexTooLong, message);
+            return None;
+        }
+        if let Some(problem) = regex_problem(&text) {
+            cx.error(ErrorCode::InvalidRegex, format!("invalid regular expression: {problem}"));
+            return None;
+        }
+        if !policy.allow_backtracking
+            && let Some(risk) = super::backtracking::backtracking_risk(&text)
+        {
+            cx.error(ErrorCode::UnsafeRegex, format!("unsafe regular expression: {risk}"));
+            return None;
+        }
     }
     let options = match op {
         Operator::Icontains | Operator::Istartswith | Operator::Iendswith | Operator::Iregex => "i",
@@ -119,9 +128,6 @@ fn push_like(out: &mut Vec<u8>, pattern: &str) {
 /// `{2,1}`). Features PCRE has and regex-syntax lacks are not held against a pattern.
 fn regex_problem(pattern: &str) -> Option<String> {
     use regex_syntax::ast::ErrorKind;
-    if pattern.len() > MAX_PATTERN_LEN {
-        return Some(format!("the pattern is longer than {MAX_PATTERN_LEN} bytes"));
-    }
     if pattern.contains('\0') {
         return Some("the pattern contains a NUL byte".to_owned());
     }

@@ -52,12 +52,23 @@ pub(crate) fn convert_val(
     }
 }
 
+/// The message of `string_too_long`.
+pub(crate) fn string_too_long(len: usize, max: usize) -> String {
+    format!("a string of {len} bytes is longer than the {max} bytes allowed")
+}
+
 /// Converts a JSON value to a BSON literal (no casts).
 pub(crate) fn convert(value: &Value, config: &CompilerConfig, diag: &mut Diag<'_>, depth: usize) -> Option<Bson> {
     match value {
         Value::Null => Some(Bson::Null),
         Value::Bool(b) => Some(Bson::Boolean(*b)),
-        Value::String(s) => Some(Bson::String(s.clone())),
+        Value::String(s) => {
+            if s.len() > config.max_string_len {
+                diag.error(ErrorCode::StringTooLong, string_too_long(s.len(), config.max_string_len));
+                return None;
+            }
+            Some(Bson::String(s.clone()))
+        }
         Value::Number(n) => {
             let converted = number(n);
             if converted.is_none() {
