@@ -78,7 +78,12 @@ impl Connection {
         if pool.trace_commands {
             options.command_event_handler = Some(EventHandler::callback(trace_command));
         }
-        let client = Client::with_options(options)?;
+        Connection::from_client(Client::with_options(options)?, database).await
+    }
+
+    /// A connection on a driver client configured by the caller (TLS, monitoring, a command
+    /// event handler), verified as [`connect`](Self::connect) does.
+    pub async fn from_client(client: Client, database: &str) -> Result<Connection> {
         let database = client.database(database);
         database.run_command(doc! { "ping": 1 }).await?;
         let hello = database.run_command(doc! { "hello": 1 }).await?;

@@ -38,12 +38,25 @@ pub struct ProjectionStore {
     database: Database,
     compiler: Compiler,
     tenant: Option<Tenant>,
+    max_time: Option<std::time::Duration>,
 }
 
 impl ProjectionStore {
     /// A store on the connection's database.
     pub fn new(connection: &Connection) -> Self {
-        ProjectionStore { database: connection.database().clone(), compiler: Compiler::default(), tenant: None }
+        ProjectionStore {
+            database: connection.database().clone(),
+            compiler: Compiler::default(),
+            tenant: None,
+            max_time: None,
+        }
+    }
+
+    /// Every [`find`](Self::find) carries this server-side time limit (`maxTimeMS`): a
+    /// specification from a client cannot keep the server busy longer.
+    pub fn max_time(mut self, limit: std::time::Duration) -> Self {
+        self.max_time = Some(limit);
+        self
     }
 
     /// Uses a compiler with a field whitelist or other limits for [`find`](Self::find).
@@ -142,7 +155,7 @@ impl ProjectionStore {
         let options = options.cloned().unwrap_or_default();
         // The caller's spec compiles as given; the tenant clause is added to the result.
         let query = self.compiler.compile_spec_query(&cqrs_mongo_spec::Spec::from_value(spec)?, &options)?;
-        query::run(&self.collection(collection), self.tenant.as_ref(), query, &options, None).await
+        query::run(&self.collection(collection), self.tenant.as_ref(), query, &options, self.max_time, None).await
     }
 
     /// Deletes one document.

@@ -2,9 +2,12 @@
 //! pipeline when the options group (`distinct`, `group_by`), within a tenant scope, through the
 //! unit of work's session when there is one.
 
+use std::time::Duration;
+
 use bson::Document;
 use cqrs_mongo_spec::{CompiledQuery, QueryOptions};
 use futures::{StreamExt, TryStreamExt};
+use mongodb::action::Action;
 use mongodb::options::FindOptions;
 use mongodb::{ClientSession, Collection, SessionCursor};
 
@@ -12,8 +15,9 @@ use crate::error::Result;
 use crate::tenancy::{self, Tenant};
 
 /// The find options of a compiled query's plan: sort, skip, limit and projection.
-pub(crate) fn find_options(query: &CompiledQuery) -> FindOptions {
+pub(crate) fn find_options(query: &CompiledQuery, max_time: Option<Duration>) -> FindOptions {
     let mut options = FindOptions::default();
+    options.max_time = max_time;
     options.sort = query.sort.clone();
     options.skip = query.skip;
     options.limit = query.limit.map(|l| i64::try_from(l).unwrap_or(i64::MAX));
@@ -27,6 +31,7 @@ pub(crate) async fn run(
     tenant: Option<&Tenant>,
     query: CompiledQuery,
     options: &QueryOptions,
+    max_time: Option<Duration>,
     session: Option<&mut ClientSession>,
 ) -> Result<Vec<Document>> {
     if options.needs_aggregation() {
@@ -35,13 +40,14 @@ pub(crate) async fn run(
             Some(tenant) => tenant.scope_pipeline(pipeline),
             None => pipeline,
         };
-        let aggregate = collection.aggregate(pipeline);
+        let aggregate = collection.aggregate(pipeline).optional(max_time, |a, limit| a.max_time(limit));
         return match session {
             Some(session) => collect_in_session(aggregate.session(&mut *session).await?, session).await,
             None => Ok(aggregate.await?.try_collect().await?),
         };
     }
-    let find = collection.find(tenancy::scoped(tenant, query.filter.clone())).with_options(find_options(&query));
+    let find =
+        collection.find(tenancy::scoped(tenant, query.filter.clone())).with_options(find_options(&query, max_time));
     match session {
         Some(session) => collect_in_session(find.session(&mut *session).await?, session).await,
         None => Ok(find.await?.try_collect().await?),

@@ -6,7 +6,10 @@ use std::marker::PhantomData;
 use bson::{Bson, Document, doc};
 use cqrs_mongo_spec::{Compiler, QueryOptions};
 use futures::{Stream, StreamExt, TryStreamExt};
+use std::time::Duration;
+
 use mongodb::Collection;
+use mongodb::action::Action;
 use mongodb::options::FindOptions;
 use serde_json::Value;
 
@@ -37,6 +40,7 @@ pub struct Repository<T> {
     compiler: Compiler,
     indexes: Vec<IndexSpec>,
     tenant: Option<Tenant>,
+    max_time: Option<Duration>,
     _aggregate: PhantomData<fn() -> T>,
 }
 
@@ -64,6 +68,7 @@ impl<T: Aggregate> Repository<T> {
             compiler: Compiler::default(),
             indexes: Vec::new(),
             tenant: None,
+            max_time: None,
             _aggregate: PhantomData,
         }
     }
@@ -96,8 +101,17 @@ impl<T: Aggregate> Repository<T> {
             compiler: self.compiler.clone(),
             indexes: self.indexes.clone(),
             tenant: Some(tenant.clone()),
+            max_time: self.max_time,
             _aggregate: PhantomData,
         }
+    }
+
+    /// Every read built from a specification (`count`, `find_one`, `search`,
+    /// `search_documents`, the streams) carries this server-side time limit (`maxTimeMS`), so
+    /// a specification from a client cannot keep the server busy longer.
+    pub fn max_time(mut self, limit: Duration) -> Self {
+        self.max_time = Some(limit);
+        self
     }
 
     /// The compiled filter of a specification (compiled as given), within the tenant scope.
@@ -277,7 +291,8 @@ impl<T: Aggregate> Repository<T> {
         let on = on.into();
         traced(T::COLLECTION, "count", async move {
             let filter = self.spec_filter(spec)?;
-            Ok(with_session!(self.collection.count_documents(filter), on)?)
+            let count = self.collection.count_documents(filter).optional(self.max_time, |a, limit| a.max_time(limit));
+            Ok(with_session!(count, on)?)
         })
         .await
     }
@@ -287,7 +302,8 @@ impl<T: Aggregate> Repository<T> {
         let on = on.into();
         traced(T::COLLECTION, "find_one", async move {
             let filter = self.spec_filter(spec)?;
-            let found = with_session!(self.collection.find_one(filter), on)?;
+            let find = self.collection.find_one(filter).optional(self.max_time, |a, limit| a.max_time(limit));
+            let found = with_session!(find, on)?;
             found.map(|d| self.mapping.from_document(d)).transpose()
         })
         .await
@@ -302,7 +318,7 @@ impl<T: Aggregate> Repository<T> {
             let filter = self.spec_filter(spec)?;
             let find_options = match options {
                 Some(options) => self.plan(options, "Repository::search")?,
-                None => FindOptions::default(),
+                None => FindOptions::builder().max_time(self.max_time).build(),
             };
             let documents = self.find_documents(filter, find_options, on).await?;
             documents.into_iter().map(|d| self.mapping.from_document(d)).collect()
@@ -325,7 +341,7 @@ impl<T: Aggregate> Repository<T> {
             let query = self.compiler.compile_spec_query(&cqrs_mongo_spec::Spec::from_value(spec)?, options)?;
             let mut guard = on.session().await;
             let session = guard.get();
-            query::run(&self.collection, self.tenant.as_ref(), query, options, session).await
+            query::run(&self.collection, self.tenant.as_ref(), query, options, self.max_time, session).await
         })
         .await
     }
@@ -341,7 +357,7 @@ impl<T: Aggregate> Repository<T> {
         let filter = self.spec_filter(spec)?;
         let mut find_options = match options {
             Some(options) => self.plan(options, "Repository::search_stream")?,
-            None => FindOptions::default(),
+            None => FindOptions::builder().max_time(self.max_time).build(),
         };
         find_options.batch_size = Some(batch_size);
         let cursor = self.collection.find(filter).with_options(find_options).await?;
@@ -361,7 +377,7 @@ impl<T: Aggregate> Repository<T> {
         let filter = self.spec_filter(spec)?;
         let mut find_options = match options {
             Some(options) => self.plan(options, "Repository::search_stream_in")?,
-            None => FindOptions::default(),
+            None => FindOptions::builder().max_time(self.max_time).build(),
         };
         find_options.batch_size = Some(batch_size);
         let mut guard = uow.session().await;
@@ -413,6 +429,6 @@ impl<T: Aggregate> Repository<T> {
             return Err(refuse("group_by", "group_by produces groups"));
         }
         let query = self.compiler.compile_spec_query(&cqrs_mongo_spec::Spec::field("_id").is_not_null(), options)?;
-        Ok(query::find_options(&query))
+        Ok(query::find_options(&query, self.max_time))
     }
 }
