@@ -43,6 +43,7 @@ mod ops;
 mod options;
 mod out;
 mod plan;
+mod settings;
 mod spec;
 mod values;
 

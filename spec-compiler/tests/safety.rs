@@ -163,3 +163,48 @@ fn every_new_code_has_a_stable_name() {
     );
     assert!(names.iter().all(|n| ErrorCode::ALL.iter().any(|c| c.as_str() == *n)));
 }
+
+#[test]
+fn settings_objects_from_the_packages_read_in_either_spelling_with_errors_at_the_key_used() {
+    let camel = CompilerConfig::from_settings(&json!({
+        "allowedFields": ["a"], "maxDepth": 10, "deniedOperators": ["regex"],
+        "regex": {"maxLen": 50, "allowBacktracking": true}, "maxStringLen": 99, "maxSpecLen": null, "output": "js"
+    }))
+    .unwrap();
+    let snake = CompilerConfig::from_settings(&json!({
+        "allowed_fields": ["a"], "max_depth": 10, "denied_operators": ["regex"],
+        "regex": {"max_len": 50, "allow_backtracking": true}, "max_string_len": 99
+    }))
+    .unwrap();
+    assert_eq!(camel, snake);
+    assert_eq!(
+        (camel.max_depth, camel.regex.max_len, camel.max_spec_len),
+        (10, 50, cqrs_mongo_spec::DEFAULT_MAX_SPEC_LEN)
+    );
+    assert_eq!(CompilerConfig::from_settings(&Value::Null).unwrap(), CompilerConfig::default());
+
+    let at = |settings: Value| {
+        let err = CompilerConfig::from_settings(&settings).unwrap_err();
+        assert_eq!(err.code(), ErrorCode::InvalidOption, "{err}");
+        let keys: Vec<String> = err
+            .path()
+            .iter()
+            .map(|segment| match segment {
+                cqrs_mongo_spec::PathSegment::Key(key) => key.clone(),
+                cqrs_mongo_spec::PathSegment::Index(index) => index.to_string(),
+            })
+            .collect();
+        keys.join(".")
+    };
+    assert_eq!(at(json!({"allowedfields": ["a"]})), "settings.allowedfields");
+    assert_eq!(at(json!({"maxDepth": -1})), "settings.maxDepth");
+    assert_eq!(at(json!({"max_depth": 46})), "settings.max_depth");
+    assert_eq!(at(json!({"maxDepth": 46})), "settings.maxDepth");
+    assert_eq!(at(json!({"maxNodes": "many"})), "settings.maxNodes");
+    assert_eq!(at(json!({"regex": {"maxlen": 1}})), "settings.regex.maxlen");
+    assert_eq!(at(json!({"regex": {"maxLen": "long"}})), "settings.regex.maxLen");
+    assert_eq!(at(json!({"regex": true})), "settings.regex");
+    assert_eq!(at(json!({"deniedOperators": ["regexp"]})), "settings.deniedOperators");
+    assert_eq!(at(json!({"max_nodes": 1, "maxNodes": 2})), "settings.maxNodes");
+    assert_eq!(at(json!([1])), "settings");
+}
