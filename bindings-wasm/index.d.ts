@@ -521,6 +521,29 @@ declare namespace cqrsMongoSpec {
     maxNodes?: number;
     /** Maximum number of items in any list (default 10000). */
     maxListLen?: number;
+    /** Only these operators (names or aliases) may be used (`operator_not_allowed`). */
+    allowedOperators?: readonly string[];
+    /** These operators (names or aliases) may not be used (`operator_not_allowed`). */
+    deniedOperators?: readonly string[];
+    /** What `regex` and `iregex` may do. */
+    regex?: RegexPolicy;
+    /** Longest string anywhere in a value, in bytes (default 65536; `string_too_long`). */
+    maxStringLen?: number;
+    /** Largest spec, in bytes of JSON text (default 16 MiB; `spec_too_large`). */
+    maxSpecLen?: number;
+  }
+
+  /** The regex operators' policy. */
+  interface RegexPolicy {
+    /** Whether `regex` / `iregex` may be used at all (default true; `regex_not_allowed`). */
+    enabled?: boolean;
+    /** Longest pattern, in bytes (default 4096; `regex_too_long`). */
+    maxLen?: number;
+    /**
+     * Accept patterns that can backtrack catastrophically, such as `(a+)+` (default false:
+     * they are `unsafe_regex`).
+     */
+    allowBacktracking?: boolean;
   }
 
   /** Settings of {@link compileJson}, which returns Extended JSON text only. */
@@ -682,7 +705,13 @@ declare namespace cqrsMongoSpec {
     | 'too_deep'
     | 'too_many_nodes'
     | 'list_too_long'
-    | 'invalid_option';
+    | 'invalid_option'
+    | 'operator_not_allowed'
+    | 'regex_not_allowed'
+    | 'regex_too_long'
+    | 'unsafe_regex'
+    | 'string_too_long'
+    | 'spec_too_large';
 
   /** One step of an error path: an object key or a list index. */
   type PathSegment = string | number;

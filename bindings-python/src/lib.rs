@@ -22,42 +22,20 @@ use crate::error::Failure;
 /// Specs with more values than this are compiled with the GIL released.
 const DETACH_ABOVE: usize = 2_000;
 
-const SETTINGS: [&str; 4] = ["allowed_fields", "max_depth", "max_nodes", "max_list_len"];
-
-/// The compiler for the keyword settings (`allowed_fields`, `max_depth`, `max_nodes`,
-/// `max_list_len`); unknown keys, and values the compiler refuses (`max_depth` above its cap),
-/// are an `invalid_option` error at the key.
+/// The compiler for the keyword settings, handed to the core as one object
+/// ([`CompilerConfig::from_settings`]): every problem is `invalid_option` at its key.
 fn compiler(settings: Option<&Bound<'_, PyDict>>) -> Result<Compiler, Failure> {
-    let mut config = CompilerConfig::default();
     let Some(settings) = settings else {
-        return Ok(Compiler::new(config));
+        return Ok(Compiler::new(CompilerConfig::default()));
     };
-    for (key, value) in settings.iter() {
-        let key: String = key.extract()?;
-        if value.is_none() {
-            continue;
+    let mut nodes = 0;
+    let value = convert::to_json(settings.as_any(), Some("settings"), &mut nodes).map_err(|failure| match failure {
+        Failure::Spec(err) => {
+            Failure::Spec(SpecError::new(ErrorCode::InvalidOption, err.path().to_vec(), err.message()))
         }
-        let bad = |message: String| {
-            let path = vec![PathSegment::Key("settings".into()), PathSegment::Key(key.clone())];
-            Failure::Spec(SpecError::new(ErrorCode::InvalidOption, path, message))
-        };
-        let count = || value.extract::<usize>().map_err(|_| bad(format!("{key} must be a non-negative integer")));
-        config = match key.as_str() {
-            "allowed_fields" => {
-                let fields: Vec<String> =
-                    value.extract().map_err(|_| bad("allowed_fields must be a list of strings".into()))?;
-                config.allow_fields(fields)
-            }
-            "max_depth" => config.with_max_depth(count()?),
-            "max_nodes" => config.with_max_nodes(count()?),
-            "max_list_len" => config.with_max_list_len(count()?),
-            _ => return Err(bad(format!("unknown setting {key:?}; settings are {}", SETTINGS.join(", ")))),
-        };
-    }
-    Compiler::try_new(config).map_err(|err| {
-        let path = vec![PathSegment::Key("settings".into()), PathSegment::Key(err.setting().into())];
-        Failure::Spec(SpecError::new(ErrorCode::InvalidOption, path, err.to_string()))
-    })
+        other => other,
+    })?;
+    Ok(Compiler::new(CompilerConfig::from_settings(&value)?))
 }
 
 /// A spec or options argument: JSON text or a Python value; `None` stays `None`.

@@ -278,9 +278,15 @@ def test_setting_typos() -> None:
         "invalid_option",
         ["settings", "allowed_field"],
     )
-    assert spec_error(lambda: _native.validate(ACTIVE, None, {"maxDepth": 3})) == (
+    assert spec_error(lambda: _native.validate(ACTIVE, None, {"maxdepth": 3})) == (
         "invalid_option",
-        ["settings", "maxDepth"],
+        ["settings", "maxdepth"],
+    )
+    # The settings object is the npm package's too: its spelling is accepted.
+    assert _native.validate(ACTIVE, None, {"maxDepth": 3}) == []
+    assert spec_error(lambda: _native.compile(ACTIVE, None, {"output": "js"})) == (
+        "invalid_option",
+        ["settings", "output"],
     )
     # The public functions take the settings as keywords: a typo is a TypeError there.
     with pytest.raises(TypeError):

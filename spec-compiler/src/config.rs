@@ -26,8 +26,9 @@ pub const MAX_DEPTH_LIMIT: usize = 45;
 /// The default [`CompilerConfig::max_string_len`]: 64 KiB.
 pub const DEFAULT_MAX_STRING_LEN: usize = 64 * 1024;
 
-/// The default [`CompilerConfig::max_spec_len`]: 1 MiB.
-pub const DEFAULT_MAX_SPEC_LEN: usize = 1024 * 1024;
+/// The default [`CompilerConfig::max_spec_len`]: 16 MiB, MongoDB's largest document (a larger
+/// spec could not become a filter anyway).
+pub const DEFAULT_MAX_SPEC_LEN: usize = 16 * 1024 * 1024;
 
 /// The default [`RegexPolicy::max_len`].
 pub const DEFAULT_MAX_PATTERN_LEN: usize = 4096;
@@ -110,7 +111,7 @@ pub struct CompilerConfig {
     /// Longest string anywhere in a value, in bytes (`string_too_long`). Default 64 KiB.
     pub max_string_len: usize,
     /// Largest specification, in bytes of JSON text (a parsed value counts as its compact JSON
-    /// text would), `spec_too_large`. Default 1 MiB.
+    /// text would), `spec_too_large`. Default 16 MiB.
     pub max_spec_len: usize,
 }
 

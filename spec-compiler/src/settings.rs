@@ -10,7 +10,7 @@ use crate::config::{CompilerConfig, ConfigError};
 use crate::error::{ErrorCode, PathSegment, SpecError};
 
 /// The settings keys, in Rust spelling with the camelCase one.
-const KEYS: [(&str, &str); 10] = [
+const KEYS: [(&str, &str); 9] = [
     ("max_depth", "maxDepth"),
     ("max_nodes", "maxNodes"),
     ("max_list_len", "maxListLen"),
@@ -20,7 +20,6 @@ const KEYS: [(&str, &str); 10] = [
     ("regex", "regex"),
     ("max_string_len", "maxStringLen"),
     ("max_spec_len", "maxSpecLen"),
-    ("output", "output"),
 ];
 
 /// The keys of the `regex` policy.
@@ -65,8 +64,8 @@ fn spelled<'a>(object: &'a Map<String, Value>, rust: &'a str) -> &'a str {
 }
 
 impl CompilerConfig {
-    /// The settings of a JSON object (see the module docs); `null` gives the defaults. The
-    /// `output` key belongs to the packages (how results are returned) and is ignored here.
+    /// The settings of a JSON object (see the module docs); `null` gives the defaults. Keys
+    /// that belong to a package (the npm package's `output`) are its to remove first.
     pub fn from_settings(settings: &Value) -> Result<CompilerConfig, SpecError> {
         let object = match settings {
             Value::Null => return Ok(CompilerConfig::default()),
@@ -74,7 +73,6 @@ impl CompilerConfig {
             _ => return Err(invalid(&[], "settings must be an object")),
         };
         let mut normal = normalise(object, &KEYS, &[])?;
-        normal.remove("output");
         if let Some(regex) = normal.get_mut("regex") {
             let Value::Object(policy) = regex else {
                 return Err(invalid(&[spelled(object, "regex")], "regex must be an object"));

@@ -73,8 +73,9 @@ fn long_strings_are_refused_wherever_they_are() {
     }
     let default = Compiler::default();
     let ten_megabytes = json!({"op": "=", "attr": "a", "val": "x".repeat(10 << 20)});
-    let err = default.compile(&ten_megabytes).unwrap_err();
-    assert!(matches!(err.code(), ErrorCode::SpecTooLarge | ErrorCode::StringTooLong), "{err}");
+    assert_eq!(refusal(&default, &ten_megabytes), (ErrorCode::StringTooLong, "<root>.val".into()));
+    let seventeen = json!({"op": "=", "attr": "a", "val": "x".repeat(17 << 20)});
+    assert_eq!(refusal(&default, &seventeen), (ErrorCode::SpecTooLarge, "<root>".into()));
 }
 
 #[test]
@@ -168,7 +169,7 @@ fn every_new_code_has_a_stable_name() {
 fn settings_objects_from_the_packages_read_in_either_spelling_with_errors_at_the_key_used() {
     let camel = CompilerConfig::from_settings(&json!({
         "allowedFields": ["a"], "maxDepth": 10, "deniedOperators": ["regex"],
-        "regex": {"maxLen": 50, "allowBacktracking": true}, "maxStringLen": 99, "maxSpecLen": null, "output": "js"
+        "regex": {"maxLen": 50, "allowBacktracking": true}, "maxStringLen": 99, "maxSpecLen": null
     }))
     .unwrap();
     let snake = CompilerConfig::from_settings(&json!({
@@ -207,4 +208,5 @@ fn settings_objects_from_the_packages_read_in_either_spelling_with_errors_at_the
     assert_eq!(at(json!({"deniedOperators": ["regexp"]})), "settings.deniedOperators");
     assert_eq!(at(json!({"max_nodes": 1, "maxNodes": 2})), "settings.maxNodes");
     assert_eq!(at(json!([1])), "settings");
+    assert_eq!(at(json!({"output": "js"})), "settings.output", "not a compiler setting");
 }

@@ -16,7 +16,7 @@ Whatever the input, the functions raise only :class:`SpecError` (``code`` from t
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, runtime_checkable
+from typing import Any, Protocol, TypedDict, runtime_checkable
 
 from ._native import CompiledQuery, SpecError
 from ._native import compile as _compile
@@ -26,6 +26,7 @@ from ._native import validate as _validate
 
 __all__ = [
     "CompiledQuery",
+    "RegexPolicy",
     "SpecError",
     "SupportsToDict",
     "compile",
@@ -35,6 +36,16 @@ __all__ = [
 ]
 
 _OPTION_FIELDS = ("limit", "offset", "order_by", "select_fields", "distinct", "group_by")
+
+
+class RegexPolicy(TypedDict, total=False):
+    """What ``regex`` / ``iregex`` may do: ``enabled`` (default True), ``max_len`` (bytes,
+    default 4096), ``allow_backtracking`` (default False: patterns that can backtrack
+    catastrophically, such as ``(a+)+``, are ``unsafe_regex``)."""
+
+    enabled: bool
+    max_len: int
+    allow_backtracking: bool
 
 
 @runtime_checkable
@@ -62,28 +73,24 @@ def _raised(code: str, path: list[str | int], what: str, err: Exception) -> Spec
     return error
 
 
-def _settings(
-    allowed_fields: Sequence[str] | None,
-    max_depth: int | None,
-    max_nodes: int | None,
-    max_list_len: int | None,
-) -> dict[str, Any] | None:
-    if allowed_fields is None and max_depth is None and max_nodes is None and max_list_len is None:
+_LISTS = ("allowed_fields", "allowed_operators", "denied_operators")
+
+
+def _settings(**settings: object) -> dict[str, Any] | None:
+    """The keyword settings as the one object the compiler reads (``None`` values unset)."""
+    given = {key: value for key, value in settings.items() if value is not None}
+    if not given:
         return None
-    # A single string stays a string (the native side rejects it as ``invalid_option``):
-    # ``list("status")`` would silently whitelist the fields "s", "t", "a" and "u" instead.
-    fields: object = allowed_fields
-    if allowed_fields is not None and not isinstance(allowed_fields, str):
-        try:
-            fields = list(allowed_fields)
-        except Exception as err:
-            raise _raised("invalid_option", ["settings", "allowed_fields"], "reading allowed_fields", err) from err
-    return {
-        "allowed_fields": fields,
-        "max_depth": max_depth,
-        "max_nodes": max_nodes,
-        "max_list_len": max_list_len,
-    }
+    for key in _LISTS:
+        value = given.get(key)
+        # A single string stays a string (the native side rejects it as ``invalid_option``):
+        # ``list("status")`` would silently whitelist the fields "s", "t", "a" and "u" instead.
+        if value is not None and not isinstance(value, (str, Mapping)):
+            try:
+                given[key] = list(value)  # type: ignore[call-overload]
+            except Exception as err:
+                raise _raised("invalid_option", ["settings", key], f"reading {key}", err) from err
+    return given
 
 
 def _spec_value(spec: object) -> object:
@@ -138,6 +145,11 @@ def compile(
     max_depth: int | None = None,
     max_nodes: int | None = None,
     max_list_len: int | None = None,
+    allowed_operators: Sequence[str] | None = None,
+    denied_operators: Sequence[str] | None = None,
+    regex: RegexPolicy | None = None,
+    max_string_len: int | None = None,
+    max_spec_len: int | None = None,
 ) -> CompiledQuery:
     """Compile a spec (a dict, JSON text or an object with ``to_dict()``) and optional query
     options (a dict, JSON text or a legacy ``QueryOptions``-like object).
@@ -153,7 +165,17 @@ def compile(
     return _compile(
         _spec_value(spec),
         _options_value(options),
-        _settings(allowed_fields, max_depth, max_nodes, max_list_len),
+        _settings(
+            allowed_fields=allowed_fields,
+            max_depth=max_depth,
+            max_nodes=max_nodes,
+            max_list_len=max_list_len,
+            allowed_operators=allowed_operators,
+            denied_operators=denied_operators,
+            regex=regex,
+            max_string_len=max_string_len,
+            max_spec_len=max_spec_len,
+        ),
     )
 
 
@@ -165,10 +187,25 @@ def compile_json(
     max_depth: int | None = None,
     max_nodes: int | None = None,
     max_list_len: int | None = None,
+    allowed_operators: Sequence[str] | None = None,
+    denied_operators: Sequence[str] | None = None,
+    regex: RegexPolicy | None = None,
+    max_string_len: int | None = None,
+    max_spec_len: int | None = None,
 ) -> str:
     """JSON text in, canonical Extended JSON text out: ``{"filter", "sort"?, "skip"?, "limit"?,
     "projection"?, "pipeline"}``. Anything but a ``str`` is an ``invalid_json`` error."""
-    return _compile_json(spec_json, options_json, _settings(allowed_fields, max_depth, max_nodes, max_list_len))
+    return _compile_json(spec_json, options_json, _settings(
+            allowed_fields=allowed_fields,
+            max_depth=max_depth,
+            max_nodes=max_nodes,
+            max_list_len=max_list_len,
+            allowed_operators=allowed_operators,
+            denied_operators=denied_operators,
+            regex=regex,
+            max_string_len=max_string_len,
+            max_spec_len=max_spec_len,
+        ))
 
 
 def validate(
@@ -179,12 +216,27 @@ def validate(
     max_depth: int | None = None,
     max_nodes: int | None = None,
     max_list_len: int | None = None,
+    allowed_operators: Sequence[str] | None = None,
+    denied_operators: Sequence[str] | None = None,
+    regex: RegexPolicy | None = None,
+    max_string_len: int | None = None,
+    max_spec_len: int | None = None,
 ) -> list[dict[str, Any]]:
     """Every error of a spec and its options as ``{"code", "path", "message"}`` (empty if valid)."""
     return _validate(
         _spec_value(spec),
         _options_value(options),
-        _settings(allowed_fields, max_depth, max_nodes, max_list_len),
+        _settings(
+            allowed_fields=allowed_fields,
+            max_depth=max_depth,
+            max_nodes=max_nodes,
+            max_list_len=max_list_len,
+            allowed_operators=allowed_operators,
+            denied_operators=denied_operators,
+            regex=regex,
+            max_string_len=max_string_len,
+            max_spec_len=max_spec_len,
+        ),
     )
 
 

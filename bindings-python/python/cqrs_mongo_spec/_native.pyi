@@ -45,8 +45,10 @@ def compile(
 ) -> CompiledQuery:
     """Compiles a spec (dict/list/… or JSON text) and optional options (dict or JSON text).
 
-    ``settings`` keys: ``allowed_fields``, ``max_depth`` (at most 45), ``max_nodes``, ``max_list_len``
-    (``None`` values are ignored; any other key is an ``invalid_option`` error)."""
+    ``settings`` keys: ``allowed_fields``, ``max_depth`` (at most 45), ``max_nodes``, ``max_list_len``,
+    ``allowed_operators``, ``denied_operators``, ``regex`` (``enabled``, ``max_len``,
+    ``allow_backtracking``), ``max_string_len``, ``max_spec_len`` (``None`` values are ignored;
+    any other key is an ``invalid_option`` error)."""
 
 def compile_json(
     spec_json: str,

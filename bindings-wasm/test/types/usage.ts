@@ -275,7 +275,14 @@ function hint(code: ErrorCode): string {
     case 'too_deep':
     case 'too_many_nodes':
     case 'list_too_long':
+    case 'string_too_long':
+    case 'spec_too_large':
+    case 'regex_too_long':
       return 'filter too large';
+    case 'operator_not_allowed':
+    case 'regex_not_allowed':
+    case 'unsafe_regex':
+      return 'not allowed here';
     case 'invalid_option':
       return 'bad paging or sorting';
     default: {

@@ -155,6 +155,60 @@ fn error_offset(text: &str, err: &serde_json::Error) -> usize {
     line_start + err.column()
 }
 
+/// Whether `value` written as compact JSON would be longer than `limit` bytes. Stops as soon as
+/// it is; strings count their UTF-8 bytes and quotes (escapes are not counted), numbers their
+/// decimal digits.
+pub(crate) fn json_len_exceeds(value: &Value, limit: usize) -> bool {
+    fn walk(value: &Value, left: &mut usize) -> bool {
+        let here = match value {
+            Value::Null => 4,
+            Value::Bool(true) => 4,
+            Value::Bool(false) => 5,
+            Value::Number(n) => number_len(n),
+            Value::String(s) => s.len() + 2,
+            Value::Array(items) => {
+                if take(left, 2 + items.len().saturating_sub(1)) {
+                    return true;
+                }
+                return items.iter().any(|item| walk(item, left));
+            }
+            Value::Object(map) => {
+                if take(left, 2 + map.len().saturating_sub(1)) {
+                    return true;
+                }
+                return map.iter().any(|(key, item)| take(left, key.len() + 3) || walk(item, left));
+            }
+        };
+        take(left, here)
+    }
+    fn take(left: &mut usize, bytes: usize) -> bool {
+        match left.checked_sub(bytes) {
+            Some(rest) => {
+                *left = rest;
+                false
+            }
+            None => true,
+        }
+    }
+    fn number_len(n: &serde_json::Number) -> usize {
+        let digits = |mut v: u64| {
+            let mut count = 1;
+            while v >= 10 {
+                v /= 10;
+                count += 1;
+            }
+            count
+        };
+        match (n.as_u64(), n.as_i64()) {
+            (Some(u), _) => digits(u),
+            (None, Some(i)) => 1 + digits(i.unsigned_abs()),
+            _ => n.to_string().len(),
+        }
+    }
+    let mut left = limit;
+    walk(value, &mut left)
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
@@ -244,58 +298,4 @@ mod tests {
         let text = format!("[1 2, {}", "[".repeat(300));
         assert_eq!(failure(&text).0, ErrorCode::InvalidJson);
     }
-}
-
-/// Whether `value` written as compact JSON would be longer than `limit` bytes. Stops as soon as
-/// it is; strings count their UTF-8 bytes and quotes (escapes are not counted), numbers their
-/// decimal digits.
-pub(crate) fn json_len_exceeds(value: &Value, limit: usize) -> bool {
-    fn walk(value: &Value, left: &mut usize) -> bool {
-        let here = match value {
-            Value::Null => 4,
-            Value::Bool(true) => 4,
-            Value::Bool(false) => 5,
-            Value::Number(n) => number_len(n),
-            Value::String(s) => s.len() + 2,
-            Value::Array(items) => {
-                if take(left, 2 + items.len().saturating_sub(1)) {
-                    return true;
-                }
-                return items.iter().any(|item| walk(item, left));
-            }
-            Value::Object(map) => {
-                if take(left, 2 + map.len().saturating_sub(1)) {
-                    return true;
-                }
-                return map.iter().any(|(key, item)| take(left, key.len() + 3) || walk(item, left));
-            }
-        };
-        take(left, here)
-    }
-    fn take(left: &mut usize, bytes: usize) -> bool {
-        match left.checked_sub(bytes) {
-            Some(rest) => {
-                *left = rest;
-                false
-            }
-            None => true,
-        }
-    }
-    fn number_len(n: &serde_json::Number) -> usize {
-        let digits = |mut v: u64| {
-            let mut count = 1;
-            while v >= 10 {
-                v /= 10;
-                count += 1;
-            }
-            count
-        };
-        match (n.as_u64(), n.as_i64()) {
-            (Some(u), _) => digits(u),
-            (None, Some(i)) => 1 + digits(i.unsigned_abs()),
-            _ => n.to_string().len(),
-        }
-    }
-    let mut left = limit;
-    walk(value, &mut left)
 }

@@ -24,13 +24,13 @@ fn risk(expr: &Expr) -> Option<String> {
     match expr {
         Expr::Repeat { child, hi, .. } => {
             if *hi > 1 {
-                if let Some(inner) = repeated_inside(child) {
-                    if *hi == usize::MAX || inner == usize::MAX {
-                        return Some(
-                            "a repeated group contains another repetition (as in (a+)+): it can take exponential time"
-                                .into(),
-                        );
-                    }
+                if let Some(inner) = repeated_inside(child)
+                    && (*hi == usize::MAX || inner == usize::MAX)
+                {
+                    return Some(
+                        "a repeated group contains another repetition (as in (a+)+): it can take exponential time"
+                            .into(),
+                    );
                 }
                 if *hi == usize::MAX && overlapping_alternatives(child) {
                     return Some(

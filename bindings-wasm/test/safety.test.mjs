@@ -1,0 +1,69 @@
+// Safety settings for specs from untrusted browsers, in the npm package: the same settings
+// object and the same typed errors as Rust and Python (the core reads the settings).
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+
+import { compile, compileJson, validate, SpecError } from '../js/node.mjs';
+
+const refused = (code, path) => (err) => {
+  assert.ok(err instanceof SpecError, `expected a SpecError, got ${err}`);
+  assert.equal(err.code, code);
+  assert.deepEqual(err.path, path);
+  return true;
+};
+
+const regex = (val) => ({ op: 'regex', attr: 'note', val });
+// `leaf` under or → not → and.
+const buried = (leaf) => ({
+  op: 'or',
+  conditions: [
+    { op: '=', attr: 'a', val: 1 },
+    { op: 'not', condition: { op: 'and', conditions: [{ op: '=', attr: 'b', val: 2 }, leaf] } },
+  ],
+});
+const BURIED = ['conditions', 1, 'condition', 'conditions', 1];
+
+test('catastrophic regex patterns are refused by default, wherever they are', () => {
+  for (const pattern of ['(a+)+$', '^(a|aa)+$', '(\\w+\\s?)*$']) {
+    assert.throws(() => compile(regex(pattern)), refused('unsafe_regex', ['val']));
+    assert.throws(() => compile(buried(regex(pattern))), refused('unsafe_regex', [...BURIED, 'val']));
+    assert.throws(() => compileJson(JSON.stringify(regex(pattern))), refused('unsafe_regex', ['val']));
+  }
+  const lenient = compile(regex('(a+)+$'), null, { regex: { allowBacktracking: true } });
+  assert.equal(lenient.filter.note.$regex, '(a+)+$');
+  assert.equal(compile(regex('^[a-z0-9._%+-]+@[a-z0-9.-]+$')).filter.note.$options, '');
+});
+
+test('regex can be switched off or bounded; strings and specs are bounded', () => {
+  assert.throws(() => compile(regex('^a'), null, { regex: { enabled: false } }), refused('regex_not_allowed', ['op']));
+  assert.throws(() => compile(regex('^abcdefgh'), null, { regex: { maxLen: 8 } }), refused('regex_too_long', ['val']));
+  assert.throws(() => compile({ op: '=', attr: 'a', val: 'x'.repeat(10 * 1024 * 1024) }), refused('string_too_long', ['val']));
+  assert.throws(() => compile({ op: '=', attr: 'a', val: 'x'.repeat(17 * 1024 * 1024) }), refused('spec_too_large', []));
+  assert.throws(() => compile({ op: 'in', attr: 'a', val: ['ok', 'x'.repeat(17)] }, null, { maxStringLen: 16 }), refused('string_too_long', ['val', 1]));
+  assert.throws(() => compile({ op: 'in', attr: 'a', val: [1, 2, 3, 4, 5, 6] }, null, { maxSpecLen: 20 }), refused('spec_too_large', []));
+});
+
+test('operator lists refuse disallowed operators deep in the tree, and validate reports each', () => {
+  const settings = { allowedOperators: ['=', 'and', 'or', 'not'] };
+  assert.throws(() => compile(buried({ op: 'like', attr: 'n', val: 'x%' }), null, settings), refused('operator_not_allowed', [...BURIED, 'op']));
+  assert.throws(() => compile(regex('^a'), null, { deniedOperators: ['regex'] }), refused('operator_not_allowed', ['op']));
+  const errors = validate({ op: 'and', conditions: [{ op: 'like', attr: 'n', val: 'x' }, regex('^a')] }, null, settings);
+  assert.deepEqual(errors.map((e) => [e.code, e.path]), [
+    ['operator_not_allowed', ['conditions', 0, 'op']],
+    ['operator_not_allowed', ['conditions', 1, 'op']],
+  ]);
+});
+
+test('bad settings are invalid_option at the key the caller used', () => {
+  const spec = { op: '=', attr: 'a', val: 1 };
+  const at = (settings, path) => assert.throws(() => compile(spec, null, settings), refused('invalid_option', ['settings', ...path]));
+  at({ deniedOperators: ['regexp'] }, ['deniedOperators']);
+  at({ regex: { maxlen: 3 } }, ['regex', 'maxlen']);
+  at({ regex: { maxLen: 'long' } }, ['regex', 'maxLen']);
+  at({ maxStringLen: -1 }, ['maxStringLen']);
+  at({ maxSpecLen: NaN }, ['maxSpecLen']);
+  at({ maxDepth: 46 }, ['maxDepth']);
+  const cyclic = {};
+  cyclic.self = cyclic;
+  assert.throws(() => compile(spec, null, { regex: cyclic }), refused('invalid_option', ['settings']));
+});
