@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use cqrs_mongo_spec::{Compiler, CompilerConfig};
+use cqrs_mongo_spec::{Compiler, CompilerConfig, RegexPolicy};
 use criterion::{Criterion, Throughput, criterion_group};
 use serde_json::Value;
 
@@ -124,6 +124,25 @@ fn summary() {
     let compile = mean_ns(budget, || {
         black_box(compiler.compile(black_box(&reference)).unwrap());
     });
+    // The safety checks (spec size, string lengths, regex analysis, operator lists) against the
+    // same compiler with them switched off, alternated.
+    let unchecked = Compiler::new(
+        CompilerConfig::default()
+            .with_max_spec_len(usize::MAX)
+            .with_max_string_len(usize::MAX)
+            .with_regex(RegexPolicy::default().allowing_backtracking().with_max_len(usize::MAX)),
+    );
+    let mut ratios = Vec::new();
+    for _ in 0..5 {
+        let checked = mean_ns(budget / 4, || {
+            black_box(compiler.compile_raw(black_box(&reference)).unwrap());
+        });
+        let plain = mean_ns(budget / 4, || {
+            black_box(unchecked.compile_raw(black_box(&reference)).unwrap());
+        });
+        ratios.push(checked / plain);
+    }
+    ratios.sort_by(f64::total_cmp);
     let filter = compiler.compile(&reference).unwrap();
     let clone = mean_ns(budget, || {
         black_box(black_box(&filter).clone());
@@ -149,6 +168,10 @@ fn summary() {
     println!(
         "baseline, serde_json parse of the same text: {baseline:.0} ns; compile_raw / parse = {:.2}",
         raw / baseline
+    );
+    println!(
+        "safety checks on (defaults) / off, compile_raw of the reference spec: median {:.3} (5 rounds)",
+        ratios[2]
     );
     println!(
         "golden corpus: {} specs, {} leaves: {:.0} ns per spec, {:.0} ns per leaf",

@@ -205,6 +205,9 @@ pub(crate) fn json_len_exceeds(value: &Value, limit: usize) -> bool {
             _ => n.to_string().len(),
         }
     }
+    if limit == usize::MAX {
+        return false; // no limit: nothing to count
+    }
     let mut left = limit;
     walk(value, &mut left)
 }
