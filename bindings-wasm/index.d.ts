@@ -531,6 +531,50 @@ declare namespace cqrsMongoSpec {
     maxStringLen?: number;
     /** Largest spec, in bytes of JSON text (default 16 MiB; `spec_too_large`). */
     maxSpecLen?: number;
+    /**
+     * The fields specs may use: their types (values are cast by them), operators, enumerated
+     * values and stored paths (the compiled filter uses those).
+     */
+    schema?: FieldSchema;
+  }
+
+  /** The type of a schema field. */
+  type FieldType =
+    | 'string'
+    | 'integer'
+    | 'decimal'
+    | 'double'
+    | 'bool'
+    | 'date'
+    | 'datetime'
+    | 'uuid'
+    | 'object_id'
+    | 'geo_point'
+    | 'geo_shape'
+    | 'array'
+    | 'object';
+
+  /** One field of a {@link FieldSchema}. */
+  interface FieldDef {
+    /** The name specs use in `attr`. */
+    name: string;
+    /** Its type. */
+    type: FieldType;
+    /** For `array`: the items' type. */
+    items?: Exclude<FieldType, 'array'>;
+    /** Allowed operators (default: those meaningful for the type). */
+    operators?: readonly string[];
+    /** The only values it may be compared with (`value_not_allowed`). */
+    values?: readonly JsonValue[];
+    /** The stored document path (default: the name). */
+    path?: string;
+    /** What a UI shows. */
+    label?: string;
+  }
+
+  /** The fields specs may use (the same document in Rust, JavaScript and Python). */
+  interface FieldSchema {
+    fields: readonly FieldDef[];
   }
 
   /** The regex operators' policy. */
@@ -711,7 +755,9 @@ declare namespace cqrsMongoSpec {
     | 'regex_too_long'
     | 'unsafe_regex'
     | 'string_too_long'
-    | 'spec_too_large';
+    | 'spec_too_large'
+    | 'value_type_mismatch'
+    | 'value_not_allowed';
 
   /** One step of an error path: an object key or a list index. */
   type PathSegment = string | number;

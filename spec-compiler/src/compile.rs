@@ -13,6 +13,7 @@ use crate::error::ErrorCode;
 use crate::operator::{Family, Operator};
 use crate::ops;
 use crate::out::Out;
+use crate::schema::FieldDef;
 use crate::spec::{Leaf, PLACEHOLDER_ATTR, Spec};
 use crate::values::{self, ValueType};
 
@@ -145,20 +146,24 @@ impl<W: Out> Walker<'_, '_, W> {
             return None;
         }
         if !self.config.field_allowed(field) {
-            self.diag.error_at_key(
-                "attr",
-                ErrorCode::FieldNotAllowed,
-                format!("the field {field:?} is not in the list of allowed fields"),
-            );
+            let list = if self.config.schema.is_some() { "the schema" } else { "the list of allowed fields" };
+            self.diag.error_at_key("attr", ErrorCode::FieldNotAllowed, format!("the field {field:?} is not in {list}"));
             return None;
         }
+        let (field, value_type) = match &self.config.schema {
+            Some(schema) => {
+                let def = schema.field(field)?;
+                self.schema_leaf(def, leaf)?
+            }
+            None => (field, leaf.value_type),
+        };
         if op.family() == Family::Text && !self.text_clause_allowed() {
             return None;
         }
         let val = leaf.val.as_deref();
         self.diag.push(Seg::Key("val"));
         self.out.take_deepest();
-        let mut cx = LeafCx { diag: self.diag, config: self.config, val, value_type: leaf.value_type };
+        let mut cx = LeafCx { diag: self.diag, config: self.config, val, value_type };
         let w = &mut self.out;
         let compiled = match op.family() {
             Family::Comparison => ops::comparison::compile(op, field, &mut cx, w),
@@ -189,6 +194,48 @@ impl<W: Out> Walker<'_, '_, W> {
         compiled
     }
 
+    /// What the schema says about a leaf on field `def`: its operator must be allowed, its
+    /// `value_type` (if any) the field's cast, its values among the enumerated ones. Returns the
+    /// stored path and the cast to apply; `None` after an error.
+    fn schema_leaf<'d>(&mut self, def: &'d FieldDef, leaf: &Leaf<'_>) -> Option<(&'d str, Option<ValueType>)> {
+        let op = leaf.op;
+        if !def.allows(op) {
+            let message = format!("the operator {:?} is not allowed on the field {:?}", op.name(), def.name);
+            self.diag.error_at_key("op", ErrorCode::OperatorNotAllowed, message);
+            return None;
+        }
+        // Values are cast by the field's type, for the operators that compare values.
+        let casts = matches!(op.family(), Family::Comparison | Family::Set | Family::String);
+        let cast = if casts { def.cast() } else { None };
+        if let Some(given) = leaf.value_type
+            && Some(given) != cast
+        {
+            let message =
+                format!("the field {:?} is compared as {}; value_type may only repeat that", def.name, cast_name(cast));
+            self.diag.error_at_key("value_type", ErrorCode::ValueTypeMismatch, message);
+            return None;
+        }
+        if let (Some(allowed), Some(val)) = (&def.values, leaf.val.as_deref())
+            && casts
+        {
+            let items: Vec<(Option<usize>, &Value)> = match val {
+                Value::Array(items) => items.iter().enumerate().map(|(i, v)| (Some(i), v)).collect(),
+                other => vec![(None, other)],
+            };
+            if let Some((index, bad)) = items.into_iter().find(|(_, v)| !allowed.contains(v)) {
+                let message = format!("{bad} is not one of the values of the field {:?}", def.name);
+                self.diag.push(Seg::Key("val"));
+                match index {
+                    Some(i) => self.diag.at(Seg::Index(i), |d| d.error(ErrorCode::ValueNotAllowed, message)),
+                    None => self.diag.error(ErrorCode::ValueNotAllowed, message),
+                }
+                self.diag.pop();
+                return None;
+            }
+        }
+        Some((def.stored_path(), cast))
+    }
+
     /// One text clause per spec, never below `not` (MongoDB rejects both).
     fn text_clause_allowed(&mut self) -> bool {
         let problem = if self.under_not > 0 {
@@ -204,6 +251,14 @@ impl<W: Out> Walker<'_, '_, W> {
             return false;
         }
         true
+    }
+}
+
+/// How a cast reads in messages.
+fn cast_name(cast: Option<ValueType>) -> String {
+    match cast {
+        Some(cast) => format!("{cast:?}").to_lowercase(),
+        None => "given (no cast)".to_owned(),
     }
 }
 

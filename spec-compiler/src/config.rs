@@ -4,6 +4,7 @@
 use serde::{Deserialize, Deserializer, de::Error as _};
 
 use crate::operator::Operator;
+use crate::schema::FieldSchema;
 
 /// Longest accepted field path, in bytes.
 pub const MAX_FIELD_PATH_LEN: usize = 1024;
@@ -113,6 +114,8 @@ pub struct CompilerConfig {
     /// Largest specification, in bytes of JSON text (a parsed value counts as its compact JSON
     /// text would), `spec_too_large`. Default 16 MiB.
     pub max_spec_len: usize,
+    /// The fields specs may use, with their types, operators, values and stored paths.
+    pub schema: Option<FieldSchema>,
 }
 
 impl Default for CompilerConfig {
@@ -127,6 +130,7 @@ impl Default for CompilerConfig {
             regex: RegexPolicy::default(),
             max_string_len: DEFAULT_MAX_STRING_LEN,
             max_spec_len: DEFAULT_MAX_SPEC_LEN,
+            schema: None,
         }
     }
 }
@@ -192,6 +196,12 @@ impl CompilerConfig {
         self
     }
 
+    /// Compiles against `schema` (see [`FieldSchema`]).
+    pub fn with_schema(mut self, schema: FieldSchema) -> Self {
+        self.schema = Some(schema);
+        self
+    }
+
     /// Sets the largest accepted specification, in bytes of JSON text.
     pub fn with_max_spec_len(mut self, bytes: usize) -> Self {
         self.max_spec_len = bytes;
@@ -203,6 +213,9 @@ impl CompilerConfig {
     pub fn validate(&self) -> Result<(), ConfigError> {
         if self.max_depth > MAX_DEPTH_LIMIT {
             return Err(ConfigError::MaxDepthAboveLimit { max_depth: self.max_depth });
+        }
+        if let Some(message) = self.schema.as_ref().and_then(FieldSchema::problem) {
+            return Err(ConfigError::InvalidSchema { message });
         }
         let lists = [
             ("allowed_operators", self.allowed_operators.as_deref().unwrap_or_default()),
@@ -228,8 +241,13 @@ impl CompilerConfig {
         self.max_depth.min(MAX_DEPTH_LIMIT)
     }
 
-    /// True when the whitelist (if any) admits `path`.
+    /// True when the schema and the whitelist (if any) admit `path`.
     pub(crate) fn field_allowed(&self, path: &str) -> bool {
+        if let Some(schema) = &self.schema
+            && schema.field(path).is_none()
+        {
+            return false;
+        }
         let Some(allowed) = &self.allowed_fields else {
             return true;
         };
@@ -253,6 +271,12 @@ pub enum ConfigError {
         /// The refused setting.
         max_depth: usize,
     },
+    /// The schema is unusable.
+    #[error("schema: {message}")]
+    InvalidSchema {
+        /// What is wrong.
+        message: String,
+    },
     /// An operator list names no operator.
     #[error("{setting} names {name:?}, which is not an operator")]
     UnknownOperator {
@@ -269,6 +293,7 @@ impl ConfigError {
         match self {
             ConfigError::MaxDepthAboveLimit { .. } => "max_depth",
             ConfigError::UnknownOperator { setting, .. } => setting,
+            ConfigError::InvalidSchema { .. } => "schema",
         }
     }
 }

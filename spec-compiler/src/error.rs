@@ -61,11 +61,15 @@ pub enum ErrorCode {
     StringTooLong,
     /// The specification is larger than the configured limit.
     SpecTooLarge,
+    /// A `value_type` that is not the cast the schema gives the field.
+    ValueTypeMismatch,
+    /// A value outside the schema's enumerated values of the field.
+    ValueNotAllowed,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 25] = [
+    pub const ALL: [ErrorCode; 27] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidNode,
         ErrorCode::MissingField,
@@ -91,6 +95,8 @@ impl ErrorCode {
         ErrorCode::UnsafeRegex,
         ErrorCode::StringTooLong,
         ErrorCode::SpecTooLarge,
+        ErrorCode::ValueTypeMismatch,
+        ErrorCode::ValueNotAllowed,
     ];
 
     /// The stable snake_case name of the code.
@@ -121,6 +127,8 @@ impl ErrorCode {
             ErrorCode::UnsafeRegex => "unsafe_regex",
             ErrorCode::StringTooLong => "string_too_long",
             ErrorCode::SpecTooLarge => "spec_too_large",
+            ErrorCode::ValueTypeMismatch => "value_type_mismatch",
+            ErrorCode::ValueNotAllowed => "value_not_allowed",
         }
     }
 }

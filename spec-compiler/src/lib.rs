@@ -43,6 +43,7 @@ mod ops;
 mod options;
 mod out;
 mod plan;
+mod schema;
 mod settings;
 mod spec;
 mod values;
@@ -61,6 +62,7 @@ pub use operator::{Family, Operator, OperatorInfo, ValueShape, operators};
 pub use options::{QueryOptions, SortKey};
 pub use out::json::{ExtJsonFormat, to_extjson_string};
 pub use plan::CompiledQuery;
+pub use schema::{FieldDef, FieldSchema, FieldType};
 pub use spec::{Leaf, Not, Spec};
 pub use values::ValueType;
 
@@ -202,9 +204,11 @@ impl Compiler {
     fn plan(&self, filter: Document, options: &QueryOptions) -> Result<CompiledQuery, SpecError> {
         let mut diag = Diag::with_root(false, "options");
         options::check(options, &self.config, &mut diag);
-        match diag.into_first() {
-            Some(err) => Err(err),
-            None => Ok(CompiledQuery::plan(filter, options)),
+        match (diag.into_first(), &self.config.schema) {
+            (Some(err), _) => Err(err),
+            (None, None) => Ok(CompiledQuery::plan(filter, options)),
+            // Option fields are UI names too: the plan uses their stored paths.
+            (None, Some(schema)) => Ok(CompiledQuery::plan(filter, &schema.stored_options(options))),
         }
     }
 

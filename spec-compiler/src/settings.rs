@@ -10,7 +10,7 @@ use crate::config::{CompilerConfig, ConfigError};
 use crate::error::{ErrorCode, PathSegment, SpecError};
 
 /// The settings keys, in Rust spelling with the camelCase one.
-const KEYS: [(&str, &str); 9] = [
+const KEYS: [(&str, &str); 10] = [
     ("max_depth", "maxDepth"),
     ("max_nodes", "maxNodes"),
     ("max_list_len", "maxListLen"),
@@ -20,6 +20,7 @@ const KEYS: [(&str, &str); 9] = [
     ("regex", "regex"),
     ("max_string_len", "maxStringLen"),
     ("max_spec_len", "maxSpecLen"),
+    ("schema", "schema"),
 ];
 
 /// The keys of the `regex` policy.

@@ -150,6 +150,7 @@ def compile(
     regex: RegexPolicy | None = None,
     max_string_len: int | None = None,
     max_spec_len: int | None = None,
+    schema: Mapping[str, Any] | None = None,
 ) -> CompiledQuery:
     """Compile a spec (a dict, JSON text or an object with ``to_dict()``) and optional query
     options (a dict, JSON text or a legacy ``QueryOptions``-like object).
@@ -175,6 +176,7 @@ def compile(
             regex=regex,
             max_string_len=max_string_len,
             max_spec_len=max_spec_len,
+            schema=schema,
         ),
     )
 
@@ -192,6 +194,7 @@ def compile_json(
     regex: RegexPolicy | None = None,
     max_string_len: int | None = None,
     max_spec_len: int | None = None,
+    schema: Mapping[str, Any] | None = None,
 ) -> str:
     """JSON text in, canonical Extended JSON text out: ``{"filter", "sort"?, "skip"?, "limit"?,
     "projection"?, "pipeline"}``. Anything but a ``str`` is an ``invalid_json`` error."""
@@ -205,6 +208,7 @@ def compile_json(
             regex=regex,
             max_string_len=max_string_len,
             max_spec_len=max_spec_len,
+            schema=schema,
         ))
 
 
@@ -221,6 +225,7 @@ def validate(
     regex: RegexPolicy | None = None,
     max_string_len: int | None = None,
     max_spec_len: int | None = None,
+    schema: Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Every error of a spec and its options as ``{"code", "path", "message"}`` (empty if valid)."""
     return _validate(
@@ -236,6 +241,7 @@ def validate(
             regex=regex,
             max_string_len=max_string_len,
             max_spec_len=max_spec_len,
+            schema=schema,
         ),
     )
 

@@ -268,6 +268,8 @@ function hint(code: ErrorCode): string {
     case 'invalid_extended_json':
     case 'invalid_regex':
     case 'invalid_text_search':
+    case 'value_type_mismatch':
+    case 'value_not_allowed':
       return 'check the value';
     case 'invalid_field_path':
     case 'field_not_allowed':
