@@ -900,6 +900,25 @@ declare namespace cqrsMongoSpec {
    */
   function validate(spec: unknown, options?: unknown, settings?: Settings): SpecErrorInfo[];
 
+  /** One field of react-querybuilder's `fields` array, as {@link querybuilderFields} makes it. */
+  interface QueryBuilderField {
+    name: string;
+    label: string;
+    inputType: 'text' | 'number' | 'date' | 'datetime-local';
+    valueEditorType: 'text' | 'select' | 'checkbox' | 'textarea';
+    /** Exactly the operators the compiler accepts on the field. */
+    operators: { name: OperatorName; label: string }[];
+    /** For enumerated fields. */
+    values?: { name: JsonValue; label: string }[];
+  }
+
+  /**
+   * A field schema as react-querybuilder's `fields`, so a UI offers exactly what the compiler
+   * (with the same schema) accepts.
+   * @throws {SpecError} `invalid_option` at `['schema', …]` for a document that is not a usable schema
+   */
+  function querybuilderFields(schema: FieldSchema): QueryBuilderField[];
+
   /** Metadata of every operator (48, including the unsupported ones), for operator pickers. */
   function operators(): OperatorInfo[];
 }

@@ -275,6 +275,17 @@ fn validate<'py>(
 }
 
 /// Metadata of every operator: name, family, value shape, aliases, support, description.
+/// A field schema (a dict or JSON text) as react-querybuilder's `fields`, as JSON text.
+#[pyfunction]
+fn querybuilder_fields_json(py: Python<'_>, schema: &Bound<'_, PyAny>) -> PyResult<String> {
+    let run = || -> Result<String, Failure> {
+        let mut nodes = 0;
+        let value = json_arg(Some(schema), Some("schema"), &mut nodes)?.unwrap_or_default();
+        Ok(cqrs_mongo_spec::FieldSchema::from_json(&value)?.querybuilder_fields().to_string())
+    };
+    run().map_err(|f| f.into_py(py))
+}
+
 #[pyfunction]
 fn operators(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     let list = PyList::empty(py);
@@ -302,5 +313,6 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add_function(wrap_pyfunction!(compile_json, m)?)?;
     m.add_function(wrap_pyfunction!(validate, m)?)?;
     m.add_function(wrap_pyfunction!(operators, m)?)?;
+    m.add_function(wrap_pyfunction!(querybuilder_fields_json, m)?)?;
     Ok(())
 }

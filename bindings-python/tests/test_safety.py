@@ -84,3 +84,43 @@ def test_operator_lists_refuse_deep_operators_and_validate_reports_each() -> Non
 def test_bad_safety_settings_are_invalid_option_at_their_key(settings: dict[str, Any], path: list[str]) -> None:
     spec = {"op": "=", "attr": "a", "val": 1}
     assert refused(lambda: compile(spec, **settings)) == ("invalid_option", ["settings", *path])
+
+
+SCHEMA: dict[str, Any] = {
+    "fields": [
+        {"name": "total", "type": "decimal", "label": "Total", "path": "amounts.total"},
+        {"name": "status", "type": "string", "values": ["placed", "paid"], "operators": ["=", "in"]},
+    ]
+}
+
+
+def test_a_schema_drives_the_compiler_and_becomes_querybuilder_fields() -> None:
+    from decimal import Decimal
+
+    from bson import Decimal128
+
+    from cqrs_mongo_spec import operators, querybuilder_fields
+
+    query = compile({"op": ">=", "attr": "total", "val": "100.50"}, schema=SCHEMA)
+    assert query.filter == {"amounts.total": {"$gte": Decimal128(Decimal("100.50"))}}
+    assert refused(lambda: compile({"op": "regex", "attr": "total", "val": "1"}, schema=SCHEMA)) == (
+        "operator_not_allowed",
+        ["op"],
+    )
+    fields = querybuilder_fields(SCHEMA)
+    assert [(f["name"], f["label"], f["inputType"], f["valueEditorType"]) for f in fields] == [
+        ("total", "Total", "number", "text"),
+        ("status", "status", "text", "select"),
+    ]
+    assert fields[1]["values"] == [{"name": "placed", "label": "placed"}, {"name": "paid", "label": "paid"}]
+    for field in fields:
+        offered = {op["name"] for op in field["operators"]}
+        for op in operators():
+            if not op["supported"] or op["family"] == "logical":
+                continue
+            errors = validate({"op": op["name"], "attr": field["name"], "val": 1}, schema=SCHEMA)
+            assert any(e["code"] == "operator_not_allowed" for e in errors) == (op["name"] not in offered)
+    assert refused(lambda: querybuilder_fields({"fields": [{"name": "a", "type": "decimals"}]})) == (
+        "invalid_option",
+        ["schema", "fields", 0, "type"],
+    )

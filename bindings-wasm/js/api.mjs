@@ -248,5 +248,8 @@ export function makeApi(raw) {
     operators() {
       return raw.operators();
     },
+    querybuilderFields(schema) {
+      return JSON.parse(raw.querybuilderFieldsJson(toJsonTextFast(schema, ['schema'])));
+    },
   };
 }

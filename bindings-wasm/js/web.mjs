@@ -29,4 +29,5 @@ export const compile = (spec, options, settings) => loaded().compile(spec, optio
 export const compileJson = (specJson, optionsJson, settings) => loaded().compileJson(specJson, optionsJson, settings);
 export const validate = (spec, options, settings) => loaded().validate(spec, options, settings);
 export const operators = () => loaded().operators();
-export default { init, compile, compileJson, validate, operators, SpecError };
+export const querybuilderFields = (schema) => loaded().querybuilderFields(schema);
+export default { init, compile, compileJson, validate, operators, querybuilderFields, SpecError };

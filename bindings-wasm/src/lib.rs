@@ -10,7 +10,7 @@ mod settings;
 
 use bson::Bson;
 use cqrs_mongo_spec::{
-    ErrorCode, ExtJsonFormat, PathSegment, SpecError, parse_json, parse_json_utf16, parse_options_json,
+    ErrorCode, ExtJsonFormat, FieldSchema, PathSegment, SpecError, parse_json, parse_json_utf16, parse_options_json,
     parse_options_json_utf16,
 };
 use js_sys::JsString;
@@ -110,6 +110,16 @@ pub fn validate_json(spec_json: JsValue, options_json: JsValue, settings: JsValu
         Err(err) => vec![err],
     };
     Ok(errors.iter().map(error::to_plain).collect())
+}
+
+/// A field schema (JSON text) as react-querybuilder's `fields` array (JSON text).
+#[wasm_bindgen(js_name = querybuilderFieldsJson)]
+pub fn querybuilder_fields_json(schema_json: JsValue) -> Result<String, JsValue> {
+    let run = || {
+        let value = json_text(&schema_json, Some("schema"))?.unwrap_or_default();
+        Ok(FieldSchema::from_json(&value)?.querybuilder_fields().to_string())
+    };
+    run().map_err(|e: SpecError| error::to_js(&e))
 }
 
 /// Metadata of every operator: name, family, value shape, aliases, support, description.

@@ -67,3 +67,31 @@ test('bad settings are invalid_option at the key the caller used', () => {
   cyclic.self = cyclic;
   assert.throws(() => compile(spec, null, { regex: cyclic }), refused('invalid_option', ['settings']));
 });
+
+test('a schema drives the compiler and becomes react-querybuilder fields offering exactly what compiles', async () => {
+  const { querybuilderFields, operators } = await import('../js/node.mjs');
+  const schema = {
+    fields: [
+      { name: 'total', type: 'decimal', label: 'Total', path: 'amounts.total' },
+      { name: 'status', type: 'string', values: ['placed', 'paid'], operators: ['=', 'in'] },
+    ],
+  };
+  const filter = compile({ op: '>=', attr: 'total', val: '100.50' }, null, { schema, output: 'canonical' }).filter;
+  assert.deepEqual(filter, { 'amounts.total': { $gte: { $numberDecimal: '100.50' } } });
+  assert.throws(() => compile({ op: 'regex', attr: 'total', val: '1' }, null, { schema }), refused('operator_not_allowed', ['op']));
+  assert.throws(() => compile({ op: 'in', attr: 'status', val: ['paid', 'lost'] }, null, { schema }), refused('value_not_allowed', ['val', 1]));
+  const fields = querybuilderFields(schema);
+  assert.deepEqual(fields.map((f) => [f.name, f.label, f.inputType, f.valueEditorType]), [
+    ['total', 'Total', 'number', 'text'],
+    ['status', 'status', 'text', 'select'],
+  ]);
+  assert.deepEqual(fields[1].operators, [{ name: '=', label: '=' }, { name: 'in', label: 'in' }]);
+  for (const field of fields) {
+    const offered = new Set(field.operators.map((o) => o.name));
+    for (const op of operators().filter((o) => o.supported && o.family !== 'logical')) {
+      const errors = validate({ op: op.name, attr: field.name, val: 1 }, null, { schema });
+      assert.equal(errors.some((e) => e.code === 'operator_not_allowed'), !offered.has(op.name), `${field.name} ${op.name}`);
+    }
+  }
+  assert.throws(() => querybuilderFields({ fields: [{ name: 'a', type: 'decimals' }] }), refused('invalid_option', ['schema', 'fields', 0, 'type']));
+});

@@ -247,3 +247,81 @@ impl FieldSchema {
         None
     }
 }
+
+/// What a React query builder (react-querybuilder) needs to render a field's value editor.
+fn editor(def: &FieldDef) -> (&'static str, &'static str) {
+    if def.values.is_some() {
+        return ("text", "select");
+    }
+    let field_type = match def.field_type {
+        FieldType::Array => def.items.unwrap_or(FieldType::String),
+        other => other,
+    };
+    match field_type {
+        FieldType::Integer | FieldType::Decimal | FieldType::Double => ("number", "text"),
+        FieldType::Bool => ("text", "checkbox"),
+        FieldType::Date => ("date", "text"),
+        FieldType::Datetime => ("datetime-local", "text"),
+        FieldType::GeoPoint | FieldType::GeoShape | FieldType::Object => ("text", "textarea"),
+        _ => ("text", "text"),
+    }
+}
+
+impl FieldSchema {
+    /// The schema as react-querybuilder's `fields` array: per field its `name`, `label`,
+    /// `inputType`, `valueEditorType`, `operators` (`{name, label}`, exactly those the compiler
+    /// accepts on it) and, for enumerated fields, `values` (`{name, label}`). A UI rendering
+    /// these offers nothing the server refuses.
+    pub fn querybuilder_fields(&self) -> Value {
+        let fields = self.fields.iter().map(|def| {
+            let (input_type, editor_type) = editor(def);
+            let operators: Vec<Value> = def
+                .operator_names()
+                .into_iter()
+                .map(|name| serde_json::json!({ "name": name, "label": name }))
+                .collect();
+            let mut field = serde_json::json!({
+                "name": def.name,
+                "label": def.label.as_deref().unwrap_or(&def.name),
+                "inputType": input_type,
+                "valueEditorType": editor_type,
+                "operators": operators,
+            });
+            if let Some(values) = &def.values {
+                let options: Vec<Value> = values
+                    .iter()
+                    .map(|value| {
+                        let label = value.as_str().map_or_else(|| value.to_string(), str::to_owned);
+                        serde_json::json!({ "name": value, "label": label })
+                    })
+                    .collect();
+                field["values"] = Value::Array(options);
+            }
+            field
+        });
+        Value::Array(fields.collect())
+    }
+
+    /// Reads a schema document as the packages receive it; a document that is not a schema, or
+    /// an unusable schema, is `invalid_option` at `schema` (and the offending key below it).
+    pub fn from_json(value: &Value) -> Result<FieldSchema, crate::SpecError> {
+        use crate::error::{ErrorCode, PathSegment, SpecError};
+        let schema: FieldSchema = serde_path_to_error::deserialize(value).map_err(|err| {
+            let mut path = vec![PathSegment::Key("schema".into())];
+            for segment in err.path().iter() {
+                match segment {
+                    serde_path_to_error::Segment::Seq { index } => path.push(PathSegment::Index(*index)),
+                    serde_path_to_error::Segment::Map { key } => path.push(PathSegment::Key(key.clone())),
+                    _ => {}
+                }
+            }
+            SpecError::new(ErrorCode::InvalidOption, path, err.inner().to_string())
+        })?;
+        match schema.problem() {
+            Some(problem) => {
+                Err(SpecError::new(ErrorCode::InvalidOption, vec![PathSegment::Key("schema".into())], problem))
+            }
+            None => Ok(schema),
+        }
+    }
+}

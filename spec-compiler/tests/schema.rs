@@ -136,3 +136,33 @@ fn a_broken_schema_is_refused_when_the_compiler_is_made_and_settings_carry_schem
     // Without a schema, everything compiles as before.
     assert!(Compiler::default().compile(&json!({"op": "regex", "attr": "total", "val": "1"})).is_ok());
 }
+
+#[test]
+fn the_schema_becomes_react_querybuilder_fields_offering_exactly_what_compiles() {
+    let fields = schema().querybuilder_fields();
+    let status = fields.as_array().unwrap().iter().find(|f| f["name"] == "status").unwrap();
+    assert_eq!(status["label"], "status");
+    assert_eq!(status["valueEditorType"], "select");
+    assert_eq!(status["values"], json!([{"name": "placed", "label": "placed"}, {"name": "paid", "label": "paid"}]));
+    let names: Vec<&str> =
+        status["operators"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+    assert_eq!(names, ["=", "in", "not_in"]);
+    let total = &fields[0];
+    assert_eq!((total["label"].as_str(), total["inputType"].as_str()), (Some("Total"), Some("number")));
+    // Every offered operator compiles on its field, and every other one is refused.
+    let compiler = compiler();
+    for field in fields.as_array().unwrap() {
+        let name = field["name"].as_str().unwrap();
+        let offered: Vec<&str> =
+            field["operators"].as_array().unwrap().iter().map(|o| o["name"].as_str().unwrap()).collect();
+        for info in
+            cqrs_mongo_spec::operators().iter().filter(|o| o.supported && o.family != cqrs_mongo_spec::Family::Logical)
+        {
+            let err = compiler.validate(&json!({"op": info.name, "attr": name, "val": 1}));
+            let refused = err.iter().any(|e| e.code() == ErrorCode::OperatorNotAllowed);
+            assert_eq!(refused, !offered.contains(&info.name), "{name} {}: {err:?}", info.name);
+        }
+    }
+    let bad = FieldSchema::from_json(&json!({"fields": [{"name": "a", "type": "decimals"}]})).unwrap_err();
+    assert_eq!((bad.code(), bad.path_string()), (ErrorCode::InvalidOption, "<root>.schema.fields[0].type".into()));
+}

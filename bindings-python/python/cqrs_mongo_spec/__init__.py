@@ -15,6 +15,7 @@ Whatever the input, the functions raise only :class:`SpecError` (``code`` from t
 
 from __future__ import annotations
 
+import json
 from collections.abc import Mapping, Sequence
 from typing import Any, Protocol, TypedDict, runtime_checkable
 
@@ -22,6 +23,7 @@ from ._native import CompiledQuery, SpecError
 from ._native import compile as _compile
 from ._native import compile_json as _compile_json
 from ._native import operators as _operators
+from ._native import querybuilder_fields_json as _querybuilder_fields_json
 from ._native import validate as _validate
 
 __all__ = [
@@ -32,6 +34,7 @@ __all__ = [
     "compile",
     "compile_json",
     "operators",
+    "querybuilder_fields",
     "validate",
 ]
 
@@ -244,6 +247,15 @@ def validate(
             schema=schema,
         ),
     )
+
+
+def querybuilder_fields(schema: Mapping[str, Any] | str) -> list[dict[str, Any]]:
+    """A field schema as react-querybuilder's ``fields`` array (``name``, ``label``,
+    ``inputType``, ``valueEditorType``, ``operators``, ``values``), so a UI offers exactly what
+    the compiler with the same ``schema=`` accepts. Raises :class:`SpecError`
+    (``invalid_option`` at ``["schema", ...]``) for a document that is not a usable schema."""
+    fields: list[dict[str, Any]] = json.loads(_querybuilder_fields_json(schema))
+    return fields
 
 
 def operators() -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ pymongo installed, ``bson.Int64``/``ObjectId``/``Decimal128``/``Binary`` (withou
 
 from typing import Any, final
 
-__all__ = ["CompiledQuery", "SpecError", "compile", "compile_json", "operators", "validate"]
+__all__ = ["CompiledQuery", "SpecError", "compile", "compile_json", "operators", "querybuilder_fields_json", "validate"]
 
 class SpecError(ValueError):
     """A specification error: ``code`` is stable across Rust, JS and Python; ``path`` points at
@@ -64,6 +64,9 @@ def validate(
     settings: dict[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Every error of a spec and its options as ``{"code", "path", "message"}`` dicts."""
+
+def querybuilder_fields_json(schema: object) -> str:
+    """A field schema (dict or JSON text) as react-querybuilder's ``fields`` (JSON text)."""
 
 def operators() -> list[dict[str, Any]]:
     """Metadata of every operator: ``name``, ``family``, ``value_shape``, ``aliases``,
