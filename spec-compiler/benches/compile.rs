@@ -10,7 +10,7 @@ use std::hint::black_box;
 use std::path::{Path, PathBuf};
 use std::time::{Duration, Instant};
 
-use cqrs_mongo_spec::{Compiler, CompilerConfig, RegexPolicy};
+use cqrs_mongo_spec::{Compiler, CompilerConfig, FieldSchema, RegexPolicy};
 use criterion::{Criterion, Throughput, criterion_group};
 use serde_json::Value;
 
@@ -143,6 +143,28 @@ fn summary() {
         ratios.push(checked / plain);
     }
     ratios.sort_by(f64::total_cmp);
+    // A schema declaring the reference spec's fields (values cast by type, operators checked,
+    // paths looked up) against the same compiler without one, alternated.
+    let schema: FieldSchema = serde_json::from_value(serde_json::json!({"fields": [
+        {"name": "status", "type": "string"}, {"name": "total", "type": "integer"},
+        {"name": "region", "type": "string", "values": ["eu", "us", "apac"]},
+        {"name": "customer.name", "type": "string"}, {"name": "deleted", "type": "bool"},
+        {"name": "sku", "type": "string"}, {"name": "qty", "type": "integer"},
+        {"name": "tags", "type": "array", "items": "string"}, {"name": "note", "type": "string"}
+    ]}))
+    .unwrap();
+    let with_schema = Compiler::try_new(CompilerConfig::default().with_schema(schema)).unwrap();
+    let mut schema_ratios = Vec::new();
+    for _ in 0..5 {
+        let on = mean_ns(budget / 4, || {
+            black_box(with_schema.compile_raw(black_box(&reference)).unwrap());
+        });
+        let off = mean_ns(budget / 4, || {
+            black_box(compiler.compile_raw(black_box(&reference)).unwrap());
+        });
+        schema_ratios.push(on / off);
+    }
+    schema_ratios.sort_by(f64::total_cmp);
     let filter = compiler.compile(&reference).unwrap();
     let clone = mean_ns(budget, || {
         black_box(black_box(&filter).clone());
@@ -172,6 +194,10 @@ fn summary() {
     println!(
         "safety checks on (defaults) / off, compile_raw of the reference spec: median {:.3} (5 rounds)",
         ratios[2]
+    );
+    println!(
+        "with a schema / without, compile_raw of the reference spec: median {:.3} (5 rounds; goal <= 1.2)",
+        schema_ratios[2]
     );
     println!(
         "golden corpus: {} specs, {} leaves: {:.0} ns per spec, {:.0} ns per leaf",

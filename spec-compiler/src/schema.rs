@@ -165,9 +165,11 @@ impl FieldDef {
 
     /// Whether `op` may be used on this field.
     pub fn allows(&self, op: Operator) -> bool {
+        let name = op.name();
         match &self.operators {
-            Some(names) => names.iter().any(|name| Operator::parse(name) == Some(op)),
-            None => default_operators(self.field_type).iter().any(|name| Operator::parse(name) == Some(op)),
+            // Canonical names compare as text; only an alias needs parsing.
+            Some(names) => names.iter().any(|n| n == name || Operator::parse(n) == Some(op)),
+            None => default_operators(self.field_type).contains(&name),
         }
     }
 

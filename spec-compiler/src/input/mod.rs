@@ -157,39 +157,8 @@ fn error_offset(text: &str, err: &serde_json::Error) -> usize {
 
 /// Whether `value` written as compact JSON would be longer than `limit` bytes. Stops as soon as
 /// it is; strings count their UTF-8 bytes and quotes (escapes are not counted), numbers their
-/// decimal digits.
+/// decimal digits. Iterative, so a value nested any depth cannot exhaust the stack.
 pub(crate) fn json_len_exceeds(value: &Value, limit: usize) -> bool {
-    fn walk(value: &Value, left: &mut usize) -> bool {
-        let here = match value {
-            Value::Null => 4,
-            Value::Bool(true) => 4,
-            Value::Bool(false) => 5,
-            Value::Number(n) => number_len(n),
-            Value::String(s) => s.len() + 2,
-            Value::Array(items) => {
-                if take(left, 2 + items.len().saturating_sub(1)) {
-                    return true;
-                }
-                return items.iter().any(|item| walk(item, left));
-            }
-            Value::Object(map) => {
-                if take(left, 2 + map.len().saturating_sub(1)) {
-                    return true;
-                }
-                return map.iter().any(|(key, item)| take(left, key.len() + 3) || walk(item, left));
-            }
-        };
-        take(left, here)
-    }
-    fn take(left: &mut usize, bytes: usize) -> bool {
-        match left.checked_sub(bytes) {
-            Some(rest) => {
-                *left = rest;
-                false
-            }
-            None => true,
-        }
-    }
     fn number_len(n: &serde_json::Number) -> usize {
         let digits = |mut v: u64| {
             let mut count = 1;
@@ -209,7 +178,28 @@ pub(crate) fn json_len_exceeds(value: &Value, limit: usize) -> bool {
         return false; // no limit: nothing to count
     }
     let mut left = limit;
-    walk(value, &mut left)
+    let mut pending = vec![value];
+    while let Some(value) = pending.pop() {
+        let bytes = match value {
+            Value::Null | Value::Bool(true) => 4,
+            Value::Bool(false) => 5,
+            Value::Number(n) => number_len(n),
+            Value::String(s) => s.len() + 2,
+            Value::Array(items) => {
+                pending.extend(items.iter());
+                2 + items.len().saturating_sub(1)
+            }
+            Value::Object(map) => {
+                pending.extend(map.values());
+                2 + map.len().saturating_sub(1) + map.keys().map(|key| key.len() + 3).sum::<usize>()
+            }
+        };
+        match left.checked_sub(bytes) {
+            Some(rest) => left = rest,
+            None => return true,
+        }
+    }
+    false
 }
 
 #[cfg(test)]
