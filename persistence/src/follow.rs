@@ -21,7 +21,8 @@ use crate::error::{Error, Result};
 use crate::event_store::{EVENTS, EventStore};
 use crate::lease::Leader;
 
-type Changes = ChangeStream<ChangeStreamEvent<Document>>;
+/// A change stream of one collection.
+pub(crate) type Changes = ChangeStream<ChangeStreamEvent<Document>>;
 
 /// With a working change stream the timer is only a safety net.
 const SAFETY_NET: u32 = 10;
@@ -45,6 +46,24 @@ pub(crate) struct Counters<'a> {
     pub(crate) leases_lost: &'a AtomicU64,
     pub(crate) standby_waits: &'a AtomicU64,
 }
+
+/// The [`Counters`] of a stats struct that has fields of the same names (the runner's and a
+/// subscription's).
+macro_rules! counters_of {
+    ($stats:expr) => {{
+        let stats = $stats;
+        $crate::follow::Counters {
+            waits: &stats.waits,
+            change_stream_wakeups: &stats.change_stream_wakeups,
+            poll_wakeups: &stats.poll_wakeups,
+            fallbacks: &stats.fallbacks,
+            leaderships: &stats.leaderships,
+            leases_lost: &stats.leases_lost,
+            standby_waits: &stats.standby_waits,
+        }
+    }};
+}
+pub(crate) use counters_of;
 
 /// The loop's settings.
 pub(crate) struct Follow<'a> {
@@ -174,7 +193,9 @@ impl Follow<'_> {
 }
 
 /// The next change, or never when there is no stream.
-async fn next_change(changes: &mut Option<Changes>) -> Option<mongodb::error::Result<ChangeStreamEvent<Document>>> {
+pub(crate) async fn next_change(
+    changes: &mut Option<Changes>,
+) -> Option<mongodb::error::Result<ChangeStreamEvent<Document>>> {
     match changes {
         Some(stream) => stream.next().await,
         None => std::future::pending().await,

@@ -35,7 +35,7 @@ use crate::connection::Connection;
 use crate::dead_letters::{AfterRetries, DeadLetter, DeadLetterStatus, DeadLetters, FailurePolicy};
 use crate::error::{Error, Result};
 use crate::event_store::{EventStore, StoredEvent};
-use crate::follow::{CatchUp, Counters, Follow};
+use crate::follow::{CatchUp, Follow, counters_of};
 use crate::lease::{Leader, Lease, LeaseInfo, default_owner};
 use crate::runner::checkpoint::Checkpoint;
 use crate::telemetry;
@@ -207,15 +207,7 @@ impl Subscription {
             name: &self.name,
             poll: self.poll,
             change_stream: self.change_stream,
-            counters: Counters {
-                waits: &stats.waits,
-                change_stream_wakeups: &stats.change_stream_wakeups,
-                poll_wakeups: &stats.poll_wakeups,
-                fallbacks: &stats.fallbacks,
-                leaderships: &stats.leaderships,
-                leases_lost: &stats.leases_lost,
-                standby_waits: &stats.standby_waits,
-            },
+            counters: counters_of!(stats),
         };
         follow.run(&mut Leader::new(self.lease()), &Delivering { subscription: self, handler }, shutdown).await
     }

@@ -41,7 +41,7 @@ async fn one_replica_leads_and_a_standby_takes_over_when_the_leader_task_dies() 
     let (db, events) = setup("ha_takeover").await;
     append(&events, "a", 10, 10).await;
     let (a, b) =
-        (replica(&db, &events, "a", Duration::from_secs(2)), replica(&db, &events, "b", Duration::from_secs(2)));
+        (replica(&db, &events, "a", Duration::from_secs(5)), replica(&db, &events, "b", Duration::from_secs(5)));
     let a_task = {
         let a = a.clone();
         tokio::spawn(async move { a.run(std::future::pending()).await })

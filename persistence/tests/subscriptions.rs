@@ -148,7 +148,9 @@ async fn a_standby_replica_takes_over_and_redelivers_at_most_one_batch() {
             Subscription::new(&db, &events, "shipping")
                 .batch_size(10)
                 .poll_interval(Duration::from_millis(50))
-                .lease_period(Duration::from_secs(2))
+                // Long enough that a slow server never lets the lease lapse while its leader
+                // lives (two leaders would deliver the same batch twice).
+                .lease_period(Duration::from_secs(10))
                 .replica_name(name),
         )
     };

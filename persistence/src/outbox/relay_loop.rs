@@ -7,13 +7,12 @@ use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
-use bson::{Document, doc};
-use futures::{FutureExt, StreamExt};
-use mongodb::change_stream::ChangeStream;
-use mongodb::change_stream::event::ChangeStreamEvent;
+use bson::doc;
+use futures::FutureExt;
 
 use super::relay::{ClaimedMessage, OutboxRelay, RelayReport};
 use crate::error::{Error, Result};
+use crate::follow::{Changes, next_change};
 
 /// Where the relay publishes: a broker, a queue, an HTTP endpoint. `publish_batch` (by default
 /// `publish` one message after another) lets a publisher send a whole round at once and wait
@@ -75,8 +74,6 @@ impl RelayStats {
         self.lost_claims.fetch_add(report.lost_claims as u64, Ordering::Relaxed);
     }
 }
-
-type Changes = ChangeStream<ChangeStreamEvent<Document>>;
 
 impl OutboxRelay {
     /// Publishes through `publisher` until `shutdown` completes. A full round is followed by
@@ -187,13 +184,5 @@ impl OutboxRelay {
     /// The loop's counters.
     pub fn stats(&self) -> &RelayStats {
         &self.stats
-    }
-}
-
-/// The next change, or never when there is no stream.
-async fn next_change(changes: &mut Option<Changes>) -> Option<mongodb::error::Result<ChangeStreamEvent<Document>>> {
-    match changes {
-        Some(stream) => stream.next().await,
-        None => std::future::pending().await,
     }
 }

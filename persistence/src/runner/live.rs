@@ -8,7 +8,7 @@ use futures::future::BoxFuture;
 
 use super::{Projection, ProjectionRunner, Targets};
 use crate::error::Result;
-use crate::follow::{CatchUp, Counters, Follow};
+use crate::follow::{CatchUp, Follow, counters_of};
 use crate::lease::Leader;
 
 impl<P: Projection> ProjectionRunner<P> {
@@ -32,15 +32,7 @@ impl<P: Projection> ProjectionRunner<P> {
             name: self.projection.name(),
             poll: self.poll,
             change_stream: self.change_stream,
-            counters: Counters {
-                waits: &stats.waits,
-                change_stream_wakeups: &stats.change_stream_wakeups,
-                poll_wakeups: &stats.poll_wakeups,
-                fallbacks: &stats.fallbacks,
-                leaderships: &stats.leaderships,
-                leases_lost: &stats.leases_lost,
-                standby_waits: &stats.standby_waits,
-            },
+            counters: counters_of!(stats),
         };
         follow.run(&mut Leader::new(self.lease()), self, shutdown).await
     }
