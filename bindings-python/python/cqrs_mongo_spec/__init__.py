@@ -28,6 +28,8 @@ from ._native import validate as _validate
 
 __all__ = [
     "CompiledQuery",
+    "FieldDef",
+    "FieldSchema",
     "RegexPolicy",
     "SpecError",
     "SupportsToDict",
@@ -49,6 +51,30 @@ class RegexPolicy(TypedDict, total=False):
     enabled: bool
     max_len: int
     allow_backtracking: bool
+
+
+class _FieldDefRequired(TypedDict):
+    name: str
+    type: str
+
+
+class FieldDef(_FieldDefRequired, total=False):
+    """One field of a :class:`FieldSchema`: ``name`` (what specs use in ``attr``), ``type``
+    (``string``, ``integer``, ``decimal``, ``double``, ``bool``, ``date``, ``datetime``, ``uuid``,
+    ``object_id``, ``geo_point``, ``geo_shape``, ``array``, ``object``), and optionally ``items``
+    (an array's item type), ``operators``, ``values``, ``path`` (stored path) and ``label``."""
+
+    items: str
+    operators: list[str]
+    values: list[Any]
+    path: str
+    label: str
+
+
+class FieldSchema(TypedDict):
+    """The fields specs may use (the same document in Rust, JavaScript and Python)."""
+
+    fields: list[FieldDef]
 
 
 @runtime_checkable
@@ -153,7 +179,7 @@ def compile(
     regex: RegexPolicy | None = None,
     max_string_len: int | None = None,
     max_spec_len: int | None = None,
-    schema: Mapping[str, Any] | None = None,
+    schema: FieldSchema | Mapping[str, Any] | None = None,
 ) -> CompiledQuery:
     """Compile a spec (a dict, JSON text or an object with ``to_dict()``) and optional query
     options (a dict, JSON text or a legacy ``QueryOptions``-like object).
@@ -197,7 +223,7 @@ def compile_json(
     regex: RegexPolicy | None = None,
     max_string_len: int | None = None,
     max_spec_len: int | None = None,
-    schema: Mapping[str, Any] | None = None,
+    schema: FieldSchema | Mapping[str, Any] | None = None,
 ) -> str:
     """JSON text in, canonical Extended JSON text out: ``{"filter", "sort"?, "skip"?, "limit"?,
     "projection"?, "pipeline"}``. Anything but a ``str`` is an ``invalid_json`` error."""
@@ -228,7 +254,7 @@ def validate(
     regex: RegexPolicy | None = None,
     max_string_len: int | None = None,
     max_spec_len: int | None = None,
-    schema: Mapping[str, Any] | None = None,
+    schema: FieldSchema | Mapping[str, Any] | None = None,
 ) -> list[dict[str, Any]]:
     """Every error of a spec and its options as ``{"code", "path", "message"}`` (empty if valid)."""
     return _validate(
@@ -249,7 +275,7 @@ def validate(
     )
 
 
-def querybuilder_fields(schema: Mapping[str, Any] | str) -> list[dict[str, Any]]:
+def querybuilder_fields(schema: FieldSchema | Mapping[str, Any] | str) -> list[dict[str, Any]]:
     """A field schema as react-querybuilder's ``fields`` array (``name``, ``label``,
     ``inputType``, ``valueEditorType``, ``operators``, ``values``), so a UI offers exactly what
     the compiler with the same ``schema=`` accepts. Raises :class:`SpecError`
