@@ -8,8 +8,8 @@ mod error;
 
 use bson::{Document, RawDocumentBuf};
 use cqrs_mongo_spec::{
-    CompiledQuery, Compiler, CompilerConfig, ErrorCode, ExtJsonFormat, PathSegment, SpecError, parse_json,
-    parse_json_utf16, parse_options_json, parse_options_json_utf16,
+    CompiledQuery, Compiler, CompilerConfig, ErrorCode, ExtJsonFormat, PathSegment, SpecError, match_stage,
+    parse_options_json, parse_options_json_utf16,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -38,42 +38,66 @@ fn compiler(settings: Option<&Bound<'_, PyDict>>) -> Result<Compiler, Failure> {
     Ok(Compiler::new(CompilerConfig::from_settings(&value)?))
 }
 
+/// Which argument a JSON text is: the spec (parsed by its compiler, which refuses oversized
+/// text before parsing it) or another one, below its root key.
+#[derive(Clone, Copy)]
+enum Arg<'c> {
+    Spec(&'c Compiler),
+    Other(&'static str),
+}
+
+impl Arg<'_> {
+    fn root(self) -> Option<&'static str> {
+        match self {
+            Arg::Spec(_) => None,
+            Arg::Other(root) => Some(root),
+        }
+    }
+}
+
 /// A spec or options argument: JSON text or a Python value; `None` stays `None`.
-fn json_arg(value: Option<&Bound<'_, PyAny>>, root: Option<&str>, nodes: &mut usize) -> Result<Option<Value>, Failure> {
+fn json_arg(value: Option<&Bound<'_, PyAny>>, arg: Arg<'_>, nodes: &mut usize) -> Result<Option<Value>, Failure> {
     let Some(value) = value.filter(|v| !v.is_none()) else {
         return Ok(None);
     };
     if let Ok(text) = value.cast::<PyString>() {
-        return json_text(text, root, nodes).map(Some);
+        return json_text(text, arg, nodes).map(Some);
     }
+    let root = arg.root();
     convert::to_json(value, root, nodes).map(Some)
 }
 
 /// Parses JSON text; a `str` with lone surrogates (not valid UTF-8) goes in as UTF-16 code units,
 /// so they are reported where they are.
-fn json_text(text: &Bound<'_, PyString>, root: Option<&str>, nodes: &mut usize) -> Result<Value, Failure> {
+fn json_text(text: &Bound<'_, PyString>, arg: Arg<'_>, nodes: &mut usize) -> Result<Value, Failure> {
     let parsed = match text.to_str() {
         Ok(text) => {
             *nodes += text.len() / 16;
-            if root.is_some() { parse_options_json(text) } else { parse_json(text) }
+            match arg {
+                Arg::Spec(compiler) => compiler.parse_spec_json(text),
+                Arg::Other(_) => parse_options_json(text),
+            }
         }
         Err(_) => {
             let units = convert::utf16_units(text)?;
-            if root.is_some() { parse_options_json_utf16(&units) } else { parse_json_utf16(&units) }
+            match arg {
+                Arg::Spec(compiler) => compiler.parse_spec_json_utf16(&units),
+                Arg::Other(_) => parse_options_json_utf16(&units),
+            }
         }
     };
     parsed.map_err(Failure::Spec)
 }
 
 /// A `compile_json` argument: JSON text only (anything else is `invalid_json`).
-fn text_arg(value: Option<&Bound<'_, PyAny>>, root: Option<&str>, nodes: &mut usize) -> Result<Option<Value>, Failure> {
+fn text_arg(value: Option<&Bound<'_, PyAny>>, arg: Arg<'_>, nodes: &mut usize) -> Result<Option<Value>, Failure> {
     let Some(value) = value.filter(|v| !v.is_none()) else {
         return Ok(None);
     };
     match value.cast::<PyString>() {
-        Ok(text) => json_text(text, root, nodes).map(Some),
+        Ok(text) => json_text(text, arg, nodes).map(Some),
         Err(_) => {
-            let path = root.map(|r| vec![PathSegment::Key(r.to_owned())]).unwrap_or_default();
+            let path = arg.root().map(|r| vec![PathSegment::Key(r.to_owned())]).unwrap_or_default();
             let message = "expected JSON text (a str); use compile for dicts";
             Err(Failure::Spec(SpecError::new(ErrorCode::InvalidJson, path, message)))
         }
@@ -108,8 +132,7 @@ impl PyCompiledQuery {
         self.pipeline
             .get_or_try_init(py, || {
                 let filter = self.pipeline_source.as_ref().ok_or_else(|| PyValueError::new_err("no pipeline"))?;
-                let stage = PyDict::new(py);
-                stage.set_item("$match", convert::document_to_python(py, filter, convert::classes(py)?)?)?;
+                let stage = convert::document_to_python(py, &match_stage(filter), convert::classes(py)?)?;
                 Ok::<_, PyErr>(PyList::new(py, [stage])?.into_any().unbind())
             })
             .map(|p| p.clone_ref(py))
@@ -166,10 +189,10 @@ fn run(
 ) -> Result<PyCompiledQuery, Failure> {
     let compiler = compiler(settings)?;
     let mut nodes = 0;
-    let spec = json_arg(Some(spec), None, &mut nodes)?.ok_or_else(|| {
+    let spec = json_arg(Some(spec), Arg::Spec(&compiler), &mut nodes)?.ok_or_else(|| {
         Failure::Spec(SpecError::new(ErrorCode::InvalidNode, Vec::new(), "the specification is None"))
     })?;
-    let options = json_arg(options, Some("options"), &mut nodes)?;
+    let options = json_arg(options, Arg::Other("options"), &mut nodes)?;
     let classes = convert::classes(py)?;
     let Some(options) = options else {
         // The fast path: BSON bytes; the pipeline's $match stage is read from them again on
@@ -238,10 +261,10 @@ fn compile_json(
     let run = || -> Result<String, Failure> {
         let compiler = compiler(settings)?;
         let mut nodes = 0;
-        let spec = text_arg(Some(spec_json), None, &mut nodes)?.ok_or_else(|| {
+        let spec = text_arg(Some(spec_json), Arg::Spec(&compiler), &mut nodes)?.ok_or_else(|| {
             Failure::Spec(SpecError::new(ErrorCode::InvalidJson, Vec::new(), "expected JSON text (a str), got None"))
         })?;
-        let options = text_arg(options_json, Some("options"), &mut nodes)?;
+        let options = text_arg(options_json, Arg::Other("options"), &mut nodes)?;
         Ok(compiler.compile_query_extjson(&spec, options.as_ref(), ExtJsonFormat::Canonical)?)
     };
     run().map_err(|f| f.into_py(py))
@@ -259,7 +282,7 @@ fn validate<'py>(
     let compiler = compiler(settings).map_err(|f| f.into_py(py))?;
     let mut nodes = 0;
     let parsed = (|| -> Result<(Option<Value>, Option<Value>), Failure> {
-        Ok((json_arg(Some(spec), None, &mut nodes)?, json_arg(options, Some("options"), &mut nodes)?))
+        Ok((json_arg(Some(spec), Arg::Spec(&compiler), &mut nodes)?, json_arg(options, Arg::Other("options"), &mut nodes)?))
     })();
     let errors = match parsed {
         Ok((Some(spec), options)) => compiler.validate_query(&spec, options.as_ref()),
@@ -274,18 +297,18 @@ fn validate<'py>(
     Ok(list)
 }
 
-/// Metadata of every operator: name, family, value shape, aliases, support, description.
 /// A field schema (a dict or JSON text) as react-querybuilder's `fields`, as JSON text.
 #[pyfunction]
 fn querybuilder_fields_json(py: Python<'_>, schema: &Bound<'_, PyAny>) -> PyResult<String> {
     let run = || -> Result<String, Failure> {
         let mut nodes = 0;
-        let value = json_arg(Some(schema), Some("schema"), &mut nodes)?.unwrap_or_default();
+        let value = json_arg(Some(schema), Arg::Other("schema"), &mut nodes)?.unwrap_or_default();
         Ok(cqrs_mongo_spec::FieldSchema::from_json(&value)?.querybuilder_fields().to_string())
     };
     run().map_err(|f| f.into_py(py))
 }
 
+/// Metadata of every operator: name, family, value shape, aliases, support, description.
 #[pyfunction]
 fn operators(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
     let list = PyList::empty(py);

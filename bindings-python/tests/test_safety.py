@@ -56,6 +56,16 @@ def test_the_regex_policy_the_string_and_spec_limits() -> None:
     )
 
 
+def test_json_text_longer_than_max_spec_len_is_refused_before_it_is_parsed() -> None:
+    long_and_broken = '{"op": "=", "attr": "a", "val": "' + "x" * 40  # not even JSON
+    assert refused(lambda: compile_json(long_and_broken, max_spec_len=40)) == ("spec_too_large", [])
+    assert refused(lambda: compile(long_and_broken, max_spec_len=40)) == ("spec_too_large", [])
+    assert [(e["code"], e["path"]) for e in validate(long_and_broken, max_spec_len=40)] == [("spec_too_large", [])]
+    # A str with a lone surrogate goes in as UTF-16 code units: still refused by length.
+    assert refused(lambda: compile(long_and_broken + "\ud800", max_spec_len=40)) == ("spec_too_large", [])
+    assert refused(lambda: compile_json('{"op": "="', max_spec_len=40)) == ("invalid_json", [])
+
+
 def test_operator_lists_refuse_deep_operators_and_validate_reports_each() -> None:
     allowed = ["=", "and", "or", "not"]
     like = {"op": "like", "attr": "n", "val": "x%"}

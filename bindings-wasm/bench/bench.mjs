@@ -412,7 +412,7 @@ const diagEntries = [
 try {
   const api = await import(pathToFileURL(join(pkgRoot, 'js/api.mjs')).href);
   if (typeof api.toJsonText === 'function') {
-    diagEntries.push(['js/api.mjs toJsonText(spec)   (the JS layer input step)', () => api.toJsonText(reference)]);
+    diagEntries.push(['js/api.mjs toJsonText(spec)   (the JS layer input step)', () => api.toJsonText(reference, [], 127)]);
   }
 } catch { /* no JS layer in this build */ }
 const diagResults = measureGroup(diagEntries.map(([key, fn]) => ({ key, fn, perCall: 1 })),

@@ -13,11 +13,6 @@ export class SpecError extends Error {
   }
 }
 
-// The compiler's limit on nesting (cqrs_mongo_spec::input::MAX_JSON_DEPTH, serde_json's): a list
-// or object inside 127 others is `too_deep` at its path. The walker stops there too, so a deep
-// or cyclic JS value fails exactly as the same value written as JSON text does.
-const MAX_JSON_DEPTH = 127;
-
 function fail(path, code, message) {
   const where = path.reduce((text, seg) => (typeof seg === 'number' ? `${text}[${seg}]` : `${text}.${seg}`), '<root>');
   const err = new SpecError(`at ${where}: ${message}`, code, path.slice());
@@ -69,13 +64,17 @@ function describe(value) {
  * skipped as JSON.stringify does; functions, symbols, NaN, infinities, other object types and
  * cycles are SpecErrors with the path of the value. So is anything a value throws while it is
  * read (a getter, a Proxy trap): the walker never lets another exception out.
+ *
+ * `maxDepth` is the compiler's limit on nesting (`limits().maxJsonDepth` of the WebAssembly
+ * module): a list or object inside that many others is `too_deep` at its path, so a deep or
+ * cyclic JS value fails exactly as the same value written as JSON text does.
  */
-export function toJsonText(value, path = []) {
+export function toJsonText(value, path, maxDepth) {
   const parts = [];
   const base = path.length;
   const open = () => {
-    if (path.length - base >= MAX_JSON_DEPTH) {
-      throw fail(path, 'too_deep', `the input nests more than ${MAX_JSON_DEPTH} lists and objects inside each other (or is cyclic)`);
+    if (path.length - base >= maxDepth) {
+      throw fail(path, 'too_deep', `the input nests more than ${maxDepth} lists and objects inside each other (or is cyclic)`);
     }
   };
   const unreadable = (err) => fail(path, 'invalid_value', `reading the value threw ${thrown(err)}`);
@@ -165,7 +164,7 @@ export function toJsonText(value, path = []) {
  * class instance, cycle) sends the value to the careful walker above, which reports the error
  * with its path.
  */
-function toJsonTextFast(value, path) {
+function toJsonTextFast(value, path, maxDepth) {
   let suspicious = false;
   let text;
   try {
@@ -202,25 +201,24 @@ function toJsonTextFast(value, path) {
   } catch {
     suspicious = true; // a cycle, or a getter that throws
   }
-  return suspicious || text === undefined ? toJsonText(value, path) : text;
-}
-
-function specText(spec) {
-  if (typeof spec === 'string') return spec;
-  if (spec === undefined || spec === null) {
-    throw new SpecError('at <root>: the specification is missing (undefined or null)', 'invalid_node', []);
-  }
-  return toJsonTextFast(spec, []);
-}
-
-function optionsText(options) {
-  if (options === undefined || options === null) return undefined;
-  return typeof options === 'string' ? options : toJsonTextFast(options, ['options']);
+  return suspicious || text === undefined ? toJsonText(value, path, maxDepth) : text;
 }
 
 /** The public functions over a loaded WebAssembly module (`raw`, the wasm-bindgen glue). */
 export function makeApi(raw) {
   raw.setSpecErrorClass(SpecError);
+  const { maxJsonDepth } = raw.limits();
+  const specText = (spec) => {
+    if (typeof spec === 'string') return spec;
+    if (spec === undefined || spec === null) {
+      throw new SpecError('at <root>: the specification is missing (undefined or null)', 'invalid_node', []);
+    }
+    return toJsonTextFast(spec, [], maxJsonDepth);
+  };
+  const optionsText = (options) => {
+    if (options === undefined || options === null) return undefined;
+    return typeof options === 'string' ? options : toJsonTextFast(options, ['options'], maxJsonDepth);
+  };
   return {
     compile(spec, options, settings) {
       const plain = plainSettings(settings);
@@ -249,7 +247,7 @@ export function makeApi(raw) {
       return raw.operators();
     },
     querybuilderFields(schema) {
-      return JSON.parse(raw.querybuilderFieldsJson(toJsonTextFast(schema, ['schema'])));
+      return JSON.parse(raw.querybuilderFieldsJson(toJsonTextFast(schema, ['schema'], maxJsonDepth)));
     },
   };
 }

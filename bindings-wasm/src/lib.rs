@@ -10,7 +10,7 @@ mod settings;
 
 use bson::Bson;
 use cqrs_mongo_spec::{
-    ErrorCode, ExtJsonFormat, FieldSchema, PathSegment, SpecError, parse_json, parse_json_utf16, parse_options_json,
+    Compiler, ErrorCode, ExtJsonFormat, FieldSchema, PathSegment, SpecError, parse_options_json,
     parse_options_json_utf16,
 };
 use js_sys::JsString;
@@ -28,17 +28,18 @@ struct Args {
 }
 
 impl Args {
-    fn parse(spec_json: &JsValue, options_json: &JsValue) -> Result<Args, SpecError> {
-        let spec = json_text(spec_json, None)?.unwrap_or_default();
-        let options = json_text(options_json, Some("options"))?;
+    fn parse(compiler: &Compiler, spec_json: &JsValue, options_json: &JsValue) -> Result<Args, SpecError> {
+        let spec = json_text(Some(compiler), spec_json, None)?.unwrap_or_default();
+        let options = json_text(None, options_json, Some("options"))?;
         Ok(Args { spec, options })
     }
 }
 
-/// Parses a JSON text argument (options may be absent). `as_string` replaces a lone surrogate
-/// with U+FFFD; when the text holds one, the code units are read as they are, so the compiler
-/// reports the lone surrogate where it is.
-fn json_text(value: &JsValue, root: Option<&str>) -> Result<Option<Value>, SpecError> {
+/// Parses a JSON text argument: the spec (`root` None, parsed by `compiler`, which refuses
+/// oversized text first) or another one below `root` (which may be absent). `as_string`
+/// replaces a lone surrogate with U+FFFD; when the text holds one, the code units are read as
+/// they are, so the compiler reports the lone surrogate where it is.
+fn json_text(compiler: Option<&Compiler>, value: &JsValue, root: Option<&str>) -> Result<Option<Value>, SpecError> {
     if root.is_some() && (value.is_undefined() || value.is_null()) {
         return Ok(None);
     }
@@ -51,11 +52,17 @@ fn json_text(value: &JsValue, root: Option<&str>) -> Result<Option<Value>, SpecE
         let js: &JsString = value.unchecked_ref();
         if !js.is_valid_utf16() {
             let units: Vec<u16> = js.iter().collect();
-            let parsed = if options { parse_options_json_utf16(&units) } else { parse_json_utf16(&units) };
+            let parsed = match compiler {
+                Some(compiler) if !options => compiler.parse_spec_json_utf16(&units),
+                _ => parse_options_json_utf16(&units),
+            };
             return parsed.map(Some);
         }
     }
-    let parsed = if options { parse_options_json(&text) } else { parse_json(&text) };
+    let parsed = match compiler {
+        Some(compiler) if !options => compiler.parse_spec_json(&text),
+        _ => parse_options_json(&text),
+    };
     parsed.map(Some)
 }
 
@@ -82,7 +89,7 @@ pub fn compile_json(spec_json: JsValue, options_json: JsValue, settings: JsValue
             }
         };
         let compiler = settings.compiler()?;
-        let args = Args::parse(&spec_json, &options_json)?;
+        let args = Args::parse(&compiler, &spec_json, &options_json)?;
         compiler.compile_query_extjson(&args.spec, args.options.as_ref(), format)
     };
     run().map_err(|e| error::to_js(&e))
@@ -93,7 +100,7 @@ pub fn compile_json(spec_json: JsValue, options_json: JsValue, settings: JsValue
 pub fn compile_js(spec_json: JsValue, options_json: JsValue, settings: JsValue) -> Result<JsValue, JsValue> {
     let run = || {
         let compiler = Settings::from_js(&settings)?.compiler()?;
-        let args = Args::parse(&spec_json, &options_json)?;
+        let args = Args::parse(&compiler, &spec_json, &options_json)?;
         let empty = Value::Object(Default::default());
         let query = compiler.compile_query(&args.spec, Some(args.options.as_ref().unwrap_or(&empty)))?;
         Ok(convert::bson_to_js(&Bson::Document(query.to_document())))
@@ -105,7 +112,7 @@ pub fn compile_js(spec_json: JsValue, options_json: JsValue, settings: JsValue) 
 #[wasm_bindgen(js_name = validateJson)]
 pub fn validate_json(spec_json: JsValue, options_json: JsValue, settings: JsValue) -> Result<js_sys::Array, JsValue> {
     let compiler = Settings::from_js(&settings).and_then(|s| s.compiler()).map_err(|e| error::to_js(&e))?;
-    let errors = match Args::parse(&spec_json, &options_json) {
+    let errors = match Args::parse(&compiler, &spec_json, &options_json) {
         Ok(args) => compiler.validate_query(&args.spec, args.options.as_ref()),
         Err(err) => vec![err],
     };
@@ -116,10 +123,18 @@ pub fn validate_json(spec_json: JsValue, options_json: JsValue, settings: JsValu
 #[wasm_bindgen(js_name = querybuilderFieldsJson)]
 pub fn querybuilder_fields_json(schema_json: JsValue) -> Result<String, JsValue> {
     let run = || {
-        let value = json_text(&schema_json, Some("schema"))?.unwrap_or_default();
+        let value = json_text(None, &schema_json, Some("schema"))?.unwrap_or_default();
         Ok(FieldSchema::from_json(&value)?.querybuilder_fields().to_string())
     };
     run().map_err(|e: SpecError| error::to_js(&e))
+}
+
+/// The compiler's fixed limits the JS layer applies while it writes JS values as JSON text:
+/// `{maxJsonDepth}`, the deepest nesting of lists and objects the parser accepts.
+#[wasm_bindgen]
+pub fn limits() -> Result<JsValue, JsValue> {
+    let limits = serde_json::json!({ "maxJsonDepth": cqrs_mongo_spec::input::MAX_JSON_DEPTH });
+    limits.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(JsValue::from)
 }
 
 /// Metadata of every operator: name, family, value shape, aliases, support, description.

@@ -43,6 +43,17 @@ test('regex can be switched off or bounded; strings and specs are bounded', () =
   assert.throws(() => compile({ op: 'in', attr: 'a', val: [1, 2, 3, 4, 5, 6] }, null, { maxSpecLen: 20 }), refused('spec_too_large', []));
 });
 
+test('JSON text longer than maxSpecLen is refused before it is parsed', () => {
+  const settings = { maxSpecLen: 40 };
+  const longAndBroken = `{"op": "=", "attr": "a", "val": "${'x'.repeat(40)}`; // not even JSON
+  assert.throws(() => compileJson(longAndBroken, null, settings), refused('spec_too_large', []));
+  assert.throws(() => compile(longAndBroken, null, settings), refused('spec_too_large', []));
+  assert.deepEqual(validate(longAndBroken, null, settings).map((e) => [e.code, e.path]), [['spec_too_large', []]]);
+  // With a lone surrogate the text goes in as UTF-16 code units: still refused by length.
+  assert.throws(() => compileJson(`${longAndBroken}\ud800`, null, settings), refused('spec_too_large', []));
+  assert.throws(() => compileJson('{"op": "="', null, settings), refused('invalid_json', []));
+});
+
 test('operator lists refuse disallowed operators deep in the tree, and validate reports each', () => {
   const settings = { allowedOperators: ['=', 'and', 'or', 'not'] };
   assert.throws(() => compile(buried({ op: 'like', attr: 'n', val: 'x%' }), null, settings), refused('operator_not_allowed', [...BURIED, 'op']));

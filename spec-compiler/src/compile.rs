@@ -13,6 +13,7 @@ use crate::error::ErrorCode;
 use crate::operator::{Family, Operator};
 use crate::ops;
 use crate::out::Out;
+use crate::rules::{FieldRules, Rules, casts_values};
 use crate::schema::FieldDef;
 use crate::spec::{Leaf, PLACEHOLDER_ATTR, Spec};
 use crate::values::{self, ValueType};
@@ -21,9 +22,11 @@ use crate::values::{self, ValueType};
 pub(crate) fn compile_tree<W: Out>(
     spec: &Spec<'_>,
     config: &CompilerConfig,
+    rules: &Rules,
     diag: &mut Diag<'static>,
 ) -> Option<W::Output> {
-    let mut walker = Walker { config, diag, out: W::new(), nodes: 0, text_clauses: 0, under_not: 0, aborted: false };
+    let mut walker =
+        Walker { config, rules, diag, out: W::new(), nodes: 0, text_clauses: 0, under_not: 0, aborted: false };
     walker.node(spec, 1);
     if walker.diag.has_errors() {
         return None;
@@ -33,6 +36,7 @@ pub(crate) fn compile_tree<W: Out>(
 
 struct Walker<'w, 'c, W> {
     config: &'c CompilerConfig,
+    rules: &'c Rules,
     diag: &'w mut Diag<'static>,
     out: W,
     nodes: usize,
@@ -126,7 +130,7 @@ impl<W: Out> Walker<'_, '_, W> {
             self.diag.error_at_key("op", ErrorCode::UnsupportedOperator, unsupported_reason(op));
             return None;
         }
-        if !self.config.operator_allowed(op) {
+        if !self.rules.operators.contains(op) {
             let message = format!("the operator {:?} is not allowed here", op.name());
             self.diag.error_at_key("op", ErrorCode::OperatorNotAllowed, message);
             return None;
@@ -145,16 +149,15 @@ impl<W: Out> Walker<'_, '_, W> {
             );
             return None;
         }
-        if !self.config.field_allowed(field) {
-            let list = if self.config.schema.is_some() { "the schema" } else { "the list of allowed fields" };
+        let schema = self.config.schema.as_ref().zip(self.rules.fields.as_ref());
+        let found = schema.map(|(schema, index)| index.find(schema, field));
+        if matches!(found, Some(None)) || !self.config.whitelist_allows(field) {
+            let list = if matches!(found, Some(None)) { "the schema" } else { "the list of allowed fields" };
             self.diag.error_at_key("attr", ErrorCode::FieldNotAllowed, format!("the field {field:?} is not in {list}"));
             return None;
         }
-        let (field, value_type) = match &self.config.schema {
-            Some(schema) => {
-                let def = schema.field(field)?;
-                self.schema_leaf(def, leaf)?
-            }
+        let (field, value_type) = match found.flatten() {
+            Some((def, rules)) => self.schema_leaf(def, rules, leaf)?,
             None => (field, leaf.value_type),
         };
         if op.family() == Family::Text && !self.text_clause_allowed() {
@@ -197,16 +200,21 @@ impl<W: Out> Walker<'_, '_, W> {
     /// What the schema says about a leaf on field `def`: its operator must be allowed, its
     /// `value_type` (if any) the field's cast, its values among the enumerated ones. Returns the
     /// stored path and the cast to apply; `None` after an error.
-    fn schema_leaf<'d>(&mut self, def: &'d FieldDef, leaf: &Leaf<'_>) -> Option<(&'d str, Option<ValueType>)> {
+    fn schema_leaf<'d>(
+        &mut self,
+        def: &'d FieldDef,
+        rules: &FieldRules,
+        leaf: &Leaf<'_>,
+    ) -> Option<(&'d str, Option<ValueType>)> {
         let op = leaf.op;
-        if !def.allows(op) {
+        if !rules.operators.contains(op) {
             let message = format!("the operator {:?} is not allowed on the field {:?}", op.name(), def.name);
             self.diag.error_at_key("op", ErrorCode::OperatorNotAllowed, message);
             return None;
         }
         // Values are cast by the field's type, for the operators that compare values.
-        let casts = matches!(op.family(), Family::Comparison | Family::Set | Family::String);
-        let cast = if casts { def.cast() } else { None };
+        let casts = casts_values(op);
+        let cast = if casts { rules.cast } else { None };
         if let Some(given) = leaf.value_type
             && Some(given) != cast
         {
@@ -218,11 +226,13 @@ impl<W: Out> Walker<'_, '_, W> {
         if let (Some(allowed), Some(val)) = (&def.values, leaf.val.as_deref())
             && casts
         {
-            let items: Vec<(Option<usize>, &Value)> = match val {
-                Value::Array(items) => items.iter().enumerate().map(|(i, v)| (Some(i), v)).collect(),
-                other => vec![(None, other)],
+            let bad = match val {
+                Value::Array(items) => {
+                    items.iter().enumerate().find(|(_, v)| !allowed.contains(v)).map(|(i, v)| (Some(i), v))
+                }
+                other => (!allowed.contains(other)).then_some((None, other)),
             };
-            if let Some((index, bad)) = items.into_iter().find(|(_, v)| !allowed.contains(v)) {
+            if let Some((index, bad)) = bad {
                 let message = format!("{bad} is not one of the values of the field {:?}", def.name);
                 self.diag.push(Seg::Key("val"));
                 match index {

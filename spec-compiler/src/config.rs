@@ -112,7 +112,8 @@ pub struct CompilerConfig {
     /// Longest string anywhere in a value, in bytes (`string_too_long`). Default 64 KiB.
     pub max_string_len: usize,
     /// Largest specification, in bytes of JSON text (a parsed value counts as its compact JSON
-    /// text would), `spec_too_large`. Default 16 MiB.
+    /// text would), `spec_too_large`. Default 16 MiB. JSON text longer than this is refused
+    /// before it is parsed ([`Compiler::parse_spec_json`](crate::Compiler::parse_spec_json)).
     pub max_spec_len: usize,
     /// The fields specs may use, with their types, operators, values and stored paths.
     pub schema: Option<FieldSchema>,
@@ -229,12 +230,6 @@ impl CompilerConfig {
         Ok(())
     }
 
-    /// True when the operator lists (if any) admit `op`.
-    pub(crate) fn operator_allowed(&self, op: Operator) -> bool {
-        let named = |names: &[String]| names.iter().any(|name| Operator::parse(name) == Some(op));
-        !named(&self.denied_operators) && self.allowed_operators.as_deref().is_none_or(named)
-    }
-
     /// The depth limit the walkers apply: `max_depth`, never more than [`MAX_DEPTH_LIMIT`] (the
     /// fields are public, so a config may reach a walker without [`validate`](Self::validate)).
     pub(crate) fn depth_limit(&self) -> usize {
@@ -243,11 +238,11 @@ impl CompilerConfig {
 
     /// True when the schema and the whitelist (if any) admit `path`.
     pub(crate) fn field_allowed(&self, path: &str) -> bool {
-        if let Some(schema) = &self.schema
-            && schema.field(path).is_none()
-        {
-            return false;
-        }
+        self.schema.as_ref().is_none_or(|schema| schema.field(path).is_some()) && self.whitelist_allows(path)
+    }
+
+    /// True when the whitelist (if any) admits `path`.
+    pub(crate) fn whitelist_allows(&self, path: &str) -> bool {
         let Some(allowed) = &self.allowed_fields else {
             return true;
         };

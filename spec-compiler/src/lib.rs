@@ -43,6 +43,7 @@ mod ops;
 mod options;
 mod out;
 mod plan;
+mod rules;
 mod schema;
 mod settings;
 mod spec;
@@ -61,7 +62,7 @@ pub use input::{parse_json, parse_json_utf16, parse_options_json, parse_options_
 pub use operator::{Family, Operator, OperatorInfo, ValueShape, operators};
 pub use options::{QueryOptions, SortKey};
 pub use out::json::{ExtJsonFormat, to_extjson_string};
-pub use plan::CompiledQuery;
+pub use plan::{CompiledQuery, match_stage};
 pub use schema::{FieldDef, FieldSchema, FieldType};
 pub use spec::{Leaf, Not, Spec};
 pub use values::ValueType;
@@ -74,6 +75,8 @@ pub struct Compiler {
     config: CompilerConfig,
     /// Why the settings are refused, if they are: every compile then fails with it.
     refused: Option<ConfigError>,
+    /// The settings, prepared for the walkers.
+    rules: rules::Rules,
 }
 
 impl Compiler {
@@ -90,7 +93,8 @@ impl Compiler {
     /// ```
     pub fn new(config: CompilerConfig) -> Self {
         let refused = config.validate().err();
-        Compiler { config, refused }
+        let rules = rules::Rules::new(&config);
+        Compiler { config, refused, rules }
     }
 
     /// The settings error every compile reports, if the settings are refused.
@@ -115,7 +119,8 @@ impl Compiler {
     /// ```
     pub fn try_new(config: CompilerConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        Ok(Compiler { config, refused: None })
+        let rules = rules::Rules::new(&config);
+        Ok(Compiler { config, refused: None, rules })
     }
 
     /// The settings.
@@ -132,7 +137,32 @@ impl Compiler {
 
     /// Compiles a spec given as JSON text into a filter.
     pub fn compile_str(&self, spec_json: &str) -> Result<Document, SpecError> {
-        self.compile(&parse_json(spec_json)?)
+        self.compile(&self.parse_spec_json(spec_json)?)
+    }
+
+    /// Parses a spec's JSON text ([`parse_json`]), refusing text longer than
+    /// [`max_spec_len`](CompilerConfig::max_spec_len) bytes (`spec_too_large`) before reading
+    /// any of it: an oversized request costs nothing to refuse.
+    pub fn parse_spec_json(&self, spec_json: &str) -> Result<Value, SpecError> {
+        self.check_text_len(spec_json.len())?;
+        parse_json(spec_json)
+    }
+
+    /// [`parse_spec_json`](Self::parse_spec_json) of UTF-16 code units ([`parse_json_utf16`]);
+    /// a unit is at least one byte of UTF-8, so more units than `max_spec_len` are refused.
+    pub fn parse_spec_json_utf16(&self, units: &[u16]) -> Result<Value, SpecError> {
+        self.check_text_len(units.len())?;
+        parse_json_utf16(units)
+    }
+
+    fn check_text_len(&self, len: usize) -> Result<(), SpecError> {
+        self.usable()?;
+        let limit = self.config.max_spec_len;
+        if len <= limit {
+            return Ok(());
+        }
+        let message = format!("the specification is larger than {limit} bytes of JSON");
+        Err(SpecError::new(ErrorCode::SpecTooLarge, Vec::new(), message))
     }
 
     /// Compiles an already built spec into a filter.
@@ -156,7 +186,7 @@ impl Compiler {
     fn compile_into<W: out::Out>(&self, spec: &Spec<'_>) -> Result<W::Output, SpecError> {
         self.usable()?;
         let mut diag = Diag::new(false);
-        match compile::compile_tree::<W>(spec, &self.config, &mut diag) {
+        match compile::compile_tree::<W>(spec, &self.config, &self.rules, &mut diag) {
             Some(filter) => Ok(filter),
             None => Err(diag.into_first().expect("a failed compile reports an error")),
         }
@@ -174,7 +204,7 @@ impl Compiler {
 
     /// [`compile_query`](Self::compile_query) from JSON text.
     pub fn compile_query_str(&self, spec_json: &str, options_json: Option<&str>) -> Result<CompiledQuery, SpecError> {
-        let spec = parse_json(spec_json)?;
+        let spec = self.parse_spec_json(spec_json)?;
         let options = options_json.map(parse_options_json).transpose()?;
         self.compile_query(&spec, options.as_ref())
     }
@@ -227,7 +257,7 @@ impl Compiler {
         let mut errors = diag.into_errors();
         if let Some(parsed) = parsed {
             let mut diag = Diag::new(true);
-            compile::compile_tree::<out::RawWriter>(&parsed, &self.config, &mut diag);
+            compile::compile_tree::<out::RawWriter>(&parsed, &self.config, &self.rules, &mut diag);
             errors.extend(diag.into_errors());
         }
         if let Some(options) = options {
@@ -242,7 +272,7 @@ impl Compiler {
 
     /// Every error in a spec given as JSON text.
     pub fn validate_str(&self, spec_json: &str) -> Vec<SpecError> {
-        match parse_json(spec_json) {
+        match self.parse_spec_json(spec_json) {
             Ok(spec) => self.validate(&spec),
             Err(err) => vec![err],
         }

@@ -1,6 +1,6 @@
 //! The compiled result: a find plan and the equivalent aggregation pipeline.
 
-use bson::{Bson, Document, doc};
+use bson::{Bson, Document, RawDocument, RawDocumentBuf, doc};
 
 use crate::options::QueryOptions;
 use crate::out::json::{ExtJsonFormat, write_bson_document};
@@ -126,6 +126,20 @@ impl CompiledQuery {
     pub fn to_relaxed_extjson(&self) -> serde_json::Value {
         Bson::Document(self.to_document()).into_relaxed_extjson()
     }
+}
+
+/// The one stage of the pipeline of a query without options, `{"$match": filter}`, from the
+/// filter's BSON bytes (what [`Compiler::compile_raw`](crate::Compiler::compile_raw) returns).
+///
+/// ```
+/// let filter = cqrs_mongo_spec::compile_raw(&serde_json::json!({"op": "=", "attr": "a", "val": 1})).unwrap();
+/// let stage = bson::Document::try_from(cqrs_mongo_spec::match_stage(&filter)).unwrap();
+/// assert_eq!(stage, bson::doc! {"$match": {"a": {"$eq": 1}}});
+/// ```
+pub fn match_stage(filter: &RawDocument) -> RawDocumentBuf {
+    let mut stage = RawDocumentBuf::new();
+    stage.append(bson::cstr!("$match"), filter);
+    stage
 }
 
 fn count(value: u64) -> Bson {

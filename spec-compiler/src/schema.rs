@@ -98,47 +98,39 @@ pub struct FieldSchema {
 }
 
 /// The operators meaningful for values of `field_type`.
-fn default_operators(field_type: FieldType) -> &'static [&'static str] {
-    const ORDERED: &[&str] =
-        &["=", "!=", ">", ">=", "<", "<=", "between", "not_between", "in", "not_in", "is_null", "is_not_null"];
+fn default_operators(field_type: FieldType) -> &'static [Operator] {
+    use Operator::*;
+    const ORDERED: &[Operator] = &[Eq, Ne, Gt, Gte, Lt, Lte, Between, NotBetween, In, NotIn, IsNull, IsNotNull];
     match field_type {
         FieldType::String => &[
-            "=",
-            "!=",
-            "in",
-            "not_in",
-            "like",
-            "not_like",
-            "ilike",
-            "contains",
-            "icontains",
-            "startswith",
-            "istartswith",
-            "endswith",
-            "iendswith",
-            "regex",
-            "iregex",
-            "is_null",
-            "is_not_null",
-            "is_empty",
-            "is_not_empty",
+            Eq,
+            Ne,
+            In,
+            NotIn,
+            Like,
+            NotLike,
+            Ilike,
+            Contains,
+            Icontains,
+            Startswith,
+            Istartswith,
+            Endswith,
+            Iendswith,
+            Regex,
+            Iregex,
+            IsNull,
+            IsNotNull,
+            IsEmpty,
+            IsNotEmpty,
         ],
         FieldType::Integer | FieldType::Decimal | FieldType::Double | FieldType::Date | FieldType::Datetime => ORDERED,
-        FieldType::Bool => &["=", "!=", "is_null", "is_not_null"],
-        FieldType::Uuid | FieldType::ObjectId => &["=", "!=", "in", "not_in", "is_null", "is_not_null"],
+        FieldType::Bool => &[Eq, Ne, IsNull, IsNotNull],
+        FieldType::Uuid | FieldType::ObjectId => &[Eq, Ne, In, NotIn, IsNull, IsNotNull],
         FieldType::GeoPoint | FieldType::GeoShape => {
-            &["intersects", "within", "disjoint", "distance_lt", "dwithin", "is_null", "is_not_null"]
+            &[Intersects, Within, Disjoint, DistanceLt, Dwithin, IsNull, IsNotNull]
         }
-        FieldType::Array => &["=", "in", "not_in", "all", "is_null", "is_not_null", "is_empty", "is_not_empty"],
-        FieldType::Object => &[
-            "json_contains",
-            "json_has_key",
-            "json_has_any",
-            "json_has_all",
-            "json_path_exists",
-            "is_null",
-            "is_not_null",
-        ],
+        FieldType::Array => &[Eq, In, NotIn, All, IsNull, IsNotNull, IsEmpty, IsNotEmpty],
+        FieldType::Object => &[JsonContains, JsonHasKey, JsonHasAny, JsonHasAll, JsonPathExists, IsNull, IsNotNull],
     }
 }
 
@@ -163,24 +155,26 @@ impl FieldDef {
         self.path.as_deref().unwrap_or(&self.name)
     }
 
+    /// The operators allowed on this field, in a stable order (listed ones may repeat).
+    pub(crate) fn allowed_operators(&self) -> impl Iterator<Item = Operator> + '_ {
+        let listed = self.operators.iter().flatten().filter_map(|name| Operator::parse(name));
+        let defaults = default_operators(self.field_type).iter().copied();
+        let (listed, defaults) = match self.operators {
+            Some(_) => (Some(listed), None),
+            None => (None, Some(defaults)),
+        };
+        listed.into_iter().flatten().chain(defaults.into_iter().flatten())
+    }
+
     /// Whether `op` may be used on this field.
     pub fn allows(&self, op: Operator) -> bool {
-        let name = op.name();
-        match &self.operators {
-            // Canonical names compare as text; only an alias needs parsing.
-            Some(names) => names.iter().any(|n| n == name || Operator::parse(n) == Some(op)),
-            None => default_operators(self.field_type).contains(&name),
-        }
+        self.allowed_operators().any(|allowed| allowed == op)
     }
 
     /// The names of the operators allowed on this field, canonical, in a stable order.
     pub fn operator_names(&self) -> Vec<&'static str> {
-        let names: Vec<Operator> = match &self.operators {
-            Some(names) => names.iter().filter_map(|n| Operator::parse(n)).collect(),
-            None => default_operators(self.field_type).iter().filter_map(|n| Operator::parse(n)).collect(),
-        };
         let mut out: Vec<&'static str> = Vec::new();
-        for op in names {
+        for op in self.allowed_operators() {
             if !out.contains(&op.name()) {
                 out.push(op.name());
             }

@@ -94,6 +94,29 @@ fn a_specification_larger_than_the_limit_is_refused_at_the_root() {
 }
 
 #[test]
+fn json_text_longer_than_the_limit_is_refused_before_it_is_parsed() {
+    let compiler = Compiler::new(CompilerConfig::default().with_max_spec_len(40));
+    // Not even valid JSON: refused for its length, so the parser never read it.
+    let long_and_broken = format!("{{\"op\": \"=\", \"attr\": \"a\", \"val\": \"{}", "x".repeat(40));
+    let code_path = |err: cqrs_mongo_spec::SpecError| (err.code(), err.path_string());
+    let too_large = (ErrorCode::SpecTooLarge, "<root>".to_owned());
+    assert_eq!(code_path(compiler.compile_str(&long_and_broken).unwrap_err()), too_large);
+    assert_eq!(code_path(compiler.compile_query_str(&long_and_broken, None).unwrap_err()), too_large);
+    assert_eq!(code_path(compiler.parse_spec_json(&long_and_broken).unwrap_err()), too_large);
+    let units: Vec<u16> = long_and_broken.encode_utf16().collect();
+    assert_eq!(code_path(compiler.parse_spec_json_utf16(&units).unwrap_err()), too_large);
+    let errors: Vec<_> = compiler.validate_str(&long_and_broken).into_iter().map(code_path).collect();
+    assert_eq!(errors, std::slice::from_ref(&too_large));
+    // Within the limit, the same text is the syntax error it is; whitespace counts as text.
+    let short_and_broken = "{\"op\": \"=\"";
+    assert_eq!(compiler.compile_str(short_and_broken).unwrap_err().code(), ErrorCode::InvalidJson);
+    let spaced = format!("{{\"op\":\"=\",\"attr\":\"a\",\"val\":1}}{}", " ".repeat(20));
+    assert!(spaced.len() > 40 && spaced.trim_end().len() <= 40);
+    assert_eq!(code_path(compiler.compile_str(&spaced).unwrap_err()), too_large);
+    assert!(compiler.compile_str(spaced.trim_end()).is_ok());
+}
+
+#[test]
 fn operator_lists_allow_and_deny_by_name_or_alias_and_refuse_unknown_names() {
     let allow = Compiler::try_new(CompilerConfig::default().allow_operators(["=", "in", "and", "or", "not"])).unwrap();
     assert!(allow.compile(&json!({"op": "in", "attr": "a", "val": [1]})).is_ok());

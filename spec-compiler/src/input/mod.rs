@@ -157,54 +157,128 @@ fn error_offset(text: &str, err: &serde_json::Error) -> usize {
 
 /// Whether `value` written as compact JSON would be longer than `limit` bytes. Stops as soon as
 /// it is; strings count their UTF-8 bytes and quotes (escapes are not counted), numbers their
-/// decimal digits. Iterative, so a value nested any depth cannot exhaust the stack.
+/// decimal digits. Recursive down to [`MAX_JSON_DEPTH`] levels (no allocation for the specs one
+/// meets), iterative below, so a value nested any depth cannot exhaust the stack.
 pub(crate) fn json_len_exceeds(value: &Value, limit: usize) -> bool {
-    fn number_len(n: &serde_json::Number) -> usize {
-        let digits = |mut v: u64| {
-            let mut count = 1;
-            while v >= 10 {
-                v /= 10;
-                count += 1;
-            }
-            count
-        };
-        match (n.as_u64(), n.as_i64()) {
-            (Some(u), _) => digits(u),
-            (None, Some(i)) => 1 + digits(i.unsigned_abs()),
-            _ => n.to_string().len(),
-        }
-    }
     if limit == usize::MAX {
         return false; // no limit: nothing to count
     }
     let mut left = limit;
+    exceeds(value, &mut left, 0)
+}
+
+/// Takes `bytes` from `left`; true when they do not fit.
+fn take(left: &mut usize, bytes: usize) -> bool {
+    match left.checked_sub(bytes) {
+        Some(rest) => {
+            *left = rest;
+            false
+        }
+        None => true,
+    }
+}
+
+/// A value's own bytes, not counting its children: brackets, commas, keys with quotes and colon.
+fn own_bytes(value: &Value) -> usize {
+    match value {
+        Value::Null | Value::Bool(true) => 4,
+        Value::Bool(false) => 5,
+        Value::Number(n) => number_len(n),
+        Value::String(s) => s.len() + 2,
+        Value::Array(items) => 2 + items.len().saturating_sub(1),
+        Value::Object(map) => 2 + map.len().saturating_sub(1) + map.keys().map(|key| key.len() + 3).sum::<usize>(),
+    }
+}
+
+fn exceeds(value: &Value, left: &mut usize, depth: usize) -> bool {
+    match value {
+        Value::Array(items) if depth < MAX_JSON_DEPTH => {
+            if take(left, 2 + items.len().saturating_sub(1)) {
+                return true;
+            }
+            for item in items {
+                if exceeds(item, left, depth + 1) {
+                    return true;
+                }
+            }
+            false
+        }
+        Value::Object(map) if depth < MAX_JSON_DEPTH => {
+            if take(left, 2 + map.len().saturating_sub(1)) {
+                return true;
+            }
+            for (key, item) in map {
+                if take(left, key.len() + 3) || exceeds(item, left, depth + 1) {
+                    return true;
+                }
+            }
+            false
+        }
+        Value::Array(_) | Value::Object(_) => exceeds_iteratively(value, left),
+        scalar => take(left, own_bytes(scalar)),
+    }
+}
+
+fn exceeds_iteratively(value: &Value, left: &mut usize) -> bool {
     let mut pending = vec![value];
     while let Some(value) = pending.pop() {
-        let bytes = match value {
-            Value::Null | Value::Bool(true) => 4,
-            Value::Bool(false) => 5,
-            Value::Number(n) => number_len(n),
-            Value::String(s) => s.len() + 2,
-            Value::Array(items) => {
-                pending.extend(items.iter());
-                2 + items.len().saturating_sub(1)
-            }
-            Value::Object(map) => {
-                pending.extend(map.values());
-                2 + map.len().saturating_sub(1) + map.keys().map(|key| key.len() + 3).sum::<usize>()
-            }
-        };
-        match left.checked_sub(bytes) {
-            Some(rest) => left = rest,
-            None => return true,
+        if take(left, own_bytes(value)) {
+            return true;
+        }
+        match value {
+            Value::Array(items) => pending.extend(items.iter()),
+            Value::Object(map) => pending.extend(map.values()),
+            _ => {}
         }
     }
     false
 }
 
+fn number_len(n: &serde_json::Number) -> usize {
+    let digits = |mut v: u64| {
+        let mut count = 1;
+        while v >= 10 {
+            v /= 10;
+            count += 1;
+        }
+        count
+    };
+    match (n.as_u64(), n.as_i64()) {
+        (Some(u), _) => digits(u),
+        (None, Some(i)) => 1 + digits(i.unsigned_abs()),
+        _ => n.to_string().len(),
+    }
+}
+
 #[cfg(test)]
 mod tests {
     use super::*;
+
+    #[test]
+    fn the_size_is_that_of_compact_json_text() {
+        let values = [
+            serde_json::json!({"op": "and", "conditions": [{"op": "=", "attr": "a", "val": [1, -20, 3.5, null]}]}),
+            serde_json::json!({"k": {"": [true, false, {}, []]}, "é": "ünïcode", "n": 18446744073709551615u64}),
+            serde_json::json!("x"),
+        ];
+        for value in values {
+            let len = serde_json::to_string(&value).unwrap().len();
+            assert!(!json_len_exceeds(&value, len), "{value} fits in {len} bytes");
+            assert!(json_len_exceeds(&value, len - 1), "{value} does not fit in {} bytes", len - 1);
+        }
+    }
+
+    #[test]
+    fn a_value_nested_any_depth_is_sized_without_exhausting_the_stack() {
+        let depth = 100_000;
+        let mut value = Value::Null;
+        for _ in 0..depth {
+            value = Value::Array(vec![value]);
+        }
+        assert!(!json_len_exceeds(&value, 2 * depth + 4));
+        assert!(json_len_exceeds(&value, 2 * depth + 3));
+        std::mem::forget(value); // dropping it would recurse as deep
+    }
 
     fn failure(text: &str) -> (ErrorCode, String) {
         let err = parse_json(text).unwrap_err();
