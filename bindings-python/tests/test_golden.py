@@ -32,7 +32,7 @@ CASES = load_cases()
 IDS = [case.name for case in CASES]
 FAMILIES = {
     "comparison", "errors", "extended_json", "geo", "json", "logical", "null",
-    "numbers", "options", "reference", "set", "string", "text", "value_type",
+    "numbers", "options", "reference", "schema", "set", "string", "text", "value_type",
 }  # fmt: skip
 
 
