@@ -1,7 +1,10 @@
 // Filter builder demo: a tree of AND/OR groups and conditions, turned into a specification,
-// validated and compiled live by the WebAssembly module. No framework: the builder is re-rendered
-// on structural changes (add, remove, toggle); typing only updates the state and the outputs.
-import { init, compile, validate, operators } from '../js/web.mjs';
+// validated and compiled live by the WebAssembly module. The fields and the operators each one
+// offers come from a field schema (schema.json) through querybuilderFields, and the compiler
+// checks every spec against the same schema, so the page offers nothing it would refuse; a spec
+// edited by hand as JSON is checked the same way. No framework: the builder is re-rendered on
+// structural changes (add, remove, toggle); typing only updates the state and the outputs.
+import { init, compile, validate, operators, querybuilderFields } from '../js/web.mjs';
 
 const FAMILIES = {
   comparison: 'Comparison', set: 'Set', string: 'String', null: 'Null / empty',
@@ -19,7 +22,8 @@ const INPUT_OF_KEY = { attr: 'field', op: 'select', val: 'value' };
 const $ = (selector) => document.querySelector(selector);
 const byTestId = (id) => $(`[data-testid="${id}"]`);
 const builder = $('#builder');
-const specOut = $('#spec-json');
+const specEditor = $('#spec-json');
+const editedNote = $('#spec-edited');
 const filterOut = $('#filter-json');
 const summary = $('#errors');
 
@@ -39,12 +43,20 @@ function h(tag, attrs = {}, ...children) {
 
 // ---- state ---------------------------------------------------------------------------------
 
-let OPS = [];
-let SHAPES = new Map();
+/** The compiler settings: the schema, as the service would apply it. */
+let SETTINGS = {};
+/** The schema's fields as react-querybuilder fields: name, label, operators, values. */
+let FIELDS = [];
+/** Operator metadata (family, value shape, aliases, description) by name. */
+let OPS = new Map();
 let nextCondition = 0;
 let nextGroup = 0;
 const newGroup = () => ({ kind: 'group', id: nextGroup++, op: 'and', children: [] });
-const newCondition = () => ({ kind: 'cond', id: nextCondition++, field: '', op: '=', value: '' });
+const newCondition = () => ({ kind: 'cond', id: nextCondition++, field: FIELDS[0].name, op: allowedOps(FIELDS[0].name)[0], value: '' });
+const fieldNamed = (name) => FIELDS.find((f) => f.name === name);
+/** The operators the schema allows on a field, in the schema's order. */
+const allowedOps = (name) => (fieldNamed(name)?.operators ?? []).map((op) => op.name);
+const shapeOf = (op) => OPS.get(op)?.value_shape;
 const root = newGroup();
 /** DOM elements of each node (condition or group), for marking errors without re-rendering. */
 const views = new Map();
@@ -81,8 +93,8 @@ function toVal(shape, text) {
 
 function toSpec(node) {
   if (node.kind === 'group') return { op: node.op, conditions: node.children.map(toSpec) };
-  const leaf = { op: node.op, attr: node.field.trim() };
-  const val = toVal(SHAPES.get(node.op), node.value);
+  const leaf = { op: node.op, attr: node.field };
+  const val = toVal(shapeOf(node.op), node.value);
   if (val !== undefined) leaf.val = val;
   return leaf;
 }
@@ -111,43 +123,59 @@ function comparePaths(a, b) {
 
 // ---- rendering -----------------------------------------------------------------------------
 
+/** The operator select of a condition: only the operators the schema allows on its field. */
 function operatorSelect(cond) {
   const select = h('select', { testid: `op-${cond.id}`, 'aria-label': 'Operator', onchange: () => {
     cond.op = select.value;
     updateValueInput(cond);
     refresh();
   } });
-  for (const family of [...new Set(OPS.map((op) => op.family))]) {
-    const group = h('optgroup', { label: FAMILIES[family] ?? family });
-    for (const op of OPS.filter((o) => o.family === family)) {
-      const aliases = op.aliases.length ? `  (${op.aliases.join(', ')})` : '';
-      group.append(h('option', { value: op.name, title: op.description }, op.name + aliases));
-    }
-    select.append(group);
-  }
+  fillOperators(select, cond);
+  return select;
+}
+
+function fillOperators(select, cond) {
+  const allowed = allowedOps(cond.field);
+  if (!allowed.includes(cond.op)) cond.op = allowed[0];
+  const families = [...new Set(allowed.map((name) => OPS.get(name).family))];
+  select.replaceChildren(...families.map((family) => h('optgroup', { label: FAMILIES[family] ?? family },
+    ...allowed.filter((name) => OPS.get(name).family === family).map((name) => {
+      const { aliases, description } = OPS.get(name);
+      return h('option', { value: name, title: description }, name + (aliases.length ? `  (${aliases.join(', ')})` : ''));
+    }))));
   select.value = cond.op;
+}
+
+/** The field select of a condition: the schema's fields, by label. */
+function fieldSelect(cond) {
+  const select = h('select', { testid: `field-${cond.id}`, 'aria-label': 'Field', onchange: () => {
+    cond.field = select.value;
+    const view = views.get(cond);
+    fillOperators(view.select, cond);
+    view.value.setAttribute('list', `values-${cond.field}`);
+    updateValueInput(cond);
+    refresh();
+  } }, ...FIELDS.map((f) => h('option', { value: f.name }, f.label)));
+  select.value = cond.field;
   return select;
 }
 
 /** Shows, hides and re-labels the value input for the condition's operator. */
 function updateValueInput(cond) {
   const { value, select } = views.get(cond);
-  const shape = SHAPES.get(cond.op);
+  const shape = shapeOf(cond.op);
   value.hidden = shape === 'flag';
   value.placeholder = PLACEHOLDERS[shape] ?? 'value';
   value.classList.toggle('mono', ['document', 'geometry', 'distance'].includes(shape));
-  select.title = OPS.find((o) => o.name === cond.op)?.description ?? '';
+  select.title = OPS.get(cond.op)?.description ?? '';
 }
 
 function renderCondition(cond, parent) {
-  const field = h('input', {
-    testid: `field-${cond.id}`, list: 'sample-fields', value: cond.field, placeholder: 'field',
-    'aria-label': 'Field', autocomplete: 'off', spellcheck: false,
-    oninput: () => { cond.field = field.value; refresh(); },
-  });
+  const field = fieldSelect(cond);
   const select = operatorSelect(cond);
   const value = h('input', {
     testid: `value-${cond.id}`, value: cond.value, 'aria-label': 'Value', autocomplete: 'off',
+    list: `values-${cond.field}`,
     spellcheck: false, oninput: () => { cond.value = value.value; refresh(); },
   });
   const remove = h('button', {
@@ -228,25 +256,42 @@ function pretty(value, width = 56, indent = '', prefix = 0) {
 
 // ---- validation and output -------------------------------------------------------------------
 
-function refresh() {
-  const spec = toSpec(root);
-  specOut.textContent = pretty(spec, 68);
-  let errors = validate(spec);
+/** Validates and compiles `spec` (an object, or JSON text typed by hand) with the schema. */
+function check(spec) {
+  let errors = validate(spec, null, SETTINGS);
   let filter;
   if (errors.length === 0) {
     try {
-      filter = compile(spec).filter;
+      filter = compile(spec, null, SETTINGS).filter;
     } catch (err) {
       errors = [{ code: err.code ?? 'error', path: err.path ?? [], message: err.message }];
     }
   }
   errors.sort((a, b) => comparePaths(a.path, b.path));
-  showErrors(errors);
+  return { errors, filter };
+}
+
+function showResult({ errors, filter }, inline) {
+  showErrors(errors, inline);
   filterOut.textContent = filter === undefined ? '// fix the problems to see the filter' : pretty(filter);
   filterOut.classList.toggle('stale', filter === undefined);
 }
 
-function showErrors(errors) {
+/** The builder changed: its spec replaces whatever the editor held. */
+function refresh() {
+  const spec = toSpec(root);
+  specEditor.value = pretty(spec, 68);
+  editedNote.hidden = true;
+  showResult(check(spec), true);
+}
+
+/** The spec was edited by hand: the text is what is checked (errors by path, not by row). */
+function onSpecEdited() {
+  editedNote.hidden = false;
+  showResult(check(specEditor.value), false);
+}
+
+function showErrors(errors, inline) {
   for (const view of views.values()) {
     view.error.hidden = true;
     view.error.replaceChildren();
@@ -254,7 +299,7 @@ function showErrors(errors) {
     view.row.classList.remove('invalid');
     for (const key of ['field', 'select', 'value']) view[key]?.removeAttribute('aria-invalid');
   }
-  for (const err of errors) {
+  for (const err of inline ? errors : []) {
     const { node, key } = locate(err.path);
     const view = views.get(node);
     if (!view) continue;
@@ -277,10 +322,20 @@ function showErrors(errors) {
 
 // ---- start ---------------------------------------------------------------------------------
 
+/** One datalist per field with enumerated values, suggested by its value inputs. */
+function valueLists() {
+  return FIELDS.filter((f) => f.values).map((f) => h('datalist', { id: `values-${f.name}` },
+    ...f.values.map((v) => h('option', { value: v.name }, v.label))));
+}
+
 try {
-  await init();
-  OPS = operators().filter((op) => op.supported && op.family !== 'logical');
-  SHAPES = new Map(OPS.map((op) => [op.name, op.value_shape]));
+  const [schema] = await Promise.all([fetch('schema.json').then((r) => r.json()), init()]);
+  SETTINGS = { schema };
+  FIELDS = querybuilderFields(schema);
+  OPS = new Map(operators().map((op) => [op.name, op]));
+  document.body.append(...valueLists());
+  specEditor.addEventListener('input', onSpecEdited);
+  $('#reset-spec').addEventListener('click', refresh);
   render();
   document.body.dataset.ready = 'true';
 } catch (err) {

@@ -1,12 +1,15 @@
 // Drives demo/index.html in headless Chromium: builds a three-condition filter by clicking and
 // typing, and checks the filter the page shows (compiled by the WebAssembly module in the browser)
-// against the Rust compiler's output for the same spec (`cargo run --example compile`).
-// Also checks that an invalid value is reported inline, and saves demo/screenshot.png.
+// against the Rust compiler's output for the same spec and the same field schema
+// (`cargo run --example compile -- --settings`). Also checks that the page offers only the
+// operators the schema allows, that a spec edited by hand with a disallowed operator shows the
+// compiler's error, that an invalid value is reported inline, and saves demo/screenshot.png.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { createServer } from 'node:http';
 import { existsSync } from 'node:fs';
-import { readFile, stat } from 'node:fs/promises';
+import { mkdtemp, readFile, stat, writeFile } from 'node:fs/promises';
+import { tmpdir } from 'node:os';
 import { spawn } from 'node:child_process';
 import { dirname, extname, join, resolve, sep } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -55,8 +58,11 @@ async function startServer() {
   return { server, base: `http://127.0.0.1:${server.address().port}` };
 }
 
-/** Runs cargo in the workspace with `input` on stdin; resolves to its stdout. */
-function cargo(args, input = '') {
+/**
+ * Runs cargo in the workspace with `input` on stdin; resolves to its stdout (also for exit
+ * status 1 when `errorsToo`: the example's status for a spec error).
+ */
+function cargo(args, input = '', errorsToo = false) {
   return new Promise((ok, fail) => {
     const child = spawn('cargo', args, { cwd: WORKSPACE, stdio: ['pipe', 'pipe', 'pipe'] });
     let out = '';
@@ -64,16 +70,24 @@ function cargo(args, input = '') {
     child.stdout.on('data', (d) => { out += d; });
     child.stderr.on('data', (d) => { err += d; });
     child.on('error', fail);
-    child.on('close', (code) => (code === 0 ? ok(out) : fail(new Error(`cargo ${args.join(' ')} exited with ${code}: ${out}${err}`))));
+    child.on('close', (code) => (code === 0 || (errorsToo && code === 1)
+      ? ok(out)
+      : fail(new Error(`cargo ${args.join(' ')} exited with ${code}: ${out}${err}`))));
     child.stdin.end(input);
   });
 }
 
 const EXAMPLE = ['-q', '-p', 'cqrs-mongo-spec', '--example', 'compile'];
+const SCHEMA = JSON.parse(await readFile(join(PKG, 'demo/schema.json'), 'utf8'));
+const SETTINGS_FILE = join(await mkdtemp(join(tmpdir(), 'demo-settings-')), 'settings.json');
+await writeFile(SETTINGS_FILE, JSON.stringify({ schema: SCHEMA }));
 
-/** What the Rust compiler makes of a spec: `{filter, ...}` as relaxed Extended JSON. */
+/**
+ * What the Rust compiler makes of a spec with the page's schema: `{filter, ...}` as relaxed
+ * Extended JSON, or `{error: {code, path, message}}`.
+ */
 async function rustCompile(specJson) {
-  const out = await cargo(['run', ...EXAMPLE], specJson);
+  const out = await cargo(['run', ...EXAMPLE, '--', '--settings', SETTINGS_FILE], specJson, true);
   try {
     return JSON.parse(out);
   } catch {
@@ -91,12 +105,18 @@ const tid = (page, id) => page.getByTestId(id);
 
 async function addCondition(page, id, field, op, value) {
   await tid(page, 'add-condition').click();
-  await tid(page, `field-${id}`).fill(field);
+  await tid(page, `field-${id}`).selectOption(field);
   await tid(page, `op-${id}`).selectOption(op);
   if (value !== undefined) await tid(page, `value-${id}`).fill(value);
 }
 
-const readJson = async (page, id) => JSON.parse(await page.locator(id).textContent());
+/** The spec (the editor's text) or the filter the page shows. */
+const readJson = async (page, id) => JSON.parse(id === '#spec-json'
+  ? await page.locator(id).inputValue()
+  : await page.locator(id).textContent());
+const specText = (page) => page.locator('#spec-json').inputValue();
+/** The values of the options a select offers. */
+const offered = (page, id) => tid(page, id).locator('option').evaluateAll((options) => options.map((o) => o.value));
 
 test('demo page builds a filter identical to the Rust compiler', { timeout: 120_000 }, async () => {
   assert.ok(existsSync(CHROMIUM),
@@ -155,7 +175,7 @@ test('demo page builds a filter identical to the Rust compiler', { timeout: 120_
     });
     const filter = await readJson(page, '#filter-json');
     await built;
-    const rust = await rustCompile(await page.locator('#spec-json').textContent());
+    const rust = await rustCompile(await specText(page));
     assert.deepEqual(filter, rust.filter);
     assert.deepEqual(filter, {
       $or: [{ status: { $eq: 'active' } }, { total: { $gte: 100 } }, { region: { $in: ['eu', 'us'] } }],
@@ -180,7 +200,7 @@ test('demo page builds a filter identical to the Rust compiler', { timeout: 120_
     await tid(page, 'value-3').fill('5, 10');
     await rowError.waitFor({ state: 'hidden' });
     assert.equal(await page.locator('#errors').getAttribute('data-count'), '0');
-    const rust4 = await rustCompile(await page.locator('#spec-json').textContent());
+    const rust4 = await rustCompile(await specText(page));
     assert.deepEqual(await readJson(page, '#filter-json'), rust4.filter);
 
     // Flag operators hide the value input; removing a row drops it from the spec.
@@ -194,7 +214,7 @@ test('demo page builds a filter identical to the Rust compiler', { timeout: 120_
     await tid(page, 'add-group').click();
     assert.equal(await tid(page, 'group-error-1').getAttribute('data-code'), 'empty_group');
     await tid(page, 'add-condition-1').click();
-    await tid(page, 'field-4').fill('note');
+    await tid(page, 'field-4').selectOption('note');
     await tid(page, 'op-4').selectOption('icontains');
     await tid(page, 'value-4').fill('gift');
     await tid(page, 'group-op-1-or').click();
@@ -212,6 +232,44 @@ test('demo page builds a filter identical to the Rust compiler', { timeout: 120_
     assert.deepEqual(await readJson(page, '#spec-json'), demoSpec);
     const rustDemo = await rustCompile(JSON.stringify(demoSpec));
     assert.deepEqual(await readJson(page, '#filter-json'), rustDemo.filter);
+
+    // Only the schema's fields, and per field only its operators, can be chosen.
+    assert.deepEqual(await offered(page, 'field-0'), SCHEMA.fields.map((f) => f.name));
+    assert.deepEqual(await offered(page, 'op-1'), ['=', '!=', 'in', 'not_in', 'is_null', 'is_not_null']); // status, as listed
+    assert.deepEqual(await offered(page, 'op-0'), // total, an integer: the ordered operators
+      ['=', '!=', '>', '>=', '<', '<=', 'between', 'not_between', 'in', 'not_in', 'is_null', 'is_not_null']);
+    await assert.rejects(tid(page, 'op-1').selectOption('like', { timeout: 2_000 }));
+    await tid(page, 'field-1').selectOption('note');
+    assert.ok((await offered(page, 'op-1')).includes('like'));
+    await tid(page, 'op-1').selectOption('like');
+    await tid(page, 'field-1').selectOption('status');
+    assert.equal(await tid(page, 'op-1').inputValue(), '=', 'an operator the new field does not allow is replaced');
+    assert.equal((await readJson(page, '#spec-json')).conditions[1].op, '=');
+    await tid(page, 'op-1').selectOption('in');
+
+    // A UI name with a stored path: the filter uses the path, as the Rust compiler does.
+    await addCondition(page, 2, 'customer', 'icontains', 'smith');
+    const stored = await readJson(page, '#filter-json');
+    assert.deepEqual(stored.$and[2], { 'customer.name': { $regex: 'smith', $options: 'i' } });
+    assert.deepEqual(stored, (await rustCompile(await specText(page))).filter);
+
+    // A spec edited by hand with an operator the schema does not allow on its field shows the
+    // compiler's error at its path, the same the Rust compiler reports; the builder restores it.
+    const edited = { op: 'and', conditions: [{ op: '=', attr: 'status', val: 'paid' }, { op: 'like', attr: 'status', val: 'pa%' }] };
+    await page.locator('#spec-json').fill(JSON.stringify(edited, null, 2));
+    assert.equal(await tid(page, 'spec-edited').isVisible(), true);
+    assert.equal(await page.locator('#errors').getAttribute('data-count'), '1');
+    assert.match(await page.locator('#errors').textContent(), /operator_not_allowed.*<root>\.conditions\[1\]\.op/);
+    assert.ok((await page.locator('#filter-json').textContent()).startsWith('//'));
+    const rustError = (await rustCompile(JSON.stringify(edited))).error;
+    assert.deepEqual([rustError.code, rustError.path], ['operator_not_allowed', ['conditions', 1, 'op']]);
+    // Valid JSON typed by hand compiles with the schema too (the stored path again).
+    await page.locator('#spec-json').fill('{"op": "=", "attr": "customer", "val": "Ann"}');
+    assert.equal(await page.locator('#errors').getAttribute('data-count'), '0');
+    assert.deepEqual(await readJson(page, '#filter-json'), { 'customer.name': { $eq: 'Ann' } });
+    await tid(page, 'reset-spec').click();
+    assert.equal(await tid(page, 'spec-edited').isVisible(), false);
+    assert.deepEqual(await readJson(page, '#filter-json'), stored);
 
     assert.deepEqual(problems, []);
   } finally {
