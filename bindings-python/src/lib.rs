@@ -282,7 +282,10 @@ fn validate<'py>(
     let compiler = compiler(settings).map_err(|f| f.into_py(py))?;
     let mut nodes = 0;
     let parsed = (|| -> Result<(Option<Value>, Option<Value>), Failure> {
-        Ok((json_arg(Some(spec), Arg::Spec(&compiler), &mut nodes)?, json_arg(options, Arg::Other("options"), &mut nodes)?))
+        Ok((
+            json_arg(Some(spec), Arg::Spec(&compiler), &mut nodes)?,
+            json_arg(options, Arg::Other("options"), &mut nodes)?,
+        ))
     })();
     let errors = match parsed {
         Ok((Some(spec), options)) => compiler.validate_query(&spec, options.as_ref()),

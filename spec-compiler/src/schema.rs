@@ -62,6 +62,25 @@ pub enum FieldType {
     Object,
 }
 
+impl FieldType {
+    /// Every field type, in the order of the documentation.
+    pub const ALL: [FieldType; 13] = [
+        FieldType::String,
+        FieldType::Integer,
+        FieldType::Decimal,
+        FieldType::Double,
+        FieldType::Bool,
+        FieldType::Date,
+        FieldType::Datetime,
+        FieldType::Uuid,
+        FieldType::ObjectId,
+        FieldType::GeoPoint,
+        FieldType::GeoShape,
+        FieldType::Array,
+        FieldType::Object,
+    ];
+}
+
 /// One field of a [`FieldSchema`].
 #[derive(Debug, Clone, PartialEq, Eq, Serialize, Deserialize)]
 #[serde(deny_unknown_fields)]
@@ -318,6 +337,34 @@ impl FieldSchema {
                 Err(SpecError::new(ErrorCode::InvalidOption, vec![PathSegment::Key("schema".into())], problem))
             }
             None => Ok(schema),
+        }
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn all_lists_every_field_type_once_in_order() {
+        // Adding a type breaks this match, which is the reminder to add it to ALL.
+        let position = |t: FieldType| match t {
+            FieldType::String => 0,
+            FieldType::Integer => 1,
+            FieldType::Decimal => 2,
+            FieldType::Double => 3,
+            FieldType::Bool => 4,
+            FieldType::Date => 5,
+            FieldType::Datetime => 6,
+            FieldType::Uuid => 7,
+            FieldType::ObjectId => 8,
+            FieldType::GeoPoint => 9,
+            FieldType::GeoShape => 10,
+            FieldType::Array => 11,
+            FieldType::Object => 12,
+        };
+        for (index, field_type) in FieldType::ALL.iter().enumerate() {
+            assert_eq!(position(*field_type), index);
         }
     }
 }

@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Protocol, TypedDict, runtime_checkable
+from typing import Any, Literal, Protocol, TypeAlias, TypedDict, runtime_checkable
 
 from ._native import CompiledQuery, SpecError
 from ._native import compile as _compile
@@ -28,8 +28,10 @@ from ._native import validate as _validate
 
 __all__ = [
     "CompiledQuery",
+    "ErrorCode",
     "FieldDef",
     "FieldSchema",
+    "FieldType",
     "RegexPolicy",
     "SpecError",
     "SupportsToDict",
@@ -41,6 +43,56 @@ __all__ = [
 ]
 
 _OPTION_FIELDS = ("limit", "offset", "order_by", "select_fields", "distinct", "group_by")
+
+
+ErrorCode: TypeAlias = Literal[
+    "invalid_json",
+    "invalid_node",
+    "missing_field",
+    "unknown_key",
+    "unknown_operator",
+    "unsupported_operator",
+    "empty_group",
+    "invalid_value",
+    "invalid_cast",
+    "unknown_value_type",
+    "invalid_extended_json",
+    "invalid_field_path",
+    "field_not_allowed",
+    "invalid_regex",
+    "invalid_text_search",
+    "too_deep",
+    "too_many_nodes",
+    "list_too_long",
+    "invalid_option",
+    "operator_not_allowed",
+    "regex_not_allowed",
+    "regex_too_long",
+    "unsafe_regex",
+    "string_too_long",
+    "spec_too_large",
+    "value_type_mismatch",
+    "value_not_allowed",
+]
+"""The stable ``code`` of a :class:`SpecError` (the same in Rust and JavaScript; a Rust test holds
+this list to the compiler's)."""
+
+FieldType: TypeAlias = Literal[
+    "string",
+    "integer",
+    "decimal",
+    "double",
+    "bool",
+    "date",
+    "datetime",
+    "uuid",
+    "object_id",
+    "geo_point",
+    "geo_shape",
+    "array",
+    "object",
+]
+"""The ``type`` of a :class:`FieldDef` (checked against the compiler's by a Rust test)."""
 
 
 class RegexPolicy(TypedDict, total=False):
@@ -55,7 +107,7 @@ class RegexPolicy(TypedDict, total=False):
 
 class _FieldDefRequired(TypedDict):
     name: str
-    type: str
+    type: FieldType
 
 
 class FieldDef(_FieldDefRequired, total=False):
@@ -64,7 +116,7 @@ class FieldDef(_FieldDefRequired, total=False):
     ``object_id``, ``geo_point``, ``geo_shape``, ``array``, ``object``), and optionally ``items``
     (an array's item type), ``operators``, ``values``, ``path`` (stored path) and ``label``."""
 
-    items: str
+    items: FieldType
     operators: list[str]
     values: list[Any]
     path: str
