@@ -5,8 +5,7 @@
 
 #[path = "../../cli/tests/support/binary.rs"]
 mod binary;
-#[path = "../../persistence/tests/support/mod.rs"]
-mod server;
+use cqrs_mongo_persistence::testing as server;
 
 use std::process::{Command, Output};
 

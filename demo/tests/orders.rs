@@ -2,8 +2,7 @@
 //! one transaction, paying is checked against the folded state, and the typed projection
 //! builds `order_summaries` documents that decode as `OrderSummary`.
 
-#[path = "../../persistence/tests/support/mod.rs"]
-mod server;
+use cqrs_mongo_persistence::testing as server;
 
 use bson::{Document, doc};
 use cqrs_mongo_demo::{Line, OrderSummary, SUMMARIES, order_store, order_summaries, pay_order, place_order};

@@ -163,6 +163,8 @@ mod snapshots;
 mod subscription;
 pub mod telemetry;
 mod tenancy;
+#[cfg(feature = "testing")]
+pub mod testing;
 mod uow;
 mod version;
 

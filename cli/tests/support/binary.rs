@@ -4,7 +4,7 @@
 
 use std::process::{Command, Output, Stdio};
 
-use super::server::{name, server_uri};
+use cqrs_mongo_persistence::testing::{database_name as name, server_uri};
 
 /// The binary at `path`, pointed at the test server (through `MONGODB_URI`, as a user would)
 /// and at the test's database.

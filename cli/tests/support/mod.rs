@@ -1,5 +1,5 @@
-//! Test support: the database server and one database per test (the persistence crate's
-//! support module, shared), plus running the `cqrs-mongo` binary.
+//! Test support: the database server and one database per test (the persistence crate's public
+//! `testing` helpers), plus running the `cqrs-mongo` binary.
 
 #![allow(dead_code, unused_imports)]
 
@@ -7,13 +7,10 @@ use std::process::{Command, Output};
 
 use cqrs_mongo_persistence::{Alone, Connection};
 
-#[path = "../../../persistence/tests/support/mod.rs"]
-mod server;
-
 mod binary;
 
 pub use binary::{status_row, stdout_ok};
-pub use server::{database, name, server_uri};
+pub use cqrs_mongo_persistence::testing::{database, database_name as name, server_uri};
 
 /// The `cqrs-mongo` binary, pointed at the test server and at the test's database.
 pub fn cli(test: &str) -> Command {
