@@ -52,7 +52,7 @@ impl ProjectionStore {
         }
     }
 
-    /// Every [`find`](Self::find) carries this server-side time limit (`maxTimeMS`): a
+    /// Every [`find`](Self::find) and [`count`](Self::count) carries this server-side time limit (`maxTimeMS`): a
     /// specification from a client cannot keep the server busy longer.
     pub fn max_time(mut self, limit: std::time::Duration) -> Self {
         self.max_time = Some(limit);
@@ -154,8 +154,20 @@ impl ProjectionStore {
     pub async fn find(&self, collection: &str, spec: &Value, options: Option<&QueryOptions>) -> Result<Vec<Document>> {
         let options = options.cloned().unwrap_or_default();
         // The caller's spec compiles as given; the tenant clause is added to the result.
-        let query = self.compiler.compile_spec_query(&cqrs_mongo_spec::Spec::from_value(spec)?, &options)?;
+        let query = self.compiler.compile_spec_query(&self.compiler.parse_spec(spec)?, &options)?;
         query::run(&self.collection(collection), self.tenant.as_ref(), query, &options, self.max_time, None).await
+    }
+
+    /// How many documents of `collection` match a specification (within the tenant scope and
+    /// the time limit): the total behind a page of [`find`](Self::find).
+    pub async fn count(&self, collection: &str, spec: &Value) -> Result<u64> {
+        let filter = self.scoped(self.compiler.compile(spec)?);
+        let collection = self.collection(collection);
+        let count = collection.count_documents(filter);
+        Ok(match self.max_time {
+            Some(limit) => count.max_time(limit).await?,
+            None => count.await?,
+        })
     }
 
     /// Deletes one document.

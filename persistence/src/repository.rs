@@ -338,7 +338,7 @@ impl<T: Aggregate> Repository<T> {
     ) -> Result<Vec<Document>> {
         let on = on.into();
         traced(T::COLLECTION, "search_documents", async move {
-            let query = self.compiler.compile_spec_query(&cqrs_mongo_spec::Spec::from_value(spec)?, options)?;
+            let query = self.compiler.compile_spec_query(&self.compiler.parse_spec(spec)?, options)?;
             let mut guard = on.session().await;
             let session = guard.get();
             query::run(&self.collection, self.tenant.as_ref(), query, options, self.max_time, session).await

@@ -74,6 +74,8 @@ async fn every_read_built_from_a_spec_sends_the_stores_time_limit() {
     let from = seen.lock().unwrap().len();
     assert_eq!(store.find("summaries", &spec, None).await.unwrap().len(), 1);
     store.find("summaries", &spec, Some(&grouped)).await.unwrap();
+    assert_eq!(store.count("summaries", &spec).await.unwrap(), 1);
     assert_eq!(limits(&seen, from, "find", "summaries"), [Some(2_000)]);
-    assert_eq!(limits(&seen, from, "aggregate", "summaries"), [Some(2_000)]);
+    // The grouped find, then count (the driver counts with an aggregation).
+    assert_eq!(limits(&seen, from, "aggregate", "summaries"), [Some(2_000); 2]);
 }

@@ -3,7 +3,8 @@
 mod support;
 
 use bson::{Bson, doc};
-use cqrs_mongo_persistence::{Alone, Applied, ProjectionStore};
+use cqrs_mongo_persistence::{Alone, Applied, Error, ProjectionStore};
+use cqrs_mongo_spec::ErrorCode;
 use serde_json::json;
 
 fn at(position: i64) -> Applied<'static> {
@@ -80,6 +81,19 @@ async fn find_truncate_delete_and_drop() {
     }
     let eu = store.find("summaries", &json!({"op": "=", "attr": "region", "val": "eu"}), None).await.unwrap();
     assert_eq!(eu.len(), 2);
+    assert_eq!(store.count("summaries", &json!({"op": "=", "attr": "region", "val": "eu"})).await.unwrap(), 2);
+    assert_eq!(store.count("summaries", &json!({"op": ">", "attr": "total", "val": 5})).await.unwrap(), 0);
+    // The store's compiler and its limits apply to find and count alike.
+    let strict = store.clone().with_compiler(cqrs_mongo_spec::Compiler::new(
+        cqrs_mongo_spec::CompilerConfig::default().allow_fields(["region"]).with_max_spec_len(60),
+    ));
+    let total = json!({"op": "=", "attr": "total", "val": 1});
+    let long = json!({"op": "in", "attr": "region", "val": ["eu", "us", "apac", "latam", "mena", "anz"]});
+    for (spec, code) in [(&total, ErrorCode::FieldNotAllowed), (&long, ErrorCode::SpecTooLarge)] {
+        let refused = |result: Result<_, Error>| matches!(result, Err(Error::Spec(err)) if err.code() == code);
+        assert!(refused(strict.find("summaries", spec, None).await.map(drop)), "find {spec}");
+        assert!(refused(strict.count("summaries", spec).await.map(drop)), "count {spec}");
+    }
     let grouped = store
         .find(
             "summaries",

@@ -141,6 +141,10 @@ async fn scoped_outbox_projections_snapshots_and_positions_stay_inside_the_tenan
     let everything = json!({ "op": ">=", "attr": "total", "val": 0 });
     let found = theirs.find("summaries", &everything, None).await.unwrap();
     assert_eq!(found.iter().map(|d| d.get_str("_id").unwrap()).collect::<Vec<_>>(), ["o2"]);
+    assert_eq!(
+        (theirs.count("summaries", &everything).await.unwrap(), store.count("summaries", &everything).await.unwrap()),
+        (1, 2)
+    );
     assert!(cross(theirs.drop("summaries").await), "a tenant cannot drop a shared collection");
     assert_eq!(theirs.truncate("summaries").await.unwrap(), 1);
     assert_eq!(ours.get("summaries", "o1").await.unwrap().unwrap().get_i32("total").unwrap(), 10);

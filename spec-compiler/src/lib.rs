@@ -165,6 +165,14 @@ impl Compiler {
         Err(SpecError::new(ErrorCode::SpecTooLarge, Vec::new(), message))
     }
 
+    /// Parses a spec with this compiler's limits (depth, size), for
+    /// [`compile_spec_query`](Self::compile_spec_query) and the other `compile_spec*` methods;
+    /// [`Spec::from_value`] applies the default limits instead.
+    pub fn parse_spec<'a>(&self, spec: &'a Value) -> Result<Spec<'a>, SpecError> {
+        self.usable()?;
+        Spec::parse_with(spec, &self.config)
+    }
+
     /// Compiles an already built spec into a filter.
     pub fn compile_spec(&self, spec: &Spec<'_>) -> Result<Document, SpecError> {
         self.compile_into::<out::DocWriter>(spec)
