@@ -3,7 +3,7 @@
 //! - [`Order`]: an event-sourced aggregate ([`OrderPlaced`], [`OrderPaid`]), stored by
 //!   [`order_store`] with an outbox message for every `OrderPlaced`.
 //! - [`place_order`]: the order's event and its outbox message in one transaction;
-//!   [`pay_order`]: load, check, record, save in [`Connection::transaction`].
+//!   [`pay_order`]: load, check, record, save in one transaction, retried on transient errors.
 //! - [`order_summaries`]: the `order_summaries` read model ([`OrderSummary`]), built from the
 //!   typed events by the projection runner.
 //! - [`SUMMARY_SPEC`]: the JSON specification the demo queries the summaries with (the shape
@@ -102,17 +102,25 @@ pub async fn place_order(
 
 /// Marks a placed order paid (`OrderPaid`), in a transaction retried on transient errors.
 /// Paying an unknown or already paid order is [`Error::InvalidTransition`].
+///
+/// Written with [`Connection::transaction_with`] so that its future is `Send` (a web handler's
+/// must be); with [`Connection::transaction`] and an async closure it would not be
+/// (rust-lang/rust#96865).
 pub async fn pay_order(db: &Connection, orders: &AggregateStore<Order>, id: &str) -> Result<Root<Order>> {
-    db.transaction(async |uow| {
-        let mut order = orders.load_or_new(id).await?;
-        if order.status != "placed" {
-            let from = if order.status.is_empty() { "missing".to_owned() } else { order.status.clone() };
-            let (collection, id) = ("domain_events".into(), id.into());
-            return Err(Error::InvalidTransition { collection, id, from, to: "paid".into() });
+    use futures::FutureExt;
+    db.transaction_with((orders, id), |uow, (orders, id)| {
+        async move {
+            let mut order = orders.load_or_new(id).await?;
+            if order.status != "placed" {
+                let from = if order.status.is_empty() { "missing".to_owned() } else { order.status.clone() };
+                let (collection, id) = ("domain_events".into(), (*id).into());
+                return Err(Error::InvalidTransition { collection, id, from, to: "paid".into() });
+            }
+            order.record(OrderPaid {});
+            orders.save(&mut order, uow).await?;
+            Ok(order)
         }
-        order.record(OrderPaid {});
-        orders.save(&mut order, uow).await?;
-        Ok(order)
+        .boxed()
     })
     .await
 }

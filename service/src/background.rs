@@ -1,0 +1,45 @@
+//! The loops that run next to the handlers: the `order_summaries` projection runner and the
+//! outbox relay (publishing to stdout). Several service processes may run: the runner leads by
+//! a lease (the others stand by) and relays compete for messages.
+
+use std::sync::Arc;
+
+use cqrs_mongo_demo::order_summaries;
+use cqrs_mongo_demo::replicas::{self, Replica, Stdout};
+use cqrs_mongo_persistence::{
+    Connection, EventStore, Handlers, IndexSpec, Outbox, OutboxRelay, Projection, ProjectionRunner, Result,
+};
+
+/// The running loops.
+pub struct Background {
+    runner: Replica<ProjectionRunner<Handlers>>,
+    relay: Replica<OutboxRelay>,
+}
+
+/// Every index the service's stores need.
+pub fn indexes() -> Vec<IndexSpec> {
+    let mut indexes = EventStore::indexes();
+    indexes.extend(Outbox::indexes());
+    indexes.extend(order_summaries().indexes());
+    indexes
+}
+
+/// Starts the runner and the relay, named after `replica` (e.g. the host name).
+pub fn start(db: &Connection, replica: &str) -> Background {
+    let events = EventStore::new(db);
+    let outbox = Outbox::new(db);
+    let publisher = Arc::new(Stdout::default());
+    Background {
+        runner: replicas::runner(db, &events, &format!("{replica}-runner")),
+        relay: replicas::relay(&outbox, &format!("{replica}-relay"), &publisher),
+    }
+}
+
+impl Background {
+    /// Stops both cleanly (the runner hands its lease over) and returns the first failure.
+    pub async fn stop(self) -> Result<()> {
+        let runner = self.runner.stop().await;
+        let relay = self.relay.stop().await;
+        runner.and(relay)
+    }
+}

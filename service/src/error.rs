@@ -1,0 +1,136 @@
+//! Every error the service answers with, as JSON `{"code", "path"?, "message"}` and its status:
+//! a bad spec is 400 with the compiler's stable `code` and `path`; a bad request body 400 (or
+//! 413 when too large, 415 without a JSON content type); a missing order 404; a concurrency
+//! conflict or an order in the wrong state 409; a database that does not answer 503; anything
+//! else 500 (logged, never shown to the client in detail).
+
+use axum::extract::FromRequest;
+use axum::extract::rejection::{JsonRejection, PathRejection};
+use axum::http::StatusCode;
+use axum::response::{IntoResponse, Response};
+use cqrs_mongo_persistence::Error;
+use cqrs_mongo_spec::{PathSegment, SpecError};
+use serde::Serialize;
+use serde::de::DeserializeOwned;
+use serde_json::{Value, json};
+
+/// An error response.
+#[derive(Debug)]
+pub struct ApiError {
+    status: StatusCode,
+    code: &'static str,
+    path: Option<Vec<PathSegment>>,
+    message: String,
+}
+
+impl ApiError {
+    /// A request the service refuses: `code` and the path of the offending value.
+    pub fn bad_request(code: &'static str, path: Vec<PathSegment>, message: impl Into<String>) -> Self {
+        ApiError { status: StatusCode::BAD_REQUEST, code, path: Some(path), message: message.into() }
+    }
+
+    /// 404 for a missing order.
+    pub fn not_found(what: impl Into<String>) -> Self {
+        ApiError { status: StatusCode::NOT_FOUND, code: "not_found", path: None, message: what.into() }
+    }
+
+    /// The HTTP status.
+    pub fn status(&self) -> StatusCode {
+        self.status
+    }
+}
+
+impl From<SpecError> for ApiError {
+    fn from(err: SpecError) -> Self {
+        ApiError {
+            status: StatusCode::BAD_REQUEST,
+            code: err.code().as_str(),
+            path: Some(err.path().to_vec()),
+            message: err.message().to_owned(),
+        }
+    }
+}
+
+impl From<Error> for ApiError {
+    fn from(err: Error) -> Self {
+        let (status, code) = match &err {
+            Error::Spec(spec) => return ApiError::from(spec.clone()),
+            Error::Concurrency { .. } | Error::WriteConflict(_) | Error::AlreadyExists { .. } => {
+                (StatusCode::CONFLICT, "conflict")
+            }
+            Error::InvalidTransition { from, .. } if from == "missing" => (StatusCode::NOT_FOUND, "not_found"),
+            Error::InvalidTransition { .. } => (StatusCode::CONFLICT, "invalid_transition"),
+            Error::Driver(_) | Error::Timeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
+            _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
+        };
+        if status.is_server_error() {
+            eprintln!("error: {err}");
+        }
+        let message =
+            if status == StatusCode::INTERNAL_SERVER_ERROR { "internal error".into() } else { err.to_string() };
+        ApiError { status, code, path: None, message }
+    }
+}
+
+impl IntoResponse for ApiError {
+    fn into_response(self) -> Response {
+        let mut body = json!({ "code": self.code, "message": self.message });
+        if let Some(path) = self.path {
+            body["path"] = serde_json::to_value(path).unwrap_or(Value::Null);
+        }
+        (self.status, axum::Json(body)).into_response()
+    }
+}
+
+/// A JSON request body whose rejections are [`ApiError`]s (JSON like every other answer).
+#[derive(Debug)]
+pub struct JsonBody<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned> FromRequest<S> for JsonBody<T> {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::Json::<T>::from_request(req, state).await {
+            Ok(axum::Json(value)) => Ok(JsonBody(value)),
+            Err(rejection) => Err(json_rejection(rejection)),
+        }
+    }
+}
+
+fn json_rejection(rejection: JsonRejection) -> ApiError {
+    let status = match rejection.status() {
+        StatusCode::PAYLOAD_TOO_LARGE => StatusCode::PAYLOAD_TOO_LARGE,
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => StatusCode::UNSUPPORTED_MEDIA_TYPE,
+        _ => StatusCode::BAD_REQUEST,
+    };
+    let code = match status {
+        StatusCode::PAYLOAD_TOO_LARGE => "body_too_large",
+        StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
+        _ => "invalid_body",
+    };
+    ApiError { status, code, path: None, message: rejection.body_text() }
+}
+
+/// A path parameter whose rejections are [`ApiError`]s.
+#[derive(Debug)]
+pub struct PathParam<T>(pub T);
+
+impl<S: Send + Sync, T: DeserializeOwned + Send> axum::extract::FromRequestParts<S> for PathParam<T> {
+    type Rejection = ApiError;
+
+    async fn from_request_parts(parts: &mut axum::http::request::Parts, state: &S) -> Result<Self, Self::Rejection> {
+        match axum::extract::Path::<T>::from_request_parts(parts, state).await {
+            Ok(axum::extract::Path(value)) => Ok(PathParam(value)),
+            Err(rejection) => Err(path_rejection(rejection)),
+        }
+    }
+}
+
+fn path_rejection(rejection: PathRejection) -> ApiError {
+    ApiError { status: StatusCode::BAD_REQUEST, code: "invalid_path", path: None, message: rejection.body_text() }
+}
+
+/// A successful JSON answer with a status.
+pub fn answer(status: StatusCode, body: impl Serialize) -> Response {
+    (status, axum::Json(body)).into_response()
+}

@@ -1,0 +1,138 @@
+//! The orders example as a web service: what wiring this library into a web framework looks
+//! like (the legacy package's README shows the same with FastAPI).
+//!
+//! - `POST /orders`, `POST /orders/{id}/pay`: one unit of work per request (the order's event and
+//!   its outbox message commit together); `GET /orders/{id}`: a read without one.
+//! - `POST /orders/search`: a specification and query options as JSON from the browser,
+//!   compiled with the field schema (`schema.json`) the page builds its filters from; one page
+//!   of `order_summaries` and the total count.
+//! - `GET /schema`: the schema and react-querybuilder's `fields` for it.
+//! - `GET /health` (the process answers), `GET /ready` (the database answers).
+//! - `GET /`: the page (`web/`) and the npm package it loads (`/pkg/`).
+//!
+//! Errors are JSON `{"code", "path"?, "message"}` ([`error`]); bodies are bounded
+//! ([`MAX_BODY`]); a panic in a handler is a 500, never a dead connection. The projection runner
+//! and the outbox relay run in the same process ([`background`]), so a placed order shows up in
+//! the search moments later.
+
+pub mod background;
+pub mod error;
+pub mod orders;
+pub mod search;
+
+use std::path::Path;
+use std::time::Duration;
+
+use axum::Router;
+use axum::extract::{DefaultBodyLimit, State};
+use axum::http::StatusCode;
+use axum::response::Response;
+use axum::routing::{get, post};
+use cqrs_mongo_demo::{Order, order_store};
+use cqrs_mongo_persistence::aggregates::AggregateStore;
+use cqrs_mongo_persistence::{Connection, EventStore, Outbox, ProjectionStore};
+use cqrs_mongo_spec::{Compiler, CompilerConfig, FieldSchema};
+use tower_http::catch_panic::CatchPanicLayer;
+use tower_http::services::ServeDir;
+
+use crate::error::{ApiError, answer};
+
+/// Largest request body: 64 KiB (a search with a few hundred conditions fits; more is 413).
+pub const MAX_BODY: usize = 64 * 1024;
+
+/// The field schema of `order_summaries` the search compiles with and the page offers.
+pub const SCHEMA: &str = include_str!("../schema.json");
+
+/// What every handler shares (cheap to clone).
+#[derive(Clone)]
+pub struct App {
+    /// The database.
+    pub db: Connection,
+    /// The orders (event-sourced, with their outbox messages).
+    pub orders: AggregateStore<Order>,
+    /// The read models, searched with [`App::compiler`] and a time limit.
+    pub summaries: ProjectionStore,
+    /// The compiler with the schema and the service's limits.
+    pub compiler: Compiler,
+    /// The schema.
+    pub schema: FieldSchema,
+}
+
+impl App {
+    /// The application on `db`, with the schema of [`SCHEMA`].
+    pub fn new(db: &Connection) -> Self {
+        let schema: FieldSchema = serde_json::from_str(SCHEMA).expect("schema.json is a field schema");
+        let config = CompilerConfig::default().with_schema(schema.clone()).with_max_spec_len(MAX_BODY);
+        let compiler = Compiler::try_new(config).expect("schema.json is a usable schema");
+        let events = EventStore::new(db);
+        let outbox = Outbox::new(db);
+        App {
+            db: db.clone(),
+            orders: order_store(db, &events, &outbox),
+            summaries: ProjectionStore::new(db).with_compiler(compiler.clone()).max_time(Duration::from_secs(5)),
+            compiler,
+            schema,
+        }
+    }
+}
+
+/// The service's routes; with `web`, also the page (`web/`) and the npm package's browser
+/// build (`pkg/`, the `bindings-wasm` folder) as static files.
+pub fn router(app: App, web: Option<(&Path, &Path)>) -> Router {
+    let api = Router::new()
+        .route("/orders", post(orders::place))
+        .route("/orders/search", post(search::search))
+        .route("/orders/{id}", get(orders::get))
+        .route("/orders/{id}/pay", post(orders::pay))
+        .route("/schema", get(search::schema))
+        .route("/health", get(health))
+        .route("/ready", get(ready))
+        .method_not_allowed_fallback(method_not_allowed)
+        .with_state(app);
+    let routes = match web {
+        Some((page, package)) => api
+            .nest_service("/pkg", ServeDir::new(package))
+            .fallback_service(ServeDir::new(page).fallback(axum::routing::any(not_found))),
+        None => api.fallback(not_found),
+    };
+    routes.layer(DefaultBodyLimit::max(MAX_BODY)).layer(CatchPanicLayer::custom(|_| {
+        eprintln!("error: a handler panicked");
+        answer(StatusCode::INTERNAL_SERVER_ERROR, serde_json::json!({"code": "internal", "message": "internal error"}))
+    }))
+}
+
+async fn not_found() -> ApiError {
+    ApiError::not_found("no such route")
+}
+
+async fn method_not_allowed() -> Response {
+    answer(
+        StatusCode::METHOD_NOT_ALLOWED,
+        serde_json::json!({"code": "method_not_allowed", "message": "this route does not take that method"}),
+    )
+}
+
+/// `GET /health`: the process answers.
+async fn health() -> Response {
+    answer(StatusCode::OK, serde_json::json!({ "status": "ok" }))
+}
+
+/// `GET /ready`: 200 when the database answers `ping`, else 503.
+async fn ready(State(app): State<App>) -> Response {
+    match tokio::time::timeout(Duration::from_secs(2), app.db.health()).await {
+        Ok(Ok(health)) => answer(
+            StatusCode::OK,
+            serde_json::json!({
+                "status": "ready",
+                "ping_ms": health.latency.as_secs_f64() * 1000.0,
+                "replica_set": health.replica_set,
+            }),
+        ),
+        Ok(Err(err)) => unavailable(err.to_string()),
+        Err(_) => unavailable("the database did not answer within 2 s".into()),
+    }
+}
+
+fn unavailable(message: String) -> Response {
+    answer(StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "status": "unavailable", "message": message }))
+}

@@ -1,0 +1,120 @@
+//! `POST /orders/search` (a spec and query options from the browser, compiled with the field
+//! schema, one page of `order_summaries` and the total count) and `GET /schema` (the fields the
+//! UI may offer, from the same schema).
+
+use axum::extract::State;
+use axum::http::StatusCode;
+use axum::response::Response;
+use cqrs_mongo_demo::{OrderSummary, SUMMARIES};
+use cqrs_mongo_spec::{ErrorCode, PathSegment, QueryOptions, SpecError};
+use serde::{Deserialize, Serialize};
+use serde_json::Value;
+
+use crate::App;
+use crate::error::{ApiError, JsonBody, answer};
+
+/// Rows per page unless the request says otherwise.
+pub const DEFAULT_LIMIT: u64 = 10;
+/// Most rows per page.
+pub const MAX_LIMIT: u64 = 100;
+
+/// The body of `POST /orders/search`.
+#[derive(Debug, Deserialize)]
+#[serde(deny_unknown_fields)]
+pub struct Search {
+    /// The specification (field names from the schema).
+    pub spec: Value,
+    /// Legacy query options: `order_by`, `limit` (at most [`MAX_LIMIT`]), `offset`.
+    #[serde(default)]
+    pub options: Option<Value>,
+}
+
+/// One row of the results.
+#[derive(Debug, Serialize)]
+pub struct Row {
+    id: String,
+    customer: String,
+    total: f64,
+    items: i64,
+    status: String,
+    placed_at: String,
+}
+
+/// A page of results.
+#[derive(Debug, Serialize)]
+pub struct Found {
+    /// Every matching order.
+    pub total: u64,
+    /// Rows skipped.
+    pub offset: u64,
+    /// Page size.
+    pub limit: u64,
+    /// This page.
+    pub rows: Vec<Row>,
+}
+
+fn options_error(key: &str, message: impl Into<String>) -> SpecError {
+    let path = vec![PathSegment::Key("options".into()), PathSegment::Key(key.into())];
+    SpecError::new(ErrorCode::InvalidOption, path, message)
+}
+
+/// The options, with the page size defaulted and bounded; options that change the shape of
+/// the rows (`select_fields`, `distinct`, `group_by`) are refused, not ignored.
+fn page_options(options: Option<&Value>) -> Result<QueryOptions, SpecError> {
+    let mut parsed = match options {
+        Some(value) => QueryOptions::from_value(value)?,
+        None => QueryOptions::default(),
+    };
+    for (key, used) in [
+        ("select_fields", !parsed.select_fields.is_empty()),
+        ("distinct", parsed.distinct),
+        ("group_by", !parsed.group_by.is_empty()),
+    ] {
+        if used {
+            return Err(options_error(key, format!("{key} is not supported here: the rows are whole orders")));
+        }
+    }
+    match parsed.limit {
+        None => parsed.limit = Some(DEFAULT_LIMIT),
+        Some(limit) if limit > MAX_LIMIT => {
+            return Err(options_error("limit", format!("at most {MAX_LIMIT} rows per page")));
+        }
+        Some(_) => {}
+    }
+    Ok(parsed)
+}
+
+/// `POST /orders/search`: 200 with a page; 400 with the compiler's code and path for a bad spec.
+pub async fn search(State(app): State<App>, JsonBody(body): JsonBody<Search>) -> Result<Response, ApiError> {
+    let options = page_options(body.options.as_ref())?;
+    // Compile first: a bad spec is refused before anything reaches the database.
+    app.compiler.compile(&body.spec)?;
+    let documents = app.summaries.find(SUMMARIES, &body.spec, Some(&options)).await?;
+    let total = app.summaries.count(SUMMARIES, &body.spec).await?;
+    let rows = documents
+        .into_iter()
+        .map(|mut document| {
+            let id = document.remove("_id").and_then(|id| id.as_str().map(str::to_owned)).unwrap_or_default();
+            let summary: OrderSummary = bson::deserialize_from_document(document).map_err(|err| {
+                cqrs_mongo_persistence::Error::Mapping { what: format!("summary {id}"), message: err.to_string() }
+            })?;
+            Ok(Row {
+                id,
+                customer: summary.customer,
+                total: summary.total,
+                items: summary.items,
+                status: summary.status,
+                placed_at: summary.placed_at.try_to_rfc3339_string().unwrap_or_default(),
+            })
+        })
+        .collect::<Result<Vec<Row>, cqrs_mongo_persistence::Error>>()?;
+    let found =
+        Found { total, offset: options.offset.unwrap_or(0), limit: options.limit.unwrap_or(DEFAULT_LIMIT), rows };
+    Ok(answer(StatusCode::OK, found))
+}
+
+/// `GET /schema`: the schema document and react-querybuilder's `fields` for it.
+pub async fn schema(State(app): State<App>) -> Response {
+    let fields = app.schema.querybuilder_fields();
+    answer(StatusCode::OK, serde_json::json!({ "schema": app.schema, "fields": fields }))
+}
