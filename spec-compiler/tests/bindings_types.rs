@@ -16,9 +16,11 @@ fn python_package() -> String {
     std::fs::read_to_string(path).expect("bindings-python/python/cqrs_mongo_spec/__init__.py")
 }
 
-/// The double-quoted names in the Python `<name> = Literal[…]`.
+/// The double-quoted names in the Python `<name>: TypeAlias = Literal[…]`.
 fn python_literal(text: &str, name: &str) -> BTreeSet<String> {
-    let start = text.find(&format!("{name} = Literal[")).unwrap_or_else(|| panic!("no {name} = Literal["));
+    let start = text
+        .find(&format!("{name}: TypeAlias = Literal["))
+        .unwrap_or_else(|| panic!("no {name}: TypeAlias = Literal["));
     let body = &text[start..start + text[start..].find(']').expect("a ] ends the Literal")];
     body.split('"').skip(1).step_by(2).map(str::to_owned).collect()
 }
