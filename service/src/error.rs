@@ -111,6 +111,33 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
     ApiError { status, code, path: None, message: rejection.body_text() }
 }
 
+/// An empty request body, for routes that take none: a body is refused (400, or 413 when too
+/// large), not ignored.
+#[derive(Debug)]
+pub struct NoBody;
+
+impl<S: Send + Sync> FromRequest<S> for NoBody {
+    type Rejection = ApiError;
+
+    async fn from_request(req: axum::extract::Request, state: &S) -> Result<Self, Self::Rejection> {
+        let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|rejection| {
+            let status = rejection.status();
+            let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "body_too_large" } else { "invalid_body" };
+            ApiError { status, code, path: None, message: rejection.body_text() }
+        })?;
+        if !bytes.is_empty() {
+            let message = "this route takes no request body";
+            return Err(ApiError {
+                status: StatusCode::BAD_REQUEST,
+                code: "unexpected_body",
+                path: None,
+                message: message.into(),
+            });
+        }
+        Ok(NoBody)
+    }
+}
+
 /// A path parameter whose rejections are [`ApiError`]s.
 #[derive(Debug)]
 pub struct PathParam<T>(pub T);

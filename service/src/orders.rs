@@ -10,7 +10,7 @@ use cqrs_mongo_spec::PathSegment;
 use serde::{Deserialize, Serialize};
 
 use crate::App;
-use crate::error::{ApiError, JsonBody, PathParam, answer};
+use crate::error::{ApiError, JsonBody, NoBody, PathParam, answer};
 
 /// Most lines an order may have.
 pub const MAX_LINES: usize = 100;
@@ -122,7 +122,7 @@ pub async fn get(State(app): State<App>, PathParam(id): PathParam<String>) -> Re
 }
 
 /// `POST /orders/{id}/pay`: 200 with the paid order; 404 when missing, 409 when already paid.
-pub async fn pay(State(app): State<App>, PathParam(id): PathParam<String>) -> Result<Response, ApiError> {
+pub async fn pay(State(app): State<App>, PathParam(id): PathParam<String>, _: NoBody) -> Result<Response, ApiError> {
     let order = pay_order(&app.db, &app.orders, &id).await?;
     Ok(answer(StatusCode::OK, OrderView::from(&order)))
 }
