@@ -34,6 +34,11 @@ if [ ! -d bindings-wasm/node_modules ] || [ bindings-wasm/package-lock.json -nt 
   echo "setup: npm ci in bindings-wasm"
   (cd bindings-wasm && npm ci --no-audit --no-fund)
 fi
+# The service's browser test (playwright-core, driving Debian's Chromium), exactly as locked.
+if [ ! -d service/e2e/node_modules ] || [ service/e2e/package-lock.json -nt service/e2e/node_modules/.package-lock.json ]; then
+  echo "setup: npm ci in service/e2e"
+  (cd service/e2e && npm ci --no-audit --no-fund)
+fi
 
 # The project venv: Python tools for the pip package (and later the test database), pinned.
 if [ ! -x .venv/bin/python ]; then

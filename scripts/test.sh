@@ -52,3 +52,31 @@ step "npm package: golden cases, API, types, packed tarball, browser demo (node 
 
 step "pip package: golden cases, compat, bad input, wheel install, mypy --strict, stubtest (pytest)"
 .venv/bin/python -m pytest bindings-python/tests -q
+
+step "the web service end to end in headless Chromium (service/e2e, node --test)"
+cargo build --quiet --locked -p cqrs-mongo-service
+(cd service/e2e && node --test)
+
+step "the README's service command starts the service (scripts/service.sh), which answers /ready"
+rm -rf target/service-db
+PORT=0 bash scripts/service.sh > target/service.log 2>&1 &
+service_script=$!
+url=""
+for _ in $(seq 600); do
+  url=$(sed -n 's/^listening on \(http:[^ ]*\)$/\1/p' target/service.log)
+  [ -n "$url" ] && break
+  kill -0 $service_script 2>/dev/null || break
+  sleep 0.2
+done
+[ -n "$url" ] || { cat target/service.log; echo "scripts/service.sh did not start the service" >&2; exit 1; }
+.venv/bin/python - "$url" <<'PY'
+import json, sys, urllib.request
+ready = json.load(urllib.request.urlopen(sys.argv[1] + "/ready", timeout=30))
+page = urllib.request.urlopen(sys.argv[1] + "/", timeout=30).read().decode()
+assert ready["status"] == "ready", ready
+assert "Place an order" in page, page[:200]
+print("ok:", sys.argv[1], ready["status"])
+PY
+kill -TERM $service_script
+wait $service_script
+grep -q "^stopped$" target/service.log || { cat target/service.log; echo "the service did not stop cleanly" >&2; exit 1; }

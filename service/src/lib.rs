@@ -76,8 +76,8 @@ impl App {
     }
 }
 
-/// The service's routes; with `web`, also the page (`web/`) and the npm package's browser
-/// build (`pkg/`, the `bindings-wasm` folder) as static files.
+/// The service's routes; with `web` (the page's folder, the npm package's folder), also the page
+/// (`service/web/`) and what it loads from the npm package (`/pkg/…`) as static files.
 pub fn router(app: App, web: Option<(&Path, &Path)>) -> Router {
     let api = Router::new()
         .route("/orders", post(orders::place))
@@ -90,8 +90,12 @@ pub fn router(app: App, web: Option<(&Path, &Path)>) -> Router {
         .method_not_allowed_fallback(method_not_allowed)
         .with_state(app);
     let routes = match web {
+        // Only what the page loads from the npm package: its ES modules, the WebAssembly build
+        // for browsers, the builder module and styles of its demo.
         Some((page, package)) => api
-            .nest_service("/pkg", ServeDir::new(package))
+            .nest_service("/pkg/js", ServeDir::new(package.join("js")))
+            .nest_service("/pkg/pkg/web", ServeDir::new(package.join("pkg/web")))
+            .nest_service("/pkg/demo", ServeDir::new(package.join("demo")))
             .fallback_service(ServeDir::new(page).fallback(axum::routing::any(not_found))),
         None => api.fallback(not_found),
     };

@@ -40,6 +40,12 @@ pub struct LineBody {
     pub price_cents: i64,
 }
 
+impl From<LineBody> for Line {
+    fn from(line: LineBody) -> Self {
+        Line { sku: line.sku, quantity: line.quantity, price_cents: line.price_cents }
+    }
+}
+
 /// An order as the API shows it.
 #[derive(Debug, Serialize)]
 pub struct OrderView {
@@ -102,13 +108,10 @@ impl PlaceOrder {
 
 /// `POST /orders`: 201 with the order; 409 when the id is taken.
 pub async fn place(State(app): State<App>, JsonBody(body): JsonBody<PlaceOrder>) -> Result<Response, ApiError> {
-    body.check()?;
+    body.check()?; // 400 {"code": "invalid_request", "path": ["lines", 0, "quantity"], ...}
     let id = body.id.unwrap_or_else(|| format!("o-{}", bson::oid::ObjectId::new().to_hex()));
-    let lines: Vec<Line> = body
-        .lines
-        .into_iter()
-        .map(|line| Line { sku: line.sku, quantity: line.quantity, price_cents: line.price_cents })
-        .collect();
+    let lines: Vec<Line> = body.lines.into_iter().map(Line::from).collect();
+    // The OrderPlaced event and its outbox message, in one transaction.
     let order = place_order(&app.orders, &id, &body.customer, &lines).await?;
     Ok(answer(StatusCode::CREATED, OrderView::from(&order)))
 }

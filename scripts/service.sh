@@ -1,0 +1,36 @@
+#!/usr/bin/env bash
+# Sets everything up and starts the orders web service (service/) on http://127.0.0.1:${PORT:-8080}:
+# the page with the filter builder, the JSON API, the projection runner and the outbox relay in
+# one process. It starts an embedded SecantusDB (on-disk under target/service-db, kept between
+# runs) unless MONGODB_URI is set. Ctrl-C stops everything.
+set -euo pipefail
+cd "$(dirname "$0")/.."
+bash scripts/setup.sh
+cargo build --quiet --locked -p cqrs-mongo-service
+
+if [ -z "${MONGODB_URI:-}" ]; then
+  port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
+  mkdir -p target/service-db
+  # --sync-on-commit: acknowledged orders survive a restart of the server.
+  .venv/bin/secantusd-py --host 127.0.0.1 --port "$port" --storage-path target/service-db --sync-on-commit --log-level WARNING &
+  server=$!
+  for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
+  export MONGODB_URI="mongodb://127.0.0.1:$port/?directConnection=true"
+  echo "service: embedded SecantusDB on port $port (data in target/service-db)"
+fi
+# The service runs in the background so that this script can pass Ctrl-C or SIGTERM on to it
+# (it stops cleanly: in-flight requests finish, the runner hands its lease over), then stop
+# the server.
+target/debug/cqrs-mongo-service &
+service=$!
+stop() {
+  kill -TERM "$service" 2>/dev/null || true
+  wait "$service" 2>/dev/null || true
+  if [ -n "${server:-}" ]; then
+    kill "$server" 2>/dev/null || true
+    wait "$server" 2>/dev/null || true
+  fi
+}
+trap 'stop; exit 0' INT TERM
+trap stop EXIT
+wait "$service"
