@@ -8,7 +8,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
 import { existsSync } from 'node:fs';
-import { createServer } from 'node:net';
+import { connect, createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { setTimeout as sleep } from 'node:timers/promises';
@@ -102,22 +102,23 @@ test('the service page places orders, searches them by clicking, and shows the s
   for (const [what, path] of [['Chromium', CHROMIUM], ['the service (cargo build -p cqrs-mongo-service)', SERVICE], ['SecantusDB (scripts/setup.sh)', SECANTUSD]]) {
     assert.ok(existsSync(path), `${what} is missing at ${path}`);
   }
-  const dbPort = await freePort();
-  const db = start(SECANTUSD, ['--host', '127.0.0.1', '--port', String(dbPort), '--storage-path', ':memory:', '--log-level', 'WARNING'], {});
+  // MONGODB_URI: that deployment (as every test of the workspace); otherwise an embedded server.
+  const given = process.env.MONGODB_URI;
+  const dbPort = given ? undefined : await freePort();
+  const db = given ? undefined : start(SECANTUSD, ['--host', '127.0.0.1', '--port', String(dbPort), '--storage-path', ':memory:', '--log-level', 'WARNING'], {});
   let service;
   let browser;
   try {
-    await until('SecantusDB', () => new Promise((ok) => {
-      const socket = createServer();
-      socket.close();
-      import('node:net').then(({ connect }) => {
-        const c = connect(dbPort, '127.0.0.1', () => { c.end(); ok(true); }).once('error', () => ok(false));
-      });
-    }));
+    if (!given) {
+      await until('SecantusDB', () => new Promise((ok) => {
+        const socket = connect(dbPort, '127.0.0.1', () => { socket.end(); ok(true); });
+        socket.once('error', () => ok(false));
+      }));
+    }
     service = start(SERVICE, [], {
-      MONGODB_URI: `mongodb://127.0.0.1:${dbPort}/?directConnection=true`,
+      MONGODB_URI: given ?? `mongodb://127.0.0.1:${dbPort}/?directConnection=true`,
       PORT: '0',
-      DATABASE: 'orders_e2e',
+      DATABASE: `orders_e2e_${process.pid}_${Date.now()}`, // a fresh database every run
     }, /listening on (http:\/\/127\.0\.0\.1:\d+)/);
     const [, base] = await service.matched;
 
@@ -194,6 +195,6 @@ print(json.dumps([row["id"] for row in json.load(urllib.request.urlopen(request)
   } finally {
     await browser?.close();
     if (service) await stop(service);
-    await stop(db);
+    if (db) await stop(db);
   }
 });
