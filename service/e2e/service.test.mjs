@@ -178,6 +178,7 @@ print(json.dumps([row["id"] for row in json.load(urllib.request.urlopen(request)
     await tid(page, 'op-0').selectOption('between');
     await tid(page, 'value-0').fill('5');
     assert.equal(await tid(page, 'local-errors').getAttribute('data-count'), '1');
+    assert.match(await tid(page, 'local-errors').textContent(), /invalid_value <root>\.conditions\[0\]\.val/);
     const answered = page.waitForResponse((r) => r.url().endsWith('/orders/search'));
     await tid(page, 'search').click();
     const response = await answered;

@@ -143,6 +143,30 @@ async fn search_pages_the_read_model_with_the_schema_and_reports_spec_errors() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
+async fn concurrent_payments_of_one_order_pay_it_once() {
+    let db = database(test_name!()).await;
+    let app = service(&db).await;
+    assert_eq!(send(&app, "POST", "/orders", Some(order("o-1", "ada", 1, 100))).await.0, StatusCode::CREATED);
+    let payments: Vec<_> = (0..8)
+        .map(|_| {
+            let app = app.clone();
+            tokio::spawn(async move { send(&app, "POST", "/orders/o-1/pay", None).await })
+        })
+        .collect();
+    let mut statuses = Vec::new();
+    for payment in payments {
+        let (status, body) = payment.await.unwrap();
+        // The losers: already paid when they loaded it, or a lost race on the stream (both 409).
+        let lost = body["code"] == json!("invalid_transition") || body["code"] == json!("conflict");
+        assert!(status == StatusCode::OK || (status == StatusCode::CONFLICT && lost), "{status} {body}");
+        statuses.push(status);
+    }
+    assert_eq!(statuses.iter().filter(|s| **s == StatusCode::OK).count(), 1, "{statuses:?}");
+    let (_, paid) = send(&app, "GET", "/orders/o-1", None).await;
+    assert_eq!((&paid["status"], &paid["version"]), (&json!("paid"), &json!(2)), "one OrderPaid event");
+}
+
+#[tokio::test(flavor = "multi_thread")]
 async fn schema_health_and_readiness() {
     let db = database(test_name!()).await;
     let app = service(&db).await;
