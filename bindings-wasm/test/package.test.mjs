@@ -16,7 +16,7 @@ test('the packed tarball works from import and require', { timeout: 120_000 }, (
   try {
     const [{ filename, files }] = JSON.parse(run('npm', ['pack', '--json', '--pack-destination', work], packageDir));
     const packed = files.map((f) => f.path);
-    for (const needed of ['js/node.cjs', 'js/node.mjs', 'js/web.mjs', 'index.d.ts', 'pkg/node/cqrs_mongo_spec_bg.wasm', 'pkg/web/cqrs_mongo_spec_bg.wasm']) {
+    for (const needed of ['js/node.cjs', 'js/node.mjs', 'js/web.mjs', 'index.d.ts', 'types/operators.d.ts', 'types/spec.d.ts', 'types/options.d.ts', 'types/values.d.ts', 'types/results.d.ts', 'types/errors.d.ts', 'pkg/node/cqrs_mongo_spec_bg.wasm', 'pkg/web/cqrs_mongo_spec_bg.wasm']) {
       assert.ok(packed.includes(needed), `${needed} is in the tarball`);
     }
     assert.ok(!packed.some((p) => p.startsWith('test/') || p.startsWith('src/')), 'tests and Rust sources stay out');

@@ -6,9 +6,17 @@ use std::collections::BTreeSet;
 
 use cqrs_mongo_spec::{ErrorCode, FieldType, operators};
 
+/// index.d.ts and the declarations it re-exports (bindings-wasm/types/*.d.ts).
 fn declarations() -> String {
-    let path = concat!(env!("CARGO_MANIFEST_DIR"), "/../bindings-wasm/index.d.ts");
-    std::fs::read_to_string(path).expect("bindings-wasm/index.d.ts")
+    let root = concat!(env!("CARGO_MANIFEST_DIR"), "/../bindings-wasm");
+    let mut text = std::fs::read_to_string(format!("{root}/index.d.ts")).expect("bindings-wasm/index.d.ts");
+    let mut parts: Vec<_> =
+        std::fs::read_dir(format!("{root}/types")).expect("bindings-wasm/types").flatten().map(|e| e.path()).collect();
+    parts.sort();
+    for part in parts {
+        text.push_str(&std::fs::read_to_string(&part).unwrap());
+    }
+    text
 }
 
 fn python_package() -> String {
