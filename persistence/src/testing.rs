@@ -19,6 +19,7 @@
 //! else as `secantusd-py` on the `PATH`, else in a `.venv/bin/` of the current directory or one
 //! of its parents (`pip install secantusdb` into the project's venv).
 
+use std::ffi::OsString;
 use std::net::TcpListener;
 use std::path::{Path, PathBuf};
 use std::process::{Command, Stdio};
@@ -79,17 +80,22 @@ pub fn standalone_uri() -> &'static str {
 
 /// The embedded server's binary, if one is installed (see the module documentation).
 pub fn secantusd() -> Option<PathBuf> {
-    if let Some(path) = std::env::var_os("SECANTUSD_PY").filter(|p| !p.is_empty()) {
-        return Some(PathBuf::from(path));
+    find_secantusd(std::env::var_os("SECANTUSD_PY"), std::env::var_os("PATH"), std::env::current_dir().ok())
+}
+
+/// `$SECANTUSD_PY`, else `secantusd-py` in a `PATH` directory, else in a `.venv/bin/` of `cwd`
+/// or one of its parents.
+fn find_secantusd(explicit: Option<OsString>, path: Option<OsString>, cwd: Option<PathBuf>) -> Option<PathBuf> {
+    if let Some(explicit) = explicit.filter(|p| !p.is_empty()) {
+        return Some(PathBuf::from(explicit));
     }
-    let on_path = std::env::var_os("PATH")
-        .into_iter()
-        .flat_map(|paths| std::env::split_paths(&paths).collect::<Vec<_>>())
+    let on_path = path
+        .iter()
+        .flat_map(std::env::split_paths)
         .map(|dir| dir.join("secantusd-py"))
         .find(|candidate| candidate.is_file());
     on_path.or_else(|| {
-        let cwd = std::env::current_dir().ok()?;
-        cwd.ancestors().map(|dir| dir.join(".venv/bin/secantusd-py")).find(|candidate| candidate.is_file())
+        cwd?.ancestors().map(|dir| dir.join(".venv/bin/secantusd-py")).find(|candidate| candidate.is_file())
     })
 }
 
@@ -176,6 +182,25 @@ mod tests {
         assert_eq!(crate::testing::test_name!(), "test_name_is_the_calling_function");
         let in_closure = || crate::testing::test_name!();
         assert_eq!(in_closure(), "test_name_is_the_calling_function");
+    }
+
+    #[test]
+    fn the_server_is_found_by_variable_then_path_then_a_venv_above() {
+        use super::find_secantusd;
+        let root = std::env::temp_dir().join(format!("cqrs-find-{}", std::process::id()));
+        let (bin, venv, deep) = (root.join("bin"), root.join("project/.venv/bin"), root.join("project/crate/tests"));
+        for dir in [&bin, &venv, &deep] {
+            std::fs::create_dir_all(dir).unwrap();
+        }
+        let cwd = Some(deep.clone());
+        assert_eq!(find_secantusd(None, Some(bin.clone().into()), cwd.clone()), None, "nothing installed");
+        std::fs::write(venv.join("secantusd-py"), "").unwrap();
+        assert_eq!(find_secantusd(None, Some(bin.clone().into()), cwd.clone()), Some(venv.join("secantusd-py")));
+        std::fs::write(bin.join("secantusd-py"), "").unwrap();
+        assert_eq!(find_secantusd(None, Some(bin.clone().into()), cwd.clone()), Some(bin.join("secantusd-py")));
+        let explicit = root.join("elsewhere/secantusd-py");
+        assert_eq!(find_secantusd(Some(explicit.clone().into()), Some(bin.into()), cwd), Some(explicit));
+        std::fs::remove_dir_all(root).unwrap();
     }
 
     #[test]
