@@ -99,6 +99,12 @@ pub fn router(app: App, web: Option<(&Path, &Path)>) -> Router {
             .fallback_service(ServeDir::new(page).fallback(axum::routing::any(not_found))),
         None => api.fallback(not_found),
     };
+    guarded(routes)
+}
+
+/// What every route gets: bodies bounded at [`MAX_BODY`], and a panic in a handler answered as
+/// a JSON 500 (the connection and the process go on).
+pub fn guarded(routes: Router) -> Router {
     routes.layer(DefaultBodyLimit::max(MAX_BODY)).layer(CatchPanicLayer::custom(|_| {
         eprintln!("error: a handler panicked");
         answer(StatusCode::INTERNAL_SERVER_ERROR, serde_json::json!({"code": "internal", "message": "internal error"}))
