@@ -66,8 +66,12 @@ impl From<Error> for ApiError {
         if status.is_server_error() {
             eprintln!("error: {err}");
         }
-        let message =
-            if status == StatusCode::INTERNAL_SERVER_ERROR { "internal error".into() } else { err.to_string() };
+        // Server-side failures are logged above; the client learns what to do, not the details.
+        let message = match status {
+            StatusCode::INTERNAL_SERVER_ERROR => "internal error".into(),
+            StatusCode::SERVICE_UNAVAILABLE => "the database did not answer; try again".into(),
+            _ => err.to_string(),
+        };
         ApiError { status, code, path: None, message }
     }
 }
