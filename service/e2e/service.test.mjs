@@ -3,11 +3,12 @@
 // is built by clicking, and the results table shows exactly the expected rows (the projection
 // runner in the service builds them moments after each order); an invalid spec shows the
 // service's 400 error at its condition; the same search sent over HTTP from Node and from
-// Python returns the same rows. Saves service/web/screenshot.png for the README.
+// Python returns the same rows. Captures the page (service/web/screenshot.png, the README's, with
+// UPDATE_SCREENSHOTS=1).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
 import { spawn, execFileSync } from 'node:child_process';
-import { existsSync } from 'node:fs';
+import { existsSync, mkdirSync } from 'node:fs';
 import { connect, createServer } from 'node:net';
 import { dirname, join, resolve } from 'node:path';
 import { fileURLToPath } from 'node:url';
@@ -20,7 +21,11 @@ const CHROMIUM = '/usr/bin/chromium';
 const SERVICE = join(ROOT, 'target/debug/cqrs-mongo-service');
 const SECANTUSD = join(ROOT, '.venv/bin/secantusd-py');
 const PYTHON = join(ROOT, '.venv/bin/python');
-const SCREENSHOT = join(ROOT, 'service/web/screenshot.png');
+// The README's screenshot is refreshed only when asked (UPDATE_SCREENSHOTS=1), so a test run
+// leaves the checkout as it was; otherwise the page is captured under target/.
+const SCREENSHOT = process.env.UPDATE_SCREENSHOTS
+  ? join(ROOT, 'service/web/screenshot.png')
+  : join(ROOT, 'target/screenshots/service.png');
 
 const freePort = () => new Promise((ok, fail) => {
   const server = createServer().once('error', fail).listen(0, '127.0.0.1', () => {
@@ -147,6 +152,7 @@ test('the service page places orders, searches them by clicking, and shows the s
     const expected = [placed['ada-200'], placed['grace-50']];
     assert.deepEqual(await shownIds(page), expected);
     assert.match(await tid(page, `result-${expected[0]}`).textContent(), /ada.*200\.00/);
+    mkdirSync(dirname(SCREENSHOT), { recursive: true });
     await page.screenshot({ path: SCREENSHOT });
 
     // The same search over HTTP, from Node and from Python: the same rows.
