@@ -7,13 +7,7 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo build --quiet --locked -p cqrs-mongo-demo
 
-if [ -z "${MONGODB_URI:-}" ]; then
-  port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  .venv/bin/secantusd-py --host 127.0.0.1 --port "$port" --storage-path :memory: --log-level WARNING &
-  server=$!
-  trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT
-  for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
-  export MONGODB_URI="mongodb://127.0.0.1:$port/?directConnection=true"
-  echo "demo: embedded SecantusDB on port $port"
-fi
+source scripts/embedded-server.sh
+start_embedded_server
+if [ -n "$server" ]; then trap 'kill $server 2>/dev/null; wait $server 2>/dev/null' EXIT; fi
 target/debug/cqrs-mongo-demo

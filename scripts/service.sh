@@ -8,16 +8,10 @@ cd "$(dirname "$0")/.."
 bash scripts/setup.sh
 cargo build --quiet --locked -p cqrs-mongo-service
 
-if [ -z "${MONGODB_URI:-}" ]; then
-  port=$(.venv/bin/python -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-  mkdir -p target/service-db
-  # --sync-on-commit: acknowledged orders survive a restart of the server.
-  .venv/bin/secantusd-py --host 127.0.0.1 --port "$port" --storage-path target/service-db --sync-on-commit --log-level WARNING &
-  server=$!
-  for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done
-  export MONGODB_URI="mongodb://127.0.0.1:$port/?directConnection=true"
-  echo "service: embedded SecantusDB on port $port (data in target/service-db)"
-fi
+source scripts/embedded-server.sh
+# On disk, kept between runs; --sync-on-commit: acknowledged orders survive a restart.
+mkdir -p target/service-db
+start_embedded_server --storage-path target/service-db --sync-on-commit
 # The service runs in the background so that this script can pass Ctrl-C or SIGTERM on to it
 # (it stops cleanly: in-flight requests finish, the runner hands its lease over), then stop
 # the server.

@@ -29,45 +29,51 @@ struct Args {
 
 impl Args {
     fn parse(compiler: &Compiler, spec_json: &JsValue, options_json: &JsValue) -> Result<Args, SpecError> {
-        let spec = json_text(Some(compiler), spec_json, None)?.unwrap_or_default();
-        let options = json_text(None, options_json, Some("options"))?;
+        let spec = json_text(spec_json, Arg::Spec(compiler))?.unwrap_or_default();
+        let options = json_text(options_json, Arg::Other("options"))?;
         Ok(Args { spec, options })
     }
 }
 
-/// Parses a JSON text argument: the spec (`root` None, parsed by `compiler`, which refuses
-/// oversized text first) or another one below `root` (which may be absent). `as_string`
-/// replaces a lone surrogate with U+FFFD; when the text holds one, the code units are read as
-/// they are, so the compiler reports the lone surrogate where it is.
-fn json_text(compiler: Option<&Compiler>, value: &JsValue, root: Option<&str>) -> Result<Option<Value>, SpecError> {
-    if root.is_some() && (value.is_undefined() || value.is_null()) {
+/// Which argument a JSON text is: the spec (parsed by its compiler, which refuses oversized
+/// text before parsing it) or another one, below its root key (and possibly absent).
+#[derive(Clone, Copy)]
+enum Arg<'c> {
+    Spec(&'c Compiler),
+    Other(&'static str),
+}
+
+/// Parses a JSON text argument. `as_string` replaces a lone surrogate with U+FFFD; when the
+/// text holds one, the code units are read as they are, so the compiler reports the lone
+/// surrogate where it is.
+fn json_text(value: &JsValue, arg: Arg<'_>) -> Result<Option<Value>, SpecError> {
+    if matches!(arg, Arg::Other(_)) && (value.is_undefined() || value.is_null()) {
         return Ok(None);
     }
     let Some(text) = value.as_string() else {
         let message = "expected JSON text (a string); use compile for objects";
-        return Err(SpecError::new(ErrorCode::InvalidJson, root_path(root), message));
+        let path = match arg {
+            Arg::Spec(_) => Vec::new(),
+            Arg::Other(root) => vec![PathSegment::Key(root.to_owned())],
+        };
+        return Err(SpecError::new(ErrorCode::InvalidJson, path, message));
     };
-    let options = root.is_some();
     if text.contains(char::REPLACEMENT_CHARACTER) {
         let js: &JsString = value.unchecked_ref();
         if !js.is_valid_utf16() {
             let units: Vec<u16> = js.iter().collect();
-            let parsed = match compiler {
-                Some(compiler) if !options => compiler.parse_spec_json_utf16(&units),
-                _ => parse_options_json_utf16(&units),
+            let parsed = match arg {
+                Arg::Spec(compiler) => compiler.parse_spec_json_utf16(&units),
+                Arg::Other(_) => parse_options_json_utf16(&units),
             };
             return parsed.map(Some);
         }
     }
-    let parsed = match compiler {
-        Some(compiler) if !options => compiler.parse_spec_json(&text),
-        _ => parse_options_json(&text),
+    let parsed = match arg {
+        Arg::Spec(compiler) => compiler.parse_spec_json(&text),
+        Arg::Other(_) => parse_options_json(&text),
     };
     parsed.map(Some)
-}
-
-fn root_path(root: Option<&str>) -> Vec<PathSegment> {
-    root.map(|r| vec![PathSegment::Key(r.to_owned())]).unwrap_or_default()
 }
 
 /// Spec JSON and optional options JSON to the result as Extended JSON text (relaxed by default,
@@ -123,7 +129,7 @@ pub fn validate_json(spec_json: JsValue, options_json: JsValue, settings: JsValu
 #[wasm_bindgen(js_name = querybuilderFieldsJson)]
 pub fn querybuilder_fields_json(schema_json: JsValue) -> Result<String, JsValue> {
     let run = || {
-        let value = json_text(None, &schema_json, Some("schema"))?.unwrap_or_default();
+        let value = json_text(&schema_json, Arg::Other("schema"))?.unwrap_or_default();
         Ok(FieldSchema::from_json(&value)?.querybuilder_fields().to_string())
     };
     run().map_err(|e: SpecError| error::to_js(&e))

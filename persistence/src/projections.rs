@@ -11,6 +11,7 @@ use std::time::Duration;
 use bson::{Bson, Document, doc};
 use cqrs_mongo_spec::{Compiler, QueryOptions};
 use futures::TryStreamExt;
+use mongodb::action::Action;
 use mongodb::{ClientSession, Collection, Database};
 use serde_json::Value;
 
@@ -163,11 +164,7 @@ impl ProjectionStore {
     pub async fn count(&self, collection: &str, spec: &Value) -> Result<u64> {
         let filter = self.scoped(self.compiler.compile(spec)?);
         let collection = self.collection(collection);
-        let count = collection.count_documents(filter);
-        Ok(match self.max_time {
-            Some(limit) => count.max_time(limit).await?,
-            None => count.await?,
-        })
+        Ok(collection.count_documents(filter).optional(self.max_time, |count, limit| count.max_time(limit)).await?)
     }
 
     /// Deletes one document.

@@ -50,10 +50,9 @@ pub struct App {
     pub db: Connection,
     /// The orders (event-sourced, with their outbox messages).
     pub orders: AggregateStore<Order>,
-    /// The read models, searched with [`App::compiler`] and a time limit.
+    /// The read models, searched with a compiler holding the schema and the service's limits,
+    /// and a time limit.
     pub summaries: ProjectionStore,
-    /// The compiler with the schema and the service's limits.
-    pub compiler: Compiler,
     /// The schema.
     pub schema: FieldSchema,
 }
@@ -69,8 +68,7 @@ impl App {
         App {
             db: db.clone(),
             orders: order_store(db, &events, &outbox),
-            summaries: ProjectionStore::new(db).with_compiler(compiler.clone()).max_time(Duration::from_secs(5)),
-            compiler,
+            summaries: ProjectionStore::new(db).with_compiler(compiler).max_time(Duration::from_secs(5)),
             schema,
         }
     }

@@ -110,6 +110,24 @@ fn mean_ns(budget: Duration, mut f: impl FnMut()) -> f64 {
     start.elapsed().as_nanos() as f64 / calls as f64
 }
 
+/// The median over 5 rounds of `a`'s time / `b`'s time compiling `spec` (compile_raw), the two
+/// measured alternately for `budget` each, so both see the same machine load.
+fn median_ratio(budget: Duration, a: &Compiler, b: &Compiler, spec: &Value) -> f64 {
+    let mut ratios: Vec<f64> = (0..5)
+        .map(|_| {
+            let on = mean_ns(budget, || {
+                black_box(a.compile_raw(black_box(spec)).unwrap());
+            });
+            let off = mean_ns(budget, || {
+                black_box(b.compile_raw(black_box(spec)).unwrap());
+            });
+            on / off
+        })
+        .collect();
+    ratios.sort_by(f64::total_cmp);
+    ratios[2]
+}
+
 fn summary() {
     let compiler = Compiler::default();
     let text = reference_text();
@@ -132,17 +150,7 @@ fn summary() {
             .with_max_string_len(usize::MAX)
             .with_regex(RegexPolicy::default().allowing_backtracking().with_max_len(usize::MAX)),
     );
-    let mut ratios = Vec::new();
-    for _ in 0..5 {
-        let checked = mean_ns(budget / 4, || {
-            black_box(compiler.compile_raw(black_box(&reference)).unwrap());
-        });
-        let plain = mean_ns(budget / 4, || {
-            black_box(unchecked.compile_raw(black_box(&reference)).unwrap());
-        });
-        ratios.push(checked / plain);
-    }
-    ratios.sort_by(f64::total_cmp);
+    let safety_ratio = median_ratio(budget / 4, &compiler, &unchecked, &reference);
     // A schema declaring the reference spec's fields (values cast by type, operators checked,
     // paths looked up) against the same compiler without one, alternated.
     let schema: FieldSchema = serde_json::from_value(serde_json::json!({"fields": [
@@ -154,17 +162,7 @@ fn summary() {
     ]}))
     .unwrap();
     let with_schema = Compiler::try_new(CompilerConfig::default().with_schema(schema)).unwrap();
-    let mut schema_ratios = Vec::new();
-    for _ in 0..5 {
-        let on = mean_ns(budget / 4, || {
-            black_box(with_schema.compile_raw(black_box(&reference)).unwrap());
-        });
-        let off = mean_ns(budget / 4, || {
-            black_box(compiler.compile_raw(black_box(&reference)).unwrap());
-        });
-        schema_ratios.push(on / off);
-    }
-    schema_ratios.sort_by(f64::total_cmp);
+    let schema_ratio = median_ratio(budget / 4, &with_schema, &compiler, &reference);
     let filter = compiler.compile(&reference).unwrap();
     let clone = mean_ns(budget, || {
         black_box(black_box(&filter).clone());
@@ -193,11 +191,11 @@ fn summary() {
     );
     println!(
         "safety checks on (defaults) / off, compile_raw of the reference spec: median {:.3} (5 rounds)",
-        ratios[2]
+        safety_ratio
     );
     println!(
         "with a schema / without, compile_raw of the reference spec: median {:.3} (5 rounds; goal <= 1.2)",
-        schema_ratios[2]
+        schema_ratio
     );
     println!(
         "golden corpus: {} specs, {} leaves: {:.0} ns per spec, {:.0} ns per leaf",

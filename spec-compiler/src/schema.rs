@@ -177,12 +177,8 @@ impl FieldDef {
     /// The operators allowed on this field, in a stable order (listed ones may repeat).
     pub(crate) fn allowed_operators(&self) -> impl Iterator<Item = Operator> + '_ {
         let listed = self.operators.iter().flatten().filter_map(|name| Operator::parse(name));
-        let defaults = default_operators(self.field_type).iter().copied();
-        let (listed, defaults) = match self.operators {
-            Some(_) => (Some(listed), None),
-            None => (None, Some(defaults)),
-        };
-        listed.into_iter().flatten().chain(defaults.into_iter().flatten())
+        let defaults = self.operators.is_none().then(|| default_operators(self.field_type).iter().copied());
+        listed.chain(defaults.into_iter().flatten())
     }
 
     /// Whether `op` may be used on this field.
