@@ -3,6 +3,7 @@
 mod support;
 
 use bson::{Document, doc};
+use cqrs_mongo_persistence::RetryPolicy;
 use cqrs_mongo_persistence::{Alone, Outbox, OutboxMessage, OutboxRelay};
 
 fn message(id: &str) -> OutboxMessage {
@@ -16,9 +17,9 @@ async fn outbox_stats_and_retry_dead_put_parked_messages_back_to_pending() {
     let outbox = Outbox::new(&db);
     outbox.save(&[message("m1"), message("m2"), message("m3")], Alone).await.unwrap();
     // One attempt each: m3 is published, m1 and m2 fail and are parked as dead (`failed`).
-    let relay = OutboxRelay::new(&outbox, "test-relay").max_attempts(1);
+    let relay = OutboxRelay::new(&outbox, "test-relay").on_failure(RetryPolicy::park_after(1));
     let report = relay
-        .run_once(|m| async move { if m.message_id == "m3" { Ok(()) } else { Err("broker down".to_owned()) } })
+        .run_once(|m| async move { if m.message_id == "m3" { Ok(()) } else { Err("broker down".to_string()) } })
         .await
         .unwrap();
     assert_eq!((report.published, report.dead), (1, 2));
@@ -54,6 +55,6 @@ async fn outbox_stats_and_retry_dead_put_parked_messages_back_to_pending() {
     assert_eq!(nothing, "0 dead messages put back to pending\n");
 
     // The retried messages really are deliverable again.
-    let report = relay.run_once(|_| async { Ok(()) }).await.unwrap();
+    let report = relay.run_once(|_| async { Ok::<(), String>(()) }).await.unwrap();
     assert_eq!(report.published, 3);
 }

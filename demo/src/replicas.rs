@@ -88,8 +88,8 @@ pub fn runner(db: &Connection, events: &EventStore, name: &str) -> Replica<Proje
 pub fn relay(outbox: &Outbox, name: &str, publisher: &Arc<Stdout>) -> Replica<OutboxRelay> {
     let relay = Arc::new(
         OutboxRelay::new(outbox, name)
-            .batch(50)
-            .lease(Duration::from_secs(2))
+            .batch_size(50)
+            .lease_period(Duration::from_secs(2))
             .poll_interval(Duration::from_millis(100)),
     );
     let (stop, stopped) = oneshot::channel::<()>();

@@ -250,7 +250,7 @@ async fn dead_letters_are_listed_retried_and_skipped_from_the_command_line() {
     let broken = cqrs_mongo_persistence::NewEvent::new("broken-1", "OrderPlaced", doc! { "customer": 7 });
     let stream = cqrs_mongo_persistence::EventStream { aggregate_id: "o9", aggregate_type: "Order" };
     events.append(stream, cqrs_mongo_persistence::ExpectedVersion::NoStream, &[broken], Alone).await.unwrap();
-    let policy = cqrs_mongo_persistence::FailurePolicy::park_after(1);
+    let policy = cqrs_mongo_persistence::RetryPolicy::park_after(1);
     let runner = ProjectionRunner::new(&db, &events, order_summaries()).on_failure(policy);
     assert_eq!(runner.catch_up().await.unwrap(), 3);
 

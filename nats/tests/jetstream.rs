@@ -6,6 +6,7 @@
 #[path = "../../persistence/tests/support/mod.rs"]
 mod server;
 
+use cqrs_mongo_persistence::{Backoff, RetryPolicy};
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -92,7 +93,9 @@ async fn every_message_reaches_jetstream_once_despite_a_killed_relay_and_unrecor
 
     // Ten messages published and then "crashed" before being recorded: still pending, they
     // will be published again.
-    let crashing = OutboxRelay::new(&outbox, "crashing").batch(10).backoff(Duration::from_millis(1)).max_attempts(100);
+    let crashing = OutboxRelay::new(&outbox, "crashing").batch_size(10).on_failure(
+        RetryPolicy::park_after(100).backoff(Backoff::new(Duration::from_millis(1), Duration::from_secs(3600))),
+    );
     let report = crashing
         .run_once(|m| {
             let publisher = publisher.clone();
@@ -108,9 +111,12 @@ async fn every_message_reaches_jetstream_once_despite_a_killed_relay_and_unrecor
     let relay = |name: &str| {
         Arc::new(
             OutboxRelay::new(&outbox, name)
-                .batch(20)
-                .lease(Duration::from_secs(5))
-                .backoff(Duration::from_millis(1))
+                .batch_size(20)
+                .lease_period(Duration::from_secs(5))
+                .on_failure(
+                    RetryPolicy::park_after(5)
+                        .backoff(Backoff::new(Duration::from_millis(1), Duration::from_secs(3600))),
+                )
                 .poll_interval(Duration::from_millis(20)),
         )
     };

@@ -217,11 +217,11 @@ async fn main() {
     let messages: Vec<OutboxMessage> =
         (0..2_000).map(|i| OutboxMessage::new(format!("m{i}"), "Placed", doc! { "i": i }, "c")).collect();
     outbox.save(&messages, Alone).await.unwrap();
-    let relay = OutboxRelay::new(&outbox, "bench").batch(500);
+    let relay = OutboxRelay::new(&outbox, "bench").batch_size(500);
     let start = Instant::now();
     let mut published = 0;
     while published < 2_000 {
-        published += relay.run_once(|_| async { Ok(()) }).await.unwrap().published;
+        published += relay.run_once(|_| async { Ok::<(), String>(()) }).await.unwrap().published;
     }
     println!("outbox relay: {:.0} messages/s", published as f64 / start.elapsed().as_secs_f64());
 }

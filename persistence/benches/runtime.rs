@@ -99,7 +99,7 @@ async fn relay_loop_vs_run_once(outbox: &Outbox) {
             }
         };
         save("loop").await;
-        let relay = Arc::new(OutboxRelay::new(outbox, "loop").batch(100).poll_interval(Duration::from_millis(50)));
+        let relay = Arc::new(OutboxRelay::new(outbox, "loop").batch_size(100).poll_interval(Duration::from_millis(50)));
         let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
         let start = Instant::now();
         let task = {
@@ -119,7 +119,7 @@ async fn relay_loop_vs_run_once(outbox: &Outbox) {
         stop.send(()).unwrap();
         task.await.unwrap().unwrap();
         save("once").await;
-        let relay = OutboxRelay::new(outbox, "once").batch(100);
+        let relay = OutboxRelay::new(outbox, "once").batch_size(100);
         let start = Instant::now();
         let mut published = 0;
         loop {

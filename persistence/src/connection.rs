@@ -10,6 +10,8 @@ use mongodb::{Client, Database};
 use tracing::instrument;
 
 use crate::error::Result;
+use crate::retry::Backoff;
+use crate::uow::DEFAULT_TRANSACTION_DEADLINE;
 
 /// Pool and timeout settings; `None` keeps the driver's default.
 #[derive(Debug, Clone, Default)]
@@ -50,6 +52,8 @@ pub struct Connection {
     client: Client,
     database: Database,
     transactions: bool,
+    transaction_backoff: Backoff,
+    transaction_deadline: Duration,
 }
 
 /// What `health()` reports.
@@ -88,7 +92,38 @@ impl Connection {
         database.run_command(doc! { "ping": 1 }).await?;
         let hello = database.run_command(doc! { "hello": 1 }).await?;
         let transactions = supports_transactions(&hello);
-        Ok(Connection { client, database, transactions })
+        Ok(Connection {
+            client,
+            database,
+            transactions,
+            transaction_backoff: Backoff::transactions(),
+            transaction_deadline: DEFAULT_TRANSACTION_DEADLINE,
+        })
+    }
+
+    /// The wait between attempts of [`Connection::transaction`] (and of the runner's batches and
+    /// the group commit) after a transient error: by default the driver's, 5 ms × 1.5^n up to
+    /// 500 ms with full jitter. `Backoff::none()` retries at once (under contention that makes
+    /// conflicts worse: it is there to measure that).
+    pub fn transaction_backoff(mut self, backoff: Backoff) -> Self {
+        self.transaction_backoff = backoff;
+        self
+    }
+
+    /// How long [`Connection::transaction`] keeps retrying transient errors before it gives up
+    /// with [`Error::TransactionTimedOut`](crate::Error::TransactionTimedOut) (default 120 s, the
+    /// driver's): a unit of work that keeps conflicting holds its caller at most this long.
+    pub fn transaction_deadline(mut self, deadline: Duration) -> Self {
+        self.transaction_deadline = deadline;
+        self
+    }
+
+    pub(crate) fn transaction_backoff_setting(&self) -> Backoff {
+        self.transaction_backoff
+    }
+
+    pub(crate) fn transaction_deadline_setting(&self) -> Duration {
+        self.transaction_deadline
     }
 
     /// The driver client.

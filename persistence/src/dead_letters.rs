@@ -1,5 +1,5 @@
-//! What a runner or subscription does with an event its handler keeps failing on: retry with
-//! backoff up to a limit, then park it in `dead_letters` and go on, or stop.
+//! Where a runner or subscription parks an event its handler keeps failing on (after the
+//! attempts of its [`RetryPolicy`](crate::RetryPolicy)).
 //!
 //! A parked event is one document per (subscription, event): `_id = "<subscription>|<event id>"`,
 //! the event's id, position, type and aggregate, the last error, the attempts and when it was
@@ -8,14 +8,12 @@
 //! (by the runner or subscription that parked them, which marks them `retried` when the handler
 //! now succeeds) or skipped (marked `skipped`, kept for the record).
 
-use std::time::Duration;
-
 use bson::{DateTime, Document, doc};
 use futures::TryStreamExt;
 use mongodb::{ClientSession, Collection};
 
 use crate::connection::Connection;
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::event_store::StoredEvent;
 use crate::fields::int;
 use crate::indexes::IndexSpec;
@@ -23,77 +21,6 @@ use crate::sagas::Page;
 
 /// The dead-letter collection.
 pub const DEAD_LETTERS: &str = "dead_letters";
-
-/// What to do once the attempts are used up.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-#[non_exhaustive]
-pub enum AfterRetries {
-    /// Park the event in `dead_letters` and go on with the next one.
-    Park,
-    /// Stop: the run ends with the handler's error (the checkpoint stays before the event).
-    Stop,
-}
-
-/// Attempts, backoff between them, and what happens after the last one.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct FailurePolicy {
-    attempts: u32,
-    backoff: Duration,
-    max_backoff: Duration,
-    then: AfterRetries,
-}
-
-impl Default for FailurePolicy {
-    /// Three attempts (100 ms, then 200 ms apart), then park.
-    fn default() -> Self {
-        FailurePolicy::park_after(3)
-    }
-}
-
-impl FailurePolicy {
-    /// Up to `attempts` attempts (at least 1), then park the event and go on.
-    pub fn park_after(attempts: u32) -> Self {
-        FailurePolicy {
-            attempts,
-            backoff: Duration::from_millis(100),
-            max_backoff: Duration::from_secs(10),
-            then: AfterRetries::Park,
-        }
-    }
-
-    /// Up to `attempts` attempts (at least 1), then stop with the error.
-    pub fn stop_after(attempts: u32) -> Self {
-        FailurePolicy { then: AfterRetries::Stop, ..FailurePolicy::park_after(attempts) }
-    }
-
-    /// The wait before the second attempt, doubled for each further one up to `max`.
-    pub fn backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.backoff = initial;
-        self.max_backoff = max;
-        self
-    }
-
-    /// The number of attempts.
-    pub fn attempts(&self) -> u32 {
-        self.attempts
-    }
-
-    /// What happens after the last attempt.
-    pub fn then(&self) -> AfterRetries {
-        self.then
-    }
-
-    /// [`Error::InvalidArgument`] for zero attempts.
-    pub(crate) fn check(&self, operation: &'static str) -> Result<()> {
-        Error::at_least_one(operation, "attempts", i64::from(self.attempts))
-    }
-
-    /// The wait after failed attempt `attempt` (1-based).
-    pub(crate) fn delay(&self, attempt: u32) -> Duration {
-        let factor = 2_u32.saturating_pow(attempt.saturating_sub(1).min(20));
-        self.backoff.saturating_mul(factor).min(self.max_backoff)
-    }
-}
 
 /// The state of a dead letter.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]

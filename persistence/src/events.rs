@@ -102,8 +102,8 @@ macro_rules! event_set {
 
 /// The stored type, schema version and payload of a typed event.
 pub fn encode<E: Event>(event: &E) -> Result<(&'static str, i32, Document)> {
-    let payload = bson::serialize_to_document(event)
-        .map_err(|err| Error::Mapping { what: format!("event {}", E::EVENT_TYPE), message: err.to_string() })?;
+    let payload =
+        bson::serialize_to_document(event).map_err(|err| Error::serialise(format!("event {}", E::EVENT_TYPE), err))?;
     Ok((E::EVENT_TYPE, E::SCHEMA_VERSION, payload))
 }
 
@@ -130,14 +130,15 @@ impl StoredEvent {
     /// type or schema version, or a payload that does not deserialize, is
     /// [`Error::Decode`] naming the event id, its type and the serde path of the field.
     pub fn decode<E: Event>(&self) -> Result<E> {
-        let refuse = |path: String, message: String| Error::Decode {
+        let refuse = |path: String, message: String, source: Option<bson::error::Error>| Error::Decode {
             event_id: self.event_id.clone(),
             event_type: self.event_type.clone(),
             path,
             message,
+            source,
         };
         if self.event_type != E::EVENT_TYPE {
-            return Err(refuse(String::new(), format!("it is not a {} event", E::EVENT_TYPE)));
+            return Err(refuse(String::new(), format!("it is not a {} event", E::EVENT_TYPE), None));
         }
         if self.schema_version != E::SCHEMA_VERSION {
             return Err(refuse(
@@ -147,11 +148,15 @@ impl StoredEvent {
                     self.schema_version,
                     E::SCHEMA_VERSION
                 ),
+                None,
             ));
         }
         let deserializer = bson::Deserializer::new(Bson::Document(self.payload.clone()));
-        serde_path_to_error::deserialize(deserializer)
-            .map_err(|err| refuse(err.path().to_string(), err.inner().to_string()))
+        serde_path_to_error::deserialize(deserializer).map_err(|err| {
+            let path = err.path().to_string();
+            let source = err.into_inner();
+            refuse(path, source.to_string(), Some(source))
+        })
     }
 
     /// The payload decoded as one of the set's events (`Ok(None)` when its type is not in the

@@ -5,6 +5,11 @@
 //! Events are always read by position, so a missed or spurious wake-up only costs latency. A
 //! replica that does not hold the lease neither reads nor watches: it checks the lease every
 //! poll interval. The leader renews its lease between batches and while it waits.
+//!
+//! Failures follow the crate's one rule ([`retry`](crate::retry)): an unavailable database
+//! (checking the lease or catching up) makes the loop back off, longer while it lasts, without
+//! counting anything against an event; an event the target keeps failing on is its policy's
+//! (the catch-up says when to try it again); any other error ends the run, logged.
 
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
@@ -20,6 +25,7 @@ use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::event_store::{EVENTS, EventStore};
 use crate::lease::Leader;
+use crate::retry::{Backoff, Streak, log_stop};
 
 /// A change stream of one collection.
 pub(crate) type Changes = ChangeStream<ChangeStreamEvent<Document>>;
@@ -32,8 +38,9 @@ const GAP_MARGIN: Duration = Duration::from_millis(10);
 
 /// What the loop follows: one catch-up as the leader holding `token`.
 pub(crate) trait CatchUp: Send + Sync {
-    /// Applies what is new; returns early when `leader` no longer leads.
-    fn catch_up<'a>(&'a self, leader: &'a mut Leader, token: i64) -> BoxFuture<'a, Result<()>>;
+    /// Applies what is new; returns early when `leader` no longer leads, or with the wait
+    /// before the event at the head may be tried again.
+    fn catch_up<'a>(&'a self, leader: &'a mut Leader, token: i64) -> BoxFuture<'a, Result<Option<Duration>>>;
 }
 
 /// The counters the loop keeps (fields of the runner's or subscription's stats).
@@ -45,6 +52,7 @@ pub(crate) struct Counters<'a> {
     pub(crate) leaderships: &'a AtomicU64,
     pub(crate) leases_lost: &'a AtomicU64,
     pub(crate) standby_waits: &'a AtomicU64,
+    pub(crate) backoffs: &'a AtomicU64,
 }
 
 /// The [`Counters`] of a stats struct that has fields of the same names (the runner's and a
@@ -60,6 +68,7 @@ macro_rules! counters_of {
             leaderships: &stats.leaderships,
             leases_lost: &stats.leases_lost,
             standby_waits: &stats.standby_waits,
+            backoffs: &stats.backoffs,
         }
     }};
 }
@@ -69,9 +78,13 @@ pub(crate) use counters_of;
 pub(crate) struct Follow<'a> {
     pub(crate) connection: &'a Connection,
     pub(crate) events: &'a EventStore,
+    /// `projection` or `subscription` (logs and metrics).
+    pub(crate) kind: &'static str,
     pub(crate) name: &'a str,
     pub(crate) poll: Duration,
     pub(crate) change_stream: bool,
+    /// The waits while the database is unavailable.
+    pub(crate) unavailable: Backoff,
     pub(crate) counters: Counters<'a>,
 }
 
@@ -95,6 +108,9 @@ impl Follow<'_> {
             });
         }
         let result = self.lead_or_stand_by(leader, target, shutdown).await;
+        if let Err(err) = &result {
+            log_stop(self.kind, self.name, err);
+        }
         if let Err(err) = leader.release().await {
             tracing::warn!(name = self.name, error = %err, "lease not released; it expires");
         }
@@ -111,14 +127,15 @@ impl Follow<'_> {
         let mut changes: Option<Changes> = None;
         let mut watch_again_at = Instant::now();
         let mut leading = false;
+        let mut streak = Streak::new(self.kind, self.name, self.unavailable);
         loop {
             let token = match leader.ensure().await {
                 Ok(token) => token,
-                Err(err @ (Error::Driver(_) | Error::Timeout(_))) => {
-                    tracing::warn!(name = self.name, error = %err, "lease check failed; retrying");
+                Err(err) if err.is_unavailable() => {
+                    let wait = self.back_off(&mut streak, &err);
                     tokio::select! {
                         () = &mut shutdown => return Ok(()),
-                        () = tokio::time::sleep(self.poll) => continue,
+                        () = tokio::time::sleep(wait) => continue,
                     }
                 }
                 Err(err) => return Err(err),
@@ -147,25 +164,29 @@ impl Follow<'_> {
                     }
                 }
             }
-            match target.catch_up(leader, token).await {
-                Ok(()) => {}
-                Err(err @ (Error::Driver(_) | Error::Timeout(_) | Error::WriteConflict(_))) => {
-                    tracing::warn!(name = self.name, error = %err, "catch-up failed; retrying");
+            // Set when only the timer may end the wait: a backoff, or a failing event's retry.
+            let hold = match target.catch_up(leader, token).await {
+                Ok(retry_in) => {
+                    streak.ok();
+                    retry_in
                 }
+                Err(err) if err.is_unavailable() => Some(self.back_off(&mut streak, &err)),
                 Err(err) => return Err(err),
-            }
+            };
             if leader.token().is_none() {
                 continue;
             }
             let timer = if changes.is_some() { self.poll * SAFETY_NET } else { self.poll };
             // A gap the catch-up stopped at may be given up before anything is inserted.
             let timer = self.events.next_gap_expiry().map_or(timer, |expiry| timer.min(expiry + GAP_MARGIN));
+            let timer = hold.unwrap_or(timer);
             // The lease is renewed on time even when nothing happens.
             let timer = timer.min(leader.renew_in());
             bump(self.counters.waits);
+            let watching = hold.is_none();
             tokio::select! {
                 () = &mut shutdown => return Ok(()),
-                change = next_change(&mut changes) => match change {
+                change = next_change(&mut changes), if watching => match change {
                     Some(Ok(_)) => bump(self.counters.change_stream_wakeups),
                     Some(Err(err)) => {
                         // Includes a resume that failed because the history is gone: the
@@ -179,6 +200,12 @@ impl Follow<'_> {
                 () = tokio::time::sleep(timer) => bump(self.counters.poll_wakeups),
             }
         }
+    }
+
+    /// One more wait of a backoff streak (logged and counted).
+    fn back_off(&self, streak: &mut Streak, err: &Error) -> Duration {
+        bump(self.counters.backoffs);
+        streak.wait(err)
     }
 
     async fn watch(&self) -> Result<Changes> {

@@ -157,6 +157,7 @@ mod outbox;
 mod projections;
 mod query;
 mod repository;
+mod retry;
 mod runner;
 mod sagas;
 mod snapshots;
@@ -172,7 +173,7 @@ pub use aggregates::{AggregateStore, EventSourced, Root, SnapshotPolicy};
 /// The `bson` crate this crate uses (for the macros).
 pub use bson;
 pub use connection::{Connection, Health, PoolOptions};
-pub use dead_letters::{AfterRetries, DEAD_LETTERS, DeadLetter, DeadLetterStatus, DeadLetters, FailurePolicy};
+pub use dead_letters::{DEAD_LETTERS, DeadLetter, DeadLetterStatus, DeadLetters};
 pub use error::{Error, EventIdProblem, Result};
 pub use event_store::{
     DEFAULT_GAP_GRACE, EventStore, ExpectedVersion, GapStats, NewEvent, StoredEvent, Stream as EventStream, Upcast,
@@ -186,6 +187,7 @@ pub use model::{Aggregate, Mapping};
 pub use outbox::{Backlog, ClaimedMessage, Outbox, OutboxMessage, OutboxRelay, Publisher, RelayReport, RelayStats};
 pub use projections::{Applied, ProjectionStore};
 pub use repository::{GetMany, Repository};
+pub use retry::{AfterRetries, Backoff, BoxError, RetryPolicy, Unavailable};
 pub use runner::{
     DEFAULT_LEASE, Handlers, Projection, ProjectionRunner, RebuildProgress, RebuildReport, RunnerStats, Write,
 };

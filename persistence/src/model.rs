@@ -130,13 +130,13 @@ impl Mapping {
         if id == Bson::Null {
             return Err(Error::NullId { collection: T::COLLECTION.into() });
         }
-        let fields = bson::serialize_to_document(aggregate)
-            .map_err(|e| Error::Mapping { what: what(), message: e.to_string() })?;
+        let fields = bson::serialize_to_document(aggregate).map_err(|e| Error::serialise(what(), e))?;
         let id_field = self.id_field_of::<T>();
         if fields.get(id_field) != Some(&id) {
-            return Err(Error::Mapping {
-                what: what(),
-                message: format!(
+            return Err(Error::InvalidDocument {
+                collection: T::COLLECTION.into(),
+                id: String::new(),
+                problem: format!(
                     "the id field {id_field:?} is not a field holding the aggregate's id(); name the id field with \
                      `aggregate!(…, id = <field>)` or `Mapping::id_field`"
                 ),
@@ -168,8 +168,8 @@ impl Mapping {
             fields.insert(field, value);
         }
         fields.insert(self.version_field.clone(), version);
-        let mut aggregate: T = bson::deserialize_from_document(fields)
-            .map_err(|e| Error::Mapping { what: std::any::type_name::<T>().into(), message: e.to_string() })?;
+        let mut aggregate: T =
+            bson::deserialize_from_document(fields).map_err(|e| Error::deserialise(std::any::type_name::<T>(), e))?;
         *aggregate.version_mut() = Version::new(version);
         Ok(aggregate)
     }
@@ -177,5 +177,5 @@ impl Mapping {
 
 /// An id as BSON.
 pub(crate) fn id_to_bson<I: Serialize>(id: &I) -> Result<Bson> {
-    bson::serialize_to_bson(id).map_err(|e| Error::Mapping { what: "id".into(), message: e.to_string() })
+    bson::serialize_to_bson(id).map_err(|e| Error::serialise("id", e))
 }

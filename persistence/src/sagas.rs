@@ -399,9 +399,10 @@ impl SagaRepository {
 /// The stored document of `saga` at `version`.
 fn to_document(saga: &Saga, version: i64) -> Result<Document> {
     if let Some(key) = saga.state.keys().find(|k| RESERVED.contains(&k.as_str())) {
-        return Err(Error::Mapping {
-            what: format!("saga {}", saga.id),
-            message: format!("the state field {key:?} is a name the saga store owns"),
+        return Err(Error::InvalidArgument {
+            operation: "SagaRepository::save",
+            argument: "state",
+            message: format!("saga {}: the state field {key:?} is a name the saga store owns", saga.id),
         });
     }
     let mut document = doc! {
@@ -426,21 +427,31 @@ fn to_document(saga: &Saga, version: i64) -> Result<Document> {
 fn from_document(mut document: Document) -> Result<Saga> {
     let mut text = |key: &str| match document.remove(key) {
         Some(Bson::String(value)) => Ok(value),
-        other => Err(Error::Mapping { what: "saga".into(), message: format!("{key} is {other:?}, not a string") }),
+        other => Err(Error::InvalidDocument {
+            collection: SAGAS.into(),
+            id: String::new(),
+            problem: format!("{key} is {other:?}, not a string"),
+        }),
     };
     let (id, saga_type, status) = (text("_id")?, text("saga_type")?, text("status")?);
     let correlation_id = match document.remove("correlation_id") {
         Some(Bson::String(value)) => Some(value),
         None | Some(Bson::Null) => None,
         Some(other) => {
-            return Err(Error::Mapping {
-                what: format!("saga {id}"),
-                message: format!("correlation_id is {other:?}, not a string or null"),
+            return Err(Error::InvalidDocument {
+                collection: SAGAS.into(),
+                id,
+                problem: format!("correlation_id is {other:?}, not a string or null"),
             });
         }
     };
-    let status = SagaStatus::parse(&status)
-        .ok_or_else(|| Error::Mapping { what: format!("saga {id}"), message: format!("unknown status {status:?}") })?;
+    let Some(status) = SagaStatus::parse(&status) else {
+        return Err(Error::InvalidDocument {
+            collection: SAGAS.into(),
+            id,
+            problem: format!("unknown status {status:?}"),
+        });
+    };
     let version = crate::fields::int(document.remove("version").as_ref());
     let date = |value: Option<Bson>| match value {
         Some(Bson::DateTime(at)) => Some(at),

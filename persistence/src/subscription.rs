@@ -10,9 +10,13 @@
 //!   [`batch_size`](Subscription::batch_size) events, each at most once more per such
 //!   interruption. Use the event id as the idempotency key of the side effect.
 //! - **Failures.** A handler error is retried with backoff up to the
-//!   [`FailurePolicy`]'s attempts; then the event is parked in `dead_letters` and delivery goes
-//!   on (the default), or the run stops with the error before the event.
-//!   [`retry_parked`](Subscription::retry_parked) hands a parked event to the handler again.
+//!   [`RetryPolicy`]'s attempts; then the event is parked in `dead_letters` and delivery goes
+//!   on (the default), or the run stops with [`Error::Handler`] before the event. A handler
+//!   error that says the handler's destination is unavailable (its chain holds an
+//!   [`Unavailable`](crate::Unavailable), or an unavailable error of this crate), like an
+//!   unavailable database, makes the loop back off and deliver the event again without counting
+//!   an attempt. [`retry_parked`](Subscription::retry_parked) hands a parked event to the
+//!   handler again.
 //! - **Replicas.** Like the projection runner, any number of replicas may run: the holder of the
 //!   checkpoint's lease delivers, the others stand by; every checkpoint write is fenced by the
 //!   lease token, so a replica that lost its lease moves nothing once the new leader has moved
@@ -22,29 +26,32 @@
 //!   (`<name>#<k>/<n>`), each reading only the streams whose aggregate-id hash falls in it
 //!   (per-stream order holds: a stream is always in one segment).
 
-use std::fmt::Display;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
 use crate::connection::Connection;
-use crate::dead_letters::{AfterRetries, DeadLetter, DeadLetterStatus, DeadLetters, FailurePolicy};
+use crate::dead_letters::{DeadLetter, DeadLetterStatus, DeadLetters};
 use crate::error::{Error, Result};
 use crate::event_store::{EventStore, StoredEvent};
 use crate::follow::{CatchUp, Follow, counters_of};
 use crate::lease::{Leader, Lease, LeaseInfo, default_owner};
+use crate::retry::{AfterRetries, Backoff, BoxError, Failing, RetryPolicy, Verdict, unavailable_backoff};
 use crate::runner::checkpoint::Checkpoint;
 use crate::telemetry;
 
 /// What a subscription hands each event to. Closures `Fn(StoredEvent) -> impl Future<Output =
 /// Result<(), E>>` are handlers.
 pub trait EventHandler: Send + Sync {
-    /// The handler's own error (shown in logs and dead letters).
-    type Error: Display + Send;
+    /// The handler's own error (kept as the source of [`Error::Handler`], shown in logs and
+    /// dead letters). Wrap it in [`Unavailable`](crate::Unavailable) when the event is not the
+    /// cause (the service it calls is down): the subscription then backs off without counting
+    /// an attempt.
+    type Error: Into<BoxError> + Send;
     /// Handles one event; an error is retried by the subscription's policy.
     fn handle(&self, event: StoredEvent) -> impl Future<Output = std::result::Result<(), Self::Error>> + Send;
 }
@@ -53,7 +60,7 @@ impl<F, Fut, E> EventHandler for F
 where
     F: Fn(StoredEvent) -> Fut + Send + Sync,
     Fut: Future<Output = std::result::Result<(), E>> + Send,
-    E: Display + Send,
+    E: Into<BoxError> + Send,
 {
     type Error = E;
 
@@ -88,10 +95,20 @@ pub struct SubscriptionStats {
     pub leases_lost: AtomicU64,
     /// Times it stood by.
     pub standby_waits: AtomicU64,
+    /// Waits because the database (or the handler's destination) was unavailable.
+    pub backoffs: AtomicU64,
+}
+
+/// What a catch-up delivered.
+#[derive(Debug, Default)]
+struct Delivered {
+    delivered: u64,
+    /// The event at the head failed: try again after this wait.
+    retry_in: Option<Duration>,
 }
 
 /// A named, checkpointed consumer of the event store.
-#[derive(Debug, Clone)]
+#[derive(Debug)]
 pub struct Subscription {
     connection: Connection,
     events: EventStore,
@@ -100,10 +117,35 @@ pub struct Subscription {
     batch: i64,
     poll: Duration,
     change_stream: bool,
-    failure: FailurePolicy,
+    failure: RetryPolicy,
+    unavailable: Backoff,
     lease_period: Duration,
     replica: String,
     stats: Arc<SubscriptionStats>,
+    /// The live loop's failing event, kept between its catch-ups.
+    failing: std::sync::Mutex<Failing>,
+}
+
+impl Clone for Subscription {
+    /// The same subscription (name, settings and counters); a failing event's attempts are not
+    /// shared.
+    fn clone(&self) -> Self {
+        Subscription {
+            connection: self.connection.clone(),
+            events: self.events.clone(),
+            name: self.name.clone(),
+            types: self.types.clone(),
+            batch: self.batch,
+            poll: self.poll,
+            change_stream: self.change_stream,
+            failure: self.failure,
+            unavailable: self.unavailable,
+            lease_period: self.lease_period,
+            replica: self.replica.clone(),
+            stats: self.stats.clone(),
+            failing: std::sync::Mutex::default(),
+        }
+    }
 }
 
 impl Subscription {
@@ -118,10 +160,12 @@ impl Subscription {
             batch: 100,
             poll: Duration::from_secs(1),
             change_stream: true,
-            failure: FailurePolicy::default(),
+            failure: RetryPolicy::default(),
+            unavailable: unavailable_backoff(),
             lease_period: crate::runner::DEFAULT_LEASE,
             replica: default_owner(),
             stats: Arc::default(),
+            failing: std::sync::Mutex::default(),
         }
     }
 
@@ -151,8 +195,15 @@ impl Subscription {
     }
 
     /// Retries, backoff and what happens after the last attempt.
-    pub fn on_failure(mut self, policy: FailurePolicy) -> Self {
+    pub fn on_failure(mut self, policy: RetryPolicy) -> Self {
         self.failure = policy;
+        self
+    }
+
+    /// The waits of [`run`](Self::run) while the database or the handler's destination is
+    /// unavailable (default 100 ms doubling up to 10 s, with jitter).
+    pub fn on_unavailable(mut self, backoff: Backoff) -> Self {
+        self.unavailable = backoff;
         self
     }
 
@@ -197,25 +248,39 @@ impl Subscription {
     }
 
     /// Delivers events to `handler` until `shutdown` completes, as one of any number of
-    /// replicas (see the module docs for the guarantees). Driver errors are retried; a handler
-    /// error that the policy stops on ends the run with [`Error::Handler`].
+    /// replicas (see the module docs for the guarantees). While the database or the handler's
+    /// destination is unavailable it backs off; a handler error that the policy stops on ends
+    /// the run with [`Error::Handler`], as does any error not caused by an event.
     pub async fn run(&self, handler: &impl EventHandler, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
         let stats = &self.stats;
         let follow = Follow {
             connection: &self.connection,
             events: &self.events,
+            kind: "subscription",
             name: &self.name,
             poll: self.poll,
             change_stream: self.change_stream,
+            unavailable: self.unavailable,
             counters: counters_of!(stats),
         };
         follow.run(&mut Leader::new(self.lease()), &Delivering { subscription: self, handler }, shutdown).await
     }
 
     /// Delivers everything after the checkpoint up to the head once, without a lease (for
-    /// tests and one-off jobs); returns the number of successful deliveries.
+    /// tests and one-off jobs), waiting out the retry backoff of a failing event; returns the
+    /// number of successful deliveries. An unavailable database or destination ends it with
+    /// that error.
     pub async fn catch_up(&self, handler: &impl EventHandler) -> Result<u64> {
-        self.deliver(handler, &self.checkpoint(), None).await
+        let mut failing = Failing::default();
+        let mut delivered = 0;
+        loop {
+            let progress = self.deliver(handler, &self.checkpoint(), None, &mut failing).await?;
+            delivered += progress.delivered;
+            match progress.retry_in {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => return Ok(delivered),
+            }
+        }
     }
 
     async fn deliver(
@@ -223,18 +288,19 @@ impl Subscription {
         handler: &impl EventHandler,
         checkpoint: &Checkpoint,
         mut leader: Option<&mut Leader>,
-    ) -> Result<u64> {
+        failing: &mut Failing,
+    ) -> Result<Delivered> {
         Error::at_least_one("Subscription::batch_size", "events", self.batch)?;
         self.failure.check("Subscription::on_failure")?;
         let types: Vec<&str> = self.types.iter().map(String::as_str).collect();
         let dead_letters = DeadLetters::new(&self.connection);
-        let mut delivered = 0;
+        let mut progress = Delivered::default();
         let mut after = checkpoint.read().await?.position;
         loop {
             if let Some(leader) = leader.as_deref_mut()
                 && leader.ensure().await?.is_none()
             {
-                return Ok(delivered);
+                return Ok(progress);
             }
             let (events, upto) = if types.is_empty() {
                 let events = self.events.read_all(after, self.batch).await?;
@@ -244,74 +310,100 @@ impl Subscription {
                 self.events.read_by_types_upto(&types, after, self.batch).await?
             };
             if upto <= after {
-                return Ok(delivered);
+                return Ok(progress);
             }
-            for event in events {
-                match self.attempt(handler, &event).await {
-                    Ok(()) => delivered += 1,
-                    Err((error, attempts)) => match self.failure.then() {
-                        AfterRetries::Park => {
-                            dead_letters.park(&DeadLetter::new(&self.name, &event, &error, attempts), None).await?;
-                            self.stats.parked.fetch_add(1, Ordering::Relaxed);
-                            telemetry::consumer_parked("subscription", &self.name, 1);
-                        }
-                        _ => {
-                            // Stop before the event: what was handled before it is kept.
-                            let before = event.position - 1;
-                            if before > after {
-                                checkpoint.advance(after, before, None).await?;
-                            }
-                            return Err(Error::Handler {
-                                name: self.name.clone(),
-                                event_id: event.event_id,
-                                message: error,
-                            });
-                        }
-                    },
-                }
+            if let Some(wait) = events.first().and_then(|head| failing.wait_for(&head.event_id)) {
+                progress.retry_in = Some(wait);
+                return Ok(progress);
             }
-            match checkpoint.advance(after, upto, None).await {
-                Ok(()) => {}
-                Err(err) if checkpoint.is_moved(&err) => {
-                    // Another replica (or a fence): read the lease and the checkpoint again.
-                    if let Some(leader) = leader.as_deref_mut()
-                        && leader.refresh().await?.is_none()
-                    {
-                        return Ok(delivered);
+            let mut failure = None;
+            for event in &events {
+                let delivery = handler.handle(event.clone());
+                match telemetry::continue_trace(&event.metadata, "subscription", delivery).await {
+                    Ok(()) => {
+                        self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                        progress.delivered += 1;
+                        failing.done(&event.event_id);
                     }
-                    after = checkpoint.read().await?.position;
-                    continue;
+                    Err(err) => {
+                        failure = Some((event, Error::handler(&self.name, &event.event_id, err)));
+                        break;
+                    }
                 }
-                Err(err) => return Err(err),
             }
-            self.stats.batches.fetch_add(1, Ordering::Relaxed);
-            after = upto;
+            let Some((event, err)) = failure else {
+                match self.advance(checkpoint, &mut leader, after, upto).await? {
+                    Some(position) => {
+                        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+                        after = position;
+                        continue;
+                    }
+                    None => return Ok(progress),
+                }
+            };
+            // What was handled before the failing event is kept.
+            let before = event.position - 1;
+            if before > after {
+                match self.advance(checkpoint, &mut leader, after, before).await? {
+                    Some(position) if position == before => after = before,
+                    Some(position) => {
+                        after = position;
+                        continue;
+                    }
+                    None => return Ok(progress),
+                }
+            }
+            if err.is_unavailable() {
+                // Not the event's fault: the loop backs off and delivers it again.
+                return Err(err);
+            }
+            match failing.failed(&event.event_id, &self.failure) {
+                Verdict::RetryIn(wait, attempt) => {
+                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    telemetry::consumer_retry("subscription", &self.name);
+                    tracing::warn!(subscription = %self.name, event_id = %event.event_id, attempt,
+                        retry_in_ms = wait.as_millis() as u64, error = %err, "handler failed; retrying");
+                    progress.retry_in = Some(wait);
+                    return Ok(progress);
+                }
+                Verdict::GiveUp(attempts) if self.failure.then() == AfterRetries::Park => {
+                    let Error::Handler { source, .. } = &err else { return Err(err) };
+                    let letter = DeadLetter::new(&self.name, event, &crate::retry::chain(&**source), attempts);
+                    dead_letters.park(&letter, None).await?;
+                    self.stats.parked.fetch_add(1, Ordering::Relaxed);
+                    telemetry::consumer_parked("subscription", &self.name, 1);
+                    match self.advance(checkpoint, &mut leader, after, event.position).await? {
+                        Some(position) => after = position,
+                        None => return Ok(progress),
+                    }
+                }
+                // Stop before the event.
+                Verdict::GiveUp(_) => return Err(err),
+            }
         }
     }
 
-    /// The handler on `event`, up to the policy's attempts; the last error and the attempts.
-    async fn attempt(
+    /// Moves the checkpoint from `after` to `to`: the position it is at then (another
+    /// replica's, when it had moved), or `None` when this replica no longer leads.
+    async fn advance(
         &self,
-        handler: &impl EventHandler,
-        event: &StoredEvent,
-    ) -> std::result::Result<(), (String, u32)> {
-        let attempts = self.failure.attempts().max(1);
-        let mut attempt = 1;
-        loop {
-            match telemetry::continue_trace(&event.metadata, "subscription", handler.handle(event.clone())).await {
-                Ok(()) => {
-                    self.stats.delivered.fetch_add(1, Ordering::Relaxed);
-                    return Ok(());
+        checkpoint: &Checkpoint,
+        leader: &mut Option<&mut Leader>,
+        after: i64,
+        to: i64,
+    ) -> Result<Option<i64>> {
+        match checkpoint.advance(after, to, None).await {
+            Ok(()) => Ok(Some(to)),
+            Err(err) if checkpoint.is_moved(&err) => {
+                // Another replica (or a fence): read the lease and the checkpoint again.
+                if let Some(leader) = leader.as_deref_mut()
+                    && leader.refresh().await?.is_none()
+                {
+                    return Ok(None);
                 }
-                Err(err) if attempt < attempts => {
-                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
-                    telemetry::consumer_retry("subscription", &self.name);
-                    tracing::warn!(subscription = %self.name, event_id = %event.event_id, attempt, error = %err, "handler failed; retrying");
-                    tokio::time::sleep(self.failure.delay(attempt)).await;
-                    attempt += 1;
-                }
-                Err(err) => return Err((err.to_string(), attempt)),
+                Ok(Some(checkpoint.read().await?.position))
             }
+            Err(err) => Err(err),
         }
     }
 
@@ -330,9 +422,9 @@ impl Subscription {
         match handler.handle(event).await {
             Ok(()) => dead_letters.resolve(&self.name, event_id, DeadLetterStatus::Retried, 1, None).await,
             Err(err) => {
-                let message = err.to_string();
-                dead_letters.failed_again(&self.name, event_id, &message, 1).await?;
-                Err(Error::Handler { name: self.name.clone(), event_id: event_id.to_owned(), message })
+                let err: BoxError = err.into();
+                dead_letters.failed_again(&self.name, event_id, &crate::retry::chain(err.as_ref()), 1).await?;
+                Err(Error::handler(&self.name, event_id, err))
             }
         }
     }
@@ -350,14 +442,18 @@ struct Delivering<'a, H> {
 }
 
 impl<H: EventHandler> CatchUp for Delivering<'_, H> {
-    fn catch_up<'a>(&'a self, leader: &'a mut Leader, token: i64) -> BoxFuture<'a, Result<()>> {
+    fn catch_up<'a>(&'a self, leader: &'a mut Leader, token: i64) -> BoxFuture<'a, Result<Option<Duration>>> {
         async move {
             let subscription = self.subscription;
             let checkpoint = subscription.checkpoint().fenced(token);
-            subscription.deliver(self.handler, &checkpoint, Some(leader)).await?;
+            // The failing event's attempts are kept between catch-ups.
+            let mut failing = std::mem::take(&mut *subscription.failing.lock().unwrap_or_else(PoisonError::into_inner));
+            let progress = subscription.deliver(self.handler, &checkpoint, Some(leader), &mut failing).await;
+            *subscription.failing.lock().unwrap_or_else(PoisonError::into_inner) = failing;
+            let progress = progress?;
             let lag = subscription.events.latest_position().await? - checkpoint.read().await?.position;
             telemetry::consumer_lag("subscription", &subscription.name, lag.max(0));
-            Ok(())
+            Ok(progress.retry_in)
         }
         .boxed()
     }

@@ -12,6 +12,9 @@
 //! | `cqrs_outbox_backlog` | gauge | | pending messages (at most once a second, by the relay loop) |
 //! | `cqrs_outbox_oldest_pending_seconds` | gauge | | age of the oldest pending message (0 when none) |
 //! | `cqrs_jobs` | gauge | `status` | jobs by status (at most once a second, by an idle worker) |
+//! | `cqrs_transaction_attempts` | histogram | | attempts per [`Connection::transaction`](crate::Connection::transaction) (also the runner's batches and the group commit); above 1 under contention |
+//! | `cqrs_backoffs_total` | counter | `kind` (`projection`, `subscription`, `relay`, `worker`), `name` | waits of a loop because the database, or a handler's destination, was unavailable |
+//! | `cqrs_stops_total` | counter | `kind`, `name` | runs ended by an error (a stopping policy, or a failure not caused by an item) |
 //! | `cqrs_jobs_finished_total` | counter | `queue`, `outcome` (`completed`, `retried`, `parked`, `released`, `lease_lost`) | job attempts by outcome |
 //!
 //! **Trace context.** [`with_trace`] runs a future with a current [`TraceContext`] (for
@@ -176,6 +179,18 @@ pub(crate) fn outbox_backlog(pending: u64, oldest_seconds: f64) {
 
 pub(crate) fn jobs_by_status(status: &str, count: u64) {
     metrics::gauge!("cqrs_jobs", "status" => status.to_owned()).set(count as f64);
+}
+
+pub(crate) fn transaction_attempts(attempts: u32) {
+    metrics::histogram!("cqrs_transaction_attempts").record(f64::from(attempts));
+}
+
+pub(crate) fn backoff(kind: &'static str, name: &str) {
+    metrics::counter!("cqrs_backoffs_total", "kind" => kind, "name" => name.to_owned()).increment(1);
+}
+
+pub(crate) fn stopped(kind: &'static str, name: &str) {
+    metrics::counter!("cqrs_stops_total", "kind" => kind, "name" => name.to_owned()).increment(1);
 }
 
 pub(crate) fn job_finished(queue: &str, outcome: &'static str) {

@@ -27,7 +27,11 @@ impl Tenant {
     pub fn new(id: impl Into<String>) -> Result<Self> {
         let id = id.into();
         if id.is_empty() {
-            return Err(Error::Mapping { what: "tenant".into(), message: "a tenant id cannot be empty".into() });
+            return Err(Error::InvalidArgument {
+                operation: "Tenant::new",
+                argument: "id",
+                message: "a tenant id cannot be empty".into(),
+            });
         }
         let leaf = json!({ "op": "=", "attr": TENANT_FIELD, "val": id });
         let clause = Compiler::default().compile(&leaf)?;

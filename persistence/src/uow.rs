@@ -18,8 +18,12 @@
 //! # Ok(()) }
 //! ```
 //!
-//! [`Connection::transaction`] retries under the driver's rules (`TransientTransactionError`:
-//! the whole callback; `UnknownTransactionCommitResult`: the commit), for up to 120 s.
+//! [`Connection::transaction`] retries under the driver's rules: after a
+//! `TransientTransactionError` the whole callback runs again, after a jittered backoff (5 ms ×
+//! 1.5^n, at most 500 ms: competing units of work spread out instead of colliding again at
+//! once); after an `UnknownTransactionCommitResult` (but not `MaxTimeMSExpired`) the commit is
+//! sent again; all within a deadline (120 s by default, [`Connection::transaction_deadline`]),
+//! after which it is [`Error::TransactionTimedOut`].
 //! [`Connection::begin`] / [`UnitOfWork::commit`] is the explicit style. Dropping an
 //! uncommitted unit of work aborts its transaction (the driver does that for a dropped session).
 
@@ -36,8 +40,8 @@ use crate::version::Fate;
 /// Code to run once the transaction has committed.
 pub type AfterCommit = Box<dyn FnOnce() + Send>;
 
-/// How long [`Connection::transaction`] retries, as the driver's own helper does.
-const RETRY_FOR: Duration = Duration::from_secs(120);
+/// How long [`Connection::transaction`] retries by default, as the driver's own helper does.
+pub const DEFAULT_TRANSACTION_DEADLINE: Duration = Duration::from_secs(120);
 
 /// A transaction in progress (or, from [`Connection::begin_non_transactional`], a scope whose
 /// writes apply one by one).
@@ -237,11 +241,13 @@ impl Connection {
     }
 
     /// Runs `work` in a transaction with the driver's retry rules: the whole callback is
-    /// retried after a `TransientTransactionError`, the commit after an
-    /// `UnknownTransactionCommitResult`, for up to 120 s; other errors abort. After-commit
-    /// hooks of the attempt that committed run once the commit succeeded. Before each retry,
-    /// the versions the failed attempt gave aggregates revert, so the callback can simply save
-    /// them again.
+    /// retried after a `TransientTransactionError` (after a jittered backoff,
+    /// [`Connection::transaction_backoff`]), the commit after an
+    /// `UnknownTransactionCommitResult` that is not `MaxTimeMSExpired`, until the deadline
+    /// ([`Connection::transaction_deadline`], 120 s by default), after which the last error comes
+    /// back as [`Error::TransactionTimedOut`]; other errors abort. After-commit hooks of the
+    /// attempt that committed run once the commit succeeded. Before each retry, the versions the
+    /// failed attempt gave aggregates revert, so the callback can simply save them again.
     pub async fn transaction<R>(&self, mut work: impl AsyncFnMut(&UnitOfWork) -> Result<R>) -> Result<R> {
         retry_loop!(self, "Connection::transaction", |uow| work(uow).await)
     }
@@ -271,15 +277,17 @@ impl Connection {
     }
 }
 
-/// The retry loop of [`Connection::transaction`] and [`Connection::transaction_with`], written
-/// once and expanded in both (a shared generic function over an async closure would lose the
-/// boxed variant's `Send`, rust-lang/rust#96865).
+/// The retry loop of [`Connection::transaction`] and [`Connection::transaction_with`] (and so
+/// of the projection runner's batches and the event store's group commit), written once and
+/// expanded in both (a shared generic function over an async closure would lose the boxed
+/// variant's `Send`, rust-lang/rust#96865).
 macro_rules! retry_loop {
     ($connection:expr, $operation:expr, |$uow:ident| $attempt:expr) => {{
         let connection: &Connection = $connection;
         if !connection.supports_transactions() {
             return Err(Error::needs_transaction($operation));
         }
+        let (backoff, deadline) = (connection.transaction_backoff_setting(), connection.transaction_deadline_setting());
         let started = Instant::now();
         let span = tracing::info_span!("store", operation = "transaction", attempts = tracing::field::Empty);
         let mut session = connection.client().start_session().await?;
@@ -292,27 +300,53 @@ macro_rules! retry_loop {
                 let $uow = &unit;
                 $attempt
             };
-            let (outcome, retry) = unit.finish_attempt(outcome, started).await;
-            match (retry, unit.session.lock().await.take()) {
-                (true, Some(back)) => session = back,
-                _ => break outcome,
+            let outcome = unit.finish_attempt(outcome, started, deadline).await;
+            let back = unit.session.lock().await.take();
+            let last = match (outcome, back) {
+                (Attempt::Again(err), Some(back)) => {
+                    session = back;
+                    err
+                }
+                (Attempt::Again(err), None) => break Err(err),
+                (Attempt::Done(result), _) => break result,
+            };
+            // The driver's rule: a jittered, growing wait before the next attempt, within the
+            // deadline.
+            let wait = backoff.delay(attempts);
+            if started.elapsed() + wait >= deadline {
+                break Err(Error::TransactionTimedOut {
+                    operation: $operation,
+                    attempts,
+                    elapsed: started.elapsed(),
+                    source: Box::new(last),
+                });
             }
+            tracing::debug!(parent: &span, attempts, wait_us = wait.as_micros() as u64, error = %last, "transaction retried");
+            tokio::time::sleep(wait).await;
         };
         span.record("attempts", attempts);
         tracing::debug!(parent: &span, attempts, ok = result.is_ok(), duration_us = started.elapsed().as_micros() as u64, "transaction");
+        crate::telemetry::transaction_attempts(attempts);
         result
     }};
 }
 use retry_loop;
 
+/// How an attempt of [`Connection::transaction`] ended.
+enum Attempt<R> {
+    /// Committed, or failed for good.
+    Done(Result<R>),
+    /// Failed with a transient error: run the whole unit of work again.
+    Again(Error),
+}
+
 impl UnitOfWork {
     /// Ends an attempt of [`Connection::transaction`]: commits after success (retrying an
-    /// unknown commit result), aborts after failure. Returns the outcome and whether the whole
-    /// attempt should run again (a transient error, within the 120 s).
-    async fn finish_attempt<R>(&self, outcome: Result<R>, started: Instant) -> (Result<R>, bool) {
+    /// unknown commit result), aborts after failure.
+    async fn finish_attempt<R>(&self, outcome: Result<R>, started: Instant, deadline: Duration) -> Attempt<R> {
         let failed = match outcome {
-            Ok(value) => match self.commit_retrying(started).await {
-                Ok(()) => return (Ok(value), false),
+            Ok(value) => match self.commit_retrying(started, deadline).await {
+                Ok(()) => return Attempt::Done(Ok(value)),
                 Err(err) => err,
             },
             Err(err) => {
@@ -325,24 +359,19 @@ impl UnitOfWork {
                 err
             }
         };
-        let retry = failed.is_transient() && started.elapsed() < RETRY_FOR;
-        (Err(failed), retry)
+        if failed.is_transient() { Attempt::Again(failed) } else { Attempt::Done(Err(failed)) }
     }
 
-    /// Commits, retrying an `UnknownTransactionCommitResult` until `started + 120 s`; then
-    /// settles versions and runs the hooks. On failure the attempt is abandoned.
-    async fn commit_retrying(&self, started: Instant) -> Result<()> {
+    /// Commits, sending the commit again after an `UnknownTransactionCommitResult` (unless it is
+    /// `MaxTimeMSExpired`, as the driver does) until the deadline; then settles versions and runs
+    /// the hooks. On failure the attempt is abandoned.
+    async fn commit_retrying(&self, started: Instant, deadline: Duration) -> Result<()> {
         let mut guard = self.session.lock().await;
         let Some(session) = guard.as_mut() else { return Ok(()) };
         loop {
             match session.commit_transaction().await {
                 Ok(()) => break,
-                Err(err)
-                    if err.contains_label(mongodb::error::UNKNOWN_TRANSACTION_COMMIT_RESULT)
-                        && started.elapsed() < RETRY_FOR =>
-                {
-                    continue;
-                }
+                Err(err) if commit_unknown(&err) && started.elapsed() < deadline => continue,
                 Err(err) => {
                     drop(guard);
                     self.abandon();
@@ -354,4 +383,11 @@ impl UnitOfWork {
         self.settle_committed();
         Ok(())
     }
+}
+
+/// An unknown commit result worth sending the commit again for: not one that ran out of its
+/// `maxTimeMS` (the driver's exception).
+fn commit_unknown(err: &mongodb::error::Error) -> bool {
+    err.contains_label(mongodb::error::UNKNOWN_TRANSACTION_COMMIT_RESULT)
+        && !crate::error::codes_of(err).any(|code| code == 50)
 }

@@ -4,6 +4,7 @@
 
 mod support;
 
+use cqrs_mongo_persistence::RetryPolicy;
 use std::time::Duration;
 
 use bson::doc;
@@ -40,11 +41,12 @@ async fn zero_batches_pages_and_attempts_are_refused() {
     let outbox = Outbox::new(&db);
     outbox.save(&[OutboxMessage::new("m1", "Placed", doc! {}, "c")], Alone).await.unwrap();
     invalid(
-        OutboxRelay::new(&outbox, "r").batch(0).run_once(|_| async { Ok(()) }).await,
+        OutboxRelay::new(&outbox, "r").batch_size(0).run_once(|_| async { Ok::<(), String>(()) }).await,
         "OutboxRelay::batch",
         "batch",
     );
-    let zero_attempts = OutboxRelay::new(&outbox, "r").max_attempts(0).run_once(|_| async { Ok(()) }).await;
+    let zero_attempts =
+        OutboxRelay::new(&outbox, "r").on_failure(RetryPolicy::park_after(0)).run_once(|_| async { Ok::<(), String>(()) }).await;
     invalid(zero_attempts, "OutboxRelay::max_attempts", "attempts");
     assert_eq!(outbox.stats().await.unwrap().get("pending"), Some(&1), "nothing was claimed");
 

@@ -2,6 +2,7 @@
 
 mod support;
 
+use cqrs_mongo_persistence::{Backoff, RetryPolicy};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
@@ -12,7 +13,9 @@ use cqrs_mongo_persistence::{Alone, Connection, Enqueued, Error, Failed, JobQueu
 async fn queue(test: &str) -> (Connection, JobQueue) {
     let db = support::database(test).await;
     db.ensure_indexes(&JobQueue::indexes()).await.unwrap();
-    let jobs = JobQueue::new(&db).backoff(Duration::from_millis(1), Duration::from_millis(20));
+    let jobs = JobQueue::new(&db).on_failure(
+        RetryPolicy::park_after(3).backoff(Backoff::new(Duration::from_millis(1), Duration::from_millis(20))),
+    );
     (db, jobs)
 }
 
@@ -176,7 +179,7 @@ async fn eight_workers(test: &str, total: usize, lease: Duration) {
     #[derive(Default)]
     struct Tally {
         /// Attempt numbers handed out, per job.
-        attempts: HashMap<String, Vec<i32>>,
+        attempts: HashMap<String, Vec<u32>>,
         /// Completions the queue accepted, per job.
         completions: HashMap<String, u32>,
         /// Outcomes refused because the lease had passed to another worker (a slow server).
@@ -264,7 +267,7 @@ async fn eight_workers(test: &str, total: usize, lease: Duration) {
     for (id, attempts) in &tally.attempts {
         let mut sorted = attempts.clone();
         sorted.sort();
-        assert_eq!(sorted, (1..=attempts.len() as i32).collect::<Vec<_>>(), "each attempt of {id} handed out once");
+        assert_eq!(sorted, (1..=attempts.len() as u32).collect::<Vec<_>>(), "each attempt of {id} handed out once");
     }
     assert!(tally.attempts[&orphan.id].len() >= 2, "the dead worker's job was reclaimed and its attempt counted");
     eprintln!("jobs stress: {} outcomes lost to expired leases", tally.lost);

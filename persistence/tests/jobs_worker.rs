@@ -6,6 +6,7 @@
 
 mod support;
 
+use cqrs_mongo_persistence::{Backoff, RetryPolicy};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -19,7 +20,7 @@ async fn job_document(db: &Connection, id: &str) -> Document {
     db.database().collection::<Document>("background_jobs").find_one(doc! { "_id": id }).await.unwrap().unwrap()
 }
 
-async fn enqueue(queue: &JobQueue, id: &str, kind: &str, attempts: i32) {
+async fn enqueue(queue: &JobQueue, id: &str, kind: &str, attempts: u32) {
     queue.enqueue(NewJob::new(id, kind, doc! { "id": id }).max_attempts(attempts), Alone).await.unwrap();
 }
 
@@ -46,7 +47,9 @@ async fn stop((stop, task): Spawned) {
 #[tokio::test(flavor = "multi_thread")]
 async fn handlers_run_per_queue_within_the_concurrency_limit_with_retries_and_parking() {
     let db = support::database("worker_basic").await;
-    let queue = JobQueue::new(&db).backoff(Duration::from_millis(1), Duration::from_millis(5));
+    let queue = JobQueue::new(&db).on_failure(
+        RetryPolicy::park_after(3).backoff(Backoff::new(Duration::from_millis(1), Duration::from_millis(5))),
+    );
     for i in 0..12 {
         enqueue(&queue, &format!("mail-{i}"), "mail", 3).await;
     }
@@ -133,7 +136,7 @@ async fn heartbeats_keep_a_long_job_leased_and_shutdown_waits_for_it() {
     let worker = Arc::new(
         JobWorker::new(&queue, "w1")
             .handle("batch", handler)
-            .lease(Duration::from_secs(3))
+            .lease_period(Duration::from_secs(3))
             .shutdown_grace(Duration::from_secs(120)),
     );
     let running = spawn(&worker);
@@ -180,7 +183,7 @@ async fn a_job_whose_worker_was_killed_is_retried_by_another_after_its_lease_and
     let db = support::database("worker_killed").await;
     let queue = JobQueue::new(&db);
     enqueue(&queue, "victim", "batch", 3).await;
-    let completions: Arc<Mutex<Vec<(String, i32)>>> = Arc::default();
+    let completions: Arc<Mutex<Vec<(String, u32)>>> = Arc::default();
     let started = Arc::new(AtomicU64::new(0));
     let handler = {
         let (completions, started) = (completions.clone(), started.clone());
@@ -200,7 +203,7 @@ async fn a_job_whose_worker_was_killed_is_retried_by_another_after_its_lease_and
         Arc::new(
             JobWorker::new(&queue, name)
                 .handle("batch", handler.clone())
-                .lease(Duration::from_millis(900))
+                .lease_period(Duration::from_millis(900))
                 .poll_interval(Duration::from_millis(20)),
         )
     };

@@ -5,6 +5,7 @@
 
 mod support;
 
+use cqrs_mongo_persistence::{Backoff, RetryPolicy};
 use std::time::Duration;
 
 use bson::{Bson, Document, doc};
@@ -75,7 +76,8 @@ async fn failed_publishes_of_legacy_messages_leave_integer_retries_and_string_er
     failed_by_legacy.insert("retry_count", 1_i32);
     legacy::insert(&db, "outbox_messages", vec![fresh.clone(), failed_by_legacy.clone()]).await;
     let outbox = Outbox::new(&db);
-    let relay = OutboxRelay::new(&outbox, "w").max_attempts(2).backoff(Duration::ZERO);
+    let relay = OutboxRelay::new(&outbox, "w")
+        .on_failure(RetryPolicy::park_after(2).backoff(Backoff::new(Duration::ZERO, Duration::from_secs(3600))));
 
     let (report, seen) = relay_round(&relay, Some("broker down")).await;
     assert_eq!((report.retried, seen.len()), (1, 1), "only the pending message: {report:?}");
@@ -196,7 +198,8 @@ async fn failed_legacy_jobs_carry_the_legacy_error_message() {
     last.insert("max_retries", 1_i32);
     let retried = legacy::background_job(&uuid(51), "send_email", ago(2 * MINUTE));
     legacy::insert(&db, "background_jobs", vec![last.clone(), retried.clone()]).await;
-    let jobs = JobQueue::new(&db).backoff(Duration::from_secs(60), Duration::from_secs(60));
+    let jobs = JobQueue::new(&db)
+        .on_failure(RetryPolicy::park_after(3).backoff(Backoff::new(Duration::from_secs(60), Duration::from_secs(60))));
     let first = jobs.claim("w", &["send_email"], LEASE).await.unwrap().unwrap();
     let second = jobs.claim("w", &["send_email"], LEASE).await.unwrap().unwrap();
     assert_eq!((first.id.as_str(), first.max_attempts, second.id.as_str()), (uuid(50).as_str(), 1, uuid(51).as_str()));

@@ -17,7 +17,7 @@ async fn a_legacy_publisher_would_resend_messages_a_rust_relay_holds() {
     let outbox = Outbox::new(&db);
     outbox.save(&[OutboxMessage::new("m1", "Placed", doc! {}, "c")], Alone).await.unwrap();
     // The Rust relay holds m1 under its lease while it publishes...
-    let relay = OutboxRelay::new(&outbox, "rust").lease(Duration::from_secs(600));
+    let relay = OutboxRelay::new(&outbox, "rust").lease_period(Duration::from_secs(600));
     let db_inner = db.clone();
     relay
         .run_once(move |message| {

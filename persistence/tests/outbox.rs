@@ -2,6 +2,7 @@
 
 mod support;
 
+use cqrs_mongo_persistence::{Backoff, RetryPolicy};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -40,7 +41,7 @@ async fn two_relays_never_publish_one_message_twice() {
     outbox.save(&messages, Alone).await.unwrap();
     let sent = Arc::new(Mutex::new(Vec::new()));
     let relay = |name: &str| {
-        let relay = OutboxRelay::new(&outbox, name).batch(40);
+        let relay = OutboxRelay::new(&outbox, name).batch_size(40);
         let sent = sent.clone();
         async move {
             relay
@@ -49,7 +50,7 @@ async fn two_relays_never_publish_one_message_twice() {
                     async move {
                         sent.lock().unwrap().push(m.message_id);
                         tokio::time::sleep(Duration::from_millis(1)).await;
-                        Ok(())
+                        Ok::<(), String>(())
                     }
                 })
                 .await
@@ -71,16 +72,20 @@ async fn failures_back_off_then_park_the_message_as_dead() {
     let outbox = Outbox::new(&db);
     outbox.save(&[message("m1")], Alone).await.unwrap();
     // A backoff no server is slow enough to outlast between two calls.
-    let patient = OutboxRelay::new(&outbox, "patient").max_attempts(3).backoff(Duration::from_secs(3600));
+    let patient = OutboxRelay::new(&outbox, "patient").on_failure(
+        RetryPolicy::park_after(3).backoff(Backoff::new(Duration::from_secs(3600), Duration::from_secs(3600))),
+    );
     let first = patient.run_once(|_| async { Err("broker down".to_string()) }).await.unwrap();
     assert_eq!(first.retried, 1);
-    let too_soon = patient.run_once(|_| async { Ok(()) }).await.unwrap();
+    let too_soon = patient.run_once(|_| async { Ok::<(), String>(()) }).await.unwrap();
     assert_eq!(too_soon, Default::default(), "not due before the backoff");
     // Make it due, as the passing hour would.
     let past = bson::DateTime::from_millis(bson::DateTime::now().timestamp_millis() - 1_000);
     let messages = db.database().collection::<bson::Document>("outbox_messages");
     messages.update_one(doc! { "_id": "m1" }, doc! { "$set": { "next_attempt_at": past } }).await.unwrap();
-    let relay = OutboxRelay::new(&outbox, "r").max_attempts(3).backoff(Duration::from_millis(20));
+    let relay = OutboxRelay::new(&outbox, "r").on_failure(
+        RetryPolicy::park_after(3).backoff(Backoff::new(Duration::from_millis(20), Duration::from_secs(3600))),
+    );
     assert_eq!(relay.run_once(|_| async { Err("again".to_string()) }).await.unwrap().retried, 1);
     // The second backoff is 2 × 20 ms: sleeping 100 ms makes it due, however slow the server.
     tokio::time::sleep(Duration::from_millis(100)).await;
@@ -90,7 +95,7 @@ async fn failures_back_off_then_park_the_message_as_dead() {
     assert_eq!((stored.get_str("status").unwrap(), stored.get_i64("retry_count").unwrap()), ("failed", 3));
     assert_eq!(stored.get_str("error").unwrap(), "still");
     assert_eq!(outbox.retry_dead().await.unwrap(), 1, "failed messages can be retried (legacy never did)");
-    assert_eq!(relay.run_once(|_| async { Ok(()) }).await.unwrap().published, 1);
+    assert_eq!(relay.run_once(|_| async { Ok::<(), String>(()) }).await.unwrap().published, 1);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -98,7 +103,7 @@ async fn an_expired_lease_is_reclaimed_and_the_old_holder_cannot_finish() {
     let db = support::database("outbox_lease").await;
     let outbox = Outbox::new(&db);
     outbox.save(&[message("m1")], Alone).await.unwrap();
-    let slow = OutboxRelay::new(&outbox, "slow").lease(Duration::from_millis(300));
+    let slow = OutboxRelay::new(&outbox, "slow").lease_period(Duration::from_millis(300));
     let fast = OutboxRelay::new(&outbox, "fast");
     let report = slow
         .run_once(|_| {
@@ -106,9 +111,9 @@ async fn an_expired_lease_is_reclaimed_and_the_old_holder_cannot_finish() {
             async move {
                 // While this relay is stuck, its lease expires and another relay takes over.
                 tokio::time::sleep(Duration::from_millis(600)).await;
-                let taken = fast.run_once(|_| async { Ok(()) }).await.unwrap();
+                let taken = fast.run_once(|_| async { Ok::<(), String>(()) }).await.unwrap();
                 assert_eq!(taken.published, 1, "the expired lease was reclaimed");
-                Ok(())
+                Ok::<(), String>(())
             }
         })
         .await
@@ -124,12 +129,14 @@ async fn per_aggregate_ordering_waits_for_the_older_message() {
     outbox.save(&[message("a1").for_aggregate("A"), message("b1").for_aggregate("B")], Alone).await.unwrap();
     tokio::time::sleep(Duration::from_millis(5)).await;
     outbox.save(&[message("a2").for_aggregate("A")], Alone).await.unwrap();
-    let relay = OutboxRelay::new(&outbox, "r").ordered_per_aggregate().backoff(Duration::from_secs(60));
+    let relay = OutboxRelay::new(&outbox, "r").ordered_per_aggregate().on_failure(
+        RetryPolicy::park_after(5).backoff(Backoff::new(Duration::from_secs(60), Duration::from_secs(3600))),
+    );
     let sent = Arc::new(Mutex::new(Vec::new()));
     let report = relay
         .run_once(|m| {
             sent.lock().unwrap().push(m.message_id.clone());
-            async move { if m.message_id == "a1" { Err("a1 fails".into()) } else { Ok(()) } }
+            async move { if m.message_id == "a1" { Err("a1 fails".to_string()) } else { Ok(()) } }
         })
         .await
         .unwrap();
@@ -150,7 +157,7 @@ async fn four_relays_with_failures_and_a_crashed_relay_publish_everything_once()
     let marked = Arc::new(std::sync::atomic::AtomicUsize::new(0));
 
     // One relay "crashes" mid-batch: its round is dropped while it holds claims.
-    let crashing = OutboxRelay::new(&outbox, "crashing").lease(Duration::from_millis(300)).batch(50);
+    let crashing = OutboxRelay::new(&outbox, "crashing").lease_period(Duration::from_millis(300)).batch_size(50);
     let stuck = crashing.run_once(|m| {
         let delivered = delivered.clone();
         async move {
@@ -158,7 +165,7 @@ async fn four_relays_with_failures_and_a_crashed_relay_publish_everything_once()
                 std::future::pending::<()>().await;
             }
             delivered.lock().unwrap().push(m.message_id);
-            Ok(())
+            Ok::<(), String>(())
         }
     });
     let _ = tokio::time::timeout(Duration::from_millis(200), stuck).await;
@@ -166,10 +173,12 @@ async fn four_relays_with_failures_and_a_crashed_relay_publish_everything_once()
     let relays: Vec<_> = (0..4)
         .map(|r| {
             let relay = OutboxRelay::new(&outbox, format!("r{r}"))
-                .lease(Duration::from_secs(1))
-                .batch(100)
-                .max_attempts(1_000)
-                .backoff(Duration::from_millis(5));
+                .lease_period(Duration::from_secs(1))
+                .batch_size(100)
+                .on_failure(
+                    RetryPolicy::park_after(1_000)
+                        .backoff(Backoff::new(Duration::from_millis(5), Duration::from_secs(3600))),
+                );
             let delivered = delivered.clone();
             let outbox = outbox.clone();
             let marked = marked.clone();
@@ -186,10 +195,10 @@ async fn four_relays_with_failures_and_a_crashed_relay_publish_everything_once()
                             let delivered = delivered.clone();
                             async move {
                                 if fail {
-                                    return Err("flaky broker".to_string());
+                                    return Err("flaky broker".to_owned());
                                 }
                                 delivered.lock().unwrap().push(m.message_id);
-                                Ok(())
+                                Ok::<(), String>(())
                             }
                         })
                         .await
@@ -239,11 +248,10 @@ async fn ordered_relays_publish_each_aggregate_in_save_order_despite_failures() 
     let delivered = Arc::new(Mutex::new(Vec::<(String, i32)>::new()));
     let relays: Vec<_> = (0..2_u64)
         .map(|r| {
-            let relay = OutboxRelay::new(&outbox, format!("r{r}"))
-                .ordered_per_aggregate()
-                .batch(10)
-                .max_attempts(1_000)
-                .backoff(Duration::from_millis(2));
+            let relay = OutboxRelay::new(&outbox, format!("r{r}")).ordered_per_aggregate().batch_size(10).on_failure(
+                RetryPolicy::park_after(1_000)
+                    .backoff(Backoff::new(Duration::from_millis(2), Duration::from_secs(3600))),
+            );
             let (delivered, outbox) = (delivered.clone(), outbox.clone());
             tokio::spawn(async move {
                 let mut seed: u64 = 0xDEAD_BEEF + r;
@@ -257,11 +265,11 @@ async fn ordered_relays_publish_each_aggregate_in_save_order_despite_failures() 
                             let delivered = delivered.clone();
                             async move {
                                 if fail {
-                                    return Err("flaky".to_string());
+                                    return Err("flaky".to_owned());
                                 }
                                 let aggregate = m.message_id[..1].to_string();
                                 delivered.lock().unwrap().push((aggregate, m.payload.get_i32("n").unwrap()));
-                                Ok(())
+                                Ok::<(), String>(())
                             }
                         })
                         .await

@@ -5,6 +5,7 @@
 
 mod support;
 
+use cqrs_mongo_persistence::{Backoff, RetryPolicy, Unavailable};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
@@ -81,7 +82,7 @@ async fn the_loop_publishes_new_messages_as_they_are_saved_and_stops_cleanly() {
     let outbox = Outbox::new(&db);
     db.ensure_indexes(&Outbox::indexes()).await.unwrap();
     let broker = Arc::new(Broker::default());
-    let relay = Arc::new(OutboxRelay::new(&outbox, "loop").batch(10).poll_interval(Duration::from_secs(30)));
+    let relay = Arc::new(OutboxRelay::new(&outbox, "loop").batch_size(10).poll_interval(Duration::from_secs(30)));
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = {
         let (relay, broker) = (relay.clone(), broker.clone());
@@ -119,28 +120,30 @@ async fn the_loop_publishes_new_messages_as_they_are_saved_and_stops_cleanly() {
 }
 
 #[tokio::test(flavor = "multi_thread")]
-async fn a_failing_publisher_makes_the_loop_back_off_and_every_message_is_published_later() {
+async fn a_broker_that_is_down_makes_the_loop_back_off_counting_no_attempt_and_every_message_is_published_later() {
     let db = support::database("relay_backoff").await;
     let outbox = Outbox::new(&db);
     outbox.save(&(0..5).map(message).collect::<Vec<_>>(), Alone).await.unwrap();
-    /// Refuses everything until `open` is set.
+    /// Down (unavailable, not refusing the messages) until `open` is set.
     struct Gate(std::sync::atomic::AtomicBool, Broker);
     impl Publisher for Gate {
-        type Error = String;
-        async fn publish(&self, message: &ClaimedMessage) -> Result<(), String> {
+        type Error = cqrs_mongo_persistence::BoxError;
+        async fn publish(&self, message: &ClaimedMessage) -> Result<(), Self::Error> {
             if !self.0.load(Ordering::SeqCst) {
-                return Err("broker down".into());
+                return Err(Unavailable::new("broker down").into());
             }
-            self.1.publish(message).await
+            Ok(self.1.publish(message).await?)
         }
     }
     let gate = Arc::new(Gate(false.into(), Broker::default()));
     let relay = Arc::new(
         OutboxRelay::new(&outbox, "gated")
-            .backoff(Duration::from_millis(1))
-            .max_attempts(1_000)
+            .on_failure(
+                RetryPolicy::park_after(1_000)
+                    .backoff(Backoff::new(Duration::from_millis(1), Duration::from_secs(3600))),
+            )
             .poll_interval(Duration::from_millis(20))
-            .publisher_backoff(Duration::from_millis(5), Duration::from_millis(40)),
+            .on_unavailable(Backoff::new(Duration::from_millis(5), Duration::from_millis(40))),
     );
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let task = {
@@ -153,13 +156,22 @@ async fn a_failing_publisher_makes_the_loop_back_off_and_every_message_is_publis
                 .await
         })
     };
-    wait_until(|| relay.stats().publisher_backoffs.load(Ordering::SeqCst) >= 3).await;
+    wait_until(|| relay.stats().backoffs.load(Ordering::SeqCst) >= 3).await;
     assert_eq!(relay.stats().published.load(Ordering::SeqCst), 0);
+    assert!(relay.stats().unavailable.load(Ordering::SeqCst) >= 15, "five messages handed back, three rounds at least");
     gate.0.store(true, Ordering::SeqCst);
     wait_until(|| relay.stats().published.load(Ordering::SeqCst) == 5).await;
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
-    assert!(relay.stats().retried.load(Ordering::SeqCst) >= 15, "five messages, three failing rounds at least");
+    // The broker being down is not the messages' fault: no attempt was counted against them.
+    assert_eq!(relay.stats().retried.load(Ordering::SeqCst), 0);
+    let counted = db
+        .database()
+        .collection::<bson::Document>("outbox_messages")
+        .count_documents(doc! { "retry_count": { "$gt": 0 } })
+        .await
+        .unwrap();
+    assert_eq!(counted, 0);
     assert_eq!(gate.1.counts().len(), 5);
 }
 
@@ -173,12 +185,14 @@ async fn two_relays_one_killed_mid_run_with_a_flaky_publisher_publish_everything
     let relay = |name: &str| {
         Arc::new(
             OutboxRelay::new(&outbox, name)
-                .batch(20)
-                .lease(Duration::from_secs(2))
-                .backoff(Duration::from_millis(1))
-                .max_attempts(50)
+                .batch_size(20)
+                .lease_period(Duration::from_secs(2))
+                .on_failure(
+                    RetryPolicy::park_after(50)
+                        .backoff(Backoff::new(Duration::from_millis(1), Duration::from_secs(3600))),
+                )
                 .poll_interval(Duration::from_millis(20))
-                .publisher_backoff(Duration::from_millis(1), Duration::from_millis(5)),
+                .on_unavailable(Backoff::new(Duration::from_millis(1), Duration::from_millis(5))),
         )
     };
     let (a, b) = (relay("a"), relay("b"));

@@ -233,7 +233,7 @@ async fn a_null_id_or_an_id_field_the_struct_lacks_is_refused_before_writing() {
         .save(&mut Customer { key, name: "x".into(), cached_score: 0, version: Version::default() }, Alone)
         .await
         .unwrap_err();
-    assert!(matches!(&err, Error::Mapping { message, .. } if message.contains("\"id\"")), "{err:?}");
+    assert!(matches!(&err, Error::InvalidDocument { problem, .. } if problem.contains("\"id\"")), "{err:?}");
     assert_eq!(customers.collection().count_documents(doc! {}).await.unwrap(), 0);
 }
 

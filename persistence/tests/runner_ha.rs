@@ -7,13 +7,14 @@
 
 mod support;
 
+use cqrs_mongo_persistence::Backoff;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bson::doc;
 use cqrs_mongo_persistence::{
-    DeadLetterStatus, DeadLetters, Error, FailurePolicy, Page, Projection, ProjectionRunner, Result, StoredEvent, Write,
+    DeadLetterStatus, DeadLetters, Error, Page, Projection, ProjectionRunner, Result, RetryPolicy, StoredEvent, Write,
 };
 use support::runner::{Counts, append, contents, expected_streams, setup, spawn_run, wait_until};
 
@@ -144,7 +145,11 @@ impl Projection for Fragile {
     }
     fn project(&self, event: &StoredEvent) -> Result<Vec<Write>> {
         if event.event_id.ends_with("-poison") && self.broken.load(Ordering::SeqCst) {
-            return Err(Error::Mapping { what: format!("event {}", event.event_id), message: "cannot map it".into() });
+            return Err(Error::InvalidDocument {
+                collection: "domain_events".into(),
+                id: event.event_id.clone(),
+                problem: "cannot map it".into(),
+            });
         }
         self.inner.project(event)
     }
@@ -168,7 +173,7 @@ async fn a_poison_event_is_parked_after_its_attempts_and_a_retry_after_the_fix_a
     append_one(&events, "s1", "after-p1").await; // s1 moves on after its poison event
     let broken = Arc::new(AtomicBool::new(true));
     let projection = Fragile { inner: Counts::new("fragile", "poison_"), broken: broken.clone() };
-    let policy = FailurePolicy::park_after(3).backoff(Duration::from_millis(1), Duration::from_millis(5));
+    let policy = RetryPolicy::park_after(3).backoff(Backoff::new(Duration::from_millis(1), Duration::from_millis(5)));
     let runner = ProjectionRunner::new(&db, &events, projection).on_failure(policy);
     assert_eq!(runner.catch_up().await.unwrap(), 9, "every event is past the checkpoint");
     assert_eq!(runner.position().await.unwrap(), 9);
@@ -185,7 +190,7 @@ async fn a_poison_event_is_parked_after_its_attempts_and_a_retry_after_the_fix_a
     assert_eq!((count("s0").await, count("s1").await), (2, 3), "the poison events were not applied");
 
     // Still broken: a retry fails, counts an attempt, and the letter stays parked.
-    assert!(matches!(runner.retry_parked("p0-poison").await, Err(Error::Mapping { .. })));
+    assert!(matches!(runner.retry_parked("p0-poison").await, Err(Error::InvalidDocument { .. })));
     assert_eq!(dead.get("fragile", "p0-poison").await.unwrap().unwrap().attempts, 4);
     broken.store(false, Ordering::SeqCst);
     assert!(runner.retry_parked("p0-poison").await.unwrap());
@@ -206,16 +211,17 @@ async fn a_stopping_policy_ends_the_run_before_the_event_and_skipping_lets_it_go
     append(&events, "b", 2, 1).await;
     let broken = Arc::new(AtomicBool::new(true));
     let projection = Fragile { inner: Counts::new("stopper", "stop_"), broken };
-    let policy = FailurePolicy::stop_after(2).backoff(Duration::from_millis(1), Duration::from_millis(1));
+    let policy = RetryPolicy::stop_after(2).backoff(Backoff::new(Duration::from_millis(1), Duration::from_millis(1)));
     let runner = ProjectionRunner::new(&db, &events, projection).batch_size(1).on_failure(policy);
-    assert!(matches!(runner.run(std::future::pending()).await, Err(Error::Mapping { .. })), "the run ends");
+    let stopped = runner.run(std::future::pending()).await;
+    assert!(matches!(&stopped, Err(Error::Handler { item, .. }) if item == "p0-poison"), "the run ends: {stopped:?}");
     assert_eq!(runner.position().await.unwrap(), 4, "stopped before the poison event");
     assert_eq!(load(&runner.stats().retries), 1);
     assert_eq!(runner.leader().await.unwrap().leader, None, "the lease is released when the run ends");
     assert!(!runner.skip_parked("x-poison").await.unwrap(), "a stopping policy parks nothing");
     assert!(matches!(
         ProjectionRunner::new(&db, &events, Counts::new("zero", "zero_"))
-            .on_failure(FailurePolicy::park_after(0))
+            .on_failure(RetryPolicy::park_after(0))
             .catch_up()
             .await,
         Err(Error::InvalidArgument { .. })

@@ -70,7 +70,7 @@ async fn saves_are_optimistic_and_transitions_are_guarded() {
     assert_eq!(done.status(), SagaStatus::Completed, "a refused transition changes nothing");
     // A state field with a name the store owns is refused rather than silently overwritten.
     done.state.insert("status", "RUNNING");
-    assert!(matches!(sagas.save(&mut done, Alone).await, Err(Error::Mapping { .. })));
+    assert!(matches!(sagas.save(&mut done, Alone).await, Err(Error::InvalidArgument { argument: "state", .. })));
 }
 
 #[tokio::test(flavor = "multi_thread")]

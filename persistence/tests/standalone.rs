@@ -97,7 +97,7 @@ async fn the_other_stores_work_without_transactions() {
     let uow = db.begin_non_transactional();
     outbox.save(&[OutboxMessage::new("m2", "Placed", doc! {}, "c")], &uow).await.unwrap();
     uow.commit().await.unwrap();
-    let report = OutboxRelay::new(&outbox, "relay").run_once(|_| async { Ok(()) }).await.unwrap();
+    let report = OutboxRelay::new(&outbox, "relay").run_once(|_| async { Ok::<(), String>(()) }).await.unwrap();
     assert_eq!(report.published, 2);
 
     // Projections, snapshots and positions.

@@ -4,12 +4,13 @@
 
 mod support;
 
+use cqrs_mongo_persistence::Backoff;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cqrs_mongo_persistence::{DeadLetterStatus, DeadLetters, Error, FailurePolicy, Page, StoredEvent, Subscription};
+use cqrs_mongo_persistence::{DeadLetterStatus, DeadLetters, Error, Page, RetryPolicy, StoredEvent, Subscription};
 use support::runner::{append, setup, wait_until};
 
 /// Records every delivered event id, in order; fails on ids listed in `failing` (per id: how
@@ -41,8 +42,8 @@ impl Recorder {
     }
 }
 
-fn quick() -> FailurePolicy {
-    FailurePolicy::park_after(3).backoff(Duration::from_millis(1), Duration::from_millis(4))
+fn quick() -> RetryPolicy {
+    RetryPolicy::park_after(3).backoff(Backoff::new(Duration::from_millis(1), Duration::from_millis(4)))
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -101,9 +102,9 @@ async fn failures_are_retried_then_parked_and_a_parked_event_is_retried_after_th
     assert_eq!(parked[0].error, "z-poison is poison");
 
     match subscription.retry_parked("z-poison", &handler).await {
-        Err(Error::Handler { name, event_id, message }) => {
+        Err(Error::Handler { consumer, item, source }) => {
             assert_eq!(
-                (name.as_str(), event_id.as_str(), message.as_str()),
+                (consumer.as_str(), item.as_str(), source.to_string().as_str()),
                 ("mailer", "z-poison", "z-poison is poison")
             );
         }
@@ -125,11 +126,11 @@ async fn a_stopping_policy_ends_the_run_with_the_handlers_error_before_the_event
     let recorder = Recorder::default();
     recorder.failing.lock().unwrap().insert("a-0-2".into(), 100);
     let handler = async |event: StoredEvent| recorder.handle(event).await;
-    let policy = FailurePolicy::stop_after(2).backoff(Duration::from_millis(1), Duration::from_millis(1));
+    let policy = RetryPolicy::stop_after(2).backoff(Backoff::new(Duration::from_millis(1), Duration::from_millis(1)));
     let subscription =
         Subscription::new(&db, &events, "strict").on_failure(policy).poll_interval(Duration::from_millis(20));
     match subscription.run(&handler, std::future::pending()).await {
-        Err(Error::Handler { event_id, .. }) => assert_eq!(event_id, "a-0-2"),
+        Err(Error::Handler { item, .. }) => assert_eq!(item, "a-0-2"),
         other => panic!("expected the handler's error, got {other:?}"),
     }
     assert_eq!(subscription.position().await.unwrap(), 2, "the two events before it are kept");

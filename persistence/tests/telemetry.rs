@@ -4,14 +4,15 @@
 
 mod support;
 
+use cqrs_mongo_persistence::Backoff;
 use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bson::{Document, doc};
 use cqrs_mongo_persistence::{
-    Alone, ClaimedJob, ClaimedMessage, EventStream, ExpectedVersion, FailurePolicy, JobQueue, JobWorker, NewEvent,
-    NewJob, Outbox, OutboxMessage, OutboxRelay, Projection, ProjectionRunner, Result, StoredEvent, Subscription,
+    Alone, ClaimedJob, ClaimedMessage, EventStream, ExpectedVersion, JobQueue, JobWorker, NewEvent, NewJob, Outbox,
+    OutboxMessage, OutboxRelay, Projection, ProjectionRunner, Result, RetryPolicy, StoredEvent, Subscription,
     TraceContext, Write, with_trace,
 };
 use metrics_util::debugging::{DebugValue, DebuggingRecorder, Snapshotter};
@@ -72,7 +73,11 @@ impl Projection for Tracing {
     }
     fn project(&self, event: &StoredEvent) -> Result<Vec<Write>> {
         if event.event_id.ends_with("-poison") {
-            return Err(cqrs_mongo_persistence::Error::Mapping { what: "poison".into(), message: "no".into() });
+            return Err(cqrs_mongo_persistence::Error::InvalidDocument {
+                collection: "domain_events".into(),
+                id: "poison".into(),
+                problem: "no".into(),
+            });
         }
         self.0.lock().unwrap().push(TraceContext::current());
         Ok(vec![Write::set("traced", event.aggregate_id.as_str(), doc! { "seen": true })])
@@ -113,7 +118,7 @@ async fn a_trace_travels_from_the_writer_to_every_consumer_and_metrics_are_repor
     // The runner: project runs under the event's trace (a child context); the poison event
     // is parked and counted.
     let seen = Arc::new(Mutex::new(Vec::new()));
-    let policy = FailurePolicy::park_after(2).backoff(Duration::from_millis(1), Duration::from_millis(1));
+    let policy = RetryPolicy::park_after(2).backoff(Backoff::new(Duration::from_millis(1), Duration::from_millis(1)));
     let runner = Arc::new(
         ProjectionRunner::new(&db, &events, Tracing(seen.clone()))
             .on_failure(policy)
@@ -155,7 +160,7 @@ async fn a_trace_travels_from_the_writer_to_every_consumer_and_metrics_are_repor
             let published = published.clone();
             async move {
                 published.lock().unwrap().push(TraceContext::current().map(|c| c.trace_id()));
-                Ok(())
+                Ok::<(), String>(())
             }
         })
         .await

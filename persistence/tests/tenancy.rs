@@ -121,7 +121,7 @@ async fn scoped_outbox_projections_snapshots_and_positions_stay_inside_the_tenan
     let report = OutboxRelay::new(&theirs, "relay-g")
         .run_once(|m| {
             sent.push(m.message_id);
-            async { Ok(()) }
+            async { Ok::<(), String>(()) }
         })
         .await
         .unwrap();

@@ -89,7 +89,8 @@ async fn a_payload_that_does_not_decode_is_a_typed_error_naming_the_event_and_th
     let events = store.read_stream("o2", 0, None).await.unwrap();
 
     match events[0].decode::<OrderPlaced>().unwrap_err() {
-        Error::Decode { event_id, event_type, path, message } => {
+        Error::Decode { event_id, event_type, path, message, source } => {
+            assert!(source.is_some(), "the deserializer's error is kept");
             assert_eq!(
                 (event_id.as_str(), event_type.as_str(), path.as_str()),
                 ("bad-1", "OrderPlaced", "lines[1].quantity")
@@ -176,13 +177,15 @@ async fn a_typed_projection_builds_a_serde_read_model_and_skips_other_types_unde
     broken.schema_version = 2;
     store.append(stream("o4"), ExpectedVersion::NoStream, &[broken], Alone).await.unwrap();
     let strict = ProjectionRunner::new(&db, &store, summaries_projection())
-        .on_failure(cqrs_mongo_persistence::FailurePolicy::stop_after(1));
+        .on_failure(cqrs_mongo_persistence::RetryPolicy::stop_after(1));
     let err = strict.catch_up().await.unwrap_err();
+    let Error::Handler { consumer, item, source } = &err else { panic!("{err:?}") };
+    assert_eq!((consumer.as_str(), item.as_str()), ("typed_summaries", "b1"));
     assert!(
-        matches!(&err, Error::Decode { event_id, path, .. } if event_id == "b1" && path == "amount_cents"),
+        matches!(source.downcast_ref::<Error>(), Some(Error::Decode { event_id, path, .. }) if event_id == "b1" && path == "amount_cents"),
         "{err}"
     );
-    let lenient = runner.on_failure(cqrs_mongo_persistence::FailurePolicy::park_after(1));
+    let lenient = runner.on_failure(cqrs_mongo_persistence::RetryPolicy::park_after(1));
     assert_eq!(lenient.catch_up().await.unwrap(), 1);
     let letter = cqrs_mongo_persistence::DeadLetters::new(&db).get("typed_summaries", "b1").await.unwrap().unwrap();
     assert!(letter.error.contains("amount_cents"), "{}", letter.error);

@@ -55,12 +55,10 @@ impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
         let (status, code) = match &err {
             Error::Spec(spec) => return ApiError::from(spec.clone()),
-            Error::Concurrency { .. } | Error::WriteConflict(_) | Error::AlreadyExists { .. } => {
-                (StatusCode::CONFLICT, "conflict")
-            }
             Error::InvalidTransition { from, .. } if from == "missing" => (StatusCode::NOT_FOUND, "not_found"),
             Error::InvalidTransition { .. } => (StatusCode::CONFLICT, "invalid_transition"),
-            Error::Driver(_) | Error::Timeout(_) => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
+            err if err.is_conflict() => (StatusCode::CONFLICT, "conflict"),
+            err if err.is_unavailable() => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         if status.is_server_error() {

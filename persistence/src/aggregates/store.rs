@@ -201,6 +201,7 @@ impl<A: EventSourced> AggregateStore<A> {
                         event_id: event.event_id.clone(),
                         event_type: event.event_type.clone(),
                         path: String::new(),
+                        source: None,
                         message: format!(
                             "it is not one of the {} events {:?}",
                             A::AGGREGATE_TYPE,

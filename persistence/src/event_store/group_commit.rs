@@ -22,7 +22,7 @@ use mongodb::ClientSession;
 use tokio::sync::oneshot;
 
 use super::{EventStore, ExpectedVersion, NewEvent, Stream};
-use crate::error::{Error, Result, is_duplicate_key};
+use crate::error::{Error, Result};
 use crate::fields::int;
 use crate::tenancy::{TENANT_FIELD, Tenant};
 
@@ -122,10 +122,7 @@ impl EventStore {
             // A task of its own: a caller that stops waiting cannot interrupt a commit.
             tokio::spawn(self.clone().commit_while_queued());
         }
-        answer.await.map_err(|_| Error::Mapping {
-            what: "append".into(),
-            message: "the group commit task stopped before answering (the runtime is shutting down?)".into(),
-        })?
+        answer.await.map_err(|_| Error::BackgroundTaskStopped { task: "group commit" })?
     }
 
     async fn commit_while_queued(self) {
@@ -157,15 +154,20 @@ impl EventStore {
     }
 
     async fn commit_batch(&self, batch: Vec<Pending>) {
-        let outcome = match self.connection.client().start_session().await {
-            Ok(mut session) => {
-                session
-                    .start_transaction()
-                    .and_run((self, &batch), |session, (store, batch)| store.insert_batch(session, batch).boxed())
-                    .await
-            }
-            Err(err) => Err(err),
-        };
+        // The one transaction loop (the driver's retry rules, with backoff).
+        let outcome = self
+            .connection
+            .transaction_with((self, &batch), |uow, (store, batch)| {
+                async move {
+                    let mut session = uow.session().await;
+                    match session.get() {
+                        Some(session) => store.insert_batch(session, batch).await,
+                        None => Err(Error::needs_transaction("EventStore::append (group commit)")),
+                    }
+                }
+                .boxed()
+            })
+            .await;
         match outcome {
             Ok(decisions) => {
                 self.remember(&batch, &decisions);
@@ -178,14 +180,14 @@ impl EventStore {
                     }
                 }
             }
-            Err(err) if is_duplicate_key(&err) => {
+            Err(err) if err.is_duplicate_key() => {
                 for pending in batch {
                     self.append_pending_alone(pending).await;
                 }
             }
             Err(err) => {
                 for pending in batch {
-                    let _ = pending.reply.send(Err(Error::from(err.clone())));
+                    let _ = pending.reply.send(Err(err.clone()));
                 }
             }
         }
@@ -211,11 +213,7 @@ impl EventStore {
     }
 
     /// The batch transaction: check, number, insert.
-    async fn insert_batch(
-        &self,
-        session: &mut ClientSession,
-        batch: &[Pending],
-    ) -> mongodb::error::Result<Vec<Decision>> {
+    async fn insert_batch(&self, session: &mut ClientSession, batch: &[Pending]) -> Result<Vec<Decision>> {
         let mut present: HashSet<String> = HashSet::new();
         let mut exact: Vec<Document> = Vec::new();
         {

@@ -42,6 +42,7 @@ use crate::error::{Error, Result, is_duplicate_key};
 use crate::fields::int;
 use crate::indexes::IndexSpec;
 use crate::observe::traced;
+use crate::retry::{Backoff, RetryPolicy};
 use crate::sagas::Page;
 use crate::tenancy::{self, TENANT_FIELD, Tenant};
 use crate::uow::On;
@@ -66,14 +67,15 @@ pub struct NewJob {
     pub priority: i32,
     /// Not before this time (default: now).
     pub run_at: Option<DateTime>,
-    /// Attempts before the job is parked as failed (default 3).
-    pub max_attempts: i32,
+    /// Attempts before the job is parked as failed (default: the queue's
+    /// [`on_failure`](JobQueue::on_failure) policy's, 3 unless set).
+    pub max_attempts: Option<u32>,
     /// At most one live (pending or running) job per queue has this key.
     pub dedup_key: Option<String>,
 }
 
 impl NewJob {
-    /// A job with priority 0, due now, 3 attempts, no de-duplication key.
+    /// A job with priority 0, due now, the queue's attempts, no de-duplication key.
     pub fn new(id: impl Into<String>, queue: impl Into<String>, payload: Document) -> Self {
         NewJob {
             id: id.into(),
@@ -81,7 +83,7 @@ impl NewJob {
             payload,
             priority: 0,
             run_at: None,
-            max_attempts: 3,
+            max_attempts: None,
             dedup_key: None,
         }
     }
@@ -100,8 +102,8 @@ impl NewJob {
 
     /// Sets the number of attempts, at least 1 ([`JobQueue::enqueue`] refuses a smaller one
     /// with [`Error::InvalidArgument`]).
-    pub fn max_attempts(mut self, attempts: i32) -> Self {
-        self.max_attempts = attempts;
+    pub fn max_attempts(mut self, attempts: u32) -> Self {
+        self.max_attempts = Some(attempts);
         self
     }
 
@@ -135,9 +137,9 @@ pub struct ClaimedJob {
     /// Its payload.
     pub payload: Document,
     /// This attempt's number (1-based).
-    pub attempt: i32,
+    pub attempt: u32,
     /// Attempts allowed.
-    pub max_attempts: i32,
+    pub max_attempts: u32,
     /// The claim's fencing token: only its holder can finish the job.
     pub fencing_token: i64,
     /// The legacy job type (the same as the queue for jobs either stack enqueues).
@@ -157,6 +159,9 @@ pub enum Failed {
     RetryAt(DateTime),
     /// Out of attempts: parked as `FAILED`.
     Parked,
+    /// Out of attempts under a stopping policy: pending again (this attempt counted), and the
+    /// worker stops.
+    Stopped,
 }
 
 /// The job queue.
@@ -164,21 +169,22 @@ pub enum Failed {
 pub struct JobQueue {
     connection: Connection,
     collection: Collection<Document>,
-    backoff: Duration,
-    max_backoff: Duration,
+    failure: RetryPolicy,
     sweep_every: Duration,
     last_sweep: std::sync::Arc<std::sync::atomic::AtomicI64>,
     tenant: Option<Tenant>,
 }
 
 impl JobQueue {
-    /// The queue on the legacy collection, with a 1 s backoff base capped at 1 h.
+    /// The queue on the legacy collection; failed attempts are retried by its default
+    /// [`on_failure`](Self::on_failure) policy (3 attempts, 1 s apart doubling up to 1 h, then
+    /// parked as `FAILED`).
     pub fn new(connection: &Connection) -> Self {
         JobQueue {
             connection: connection.clone(),
             collection: connection.database().collection(JOBS),
-            backoff: Duration::from_secs(1),
-            max_backoff: Duration::from_secs(3600),
+            failure: RetryPolicy::park_after(3)
+                .backoff(Backoff::new(Duration::from_secs(1), Duration::from_secs(3600))),
             sweep_every: Duration::from_secs(1),
             last_sweep: std::sync::Arc::default(),
             tenant: None,
@@ -216,10 +222,11 @@ impl JobQueue {
         self
     }
 
-    /// Base of the exponential backoff after a failure (base × 2^(failures − 1), capped).
-    pub fn backoff(mut self, base: Duration, max: Duration) -> Self {
-        self.backoff = base;
-        self.max_backoff = max;
+    /// What a failed attempt leads to: the attempts of a job enqueued without its own
+    /// ([`NewJob::max_attempts`]), the backoff before the next attempt, and, after the last,
+    /// parked as `FAILED` or (a stopping policy) pending again while the worker stops.
+    pub fn on_failure(mut self, policy: RetryPolicy) -> Self {
+        self.failure = policy;
         self
     }
 
@@ -245,12 +252,13 @@ impl JobQueue {
     /// In a unit of work the job is stored with the rest of it (and claimable once it commits).
     pub async fn enqueue(&self, job: NewJob, on: impl Into<On<'_>>) -> Result<Enqueued> {
         let on = on.into();
-        Error::at_least_one("JobQueue::enqueue", "max_attempts", i64::from(job.max_attempts))?;
+        let max_attempts = job.max_attempts.unwrap_or(self.failure.attempts());
+        Error::at_least_one("JobQueue::enqueue", "max_attempts", i64::from(max_attempts))?;
         traced(JOBS, "enqueue", async {
             // A live job holding the key may finish between our insert and our look-up, which
             // frees the key: insert again (a handful of times; each round needs that race anew).
             for _ in 0..ENQUEUE_ROUNDS {
-                if let Some(outcome) = self.enqueue_once(&job, on).await? {
+                if let Some(outcome) = self.enqueue_once(&job, max_attempts, on).await? {
                     return Ok(outcome);
                 }
             }
@@ -264,13 +272,13 @@ impl JobQueue {
     }
 
     /// One insert attempt: `None` when the key's holder finished in between (insert again).
-    async fn enqueue_once(&self, job: &NewJob, on: On<'_>) -> Result<Option<Enqueued>> {
+    async fn enqueue_once(&self, job: &NewJob, max_attempts: u32, on: On<'_>) -> Result<Option<Enqueued>> {
         let now = self.connection.server_time().await?;
         let mut metadata = Document::new();
         crate::telemetry::stamp(&mut metadata);
         let mut document = doc! {
             "_id": job.id.as_str(), "queue": job.queue.as_str(), "job_type": job.queue.as_str(), "payload": job.payload.clone(),
-            "priority": job.priority, "status": "PENDING", "retry_count": 0, "max_retries": job.max_attempts,
+            "priority": job.priority, "status": "PENDING", "retry_count": 0, "max_retries": stored_int(max_attempts),
             "scheduled_at": job.run_at.unwrap_or(now), "created_at": now, "updated_at": now,
             "version": 1_i64, "fencing_token": 0_i64, "metadata": metadata,
         };
@@ -395,4 +403,9 @@ fn claim_order() -> Document {
 
 fn after(now: DateTime, delay: Duration) -> DateTime {
     DateTime::from_millis(now.timestamp_millis().saturating_add(delay.as_millis() as i64))
+}
+
+/// A count as the legacy package stores it (an Int32, as pymongo writes small ints).
+pub(crate) fn stored_int(value: u32) -> i32 {
+    i32::try_from(value).unwrap_or(i32::MAX)
 }

@@ -5,9 +5,10 @@ use std::time::Duration;
 
 use bson::{Document, doc};
 
-use super::{ClaimedJob, Failed, JOBS, JobQueue, after};
+use super::{ClaimedJob, Failed, JOBS, JobQueue, after, stored_int};
 use crate::error::{Error, Result};
 use crate::observe::traced;
+use crate::retry::AfterRetries;
 
 impl JobQueue {
     /// Extends the holder's lease to `lease` from now.
@@ -32,24 +33,33 @@ impl JobQueue {
     }
 
     /// Records a failed attempt (only its current holder can): pending again after the
-    /// backoff, or parked as `FAILED` when it was the last attempt.
+    /// backoff of the queue's [`on_failure`](JobQueue::on_failure) policy, or, when it was the
+    /// last attempt, parked as `FAILED` (or, under a stopping policy, pending again at once with
+    /// [`Failed::Stopped`]).
     pub async fn fail(&self, job: &ClaimedJob, error: &str) -> Result<Failed> {
         traced(JOBS, "fail", async {
             let now = self.connection.server_time().await?;
             let failures = job.attempt;
+            if failures >= job.max_attempts && self.failure.then() == AfterRetries::Stop {
+                let update = doc! {
+                    "$set": { "status": "PENDING", "retry_count": stored_int(failures), "error": error, "error_message": error, "scheduled_at": now, "updated_at": now },
+                    "$unset": { "lease_until": "" },
+                    "$inc": { "version": 1_i64 },
+                };
+                self.holder_update(job, update).await?;
+                return Ok(Failed::Stopped);
+            }
             let (update, outcome) = if failures >= job.max_attempts {
                 let update = doc! {
-                    "$set": { "status": "FAILED", "retry_count": failures, "error": error, "error_message": error, "finished_at": now, "updated_at": now },
+                    "$set": { "status": "FAILED", "retry_count": stored_int(failures), "error": error, "error_message": error, "finished_at": now, "updated_at": now },
                     "$unset": { "lease_until": "", "live_dedup_key": "" },
                     "$inc": { "version": 1_i64 },
                 };
                 (update, Failed::Parked)
             } else {
-                let factor = 1_u32 << (failures - 1).clamp(0, 30);
-                let delay = self.backoff.saturating_mul(factor).min(self.max_backoff);
-                let at = after(now, delay);
+                let at = after(now, self.failure.delay(failures));
                 let update = doc! {
-                    "$set": { "status": "PENDING", "retry_count": failures, "error": error, "error_message": error, "scheduled_at": at, "updated_at": now },
+                    "$set": { "status": "PENDING", "retry_count": stored_int(failures), "error": error, "error_message": error, "scheduled_at": at, "updated_at": now },
                     "$unset": { "lease_until": "" },
                     "$inc": { "version": 1_i64 },
                 };
@@ -64,9 +74,15 @@ impl JobQueue {
     /// Hands a running job back untouched (a worker shutting down): pending again at once,
     /// this attempt not counted; only its current holder can.
     pub async fn release(&self, job: &ClaimedJob) -> Result<()> {
+        self.release_after(job, Duration::ZERO).await
+    }
+
+    /// [`release`](Self::release), due again after `delay` (its handler's destination was
+    /// unavailable: no attempt counted).
+    pub(crate) async fn release_after(&self, job: &ClaimedJob, delay: Duration) -> Result<()> {
         let now = self.connection.server_time().await?;
         let update = doc! {
-            "$set": { "status": "PENDING", "scheduled_at": now, "updated_at": now },
+            "$set": { "status": "PENDING", "scheduled_at": after(now, delay), "updated_at": now },
             "$unset": { "lease_until": "" },
             "$inc": { "version": 1_i64 },
         };

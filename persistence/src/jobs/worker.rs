@@ -4,20 +4,24 @@
 //! A claimed job runs in a task of its own. While its handler runs, the worker renews the
 //! lease every third of it; a heartbeat that finds the lease lost (the job was reclaimed after
 //! a stall) cancels the handler, and its outcome is not recorded. A handler's `Ok` completes
-//! the job, its `Err` is a failed attempt (retried after the queue's backoff, parked as
-//! `FAILED` after the last attempt). On shutdown the worker claims nothing more and waits up to
-//! its grace period for running jobs; those still running then are cancelled and released
-//! (pending again, the attempt not counted), so another worker picks them up at once.
+//! the job, its `Err` is a failed attempt under the queue's [`RetryPolicy`](crate::RetryPolicy)
+//! (retried after its backoff, parked as `FAILED` after the last attempt, or the worker stops
+//! with [`Error::Handler`]). A handler error that says its destination is unavailable
+//! ([`Unavailable`](crate::Unavailable)), like an unavailable database while claiming, is not
+//! the job's fault: the job is handed back with no attempt counted, due after the worker's
+//! backoff ([`on_unavailable`](JobWorker::on_unavailable)), and the worker claims nothing until
+//! then. On shutdown the worker claims nothing more and waits up to its grace period for running
+//! jobs; those still running then are cancelled and released (pending again, the attempt not
+//! counted), so another worker picks them up at once.
 //!
 //! Delivery is at least once: a worker that dies mid-job leaves it to be retried by another
 //! worker once its lease expires. Handlers should be idempotent per job id.
 
 use std::collections::BTreeMap;
-use std::fmt::Display;
 use std::future::Future;
-use std::sync::Arc;
 use std::sync::atomic::{AtomicU64, Ordering};
-use std::time::Duration;
+use std::sync::{Arc, Mutex, PoisonError};
+use std::time::{Duration, Instant};
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -25,12 +29,15 @@ use tokio::task::JoinSet;
 
 use super::{ClaimedJob, Failed, JobQueue};
 use crate::error::{Error, Result};
+use crate::retry::{Backoff, BoxError, Streak, chain, is_unavailable, log_stop, unavailable_backoff};
 
 /// What a worker runs for the jobs of one queue. Closures `Fn(ClaimedJob) -> impl
 /// Future<Output = Result<(), E>>` are handlers.
 pub trait JobHandler: Send + Sync + 'static {
-    /// The handler's error (stored on the job as its failure text).
-    type Error: Display + Send;
+    /// The handler's error (stored on the job as its failure text). Wrap it in
+    /// [`Unavailable`](crate::Unavailable) when the job is not the cause (the service it calls
+    /// is down): the job is handed back without an attempt counted and the worker backs off.
+    type Error: Into<BoxError> + Send;
     /// Runs one attempt of the job.
     fn run(&self, job: ClaimedJob) -> impl Future<Output = std::result::Result<(), Self::Error>> + Send;
 }
@@ -39,7 +46,7 @@ impl<F, Fut, E> JobHandler for F
 where
     F: Fn(ClaimedJob) -> Fut + Send + Sync + 'static,
     Fut: Future<Output = std::result::Result<(), E>> + Send,
-    E: Display + Send,
+    E: Into<BoxError> + Send,
 {
     type Error = E;
 
@@ -50,13 +57,28 @@ where
 
 /// A handler behind a pointer (handlers of different types in one worker).
 trait DynHandler: Send + Sync {
-    fn run_boxed(&self, job: ClaimedJob) -> BoxFuture<'_, std::result::Result<(), String>>;
+    fn run_boxed(&self, job: ClaimedJob) -> BoxFuture<'_, std::result::Result<(), BoxError>>;
 }
 
 impl<H: JobHandler> DynHandler for H {
-    fn run_boxed(&self, job: ClaimedJob) -> BoxFuture<'_, std::result::Result<(), String>> {
-        self.run(job).map(|outcome| outcome.map_err(|e| e.to_string())).boxed()
+    fn run_boxed(&self, job: ClaimedJob) -> BoxFuture<'_, std::result::Result<(), BoxError>> {
+        self.run(job).map(|outcome| outcome.map_err(Into::into)).boxed()
     }
+}
+
+/// What the worker's tasks share besides the jobs: the backoff streak while something is
+/// unavailable (claims wait until `paused_until`), and the error a stopping policy ends the run
+/// with.
+struct Shared {
+    streak: Streak,
+    paused_until: Option<Instant>,
+    stop: Option<Error>,
+}
+
+type SharedState = Arc<Mutex<Shared>>;
+
+fn lock(shared: &SharedState) -> std::sync::MutexGuard<'_, Shared> {
+    shared.lock().unwrap_or_else(PoisonError::into_inner)
 }
 
 /// The jobs a worker's tasks hold, by id.
@@ -80,6 +102,11 @@ pub struct WorkerStats {
     pub leases_lost: AtomicU64,
     /// Jobs released on shutdown.
     pub released: AtomicU64,
+    /// Waits because the database or a handler's destination was unavailable.
+    pub backoffs: AtomicU64,
+    /// Jobs handed back because their handler's destination was unavailable (no attempt
+    /// counted).
+    pub unavailable: AtomicU64,
     /// Most jobs that ran at once.
     pub most_at_once: AtomicU64,
 }
@@ -94,6 +121,7 @@ pub struct JobWorker {
     lease: Duration,
     poll: Duration,
     grace: Duration,
+    unavailable: Backoff,
     stats: Arc<WorkerStats>,
 }
 
@@ -119,6 +147,7 @@ impl JobWorker {
             lease: Duration::from_secs(30),
             poll: Duration::from_secs(1),
             grace: Duration::from_secs(30),
+            unavailable: unavailable_backoff(),
             stats: Arc::default(),
         }
     }
@@ -136,8 +165,15 @@ impl JobWorker {
     }
 
     /// The lease of each claim (renewed every third of it while the handler runs).
-    pub fn lease(mut self, lease: Duration) -> Self {
+    pub fn lease_period(mut self, lease: Duration) -> Self {
         self.lease = lease;
+        self
+    }
+
+    /// The waits while the database or a handler's destination is unavailable (default
+    /// 100 ms doubling up to 10 s, with jitter).
+    pub fn on_unavailable(mut self, backoff: Backoff) -> Self {
+        self.unavailable = backoff;
         self
     }
 
@@ -159,8 +195,18 @@ impl JobWorker {
     }
 
     /// Claims and runs jobs until `shutdown` completes, then finishes or releases the running
-    /// ones (see the module docs). Driver errors while claiming are logged and retried.
+    /// ones (see the module docs). An unavailable database makes it back off; a job whose last
+    /// attempt fails under a stopping policy ends the run with [`Error::Handler`] (after the
+    /// running jobs are finished or released), as does any other error while claiming.
     pub async fn run(&self, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
+        let result = self.work(shutdown).await;
+        if let Err(err) = &result {
+            log_stop("worker", &self.name, err);
+        }
+        result
+    }
+
+    async fn work(&self, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
         Error::at_least_one("JobWorker::concurrency", "jobs", self.concurrency as i64)?;
         if self.handlers.is_empty() {
             return Err(Error::InvalidArgument {
@@ -171,7 +217,7 @@ impl JobWorker {
         }
         if self.lease < Duration::from_millis(3) {
             return Err(Error::InvalidArgument {
-                operation: "JobWorker::lease",
+                operation: "JobWorker::lease_period",
                 argument: "lease",
                 message: "must be at least 3 ms (heartbeats go every third of it)".into(),
             });
@@ -180,49 +226,80 @@ impl JobWorker {
         let queues: Vec<&str> = self.handlers.keys().map(String::as_str).collect();
         let mut running: JoinSet<()> = JoinSet::new();
         let in_flight: InFlight = Arc::default();
+        let shared: SharedState = Arc::new(Mutex::new(Shared {
+            streak: Streak::new("worker", &self.name, self.unavailable),
+            paused_until: None,
+            stop: None,
+        }));
         let mut last_report: Option<std::time::Instant> = None;
-        loop {
+        let stopped = loop {
             while running.try_join_next().is_some() {}
-            let free = self.concurrency.saturating_sub(running.len());
+            let (paused, stop) = {
+                let mut state = lock(&shared);
+                let paused = state.paused_until.and_then(|at| at.checked_duration_since(Instant::now()));
+                (paused, state.stop.take())
+            };
+            if let Some(stop) = stop {
+                break Some(stop);
+            }
+            let free = if paused.is_some() { 0 } else { self.concurrency.saturating_sub(running.len()) };
             let claimed = if free == 0 {
                 Vec::new()
             } else {
                 match self.queue.claim_batch(&self.name, &queues, self.lease, free).await {
                     Ok(jobs) => jobs,
-                    Err(err @ (Error::Driver(_) | Error::Timeout(_) | Error::WriteConflict(_))) => {
-                        tracing::warn!(worker = %self.name, error = %err, "claim failed; retrying");
-                        Vec::new()
+                    Err(err) if err.is_unavailable() => {
+                        self.pause(&shared, &err);
+                        continue;
                     }
-                    Err(err) => return Err(err),
+                    Err(err) => break Some(err),
                 }
             };
             let got = claimed.len();
             for job in claimed {
                 self.stats.claimed.fetch_add(1, Ordering::Relaxed);
-                in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).insert(job.id.clone(), job.clone());
-                running.spawn(self.attempt(job, in_flight.clone()));
+                in_flight.lock().unwrap_or_else(PoisonError::into_inner).insert(job.id.clone(), job.clone());
+                running.spawn(self.attempt(job, in_flight.clone(), shared.clone()));
             }
             self.stats.most_at_once.fetch_max(running.len() as u64, Ordering::Relaxed);
             if got > 0 && running.len() < self.concurrency {
                 continue; // more may be due right away
             }
-            if got == 0 {
+            if got == 0 && paused.is_none() {
                 self.report_queue(&mut last_report).await;
             }
             tokio::select! {
-                () = &mut shutdown => break,
+                () = &mut shutdown => break None,
                 Some(_) = running.join_next(), if !running.is_empty() => {}
-                () = tokio::time::sleep(self.poll) => {}
+                () = tokio::time::sleep(paused.unwrap_or(self.poll)) => {}
             }
-        }
+        };
         self.drain(running, &in_flight).await;
-        Ok(())
+        match stopped.or_else(|| lock(&shared).stop.take()) {
+            Some(err) => Err(err),
+            None => Ok(()),
+        }
+    }
+
+    /// One more wait of the backoff streak: no claims until it is over.
+    fn pause(&self, shared: &SharedState, err: &(dyn std::error::Error + 'static)) -> Duration {
+        self.stats.backoffs.fetch_add(1, Ordering::Relaxed);
+        let mut state = lock(shared);
+        let wait = state.streak.wait(err);
+        state.paused_until = Some(Instant::now() + wait);
+        wait
     }
 
     /// One attempt of `job` with heartbeats; records the outcome while it holds the lease.
-    fn attempt(&self, job: ClaimedJob, in_flight: InFlight) -> impl Future<Output = ()> + Send + 'static {
+    fn attempt(
+        &self,
+        job: ClaimedJob,
+        in_flight: InFlight,
+        shared: SharedState,
+    ) -> impl Future<Output = ()> + Send + 'static {
         let (queue, stats, lease) = (self.queue.clone(), self.stats.clone(), self.lease);
         let handler = self.handlers.get(&job.queue).cloned();
+        let worker = self.clone();
         async move {
             let Some(handler) = handler else {
                 // Claimed only from registered queues; a renamed queue is a failed attempt.
@@ -236,7 +313,7 @@ impl JobWorker {
                         Ok(()) => stats.heartbeats.fetch_add(1, Ordering::Relaxed),
                         Err(Error::LeaseLost { .. }) => return,
                         Err(err) => {
-                            tracing::warn!(job = %job.id, error = %err, "heartbeat failed");
+                            tracing::warn!(job = %job.id, error = %chain(&err), "heartbeat failed");
                             0
                         }
                     };
@@ -254,16 +331,31 @@ impl JobWorker {
                 }),
                 Some(Ok(())) => queue.complete(&job).await.map(|()| {
                     stats.completed.fetch_add(1, Ordering::Relaxed);
+                    lock(&shared).streak.ok();
                     "completed"
                 }),
-                Some(Err(error)) => queue.fail(&job, &error).await.map(|failed| match failed {
+                Some(Err(error)) if is_unavailable(error.as_ref()) => {
+                    // Not the job's fault: handed back, due after the backoff, no attempt counted.
+                    let wait = worker.pause(&shared, error.as_ref());
+                    stats.unavailable.fetch_add(1, Ordering::Relaxed);
+                    queue.release_after(&job, wait).await.map(|()| "unavailable")
+                }
+                Some(Err(error)) => queue.fail(&job, &chain(error.as_ref())).await.map(|failed| match failed {
                     Failed::RetryAt(_) => {
                         stats.retried.fetch_add(1, Ordering::Relaxed);
                         "retried"
                     }
                     Failed::Parked => {
                         stats.parked.fetch_add(1, Ordering::Relaxed);
+                        tracing::warn!(job = %job.id, queue = %job.queue, attempts = job.attempt, error = %chain(error.as_ref()), "job parked as FAILED");
                         "parked"
+                    }
+                    Failed::Stopped => {
+                        let mut state = lock(&shared);
+                        if state.stop.is_none() {
+                            state.stop = Some(Error::handler(&job.queue, &job.id, error));
+                        }
+                        "stopped"
                     }
                 }),
             };
@@ -274,9 +366,11 @@ impl JobWorker {
                     stats.leases_lost.fetch_add(1, Ordering::Relaxed);
                     tracing::warn!(job = %job.id, "lease lost; the outcome is not recorded");
                 }
-                Err(err) => tracing::warn!(job = %job.id, error = %err, "outcome not recorded; the lease will expire"),
+                Err(err) => {
+                    tracing::warn!(job = %job.id, error = %chain(&err), "outcome not recorded; the lease will expire")
+                }
             }
-            in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner).remove(&job.id);
+            in_flight.lock().unwrap_or_else(PoisonError::into_inner).remove(&job.id);
         }
     }
 
@@ -308,9 +402,7 @@ impl JobWorker {
         running.abort_all();
         while running.join_next().await.is_some() {}
         let cancelled: Vec<ClaimedJob> =
-            std::mem::take(&mut *in_flight.lock().unwrap_or_else(std::sync::PoisonError::into_inner))
-                .into_values()
-                .collect();
+            std::mem::take(&mut *in_flight.lock().unwrap_or_else(PoisonError::into_inner)).into_values().collect();
         for job in cancelled {
             match self.queue.release(&job).await {
                 Ok(()) => {

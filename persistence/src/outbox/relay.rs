@@ -11,6 +11,7 @@ use futures::TryStreamExt;
 use super::{Outbox, Publisher, publish_order};
 use crate::error::{Error, Result};
 use crate::fields::{int, take_document, take_optional_text, take_text};
+use crate::retry::{AfterRetries, Backoff, BoxError, RetryPolicy, is_unavailable};
 
 /// A claimed message handed to the publish function.
 #[derive(Debug, Clone, PartialEq)]
@@ -55,6 +56,18 @@ pub struct RelayReport {
     pub dead: usize,
     /// Outcomes dropped because the lease had passed to another relay.
     pub lost_claims: usize,
+    /// Messages handed back unattempted because the publisher said its destination was
+    /// unavailable ([`Unavailable`](crate::Unavailable)): no attempt counted.
+    pub unavailable: usize,
+}
+
+/// A round and what the loop needs to know beyond its report.
+pub(super) struct Round {
+    pub(super) report: RelayReport,
+    /// The last "destination unavailable" error of the round.
+    pub(super) unavailable: Option<Error>,
+    /// A message whose last attempt failed under a stopping policy.
+    pub(super) stop: Option<Error>,
 }
 
 /// Publishes pending messages through a user function.
@@ -65,9 +78,13 @@ pub struct RelayReport {
 /// (`hello.localTime`), a claim token unique to the round, and bumps each message's fencing
 /// token. The relay then publishes the messages in creation order and records the outcomes only
 /// where its claim token is still on the message: published messages in one update at the end
-/// of the round; a failure schedules a retry with exponential backoff, or parks the message as
-/// dead (legacy status `failed`) after the last attempt. A relay whose lease expired — another
-/// relay has reclaimed the message — changes nothing and counts a lost claim.
+/// of the round; a message the publisher refuses goes through the relay's
+/// [`RetryPolicy`](crate::RetryPolicy) ([`on_failure`](Self::on_failure): retried after its
+/// backoff, then parked as dead, legacy status `failed`, or the run stops with
+/// [`Error::Handler`] leaving it pending); a message whose publisher says its destination is
+/// unavailable ([`Unavailable`](crate::Unavailable)) is handed back with no attempt counted, and
+/// the loop backs off. A relay whose lease expired — another relay has reclaimed the message —
+/// changes nothing and counts a lost claim.
 ///
 /// A round stops publishing at four fifths of its lease and hands the rest of its claims back,
 /// so a slow publisher does not lose its claims. Delivery is at least once: a relay that stops
@@ -79,58 +96,53 @@ pub struct OutboxRelay {
     pub(super) worker: String,
     lease: Duration,
     pub(super) batch: i64,
-    max_attempts: i64,
-    backoff: Duration,
+    failure: RetryPolicy,
     ordered: bool,
     pub(super) poll: Duration,
     pub(super) change_stream: bool,
-    pub(super) publisher_backoff: Duration,
-    pub(super) max_publisher_backoff: Duration,
+    pub(super) unavailable: Backoff,
     pub(super) stats: std::sync::Arc<super::RelayStats>,
 }
 
 impl OutboxRelay {
-    /// A relay named `worker` with a 30 s lease, batches of 100, 5 attempts, 1 s base backoff.
+    /// A relay named `worker` with a 30 s lease, batches of 100, and the default
+    /// [`on_failure`](Self::on_failure) policy: 5 attempts, 1 s apart doubling up to 1 h, then
+    /// parked as dead.
     pub fn new(outbox: &Outbox, worker: impl Into<String>) -> Self {
         OutboxRelay {
             outbox: outbox.clone(),
             worker: worker.into(),
             lease: Duration::from_secs(30),
             batch: 100,
-            max_attempts: 5,
-            backoff: Duration::from_secs(1),
+            failure: RetryPolicy::park_after(5)
+                .backoff(Backoff::new(Duration::from_secs(1), Duration::from_secs(3600))),
             ordered: false,
             poll: Duration::from_secs(1),
             change_stream: true,
-            publisher_backoff: Duration::from_millis(500),
-            max_publisher_backoff: Duration::from_secs(30),
+            unavailable: Backoff::new(Duration::from_millis(500), Duration::from_secs(30)).with_jitter(),
             stats: std::sync::Arc::default(),
         }
     }
 
-    /// Lease length.
-    pub fn lease(mut self, lease: Duration) -> Self {
+    /// How long a claim lasts (default 30 s); a round stops publishing at four fifths of it.
+    pub fn lease_period(mut self, lease: Duration) -> Self {
         self.lease = lease;
         self
     }
 
-    /// Attempts before a message is parked as dead, at least 1 (a smaller value makes every
-    /// round [`Error::InvalidArgument`](crate::Error::InvalidArgument)).
-    pub fn max_attempts(mut self, attempts: i64) -> Self {
-        self.max_attempts = attempts;
-        self
-    }
-
-    /// Base of the exponential backoff (base × 2^(attempt − 1)).
-    pub fn backoff(mut self, base: Duration) -> Self {
-        self.backoff = base;
+    /// What happens to a message the publisher refuses: attempts (at least 1, else every round
+    /// is [`Error::InvalidArgument`](crate::Error::InvalidArgument)), the backoff between them
+    /// (measured on the server's clock, as `next_attempt_at`), then parked as dead (legacy
+    /// status `failed`) or the run stops.
+    pub fn on_failure(mut self, policy: RetryPolicy) -> Self {
+        self.failure = policy;
         self
     }
 
     /// Messages per round, at least 1 (a smaller value makes every round
     /// [`Error::InvalidArgument`](crate::Error::InvalidArgument)).
-    pub fn batch(mut self, batch: i64) -> Self {
-        self.batch = batch;
+    pub fn batch_size(mut self, messages: i64) -> Self {
+        self.batch = messages;
         self
     }
 
@@ -142,25 +154,33 @@ impl OutboxRelay {
     }
 
     /// Claims up to a batch of due messages and publishes each through `publish` (an `Err`
-    /// carries the failure text stored on the message). `publish` gets the message by value and
-    /// returns a `Send` future, so a relay can run in a spawned task.
-    pub async fn run_once<P, F>(&self, publish: P) -> Result<RelayReport>
+    /// carries the failure stored on the message; `?` on any error type converts into it, and
+    /// an [`Unavailable`](crate::Unavailable) hands the message back uncounted). `publish` gets
+    /// the message by value and returns a `Send` future, so a relay can run in a spawned task.
+    /// A message whose last attempt fails under a stopping policy makes the round
+    /// [`Error::Handler`], once every outcome of the round is recorded.
+    pub async fn run_once<P, F, E>(&self, publish: P) -> Result<RelayReport>
     where
         P: FnMut(ClaimedMessage) -> F + Send,
-        F: std::future::Future<Output = std::result::Result<(), String>> + Send,
+        F: std::future::Future<Output = std::result::Result<(), E>> + Send,
+        E: Into<BoxError> + Send,
     {
-        self.round(&FnPublisher(std::sync::Mutex::new(publish))).await
+        self.run_once_with(&FnPublisher(std::sync::Mutex::new(publish))).await
     }
 
     /// One round through a [`Publisher`]: claim, publish (a batch at once, or one by one in
     /// creation order with [`ordered_per_aggregate`](Self::ordered_per_aggregate)), record.
     pub async fn run_once_with(&self, publisher: &impl Publisher) -> Result<RelayReport> {
-        self.round(publisher).await
+        let round = self.round(publisher).await?;
+        match round.stop {
+            Some(stop) => Err(stop),
+            None => Ok(round.report),
+        }
     }
 
-    pub(super) async fn round(&self, publisher: &impl Publisher) -> Result<RelayReport> {
-        Error::at_least_one("OutboxRelay::batch", "batch", self.batch)?;
-        Error::at_least_one("OutboxRelay::max_attempts", "attempts", self.max_attempts)?;
+    pub(super) async fn round(&self, publisher: &impl Publisher) -> Result<Round> {
+        Error::at_least_one("OutboxRelay::batch_size", "messages", self.batch)?;
+        self.failure.check("OutboxRelay::on_failure")?;
         let collection = &self.outbox.collection;
         let now = self.outbox.connection.server_time().await?;
         // The server clock for the rest of the round: its offset from ours, measured once.
@@ -183,9 +203,9 @@ impl OutboxRelay {
             .try_collect()
             .await?;
         let ids = if self.ordered { self.heads_of_their_aggregates(&candidates).await? } else { ids_of(&candidates) };
-        let mut report = RelayReport::default();
+        let mut round = Round { report: RelayReport::default(), unavailable: None, stop: None };
         if ids.is_empty() {
-            return Ok(report);
+            return Ok(round);
         }
 
         let token = ObjectId::new();
@@ -217,27 +237,30 @@ impl OutboxRelay {
         };
         let mut published = Vec::new();
         let mut skipped = Vec::new();
-        // (id, attempts before, outcome) of every message handed to the publisher.
-        let mut outcomes: Vec<(Bson, i64, std::result::Result<(), String>)> = Vec::new();
+        // (id, message, outcome) of every message handed to the publisher.
+        let mut outcomes: Vec<(Bson, ClaimedMessage, std::result::Result<(), BoxError>)> = Vec::new();
         if self.ordered {
-            // One by one: a failure holds back the later messages of its aggregate.
+            // One by one: a failure holds back the later messages of its aggregate, an
+            // unavailable destination the rest of the round.
             let mut blocked: HashSet<String> = HashSet::new();
+            let mut destination_down = false;
             for document in claimed {
                 let id = document.get("_id").cloned().unwrap_or(Bson::Null);
                 let message = claimed_message(document);
                 let out_of_time = server_clock().timestamp_millis() >= publish_until;
                 let waits = !first_in_line.contains(&key(&id))
                     || message.aggregate_id.as_ref().is_some_and(|a| blocked.contains(a));
-                if out_of_time || waits {
+                if out_of_time || waits || destination_down {
                     skipped.push(id);
                     continue;
                 }
                 let sent = crate::telemetry::continue_trace(&message.metadata, "publish", publisher.publish(&message));
-                let outcome = sent.await.map_err(|e| e.to_string());
-                if outcome.is_err() {
+                let outcome = sent.await.map_err(Into::into);
+                if let Err(err) = &outcome {
                     blocked.extend(message.aggregate_id.clone());
+                    destination_down = is_unavailable(err.as_ref());
                 }
-                outcomes.push((id, message.retry_count, outcome));
+                outcomes.push((id, message, outcome));
             }
         } else if server_clock().timestamp_millis() >= publish_until {
             skipped.extend(claimed.iter().filter_map(|d| d.get("_id").cloned()));
@@ -245,21 +268,42 @@ impl OutboxRelay {
             let ids: Vec<Bson> = claimed.iter().map(|d| d.get("_id").cloned().unwrap_or(Bson::Null)).collect();
             let messages: Vec<ClaimedMessage> = claimed.into_iter().map(claimed_message).collect();
             let mut results = publisher.publish_batch(&messages).await.into_iter();
-            for (id, message) in ids.into_iter().zip(&messages) {
+            for (id, message) in ids.into_iter().zip(messages) {
                 // A publisher that returns fewer outcomes than messages did not publish the rest.
                 let outcome = match results.next() {
-                    Some(outcome) => outcome.map_err(|e| e.to_string()),
+                    Some(outcome) => outcome.map_err(Into::into),
                     None => Err("the publisher returned no outcome for it".into()),
                 };
-                outcomes.push((id, message.retry_count, outcome));
+                outcomes.push((id, message, outcome));
             }
         }
-        for (id, retry_count, outcome) in outcomes {
-            match outcome {
-                Ok(()) => published.push(id),
-                Err(error) => {
-                    let finish = self.failed(id, token, retry_count, error, server_clock()).await?;
-                    report.count(finish);
+        for (id, message, outcome) in outcomes {
+            let error = match outcome {
+                Ok(()) => {
+                    published.push(id);
+                    continue;
+                }
+                Err(error) if is_unavailable(error.as_ref()) => {
+                    // Not the message's fault: handed back untouched, no attempt counted.
+                    round.unavailable = Some(Error::handler(&self.worker, &message.message_id, error));
+                    round.report.unavailable += 1;
+                    skipped.push(id);
+                    continue;
+                }
+                Err(error) => error,
+            };
+            let text = crate::retry::chain(error.as_ref());
+            match self.failed(id, token, message.retry_count, text, server_clock()).await? {
+                Finish::Stop => {
+                    round.report.retried += 1;
+                    round.stop = Some(Error::handler(&self.worker, &message.message_id, error));
+                }
+                finish => {
+                    if matches!(finish, Finish::Dead) {
+                        tracing::warn!(worker = %self.worker, message_id = %message.message_id,
+                            attempts = message.retry_count + 1, error = %crate::retry::chain(error.as_ref()), "message parked as dead");
+                    }
+                    round.report.count(finish);
                 }
             }
         }
@@ -271,8 +315,8 @@ impl OutboxRelay {
                 "$unset": { "lease_until": "", "claimed_by": "", "claim_token": "" },
             };
             let marked = collection.update_many(mine, done).await?.modified_count as usize;
-            report.published += marked;
-            report.lost_claims += attempted - marked;
+            round.report.published += marked;
+            round.report.lost_claims += attempted - marked;
         }
         if !skipped.is_empty() {
             // Not attempted (behind an unpublished message of the same aggregate, or the lease
@@ -281,7 +325,7 @@ impl OutboxRelay {
             let release = doc! { "$unset": { "lease_until": "", "claimed_by": "", "claim_token": "" } };
             collection.update_many(mine, release).await?;
         }
-        Ok(report)
+        Ok(round)
     }
 
     /// Of the candidates, those first in line in their aggregate: for each aggregate, the
@@ -317,7 +361,8 @@ impl OutboxRelay {
             .collect())
     }
 
-    /// Records a failed attempt if the claim is still ours: a retry after the backoff, or dead.
+    /// Records a failed attempt if the claim is still ours: a retry after the backoff, dead,
+    /// or (a stopping policy's last attempt) pending again at once with the attempt counted.
     async fn failed(
         &self,
         id: Bson,
@@ -326,14 +371,19 @@ impl OutboxRelay {
         error: String,
         now: DateTime,
     ) -> Result<Finish> {
-        let attempts = retry_count + 1;
+        let attempts = retry_count.saturating_add(1);
         let release = doc! { "lease_until": "", "claimed_by": "", "claim_token": "" };
-        let (update, finish) = if attempts >= self.max_attempts {
+        let used_up = attempts >= i64::from(self.failure.attempts());
+        let (update, finish) = if used_up && self.failure.then() == AfterRetries::Park {
             let set = doc! { "status": "failed", "retry_count": attempts, "error": error, "dead_at": now };
             (doc! { "$set": set, "$unset": release }, Finish::Dead)
+        } else if used_up {
+            let set = doc! { "retry_count": attempts, "error": error, "next_attempt_at": now };
+            (doc! { "$set": set, "$unset": release }, Finish::Stop)
         } else {
-            let delay = self.backoff.as_millis() as i64 * (1_i64 << (attempts - 1).clamp(0, 20));
-            let next = DateTime::from_millis(now.timestamp_millis() + delay);
+            let attempt = u32::try_from(attempts).unwrap_or(u32::MAX);
+            let delay = i64::try_from(self.failure.delay(attempt).as_millis()).unwrap_or(i64::MAX);
+            let next = DateTime::from_millis(now.timestamp_millis().saturating_add(delay));
             let set = doc! { "retry_count": attempts, "error": error, "next_attempt_at": next };
             (doc! { "$set": set, "$unset": release }, Finish::Retry)
         };
@@ -341,28 +391,36 @@ impl OutboxRelay {
         let matched = self.outbox.collection.update_one(mine, update).await?.matched_count;
         Ok(if matched == 1 { finish } else { Finish::Lost })
     }
+
+    /// The waits of [`run`](Self::run) while the database or the publisher's destination is
+    /// unavailable (default 500 ms doubling up to 30 s, with jitter).
+    pub fn on_unavailable(mut self, backoff: Backoff) -> Self {
+        self.unavailable = backoff;
+        self
+    }
 }
 
 /// A publish function as a [`Publisher`] (messages one by one).
 struct FnPublisher<P>(std::sync::Mutex<P>);
 
-impl<P, F> Publisher for FnPublisher<P>
+impl<P, F, E> Publisher for FnPublisher<P>
 where
     P: FnMut(ClaimedMessage) -> F + Send,
-    F: std::future::Future<Output = std::result::Result<(), String>> + Send,
+    F: std::future::Future<Output = std::result::Result<(), E>> + Send,
+    E: Into<BoxError> + Send,
 {
-    type Error = String;
+    type Error = BoxError;
 
     fn publish(
         &self,
         message: &ClaimedMessage,
-    ) -> impl std::future::Future<Output = std::result::Result<(), String>> + Send {
+    ) -> impl std::future::Future<Output = std::result::Result<(), BoxError>> + Send {
         // The lock is held only while the function makes its future.
         let future = self.0.lock().map(|mut publish| publish(message.clone())).map_err(|_| ());
         let metadata = message.metadata.clone();
         async move {
             match future {
-                Ok(future) => crate::telemetry::continue_trace(&metadata, "publish", future).await,
+                Ok(future) => crate::telemetry::continue_trace(&metadata, "publish", future).await.map_err(Into::into),
                 Err(_) => Err("the publish function panicked earlier".into()),
             }
         }
@@ -404,6 +462,7 @@ impl RelayReport {
             Finish::Retry => self.retried += 1,
             Finish::Dead => self.dead += 1,
             Finish::Lost => self.lost_claims += 1,
+            Finish::Stop => self.retried += 1,
         }
     }
 }
@@ -412,4 +471,6 @@ enum Finish {
     Retry,
     Dead,
     Lost,
+    /// The last attempt under a stopping policy: pending again, the run stops.
+    Stop,
 }

@@ -2,7 +2,6 @@
 //! `outbox_messages` (a polling timer when there is none), backing off while the publisher
 //! fails, until shutdown.
 
-use std::fmt::Display;
 use std::future::Future;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
@@ -13,13 +12,17 @@ use futures::FutureExt;
 use super::relay::{ClaimedMessage, OutboxRelay, RelayReport};
 use crate::error::{Error, Result};
 use crate::follow::{Changes, next_change};
+use crate::retry::{BoxError, Streak, log_stop};
 
 /// Where the relay publishes: a broker, a queue, an HTTP endpoint. `publish_batch` (by default
 /// `publish` one message after another) lets a publisher send a whole round at once and wait
 /// for the acknowledgements together; it returns one outcome per message, in order.
 pub trait Publisher: Send + Sync {
-    /// The publisher's own error (stored on the message as its failure text).
-    type Error: Display + Send;
+    /// The publisher's own error (stored on the message as its failure text). Wrap it in
+    /// [`Unavailable`](crate::Unavailable) when the broker itself is down rather than refusing
+    /// this message: the relay then hands the message back without counting an attempt and
+    /// backs off.
+    type Error: Into<BoxError> + Send;
 
     /// Publishes one message; `Ok` only once the destination has accepted it.
     fn publish(&self, message: &ClaimedMessage) -> impl Future<Output = std::result::Result<(), Self::Error>> + Send;
@@ -61,8 +64,10 @@ pub struct RelayStats {
     pub poll_wakeups: AtomicU64,
     /// Times the change stream failed and polling took over.
     pub fallbacks: AtomicU64,
-    /// Waits because every attempt of a round failed.
-    pub publisher_backoffs: AtomicU64,
+    /// Waits because the database or the publisher's destination was unavailable.
+    pub backoffs: AtomicU64,
+    /// Messages handed back because the publisher's destination was unavailable.
+    pub unavailable: AtomicU64,
 }
 
 impl RelayStats {
@@ -72,20 +77,35 @@ impl RelayStats {
         self.retried.fetch_add(report.retried as u64, Ordering::Relaxed);
         self.dead.fetch_add(report.dead as u64, Ordering::Relaxed);
         self.lost_claims.fetch_add(report.lost_claims as u64, Ordering::Relaxed);
+        self.unavailable.fetch_add(report.unavailable as u64, Ordering::Relaxed);
     }
 }
 
 impl OutboxRelay {
     /// Publishes through `publisher` until `shutdown` completes. A full round is followed by
     /// the next at once; otherwise the loop waits for a new message (change stream) or the
-    /// poll interval (which also brings due retries). A round whose every attempt failed makes
-    /// the loop back off (doubling from the publisher backoff up to its maximum). A round in
-    /// progress when `shutdown` completes is finished (its outcomes recorded, its unattempted
-    /// claims handed back), so nothing stays claimed. Driver errors are logged and retried.
+    /// poll interval (which also brings due retries). A round in progress when `shutdown`
+    /// completes is finished (its outcomes recorded, its unattempted claims handed back), so
+    /// nothing stays claimed.
+    ///
+    /// Failures follow the crate's one rule: while the database is unavailable, or the
+    /// publisher says its destination is ([`Unavailable`](crate::Unavailable)), the loop backs
+    /// off ([`on_unavailable`](Self::on_unavailable)) without counting an attempt against any
+    /// message; a message the publisher refuses goes through the
+    /// [`on_failure`](Self::on_failure) policy (retried, then parked as dead, or the run ends
+    /// with [`Error::Handler`]); any other error ends the run.
     pub async fn run(&self, publisher: &impl Publisher, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
+        let result = self.relay(publisher, shutdown).await;
+        if let Err(err) = &result {
+            log_stop("relay", &self.worker, err);
+        }
+        result
+    }
+
+    async fn relay(&self, publisher: &impl Publisher, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
         tokio::pin!(shutdown);
         let mut changes: Option<Changes> = None;
-        let mut failing_rounds: u32 = 0;
+        let mut streak = Streak::new("relay", &self.worker, self.unavailable);
         let mut last_report: Option<std::time::Instant> = None;
         loop {
             if self.change_stream && changes.is_none() {
@@ -95,36 +115,40 @@ impl OutboxRelay {
                     Err(err) => self.fall_back(&err.into()),
                 }
             }
-            let report = match self.round(publisher).await {
-                Ok(report) => report,
-                Err(err @ (Error::Driver(_) | Error::Timeout(_) | Error::WriteConflict(_))) => {
-                    tracing::warn!(worker = %self.worker, error = %err, "relay round failed; retrying");
-                    RelayReport::default()
+            let (report, unavailable) = match self.round(publisher).await {
+                Ok(round) if round.stop.is_some() => {
+                    self.stats.add(&round.report);
+                    return Err(round.stop.unwrap_or(Error::BackgroundTaskStopped { task: "relay" }));
                 }
+                Ok(round) => (round.report, round.unavailable),
+                Err(err) if err.is_unavailable() => (RelayReport::default(), Some(err)),
                 Err(err) => return Err(err),
             };
             self.stats.add(&report);
             crate::telemetry::outbox_round(&self.worker, report.published, report.retried, report.dead);
             self.report_backlog(&mut last_report).await;
             let attempted = report.published + report.retried + report.dead;
-            failing_rounds = if attempted > 0 && report.published == 0 { failing_rounds + 1 } else { 0 };
-            let wait = if failing_rounds > 0 {
-                self.stats.publisher_backoffs.fetch_add(1, Ordering::Relaxed);
-                let factor = 2_u32.saturating_pow((failing_rounds - 1).min(20));
-                self.publisher_backoff.saturating_mul(factor).min(self.max_publisher_backoff)
-            } else if attempted + report.lost_claims >= usize::try_from(self.batch).unwrap_or(usize::MAX) {
-                // A full round: there may be more right away.
-                if shutdown.as_mut().now_or_never().is_some() {
-                    return Ok(());
-                }
-                continue;
-            } else if changes.is_some() {
-                self.poll * 10
+            let wait = if let Some(err) = &unavailable {
+                self.stats.backoffs.fetch_add(1, Ordering::Relaxed);
+                Some(streak.wait(err))
             } else {
-                self.poll
+                streak.ok();
+                None
             };
-            // While the publisher fails, only the timer (or shutdown) ends the wait.
-            let watching = failing_rounds == 0;
+            let wait = match wait {
+                Some(wait) => wait,
+                None if attempted + report.lost_claims >= usize::try_from(self.batch).unwrap_or(usize::MAX) => {
+                    // A full round: there may be more right away.
+                    if shutdown.as_mut().now_or_never().is_some() {
+                        return Ok(());
+                    }
+                    continue;
+                }
+                None if changes.is_some() => self.poll * 10,
+                None => self.poll,
+            };
+            // While backing off, only the timer (or shutdown) ends the wait.
+            let watching = streak.waits() == 0;
             tokio::select! {
                 () = &mut shutdown => return Ok(()),
                 change = next_change(&mut changes), if watching => match change {
@@ -170,14 +194,6 @@ impl OutboxRelay {
     /// Polls only (no change stream).
     pub fn without_change_stream(mut self) -> Self {
         self.change_stream = false;
-        self
-    }
-
-    /// The wait after a round whose every attempt failed, doubled for each further such round
-    /// up to `max` (default 500 ms up to 30 s).
-    pub fn publisher_backoff(mut self, initial: Duration, max: Duration) -> Self {
-        self.publisher_backoff = initial;
-        self.max_publisher_backoff = max;
         self
     }
 

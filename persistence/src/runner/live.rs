@@ -2,6 +2,8 @@
 //! fenced by the lease token.
 
 use std::future::Future;
+use std::sync::PoisonError;
+use std::time::Duration;
 
 use futures::FutureExt;
 use futures::future::BoxFuture;
@@ -20,18 +22,23 @@ impl<P: Projection> ProjectionRunner<P> {
     /// released, so a stand-by takes over at once; after a crash, within the lease period
     /// (plus a poll interval).
     ///
-    /// Driver errors (the server going away, a failover) are logged and retried after the poll
-    /// interval. An event `project` keeps failing on is handled by the
-    /// [`on_failure`](Self::on_failure) policy (parked by default); with a stopping policy its
-    /// error ends the run.
+    /// While the database is unavailable (the server going away, a failover, an overloaded
+    /// server) the runner backs off ([`on_unavailable`](Self::on_unavailable)) and tries again,
+    /// counting nothing against any event. An event that fails (its `project`, or a write the
+    /// server refuses) is handled by the [`on_failure`](Self::on_failure) policy: retried after
+    /// its backoff, then parked (the default) or the run ends with [`Error::Handler`](crate::Error::Handler).
+    /// Any other error ends the run. Backoff streaks, parked events and the stop are logged
+    /// (`tracing`) and counted (see [`telemetry`](crate::telemetry)).
     pub async fn run(&self, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
         let stats = &self.stats;
         let follow = Follow {
             connection: &self.connection,
             events: &self.events,
+            kind: "projection",
             name: self.projection.name(),
             poll: self.poll,
             change_stream: self.change_stream,
+            unavailable: self.unavailable,
             counters: counters_of!(stats),
         };
         follow.run(&mut Leader::new(self.lease()), self, shutdown).await
@@ -39,14 +46,18 @@ impl<P: Projection> ProjectionRunner<P> {
 }
 
 impl<P: Projection> CatchUp for ProjectionRunner<P> {
-    fn catch_up<'a>(&'a self, leader: &'a mut Leader, token: i64) -> BoxFuture<'a, Result<()>> {
+    fn catch_up<'a>(&'a self, leader: &'a mut Leader, token: i64) -> BoxFuture<'a, Result<Option<Duration>>> {
         async move {
             let targets = Targets::live(self.projection.as_ref());
             let checkpoint = self.live_checkpoint().fenced(token);
-            self.catch_up_into(&checkpoint, &targets, &mut |_, _| {}, Some(leader)).await?;
+            // The failing event's attempts are kept between catch-ups.
+            let mut failing = std::mem::take(&mut *self.failing.lock().unwrap_or_else(PoisonError::into_inner));
+            let progress = self.catch_up_into(&checkpoint, &targets, &mut |_, _| {}, Some(leader), &mut failing).await;
+            *self.failing.lock().unwrap_or_else(PoisonError::into_inner) = failing;
+            let progress = progress?;
             let lag = self.events.latest_position().await? - checkpoint.read().await?.position;
             crate::telemetry::consumer_lag("projection", self.projection.name(), lag.max(0));
-            Ok(())
+            Ok(progress.retry_in)
         }
         .boxed()
     }

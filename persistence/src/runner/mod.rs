@@ -21,6 +21,7 @@
 //! events, stamps the tenant on the documents it writes (another tenant's document is
 //! [`Error::CrossTenant`]), and keeps its own checkpoint per tenant.
 
+mod batch;
 pub(crate) mod checkpoint;
 mod failures;
 mod live;
@@ -30,22 +31,19 @@ mod write;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::atomic::AtomicU64;
 use std::time::Duration;
-
-use futures::FutureExt;
 
 pub use rebuild::{RebuildProgress, RebuildReport};
 pub use typed::Handlers;
 pub use write::Write;
 
 use self::checkpoint::Checkpoint;
-use self::failures::ParkOrStop;
 use crate::connection::Connection;
-use crate::dead_letters::{DeadLetters, FailurePolicy};
-use crate::error::{Error, Result};
+use crate::error::Result;
 use crate::event_store::{EventStore, StoredEvent};
-use crate::lease::{Leader, Lease, LeaseInfo, default_owner};
+use crate::lease::{Lease, LeaseInfo, default_owner};
+use crate::retry::{Backoff, Failing, RetryPolicy, unavailable_backoff};
 use crate::tenancy::Tenant;
 
 /// A read model built from events. `project` must be a pure function of the event: the runner
@@ -109,10 +107,12 @@ pub struct RunnerStats {
     pub leases_lost: AtomicU64,
     /// Times it stood by because another replica leads.
     pub standby_waits: AtomicU64,
-    /// Failed `project` attempts that were retried.
+    /// Failed attempts of an event (its `project` or its writes) that were retried.
     pub retries: AtomicU64,
     /// Events parked in `dead_letters` after the last attempt.
     pub parked: AtomicU64,
+    /// Waits because the database was unavailable (nothing counted against an event).
+    pub backoffs: AtomicU64,
 }
 
 /// Runs one projection.
@@ -126,9 +126,12 @@ pub struct ProjectionRunner<P> {
     transactional: bool,
     tenant: Option<Tenant>,
     stats: Arc<RunnerStats>,
-    failure: FailurePolicy,
+    failure: RetryPolicy,
+    unavailable: Backoff,
     lease_period: Duration,
     replica: String,
+    /// The live loop's failing event, kept between its catch-ups.
+    failing: std::sync::Mutex<Failing>,
 }
 
 /// The default lease period of [`ProjectionRunner::run`].
@@ -147,16 +150,26 @@ impl<P: Projection> ProjectionRunner<P> {
             transactional: true,
             tenant: None,
             stats: Arc::default(),
-            failure: FailurePolicy::default(),
+            failure: RetryPolicy::default(),
+            unavailable: unavailable_backoff(),
             lease_period: DEFAULT_LEASE,
             replica: default_owner(),
+            failing: std::sync::Mutex::default(),
         }
     }
 
-    /// What happens when `project` fails for an event: retried with backoff, then parked in
-    /// `dead_letters` (the default: 3 attempts, then park) or the run stops with the error.
-    pub fn on_failure(mut self, policy: FailurePolicy) -> Self {
+    /// What happens when an event fails (its `project` returns an error, or the server refuses
+    /// one of its writes): retried with backoff, then parked in `dead_letters` (the default: 3
+    /// attempts, then park) or the run stops with [`Error::Handler`](crate::Error::Handler).
+    pub fn on_failure(mut self, policy: RetryPolicy) -> Self {
         self.failure = policy;
+        self
+    }
+
+    /// The waits of [`run`](Self::run) while the database is unavailable (default 100 ms
+    /// doubling up to 10 s, with jitter); no attempt is counted against an event meanwhile.
+    pub fn on_unavailable(mut self, backoff: Backoff) -> Self {
+        self.unavailable = backoff;
         self
     }
 
@@ -245,131 +258,32 @@ impl<P: Projection> ProjectionRunner<P> {
     /// Applies every event after the saved position up to the latest committed one; returns
     /// how many events it applied. When another runner of the projection commits a batch
     /// first, it goes on from that runner's position; while a rebuild has paused the projection
-    /// (to swap its collections) it applies nothing and returns.
+    /// (to swap its collections) it applies nothing and returns. An event that fails (its
+    /// `project`, or a write the server refuses) is retried after the policy's backoff, then
+    /// parked, or the catch-up ends with [`Error::Handler`] (see
+    /// [`on_failure`](Self::on_failure)); an unavailable database ends it with that error.
     pub async fn catch_up(&self) -> Result<u64> {
         let targets = Targets::live(self.projection.as_ref());
-        self.catch_up_into(&self.live_checkpoint(), &targets, &mut |_, _| {}, None).await
+        self.catch_up_to_head(&self.live_checkpoint(), &targets, &mut |_, _| {}).await
     }
 
-    /// Catch-up into `targets`, checkpointed at `checkpoint`; `on_batch(position, events)`
-    /// after each committed batch.
-    async fn catch_up_into(
+    /// Catch-ups into `targets` until the head, waiting out the backoff of a failing event.
+    async fn catch_up_to_head(
         &self,
         checkpoint: &Checkpoint,
         targets: &Targets,
         on_batch: &mut (dyn FnMut(i64, u64) + Send),
-        mut leader: Option<&mut Leader>,
     ) -> Result<u64> {
-        Error::at_least_one("ProjectionRunner::batch_size", "events", self.batch)?;
-        self.failure.check("ProjectionRunner::on_failure")?;
-        if self.transactional && !self.connection.supports_transactions() {
-            return Err(Error::TransactionsUnsupported {
-                operation: "ProjectionRunner (a batch and its checkpoint commit together)",
-                alternative: "use ProjectionRunner::without_transactions(), where the per-document _version guard \
-                              makes a re-applied batch a no-op",
-            });
-        }
+        let mut failing = Failing::default();
         let mut applied = 0;
-        let mut saved = checkpoint.read().await?;
         loop {
-            // A leased runner renews between batches and stops once it no longer leads.
-            if let Some(leader) = leader.as_deref_mut()
-                && leader.ensure().await?.is_none()
-            {
-                return Ok(applied);
-            }
-            if saved.paused {
-                self.stats.paused.fetch_add(1, Ordering::Relaxed);
-                tracing::info!(checkpoint = checkpoint.key(), "paused by a rebuild; standing by");
-                return Ok(applied);
-            }
-            let after = saved.position;
-            let events = self.events.read_all(after, self.batch).await?;
-            let Some(last) = events.last().map(|e| e.position) else { return Ok(applied) };
-            match self.apply_batch(checkpoint, targets, after, &events).await {
-                Ok(()) => {}
-                Err(err) if checkpoint.is_moved(&err) => {
-                    self.stats.checkpoint_moves.fetch_add(1, Ordering::Relaxed);
-                    // Fenced: moved may mean "no longer the leader"; ask the lease at once.
-                    if let Some(leader) = leader.as_deref_mut()
-                        && checkpoint.is_fenced()
-                        && leader.refresh().await?.is_none()
-                    {
-                        return Ok(applied);
-                    }
-                    saved = checkpoint.read().await?;
-                    continue;
-                }
-                Err(err) => return Err(err),
-            }
-            saved.position = last;
-            applied += events.len() as u64;
-            self.stats.events.fetch_add(events.len() as u64, Ordering::Relaxed);
-            self.stats.batches.fetch_add(1, Ordering::Relaxed);
-            on_batch(last, events.len() as u64);
-        }
-    }
-
-    /// One batch: every write of every event, then the checkpoint from `after` to the batch's
-    /// last position, in one transaction (unless disabled).
-    async fn apply_batch(
-        &self,
-        checkpoint: &Checkpoint,
-        targets: &Targets,
-        after: i64,
-        events: &[StoredEvent],
-    ) -> Result<()> {
-        let mut writes = Vec::new();
-        let mut parked = Vec::new();
-        for event in events {
-            match self.project_with_retries(event).await {
-                Ok(produced) => {
-                    writes.extend(produced.into_iter().map(|w| (w, event.position, event.event_id.as_str())))
-                }
-                Err(ParkOrStop::Park(letter)) => parked.push(*letter),
-                Err(ParkOrStop::Stop(err)) => return Err(*err),
+            let progress = self.catch_up_into(checkpoint, targets, on_batch, None, &mut failing).await?;
+            applied += progress.applied;
+            match progress.retry_in {
+                Some(wait) => tokio::time::sleep(wait).await,
+                None => return Ok(applied),
             }
         }
-        let last = events.last().map_or(after, |e| e.position);
-        let database = self.connection.database();
-        let tenant = self.tenant.as_ref();
-        let dead_letters = DeadLetters::new(&self.connection);
-        if !self.transactional {
-            for (write, position, event_id) in &writes {
-                write.apply(database, targets, tenant, *position, event_id, None).await?;
-            }
-            for letter in &parked {
-                dead_letters.park(letter, None).await?;
-            }
-            checkpoint.advance(after, last, None).await?;
-            self.stats.parked.fetch_add(parked.len() as u64, Ordering::Relaxed);
-            crate::telemetry::consumer_parked("projection", self.projection.name(), parked.len() as u64);
-            return Ok(());
-        }
-        let mut session = self.connection.client().start_session().await?;
-        let context = (self, checkpoint, targets, after, last, &writes, &parked, &dead_letters);
-        session
-            .start_transaction()
-            .and_run(context, |session, context| {
-                let (runner, checkpoint, targets, after, last, writes, parked, dead_letters) = *context;
-                async move {
-                    let (database, tenant) = (runner.connection.database(), runner.tenant.as_ref());
-                    for (write, position, event_id) in writes {
-                        write.apply(database, targets, tenant, *position, event_id, Some(&mut *session)).await?;
-                    }
-                    for letter in parked {
-                        dead_letters.park(letter, Some(&mut *session)).await?;
-                    }
-                    checkpoint.advance(after, last, Some(session)).await
-                }
-                .map(|result: Result<()>| result.map_err(Error::into_driver))
-                .boxed()
-            })
-            .await
-            .map_err(Error::from)?;
-        self.stats.parked.fetch_add(parked.len() as u64, Ordering::Relaxed);
-        crate::telemetry::consumer_parked("projection", self.projection.name(), parked.len() as u64);
-        Ok(())
     }
 }
 

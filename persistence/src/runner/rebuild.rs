@@ -108,12 +108,12 @@ impl<P: Projection> ProjectionRunner<P> {
             let remaining = (rate > 0.0).then(|| Duration::from_secs_f64(left as f64 / rate));
             progress(&RebuildProgress { done, total, rate, remaining });
         };
-        let mut events = self.catch_up_into(&replay, &targets, &mut report_progress, None).await?;
+        let mut events = self.catch_up_to_head(&replay, &targets, &mut report_progress).await?;
 
         // The swap. Live runners stop committing, the replay takes what arrived meanwhile,
         // each rebuilt collection replaces the live one, and the position follows.
         live.pause(&format!("rebuild v{version}")).await?;
-        events += self.catch_up_into(&replay, &targets, &mut report_progress, None).await?;
+        events += self.catch_up_to_head(&replay, &targets, &mut report_progress).await?;
         let position = replay.read().await?.position;
         let admin = self.connection.client().database("admin");
         for (logical, physical) in &targets.0 {

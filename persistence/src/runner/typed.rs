@@ -114,10 +114,9 @@ impl Projection for Handlers {
 impl Write {
     /// `$set` of the fields of a serde value (a read-model struct, or a struct of some of its
     /// fields) on document `id`, created if missing. A value that does not serialise to a
-    /// document is [`Error::Mapping`].
+    /// document is [`Error::Serialization`].
     pub fn set_from(collection: impl Into<String>, id: impl Into<Bson>, value: &impl Serialize) -> Result<Self> {
-        let fields = bson::serialize_to_document(value)
-            .map_err(|err| Error::Mapping { what: "read model".into(), message: err.to_string() })?;
+        let fields = bson::serialize_to_document(value).map_err(|err| Error::serialise("read model", err))?;
         Ok(Write::set(collection, id, fields))
     }
 }
