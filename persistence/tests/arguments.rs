@@ -42,12 +42,14 @@ async fn zero_batches_pages_and_attempts_are_refused() {
     outbox.save(&[OutboxMessage::new("m1", "Placed", doc! {}, "c")], Alone).await.unwrap();
     invalid(
         OutboxRelay::new(&outbox, "r").batch_size(0).run_once(|_| async { Ok::<(), String>(()) }).await,
-        "OutboxRelay::batch",
-        "batch",
+        "OutboxRelay::batch_size",
+        "messages",
     );
-    let zero_attempts =
-        OutboxRelay::new(&outbox, "r").on_failure(RetryPolicy::park_after(0)).run_once(|_| async { Ok::<(), String>(()) }).await;
-    invalid(zero_attempts, "OutboxRelay::max_attempts", "attempts");
+    let zero_attempts = OutboxRelay::new(&outbox, "r")
+        .on_failure(RetryPolicy::park_after(0))
+        .run_once(|_| async { Ok::<(), String>(()) })
+        .await;
+    invalid(zero_attempts, "OutboxRelay::on_failure", "attempts");
     assert_eq!(outbox.stats().await.unwrap().get("pending"), Some(&1), "nothing was claimed");
 
     let jobs = JobQueue::new(&db);

@@ -190,8 +190,22 @@ async fn tenant_runners_read_write_and_checkpoint_only_their_tenant() {
     // Counts also writes one document per event type, an id both tenants use: the second
     // tenant's runner may not write into the first one's document.
     ProjectionRunner::new(&db, &store, Counts::new("counts", "")).for_tenant(&acme).catch_up().await.unwrap();
-    let err = ProjectionRunner::new(&db, &store, Counts::new("counts", "")).for_tenant(&globex).catch_up().await;
-    assert!(matches!(err, Err(Error::CrossTenant { .. })), "{err:?}");
+    // The write is the event's failure: a stopping policy ends the catch-up with it, the
+    // default one parks the event.
+    let strict = ProjectionRunner::new(&db, &store, Counts::new("counts", ""))
+        .for_tenant(&globex)
+        .on_failure(cqrs_mongo_persistence::RetryPolicy::stop_after(1));
+    let err = strict.catch_up().await;
+    assert!(
+        matches!(&err, Err(Error::Handler { source, .. }) if matches!(source.downcast_ref::<Error>(), Some(Error::CrossTenant { .. }))),
+        "{err:?}"
+    );
+    let lenient = ProjectionRunner::new(&db, &store, Counts::new("counts", ""))
+        .for_tenant(&globex)
+        .on_failure(cqrs_mongo_persistence::RetryPolicy::park_after(1));
+    assert_eq!(lenient.catch_up().await.unwrap(), 0, "globex's events all write acme's type documents");
+    let parked = cqrs_mongo_persistence::DeadLetters::new(&db).count_parked("counts").await.unwrap();
+    assert_eq!(parked, 4, "each parked, none applied");
     let refused = ours.rebuild(|_| {}).await;
     assert!(matches!(refused, Err(Error::Unsupported { operation: "ProjectionRunner::rebuild", .. })), "{refused:?}");
 }

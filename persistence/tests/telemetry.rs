@@ -125,7 +125,10 @@ async fn a_trace_travels_from_the_writer_to_every_consumer_and_metrics_are_repor
             .poll_interval(Duration::from_millis(20)),
     );
     let running = support::runner::spawn_run(&runner);
-    wait_until(|| runner.stats().events.load(Ordering::SeqCst) == 3).await;
+    wait_until(|| {
+        runner.stats().events.load(Ordering::SeqCst) == 2 && runner.stats().parked.load(Ordering::SeqCst) == 1
+    })
+    .await;
     running.stop().await;
     let contexts = seen.lock().unwrap().clone();
     let traced = contexts[0].expect("e1 carries a trace");

@@ -68,8 +68,6 @@ impl<P: Projection> ProjectionRunner<P> {
         }
         let mut progress = Progress::default();
         let mut saved = checkpoint.read().await?;
-        // After an event failed inside a batch, the next batch stops before it.
-        let mut cut: Option<i64> = None;
         loop {
             // A leased runner renews between batches and stops once it no longer leads.
             if let Some(leader) = leader.as_deref_mut()
@@ -83,22 +81,18 @@ impl<P: Projection> ProjectionRunner<P> {
                 return Ok(progress);
             }
             let after = saved.position;
-            let events = self.events.read_all(after, cut.take().unwrap_or(self.batch)).await?;
+            let events = self.events.read_all(after, self.batch).await?;
             let Some(head) = events.first() else { return Ok(progress) };
             if let Some(wait) = failing.wait_for(&head.event_id) {
                 progress.retry_in = Some(wait);
                 return Ok(progress);
             }
-            let outcome = match self.project_batch(&events) {
-                Ok(writes) => self.apply_batch(checkpoint, targets, after, &events, &writes, None).await,
-                Err((index, err)) => Err(Refused::Event(index, err)),
-            };
-            match outcome {
-                Ok(()) => {
-                    let last = events.last().map_or(after, |e| e.position);
+            match self.commit_until_failure(checkpoint, targets, after, &events).await {
+                Ok(end) => {
+                    let committed = &events[..end];
                     failing.done(&head.event_id);
-                    saved.position = last;
-                    self.count_batch(&events, on_batch, &mut progress);
+                    saved.position = committed.last().map_or(after, |e| e.position);
+                    self.count_batch(committed, on_batch, &mut progress);
                 }
                 Err(Refused::Moved) => {
                     self.stats.checkpoint_moves.fetch_add(1, Ordering::Relaxed);
@@ -113,7 +107,6 @@ impl<P: Projection> ProjectionRunner<P> {
                 }
                 Err(Refused::Other(err)) => return Err(err),
                 Err(Refused::Event(_, err)) if err.is_unavailable() => return Err(err),
-                Err(Refused::Event(index, _)) if index > 0 => cut = Some(index as i64),
                 Err(Refused::Event(_, err)) => {
                     let head = &events[0];
                     match failing.failed(&head.event_id, &self.failure) {
@@ -148,6 +141,37 @@ impl<P: Projection> ProjectionRunner<P> {
         }
     }
 
+    /// Commits the batch, or, when an event of it fails (its `project`, or a write the server
+    /// refuses), the events before it: how many committed (at least one), or the failure of
+    /// the first event.
+    async fn commit_until_failure(
+        &self,
+        checkpoint: &Checkpoint,
+        targets: &Targets,
+        after: i64,
+        events: &[StoredEvent],
+    ) -> std::result::Result<usize, Refused> {
+        let (mut writes, mut end, mut failure) = match self.project_batch(events) {
+            Ok(writes) => (writes, events.len(), None),
+            Err((index, writes, err)) => (writes, index, Some(err)),
+        };
+        loop {
+            if end == 0 {
+                return Err(Refused::Event(0, failure.unwrap_or(Error::BackgroundTaskStopped { task: "runner" })));
+            }
+            match self.apply_batch(checkpoint, targets, after, &events[..end], &writes, None).await {
+                Ok(()) => return Ok(end),
+                // The events before the failing one commit without it (the writes they caused
+                // are known: nothing is projected twice).
+                Err(Refused::Event(index, err)) if !err.is_unavailable() => {
+                    writes.retain(|(_, of)| *of < index);
+                    (end, failure) = (index, Some(err));
+                }
+                Err(other) => return Err(other),
+            }
+        }
+    }
+
     fn count_batch(
         &self,
         events: &[StoredEvent],
@@ -161,14 +185,14 @@ impl<P: Projection> ProjectionRunner<P> {
         on_batch(last, count);
     }
 
-    /// Every event's writes, each tagged with its event's index; the first event whose
-    /// `project` fails, with its error.
-    fn project_batch(&self, events: &[StoredEvent]) -> std::result::Result<Writes, (usize, Error)> {
+    /// Every event's writes, each tagged with its event's index; or the index of the first
+    /// event whose `project` fails, the writes of the events before it, and the error.
+    fn project_batch(&self, events: &[StoredEvent]) -> std::result::Result<Writes, (usize, Writes, Error)> {
         let mut writes = Vec::new();
         for (index, event) in events.iter().enumerate() {
             match telemetry::in_trace(&event.metadata, "project", || self.projection.project(event)) {
                 Ok(produced) => writes.extend(produced.into_iter().map(|write| (write, index))),
-                Err(err) => return Err((index, err)),
+                Err(err) => return Err((index, writes, err)),
             }
         }
         Ok(writes)
