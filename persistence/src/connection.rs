@@ -30,12 +30,20 @@ pub struct PoolOptions {
     /// Log every command the driver sends (name, duration, outcome) as `tracing` events at
     /// debug level: the Rust form of the legacy README's command-monitoring recipe.
     pub trace_commands: bool,
+    /// The client's application name (`appName`, shown in the server's logs and `currentOp`).
+    pub app_name: Option<String>,
 }
 
 impl PoolOptions {
     /// Logs driver commands through `tracing`.
     pub fn with_command_tracing(mut self) -> Self {
         self.trace_commands = true;
+        self
+    }
+
+    /// Sets the client's application name.
+    pub fn with_app_name(mut self, name: impl Into<String>) -> Self {
+        self.app_name = Some(name.into());
         self
     }
 
@@ -54,6 +62,7 @@ pub struct Connection {
     transactions: bool,
     transaction_backoff: Backoff,
     transaction_deadline: Duration,
+    app_name: Option<String>,
 }
 
 /// What `health()` reports.
@@ -79,15 +88,21 @@ impl Connection {
         options.max_idle_time = pool.max_idle_time.or(options.max_idle_time);
         options.connect_timeout = pool.connect_timeout.or(options.connect_timeout);
         options.server_selection_timeout = pool.server_selection_timeout.or(options.server_selection_timeout);
+        options.app_name = pool.app_name.or(options.app_name);
         if pool.trace_commands {
             options.command_event_handler = Some(EventHandler::callback(trace_command));
         }
-        Connection::from_client(Client::with_options(options)?, database).await
+        let app_name = options.app_name.clone();
+        Connection::verified(Client::with_options(options)?, database, app_name).await
     }
 
     /// A connection on a driver client configured by the caller (TLS, monitoring, a command
     /// event handler), verified as [`connect`](Self::connect) does.
     pub async fn from_client(client: Client, database: &str) -> Result<Connection> {
+        Connection::verified(client, database, None).await
+    }
+
+    async fn verified(client: Client, database: &str, app_name: Option<String>) -> Result<Connection> {
         let database = client.database(database);
         database.run_command(doc! { "ping": 1 }).await?;
         let hello = database.run_command(doc! { "hello": 1 }).await?;
@@ -98,7 +113,13 @@ impl Connection {
             transactions,
             transaction_backoff: Backoff::transactions(),
             transaction_deadline: DEFAULT_TRANSACTION_DEADLINE,
+            app_name,
         })
+    }
+
+    /// The client's application name, when it was set through [`connect`](Self::connect).
+    pub fn app_name(&self) -> Option<&str> {
+        self.app_name.as_deref()
     }
 
     /// The wait between attempts of [`Connection::transaction`] (and of the runner's batches and

@@ -28,6 +28,10 @@ use std::time::{Duration, Instant};
 
 use crate::connection::{Connection, PoolOptions};
 
+mod fail_point;
+
+pub use fail_point::{FailPoint, fail_command};
+
 static URI: OnceLock<String> = OnceLock::new();
 static STANDALONE_URI: OnceLock<String> = OnceLock::new();
 
@@ -152,7 +156,8 @@ pub async fn database(test: &str) -> Connection {
     database_on(server_uri(), test).await
 }
 
-/// A connection to an empty database named after `test` on the server at `uri`.
+/// A connection to an empty database named after `test` on the server at `uri`; its client's
+/// application name is the database's name (so [`fail_command`] can aim at it alone).
 ///
 /// # Panics
 ///
@@ -160,7 +165,7 @@ pub async fn database(test: &str) -> Connection {
 pub async fn database_on(uri: &str, test: &str) -> Connection {
     let name = database_name(test);
     let deadline = Instant::now() + Duration::from_secs(30);
-    let options = PoolOptions::default().with_server_selection_timeout(Duration::from_secs(5));
+    let options = PoolOptions::default().with_server_selection_timeout(Duration::from_secs(5)).with_app_name(&name);
     let connection = loop {
         match Connection::connect(uri, &name, options.clone()).await {
             Ok(connection) => break connection,
