@@ -53,7 +53,23 @@ impl FailPoint {
     /// When the server refuses the command.
     pub async fn disarm(mut self) {
         if let Some(client) = self.client.take() {
-            client.database("admin").run_command(off()).await.expect("configureFailPoint off");
+            turn_off(&client).await.expect("configureFailPoint off");
+        }
+    }
+}
+
+/// Disarms, trying again for a while: a fail point that closed connections leaves the client's
+/// pool cleared, and the first commands after it may fail the same way.
+async fn turn_off(client: &mongodb::Client) -> mongodb::error::Result<()> {
+    let mut tries = 0;
+    loop {
+        match client.database("admin").run_command(off()).await {
+            Ok(_) => return Ok(()),
+            Err(_) if tries < 100 => {
+                tries += 1;
+                tokio::time::sleep(std::time::Duration::from_millis(50)).await;
+            }
+            Err(err) => return Err(err),
         }
     }
 }
@@ -66,7 +82,7 @@ impl Drop for FailPoint {
         let Some(client) = self.client.take() else { return };
         let Ok(handle) = tokio::runtime::Handle::try_current() else { return };
         let disarm = async move {
-            let _ = client.database("admin").run_command(off()).await;
+            let _ = turn_off(&client).await;
         };
         match handle.runtime_flavor() {
             tokio::runtime::RuntimeFlavor::MultiThread => tokio::task::block_in_place(|| handle.block_on(disarm)),
