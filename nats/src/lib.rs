@@ -17,33 +17,59 @@
 //!
 //! A round is published as a batch: every message is sent first, then the acknowledgements
 //! are awaited together, so a round costs one round trip rather than one per message.
+//!
+//! Failures are sorted for the relay: a server that cannot be reached (sending fails, no
+//! acknowledgement in time, the connection breaks) is [`NatsPublishError::Unavailable`], and
+//! the relay backs off without counting an attempt against the message; a message JetStream
+//! refuses (no stream for its subject, an expectation that does not hold) is
+//! [`NatsPublishError::Refused`], retried by the relay's policy and then parked.
 
 use std::sync::atomic::{AtomicU64, Ordering};
 
 use async_nats::HeaderMap;
-use async_nats::jetstream::{self, context::Publish};
-use cqrs_mongo_persistence::{ClaimedMessage, Publisher};
+use async_nats::jetstream::context::{Publish, PublishError, PublishErrorKind};
+use async_nats::jetstream::{self};
+use cqrs_mongo_persistence::{ClaimedMessage, Publisher, Unavailable};
 
 /// Why a message was not published.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]
 pub enum NatsPublishError {
-    /// Sending to the server failed.
-    #[error("cannot publish to {subject}: {message}")]
-    Send {
+    /// The server could not be reached: sending failed, no acknowledgement came in time, the
+    /// connection broke. Its source is an [`Unavailable`], so the relay backs off and counts no
+    /// attempt against the message.
+    #[error("JetStream is unavailable for {subject}")]
+    Unavailable {
+        /// The subject.
+        subject: String,
+        /// The client's error, marked unavailable.
+        #[source]
+        source: Unavailable,
+    },
+    /// JetStream refused the message (no stream for its subject, an expectation that does not
+    /// hold): the relay's retry policy applies.
+    #[error("JetStream refused {subject}")]
+    Refused {
         /// The subject.
         subject: String,
         /// The client's error.
-        message: String,
+        #[source]
+        source: PublishError,
     },
-    /// JetStream did not acknowledge the message (no stream for the subject, a timeout).
-    #[error("no acknowledgement for {subject}: {message}")]
-    Ack {
-        /// The subject.
-        subject: String,
-        /// The client's error.
-        message: String,
-    },
+}
+
+impl NatsPublishError {
+    fn unavailable(subject: &str, source: impl Into<cqrs_mongo_persistence::BoxError>) -> Self {
+        NatsPublishError::Unavailable { subject: subject.to_owned(), source: Unavailable::new(source) }
+    }
+
+    /// A failed acknowledgement, sorted by its kind.
+    fn of_ack(subject: &str, err: PublishError) -> Self {
+        match err.kind() {
+            PublishErrorKind::TimedOut | PublishErrorKind::BrokenPipe => NatsPublishError::unavailable(subject, err),
+            _ => NatsPublishError::Refused { subject: subject.to_owned(), source: err },
+        }
+    }
 }
 
 /// Publishes outbox messages to JetStream; see the crate docs.
@@ -107,7 +133,7 @@ impl JetStreamPublisher {
                 }
                 Ok(())
             }
-            Err(err) => Err(NatsPublishError::Ack { subject: subject.to_owned(), message: err.to_string() }),
+            Err(err) => Err(NatsPublishError::of_ack(subject, err)),
         }
     }
 }
@@ -118,8 +144,7 @@ impl Publisher for JetStreamPublisher {
     async fn publish(&self, message: &ClaimedMessage) -> Result<(), NatsPublishError> {
         let subject = self.subject(message);
         let sent = self.context.send_publish(subject.clone(), Self::publication(message)).await;
-        let pending =
-            sent.map_err(|err| NatsPublishError::Send { subject: subject.clone(), message: err.to_string() })?;
+        let pending = sent.map_err(|err| NatsPublishError::unavailable(&subject, err))?;
         self.acknowledged(&subject, pending.await)
     }
 
@@ -135,7 +160,7 @@ impl Publisher for JetStreamPublisher {
         for (subject, sent) in pending {
             outcomes.push(match sent {
                 Ok(ack) => self.acknowledged(&subject, ack.await),
-                Err(err) => Err(NatsPublishError::Send { subject, message: err.to_string() }),
+                Err(err) => Err(NatsPublishError::unavailable(&subject, err)),
             });
         }
         outcomes

@@ -190,3 +190,44 @@ async fn every_message_reaches_jetstream_once_despite_a_killed_relay_and_unrecor
     assert_eq!(headers.get("Cqrs-Causation-Id").unwrap().as_str(), "cause");
     assert_eq!(serde_json::from_slice::<serde_json::Value>(&payload).unwrap(), serde_json::json!({ "i": 4 }));
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_subject_without_a_stream_is_refused_and_a_stopped_server_is_unavailable() {
+    let (mut nats, client) = start_nats().await;
+    let js = jetstream::new(client.clone());
+    js.get_or_create_stream(jetstream::stream::Config {
+        name: "KNOWN".into(),
+        subjects: vec!["known.>".into()],
+        ..Default::default()
+    })
+    .await
+    .unwrap();
+    let db = server::database("nats_classes").await;
+    let outbox = Outbox::new(&db);
+    outbox.save(&[message(1)], Alone).await.unwrap();
+    let publisher = JetStreamPublisher::new(client.clone(), "unknown");
+    // No stream takes `unknown.*`: JetStream refuses the message; the relay's policy retries
+    // it, then parks it as dead.
+    let relay = OutboxRelay::new(&outbox, "classes").on_failure(
+        RetryPolicy::park_after(1).backoff(Backoff::new(Duration::from_millis(1), Duration::from_millis(1))),
+    );
+    let refused = relay.run_once_with(&publisher).await.unwrap();
+    assert_eq!((refused.dead, refused.unavailable), (1, 0), "{refused:?}");
+    let claimed = outbox_message(&db, "m001").await;
+    assert!(claimed.get_str("error").unwrap().contains("refused"), "{claimed}");
+
+    // The server stopped: the message is handed back with no attempt counted.
+    outbox.save(&[message(2)], Alone).await.unwrap();
+    let known = JetStreamPublisher::new(client.clone(), "known");
+    let _ = nats.child.kill();
+    let _ = nats.child.wait();
+    let down = relay.run_once_with(&known).await.unwrap();
+    assert_eq!((down.unavailable, down.retried, down.dead), (1, 0, 0), "{down:?}");
+    let pending = outbox_message(&db, "m002").await;
+    assert_eq!((pending.get_str("status").unwrap(), pending.get_i64("retry_count").unwrap_or(0)), ("pending", 0));
+}
+
+async fn outbox_message(db: &cqrs_mongo_persistence::Connection, id: &str) -> bson::Document {
+    let messages = db.database().collection::<bson::Document>("outbox_messages");
+    messages.find_one(doc! { "_id": id }).await.unwrap().unwrap()
+}
