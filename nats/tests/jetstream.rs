@@ -3,8 +3,7 @@
 //! mid-run and messages published but not recorded (a crash between the two) are published
 //! again, and JetStream's de-duplication by `Nats-Msg-Id` delivers each exactly once.
 
-#[path = "../../persistence/tests/support/mod.rs"]
-mod server;
+use cqrs_mongo_persistence::testing as server;
 
 use cqrs_mongo_persistence::{Backoff, RetryPolicy};
 use std::collections::BTreeMap;

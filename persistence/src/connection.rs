@@ -32,6 +32,9 @@ pub struct PoolOptions {
     pub trace_commands: bool,
     /// The client's application name (`appName`, shown in the server's logs and `currentOp`).
     pub app_name: Option<String>,
+    /// How often the driver checks each server (`heartbeatFrequencyMS`, 10 s by default, at
+    /// least 500 ms): after a server stops answering, how soon the driver sees it back.
+    pub heartbeat_frequency: Option<Duration>,
 }
 
 impl PoolOptions {
@@ -44,6 +47,12 @@ impl PoolOptions {
     /// Sets the client's application name.
     pub fn with_app_name(mut self, name: impl Into<String>) -> Self {
         self.app_name = Some(name.into());
+        self
+    }
+
+    /// Sets how often the driver checks each server.
+    pub fn with_heartbeat_frequency(mut self, every: Duration) -> Self {
+        self.heartbeat_frequency = Some(every);
         self
     }
 
@@ -89,6 +98,7 @@ impl Connection {
         options.connect_timeout = pool.connect_timeout.or(options.connect_timeout);
         options.server_selection_timeout = pool.server_selection_timeout.or(options.server_selection_timeout);
         options.app_name = pool.app_name.or(options.app_name);
+        options.heartbeat_freq = pool.heartbeat_frequency.or(options.heartbeat_freq);
         if pool.trace_commands {
             options.command_event_handler = Some(EventHandler::callback(trace_command));
         }

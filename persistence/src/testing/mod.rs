@@ -165,7 +165,11 @@ pub async fn database(test: &str) -> Connection {
 pub async fn database_on(uri: &str, test: &str) -> Connection {
     let name = database_name(test);
     let deadline = Instant::now() + Duration::from_secs(30);
-    let options = PoolOptions::default().with_server_selection_timeout(Duration::from_secs(5)).with_app_name(&name);
+    // Fail points that make the server look gone are seen through within half a second.
+    let options = PoolOptions::default()
+        .with_server_selection_timeout(Duration::from_secs(5))
+        .with_app_name(&name)
+        .with_heartbeat_frequency(Duration::from_millis(500));
     let connection = loop {
         match Connection::connect(uri, &name, options.clone()).await {
             Ok(connection) => break connection,

@@ -8,5 +8,6 @@ pub use cqrs_mongo_persistence::testing::{
 };
 
 pub mod legacy;
+pub mod metrics;
 pub mod order;
 pub mod runner;
