@@ -135,7 +135,7 @@ impl StoredEvent {
             event_type: self.event_type.clone(),
             path,
             message,
-            source,
+            source: source.map(Box::new),
         };
         if self.event_type != E::EVENT_TYPE {
             return Err(refuse(String::new(), format!("it is not a {} event", E::EVENT_TYPE), None));

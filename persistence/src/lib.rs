@@ -29,7 +29,8 @@
 //! Every store method that writes (and the reads that can join a transaction) takes
 //! `on: impl Into<On>`: [`Alone`] runs it on its own (an event append then shares a group-commit
 //! transaction with concurrent appends), `&uow` runs it inside a [`UnitOfWork`]. A unit of work
-//! comes from [`Connection::transaction`] (an async closure, retried under the driver's rules),
+//! comes from [`Connection::transaction`] (an async closure, retried under the driver's rules:
+//! jittered backoff between attempts, within a deadline),
 //! [`Connection::transaction_with`] (the same with a boxed, `Send` future) or
 //! [`Connection::begin`] / [`UnitOfWork::commit`] (explicit; a transient error is the caller's
 //! to retry).
@@ -64,14 +65,34 @@
 //! transaction is [`Error::WriteConflict`] (transient: retry the unit of work); a stored
 //! version that is not the expected one is [`Error::Concurrency`].
 //!
+//! # Errors
+//!
+//! [`Error`] classifies every failure once, and keeps its source: ask
+//! [`is_transient`](Error::is_transient) (the whole transaction can run again),
+//! [`is_unavailable`](Error::is_unavailable) (back off and retry later; a web service answers
+//! 503), [`is_conflict`](Error::is_conflict) (a lost race: reload and decide again; 409) and
+//! [`is_refused`](Error::is_refused) (the server refused the command for what it asks: the same
+//! input fails again). Server answers are sorted by error label and code
+//! ([`Error::Unavailable`], [`Error::Refused`], [`Error::WriteConflict`], [`Error::DuplicateKey`]),
+//! what the driver raises on this side is [`Error::Client`].
+//!
 //! # Running in production: what is guaranteed, and its limits
 //!
-//! | loop | delivery | replicas | failures |
-//! |---|---|---|---|
-//! | [`ProjectionRunner::run`] | exactly once per batch: the read-model writes and the checkpoint commit in one transaction, each write guarded per document by `_version` | any number; the holder of the checkpoint's lease (in `leases`) applies, the others stand by | [`FailurePolicy`]: retries with backoff, then park in `dead_letters` (default) or stop |
-//! | [`Subscription::run`] | at least once; after a crash or take-over at most one batch is delivered again (use the event id as idempotency key) | the same lease | the same policy |
-//! | [`OutboxRelay::run`] | at least once; a relay killed after publishing and before recording leaves at most its claimed round to be published again once its lease expires, as does a round that outlives its lease (counted as lost claims); use the message id as idempotency key | any number, competing per message | per message: retries with backoff, then `failed` (dead); the loop backs off while every attempt of a round fails |
-//! | [`JobWorker::run`] | at least once; a worker that dies mid-job leaves the job to another worker once its lease expires | any number, competing per job | the queue's retries, backoff and parking |
+//! | loop | delivery | replicas | an item fails ([`RetryPolicy`], `on_failure`) | unavailable (`on_unavailable`) |
+//! |---|---|---|---|---|
+//! | [`ProjectionRunner::run`] | exactly once per batch: the read-model writes and the checkpoint commit in one transaction, each write guarded per document by `_version` | any number; the holder of the checkpoint's lease (in `leases`) applies, the others stand by | an event whose `project` fails or whose write the server refuses: the events before it commit, it is retried after the backoff, then parked in `dead_letters` with the checkpoint past it (default: 3 attempts) or the run ends with [`Error::Handler`] | the database: back off, the same batch again, no attempt counted |
+//! | [`Subscription::run`] | at least once; after a crash or take-over at most one batch is delivered again (use the event id as idempotency key) | the same lease | a handler error: retried, then parked (default: 3 attempts) or the run ends | the database, or a handler error holding an [`Unavailable`]: back off, the event again, no attempt counted |
+//! | [`OutboxRelay::run`] | at least once; a relay killed after publishing and before recording leaves at most its claimed round to be published again once its lease expires, as does a round that outlives its lease (counted as lost claims); use the message id as idempotency key | any number, competing per message | a message the publisher refuses: retried after the backoff (`next_attempt_at`), then `failed` (dead; default: 5 attempts) or the run ends with the message pending | the database, or a publisher error holding an [`Unavailable`]: the message handed back, back off, no attempt counted |
+//! | [`JobWorker::run`] | at least once; a worker that dies mid-job leaves the job to another worker once its lease expires | any number, competing per job | a handler error: the queue's policy ([`JobQueue::on_failure`]; the job's own attempts): retried, then `FAILED` or the worker stops with the job pending | the database, or a handler error holding an [`Unavailable`]: the job handed back due after the backoff, no claims meanwhile, no attempt counted |
+//!
+//! **One rule for failures** ([`Error`]'s predicates decide it once): an unavailable deployment
+//! ([`Error::is_unavailable`]: unreachable, overloaded, stepping down, a transaction that kept
+//! meeting transient errors) is never an item's fault, so every loop backs off with a growing,
+//! jittered wait and tries the same item again; anything an item causes goes through its
+//! policy and the loop goes on with the next item; any other error (a misconfiguration) ends the
+//! run. Each park, each stop and each backoff streak (when it starts and when it ends) is
+//! logged through `tracing` with the loop, the item and the error chain, and counted
+//! (`cqrs_consumer_parked_total`, `cqrs_stops_total`, `cqrs_backoffs_total`, see [`telemetry`]).
 //!
 //! **Leases.** A replica takes a free or expired lease with a new fencing token (server clock).
 //! The leader renews it every third of its period and releases it on shutdown, so a stand-by

@@ -101,9 +101,12 @@ fn page(documents: Vec<Document>, total: u64, options: &QueryOptions) -> Result<
         .into_iter()
         .map(|mut document| {
             let id = document.remove("_id").and_then(|id| id.as_str().map(str::to_owned)).unwrap_or_default();
-            let summary: OrderSummary = bson::deserialize_from_document(document).map_err(|source| {
-                Error::Serialization { direction: "deserialise", what: format!("summary {id}"), source }
-            })?;
+            let summary: OrderSummary =
+                bson::deserialize_from_document(document).map_err(|source| Error::Serialization {
+                    direction: "deserialise",
+                    what: format!("summary {id}"),
+                    source: Box::new(source),
+                })?;
             Ok(Row {
                 id,
                 customer: summary.customer,

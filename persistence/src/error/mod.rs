@@ -41,7 +41,7 @@ pub enum Error {
         message: String,
         /// The deserializer's error, when a field did not deserialize.
         #[source]
-        source: Option<bson::error::Error>,
+        source: Option<Box<bson::error::Error>>,
     },
     /// A value could not be serialised to BSON or deserialised from it (an aggregate, an id, a
     /// typed event, a read model).
@@ -53,7 +53,7 @@ pub enum Error {
         what: String,
         /// The bson error.
         #[source]
-        source: bson::error::Error,
+        source: Box<bson::error::Error>,
     },
     /// A stored document does not have the shape this store needs (a saga whose status is not
     /// one it knows, a field of the wrong type), or a model's mapping does not fit the model.
@@ -344,17 +344,17 @@ impl Error {
 
     /// [`Error::Serialization`] of a value to BSON.
     pub(crate) fn serialise(what: impl Into<String>, source: bson::error::Error) -> Self {
-        Error::Serialization { direction: "serialise", what: what.into(), source }
+        Error::Serialization { direction: "serialise", what: what.into(), source: Box::new(source) }
     }
 
     /// [`Error::Serialization`] of a value from BSON.
     pub(crate) fn deserialise(what: impl Into<String>, source: bson::error::Error) -> Self {
-        Error::Serialization { direction: "deserialise", what: what.into(), source }
+        Error::Serialization { direction: "deserialise", what: what.into(), source: Box::new(source) }
     }
 }
 
 impl From<mongodb::error::Error> for Error {
-    /// Classifies a driver error once (see [`classify`]).
+    /// Classifies a driver error once: by code and label, into the variants above.
     fn from(err: mongodb::error::Error) -> Self {
         match classify::class_of(&err) {
             Class::WriteConflict => Error::WriteConflict(err),

@@ -151,9 +151,10 @@ impl<P: Projection> ProjectionRunner<P> {
         after: i64,
         events: &[StoredEvent],
     ) -> std::result::Result<usize, Refused> {
-        let (mut writes, mut end, mut failure) = match self.project_batch(events) {
-            Ok(writes) => (writes, events.len(), None),
-            Err((index, writes, err)) => (writes, index, Some(err)),
+        let (mut writes, failed) = self.project_batch(events);
+        let (mut end, mut failure) = match failed {
+            Some((index, err)) => (index, Some(err)),
+            None => (events.len(), None),
         };
         loop {
             if end == 0 {
@@ -185,17 +186,17 @@ impl<P: Projection> ProjectionRunner<P> {
         on_batch(last, count);
     }
 
-    /// Every event's writes, each tagged with its event's index; or the index of the first
-    /// event whose `project` fails, the writes of the events before it, and the error.
-    fn project_batch(&self, events: &[StoredEvent]) -> std::result::Result<Writes, (usize, Writes, Error)> {
+    /// Every event's writes, each tagged with its event's index, up to the first event whose
+    /// `project` fails (its index and error).
+    fn project_batch(&self, events: &[StoredEvent]) -> (Writes, Option<(usize, Error)>) {
         let mut writes = Vec::new();
         for (index, event) in events.iter().enumerate() {
             match telemetry::in_trace(&event.metadata, "project", || self.projection.project(event)) {
                 Ok(produced) => writes.extend(produced.into_iter().map(|write| (write, index))),
-                Err(err) => return Err((index, writes, err)),
+                Err(err) => return (writes, Some((index, err))),
             }
         }
-        Ok(writes)
+        (writes, None)
     }
 
     /// One batch: every write, the parked letter if any, then the checkpoint from `after` to
