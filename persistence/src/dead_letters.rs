@@ -69,7 +69,7 @@ pub struct DeadLetter {
     /// The last error.
     pub error: String,
     /// Attempts made before it was parked (and by retries since).
-    pub attempts: i64,
+    pub attempts: u32,
     /// When it was parked.
     pub parked_at: DateTime,
     /// Parked, retried or skipped.
@@ -85,7 +85,7 @@ impl DeadLetter {
             event_type: event.event_type.clone(),
             aggregate_id: event.aggregate_id.clone(),
             error: error.to_owned(),
-            attempts: i64::from(attempts),
+            attempts,
             parked_at: DateTime::now(),
             status: DeadLetterStatus::Parked,
         }
@@ -100,7 +100,7 @@ impl DeadLetter {
             event_type: text("event_type"),
             aggregate_id: text("aggregate_id"),
             error: text("error"),
-            attempts: int(d.get("attempts")),
+            attempts: u32::try_from(int(d.get("attempts")).max(0)).unwrap_or(u32::MAX),
             parked_at: d.get_datetime("parked_at").copied().unwrap_or(DateTime::from_millis(0)),
             status: DeadLetterStatus::parse(d.get_str("status").unwrap_or_default()),
         }
@@ -168,7 +168,7 @@ impl DeadLetters {
         let document = doc! {
             "_id": &id, "subscription": &letter.subscription, "event_id": &letter.event_id,
             "position": letter.position, "event_type": &letter.event_type, "aggregate_id": &letter.aggregate_id,
-            "error": &letter.error, "attempts": letter.attempts, "parked_at": letter.parked_at,
+            "error": &letter.error, "attempts": i64::from(letter.attempts), "parked_at": letter.parked_at,
             "status": letter.status.as_str(),
         };
         let replace = self.collection.replace_one(doc! { "_id": &id }, document).upsert(true);

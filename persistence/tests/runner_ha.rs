@@ -181,7 +181,7 @@ async fn a_poison_event_is_parked_after_its_attempts_and_a_retry_after_the_fix_a
 
     let dead = DeadLetters::new(&db);
     let parked = dead.parked(Some("fragile"), Page::first(10)).await.unwrap();
-    let ids: Vec<(&str, i64, i64)> = parked.iter().map(|l| (l.event_id.as_str(), l.position, l.attempts)).collect();
+    let ids: Vec<(&str, i64, u32)> = parked.iter().map(|l| (l.event_id.as_str(), l.position, l.attempts)).collect();
     assert_eq!(ids, [("p0-poison", 7, 3), ("p1-poison", 8, 3)]);
     assert!(parked[0].error.contains("cannot map it"), "{}", parked[0].error);
     assert_eq!((parked[0].aggregate_id.as_str(), parked[0].event_type.as_str()), ("s0", "Placed"));

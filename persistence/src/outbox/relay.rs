@@ -26,7 +26,7 @@ pub struct ClaimedMessage {
     /// Metadata.
     pub metadata: Document,
     /// Attempts made before this one.
-    pub retry_count: i64,
+    pub retry_count: u32,
     /// The message's fencing token: it grows with every claim, so a consumer can drop a
     /// delivery older than one it has already seen.
     pub fencing_token: i64,
@@ -301,7 +301,7 @@ impl OutboxRelay {
                 finish => {
                     if matches!(finish, Finish::Dead) {
                         tracing::warn!(worker = %self.worker, message_id = %message.message_id,
-                            attempts = message.retry_count + 1, error = %crate::retry::chain(error.as_ref()), "message parked as dead");
+                            attempts = message.retry_count.saturating_add(1), error = %crate::retry::chain(error.as_ref()), "message parked as dead");
                     }
                     round.report.count(finish);
                 }
@@ -367,24 +367,24 @@ impl OutboxRelay {
         &self,
         id: Bson,
         token: ObjectId,
-        retry_count: i64,
+        retry_count: u32,
         error: String,
         now: DateTime,
     ) -> Result<Finish> {
         let attempts = retry_count.saturating_add(1);
+        let stored = i64::from(attempts);
         let release = doc! { "lease_until": "", "claimed_by": "", "claim_token": "" };
-        let used_up = attempts >= i64::from(self.failure.attempts());
+        let used_up = attempts >= self.failure.attempts();
         let (update, finish) = if used_up && self.failure.then() == AfterRetries::Park {
-            let set = doc! { "status": "failed", "retry_count": attempts, "error": error, "dead_at": now };
+            let set = doc! { "status": "failed", "retry_count": stored, "error": error, "dead_at": now };
             (doc! { "$set": set, "$unset": release }, Finish::Dead)
         } else if used_up {
-            let set = doc! { "retry_count": attempts, "error": error, "next_attempt_at": now };
+            let set = doc! { "retry_count": stored, "error": error, "next_attempt_at": now };
             (doc! { "$set": set, "$unset": release }, Finish::Stop)
         } else {
-            let attempt = u32::try_from(attempts).unwrap_or(u32::MAX);
-            let delay = i64::try_from(self.failure.delay(attempt).as_millis()).unwrap_or(i64::MAX);
+            let delay = i64::try_from(self.failure.delay(attempts).as_millis()).unwrap_or(i64::MAX);
             let next = DateTime::from_millis(now.timestamp_millis().saturating_add(delay));
-            let set = doc! { "retry_count": attempts, "error": error, "next_attempt_at": next };
+            let set = doc! { "retry_count": stored, "error": error, "next_attempt_at": next };
             (doc! { "$set": set, "$unset": release }, Finish::Retry)
         };
         let mine = doc! { "_id": id, "claim_token": token };
@@ -445,7 +445,7 @@ fn claimed_message(mut d: Document) -> ClaimedMessage {
         event_type: take_text(&mut d, "event_type"),
         payload: take_document(&mut d, "payload"),
         metadata: take_document(&mut d, "metadata"),
-        retry_count: int(d.get("retry_count")),
+        retry_count: u32::try_from(int(d.get("retry_count")).max(0)).unwrap_or(u32::MAX),
         fencing_token: int(d.get("fencing_token")),
         created_at: d.get_datetime("created_at").ok().copied(),
         correlation_id: take_optional_text(&mut d, "correlation_id"),
