@@ -230,6 +230,11 @@ impl JobQueue {
         self
     }
 
+    /// The policy failed attempts follow.
+    pub(crate) fn failure_policy(&self) -> &RetryPolicy {
+        &self.failure
+    }
+
     /// The claim index and the unique key of live de-duplicated jobs.
     pub fn indexes() -> Vec<IndexSpec> {
         vec![

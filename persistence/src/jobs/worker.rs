@@ -29,7 +29,7 @@ use tokio::task::JoinSet;
 
 use super::{ClaimedJob, Failed, JobQueue};
 use crate::error::{Error, Result};
-use crate::retry::{Backoff, BoxError, Streak, chain, is_unavailable, log_stop, unavailable_backoff};
+use crate::retry::{AfterRetries, Backoff, BoxError, Streak, chain, is_unavailable, log_stop, unavailable_backoff};
 
 /// What a worker runs for the jobs of one queue. Closures `Fn(ClaimedJob) -> impl
 /// Future<Output = Result<(), E>>` are handlers.
@@ -72,6 +72,8 @@ impl<H: JobHandler> DynHandler for H {
 struct Shared {
     streak: Streak,
     paused_until: Option<Instant>,
+    /// A job's last attempt is failing under a stopping policy: claim nothing more.
+    halting: bool,
     stop: Option<Error>,
 }
 
@@ -229,20 +231,21 @@ impl JobWorker {
         let shared: SharedState = Arc::new(Mutex::new(Shared {
             streak: Streak::new("worker", &self.name, self.unavailable),
             paused_until: None,
+            halting: false,
             stop: None,
         }));
         let mut last_report: Option<std::time::Instant> = None;
         let stopped = loop {
             while running.try_join_next().is_some() {}
-            let (paused, stop) = {
+            let (paused, halting, stop) = {
                 let mut state = lock(&shared);
                 let paused = state.paused_until.and_then(|at| at.checked_duration_since(Instant::now()));
-                (paused, state.stop.take())
+                (paused, state.halting, state.stop.take())
             };
             if let Some(stop) = stop {
                 break Some(stop);
             }
-            let free = if paused.is_some() { 0 } else { self.concurrency.saturating_sub(running.len()) };
+            let free = if paused.is_some() || halting { 0 } else { self.concurrency.saturating_sub(running.len()) };
             let claimed = if free == 0 {
                 Vec::new()
             } else {
@@ -255,6 +258,14 @@ impl JobWorker {
                     Err(err) => break Some(err),
                 }
             };
+            if lock(&shared).halting {
+                // Claimed while a stopping job was being recorded (possibly that job again):
+                // handed back untouched, this worker stops.
+                for job in &claimed {
+                    let _ = self.queue.release(job).await;
+                }
+                continue;
+            }
             let got = claimed.len();
             for job in claimed {
                 self.stats.claimed.fetch_add(1, Ordering::Relaxed);
@@ -340,24 +351,7 @@ impl JobWorker {
                     stats.unavailable.fetch_add(1, Ordering::Relaxed);
                     queue.release_after(&job, wait).await.map(|()| "unavailable")
                 }
-                Some(Err(error)) => queue.fail(&job, &chain(error.as_ref())).await.map(|failed| match failed {
-                    Failed::RetryAt(_) => {
-                        stats.retried.fetch_add(1, Ordering::Relaxed);
-                        "retried"
-                    }
-                    Failed::Parked => {
-                        stats.parked.fetch_add(1, Ordering::Relaxed);
-                        tracing::warn!(job = %job.id, queue = %job.queue, attempts = job.attempt, error = %chain(error.as_ref()), "job parked as FAILED");
-                        "parked"
-                    }
-                    Failed::Stopped => {
-                        let mut state = lock(&shared);
-                        if state.stop.is_none() {
-                            state.stop = Some(Error::handler(&job.queue, &job.id, error));
-                        }
-                        "stopped"
-                    }
-                }),
+                Some(Err(error)) => record_failure(&queue, &job, error, &stats, &shared).await,
             };
             match recorded {
                 Ok(outcome) => crate::telemetry::job_finished(&job.queue, outcome),
@@ -413,4 +407,42 @@ impl JobWorker {
             }
         }
     }
+}
+
+/// Records a failed attempt under the queue's policy: retried, parked, or (a stopping policy's
+/// last attempt) pending again while the worker stops; the outcome's name for the metrics.
+async fn record_failure(
+    queue: &JobQueue,
+    job: &ClaimedJob,
+    error: BoxError,
+    stats: &WorkerStats,
+    shared: &SharedState,
+) -> Result<&'static str> {
+    let stops = job.attempt >= job.max_attempts && queue.failure_policy().then() == AfterRetries::Stop;
+    if stops {
+        // The job goes back to pending: this worker must not claim it again meanwhile.
+        lock(shared).halting = true;
+    }
+    let failed = queue.fail(job, &chain(error.as_ref())).await;
+    if stops && !matches!(failed, Ok(Failed::Stopped)) {
+        lock(shared).halting = false;
+    }
+    Ok(match failed? {
+        Failed::RetryAt(_) => {
+            stats.retried.fetch_add(1, Ordering::Relaxed);
+            "retried"
+        }
+        Failed::Parked => {
+            stats.parked.fetch_add(1, Ordering::Relaxed);
+            tracing::warn!(job = %job.id, queue = %job.queue, attempts = job.attempt, error = %chain(error.as_ref()), "job parked as FAILED");
+            "parked"
+        }
+        Failed::Stopped => {
+            let mut state = lock(shared);
+            if state.stop.is_none() {
+                state.stop = Some(Error::handler(&job.queue, &job.id, error));
+            }
+            "stopped"
+        }
+    })
 }
