@@ -98,14 +98,14 @@ pub async fn search(State(app): State<App>, JsonBody(body): JsonBody<Search>) ->
     Ok(answer(StatusCode::OK, page(rows, total, &options)?))
 }
 
-/// The page of results from the summary documents (a summary that does not decode is a 500).
-fn page(documents: Vec<Document>, total: u64, options: &QueryOptions) -> Result<Found, ApiError> {
+/// The page of results from the summary documents.
+fn page(documents: Vec<Document>, total: u64, options: &QueryOptions) -> Result<Found, Error> {
     let rows = documents
         .into_iter()
         .map(|mut document| {
             let id = document.remove("_id").and_then(|id| id.as_str().map(str::to_owned)).unwrap_or_default();
             let summary: OrderSummary = bson::deserialize_from_document(document).map_err(|source| {
-                ApiError::from(Error::Serialization { direction: "deserialise", what: format!("summary {id}"), source })
+                Error::Serialization { direction: "deserialise", what: format!("summary {id}"), source }
             })?;
             Ok(Row {
                 id,
@@ -116,7 +116,7 @@ fn page(documents: Vec<Document>, total: u64, options: &QueryOptions) -> Result<
                 placed_at: summary.placed_at.try_to_rfc3339_string().unwrap_or_default(),
             })
         })
-        .collect::<Result<Vec<Row>, ApiError>>()?;
+        .collect::<Result<Vec<Row>, Error>>()?;
     Ok(Found { total, offset: options.offset.unwrap_or(0), limit: options.limit.unwrap_or(DEFAULT_LIMIT), rows })
 }
 
