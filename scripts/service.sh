@@ -13,8 +13,9 @@ source scripts/embedded-server.sh
 mkdir -p target/service-db
 start_embedded_server --storage-path target/service-db --sync-on-commit
 # The service runs in the background so that this script can pass Ctrl-C or SIGTERM on to it
-# (it stops cleanly: in-flight requests finish, the runner hands its lease over), then stop
-# the server.
+# (it stops within its deadlines: in-flight requests finish within SHUTDOWN_GRACE, the rest are
+# closed, the runner hands its lease over, it prints "stopped"), then stop the server, which
+# runs in its own session (embedded-server.sh) so that Ctrl-C does not stop it first.
 target/debug/cqrs-mongo-service &
 service=$!
 stop() {

@@ -1,8 +1,11 @@
 //! Every error the service answers with, as JSON `{"code", "path"?, "message"}` and its status:
 //! a bad spec is 400 with the compiler's stable `code` and `path`; a bad request body 400 (or
-//! 413 when too large, 415 without a JSON content type); a missing order 404; a concurrency
-//! conflict or an order in the wrong state 409; a database that does not answer 503; anything
-//! else 500 (logged, never shown to the client in detail).
+//! 413 when too large, 415 without a JSON content type); a command the database refused for
+//! what it asks 400 `query_refused` (the same input fails again, so it is the client's); a
+//! missing order 404; a concurrency conflict or an order in the wrong state 409; a database that
+//! does not answer 503 `database_unavailable` (try again); anything else 500 (logged, never
+//! shown to the client in detail). Answers the framework or the static files make without a
+//! JSON body get the same shape from [`json_errors`](crate::json_errors).
 
 use axum::extract::FromRequest;
 use axum::extract::rejection::{JsonRejection, PathRejection};
@@ -24,6 +27,17 @@ pub struct ApiError {
 }
 
 impl ApiError {
+    /// An error without a path: `status`, a stable snake_case `code`, a message for people.
+    pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
+        ApiError { status, code, path: None, message: message.into() }
+    }
+
+    /// 413: a body over `limit` bytes.
+    pub fn body_too_large(limit: usize) -> Self {
+        let message = format!("the request body is larger than {limit} bytes");
+        ApiError::new(StatusCode::PAYLOAD_TOO_LARGE, "body_too_large", message)
+    }
+
     /// A request the service refuses: `code` and the path of the offending value.
     pub fn bad_request(code: &'static str, path: Vec<PathSegment>, message: impl Into<String>) -> Self {
         ApiError { status: StatusCode::BAD_REQUEST, code, path: Some(path), message: message.into() }
@@ -59,6 +73,8 @@ impl From<Error> for ApiError {
             Error::InvalidTransition { .. } => (StatusCode::CONFLICT, "invalid_transition"),
             err if err.is_conflict() => (StatusCode::CONFLICT, "conflict"),
             err if err.is_unavailable() => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
+            // The server answered, and no: a regex over its cap, a query over its time limit.
+            err if err.is_refused() => (StatusCode::BAD_REQUEST, "query_refused"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
         if status.is_server_error() {

@@ -10,17 +10,26 @@
 //! - `GET /health` (the process answers), `GET /ready` (the database answers).
 //! - `GET /`: the page (`web/`) and the npm package it loads (`/pkg/`).
 //!
-//! Errors are JSON `{"code", "path"?, "message"}` ([`error`]); bodies are bounded
-//! ([`MAX_BODY`]); a panic in a handler is a 500, never a dead connection. The projection runner
-//! and the outbox relay run in the same process ([`background`]), so a placed order shows up in
-//! the search moments later.
+//! Every answer that is not a success is JSON `{"code", "path"?, "message"}` ([`error`], and
+//! [`json_errors`] for what the framework and the static files answer); bodies are bounded
+//! ([`MAX_BODY`]); a path with a control character is refused before it reaches the file system
+//! ([`paths`]); a panic in a handler is a 500, never a dead connection. The binary serves the
+//! router with bounds on time and connections and a bounded stop ([`serve`], [`deadlines`],
+//! [`settings`]). The projection runner and the outbox relay run in the same process
+//! ([`background`]), so a placed order shows up in the search moments later.
 
 pub mod background;
+pub mod deadlines;
 pub mod error;
+pub mod json_errors;
 pub mod orders;
+pub mod paths;
 pub mod search;
+pub mod serve;
+pub mod settings;
 
 use std::path::Path;
+use std::sync::Arc;
 use std::time::Duration;
 
 use axum::Router;
@@ -31,7 +40,7 @@ use axum::routing::{get, post};
 use cqrs_mongo_demo::{Order, order_store};
 use cqrs_mongo_persistence::aggregates::AggregateStore;
 use cqrs_mongo_persistence::{Connection, EventStore, Outbox, ProjectionStore};
-use cqrs_mongo_spec::{Compiler, CompilerConfig, FieldSchema};
+use cqrs_mongo_spec::{Compiler, CompilerConfig, FieldSchema, RegexPolicy};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::services::ServeDir;
 
@@ -39,6 +48,13 @@ use crate::error::{ApiError, answer};
 
 /// Largest request body: 64 KiB (a search with a few hundred conditions fits; more is 413).
 pub const MAX_BODY: usize = 64 * 1024;
+
+/// Longest string in a search, in bytes (`string_too_long`), and longest `regex` pattern
+/// (`regex_too_long`). Text searches (`contains`, `like`, …) become regular expressions of up
+/// to twice their text (escapes) and servers cap patterns (SecantusDB at 1 000 characters): a
+/// longer string would be the server's refusal instead of the compiler's, with its code and
+/// path.
+pub const MAX_STRING_LEN: usize = 256;
 
 /// The field schema of `order_summaries` the search compiles with and the page offers.
 pub const SCHEMA: &str = include_str!("../schema.json");
@@ -55,21 +71,28 @@ pub struct App {
     pub summaries: ProjectionStore,
     /// The schema.
     pub schema: FieldSchema,
+    /// The compiler `summaries` searches with, to parse a spec's JSON text with its checks.
+    pub compiler: Arc<Compiler>,
 }
 
 impl App {
     /// The application on `db`, with the schema of [`SCHEMA`].
     pub fn new(db: &Connection) -> Self {
         let schema: FieldSchema = serde_json::from_str(SCHEMA).expect("schema.json is a field schema");
-        let config = CompilerConfig::default().with_schema(schema.clone()).with_max_spec_len(MAX_BODY);
+        let config = CompilerConfig::default()
+            .with_schema(schema.clone())
+            .with_max_spec_len(MAX_BODY)
+            .with_max_string_len(MAX_STRING_LEN)
+            .with_regex(RegexPolicy::default().with_max_len(MAX_STRING_LEN));
         let compiler = Compiler::try_new(config).expect("schema.json is a usable schema");
         let events = EventStore::new(db);
         let outbox = Outbox::new(db);
         App {
             db: db.clone(),
             orders: order_store(db, &events, &outbox),
-            summaries: ProjectionStore::new(db).with_compiler(compiler).max_time(Duration::from_secs(5)),
+            summaries: ProjectionStore::new(db).with_compiler(compiler.clone()).max_time(Duration::from_secs(5)),
             schema,
+            compiler: Arc::new(compiler),
         }
     }
 }
@@ -100,13 +123,21 @@ pub fn router(app: App, web: Option<(&Path, &Path)>) -> Router {
     guarded(routes)
 }
 
-/// What every route gets: bodies bounded at [`MAX_BODY`], and a panic in a handler answered as
-/// a JSON 500 (the connection and the process go on).
+/// What every route gets: bodies bounded at [`MAX_BODY`], a panic in a handler answered as a
+/// JSON 500 (the connection and the process go on), paths with control characters refused
+/// first, and every error answer in the JSON shape.
 pub fn guarded(routes: Router) -> Router {
-    routes.layer(DefaultBodyLimit::max(MAX_BODY)).layer(CatchPanicLayer::custom(|_| {
-        eprintln!("error: a handler panicked");
-        answer(StatusCode::INTERNAL_SERVER_ERROR, serde_json::json!({"code": "internal", "message": "internal error"}))
-    }))
+    let routes = routes
+        .layer(DefaultBodyLimit::max(MAX_BODY))
+        .layer(CatchPanicLayer::custom(|_| {
+            eprintln!("error: a handler panicked");
+            answer(
+                StatusCode::INTERNAL_SERVER_ERROR,
+                serde_json::json!({"code": "internal", "message": "internal error"}),
+            )
+        }))
+        .layer(axum::middleware::from_fn(paths::refuse_control_characters));
+    json_errors::json_errors(routes)
 }
 
 async fn not_found() -> ApiError {

@@ -8,9 +8,9 @@ use axum::response::Response;
 use bson::Document;
 use cqrs_mongo_demo::{OrderSummary, SUMMARIES};
 use cqrs_mongo_persistence::Error;
-use cqrs_mongo_spec::{ErrorCode, PathSegment, QueryOptions, SpecError};
+use cqrs_mongo_spec::{ErrorCode, PathSegment, QueryOptions, SpecError, parse_options_json};
 use serde::{Deserialize, Serialize};
-use serde_json::Value;
+use serde_json::value::RawValue;
 
 use crate::App;
 use crate::error::{ApiError, JsonBody, answer};
@@ -20,15 +20,17 @@ pub const DEFAULT_LIMIT: u64 = 10;
 /// Most rows per page.
 pub const MAX_LIMIT: u64 = 100;
 
-/// The body of `POST /orders/search`.
+/// The body of `POST /orders/search`. The spec and the options stay JSON text until the
+/// compiler parses them, as the npm and pip packages do: an integer beyond Int64 is its
+/// `invalid_value` at the number's path, not a double serde_json made of it.
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Search {
     /// The specification (field names from the schema).
-    pub spec: Value,
+    pub spec: Box<RawValue>,
     /// Legacy query options: `order_by`, `limit` (at most [`MAX_LIMIT`]), `offset`.
     #[serde(default)]
-    pub options: Option<Value>,
+    pub options: Option<Box<RawValue>>,
 }
 
 /// One row of the results.
@@ -62,9 +64,9 @@ fn options_error(key: &str, message: impl Into<String>) -> SpecError {
 
 /// The options, with the page size defaulted and bounded; options that change the shape of
 /// the rows (`select_fields`, `distinct`, `group_by`) are refused, not ignored.
-fn page_options(options: Option<&Value>) -> Result<QueryOptions, SpecError> {
+fn page_options(options: Option<&RawValue>) -> Result<QueryOptions, SpecError> {
     let mut parsed = match options {
-        Some(value) => QueryOptions::from_value(value)?,
+        Some(text) => QueryOptions::from_value(&parse_options_json(text.get())?)?,
         None => QueryOptions::default(),
     };
     for (key, used) in [
@@ -89,9 +91,10 @@ fn page_options(options: Option<&Value>) -> Result<QueryOptions, SpecError> {
 /// `POST /orders/search`: a spec from the browser, compiled with the schema; 400 with the
 /// compiler's code and path when it does not compile.
 pub async fn search(State(app): State<App>, JsonBody(body): JsonBody<Search>) -> Result<Response, ApiError> {
-    let options = page_options(body.options.as_ref())?; // order_by, limit <= 100, offset
-    let rows = app.summaries.find(SUMMARIES, &body.spec, Some(&options)).await?;
-    let total = app.summaries.count(SUMMARIES, &body.spec).await?;
+    let spec = app.compiler.parse_spec_json(body.spec.get())?; // the compiler's checks of the text
+    let options = page_options(body.options.as_deref())?; // order_by, limit <= 100, offset
+    let rows = app.summaries.find(SUMMARIES, &spec, Some(&options)).await?;
+    let total = app.summaries.count(SUMMARIES, &spec).await?;
     Ok(answer(StatusCode::OK, page(rows, total, &options)?))
 }
 

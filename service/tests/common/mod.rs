@@ -1,6 +1,9 @@
-//! Calling the service's router in process (no socket), on a test database.
+//! Calling the service's router in process (no socket), on a test database; [`binary`]: the
+//! real binary on a real socket.
 
 #![allow(dead_code)]
+
+pub mod binary;
 
 use axum::Router;
 use axum::body::Body;
