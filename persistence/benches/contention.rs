@@ -1,0 +1,254 @@
+//! Contention (issue 21), each ratio measured in this run against its own baseline:
+//!
+//! - units of work that append (an aggregate document, its event, an outbox message, one
+//!   transaction), 16 concurrent writers against 1, with the transaction attempts they took;
+//! - job claims, 8 workers against 1 (`claim` and `claim_batch(20)`);
+//! - many processes: 4 processes × 8 writers against 1 process × 32 writers, appending in units
+//!   of work and through the group commit (children are this binary, started again).
+//!
+//! `bash scripts/bench-persistence.sh contention` (starts secantusd-rs, sets MONGODB_URI).
+
+use std::sync::Arc;
+use std::sync::atomic::{AtomicU64, Ordering};
+use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
+
+use bson::{Document, doc};
+use cqrs_mongo_persistence::{
+    Alone, Connection, EventStore, EventStream, ExpectedVersion, JobQueue, NewEvent, NewJob, Outbox, OutboxMessage,
+    PoolOptions,
+};
+use futures::FutureExt;
+
+/// Units of work per writer.
+const UNITS: usize = 100;
+const JOBS: usize = 2_000;
+
+/// What one writer does `count` times, `n` numbering its units across the run.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+enum Work {
+    /// An aggregate document, its event and an outbox message in one unit of work.
+    Unit,
+    /// One event appended on its own (the group commit).
+    Grouped,
+}
+
+struct Stores {
+    db: Connection,
+    events: EventStore,
+    outbox: Outbox,
+}
+
+impl Stores {
+    fn new(db: &Connection) -> Self {
+        Stores { db: db.clone(), events: EventStore::new(db), outbox: Outbox::new(db) }
+    }
+}
+
+/// One unit: returns the attempts it took.
+async fn once(stores: &Stores, work: Work, writer: &str, n: usize) -> u64 {
+    let id = format!("{writer}-{n}");
+    let event = NewEvent::new(format!("e-{id}"), "Placed", doc! { "n": n as i64 });
+    if work == Work::Grouped {
+        let stream = EventStream { aggregate_id: &id, aggregate_type: "Order" };
+        stores.events.append(stream, ExpectedVersion::NoStream, &[event], Alone).await.unwrap();
+        return 1;
+    }
+    let attempts = AtomicU64::new(0);
+    let message = OutboxMessage::new(format!("m-{id}"), "Placed", doc! { "n": n as i64 }, "c").for_aggregate(&id);
+    let orders = stores.db.database().collection::<Document>("orders");
+    let context = (stores, &attempts, &orders, event, message, id.as_str());
+    stores
+        .db
+        .transaction_with(context, |uow, &mut (stores, attempts, orders, ref event, ref message, id)| {
+            async move {
+                attempts.fetch_add(1, Ordering::Relaxed);
+                {
+                    let mut session = uow.session().await;
+                    let insert = orders.insert_one(doc! { "_id": id, "status": "placed", "version": 1_i64 });
+                    insert.session(session.get().expect("a transaction")).await?;
+                }
+                let stream = EventStream { aggregate_id: id, aggregate_type: "Order" };
+                stores.events.append(stream, ExpectedVersion::NoStream, std::slice::from_ref(event), uow).await?;
+                stores.outbox.save(std::slice::from_ref(message), uow).await
+            }
+            .boxed()
+        })
+        .await
+        .unwrap();
+    attempts.load(Ordering::Relaxed)
+}
+
+/// `writers` tasks doing `per_writer` units each: (units per second, attempts per unit).
+async fn throughput(stores: &Arc<Stores>, work: Work, prefix: &str, writers: usize, per_writer: usize) -> (f64, f64) {
+    let attempts = Arc::new(AtomicU64::new(0));
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..writers)
+        .map(|w| {
+            let (stores, attempts, writer) = (stores.clone(), attempts.clone(), format!("{prefix}{w}"));
+            tokio::spawn(async move {
+                for n in 0..per_writer {
+                    attempts.fetch_add(once(&stores, work, &writer, n).await, Ordering::Relaxed);
+                }
+            })
+        })
+        .collect();
+    for task in tasks {
+        task.await.unwrap();
+    }
+    let units = (writers * per_writer) as f64;
+    (units / start.elapsed().as_secs_f64(), attempts.load(Ordering::Relaxed) as f64 / units)
+}
+
+async fn fresh(db: &Connection) {
+    for collection in ["orders", "domain_events", "counters", "outbox_messages", "background_jobs"] {
+        db.database().collection::<Document>(collection).drop().await.unwrap();
+    }
+    let mut indexes = EventStore::indexes();
+    indexes.extend(Outbox::indexes());
+    indexes.extend(JobQueue::indexes());
+    db.ensure_indexes(&indexes).await.unwrap();
+}
+
+async fn units_of_work(db: &Connection) {
+    println!("units of work: an aggregate document + its event + an outbox message, one transaction each");
+    let stores = Arc::new(Stores::new(db));
+    let mut ratios = Vec::new();
+    for round in 0..2 {
+        fresh(db).await;
+        let (one, one_attempts) = throughput(&stores, Work::Unit, &format!("r{round}a"), 1, UNITS * 4).await;
+        fresh(db).await;
+        let (many, many_attempts) = throughput(&stores, Work::Unit, &format!("r{round}b"), 16, UNITS).await;
+        println!(
+            "   1 writer {one:>7.0} units/s ({one_attempts:.2} attempts each)   16 writers {many:>7.0} units/s \
+             ({many_attempts:.2} attempts each)   16 / 1: {:.2}",
+            many / one
+        );
+        ratios.push(many / one);
+    }
+    println!("  16 / 1 writers, rounds: {ratios:.2?} (goal ≥ 1)");
+}
+
+async fn claims(db: &Connection, workers: usize, batch: usize) -> f64 {
+    fresh(db).await;
+    let jobs = JobQueue::new(db);
+    for i in 0..JOBS {
+        jobs.enqueue(NewJob::new(format!("j{i}"), "work", doc! { "i": i as i64 }), Alone).await.unwrap();
+    }
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..workers)
+        .map(|w| {
+            let jobs = jobs.clone();
+            tokio::spawn(async move {
+                let (worker, mut done) = (format!("w{w}"), 0_usize);
+                loop {
+                    let claimed = if batch == 1 {
+                        jobs.claim(&worker, &["work"], Duration::from_secs(60)).await.unwrap().into_iter().collect()
+                    } else {
+                        jobs.claim_batch(&worker, &["work"], Duration::from_secs(60), batch).await.unwrap()
+                    };
+                    if claimed.is_empty() {
+                        return done;
+                    }
+                    for job in claimed {
+                        jobs.complete(&job).await.unwrap();
+                        done += 1;
+                    }
+                }
+            })
+        })
+        .collect();
+    let mut done = 0;
+    for task in tasks {
+        done += task.await.unwrap();
+    }
+    assert_eq!(done, JOBS, "every job claimed once");
+    done as f64 / start.elapsed().as_secs_f64()
+}
+
+async fn job_claims(db: &Connection) {
+    println!("job claims, {JOBS} jobs, claim + complete each");
+    for batch in [1, 20] {
+        let one = claims(db, 1, batch).await;
+        let eight = claims(db, 8, batch).await;
+        let name = if batch == 1 { "claim".to_owned() } else { format!("claim_batch({batch})") };
+        println!(
+            "  {name:<16} 1 worker {one:>7.0} jobs/s   8 workers {eight:>7.0} jobs/s   8 / 1: {:.2} (goal ≥ 1)",
+            eight / one
+        );
+    }
+}
+
+fn epoch_millis() -> u128 {
+    SystemTime::now().duration_since(UNIX_EPOCH).unwrap().as_millis()
+}
+
+/// Runs `processes` copies of this binary, each with `writers` writers doing `per_writer`
+/// units of `work`, starting together: units per second over all of them.
+async fn processes(work: Work, processes: usize, writers: usize, per_writer: usize) -> f64 {
+    let start_at = epoch_millis() + 3_000;
+    let children: Vec<_> = (0..processes)
+        .map(|p| {
+            std::process::Command::new(std::env::current_exe().unwrap())
+                .env("CONTENTION_CHILD", format!("{work:?}:{p}:{writers}:{per_writer}:{start_at}"))
+                .stdout(std::process::Stdio::piped())
+                .spawn()
+                .expect("the bench binary runs again as a child")
+        })
+        .collect();
+    let mut last_end = 0_u128;
+    for child in children {
+        let output = child.wait_with_output().unwrap();
+        assert!(output.status.success(), "a child failed");
+        let end: u128 = String::from_utf8_lossy(&output.stdout).trim().parse().expect("the child prints its end");
+        last_end = last_end.max(end);
+    }
+    (processes * writers * per_writer) as f64 / ((last_end - start_at) as f64 / 1000.0)
+}
+
+/// A child: its writers start at the agreed time; prints when the last one finished.
+async fn child(spec: &str, uri: &str) {
+    let parts: Vec<&str> = spec.split(':').collect();
+    let work = if parts[0] == "Unit" { Work::Unit } else { Work::Grouped };
+    let (p, writers, per_writer, start_at): (usize, usize, usize, u128) =
+        (parts[1].parse().unwrap(), parts[2].parse().unwrap(), parts[3].parse().unwrap(), parts[4].parse().unwrap());
+    let db = Connection::connect(uri, "bench_contention", PoolOptions::default()).await.unwrap();
+    let stores = Arc::new(Stores::new(&db));
+    tokio::time::sleep(Duration::from_millis(start_at.saturating_sub(epoch_millis()) as u64)).await;
+    throughput(&stores, work, &format!("p{p}w"), writers, per_writer).await;
+    println!("{}", epoch_millis());
+}
+
+async fn many_processes(db: &Connection) {
+    println!("many processes: 4 processes x 8 writers against 1 process x 32 writers, same work");
+    for (work, per_writer) in [(Work::Unit, 40), (Work::Grouped, 100)] {
+        fresh(db).await;
+        let one = processes(work, 1, 32, per_writer).await;
+        fresh(db).await;
+        let four = processes(work, 4, 8, per_writer).await;
+        println!(
+            "  {work:?}: 1 x 32 {one:>7.0} units/s   4 x 8 {four:>7.0} units/s   4x8 / 1x32: {:.2} (goal ≥ 0.8)",
+            four / one
+        );
+    }
+}
+
+#[tokio::main(flavor = "multi_thread")]
+async fn main() {
+    let uri = std::env::var("MONGODB_URI").expect("MONGODB_URI (scripts/bench-persistence.sh sets it)");
+    if let Ok(spec) = std::env::var("CONTENTION_CHILD") {
+        child(&spec, &uri).await;
+        return;
+    }
+    let db = Connection::connect(&uri, "bench_contention", PoolOptions::default()).await.unwrap();
+    println!("server: {uri}\n");
+    let only = std::env::var("CONTENTION_BENCH").unwrap_or_default();
+    if only.is_empty() || only == "units" {
+        units_of_work(&db).await;
+    }
+    if only.is_empty() || only == "claims" {
+        job_claims(&db).await;
+    }
+    if only.is_empty() || only == "processes" {
+        many_processes(&db).await;
+    }
+}
