@@ -23,7 +23,7 @@ use mongodb::change_stream::event::ChangeStreamEvent;
 
 use crate::connection::Connection;
 use crate::error::{Error, Result};
-use crate::event_store::{EVENTS, EventStore};
+use crate::event_store::{BURNT_POSITIONS, EVENTS, EventStore};
 use crate::lease::Leader;
 use crate::retry::{Backoff, Streak, log_stop};
 
@@ -208,9 +208,10 @@ impl Follow<'_> {
         streak.wait(err)
     }
 
+    /// New events, and tombstones of burnt positions (a reader waiting at one may go on).
     async fn watch(&self) -> Result<Changes> {
-        let events = self.connection.database().collection::<Document>(EVENTS);
-        Ok(events.watch().pipeline([doc! { "$match": { "operationType": "insert" } }]).await?)
+        let inserts = doc! { "$match": { "operationType": "insert", "ns.coll": { "$in": [EVENTS, BURNT_POSITIONS] } } };
+        Ok(self.connection.database().watch().pipeline([inserts]).await?)
     }
 
     fn fall_back(&self, err: &Error) {

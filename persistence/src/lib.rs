@@ -197,8 +197,8 @@ pub use connection::{Connection, Health, PoolOptions};
 pub use dead_letters::{DEAD_LETTERS, DeadLetter, DeadLetterStatus, DeadLetters};
 pub use error::{Error, EventIdProblem, Result};
 pub use event_store::{
-    DEFAULT_GAP_GRACE, EventStore, ExpectedVersion, GapStats, NewEvent, StoredEvent, Stream as EventStream, Upcast,
-    Upcasters,
+    BURNT_POSITIONS, DEFAULT_GAP_GRACE, EventStore, ExpectedVersion, GapStats, NewEvent, PositionAllocation,
+    StoredEvent, Stream as EventStream, Upcast, Upcasters,
 };
 pub use events::{Event, EventSet};
 pub use indexes::{IndexReport, IndexSpec};

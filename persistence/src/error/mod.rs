@@ -216,6 +216,20 @@ pub enum Error {
         #[source]
         source: Box<Error>,
     },
+    /// A unit of work held positions it reserved for its events
+    /// ([`PositionAllocation::Reserved`](crate::PositionAllocation::Reserved)) longer than their
+    /// limit (half the readers' gap grace) before committing: it was rolled back and its
+    /// positions burnt, since readers may already have stepped over them. Start it again
+    /// ([`Connection::transaction`](crate::Connection::transaction) does, with new positions).
+    #[error(
+        "a unit of work held its reserved event positions {age:?}, longer than their limit of {limit:?}; it was rolled back: run it again"
+    )]
+    ReservationExpired {
+        /// How long it held them.
+        age: std::time::Duration,
+        /// The limit.
+        limit: std::time::Duration,
+    },
     /// The deployment cannot be reached or is overloaded: a network error, no suitable server
     /// within the server selection timeout, a primary stepping down, a node shutting down, a
     /// server's "retry later" (labels such as `RetryableWriteError`, codes such as
@@ -292,7 +306,7 @@ impl Error {
     /// holds an [`Unavailable`](crate::Unavailable) or an unavailable error of this crate.
     pub fn is_unavailable(&self) -> bool {
         match self {
-            Error::Unavailable(_) | Error::TransactionTimedOut { .. } => true,
+            Error::Unavailable(_) | Error::TransactionTimedOut { .. } | Error::ReservationExpired { .. } => true,
             Error::WriteConflict(_) => false,
             Error::Handler { source, .. } => crate::retry::is_unavailable(&**source),
             other => other.is_transient(),

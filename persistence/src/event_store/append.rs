@@ -79,7 +79,21 @@ impl EventStore {
                 actual: Some(current),
             });
         }
-        let last = self.take_positions(fresh.len() as i64, uow.session().await.get()).await?;
+        let last = match self.allocation {
+            super::PositionAllocation::Reserved if uow.is_transactional() => {
+                // Outside the transaction: concurrent units of work do not meet on the counter.
+                let last = self.take_positions(fresh.len() as i64, None).await?;
+                uow.reserved(crate::uow::Reservation {
+                    burnt: self.burnt.clone(),
+                    first: last - fresh.len() as i64 + 1,
+                    last,
+                    at: std::time::Instant::now(),
+                    limit: self.reservation_limit(),
+                });
+                last
+            }
+            _ => self.take_positions(fresh.len() as i64, uow.session().await.get()).await?,
+        };
         let first = last - fresh.len() as i64 + 1;
         let now = DateTime::now();
         let documents: Vec<Document> = fresh

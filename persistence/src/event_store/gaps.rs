@@ -49,6 +49,9 @@ pub struct GapStats {
     pub gaps_given_up: u64,
     /// Positions in those ranges.
     pub positions_given_up: u64,
+    /// Positions stepped over at once because their unit of work did not commit (burnt
+    /// reservations, [`PositionAllocation::Reserved`](crate::PositionAllocation::Reserved)).
+    pub positions_burnt: u64,
 }
 
 /// One range of missing positions, `lo..=hi` (the map key is `lo`).
@@ -196,6 +199,19 @@ impl Gaps {
         self.lock().values().filter(|g| !g.given_up).map(|g| g.expires_at.saturating_duration_since(now)).min()
     }
 
+    /// Positions `lo..=hi` (a range [`check`](Self::check) just saw) were burnt: readers step
+    /// over them from now on, without waiting.
+    pub(crate) fn burnt(&self, lo: i64, hi: i64) {
+        if let Some(gap) = self.lock().get_mut(&lo).filter(|g| g.hi == hi) {
+            if gap.given_up {
+                return;
+            }
+            gap.given_up = true;
+        }
+        let mut stats = self.stats.lock().unwrap_or_else(|poisoned| poisoned.into_inner());
+        stats.positions_burnt += (hi - lo + 1) as u64;
+    }
+
     fn give_up(&self, lo: i64, hi: i64) {
         if let Some(gap) = self.lock().get_mut(&lo) {
             if gap.given_up {
@@ -229,10 +245,26 @@ mod tests {
         assert_eq!(gaps.stats().in_flight, 1);
         let fresh = Gaps::default();
         assert_eq!(fresh.check(5, 6, Duration::ZERO), Verdict::Pass);
-        assert_eq!(fresh.stats(), GapStats { in_flight: 0, gaps_given_up: 1, positions_given_up: 2 });
+        assert_eq!(
+            fresh.stats(),
+            GapStats { in_flight: 0, gaps_given_up: 1, positions_given_up: 2, positions_burnt: 0 }
+        );
         // Counted once, however often it is met again.
         assert_eq!(fresh.check(5, 6, Duration::ZERO), Verdict::Pass);
         assert_eq!(fresh.stats().gaps_given_up, 1);
+    }
+
+    #[test]
+    fn burnt_positions_are_stepped_over_at_once_and_counted_apart() {
+        let gaps = Gaps::default();
+        assert_eq!(gaps.check(3, 4, LONG), Verdict::New);
+        gaps.burnt(3, 4);
+        assert_eq!(gaps.check(3, 4, LONG), Verdict::Pass);
+        gaps.burnt(3, 4);
+        assert_eq!(
+            gaps.stats(),
+            GapStats { in_flight: 0, gaps_given_up: 0, positions_given_up: 0, positions_burnt: 2 }
+        );
     }
 
     #[test]

@@ -27,6 +27,30 @@ use crate::uow::On;
 /// The legacy collection names.
 pub const EVENTS: &str = "domain_events";
 const COUNTERS: &str = "counters";
+/// Tombstones of reserved positions whose unit of work did not commit.
+pub const BURNT_POSITIONS: &str = "burnt_positions";
+
+/// How appends inside a caller's unit of work take their positions (see [`EventStore`]).
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Default)]
+#[non_exhaustive]
+pub enum PositionAllocation {
+    /// The counter is incremented inside the unit of work's transaction (the default).
+    /// Positions follow commit order and every position up to the counter is committed, so no
+    /// reader ever meets a gap from a Rust writer, not even a reader that is not gap-aware (the
+    /// legacy package's). Concurrent units of work that append serialise on the counter
+    /// document until they commit.
+    #[default]
+    InTransaction,
+    /// Positions are reserved outside the transaction, then the events inserted inside it:
+    /// units of work no longer meet on the counter. A position whose unit of work has not
+    /// committed yet is missing for a moment below committed ones; this crate's readers wait
+    /// for it (see [Gaps](EventStore#gaps-positions-in-flight)); a unit of work that does not
+    /// commit burns its positions (a tombstone readers step over at once) and one that holds
+    /// them past half the gap grace is not committed ([`Error::ReservationExpired`](crate::Error::ReservationExpired)).
+    /// Readers that are not gap-aware (the legacy package's) can skip such events: use it once
+    /// every reader of `domain_events` is this crate's.
+    Reserved,
+}
 
 /// The event store: append-only streams in the legacy `domain_events` collection with 1-based
 /// global positions. Clones share one group-commit queue: create one store per process and
@@ -84,6 +108,8 @@ pub struct EventStore {
     connection: Connection,
     events: Collection<Document>,
     counters: Collection<Document>,
+    burnt: Collection<Document>,
+    allocation: PositionAllocation,
     upcasters: Upcasters,
     group: Arc<group_commit::GroupCommit>,
     gaps: Arc<gaps::Gaps>,
@@ -98,6 +124,8 @@ impl EventStore {
             connection: connection.clone(),
             events: connection.database().collection(EVENTS),
             counters: connection.database().collection(COUNTERS),
+            burnt: connection.database().collection(BURNT_POSITIONS),
+            allocation: PositionAllocation::default(),
             upcasters: Upcasters::default(),
             group: Arc::default(),
             gaps: Arc::default(),
@@ -112,6 +140,20 @@ impl EventStore {
     pub fn gap_grace(mut self, grace: std::time::Duration) -> Self {
         self.gap_grace = grace;
         self
+    }
+
+    /// How appends inside a caller's unit of work take their positions (default
+    /// [`PositionAllocation::InTransaction`]; appends on their own always go through the group
+    /// commit, which takes them inside its transaction).
+    pub fn position_allocation(mut self, allocation: PositionAllocation) -> Self {
+        self.allocation = allocation;
+        self
+    }
+
+    /// How long a unit of work may hold reserved positions before committing: half the gap
+    /// grace, so a reader never steps over a position whose events may still commit.
+    pub(crate) fn reservation_limit(&self) -> std::time::Duration {
+        self.gap_grace / 2
     }
 
     /// The gaps this process's readers of the store (all its clones) have met: how many are
@@ -158,12 +200,16 @@ impl EventStore {
     }
 
     /// The indexes the store relies on: unique `(aggregate_id, version)` (a lost race becomes a
-    /// typed concurrency error) and `position`.
+    /// typed concurrency error) and `position`; burnt positions by their last one, kept a week
+    /// (a reader that comes later steps over such old holes by their age).
     pub fn indexes() -> Vec<IndexSpec> {
         vec![
             IndexSpec::new(EVENTS, doc! { "aggregate_id": 1, "version": 1 }).unique(),
             IndexSpec::new(EVENTS, doc! { "position": 1 }).unique(),
             IndexSpec::new(EVENTS, doc! { "event_type": 1, "position": 1 }),
+            IndexSpec::new(BURNT_POSITIONS, doc! { "last": 1 }),
+            IndexSpec::new(BURNT_POSITIONS, doc! { "burnt_at": 1 })
+                .expire_after(std::time::Duration::from_secs(7 * 86_400)),
         ]
     }
 

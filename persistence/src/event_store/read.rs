@@ -172,7 +172,12 @@ impl EventStore {
     /// May a reader step over the missing positions `lo..=hi` (below the stored event at
     /// `next`, if known)? A gap seen for the first time is aged by that event's `occurred_at`.
     async fn may_pass(&self, lo: i64, hi: i64, next: Option<i64>) -> Result<bool> {
-        match self.gaps.check(lo, hi, self.gap_grace) {
+        let verdict = self.gaps.check(lo, hi, self.gap_grace);
+        if verdict != Verdict::Pass && self.burnt_cover(lo, hi).await? {
+            self.gaps.burnt(lo, hi);
+            return Ok(true);
+        }
+        match verdict {
             Verdict::Pass => Ok(true),
             Verdict::Wait => Ok(false),
             Verdict::New => {
@@ -188,6 +193,21 @@ impl EventStore {
                 Ok(self.gaps.age_at_least(lo, hi, age, self.gap_grace))
             }
         }
+    }
+
+    /// True when tombstones of burnt reservations cover every position of `lo..=hi`.
+    async fn burnt_cover(&self, lo: i64, hi: i64) -> Result<bool> {
+        let overlapping = doc! { "last": { "$gte": lo }, "_id": { "$lte": hi } };
+        let found: Vec<Document> = self.burnt.find(overlapping).sort(doc! { "_id": 1 }).await?.try_collect().await?;
+        let mut covered_to = lo - 1;
+        for range in found {
+            let (first, last) = (int(range.get("_id")), int(range.get("last")));
+            if first > covered_to + 1 {
+                return Ok(false);
+            }
+            covered_to = covered_to.max(last);
+        }
+        Ok(covered_to >= hi)
     }
 
     async fn first_position_after(&self, position: i64) -> Result<Option<i64>> {
