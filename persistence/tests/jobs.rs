@@ -317,3 +317,31 @@ async fn batch_claims_hand_each_job_to_one_worker_in_claim_order() {
     let expected: Vec<String> = (0..60).map(|i| format!("j{i:02}")).collect();
     assert_eq!(all, expected, "every job claimed exactly once");
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_higher_priority_job_is_claimed_first_at_once_from_this_process_and_soon_from_another() {
+    let (db, here) = queue("jobs_priority_freshness").await;
+    // Another process: a queue of its own on the same collection.
+    let elsewhere = JobQueue::new(&db);
+    for i in 0..4 {
+        elsewhere.enqueue(NewJob::new(format!("low-{i}"), "mail", doc! {}), Alone).await.unwrap();
+    }
+    let first = here.claim("w", &["mail"], LEASE).await.unwrap().unwrap();
+    assert_eq!(first.id, "low-0");
+    // Enqueued by this process: the next claim takes it at once.
+    here.enqueue(NewJob::new("urgent-here", "mail", doc! {}).priority(5), Alone).await.unwrap();
+    assert_eq!(here.claim("w", &["mail"], LEASE).await.unwrap().unwrap().id, "urgent-here");
+    // Enqueued by the other process: taken once this process's candidates are no longer
+    // fresh (a quarter of a second); until then it may take the next low one.
+    elsewhere.enqueue(NewJob::new("urgent-there", "mail", doc! {}).priority(5), Alone).await.unwrap();
+    tokio::time::sleep(Duration::from_millis(300)).await;
+    assert_eq!(here.claim("w", &["mail"], LEASE).await.unwrap().unwrap().id, "urgent-there");
+    // Each job is claimed once, whichever queue claims it.
+    let mut rest = Vec::new();
+    while let Some(job) = elsewhere.claim("x", &["mail"], LEASE).await.unwrap() {
+        rest.push(job.id);
+    }
+    rest.sort();
+    assert_eq!(rest, ["low-1", "low-2", "low-3"]);
+    assert!(here.claim("w", &["mail"], LEASE).await.unwrap().is_none());
+}

@@ -7,7 +7,7 @@ use bson::{Bson, DateTime, Document, doc};
 use futures::TryStreamExt;
 use mongodb::options::ReturnDocument;
 
-use super::{ClaimedJob, JOBS, JobQueue, after, claim_order};
+use super::{ClaimedJob, JOBS, JobQueue, after, claim_order, dispenser};
 use crate::error::Result;
 use crate::fields::{int, take_document, take_optional_text, take_text};
 use crate::observe::traced;
@@ -32,10 +32,11 @@ impl JobQueue {
         .await
     }
 
-    /// Claims up to `max` eligible jobs at once, in claim order: one query for candidates and
-    /// one conditional `update_many` (each job still changes hands atomically, so concurrent
-    /// workers never share a job). One search then serves many jobs, and workers collide less
-    /// than when they all race for the single best job.
+    /// Claims up to `max` eligible jobs at once, in claim order: the process's candidates (one
+    /// query serves several batches) and one conditional `update_many` (each job still changes
+    /// hands atomically, so concurrent workers never share a job). A batch may hold fewer than
+    /// `max` jobs while more are due (candidates another process took first); it is empty
+    /// only when none is due.
     pub async fn claim_batch(
         &self,
         worker: &str,
@@ -66,37 +67,36 @@ impl JobQueue {
         lease: Duration,
         max: usize,
     ) -> Result<Vec<ClaimedJob>> {
-        let due = self.due(queues, now);
-        let order = claim_order();
-        let candidates: Vec<Document> = self
-            .collection
-            .find(due.clone())
-            .sort(order.clone())
-            .limit(i64::try_from(max).unwrap_or(i64::MAX))
-            .projection(doc! { "_id": 1 })
-            .await?
-            .try_collect()
-            .await?;
-        let ids: Vec<Bson> = candidates.into_iter().filter_map(|mut c| c.remove("_id")).collect();
-        if ids.is_empty() {
-            return Ok(Vec::new());
+        loop {
+            let mut ids = self.dispenser.take(queues, max);
+            if ids.is_empty() {
+                let batch = dispenser::BATCH.max(i64::try_from(max).unwrap_or(i64::MAX));
+                let mut candidates = self.candidates(queues, now, batch).await?;
+                ids = candidates.drain(..max.min(candidates.len())).collect();
+                self.dispenser.fill(queues, candidates);
+            }
+            if ids.is_empty() {
+                return Ok(Vec::new());
+            }
+            let token = bson::oid::ObjectId::new();
+            let mut mine = doc! { "_id": { "$in": ids.clone() } };
+            mine.extend(self.due(queues, now));
+            let mut update = claim_update(worker, now, lease);
+            if let Ok(set) = update.get_document_mut("$set") {
+                set.insert("claim_token", token);
+            }
+            if self.collection.update_many(mine, update).await?.modified_count == 0 {
+                continue; // every candidate was taken by another process: the next ones
+            }
+            let claimed: Vec<Document> = self
+                .collection
+                .find(doc! { "_id": { "$in": ids }, "claim_token": token, "status": "RUNNING" })
+                .sort(claim_order())
+                .await?
+                .try_collect()
+                .await?;
+            return Ok(claimed.into_iter().map(claimed_job).collect());
         }
-        let token = bson::oid::ObjectId::new();
-        let mut mine = doc! { "_id": { "$in": ids.clone() } };
-        mine.extend(due);
-        let mut update = claim_update(worker, now, lease);
-        if let Ok(set) = update.get_document_mut("$set") {
-            set.insert("claim_token", token);
-        }
-        self.collection.update_many(mine, update).await?;
-        let claimed: Vec<Document> = self
-            .collection
-            .find(doc! { "_id": { "$in": ids }, "claim_token": token, "status": "RUNNING" })
-            .sort(order)
-            .await?
-            .try_collect()
-            .await?;
-        Ok(claimed.into_iter().map(claimed_job).collect())
     }
 
     /// Pending jobs of `queues` that are due at `now` (within the tenant scope).
@@ -104,6 +104,9 @@ impl JobQueue {
         self.scoped(doc! { "status": "PENDING", "queue": { "$in": queues }, "scheduled_at": { "$lte": now } })
     }
 
+    /// The best eligible job, taken from the process's candidates (see `dispenser`): each
+    /// candidate is claimed by id with the eligibility condition, so a job another worker took
+    /// first is skipped; the candidates are looked up again when none is left.
     async fn claim_pending(
         &self,
         worker: &str,
@@ -111,13 +114,40 @@ impl JobQueue {
         now: DateTime,
         lease: Duration,
     ) -> Result<Option<ClaimedJob>> {
-        let claimed = self
+        loop {
+            let Some(id) = self.dispenser.next(queues) else {
+                let candidates = self.candidates(queues, now, dispenser::BATCH).await?;
+                if candidates.is_empty() {
+                    return Ok(None);
+                }
+                self.dispenser.fill(queues, candidates);
+                continue;
+            };
+            let mut this = doc! { "_id": id };
+            this.extend(self.due(queues, now));
+            let claimed = self
+                .collection
+                .find_one_and_update(this, claim_update(worker, now, lease))
+                .return_document(ReturnDocument::After)
+                .await?;
+            if let Some(claimed) = claimed {
+                return Ok(Some(claimed_job(claimed)));
+            }
+        }
+    }
+
+    /// The ids of up to `max` eligible jobs, in claim order.
+    async fn candidates(&self, queues: &[&str], now: DateTime, max: i64) -> Result<Vec<Bson>> {
+        let candidates: Vec<Document> = self
             .collection
-            .find_one_and_update(self.due(queues, now), claim_update(worker, now, lease))
+            .find(self.due(queues, now))
             .sort(claim_order())
-            .return_document(ReturnDocument::After)
+            .limit(max)
+            .projection(doc! { "_id": 1 })
+            .await?
+            .try_collect()
             .await?;
-        Ok(claimed.map(claimed_job))
+        Ok(candidates.into_iter().filter_map(|mut c| c.remove("_id")).collect())
     }
 
     async fn sweep_if_due(&self, queues: &[&str], now: DateTime) -> Result<bool> {
@@ -134,6 +164,7 @@ impl JobQueue {
     /// enqueued (see [`JobQueue::adopt_legacy`]). Returns how many became claimable.
     async fn sweep(&self, queues: &[&str], now: DateTime) -> Result<u64> {
         self.last_sweep.store(now.timestamp_millis(), std::sync::atomic::Ordering::Relaxed);
+        self.dispenser.clear();
         let adopted = self.adopt_legacy(now).await?;
         let expired =
             self.scoped(doc! { "status": "RUNNING", "lease_until": { "$lt": now }, "queue": { "$in": queues } });

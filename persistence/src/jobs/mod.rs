@@ -2,7 +2,10 @@
 //!
 //! A worker claims the best eligible job — highest `priority`, then earliest `scheduled_at`
 //! (the run-at time), then oldest — with **one atomic update** that sets a lease on the
-//! server's clock and bumps the job's fencing token. Eligible means pending and due. A job
+//! server's clock and bumps the job's fencing token. The best jobs are looked up once for many
+//! claims of the process (a batch of candidates, handed to one worker each, see `dispenser`),
+//! so workers do not all race for the one best job; a job enqueued elsewhere with a higher
+//! priority is seen within a quarter of a second. Eligible means pending and due. A job
 //! whose lease expired (its worker died) is put back to pending by a sweep that claims run
 //! at most once per second and whenever nothing is eligible; the lost attempt counts as a
 //! failure, and on the last attempt the job is parked instead. Heartbeats extend the lease. `complete` and `fail` succeed only for
@@ -28,6 +31,7 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 mod claim;
+mod dispenser;
 mod outcome;
 mod worker;
 
@@ -172,6 +176,8 @@ pub struct JobQueue {
     failure: RetryPolicy,
     sweep_every: Duration,
     last_sweep: std::sync::Arc<std::sync::atomic::AtomicI64>,
+    /// The candidates this process's claims take jobs from.
+    dispenser: std::sync::Arc<dispenser::Dispenser>,
     tenant: Option<Tenant>,
 }
 
@@ -187,6 +193,7 @@ impl JobQueue {
                 .backoff(Backoff::new(Duration::from_secs(1), Duration::from_secs(3600))),
             sweep_every: Duration::from_secs(1),
             last_sweep: std::sync::Arc::default(),
+            dispenser: std::sync::Arc::default(),
             tenant: None,
         }
     }
@@ -196,7 +203,12 @@ impl JobQueue {
     /// statistics, listings and purges see only the tenant's jobs, and cancelling or enqueuing
     /// over another tenant's job id is [`Error::CrossTenant`].
     pub fn for_tenant(&self, tenant: &Tenant) -> Self {
-        JobQueue { tenant: Some(tenant.clone()), last_sweep: std::sync::Arc::default(), ..self.clone() }
+        JobQueue {
+            tenant: Some(tenant.clone()),
+            last_sweep: std::sync::Arc::default(),
+            dispenser: std::sync::Arc::default(),
+            ..self.clone()
+        }
     }
 
     fn scoped(&self, filter: Document) -> Document {
@@ -311,7 +323,18 @@ impl JobQueue {
             None => insert.await,
         };
         match inserted {
-            Ok(_) => Ok(Some(Enqueued::Created)),
+            Ok(_) => {
+                // The new job may be the best one now: claims look their candidates up again
+                // (once it is committed, for a job enqueued in a unit of work).
+                match on.unit_of_work().filter(|uow| uow.is_transactional()) {
+                    Some(uow) => {
+                        let dispenser = self.dispenser.clone();
+                        uow.after_commit(move || dispenser.clear());
+                    }
+                    None => self.dispenser.clear(),
+                }
+                Ok(Some(Enqueued::Created))
+            }
             Err(err) if is_duplicate_key(&err) => {
                 if let Some(cross) = self.foreign(&job.id).await? {
                     return Err(cross);
