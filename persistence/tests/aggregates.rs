@@ -365,3 +365,43 @@ async fn with_outbox_when_publishes_only_the_selected_events() {
     assert_eq!(count(&f.db, "outbox_messages", doc! {}).await, 1);
     assert_eq!(count(&f.db, "outbox_messages", doc! { "event_type": "CounterClosed" }).await, 1);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn concurrent_saves_share_the_group_commit_and_a_refused_message_fails_only_its_own_save() {
+    let f = fixture("agg_grouped_saves").await;
+    f.db.ensure_indexes(&Outbox::indexes()).await.unwrap();
+    let store = Arc::new(AggregateStore::<Counter>::new(&f.db, &f.events).with_outbox(&f.outbox));
+    // The outbox refuses a second message of aggregate c7 (a unique index of the
+    // application's): c7's save cannot commit its message.
+    let messages = f.db.database().collection::<Document>("outbox_messages");
+    let unique = mongodb::IndexModel::builder()
+        .keys(doc! { "aggregate_id": 1 })
+        .options(mongodb::options::IndexOptions::builder().unique(true).build())
+        .build();
+    messages.create_index(unique).await.unwrap();
+    messages.insert_one(doc! { "_id": "earlier", "aggregate_id": "c7", "status": "published" }).await.unwrap();
+    let saves: Vec<_> = (0..24_i64)
+        .map(|i| {
+            let store = store.clone();
+            tokio::spawn(async move {
+                let mut root = Root::<Counter>::new(format!("c{i}"));
+                root.record(Added { amount: i });
+                store.save(&mut root, Alone).await.map(|saved| saved.positions.len())
+            })
+        })
+        .collect();
+    let outcomes: Vec<_> = join_all(saves).await.into_iter().map(Result::unwrap).collect();
+    for (i, outcome) in outcomes.iter().enumerate() {
+        match (i, outcome) {
+            (7, Err(err)) => assert!(err.is_conflict(), "the clashing message's save fails: {err:?}"),
+            (7, Ok(_)) => panic!("the clashing save committed"),
+            (_, Ok(appended)) => assert_eq!(*appended, 1),
+            (_, Err(err)) => panic!("save {i}: {err:?}"),
+        }
+    }
+    assert!(f.events.read_stream("c7", 0, None).await.unwrap().is_empty(), "neither its events");
+    assert_eq!(count(&f.db, "domain_events", doc! { "aggregate_id": { "$regex": "^c" } }).await, 23);
+    let messages =
+        count(&f.db, "outbox_messages", doc! { "aggregate_id": { "$regex": "^c" }, "_id": { "$ne": "earlier" } }).await;
+    assert_eq!(messages, 23, "one message per stored event, none for the failed save");
+}

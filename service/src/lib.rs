@@ -39,7 +39,7 @@ use axum::response::Response;
 use axum::routing::{get, post};
 use cqrs_mongo_demo::{Order, order_store};
 use cqrs_mongo_persistence::aggregates::AggregateStore;
-use cqrs_mongo_persistence::{Connection, EventStore, Outbox, ProjectionStore};
+use cqrs_mongo_persistence::{Connection, EventStore, Outbox, PositionAllocation, ProjectionStore};
 use cqrs_mongo_spec::{Compiler, CompilerConfig, FieldSchema, RegexPolicy};
 use tower_http::catch_panic::CatchPanicLayer;
 use tower_http::services::ServeDir;
@@ -78,6 +78,13 @@ pub struct App {
 impl App {
     /// The application on `db`, with the schema of [`SCHEMA`].
     pub fn new(db: &Connection) -> Self {
+        App::with_positions(db, PositionAllocation::Reserved)
+    }
+
+    /// The application on `db`, its orders' events taking their positions as `positions` says
+    /// ([`App::new`]: reserved outside the transaction, since every reader of its events is this
+    /// crate's).
+    pub fn with_positions(db: &Connection, positions: PositionAllocation) -> Self {
         let schema: FieldSchema = serde_json::from_str(SCHEMA).expect("schema.json is a field schema");
         let config = CompilerConfig::default()
             .with_schema(schema.clone())
@@ -85,7 +92,7 @@ impl App {
             .with_max_string_len(MAX_STRING_LEN)
             .with_regex(RegexPolicy::default().with_max_len(MAX_STRING_LEN));
         let compiler = Compiler::try_new(config).expect("schema.json is a usable schema");
-        let events = EventStore::new(db);
+        let events = EventStore::new(db).position_allocation(positions);
         let outbox = Outbox::new(db);
         App {
             db: db.clone(),

@@ -8,6 +8,9 @@
 //!   work, so a request that needs an unreachable database is a 503 within about that.
 //! - `HEADER_READ_TIMEOUT` (10 s), `BODY_TIMEOUT` (10 s, 408), `REQUEST_TIMEOUT` (30 s, 503),
 //!   `MAX_CONNECTIONS` (512, 503 beyond): the server's bounds ([`serve`]).
+//! - `POSITIONS` (`reserved`): orders' events take their positions outside the transaction
+//!   (`in_transaction`: in commit order, for readers of `domain_events` that are not
+//!   gap-aware, such as the legacy package's).
 //! - `SHUTDOWN_GRACE` (10 s): on Ctrl-C or SIGTERM the service stops accepting, lets in-flight
 //!   requests finish for at most this long, closes what is left, stops the background loops
 //!   within this long again, prints `stopped` and exits 0.
@@ -65,7 +68,7 @@ async fn run() -> Result<(), Failure> {
     let loops = background::start(&db, &format!("service-{}", std::process::id()));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", settings.port)).await?;
     println!("listening on http://{}", listener.local_addr()?);
-    let routes = router(App::new(&db), Some((&settings.web, &settings.pkg)));
+    let routes = router(App::with_positions(&db, settings.positions), Some((&settings.web, &settings.pkg)));
     serve(listener, routes, settings.limits, stop_signal()).await;
     let grace = settings.limits.shutdown_grace;
     match tokio::time::timeout(grace, loops.stop()).await {

@@ -13,11 +13,14 @@
 //! | `REQUEST_TIMEOUT` | `30` | seconds for a handler's answer (503 beyond) |
 //! | `MAX_CONNECTIONS` | `512` | connections served at once (503 beyond) |
 //! | `SHUTDOWN_GRACE` | `10` | seconds in-flight requests may go on after a stop, and again for the background loops |
+//! | `POSITIONS` | `reserved` | how orders' events take their positions: `reserved` (outside the transaction: concurrent orders do not meet on the counter) or `in_transaction` (commit order, for readers that are not gap-aware) |
 //!
 //! Durations are seconds, fractions allowed (`0.5`), more than zero.
 
 use std::path::PathBuf;
 use std::time::Duration;
+
+use cqrs_mongo_persistence::PositionAllocation;
 
 use crate::serve::Limits;
 
@@ -40,6 +43,8 @@ pub struct Settings {
     pub db_timeout: Duration,
     /// The server's bounds.
     pub limits: Limits,
+    /// `POSITIONS`.
+    pub positions: PositionAllocation,
 }
 
 impl Settings {
@@ -67,8 +72,14 @@ impl Settings {
             None => defaults.max_connections,
             Some(text) => text.parse().ok().filter(|n| *n > 0).ok_or("MAX_CONNECTIONS must be a positive number")?,
         };
+        let positions = match var("POSITIONS").as_deref() {
+            None | Some("reserved") => PositionAllocation::Reserved,
+            Some("in_transaction") => PositionAllocation::InTransaction,
+            Some(other) => return Err(format!("POSITIONS must be reserved or in_transaction, got {other:?}")),
+        };
         Ok(Settings {
             uri,
+            positions,
             database: var("DATABASE").unwrap_or_else(|| "orders_service".into()),
             port,
             web: PathBuf::from(var("WEB_ROOT").unwrap_or_else(|| "service/web".into())),
@@ -112,6 +123,7 @@ mod tests {
         assert_eq!((settings.port, settings.database.as_str()), (8080, "orders_service"));
         assert_eq!(settings.db_timeout, Duration::from_secs(5));
         assert_eq!(settings.limits, Limits::default());
+        assert_eq!(settings.positions, PositionAllocation::Reserved);
     }
 
     #[test]
@@ -123,9 +135,13 @@ mod tests {
     #[test]
     fn a_bad_value_names_its_variable() {
         assert!(settings(&[]).unwrap_err().contains("MONGODB_URI"));
-        for (name, value) in
-            [("DB_TIMEOUT", "0"), ("SHUTDOWN_GRACE", "-1"), ("REQUEST_TIMEOUT", "soon"), ("MAX_CONNECTIONS", "0")]
-        {
+        for (name, value) in [
+            ("DB_TIMEOUT", "0"),
+            ("SHUTDOWN_GRACE", "-1"),
+            ("REQUEST_TIMEOUT", "soon"),
+            ("MAX_CONNECTIONS", "0"),
+            ("POSITIONS", "any"),
+        ] {
             let err = settings(&[("MONGODB_URI", "x"), (name, value)]).unwrap_err();
             assert!(err.contains(name), "{name}={value}: {err}");
         }

@@ -12,6 +12,7 @@ use futures::{FutureExt, TryStreamExt};
 use super::{EventSourced, Root};
 use crate::connection::Connection;
 use crate::error::{Error, Result};
+use crate::event_store::group_commit::Messages;
 use crate::event_store::{EVENTS, EventStore, ExpectedVersion, NewEvent, Stream};
 use crate::events::EventSet;
 use crate::outbox::{Outbox, OutboxMessage};
@@ -273,6 +274,14 @@ impl<A: EventSourced> AggregateStore<A> {
                 }
                 positions.map(|p| (p, uow.fate().cloned()))
             }
+            // Events and their outbox messages only: through the group commit, one transaction
+            // shared with concurrent saves and appends of the process.
+            None if now.is_none() && published.contains(&true) && self.connection.supports_transactions() => {
+                let (outbox, _) = self.outbox.as_ref().expect("published messages come with an outbox");
+                let messages =
+                    Messages { outbox: outbox.clone(), documents: outbox.documents(&self.messages(stream, events)) };
+                self.events.append_with_messages(stream, expected, events.new, messages).await.map(|p| (p, None))
+            }
             // `transaction_with` and a boxed future keep `save` spawnable (`Send`).
             None if published.contains(&true) || now.is_some() => {
                 let context = (self, stream, expected, events, now.as_ref(), to);
@@ -322,25 +331,7 @@ impl<A: EventSourced> AggregateStore<A> {
     ) -> Result<Vec<i64>> {
         let positions = self.events.append(stream, expected, events.new, uow).await?;
         if let Some((outbox, _)) = &self.outbox {
-            let messages: Vec<OutboxMessage> = events
-                .new
-                .iter()
-                .zip(events.published)
-                .filter(|(_, published)| **published)
-                .map(|(event, _)| {
-                    let correlation = event.correlation_id.clone().unwrap_or_default();
-                    let mut message = OutboxMessage::new(
-                        event.event_id.clone(),
-                        event.event_type.clone(),
-                        event.payload.clone(),
-                        correlation,
-                    )
-                    .for_aggregate(stream.aggregate_id);
-                    message.causation_id = event.causation_id.clone();
-                    message.metadata = event.metadata.clone();
-                    message
-                })
-                .collect();
+            let messages = self.messages(stream, events);
             if !messages.is_empty() {
                 outbox.save(&messages, uow).await?;
             }
@@ -350,6 +341,30 @@ impl<A: EventSourced> AggregateStore<A> {
             self.stats.snapshots_written.fetch_add(1, Ordering::Relaxed);
         }
         Ok(positions)
+    }
+
+    /// The outbox messages of the events to publish: the event's id, type, payload and
+    /// metadata, for its aggregate.
+    fn messages(&self, stream: Stream<'_>, events: Events<'_>) -> Vec<OutboxMessage> {
+        events
+            .new
+            .iter()
+            .zip(events.published)
+            .filter(|(_, published)| **published)
+            .map(|(event, _)| {
+                let correlation = event.correlation_id.clone().unwrap_or_default();
+                let mut message = OutboxMessage::new(
+                    event.event_id.clone(),
+                    event.event_type.clone(),
+                    event.payload.clone(),
+                    correlation,
+                )
+                .for_aggregate(stream.aggregate_id);
+                message.causation_id = event.causation_id.clone();
+                message.metadata = event.metadata.clone();
+                message
+            })
+            .collect()
     }
 
     /// The state as a snapshot document; a state that does not serialise is counted and

@@ -20,14 +20,22 @@ impl EventStore {
         stream: Stream<'_>,
         expected: ExpectedVersion,
         events: &[NewEvent],
+        messages: Option<super::group_commit::Messages>,
     ) -> Result<Vec<i64>> {
         // The context form keeps this future `Send` (closures capturing references hit
         // rust-lang/rust#96865 otherwise).
-        let context = (self, stream, expected, events);
+        let context = (self, stream, expected, events, messages.as_ref());
         self.connection
             .transaction_with(context, |uow, context| {
-                let (store, stream, expected, events) = *context;
-                async move { store.append_in(stream, expected, events, uow).await }.boxed()
+                let (store, stream, expected, events, messages) = *context;
+                async move {
+                    let positions = store.append_in(stream, expected, events, uow).await?;
+                    if let Some(messages) = messages {
+                        messages.outbox.insert(messages.documents.clone(), uow).await?;
+                    }
+                    Ok(positions)
+                }
+                .boxed()
             })
             .await
     }

@@ -1,6 +1,10 @@
 //! Group commit: concurrent appends of one process share one transaction.
 //!
-//! Every append that does not run in a caller's unit of work is queued. While appends are
+//! Every append that does not run in a caller's unit of work is queued, with the outbox
+//! messages that must commit with its events when there are some (an aggregate saved on its own
+//! with [`AggregateStore::with_outbox`](crate::aggregates::AggregateStore::with_outbox)): the
+//! batch's transaction inserts those too, so concurrent saves of events and their messages cost
+//! one transaction together instead of one each. While appends are
 //! queued, one committer task takes them in arrival order (at most one append per stream per
 //! batch, so appends to one stream keep their order) and commits them together: one read that
 //! checks the expected versions of the whole batch (skipped for streams whose version this
@@ -56,8 +60,16 @@ struct Pending {
     aggregate_type: String,
     expected: ExpectedVersion,
     events: Vec<NewEvent>,
+    messages: Option<Messages>,
     tenant: Option<Tenant>,
     reply: oneshot::Sender<Result<Vec<i64>>>,
+}
+
+/// Outbox messages (prepared documents) that commit with an append's events.
+#[derive(Debug, Clone)]
+pub(crate) struct Messages {
+    pub(crate) outbox: crate::outbox::Outbox,
+    pub(crate) documents: Vec<Document>,
 }
 
 impl Pending {
@@ -103,6 +115,7 @@ impl EventStore {
         stream: Stream<'_>,
         expected: ExpectedVersion,
         events: &[NewEvent],
+        messages: Option<Messages>,
     ) -> Result<Vec<i64>> {
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
@@ -110,6 +123,7 @@ impl EventStore {
             aggregate_type: stream.aggregate_type.to_owned(),
             expected,
             events: events.to_vec(),
+            messages,
             tenant: self.tenant.clone(),
             reply,
         };
@@ -208,7 +222,8 @@ impl EventStore {
 
     async fn append_pending_alone(&self, pending: Pending) {
         let store = EventStore { tenant: pending.tenant.clone(), ..self.clone() };
-        let result = store.append_alone(pending.stream(), pending.expected, &pending.events).await;
+        let result =
+            store.append_alone(pending.stream(), pending.expected, &pending.events, pending.messages.clone()).await;
         let _ = pending.reply.send(result);
     }
 
@@ -299,6 +314,18 @@ impl EventStore {
             decisions.push(Decision::Appended(positions, base + pending.events.len() as i64));
         }
         self.events.insert_many(documents).session(&mut *session).await?;
+        // The appended events' outbox messages, one insert per outbox collection.
+        let mut messages: Vec<(&crate::outbox::Outbox, Vec<Document>)> = Vec::new();
+        for (pending, decision) in batch.iter().zip(&decisions) {
+            let (Decision::Appended(..), Some(batch_messages)) = (decision, &pending.messages) else { continue };
+            match messages.iter_mut().find(|(outbox, _)| outbox.same_collection(&batch_messages.outbox)) {
+                Some((_, documents)) => documents.extend(batch_messages.documents.iter().cloned()),
+                None => messages.push((&batch_messages.outbox, batch_messages.documents.clone())),
+            }
+        }
+        for (outbox, documents) in messages {
+            outbox.insert_many_in(documents, &mut *session).await?;
+        }
         Ok(decisions)
     }
 }

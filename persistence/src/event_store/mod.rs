@@ -4,7 +4,7 @@
 
 mod append;
 mod gaps;
-mod group_commit;
+pub(crate) mod group_commit;
 mod read;
 mod types;
 
@@ -257,10 +257,25 @@ impl EventStore {
                                   taken before the insert, as the legacy store did: a failed insert leaves a gap, \
                                   and a batch is not atomic)",
                 }),
-                None => self.append_grouped(stream, expected, events).await,
+                None => self.append_grouped(stream, expected, events, None).await,
             }
         })
         .await
+    }
+
+    /// Appends on its own (through the group commit) with outbox messages that commit with the
+    /// events: [`AggregateStore::save`](crate::aggregates::AggregateStore::save) outside a unit of
+    /// work. Stamps the trace context as [`append`](Self::append) does.
+    pub(crate) async fn append_with_messages(
+        &self,
+        stream: Stream<'_>,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+        messages: group_commit::Messages,
+    ) -> Result<Vec<i64>> {
+        append::distinct_ids(events)?;
+        let events: Vec<NewEvent> = events.iter().cloned().map(NewEvent::traced).collect();
+        traced(EVENTS, "append", self.append_grouped(stream, expected, &events, Some(messages))).await
     }
 
     /// What is needed to rebuild an aggregate: its latest snapshot and the events after it.

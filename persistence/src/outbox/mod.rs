@@ -12,7 +12,7 @@ pub use relay_loop::{Publisher, RelayStats};
 use std::collections::BTreeMap;
 use std::time::Duration;
 
-use bson::{DateTime, Document, doc};
+use bson::{Bson, DateTime, Document, doc};
 use futures::TryStreamExt;
 use mongodb::Collection;
 
@@ -128,15 +128,19 @@ impl Outbox {
     /// Saves messages (in the caller's unit of work, with the aggregate and its events). An empty
     /// list is a no-op.
     pub async fn save(&self, messages: &[OutboxMessage], on: impl Into<On<'_>>) -> Result<()> {
-        let on = on.into();
         if messages.is_empty() {
             return Ok(());
         }
+        self.insert(self.documents(messages), on).await
+    }
+
+    /// The stored documents of `messages` (saved now, in this order).
+    pub(crate) fn documents(&self, messages: &[OutboxMessage]) -> Vec<Document> {
         let now = DateTime::now();
         // Messages saved in the same millisecond keep their order through `sequence`, which only
         // grows within a process (legacy documents have none and sort first).
         let first = SEQUENCE.fetch_add(messages.len() as i64, std::sync::atomic::Ordering::Relaxed);
-        let documents: Vec<Document> = messages
+        messages
             .iter()
             .zip(first..)
             .map(|(m, sequence)| {
@@ -159,7 +163,14 @@ impl Outbox {
                 }
                 d
             })
-            .collect();
+            .collect()
+    }
+
+    /// Inserts prepared message documents; a message id another tenant holds is
+    /// [`Error::CrossTenant`](crate::Error::CrossTenant).
+    pub(crate) async fn insert(&self, documents: Vec<Document>, on: impl Into<On<'_>>) -> Result<()> {
+        let on = on.into();
+        let ids: Vec<Bson> = documents.iter().filter_map(|d| d.get("_id").cloned()).collect();
         let insert = self.collection.insert_many(documents);
         traced(OUTBOX, "save", async {
             let inserted = match on.session().await.get() {
@@ -169,7 +180,6 @@ impl Outbox {
             match (inserted, &self.tenant) {
                 (Ok(_), _) => Ok(()),
                 (Err(err), Some(tenant)) if is_duplicate_key(&err) => {
-                    let ids: Vec<&str> = messages.iter().map(|m| m.message_id.as_str()).collect();
                     let theirs = doc! { "_id": { "$in": ids }, TENANT_FIELD: { "$ne": tenant.id() } };
                     match self.collection.find_one(theirs).projection(doc! { "_id": 1 }).await? {
                         Some(found) => Err(tenant.cross(OUTBOX, found.get("_id"))),
@@ -180,6 +190,21 @@ impl Outbox {
             }
         })
         .await
+    }
+
+    /// True when `other` writes the same collection.
+    pub(crate) fn same_collection(&self, other: &Outbox) -> bool {
+        self.collection.namespace() == other.collection.namespace()
+    }
+
+    /// Inserts prepared message documents inside `session`'s transaction (a group commit).
+    pub(crate) async fn insert_many_in(
+        &self,
+        documents: Vec<Document>,
+        session: &mut mongodb::ClientSession,
+    ) -> Result<()> {
+        self.collection.insert_many(documents).session(session).await?;
+        Ok(())
     }
 
     /// Message counts by status (`pending`, `published`, `failed`).
