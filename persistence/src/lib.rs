@@ -132,9 +132,12 @@
 //! safely (legacy outbox messages are published, legacy jobs claimed, legacy sagas with a null
 //! correlation id read, legacy positions waited for) and what must run on one side only.
 //!
-//! The event store's position design (the legacy counter taken inside each append's
-//! transaction, so positions follow commit order and no reader skips an event, with group commit
-//! so concurrent appends share one transaction) and its measured cost are explained on [`EventStore`].
+//! The event store's position design and its measured cost are explained on [`EventStore`]: one
+//! legacy counter; appends (and aggregate saves with their outbox messages) outside a unit of
+//! work share a group-commit transaction that takes it; appends inside a unit of work take it in
+//! their transaction (commit order, the default) or reserve it outside
+//! ([`PositionAllocation::Reserved`], which scales under contention), and readers wait for
+//! positions in flight.
 //!
 //! # When one replica set is not enough (sharding)
 //!
@@ -150,8 +153,8 @@
 //! | `background_jobs` | unsharded | a claim picks the globally best job (priority, run-at, age) from one ordered index; a queue that outgrows a replica set is better split by queue into databases of their own |
 //! | read models | `{_id: "hashed"}` | conditional upserts target one document |
 //!
-//! On a sharded cluster positions stay gap-free and in commit order (the counter document
-//! serialises appends exactly as on a replica set). A group-commit batch then becomes one
+//! On a sharded cluster positions stay unique and readers gap-aware exactly as on a replica set
+//! (the counter document serialises the appends that take it in their transaction). A group-commit batch then becomes one
 //! distributed transaction over the counter's shard and the shards of its streams, so its
 //! two-phase commit is paid once per batch, not per append; `read_all`'s position ranges are
 //! answered by every shard and merged. The outbox's leases use the server clock

@@ -56,53 +56,72 @@ pub enum PositionAllocation {
 /// global positions. Clones share one group-commit queue: create one store per process and
 /// clone it.
 ///
-/// # Positions: the legacy counter, taken inside the transaction, with group commit
+/// # Positions: the legacy counter, with group commit
 ///
-/// An append increments the legacy counter document (`counters`,
-/// `{_id: "domain_events_position", value}`) and inserts its events with the positions it got,
-/// **in one transaction**. Two transactions that overlap both write the counter document, so the
-/// server lets only one of them commit; the other gets a `TransientTransactionError` and is
-/// retried. Positions are therefore handed out in commit order, and every position up to the
-/// counter's committed value is committed: a reader tailing `read_all(after = p)` can never see
-/// `p + 2` while `p + 1` is still to come, so **no reader ever skips an event** a Rust writer
-/// appended, and a failed append leaves no gap. Readers page by position range up to that
-/// value. (Legacy writers take positions outside a transaction; readers wait for those, see
-/// [Gaps](#gaps-legacy-writers).)
+/// Every position comes from the legacy counter document (`counters`,
+/// `{_id: "domain_events_position", value}`), which both stacks increment.
 ///
-/// The cost of this design is that transactions writing events are serialised on one document.
-/// Within a process that cost is paid once per *batch*, not per append: appends that are not
-/// part of a caller's unit of work go through a **group commit**: one
-/// committer task per store commits everything queued in one transaction of one counter
-/// increment, one `insert_many` and one commit (plus one read checking expected versions this
-/// process has not committed itself). Measured on `secantusd-rs` (`BENCHMARKS.md`, "Event store",
-/// three runs): 16 writers append 9,700–11,900 events/s, 0.73–0.84× raw `insert_many` of the
-/// same documents, and 5–6× one writer (≈ 1,900 events/s, where each append is a transaction
-/// of its own). Appends inside a caller's unit of work cannot be grouped: concurrent ones
-/// conflict on the counter and are retried, so 16 such writers reach ≈ 0.7× the rate of one
-/// (≈ 700 against ≈ 970 commands of aggregate events + an outbox message per second).
+/// **Appends on their own go through a group commit.** Appends that are not part of a caller's
+/// unit of work (and [`AggregateStore::save`](crate::aggregates::AggregateStore::save) of
+/// events with their outbox messages outside one) are queued; one committer task per store
+/// commits everything queued in **one transaction**: one counter increment for all positions,
+/// one `insert_many` of the events, one of their outbox messages, one commit (plus one read
+/// checking expected versions this process has not committed itself). The counter is taken
+/// inside that transaction, so those positions follow commit order. Sixteen writers append 5–6×
+/// what one does (`BENCHMARKS.md`, "Event store"), and a web service placing orders from 16
+/// clients at once serves about 4× what it serves one ("Contention").
 ///
-/// The alternative, reserving positions outside the transaction and publishing an in-flight
-/// watermark, allows parallel commits across processes but makes every reader track the
-/// watermark and every crashed writer leave a reservation to expire; group commit gets the
-/// throughput within a process while the obviously-correct counter stays.
+/// **Appends inside a caller's unit of work** cannot share its transaction with others; how they
+/// take their positions is the store's [`PositionAllocation`]:
+///
+/// - [`InTransaction`](PositionAllocation::InTransaction), the default: the counter is
+///   incremented inside the unit of work's transaction. Two such transactions both write the
+///   counter document, so only one commits at a time and the other is retried (with the
+///   driver's jittered backoff). Positions follow commit order and every position up to the
+///   counter is committed: no reader ever meets a gap a Rust writer left, not even one that is
+///   not gap-aware, like the legacy package's readers. The price: concurrent units of work that
+///   append serialise on the counter (16 writers reach about 0.7–0.8× one, "Contention").
+/// - [`Reserved`](PositionAllocation::Reserved): the positions are taken by an increment
+///   outside the transaction, and only the events are inserted inside it, so units of work do
+///   not meet on the counter (16 writers reach 2.2–3.5× one). A unit that has not committed yet
+///   leaves its positions missing below committed ones for that long; this crate's readers wait
+///   for them ([Gaps](#gaps-positions-in-flight)). A unit that surely did not commit (rolled
+///   back, failed, aborted, dropped) burns its positions: a tombstone in `burnt_positions`,
+///   which readers step over at once and which wakes the live loops. A unit that holds its
+///   positions longer than half the gap grace is not committed
+///   ([`Error::ReservationExpired`](crate::Error::ReservationExpired), retried by
+///   [`Connection::transaction`](crate::Connection::transaction) with new positions), so no
+///   reader steps over a position whose events may still commit. A writer killed before it
+///   burns its positions leaves readers to step over them after the gap grace, as a legacy
+///   writer's. Choose it once every reader of `domain_events` is this crate's.
+///
+/// Measured candidates (`BENCHMARKS.md`, "Contention"): taking the counter as the last write
+/// before the commit (the unit's other writes first) changed nothing (0.78–0.86×): a unit of
+/// work still holds the counter from its increment to its commit, and the server spends its
+/// time on the transactions that wait for it; reserving outside the transaction removed that
+/// (2.2–3.5×); routing units of work through the group commit is what
+/// [`AggregateStore::save`](crate::aggregates::AggregateStore::save) does outside a unit of
+/// work (its events and outbox messages are known up front), while a caller's unit of work
+/// (reads, arbitrary writes) keeps its own transaction.
 ///
 /// Two assumptions: events are never deleted (the store is append-only, which lets a version
 /// seen once count as present for good), and one store is shared per process (clones share the
-/// queue; separate stores work but their transactions conflict on the counter).
+/// queue; separate stores work but their batches conflict on the counter).
 ///
-/// Readers page by position range up to the counter's committed value.
+/// Readers page by position range up to the counter's value.
 ///
-/// # Gaps: legacy writers
+/// # Gaps: positions in flight
 ///
-/// The legacy package takes its position outside a transaction, before its insert, so next to
-/// it a position below the counter can be missing for a moment while later ones are stored.
-/// Every position-ordered reader ([`read_all`](Self::read_all),
-/// [`read_all_stream`](Self::read_all_stream), [`read_by_types`](Self::read_by_types) and the
-/// projection runner on them) waits for such a position for a grace period
-/// ([`gap_grace`](Self::gap_grace)) instead of reading past it, and steps over it only when
-/// the grace period has passed, logging a warning and counting it in
-/// [`gap_stats`](Self::gap_stats). With only Rust writers there are no gaps and this costs
-/// nothing: a page whose positions are consecutive is returned as read.
+/// A position below the counter can be missing for a moment while later ones are stored: the
+/// legacy package takes its position outside a transaction, before its insert, and so does a
+/// unit of work with [`PositionAllocation::Reserved`]. Every position-ordered reader
+/// ([`read_all`](Self::read_all), [`read_all_stream`](Self::read_all_stream),
+/// [`read_by_types`](Self::read_by_types) and the projection runner and subscriptions on them)
+/// waits for such a position instead of reading past it: it steps over it at once when its
+/// writer burnt it, else only when the grace period has passed ([`gap_grace`](Self::gap_grace)),
+/// logging a warning and counting it in [`gap_stats`](Self::gap_stats). With only Rust writers
+/// and the default allocation there are no gaps, and a page whose positions are consecutive is
+/// returned as read.
 #[derive(Debug, Clone)]
 pub struct EventStore {
     connection: Connection,
@@ -136,7 +155,7 @@ impl EventStore {
 
     /// How long readers wait for a missing position below the counter before stepping over it
     /// (default [`DEFAULT_GAP_GRACE`]): at least the longest time a legacy append can take from
-    /// creating its events to inserting them. See [the type docs](Self#gaps-legacy-writers).
+    /// creating its events to inserting them. See [the type docs](Self#gaps-positions-in-flight).
     pub fn gap_grace(mut self, grace: std::time::Duration) -> Self {
         self.gap_grace = grace;
         self

@@ -92,7 +92,7 @@ impl EventStore {
 
     /// Up to `limit` events after global position `after`, in position order; empty only when
     /// the reader has caught up with the latest committed position, or waits for a missing
-    /// position still in flight (see [gaps](Self#gaps-legacy-writers)). The page covers the
+    /// position still in flight (see [gaps](Self#gaps-positions-in-flight)). The page covers the
     /// first non-empty range of `limit` positions, so where positions are missing it holds
     /// fewer than `limit` events: continue after its last position.
     pub async fn read_all(&self, after: i64, limit: i64) -> Result<Vec<StoredEvent>> {

@@ -197,7 +197,7 @@ impl<P: Projection> ProjectionRunner<P> {
     }
 
     /// This runner scoped to `tenant`: it reads only the tenant's events, writes the tenant on
-    /// every document (touching another tenant's is [`Error::CrossTenant`]), and keeps a
+    /// every document (touching another tenant's is [`Error::CrossTenant`](crate::Error::CrossTenant)), and keeps a
     /// checkpoint of its own (`<projection>@<tenant>`, as [`PositionStore::for_tenant`](crate::PositionStore::for_tenant)
     /// reads it). Each tenant's runner moves independently. [`rebuild`](Self::rebuild) replaces
     /// whole collections, so it is refused in a scope.
@@ -213,7 +213,7 @@ impl<P: Projection> ProjectionRunner<P> {
     }
 
     /// Events per batch (and per transaction), at least 1 (a smaller value makes every
-    /// catch-up [`Error::InvalidArgument`]).
+    /// catch-up [`Error::InvalidArgument`](crate::Error::InvalidArgument)).
     pub fn batch_size(mut self, events: i64) -> Self {
         self.batch = events;
         self
@@ -260,7 +260,7 @@ impl<P: Projection> ProjectionRunner<P> {
     /// first, it goes on from that runner's position; while a rebuild has paused the projection
     /// (to swap its collections) it applies nothing and returns. An event that fails (its
     /// `project`, or a write the server refuses) is retried after the policy's backoff, then
-    /// parked, or the catch-up ends with [`Error::Handler`] (see
+    /// parked, or the catch-up ends with [`Error::Handler`](crate::Error::Handler) (see
     /// [`on_failure`](Self::on_failure)); an unavailable database ends it with that error.
     pub async fn catch_up(&self) -> Result<u64> {
         let targets = Targets::live(self.projection.as_ref());

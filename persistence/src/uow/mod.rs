@@ -18,13 +18,13 @@
 //! # Ok(()) }
 //! ```
 //!
-//! [`Connection::transaction`] retries under the driver's rules: after a
+//! [`Connection::transaction`](crate::Connection::transaction) retries under the driver's rules: after a
 //! `TransientTransactionError` the whole callback runs again, after a jittered backoff (5 ms ×
 //! 1.5^n, at most 500 ms: competing units of work spread out instead of colliding again at
 //! once); after an `UnknownTransactionCommitResult` (but not `MaxTimeMSExpired`) the commit is
-//! sent again; all within a deadline (120 s by default, [`Connection::transaction_deadline`]),
+//! sent again; all within a deadline (120 s by default, [`Connection::transaction_deadline`](crate::Connection::transaction_deadline)),
 //! after which it is [`Error::TransactionTimedOut`].
-//! [`Connection::begin`] / [`UnitOfWork::commit`] is the explicit style. Dropping an
+//! [`Connection::begin`](crate::Connection::begin) / [`UnitOfWork::commit`] is the explicit style. Dropping an
 //! uncommitted unit of work aborts its transaction (the driver does that for a dropped session).
 
 mod reservations;
@@ -43,14 +43,14 @@ use crate::version::Fate;
 /// Code to run once the transaction has committed.
 pub type AfterCommit = Box<dyn FnOnce() + Send>;
 
-/// How long [`Connection::transaction`] retries by default, as the driver's own helper does.
+/// How long [`Connection::transaction`](crate::Connection::transaction) retries by default, as the driver's own helper does.
 pub const DEFAULT_TRANSACTION_DEADLINE: Duration = Duration::from_secs(120);
 
-/// A transaction in progress (or, from [`Connection::begin_non_transactional`], a scope whose
+/// A transaction in progress (or, from [`Connection::begin_non_transactional`](crate::Connection::begin_non_transactional), a scope whose
 /// writes apply one by one).
 ///
 /// Versions that saves give aggregates and sagas inside it are provisional until it commits:
-/// a rollback, a drop without commit, or a retry by [`Connection::transaction`] puts them back
+/// a rollback, a drop without commit, or a retry by [`Connection::transaction`](crate::Connection::transaction) puts them back
 /// (see [`Version`](crate::Version)). Operations on one unit of work run one at a time (they
 /// share its session); the unit of work is passed by shared reference.
 pub struct UnitOfWork {
@@ -203,7 +203,7 @@ impl Drop for UnitOfWork {
 }
 
 /// Where a store operation runs: in a unit of work, or on its own. Functions take
-/// `impl Into<On>`, so pass `&uow` (or `uow` inside [`Connection::transaction`]) or [`Alone`].
+/// `impl Into<On>`, so pass `&uow` (or `uow` inside [`Connection::transaction`](crate::Connection::transaction)) or [`Alone`].
 #[derive(Debug, Clone, Copy)]
 #[non_exhaustive]
 pub enum On<'a> {
