@@ -277,6 +277,35 @@ declare namespace cqrsMongoSpec {
 
   /** Metadata of every operator (48, including the unsupported ones), for operator pickers. */
   function operators(): OperatorInfo[];
+
+  /**
+   * A compiler prepared once from its settings (the field schema's index, the operator sets,
+   * the regex policy and the output format are built here, not per call), then used for any
+   * number of specs; the functions above are shortcuts that build one per call when given
+   * settings. The settings' limits also bound how much of a JS value is read: a list longer
+   * than `max(maxListLen, maxNodes)` is `list_too_long` before one item is read, and the JSON
+   * text written from a value stops at `maxSpecLen` (`spec_too_large`).
+   *
+   * ```ts
+   * const compiler = new Compiler({ schema, maxNodes: 200 });
+   * const { filter } = compiler.compile({ op: '=', attr: 'status', val: 'paid' });
+   * ```
+   *
+   * @throws {SpecError} `invalid_option` at `['settings', name]` for refused settings
+   */
+  class Compiler<O extends OutputFormat = 'relaxed'> {
+    constructor(settings?: Settings<O>);
+    /** Compiles a spec (an object or its JSON text) and optional query options. */
+    compile(spec: Spec | string, options?: QueryOptions | string | null): CompileResultFor<O>;
+    /** JSON text in, Extended JSON text out (relaxed, or canonical with `output: 'canonical'`). */
+    compileJson(specJson: string, optionsJson?: string | null): string;
+    /** Every error of a spec and its options (empty when valid). */
+    validate(spec: unknown, options?: unknown): SpecErrorInfo[];
+    /** This compiler's `schema` as react-querybuilder's `fields` (`invalid_option` without one). */
+    querybuilderFields(): QueryBuilderField[];
+    /** Releases the WebAssembly memory now rather than when the object is garbage-collected. */
+    free(): void;
+  }
 }
 
 export = cqrsMongoSpec;

@@ -26,7 +26,7 @@ if grep -qE '^(export|import) ' "$out/node/api.cjs"; then
   echo "build-wasm: js/api.mjs may only use 'export class' and 'export function'" >&2
   exit 1
 fi
-echo 'module.exports = { SpecError, makeApi, toJsonText };' >> "$out/node/api.cjs"
+echo 'module.exports = { SpecError, Compiler, makeApi, toJsonText };' >> "$out/node/api.cjs"
 echo '{"type": "module"}' > "$out/web/package.json"
 
 # Shrinking with binaryen's wasm-opt from the npm registry (devDependency `binaryen`; Debian's

@@ -75,11 +75,18 @@ pub(crate) fn classes(py: Python<'_>) -> PyResult<&Classes> {
 }
 
 /// Converts a Python value to JSON; `root` starts the error path (`"options"` for options).
-/// `nodes` counts the values converted (the caller releases the GIL for large specs).
-pub(crate) fn to_json(obj: &Bound<'_, PyAny>, root: Option<&str>, nodes: &mut usize) -> Result<Value, Failure> {
+/// `nodes` counts the values converted (the caller releases the GIL for large specs). A list
+/// or tuple longer than `max_len` is `list_too_long` at its path before one item is read (for
+/// specs and options, [`list_limit`]: longer than any specification can hold).
+pub(crate) fn to_json(
+    obj: &Bound<'_, PyAny>,
+    root: Option<&str>,
+    nodes: &mut usize,
+    max_len: usize,
+) -> Result<Value, Failure> {
     let classes = classes(obj.py())?;
     let path: Vec<PathSegment> = root.map(|r| PathSegment::Key(r.to_owned())).into_iter().collect();
-    Reader { classes, base: path.len(), path, nodes }.value(obj)
+    Reader { classes, base: path.len(), path, nodes, max_len }.value(obj)
 }
 
 /// One conversion: the path of the value being read (for errors), and how much of it is the
@@ -89,6 +96,14 @@ struct Reader<'c, 'n> {
     path: Vec<PathSegment>,
     base: usize,
     nodes: &'n mut usize,
+    max_len: usize,
+}
+
+/// The longest list a spec or its options may hold under `compiler`'s settings: a value list
+/// longer than `max_list_len` is `list_too_long`, a `conditions` list longer than `max_nodes`
+/// is `too_many_nodes`, so a list longer than both is refused before it is converted.
+pub(crate) fn list_limit(compiler: &cqrs_mongo_spec::Compiler) -> usize {
+    compiler.config().max_list_len.max(compiler.config().max_nodes)
 }
 
 fn wrapper(key: &str, value: Value) -> Value {
@@ -207,6 +222,10 @@ impl Reader<'_, '_> {
     /// A list or tuple as a JSON array, each item at its index.
     fn array<'py>(&mut self, len: usize, items: impl Iterator<Item = Bound<'py, PyAny>>) -> Result<Value, Failure> {
         self.open()?;
+        if len > self.max_len {
+            let message = format!("a list of {len} items is longer than any specification may hold ({})", self.max_len);
+            return Err(self.fail(ErrorCode::ListTooLong, message));
+        }
         let mut out = Vec::with_capacity(len);
         for (index, item) in items.enumerate() {
             out.push(self.child(PathSegment::Index(index), &item)?);

@@ -3,13 +3,14 @@
 //! ([`error`]). The public API is the small Python package around it.
 #![forbid(unsafe_code)]
 
+mod compiler;
 mod convert;
 mod error;
 
 use bson::{Document, RawDocumentBuf};
 use cqrs_mongo_spec::{
-    CompiledQuery, Compiler, CompilerConfig, ErrorCode, ExtJsonFormat, PathSegment, SpecError, match_stage,
-    parse_options_json, parse_options_json_utf16,
+    CompiledQuery, Compiler, CompilerConfig, ErrorCode, PathSegment, SpecError, match_stage, parse_options_json,
+    parse_options_json_utf16,
 };
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -22,27 +23,36 @@ use crate::error::Failure;
 /// Specs with more values than this are compiled with the GIL released.
 const DETACH_ABOVE: usize = 2_000;
 
-/// The compiler for the keyword settings, handed to the core as one object
-/// ([`CompilerConfig::from_settings`]): every problem is `invalid_option` at its key.
-fn compiler(settings: Option<&Bound<'_, PyDict>>) -> Result<Compiler, Failure> {
-    let Some(settings) = settings else {
-        return Ok(Compiler::new(CompilerConfig::default()));
+/// The compiler for the settings, handed to the core as one object
+/// ([`CompilerConfig::from_settings`]): every problem, including settings the core refuses
+/// ([`Compiler::try_new`]), is `invalid_option` at its key.
+pub(crate) fn build_compiler(settings: Option<&Bound<'_, PyDict>>) -> Result<Compiler, Failure> {
+    let Some(settings) = settings.filter(|s| !s.is_empty()) else {
+        return Ok(Compiler::default());
     };
     let mut nodes = 0;
-    let value = convert::to_json(settings.as_any(), Some("settings"), &mut nodes).map_err(|failure| match failure {
-        Failure::Spec(err) => {
-            Failure::Spec(SpecError::new(ErrorCode::InvalidOption, err.path().to_vec(), err.message()))
-        }
-        other => other,
-    })?;
-    Ok(Compiler::new(CompilerConfig::from_settings(&value)?))
+    let value =
+        convert::to_json(settings.as_any(), Some("settings"), &mut nodes, usize::MAX).map_err(
+            |failure| match failure {
+                Failure::Spec(err) => {
+                    Failure::Spec(SpecError::new(ErrorCode::InvalidOption, err.path().to_vec(), err.message()))
+                }
+                other => other,
+            },
+        )?;
+    Compiler::try_new(CompilerConfig::from_settings(&value)?).map_err(|err| {
+        let path = vec![PathSegment::Key("settings".into()), PathSegment::Key(err.setting().into())];
+        Failure::Spec(SpecError::new(ErrorCode::InvalidOption, path, err.to_string()))
+    })
 }
 
 /// Which argument a JSON text is: the spec (parsed by its compiler, which refuses oversized
-/// text before parsing it) or another one, below its root key.
+/// text before parsing it), the options (below `options`, with the compiler's list limit) or
+/// another one, below its root key.
 #[derive(Clone, Copy)]
-enum Arg<'c> {
+pub(crate) enum Arg<'c> {
     Spec(&'c Compiler),
+    Options(&'c Compiler),
     Other(&'static str),
 }
 
@@ -50,21 +60,29 @@ impl Arg<'_> {
     fn root(self) -> Option<&'static str> {
         match self {
             Arg::Spec(_) => None,
+            Arg::Options(_) => Some("options"),
             Arg::Other(root) => Some(root),
         }
     }
 }
 
 /// A spec or options argument: JSON text or a Python value; `None` stays `None`.
-fn json_arg(value: Option<&Bound<'_, PyAny>>, arg: Arg<'_>, nodes: &mut usize) -> Result<Option<Value>, Failure> {
+pub(crate) fn json_arg(
+    value: Option<&Bound<'_, PyAny>>,
+    arg: Arg<'_>,
+    nodes: &mut usize,
+) -> Result<Option<Value>, Failure> {
     let Some(value) = value.filter(|v| !v.is_none()) else {
         return Ok(None);
     };
     if let Ok(text) = value.cast::<PyString>() {
         return json_text(text, arg, nodes).map(Some);
     }
-    let root = arg.root();
-    convert::to_json(value, root, nodes).map(Some)
+    let max_len = match arg {
+        Arg::Spec(compiler) | Arg::Options(compiler) => convert::list_limit(compiler),
+        Arg::Other(_) => usize::MAX,
+    };
+    convert::to_json(value, arg.root(), nodes, max_len).map(Some)
 }
 
 /// Parses JSON text; a `str` with lone surrogates (not valid UTF-8) goes in as UTF-16 code units,
@@ -75,14 +93,14 @@ fn json_text(text: &Bound<'_, PyString>, arg: Arg<'_>, nodes: &mut usize) -> Res
             *nodes += text.len() / 16;
             match arg {
                 Arg::Spec(compiler) => compiler.parse_spec_json(text),
-                Arg::Other(_) => parse_options_json(text),
+                Arg::Options(_) | Arg::Other(_) => parse_options_json(text),
             }
         }
         Err(_) => {
             let units = convert::utf16_units(text)?;
             match arg {
                 Arg::Spec(compiler) => compiler.parse_spec_json_utf16(&units),
-                Arg::Other(_) => parse_options_json_utf16(&units),
+                Arg::Options(_) | Arg::Other(_) => parse_options_json_utf16(&units),
             }
         }
     };
@@ -90,7 +108,11 @@ fn json_text(text: &Bound<'_, PyString>, arg: Arg<'_>, nodes: &mut usize) -> Res
 }
 
 /// A `compile_json` argument: JSON text only (anything else is `invalid_json`).
-fn text_arg(value: Option<&Bound<'_, PyAny>>, arg: Arg<'_>, nodes: &mut usize) -> Result<Option<Value>, Failure> {
+pub(crate) fn text_arg(
+    value: Option<&Bound<'_, PyAny>>,
+    arg: Arg<'_>,
+    nodes: &mut usize,
+) -> Result<Option<Value>, Failure> {
     let Some(value) = value.filter(|v| !v.is_none()) else {
         return Ok(None);
     };
@@ -107,7 +129,7 @@ fn text_arg(value: Option<&Bound<'_, PyAny>>, arg: Arg<'_>, nodes: &mut usize) -
 /// A compiled query: the find plan (`filter`, `sort`, `skip`, `limit`, `projection`) and the
 /// equivalent aggregation `pipeline` (just the `$match` stage when no options were given).
 #[pyclass(frozen, module = "cqrs_mongo_spec", name = "CompiledQuery")]
-struct PyCompiledQuery {
+pub(crate) struct PyCompiledQuery {
     #[pyo3(get)]
     filter: Py<PyAny>,
     #[pyo3(get)]
@@ -181,18 +203,17 @@ fn py_doc(py: Python<'_>, doc: &Document, classes: &convert::Classes) -> PyResul
     Ok(convert::document_to_python(py, &raw, classes)?.into_any().unbind())
 }
 
-fn run(
+pub(crate) fn run(
     py: Python<'_>,
+    compiler: &Compiler,
     spec: &Bound<'_, PyAny>,
     options: Option<&Bound<'_, PyAny>>,
-    settings: Option<&Bound<'_, PyDict>>,
 ) -> Result<PyCompiledQuery, Failure> {
-    let compiler = compiler(settings)?;
     let mut nodes = 0;
-    let spec = json_arg(Some(spec), Arg::Spec(&compiler), &mut nodes)?.ok_or_else(|| {
+    let spec = json_arg(Some(spec), Arg::Spec(compiler), &mut nodes)?.ok_or_else(|| {
         Failure::Spec(SpecError::new(ErrorCode::InvalidNode, Vec::new(), "the specification is None"))
     })?;
-    let options = json_arg(options, Arg::Other("options"), &mut nodes)?;
+    let options = json_arg(options, Arg::Options(compiler), &mut nodes)?;
     let classes = convert::classes(py)?;
     let Some(options) = options else {
         // The fast path: BSON bytes; the pipeline's $match stage is read from them again on
@@ -237,69 +258,6 @@ fn run(
     })
 }
 
-/// Compiles a spec (dict/list/… or JSON text) and optional options (dict or JSON text).
-#[pyfunction]
-#[pyo3(signature = (spec, options=None, settings=None))]
-fn compile(
-    py: Python<'_>,
-    spec: &Bound<'_, PyAny>,
-    options: Option<&Bound<'_, PyAny>>,
-    settings: Option<&Bound<'_, PyDict>>,
-) -> PyResult<PyCompiledQuery> {
-    run(py, spec, options, settings).map_err(|f| f.into_py(py))
-}
-
-/// JSON text in, canonical Extended JSON text out.
-#[pyfunction]
-#[pyo3(signature = (spec_json, options_json=None, settings=None))]
-fn compile_json(
-    py: Python<'_>,
-    spec_json: &Bound<'_, PyAny>,
-    options_json: Option<&Bound<'_, PyAny>>,
-    settings: Option<&Bound<'_, PyDict>>,
-) -> PyResult<String> {
-    let run = || -> Result<String, Failure> {
-        let compiler = compiler(settings)?;
-        let mut nodes = 0;
-        let spec = text_arg(Some(spec_json), Arg::Spec(&compiler), &mut nodes)?.ok_or_else(|| {
-            Failure::Spec(SpecError::new(ErrorCode::InvalidJson, Vec::new(), "expected JSON text (a str), got None"))
-        })?;
-        let options = text_arg(options_json, Arg::Other("options"), &mut nodes)?;
-        Ok(compiler.compile_query_extjson(&spec, options.as_ref(), ExtJsonFormat::Canonical)?)
-    };
-    run().map_err(|f| f.into_py(py))
-}
-
-/// Every error of a spec and its options as `{"code", "path", "message"}` dicts.
-#[pyfunction]
-#[pyo3(signature = (spec, options=None, settings=None))]
-fn validate<'py>(
-    py: Python<'py>,
-    spec: &Bound<'py, PyAny>,
-    options: Option<&Bound<'py, PyAny>>,
-    settings: Option<&Bound<'py, PyDict>>,
-) -> PyResult<Bound<'py, PyList>> {
-    let compiler = compiler(settings).map_err(|f| f.into_py(py))?;
-    let mut nodes = 0;
-    let parsed = (|| -> Result<(Option<Value>, Option<Value>), Failure> {
-        Ok((
-            json_arg(Some(spec), Arg::Spec(&compiler), &mut nodes)?,
-            json_arg(options, Arg::Other("options"), &mut nodes)?,
-        ))
-    })();
-    let errors = match parsed {
-        Ok((Some(spec), options)) => compiler.validate_query(&spec, options.as_ref()),
-        Ok((None, _)) => vec![SpecError::new(ErrorCode::InvalidNode, Vec::new(), "the specification is None")],
-        Err(Failure::Spec(err) | Failure::Raised(err, _)) => vec![err],
-        Err(Failure::Python(err)) => return Err(err),
-    };
-    let list = PyList::empty(py);
-    for err in &errors {
-        list.append(error::to_dict(py, err)?)?;
-    }
-    Ok(list)
-}
-
 /// A field schema (a dict or JSON text) as react-querybuilder's `fields`, as JSON text.
 #[pyfunction]
 fn querybuilder_fields_json(py: Python<'_>, schema: &Bound<'_, PyAny>) -> PyResult<String> {
@@ -335,9 +293,7 @@ fn operators(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SpecError", m.py().get_type::<error::SpecError>())?;
     m.add_class::<PyCompiledQuery>()?;
-    m.add_function(wrap_pyfunction!(compile, m)?)?;
-    m.add_function(wrap_pyfunction!(compile_json, m)?)?;
-    m.add_function(wrap_pyfunction!(validate, m)?)?;
+    m.add_class::<compiler::PyCompiler>()?;
     m.add_function(wrap_pyfunction!(operators, m)?)?;
     m.add_function(wrap_pyfunction!(querybuilder_fields_json, m)?)?;
     Ok(())

@@ -74,7 +74,7 @@ def test_compile_json_takes_text_only() -> None:
     options = {"limit": 1}
     assert spec_error(lambda: compile_json(json.dumps(ACTIVE), options)) == ("invalid_json", ["options"])  # type: ignore[arg-type]
     with pytest.raises(TypeError):  # the private module's settings are the package's own dict
-        _native.compile(ACTIVE, None, [("max_nodes", 1)])  # type: ignore[arg-type]
+        _native.Compiler([("max_nodes", 1)]).compile(ACTIVE)  # type: ignore[arg-type]
 
 
 def test_wrong_value_shapes_keep_their_path() -> None:
@@ -270,21 +270,21 @@ def test_operator_keys_in_python_values() -> None:
 
 
 def test_setting_typos() -> None:
-    assert spec_error(lambda: _native.compile(ACTIVE, None, {"max_node": 3})) == (
+    assert spec_error(lambda: _native.Compiler({"max_node": 3}).compile(ACTIVE)) == (
         "invalid_option",
         ["settings", "max_node"],
     )
-    assert spec_error(lambda: _native.compile_json(json.dumps(ACTIVE), None, {"allowed_field": ["a"]})) == (
+    assert spec_error(lambda: _native.Compiler({"allowed_field": ["a"]}).compile_json(json.dumps(ACTIVE))) == (
         "invalid_option",
         ["settings", "allowed_field"],
     )
-    assert spec_error(lambda: _native.validate(ACTIVE, None, {"maxdepth": 3})) == (
+    assert spec_error(lambda: _native.Compiler({"maxdepth": 3}).validate(ACTIVE)) == (
         "invalid_option",
         ["settings", "maxdepth"],
     )
     # The settings object is the npm package's too: its spelling is accepted.
-    assert _native.validate(ACTIVE, None, {"maxDepth": 3}) == []
-    assert spec_error(lambda: _native.compile(ACTIVE, None, {"output": "js"})) == (
+    assert _native.Compiler({"maxDepth": 3}).validate(ACTIVE) == []
+    assert spec_error(lambda: _native.Compiler({"output": "js"}).compile(ACTIVE)) == (
         "invalid_option",
         ["settings", "output"],
     )
@@ -318,7 +318,7 @@ def test_allowed_fields_accepts_any_sequence() -> None:
 
 
 def test_none_settings_mean_defaults() -> None:
-    assert _native.compile(ACTIVE, None, {"max_nodes": None, "allowed_fields": None}).filter == {"a": {"$eq": 1}}
+    assert _native.Compiler({"max_nodes": None, "allowed_fields": None}).compile(ACTIVE).filter == {"a": {"$eq": 1}}
 
 
 # --- large specs ----------------------------------------------------------------------------

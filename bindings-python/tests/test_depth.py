@@ -53,7 +53,7 @@ def test_max_depth_above_the_cap_is_invalid_option_wherever_settings_are_taken()
     assert spec_error(lambda: compile(LEAF, max_depth=400)) == refused
     assert spec_error(lambda: compile_json(json.dumps(LEAF), max_depth=400)) == refused
     assert spec_error(lambda: validate(LEAF, max_depth=400)) == refused
-    assert spec_error(lambda: _native.compile(LEAF, None, {"max_depth": 400})) == refused
+    assert spec_error(lambda: _native.Compiler({"max_depth": 400}).compile(LEAF)) == refused
     assert compile(LEAF, max_depth=CAP).filter == {"a": {"$eq": 1}}
 
 

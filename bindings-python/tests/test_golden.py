@@ -8,6 +8,8 @@
   large integers exact).
 - ``test_compile[family/case]``: the spec and options as Python values (``json.loads``), the
   result compared with the expected output decoded into the values pymongo uses, types exact.
+- ``test_compiler_objects``: every case again through one ``Compiler`` per distinct settings,
+  built once and reused for all the cases that share them.
 """
 
 from __future__ import annotations
@@ -17,7 +19,7 @@ from typing import Any
 
 import pytest
 
-from cqrs_mongo_spec import CompiledQuery, SpecError, compile, compile_json, validate
+from cqrs_mongo_spec import CompiledQuery, Compiler, SpecError, compile, compile_json, validate
 from golden_support import (
     Case,
     Obj,
@@ -142,3 +144,38 @@ def test_compile(case: Case) -> None:
         else:
             assert getattr(query, key) is None, key
     assert validate(spec, options, **settings) == []
+
+
+def _outcome(call: Any) -> Any:
+    try:
+        result = call()
+    except SpecError as err:
+        return ("error", err.code, err.path)
+    return ("ok", result.to_dict() if isinstance(result, CompiledQuery) else result)
+
+
+def test_compiler_objects() -> None:
+    """A prepared compiler gives what the shortcut gives, case by case: one Compiler per
+    distinct settings, reused across its cases (the settings error of a refused one is the
+    error of every case that uses them)."""
+    compilers: dict[str, Any] = {}
+    used = 0
+    for case in CASES:
+        key = json.dumps(case.settings, sort_keys=True)
+        if key not in compilers:
+            try:
+                compilers[key] = Compiler(**case.settings)
+            except SpecError as err:
+                compilers[key] = err
+        compiler = compilers[key]
+        spec, options = case.data["spec"], case.data.get("options")
+        expected = _outcome(lambda: compile(spec, options, **case.settings))
+        if isinstance(compiler, SpecError):
+            assert expected == ("error", compiler.code, compiler.path), case.name
+            continue
+        used += 1
+        assert_same(_outcome(lambda: compiler.compile(spec, options)), expected, case.name)
+        text = _outcome(lambda: compiler.compile_json(case.spec_text, case.options_text))
+        assert text == _outcome(lambda: compile_json(case.spec_text, case.options_text, **case.settings)), case.name
+        assert compiler.validate(spec, options) == validate(spec, options, **case.settings), case.name
+    assert used >= 350 and len(compilers) > 10

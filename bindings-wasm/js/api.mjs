@@ -57,21 +57,33 @@ function describe(value) {
 }
 
 /**
- * JSON text of a spec or options value. `Date` becomes `{"$date": {"$numberLong": ms}}` and a
- * `BigInt` within Int64 `{"$numberLong": "…"}` (typed as BSON Date and Int64); a `BigInt`
- * outside Int64 is written as the plain integer it is, which the compiler refuses like any
- * integer literal outside Int64 (`invalid_value` at its path). `undefined` properties are
- * skipped as JSON.stringify does; functions, symbols, NaN, infinities, other object types and
- * cycles are SpecErrors with the path of the value. So is anything a value throws while it is
- * read (a getter, a Proxy trap): the walker never lets another exception out.
+ * JSON text of a spec or options value, read in one walk that reads every value once (a getter
+ * or Proxy trap runs once, so what is checked is what is written). `Date` becomes
+ * `{"$date": {"$numberLong": ms}}` and a `BigInt` within Int64 `{"$numberLong": "…"}` (typed as
+ * BSON Date and Int64); a `BigInt` outside Int64 is written as the plain integer it is, which
+ * the compiler refuses like any integer literal outside Int64 (`invalid_value` at its path).
+ * `undefined` properties are skipped as JSON.stringify does; functions, symbols, NaN,
+ * infinities, other object types, cycles and list holes are SpecErrors with the path of the
+ * value. So is anything a value throws while it is read: the walker never lets another
+ * exception out.
  *
- * `maxDepth` is the compiler's limit on nesting (`limits().maxJsonDepth` of the WebAssembly
- * module): a list or object inside that many others is `too_deep` at its path, so a deep or
- * cyclic JS value fails exactly as the same value written as JSON text does.
+ * Every limit applies before anything proportional to a declared size is allocated, so any
+ * value is refused in bounded time and memory:
+ * - `maxDepth` (the parser's limit, `limits().maxJsonDepth`): a list or object inside that many
+ *   others is `too_deep` at its path, as the same value written as JSON text is;
+ * - `maxLen`: a list whose `length` says more items than any specification can hold (the larger
+ *   of `max_list_len` and `max_nodes`) is `list_too_long` at its path, before one item is read;
+ * - `maxText`: the text stops growing at `max_spec_len` code units (each at least one byte of
+ *   UTF-8): past it the value is `spec_too_large` at `root`, as the compiler says of the text.
+ * So a walk reads at most `maxText / 2` values whatever lengths the value claims.
  */
-export function toJsonText(value, path, maxDepth) {
-  const parts = [];
+export function toJsonText(value, path, limits) {
+  const { maxDepth, maxLen = Infinity, maxText = Infinity } = typeof limits === 'number' ? { maxDepth: limits } : limits;
   const base = path.length;
+  const root = path.slice();
+  let out = '';
+  const tooLarge = () =>
+    fail(root, 'spec_too_large', `the ${base === 0 ? 'specification' : root[0]} is larger than ${maxText} bytes of JSON`);
   const open = () => {
     if (path.length - base >= maxDepth) {
       throw fail(path, 'too_deep', `the input nests more than ${maxDepth} lists and objects inside each other (or is cyclic)`);
@@ -86,168 +98,179 @@ export function toJsonText(value, path, maxDepth) {
     }
   };
   const walk = (v) => {
-    try {
-      walkValue(v);
-    } catch (err) {
-      throw err instanceof SpecError ? err : unreadable(err);
-    }
-  };
-  const walkValue = (v) => {
     switch (typeof v) {
       case 'string':
-        parts.push(JSON.stringify(v));
-        return;
+        out += JSON.stringify(v);
+        break;
       case 'boolean':
-        parts.push(v ? 'true' : 'false');
+        out += v ? 'true' : 'false';
         return;
       case 'number':
         if (!Number.isFinite(v)) throw fail(path, 'invalid_value', `${v} is not a finite number`);
         // Integers beyond 2^53 are not exact in JS: they stay doubles rather than become Int64.
-        parts.push(Number.isInteger(v) && !Number.isSafeInteger(v) ? `{"$numberDouble":"${v}"}` : String(v));
+        out += Number.isInteger(v) && !Number.isSafeInteger(v) ? `{"$numberDouble":"${v}"}` : String(v);
         return;
       case 'bigint':
-        parts.push(isInt64(v) ? `{"$numberLong":"${v}"}` : String(v));
+        out += isInt64(v) ? `{"$numberLong":"${v}"}` : String(v);
         return;
       case 'object':
+        if (v === null) out += 'null';
+        else if (read(() => Array.isArray(v))) list(v);
+        else if (v instanceof Date) {
+          const ms = read(() => v.getTime());
+          if (!Number.isFinite(ms)) throw fail(path, 'invalid_value', 'an invalid Date');
+          out += `{"$date":{"$numberLong":"${ms}"}}`;
+        } else object(v);
         break;
       default:
         throw fail(path, 'invalid_value', `${describe(v)} is not a JSON value`);
     }
-    if (v === null) {
-      parts.push('null');
-    } else if (Array.isArray(v)) {
-      open();
-      parts.push('[');
-      const length = v.length;
-      for (let i = 0; i < length; i++) {
-        if (i > 0) parts.push(',');
-        path.push(i);
-        const item = read(() => v[i]);
-        if (item === undefined) throw fail(path, 'invalid_value', 'undefined is not a value');
-        walk(item);
-        path.pop();
-      }
-      parts.push(']');
-    } else if (v instanceof Date) {
-      const ms = v.getTime();
-      if (!Number.isFinite(ms)) throw fail(path, 'invalid_value', 'an invalid Date');
-      parts.push(`{"$date":{"$numberLong":"${ms}"}}`);
-    } else {
-      const proto = Object.getPrototypeOf(v);
-      if (proto !== Object.prototype && proto !== null) {
-        throw fail(path, 'invalid_value', `${describe(v)} is not a JSON value`);
-      }
-      open();
-      parts.push('{');
-      let first = true;
-      for (const key of Object.keys(v)) {
-        path.push(key);
-        const item = read(() => v[key]);
-        if (item !== undefined) {
-          if (!first) parts.push(',');
-          first = false;
-          parts.push(JSON.stringify(key), ':');
-          walk(item);
-        }
-        path.pop();
-      }
-      parts.push('}');
-    }
+    if (out.length > maxText) throw tooLarge();
   };
-  walk(value);
-  return parts.join('');
+  const list = (v) => {
+    open();
+    const length = read(() => v.length);
+    if (length > maxLen) {
+      throw fail(path, 'list_too_long', `a list of ${length} items is longer than any specification may hold (${maxLen})`);
+    }
+    if (2 * length + 1 > maxText) throw tooLarge(); // "[" and at least one byte and a comma per item
+    out += '[';
+    for (let i = 0; i < length; i++) {
+      if (i > 0) out += ',';
+      path.push(i);
+      const item = read(() => v[i]);
+      if (item === undefined) throw fail(path, 'invalid_value', 'undefined is not a value (a hole or an undefined item)');
+      walk(item);
+      path.pop();
+    }
+    out += ']';
+  };
+  const object = (v) => {
+    const proto = read(() => Object.getPrototypeOf(v));
+    if (proto !== Object.prototype && proto !== null) {
+      throw fail(path, 'invalid_value', `${describe(v)} is not a JSON value`);
+    }
+    open();
+    const keys = read(() => Object.keys(v));
+    out += '{';
+    let first = true;
+    for (const key of keys) {
+      path.push(key);
+      const item = read(() => v[key]);
+      if (item !== undefined) {
+        out += first ? '' : ',';
+        first = false;
+        out += JSON.stringify(key);
+        out += ':';
+        walk(item);
+      }
+      path.pop();
+    }
+    out += '}';
+  };
+  try {
+    walk(value);
+  } catch (err) {
+    throw err instanceof SpecError ? err : unreadable(err);
+  }
+  return out;
 }
+
+/** The WebAssembly module's glue, once `makeApi` has been given it. */
+let wasm;
 
 /**
- * Fast path of `toJsonText`: the engine's JSON.stringify with a replacer for the values JSON has
- * no form for. Anything suspicious (a function, symbol, non-finite number, undefined list item,
- * class instance, cycle) sends the value to the careful walker above, which reports the error
- * with its path.
+ * A compiler prepared once from its settings (the field schema's index, operator sets, regex
+ * policy, output format), then used for any number of specs. Refused settings throw a
+ * SpecError (`invalid_option` at `settings.<name>`) here.
  */
-function toJsonTextFast(value, path, maxDepth) {
-  let suspicious = false;
-  let text;
-  try {
-    text = JSON.stringify(value, function replacer(key, v) {
-      const original = this[key];
-      switch (typeof original) {
-        case 'bigint':
-          if (!isInt64(original)) suspicious = true; // written as a plain integer by the walker
-          return { $numberLong: String(original) };
-        case 'number':
-          if (!Number.isFinite(original)) suspicious = true;
-          else if (Number.isInteger(original) && !Number.isSafeInteger(original)) return { $numberDouble: String(original) };
-          return v;
-        case 'function':
-        case 'symbol':
-          suspicious = true;
-          return v;
-        case 'undefined':
-          if (Array.isArray(this)) suspicious = true;
-          return v;
-        case 'object':
-          if (original === null || Array.isArray(original)) return v;
-          if (original instanceof Date) {
-            const ms = original.getTime();
-            if (!Number.isFinite(ms)) suspicious = true;
-            return { $date: { $numberLong: String(ms) } };
-          }
-          if (Object.getPrototypeOf(original) !== Object.prototype && Object.getPrototypeOf(original) !== null) suspicious = true;
-          return v;
-        default:
-          return v;
-      }
-    });
-  } catch {
-    suspicious = true; // a cycle, or a getter that throws
-  }
-  return suspicious || text === undefined ? toJsonText(value, path, maxDepth) : text;
-}
+export class Compiler {
+  #raw;
+  #limits;
 
-/** The public functions over a loaded WebAssembly module (`raw`, the wasm-bindgen glue). */
-export function makeApi(raw) {
-  raw.setSpecErrorClass(SpecError);
-  const { maxJsonDepth } = raw.limits();
-  const specText = (spec) => {
+  constructor(settings) {
+    if (!wasm) throw new Error('cqrs-mongo-spec: call and await init() before using the compiler');
+    this.#raw = new wasm.Compiler(plainSettings(settings));
+    const { maxJsonDepth, maxSpecLen, maxListLen, maxNodes, output } = this.#raw.limits();
+    this.#limits = { maxDepth: maxJsonDepth, maxLen: Math.max(maxListLen, maxNodes), maxText: maxSpecLen, output };
+  }
+
+  #specText(spec) {
     if (typeof spec === 'string') return spec;
     if (spec === undefined || spec === null) {
       throw new SpecError('at <root>: the specification is missing (undefined or null)', 'invalid_node', []);
     }
-    return toJsonTextFast(spec, [], maxJsonDepth);
+    return toJsonText(spec, [], this.#limits);
+  }
+
+  #optionsText(options) {
+    if (options === undefined || options === null || typeof options === 'string') return options ?? undefined;
+    return toJsonText(options, ['options'], this.#limits);
+  }
+
+  /** Compiles a spec (an object or JSON text) and optional query options. */
+  compile(spec, options) {
+    const specJson = this.#specText(spec);
+    const optionsJson = this.#optionsText(options);
+    if (this.#limits.output === 'js') return this.#raw.compileJs(specJson, optionsJson);
+    return JSON.parse(this.#raw.compileJson(specJson, optionsJson));
+  }
+
+  /** JSON text in, Extended JSON text out (relaxed, or canonical with `output: 'canonical'`). */
+  compileJson(specJson, optionsJson) {
+    return this.#raw.compileJson(specJson, optionsJson);
+  }
+
+  /** Every error of a spec and its options, as `{code, path, message}` objects. */
+  validate(spec, options) {
+    let specJson;
+    let optionsJson;
+    try {
+      specJson = this.#specText(spec);
+      optionsJson = this.#optionsText(options);
+    } catch (err) {
+      if (err instanceof SpecError) return [{ code: err.code, path: err.path, message: err.reason ?? err.message }];
+      throw err;
+    }
+    return this.#raw.validateJson(specJson, optionsJson);
+  }
+
+  /** This compiler's `schema` as react-querybuilder's `fields` (`invalid_option` without one). */
+  querybuilderFields() {
+    return JSON.parse(this.#raw.querybuilderFieldsJson());
+  }
+
+  /** Releases the WebAssembly memory now rather than when the object is collected. */
+  free() {
+    this.#raw.free();
+  }
+}
+
+/** The public API over a loaded WebAssembly module (`raw`, the wasm-bindgen glue). */
+export function makeApi(raw) {
+  raw.setSpecErrorClass(SpecError);
+  wasm = raw;
+  const standard = new Compiler();
+  /** Runs `use` on the default compiler, or on one built for `settings` and freed after. */
+  const withCompiler = (settings, use) => {
+    if (settings === undefined || settings === null) return use(standard);
+    const compiler = new Compiler(settings);
+    try {
+      return use(compiler);
+    } finally {
+      compiler.free();
+    }
   };
-  const optionsText = (options) => {
-    if (options === undefined || options === null) return undefined;
-    return typeof options === 'string' ? options : toJsonTextFast(options, ['options'], maxJsonDepth);
-  };
+  const { maxJsonDepth, maxSpecLen } = raw.limits();
+  const schemaLimits = { maxDepth: maxJsonDepth, maxText: maxSpecLen };
   return {
-    compile(spec, options, settings) {
-      const plain = plainSettings(settings);
-      const specJson = specText(spec);
-      const opts = optionsText(options);
-      if (plain && plain.output === 'js') return raw.compileJs(specJson, opts, plain);
-      return JSON.parse(raw.compileJson(specJson, opts, plain));
-    },
-    compileJson(specJson, optionsJson, settings) {
-      return raw.compileJson(specJson, optionsJson, plainSettings(settings));
-    },
-    validate(spec, options, settings) {
-      const plain = plainSettings(settings);
-      let specJson;
-      let opts;
-      try {
-        specJson = specText(spec);
-        opts = optionsText(options);
-      } catch (err) {
-        if (err instanceof SpecError) return [{ code: err.code, path: err.path, message: err.reason ?? err.message }];
-        throw err;
-      }
-      return raw.validateJson(specJson, opts, plain);
-    },
-    operators() {
-      return raw.operators();
-    },
-    querybuilderFields(schema) {
-      return JSON.parse(raw.querybuilderFieldsJson(toJsonTextFast(schema, ['schema'], maxJsonDepth)));
-    },
+    Compiler,
+    compile: (spec, options, settings) => withCompiler(settings, (c) => c.compile(spec, options)),
+    compileJson: (specJson, optionsJson, settings) =>
+      withCompiler(settings, (c) => c.compileJson(specJson, optionsJson)),
+    validate: (spec, options, settings) => withCompiler(settings, (c) => c.validate(spec, options)),
+    operators: () => raw.operators(),
+    querybuilderFields: (schema) =>
+      JSON.parse(raw.querybuilderFieldsJson(typeof schema === 'string' ? schema : toJsonText(schema, ['schema'], schemaLimits))),
   };
 }

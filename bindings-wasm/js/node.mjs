@@ -1,5 +1,5 @@
 // Node entry (ES modules): the same instance as node.cjs.
 import api from './node.cjs';
 
-export const { compile, compileJson, validate, operators, querybuilderFields, init, SpecError } = api;
+export const { Compiler, compile, compileJson, validate, operators, querybuilderFields, init, SpecError } = api;
 export default api;

@@ -1,9 +1,9 @@
 // Browser and bundler entry (ES modules). Call `await init()` once before the other functions;
 // it fetches and instantiates the WebAssembly module next to this file.
 import initWasm, * as raw from '../pkg/web/cqrs_mongo_spec.js';
-import { makeApi, SpecError } from './api.mjs';
+import { Compiler, makeApi, SpecError } from './api.mjs';
 
-export { SpecError };
+export { Compiler, SpecError };
 
 let api;
 let ready;
@@ -30,4 +30,4 @@ export const compileJson = (specJson, optionsJson, settings) => loaded().compile
 export const validate = (spec, options, settings) => loaded().validate(spec, options, settings);
 export const operators = () => loaded().operators();
 export const querybuilderFields = (schema) => loaded().querybuilderFields(schema);
-export default { init, compile, compileJson, validate, operators, querybuilderFields, SpecError };
+export default { init, Compiler, compile, compileJson, validate, operators, querybuilderFields, SpecError };

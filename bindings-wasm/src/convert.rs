@@ -4,16 +4,20 @@
 
 use bson::Bson;
 use js_sys::{Array, BigInt, Date, Object, Reflect, Uint8Array};
-use wasm_bindgen::JsValue;
+use wasm_bindgen::{JsCast, JsValue};
 
 /// BSON to plain JS values: Date for dates, BigInt for Int64, string for Decimal128 and
 /// ObjectId, Uint8Array for binary data.
 pub(crate) fn bson_to_js(value: &Bson) -> JsValue {
     match value {
         Bson::Document(doc) => {
+            // Every key an own data property, as JSON.parse makes them: assigning would call
+            // the inherited `__proto__` setter (and any setter on Object.prototype) instead.
             let object = Object::new();
+            let descriptor = data_descriptor();
             for (key, item) in doc {
-                let _ = Reflect::set(&object, &JsValue::from_str(key), &bson_to_js(item));
+                let _ = Reflect::set(&descriptor, &JsValue::from_str("value"), &bson_to_js(item));
+                let _ = Reflect::define_property(&object, &JsValue::from_str(key), &descriptor);
             }
             object.into()
         }
@@ -30,4 +34,14 @@ pub(crate) fn bson_to_js(value: &Bson) -> JsValue {
         Bson::Null => JsValue::NULL,
         other => JsValue::from_str(&other.to_string()),
     }
+}
+
+/// `{writable, enumerable, configurable: true}` without a prototype (so nothing inherited, such
+/// as a polluted `Object.prototype.get`, is read as part of the descriptor); `value` is set per key.
+fn data_descriptor() -> Object {
+    let descriptor = Object::create(JsValue::NULL.unchecked_ref());
+    for flag in ["writable", "enumerable", "configurable"] {
+        let _ = Reflect::set(&descriptor, &JsValue::from_str(flag), &JsValue::TRUE);
+    }
+    descriptor
 }

@@ -76,53 +76,100 @@ fn json_text(value: &JsValue, arg: Arg<'_>) -> Result<Option<Value>, SpecError> 
     parsed.map(Some)
 }
 
-/// Spec JSON and optional options JSON to the result as Extended JSON text (relaxed by default,
-/// canonical with `output: "canonical"`).
-#[wasm_bindgen(js_name = compileJson)]
-pub fn compile_json(spec_json: JsValue, options_json: JsValue, settings: JsValue) -> Result<String, JsValue> {
-    let run = || {
-        let settings = Settings::from_js(&settings)?;
-        let format = match settings.output() {
-            Output::Relaxed => ExtJsonFormat::Relaxed,
-            Output::Canonical => ExtJsonFormat::Canonical,
-            Output::Js => {
-                let path = vec![PathSegment::Key("settings".into()), PathSegment::Key("output".into())];
-                return Err(SpecError::new(
-                    ErrorCode::InvalidOption,
-                    path,
-                    "compileJson returns text: use relaxed or canonical",
-                ));
-            }
+/// A compiler prepared once from its settings (`new Compiler(settings)` in the package's JS
+/// layer, which wraps this class): refused settings throw here.
+#[wasm_bindgen(js_name = Compiler)]
+pub struct WasmCompiler {
+    compiler: Compiler,
+    output: Output,
+}
+
+#[wasm_bindgen(js_class = Compiler)]
+impl WasmCompiler {
+    /// The compiler for the settings (a plain object, or undefined for the defaults).
+    #[wasm_bindgen(constructor)]
+    pub fn new(settings: JsValue) -> Result<WasmCompiler, JsValue> {
+        let build = || {
+            let settings = Settings::from_js(&settings)?;
+            let output = settings.output();
+            Ok(WasmCompiler { compiler: settings.compiler()?, output })
         };
-        let compiler = settings.compiler()?;
-        let args = Args::parse(&compiler, &spec_json, &options_json)?;
-        compiler.compile_query_extjson(&args.spec, args.options.as_ref(), format)
-    };
-    run().map_err(|e| error::to_js(&e))
-}
+        build().map_err(|e: SpecError| error::to_js(&e))
+    }
 
-/// Like `compileJson`, with the result as plain JS values (`Date`, `BigInt` for Int64, …).
-#[wasm_bindgen(js_name = compileJs)]
-pub fn compile_js(spec_json: JsValue, options_json: JsValue, settings: JsValue) -> Result<JsValue, JsValue> {
-    let run = || {
-        let compiler = Settings::from_js(&settings)?.compiler()?;
-        let args = Args::parse(&compiler, &spec_json, &options_json)?;
-        let empty = Value::Object(Default::default());
-        let query = compiler.compile_query(&args.spec, Some(args.options.as_ref().unwrap_or(&empty)))?;
-        Ok(convert::bson_to_js(&Bson::Document(query.to_document())))
-    };
-    run().map_err(|e: SpecError| error::to_js(&e))
-}
+    /// Spec JSON and optional options JSON to the result as Extended JSON text (relaxed by
+    /// default, canonical with `output: "canonical"`).
+    #[wasm_bindgen(js_name = compileJson)]
+    pub fn compile_json(&self, spec_json: JsValue, options_json: JsValue) -> Result<String, JsValue> {
+        let run = || {
+            let format = match self.output {
+                Output::Relaxed => ExtJsonFormat::Relaxed,
+                Output::Canonical => ExtJsonFormat::Canonical,
+                Output::Js => {
+                    let path = vec![PathSegment::Key("settings".into()), PathSegment::Key("output".into())];
+                    let message = "compileJson returns text: use relaxed or canonical";
+                    return Err(SpecError::new(ErrorCode::InvalidOption, path, message));
+                }
+            };
+            let args = Args::parse(&self.compiler, &spec_json, &options_json)?;
+            self.compiler.compile_query_extjson(&args.spec, args.options.as_ref(), format)
+        };
+        run().map_err(|e| error::to_js(&e))
+    }
 
-/// Every error of a spec and its options (JSON text), as `{code, path, message}` objects.
-#[wasm_bindgen(js_name = validateJson)]
-pub fn validate_json(spec_json: JsValue, options_json: JsValue, settings: JsValue) -> Result<js_sys::Array, JsValue> {
-    let compiler = Settings::from_js(&settings).and_then(|s| s.compiler()).map_err(|e| error::to_js(&e))?;
-    let errors = match Args::parse(&compiler, &spec_json, &options_json) {
-        Ok(args) => compiler.validate_query(&args.spec, args.options.as_ref()),
-        Err(err) => vec![err],
-    };
-    Ok(errors.iter().map(error::to_plain).collect())
+    /// Like `compileJson`, with the result as plain JS values (`Date`, `BigInt` for Int64, …).
+    #[wasm_bindgen(js_name = compileJs)]
+    pub fn compile_js(&self, spec_json: JsValue, options_json: JsValue) -> Result<JsValue, JsValue> {
+        let run = || {
+            let args = Args::parse(&self.compiler, &spec_json, &options_json)?;
+            let empty = Value::Object(Default::default());
+            let query = self.compiler.compile_query(&args.spec, Some(args.options.as_ref().unwrap_or(&empty)))?;
+            Ok(convert::bson_to_js(&Bson::Document(query.to_document())))
+        };
+        run().map_err(|e: SpecError| error::to_js(&e))
+    }
+
+    /// Every error of a spec and its options (JSON text), as `{code, path, message}` objects.
+    #[wasm_bindgen(js_name = validateJson)]
+    pub fn validate_json(&self, spec_json: JsValue, options_json: JsValue) -> js_sys::Array {
+        let errors = match Args::parse(&self.compiler, &spec_json, &options_json) {
+            Ok(args) => self.compiler.validate_query(&args.spec, args.options.as_ref()),
+            Err(err) => vec![err],
+        };
+        errors.iter().map(error::to_plain).collect()
+    }
+
+    /// The compiler's field schema as react-querybuilder's `fields` (JSON text); without one,
+    /// `invalid_option` at `settings.schema`.
+    #[wasm_bindgen(js_name = querybuilderFieldsJson)]
+    pub fn querybuilder_fields_json(&self) -> Result<String, JsValue> {
+        match &self.compiler.config().schema {
+            Some(schema) => Ok(schema.querybuilder_fields().to_string()),
+            None => {
+                let path = vec![PathSegment::Key("settings".into()), PathSegment::Key("schema".into())];
+                Err(error::to_js(&SpecError::new(ErrorCode::InvalidOption, path, "this compiler has no field schema")))
+            }
+        }
+    }
+
+    /// What the JS layer applies while it writes JS values as JSON text: `{maxJsonDepth,
+    /// maxSpecLen, maxListLen, maxNodes, output}`.
+    pub fn limits(&self) -> Result<JsValue, JsValue> {
+        let config = self.compiler.config();
+        let output = match self.output {
+            Output::Relaxed => "relaxed",
+            Output::Canonical => "canonical",
+            Output::Js => "js",
+        };
+        let limits = serde_json::json!({
+            "maxJsonDepth": cqrs_mongo_spec::input::MAX_JSON_DEPTH,
+            "maxSpecLen": config.max_spec_len,
+            "maxListLen": config.max_list_len,
+            "maxNodes": config.max_nodes,
+            "output": output,
+        });
+        limits.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(JsValue::from)
+    }
 }
 
 /// A field schema (JSON text) as react-querybuilder's `fields` array (JSON text).
@@ -136,10 +183,14 @@ pub fn querybuilder_fields_json(schema_json: JsValue) -> Result<String, JsValue>
 }
 
 /// The compiler's fixed limits the JS layer applies while it writes JS values as JSON text:
-/// `{maxJsonDepth}`, the deepest nesting of lists and objects the parser accepts.
+/// `{maxJsonDepth, maxSpecLen}`: the deepest nesting of lists and objects the parser accepts and
+/// the default largest text.
 #[wasm_bindgen]
 pub fn limits() -> Result<JsValue, JsValue> {
-    let limits = serde_json::json!({ "maxJsonDepth": cqrs_mongo_spec::input::MAX_JSON_DEPTH });
+    let limits = serde_json::json!({
+        "maxJsonDepth": cqrs_mongo_spec::input::MAX_JSON_DEPTH,
+        "maxSpecLen": cqrs_mongo_spec::DEFAULT_MAX_SPEC_LEN,
+    });
     limits.serialize(&serde_wasm_bindgen::Serializer::json_compatible()).map_err(JsValue::from)
 }
 

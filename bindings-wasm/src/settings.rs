@@ -85,8 +85,9 @@ impl Settings {
         self.output.unwrap_or_default()
     }
 
-    /// The compiler for these settings (already checked by the core).
-    pub(crate) fn compiler(&self) -> Result<Compiler, SpecError> {
-        Ok(Compiler::new(self.config.clone()))
+    /// The compiler for these settings; settings the core refuses ([`Compiler::try_new`]) are
+    /// `invalid_option` at their key.
+    pub(crate) fn compiler(self) -> Result<Compiler, SpecError> {
+        Compiler::try_new(self.config).map_err(|err| invalid(Some(err.setting()), err.to_string()))
     }
 }

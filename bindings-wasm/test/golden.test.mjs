@@ -9,7 +9,7 @@ import { readdirSync, readFileSync, statSync } from 'node:fs';
 import { join, relative, dirname } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-import { compileJson, validate, SpecError } from '../js/node.mjs';
+import { Compiler, compile, compileJson, validate, SpecError } from '../js/node.mjs';
 
 const root = join(dirname(fileURLToPath(import.meta.url)), '../../tests/golden');
 
@@ -103,3 +103,52 @@ for (const file of caseFiles(root)) {
     assert.deepEqual(validate(specText, optionsText, settings), []);
   });
 }
+
+// Every case again through one Compiler per distinct settings, built once and reused by all the
+// cases that share them: what the shortcuts give, case by case (text in, and objects in).
+const compilers = new Map();
+function compilerFor(settings) {
+  const key = JSON.stringify(settings);
+  if (!compilers.has(key)) {
+    try {
+      compilers.set(key, new Compiler(settings));
+    } catch (err) {
+      compilers.set(key, err);
+    }
+  }
+  return compilers.get(key);
+}
+
+const outcome = (call) => {
+  try {
+    return { ok: JSON.stringify(call()) };
+  } catch (err) {
+    assert.ok(err instanceof SpecError, `expected a SpecError, got ${err}`);
+    return { code: err.code, path: err.path };
+  }
+};
+
+for (const file of caseFiles(root)) {
+  const name = relative(root, file).replace(/\.json$/, '');
+  test(`Compiler: ${name}`, () => {
+    const text = readFileSync(file, 'utf8');
+    const golden = JSON.parse(text);
+    const raw = rawMembers(text);
+    const specText = typeof golden.spec === 'string' ? golden.spec : raw.spec;
+    const settings = settingsOf(golden.config);
+    const compiler = compilerFor(settings);
+    const expected = outcome(() => compileJson(specText, raw.options, settings));
+    if (compiler instanceof SpecError) {
+      assert.deepEqual(expected, { code: compiler.code, path: compiler.path });
+      return;
+    }
+    assert.deepEqual(outcome(() => compiler.compileJson(specText, raw.options)), expected);
+    assert.deepEqual(compiler.validate(specText, raw.options), validate(specText, raw.options, settings));
+    const options = golden.options;
+    assert.deepEqual(outcome(() => compiler.compile(golden.spec, options)), outcome(() => compile(golden.spec, options, settings)));
+  });
+}
+
+test('the Compiler objects of the corpus are few and shared', () => {
+  assert.ok(compilers.size > 10 && compilers.size < 200, `${compilers.size} compilers`);
+});

@@ -232,14 +232,16 @@ impl FieldSchema {
     /// Why the schema is unusable, if it is: a duplicate or invalid name or path, an unknown
     /// operator, an array without `items` (or of arrays).
     pub fn problem(&self) -> Option<String> {
-        for (index, field) in self.fields.iter().enumerate() {
+        // Names seen so far: the duplicate check is linear in the number of fields.
+        let mut seen = std::collections::HashSet::with_capacity(self.fields.len());
+        for field in &self.fields {
             if let Some(problem) = field_path_problem(&field.name) {
                 return Some(format!("field {:?}: {problem}", field.name));
             }
             if let Some(problem) = field.path.as_deref().and_then(field_path_problem) {
                 return Some(format!("the path of field {:?}: {problem}", field.name));
             }
-            if self.fields[..index].iter().any(|other| other.name == field.name) {
+            if !seen.insert(field.name.as_str()) {
                 return Some(format!("field {:?} is declared twice", field.name));
             }
             if let Some(name) = field.operators.iter().flatten().find(|n| Operator::parse(n).is_none()) {

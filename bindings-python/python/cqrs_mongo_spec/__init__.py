@@ -17,23 +17,26 @@ from __future__ import annotations
 
 import json
 from collections.abc import Mapping, Sequence
-from typing import Any, Literal, Protocol, TypeAlias, TypedDict, runtime_checkable
+from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypedDict, runtime_checkable
+
+if TYPE_CHECKING:
+    from typing_extensions import Unpack
 
 from ._native import CompiledQuery, SpecError
-from ._native import compile as _compile
-from ._native import compile_json as _compile_json
+from ._native import Compiler as _NativeCompiler
 from ._native import operators as _operators
 from ._native import querybuilder_fields_json as _querybuilder_fields_json
-from ._native import validate as _validate
 
 __all__ = [
     "CompiledQuery",
+    "Compiler",
     "ErrorCode",
     "FieldDef",
     "FieldSchema",
     "FieldType",
     "RegexPolicy",
     "SpecError",
+    "Settings",
     "SupportsToDict",
     "compile",
     "compile_json",
@@ -218,113 +221,122 @@ def _unset(value: object) -> bool:
     return value is None or (isinstance(value, (list, tuple)) and len(value) == 0)
 
 
+class Settings(TypedDict, total=False):
+    """The settings of a :class:`Compiler` (and the keyword arguments of the shortcuts); a
+    setting given as ``None`` keeps its default."""
+
+    allowed_fields: Sequence[str] | None
+    max_depth: int | None
+    max_nodes: int | None
+    max_list_len: int | None
+    allowed_operators: Sequence[str] | None
+    denied_operators: Sequence[str] | None
+    regex: RegexPolicy | None
+    max_string_len: int | None
+    max_spec_len: int | None
+    schema: FieldSchema | Mapping[str, Any] | None
+
+
+_SETTING_NAMES = frozenset(Settings.__annotations__)
+
+
+class Compiler:
+    """A compiler prepared once from its settings, then used for any number of specs (the
+    field schema's index, the operator sets and the regex policy are built here, not per call).
+    Immutable and safe to share between threads::
+
+        compiler = Compiler(schema=schema, max_nodes=200)
+        query = compiler.compile({"op": "=", "attr": "status", "val": "paid"})
+
+    Settings: ``allowed_fields``, ``max_depth``, ``max_nodes``, ``max_list_len``,
+    ``allowed_operators``, ``denied_operators``, ``regex`` (a :class:`RegexPolicy`),
+    ``max_string_len``, ``max_spec_len`` and ``schema`` (a :class:`FieldSchema`); ``None``
+    leaves a setting at its default. Settings the compiler refuses raise :class:`SpecError`
+    (``invalid_option`` at ``["settings", name]``) here.
+    """
+
+    __slots__ = ("_native",)
+
+    def __init__(self, **settings: Unpack[Settings]) -> None:
+        unknown = settings.keys() - _SETTING_NAMES
+        if unknown:
+            raise TypeError(f"Compiler() got unexpected keyword arguments: {', '.join(sorted(unknown))}")
+        self._native = _NativeCompiler(_settings(**settings))
+
+    def compile(
+        self,
+        spec: Mapping[str, Any] | str | SupportsToDict | None = None,
+        options: Mapping[str, Any] | str | object | None = None,
+    ) -> CompiledQuery:
+        """Compile a spec (a dict, JSON text or an object with ``to_dict()``) and optional query
+        options (a dict, JSON text or a legacy ``QueryOptions``-like object).
+
+        When ``spec`` is omitted, ``options.specification`` is used (the legacy ``QueryOptions``
+        carries its specification). Raises :class:`SpecError` with ``code`` and ``path``.
+        """
+        if type(spec) is dict and (options is None or type(options) is dict):
+            return self._native.compile(spec, options)
+        if spec is None:
+            try:
+                spec = getattr(options, "specification", None)
+            except Exception as err:
+                raise _raised("invalid_node", [], "reading options.specification", err) from err
+        return self._native.compile(_spec_value(spec), _options_value(options))
+
+    def compile_json(self, spec_json: str, options_json: str | None = None) -> str:
+        """JSON text in, canonical Extended JSON text out: ``{"filter", "sort"?, "skip"?,
+        "limit"?, "projection"?, "pipeline"}``. Anything but a ``str`` is ``invalid_json``."""
+        return self._native.compile_json(spec_json, options_json)
+
+    def validate(
+        self,
+        spec: Mapping[str, Any] | str | SupportsToDict | object,
+        options: Mapping[str, Any] | str | object | None = None,
+    ) -> list[dict[str, Any]]:
+        """Every error of a spec and its options as ``{"code", "path", "message"}`` (empty if
+        valid)."""
+        return self._native.validate(_spec_value(spec), _options_value(options))
+
+    def querybuilder_fields(self) -> list[dict[str, Any]]:
+        """This compiler's ``schema`` as react-querybuilder's ``fields`` array (see
+        :func:`querybuilder_fields`); a compiler without a schema raises :class:`SpecError`
+        (``invalid_option`` at ``["settings", "schema"]``)."""
+        fields: list[dict[str, Any]] = json.loads(self._native.querybuilder_fields_json())
+        return fields
+
+
+_DEFAULT = Compiler()
+
+
+def _compiler(settings: Settings) -> Compiler:
+    """The default compiler, or one prepared for these keyword settings."""
+    if not settings or all(value is None for value in settings.values()):
+        return _DEFAULT
+    return Compiler(**settings)
+
+
 def compile(
     spec: Mapping[str, Any] | str | SupportsToDict | None = None,
     options: Mapping[str, Any] | str | object | None = None,
-    *,
-    allowed_fields: Sequence[str] | None = None,
-    max_depth: int | None = None,
-    max_nodes: int | None = None,
-    max_list_len: int | None = None,
-    allowed_operators: Sequence[str] | None = None,
-    denied_operators: Sequence[str] | None = None,
-    regex: RegexPolicy | None = None,
-    max_string_len: int | None = None,
-    max_spec_len: int | None = None,
-    schema: FieldSchema | Mapping[str, Any] | None = None,
+    **settings: Unpack[Settings],
 ) -> CompiledQuery:
-    """Compile a spec (a dict, JSON text or an object with ``to_dict()``) and optional query
-    options (a dict, JSON text or a legacy ``QueryOptions``-like object).
-
-    When ``spec`` is omitted, ``options.specification`` is used (the legacy ``QueryOptions``
-    carries its specification). Raises :class:`SpecError` with ``code`` and ``path``.
-    """
-    if spec is None:
-        try:
-            spec = getattr(options, "specification", None)
-        except Exception as err:
-            raise _raised("invalid_node", [], "reading options.specification", err) from err
-    return _compile(
-        _spec_value(spec),
-        _options_value(options),
-        _settings(
-            allowed_fields=allowed_fields,
-            max_depth=max_depth,
-            max_nodes=max_nodes,
-            max_list_len=max_list_len,
-            allowed_operators=allowed_operators,
-            denied_operators=denied_operators,
-            regex=regex,
-            max_string_len=max_string_len,
-            max_spec_len=max_spec_len,
-            schema=schema,
-        ),
-    )
+    """``Compiler(**settings).compile(spec, options)``: prefer a :class:`Compiler` built once
+    when the settings are used more than once."""
+    return _compiler(settings).compile(spec, options)
 
 
-def compile_json(
-    spec_json: str,
-    options_json: str | None = None,
-    *,
-    allowed_fields: Sequence[str] | None = None,
-    max_depth: int | None = None,
-    max_nodes: int | None = None,
-    max_list_len: int | None = None,
-    allowed_operators: Sequence[str] | None = None,
-    denied_operators: Sequence[str] | None = None,
-    regex: RegexPolicy | None = None,
-    max_string_len: int | None = None,
-    max_spec_len: int | None = None,
-    schema: FieldSchema | Mapping[str, Any] | None = None,
-) -> str:
-    """JSON text in, canonical Extended JSON text out: ``{"filter", "sort"?, "skip"?, "limit"?,
-    "projection"?, "pipeline"}``. Anything but a ``str`` is an ``invalid_json`` error."""
-    return _compile_json(spec_json, options_json, _settings(
-            allowed_fields=allowed_fields,
-            max_depth=max_depth,
-            max_nodes=max_nodes,
-            max_list_len=max_list_len,
-            allowed_operators=allowed_operators,
-            denied_operators=denied_operators,
-            regex=regex,
-            max_string_len=max_string_len,
-            max_spec_len=max_spec_len,
-            schema=schema,
-        ))
+def compile_json(spec_json: str, options_json: str | None = None, **settings: Unpack[Settings]) -> str:
+    """``Compiler(**settings).compile_json(spec_json, options_json)``."""
+    return _compiler(settings).compile_json(spec_json, options_json)
 
 
 def validate(
     spec: Mapping[str, Any] | str | SupportsToDict | object,
     options: Mapping[str, Any] | str | object | None = None,
-    *,
-    allowed_fields: Sequence[str] | None = None,
-    max_depth: int | None = None,
-    max_nodes: int | None = None,
-    max_list_len: int | None = None,
-    allowed_operators: Sequence[str] | None = None,
-    denied_operators: Sequence[str] | None = None,
-    regex: RegexPolicy | None = None,
-    max_string_len: int | None = None,
-    max_spec_len: int | None = None,
-    schema: FieldSchema | Mapping[str, Any] | None = None,
+    **settings: Unpack[Settings],
 ) -> list[dict[str, Any]]:
-    """Every error of a spec and its options as ``{"code", "path", "message"}`` (empty if valid)."""
-    return _validate(
-        _spec_value(spec),
-        _options_value(options),
-        _settings(
-            allowed_fields=allowed_fields,
-            max_depth=max_depth,
-            max_nodes=max_nodes,
-            max_list_len=max_list_len,
-            allowed_operators=allowed_operators,
-            denied_operators=denied_operators,
-            regex=regex,
-            max_string_len=max_string_len,
-            max_spec_len=max_spec_len,
-            schema=schema,
-        ),
-    )
+    """``Compiler(**settings).validate(spec, options)``."""
+    return _compiler(settings).validate(spec, options)
 
 
 def querybuilder_fields(schema: FieldSchema | Mapping[str, Any] | str) -> list[dict[str, Any]]:

@@ -8,7 +8,7 @@ pymongo installed, ``bson.Int64``/``ObjectId``/``Decimal128``/``Binary`` (withou
 
 from typing import Any, final
 
-__all__ = ["CompiledQuery", "SpecError", "compile", "compile_json", "operators", "querybuilder_fields_json", "validate"]
+__all__ = ["CompiledQuery", "Compiler", "SpecError", "operators", "querybuilder_fields_json"]
 
 class SpecError(ValueError):
     """A specification error: ``code`` is stable across Rust, JS and Python; ``path`` points at
@@ -38,32 +38,26 @@ class CompiledQuery:
     def to_dict(self) -> dict[str, Any]:
         """The result as a dict with the keys that are set (``filter`` and ``pipeline`` always)."""
 
-def compile(
-    spec: object,
-    options: object | None = None,
-    settings: dict[str, Any] | None = None,
-) -> CompiledQuery:
-    """Compiles a spec (dict/list/… or JSON text) and optional options (dict or JSON text).
+@final
+class Compiler:
+    """A compiler prepared once from its settings (a dict; refused settings raise
+    ``SpecError`` with ``invalid_option`` at ``["settings", name]``).
 
     ``settings`` keys: ``allowed_fields``, ``max_depth`` (at most 45), ``max_nodes``, ``max_list_len``,
     ``allowed_operators``, ``denied_operators``, ``regex`` (``enabled``, ``max_len``,
-    ``allow_backtracking``), ``max_string_len``, ``max_spec_len`` (``None`` values are ignored;
-    any other key is an ``invalid_option`` error)."""
+    ``allow_backtracking``), ``max_string_len``, ``max_spec_len``, ``schema`` (``None`` values are
+    ignored; any other key is an ``invalid_option`` error)."""
 
-def compile_json(
-    spec_json: str,
-    options_json: str | None = None,
-    settings: dict[str, Any] | None = None,
-) -> str:
-    """JSON text in, canonical Extended JSON text out (anything but a ``str`` is an
-    ``invalid_json`` error)."""
-
-def validate(
-    spec: object,
-    options: object | None = None,
-    settings: dict[str, Any] | None = None,
-) -> list[dict[str, Any]]:
-    """Every error of a spec and its options as ``{"code", "path", "message"}`` dicts."""
+    def __new__(cls, settings: dict[str, Any] | None = None) -> Compiler: ...
+    def compile(self, spec: object, options: object | None = None) -> CompiledQuery:
+        """Compiles a spec (dict/list/… or JSON text) and optional options (dict or JSON text)."""
+    def compile_json(self, spec_json: object, options_json: object | None = None) -> str:
+        """JSON text in, canonical Extended JSON text out (anything but a ``str`` is an
+        ``invalid_json`` error)."""
+    def validate(self, spec: object, options: object | None = None) -> list[dict[str, Any]]:
+        """Every error of a spec and its options as ``{"code", "path", "message"}`` dicts."""
+    def querybuilder_fields_json(self) -> str:
+        """The compiler's schema as react-querybuilder's ``fields`` (JSON text)."""
 
 def querybuilder_fields_json(schema: object) -> str:
     """A field schema (dict or JSON text) as react-querybuilder's ``fields`` (JSON text)."""

@@ -8,7 +8,7 @@
 
 import cms from 'cqrs-mongo-spec';
 import cjs = require('cqrs-mongo-spec');
-import { compile, compileJson, init, operators, SpecError, validate } from 'cqrs-mongo-spec';
+import { Compiler, compile, compileJson, init, operators, SpecError, validate } from 'cqrs-mongo-spec';
 import type {
   CanonicalValue,
   CompileResult,
@@ -375,7 +375,23 @@ async function esmView(): Promise<number> {
 type EsmModule = typeof import('cqrs-mongo-spec', { with: { 'resolution-mode': 'import' } });
 const esmCompile: EsmModule['compile'] = compile;
 
+// A compiler prepared once: its output format types every result it returns.
+function preparedCompilers(): [Date | bigint | string | number | boolean | null | undefined, string] {
+  const plain = new Compiler();
+  const relaxed: CompileResult<'relaxed'> = plain.compile({ op: '=', attr: 'status', val: 'paid' });
+  const js = new Compiler({ output: 'js', maxNodes: 50 });
+  const typed: CompileResult<'js'> = js.compile('{"op": "=", "attr": "a", "val": 1}', { limit: 5 });
+  // @ts-expect-error a js compiler does not return relaxed values
+  const wrong: CompileResult<'relaxed'> = js.compile({ op: '=', attr: 'a', val: 1 });
+  // @ts-expect-error settings are checked at construction
+  new Compiler({ maxNode: 3 });
+  const errors: SpecErrorInfo[] = plain.validate({ op: '?' });
+  js.free();
+  return [typed.limit, JSON.stringify([relaxed, wrong, errors]) + plain.compileJson('{}')];
+}
+
 export {
+  preparedCompilers,
   binaryInput,
   badOptions,
   browserStyleStart,
