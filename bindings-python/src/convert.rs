@@ -227,7 +227,9 @@ impl Reader<'_, '_> {
             return Err(self.fail(ErrorCode::ListTooLong, message));
         }
         let mut out = Vec::with_capacity(len);
-        for (index, item) in items.enumerate() {
+        // At most the items counted when the length was checked: a value read on the way may
+        // grow the list (Python code runs inside `str()`), which must not grow the walk.
+        for (index, item) in items.take(len).enumerate() {
             out.push(self.child(PathSegment::Index(index), &item)?);
         }
         Ok(Value::Array(out))

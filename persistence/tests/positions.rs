@@ -69,6 +69,24 @@ async fn unit(db: &Connection, store: &EventStore, outbox: &Outbox, writer: usiz
 /// Sixteen writers of `per_writer` units each, a tailing reader and a projection runner: what
 /// the reader saw, in order, and the attempts the units took.
 async fn concurrent_units(db: &Connection, store: &EventStore, per_writer: usize) -> (Vec<(i64, String)>, u64) {
+    concurrent_writers(db, store, per_writer, Writes::Units).await
+}
+
+/// What each of the sixteen writers does per step.
+#[derive(Clone, Copy, PartialEq)]
+enum Writes {
+    /// A unit of work: aggregate document, event, outbox message.
+    Units,
+    /// One event appended on its own (the group commit).
+    Alone,
+}
+
+async fn concurrent_writers(
+    db: &Connection,
+    store: &EventStore,
+    per_writer: usize,
+    writes: Writes,
+) -> (Vec<(i64, String)>, u64) {
     let outbox = Outbox::new(db);
     let done = Arc::new(AtomicBool::new(false));
     let reader = {
@@ -97,6 +115,13 @@ async fn concurrent_units(db: &Connection, store: &EventStore, per_writer: usize
             let (db, store, outbox, attempts) = (db.clone(), store.clone(), outbox.clone(), attempts.clone());
             tokio::spawn(async move {
                 for n in 0..per_writer {
+                    if writes == Writes::Alone {
+                        let id = format!("w{w}");
+                        let event = NewEvent::new(format!("w{w}-e{n}"), "Placed", doc! { "n": n as i64 });
+                        store.append(stream(&id), ExpectedVersion::Exact(n as i64), &[event], Alone).await.unwrap();
+                        attempts.fetch_add(1, Ordering::SeqCst);
+                        continue;
+                    }
                     attempts.fetch_add(unit(&db, &store, &outbox, w, n).await, Ordering::SeqCst);
                 }
             })
@@ -114,6 +139,13 @@ async fn concurrent_units(db: &Connection, store: &EventStore, per_writer: usize
 /// Every committed event seen once, in strictly increasing positions; every writer's events in
 /// version order; the runner applied each once.
 async fn check_delivery(db: &Connection, store: &EventStore, seen: &[(i64, String)], per_writer: usize) {
+    check_events(db, store, seen, per_writer).await;
+    let outbox = db.database().collection::<Document>("outbox_messages").count_documents(doc! {}).await.unwrap();
+    assert_eq!(outbox as usize, 16 * per_writer);
+}
+
+/// [`check_delivery`] without the outbox.
+async fn check_events(db: &Connection, store: &EventStore, seen: &[(i64, String)], per_writer: usize) {
     let total = 16 * per_writer;
     assert_eq!(seen.len(), total, "every event once");
     assert!(seen.windows(2).all(|pair| pair[0].0 < pair[1].0), "in increasing positions, none twice");
@@ -127,8 +159,6 @@ async fn check_delivery(db: &Connection, store: &EventStore, seen: &[(i64, Strin
     let counts: BTreeMap<String, i32> = counts.into_iter().map(|(id, d)| (id, d.get_i32("count").unwrap())).collect();
     assert_eq!(counts.len(), 16);
     assert!(counts.values().all(|count| *count as usize == per_writer), "each event applied once: {counts:?}");
-    let outbox = db.database().collection::<Document>("outbox_messages").count_documents(doc! {}).await.unwrap();
-    assert_eq!(outbox as usize, total);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -151,6 +181,30 @@ async fn sixteen_concurrent_units_with_positions_in_the_transaction_are_read_onc
     check_delivery(&db, &store, &seen, 10).await;
     let positions: Vec<i64> = seen.iter().map(|(p, _)| *p).collect();
     assert_eq!(positions, (1..=160).collect::<Vec<_>>(), "commit order, no gap at all");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn sixteen_writers_through_the_group_commit_with_reserved_positions_are_read_once_in_order() {
+    let (db, store) = setup("reserved_grouped", PositionAllocation::Reserved).await;
+    let (seen, _) = concurrent_writers(&db, &store, 50, Writes::Alone).await;
+    check_events(&db, &store, &seen, 50).await;
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_group_commit_batch_that_fails_burns_its_reserved_positions() {
+    let (db, store) = setup("reserved_grouped_failure", PositionAllocation::Reserved).await;
+    {
+        // The batch's insert of the events fails (not transient): its transaction is aborted.
+        let _armed = fail_command(&db, &["insert"], doc! { "times": 1 }, doc! { "errorCode": 8 }).await;
+        let failed = store
+            .append(stream("a"), ExpectedVersion::NoStream, &[NewEvent::new("a1", "Placed", doc! {})], Alone)
+            .await;
+        assert!(failed.is_err(), "{failed:?}");
+    }
+    let burnt = db.database().collection::<Document>(BURNT_POSITIONS);
+    wait_until_async(|| async { burnt.count_documents(doc! {}).await.unwrap() == 1 }).await;
+    assert_eq!(append_alone(&store, "b").await, 2, "position 1 went to the failed batch");
+    assert_eq!(positions_read(&store).await, [2], "the burnt position is stepped over at once");
 }
 
 /// Appends `id` on its own (the group commit): the event after a burnt position.

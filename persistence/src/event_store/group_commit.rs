@@ -11,6 +11,9 @@
 //! process committed itself), one counter increment for all its positions, one
 //! `insert_many`, one commit. Sixteen writers therefore cost about one
 //! transaction per round instead of sixteen transactions fighting over the counter document.
+//! With [`PositionAllocation::Reserved`](super::PositionAllocation::Reserved) the batch reserves
+//! its positions before its transaction (burnt if the batch does not commit), so the batches of
+//! several processes do not serialise on the counter either.
 //!
 //! The batch handles only the expected case. An append whose expected version does not hold,
 //! and every append of a batch whose insert hit a duplicate key (an idempotent retry, or a
@@ -22,13 +25,14 @@ use std::sync::{Arc, Mutex, MutexGuard};
 
 use bson::{DateTime, Document, doc};
 use futures::{FutureExt, TryStreamExt};
-use mongodb::ClientSession;
+
 use tokio::sync::oneshot;
 
 use super::{EventStore, ExpectedVersion, NewEvent, Stream};
 use crate::error::{Error, Result};
 use crate::fields::int;
 use crate::tenancy::{TENANT_FIELD, Tenant};
+use crate::uow::UnitOfWork;
 
 /// How many scheduler turns the committer waits at most for the writers it just answered.
 const LINGER_TURNS: usize = 64;
@@ -172,14 +176,7 @@ impl EventStore {
         let outcome = self
             .connection
             .transaction_with((self, &batch), |uow, (store, batch)| {
-                async move {
-                    let mut session = uow.session().await;
-                    match session.get() {
-                        Some(session) => store.insert_batch(session, batch).await,
-                        None => Err(Error::needs_transaction("EventStore::append (group commit)")),
-                    }
-                }
-                .boxed()
+                async move { store.insert_batch(uow, batch).await }.boxed()
             })
             .await;
         match outcome {
@@ -228,7 +225,11 @@ impl EventStore {
     }
 
     /// The batch transaction: check, number, insert.
-    async fn insert_batch(&self, session: &mut ClientSession, batch: &[Pending]) -> Result<Vec<Decision>> {
+    async fn insert_batch(&self, uow: &UnitOfWork, batch: &[Pending]) -> Result<Vec<Decision>> {
+        let mut guard = uow.session().await;
+        let Some(session) = guard.get() else {
+            return Err(Error::needs_transaction("EventStore::append (group commit)"));
+        };
         let mut present: HashSet<String> = HashSet::new();
         let mut exact: Vec<Document> = Vec::new();
         {
@@ -294,7 +295,22 @@ impl EventStore {
         if count == 0 {
             return Ok(batch.iter().map(|_| Decision::Alone).collect());
         }
-        let last = self.take_positions(count as i64, Some(&mut *session)).await?;
+        let last = match self.allocation {
+            // Outside the batch's transaction, as for units of work: the batches of several
+            // processes do not meet on the counter; a batch that fails burns its positions.
+            super::PositionAllocation::Reserved => {
+                let last = self.take_positions(count as i64, None).await?;
+                uow.reserved(crate::uow::Reservation {
+                    burnt: self.burnt.clone(),
+                    first: last - count as i64 + 1,
+                    last,
+                    at: std::time::Instant::now(),
+                    limit: self.reservation_limit(),
+                });
+                last
+            }
+            super::PositionAllocation::InTransaction => self.take_positions(count as i64, Some(&mut *session)).await?,
+        };
         let mut position = last - count as i64;
         let now = DateTime::now();
         let mut documents = Vec::with_capacity(count);

@@ -42,7 +42,8 @@ pub enum PositionAllocation {
     #[default]
     InTransaction,
     /// Positions are reserved outside the transaction, then the events inserted inside it:
-    /// units of work no longer meet on the counter. A position whose unit of work has not
+    /// units of work, and the group commit batches of several processes, no longer meet on the
+    /// counter. A position whose unit of work has not
     /// committed yet is missing for a moment below committed ones; this crate's readers wait
     /// for it (see [Gaps](EventStore#gaps-positions-in-flight)); a unit of work that does not
     /// commit burns its positions (a tombstone readers step over at once) and one that holds
