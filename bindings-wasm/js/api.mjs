@@ -176,6 +176,29 @@ export function toJsonText(value, path, limits) {
   return out;
 }
 
+/** `pipeline` as an own data property holding `value`. */
+function setPipeline(target, value) {
+  Object.defineProperty(target, 'pipeline', { value, writable: true, enumerable: true, configurable: true });
+  return value;
+}
+
+/**
+ * `result` with `pipeline: [{ $match: <a copy of the filter> }]`, parsed from `filterJson` when
+ * it is first read (then an own data property like the others); assigning it replaces it.
+ */
+function withPipeline(result, filterJson) {
+  return Object.defineProperty(result, 'pipeline', {
+    enumerable: true,
+    configurable: true,
+    get() {
+      return setPipeline(this, [{ $match: JSON.parse(filterJson) }]);
+    },
+    set(value) {
+      setPipeline(this, value);
+    },
+  });
+}
+
 /** The WebAssembly module's glue, once `makeApi` has been given it. */
 let wasm;
 
@@ -208,11 +231,18 @@ export class Compiler {
     return toJsonText(options, ['options'], this.#limits);
   }
 
-  /** Compiles a spec (an object or JSON text) and optional query options. */
+  /**
+   * Compiles a spec (an object or JSON text) and optional query options. Without options the
+   * result's `pipeline` (`[{ $match: filter }]`, a copy) is built when it is first read.
+   */
   compile(spec, options) {
     const specJson = this.#specText(spec);
     const optionsJson = this.#optionsText(options);
     if (this.#limits.output === 'js') return this.#raw.compileJs(specJson, optionsJson);
+    if (optionsJson === undefined) {
+      const filterJson = this.#raw.compileFilterJson(specJson);
+      return withPipeline({ filter: JSON.parse(filterJson) }, filterJson);
+    }
     return JSON.parse(this.#raw.compileJson(specJson, optionsJson));
   }
 

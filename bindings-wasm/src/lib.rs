@@ -117,6 +117,21 @@ impl WasmCompiler {
         run().map_err(|e| error::to_js(&e))
     }
 
+    /// The filter alone as Extended JSON text (the compiler's output format): what `compile`
+    /// parses when no options are given, building the pipeline's copy only when it is read.
+    #[wasm_bindgen(js_name = compileFilterJson)]
+    pub fn compile_filter_json(&self, spec_json: JsValue) -> Result<String, JsValue> {
+        let run = || {
+            let format = match self.output {
+                Output::Canonical => ExtJsonFormat::Canonical,
+                Output::Relaxed | Output::Js => ExtJsonFormat::Relaxed,
+            };
+            let args = Args::parse(&self.compiler, &spec_json, &JsValue::UNDEFINED)?;
+            Ok(cqrs_mongo_spec::to_extjson_string(&self.compiler.compile_raw(&args.spec)?, format))
+        };
+        run().map_err(|e: SpecError| error::to_js(&e))
+    }
+
     /// Like `compileJson`, with the result as plain JS values (`Date`, `BigInt` for Int64, …).
     #[wasm_bindgen(js_name = compileJs)]
     pub fn compile_js(&self, spec_json: JsValue, options_json: JsValue) -> Result<JsValue, JsValue> {
