@@ -5,9 +5,14 @@
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
+# BENCH_SERVER=python runs the same benchmarks on the Python test server the tests and the
+# service's embedded database use (in memory; the project venv's, from scripts/setup.sh).
 server_version=0.5.3-beta.196
 server=.tools/secantus/bin/secantusd-rs
-if ! "$server" --help 2>/dev/null | grep -q "$server_version"; then
+if [ "${BENCH_SERVER:-rust}" = python ]; then
+  [ -x .venv/bin/secantusd-py ] || bash scripts/setup.sh
+  server=.venv/bin/secantusd-py
+elif ! "$server" --help 2>/dev/null | grep -q "$server_version"; then
   command -v cmake >/dev/null || { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq cmake; }
   rustup toolchain install 1.98.0 --profile minimal
   echo "bench: building secantusd-rs $server_version (about 12 minutes, once)"
@@ -16,7 +21,11 @@ fi
 
 storage=$(mktemp -d)
 port=$(python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1", 0)); print(s.getsockname()[1])')
-"$server" --host 127.0.0.1 --port "$port" --storage-path "$storage" --log-level WARNING &
+if [ "${BENCH_SERVER:-rust}" = python ]; then
+  "$server" --host 127.0.0.1 --port "$port" --storage-path :memory: > "$storage/server.log" 2>&1 &
+else
+  "$server" --host 127.0.0.1 --port "$port" --storage-path "$storage" --log-level WARNING &
+fi
 pid=$!
 trap 'kill $pid 2>/dev/null; wait $pid 2>/dev/null; rm -rf "$storage"' EXIT
 for _ in $(seq 100); do (echo > /dev/tcp/127.0.0.1/"$port") 2>/dev/null && break; sleep 0.1; done

@@ -17,7 +17,7 @@ use cqrs_mongo_persistence::{
     Alone, Connection, EventStore, EventStream, ExpectedVersion, JobQueue, NewEvent, NewJob, Outbox, OutboxMessage,
     PoolOptions, PositionAllocation,
 };
-use futures::FutureExt;
+use futures::{FutureExt, TryStreamExt};
 
 /// Units of work per writer (`CONTENTION_UNITS`, default 100; the Python test server is slower).
 fn units() -> usize {
@@ -216,8 +216,61 @@ async fn claims(db: &Connection, workers: usize, batch: usize) -> f64 {
     done as f64 / start.elapsed().as_secs_f64()
 }
 
+/// The server's own scaling for the same work without a queue: each worker updates its own
+/// share of the jobs by id (`PENDING` → `RUNNING`, then `COMPLETED`), so nothing is contended.
+async fn raw_claims(db: &Connection, workers: usize) -> f64 {
+    fresh(db).await;
+    let jobs = JobQueue::new(db);
+    for i in 0..JOBS {
+        jobs.enqueue(NewJob::new(format!("j{i}"), "work", doc! { "i": i as i64 }), Alone).await.unwrap();
+    }
+    let collection = db.database().collection::<Document>("background_jobs");
+    let ids: Vec<bson::Bson> = collection
+        .find(doc! {})
+        .projection(doc! { "_id": 1 })
+        .await
+        .unwrap()
+        .try_collect::<Vec<Document>>()
+        .await
+        .unwrap()
+        .into_iter()
+        .filter_map(|mut d| d.remove("_id"))
+        .collect();
+    let ids = Arc::new(ids);
+    let start = Instant::now();
+    let tasks: Vec<_> = (0..workers)
+        .map(|w| {
+            let (collection, ids) = (collection.clone(), ids.clone());
+            tokio::spawn(async move {
+                let mut done = 0_usize;
+                for id in ids.iter().skip(w).step_by(workers) {
+                    let claim = doc! { "$set": { "status": "RUNNING", "locked_by": format!("w{w}") } };
+                    let claimed = collection.find_one_and_update(doc! { "_id": id, "status": "PENDING" }, claim).await;
+                    assert!(claimed.unwrap().is_some());
+                    let complete = doc! { "$set": { "status": "COMPLETED" } };
+                    collection.update_one(doc! { "_id": id }, complete).await.unwrap();
+                    done += 1;
+                }
+                done
+            })
+        })
+        .collect();
+    let mut done = 0;
+    for task in tasks {
+        done += task.await.unwrap();
+    }
+    assert_eq!(done, JOBS, "every job claimed once");
+    done as f64 / start.elapsed().as_secs_f64()
+}
+
 async fn job_claims(db: &Connection) {
     println!("job claims, {JOBS} jobs, claim + complete each");
+    let (one, eight) = (raw_claims(db, 1).await, raw_claims(db, 8).await);
+    println!(
+        "  {:<16} 1 worker {one:>7.0} jobs/s   8 workers {eight:>7.0} jobs/s   8 / 1: {:.2} (the server's own scaling)",
+        "raw driver",
+        eight / one
+    );
     for batch in [1, 20] {
         let one = claims(db, 1, batch).await;
         let eight = claims(db, 8, batch).await;

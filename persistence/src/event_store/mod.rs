@@ -67,10 +67,14 @@ pub enum PositionAllocation {
 /// events with their outbox messages outside one) are queued; one committer task per store
 /// commits everything queued in **one transaction**: one counter increment for all positions,
 /// one `insert_many` of the events, one of their outbox messages, one commit (plus one read
-/// checking expected versions this process has not committed itself). The counter is taken
-/// inside that transaction, so those positions follow commit order. Sixteen writers append 5–6×
-/// what one does (`BENCHMARKS.md`, "Event store"), and a web service placing orders from 16
-/// clients at once serves about 4× what it serves one ("Contention").
+/// checking expected versions this process has not committed itself). With the default
+/// allocation the counter is taken inside that transaction, so those positions follow commit
+/// order; with [`Reserved`](PositionAllocation::Reserved) the batch reserves them just before
+/// its transaction (burnt if it does not commit), so the batches of several processes do not
+/// serialise on the counter (4 processes × 8 writers reach 0.86× 1 × 32, against 0.42–0.74×
+/// with the counter inside, "Contention"). Sixteen writers append 5–6× what one does
+/// (`BENCHMARKS.md`, "Event store"), and a web service placing orders from 16 clients at once
+/// serves about 4× what it serves one ("Contention").
 ///
 /// **Appends inside a caller's unit of work** cannot share its transaction with others; how they
 /// take their positions is the store's [`PositionAllocation`]:
@@ -81,10 +85,11 @@ pub enum PositionAllocation {
 ///   driver's jittered backoff). Positions follow commit order and every position up to the
 ///   counter is committed: no reader ever meets a gap a Rust writer left, not even one that is
 ///   not gap-aware, like the legacy package's readers. The price: concurrent units of work that
-///   append serialise on the counter (16 writers reach about 0.7–0.8× one, "Contention").
+///   append serialise on the counter (16 writers reach about 0.64–0.8× one, "Contention").
 /// - [`Reserved`](PositionAllocation::Reserved): the positions are taken by an increment
 ///   outside the transaction, and only the events are inserted inside it, so units of work do
-///   not meet on the counter (16 writers reach 2.2–3.5× one). A unit that has not committed yet
+///   not meet on the counter (16 writers reach 2.0–3.5× one; the raw driver's own transactions,
+///   the server's ceiling, 2.0×). A unit that has not committed yet
 ///   leaves its positions missing below committed ones for that long; this crate's readers wait
 ///   for them ([Gaps](#gaps-positions-in-flight)). A unit that surely did not commit (rolled
 ///   back, failed, aborted, dropped) burns its positions: a tombstone in `burnt_positions`,

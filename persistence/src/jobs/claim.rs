@@ -70,10 +70,15 @@ impl JobQueue {
         loop {
             let mut ids = self.dispenser.take(queues, max);
             if ids.is_empty() {
-                let batch = dispenser::BATCH.max(i64::try_from(max).unwrap_or(i64::MAX));
-                let mut candidates = self.candidates(queues, now, batch).await?;
-                ids = candidates.drain(..max.min(candidates.len())).collect();
-                self.dispenser.fill(queues, candidates);
+                // One lookup at a time: a worker that waited takes what the lookup found.
+                let _refilling = self.dispenser.refilling().await;
+                ids = self.dispenser.take(queues, max);
+                if ids.is_empty() {
+                    let batch = dispenser::BATCH.max(i64::try_from(max).unwrap_or(i64::MAX));
+                    let mut candidates = self.candidates(queues, now, batch).await?;
+                    ids = candidates.drain(..max.min(candidates.len())).collect();
+                    self.dispenser.fill(queues, candidates);
+                }
             }
             if ids.is_empty() {
                 return Ok(Vec::new());
@@ -115,13 +120,24 @@ impl JobQueue {
         lease: Duration,
     ) -> Result<Option<ClaimedJob>> {
         loop {
-            let Some(id) = self.dispenser.next(queues) else {
-                let candidates = self.candidates(queues, now, dispenser::BATCH).await?;
-                if candidates.is_empty() {
-                    return Ok(None);
+            let id = match self.dispenser.next(queues) {
+                Some(id) => id,
+                None => {
+                    // One lookup at a time: a worker that waited takes what the lookup found.
+                    let _refilling = self.dispenser.refilling().await;
+                    match self.dispenser.next(queues) {
+                        Some(id) => id,
+                        None => {
+                            let mut candidates = self.candidates(queues, now, dispenser::BATCH).await?;
+                            if candidates.is_empty() {
+                                return Ok(None);
+                            }
+                            let first = candidates.remove(0);
+                            self.dispenser.fill(queues, candidates);
+                            first
+                        }
+                    }
                 }
-                self.dispenser.fill(queues, candidates);
-                continue;
             };
             let mut this = doc! { "_id": id };
             this.extend(self.due(queues, now));

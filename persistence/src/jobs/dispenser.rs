@@ -4,6 +4,10 @@
 //! the query (which some servers answer by sorting every pending job) runs once per batch of
 //! candidates instead of once per claim.
 //!
+//! One worker at a time looks candidates up ([`Dispenser::refilling`]); the others wait for its
+//! result instead of running the same query at once (on a server that sorts every pending job
+//! per query, eight simultaneous lookups cost eight times one).
+//!
 //! Candidates are kept at most [`FRESH_FOR`], and forgotten when this process enqueues a job or
 //! a sweep puts jobs back: a job enqueued by another process with a higher priority is seen
 //! within that time. A candidate another process took first is skipped (its update matches
@@ -23,7 +27,11 @@ pub(super) const FRESH_FOR: Duration = Duration::from_millis(250);
 
 /// The candidates of one set of queues (shared by a queue's clones).
 #[derive(Debug, Default)]
-pub(super) struct Dispenser(Mutex<Option<Candidates>>);
+pub(super) struct Dispenser {
+    candidates: Mutex<Option<Candidates>>,
+    /// Held by the worker looking candidates up.
+    refill: tokio::sync::Mutex<()>,
+}
 
 #[derive(Debug)]
 struct Candidates {
@@ -40,7 +48,7 @@ impl Dispenser {
 
     /// Up to `max` next candidates for `queues` (none when there is none fresh).
     pub(super) fn take(&self, queues: &[&str], max: usize) -> Vec<Bson> {
-        let mut held = self.0.lock().unwrap_or_else(PoisonError::into_inner);
+        let mut held = self.candidates.lock().unwrap_or_else(PoisonError::into_inner);
         let Some(candidates) = held.as_mut() else { return Vec::new() };
         if candidates.queues != queues || candidates.fetched.elapsed() > FRESH_FOR {
             *held = None;
@@ -53,13 +61,20 @@ impl Dispenser {
     /// Candidates just fetched for `queues`, in claim order.
     pub(super) fn fill(&self, queues: &[&str], ids: Vec<Bson>) {
         let queues = queues.iter().map(|q| (*q).to_owned()).collect();
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) =
+        *self.candidates.lock().unwrap_or_else(PoisonError::into_inner) =
             Some(Candidates { queues, ids: ids.into(), fetched: Instant::now() });
     }
 
     /// Forgets the candidates (a job was enqueued or put back: the best ones may have changed).
     pub(super) fn clear(&self) {
-        *self.0.lock().unwrap_or_else(PoisonError::into_inner) = None;
+        *self.candidates.lock().unwrap_or_else(PoisonError::into_inner) = None;
+    }
+
+    /// Waits until no other worker of the process is looking candidates up; the guard marks
+    /// this one as the one looking. After the wait, [`take`](Self::take) first: the previous
+    /// holder may have just filled the candidates.
+    pub(super) async fn refilling(&self) -> tokio::sync::MutexGuard<'_, ()> {
+        self.refill.lock().await
     }
 }
 
