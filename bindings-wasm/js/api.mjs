@@ -38,7 +38,9 @@ function thrown(err) {
 function plainSettings(settings) {
   if (settings === undefined || settings === null || typeof settings !== 'object') return settings;
   try {
-    const copy = {};
+    // Without a prototype, so a key named "__proto__" is a key (refused as an unknown setting),
+    // not the copy's prototype.
+    const copy = Object.create(null);
     for (const key of Object.keys(settings)) {
       const value = settings[key];
       copy[key] = Array.isArray(value) ? Array.from(value) : value;

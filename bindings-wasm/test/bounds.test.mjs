@@ -161,3 +161,21 @@ test('a Compiler refuses settings at construction, and its limits apply to its w
   assert.equal(reads.items, 0);
   small.free();
 });
+
+test('__proto__ as a setting or an option is a key like any other: refused by name', () => {
+  const settings = JSON.parse('{"__proto__": {"maxNodes": 1}}');
+  assert.deepEqual(codeOf(() => new Compiler(settings)), { code: 'invalid_option', path: ['settings', '__proto__'] });
+  assert.deepEqual(codeOf(() => compile({ op: '=', attr: 'a', val: 1 }, null, settings)), {
+    code: 'invalid_option',
+    path: ['settings', '__proto__'],
+  });
+  const options = JSON.parse('{"__proto__": {"limit": 1}}');
+  for (const output of OUTPUTS) {
+    const { code, path } = codeOf(() => compile({ op: '=', attr: 'a', val: 1 }, options, output));
+    assert.equal(code, 'invalid_option');
+    assert.deepEqual(path.slice(0, 2), ['options', '__proto__']);
+  }
+  // In a value and an order_by of the options it is a field name like any other.
+  const { sort } = compile({ op: '=', attr: 'a', val: 1 }, { order_by: ['-__proto__'] }, { output: 'js' });
+  assert.deepEqual(Object.entries(sort), [['__proto__', -1]]);
+});
