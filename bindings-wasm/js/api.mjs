@@ -59,6 +59,22 @@ function describe(value) {
 }
 
 /**
+ * JSON text of short strings seen before (object keys with their colon): specs repeat a few
+ * keys (`op`, `attr`, `val`) and values (operator names). At most 4096 of each are kept.
+ */
+const quotedKeys = new Map();
+const quotedStrings = new Map();
+function quoted(cache, text, suffix) {
+  let json = cache.get(text);
+  if (json === undefined) {
+    json = JSON.stringify(text) + suffix;
+    if (text.length <= 32 && cache.size < 4096) cache.set(text, json);
+  }
+  return json;
+}
+const quotedKey = (key) => quoted(quotedKeys, key, ':');
+
+/**
  * JSON text of a spec or options value, read in one walk that reads every value once (a getter
  * or Proxy trap runs once, so what is checked is what is written). `Date` becomes
  * `{"$date": {"$numberLong": ms}}` and a `BigInt` within Int64 `{"$numberLong": "…"}` (typed as
@@ -86,94 +102,87 @@ export function toJsonText(value, path, limits) {
   let out = '';
   const tooLarge = () =>
     fail(root, 'spec_too_large', `the ${base === 0 ? 'specification' : root[0]} is larger than ${maxText} bytes of JSON`);
-  const open = () => {
-    if (path.length - base >= maxDepth) {
-      throw fail(path, 'too_deep', `the input nests more than ${maxDepth} lists and objects inside each other (or is cyclic)`);
-    }
-  };
-  const unreadable = (err) => fail(path, 'invalid_value', `reading the value threw ${thrown(err)}`);
-  const read = (get) => {
-    try {
-      return get();
-    } catch (err) {
-      throw unreadable(err);
-    }
-  };
+  // One walk, no closure per value: a value that throws while it is read (a getter, a Proxy
+  // trap) leaves `path` where it was read, and the catch below reports it there.
   const walk = (v) => {
     switch (typeof v) {
       case 'string':
-        out += JSON.stringify(v);
-        break;
+        out += quoted(quotedStrings, v, '');
+        if (out.length > maxText) throw tooLarge();
+        return;
       case 'boolean':
         out += v ? 'true' : 'false';
         return;
       case 'number':
         if (!Number.isFinite(v)) throw fail(path, 'invalid_value', `${v} is not a finite number`);
         // Integers beyond 2^53 are not exact in JS: they stay doubles rather than become Int64.
-        out += Number.isInteger(v) && !Number.isSafeInteger(v) ? `{"$numberDouble":"${v}"}` : String(v);
+        out += Number.isInteger(v) && !Number.isSafeInteger(v) ? `{"$numberDouble":"${v}"}` : `${v}`;
         return;
       case 'bigint':
-        out += isInt64(v) ? `{"$numberLong":"${v}"}` : String(v);
+        out += isInt64(v) ? `{"$numberLong":"${v}"}` : `${v}`;
         return;
       case 'object':
-        if (v === null) out += 'null';
-        else if (read(() => Array.isArray(v))) list(v);
-        else if (v instanceof Date) {
-          const ms = read(() => v.getTime());
-          if (!Number.isFinite(ms)) throw fail(path, 'invalid_value', 'an invalid Date');
-          out += `{"$date":{"$numberLong":"${ms}"}}`;
-        } else object(v);
         break;
       default:
         throw fail(path, 'invalid_value', `${describe(v)} is not a JSON value`);
     }
-    if (out.length > maxText) throw tooLarge();
-  };
-  const list = (v) => {
-    open();
-    const length = read(() => v.length);
-    if (length > maxLen) {
-      throw fail(path, 'list_too_long', `a list of ${length} items is longer than any specification may hold (${maxLen})`);
+    if (v === null) {
+      out += 'null';
+      return;
     }
-    if (2 * length + 1 > maxText) throw tooLarge(); // "[" and at least one byte and a comma per item
-    out += '[';
-    for (let i = 0; i < length; i++) {
-      if (i > 0) out += ',';
-      path.push(i);
-      const item = read(() => v[i]);
-      if (item === undefined) throw fail(path, 'invalid_value', 'undefined is not a value (a hole or an undefined item)');
-      walk(item);
-      path.pop();
+    if (path.length - base >= maxDepth) {
+      throw fail(path, 'too_deep', `the input nests more than ${maxDepth} lists and objects inside each other (or is cyclic)`);
     }
-    out += ']';
-  };
-  const object = (v) => {
-    const proto = read(() => Object.getPrototypeOf(v));
-    if (proto !== Object.prototype && proto !== null) {
-      throw fail(path, 'invalid_value', `${describe(v)} is not a JSON value`);
-    }
-    open();
-    const keys = read(() => Object.keys(v));
-    out += '{';
-    let first = true;
-    for (const key of keys) {
-      path.push(key);
-      const item = read(() => v[key]);
-      if (item !== undefined) {
-        out += first ? '' : ',';
-        first = false;
-        out += JSON.stringify(key);
-        out += ':';
+    if (Array.isArray(v)) {
+      const length = v.length;
+      if (length > maxLen) {
+        throw fail(path, 'list_too_long', `a list of ${length} items is longer than any specification may hold (${maxLen})`);
+      }
+      if (2 * length + 1 > maxText) throw tooLarge(); // "[", "]", at least a byte and a comma per item
+      out += '[';
+      const at = path.length;
+      for (let i = 0; i < length; i++) {
+        if (i > 0) out += ',';
+        path[at] = i;
+        const item = v[i];
+        if (item === undefined) throw fail(path, 'invalid_value', 'undefined is not a value (a hole or an undefined item)');
         walk(item);
       }
-      path.pop();
+      path.length = at;
+      out += ']';
+    } else if (v instanceof Date) {
+      const ms = v.getTime();
+      if (!Number.isFinite(ms)) throw fail(path, 'invalid_value', 'an invalid Date');
+      out += `{"$date":{"$numberLong":"${ms}"}}`;
+    } else {
+      const proto = Object.getPrototypeOf(v);
+      if (proto !== Object.prototype && proto !== null) {
+        throw fail(path, 'invalid_value', `${describe(v)} is not a JSON value`);
+      }
+      const keys = Object.keys(v);
+      out += '{';
+      let first = true;
+      const at = path.length;
+      for (let k = 0; k < keys.length; k++) {
+        const key = keys[k];
+        path[at] = key;
+        const item = v[key];
+        if (item !== undefined) {
+          out += first ? quotedKey(key) : `,${quotedKey(key)}`;
+          first = false;
+          walk(item);
+        }
+      }
+      path.length = at;
+      out += '}';
     }
-    out += '}';
+    if (out.length > maxText) throw tooLarge();
   };
   try {
     walk(value);
   } catch (err) {
-    throw err instanceof SpecError ? err : unreadable(err);
+    if (err instanceof SpecError) throw err;
+    throw fail(path, 'invalid_value', `reading the value threw ${thrown(err)}`);
   }
   return out;
 }
