@@ -17,7 +17,9 @@ from __future__ import annotations
 
 import json
 import statistics
+import subprocess
 import sys
+import tempfile
 import time
 import types
 from collections.abc import Callable
@@ -30,9 +32,21 @@ ROOT = Path(__file__).resolve().parents[2]
 ROUNDS = 7
 
 
+def legacy_sources(checkout: Path) -> Path:
+    """The checkout's `packages` folder; a bare repository (the fetched mirror) is exported to a
+    temporary folder first."""
+    if (checkout / "packages").is_dir():
+        return checkout / "packages"
+    target = Path(tempfile.mkdtemp(prefix="legacy-"))
+    wanted = ["packages/core/src", "packages/specifications/src", "packages/persistence/mongo/src"]
+    archive = subprocess.run(["git", f"--git-dir={checkout}", "archive", "HEAD", *wanted], capture_output=True, check=True)
+    subprocess.run(["tar", "-x", "-C", str(target)], input=archive.stdout, check=True)
+    return target / "packages"
+
+
 def legacy_builder(checkout: Path) -> Any:
     """`MongoQueryBuilder` from the legacy sources, without running the packages' `__init__`."""
-    packages = checkout / "packages"
+    packages = legacy_sources(checkout)
     for name, path in [
         ("cqrs_ddd_core", packages / "core/src/cqrs_ddd_core"),
         ("cqrs_ddd_core.primitives", packages / "core/src/cqrs_ddd_core/primitives"),

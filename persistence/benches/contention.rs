@@ -343,7 +343,12 @@ async fn many_processes(db: &Connection) {
         (Work::Grouped, PositionAllocation::InTransaction, 100),
         (Work::Grouped, PositionAllocation::Reserved, 100),
     ];
+    // CONTENTION_ALLOCATION=Reserved (or InTransaction) measures that allocation only.
+    let only = std::env::var("CONTENTION_ALLOCATION").ok();
     for (work, allocation, per_writer) in cases {
+        if only.as_ref().is_some_and(|only| *only != format!("{allocation:?}")) && work != Work::Raw {
+            continue;
+        }
         fresh(db).await;
         let one = processes(work, allocation, 1, 32, per_writer).await;
         fresh(db).await;
