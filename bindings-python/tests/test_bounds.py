@@ -125,3 +125,15 @@ def test_unknown_settings_are_type_errors_and_refused_ones_raise_at_construction
     with pytest.raises(TypeError):
         Compiler(max_node=3)  # type: ignore[call-arg]
     assert spec_error(lambda: Compiler(max_depth=400)) == ("invalid_option", ["settings", "max_depth"])
+
+
+def test_one_compiler_serves_many_threads() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    compiler = Compiler(max_nodes=50, allowed_fields=["a", "b"])
+    specs = [{"op": "in", "attr": "a" if i % 2 else "b", "val": list(range(i % 7 + 1))} for i in range(400)]
+    expected = [compile(spec, max_nodes=50, allowed_fields=["a", "b"]).filter for spec in specs]
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        results = list(pool.map(lambda spec: compiler.compile(spec).filter, specs))
+    assert results == expected
+    assert spec_error(lambda: compiler.compile({"op": "=", "attr": "c", "val": 1})) == ("field_not_allowed", ["attr"])

@@ -12,7 +12,17 @@ from collections.abc import Mapping
 from typing import Any
 
 import cqrs_mongo_spec
-from cqrs_mongo_spec import CompiledQuery, SpecError, SupportsToDict, compile, compile_json, operators, validate
+from cqrs_mongo_spec import (
+    CompiledQuery,
+    Compiler,
+    Settings,
+    SpecError,
+    SupportsToDict,
+    compile,
+    compile_json,
+    operators,
+    validate,
+)
 from cqrs_mongo_spec.compat import MongoQueryBuilder
 
 
@@ -93,6 +103,17 @@ def main() -> None:
     else:
         raise AssertionError("no SpecError")
     assert errors_of({"op": "=", "attr": "status"}) == [("missing_field", "val"), ("invalid_option", "options.limit")]
+
+    settings: Settings = {"max_nodes": 100, "allowed_fields": ["region", "total", "status"]}
+    orders = Compiler(**settings)
+    prepared: CompiledQuery = orders.compile(spec, {"limit": 20})
+    assert prepared.limit == 20 and prepared.filter == compile(spec, **settings).filter
+    prepared_text: str = orders.compile_json(json.dumps(spec))
+    assert json.loads(prepared_text)["filter"] == json.loads(compile_json(json.dumps(spec)))["filter"]
+    assert orders.validate({"op": "=", "attr": "password", "val": 1})[0]["code"] == "field_not_allowed"
+    with_schema = Compiler(schema={"fields": [{"name": "status", "type": "string", "values": ["placed", "paid"]}]})
+    fields: list[dict[str, Any]] = with_schema.querybuilder_fields()
+    assert [field["name"] for field in fields] == ["status"]
 
     names: list[str] = [str(op["name"]) for op in operators() if op["supported"]]
     assert "between" in names and names == [str(op["name"]) for op in cqrs_mongo_spec.operators() if op["supported"]]
