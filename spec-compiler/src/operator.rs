@@ -164,6 +164,9 @@ pub enum ValueShape {
 impl Operator {
     /// Looks an operator up by name or alias, ignoring ASCII case.
     pub fn parse(name: &str) -> Option<Operator> {
+        if !name.bytes().any(|b| b.is_ascii_uppercase()) {
+            return Operator::lookup(name); // already lower case: the usual spelling
+        }
         let mut buf = [0u8; 24];
         let bytes = name.as_bytes();
         if bytes.len() > buf.len() {

@@ -179,6 +179,7 @@ fn take(left: &mut usize, bytes: usize) -> bool {
 }
 
 /// A value's own bytes, not counting its children: brackets, commas, keys with quotes and colon.
+#[inline]
 fn own_bytes(value: &Value) -> usize {
     match value {
         Value::Null | Value::Bool(true) => 4,
@@ -191,28 +192,35 @@ fn own_bytes(value: &Value) -> usize {
 }
 
 fn exceeds(value: &Value, left: &mut usize, depth: usize) -> bool {
+    // Scalars are counted in place and taken from `left` once per container: most of a spec's
+    // values are scalars, and this pass runs on every compile of a `Value`.
+    let scalar = |item: &Value| match item {
+        Value::Array(_) | Value::Object(_) => None,
+        scalar => Some(own_bytes(scalar)),
+    };
     match value {
         Value::Array(items) if depth < MAX_JSON_DEPTH => {
-            if take(left, 2 + items.len().saturating_sub(1)) {
-                return true;
-            }
+            let mut bytes = 2 + items.len().saturating_sub(1);
             for item in items {
-                if exceeds(item, left, depth + 1) {
-                    return true;
+                match scalar(item) {
+                    Some(n) => bytes += n,
+                    None if exceeds(item, left, depth + 1) => return true,
+                    None => {}
                 }
             }
-            false
+            take(left, bytes)
         }
         Value::Object(map) if depth < MAX_JSON_DEPTH => {
-            if take(left, 2 + map.len().saturating_sub(1)) {
-                return true;
-            }
+            let mut bytes = 2 + map.len().saturating_sub(1);
             for (key, item) in map {
-                if take(left, key.len() + 3) || exceeds(item, left, depth + 1) {
-                    return true;
+                bytes += key.len() + 3;
+                match scalar(item) {
+                    Some(n) => bytes += n,
+                    None if exceeds(item, left, depth + 1) => return true,
+                    None => {}
                 }
             }
-            false
+            take(left, bytes)
         }
         Value::Array(_) | Value::Object(_) => exceeds_iteratively(value, left),
         scalar => take(left, own_bytes(scalar)),
