@@ -167,17 +167,18 @@ fn check_keys<'a>(node: &'a Map<String, Value>, allowed: &[&str], op: Operator, 
     for key in node.keys() {
         if !allowed.contains(&key.as_str()) {
             ok = false;
-            diag.error_at_key(
-                key,
-                ErrorCode::UnknownKey,
-                format!("{:?} nodes take only {}; unexpected key {key:?}", op.name(), quoted_list(allowed)),
-            );
+            unknown_key(key, allowed, op, diag);
             if diag.stop() {
                 return false;
             }
         }
     }
     ok
+}
+
+fn unknown_key<'a>(key: &'a str, allowed: &[&str], op: Operator, diag: &mut Diag<'a>) {
+    let message = format!("{:?} nodes take only {}; unexpected key {key:?}", op.name(), quoted_list(allowed));
+    diag.error_at_key(key, ErrorCode::UnknownKey, message);
 }
 
 fn parse_group<'a>(
@@ -290,11 +291,27 @@ fn parse_not<'a>(
 }
 
 fn parse_leaf<'a>(op: Operator, node: &'a Map<String, Value>, diag: &mut Diag<'a>) -> Option<Spec<'a>> {
-    let mut ok = check_keys(node, &["op", "attr", "val", "value_type"], op, diag);
-    if diag.stop() {
-        return None;
+    // One pass over the node's keys: the known ones into their slots, the others reported in
+    // key order (what `check_keys` and a lookup per key would find).
+    const KEYS: [&str; 4] = ["op", "attr", "val", "value_type"];
+    let mut ok = true;
+    let (mut attr_value, mut val, mut value_type_value) = (None, None, None);
+    for (key, value) in node {
+        match key.as_str() {
+            "op" => {}
+            "attr" => attr_value = Some(value),
+            "val" => val = Some(value),
+            "value_type" => value_type_value = Some(value),
+            _ => {
+                ok = false;
+                unknown_key(key, &KEYS, op, diag);
+            }
+        }
+        if diag.stop() {
+            return None;
+        }
     }
-    let attr = match field(node, "attr") {
+    let attr = match attr_value {
         Some(Value::String(attr)) => Some(attr.as_str()),
         Some(other) => {
             diag.error_at_key(
@@ -312,7 +329,6 @@ fn parse_leaf<'a>(op: Operator, node: &'a Map<String, Value>, diag: &mut Diag<'a
     if diag.stop() {
         return None;
     }
-    let val = field(node, "val");
     if val.is_none() && op.value_shape() != crate::operator::ValueShape::Flag {
         diag.error_at_key("val", ErrorCode::MissingField, format!("{:?} needs a \"val\"", op.name()));
         ok = false;
@@ -320,7 +336,7 @@ fn parse_leaf<'a>(op: Operator, node: &'a Map<String, Value>, diag: &mut Diag<'a
             return None;
         }
     }
-    let value_type = match field(node, "value_type") {
+    let value_type = match value_type_value {
         None | Some(Value::Null) => None,
         Some(Value::String(name)) => match ValueType::parse(name) {
             Some(value_type) => Some(value_type),
