@@ -14,7 +14,7 @@ use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bson::{Document, doc};
 use cqrs_mongo_persistence::{
-    Alone, Connection, EventStore, EventStream, ExpectedVersion, JobQueue, NewEvent, NewJob, Outbox, OutboxMessage,
+    Alone, Connection, EventStore, EventStream, ExpectedVersion, JobQueue, NewEvent, Outbox, OutboxMessage,
     PoolOptions, PositionAllocation,
 };
 use futures::{FutureExt, TryStreamExt};
@@ -179,51 +179,21 @@ async fn units_of_work(db: &Connection) {
     }
 }
 
+#[path = "support/claims.rs"]
+mod support_claims;
+
 async fn claims(db: &Connection, workers: usize, batch: usize) -> f64 {
     fresh(db).await;
     let jobs = JobQueue::new(db);
-    for i in 0..JOBS {
-        jobs.enqueue(NewJob::new(format!("j{i}"), "work", doc! { "i": i as i64 }), Alone).await.unwrap();
-    }
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..workers)
-        .map(|w| {
-            let jobs = jobs.clone();
-            tokio::spawn(async move {
-                let (worker, mut done) = (format!("w{w}"), 0_usize);
-                loop {
-                    let claimed = if batch == 1 {
-                        jobs.claim(&worker, &["work"], Duration::from_secs(60)).await.unwrap().into_iter().collect()
-                    } else {
-                        jobs.claim_batch(&worker, &["work"], Duration::from_secs(60), batch).await.unwrap()
-                    };
-                    if claimed.is_empty() {
-                        return done;
-                    }
-                    for job in claimed {
-                        jobs.complete(&job).await.unwrap();
-                        done += 1;
-                    }
-                }
-            })
-        })
-        .collect();
-    let mut done = 0;
-    for task in tasks {
-        done += task.await.unwrap();
-    }
-    assert_eq!(done, JOBS, "every job claimed once");
-    done as f64 / start.elapsed().as_secs_f64()
+    support_claims::enqueue(&jobs, JOBS).await;
+    support_claims::claims_per_second(&jobs, JOBS, workers, batch).await
 }
 
 /// The server's own scaling for the same work without a queue: each worker updates its own
 /// share of the jobs by id (`PENDING` → `RUNNING`, then `COMPLETED`), so nothing is contended.
 async fn raw_claims(db: &Connection, workers: usize) -> f64 {
     fresh(db).await;
-    let jobs = JobQueue::new(db);
-    for i in 0..JOBS {
-        jobs.enqueue(NewJob::new(format!("j{i}"), "work", doc! { "i": i as i64 }), Alone).await.unwrap();
-    }
+    support_claims::enqueue(&JobQueue::new(db), JOBS).await;
     let collection = db.database().collection::<Document>("background_jobs");
     let ids: Vec<bson::Bson> = collection
         .find(doc! {})
@@ -255,12 +225,7 @@ async fn raw_claims(db: &Connection, workers: usize) -> f64 {
             })
         })
         .collect();
-    let mut done = 0;
-    for task in tasks {
-        done += task.await.unwrap();
-    }
-    assert_eq!(done, JOBS, "every job claimed once");
-    done as f64 / start.elapsed().as_secs_f64()
+    support_claims::per_second(tasks, JOBS, start).await
 }
 
 async fn job_claims(db: &Connection) {

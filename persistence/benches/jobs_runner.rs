@@ -3,54 +3,25 @@
 //!
 //! `bash scripts/bench-persistence.sh jobs_runner` (starts secantusd-rs, sets MONGODB_URI).
 
-use std::time::{Duration, Instant};
+use std::time::Instant;
 
 use bson::{DateTime, Document, doc};
 use cqrs_mongo_persistence::{
-    Alone, Connection, EventStore, JobQueue, NewJob, PoolOptions, Projection, ProjectionRunner, Result, StoredEvent,
-    Write,
+    Connection, EventStore, JobQueue, PoolOptions, Projection, ProjectionRunner, Result, StoredEvent, Write,
 };
 
 const JOBS: usize = 4_000;
 const EVENTS: i64 = 20_000;
 
+#[path = "support/claims.rs"]
+mod claims;
+
 async fn claims_per_second(db: &Connection, workers: usize, batch: usize) -> f64 {
     db.database().collection::<Document>("background_jobs").drop().await.unwrap();
     db.ensure_indexes(&JobQueue::indexes()).await.unwrap();
     let jobs = JobQueue::new(db);
-    for i in 0..JOBS {
-        jobs.enqueue(NewJob::new(format!("j{i}"), "work", doc! { "i": i as i64 }), Alone).await.unwrap();
-    }
-    let start = Instant::now();
-    let tasks: Vec<_> = (0..workers)
-        .map(|w| {
-            let jobs = jobs.clone();
-            tokio::spawn(async move {
-                let worker = format!("w{w}");
-                let mut done = 0_usize;
-                loop {
-                    let claimed = if batch == 1 {
-                        jobs.claim(&worker, &["work"], Duration::from_secs(60)).await.unwrap().into_iter().collect()
-                    } else {
-                        jobs.claim_batch(&worker, &["work"], Duration::from_secs(60), batch).await.unwrap()
-                    };
-                    if claimed.is_empty() {
-                        return done;
-                    }
-                    for job in claimed {
-                        jobs.complete(&job).await.unwrap();
-                        done += 1;
-                    }
-                }
-            })
-        })
-        .collect();
-    let mut done = 0;
-    for task in tasks {
-        done += task.await.unwrap();
-    }
-    assert_eq!(done, JOBS);
-    done as f64 / start.elapsed().as_secs_f64()
+    claims::enqueue(&jobs, JOBS).await;
+    claims::claims_per_second(&jobs, JOBS, workers, batch).await
 }
 
 /// Counts events per stream: one `$inc` per event.

@@ -87,21 +87,7 @@ impl EventStore {
                 actual: Some(current),
             });
         }
-        let last = match self.allocation {
-            super::PositionAllocation::Reserved if uow.is_transactional() => {
-                // Outside the transaction: concurrent units of work do not meet on the counter.
-                let last = self.take_positions(fresh.len() as i64, None).await?;
-                uow.reserved(crate::uow::Reservation {
-                    burnt: self.burnt.clone(),
-                    first: last - fresh.len() as i64 + 1,
-                    last,
-                    at: std::time::Instant::now(),
-                    limit: self.reservation_limit(),
-                });
-                last
-            }
-            _ => self.take_positions(fresh.len() as i64, uow.session().await.get()).await?,
-        };
+        let last = self.allocate_positions(fresh.len() as i64, uow, uow.session().await.get()).await?;
         let first = last - fresh.len() as i64 + 1;
         let now = DateTime::now();
         let documents: Vec<Document> = fresh
@@ -147,6 +133,31 @@ impl EventStore {
             return Err(cross);
         }
         Ok(last.map(|d| int(d.get("version"))).unwrap_or(0))
+    }
+
+    /// `count` positions for events inserted in `uow` (`session` is its session, if any), the
+    /// last returned. With [`PositionAllocation::Reserved`](super::PositionAllocation::Reserved)
+    /// and a transaction they are reserved outside it, so concurrent transactions do not meet on
+    /// the counter, and handed to the unit of work, which burns them unless it commits; else
+    /// the counter is incremented in the session.
+    pub(super) async fn allocate_positions(
+        &self,
+        count: i64,
+        uow: &UnitOfWork,
+        session: Option<&mut mongodb::ClientSession>,
+    ) -> Result<i64> {
+        if self.allocation != super::PositionAllocation::Reserved || !uow.is_transactional() {
+            return Ok(self.take_positions(count, session).await?);
+        }
+        let last = self.take_positions(count, None).await?;
+        uow.reserved(crate::uow::Reservation {
+            burnt: self.burnt.clone(),
+            first: last - count + 1,
+            last,
+            at: std::time::Instant::now(),
+            limit: self.reservation_limit(),
+        });
+        Ok(last)
     }
 
     /// Increments the legacy counter by `count` (inside the transaction of `session`); the new

@@ -295,22 +295,9 @@ impl EventStore {
         if count == 0 {
             return Ok(batch.iter().map(|_| Decision::Alone).collect());
         }
-        let last = match self.allocation {
-            // Outside the batch's transaction, as for units of work: the batches of several
-            // processes do not meet on the counter; a batch that fails burns its positions.
-            super::PositionAllocation::Reserved => {
-                let last = self.take_positions(count as i64, None).await?;
-                uow.reserved(crate::uow::Reservation {
-                    burnt: self.burnt.clone(),
-                    first: last - count as i64 + 1,
-                    last,
-                    at: std::time::Instant::now(),
-                    limit: self.reservation_limit(),
-                });
-                last
-            }
-            super::PositionAllocation::InTransaction => self.take_positions(count as i64, Some(&mut *session)).await?,
-        };
+        // With `Reserved`, before the batch's transaction: the batches of several processes do
+        // not meet on the counter, and a batch that fails burns its positions.
+        let last = self.allocate_positions(count as i64, uow, Some(&mut *session)).await?;
         let mut position = last - count as i64;
         let now = DateTime::now();
         let mut documents = Vec::with_capacity(count);

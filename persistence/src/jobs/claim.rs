@@ -68,18 +68,7 @@ impl JobQueue {
         max: usize,
     ) -> Result<Vec<ClaimedJob>> {
         loop {
-            let mut ids = self.dispenser.take(queues, max);
-            if ids.is_empty() {
-                // One lookup at a time: a worker that waited takes what the lookup found.
-                let _refilling = self.dispenser.refilling().await;
-                ids = self.dispenser.take(queues, max);
-                if ids.is_empty() {
-                    let batch = dispenser::BATCH.max(i64::try_from(max).unwrap_or(i64::MAX));
-                    let mut candidates = self.candidates(queues, now, batch).await?;
-                    ids = candidates.drain(..max.min(candidates.len())).collect();
-                    self.dispenser.fill(queues, candidates);
-                }
-            }
+            let ids = self.next_candidates(queues, now, max).await?;
             if ids.is_empty() {
                 return Ok(Vec::new());
             }
@@ -120,24 +109,8 @@ impl JobQueue {
         lease: Duration,
     ) -> Result<Option<ClaimedJob>> {
         loop {
-            let id = match self.dispenser.next(queues) {
-                Some(id) => id,
-                None => {
-                    // One lookup at a time: a worker that waited takes what the lookup found.
-                    let _refilling = self.dispenser.refilling().await;
-                    match self.dispenser.next(queues) {
-                        Some(id) => id,
-                        None => {
-                            let mut candidates = self.candidates(queues, now, dispenser::BATCH).await?;
-                            if candidates.is_empty() {
-                                return Ok(None);
-                            }
-                            let first = candidates.remove(0);
-                            self.dispenser.fill(queues, candidates);
-                            first
-                        }
-                    }
-                }
+            let Some(id) = self.next_candidates(queues, now, 1).await?.pop() else {
+                return Ok(None);
             };
             let mut this = doc! { "_id": id };
             this.extend(self.due(queues, now));
@@ -150,6 +123,26 @@ impl JobQueue {
                 return Ok(Some(claimed_job(claimed)));
             }
         }
+    }
+
+    /// Up to `max` candidates for this claim, from the process's candidates; when none is left,
+    /// one worker at a time looks them up (a worker that waited takes what that lookup found).
+    /// Empty when no job is due.
+    async fn next_candidates(&self, queues: &[&str], now: DateTime, max: usize) -> Result<Vec<Bson>> {
+        let ids = self.dispenser.take(queues, max);
+        if !ids.is_empty() {
+            return Ok(ids);
+        }
+        let _refilling = self.dispenser.refilling().await;
+        let ids = self.dispenser.take(queues, max);
+        if !ids.is_empty() {
+            return Ok(ids);
+        }
+        let batch = dispenser::BATCH.max(i64::try_from(max).unwrap_or(i64::MAX));
+        let mut candidates = self.candidates(queues, now, batch).await?;
+        let ids = candidates.drain(..max.min(candidates.len())).collect();
+        self.dispenser.fill(queues, candidates);
+        Ok(ids)
     }
 
     /// The ids of up to `max` eligible jobs, in claim order.

@@ -41,11 +41,6 @@ struct Candidates {
 }
 
 impl Dispenser {
-    /// The next candidate for `queues`, unless there is none fresh.
-    pub(super) fn next(&self, queues: &[&str]) -> Option<Bson> {
-        self.take(queues, 1).pop()
-    }
-
     /// Up to `max` next candidates for `queues` (none when there is none fresh).
     pub(super) fn take(&self, queues: &[&str], max: usize) -> Vec<Bson> {
         let mut held = self.candidates.lock().unwrap_or_else(PoisonError::into_inner);
@@ -82,19 +77,24 @@ impl Dispenser {
 mod tests {
     use super::*;
 
+    /// The next candidate for `queues`, unless there is none fresh.
+    fn next(dispenser: &Dispenser, queues: &[&str]) -> Option<Bson> {
+        dispenser.take(queues, 1).pop()
+    }
+
     #[test]
     fn candidates_are_handed_out_once_in_order_for_their_queues_only() {
         let dispenser = Dispenser::default();
-        assert_eq!(dispenser.next(&["mail"]), None);
+        assert_eq!(next(&dispenser, &["mail"]), None);
         dispenser.fill(&["mail"], vec![Bson::from("a"), Bson::from("b")]);
-        assert_eq!(dispenser.next(&["reports"]), None, "other queues look up their own");
+        assert_eq!(next(&dispenser, &["reports"]), None, "other queues look up their own");
         dispenser.fill(&["mail"], vec![Bson::from("a"), Bson::from("b")]);
-        assert_eq!(dispenser.next(&["mail"]), Some(Bson::from("a")));
-        assert_eq!(dispenser.next(&["mail"]), Some(Bson::from("b")));
-        assert_eq!(dispenser.next(&["mail"]), None);
+        assert_eq!(next(&dispenser, &["mail"]), Some(Bson::from("a")));
+        assert_eq!(next(&dispenser, &["mail"]), Some(Bson::from("b")));
+        assert_eq!(next(&dispenser, &["mail"]), None);
         dispenser.fill(&["mail"], vec![Bson::from("c"), Bson::from("d"), Bson::from("e")]);
         assert_eq!(dispenser.take(&["mail"], 2), [Bson::from("c"), Bson::from("d")]);
         dispenser.clear();
-        assert_eq!(dispenser.next(&["mail"]), None);
+        assert_eq!(next(&dispenser, &["mail"]), None);
     }
 }
