@@ -45,6 +45,7 @@ mod out;
 mod plan;
 mod rules;
 mod schema;
+mod schema_json;
 mod settings;
 mod spec;
 mod values;

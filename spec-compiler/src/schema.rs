@@ -314,29 +314,6 @@ impl FieldSchema {
         });
         Value::Array(fields.collect())
     }
-
-    /// Reads a schema document as the packages receive it; a document that is not a schema, or
-    /// an unusable schema, is `invalid_option` at `schema` (and the offending key below it).
-    pub fn from_json(value: &Value) -> Result<FieldSchema, crate::SpecError> {
-        use crate::error::{ErrorCode, PathSegment, SpecError};
-        let schema: FieldSchema = serde_path_to_error::deserialize(value).map_err(|err| {
-            let mut path = vec![PathSegment::Key("schema".into())];
-            for segment in err.path().iter() {
-                match segment {
-                    serde_path_to_error::Segment::Seq { index } => path.push(PathSegment::Index(*index)),
-                    serde_path_to_error::Segment::Map { key } => path.push(PathSegment::Key(key.clone())),
-                    _ => {}
-                }
-            }
-            SpecError::new(ErrorCode::InvalidOption, path, err.inner().to_string())
-        })?;
-        match schema.problem() {
-            Some(problem) => {
-                Err(SpecError::new(ErrorCode::InvalidOption, vec![PathSegment::Key("schema".into())], problem))
-            }
-            None => Ok(schema),
-        }
-    }
 }
 
 #[cfg(test)]

@@ -1,13 +1,15 @@
 //! Compiler settings as the npm and pip packages receive them: one JSON object, read into
-//! [`CompilerConfig`] by serde, so every runtime accepts exactly the same settings. Keys may
+//! [`CompilerConfig`] setting by setting, so every runtime accepts exactly the same settings. Keys may
 //! be spelled as in Rust (`max_depth`, what Python passes) or in camelCase (`maxDepth`, what
 //! JavaScript passes); `null` means "not set". Every problem is `invalid_option` at
 //! `settings.<key>` (nested: `settings.regex.<key>`), in the spelling the caller used.
 
+use serde::Deserialize;
 use serde_json::{Map, Value};
 
-use crate::config::{CompilerConfig, ConfigError};
+use crate::config::{CompilerConfig, ConfigError, RegexPolicy};
 use crate::error::{ErrorCode, PathSegment, SpecError};
+use crate::schema_json::read_schema;
 
 /// The settings keys, in Rust spelling with the camelCase one.
 const KEYS: [(&str, &str); 10] = [
@@ -64,6 +66,26 @@ fn spelled<'a>(object: &'a Map<String, Value>, rust: &'a str) -> &'a str {
     if object.contains_key(camel) { camel } else { rust }
 }
 
+/// `value` read as a `T`, or `invalid_option` at `path` with serde's message.
+fn read<'a, T: Deserialize<'a>>(value: &'a Value, path: &[&str]) -> Result<T, SpecError> {
+    T::deserialize(value).map_err(|err| invalid(path, err.to_string()))
+}
+
+/// The regex policy of a (normalised) `regex` object; `object` is its object as the caller
+/// spelled it, for error paths.
+fn regex_policy(normal: &Map<String, Value>, object: &Map<String, Value>) -> Result<RegexPolicy, SpecError> {
+    let mut policy = RegexPolicy::default();
+    for (key, value) in normal {
+        let path = ["regex", spelled(object, key)];
+        match key.as_str() {
+            "enabled" => policy.enabled = read(value, &path)?,
+            "max_len" => policy.max_len = read(value, &path)?,
+            _ => policy.allow_backtracking = read(value, &path)?,
+        }
+    }
+    Ok(policy)
+}
+
 impl CompilerConfig {
     /// The settings of a JSON object (see the module docs); `null` gives the defaults. Keys
     /// that belong to a package (the npm package's `output`) are its to remove first.
@@ -73,33 +95,31 @@ impl CompilerConfig {
             Value::Object(object) => object,
             _ => return Err(invalid(&[], "settings must be an object")),
         };
-        let mut normal = normalise(object, &KEYS, &[])?;
-        if let Some(regex) = normal.get_mut("regex") {
-            let Value::Object(policy) = regex else {
-                return Err(invalid(&[spelled(object, "regex")], "regex must be an object"));
-            };
-            *regex = Value::Object(normalise(policy, &REGEX_KEYS, &["regex"])?);
-        }
-        let config: CompilerConfig = serde_path_to_error::deserialize(Value::Object(normal)).map_err(|err| {
-            let keys: Vec<String> =
-                err.path()
-                    .iter()
-                    .filter_map(|segment| match segment {
-                        serde_path_to_error::Segment::Map { key }
-                        | serde_path_to_error::Segment::Enum { variant: key } => Some(key.clone()),
-                        _ => None,
-                    })
-                    .collect();
-            let first = keys.first().map(|k| spelled(object, k).to_owned());
-            let mut path: Vec<String> = first.into_iter().collect();
-            if let (Some(nested), Value::Object(regex)) =
-                (keys.get(1), object.get(spelled(object, "regex")).unwrap_or(&Value::Null))
-            {
-                path.push(spelled(regex, nested).to_owned());
+        let mut config = CompilerConfig::default();
+        // Each setting is read on its own, so every problem is reported at its own key.
+        for (key, value) in &normalise(object, &KEYS, &[])? {
+            let path = [spelled(object, key)];
+            match key.as_str() {
+                "max_depth" => config.max_depth = read(value, &path)?,
+                "max_nodes" => config.max_nodes = read(value, &path)?,
+                "max_list_len" => config.max_list_len = read(value, &path)?,
+                "allowed_fields" => config.allowed_fields = Some(read(value, &path)?),
+                "allowed_operators" => config.allowed_operators = Some(read(value, &path)?),
+                "denied_operators" => config.denied_operators = read(value, &path)?,
+                "max_string_len" => config.max_string_len = read(value, &path)?,
+                "max_spec_len" => config.max_spec_len = read(value, &path)?,
+                "regex" => {
+                    let Value::Object(policy) = value else {
+                        return Err(invalid(&path, "regex must be an object"));
+                    };
+                    config.regex = regex_policy(&normalise(policy, &REGEX_KEYS, &["regex"])?, policy)?;
+                }
+                _ => {
+                    let at = [PathSegment::Key("settings".into()), PathSegment::Key(path[0].to_owned())];
+                    config.schema = Some(read_schema(value, &at)?);
+                }
             }
-            let path: Vec<&str> = path.iter().map(String::as_str).collect();
-            invalid(&path, err.inner().to_string())
-        })?;
+        }
         config.validate().map_err(|err: ConfigError| invalid(&[spelled(object, err.setting())], err.to_string()))?;
         Ok(config)
     }

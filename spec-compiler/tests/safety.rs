@@ -40,6 +40,26 @@ fn catastrophic_patterns_are_refused_by_default_and_allowed_on_request() {
     assert!(strict.compile(&json!({"op": "iregex", "attr": "note", "val": "^urgent"})).is_ok());
 }
 
+/// MongoDB runs PCRE; a pattern the checks would read otherwise than PCRE could hide a
+/// catastrophic shape from them.
+#[test]
+fn patterns_are_checked_as_pcre_reads_them() {
+    let strict = Compiler::default();
+    // PCRE: the class `[[a]`, then `(b+)+`, then `]`; a nested-class reading sees one class.
+    assert_eq!(refusal(&strict, &regex("[[a](b+)+]")), (ErrorCode::InvalidRegex, "<root>.val".into()));
+    // PCRE's \v holds \n, its \h holds \t, and `&&` in a class is two characters.
+    for pattern in ["(\\v|\\n)+$", "(\\h|\\t)+$", "([a&&b]|&)+$"] {
+        assert_eq!(refusal(&strict, &regex(pattern)), (ErrorCode::UnsafeRegex, "<root>.val".into()), "{pattern}");
+    }
+    // Mistakes PCRE refuses, wherever they are.
+    for pattern in ["[\\d-z]", "(?=x)[z-a]", "a*{2,1}", "[--(]"] {
+        assert_eq!(refusal(&strict, &regex(pattern)), (ErrorCode::InvalidRegex, "<root>.val".into()), "{pattern}");
+    }
+    for pattern in ["[[:alpha:]_-]+$", "[\\[\\]]+", "([a-c]|[d-f])+$", "[]a]"] {
+        assert!(strict.compile(&regex(pattern)).is_ok(), "{pattern}");
+    }
+}
+
 #[test]
 fn regex_operators_can_be_switched_off_or_bounded_in_length() {
     let off = Compiler::new(CompilerConfig::default().with_regex(RegexPolicy::disabled()));

@@ -166,3 +166,66 @@ fn the_schema_becomes_react_querybuilder_fields_offering_exactly_what_compiles()
     let bad = FieldSchema::from_json(&json!({"fields": [{"name": "a", "type": "decimals"}]})).unwrap_err();
     assert_eq!((bad.code(), bad.path_string()), (ErrorCode::InvalidOption, "<root>.schema.fields[0].type".into()));
 }
+
+/// The JSON reader of the packages (`FieldSchema::from_json`, the `schema` setting) reads what
+/// serde's derive reads, with serde's message, at the exact key.
+#[test]
+fn the_packages_read_schemas_as_serde_does_with_the_exact_path() {
+    let documents = [
+        (json!({"fields": []}), "<root>.schema"),
+        (json!({"fields": [{"name": "a", "type": "string", "label": null, "values": [1, "x", null]}]}), ""),
+        (json!({"fields": [{"name": "a", "type": "boolean", "items": null, "operators": ["=", "eq"]}]}), ""),
+        (json!({"fields": [{"name": "t", "type": "array", "items": "geoPoint", "path": "p.q"}]}), ""),
+        (json!(null), "<root>.schema"),
+        (json!({}), "<root>.schema"),
+        (json!({"fields": {}}), "<root>.schema.fields"),
+        (json!({"fields": [], "extra": 1}), "<root>.schema.extra"),
+        (json!({"fields": [{"name": "a", "type": "string"}, 7]}), "<root>.schema.fields[1]"),
+        (json!({"fields": [{"name": "a", "type": "string"}, {"type": "string"}]}), "<root>.schema.fields[1]"),
+        (json!({"fields": [{"name": "a"}]}), "<root>.schema.fields[0]"),
+        (json!({"fields": [{"name": 5, "type": "string"}]}), "<root>.schema.fields[0].name"),
+        (json!({"fields": [{"name": "a", "type": "strings"}]}), "<root>.schema.fields[0].type"),
+        (json!({"fields": [{"name": "a", "type": "array", "items": 1.5}]}), "<root>.schema.fields[0].items"),
+        (
+            json!({"fields": [{"name": "a", "type": "string", "operators": ["=", 2]}]}),
+            "<root>.schema.fields[0].operators",
+        ),
+        (json!({"fields": [{"name": "a", "type": "string", "values": "x"}]}), "<root>.schema.fields[0].values"),
+        (json!({"fields": [{"name": "a", "type": "string", "label": -1}]}), "<root>.schema.fields[0].label"),
+        (json!({"fields": [{"name": "a", "type": "string", "path": true}]}), "<root>.schema.fields[0].path"),
+        (json!({"fields": [{"name": "a", "type": "string", "colour": "red"}]}), "<root>.schema.fields[0].colour"),
+    ];
+    // serde's derive also reads a struct from a list of its values in order; a schema is only
+    // ever an object, and so is each field.
+    for (document, path, what) in [
+        (json!([[]]), "<root>.schema", "FieldSchema"),
+        (json!({"fields": [["a", "string"]]}), "<root>.schema.fields[0]", "FieldDef"),
+    ] {
+        assert!(serde_json::from_value::<FieldSchema>(document.clone()).is_ok());
+        let err = FieldSchema::from_json(&document).unwrap_err();
+        assert_eq!(err.path_string(), path);
+        assert_eq!(err.message(), format!("invalid type: sequence, expected struct {what}"));
+    }
+    for (document, path) in documents {
+        let by_serde = serde_json::from_value::<FieldSchema>(document.clone());
+        let ours = FieldSchema::from_json(&document);
+        match (by_serde, ours) {
+            (Ok(expected), Ok(read)) => assert_eq!(read, expected, "{document}"),
+            // An empty list of fields is a schema serde reads and the packages refuse as unusable.
+            (Ok(expected), Err(err)) => {
+                assert_eq!(expected.problem().as_deref(), Some(err.message()), "{document}");
+                assert_eq!(err.path_string(), path, "{document}");
+            }
+            (Err(expected), Err(err)) => {
+                assert_eq!((err.code(), err.path_string()), (ErrorCode::InvalidOption, path.to_owned()), "{document}");
+                // serde_json appends no position for values; the message is serde's own.
+                assert_eq!(err.message(), expected.to_string(), "{document}");
+            }
+            (Err(expected), Ok(_)) => panic!("{document}: serde refuses it ({expected}), the packages read it"),
+        }
+        // The `schema` setting reads the same way, below `settings`.
+        if let Err(err) = CompilerConfig::from_settings(&json!({ "schema": document })) {
+            assert_eq!(err.path_string(), path.replace("<root>.schema", "<root>.settings.schema"), "{document}");
+        }
+    }
+}

@@ -3,7 +3,7 @@
 //! an unbounded quantifier over alternatives that can start with the same character (`(a|ab)*`,
 //! `(\d|\w)+`). The pattern is parsed with fancy-regex's PCRE-like parser (its tree keeps every
 //! construct, lookaround and backreferences included); single-character classes are resolved
-//! to character ranges with regex-syntax to decide overlaps.
+//! to character ranges ([`char_class`]) to decide overlaps.
 //!
 //! The analysis is conservative in one direction only: a refused pattern really has one of
 //! these shapes. Atomic groups and possessive quantifiers cannot backtrack into and are exempt.
@@ -11,13 +11,36 @@
 //! input length, not exponentially.
 
 use fancy_regex::Expr;
-use regex_syntax::hir::{Class, HirKind};
+
+use super::char_class::{self, Class, Ranges};
 
 /// Why `pattern` can backtrack catastrophically, or `None`. A pattern that does not parse is
 /// `None` here (the syntax check reports it).
 pub(crate) fn backtracking_risk(pattern: &str) -> Option<String> {
-    let tree = fancy_regex::Expr::parse_tree(pattern).ok()?;
+    let tree = fancy_regex::Expr::parse_tree(&pcre_classes(pattern)).ok()?;
     risk(&tree.expr)
+}
+
+/// `pattern` with the class escapes PCRE and fancy-regex read differently replaced by a class
+/// the analysis leaves unknown: PCRE's `\h` is horizontal space (fancy-regex: a hex digit), its
+/// `\v` vertical space (fancy-regex: the one character VT).
+fn pcre_classes(pattern: &str) -> std::borrow::Cow<'_, str> {
+    if !pattern.contains(['h', 'H', 'v', 'V']) {
+        return pattern.into();
+    }
+    let mut out = String::with_capacity(pattern.len() + 8);
+    let mut chars = pattern.chars();
+    while let Some(c) = chars.next() {
+        out.push(c);
+        if c == '\\' {
+            match chars.next() {
+                Some('h' | 'H' | 'v' | 'V') => out.push_str("pZ"),
+                Some(next) => out.push(next),
+                None => {}
+            }
+        }
+    }
+    out.into()
 }
 
 fn risk(expr: &Expr) -> Option<String> {
@@ -99,35 +122,6 @@ fn overlapping_alternatives(expr: &Expr) -> bool {
     }
 }
 
-/// Sorted, inclusive code point ranges.
-#[derive(Debug, Clone, PartialEq)]
-struct Ranges(Vec<(u32, u32)>);
-
-impl Ranges {
-    fn any() -> Self {
-        Ranges(vec![(0, 0x10_FFFF)])
-    }
-
-    fn of_char(c: char, case_insensitive: bool) -> Self {
-        let mut ranges = vec![(c as u32, c as u32)];
-        if case_insensitive {
-            for other in c.to_lowercase().chain(c.to_uppercase()) {
-                ranges.push((other as u32, other as u32));
-            }
-        }
-        Ranges(ranges)
-    }
-
-    fn union(mut self, other: Ranges) -> Self {
-        self.0.extend(other.0);
-        self
-    }
-
-    fn intersects(&self, other: &Ranges) -> bool {
-        self.0.iter().any(|&(a0, a1)| other.0.iter().any(|&(b0, b1)| a0 <= b1 && b0 <= a1))
-    }
-}
-
 /// The characters `expr` can begin with; `None` when unknown (or when it can match nothing).
 fn first_chars(expr: &Expr) -> Option<Ranges> {
     match expr {
@@ -155,28 +149,19 @@ fn first_chars(expr: &Expr) -> Option<Ranges> {
             None
         }
         Expr::Alt(branches) => {
-            branches.iter().map(first_chars).try_fold(Ranges(Vec::new()), |acc, b| Some(acc.union(b?)))
+            branches.iter().map(first_chars).try_fold(Ranges::default(), |acc, b| Some(acc.union(b?)))
         }
         Expr::Repeat { child, .. } => first_chars(child),
         _ => None,
     }
 }
 
-/// The ranges of a one-character class delegated to regex-syntax (`[a-z]`, `\d`, `\w`).
-fn class_ranges(pattern: &str, case_insensitive: bool) -> Option<Ranges> {
-    let mut parser = regex_syntax::ParserBuilder::new().case_insensitive(case_insensitive).build();
-    let hir = parser.parse(pattern).ok()?;
-    match hir.kind() {
-        HirKind::Class(Class::Unicode(class)) => {
-            Some(Ranges(class.iter().map(|r| (r.start() as u32, r.end() as u32)).collect()))
-        }
-        HirKind::Class(Class::Bytes(class)) => {
-            Some(Ranges(class.iter().map(|r| (u32::from(r.start()), u32::from(r.end()))).collect()))
-        }
-        HirKind::Literal(literal) => {
-            std::str::from_utf8(&literal.0).ok()?.chars().next().map(|c| Ranges::of_char(c, case_insensitive))
-        }
-        _ => Some(Ranges::any()),
+/// The characters of a class (`[a-z]`, `\d`); `None` when they are not resolved, which is
+/// always the case for a case-insensitive class.
+fn class_ranges(class: &str, case_insensitive: bool) -> Option<Ranges> {
+    match char_class::read(class) {
+        Class::Known(ranges) if !case_insensitive => Some(ranges),
+        _ => None,
     }
 }
 
@@ -201,6 +186,12 @@ mod tests {
             "(x+x+)+y",
             "^(([a-z])+.)+[A-Z]([a-z])+$",
             "(?=(a+)+)b",
+            // PCRE's \v is vertical space and holds \n, its \h horizontal space and holds \t.
+            "(\\v|\\n)+$",
+            "(\\h|\\t)+$",
+            "([\\h]|\\t)+$",
+            // PCRE reads `&&` in a class as characters.
+            "([a&&b]|&)+$",
         ] {
             assert!(backtracking_risk(pattern).is_some(), "{pattern} should be refused");
         }
@@ -223,6 +214,9 @@ mod tests {
             "^urgent",
             "(\\d{3}-)?\\d{4}",
             "x(a|b|c)*y",
+            "([a-c]|[d-f])+$",
+            "([[:digit:]]|[[:alpha:]])+$",
+            "(\\\\h|a)+$",
         ] {
             assert_eq!(backtracking_risk(pattern), None, "{pattern} should pass");
         }
