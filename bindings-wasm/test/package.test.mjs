@@ -51,3 +51,15 @@ test('the packed tarball works from import and require', { timeout: 120_000 }, (
     rmSync(work, { recursive: true, force: true });
   }
 });
+
+// What a browser downloads: the module, gzipped at level 9, stays within 250 KB (a size, not a
+// time: the same build gives the same bytes on every machine).
+test('the WebAssembly module is at most 250 KB gzipped', async () => {
+  const { gzipSync } = await import('node:zlib');
+  const { readFileSync } = await import('node:fs');
+  for (const target of ['node', 'web']) {
+    const module = readFileSync(join(packageDir, 'pkg', target, 'cqrs_mongo_spec_bg.wasm'));
+    const gzipped = gzipSync(module, { level: 9 }).length;
+    assert.ok(gzipped <= 250_000, `${target}: ${gzipped} bytes gzipped`);
+  }
+});

@@ -262,3 +262,17 @@ fn pcre_mistakes_behind_what_regex_syntax_lacks_are_found() {
     assert!(regex_problem("(?<=x)a{3,2}").is_some());
     assert!(oracle_refuses("[z-a]") && !oracle_refuses("(?=x)[z-a]"));
 }
+
+proptest! {
+    #[test]
+    fn classes_listed_in_any_order_read_as_the_sorted_union(list in prop::collection::vec((0u32..300, 0u32..40), 1..200)) {
+        let pairs: Vec<(u32, u32)> = list.iter().map(|&(start, len)| (start, start + len)).collect();
+        let class: String = pairs.iter().map(|&(a, b)| format!("\\x{{{a:x}}}-\\x{{{b:x}}}")).collect();
+        let Class::Known(ranges) = char_class::read(&format!("[{class}]")) else { panic!("{class}") };
+        let mut expected: Vec<u32> = pairs.iter().flat_map(|&(a, b)| a..=b).collect();
+        expected.sort_unstable();
+        expected.dedup();
+        let read: Vec<u32> = ranges.pairs().iter().flat_map(|&(a, b)| a..=b).collect();
+        prop_assert_eq!(read, expected);
+    }
+}
