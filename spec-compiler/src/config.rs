@@ -310,18 +310,28 @@ pub(crate) fn field_path_problem(path: &str) -> Option<&'static str> {
     if path.len() > MAX_FIELD_PATH_LEN {
         return Some("a field path may be at most 1024 bytes long");
     }
-    if path.as_bytes().contains(&0) {
-        return Some("a field path may not contain a NUL byte");
-    }
-    for segment in path.split('.') {
-        if segment.is_empty() {
-            return Some("a field path may not have an empty segment");
+    // One pass over the bytes (this runs for every field of every spec). A NUL byte is reported
+    // before a segment's problem, wherever it is.
+    let mut segment_problem = None;
+    let mut at_segment_start = true;
+    for &byte in path.as_bytes() {
+        match byte {
+            0 => return Some("a field path may not contain a NUL byte"),
+            b'.' if at_segment_start => {
+                segment_problem = segment_problem.or(Some("a field path may not have an empty segment"));
+            }
+            b'.' => at_segment_start = true,
+            b'$' if at_segment_start => {
+                segment_problem = segment_problem.or(Some("a field path segment may not start with '$'"));
+                at_segment_start = false;
+            }
+            _ => at_segment_start = false,
         }
-        if segment.starts_with('$') {
-            return Some("a field path segment may not start with '$'");
-        }
     }
-    None
+    if at_segment_start {
+        return segment_problem.or(Some("a field path may not have an empty segment"));
+    }
+    segment_problem
 }
 
 /// Like [`field_path_problem`] for one segment (a key), which also may not contain a dot.
@@ -351,6 +361,32 @@ mod tests {
         assert_eq!(field_path_problem(&"x".repeat(1024)), None);
         assert!(key_problem("a.b").is_some());
         assert_eq!(key_problem("a$b"), None);
+    }
+
+    /// The reading this replaced (a NUL check, then each segment in order).
+    fn by_segments(path: &str) -> Option<&'static str> {
+        if path.is_empty() || path.len() > MAX_FIELD_PATH_LEN {
+            return field_path_problem(path);
+        }
+        if path.as_bytes().contains(&0) {
+            return Some("a field path may not contain a NUL byte");
+        }
+        for segment in path.split('.') {
+            if segment.is_empty() {
+                return Some("a field path may not have an empty segment");
+            }
+            if segment.starts_with('$') {
+                return Some("a field path segment may not start with '$'");
+            }
+        }
+        None
+    }
+
+    proptest::proptest! {
+        #[test]
+        fn one_pass_reports_what_reading_by_segments_did(path in "[a.$\\x00é]{0,12}") {
+            proptest::prop_assert_eq!(field_path_problem(&path), by_segments(&path), "{:?}", path);
+        }
     }
 
     #[test]

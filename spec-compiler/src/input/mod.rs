@@ -194,10 +194,16 @@ fn own_bytes(value: &Value) -> usize {
 fn exceeds(value: &Value, left: &mut usize, depth: usize) -> bool {
     // Scalars are counted in place and taken from `left` once per container: most of a spec's
     // values are scalars, and this pass runs on every compile of a `Value`.
-    let scalar = |item: &Value| match item {
-        Value::Array(_) | Value::Object(_) => None,
-        scalar => Some(own_bytes(scalar)),
-    };
+    #[inline(always)]
+    fn scalar(item: &Value) -> Option<usize> {
+        match item {
+            Value::Null | Value::Bool(true) => Some(4),
+            Value::Bool(false) => Some(5),
+            Value::Number(n) => Some(number_len(n)),
+            Value::String(s) => Some(s.len() + 2),
+            Value::Array(_) | Value::Object(_) => None,
+        }
+    }
     match value {
         Value::Array(items) if depth < MAX_JSON_DEPTH => {
             let mut bytes = 2 + items.len().saturating_sub(1);
@@ -242,15 +248,9 @@ fn exceeds_iteratively(value: &Value, left: &mut usize) -> bool {
     false
 }
 
+#[inline]
 fn number_len(n: &serde_json::Number) -> usize {
-    let digits = |mut v: u64| {
-        let mut count = 1;
-        while v >= 10 {
-            v /= 10;
-            count += 1;
-        }
-        count
-    };
+    let digits = |v: u64| v.checked_ilog10().map_or(1, |log| log as usize + 1);
     match (n.as_u64(), n.as_i64()) {
         (Some(u), _) => digits(u),
         (None, Some(i)) => 1 + digits(i.unsigned_abs()),

@@ -26,7 +26,7 @@ impl Out for RawWriter {
     type Output = RawDocumentBuf;
 
     fn new() -> Self {
-        RawWriter { buf: Vec::with_capacity(512), frames: Vec::with_capacity(16), deepest: 0 }
+        RawWriter { buf: Vec::with_capacity(1024), frames: Vec::with_capacity(16), deepest: 0 }
     }
 
     fn begin(&mut self, key: &str) {
@@ -154,27 +154,40 @@ impl RawWriter {
     }
 
     /// Writes the type byte and the key (the array index inside arrays).
+    #[inline]
     fn element(&mut self, element_type: u8, key: &str) {
-        self.buf.push(element_type);
-        match self.frames.last_mut().and_then(|frame| frame.next_index.as_mut()) {
-            Some(index) => {
-                let mut digits = [0u8; 10];
-                let mut n = *index;
-                let mut at = digits.len();
-                loop {
-                    at -= 1;
-                    digits[at] = b'0' + (n % 10) as u8;
-                    n /= 10;
-                    if n == 0 {
-                        break;
-                    }
-                }
-                *index += 1;
-                self.buf.extend_from_slice(&digits[at..]);
+        if let Some(index) = self.frames.last_mut().and_then(|frame| frame.next_index.as_mut()) {
+            let n = *index;
+            *index += 1;
+            if n < 10 {
+                self.buf.extend_from_slice(&[element_type, b'0' + n as u8, 0]);
+            } else {
+                self.indexed(element_type, n);
             }
-            None => self.buf.extend_from_slice(key.as_bytes()),
+            return;
         }
+        self.buf.reserve(key.len() + 2);
+        self.buf.push(element_type);
+        self.buf.extend_from_slice(key.as_bytes());
         self.buf.push(0);
+    }
+
+    /// An array element from index 10 on: its digits, written from the end of a scratch.
+    #[cold]
+    fn indexed(&mut self, element_type: u8, mut n: u32) {
+        let mut scratch = [0u8; 12];
+        let mut at = scratch.len() - 1;
+        loop {
+            at -= 1;
+            scratch[at] = b'0' + (n % 10) as u8;
+            n /= 10;
+            if n == 0 {
+                break;
+            }
+        }
+        at -= 1;
+        scratch[at] = element_type;
+        self.buf.extend_from_slice(&scratch[at..]);
     }
 }
 
