@@ -15,12 +15,15 @@ use axum::middleware::{Next, from_fn_with_state};
 use axum::response::{IntoResponse, Response};
 use http_body_util::{BodyExt, LengthLimitError, Limited};
 
-use crate::MAX_BODY;
 use crate::error::ApiError;
+use crate::{MAX_BODY, observe};
 
-/// `routes` with bodies read within `body` and handlers answering within `request`.
+/// `routes` with bodies read within `body` and handlers answering within `request`. The
+/// answers made here are logged as the router's are ([`observe::log_errors`]).
 pub fn bounded(routes: Router, body: Duration, request: Duration) -> Router {
-    routes.layer(from_fn_with_state(request, answer_within)).layer(from_fn_with_state(body, read_body_within))
+    let routes =
+        routes.layer(from_fn_with_state(request, answer_within)).layer(from_fn_with_state(body, read_body_within));
+    observe::log_errors(routes)
 }
 
 /// Reads the whole body (at most [`MAX_BODY`] bytes) within `limit`, then passes the request on.
@@ -52,8 +55,10 @@ async fn answer_within(State(limit): State<Duration>, request: Request, next: Ne
         Ok(response) => response,
         Err(_) => {
             let message = format!("the service did not answer within {}; try again", seconds(limit));
-            eprintln!("error: a request took longer than {}", seconds(limit));
-            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "request_timeout", message).into_response()
+            let cause = format!("the handler took longer than {} (its work is dropped)", seconds(limit));
+            ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "request_timeout", message)
+                .with_source(cause)
+                .into_response()
         }
     }
 }

@@ -3,9 +3,16 @@
 //! 413 when too large, 415 without a JSON content type); a command the database refused for
 //! what it asks 400 `query_refused` (the same input fails again, so it is the client's); a
 //! missing order 404; a concurrency conflict or an order in the wrong state 409; a database that
-//! does not answer 503 `database_unavailable` (try again); anything else 500 (logged, never
-//! shown to the client in detail). Answers the framework or the static files make without a
-//! JSON body get the same shape from [`json_errors`](crate::json_errors).
+//! does not answer 503 `database_unavailable` (try again); anything else 500 (never shown to
+//! the client in detail). Answers the framework or the static files make without a JSON body
+//! get the same shape from [`json_errors`](crate::json_errors).
+//!
+//! An [`ApiError`] keeps what caused it (its [`source`](ApiError::with_source), e.g. the
+//! driver's error) for the logs, not for the client: its response carries a [`Failure`] in its
+//! extensions, which [`observe`](crate::observe) logs in one place (as axum's error-handling
+//! example does), server errors with their source chain.
+
+use std::sync::Arc;
 
 use axum::extract::FromRequest;
 use axum::extract::rejection::{JsonRejection, PathRejection};
@@ -17,6 +24,9 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 use serde_json::{Value, json};
 
+/// What caused an error, for the logs (the client never sees it).
+pub type Source = Arc<dyn std::error::Error + Send + Sync>;
+
 /// An error response.
 #[derive(Debug)]
 pub struct ApiError {
@@ -24,12 +34,36 @@ pub struct ApiError {
     code: &'static str,
     path: Option<Vec<PathSegment>>,
     message: String,
+    source: Option<Source>,
+}
+
+/// What an error response carries in its extensions for [`observe`](crate::observe) to log:
+/// the answer the client got and, when known, what caused it.
+#[derive(Debug, Clone)]
+pub struct Failure {
+    /// The stable code of the answer.
+    pub code: &'static str,
+    /// The message the client got.
+    pub message: String,
+    /// The cause, with its own source chain.
+    pub source: Option<Source>,
 }
 
 impl ApiError {
     /// An error without a path: `status`, a stable snake_case `code`, a message for people.
     pub fn new(status: StatusCode, code: &'static str, message: impl Into<String>) -> Self {
-        ApiError { status, code, path: None, message: message.into() }
+        ApiError { status, code, path: None, message: message.into(), source: None }
+    }
+
+    /// 500 `internal` ("internal error"), caused by `source` (logged, not shown).
+    pub fn internal(source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        ApiError::new(StatusCode::INTERNAL_SERVER_ERROR, "internal", "internal error").with_source(source)
+    }
+
+    /// This error, caused by `source`: logged with its chain, never sent to the client.
+    pub fn with_source(mut self, source: impl Into<Box<dyn std::error::Error + Send + Sync>>) -> Self {
+        self.source = Some(Arc::from(source.into()));
+        self
     }
 
     /// 413: a body over `limit` bytes.
@@ -40,28 +74,28 @@ impl ApiError {
 
     /// A request the service refuses: `code` and the path of the offending value.
     pub fn bad_request(code: &'static str, path: Vec<PathSegment>, message: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::BAD_REQUEST, code, path: Some(path), message: message.into() }
+        ApiError { path: Some(path), ..ApiError::new(StatusCode::BAD_REQUEST, code, message) }
     }
 
     /// 404 for a missing order.
     pub fn not_found(what: impl Into<String>) -> Self {
-        ApiError { status: StatusCode::NOT_FOUND, code: "not_found", path: None, message: what.into() }
+        ApiError::new(StatusCode::NOT_FOUND, "not_found", what)
     }
 
     /// The HTTP status.
     pub fn status(&self) -> StatusCode {
         self.status
     }
+
+    /// The stable code.
+    pub fn code(&self) -> &'static str {
+        self.code
+    }
 }
 
 impl From<SpecError> for ApiError {
     fn from(err: SpecError) -> Self {
-        ApiError {
-            status: StatusCode::BAD_REQUEST,
-            code: err.code().as_str(),
-            path: Some(err.path().to_vec()),
-            message: err.message().to_owned(),
-        }
+        ApiError::bad_request(err.code().as_str(), err.path().to_vec(), err.message())
     }
 }
 
@@ -77,16 +111,14 @@ impl From<Error> for ApiError {
             err if err.is_refused() => (StatusCode::BAD_REQUEST, "query_refused"),
             _ => (StatusCode::INTERNAL_SERVER_ERROR, "internal"),
         };
-        if status.is_server_error() {
-            eprintln!("error: {err}");
-        }
-        // Server-side failures are logged above; the client learns what to do, not the details.
+        // Server-side failures are logged with the error (see `observe`); the client learns
+        // what to do, not the details.
         let message = match status {
             StatusCode::INTERNAL_SERVER_ERROR => "internal error".into(),
             StatusCode::SERVICE_UNAVAILABLE => "the database did not answer; try again".into(),
             _ => err.to_string(),
         };
-        ApiError { status, code, path: None, message }
+        ApiError::new(status, code, message).with_source(err)
     }
 }
 
@@ -96,7 +128,10 @@ impl IntoResponse for ApiError {
         if let Some(path) = self.path {
             body["path"] = serde_json::to_value(path).unwrap_or(Value::Null);
         }
-        (self.status, axum::Json(body)).into_response()
+        let mut response = (self.status, axum::Json(body)).into_response();
+        let failure = Failure { code: self.code, message: self.message, source: self.source };
+        response.extensions_mut().insert(failure);
+        response
     }
 }
 
@@ -126,7 +161,7 @@ fn json_rejection(rejection: JsonRejection) -> ApiError {
         StatusCode::UNSUPPORTED_MEDIA_TYPE => "unsupported_media_type",
         _ => "invalid_body",
     };
-    ApiError { status, code, path: None, message: rejection.body_text() }
+    ApiError::new(status, code, rejection.body_text())
 }
 
 /// An empty request body, for routes that take none: a body is refused (400, or 413 when too
@@ -141,16 +176,11 @@ impl<S: Send + Sync> FromRequest<S> for NoBody {
         let bytes = axum::body::Bytes::from_request(req, state).await.map_err(|rejection| {
             let status = rejection.status();
             let code = if status == StatusCode::PAYLOAD_TOO_LARGE { "body_too_large" } else { "invalid_body" };
-            ApiError { status, code, path: None, message: rejection.body_text() }
+            ApiError::new(status, code, rejection.body_text())
         })?;
         if !bytes.is_empty() {
             let message = "this route takes no request body";
-            return Err(ApiError {
-                status: StatusCode::BAD_REQUEST,
-                code: "unexpected_body",
-                path: None,
-                message: message.into(),
-            });
+            return Err(ApiError::new(StatusCode::BAD_REQUEST, "unexpected_body", message));
         }
         Ok(NoBody)
     }
@@ -172,7 +202,7 @@ impl<S: Send + Sync, T: DeserializeOwned + Send> axum::extract::FromRequestParts
 }
 
 fn path_rejection(rejection: PathRejection) -> ApiError {
-    ApiError { status: StatusCode::BAD_REQUEST, code: "invalid_path", path: None, message: rejection.body_text() }
+    ApiError::new(StatusCode::BAD_REQUEST, "invalid_path", rejection.body_text())
 }
 
 /// A successful JSON answer with a status.

@@ -23,14 +23,16 @@ async fn as_json(response: Response) -> Response {
         return response;
     }
     let (mut parts, _) = response.into_parts();
+    let mut error = ApiError::new(status, code_of(status), message_of(status));
     if status.is_server_error() {
-        eprintln!("error: a {status} answer without a JSON body (now answered as JSON)");
+        error = error.with_source(format!("a {status} answer without a JSON body (now answered as JSON)"));
     }
-    let answer = ApiError::new(status, code_of(status), message_of(status)).into_response();
-    let (answer, body) = answer.into_parts();
+    let (answer, body) = error.into_response().into_parts();
     parts.headers.remove(header::CONTENT_LENGTH);
     parts.headers.remove(header::CONTENT_ENCODING);
     parts.headers.extend(answer.headers);
+    // What to log (see `observe`).
+    parts.extensions.extend(answer.extensions);
     Response::from_parts(parts, body)
 }
 

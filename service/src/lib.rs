@@ -11,7 +11,9 @@
 //! - `GET /`: the page (`web/`) and the npm package it loads (`/pkg/`).
 //!
 //! Every answer that is not a success is JSON `{"code", "path"?, "message"}` ([`error`], and
-//! [`json_errors`] for what the framework and the static files answer); bodies are bounded
+//! [`json_errors`] for what the framework and the static files answer), logged in one place
+//! ([`observe`], which also carries a request's W3C `traceparent` into the events and outbox
+//! messages its handler writes); bodies are bounded
 //! ([`MAX_BODY`]); a path with a control character is refused before it reaches the file system
 //! ([`paths`]); a panic in a handler is a 500, never a dead connection. The binary serves the
 //! router with bounds on time and connections and a bounded stop ([`serve`], [`deadlines`],
@@ -22,6 +24,7 @@ pub mod background;
 pub mod deadlines;
 pub mod error;
 pub mod json_errors;
+pub mod observe;
 pub mod orders;
 pub mod paths;
 pub mod search;
@@ -35,7 +38,7 @@ use std::time::Duration;
 use axum::Router;
 use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
-use axum::response::Response;
+use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
 use cqrs_mongo_demo::{Order, order_store};
 use cqrs_mongo_persistence::aggregates::AggregateStore;
@@ -132,30 +135,26 @@ pub fn router(app: App, web: Option<(&Path, &Path)>) -> Router {
 
 /// What every route gets: bodies bounded at [`MAX_BODY`], a panic in a handler answered as a
 /// JSON 500 (the connection and the process go on), paths with control characters refused
-/// first, and every error answer in the JSON shape.
+/// first, every error answer in the JSON shape and logged, each request in a span and under
+/// its caller's trace context ([`observe`]).
 pub fn guarded(routes: Router) -> Router {
     let routes = routes
         .layer(DefaultBodyLimit::max(MAX_BODY))
-        .layer(CatchPanicLayer::custom(|_| {
-            eprintln!("error: a handler panicked");
-            answer(
-                StatusCode::INTERNAL_SERVER_ERROR,
-                serde_json::json!({"code": "internal", "message": "internal error"}),
-            )
+        .layer(CatchPanicLayer::custom(|panic: Box<dyn std::any::Any + Send>| {
+            let what =
+                panic.downcast_ref::<&str>().map(|s| s.to_string()).or_else(|| panic.downcast_ref::<String>().cloned());
+            ApiError::internal(format!("a handler panicked: {}", what.unwrap_or_default())).into_response()
         }))
         .layer(axum::middleware::from_fn(paths::refuse_control_characters));
-    json_errors::json_errors(routes)
+    observe::traced(observe::log_errors(json_errors::json_errors(routes)))
 }
 
 async fn not_found() -> ApiError {
     ApiError::not_found("no such route")
 }
 
-async fn method_not_allowed() -> Response {
-    answer(
-        StatusCode::METHOD_NOT_ALLOWED,
-        serde_json::json!({"code": "method_not_allowed", "message": "this route does not take that method"}),
-    )
+async fn method_not_allowed() -> ApiError {
+    ApiError::new(StatusCode::METHOD_NOT_ALLOWED, "method_not_allowed", "this route does not take that method")
 }
 
 /// `GET /health`: the process answers.
@@ -163,22 +162,28 @@ async fn health() -> Response {
     answer(StatusCode::OK, serde_json::json!({ "status": "ok" }))
 }
 
-/// `GET /ready`: 200 when the database answers `ping`, else 503.
-async fn ready(State(app): State<App>) -> Response {
-    match tokio::time::timeout(Duration::from_secs(2), app.db.health()).await {
-        Ok(Ok(health)) => answer(
+/// How long `GET /ready` waits for the database's answer to `ping`.
+pub const READY_TIMEOUT: Duration = Duration::from_secs(2);
+
+/// `GET /ready`: 200 when the database answers `ping`, else 503 `database_unavailable` in the
+/// common error shape (the driver's error is logged, not sent).
+async fn ready(State(app): State<App>) -> Result<Response, ApiError> {
+    let unavailable = || {
+        let message = "the database did not answer; the service is not ready";
+        ApiError::new(StatusCode::SERVICE_UNAVAILABLE, "database_unavailable", message)
+    };
+    match tokio::time::timeout(READY_TIMEOUT, app.db.health()).await {
+        Ok(Ok(health)) => Ok(answer(
             StatusCode::OK,
             serde_json::json!({
                 "status": "ready",
                 "ping_ms": health.latency.as_secs_f64() * 1000.0,
                 "replica_set": health.replica_set,
             }),
-        ),
-        Ok(Err(err)) => unavailable(err.to_string()),
-        Err(_) => unavailable("the database did not answer within 2 s".into()),
+        )),
+        Ok(Err(err)) => Err(unavailable().with_source(err)),
+        Err(_) => {
+            Err(unavailable().with_source(format!("no answer to ping within {}", deadlines::seconds(READY_TIMEOUT))))
+        }
     }
-}
-
-fn unavailable(message: String) -> Response {
-    answer(StatusCode::SERVICE_UNAVAILABLE, serde_json::json!({ "status": "unavailable", "message": message }))
 }

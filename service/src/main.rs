@@ -16,7 +16,9 @@
 //!   within this long again, prints `stopped` and exits 0.
 //!
 //! Durations are in seconds (`0.5` allowed). It prints `listening on http://…` once it accepts
-//! connections.
+//! connections (on standard output, as `stopped`). It logs through `tracing` on standard
+//! error, filtered by `RUST_LOG` (default `info`; `RUST_LOG=debug` adds the client errors,
+//! `cqrs_mongo_persistence=debug` the store operations and transactions).
 //!
 //! [`settings`]: cqrs_mongo_service::settings
 //! [`serve`]: cqrs_mongo_service::serve
@@ -26,6 +28,7 @@ use std::time::Duration;
 
 use cqrs_mongo_persistence::{Connection, PoolOptions};
 use cqrs_mongo_service::deadlines::seconds;
+use cqrs_mongo_service::observe::{chain, init_tracing};
 use cqrs_mongo_service::serve::serve;
 use cqrs_mongo_service::settings::Settings;
 use cqrs_mongo_service::{App, background, router};
@@ -36,10 +39,11 @@ type Failure = Box<dyn std::error::Error + Send + Sync>;
 const RUNTIME_SHUTDOWN: Duration = Duration::from_secs(1);
 
 fn main() -> ExitCode {
+    init_tracing();
     let runtime = match tokio::runtime::Builder::new_multi_thread().enable_all().build() {
         Ok(runtime) => runtime,
         Err(err) => {
-            eprintln!("error: cannot start the runtime: {err}");
+            tracing::error!(error = %chain(&err), "cannot start the runtime");
             return ExitCode::FAILURE;
         }
     };
@@ -48,7 +52,7 @@ fn main() -> ExitCode {
     match outcome {
         Ok(()) => ExitCode::SUCCESS,
         Err(err) => {
-            eprintln!("error: {err}");
+            tracing::error!(error = %chain(err.as_ref()), "the service could not start");
             ExitCode::FAILURE
         }
     }
@@ -73,8 +77,8 @@ async fn run() -> Result<(), Failure> {
     let grace = settings.limits.shutdown_grace;
     match tokio::time::timeout(grace, loops.stop()).await {
         Ok(Ok(())) => {}
-        Ok(Err(err)) => eprintln!("error: the background loops stopped with: {err}"),
-        Err(_) => eprintln!("error: the background loops did not stop within {}; left behind", seconds(grace)),
+        Ok(Err(err)) => tracing::error!(error = %chain(&err), "the background loops stopped with an error"),
+        Err(_) => tracing::error!("the background loops did not stop within {}; left behind", seconds(grace)),
     }
     println!("stopped");
     Ok(())

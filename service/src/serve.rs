@@ -104,7 +104,7 @@ pub async fn serve(listener: TcpListener, routes: Router, limits: Limits, stop: 
     }
     drop(listener);
     if tokio::time::timeout(limits.shutdown_grace, graceful.shutdown()).await.is_err() {
-        eprintln!("closing the connections still open after {}", seconds(limits.shutdown_grace));
+        tracing::warn!("closing the connections still open after {}", seconds(limits.shutdown_grace));
     }
     connections.abort_all();
     while connections.join_next().await.is_some() {}
@@ -145,6 +145,6 @@ async fn wait_after_failed_accept(err: io::Error) {
     if matches!(err.kind(), ConnectionAborted | ConnectionRefused | ConnectionReset) {
         return;
     }
-    eprintln!("error: accept: {err}");
+    tracing::error!(error = %err, "accept failed; accepting again in 1 s");
     tokio::time::sleep(Duration::from_secs(1)).await;
 }

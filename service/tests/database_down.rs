@@ -1,6 +1,7 @@
 //! The running binary when its database goes away: requests that need the database are a JSON
 //! 503 `database_unavailable` within `DB_TIMEOUT` (not after the driver's two minutes), the
-//! process itself still answers `/health`, and a stop still ends in `stopped` and exit 0. The
+//! process itself still answers `/health`, `/ready` is a 503 in the common error shape (its
+//! cause logged as an error), and a stop still ends in `stopped` and exit 0. The
 //! test starts its own embedded SecantusDB, to kill it.
 
 mod common;
@@ -50,7 +51,13 @@ async fn with_the_database_gone_requests_are_a_json_503_within_the_deadline_and_
         assert!(started.elapsed() < within, "{method} {path}: answered after {:?}", started.elapsed());
     }
     assert_eq!(request(service.addr, "GET", "/health", None).await.status, 200);
-    assert_eq!(request(service.addr, "GET", "/ready", None).await.status, 503);
+    // Not ready: the common error shape, the driver's error logged (not sent).
+    let ready = request(service.addr, "GET", "/ready", None).await;
+    assert_json_error(&ready, 503, "database_unavailable", false);
+    assert_eq!(ready.json().as_object().map(|body| body.len()), Some(2), "only code and message: {ready:?}");
+    let logged =
+        service.line_where("logging /ready's 503", |line| line.contains("/ready") && line.contains("503")).await;
+    assert!(logged.contains("ERROR") && logged.contains("cause="), "{logged}");
 
     service.terminate();
     let status = service.exited_within(BOUND).await;

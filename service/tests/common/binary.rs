@@ -90,6 +90,22 @@ impl Service {
         self.output.lock().unwrap().clone()
     }
 
+    /// The first line it printed that satisfies `wanted`, waiting for it (output comes through a
+    /// pipe); panics, showing the output, when none has within [`BOUND`] or 1 200 looks.
+    pub async fn line_where(&self, what: &str, wanted: impl Fn(&str) -> bool) -> String {
+        let started = std::time::Instant::now();
+        for _ in 0..1_200 {
+            if let Some(line) = self.output().lines().find(|line| wanted(line)) {
+                return line.to_owned();
+            }
+            if started.elapsed() > BOUND {
+                break;
+            }
+            tokio::time::sleep(Duration::from_millis(100)).await;
+        }
+        panic!("no line {what} in the output:\n{}", self.output())
+    }
+
     /// Sends SIGTERM.
     pub fn terminate(&self) {
         let pid = self.child.id().expect("the service is running").to_string();
@@ -214,10 +230,22 @@ pub async fn exchange(addr: SocketAddr, raw: &[u8]) -> Vec<u8> {
 
 /// `method path` with a JSON `body` (or none), on its own connection.
 pub async fn request(addr: SocketAddr, method: &str, path: &str, body: Option<&str>) -> Answer {
+    request_with(addr, method, path, &[], body).await
+}
+
+/// [`request`] with extra `headers` (name, value), sent as given.
+pub async fn request_with(
+    addr: SocketAddr,
+    method: &str,
+    path: &str,
+    headers: &[(&str, &str)],
+    body: Option<&str>,
+) -> Answer {
     let body = body.unwrap_or_default();
+    let extra: String = headers.iter().map(|(name, value)| format!("{name}: {value}\r\n")).collect();
     let raw = format!(
         "{method} {path} HTTP/1.1\r\nhost: {addr}\r\nconnection: close\r\ncontent-type: application/json\r\n\
-         content-length: {}\r\n\r\n{body}",
+         {extra}content-length: {}\r\n\r\n{body}",
         body.len()
     );
     let bytes = exchange(addr, raw.as_bytes()).await;
