@@ -26,8 +26,11 @@ pub const MAX_LIMIT: u64 = 100;
 #[derive(Debug, Deserialize)]
 #[serde(deny_unknown_fields)]
 pub struct Search {
-    /// The specification (field names from the schema).
-    pub spec: Box<RawValue>,
+    /// The specification (field names from the schema). Left out: every order (an empty
+    /// filter in the page). A spec that is there is compiled as it is: `null` or an empty group
+    /// is refused, as the compiler refuses them.
+    #[serde(default, deserialize_with = "present")]
+    pub spec: Option<Box<RawValue>>,
     /// Legacy query options: `order_by`, `limit` (at most [`MAX_LIMIT`]), `offset`.
     #[serde(default)]
     pub options: Option<Box<RawValue>>,
@@ -56,6 +59,15 @@ pub struct Found {
     /// This page.
     pub rows: Vec<Row>,
 }
+
+/// A field that is there, `null` included (serde reads a `null` `Option` as `None`).
+fn present<'de, D: serde::Deserializer<'de>>(value: D) -> Result<Option<Box<RawValue>>, D::Error> {
+    Box::<RawValue>::deserialize(value).map(Some)
+}
+
+/// What a search without a spec compiles: `{"_id": {"$nin": []}}`, every order (SEMANTICS.md:
+/// `$nin: []` matches everything), in the schema's terms.
+pub const EVERY_ORDER: &str = r#"{"op": "not_in", "attr": "id", "val": []}"#;
 
 fn options_error(key: &str, message: impl Into<String>) -> SpecError {
     let path = vec![PathSegment::Key("options".into()), PathSegment::Key(key.into())];
@@ -91,7 +103,8 @@ fn page_options(options: Option<&RawValue>) -> Result<QueryOptions, SpecError> {
 /// `POST /orders/search`: a spec from the browser, compiled with the schema; 400 with the
 /// compiler's code and path when it does not compile.
 pub async fn search(State(app): State<App>, JsonBody(body): JsonBody<Search>) -> Result<Response, ApiError> {
-    let spec = app.compiler.parse_spec_json(body.spec.get())?; // the compiler's checks of the text
+    let spec = body.spec.as_deref().map_or(EVERY_ORDER, RawValue::get); // no spec: every order
+    let spec = app.compiler.parse_spec_json(spec)?; // the compiler's checks of the text
     let options = page_options(body.options.as_deref())?; // order_by, limit <= 100, offset
     let rows = app.summaries.find(SUMMARIES, &spec, Some(&options)).await?;
     let total = app.summaries.count(SUMMARIES, &spec).await?;

@@ -95,6 +95,25 @@ async fn search_pages_the_read_model_with_the_schema_and_reports_spec_errors() {
     assert_eq!(page["rows"][0]["total"], json!(110.0));
     assert_eq!(page["rows"][0]["status"], json!("placed"));
 
+    // No spec (the page's empty filter): every order, paged and counted. A spec that is there is
+    // compiled as it is: `null` and an empty group stay refused.
+    for (body, limit) in [(json!({}), 10), (json!({"options": {"order_by": ["id"], "limit": 5}}), 5)] {
+        let (status, all) = send(&app, "POST", "/orders/search", Some(body.clone())).await;
+        assert_eq!(
+            (status, &all["total"], &all["limit"]),
+            (StatusCode::OK, &json!(12), &json!(limit)),
+            "{body}: {all}"
+        );
+        assert_eq!(all["rows"].as_array().map(Vec::len), Some(limit), "{all}");
+    }
+    let (_, first) =
+        send(&app, "POST", "/orders/search", Some(json!({"options": {"order_by": ["id"], "limit": 2}}))).await;
+    assert_eq!((&first["rows"][0]["id"], &first["rows"][1]["id"]), (&json!("o-01"), &json!("o-02")));
+    for (spec, code) in [(json!(null), "invalid_node"), (json!({"op": "and", "conditions": []}), "empty_group")] {
+        let (status, err) = send(&app, "POST", "/orders/search", Some(json!({"spec": spec}))).await;
+        assert_eq!((status, &err["code"]), (StatusCode::BAD_REQUEST, &json!(code)), "{spec}: {err}");
+    }
+
     // `id` is the UI name of `_id` (the schema's stored path); the paid order shows as paid
     // once the runner has applied OrderPaid.
     let deadline = Instant::now() + Duration::from_secs(60);
