@@ -92,10 +92,12 @@ export function pretty(value, width = 56, indent = '', prefix = 0) {
 /**
  * A builder in `container`: `fields` are react-querybuilder fields (name, label, operators,
  * values), `operators` the compiler's operator metadata (`operators()`), `onChange` is called
- * after every edit. Returns `spec()` (the current specification), `markErrors(errors)` (shows
+ * after every edit, `newCondition` what a new condition starts as (`{field, op, value}`, value
+ * as typed; default: the first field, its first operator, no value). Returns `spec()` (the
+ * current specification), `isEmpty()` (no condition or group yet), `markErrors(errors)` (shows
  * `{code, path, message}` errors on their conditions; `[]` clears them) and `reset()`.
  */
-export function createBuilder({ container, fields, operators, onChange = () => {} }) {
+export function createBuilder({ container, fields, operators, onChange = () => {}, newCondition: start }) {
   const FIELDS = fields;
   const OPS = new Map(operators.map((op) => [op.name, op]));
   let nextCondition = 0;
@@ -104,7 +106,8 @@ export function createBuilder({ container, fields, operators, onChange = () => {
   const fieldNamed = (name) => FIELDS.find((f) => f.name === name);
   /** The operators the schema allows on a field, in the schema's order. */
   const allowedOps = (name) => (fieldNamed(name)?.operators ?? []).map((op) => op.name);
-  const newCondition = () => ({ kind: 'cond', id: nextCondition++, field: FIELDS[0].name, op: allowedOps(FIELDS[0].name)[0], value: '' });
+  const first = { field: FIELDS[0].name, op: allowedOps(FIELDS[0].name)[0], value: '' };
+  const newCondition = () => ({ kind: 'cond', id: nextCondition++, ...first, ...start });
   const shapeOf = (op) => OPS.get(op)?.value_shape;
   let root = newGroup();
   /** DOM elements of each node (condition or group), for marking errors without re-rendering. */
@@ -268,6 +271,7 @@ export function createBuilder({ container, fields, operators, onChange = () => {
   render();
   return {
     spec: () => toSpec(root),
+    isEmpty: () => root.children.length === 0,
     markErrors,
     reset() {
       root = newGroup();
