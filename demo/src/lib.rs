@@ -3,7 +3,8 @@
 //! - [`Order`]: an event-sourced aggregate ([`OrderPlaced`], [`OrderPaid`]), stored by
 //!   [`order_store`] with an outbox message for every `OrderPlaced`.
 //! - [`place_order`]: the order's event and its outbox message in one transaction;
-//!   [`pay_order`]: load, check, record, save in one transaction, retried on transient errors.
+//!   [`pay_order`]: the command workflow (load, decide, save in one transaction, retried), with
+//!   its own error ([`PayError`]).
 //! - [`order_summaries`]: the `order_summaries` read model ([`OrderSummary`]), built from the
 //!   typed events by the projection runner.
 //! - [`SUMMARY_SPEC`]: the JSON specification the demo queries the summaries with (the shape
@@ -100,29 +101,39 @@ pub async fn place_order(
     Ok(order)
 }
 
-/// Marks a placed order paid (`OrderPaid`), in a transaction retried on transient errors.
-/// Paying an unknown or already paid order is [`Error::InvalidTransition`].
-///
-/// Written with [`Connection::transaction_with`] so that its future is `Send` (a web handler's
-/// must be); with [`Connection::transaction`] and an async closure it would not be
-/// (rust-lang/rust#96865).
-pub async fn pay_order(db: &Connection, orders: &AggregateStore<Order>, id: &str) -> Result<Root<Order>> {
-    use futures::FutureExt;
-    db.transaction_with((orders, id), |uow, (orders, id)| {
-        async move {
-            let mut order = orders.load_or_new(id).await?;
-            if order.status != "placed" {
-                let from = if order.status.is_empty() { "missing".to_owned() } else { order.status.clone() };
-                let (collection, id) = ("domain_events".into(), (*id).into());
-                return Err(Error::InvalidTransition { collection, id, from, to: "paid".into() });
+/// Why an order cannot be paid.
+#[derive(Debug, thiserror::Error)]
+pub enum PayError {
+    /// There is no such order.
+    #[error("no order {0:?}")]
+    NotFound(String),
+    /// The order is not `placed` (it is `paid` already).
+    #[error("order {id:?} is {status}, not placed")]
+    NotPayable {
+        /// The order.
+        id: String,
+        /// Its status.
+        status: String,
+    },
+    /// The store failed.
+    #[error(transparent)]
+    Store(#[from] Error),
+}
+
+/// Marks a placed order paid (`OrderPaid`): the command workflow
+/// ([`AggregateStore::update`]) loads the order, decides, and saves the event in one
+/// transaction, retried on transient errors and conflicts.
+pub async fn pay_order(orders: &AggregateStore<Order>, id: &str) -> std::result::Result<Root<Order>, PayError> {
+    orders
+        .update(id, |order| match order.status.as_str() {
+            "placed" => {
+                order.record(OrderPaid {});
+                Ok(())
             }
-            order.record(OrderPaid {});
-            orders.save(&mut order, uow).await?;
-            Ok(order)
-        }
-        .boxed()
-    })
-    .await
+            "" => Err(PayError::NotFound(id.to_owned())),
+            status => Err(PayError::NotPayable { id: id.to_owned(), status: status.to_owned() }),
+        })
+        .await
 }
 
 /// The read model's collection.

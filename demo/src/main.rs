@@ -76,7 +76,7 @@ async fn main() -> Result<(), Failure> {
     let to_pay: Vec<String> =
         placed.iter().filter(|o| o.total_cents > 20_000).take(3).map(|o| o.id().to_owned()).collect();
     for id in &to_pay {
-        pay_order(&db, &orders, id).await?;
+        pay_order(&orders, id).await?;
     }
     let head = events.latest_position().await?;
     println!("   {} orders, event store head at position {head}", placed.len());
@@ -110,7 +110,8 @@ async fn main() -> Result<(), Failure> {
     println!("   outbox now {:?}", outbox.stats().await?);
 
     println!("\n5. a background job and a saga step");
-    let paid = orders.load(to_pay.first().ok_or("no paid order")?).await?.ok_or("the paid order is not stored")?;
+    let paid =
+        orders.load(to_pay.first().ok_or("no paid order")?, Alone).await?.ok_or("the paid order is not stored")?;
     assert_eq!(paid.status, "paid", "loaded from its events");
     let job =
         NewJob::new(format!("invoice-{}", paid.id()), "invoices", doc! { "order": paid.id() }).dedup_key(paid.id());

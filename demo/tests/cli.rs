@@ -69,7 +69,7 @@ async fn projections_rebuild_builds_the_read_model_and_moves_the_checkpoint() {
     let db = server::database(test).await;
     place_orders(&db, 3).await;
     let events = EventStore::new(&db);
-    pay_order(&db, &order_store(&db, &events, &Outbox::new(&db)), "o2").await.unwrap();
+    pay_order(&order_store(&db, &events, &Outbox::new(&db)), "o2").await.unwrap();
     let head = events.latest_position().await.unwrap();
     assert_eq!(head, 4);
     let summaries = db.database().collection::<Document>(SUMMARIES);

@@ -103,7 +103,7 @@ async fn main() {
     }
     let plain = AggregateStore::<Account>::new(&db, &events);
     plain.save(&mut account, Alone).await.unwrap();
-    assert_eq!(snapshots.latest("Account", "loaded").await.unwrap().unwrap().version, 10);
+    assert_eq!(snapshots.latest("Account", "loaded", Alone).await.unwrap().unwrap().version, 10);
 
     let raw_snapshots = db.database().collection::<Document>("snapshots");
     let raw_events = db.database().collection::<Document>("domain_events");
@@ -112,7 +112,7 @@ async fn main() {
         pair(
             200,
             async |_| {
-                let loaded = store.load("loaded").await.unwrap().unwrap();
+                let loaded = store.load("loaded", Alone).await.unwrap().unwrap();
                 assert_eq!(loaded.version(), 30);
             },
             async |_| {

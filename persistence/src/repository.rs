@@ -20,17 +20,7 @@ use crate::model::{Aggregate, Mapping, id_to_bson};
 use crate::observe::traced;
 use crate::query::{self, collect_in_session};
 use crate::tenancy::{self, Tenant};
-use crate::uow::{On, UnitOfWork};
-
-/// Runs a driver action where `$on` says: with the unit of work's session, if there is one.
-macro_rules! with_session {
-    ($action:expr, $on:expr) => {
-        match $on.session().await.get() {
-            Some(session) => $action.session(session).await,
-            None => $action.await,
-        }
-    };
-}
+use crate::uow::{On, UnitOfWork, with_session};
 
 /// Stores aggregates of type `T` in `T::COLLECTION`.
 #[derive(Debug, Clone)]

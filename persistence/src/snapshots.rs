@@ -14,7 +14,7 @@ use crate::fields::int;
 use crate::guarded::upsert_if;
 use crate::observe::traced;
 use crate::tenancy::{self, Tenant};
-use crate::uow::On;
+use crate::uow::{On, with_session};
 
 const SNAPSHOTS: &str = "snapshots";
 pub(crate) const CHECKPOINTS: &str = "projection_checkpoints";
@@ -99,9 +99,16 @@ impl SnapshotStore {
     }
 
     /// The latest snapshot of an aggregate.
-    pub async fn latest(&self, aggregate_type: &str, aggregate_id: &str) -> Result<Option<Snapshot>> {
+    pub async fn latest(
+        &self,
+        aggregate_type: &str,
+        aggregate_id: &str,
+        on: impl Into<On<'_>>,
+    ) -> Result<Option<Snapshot>> {
+        let on = on.into();
         let key = Self::key(aggregate_type, aggregate_id);
-        let found = self.collection.find_one(tenancy::scoped(self.tenant.as_ref(), doc! { "_id": &key })).await?;
+        let found =
+            with_session!(self.collection.find_one(tenancy::scoped(self.tenant.as_ref(), doc! { "_id": &key })), on)?;
         if found.is_none()
             && let Some(cross) = foreign(self.tenant.as_ref(), &self.collection, &key).await?
         {

@@ -416,7 +416,7 @@ impl Subscription {
         if parked.is_none_or(|letter| letter.status != DeadLetterStatus::Parked) {
             return Ok(false);
         }
-        let Some(event) = self.events.event(event_id).await? else {
+        let Some(event) = self.events.event(event_id, crate::uow::Alone).await? else {
             return Err(Error::NotFound { what: format!("event {event_id} (parked by {})", self.name) });
         };
         match handler.handle(event).await {

@@ -82,7 +82,7 @@ async fn count(db: &Connection, collection: &str, filter: Document) -> u64 {
 
 /// The sum of every stored `CounterAdded` amount of a stream, read without the aggregate layer.
 async fn stored_amounts(db: &Connection, id: &str) -> Vec<i64> {
-    let events = EventStore::new(db).read_stream(id, 0, None).await.unwrap();
+    let events = EventStore::new(db).read_stream(id, 0, None, Alone).await.unwrap();
     events.iter().map(|e| e.payload.get_i64("amount").unwrap()).collect()
 }
 
@@ -90,8 +90,8 @@ async fn stored_amounts(db: &Connection, id: &str) -> Vec<i64> {
 async fn a_saved_aggregate_loads_back_folded_from_its_stored_events() {
     let f = fixture("agg_roundtrip").await;
     let store = AggregateStore::<Counter>::new(&f.db, &f.events);
-    assert!(store.load("c1").await.unwrap().is_none(), "no stream, no aggregate");
-    let mut counter = store.load_or_new("c1").await.unwrap();
+    assert!(store.load("c1", Alone).await.unwrap().is_none(), "no stream, no aggregate");
+    let mut counter = store.load_or_new("c1", Alone).await.unwrap();
     counter.record(Added { amount: 5 });
     counter.record(Added { amount: 7 });
     let saved = store.save(&mut counter, Alone).await.unwrap();
@@ -102,11 +102,11 @@ async fn a_saved_aggregate_loads_back_folded_from_its_stored_events() {
     let nothing = store.save(&mut counter, Alone).await.unwrap();
     assert!(nothing.positions.is_empty() && nothing.version == 3, "a save without pending events writes nothing");
 
-    let stored = f.events.read_stream("c1", 0, None).await.unwrap();
+    let stored = f.events.read_stream("c1", 0, None, Alone).await.unwrap();
     let types: Vec<&str> = stored.iter().map(|e| e.event_type.as_str()).collect();
     assert_eq!(types, ["CounterAdded", "CounterAdded", "CounterClosed"]);
     assert!(stored.iter().all(|e| e.aggregate_type == "Counter"));
-    let loaded = store.load("c1").await.unwrap().unwrap();
+    let loaded = store.load("c1", Alone).await.unwrap().unwrap();
     assert_eq!((loaded.total, loaded.adds, loaded.closed, loaded.version()), (12, 2, true, 3));
 }
 
@@ -117,7 +117,7 @@ async fn sixteen_saves_from_one_version_have_exactly_one_winner_and_the_others_n
     for round in 0..3_i64 {
         let mut roots = Vec::new();
         for writer in 0..16 {
-            let mut root = store.load_or_new("race").await.unwrap();
+            let mut root = store.load_or_new("race", Alone).await.unwrap();
             assert_eq!(root.version(), round);
             root.record(Added { amount: writer });
             roots.push(root);
@@ -151,7 +151,7 @@ async fn sixteen_concurrent_writers_retrying_on_conflict_lose_no_event() {
             tokio::spawn(async move {
                 let mut conflicts = 0_u32;
                 loop {
-                    let mut root = store.load_or_new("shared").await.unwrap();
+                    let mut root = store.load_or_new("shared", Alone).await.unwrap();
                     root.record(Added { amount: writer });
                     match store.save(&mut root, Alone).await {
                         Ok(_) => return conflicts,
@@ -168,7 +168,7 @@ async fn sixteen_concurrent_writers_retrying_on_conflict_lose_no_event() {
     let mut amounts = stored_amounts(&f.db, "shared").await;
     amounts.sort_unstable();
     assert_eq!(amounts, (1..=16).collect::<Vec<_>>(), "every writer's event stored exactly once");
-    let loaded = store.load("shared").await.unwrap().unwrap();
+    let loaded = store.load("shared", Alone).await.unwrap().unwrap();
     assert_eq!((loaded.total, loaded.version()), ((1..=16).sum::<i64>(), 16));
     assert_eq!(count(&f.db, "outbox_messages", doc! {}).await, 16, "one outbox message per stored event");
 }
@@ -183,7 +183,7 @@ async fn outbox_messages_are_written_with_the_events_and_never_without_them() {
     counter.record(Closed {});
     store.save(&mut counter, Alone).await.unwrap();
 
-    let stored = f.events.read_stream("c1", 0, None).await.unwrap();
+    let stored = f.events.read_stream("c1", 0, None, Alone).await.unwrap();
     let messages = f.db.database().collection::<Document>("outbox_messages");
     for event in &stored {
         assert_eq!(event.correlation_id.as_deref(), Some("corr-1"));
@@ -220,7 +220,7 @@ async fn inside_a_unit_of_work_a_save_commits_with_it_and_a_rollback_makes_its_e
         assert_eq!(count(&f.db, "domain_events", doc! {}).await, 0, "nothing visible before commit");
         uow.rollback().await.unwrap();
         assert_eq!((counter.version(), counter.pending().len()), (0, 1), "the rollback undid the save");
-        f.events.read_stream("c1", 0, None).await.unwrap().len()
+        f.events.read_stream("c1", 0, None, Alone).await.unwrap().len()
     };
     assert_eq!(event_id, 0);
     assert_eq!(count(&f.db, "outbox_messages", doc! {}).await, 0);
@@ -229,14 +229,14 @@ async fn inside_a_unit_of_work_a_save_commits_with_it_and_a_rollback_makes_its_e
         store.save(&mut counter, uow).await?;
         counter.record(Added { amount: 6 });
         store.save(&mut counter, uow).await?;
-        Ok(())
+        Ok::<_, cqrs_mongo_persistence::Error>(())
     })
     .await
     .unwrap();
     assert_eq!((counter.version(), counter.pending().len()), (2, 0));
     assert_eq!(stored_amounts(&f.db, "c1").await, [4, 6]);
     assert_eq!(count(&f.db, "outbox_messages", doc! {}).await, 2);
-    let loaded = store.load("c1").await.unwrap().unwrap();
+    let loaded = store.load("c1", Alone).await.unwrap().unwrap();
     assert_eq!((loaded.total, loaded.version()), (10, 2));
 }
 
@@ -252,7 +252,7 @@ async fn snapshots_every_n_events_are_written_and_loads_fold_only_the_later_even
     }
     assert_eq!(written, [false, false, true, false, false, true, false], "at versions 3 and 6");
     assert_eq!(store.stats().snapshots_written.load(Ordering::Relaxed), 2);
-    let latest = f.snapshots.latest("Counter", "c1").await.unwrap().unwrap();
+    let latest = f.snapshots.latest("Counter", "c1", Alone).await.unwrap().unwrap();
     assert_eq!((latest.version, latest.data.get_i64("total").unwrap()), (6, 21));
 
     // Tamper with the snapshot: a load that uses it shows the tampered total plus event 7 only.
@@ -262,14 +262,14 @@ async fn snapshots_every_n_events_are_written_and_loads_fold_only_the_later_even
         .await
         .unwrap();
     assert_eq!(tampered.modified_count, 1);
-    let loaded = store.load("c1").await.unwrap().unwrap();
+    let loaded = store.load("c1", Alone).await.unwrap().unwrap();
     assert_eq!((loaded.total, loaded.version()), (1007, 7), "snapshot at 6, then only event 7 folded");
-    let without = AggregateStore::<Counter>::new(&f.db, &f.events).load("c1").await.unwrap().unwrap();
+    let without = AggregateStore::<Counter>::new(&f.db, &f.events).load("c1", Alone).await.unwrap().unwrap();
     assert_eq!((without.total, without.version()), (28, 7), "without snapshots: every event folded");
 
     // A snapshot that no longer decodes is ignored (counted) and the whole stream replayed.
     snapshots.update_many(doc! {}, doc! { "$set": { "snapshot_data.total": "not a number" } }).await.unwrap();
-    let replayed = store.load("c1").await.unwrap().unwrap();
+    let replayed = store.load("c1", Alone).await.unwrap().unwrap();
     assert_eq!((replayed.total, replayed.version()), (28, 7));
     assert_eq!(store.stats().snapshots_ignored.load(Ordering::Relaxed), 1);
 
@@ -293,10 +293,10 @@ async fn a_snapshot_predicate_decides_and_an_unserialisable_state_never_fails_th
     assert!(!unlucky.snapshot, "total 13 does not serialise: no snapshot");
     assert_eq!(unlucky.version, 2, "but the events are saved");
     assert_eq!(store.stats().snapshot_failures.load(Ordering::Relaxed), 1);
-    assert!(f.snapshots.latest("Counter", "c1").await.unwrap().is_none());
+    assert!(f.snapshots.latest("Counter", "c1", Alone).await.unwrap().is_none());
     counter.record(Added { amount: 1 });
     assert!(store.save(&mut counter, Alone).await.unwrap().snapshot, "total 14");
-    let latest = f.snapshots.latest("Counter", "c1").await.unwrap().unwrap();
+    let latest = f.snapshots.latest("Counter", "c1", Alone).await.unwrap().unwrap();
     assert_eq!((latest.version, latest.data.get_i64("total").unwrap()), (3, 14));
     assert_eq!(store.stats().snapshots_written.load(Ordering::Relaxed), 1);
 }
@@ -313,11 +313,11 @@ async fn a_snapshot_after_a_units_commit_is_written_once_it_commits_and_not_on_r
     counter.record(Added { amount: 4 });
     let uow = f.db.begin().await.unwrap();
     store.save(&mut counter, &uow).await.unwrap();
-    assert!(f.snapshots.latest("Counter", "c1").await.unwrap().is_none(), "not before the commit");
+    assert!(f.snapshots.latest("Counter", "c1", Alone).await.unwrap().is_none(), "not before the commit");
     uow.commit().await.unwrap();
     // Written by a task of its own after the commit: wait for the store to count it.
     support::runner::wait_until(|| store.stats().snapshots_written.load(Ordering::Relaxed) == 1).await;
-    let latest = f.snapshots.latest("Counter", "c1").await.unwrap().unwrap();
+    let latest = f.snapshots.latest("Counter", "c1", Alone).await.unwrap().unwrap();
     assert_eq!((latest.version, latest.data.get_i64("total").unwrap()), (2, 7));
     assert_eq!(store.stats().snapshots_written.load(Ordering::Relaxed), 1, "the rolled-back save wrote none");
 }
@@ -332,7 +332,7 @@ async fn an_event_the_aggregate_does_not_know_is_a_decode_error_naming_it() {
     let stranger = cqrs_mongo_persistence::NewEvent::new("e-stranger", "CounterRenamed", doc! { "to": "x" });
     let stream = cqrs_mongo_persistence::EventStream { aggregate_id: "c1", aggregate_type: "Counter" };
     f.events.append(stream, cqrs_mongo_persistence::ExpectedVersion::Exact(1), &[stranger], Alone).await.unwrap();
-    match store.load("c1").await {
+    match store.load("c1", Alone).await {
         Err(Error::Decode { event_id, event_type, .. }) => {
             assert_eq!((event_id.as_str(), event_type.as_str()), ("e-stranger", "CounterRenamed"));
         }
@@ -341,7 +341,7 @@ async fn an_event_the_aggregate_does_not_know_is_a_decode_error_naming_it() {
     let wrong = cqrs_mongo_persistence::NewEvent::new("e-wrong", "CounterAdded", doc! { "amount": "five" });
     let stream = cqrs_mongo_persistence::EventStream { aggregate_id: "c2", aggregate_type: "Counter" };
     f.events.append(stream, cqrs_mongo_persistence::ExpectedVersion::NoStream, &[wrong], Alone).await.unwrap();
-    match store.load("c2").await {
+    match store.load("c2", Alone).await {
         Err(Error::Decode { event_id, path, .. }) => {
             assert_eq!((event_id.as_str(), path.as_str()), ("e-wrong", "amount"))
         }
@@ -399,7 +399,7 @@ async fn concurrent_saves_share_the_group_commit_and_a_refused_message_fails_onl
             (_, Err(err)) => panic!("save {i}: {err:?}"),
         }
     }
-    assert!(f.events.read_stream("c7", 0, None).await.unwrap().is_empty(), "neither its events");
+    assert!(f.events.read_stream("c7", 0, None, Alone).await.unwrap().is_empty(), "neither its events");
     assert_eq!(count(&f.db, "domain_events", doc! { "aggregate_id": { "$regex": "^c" } }).await, 23);
     let messages =
         count(&f.db, "outbox_messages", doc! { "aggregate_id": { "$regex": "^c" }, "_id": { "$ne": "earlier" } }).await;

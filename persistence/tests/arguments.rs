@@ -31,7 +31,7 @@ async fn zero_batches_pages_and_attempts_are_refused() {
     let events = EventStore::new(&db);
     invalid(events.read_all(0, 0).await, "EventStore::read_all", "limit");
     invalid(events.read_by_types(&["Placed"], 0, -1).await, "EventStore::read_by_types", "limit");
-    invalid(events.read_stream("s", 0, Some(0)).await, "EventStore::read_stream", "limit");
+    invalid(events.read_stream("s", 0, Some(0), Alone).await, "EventStore::read_stream", "limit");
     let first = Box::pin(events.read_all_stream(0, 0)).next().await.expect("the stream reports the error");
     invalid(first, "EventStore::read_all_stream", "page_size");
 

@@ -33,9 +33,9 @@ async fn appends_and_reads_with_one_based_positions_in_the_legacy_format() {
     let positions = store.append(stream("b"), ExpectedVersion::Any, &[event("e3", 3)], Alone).await.unwrap();
     assert_eq!(positions, [3]);
     store.append(stream("a"), ExpectedVersion::Exact(2), &[event("e4", 4)], Alone).await.unwrap();
-    let a = store.read_stream("a", 0, None).await.unwrap();
+    let a = store.read_stream("a", 0, None, Alone).await.unwrap();
     assert_eq!(a.iter().map(|e| (e.version, e.position)).collect::<Vec<_>>(), [(1, 1), (2, 2), (3, 4)]);
-    assert_eq!(store.read_stream("a", 1, Some(1)).await.unwrap()[0].event_id, "e2");
+    assert_eq!(store.read_stream("a", 1, Some(1), Alone).await.unwrap()[0].event_id, "e2");
     let all = store.read_all(1, 10).await.unwrap();
     assert_eq!(all.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["e2", "e3", "e4"]);
     assert_eq!(store.latest_position().await.unwrap(), 4);
@@ -79,7 +79,7 @@ async fn appending_a_stored_event_again_is_a_no_op_and_other_content_is_an_error
     let (_db, store) = store("events_idempotent").await;
     store.append(stream("a"), ExpectedVersion::Any, &[event("e1", 1)], Alone).await.unwrap();
     assert!(store.append(stream("a"), ExpectedVersion::Any, &[event("e1", 1)], Alone).await.unwrap().is_empty());
-    assert_eq!(store.read_stream("a", 0, None).await.unwrap().len(), 1);
+    assert_eq!(store.read_stream("a", 0, None, Alone).await.unwrap().len(), 1);
     let err = store.append(stream("a"), ExpectedVersion::Any, &[event("e1", 2)], Alone).await.unwrap_err();
     assert!(
         matches!(&err, Error::EventId { event_id, problem: EventIdProblem::OtherContent } if event_id == "e1"),
@@ -104,7 +104,7 @@ async fn an_event_id_stored_in_another_stream_is_refused_on_every_path() {
     let err = store.append(stream("c"), ExpectedVersion::Any, &[event("e1", 1)], &uow).await.unwrap_err();
     assert!(in_a(&err), "in a unit of work: {err:?}");
     drop(uow);
-    assert!(store.read_stream("c", 0, None).await.unwrap().is_empty(), "stream c got nothing");
+    assert!(store.read_stream("c", 0, None, Alone).await.unwrap().is_empty(), "stream c got nothing");
     assert_eq!(store.latest_position().await.unwrap(), 1);
 }
 
@@ -120,7 +120,7 @@ async fn a_batch_that_repeats_an_event_id_is_refused_before_any_write() {
     assert!(repeated(&err), "in a unit of work: {err:?}");
     uow.commit().await.unwrap();
     assert_eq!(store.latest_position().await.unwrap(), 0, "no position was taken");
-    assert!(store.read_stream("a", 0, None).await.unwrap().is_empty());
+    assert!(store.read_stream("a", 0, None, Alone).await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -130,11 +130,11 @@ async fn a_batch_is_atomic_and_joins_the_callers_unit_of_work() {
     // The second event reuses a stored id with other content: nothing of the batch is written.
     let err = store.append(stream("a"), ExpectedVersion::Any, &[event("x1", 1), event("taken", 9)], Alone).await;
     assert!(err.is_err());
-    assert!(store.read_stream("a", 0, None).await.unwrap().is_empty());
+    assert!(store.read_stream("a", 0, None, Alone).await.unwrap().is_empty());
     let uow = db.begin().await.unwrap();
     store.append(stream("a"), ExpectedVersion::NoStream, &[event("y1", 1)], &uow).await.unwrap();
     uow.rollback().await.unwrap();
-    assert!(store.read_stream("a", 0, None).await.unwrap().is_empty());
+    assert!(store.read_stream("a", 0, None, Alone).await.unwrap().is_empty());
     assert_eq!(store.latest_position().await.unwrap(), 1);
 }
 
@@ -239,7 +239,7 @@ async fn a_tailing_reader_sees_every_event_once_in_order_while_sixteen_writers_a
     assert_eq!(ids.len(), total as usize);
     for w in 0..WRITERS {
         let versions: Vec<i64> =
-            store.read_stream(&format!("s{w}"), 0, None).await.unwrap().iter().map(|e| e.version).collect();
+            store.read_stream(&format!("s{w}"), 0, None, Alone).await.unwrap().iter().map(|e| e.version).collect();
         assert_eq!(versions, (1..=(BATCHES * PER_BATCH) as i64).collect::<Vec<_>>());
     }
 }
@@ -299,7 +299,7 @@ async fn upcasters_streams_types_and_loading_from_a_snapshot() {
         payload
     }
     let store = store.with_upcasters(Upcasters::default().register("OrderPlaced", 1, v1_to_v2));
-    let read = store.read_stream("a", 0, None).await.unwrap();
+    let read = store.read_stream("a", 0, None, Alone).await.unwrap();
     assert_eq!(read[0].payload, doc! { "quantity": 1 });
     assert_eq!(read[0].schema_version, 2);
     assert_eq!(read[2].payload, doc! { "amount": 3 }, "other types are untouched");
@@ -309,7 +309,7 @@ async fn upcasters_streams_types_and_loading_from_a_snapshot() {
     assert_eq!(paid.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["e3"]);
     let snapshots = SnapshotStore::new(&db);
     snapshots.save("Order", "a", 2, doc! { "state": "after two" }, Alone).await.unwrap();
-    let (snapshot, events) = store.load(&snapshots, "Order", "a").await.unwrap();
+    let (snapshot, events) = store.load(&snapshots, "Order", "a", Alone).await.unwrap();
     assert_eq!(snapshot.unwrap().version, 2);
     assert_eq!(events.iter().map(|e| e.version).collect::<Vec<_>>(), [3]);
 }
@@ -346,6 +346,7 @@ async fn sixteen_writers_on_one_stream_one_wins_each_version_the_others_get_the_
     for attempt in any {
         attempt.await.unwrap().unwrap();
     }
-    let versions: Vec<i64> = store.read_stream("hot", 0, None).await.unwrap().iter().map(|e| e.version).collect();
+    let versions: Vec<i64> =
+        store.read_stream("hot", 0, None, Alone).await.unwrap().iter().map(|e| e.version).collect();
     assert_eq!(versions, (1..=17).collect::<Vec<_>>());
 }

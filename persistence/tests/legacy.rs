@@ -380,7 +380,7 @@ async fn legacy_events_are_read_and_rust_appends_continue_their_streams_and_posi
     db.ensure_indexes(&EventStore::indexes()).await.unwrap();
     let store = EventStore::new(&db);
 
-    let stream = store.read_stream("order-1", 0, None).await.unwrap();
+    let stream = store.read_stream("order-1", 0, None, Alone).await.unwrap();
     let first = &stream[0];
     assert_eq!((first.event_id.as_str(), first.event_type.as_str()), (uuid(80).as_str(), "OrderPlaced"));
     assert_eq!((first.aggregate_id.as_str(), first.aggregate_type.as_str()), ("order-1", "Order"));
@@ -424,7 +424,8 @@ async fn legacy_events_are_read_and_rust_appends_continue_their_streams_and_posi
     for (id, fixture) in [uuid(80), uuid(81), uuid(82)].iter().zip(&documents) {
         assert_eq!(&legacy::stored(&db, "domain_events", id).await, fixture, "legacy events untouched");
     }
-    let versions: Vec<i64> = store.read_stream("order-1", 0, None).await.unwrap().iter().map(|e| e.version).collect();
+    let versions: Vec<i64> =
+        store.read_stream("order-1", 0, None, Alone).await.unwrap().iter().map(|e| e.version).collect();
     assert_eq!(versions, [1, 2, 3]);
     assert_eq!(
         store.read_all(3, 10).await.unwrap().iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(),
@@ -500,9 +501,9 @@ async fn legacy_snapshots_and_checkpoints_are_read_and_written_as_legacy_reads_t
     legacy::insert(&db, "domain_events", documents).await;
     let snapshots = SnapshotStore::new(&db);
 
-    let latest = snapshots.latest("Order", "order-1").await.unwrap().unwrap();
+    let latest = snapshots.latest("Order", "order-1", Alone).await.unwrap().unwrap();
     assert_eq!((latest.version, &latest.data, latest.created_at), (1, &data, snapshot_at));
-    let (loaded, after) = EventStore::new(&db).load(&snapshots, "Order", "order-1").await.unwrap();
+    let (loaded, after) = EventStore::new(&db).load(&snapshots, "Order", "order-1", Alone).await.unwrap();
     assert_eq!(loaded.map(|s| s.version), Some(1));
     assert_eq!(after.iter().map(|e| e.event_id.as_str()).collect::<Vec<_>>(), ["ev-2"], "events after the snapshot");
 

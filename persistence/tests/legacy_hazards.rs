@@ -126,6 +126,6 @@ async fn an_event_without_schema_version_reads_as_version_one_as_the_legacy_read
     event.remove("schema_version");
     legacy::insert(&db, "domain_events", vec![event]).await;
     legacy::insert(&db, "counters", vec![legacy::position_counter(1)]).await;
-    let read = store.read_stream("s1", 0, None).await.unwrap();
+    let read = store.read_stream("s1", 0, None, Alone).await.unwrap();
     assert_eq!(read[0].schema_version, 1);
 }

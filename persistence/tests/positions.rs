@@ -310,7 +310,7 @@ async fn a_unit_holding_its_positions_past_the_limit_is_refused_and_retried_with
     let refused = uow.commit().await;
     assert!(matches!(refused, Err(Error::ReservationExpired { .. })), "{refused:?}");
     assert!(refused.unwrap_err().is_unavailable(), "retryable");
-    assert!(store.read_stream("slow", 0, None).await.unwrap().is_empty(), "not committed");
+    assert!(store.read_stream("slow", 0, None, Alone).await.unwrap().is_empty(), "not committed");
 
     // Connection::transaction runs it again, with new positions.
     let calls = AtomicU64::new(0);
@@ -324,7 +324,7 @@ async fn a_unit_holding_its_positions_past_the_limit_is_refused_and_retried_with
                 if first {
                     tokio::time::sleep(Duration::from_millis(300)).await;
                 }
-                Ok(appended)
+                Ok::<_, cqrs_mongo_persistence::Error>(appended)
             }
             .boxed()
         })

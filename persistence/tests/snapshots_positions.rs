@@ -13,11 +13,11 @@ async fn an_older_snapshot_never_overwrites_a_newer_one() {
     assert!(!store.save("Order", "o1", 3, doc! { "total": 3 }, Alone).await.unwrap(), "older is a no-op");
     assert!(!store.save("Order", "o1", 5, doc! { "total": 5 }, Alone).await.unwrap(), "same is a no-op");
     assert!(store.save("Order", "o1", 8, doc! { "total": 8 }, Alone).await.unwrap());
-    let latest = store.latest("Order", "o1").await.unwrap().unwrap();
+    let latest = store.latest("Order", "o1", Alone).await.unwrap().unwrap();
     assert_eq!((latest.version, latest.data.get_i32("total").unwrap()), (8, 8));
     let stored = db.database().collection::<bson::Document>("snapshots").find_one(doc! {}).await.unwrap().unwrap();
     assert_eq!(stored.get_str("_id").unwrap(), "Order|o1", "legacy _id format");
-    assert!(store.latest("Order", "none").await.unwrap().is_none());
+    assert!(store.latest("Order", "none", Alone).await.unwrap().is_none());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -31,7 +31,7 @@ async fn concurrent_snapshot_writers_keep_the_newest() {
     for write in writes {
         write.await.unwrap();
     }
-    assert_eq!(store.latest("Order", "o1").await.unwrap().unwrap().version, 20);
+    assert_eq!(store.latest("Order", "o1", Alone).await.unwrap().unwrap().version, 20);
 }
 
 #[tokio::test(flavor = "multi_thread")]

@@ -83,7 +83,7 @@ async fn store_operations_run_in_spawned_tasks_alone_and_in_a_unit_of_work() {
             s.sagas.save(&mut saga, Alone).await?;
             s.positions.save("p", 1, Alone).await?;
             s.outbox.save(&[OutboxMessage::new("m-alone", "Pinged", doc! {}, "c")], Alone).await?;
-            Ok::<_, cqrs_mongo_persistence::Error>(s.tickets.load("t-alone").await?.map(|t| t.by.clone()))
+            Ok::<_, cqrs_mongo_persistence::Error>(s.tickets.load("t-alone", Alone).await?.map(|t| t.by.clone()))
         })
     };
     let unit = {

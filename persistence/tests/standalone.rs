@@ -77,7 +77,7 @@ async fn events_append_in_a_non_transactional_unit_of_work_and_runners_without_t
     let err = events.append(stream("s0"), ExpectedVersion::Exact(1), &[placed("e9")], &uow).await;
     assert!(matches!(err, Err(Error::Concurrency { actual: Some(3), .. })), "{err:?}");
     uow.commit().await.unwrap();
-    assert_eq!(events.read_stream("s0", 0, None).await.unwrap().len(), 3);
+    assert_eq!(events.read_stream("s0", 0, None, Alone).await.unwrap().len(), 3);
     assert_eq!(events.read_all(0, 10).await.unwrap().len(), 3);
 
     let runner = ProjectionRunner::new(&db, &events, Counts::new("counts", ""));
@@ -117,7 +117,7 @@ async fn the_other_stores_work_without_transactions() {
     assert_eq!(projections.get("sums", "s1").await.unwrap().unwrap().get_i32("n").unwrap(), 1);
     let snapshots = SnapshotStore::new(&db);
     assert!(snapshots.save("Order", "o1", 3, doc! { "total": 3 }, Alone).await.unwrap());
-    assert_eq!(snapshots.latest("Order", "o1").await.unwrap().unwrap().version, 3);
+    assert_eq!(snapshots.latest("Order", "o1", Alone).await.unwrap().unwrap().version, 3);
     let positions = PositionStore::new(&db);
     assert!(positions.save("sums", 4, Alone).await.unwrap());
     assert!(!positions.save("sums", 2, Alone).await.unwrap(), "never backwards");

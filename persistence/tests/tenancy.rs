@@ -85,8 +85,8 @@ async fn a_scoped_event_store_keeps_streams_and_reads_inside_the_tenant() {
     assert!(cross(theirs.append(stream("g"), ExpectedVersion::Exact(1), &[event("a1")], Alone).await));
 
     // Reads.
-    assert!(cross(theirs.read_stream("a", 0, None).await));
-    assert_eq!(ours.read_stream("a", 0, None).await.unwrap().len(), 2);
+    assert!(cross(theirs.read_stream("a", 0, None, Alone).await));
+    assert_eq!(ours.read_stream("a", 0, None, Alone).await.unwrap().len(), 2);
     let positions = |events: Vec<cqrs_mongo_persistence::StoredEvent>| {
         events.into_iter().map(|e| (e.aggregate_id, e.position)).collect::<Vec<_>>()
     };
@@ -154,8 +154,8 @@ async fn scoped_outbox_projections_snapshots_and_positions_stay_inside_the_tenan
     let (ours, theirs) = (snapshots.for_tenant(&acme), snapshots.for_tenant(&globex));
     assert!(ours.save("Order", "o1", 3, doc! { "state": 1 }, Alone).await.unwrap());
     assert!(cross(theirs.save("Order", "o1", 9, doc! { "state": 2 }, Alone).await));
-    assert!(cross(theirs.latest("Order", "o1").await));
-    assert_eq!(ours.latest("Order", "o1").await.unwrap().unwrap().version, 3);
+    assert!(cross(theirs.latest("Order", "o1", Alone).await));
+    assert_eq!(ours.latest("Order", "o1", Alone).await.unwrap().unwrap().version, 3);
 
     // Positions: one per projection and tenant, moved independently.
     let positions = PositionStore::new(&db);

@@ -11,7 +11,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bson::doc;
-use cqrs_mongo_persistence::{Alone, Repository, Version};
+use cqrs_mongo_persistence::{Alone, Error, Repository, Version};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
@@ -54,7 +54,7 @@ async fn a_transient_error_on_insert_is_retried_and_written_once() {
     db.transaction(async |uow| {
         attempts.fetch_add(1, Ordering::SeqCst);
         repo.save(&mut account("a", 1), uow).await?;
-        Ok(())
+        Ok::<_, Error>(())
     })
     .await
     .unwrap();
@@ -75,7 +75,7 @@ async fn a_transient_error_on_commit_is_retried_and_written_once() {
         uow.after_commit(move || {
             counter.fetch_add(1, Ordering::SeqCst);
         });
-        Ok(())
+        Ok::<_, Error>(())
     })
     .await
     .unwrap();
@@ -145,7 +145,7 @@ async fn grouped_appends_survive_a_transient_error_and_share_a_failed_commit() {
     let failed = append(&store, "c").await.unwrap();
     assert!(failed.is_err(), "{failed:?}");
     assert_eq!(store.latest_position().await.unwrap(), 2, "the failed batch took no position");
-    assert!(store.read_stream("c", 0, None).await.unwrap().is_empty());
+    assert!(store.read_stream("c", 0, None, Alone).await.unwrap().is_empty());
     // The store keeps working after the failure, and the stream can still be started.
     assert_eq!(append(&store, "c").await.unwrap().unwrap(), [3]);
 }
@@ -171,7 +171,7 @@ async fn a_retried_callback_saves_again_the_aggregates_it_saved_before_the_retry
         repo.save(&mut stored, uow).await?;
         let stream = EventStream { aggregate_id: "new", aggregate_type: "Account" };
         events.append(stream, ExpectedVersion::NoStream, &[NewEvent::new("e1", "Opened", doc! {})], uow).await?;
-        Ok(())
+        Ok::<_, Error>(())
     })
     .await
     .unwrap();
@@ -231,7 +231,7 @@ async fn an_aggregate_save_retried_after_a_transient_commit_error_stores_its_eve
     db.transaction(async |uow| {
         attempts.fetch_add(1, Ordering::SeqCst);
         store.save(&mut ledger, uow).await?;
-        Ok(())
+        Ok::<_, Error>(())
     })
     .await
     .unwrap();
@@ -240,6 +240,57 @@ async fn an_aggregate_save_retried_after_a_transient_commit_error_stores_its_eve
     let count =
         async |name: &str| db.database().collection::<bson::Document>(name).count_documents(doc! {}).await.unwrap();
     assert_eq!((count("domain_events").await, count("outbox_messages").await), (2, 2));
-    let loaded = store.load("l1").await.unwrap().unwrap();
+    let loaded = store.load("l1", Alone).await.unwrap().unwrap();
     assert_eq!((loaded.balance, loaded.version()), (12, 2));
+}
+
+/// The caller's own error type: a domain refusal, or a store error it kept only as text.
+#[derive(Debug, PartialEq)]
+enum Refusal {
+    Overdrawn,
+    Store(String),
+}
+
+impl From<Error> for Refusal {
+    fn from(err: Error) -> Self {
+        Refusal::Store(err.to_string())
+    }
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_transient_store_error_turned_into_the_callers_error_is_still_retried() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let db = support::database("transient_as_own_error").await;
+    let repo = Repository::<Account>::new(&db);
+    let attempts = Arc::new(AtomicUsize::new(0));
+    fail_once(&db, "insert", &["TransientTransactionError"]).await;
+    let saved: Result<i64, Refusal> = db
+        .transaction(async |uow| {
+            attempts.fetch_add(1, Ordering::SeqCst);
+            // The store error is mapped into the caller's type, which keeps no label.
+            repo.save(&mut account("a", 1), uow).await.map_err(|err| Refusal::Store(err.to_string()))?;
+            Ok(1)
+        })
+        .await;
+    assert_eq!(saved, Ok(1));
+    assert_eq!(attempts.load(Ordering::SeqCst), 2, "the unit of work noted the transient error itself");
+    assert_eq!(repo.collection().count_documents(doc! {}).await.unwrap(), 1, "written exactly once");
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_domain_error_aborts_at_once_and_comes_back_as_it_is() {
+    let _turn = ONE_AT_A_TIME.lock().await;
+    let db = support::database("domain_error").await;
+    let repo = Repository::<Account>::new(&db);
+    let attempts = Arc::new(AtomicUsize::new(0));
+    let refused: Result<(), Refusal> = db
+        .transaction(async |uow| {
+            attempts.fetch_add(1, Ordering::SeqCst);
+            repo.save(&mut account("a", 1), uow).await?;
+            Err(Refusal::Overdrawn)
+        })
+        .await;
+    assert_eq!(refused, Err(Refusal::Overdrawn));
+    assert_eq!(attempts.load(Ordering::SeqCst), 1, "not retried");
+    assert_eq!(repo.collection().count_documents(doc! {}).await.unwrap(), 0, "the save was rolled back");
 }

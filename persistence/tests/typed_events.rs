@@ -66,7 +66,7 @@ async fn typed_events_are_stored_in_the_legacy_shape_and_decode_back_with_their_
     let lines = raw(&db, "e1").await.get_document("payload").unwrap().get_array("lines").unwrap().len();
     assert_eq!(lines, 2);
 
-    let events = store.read_stream("o1", 0, None).await.unwrap();
+    let events = store.read_stream("o1", 0, None, Alone).await.unwrap();
     assert_eq!(events[0].decode::<OrderPlaced>().unwrap(), placed());
     assert_eq!(events[0].correlation_id.as_deref(), Some("corr"), "metadata next to the decoded event");
     let decoded: Vec<OrderEvent> = events.iter().map(|e| e.decode_set::<OrderEvent>().unwrap().unwrap()).collect();
@@ -86,7 +86,7 @@ async fn a_payload_that_does_not_decode_is_a_typed_error_naming_the_event_and_th
     let old = NewEvent::new("old-1", "OrderPaid", doc! { "cents": 5 }); // schema version 1
     let other = NewEvent::new("other-1", "Shipped", doc! { "anything": true });
     store.append(stream("o2"), ExpectedVersion::NoStream, &[bad, missing, old, other], Alone).await.unwrap();
-    let events = store.read_stream("o2", 0, None).await.unwrap();
+    let events = store.read_stream("o2", 0, None, Alone).await.unwrap();
 
     match events[0].decode::<OrderPlaced>().unwrap_err() {
         Error::Decode { event_id, event_type, path, message, source } => {
@@ -119,7 +119,7 @@ async fn a_payload_that_does_not_decode_is_a_typed_error_naming_the_event_and_th
         payload
     }
     let store = store.with_upcasters(Upcasters::default().register("OrderPaid", 1, cents_to_amount));
-    let events = store.read_stream("o2", 0, None).await.unwrap();
+    let events = store.read_stream("o2", 0, None, Alone).await.unwrap();
     assert_eq!(events[2].decode::<OrderPaid>().unwrap(), OrderPaid { amount_cents: 5 });
 }
 

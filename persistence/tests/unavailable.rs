@@ -215,7 +215,7 @@ async fn contended(db: &Connection, field: &str) -> u64 {
                         }
                         // The write is held while the unit does more: concurrent units conflict.
                         tokio::time::sleep(Duration::from_millis(50)).await;
-                        Ok(())
+                        Ok::<_, cqrs_mongo_persistence::Error>(())
                     }
                     .boxed()
                 })

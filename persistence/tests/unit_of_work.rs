@@ -7,7 +7,7 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bson::doc;
-use cqrs_mongo_persistence::{Alone, Repository, Version};
+use cqrs_mongo_persistence::{Alone, Error, Repository, Version};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -93,7 +93,7 @@ async fn transaction_commits_and_runs_hooks_once() {
             uow.after_commit(move || {
                 counter.fetch_add(1, Ordering::SeqCst);
             });
-            Ok(42)
+            Ok::<_, Error>(42)
         })
         .await
         .unwrap();
@@ -147,7 +147,7 @@ async fn transaction_with_gives_a_send_future_for_spawned_tasks() {
                     uow.after_commit(move || {
                         ran.fetch_add(1, Ordering::SeqCst);
                     });
-                    Ok(())
+                    Ok::<_, cqrs_mongo_persistence::Error>(())
                 }
                 .boxed()
             })

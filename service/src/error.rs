@@ -18,6 +18,7 @@ use axum::extract::FromRequest;
 use axum::extract::rejection::{JsonRejection, PathRejection};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
+use cqrs_mongo_demo::PayError;
 use cqrs_mongo_persistence::Error;
 use cqrs_mongo_spec::{PathSegment, SpecError};
 use serde::Serialize;
@@ -103,7 +104,6 @@ impl From<Error> for ApiError {
     fn from(err: Error) -> Self {
         let (status, code) = match &err {
             Error::Spec(spec) => return ApiError::from(spec.clone()),
-            Error::InvalidTransition { from, .. } if from == "missing" => (StatusCode::NOT_FOUND, "not_found"),
             Error::InvalidTransition { .. } => (StatusCode::CONFLICT, "invalid_transition"),
             err if err.is_conflict() => (StatusCode::CONFLICT, "conflict"),
             err if err.is_unavailable() => (StatusCode::SERVICE_UNAVAILABLE, "database_unavailable"),
@@ -119,6 +119,18 @@ impl From<Error> for ApiError {
             _ => err.to_string(),
         };
         ApiError::new(status, code, message).with_source(err)
+    }
+}
+
+impl From<PayError> for ApiError {
+    /// The command's refusals are the client's: 404 for an unknown order, 409 for one that is not
+    /// `placed`; a store failure is mapped as every store error is.
+    fn from(err: PayError) -> Self {
+        match err {
+            PayError::NotFound(_) => ApiError::new(StatusCode::NOT_FOUND, "not_found", err.to_string()),
+            PayError::NotPayable { .. } => ApiError::new(StatusCode::CONFLICT, "invalid_transition", err.to_string()),
+            PayError::Store(err) => ApiError::from(err),
+        }
     }
 }
 

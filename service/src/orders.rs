@@ -118,7 +118,7 @@ pub async fn place(State(app): State<App>, JsonBody(body): JsonBody<PlaceOrder>)
 
 /// `GET /orders/{id}`: the order folded from its events; 404 when there is none.
 pub async fn get(State(app): State<App>, PathParam(id): PathParam<String>) -> Result<Response, ApiError> {
-    match app.orders.load(&id).await? {
+    match app.orders.load(&id, cqrs_mongo_persistence::Alone).await? {
         Some(order) => Ok(answer(StatusCode::OK, OrderView::from(&order))),
         None => Err(ApiError::not_found(format!("no order {id:?}"))),
     }
@@ -126,6 +126,6 @@ pub async fn get(State(app): State<App>, PathParam(id): PathParam<String>) -> Re
 
 /// `POST /orders/{id}/pay`: 200 with the paid order; 404 when missing, 409 when already paid.
 pub async fn pay(State(app): State<App>, PathParam(id): PathParam<String>, _: NoBody) -> Result<Response, ApiError> {
-    let order = pay_order(&app.db, &app.orders, &id).await?;
+    let order = pay_order(&app.orders, &id).await?;
     Ok(answer(StatusCode::OK, OrderView::from(&order)))
 }

@@ -188,12 +188,14 @@ impl<A: EventSourced> AggregateStore<A> {
     }
 
     /// The aggregate: its latest snapshot (if any) and the events after it folded one by one as
-    /// they are read (memory does not grow with the stream). `None` when it has neither.
-    /// An event of a type the aggregate's [`EventSet`] does not know is [`Error::Decode`].
-    pub async fn load(&self, id: &str) -> Result<Option<Root<A>>> {
-        let (mut state, mut version) = self.snapshot_state(id).await?;
+    /// they are read (memory does not grow with the stream), read in `on` (in a unit of work:
+    /// inside its transaction). `None` when it has neither. An event of a type the aggregate's
+    /// [`EventSet`] does not know is [`Error::Decode`].
+    pub async fn load(&self, id: &str, on: impl Into<On<'_>>) -> Result<Option<Root<A>>> {
+        let on = on.into();
+        let (mut state, mut version) = self.snapshot_state(id, on).await?;
         let mut found = version > 0;
-        let mut events = self.events.read_stream_cursor(id, version).await?;
+        let mut events = self.events.read_stream_cursor(id, version, on).await?;
         while let Some(event) = events.try_next().await? {
             match A::Event::decode(&event)? {
                 Some(decoded) => state.apply(&decoded),
@@ -217,14 +219,87 @@ impl<A: EventSourced> AggregateStore<A> {
         Ok(found.then(|| Root::at(id.to_owned(), state, version)))
     }
 
-    /// The aggregate, or a new one (version 0) when it has no events.
-    pub async fn load_or_new(&self, id: &str) -> Result<Root<A>> {
-        Ok(self.load(id).await?.unwrap_or_else(|| Root::new(id)))
+    /// The aggregate, or a new one (version 0) when it has no events, read in `on`.
+    pub async fn load_or_new(&self, id: &str, on: impl Into<On<'_>>) -> Result<Root<A>> {
+        Ok(self.load(id, on).await?.unwrap_or_else(|| Root::new(id)))
     }
 
-    async fn snapshot_state(&self, id: &str) -> Result<(A, i64)> {
+    /// The command workflow: loads aggregate `id` (a new one when it has no events), lets
+    /// `decide` record events on it or refuse with your error, and saves what it recorded, in
+    /// one transaction. Returns the saved aggregate.
+    ///
+    /// `decide` is synchronous: it holds the decision, not IO, so the whole call is `Send`
+    /// (usable in `tokio::spawn` and web handlers as it is). Transient errors run the workflow
+    /// again under the driver's rules ([`Connection::transaction`](crate::Connection::transaction)),
+    /// and so does a concurrent save of the same aggregate (the transaction conflicts): the
+    /// aggregate is loaded again and `decide` runs again on the fresh state. An error of yours
+    /// (`E: From<Error>`, a store error converts into it) aborts and comes back as it is.
+    ///
+    /// ```no_run
+    /// # use cqrs_mongo_persistence::aggregates::{AggregateStore, EventSourced};
+    /// # use cqrs_mongo_persistence::Error;
+    /// # #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)] struct OrderPaid {}
+    /// # cqrs_mongo_persistence::event!(OrderPaid, "OrderPaid", version = 1);
+    /// # #[derive(Debug, Clone)] enum OrderEvent { Paid(OrderPaid) }
+    /// # cqrs_mongo_persistence::event_set!(OrderEvent { Paid(OrderPaid) });
+    /// # #[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)] struct Order { status: String }
+    /// # impl EventSourced for Order {
+    /// #     type Event = OrderEvent;
+    /// #     const AGGREGATE_TYPE: &'static str = "Order";
+    /// #     fn apply(&mut self, _: &OrderEvent) { self.status = "paid".into(); }
+    /// # }
+    /// #[derive(Debug)]
+    /// enum PayError { NotFound, NotPayable(String), Store(Error) }
+    /// impl From<Error> for PayError { fn from(err: Error) -> Self { PayError::Store(err) } }
+    ///
+    /// # async fn demo(orders: AggregateStore<Order>) -> Result<(), PayError> {
+    /// let order = orders
+    ///     .update("o-1", |order| match order.status.as_str() {
+    ///         "placed" => Ok(order.record(OrderPaid {})),
+    ///         "" => Err(PayError::NotFound),
+    ///         other => Err(PayError::NotPayable(other.to_owned())),
+    ///     })
+    ///     .await?;
+    /// # Ok(()) }
+    /// ```
+    pub async fn update<E>(
+        &self,
+        id: &str,
+        mut decide: impl FnMut(&mut Root<A>) -> std::result::Result<(), E> + Send,
+    ) -> std::result::Result<Root<A>, E>
+    where
+        E: From<Error> + Send,
+    {
+        // A context and a boxed future: the future stays `Send` (rust-lang/rust#96865).
+        self.connection
+            .transaction_with((self, id, &mut decide), |uow, (store, id, decide)| {
+                async move { store.update_in(uow, id, &mut **decide).await }.boxed()
+            })
+            .await
+    }
+
+    /// [`update`](Self::update) inside your unit of work: loads, decides and saves in its
+    /// transaction; retrying is the unit of work's (inside
+    /// [`Connection::transaction`](crate::Connection::transaction), a transient error runs your
+    /// whole callback again).
+    pub async fn update_in<E>(
+        &self,
+        uow: &UnitOfWork,
+        id: &str,
+        decide: impl FnOnce(&mut Root<A>) -> std::result::Result<(), E>,
+    ) -> std::result::Result<Root<A>, E>
+    where
+        E: From<Error>,
+    {
+        let mut root = self.load_or_new(id, uow).await?;
+        decide(&mut root)?;
+        self.save(&mut root, uow).await?;
+        Ok(root)
+    }
+
+    async fn snapshot_state(&self, id: &str, on: On<'_>) -> Result<(A, i64)> {
         let Some((snapshots, _)) = &self.snapshots else { return Ok((A::default(), 0)) };
-        let Some(snapshot) = snapshots.latest(A::AGGREGATE_TYPE, id).await? else { return Ok((A::default(), 0)) };
+        let Some(snapshot) = snapshots.latest(A::AGGREGATE_TYPE, id, on).await? else { return Ok((A::default(), 0)) };
         match bson::deserialize_from_document::<A>(snapshot.data) {
             Ok(state) => Ok((state, snapshot.version)),
             Err(err) => {
@@ -402,7 +477,7 @@ impl<A: EventSourced> AggregateStore<A> {
     async fn conflict(&self, err: Error, id: &str, expected: i64) -> Error {
         match err {
             Error::Concurrency { collection, id: stream, actual: None, .. } if collection == EVENTS => {
-                let actual = self.events.current_version(id).await.ok();
+                let actual = self.events.current_version(id, Alone).await.ok();
                 Error::Concurrency { collection, id: stream, expected, actual }
             }
             Error::Concurrency { collection, id: stream, actual, .. } if collection == EVENTS => {

@@ -370,6 +370,7 @@ impl Error {
 impl From<mongodb::error::Error> for Error {
     /// Classifies a driver error once: by code and label, into the variants above.
     fn from(err: mongodb::error::Error) -> Self {
+        crate::uow::note_driver_error(&err);
         match classify::class_of(&err) {
             Class::WriteConflict => Error::WriteConflict(err),
             Class::DuplicateKey => Error::DuplicateKey(err),

@@ -303,16 +303,19 @@ impl EventStore {
         traced(EVENTS, "append", self.append_grouped(stream, expected, &events, Some(messages))).await
     }
 
-    /// What is needed to rebuild an aggregate: its latest snapshot and the events after it.
+    /// What is needed to rebuild an aggregate: its latest snapshot and the events after it,
+    /// read in `on`.
     pub async fn load(
         &self,
         snapshots: &crate::snapshots::SnapshotStore,
         aggregate_type: &str,
         aggregate_id: &str,
+        on: impl Into<On<'_>>,
     ) -> Result<(Option<crate::snapshots::Snapshot>, Vec<StoredEvent>)> {
-        let snapshot = snapshots.latest(aggregate_type, aggregate_id).await?;
+        let on = on.into();
+        let snapshot = snapshots.latest(aggregate_type, aggregate_id, on).await?;
         let from = snapshot.as_ref().map_or(0, |s| s.version);
-        let events = self.read_stream(aggregate_id, from, None).await?;
+        let events = self.read_stream(aggregate_id, from, None, on).await?;
         Ok((snapshot, events))
     }
 }

@@ -11,12 +11,15 @@
 use std::time::Duration;
 
 use bson::{Document, doc};
-use futures::TryStreamExt;
+use futures::stream::BoxStream;
+use futures::{StreamExt, TryStreamExt};
 
 use super::gaps::Verdict;
 use super::{EventStore, StoredEvent};
 use crate::error::{Error, Result};
 use crate::fields::int;
+use crate::query::collect_in_session;
+use crate::uow::{On, with_session};
 
 /// Positions scanned per query when looking for the first gap (`read_by_types`).
 const SCAN: i64 = 10_000;
@@ -31,13 +34,16 @@ struct Page {
 }
 
 impl EventStore {
-    /// Events of one stream after `from_version`, in version order, at most `limit`.
+    /// Events of one stream after `from_version`, in version order, at most `limit`, read in
+    /// `on`.
     pub async fn read_stream(
         &self,
         aggregate_id: &str,
         from_version: i64,
         limit: Option<i64>,
+        on: impl Into<On<'_>>,
     ) -> Result<Vec<StoredEvent>> {
+        let on = on.into();
         if let Some(limit) = limit {
             Error::at_least_one("EventStore::read_stream", "limit", limit)?;
         }
@@ -45,9 +51,13 @@ impl EventStore {
         options.sort = Some(doc! { "version": 1 });
         options.limit = limit;
         let filter = self.scoped(doc! { "aggregate_id": aggregate_id, "version": { "$gt": from_version } });
-        let documents: Vec<Document> = self.events.find(filter).with_options(options).await?.try_collect().await?;
+        let find = self.events.find(filter).with_options(options);
+        let documents: Vec<Document> = match on.session().await.get() {
+            Some(session) => collect_in_session(find.session(&mut *session).await?, session).await?,
+            None => find.await?.try_collect().await?,
+        };
         if documents.is_empty() && self.tenant.is_some() {
-            let any = self.events.find_one(doc! { "aggregate_id": aggregate_id }).await?;
+            let any = with_session!(self.events.find_one(doc! { "aggregate_id": aggregate_id }), on)?;
             if let Some(cross) = any.as_ref().and_then(|d| self.foreign(d)) {
                 return Err(cross);
             }
@@ -56,11 +66,12 @@ impl EventStore {
     }
 
     /// One event by its id (upcast like every read), `None` when it is not stored (or, in a
-    /// tenant scope, belongs to another tenant: [`Error::CrossTenant`]).
-    pub async fn event(&self, event_id: &str) -> Result<Option<StoredEvent>> {
-        let found = self.events.find_one(self.scoped(doc! { "_id": event_id })).await?;
+    /// tenant scope, belongs to another tenant: [`Error::CrossTenant`]), read in `on`.
+    pub async fn event(&self, event_id: &str, on: impl Into<On<'_>>) -> Result<Option<StoredEvent>> {
+        let on = on.into();
+        let found = with_session!(self.events.find_one(self.scoped(doc! { "_id": event_id })), on)?;
         if found.is_none() && self.tenant.is_some() {
-            let any = self.events.find_one(doc! { "_id": event_id }).await?;
+            let any = with_session!(self.events.find_one(doc! { "_id": event_id }), on)?;
             if let Some(cross) = any.as_ref().and_then(|d| self.foreign(d)) {
                 return Err(cross);
             }
@@ -69,25 +80,41 @@ impl EventStore {
     }
 
     /// Events of one stream after `from_version`, in version order, as a stream read from one
-    /// cursor (memory stays one batch however long the stream is).
-    pub async fn read_stream_cursor(
-        &self,
+    /// cursor (memory stays one batch however long the stream is), in `on` (in a unit of work:
+    /// through its session, which the stream holds until it is dropped).
+    pub async fn read_stream_cursor<'a>(
+        &'a self,
         aggregate_id: &str,
         from_version: i64,
-    ) -> Result<impl futures::Stream<Item = Result<StoredEvent>> + Send + '_> {
+        on: impl Into<On<'a>>,
+    ) -> Result<BoxStream<'a, Result<StoredEvent>>> {
         let filter = self.scoped(doc! { "aggregate_id": aggregate_id, "version": { "$gt": from_version } });
-        let cursor = self.events.find(filter).sort(doc! { "version": 1 }).batch_size(500).await?;
-        Ok(cursor.map_err(Error::from).and_then(move |d| std::future::ready(self.decode(d))))
+        let find = self.events.find(filter).sort(doc! { "version": 1 }).batch_size(500);
+        let mut guard = on.into().session().await;
+        let Some(session) = guard.get() else {
+            let cursor = find.await?;
+            return Ok(cursor.map_err(Error::from).and_then(move |d| std::future::ready(self.decode(d))).boxed());
+        };
+        let cursor = find.session(&mut *session).await?;
+        let events = futures::stream::try_unfold((cursor, guard), move |(mut cursor, mut guard)| async move {
+            let Some(session) = guard.get() else { return Ok(None) };
+            match cursor.next(session).await {
+                Some(document) => Ok(Some((self.decode(document?)?, (cursor, guard)))),
+                None => Ok(None),
+            }
+        });
+        Ok(events.boxed())
     }
 
-    /// The stream's current version (0 when it has no events).
-    pub async fn current_version(&self, aggregate_id: &str) -> Result<i64> {
+    /// The stream's current version (0 when it has no events), read in `on`.
+    pub async fn current_version(&self, aggregate_id: &str, on: impl Into<On<'_>>) -> Result<i64> {
+        let on = on.into();
         let last = self
             .events
             .find_one(self.scoped(doc! { "aggregate_id": aggregate_id }))
             .sort(doc! { "version": -1 })
             .projection(doc! { "version": 1 });
-        Ok(last.await?.map(|d| int(d.get("version"))).unwrap_or(0))
+        Ok(with_session!(last, on)?.map(|d| int(d.get("version"))).unwrap_or(0))
     }
 
     /// Up to `limit` events after global position `after`, in position order; empty only when

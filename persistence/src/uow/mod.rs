@@ -37,6 +37,7 @@ use mongodb::ClientSession;
 
 pub(crate) use self::reservations::Reservation;
 use self::reservations::Reservations;
+pub(crate) use self::transaction::note_driver_error;
 use crate::error::{Error, Result};
 use crate::version::Fate;
 
@@ -201,6 +202,18 @@ impl Drop for UnitOfWork {
         self.reservations.burn_later();
     }
 }
+
+/// Runs a driver action where `$on` (an [`On`]) says: with the unit of work's session, if there
+/// is one.
+macro_rules! with_session {
+    ($action:expr, $on:expr) => {
+        match $on.session().await.get() {
+            Some(session) => $action.session(session).await,
+            None => $action.await,
+        }
+    };
+}
+pub(crate) use with_session;
 
 /// Where a store operation runs: in a unit of work, or on its own. Functions take
 /// `impl Into<On>`, so pass `&uow` (or `uow` inside [`Connection::transaction`](crate::Connection::transaction)) or [`Alone`].

@@ -105,7 +105,7 @@ pub async fn expected_streams(store: &EventStore, streams: usize) -> BTreeMap<St
 pub async fn expected_streams_of(store: &EventStore, prefix: &str, streams: usize) -> BTreeMap<String, Document> {
     let mut expected = BTreeMap::new();
     for s in 0..streams {
-        let events = store.read_stream(&format!("{prefix}{s}"), 0, None).await.unwrap();
+        let events = store.read_stream(&format!("{prefix}{s}"), 0, None, Alone).await.unwrap();
         if let Some(last) = events.last() {
             let id = Bson::String(format!("{prefix}{s}")).to_string();
             expected.insert(id, doc! { "count": events.len() as i32, "last_version": last.version });
