@@ -43,8 +43,14 @@
 //! | `events tail` | prints events in position order; `--follow` keeps polling until Ctrl-C |
 //! | `projections status [NAME]` | saved position, head position and lag of every registered projection and every checkpoint found, or of one registered projection |
 //! | `projections rebuild NAME` | rebuilds a registered projection with a progress bar |
+//! | `projections run NAME` | keeps a registered projection up to date until Ctrl-C or SIGTERM as one of any number of replicas (the lease holder applies, the others stand by; `--lease SECONDS`, `--replica NAME`) |
+//! | `dead-letters list [NAME]` | events parked by projections and subscriptions after their last attempt, in position order (`--limit N`, 100 by default) |
+//! | `dead-letters retry NAME EVENT_ID` | projects a parked event again through the registered projection `NAME` (subscriptions retry from the application: `Subscription::retry_parked`) |
+//! | `dead-letters skip NAME EVENT_ID` | marks a parked event skipped: kept for the record, never applied |
 //! | `outbox stats`, `outbox retry-dead` | outbox counts by status; dead messages back to pending |
 //! | `jobs stats` | job counts by status |
+//!
+//! `tests/docs.rs` checks that this table names every command the parser has, and no other.
 //!
 //! Every command connects with `--uri` (`MONGODB_URI`) to `--database` (`CQRS_MONGO_DATABASE`),
 //! except `compile`. Errors are printed as `error: ...` lines on standard error; the exit
@@ -65,10 +71,17 @@ use std::time::Duration;
 use cqrs_mongo_persistence::{Connection, PoolOptions, Projection};
 
 pub use args::{
-    Cli, Command, CompileArgs, DEFAULT_DATABASE, DEFAULT_URI, EventsCommand, IndexesCommand, JobsCommand,
-    OutboxCommand, ProjectionsCommand, RebuildArgs, StatusArgs, TailArgs,
+    Cli, Command, CompileArgs, DEFAULT_DATABASE, DEFAULT_URI, DeadLetterArgs, DeadLettersCommand, DeadLettersListArgs,
+    EventsCommand, IndexesCommand, JobsCommand, OutboxCommand, ProjectionsCommand, RebuildArgs, RunArgs, StatusArgs,
+    TailArgs,
 };
 pub use error::{CliError, EXIT_FAILURE, EXIT_USAGE};
+
+/// The package README's example and command list: the example runs as a doctest, the list is
+/// checked against the parser by tests/docs.rs.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
 
 /// Runs a parsed command line with these projections registered, printing to standard output
 /// and errors to standard error; returns the process exit code.

@@ -138,7 +138,6 @@ pub(crate) async fn rebuild(
     print_report(out, name, &report)
 }
 
-/// A bar on standard error (drawn only when it is a terminal) up to the head position.
 /// Runs the registered projection `NAME` as one replica until Ctrl-C or SIGTERM, then
 /// releases its lease (a stand-by takes over at once) and prints what it applied.
 pub(crate) async fn run(
@@ -178,6 +177,7 @@ pub(crate) async fn run(
     Ok(())
 }
 
+/// A bar on standard error (drawn only when it is a terminal) up to the head position.
 fn progress_bar(name: &str, total: u64) -> ProgressBar {
     let bar = ProgressBar::new(total);
     let style = ProgressStyle::with_template("{prefix} [{bar:40.cyan/blue}] {pos}/{len} events  {msg}")
