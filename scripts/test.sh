@@ -40,6 +40,9 @@ if cargo tree -p cqrs-mongo-cli --prefix none | grep -E '^cqrs-mongo-demo '; the
 fi
 echo "ok: no cqrs-mongo-demo in cqrs-mongo-cli (normal, build or dev dependencies)"
 
+step "the crates for crates.io package (spec, persistence, cli, nats; the compiler's package built on its own)"
+.venv/bin/python scripts/check_packages.py
+
 step "the end-to-end demo runs (scripts/demo.sh, the README's first command)"
 bash scripts/demo.sh > target/demo.log
 tail -1 target/demo.log

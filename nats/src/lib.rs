@@ -31,6 +31,11 @@ use async_nats::jetstream::context::{Publish, PublishError, PublishErrorKind};
 use async_nats::jetstream::{self};
 use cqrs_mongo_persistence::{ClaimedMessage, Publisher, Unavailable};
 
+/// The package README's example, compiled as a doctest so that it keeps to the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 /// Why a message was not published.
 #[derive(Debug, thiserror::Error)]
 #[non_exhaustive]

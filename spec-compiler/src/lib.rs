@@ -318,6 +318,11 @@ pub fn validate(spec: &Value) -> Vec<SpecError> {
     Compiler::default().validate(spec)
 }
 
+/// The package README's example runs as a doctest, so the crates.io page cannot drift from the API.
+#[cfg(doctest)]
+#[doc = include_str!("../README.md")]
+pub struct ReadmeDoctests;
+
 #[cfg(test)]
 mod tests {
     use serde_json::json;
