@@ -9,12 +9,10 @@ use std::time::{Duration, Instant};
 
 use bson::{Document, doc};
 use cqrs_mongo_demo::replicas::{self, Stdout};
-use cqrs_mongo_demo::{
-    Line, SUMMARIES, SUMMARY_OPTIONS, SUMMARY_SPEC, describe, order_store, order_summaries, pay_order, place_order,
-};
+use cqrs_mongo_demo::{Line, SUMMARIES, SUMMARY_OPTIONS, SUMMARY_SPEC, describe, order_store, pay_order, place_order};
 use cqrs_mongo_persistence::{
-    Alone, Connection, EventStore, IfStarted, JobQueue, NewJob, Outbox, PoolOptions, Projection, ProjectionRunner,
-    ProjectionStore, Saga, SagaRepository, SagaStatus,
+    Alone, Connection, EventStore, IfStarted, JobQueue, NewJob, Outbox, PoolOptions, Projection, ProjectionStore, Saga,
+    SagaRepository, SagaStatus,
 };
 use cqrs_mongo_spec::{Compiler, ExtJsonFormat, QueryOptions};
 use futures::TryStreamExt;
@@ -36,11 +34,12 @@ async fn main() -> Result<(), Failure> {
     let orders = order_store(&db, &events, &outbox);
     let jobs = JobQueue::new(&db);
     let sagas = SagaRepository::new(&db);
+    let summaries_runner = replicas::summaries_runner(&db, &events, "demo");
     let mut indexes = EventStore::indexes();
     indexes.extend(Outbox::indexes());
     indexes.extend(JobQueue::indexes());
     indexes.extend(SagaRepository::indexes());
-    indexes.extend(order_summaries().indexes());
+    indexes.extend(summaries_runner.projection().indexes());
     let report = db.ensure_indexes(&indexes).await?;
     println!("indexes: {} created, {} already there", report.created.len(), report.unchanged.len());
 
@@ -58,18 +57,19 @@ async fn main() -> Result<(), Failure> {
         placed.push(place_order(&orders, &format!("o-{n:03}"), customers[n as usize % 4], &lines(n)).await?);
     }
     replicas::wait_for("the first wave", limit, async || {
-        Ok(runners[0].inner.position().await? == 6 && publisher.tally().0 == 6)
+        Ok(runners[0].position().await? == 6 && publisher.tally().0 == 6)
     })
     .await?;
     println!("   first wave of 6 applied and published; killing the leading runner and a relay");
     // Kill the runner that leads and one relay, mid-run (their tasks aborted, nothing released).
-    let leader = runners[0].inner.leader().await?.leader.unwrap_or_default();
+    let leader = runners[0].leader().await?.leader.unwrap_or_default();
     let [a, b] = runners;
-    let (killed, standby) = if leader == "runner-a" { (a, b) } else { (b, a) };
-    let killed_runner = killed.inner.clone();
-    killed.kill().await;
+    let (mut killed, standby) = if leader == "runner-a" { (a, b) } else { (b, a) };
+    killed.abort();
+    let _ = (&mut killed).await; // gone: BackgroundTaskStopped
     let [relay_a, relay_b] = relays;
-    relay_a.kill().await;
+    relay_a.abort();
+    let _ = relay_a.await;
     for n in 7..=12_i64 {
         placed.push(place_order(&orders, &format!("o-{n:03}"), customers[n as usize % 4], &lines(n)).await?);
     }
@@ -83,14 +83,13 @@ async fn main() -> Result<(), Failure> {
 
     println!("\n2. the stand-by runner takes over {SUMMARIES}; the other relay publishes the rest");
     let waited = Instant::now();
-    replicas::wait_for("the stand-by", limit, async || Ok(standby.inner.position().await? == head)).await?;
+    replicas::wait_for("the stand-by", limit, async || Ok(standby.position().await? == head)).await?;
     replicas::wait_for("the surviving relay", limit, async || Ok(publisher.tally().0 == 12)).await?;
-    let stats = standby.inner.stats();
     println!(
         "   {} took over and caught up to position {head} in {:?} ({} events applied by it)",
-        standby.inner.leader().await?.leader.unwrap_or_default(),
+        standby.leader().await?.leader.unwrap_or_default(),
         waited.elapsed(),
-        stats.events.load(std::sync::atomic::Ordering::Relaxed),
+        standby.stats().events(),
     );
 
     println!("\n3. querying the summaries with a JSON specification");
@@ -139,12 +138,11 @@ async fn main() -> Result<(), Failure> {
     }
 
     // The read model against a fresh rebuild, and every delivery counted.
-    let count = |runner: &ProjectionRunner<_>| runner.stats().events.load(std::sync::atomic::Ordering::Relaxed);
-    let applied = count(&killed_runner) + count(&standby.inner);
+    let applied = killed.stats().events() + standby.stats().events();
     standby.stop().await?;
     relay_b.stop().await?;
     let live = summaries(&db).await?;
-    ProjectionRunner::new(&db, &events, order_summaries()).rebuild(|_| {}).await?;
+    summaries_runner.rebuild(|_| {}).await?;
     let rebuilt = summaries(&db).await?;
     let lost_updates = rebuilt.iter().filter(|d| !live.contains(d)).count();
     let duplicated_updates = applied.saturating_sub(head as u64);

@@ -1,16 +1,16 @@
 //! The demo's long-running parts, two replicas of each: projection runners of
 //! `order_summaries` (one leads, one stands by) and outbox relays (competing for messages),
-//! publishing to stdout through a publisher that counts every delivery.
+//! publishing to stdout through a publisher that counts every delivery. Each runs in a task of
+//! its own ([`Running`]: `stop` ends it cleanly, `abort` kills it mid-run; the handle derefs to
+//! the loop, for its position, leader and stats).
 
 use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use cqrs_mongo_persistence::{
-    ClaimedMessage, Connection, EventStore, Handlers, Outbox, OutboxRelay, ProjectionRunner, Publisher, Result,
+    ClaimedMessage, Connection, EventStore, Handlers, Outbox, OutboxRelay, ProjectionRunner, Publisher, Result, Running,
 };
-use tokio::sync::oneshot;
-use tokio::task::JoinHandle;
 
 use crate::order_summaries;
 
@@ -40,68 +40,31 @@ impl Publisher for Stdout {
     }
 }
 
-/// One running replica: its task and what stops it cleanly.
-pub struct Replica<T> {
-    /// What it runs.
-    pub inner: Arc<T>,
-    stop: Option<oneshot::Sender<()>>,
-    task: JoinHandle<Result<()>>,
+/// The `order_summaries` runner named `name`, with a short lease (not running yet: for its
+/// indexes, a rebuild, or [`ProjectionRunner::spawn`]).
+pub fn summaries_runner(db: &Connection, events: &EventStore, name: &str) -> ProjectionRunner<Handlers> {
+    ProjectionRunner::new(db, events, order_summaries())
+        .poll_interval(Duration::from_millis(100))
+        .lease_period(Duration::from_secs(1))
+        .replica_name(name)
 }
 
-impl<T> Replica<T> {
-    /// Kills it: the task is aborted mid-run, nothing is released.
-    pub async fn kill(self) {
-        self.task.abort();
-        let _ = self.task.await;
-    }
-
-    /// Stops it cleanly and returns how its run ended.
-    pub async fn stop(mut self) -> Result<()> {
-        if let Some(stop) = self.stop.take() {
-            let _ = stop.send(());
-        }
-        self.task.await.unwrap_or(Ok(()))
-    }
+/// A running replica of the `order_summaries` runner named `name`.
+pub fn runner(db: &Connection, events: &EventStore, name: &str) -> Running<ProjectionRunner<Handlers>> {
+    summaries_runner(db, events, name).spawn()
 }
 
-/// A replica of the `order_summaries` runner named `name`, with a short lease.
-pub fn runner(db: &Connection, events: &EventStore, name: &str) -> Replica<ProjectionRunner<Handlers>> {
-    let runner = Arc::new(
-        ProjectionRunner::new(db, events, order_summaries())
-            .poll_interval(Duration::from_millis(100))
-            .lease_period(Duration::from_secs(1))
-            .replica_name(name),
-    );
-    let (stop, stopped) = oneshot::channel::<()>();
-    let inner = runner.clone();
-    let task = tokio::spawn(async move {
-        inner
-            .run(async {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    Replica { inner: runner, stop: Some(stop), task }
+/// The relay named `name` (not running).
+pub fn outbox_relay(outbox: &Outbox, name: &str) -> OutboxRelay {
+    OutboxRelay::new(outbox, name)
+        .batch_size(50)
+        .lease_period(Duration::from_secs(2))
+        .poll_interval(Duration::from_millis(100))
 }
 
-/// A relay named `name` publishing through `publisher`.
-pub fn relay(outbox: &Outbox, name: &str, publisher: &Arc<Stdout>) -> Replica<OutboxRelay> {
-    let relay = Arc::new(
-        OutboxRelay::new(outbox, name)
-            .batch_size(50)
-            .lease_period(Duration::from_secs(2))
-            .poll_interval(Duration::from_millis(100)),
-    );
-    let (stop, stopped) = oneshot::channel::<()>();
-    let (inner, publisher) = (relay.clone(), publisher.clone());
-    let task = tokio::spawn(async move {
-        inner
-            .run(publisher.as_ref(), async {
-                let _ = stopped.await;
-            })
-            .await
-    });
-    Replica { inner: relay, stop: Some(stop), task }
+/// A running relay named `name` publishing through `publisher`.
+pub fn relay(outbox: &Outbox, name: &str, publisher: &Arc<Stdout>) -> Running<OutboxRelay> {
+    outbox_relay(outbox, name).spawn(publisher.clone())
 }
 
 /// Waits (at most `limit`) until `done` says so.

@@ -10,7 +10,6 @@ use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use async_nats::jetstream;
@@ -125,7 +124,7 @@ async fn every_message_reaches_jetstream_once_despite_a_killed_relay_and_unrecor
         tokio::spawn(async move { a.run(publisher.as_ref(), std::future::pending()).await })
     };
     let deadline = Instant::now() + Duration::from_secs(120);
-    while a.stats().published.load(Ordering::SeqCst) < 60 {
+    while a.stats().published() < 60 {
         assert!(Instant::now() < deadline, "relay a published too little");
         tokio::time::sleep(Duration::from_millis(5)).await;
     }

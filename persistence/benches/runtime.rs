@@ -10,7 +10,6 @@
 //! `bash scripts/bench-persistence.sh runtime` builds and starts the Rust test server and runs it.
 
 use std::sync::Arc;
-use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bson::doc;
@@ -112,7 +111,7 @@ async fn relay_loop_vs_run_once(outbox: &Outbox) {
                     .await
             })
         };
-        while relay.stats().published.load(Ordering::SeqCst) < MESSAGES as u64 {
+        while relay.stats().published() < MESSAGES as u64 {
             tokio::time::sleep(Duration::from_millis(1)).await;
         }
         let ours = start.elapsed();
@@ -157,19 +156,19 @@ async fn fail_over(db: &Connection, events: &EventStore) {
                 let a = a.clone();
                 tokio::spawn(async move { a.run(std::future::pending()).await })
             };
-            while a.stats().leaderships.load(Ordering::SeqCst) == 0 {
+            while a.stats().follow().leaderships() == 0 {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             let b_task = {
                 let b = b.clone();
                 tokio::spawn(async move { b.run(std::future::pending()).await })
             };
-            while b.stats().standby_waits.load(Ordering::SeqCst) == 0 {
+            while b.stats().follow().standby_waits() == 0 {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             a_task.abort();
             let killed = Instant::now();
-            while b.stats().leaderships.load(Ordering::SeqCst) == 0 {
+            while b.stats().follow().leaderships() == 0 {
                 tokio::time::sleep(Duration::from_millis(5)).await;
             }
             measured.push(killed.elapsed().as_secs_f64());

@@ -12,7 +12,8 @@
 //! (the catch-up says when to try it again); any other error ends the run, logged.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::pin::Pin;
+use std::sync::atomic::Ordering;
 use std::time::{Duration, Instant};
 
 use bson::{Document, doc};
@@ -43,36 +44,30 @@ pub(crate) trait CatchUp: Send + Sync {
     fn catch_up<'a>(&'a self, leader: &'a mut Leader, token: i64) -> BoxFuture<'a, Result<Option<Duration>>>;
 }
 
-/// The counters the loop keeps (fields of the runner's or subscription's stats).
-pub(crate) struct Counters<'a> {
-    pub(crate) waits: &'a AtomicU64,
-    pub(crate) change_stream_wakeups: &'a AtomicU64,
-    pub(crate) poll_wakeups: &'a AtomicU64,
-    pub(crate) fallbacks: &'a AtomicU64,
-    pub(crate) leaderships: &'a AtomicU64,
-    pub(crate) leases_lost: &'a AtomicU64,
-    pub(crate) standby_waits: &'a AtomicU64,
-    pub(crate) backoffs: &'a AtomicU64,
+crate::spawn::stats! {
+    /// What the live loop of a runner or subscription did: its waits, wake-ups, leadership and
+    /// backoffs ([`RunnerStats::follow`](crate::RunnerStats::follow),
+    /// [`SubscriptionStats::follow`](crate::SubscriptionStats::follow)).
+    pub struct FollowStats {
+        /// Times the loop caught up and started waiting for news.
+        waits,
+        /// Wake-ups by the change stream.
+        change_stream_wakeups,
+        /// Wake-ups by the polling timer.
+        poll_wakeups,
+        /// Times the change stream failed (or could not be opened) and polling took over.
+        fallbacks,
+        /// Times this replica took the lease and became the leader.
+        leaderships,
+        /// Times it found its lease taken over by another replica.
+        leases_lost,
+        /// Times it stood by because another replica leads.
+        standby_waits,
+        /// Waits because the database (or a subscription handler's destination) was
+        /// unavailable (nothing counted against an event).
+        backoffs,
+    }
 }
-
-/// The [`Counters`] of a stats struct that has fields of the same names (the runner's and a
-/// subscription's).
-macro_rules! counters_of {
-    ($stats:expr) => {{
-        let stats = $stats;
-        $crate::follow::Counters {
-            waits: &stats.waits,
-            change_stream_wakeups: &stats.change_stream_wakeups,
-            poll_wakeups: &stats.poll_wakeups,
-            fallbacks: &stats.fallbacks,
-            leaderships: &stats.leaderships,
-            leases_lost: &stats.leases_lost,
-            standby_waits: &stats.standby_waits,
-            backoffs: &stats.backoffs,
-        }
-    }};
-}
-pub(crate) use counters_of;
 
 /// The loop's settings.
 pub(crate) struct Follow<'a> {
@@ -85,11 +80,7 @@ pub(crate) struct Follow<'a> {
     pub(crate) change_stream: bool,
     /// The waits while the database is unavailable.
     pub(crate) unavailable: Backoff,
-    pub(crate) counters: Counters<'a>,
-}
-
-fn bump(counter: &AtomicU64) {
-    counter.fetch_add(1, Ordering::Relaxed);
+    pub(crate) stats: &'a FollowStats,
 }
 
 impl Follow<'_> {
@@ -129,6 +120,9 @@ impl Follow<'_> {
         let mut leading = false;
         let mut streak = Streak::new(self.kind, self.name, self.unavailable);
         loop {
+            if leader.is_stopping() {
+                return Ok(());
+            }
             let token = match leader.ensure().await {
                 Ok(token) => token,
                 Err(err) if err.is_unavailable() => {
@@ -141,14 +135,14 @@ impl Follow<'_> {
                 Err(err) => return Err(err),
             };
             match (token.is_some(), leading) {
-                (true, false) => bump(self.counters.leaderships),
-                (false, true) => bump(self.counters.leases_lost),
+                (true, false) => self.stats.leaderships.bump(),
+                (false, true) => self.stats.leases_lost.bump(),
                 _ => {}
             }
             leading = token.is_some();
             let Some(token) = token else {
                 changes = None;
-                bump(self.counters.standby_waits);
+                self.stats.standby_waits.bump();
                 tokio::select! {
                     () = &mut shutdown => return Ok(()),
                     () = tokio::time::sleep(self.poll.min(leader.lease().period())) => continue,
@@ -164,14 +158,17 @@ impl Follow<'_> {
                     }
                 }
             }
+            // A stop asked for meanwhile ends the catch-up after the batch in hand.
+            let (caught_up, stopping) = catch_up_or_stop(leader, target, token, shutdown.as_mut()).await;
             // Set when only the timer may end the wait: a backoff, or a failing event's retry.
-            let hold = match target.catch_up(leader, token).await {
+            let hold = match caught_up {
+                Err(err) if !err.is_unavailable() => return Err(err),
+                _ if stopping => return Ok(()),
                 Ok(retry_in) => {
                     streak.ok();
                     retry_in
                 }
-                Err(err) if err.is_unavailable() => Some(self.back_off(&mut streak, &err)),
-                Err(err) => return Err(err),
+                Err(err) => Some(self.back_off(&mut streak, &err)),
             };
             if leader.token().is_none() {
                 continue;
@@ -182,12 +179,12 @@ impl Follow<'_> {
             let timer = hold.unwrap_or(timer);
             // The lease is renewed on time even when nothing happens.
             let timer = timer.min(leader.renew_in());
-            bump(self.counters.waits);
+            self.stats.waits.bump();
             let watching = hold.is_none();
             tokio::select! {
                 () = &mut shutdown => return Ok(()),
                 change = next_change(&mut changes), if watching => match change {
-                    Some(Ok(_)) => bump(self.counters.change_stream_wakeups),
+                    Some(Ok(_)) => self.stats.change_stream_wakeups.bump(),
                     Some(Err(err)) => {
                         // Includes a resume that failed because the history is gone: the
                         // positions, not the stream, say what to read, so polling is safe.
@@ -197,14 +194,14 @@ impl Follow<'_> {
                     }
                     None => changes = None,
                 },
-                () = tokio::time::sleep(timer) => bump(self.counters.poll_wakeups),
+                () = tokio::time::sleep(timer) => self.stats.poll_wakeups.bump(),
             }
         }
     }
 
     /// One more wait of a backoff streak (logged and counted).
     fn back_off(&self, streak: &mut Streak, err: &Error) -> Duration {
-        bump(self.counters.backoffs);
+        self.stats.backoffs.bump();
         streak.wait(err)
     }
 
@@ -215,8 +212,32 @@ impl Follow<'_> {
     }
 
     fn fall_back(&self, err: &Error) {
-        bump(self.counters.fallbacks);
+        self.stats.fallbacks.bump();
         tracing::warn!(name = self.name, error = %err, "change stream unavailable; polling");
+    }
+}
+
+/// One catch-up of `target`, while watching `shutdown`: once it completes (or the leader's
+/// stop flag is set directly, by a spawned loop's handle), the leader answers "not leading" to
+/// the catch-up's next question (between batches), so the batch in hand commits and the
+/// catch-up returns. Its outcome, and whether the stop was asked for.
+async fn catch_up_or_stop(
+    leader: &mut Leader,
+    target: &impl CatchUp,
+    token: i64,
+    mut shutdown: Pin<&mut impl Future<Output = ()>>,
+) -> (Result<Option<Duration>>, bool) {
+    let stop = leader.stopping();
+    let mut catch_up = target.catch_up(leader, token);
+    let mut signalled = false;
+    loop {
+        tokio::select! {
+            outcome = &mut catch_up => return (outcome, stop.load(Ordering::Relaxed)),
+            () = &mut shutdown, if !signalled => {
+                signalled = true;
+                stop.store(true, Ordering::Relaxed);
+            }
+        }
     }
 }
 

@@ -21,6 +21,8 @@
 //! a stand-by takes over at once. After a crash the stand-by takes over within one lease period
 //! (plus its polling interval).
 
+use std::sync::Arc;
+use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bson::{DateTime, Document, doc};
@@ -176,11 +178,30 @@ pub(crate) fn default_owner() -> String {
 pub(crate) struct Leader {
     lease: Lease,
     held: Option<(Held, std::time::Instant)>,
+    /// Set when the loop is asked to stop: a catch-up in progress ends after its batch.
+    stopping: Arc<AtomicBool>,
 }
 
 impl Leader {
     pub(crate) fn new(lease: Lease) -> Self {
-        Leader { lease, held: None }
+        Leader { lease, held: None, stopping: Arc::default() }
+    }
+
+    /// This leader, stopping once `flag` is set (by the handle of a spawned loop).
+    pub(crate) fn stopping_on(mut self, flag: Arc<AtomicBool>) -> Self {
+        self.stopping = flag;
+        self
+    }
+
+    /// The flag that makes [`ensure`](Self::ensure) answer "not leading" from now on (set
+    /// while a catch-up holds the leader, so that it stops after the batch in hand).
+    pub(crate) fn stopping(&self) -> Arc<AtomicBool> {
+        self.stopping.clone()
+    }
+
+    /// True once the loop is stopping.
+    pub(crate) fn is_stopping(&self) -> bool {
+        self.stopping.load(Ordering::Relaxed)
     }
 
     /// The fencing token while this replica leads.
@@ -196,8 +217,13 @@ impl Leader {
         }
     }
 
-    /// Takes the lease, or renews it when due; the token while it leads.
+    /// Takes the lease, or renews it when due; the token while it leads. `None` once the loop
+    /// is stopping: a catch-up asks between batches, so it ends after the batch in hand (the
+    /// lease is kept until [`release`](Self::release)).
     pub(crate) async fn ensure(&mut self) -> Result<Option<i64>> {
+        if self.is_stopping() {
+            return Ok(None);
+        }
         if self.held.is_some() && !self.renew_in().is_zero() {
             return Ok(self.token());
         }

@@ -18,7 +18,9 @@
 //! - the production runtime: [`Subscription`]s for any async handler, [`ProjectionRunner`] and
 //!   subscription replicas led by a lease, failure policies with [`DeadLetters`], the
 //!   [`OutboxRelay::run`] loop with a [`Publisher`], the [`JobWorker`], metrics and trace
-//!   context ([`telemetry`]);
+//!   context ([`telemetry`]); each loop's `spawn()` runs it in a task of its own and returns a
+//!   [`Running`] handle (`stop` after the item in hand, `abort`, its stats read through
+//!   methods);
 //! - [`Tenant`] scopes for all of the stores above (`for_tenant`): documents carry `tenant_id`,
 //!   every filter includes a clause compiled by the specification compiler (ANDed onto the
 //!   caller's specification, which compiles exactly as given), and touching another tenant's
@@ -185,6 +187,7 @@ mod retry;
 mod runner;
 mod sagas;
 mod snapshots;
+mod spawn;
 mod subscription;
 pub mod telemetry;
 mod tenancy;
@@ -204,6 +207,7 @@ pub use event_store::{
     StoredEvent, Stream as EventStream, Upcast, Upcasters,
 };
 pub use events::{Event, EventSet};
+pub use follow::FollowStats;
 pub use indexes::{IndexReport, IndexSpec};
 pub use jobs::{ClaimedJob, Enqueued, Failed, JobHandler, JobQueue, JobWorker, NewJob, WorkerStats};
 pub use lease::LeaseInfo;
@@ -217,6 +221,7 @@ pub use runner::{
 };
 pub use sagas::{IfStarted, Page, Saga, SagaRepository, SagaStatus};
 pub use snapshots::{PositionStore, Snapshot, SnapshotStore};
+pub use spawn::Running;
 pub use subscription::{EventHandler, Subscription, SubscriptionStats};
 pub use telemetry::{TraceContext, with_trace};
 pub use tenancy::{TENANT_FIELD, Tenant};

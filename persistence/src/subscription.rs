@@ -27,7 +27,6 @@
 //!   (per-stream order holds: a stream is always in one segment).
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, PoisonError};
 use std::time::Duration;
 
@@ -38,10 +37,11 @@ use crate::connection::Connection;
 use crate::dead_letters::{DeadLetter, DeadLetterStatus, DeadLetters};
 use crate::error::{Error, Result};
 use crate::event_store::{EventStore, StoredEvent};
-use crate::follow::{CatchUp, Follow, counters_of};
+use crate::follow::{CatchUp, Follow, FollowStats};
 use crate::lease::{Leader, Lease, LeaseInfo, default_owner};
 use crate::retry::{AfterRetries, Backoff, BoxError, Failing, RetryPolicy, Verdict, unavailable_backoff};
 use crate::runner::checkpoint::Checkpoint;
+use crate::spawn::Running;
 use crate::telemetry;
 
 /// What a subscription hands each event to. Closures `Fn(StoredEvent) -> impl Future<Output =
@@ -69,34 +69,23 @@ where
     }
 }
 
-/// Counters of what a subscription did.
-#[derive(Debug, Default)]
-#[non_exhaustive]
-pub struct SubscriptionStats {
-    /// Successful handler calls (a redelivered event counts again).
-    pub delivered: AtomicU64,
-    /// Checkpoint moves.
-    pub batches: AtomicU64,
-    /// Failed handler calls that were retried.
-    pub retries: AtomicU64,
-    /// Events parked after their last attempt.
-    pub parked: AtomicU64,
-    /// Times the live loop caught up and waited.
-    pub waits: AtomicU64,
-    /// Wake-ups by the change stream.
-    pub change_stream_wakeups: AtomicU64,
-    /// Wake-ups by the timer.
-    pub poll_wakeups: AtomicU64,
-    /// Times the change stream failed and polling took over.
-    pub fallbacks: AtomicU64,
-    /// Times this replica took the lease.
-    pub leaderships: AtomicU64,
-    /// Times it found its lease taken over.
-    pub leases_lost: AtomicU64,
-    /// Times it stood by.
-    pub standby_waits: AtomicU64,
-    /// Waits because the database (or the handler's destination) was unavailable.
-    pub backoffs: AtomicU64,
+crate::spawn::stats! {
+    /// Counters of what a subscription did, read through methods ([`Subscription::stats`],
+    /// also through its [`Running`] handle): `subscription.stats().delivered()`,
+    /// `subscription.stats().follow().leaderships()`.
+    pub struct SubscriptionStats {
+        /// Successful handler calls (a redelivered event counts again).
+        delivered,
+        /// Checkpoint moves.
+        batches,
+        /// Failed handler calls that were retried.
+        retries,
+        /// Events parked after their last attempt.
+        parked,
+    }
+    /// What its live loop ([`Subscription::run`]) did: waits, wake-ups, leadership,
+    /// backoffs.
+    embed follow: FollowStats;
 }
 
 /// What a catch-up delivered.
@@ -250,9 +239,20 @@ impl Subscription {
     /// Delivers events to `handler` until `shutdown` completes, as one of any number of
     /// replicas (see the module docs for the guarantees). While the database or the handler's
     /// destination is unavailable it backs off; a handler error that the policy stops on ends
-    /// the run with [`Error::Handler`], as does any error not caused by an event.
+    /// the run with [`Error::Handler`], as does any error not caused by an event. When
+    /// `shutdown` completes during a catch-up, the batch in hand is delivered and checkpointed
+    /// and the run returns before the next one. [`spawn`](Self::spawn) runs this in a task of
+    /// its own.
     pub async fn run(&self, handler: &impl EventHandler, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
-        let stats = &self.stats;
+        self.live(handler, Leader::new(self.lease()), shutdown).await
+    }
+
+    async fn live(
+        &self,
+        handler: &impl EventHandler,
+        mut leader: Leader,
+        shutdown: impl Future<Output = ()> + Send,
+    ) -> Result<()> {
         let follow = Follow {
             connection: &self.connection,
             events: &self.events,
@@ -261,9 +261,25 @@ impl Subscription {
             poll: self.poll,
             change_stream: self.change_stream,
             unavailable: self.unavailable,
-            counters: counters_of!(stats),
+            stats: &self.stats.follow,
         };
-        follow.run(&mut Leader::new(self.lease()), &Delivering { subscription: self, handler }, shutdown).await
+        follow.run(&mut leader, &Delivering { subscription: self, handler }, shutdown).await
+    }
+
+    /// Runs [`run`](Self::run) with `handler` in a task of its own and returns its handle:
+    /// [`stop`](Running::stop) ends it after the batch in hand and releases the lease (a
+    /// stand-by takes over at once), [`abort`](Running::abort) kills it where it is (that
+    /// batch is delivered again by the next leader), the handle derefs to the subscription
+    /// (its stats, position, leader). Dropping the handle stops it as `stop` does, without waiting.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime.
+    pub fn spawn(self, handler: impl EventHandler + 'static) -> Running<Self> {
+        Running::spawn("subscription", self, |subscription, shutdown| async move {
+            let leader = Leader::new(subscription.lease()).stopping_on(shutdown.requested);
+            subscription.live(&handler, leader, shutdown.signal).await
+        })
     }
 
     /// Delivers everything after the checkpoint up to the head once, without a lease (for
@@ -321,7 +337,7 @@ impl Subscription {
                 let delivery = handler.handle(event.clone());
                 match telemetry::continue_trace(&event.metadata, "subscription", delivery).await {
                     Ok(()) => {
-                        self.stats.delivered.fetch_add(1, Ordering::Relaxed);
+                        self.stats.delivered.bump();
                         progress.delivered += 1;
                         failing.done(&event.event_id);
                     }
@@ -334,7 +350,7 @@ impl Subscription {
             let Some((event, err)) = failure else {
                 match self.advance(checkpoint, &mut leader, after, upto).await? {
                     Some(position) => {
-                        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+                        self.stats.batches.bump();
                         after = position;
                         continue;
                     }
@@ -359,7 +375,7 @@ impl Subscription {
             }
             match failing.failed(&event.event_id, &self.failure) {
                 Verdict::RetryIn(wait, attempt) => {
-                    self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                    self.stats.retries.bump();
                     telemetry::consumer_retry("subscription", &self.name);
                     tracing::warn!(subscription = %self.name, event_id = %event.event_id, attempt,
                         retry_in_ms = wait.as_millis() as u64, error = %err, "handler failed; retrying");
@@ -370,7 +386,7 @@ impl Subscription {
                     let Error::Handler { source, .. } = &err else { return Err(err) };
                     let letter = DeadLetter::new(&self.name, event, &crate::retry::chain(&**source), attempts);
                     dead_letters.park(&letter, None).await?;
-                    self.stats.parked.fetch_add(1, Ordering::Relaxed);
+                    self.stats.parked.bump();
                     telemetry::consumer_parked("subscription", &self.name, 1);
                     match self.advance(checkpoint, &mut leader, after, event.position).await? {
                         Some(position) => after = position,

@@ -71,13 +71,10 @@ async fn a_projection_write_the_server_refuses_is_parked_after_its_attempts_and_
             .poll_interval(Duration::from_millis(20)),
     );
     let running = support::runner::spawn_run(&runner);
-    wait_until(|| {
-        runner.stats().parked.load(Ordering::SeqCst) == 1 && runner.stats().events.load(Ordering::SeqCst) == 5
-    })
-    .await;
+    wait_until(|| runner.stats().parked() == 1 && runner.stats().events() == 5).await;
     running.stop().await;
     assert_eq!(runner.position().await.unwrap(), 6, "the checkpoint reached the head");
-    assert_eq!(runner.stats().retries.load(Ordering::SeqCst), 2, "three attempts: two retries, then parked");
+    assert_eq!(runner.stats().retries(), 2, "three attempts: two retries, then parked");
     let letters = DeadLetters::new(&db).parked(Some("refusing"), Page::first(10)).await.unwrap();
     assert_eq!(letters.len(), 1);
     assert_eq!((letters[0].event_id.as_str(), letters[0].position, letters[0].attempts), ("e-1-0", 3, 3));
@@ -106,7 +103,7 @@ async fn a_projection_write_the_server_refuses_ends_the_run_under_a_stopping_pol
         other => panic!("the run must end with the refused write: {other:?}"),
     }
     assert_eq!(runner.position().await.unwrap(), 2, "stopped before the event");
-    assert_eq!(runner.stats().retries.load(Ordering::SeqCst), 1);
+    assert_eq!(runner.stats().retries(), 1);
     assert_eq!(DeadLetters::new(&db).count_parked("stopping").await.unwrap(), 0);
 }
 
@@ -147,7 +144,7 @@ async fn a_subscription_handler_failing_for_good_parks_the_event_or_stops_the_ru
             })
         })
     };
-    wait_until(|| parking.stats().parked.load(Ordering::SeqCst) == 1 && delivered.load(Ordering::SeqCst) == 5).await;
+    wait_until(|| parking.stats().parked() == 1 && delivered.load(Ordering::SeqCst) == 5).await;
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
     assert_eq!(parking.position().await.unwrap(), 6);
@@ -202,14 +199,11 @@ async fn a_message_the_publisher_refuses_is_parked_as_dead_while_the_others_publ
             })
         })
     };
-    wait_until(|| {
-        relay.stats().dead.load(Ordering::SeqCst) == 1 && relay.stats().published.load(Ordering::SeqCst) == 5
-    })
-    .await;
+    wait_until(|| relay.stats().dead() == 1 && relay.stats().published() == 5).await;
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
     assert_eq!(publisher.published.load(Ordering::SeqCst), 5);
-    assert_eq!(relay.stats().retried.load(Ordering::SeqCst), 2, "three attempts of m3");
+    assert_eq!(relay.stats().retried(), 2, "three attempts of m3");
     let dead =
         db.database().collection::<Document>("outbox_messages").find_one(doc! { "_id": "m3" }).await.unwrap().unwrap();
     assert_eq!((dead.get_str("status").unwrap(), dead.get_i64("retry_count").unwrap()), ("failed", 3));
@@ -264,15 +258,12 @@ async fn a_job_whose_handler_fails_for_good_is_parked_while_the_others_complete_
             })
         })
     };
-    wait_until(|| {
-        worker.stats().parked.load(Ordering::SeqCst) == 1 && worker.stats().completed.load(Ordering::SeqCst) == 4
-    })
-    .await;
+    wait_until(|| worker.stats().parked() == 1 && worker.stats().completed() == 4).await;
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
     let stats = queue.stats().await.unwrap();
     assert_eq!((stats.get("COMPLETED"), stats.get("FAILED")), (Some(&4), Some(&1)));
-    assert_eq!(worker.stats().retried.load(Ordering::SeqCst), 1, "two attempts of j2");
+    assert_eq!(worker.stats().retried(), 1, "two attempts of j2");
 
     let strict = JobQueue::new(&db).on_failure(quick(RetryPolicy::stop_after(1)));
     strict.enqueue(NewJob::new("j9", "mail", doc! {}), Alone).await.unwrap();

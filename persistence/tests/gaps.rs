@@ -140,7 +140,7 @@ async fn the_live_runner_waits_at_a_gap_and_goes_on_when_it_is_filled_or_given_u
     wait_for_count(&db, "g_streams", 3).await;
     running.stop().await;
     assert_eq!(runner.position().await.unwrap(), 3);
-    assert_eq!(runner.stats().events.load(std::sync::atomic::Ordering::Relaxed), 3, "each event applied once");
+    assert_eq!(runner.stats().events(), 3, "each event applied once");
 
     // A runner on a store with a short grace goes on by itself past a hole nobody fills.
     let short = EventStore::new(&db).gap_grace(Duration::from_millis(200));

@@ -95,18 +95,15 @@ async fn handlers_run_per_queue_within_the_concurrency_limit_with_retries_and_pa
             .poll_interval(Duration::from_millis(20)),
     );
     let running = spawn(&worker);
-    wait_until(|| {
-        worker.stats().completed.load(Ordering::SeqCst) == 14 && worker.stats().parked.load(Ordering::SeqCst) == 1
-    })
-    .await;
+    wait_until(|| worker.stats().completed() == 14 && worker.stats().parked() == 1).await;
     stop(running).await;
 
     assert!(most.load(Ordering::SeqCst) <= 3, "at most 3 at once: {}", most.load(Ordering::SeqCst));
-    assert!(worker.stats().most_at_once.load(Ordering::SeqCst) <= 3);
+    assert!(worker.stats().most_at_once() <= 3);
     let done = done.lock().unwrap().clone();
     assert_eq!(done.len(), 14, "12 mails, flaky and the report: {done:?}");
     assert!(done.values().all(|n| *n == 1), "each completed once");
-    assert_eq!(worker.stats().retried.load(Ordering::SeqCst), 2, "flaky once, hopeless once");
+    assert_eq!(worker.stats().retried(), 2, "flaky once, hopeless once");
     assert_eq!(job_document(&db, "hopeless").await.get_str("status").unwrap(), "FAILED");
     assert_eq!(job_document(&db, "flaky").await.get_str("status").unwrap(), "COMPLETED");
     assert_eq!(job_document(&db, "other").await.get_str("status").unwrap(), "PENDING", "no handler, never claimed");
@@ -140,9 +137,9 @@ async fn heartbeats_keep_a_long_job_leased_and_shutdown_waits_for_it() {
             .shutdown_grace(Duration::from_secs(120)),
     );
     let running = spawn(&worker);
-    wait_until(|| worker.stats().claimed.load(Ordering::SeqCst) == 1).await;
+    wait_until(|| worker.stats().claimed() == 1).await;
     let first = job_document(&db, "long").await;
-    wait_until(|| worker.stats().heartbeats.load(Ordering::SeqCst) >= 2).await;
+    wait_until(|| worker.stats().heartbeats() >= 2).await;
     let later = job_document(&db, "long").await;
     assert_eq!(later.get_str("status").unwrap(), "RUNNING");
     assert_eq!(later.get_i64("fencing_token").unwrap(), first.get_i64("fencing_token").unwrap(), "never reclaimed");
@@ -157,7 +154,7 @@ async fn heartbeats_keep_a_long_job_leased_and_shutdown_waits_for_it() {
     release.store(true, Ordering::SeqCst);
     task.await.unwrap().unwrap();
     assert_eq!(job_document(&db, "long").await.get_str("status").unwrap(), "COMPLETED");
-    assert_eq!(worker.stats().released.load(Ordering::SeqCst), 0);
+    assert_eq!(worker.stats().released(), 0);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -168,9 +165,9 @@ async fn a_job_outliving_the_grace_period_is_released_without_counting_the_attem
     let stuck = |_job: ClaimedJob| async { std::future::pending::<Result<(), String>>().await };
     let worker = Arc::new(JobWorker::new(&queue, "w1").handle("batch", stuck).shutdown_grace(Duration::from_millis(1)));
     let running = spawn(&worker);
-    wait_until(|| worker.stats().claimed.load(Ordering::SeqCst) == 1).await;
+    wait_until(|| worker.stats().claimed() == 1).await;
     stop(running).await;
-    assert_eq!(worker.stats().released.load(Ordering::SeqCst), 1);
+    assert_eq!(worker.stats().released(), 1);
     let job = job_document(&db, "stuck").await;
     assert_eq!((job.get_str("status").unwrap(), job.get_i32("retry_count").unwrap()), ("PENDING", 0));
     // Another worker picks it up at once, as its first attempt.
@@ -213,7 +210,7 @@ async fn a_job_whose_worker_was_killed_is_retried_by_another_after_its_lease_and
     a_task.abort();
     assert!(a_task.await.unwrap_err().is_cancelled());
     let b_running = spawn(&b);
-    wait_until(|| b.stats().completed.load(Ordering::SeqCst) == 1).await;
+    wait_until(|| b.stats().completed() == 1).await;
     stop(b_running).await;
     assert_eq!(*completions.lock().unwrap(), [("victim".to_owned(), 2)], "completed once, on the second attempt");
     let job = job_document(&db, "victim").await;

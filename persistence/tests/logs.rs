@@ -4,7 +4,6 @@
 
 mod support;
 
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
@@ -122,13 +121,13 @@ async fn parks_stops_and_backoff_streaks_are_logged_with_the_loop_the_item_and_t
     );
     let armed = fail_command(&db, &["find", "findAndModify", "update"], "alwaysOn", doc! { "errorCode": 91 }).await;
     let running = support::runner::spawn_run(&streaky);
-    wait_until(|| streaky.stats().backoffs.load(Ordering::SeqCst) >= 3).await;
+    wait_until(|| streaky.stats().follow().backoffs() >= 3).await;
     armed.disarm().await;
-    wait_until(|| streaky.stats().events.load(Ordering::SeqCst) == 4).await;
+    wait_until(|| streaky.stats().events() == 4).await;
     running.stop().await;
     let started = lines("unavailable; backing off", &["loop_kind=projection", "name=streaky", "ShutdownInProgress"]);
     assert!(!started.is_empty(), "{:?}", logged().lock().unwrap());
     assert_eq!(lines("available again; resumed", &["name=streaky"]).len(), started.len(), "each streak ends once");
     let backoffs = metric("cqrs_backoffs_total", &[("kind", "projection"), ("name", "streaky")]).unwrap_or(0.0);
-    assert_eq!(backoffs as u64, streaky.stats().backoffs.load(Ordering::SeqCst), "every wait is counted");
+    assert_eq!(backoffs as u64, streaky.stats().follow().backoffs(), "every wait is counted");
 }

@@ -94,13 +94,13 @@ async fn the_loop_publishes_new_messages_as_they_are_saved_and_stops_cleanly() {
                 .await
         })
     };
-    wait_until(|| relay.stats().rounds.load(Ordering::SeqCst) >= 1).await;
+    wait_until(|| relay.stats().rounds() >= 1).await;
     for i in 0..25 {
         outbox.save(&[message(i)], Alone).await.unwrap();
     }
     // A 30 s poll interval: only the change stream can bring these in before the wait ends.
-    wait_until(|| relay.stats().published.load(Ordering::SeqCst) == 25).await;
-    assert!(relay.stats().change_stream_wakeups.load(Ordering::SeqCst) >= 1);
+    wait_until(|| relay.stats().published() == 25).await;
+    assert!(relay.stats().change_stream_wakeups() >= 1);
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
     assert_eq!(outbox.stats().await.unwrap().get("published"), Some(&25));
@@ -156,15 +156,15 @@ async fn a_broker_that_is_down_makes_the_loop_back_off_counting_no_attempt_and_e
                 .await
         })
     };
-    wait_until(|| relay.stats().backoffs.load(Ordering::SeqCst) >= 3).await;
-    assert_eq!(relay.stats().published.load(Ordering::SeqCst), 0);
-    assert!(relay.stats().unavailable.load(Ordering::SeqCst) >= 15, "five messages handed back, three rounds at least");
+    wait_until(|| relay.stats().backoffs() >= 3).await;
+    assert_eq!(relay.stats().published(), 0);
+    assert!(relay.stats().unavailable() >= 15, "five messages handed back, three rounds at least");
     gate.0.store(true, Ordering::SeqCst);
-    wait_until(|| relay.stats().published.load(Ordering::SeqCst) == 5).await;
+    wait_until(|| relay.stats().published() == 5).await;
     stop.send(()).unwrap();
     task.await.unwrap().unwrap();
     // The broker being down is not the messages' fault: no attempt was counted against them.
-    assert_eq!(relay.stats().retried.load(Ordering::SeqCst), 0);
+    assert_eq!(relay.stats().retried(), 0);
     let counted = db
         .database()
         .collection::<bson::Document>("outbox_messages")
@@ -200,7 +200,7 @@ async fn two_relays_one_killed_mid_run_with_a_flaky_publisher_publish_everything
         let (a, broker) = (a.clone(), broker.clone());
         tokio::spawn(async move { a.run(broker.as_ref(), std::future::pending()).await })
     };
-    wait_until(|| a.stats().published.load(Ordering::SeqCst) >= 40).await;
+    wait_until(|| a.stats().published() >= 40).await;
     let (stop, stopped) = tokio::sync::oneshot::channel::<()>();
     let b_task = {
         let (b, broker) = (b.clone(), broker.clone());
@@ -211,7 +211,7 @@ async fn two_relays_one_killed_mid_run_with_a_flaky_publisher_publish_everything
             .await
         })
     };
-    wait_until(|| b.stats().rounds.load(Ordering::SeqCst) >= 2).await;
+    wait_until(|| b.stats().rounds() >= 2).await;
     a_task.abort(); // mid-round, possibly between publishing and recording
     assert!(a_task.await.unwrap_err().is_cancelled());
     let deadline = std::time::Instant::now() + Duration::from_secs(180);
@@ -232,7 +232,7 @@ async fn two_relays_one_killed_mid_run_with_a_flaky_publisher_publish_everything
     // At least once: the killed relay's last claimed round (at most one batch) can be
     // published again after its lease expires, and so can every message whose claim a relay
     // lost because its round outlived the lease on a slow machine (counted as lost claims).
-    let lost = a.stats().lost_claims.load(Ordering::SeqCst) + b.stats().lost_claims.load(Ordering::SeqCst);
+    let lost = a.stats().lost_claims() + b.stats().lost_claims();
     assert!(u64::from(duplicates) <= 20 + lost, "{duplicates} duplicates, {lost} lost claims");
     assert!(broker.failures.load(Ordering::SeqCst) > 0, "the publisher did fail");
     assert_eq!(outbox.stats().await.unwrap().get("failed"), None, "nothing parked as dead");

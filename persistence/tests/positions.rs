@@ -286,10 +286,10 @@ async fn a_live_runner_waiting_at_a_reserved_position_goes_on_once_it_is_burnt()
         .unwrap();
     assert_eq!(append_alone(&store, "b").await, 2);
     wait_until(|| store.gap_stats().in_flight == 1).await;
-    assert_eq!(runner.stats().events.load(Ordering::SeqCst), 0, "waiting at the unit's position");
+    assert_eq!(runner.stats().events(), 0, "waiting at the unit's position");
     // It does not commit: the tombstone wakes the runner (no poll for 30 s, a grace of an hour).
     uow.rollback().await.unwrap();
-    wait_until(|| runner.stats().events.load(Ordering::SeqCst) == 1).await;
+    wait_until(|| runner.stats().events() == 1).await;
     running.stop().await;
     assert_eq!(runner.position().await.unwrap(), 2);
 }

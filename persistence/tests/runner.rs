@@ -5,7 +5,6 @@
 
 mod support;
 
-use std::sync::atomic::Ordering;
 use std::time::Duration;
 
 use bson::{Bson, Document, doc};
@@ -25,7 +24,7 @@ async fn killed_mid_catch_up_and_restarted_equals_a_from_scratch_build() {
         let runner = runner.clone();
         tokio::spawn(async move { runner.catch_up().await })
     };
-    while runner.stats().batches.load(Ordering::SeqCst) < 5 {
+    while runner.stats().batches() < 5 {
         tokio::time::sleep(Duration::from_millis(5)).await;
     }
     task.abort();
@@ -102,11 +101,11 @@ async fn a_change_stream_wakes_the_runner() {
         ProjectionRunner::new(&db, &store, Counts::new("counts", "")).poll_interval(Duration::from_secs(600)),
     );
     let running = spawn_run(&runner);
-    wait_until(|| runner.stats().waits.load(Ordering::SeqCst) >= 1).await;
+    wait_until(|| runner.stats().follow().waits() >= 1).await;
     append(&store, "live", 1, 1).await;
     wait_for_count(&db, "streams", 1).await;
-    assert!(runner.stats().change_stream_wakeups.load(Ordering::SeqCst) >= 1);
-    assert_eq!(runner.stats().poll_wakeups.load(Ordering::SeqCst), 0);
+    assert!(runner.stats().follow().change_stream_wakeups() >= 1);
+    assert_eq!(runner.stats().follow().poll_wakeups(), 0);
     running.stop().await;
 }
 
@@ -122,13 +121,13 @@ async fn polling_takes_over_when_the_change_stream_fails() {
     );
     let running = spawn_run(&runner);
     // Appended once the runner has caught up and waits: only a wake-up can bring them in.
-    wait_until(|| runner.stats().waits.load(Ordering::SeqCst) >= 1).await;
-    assert!(runner.stats().fallbacks.load(Ordering::SeqCst) >= 1, "the change stream could not be opened");
+    wait_until(|| runner.stats().follow().waits() >= 1).await;
+    assert!(runner.stats().follow().fallbacks() >= 1, "the change stream could not be opened");
     append_to(&store, "polled", "p", ExpectedVersion::NoStream, 2, 2).await;
     wait_for_count(&db, "streams", 2).await;
     failpoint(&db, doc! { "mode": "off" }).await;
-    assert!(runner.stats().poll_wakeups.load(Ordering::SeqCst) >= 1);
-    assert_eq!(runner.stats().change_stream_wakeups.load(Ordering::SeqCst), 0);
+    assert!(runner.stats().follow().poll_wakeups() >= 1);
+    assert_eq!(runner.stats().follow().change_stream_wakeups(), 0);
     running.stop().await;
     assert_eq!(contents(&db, "streams").await, expected_streams_of(&store, "p", 2).await);
 }

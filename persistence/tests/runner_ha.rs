@@ -33,10 +33,6 @@ fn replica(
     )
 }
 
-fn load(stat: &std::sync::atomic::AtomicU64) -> u64 {
-    stat.load(Ordering::SeqCst)
-}
-
 #[tokio::test(flavor = "multi_thread")]
 async fn one_replica_leads_and_a_standby_takes_over_when_the_leader_task_dies() {
     let (db, events) = setup("ha_takeover").await;
@@ -47,19 +43,19 @@ async fn one_replica_leads_and_a_standby_takes_over_when_the_leader_task_dies() 
         let a = a.clone();
         tokio::spawn(async move { a.run(std::future::pending()).await })
     };
-    wait_until(|| load(&a.stats().leaderships) == 1 && load(&a.stats().events) == 100).await;
+    wait_until(|| a.stats().follow().leaderships() == 1 && a.stats().events() == 100).await;
     let b_running = spawn_run(&b);
-    wait_until(|| load(&b.stats().standby_waits) >= 3).await;
-    assert_eq!(load(&b.stats().events), 0, "a stand-by applies nothing");
+    wait_until(|| b.stats().follow().standby_waits() >= 3).await;
+    assert_eq!(b.stats().events(), 0, "a stand-by applies nothing");
     assert_eq!(a.leader().await.unwrap().leader.as_deref(), Some("a"));
 
     // More events, and the leader dies somewhere in the middle of applying them.
     append(&events, "b", 10, 20).await;
-    wait_until(|| load(&a.stats().batches) >= 6).await;
+    wait_until(|| a.stats().batches() >= 6).await;
     a_task.abort();
     assert!(a_task.await.unwrap_err().is_cancelled());
 
-    wait_until(|| load(&b.stats().leaderships) == 1).await;
+    wait_until(|| b.stats().follow().leaderships() == 1).await;
     let head = events.latest_position().await.unwrap();
     assert_eq!(head, 300);
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
@@ -73,13 +69,8 @@ async fn one_replica_leads_and_a_standby_takes_over_when_the_leader_task_dies() 
     assert_eq!(leader.token, 2, "two leaderships, two tokens");
     // Never applied twice: the two runners' committed events add up to at most every event
     // (the aborted leader may have committed a batch it did not live to count).
-    let applied = load(&a.stats().events) + load(&b.stats().events);
-    assert!(
-        applied <= 300 && load(&b.stats().events) > 0,
-        "a {} + b {}",
-        load(&a.stats().events),
-        load(&b.stats().events)
-    );
+    let applied = a.stats().events() + b.stats().events();
+    assert!(applied <= 300 && b.stats().events() > 0, "a {} + b {}", a.stats().events(), b.stats().events());
     assert_eq!(contents(&db, "ha_streams").await, expected_streams(&events, 10).await, "equals a fresh rebuild");
 }
 
@@ -91,15 +82,15 @@ async fn a_clean_shutdown_hands_over_at_once_and_every_event_is_applied_exactly_
     let lease = Duration::from_secs(600);
     let (a, b) = (replica(&db, &events, "a", lease), replica(&db, &events, "b", lease));
     let a_running = spawn_run(&a);
-    wait_until(|| load(&a.stats().events) == 50).await;
+    wait_until(|| a.stats().events() == 50).await;
     let b_running = spawn_run(&b);
-    wait_until(|| load(&b.stats().standby_waits) >= 2).await;
+    wait_until(|| b.stats().follow().standby_waits() >= 2).await;
     a_running.stop().await;
-    wait_until(|| load(&b.stats().leaderships) == 1).await;
+    wait_until(|| b.stats().follow().leaderships() == 1).await;
     append(&events, "b", 5, 10).await;
-    wait_until(|| load(&b.stats().events) == 50).await;
+    wait_until(|| b.stats().events() == 50).await;
     b_running.stop().await;
-    assert_eq!(load(&a.stats().events) + load(&b.stats().events), 100, "each event applied exactly once");
+    assert_eq!(a.stats().events() + b.stats().events(), 100, "each event applied exactly once");
     assert_eq!(contents(&db, "ha_streams").await, expected_streams(&events, 5).await);
 }
 
@@ -109,7 +100,7 @@ async fn a_leader_whose_lease_was_taken_over_commits_nothing_more() {
     append(&events, "a", 4, 5).await;
     let a = replica(&db, &events, "a", Duration::from_secs(600));
     let a_running = spawn_run(&a);
-    wait_until(|| load(&a.stats().events) == 20).await;
+    wait_until(|| a.stats().events() == 20).await;
     // Another replica took the lease (as after this one was paused past its lease) and has
     // committed a batch with its token.
     let leases = db.database().collection::<bson::Document>("leases");
@@ -120,11 +111,11 @@ async fn a_leader_whose_lease_was_taken_over_commits_nothing_more() {
     let newer = doc! { "$set": { "lease_token": 2_i64 } };
     assert_eq!(checkpoints.update_one(doc! { "_id": "counts" }, newer).await.unwrap().modified_count, 1);
     append(&events, "b", 4, 5).await;
-    wait_until(|| load(&a.stats().leases_lost) == 1).await;
+    wait_until(|| a.stats().follow().leases_lost() == 1).await;
     assert_eq!(a.position().await.unwrap(), 20, "the fenced checkpoint did not move");
-    assert_eq!(load(&a.stats().events), 20);
-    let standing_by = load(&a.stats().standby_waits);
-    wait_until(|| load(&a.stats().standby_waits) >= standing_by + 2).await;
+    assert_eq!(a.stats().events(), 20);
+    let standing_by = a.stats().follow().standby_waits();
+    wait_until(|| a.stats().follow().standby_waits() >= standing_by + 2).await;
     assert_eq!(a.position().await.unwrap(), 20, "it stands by");
     a_running.stop().await;
     assert_eq!(a.leader().await.unwrap().leader.as_deref(), Some("intruder"), "a lost lease is not released");
@@ -177,7 +168,7 @@ async fn a_poison_event_is_parked_after_its_attempts_and_a_retry_after_the_fix_a
     let runner = ProjectionRunner::new(&db, &events, projection).on_failure(policy);
     assert_eq!(runner.catch_up().await.unwrap(), 7, "every event but the two parked ones is applied");
     assert_eq!(runner.position().await.unwrap(), 9);
-    assert_eq!((load(&runner.stats().parked), load(&runner.stats().retries)), (2, 4), "two events, two retries each");
+    assert_eq!((runner.stats().parked(), runner.stats().retries()), (2, 4), "two events, two retries each");
 
     let dead = DeadLetters::new(&db);
     let parked = dead.parked(Some("fragile"), Page::first(10)).await.unwrap();
@@ -216,7 +207,7 @@ async fn a_stopping_policy_ends_the_run_before_the_event_and_skipping_lets_it_go
     let stopped = runner.run(std::future::pending()).await;
     assert!(matches!(&stopped, Err(Error::Handler { item, .. }) if item == "x-poison"), "the run ends: {stopped:?}");
     assert_eq!(runner.position().await.unwrap(), 4, "stopped before the poison event");
-    assert_eq!(load(&runner.stats().retries), 1);
+    assert_eq!(runner.stats().retries(), 1);
     assert_eq!(runner.leader().await.unwrap().leader, None, "the lease is released when the run ends");
     assert!(!runner.skip_parked("x-poison").await.unwrap(), "a stopping policy parks nothing");
     assert!(matches!(

@@ -28,7 +28,7 @@ async fn a_rebuild_next_to_a_live_runner_and_ongoing_appends_equals_a_fresh_buil
             .poll_interval(Duration::from_millis(50)),
     );
     let running = spawn_run(&live);
-    wait_until(|| live.stats().events.load(Ordering::SeqCst) >= 60).await;
+    wait_until(|| live.stats().events() >= 60).await;
 
     // Appends go on for the whole rebuild, and a little after it.
     let appending = Arc::new(AtomicBool::new(true));
@@ -66,8 +66,8 @@ async fn a_rebuild_next_to_a_live_runner_and_ongoing_appends_equals_a_fresh_buil
     assert_eq!(report.version, 2);
     eprintln!(
         "live runner during the rebuild: {} checkpoint moves, {} paused catch-ups",
-        live.stats().checkpoint_moves.load(Ordering::SeqCst),
-        live.stats().paused.load(Ordering::SeqCst)
+        live.stats().checkpoint_moves(),
+        live.stats().paused()
     );
 }
 
@@ -106,7 +106,7 @@ async fn a_runner_whose_checkpoint_moved_goes_on_from_there() {
     let runner = ProjectionRunner::new(&db, &store, overtaken).batch_size(10);
     // Its batch (positions 1-10, started after 0) cannot commit: the checkpoint is at 10.
     assert_eq!(runner.catch_up().await.unwrap(), 0, "nothing left to apply once it read the checkpoint again");
-    assert_eq!(runner.stats().checkpoint_moves.load(Ordering::SeqCst), 1);
+    assert_eq!(runner.stats().checkpoint_moves(), 1);
     assert_eq!(runner.position().await.unwrap(), 10);
     assert_eq!(contents(&db, "streams").await, expected_streams(&store, 2).await, "every event applied once");
     append(&store, "b", 2, 1).await;
@@ -127,7 +127,7 @@ async fn a_paused_checkpoint_is_left_alone_until_a_rebuild_resumes_it() {
     append(&store, "b", 2, 3).await;
     assert_eq!(runner.catch_up().await.unwrap(), 0, "a paused projection applies nothing");
     assert_eq!(runner.position().await.unwrap(), 10);
-    assert!(runner.stats().paused.load(Ordering::SeqCst) >= 1);
+    assert!(runner.stats().paused() >= 1);
     // Running the rebuild again finishes it, and the projection goes on.
     runner.rebuild(|_| {}).await.unwrap();
     let stored = checkpoints.find_one(doc! { "_id": "counts" }).await.unwrap().unwrap();

@@ -70,7 +70,7 @@ async fn events_of_the_chosen_types_arrive_in_position_order_and_the_checkpoint_
     let everything = Recorder::default();
     assert_eq!(all.catch_up(&async |event: StoredEvent| everything.handle(event).await).await.unwrap(), 20);
     assert_eq!(everything.seen().len(), 20);
-    assert_eq!(all.stats().batches.load(Ordering::SeqCst), 3);
+    assert_eq!(all.stats().batches(), 3);
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -95,7 +95,7 @@ async fn failures_are_retried_then_parked_and_a_parked_event_is_retried_after_th
     assert!(!recorder.seen().contains(&"z-poison".to_owned()));
     assert!(recorder.seen().contains(&"a-0-1".to_owned()), "two failures, the third attempt worked");
     let stats = subscription.stats();
-    assert_eq!((stats.retries.load(Ordering::SeqCst), stats.parked.load(Ordering::SeqCst)), (4, 1));
+    assert_eq!((stats.retries(), stats.parked()), (4, 1));
     let parked = DeadLetters::new(&db).parked(Some("mailer"), Page::first(10)).await.unwrap();
     assert_eq!(parked.len(), 1);
     assert_eq!((parked[0].event_id.as_str(), parked[0].position, parked[0].attempts), ("z-poison", 7, 3));
@@ -177,13 +177,12 @@ async fn a_standby_replica_takes_over_and_redelivers_at_most_one_batch() {
         (stop, task)
     };
     let (_a_stop, a_task) = spawn(a.clone(), recorder.clone());
-    wait_until(|| a.stats().leaderships.load(Ordering::SeqCst) == 1 && a.stats().batches.load(Ordering::SeqCst) >= 2)
-        .await;
+    wait_until(|| a.stats().follow().leaderships() == 1 && a.stats().batches() >= 2).await;
     let (b_stop, b_task) = spawn(b.clone(), recorder.clone());
-    wait_until(|| b.stats().standby_waits.load(Ordering::SeqCst) >= 2).await;
+    wait_until(|| b.stats().follow().standby_waits() >= 2).await;
     a_task.abort();
     assert!(a_task.await.unwrap_err().is_cancelled());
-    wait_until(|| b.stats().leaderships.load(Ordering::SeqCst) == 1).await;
+    wait_until(|| b.stats().follow().leaderships() == 1).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(120);
     while b.position().await.unwrap() < 100 {
         assert!(std::time::Instant::now() < deadline, "the stand-by did not catch up");

@@ -5,7 +5,6 @@
 mod support;
 
 use cqrs_mongo_persistence::Backoff;
-use std::sync::atomic::Ordering;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
@@ -82,10 +81,7 @@ async fn a_trace_travels_from_the_writer_to_every_consumer_and_metrics_are_repor
             .poll_interval(Duration::from_millis(20)),
     );
     let running = support::runner::spawn_run(&runner);
-    wait_until(|| {
-        runner.stats().events.load(Ordering::SeqCst) == 2 && runner.stats().parked.load(Ordering::SeqCst) == 1
-    })
-    .await;
+    wait_until(|| runner.stats().events() == 2 && runner.stats().parked() == 1).await;
     running.stop().await;
     let contexts = seen.lock().unwrap().clone();
     let traced = contexts[0].expect("e1 carries a trace");
@@ -151,7 +147,7 @@ async fn a_trace_travels_from_the_writer_to_every_consumer_and_metrics_are_repor
                 .await
         })
     };
-    wait_until(|| worker.stats().completed.load(Ordering::SeqCst) == 1).await;
+    wait_until(|| worker.stats().completed() == 1).await;
     // The idle worker reports the queue's counts.
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while metric("cqrs_jobs", &[("status", "COMPLETED")]) != Some(1.0) {
@@ -199,7 +195,7 @@ async fn the_relay_loop_reports_published_messages_and_the_backlog() {
                 .await
         })
     };
-    wait_until(|| relay.stats().published.load(Ordering::SeqCst) == 2).await;
+    wait_until(|| relay.stats().published() == 2).await;
     let deadline = std::time::Instant::now() + Duration::from_secs(60);
     while metric("cqrs_outbox_backlog", &[]) != Some(0.0) {
         assert!(std::time::Instant::now() < deadline, "no backlog gauge of 0");

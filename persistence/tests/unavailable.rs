@@ -152,33 +152,33 @@ async fn an_unreachable_deployment_makes_every_loop_back_off_park_nothing_and_re
     ];
     // Each loop backs off, again and again, while the deployment is away.
     wait_until(|| {
-        runner.stats().backoffs.load(Ordering::SeqCst) >= 3
-            && subscription.stats().backoffs.load(Ordering::SeqCst) >= 3
-            && relay.stats().backoffs.load(Ordering::SeqCst) >= 3
-            && worker.stats().backoffs.load(Ordering::SeqCst) >= 3
+        runner.stats().follow().backoffs() >= 3
+            && subscription.stats().follow().backoffs() >= 3
+            && relay.stats().backoffs() >= 3
+            && worker.stats().backoffs() >= 3
     })
     .await;
-    assert_eq!(runner.stats().events.load(Ordering::SeqCst), 0, "nothing applied while it is away");
+    assert_eq!(runner.stats().events(), 0, "nothing applied while it is away");
     armed.disarm().await;
 
     // Back: everything is done, nothing counted against any item, nothing parked.
     wait_until(|| {
-        runner.stats().events.load(Ordering::SeqCst) == 6
+        runner.stats().events() == 6
             && delivered.load(Ordering::SeqCst) >= 6
             && published.load(Ordering::SeqCst) >= 4
-            && worker.stats().completed.load(Ordering::SeqCst) == 4
+            && worker.stats().completed() == 4
     })
     .await;
     stop.send(true).unwrap();
     for task in tasks {
         task.await.unwrap().unwrap();
     }
-    assert_eq!((runner.stats().retries.load(Ordering::SeqCst), runner.stats().parked.load(Ordering::SeqCst)), (0, 0));
-    assert_eq!(subscription.stats().parked.load(Ordering::SeqCst), 0);
+    assert_eq!((runner.stats().retries(), runner.stats().parked()), (0, 0));
+    assert_eq!(subscription.stats().parked(), 0);
     assert!(DeadLetters::new(&db).parked(None, Page::first(10)).await.unwrap().is_empty());
     let outbox_messages = db.database().collection::<Document>("outbox_messages");
     let counted = outbox_messages.count_documents(doc! { "retry_count": { "$gt": 0 } }).await.unwrap();
-    assert_eq!((relay.stats().retried.load(Ordering::SeqCst), counted), (0, 0), "no attempt counted");
+    assert_eq!((relay.stats().retried(), counted), (0, 0), "no attempt counted");
     let jobs = db.database().collection::<Document>("background_jobs");
     assert_eq!(jobs.count_documents(doc! { "retry_count": { "$gt": 0 } }).await.unwrap(), 0);
     assert_eq!(runner.position().await.unwrap(), 6);

@@ -5,15 +5,15 @@
 use std::sync::Arc;
 
 use cqrs_mongo_demo::order_summaries;
-use cqrs_mongo_demo::replicas::{self, Replica, Stdout};
+use cqrs_mongo_demo::replicas::{self, Stdout};
 use cqrs_mongo_persistence::{
-    Connection, EventStore, Handlers, IndexSpec, Outbox, OutboxRelay, Projection, ProjectionRunner, Result,
+    Connection, EventStore, Handlers, IndexSpec, Outbox, OutboxRelay, Projection, ProjectionRunner, Result, Running,
 };
 
 /// The running loops.
 pub struct Background {
-    runner: Replica<ProjectionRunner<Handlers>>,
-    relay: Replica<OutboxRelay>,
+    runner: Running<ProjectionRunner<Handlers>>,
+    relay: Running<OutboxRelay>,
 }
 
 /// Every index the service's stores need.
@@ -36,10 +36,10 @@ pub fn start(db: &Connection, replica: &str) -> Background {
 }
 
 impl Background {
-    /// Stops both cleanly (the runner hands its lease over) and returns the first failure.
+    /// Stops both cleanly (the runner finishes its batch and hands its lease over, the relay
+    /// finishes its round) and returns the first failure.
     pub async fn stop(self) -> Result<()> {
-        let runner = self.runner.stop().await;
-        let relay = self.relay.stop().await;
+        let (runner, relay) = tokio::join!(self.runner.stop(), self.relay.stop());
         runner.and(relay)
     }
 }

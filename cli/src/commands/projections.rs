@@ -165,14 +165,13 @@ pub(crate) async fn run(
     out.flush()?;
     runner.run(stop).await.map_err(CliError::database(format!("projection {} stopped", args.name)))?;
     let stats = runner.stats();
-    let count = |counter: &std::sync::atomic::AtomicU64| counter.load(std::sync::atomic::Ordering::Relaxed);
     writeln!(
         out,
         "stopped {}: {} events applied, {} parked, led {} times",
         args.name,
-        count(&stats.events),
-        count(&stats.parked),
-        count(&stats.leaderships)
+        stats.events(),
+        stats.parked(),
+        stats.follow().leaderships()
     )?;
     Ok(())
 }

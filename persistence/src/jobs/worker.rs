@@ -19,7 +19,6 @@
 
 use std::collections::BTreeMap;
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex, PoisonError};
 use std::time::{Duration, Instant};
 
@@ -30,6 +29,7 @@ use tokio::task::JoinSet;
 use super::{ClaimedJob, Failed, JobQueue};
 use crate::error::{Error, Result};
 use crate::retry::{AfterRetries, Backoff, BoxError, Streak, chain, is_unavailable, log_stop, unavailable_backoff};
+use crate::spawn::Running;
 
 /// What a worker runs for the jobs of one queue. Closures `Fn(ClaimedJob) -> impl
 /// Future<Output = Result<(), E>>` are handlers.
@@ -86,31 +86,32 @@ fn lock(shared: &SharedState) -> std::sync::MutexGuard<'_, Shared> {
 /// The jobs a worker's tasks hold, by id.
 type InFlight = Arc<std::sync::Mutex<BTreeMap<String, ClaimedJob>>>;
 
-/// Counters of a worker.
-#[derive(Debug, Default)]
-#[non_exhaustive]
-pub struct WorkerStats {
-    /// Jobs claimed.
-    pub claimed: AtomicU64,
-    /// Jobs completed.
-    pub completed: AtomicU64,
-    /// Failed attempts scheduled for a retry.
-    pub retried: AtomicU64,
-    /// Jobs parked as `FAILED` after their last attempt.
-    pub parked: AtomicU64,
-    /// Heartbeats sent.
-    pub heartbeats: AtomicU64,
-    /// Jobs whose lease was lost (cancelled, or their outcome refused).
-    pub leases_lost: AtomicU64,
-    /// Jobs released on shutdown.
-    pub released: AtomicU64,
-    /// Waits because the database or a handler's destination was unavailable.
-    pub backoffs: AtomicU64,
-    /// Jobs handed back because their handler's destination was unavailable (no attempt
-    /// counted).
-    pub unavailable: AtomicU64,
-    /// Most jobs that ran at once.
-    pub most_at_once: AtomicU64,
+crate::spawn::stats! {
+    /// Counters of a worker, read through methods ([`JobWorker::stats`], also through its
+    /// [`Running`] handle): `worker.stats().completed()`.
+    pub struct WorkerStats {
+        /// Jobs claimed.
+        claimed,
+        /// Jobs completed.
+        completed,
+        /// Failed attempts scheduled for a retry.
+        retried,
+        /// Jobs parked as `FAILED` after their last attempt.
+        parked,
+        /// Heartbeats sent.
+        heartbeats,
+        /// Jobs whose lease was lost (cancelled, or their outcome refused).
+        leases_lost,
+        /// Jobs released on shutdown.
+        released,
+        /// Waits because the database or a handler's destination was unavailable.
+        backoffs,
+        /// Jobs handed back because their handler's destination was unavailable (no attempt
+        /// counted).
+        unavailable,
+        /// Most jobs that ran at once.
+        most_at_once,
+    }
 }
 
 /// Runs jobs of the registered queues.
@@ -208,6 +209,20 @@ impl JobWorker {
         result
     }
 
+    /// Runs [`run`](Self::run) in a task of its own and returns its handle:
+    /// [`stop`](Running::stop) claims nothing more, waits up to the
+    /// [`shutdown_grace`](Self::shutdown_grace) for the running jobs and releases the rest,
+    /// [`abort`](Running::abort) kills it where it is (its jobs go to another worker once their
+    /// leases expire), the handle derefs to the worker (its stats). Dropping the handle stops it
+    /// as `stop` does, without waiting.
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime.
+    pub fn spawn(self) -> Running<Self> {
+        Running::spawn("job worker", self, |worker, shutdown| async move { worker.run(shutdown.signal).await })
+    }
+
     async fn work(&self, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
         Error::at_least_one("JobWorker::concurrency", "jobs", self.concurrency as i64)?;
         if self.handlers.is_empty() {
@@ -268,12 +283,15 @@ impl JobWorker {
             }
             let got = claimed.len();
             for job in claimed {
-                self.stats.claimed.fetch_add(1, Ordering::Relaxed);
+                self.stats.claimed.bump();
                 in_flight.lock().unwrap_or_else(PoisonError::into_inner).insert(job.id.clone(), job.clone());
                 running.spawn(self.attempt(job, in_flight.clone(), shared.clone()));
             }
-            self.stats.most_at_once.fetch_max(running.len() as u64, Ordering::Relaxed);
+            self.stats.most_at_once.raise_to(running.len() as u64);
             if got > 0 && running.len() < self.concurrency {
+                if shutdown.as_mut().now_or_never().is_some() {
+                    break None;
+                }
                 continue; // more may be due right away
             }
             if got == 0 && paused.is_none() {
@@ -294,7 +312,7 @@ impl JobWorker {
 
     /// One more wait of the backoff streak: no claims until it is over.
     fn pause(&self, shared: &SharedState, err: &(dyn std::error::Error + 'static)) -> Duration {
-        self.stats.backoffs.fetch_add(1, Ordering::Relaxed);
+        self.stats.backoffs.bump();
         let mut state = lock(shared);
         let wait = state.streak.wait(err);
         state.paused_until = Some(Instant::now() + wait);
@@ -321,13 +339,10 @@ impl JobWorker {
                 loop {
                     tokio::time::sleep(lease / 3).await;
                     match queue.heartbeat(&job, lease).await {
-                        Ok(()) => stats.heartbeats.fetch_add(1, Ordering::Relaxed),
+                        Ok(()) => stats.heartbeats.bump(),
                         Err(Error::LeaseLost { .. }) => return,
-                        Err(err) => {
-                            tracing::warn!(job = %job.id, error = %chain(&err), "heartbeat failed");
-                            0
-                        }
-                    };
+                        Err(err) => tracing::warn!(job = %job.id, error = %chain(&err), "heartbeat failed"),
+                    }
                 }
             };
             let outcome = tokio::select! {
@@ -341,14 +356,14 @@ impl JobWorker {
                     fencing_token: job.fencing_token,
                 }),
                 Some(Ok(())) => queue.complete(&job).await.map(|()| {
-                    stats.completed.fetch_add(1, Ordering::Relaxed);
+                    stats.completed.bump();
                     lock(&shared).streak.ok();
                     "completed"
                 }),
                 Some(Err(error)) if is_unavailable(error.as_ref()) => {
                     // Not the job's fault: handed back, due after the backoff, no attempt counted.
                     let wait = worker.pause(&shared, error.as_ref());
-                    stats.unavailable.fetch_add(1, Ordering::Relaxed);
+                    stats.unavailable.bump();
                     queue.release_after(&job, wait).await.map(|()| "unavailable")
                 }
                 Some(Err(error)) => record_failure(&queue, &job, error, &stats, &shared).await,
@@ -357,7 +372,7 @@ impl JobWorker {
                 Ok(outcome) => crate::telemetry::job_finished(&job.queue, outcome),
                 Err(Error::LeaseLost { .. }) => {
                     crate::telemetry::job_finished(&job.queue, "lease_lost");
-                    stats.leases_lost.fetch_add(1, Ordering::Relaxed);
+                    stats.leases_lost.bump();
                     tracing::warn!(job = %job.id, "lease lost; the outcome is not recorded");
                 }
                 Err(err) => {
@@ -400,7 +415,7 @@ impl JobWorker {
         for job in cancelled {
             match self.queue.release(&job).await {
                 Ok(()) => {
-                    self.stats.released.fetch_add(1, Ordering::Relaxed);
+                    self.stats.released.bump();
                     crate::telemetry::job_finished(&job.queue, "released");
                 }
                 Err(err) => tracing::warn!(job = %job.id, error = %err, "not released; its lease expires"),
@@ -429,11 +444,11 @@ async fn record_failure(
     }
     Ok(match failed? {
         Failed::RetryAt(_) => {
-            stats.retried.fetch_add(1, Ordering::Relaxed);
+            stats.retried.bump();
             "retried"
         }
         Failed::Parked => {
-            stats.parked.fetch_add(1, Ordering::Relaxed);
+            stats.parked.bump();
             tracing::warn!(job = %job.id, queue = %job.queue, attempts = job.attempt, error = %chain(error.as_ref()), "job parked as FAILED");
             "parked"
         }

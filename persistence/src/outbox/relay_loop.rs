@@ -3,7 +3,7 @@
 //! fails, until shutdown.
 
 use std::future::Future;
-use std::sync::atomic::{AtomicU64, Ordering};
+use std::sync::Arc;
 use std::time::Duration;
 
 use bson::doc;
@@ -13,6 +13,7 @@ use super::relay::{ClaimedMessage, OutboxRelay, RelayReport};
 use crate::error::{Error, Result};
 use crate::follow::{Changes, next_change};
 use crate::retry::{BoxError, Streak, log_stop};
+use crate::spawn::Running;
 
 /// Where the relay publishes: a broker, a queue, an HTTP endpoint. `publish_batch` (by default
 /// `publish` one message after another) lets a publisher send a whole round at once and wait
@@ -44,40 +45,59 @@ pub trait Publisher: Send + Sync {
     }
 }
 
-/// Counters of a relay's loop (shared by the relay's clones).
-#[derive(Debug, Default)]
-#[non_exhaustive]
-pub struct RelayStats {
-    /// Rounds run.
-    pub rounds: AtomicU64,
-    /// Messages marked published.
-    pub published: AtomicU64,
-    /// Failed attempts scheduled for a retry.
-    pub retried: AtomicU64,
-    /// Messages parked as dead.
-    pub dead: AtomicU64,
-    /// Outcomes dropped because another relay had reclaimed the message.
-    pub lost_claims: AtomicU64,
-    /// Wake-ups by the change stream.
-    pub change_stream_wakeups: AtomicU64,
-    /// Wake-ups by the timer.
-    pub poll_wakeups: AtomicU64,
-    /// Times the change stream failed and polling took over.
-    pub fallbacks: AtomicU64,
-    /// Waits because the database or the publisher's destination was unavailable.
-    pub backoffs: AtomicU64,
-    /// Messages handed back because the publisher's destination was unavailable.
-    pub unavailable: AtomicU64,
+/// A publisher shared with other code (a relay's [`spawn`](OutboxRelay::spawn) takes it by
+/// value).
+impl<P: Publisher> Publisher for Arc<P> {
+    type Error = P::Error;
+
+    fn publish(&self, message: &ClaimedMessage) -> impl Future<Output = std::result::Result<(), Self::Error>> + Send {
+        self.as_ref().publish(message)
+    }
+
+    fn publish_batch(
+        &self,
+        messages: &[ClaimedMessage],
+    ) -> impl Future<Output = Vec<std::result::Result<(), Self::Error>>> + Send {
+        self.as_ref().publish_batch(messages)
+    }
+}
+
+crate::spawn::stats! {
+    /// Counters of a relay's loop (shared by the relay's clones), read through methods
+    /// ([`OutboxRelay::stats`], also through its [`Running`] handle):
+    /// `relay.stats().published()`.
+    pub struct RelayStats {
+        /// Rounds run.
+        rounds,
+        /// Messages marked published.
+        published,
+        /// Failed attempts scheduled for a retry.
+        retried,
+        /// Messages parked as dead.
+        dead,
+        /// Outcomes dropped because another relay had reclaimed the message.
+        lost_claims,
+        /// Wake-ups by the change stream.
+        change_stream_wakeups,
+        /// Wake-ups by the timer.
+        poll_wakeups,
+        /// Times the change stream failed and polling took over.
+        fallbacks,
+        /// Waits because the database or the publisher's destination was unavailable.
+        backoffs,
+        /// Messages handed back because the publisher's destination was unavailable.
+        unavailable,
+    }
 }
 
 impl RelayStats {
     fn add(&self, report: &RelayReport) {
-        self.rounds.fetch_add(1, Ordering::Relaxed);
-        self.published.fetch_add(report.published as u64, Ordering::Relaxed);
-        self.retried.fetch_add(report.retried as u64, Ordering::Relaxed);
-        self.dead.fetch_add(report.dead as u64, Ordering::Relaxed);
-        self.lost_claims.fetch_add(report.lost_claims as u64, Ordering::Relaxed);
-        self.unavailable.fetch_add(report.unavailable as u64, Ordering::Relaxed);
+        self.rounds.bump();
+        self.published.add(report.published as u64);
+        self.retried.add(report.retried as u64);
+        self.dead.add(report.dead as u64);
+        self.lost_claims.add(report.lost_claims as u64);
+        self.unavailable.add(report.unavailable as u64);
     }
 }
 
@@ -100,6 +120,24 @@ impl OutboxRelay {
             log_stop("relay", &self.worker, err);
         }
         result
+    }
+
+    /// Runs [`run`](Self::run) with `publisher` in a task of its own and returns its handle:
+    /// [`stop`](Running::stop) ends it after the round in hand (its outcomes recorded, its
+    /// unattempted claims handed back), [`abort`](Running::abort) kills it where it is (its
+    /// claimed round is published again by another relay once the claims' lease expires),
+    /// the handle derefs to the relay (its stats). Dropping the handle stops it as `stop` does,
+    /// without waiting. A publisher shared with other code goes in an [`Arc`].
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime.
+    pub fn spawn(self, publisher: impl Publisher + 'static) -> Running<Self> {
+        Running::spawn(
+            "outbox relay",
+            self,
+            |relay, shutdown| async move { relay.run(&publisher, shutdown.signal).await },
+        )
     }
 
     async fn relay(&self, publisher: &impl Publisher, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
@@ -129,7 +167,7 @@ impl OutboxRelay {
             self.report_backlog(&mut last_report).await;
             let attempted = report.published + report.retried + report.dead;
             let wait = if let Some(err) = &unavailable {
-                self.stats.backoffs.fetch_add(1, Ordering::Relaxed);
+                self.stats.backoffs.bump();
                 Some(streak.wait(err))
             } else {
                 streak.ok();
@@ -153,7 +191,7 @@ impl OutboxRelay {
                 () = &mut shutdown => return Ok(()),
                 change = next_change(&mut changes), if watching => match change {
                     Some(Ok(_)) => {
-                        self.stats.change_stream_wakeups.fetch_add(1, Ordering::Relaxed);
+                        self.stats.change_stream_wakeups.bump();
                     }
                     Some(Err(err)) => {
                         self.fall_back(&err.into());
@@ -162,7 +200,7 @@ impl OutboxRelay {
                     None => changes = None,
                 },
                 () = tokio::time::sleep(wait) => {
-                    self.stats.poll_wakeups.fetch_add(1, Ordering::Relaxed);
+                    self.stats.poll_wakeups.bump();
                 }
             }
         }
@@ -180,7 +218,7 @@ impl OutboxRelay {
     }
 
     fn fall_back(&self, err: &Error) {
-        self.stats.fallbacks.fetch_add(1, Ordering::Relaxed);
+        self.stats.fallbacks.bump();
         tracing::warn!(worker = %self.worker, error = %err, "outbox change stream unavailable; polling");
     }
 

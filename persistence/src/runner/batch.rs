@@ -76,7 +76,7 @@ impl<P: Projection> ProjectionRunner<P> {
                 return Ok(progress);
             }
             if saved.paused {
-                self.stats.paused.fetch_add(1, Ordering::Relaxed);
+                self.stats.paused.bump();
                 tracing::info!(checkpoint = checkpoint.key(), "paused by a rebuild; standing by");
                 return Ok(progress);
             }
@@ -95,7 +95,7 @@ impl<P: Projection> ProjectionRunner<P> {
                     self.count_batch(committed, on_batch, &mut progress);
                 }
                 Err(Refused::Moved) => {
-                    self.stats.checkpoint_moves.fetch_add(1, Ordering::Relaxed);
+                    self.stats.checkpoint_moves.bump();
                     // Fenced: moved may mean "no longer the leader"; ask the lease at once.
                     if let Some(leader) = leader.as_deref_mut()
                         && checkpoint.is_fenced()
@@ -111,7 +111,7 @@ impl<P: Projection> ProjectionRunner<P> {
                     let head = &events[0];
                     match failing.failed(&head.event_id, &self.failure) {
                         Verdict::RetryIn(wait, attempt) => {
-                            self.stats.retries.fetch_add(1, Ordering::Relaxed);
+                            self.stats.retries.bump();
                             telemetry::consumer_retry("projection", self.projection.name());
                             tracing::warn!(projection = self.projection.name(), event_id = %head.event_id, attempt,
                                 retry_in_ms = wait.as_millis() as u64, error = %crate::retry::chain(&err), "event failed; retrying");
@@ -125,7 +125,7 @@ impl<P: Projection> ProjectionRunner<P> {
                             match self.apply_batch(checkpoint, targets, after, head, &Vec::new(), Some(&letter)).await {
                                 Ok(()) => {
                                     saved.position = head[0].position;
-                                    self.stats.parked.fetch_add(1, Ordering::Relaxed);
+                                    self.stats.parked.bump();
                                     telemetry::consumer_parked("projection", self.projection.name(), 1);
                                 }
                                 Err(Refused::Moved) => saved = checkpoint.read().await?,
@@ -181,8 +181,8 @@ impl<P: Projection> ProjectionRunner<P> {
     ) {
         let (count, last) = (events.len() as u64, events.last().map_or(0, |e| e.position));
         progress.applied += count;
-        self.stats.events.fetch_add(count, Ordering::Relaxed);
-        self.stats.batches.fetch_add(1, Ordering::Relaxed);
+        self.stats.events.add(count);
+        self.stats.batches.bump();
         on_batch(last, count);
     }
 

@@ -10,8 +10,9 @@ use futures::future::BoxFuture;
 
 use super::{Projection, ProjectionRunner, Targets};
 use crate::error::Result;
-use crate::follow::{CatchUp, Follow, counters_of};
+use crate::follow::{CatchUp, Follow};
 use crate::lease::Leader;
+use crate::spawn::Running;
 
 impl<P: Projection> ProjectionRunner<P> {
     /// Keeps the projection up to date until `shutdown` completes, as one of any number of
@@ -29,8 +30,14 @@ impl<P: Projection> ProjectionRunner<P> {
     /// its backoff, then parked (the default) or the run ends with [`Error::Handler`](crate::Error::Handler).
     /// Any other error ends the run. Backoff streaks, parked events and the stop are logged
     /// (`tracing`) and counted (see [`telemetry`](crate::telemetry)).
+    ///
+    /// When `shutdown` completes during a catch-up, the batch in hand commits and the run
+    /// returns before the next one. [`spawn`](Self::spawn) runs this in a task of its own.
     pub async fn run(&self, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
-        let stats = &self.stats;
+        self.live(Leader::new(self.lease()), shutdown).await
+    }
+
+    async fn live(&self, mut leader: Leader, shutdown: impl Future<Output = ()> + Send) -> Result<()> {
         let follow = Follow {
             connection: &self.connection,
             events: &self.events,
@@ -39,9 +46,37 @@ impl<P: Projection> ProjectionRunner<P> {
             poll: self.poll,
             change_stream: self.change_stream,
             unavailable: self.unavailable,
-            counters: counters_of!(stats),
+            stats: &self.stats.follow,
         };
-        follow.run(&mut Leader::new(self.lease()), self, shutdown).await
+        follow.run(&mut leader, self, shutdown).await
+    }
+
+    /// Runs [`run`](Self::run) in a task of its own and returns its handle:
+    /// [`stop`](Running::stop) ends it after the batch in hand and releases the lease (a
+    /// stand-by takes over at once), [`abort`](Running::abort) kills it where it is (a stand-by
+    /// takes over once the lease expires), and the handle derefs to the runner (its stats,
+    /// position, leader). Dropping the handle stops it as `stop` does, without waiting.
+    ///
+    /// ```no_run
+    /// # async fn demo(db: &cqrs_mongo_persistence::Connection, events: &cqrs_mongo_persistence::EventStore,
+    /// #     summaries: cqrs_mongo_persistence::Handlers) -> cqrs_mongo_persistence::Result<()> {
+    /// use cqrs_mongo_persistence::ProjectionRunner;
+    ///
+    /// let runner = ProjectionRunner::new(db, events, summaries).replica_name("web-1").spawn();
+    /// // ... serve requests ...
+    /// println!("{} events applied", runner.stats().events());
+    /// runner.stop().await?;
+    /// # Ok(()) }
+    /// ```
+    ///
+    /// # Panics
+    ///
+    /// Outside a Tokio runtime.
+    pub fn spawn(self) -> Running<Self> {
+        Running::spawn("projection runner", self, |runner, shutdown| async move {
+            let leader = Leader::new(runner.lease()).stopping_on(shutdown.requested);
+            runner.live(leader, shutdown.signal).await
+        })
     }
 }
 

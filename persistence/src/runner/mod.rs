@@ -31,7 +31,6 @@ mod write;
 
 use std::collections::HashMap;
 use std::sync::Arc;
-use std::sync::atomic::AtomicU64;
 use std::time::Duration;
 
 pub use rebuild::{RebuildProgress, RebuildReport};
@@ -81,38 +80,29 @@ impl Projection for Box<dyn Projection> {
     }
 }
 
-/// Counters of what a runner did, for monitoring and tests.
-#[derive(Debug, Default)]
-pub struct RunnerStats {
-    /// Events applied.
-    pub events: AtomicU64,
-    /// Batches committed.
-    pub batches: AtomicU64,
-    /// Times the live loop caught up and started waiting for news.
-    pub waits: AtomicU64,
-    /// Wake-ups by the change stream.
-    pub change_stream_wakeups: AtomicU64,
-    /// Wake-ups by the polling timer.
-    pub poll_wakeups: AtomicU64,
-    /// Times the change stream failed (or could not be opened) and polling took over.
-    pub fallbacks: AtomicU64,
-    /// Batches not committed because the checkpoint had moved (another runner of the
-    /// projection, or a rebuild): the runner read it again and went on from there.
-    pub checkpoint_moves: AtomicU64,
-    /// Catch-ups that stopped because a rebuild had paused the projection to swap collections.
-    pub paused: AtomicU64,
-    /// Times this runner took the lease and became the leader ([`ProjectionRunner::run`]).
-    pub leaderships: AtomicU64,
-    /// Times it found its lease taken over by another replica.
-    pub leases_lost: AtomicU64,
-    /// Times it stood by because another replica leads.
-    pub standby_waits: AtomicU64,
-    /// Failed attempts of an event (its `project` or its writes) that were retried.
-    pub retries: AtomicU64,
-    /// Events parked in `dead_letters` after the last attempt.
-    pub parked: AtomicU64,
-    /// Waits because the database was unavailable (nothing counted against an event).
-    pub backoffs: AtomicU64,
+crate::spawn::stats! {
+    /// Counters of what a runner did, for monitoring and tests, read through methods
+    /// ([`ProjectionRunner::stats`], also through its [`Running`](crate::Running) handle):
+    /// `runner.stats().events()`, `runner.stats().follow().leaderships()`.
+    pub struct RunnerStats {
+        /// Events applied.
+        events,
+        /// Batches committed.
+        batches,
+        /// Batches not committed because the checkpoint had moved (another runner of the
+        /// projection, or a rebuild): the runner read it again and went on from there.
+        checkpoint_moves,
+        /// Catch-ups that stopped because a rebuild had paused the projection to swap
+        /// collections.
+        paused,
+        /// Failed attempts of an event (its `project` or its writes) that were retried.
+        retries,
+        /// Events parked in `dead_letters` after the last attempt.
+        parked,
+    }
+    /// What its live loop ([`ProjectionRunner::run`]) did: waits, wake-ups, leadership,
+    /// backoffs.
+    embed follow: crate::follow::FollowStats;
 }
 
 /// Runs one projection.
