@@ -27,7 +27,7 @@ async fn jobs_stats_counts_jobs_by_status() {
     assert_eq!(broken.id, "broken");
     assert_eq!(jobs.fail(&broken, "boom").await.unwrap(), Failed::Parked);
     assert_eq!(jobs.claim("w", &["mail"], lease).await.unwrap().unwrap().id, "running");
-    assert!(jobs.cancel("cancelled").await.unwrap());
+    assert!(jobs.cancel("cancelled", Alone).await.unwrap());
 
     let stdout = support::stdout_ok(&support::run(test, &["jobs", "stats"]).await);
     assert_eq!(

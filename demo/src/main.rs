@@ -100,7 +100,7 @@ async fn main() -> Result<(), Failure> {
     let filter = bson::RawDocumentBuf::try_from(&compiled.filter)?;
     println!("   filter:  {}", cqrs_mongo_spec::to_extjson_string(&filter, ExtJsonFormat::Relaxed));
     let options = QueryOptions::from_value(&options_json)?;
-    let found = ProjectionStore::new(&db).find(SUMMARIES, &spec, Some(&options)).await?;
+    let found = ProjectionStore::new(&db).find(SUMMARIES, &spec, Some(&options), Alone).await?;
     for summary in &found {
         println!("   {}", describe(summary));
     }

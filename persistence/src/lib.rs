@@ -28,9 +28,14 @@
 //!
 //! # Where an operation runs
 //!
-//! Every store method that writes (and the reads that can join a transaction) takes
-//! `on: impl Into<On>`: [`Alone`] runs it on its own (an event append then shares a group-commit
-//! transaction with concurrent appends), `&uow` runs it inside a [`UnitOfWork`]. A unit of work
+//! Every store operation on application data, reads and writes, takes `on: impl Into<On>`:
+//! [`Alone`] runs it on its own (an event append then shares a group-commit transaction with
+//! concurrent appends), `&uow` runs it inside a [`UnitOfWork`] (a read sees the unit's writes
+//! before the commit). Run on their own by design: the runtime's bookkeeping (job claims and
+//! outcomes, leases, the checkpoints a runner advances, the global event feed
+//! [`EventStore::read_all`] and friends, monitoring counts such as `stats`), dead-letter
+//! administration, and `ProjectionStore::drop` (MongoDB drops no collection inside a
+//! transaction). A unit of work
 //! comes from [`Connection::transaction`] (an async closure, retried under the driver's rules:
 //! jittered backoff between attempts, within a deadline),
 //! [`Connection::transaction_with`] (the same with a boxed, `Send` future) or

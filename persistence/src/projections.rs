@@ -20,9 +20,9 @@ use crate::error::{Error, Result};
 use crate::guarded::upsert_if;
 use crate::indexes::IndexSpec;
 use crate::observe::traced;
-use crate::query;
+use crate::query::{self, collect_in_session};
 use crate::tenancy::{self, Tenant};
-use crate::uow::On;
+use crate::uow::{On, with_session};
 
 /// The event a projection write comes from.
 #[derive(Debug, Clone, Copy)]
@@ -127,10 +127,10 @@ impl ProjectionStore {
         Ok(applied)
     }
 
-    /// The document with this id.
-    pub async fn get(&self, collection: &str, id: impl Into<Bson>) -> Result<Option<Document>> {
-        let id = id.into();
-        let found = self.collection(collection).find_one(self.scoped(doc! { "_id": id.clone() })).await?;
+    /// The document with this id, read in `on`.
+    pub async fn get(&self, collection: &str, id: impl Into<Bson>, on: impl Into<On<'_>>) -> Result<Option<Document>> {
+        let (on, id) = (on.into(), id.into());
+        let found = with_session!(self.collection(collection).find_one(self.scoped(doc! { "_id": id.clone() })), on)?;
         if found.is_none()
             && let Some(cross) = self.foreign(collection, &id).await?
         {
@@ -139,10 +139,16 @@ impl ProjectionStore {
         Ok(found)
     }
 
-    /// Documents by id, in the order asked (missing ids are left out).
-    pub async fn get_many(&self, collection: &str, ids: Vec<Bson>) -> Result<Vec<Document>> {
+    /// Documents by id, in the order asked (missing ids are left out), read in `on`.
+    pub async fn get_many(&self, collection: &str, ids: Vec<Bson>, on: impl Into<On<'_>>) -> Result<Vec<Document>> {
+        let on = on.into();
         let filter = self.scoped(doc! { "_id": { "$in": ids.clone() } });
-        let found: Vec<Document> = self.collection(collection).find(filter).await?.try_collect().await?;
+        let coll = self.collection(collection);
+        let find = coll.find(filter);
+        let found: Vec<Document> = match on.session().await.get() {
+            Some(session) => collect_in_session(find.session(&mut *session).await?, session).await?,
+            None => find.await?.try_collect().await?,
+        };
         for id in ids.iter().filter(|id| !found.iter().any(|d| d.get("_id") == Some(*id))) {
             if let Some(cross) = self.foreign(collection, id).await? {
                 return Err(cross);
@@ -151,26 +157,37 @@ impl ProjectionStore {
         Ok(ids.iter().filter_map(|id| found.iter().find(|d| d.get("_id") == Some(id)).cloned()).collect())
     }
 
-    /// Documents matching a specification, with query options.
-    pub async fn find(&self, collection: &str, spec: &Value, options: Option<&QueryOptions>) -> Result<Vec<Document>> {
+    /// Documents matching a specification, with query options, read in `on`.
+    pub async fn find(
+        &self,
+        collection: &str,
+        spec: &Value,
+        options: Option<&QueryOptions>,
+        on: impl Into<On<'_>>,
+    ) -> Result<Vec<Document>> {
         let options = options.cloned().unwrap_or_default();
         // The caller's spec compiles as given; the tenant clause is added to the result.
         let query = self.compiler.compile_spec_query(&self.compiler.parse_spec(spec)?, &options)?;
-        query::run(&self.collection(collection), self.tenant.as_ref(), query, &options, self.max_time, None).await
+        let mut guard = on.into().session().await;
+        query::run(&self.collection(collection), self.tenant.as_ref(), query, &options, self.max_time, guard.get())
+            .await
     }
 
     /// How many documents of `collection` match a specification (within the tenant scope and
-    /// the time limit): the total behind a page of [`find`](Self::find).
-    pub async fn count(&self, collection: &str, spec: &Value) -> Result<u64> {
+    /// the time limit), counted in `on`: the total behind a page of [`find`](Self::find).
+    pub async fn count(&self, collection: &str, spec: &Value, on: impl Into<On<'_>>) -> Result<u64> {
+        let on = on.into();
         let filter = self.scoped(self.compiler.compile(spec)?);
         let collection = self.collection(collection);
-        Ok(collection.count_documents(filter).optional(self.max_time, |count, limit| count.max_time(limit)).await?)
+        let count = collection.count_documents(filter).optional(self.max_time, |count, limit| count.max_time(limit));
+        Ok(with_session!(count, on)?)
     }
 
-    /// Deletes one document.
-    pub async fn delete(&self, collection: &str, id: impl Into<Bson>) -> Result<bool> {
-        let id = id.into();
-        let deleted = self.collection(collection).delete_one(self.scoped(doc! { "_id": id.clone() })).await?;
+    /// Deletes one document, in `on`.
+    pub async fn delete(&self, collection: &str, id: impl Into<Bson>, on: impl Into<On<'_>>) -> Result<bool> {
+        let (on, id) = (on.into(), id.into());
+        let deleted =
+            with_session!(self.collection(collection).delete_one(self.scoped(doc! { "_id": id.clone() })), on)?;
         if deleted.deleted_count == 0
             && let Some(cross) = self.foreign(collection, &id).await?
         {
@@ -179,14 +196,16 @@ impl ProjectionStore {
         Ok(deleted.deleted_count == 1)
     }
 
-    /// Deletes every document of the read model (keeps the collection and its indexes); in a
-    /// tenant scope, every document of the tenant.
-    pub async fn truncate(&self, collection: &str) -> Result<u64> {
-        Ok(self.collection(collection).delete_many(self.scoped(doc! {})).await?.deleted_count)
+    /// Deletes every document of the read model (keeps the collection and its indexes), in
+    /// `on`; in a tenant scope, every document of the tenant.
+    pub async fn truncate(&self, collection: &str, on: impl Into<On<'_>>) -> Result<u64> {
+        let on = on.into();
+        Ok(with_session!(self.collection(collection).delete_many(self.scoped(doc! {})), on)?.deleted_count)
     }
 
-    /// Drops the read model's collection. A tenant scope cannot (the collection holds other
-    /// tenants' documents): [`Error::CrossTenant`]; use `truncate`.
+    /// Drops the read model's collection, on its own: MongoDB drops no collection inside a
+    /// transaction. A tenant scope cannot (the collection holds other tenants' documents):
+    /// [`Error::CrossTenant`]; use `truncate`.
     pub async fn drop(&self, collection: &str) -> Result<()> {
         if let Some(tenant) = &self.tenant {
             return Err(tenant.cross(collection, None));

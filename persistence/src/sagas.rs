@@ -16,8 +16,9 @@ use crate::connection::Connection;
 use crate::error::{Error, Result, is_duplicate_key};
 use crate::indexes::IndexSpec;
 use crate::observe::traced;
+use crate::query::collect_in_session;
 use crate::tenancy::{self, TENANT_FIELD, Tenant};
-use crate::uow::On;
+use crate::uow::{Alone, On, with_session};
 use crate::version::Version;
 
 /// The legacy collection.
@@ -285,7 +286,9 @@ impl SagaRepository {
                         return Err(cross);
                     }
                     let existing = match &saga.correlation_id {
-                        Some(correlation_id) => self.find_by_correlation(&saga.saga_type, correlation_id).await?,
+                        Some(correlation_id) => {
+                            self.find_by_correlation(&saga.saga_type, correlation_id, Alone).await?
+                        }
                         None => None,
                     };
                     match (if_started, existing) {
@@ -330,7 +333,7 @@ impl SagaRepository {
                 if let Some(cross) = self.foreign(&saga.id).await? {
                     return Err(cross);
                 }
-                let actual = self.get(&saga.id).await?.map(|s| s.version());
+                let actual = self.get(&saga.id, Alone).await?.map(|s| s.version());
                 return Err(Error::Concurrency { collection: SAGAS.into(), id: saga.id.clone(), expected, actual });
             }
             saga.updated_at = now;
@@ -340,9 +343,10 @@ impl SagaRepository {
         .await
     }
 
-    /// The saga with this id.
-    pub async fn get(&self, id: &str) -> Result<Option<Saga>> {
-        let found = self.collection.find_one(self.scoped(doc! { "_id": id })).await?;
+    /// The saga with this id, read in `on`.
+    pub async fn get(&self, id: &str, on: impl Into<On<'_>>) -> Result<Option<Saga>> {
+        let on = on.into();
+        let found = with_session!(self.collection.find_one(self.scoped(doc! { "_id": id })), on)?;
         if found.is_none()
             && let Some(cross) = self.foreign(id).await?
         {
@@ -351,47 +355,55 @@ impl SagaRepository {
         found.map(from_document).transpose()
     }
 
-    /// The saga of this type with this correlation id.
-    pub async fn find_by_correlation(&self, saga_type: &str, correlation_id: &str) -> Result<Option<Saga>> {
+    /// The saga of this type with this correlation id, read in `on`.
+    pub async fn find_by_correlation(
+        &self,
+        saga_type: &str,
+        correlation_id: &str,
+        on: impl Into<On<'_>>,
+    ) -> Result<Option<Saga>> {
+        let on = on.into();
         let filter = self.scoped(doc! { "saga_type": saga_type, "correlation_id": correlation_id });
-        self.collection.find_one(filter).await?.map(from_document).transpose()
+        with_session!(self.collection.find_one(filter), on)?.map(from_document).transpose()
     }
 
     /// Running sagas of `saga_type` not saved for longer than `idle` (server clock), least
-    /// recently saved first.
-    pub async fn stalled(&self, saga_type: &str, idle: Duration, page: Page) -> Result<Vec<Saga>> {
+    /// recently saved first, read in `on`.
+    pub async fn stalled(
+        &self,
+        saga_type: &str,
+        idle: Duration,
+        page: Page,
+        on: impl Into<On<'_>>,
+    ) -> Result<Vec<Saga>> {
         let now = self.connection.server_time().await?;
         let before = DateTime::from_millis(now.timestamp_millis() - idle.as_millis() as i64);
         let filter = doc! { "saga_type": saga_type, "status": "RUNNING", "updated_at": { "$lt": before } };
-        self.query(filter, doc! { "updated_at": 1, "_id": 1 }, page).await
+        self.query(filter, doc! { "updated_at": 1, "_id": 1 }, page, on.into()).await
     }
 
-    /// Suspended sagas of `saga_type`, least recently saved first.
-    pub async fn suspended(&self, saga_type: &str, page: Page) -> Result<Vec<Saga>> {
+    /// Suspended sagas of `saga_type`, least recently saved first, read in `on`.
+    pub async fn suspended(&self, saga_type: &str, page: Page, on: impl Into<On<'_>>) -> Result<Vec<Saga>> {
         let filter = doc! { "saga_type": saga_type, "status": "SUSPENDED" };
-        self.query(filter, doc! { "updated_at": 1, "_id": 1 }, page).await
+        self.query(filter, doc! { "updated_at": 1, "_id": 1 }, page, on.into()).await
     }
 
     /// Live (not terminal) sagas of `saga_type` whose time-out has passed (server clock),
-    /// earliest time-out first.
-    pub async fn timed_out(&self, saga_type: &str, page: Page) -> Result<Vec<Saga>> {
+    /// earliest time-out first, read in `on`.
+    pub async fn timed_out(&self, saga_type: &str, page: Page, on: impl Into<On<'_>>) -> Result<Vec<Saga>> {
         let now = self.connection.server_time().await?;
         let live: Vec<&str> = ["PENDING", "RUNNING", "SUSPENDED", "COMPENSATING"].to_vec();
         let filter = doc! { "saga_type": saga_type, "status": { "$in": live }, "timeout_at": { "$lte": now } };
-        self.query(filter, doc! { "timeout_at": 1, "_id": 1 }, page).await
+        self.query(filter, doc! { "timeout_at": 1, "_id": 1 }, page, on.into()).await
     }
 
-    async fn query(&self, filter: Document, sort: Document, page: Page) -> Result<Vec<Saga>> {
+    async fn query(&self, filter: Document, sort: Document, page: Page, on: On<'_>) -> Result<Vec<Saga>> {
         Error::at_least_one("SagaRepository", "page.limit", page.limit)?;
-        let found: Vec<Document> = self
-            .collection
-            .find(self.scoped(filter))
-            .sort(sort)
-            .skip(page.skip)
-            .limit(page.limit)
-            .await?
-            .try_collect()
-            .await?;
+        let find = self.collection.find(self.scoped(filter)).sort(sort).skip(page.skip).limit(page.limit);
+        let found: Vec<Document> = match on.session().await.get() {
+            Some(session) => collect_in_session(find.session(&mut *session).await?, session).await?,
+            None => find.await?.try_collect().await?,
+        };
         found.into_iter().map(from_document).collect()
     }
 }

@@ -182,8 +182,9 @@ impl PositionStore {
         traced(CHECKPOINTS, "save", advance(&self.collection, tenant, &key, "position", position, set, on)).await
     }
 
-    /// Sets the position back to 0 (for a rebuild).
-    pub async fn reset(&self, projection: &str) -> Result<()> {
+    /// Sets the position back to 0 (for a rebuild), in `on`.
+    pub async fn reset(&self, projection: &str, on: impl Into<On<'_>>) -> Result<()> {
+        let on = on.into();
         let key = self.key(projection);
         let mut set = doc! { "position": 0_i64, "updated_at": DateTime::now() };
         if let Some(cross) = foreign(self.tenant.as_ref(), &self.collection, &key).await? {
@@ -193,7 +194,7 @@ impl PositionStore {
             tenant.stamp(CHECKPOINTS, &mut set)?;
         }
         let filter = tenancy::scoped(self.tenant.as_ref(), doc! { "_id": &key });
-        self.collection.update_one(filter, doc! { "$set": set }).upsert(true).await?;
+        with_session!(self.collection.update_one(filter, doc! { "$set": set }).upsert(true), on)?;
         Ok(())
     }
 }

@@ -8,8 +8,9 @@ mod support;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
+use bson::doc;
 use cqrs_mongo_persistence::aggregates::{AggregateStore, EventSourced, Root};
-use cqrs_mongo_persistence::{Alone, Connection, Error, EventStore};
+use cqrs_mongo_persistence::{Alone, Connection, Error, EventStore, EventStream, ExpectedVersion, NewEvent};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -58,6 +59,14 @@ async fn store(test: &str) -> (Connection, AggregateStore<Wallet>) {
     (db.clone(), AggregateStore::new(&db, &events))
 }
 
+/// Opens a wallet with `cents`.
+fn open(cents: i64) -> impl FnMut(&mut Root<Wallet>) -> Result<(), WalletError> + Send {
+    move |wallet| {
+        wallet.record(Deposited { cents });
+        Ok(())
+    }
+}
+
 /// Deposits `cents` into an existing wallet, refusing past 100.
 fn deposit(cents: i64) -> impl FnMut(&mut Root<Wallet>) -> Result<(), WalletError> + Send {
     move |wallet| {
@@ -74,8 +83,8 @@ fn deposit(cents: i64) -> impl FnMut(&mut Root<Wallet>) -> Result<(), WalletErro
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_decision_is_saved_and_a_refusal_is_the_callers_error_with_nothing_written() {
-    let (_db, wallets) = store("workflow_decide").await;
-    let opened = wallets.update("w1", |wallet| Ok::<_, WalletError>(wallet.record(Deposited { cents: 10 }))).await;
+    let (db, wallets) = store("workflow_decide").await;
+    let opened = wallets.update("w1", open(10)).await;
     assert_eq!(opened.unwrap().version(), 1);
     let topped = wallets.update("w1", deposit(30)).await.unwrap();
     assert_eq!((topped.cents, topped.version()), (40, 2));
@@ -84,12 +93,22 @@ async fn a_decision_is_saved_and_a_refusal_is_the_callers_error_with_nothing_wri
     let stored = wallets.load("w1", Alone).await.unwrap().unwrap();
     assert_eq!((stored.cents, stored.version()), (40, 2), "the refusal wrote nothing");
     assert!(wallets.load("nope", Alone).await.unwrap().is_none());
+
+    // A store error comes back through the caller's `From<Error>`: an event of a type the
+    // wallet does not know makes the load fail.
+    let events = EventStore::new(&db);
+    let stream = EventStream { aggregate_id: "odd", aggregate_type: "Wallet" };
+    events.append(stream, ExpectedVersion::NoStream, &[NewEvent::new("x1", "Stolen", doc! {})], Alone).await.unwrap();
+    match wallets.update("odd", deposit(1)).await {
+        Err(WalletError::Store(Error::Decode { event_type, .. })) => assert_eq!(event_type, "Stolen"),
+        other => panic!("{other:?}"),
+    }
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn concurrent_commands_from_spawned_tasks_all_apply_on_fresh_state() {
     let (_db, wallets) = store("workflow_concurrent").await;
-    wallets.update("w", |wallet| Ok::<_, WalletError>(wallet.record(Deposited { cents: 1 }))).await.unwrap();
+    wallets.update("w", open(1)).await.unwrap();
     let decisions = Arc::new(AtomicUsize::new(0));
     let tasks: Vec<_> = (0..6)
         .map(|_| {
@@ -117,7 +136,7 @@ async fn concurrent_commands_from_spawned_tasks_all_apply_on_fresh_state() {
 #[tokio::test(flavor = "multi_thread")]
 async fn update_in_joins_the_callers_unit_of_work_and_rolls_back_with_it() {
     let (db, wallets) = store("workflow_update_in").await;
-    wallets.update("w", |wallet| Ok::<_, WalletError>(wallet.record(Deposited { cents: 1 }))).await.unwrap();
+    wallets.update("w", open(1)).await.unwrap();
     let failed: Result<(), WalletError> = db
         .transaction(async |uow| {
             let wallet = wallets.update_in(uow, "w", deposit(2)).await?;

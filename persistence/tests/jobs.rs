@@ -41,7 +41,7 @@ async fn claims_follow_priority_then_run_at_then_age_and_respect_queues() {
     let stats = jobs.stats().await.unwrap();
     assert_eq!((stats["COMPLETED"], stats["PENDING"]), (3, 2));
     let pending: Vec<String> = jobs
-        .list("PENDING", Page::first(10))
+        .list("PENDING", Page::first(10), Alone)
         .await
         .unwrap()
         .iter()
@@ -94,18 +94,18 @@ async fn failures_back_off_then_park_and_finished_jobs_are_never_reset() {
     assert_eq!(second.attempt, 2);
     assert_eq!(jobs.fail(&second, "boom again").await.unwrap(), Failed::Parked);
     assert_eq!(jobs.stats().await.unwrap()["FAILED"], 1);
-    let err = jobs.cancel("j").await.unwrap_err();
+    let err = jobs.cancel("j", Alone).await.unwrap_err();
     assert!(matches!(err, Error::InvalidTransition { .. }), "{err:?}");
-    assert!(!jobs.cancel("missing").await.unwrap());
+    assert!(!jobs.cancel("missing", Alone).await.unwrap());
 
     jobs.enqueue(NewJob::new("k", "q", doc! {}), Alone).await.unwrap();
     let held = jobs.claim("w", &["q"], LEASE).await.unwrap().unwrap();
     jobs.heartbeat(&held, LEASE).await.unwrap();
-    assert!(jobs.cancel("k").await.unwrap(), "a running job can be cancelled");
+    assert!(jobs.cancel("k", Alone).await.unwrap(), "a running job can be cancelled");
     assert!(matches!(jobs.complete(&held).await, Err(Error::LeaseLost { .. })));
     assert!(matches!(jobs.heartbeat(&held, LEASE).await, Err(Error::LeaseLost { .. })));
     assert!(jobs.claim("w", &["q"], LEASE).await.unwrap().is_none(), "cancelled is never claimed again");
-    assert_eq!(jobs.purge(Duration::ZERO).await.unwrap(), 1, "the cancelled job; failed jobs stay");
+    assert_eq!(jobs.purge(Duration::ZERO, Alone).await.unwrap(), 1, "the cancelled job; failed jobs stay");
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -133,7 +133,7 @@ async fn an_expired_lease_is_reclaimed_and_the_stale_holder_cannot_complete() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(jobs.claim("fast", &["q"], LEASE).await.unwrap().is_none());
     assert_eq!(jobs.stats().await.unwrap()["FAILED"], 1);
-    let parked = jobs.list("FAILED", Page::first(1)).await.unwrap();
+    let parked = jobs.list("FAILED", Page::first(1), Alone).await.unwrap();
     assert_eq!((parked[0].get_str("_id").unwrap(), parked[0].get_i32("retry_count").unwrap()), ("once", 1));
     assert!(matches!(jobs.complete(&lost).await, Err(Error::LeaseLost { .. })));
 }
@@ -199,7 +199,7 @@ async fn eight_workers(test: &str, total: usize, lease: Duration) {
                     }
                     tokio::time::sleep(Duration::from_millis(50)).await;
                 }
-                jobs.purge(Duration::ZERO).await.unwrap();
+                jobs.purge(Duration::ZERO, Alone).await.unwrap();
                 enqueue_wave(&jobs, wave, wave_size).await;
             }
             producing.store(false, std::sync::atomic::Ordering::SeqCst);
@@ -255,7 +255,7 @@ async fn eight_workers(test: &str, total: usize, lease: Duration) {
     // Parked jobs, whether a worker's last failure or the sweep of a lease that expired on the
     // last attempt parked them, are what the queue stores as FAILED (they are never purged).
     let parked: Vec<String> = jobs
-        .list("FAILED", Page::first(total as i64 + 1))
+        .list("FAILED", Page::first(total as i64 + 1), Alone)
         .await
         .unwrap()
         .iter()
@@ -273,7 +273,7 @@ async fn eight_workers(test: &str, total: usize, lease: Duration) {
     eprintln!("jobs stress: {} outcomes lost to expired leases", tally.lost);
     let stats = jobs.stats().await.unwrap();
     assert!(!stats.contains_key("PENDING") && !stats.contains_key("RUNNING"), "nothing stuck: {stats:?}");
-    for parked in jobs.list("FAILED", Page::first(total as i64 + 1)).await.unwrap() {
+    for parked in jobs.list("FAILED", Page::first(total as i64 + 1), Alone).await.unwrap() {
         let id = parked.get_str("_id").unwrap();
         let attempts = tally.attempts[id].len() as i32;
         assert_eq!(parked.get_i32("retry_count").unwrap(), attempts, "stored retries of {id}: every attempt failed");

@@ -97,7 +97,7 @@ async fn failed_publishes_of_legacy_messages_leave_integer_retries_and_string_er
     assert_eq!(stored.get_str("error").unwrap(), "still down");
     assert_null(&stored, "published_at");
 
-    assert_eq!(outbox.retry_dead().await.unwrap(), 2, "the Rust-parked and the legacy-failed message");
+    assert_eq!(outbox.retry_dead(Alone).await.unwrap(), 2, "the Rust-parked and the legacy-failed message");
     let (report, seen) = relay_round(&relay, None).await;
     assert_eq!(report.published, 2);
     let legacy_failed = seen.iter().find(|m| m.message_id == uuid(11)).expect("the legacy-failed message is published");
@@ -240,9 +240,9 @@ async fn stats_and_listings_see_legacy_jobs_and_rust_jobs_carry_a_job_type() {
         ids.sort();
         ids
     };
-    let pending = ids(jobs.list("PENDING", Page::first(10)).await.unwrap());
+    let pending = ids(jobs.list("PENDING", Page::first(10), Alone).await.unwrap());
     assert_eq!(pending, [uuid(60), uuid(61), "rust-1".to_owned()]);
-    assert_eq!(ids(jobs.list("COMPLETED", Page::first(10)).await.unwrap()), [uuid(62)]);
+    assert_eq!(ids(jobs.list("COMPLETED", Page::first(10), Alone).await.unwrap()), [uuid(62)]);
 
     let stored = legacy::stored(&db, "background_jobs", "rust-1").await;
     assert_legacy_reads("rust-1", &stored, legacy::JOB_READER);
@@ -269,7 +269,7 @@ async fn purge_removes_jobs_the_legacy_package_finished_long_ago() {
     recent.insert("updated_at", ago(MINUTE));
     legacy::insert(&db, "background_jobs", vec![completed, cancelled, recent]).await;
     let jobs = JobQueue::new(&db);
-    let purged = jobs.purge(Duration::from_secs(10 * 60)).await.unwrap();
+    let purged = jobs.purge(Duration::from_secs(10 * 60), Alone).await.unwrap();
     let left = jobs.stats().await.unwrap();
     assert_eq!(purged, 2, "the legacy jobs that finished 50 minutes ago are purged, the recent one stays: {left:?}");
     assert_eq!((left.get("COMPLETED"), left.get("CANCELLED")), (Some(&1), None));
@@ -288,7 +288,7 @@ async fn legacy_sagas_are_read_with_null_correlation_ids_and_found_by_the_superv
     db.ensure_indexes(&SagaRepository::indexes()).await.expect("null correlation ids do not collide");
     let sagas = SagaRepository::new(&db);
 
-    let saga = sagas.get(&uuid(70)).await.unwrap().unwrap();
+    let saga = sagas.get(&uuid(70), Alone).await.unwrap().unwrap();
     assert_eq!((saga.correlation_id.as_deref(), saga.status(), saga.version()), (None, SagaStatus::Running, 1));
     assert_eq!(
         (saga.saga_type.as_str(), saga.timeout_at, saga.updated_at()),
@@ -299,15 +299,22 @@ async fn legacy_sagas_are_read_with_null_correlation_ids_and_found_by_the_superv
         state.remove(owned);
     }
     assert_eq!(saga.state, state, "every other legacy field is the state, with its type");
-    assert_eq!(sagas.get(&uuid(72)).await.unwrap().unwrap().correlation_id.as_deref(), Some("order-1"));
+    assert_eq!(sagas.get(&uuid(72), Alone).await.unwrap().unwrap().correlation_id.as_deref(), Some("order-1"));
 
     let ids = |found: Vec<Saga>| found.into_iter().map(|s| s.id).collect::<Vec<_>>();
-    let stalled = sagas.stalled("OrderSaga", Duration::from_secs(120), Page::first(10)).await.unwrap();
+    let stalled = sagas.stalled("OrderSaga", Duration::from_secs(120), Page::first(10), Alone).await.unwrap();
     assert_eq!(ids(stalled), [uuid(70), uuid(71), uuid(72)], "null correlation ids included, oldest first");
-    assert_eq!(ids(sagas.stalled("PaymentSaga", Duration::from_secs(120), Page::first(10)).await.unwrap()), [uuid(75)]);
-    assert_eq!(ids(sagas.suspended("OrderSaga", Page::first(10)).await.unwrap()), [uuid(73)]);
-    assert_eq!(ids(sagas.timed_out("OrderSaga", Page::first(10)).await.unwrap()), [uuid(73)], "legacy timeout_at");
-    let found = sagas.find_by_correlation("OrderSaga", "order-1").await.unwrap().map(|s| s.id);
+    assert_eq!(
+        ids(sagas.stalled("PaymentSaga", Duration::from_secs(120), Page::first(10), Alone).await.unwrap()),
+        [uuid(75)]
+    );
+    assert_eq!(ids(sagas.suspended("OrderSaga", Page::first(10), Alone).await.unwrap()), [uuid(73)]);
+    assert_eq!(
+        ids(sagas.timed_out("OrderSaga", Page::first(10), Alone).await.unwrap()),
+        [uuid(73)],
+        "legacy timeout_at"
+    );
+    let found = sagas.find_by_correlation("OrderSaga", "order-1", Alone).await.unwrap().map(|s| s.id);
     assert_eq!(found, Some(uuid(72)));
 }
 
@@ -346,7 +353,7 @@ async fn saving_a_loaded_legacy_saga_keeps_every_legacy_field_and_type() {
     let fixture = sagas_fixture().remove(0);
     legacy::insert(&db, "sagas", vec![fixture.clone()]).await;
     let sagas = SagaRepository::new(&db);
-    let mut saga = sagas.get(&uuid(70)).await.unwrap().unwrap();
+    let mut saga = sagas.get(&uuid(70), Alone).await.unwrap().unwrap();
     saga.transition(SagaStatus::Completed).unwrap();
     saga.state.insert("current_step", "done");
     sagas.save(&mut saga, Alone).await.unwrap();
@@ -532,7 +539,7 @@ async fn legacy_snapshots_and_checkpoints_are_read_and_written_as_legacy_reads_t
     let created = legacy::stored(&db, "projection_checkpoints", "new_projection").await;
     assert_legacy_reads("new_projection", &created, legacy::CHECKPOINT_READER);
     assert_eq!(int(&created, "position"), 7);
-    positions.reset("order_summary").await.unwrap();
+    positions.reset("order_summary", Alone).await.unwrap();
     let reset = legacy::stored(&db, "projection_checkpoints", "order_summary").await;
     assert_legacy_reads("reset", &reset, legacy::CHECKPOINT_READER);
     assert_eq!(int(&reset, "position"), 0, "legacy get_position reads 0, not None");

@@ -72,9 +72,9 @@ async fn every_read_built_from_a_spec_sends_the_stores_time_limit() {
     let store = ProjectionStore::new(&db).max_time(Duration::from_secs(2));
     db.database().collection::<Document>("summaries").insert_one(doc! { "_id": "s1", "total": 30 }).await.unwrap();
     let from = seen.lock().unwrap().len();
-    assert_eq!(store.find("summaries", &spec, None).await.unwrap().len(), 1);
-    store.find("summaries", &spec, Some(&grouped)).await.unwrap();
-    assert_eq!(store.count("summaries", &spec).await.unwrap(), 1);
+    assert_eq!(store.find("summaries", &spec, None, Alone).await.unwrap().len(), 1);
+    store.find("summaries", &spec, Some(&grouped), Alone).await.unwrap();
+    assert_eq!(store.count("summaries", &spec, Alone).await.unwrap(), 1);
     assert_eq!(limits(&seen, from, "find", "summaries"), [Some(2_000)]);
     // The grouped find, then count (the driver counts with an aggregation).
     assert_eq!(limits(&seen, from, "aggregate", "summaries"), [Some(2_000); 2]);

@@ -94,7 +94,7 @@ async fn failures_back_off_then_park_the_message_as_dead() {
         db.database().collection::<bson::Document>("outbox_messages").find_one(doc! {}).await.unwrap().unwrap();
     assert_eq!((stored.get_str("status").unwrap(), stored.get_i64("retry_count").unwrap()), ("failed", 3));
     assert_eq!(stored.get_str("error").unwrap(), "still");
-    assert_eq!(outbox.retry_dead().await.unwrap(), 1, "failed messages can be retried (legacy never did)");
+    assert_eq!(outbox.retry_dead(Alone).await.unwrap(), 1, "failed messages can be retried (legacy never did)");
     assert_eq!(relay.run_once(|_| async { Ok::<(), String>(()) }).await.unwrap().published, 1);
 }
 

@@ -24,7 +24,7 @@ async fn older_and_duplicate_events_are_no_ops() {
             .await
             .unwrap()
     );
-    let stored = store.get("summaries", "o1").await.unwrap().unwrap();
+    let stored = store.get("summaries", "o1", Alone).await.unwrap().unwrap();
     assert_eq!(stored.get_i32("total").unwrap(), 5, "a later event keeps fields it does not set");
     assert_eq!(stored.get_str("status").unwrap(), "paid");
     assert_eq!(
@@ -45,7 +45,7 @@ async fn one_event_updates_many_documents() {
     let docs = (0..5).map(|i| (Bson::from(format!("c{i}")), doc! { "n": i })).collect();
     assert_eq!(store.upsert_many("counts", docs, at(7), Alone).await.unwrap(), 5);
     let ids = ["c4", "zz", "c0"].iter().map(|s| Bson::from(*s)).collect();
-    let found = store.get_many("counts", ids).await.unwrap();
+    let found = store.get_many("counts", ids, Alone).await.unwrap();
     assert_eq!(found.iter().map(|d| d.get_str("_id").unwrap()).collect::<Vec<_>>(), ["c4", "c0"]);
 }
 
@@ -65,7 +65,7 @@ async fn concurrent_writers_never_lose_the_newest_update() {
     for write in writes {
         write.await.unwrap();
     }
-    let stored = store.get("summaries", "o1").await.unwrap().unwrap();
+    let stored = store.get("summaries", "o1", Alone).await.unwrap().unwrap();
     assert_eq!((stored.get_i64("_version").unwrap(), stored.get_i64("p").unwrap()), (30, 30));
 }
 
@@ -79,10 +79,10 @@ async fn find_truncate_delete_and_drop() {
             .await
             .unwrap();
     }
-    let eu = store.find("summaries", &json!({"op": "=", "attr": "region", "val": "eu"}), None).await.unwrap();
+    let eu = store.find("summaries", &json!({"op": "=", "attr": "region", "val": "eu"}), None, Alone).await.unwrap();
     assert_eq!(eu.len(), 2);
-    assert_eq!(store.count("summaries", &json!({"op": "=", "attr": "region", "val": "eu"})).await.unwrap(), 2);
-    assert_eq!(store.count("summaries", &json!({"op": ">", "attr": "total", "val": 5})).await.unwrap(), 0);
+    assert_eq!(store.count("summaries", &json!({"op": "=", "attr": "region", "val": "eu"}), Alone).await.unwrap(), 2);
+    assert_eq!(store.count("summaries", &json!({"op": ">", "attr": "total", "val": 5}), Alone).await.unwrap(), 0);
     // The store's compiler and its limits apply to find and count alike.
     let strict = store.clone().with_compiler(cqrs_mongo_spec::Compiler::new(
         cqrs_mongo_spec::CompilerConfig::default().allow_fields(["region"]).with_max_spec_len(60),
@@ -91,20 +91,21 @@ async fn find_truncate_delete_and_drop() {
     let long = json!({"op": "in", "attr": "region", "val": ["eu", "us", "apac", "latam", "mena", "anz"]});
     for (spec, code) in [(&total, ErrorCode::FieldNotAllowed), (&long, ErrorCode::SpecTooLarge)] {
         let refused = |result: Result<_, Error>| matches!(result, Err(Error::Spec(err)) if err.code() == code);
-        assert!(refused(strict.find("summaries", spec, None).await.map(drop)), "find {spec}");
-        assert!(refused(strict.count("summaries", spec).await.map(drop)), "count {spec}");
+        assert!(refused(strict.find("summaries", spec, None, Alone).await.map(drop)), "find {spec}");
+        assert!(refused(strict.count("summaries", spec, Alone).await.map(drop)), "count {spec}");
     }
     let grouped = store
         .find(
             "summaries",
             &json!({"op": "is_not_null", "attr": "region"}),
             Some(&cqrs_mongo_spec::QueryOptions::default().group_by(["region"]).order_by("-count")),
+            Alone,
         )
         .await
         .unwrap();
     assert_eq!(grouped[0], doc! { "region": "eu", "count": 2 });
-    assert!(store.delete("summaries", "o1").await.unwrap());
-    assert_eq!(store.truncate("summaries").await.unwrap(), 2);
+    assert!(store.delete("summaries", "o1", Alone).await.unwrap());
+    assert_eq!(store.truncate("summaries", Alone).await.unwrap(), 2);
     store.drop("summaries").await.unwrap();
     let ttl = ProjectionStore::ttl_index("sessions", "expires_at", std::time::Duration::from_secs(60));
     assert_eq!(db.ensure_indexes(&[ttl]).await.unwrap().created, ["sessions.expires_at_1"]);
@@ -119,6 +120,6 @@ async fn an_older_event_inside_a_unit_of_work_is_a_no_op_that_keeps_the_transact
     assert!(!store.upsert("summaries", "o1", doc! { "total": 30 }, at(3), &uow).await.unwrap());
     assert!(store.upsert("summaries", "o2", doc! { "total": 70 }, at(6), &uow).await.unwrap());
     uow.commit().await.expect("the skipped older event did not abort the transaction");
-    assert_eq!(store.get("summaries", "o1").await.unwrap().unwrap().get_i32("total").unwrap(), 50);
-    assert_eq!(store.get("summaries", "o2").await.unwrap().unwrap().get_i32("total").unwrap(), 70);
+    assert_eq!(store.get("summaries", "o1", Alone).await.unwrap().unwrap().get_i32("total").unwrap(), 50);
+    assert_eq!(store.get("summaries", "o2", Alone).await.unwrap().unwrap().get_i32("total").unwrap(), 70);
 }

@@ -52,7 +52,7 @@ async fn saves_are_optimistic_and_transitions_are_guarded() {
     let (_db, sagas) = repository("sagas_save").await;
     let mut saga =
         sagas.start(Saga::new("s1", "Shipping", "o1", doc! { "step": 1 }), IfStarted::Error, Alone).await.unwrap();
-    let mut stale = sagas.get("s1").await.unwrap().unwrap();
+    let mut stale = sagas.get("s1", Alone).await.unwrap().unwrap();
     saga.transition(SagaStatus::Running).unwrap();
     saga.state.insert("step", 2);
     sagas.save(&mut saga, Alone).await.unwrap();
@@ -63,7 +63,7 @@ async fn saves_are_optimistic_and_transitions_are_guarded() {
 
     saga.transition(SagaStatus::Completed).unwrap();
     sagas.save(&mut saga, Alone).await.unwrap();
-    let mut done = sagas.get("s1").await.unwrap().unwrap();
+    let mut done = sagas.get("s1", Alone).await.unwrap().unwrap();
     assert_eq!((done.status(), done.state.get_i32("step").unwrap()), (SagaStatus::Completed, 2));
     let err = done.transition(SagaStatus::Running).unwrap_err();
     assert!(matches!(err, Error::InvalidTransition { .. }), "a completed saga cannot be resumed: {err:?}");
@@ -116,18 +116,23 @@ async fn stalled_suspended_and_timed_out_queries_filter_by_saga_type_sorted_and_
     }
     let ids = |found: Vec<Saga>| found.into_iter().map(|s| s.id).collect::<Vec<_>>();
 
-    let stalled = sagas.stalled("Shipping", Duration::from_secs(20 * 60), Page::first(10)).await.unwrap();
+    let stalled = sagas.stalled("Shipping", Duration::from_secs(20 * 60), Page::first(10), Alone).await.unwrap();
     assert_eq!(ids(stalled), ["ship-older", "ship-old"], "running, idle > 20 min, least recently saved first");
-    let stalled = sagas.stalled("Billing", Duration::from_secs(20 * 60), Page::first(10)).await.unwrap();
+    let stalled = sagas.stalled("Billing", Duration::from_secs(20 * 60), Page::first(10), Alone).await.unwrap();
     assert_eq!(ids(stalled), ["bill-old"]);
-    let second_page = sagas.stalled("Shipping", Duration::from_secs(60), Page { skip: 1, limit: 1 }).await.unwrap();
+    let second_page =
+        sagas.stalled("Shipping", Duration::from_secs(60), Page { skip: 1, limit: 1 }, Alone).await.unwrap();
     assert_eq!(ids(second_page), ["ship-old"]);
 
-    assert_eq!(ids(sagas.suspended("Shipping", Page::first(10)).await.unwrap()), ["ship-susp"]);
-    assert_eq!(ids(sagas.suspended("Billing", Page::first(10)).await.unwrap()), ["bill-susp-2", "bill-susp-1"]);
+    assert_eq!(ids(sagas.suspended("Shipping", Page::first(10), Alone).await.unwrap()), ["ship-susp"]);
+    assert_eq!(ids(sagas.suspended("Billing", Page::first(10), Alone).await.unwrap()), ["bill-susp-2", "bill-susp-1"]);
 
-    assert_eq!(ids(sagas.timed_out("Shipping", Page::first(10)).await.unwrap()), ["ship-susp"], "terminal excluded");
-    assert_eq!(ids(sagas.timed_out("Billing", Page::first(10)).await.unwrap()), ["bill-old"]);
-    assert!(sagas.find_by_correlation("Billing", "c-bill-old").await.unwrap().is_some());
-    assert!(sagas.find_by_correlation("Shipping", "c-bill-old").await.unwrap().is_none());
+    assert_eq!(
+        ids(sagas.timed_out("Shipping", Page::first(10), Alone).await.unwrap()),
+        ["ship-susp"],
+        "terminal excluded"
+    );
+    assert_eq!(ids(sagas.timed_out("Billing", Page::first(10), Alone).await.unwrap()), ["bill-old"]);
+    assert!(sagas.find_by_correlation("Billing", "c-bill-old", Alone).await.unwrap().is_some());
+    assert!(sagas.find_by_correlation("Shipping", "c-bill-old", Alone).await.unwrap().is_none());
 }

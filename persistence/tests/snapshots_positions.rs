@@ -46,7 +46,7 @@ async fn positions_never_move_backwards_and_join_transactions() {
     assert!(store.save("summaries", 12, &uow).await.unwrap());
     uow.rollback().await.unwrap();
     assert_eq!(store.get("summaries", Alone).await.unwrap(), 10, "rolled back with the transaction");
-    store.reset("summaries").await.unwrap();
+    store.reset("summaries", Alone).await.unwrap();
     assert_eq!(store.get("summaries", Alone).await.unwrap(), 0);
     assert!(store.save("summaries", 1, Alone).await.unwrap());
 }

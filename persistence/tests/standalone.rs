@@ -114,7 +114,7 @@ async fn the_other_stores_work_without_transactions() {
             .await
             .unwrap()
     );
-    assert_eq!(projections.get("sums", "s1").await.unwrap().unwrap().get_i32("n").unwrap(), 1);
+    assert_eq!(projections.get("sums", "s1", Alone).await.unwrap().unwrap().get_i32("n").unwrap(), 1);
     let snapshots = SnapshotStore::new(&db);
     assert!(snapshots.save("Order", "o1", 3, doc! { "total": 3 }, Alone).await.unwrap());
     assert_eq!(snapshots.latest("Order", "o1", Alone).await.unwrap().unwrap().version, 3);
@@ -129,7 +129,7 @@ async fn the_other_stores_work_without_transactions() {
     let mut saga = sagas.start(Saga::new("s1", "Checkout", "c-1", doc! {}), IfStarted::Error, Alone).await.unwrap();
     saga.transition(cqrs_mongo_persistence::SagaStatus::Running).unwrap();
     sagas.save(&mut saga, Alone).await.unwrap();
-    assert_eq!(sagas.get("s1").await.unwrap().unwrap().version(), 2);
+    assert_eq!(sagas.get("s1", Alone).await.unwrap().unwrap().version(), 2);
 
     // Jobs, in a tenant scope too.
     db.ensure_indexes(&JobQueue::indexes()).await.unwrap();

@@ -135,19 +135,22 @@ async fn scoped_outbox_projections_snapshots_and_positions_stay_inside_the_tenan
     assert!(ours.upsert("summaries", "o1", doc! { "total": 10 }, at(1), Alone).await.unwrap());
     assert!(theirs.upsert("summaries", "o2", doc! { "total": 20 }, at(2), Alone).await.unwrap());
     assert!(cross(theirs.upsert("summaries", "o1", doc! { "total": 0 }, at(9), Alone).await));
-    assert!(cross(theirs.get("summaries", "o1").await));
-    assert!(cross(theirs.get_many("summaries", vec!["o1".into(), "o2".into()]).await));
-    assert!(cross(theirs.delete("summaries", "o1").await));
+    assert!(cross(theirs.get("summaries", "o1", Alone).await));
+    assert!(cross(theirs.get_many("summaries", vec!["o1".into(), "o2".into()], Alone).await));
+    assert!(cross(theirs.delete("summaries", "o1", Alone).await));
     let everything = json!({ "op": ">=", "attr": "total", "val": 0 });
-    let found = theirs.find("summaries", &everything, None).await.unwrap();
+    let found = theirs.find("summaries", &everything, None, Alone).await.unwrap();
     assert_eq!(found.iter().map(|d| d.get_str("_id").unwrap()).collect::<Vec<_>>(), ["o2"]);
     assert_eq!(
-        (theirs.count("summaries", &everything).await.unwrap(), store.count("summaries", &everything).await.unwrap()),
+        (
+            theirs.count("summaries", &everything, Alone).await.unwrap(),
+            store.count("summaries", &everything, Alone).await.unwrap()
+        ),
         (1, 2)
     );
     assert!(cross(theirs.drop("summaries").await), "a tenant cannot drop a shared collection");
-    assert_eq!(theirs.truncate("summaries").await.unwrap(), 1);
-    assert_eq!(ours.get("summaries", "o1").await.unwrap().unwrap().get_i32("total").unwrap(), 10);
+    assert_eq!(theirs.truncate("summaries", Alone).await.unwrap(), 1);
+    assert_eq!(ours.get("summaries", "o1", Alone).await.unwrap().unwrap().get_i32("total").unwrap(), 10);
 
     // Snapshots.
     let snapshots = SnapshotStore::new(&db);
@@ -163,7 +166,7 @@ async fn scoped_outbox_projections_snapshots_and_positions_stay_inside_the_tenan
     assert!(ours.save("summaries", 7, Alone).await.unwrap());
     assert!(theirs.save("summaries", 2, Alone).await.unwrap());
     assert_eq!((ours.get("summaries", Alone).await.unwrap(), theirs.get("summaries", Alone).await.unwrap()), (7, 2));
-    theirs.reset("summaries").await.unwrap();
+    theirs.reset("summaries", Alone).await.unwrap();
     assert_eq!(ours.get("summaries", Alone).await.unwrap(), 7, "another tenant's reset moves only its own");
 }
 
@@ -201,11 +204,11 @@ async fn a_scope_compiles_the_callers_spec_as_given_and_adds_the_tenant_to_the_f
     mine.upsert("sums", "s1", doc! { "total": 7 }, Applied { position: 1, event_id: "e1" }, Alone).await.unwrap();
     theirs.upsert("sums", "s2", doc! { "total": 8 }, Applied { position: 2, event_id: "e2" }, Alone).await.unwrap();
     let any = json!({ "op": ">=", "attr": "total", "val": 0 });
-    assert_eq!(mine.find("sums", &any, None).await.unwrap().len(), 1);
+    assert_eq!(mine.find("sums", &any, None, Alone).await.unwrap().len(), 1);
     let grouped = QueryOptions::default().group_by(["total"]);
-    let groups = mine.find("sums", &any, Some(&grouped)).await.unwrap();
+    let groups = mine.find("sums", &any, Some(&grouped), Alone).await.unwrap();
     assert_eq!(groups.len(), 1, "the pipeline sees only the tenant's documents: {groups:?}");
-    let Err(Error::Spec(err)) = mine.find("sums", &bad, None).await else { panic!("a spec error") };
+    let Err(Error::Spec(err)) = mine.find("sums", &bad, None, Alone).await else { panic!("a spec error") };
     assert_eq!(err.path_string(), "<root>.conditions[1].attr");
 }
 
@@ -232,24 +235,28 @@ async fn scoped_sagas_are_unique_per_tenant_and_never_seen_across_tenants() {
     assert_eq!(stored.unwrap().unwrap().get_str("tenant_id").unwrap(), "acme");
 
     // Reads and saves by id.
-    assert!(cross(theirs.get("s-acme").await));
-    assert!(theirs.find_by_correlation("Checkout", "cart-1").await.unwrap().is_some_and(|s| s.id == "s-globex"));
+    assert!(cross(theirs.get("s-acme", Alone).await));
+    assert!(theirs.find_by_correlation("Checkout", "cart-1", Alone).await.unwrap().is_some_and(|s| s.id == "s-globex"));
     mine.transition(SagaStatus::Running).unwrap();
     ours.save(&mut mine, Alone).await.unwrap();
-    assert_eq!(ours.get("s-acme").await.unwrap().unwrap().state, doc! { "step": 1 }, "the state holds no tenant field");
+    assert_eq!(
+        ours.get("s-acme", Alone).await.unwrap().unwrap().state,
+        doc! { "step": 1 },
+        "the state holds no tenant field"
+    );
     let mut stolen = mine.clone();
     stolen.state.insert("step", 99);
     assert!(cross(theirs.save(&mut stolen, Alone).await));
-    assert_eq!(all.get("s-acme").await.unwrap().unwrap().state.get_i32("step").unwrap(), 1);
+    assert_eq!(all.get("s-acme", Alone).await.unwrap().unwrap().state.get_i32("step").unwrap(), 1);
 
     // Supervisor queries see only the tenant's sagas.
     yours.transition(SagaStatus::Suspended).unwrap();
     theirs.save(&mut yours, Alone).await.unwrap();
-    assert!(ours.suspended("Checkout", Page::first(10)).await.unwrap().is_empty());
-    assert_eq!(theirs.suspended("Checkout", Page::first(10)).await.unwrap().len(), 1);
-    let running = ours.stalled("Checkout", std::time::Duration::ZERO, Page::first(10)).await.unwrap();
+    assert!(ours.suspended("Checkout", Page::first(10), Alone).await.unwrap().is_empty());
+    assert_eq!(theirs.suspended("Checkout", Page::first(10), Alone).await.unwrap().len(), 1);
+    let running = ours.stalled("Checkout", std::time::Duration::ZERO, Page::first(10), Alone).await.unwrap();
     assert!(running.iter().all(|s| s.tenant_id() == Some("acme")), "{running:?}");
-    assert!(theirs.stalled("Checkout", std::time::Duration::ZERO, Page::first(10)).await.unwrap().is_empty());
+    assert!(theirs.stalled("Checkout", std::time::Duration::ZERO, Page::first(10), Alone).await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -266,7 +273,7 @@ async fn scoped_job_queues_claim_count_and_deduplicate_within_the_tenant() {
     ours.enqueue(NewJob::new("a2", "mail", doc! {}), Alone).await.unwrap();
     // Globex's job has the higher priority: an unscoped claim would take it first.
     theirs.enqueue(NewJob::new("g1", "mail", doc! {}).priority(9), Alone).await.unwrap();
-    let stored = all.list("PENDING", Page::first(10)).await.unwrap();
+    let stored = all.list("PENDING", Page::first(10), Alone).await.unwrap();
     assert!(stored.iter().all(|j| j.get_str("tenant_id").is_ok()), "every job carries its tenant");
 
     // De-duplication keys are per tenant.
@@ -294,10 +301,10 @@ async fn scoped_job_queues_claim_count_and_deduplicate_within_the_tenant() {
     ours.complete(&first).await.unwrap();
     assert_eq!(ours.stats().await.unwrap().get("COMPLETED"), Some(&1));
     assert_eq!(theirs.stats().await.unwrap().get("PENDING"), Some(&2));
-    assert_eq!(theirs.list("PENDING", Page::first(10)).await.unwrap().len(), 2);
-    assert!(cross(theirs.cancel("a2").await));
-    assert_eq!(theirs.purge(Duration::ZERO).await.unwrap(), 0, "acme's completed job is not globex's to purge");
-    assert_eq!(ours.purge(Duration::ZERO).await.unwrap(), 1);
+    assert_eq!(theirs.list("PENDING", Page::first(10), Alone).await.unwrap().len(), 2);
+    assert!(cross(theirs.cancel("a2", Alone).await));
+    assert_eq!(theirs.purge(Duration::ZERO, Alone).await.unwrap(), 0, "acme's completed job is not globex's to purge");
+    assert_eq!(ours.purge(Duration::ZERO, Alone).await.unwrap(), 1);
 
     // An expired lease is swept back within its tenant only.
     let short = theirs.claim("slow", &["mail"], Duration::from_millis(1)).await.unwrap().unwrap();

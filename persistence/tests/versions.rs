@@ -194,5 +194,5 @@ async fn a_saga_saved_in_a_rolled_back_unit_of_work_keeps_its_stored_version() {
     uow.rollback().await.unwrap();
     assert_eq!(saga.version(), 1);
     sagas.save(&mut saga, Alone).await.unwrap();
-    assert_eq!(sagas.get("s1").await.unwrap().unwrap().version(), 2);
+    assert_eq!(sagas.get("s1", Alone).await.unwrap().unwrap().version(), 2);
 }

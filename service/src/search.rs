@@ -106,8 +106,8 @@ pub async fn search(State(app): State<App>, JsonBody(body): JsonBody<Search>) ->
     let spec = body.spec.as_deref().map_or(EVERY_ORDER, RawValue::get); // no spec: every order
     let spec = app.compiler.parse_spec_json(spec)?; // the compiler's checks of the text
     let options = page_options(body.options.as_deref())?; // order_by, limit <= 100, offset
-    let rows = app.summaries.find(SUMMARIES, &spec, Some(&options)).await?;
-    let total = app.summaries.count(SUMMARIES, &spec).await?;
+    let rows = app.summaries.find(SUMMARIES, &spec, Some(&options), cqrs_mongo_persistence::Alone).await?;
+    let total = app.summaries.count(SUMMARIES, &spec, cqrs_mongo_persistence::Alone).await?;
     Ok(answer(StatusCode::OK, page(rows, total, &options)?))
 }
 

@@ -23,8 +23,10 @@ pub(crate) async fn stats(connection: &Connection, out: &mut (dyn Write + Send))
 
 /// Puts the dead (`failed`) messages back to pending and prints how many.
 pub(crate) async fn retry_dead(connection: &Connection, out: &mut (dyn Write + Send)) -> Result<(), CliError> {
-    let count =
-        Outbox::new(connection).retry_dead().await.map_err(CliError::database("cannot retry dead outbox messages"))?;
+    let count = Outbox::new(connection)
+        .retry_dead(cqrs_mongo_persistence::Alone)
+        .await
+        .map_err(CliError::database("cannot retry dead outbox messages"))?;
     let noun = if count == 1 { "message" } else { "messages" };
     writeln!(out, "{count} dead {noun} put back to pending")?;
     Ok(())

@@ -255,7 +255,10 @@ impl<A: EventSourced> AggregateStore<A> {
     /// # async fn demo(orders: AggregateStore<Order>) -> Result<(), PayError> {
     /// let order = orders
     ///     .update("o-1", |order| match order.status.as_str() {
-    ///         "placed" => Ok(order.record(OrderPaid {})),
+    ///         "placed" => {
+    ///             order.record(OrderPaid {});
+    ///             Ok(())
+    ///         }
     ///         "" => Err(PayError::NotFound),
     ///         other => Err(PayError::NotPayable(other.to_owned())),
     ///     })

@@ -46,10 +46,11 @@ use crate::error::{Error, Result, is_duplicate_key};
 use crate::fields::int;
 use crate::indexes::IndexSpec;
 use crate::observe::traced;
+use crate::query::collect_in_session;
 use crate::retry::{Backoff, RetryPolicy};
 use crate::sagas::Page;
 use crate::tenancy::{self, TENANT_FIELD, Tenant};
-use crate::uow::On;
+use crate::uow::{On, with_session};
 
 /// The legacy collection.
 pub const JOBS: &str = "background_jobs";
@@ -365,7 +366,9 @@ impl JobQueue {
 
     /// Cancels a pending or running job (a running job's holder then cannot complete it).
     /// `false` when there is no such job; a finished job is [`Error::InvalidTransition`].
-    pub async fn cancel(&self, id: &str) -> Result<bool> {
+    /// Runs in `on`.
+    pub async fn cancel(&self, id: &str, on: impl Into<On<'_>>) -> Result<bool> {
+        let on = on.into();
         let now = self.connection.server_time().await?;
         let update = doc! {
             "$set": { "status": "CANCELLED", "finished_at": now, "updated_at": now },
@@ -373,13 +376,13 @@ impl JobQueue {
             "$inc": { "version": 1_i64 },
         };
         let live = self.scoped(doc! { "_id": id, "status": { "$in": ["PENDING", "RUNNING"] } });
-        if self.collection.update_one(live, update).await?.matched_count == 1 {
+        if with_session!(self.collection.update_one(live, update), on)?.matched_count == 1 {
             return Ok(true);
         }
         if let Some(cross) = self.foreign(id).await? {
             return Err(cross);
         }
-        match self.collection.find_one(doc! { "_id": id }).await? {
+        match with_session!(self.collection.find_one(doc! { "_id": id }), on)? {
             None => Ok(false),
             Some(job) => Err(Error::InvalidTransition {
                 collection: JOBS.into(),
@@ -398,19 +401,24 @@ impl JobQueue {
         Ok(groups.into_iter().map(|g| (g.get_str("_id").unwrap_or("?").to_owned(), int(g.get("n")) as u64)).collect())
     }
 
-    /// Jobs with `status`, in claim order (priority, run-at time, age).
-    pub async fn list(&self, status: &str, page: Page) -> Result<Vec<Document>> {
+    /// Jobs with `status`, in claim order (priority, run-at time, age), read in `on`.
+    pub async fn list(&self, status: &str, page: Page, on: impl Into<On<'_>>) -> Result<Vec<Document>> {
         Error::at_least_one("JobQueue::list", "page.limit", page.limit)?;
         let sort = doc! { "priority": -1, "scheduled_at": 1, "created_at": 1, "_id": 1 };
         let found =
             self.collection.find(self.scoped(doc! { "status": status })).sort(sort).skip(page.skip).limit(page.limit);
-        Ok(found.await?.try_collect().await?)
+        match on.into().session().await.get() {
+            Some(session) => collect_in_session(found.session(&mut *session).await?, session).await,
+            None => Ok(found.await?.try_collect().await?),
+        }
     }
 
     /// Deletes completed and cancelled jobs that finished more than `older_than` ago; returns
     /// how many. Failed jobs stay for inspection. Jobs the legacy package finished have no
     /// `finished_at`: their last `updated_at` (which it sets when finishing) counts instead.
-    pub async fn purge(&self, older_than: Duration) -> Result<u64> {
+    /// Runs in `on`.
+    pub async fn purge(&self, older_than: Duration, on: impl Into<On<'_>>) -> Result<u64> {
+        let on = on.into();
         let now = self.connection.server_time().await?;
         let before = DateTime::from_millis(now.timestamp_millis() - older_than.as_millis() as i64);
         let filter = doc! {
@@ -420,7 +428,7 @@ impl JobQueue {
                 { "finished_at": null, "updated_at": { "$lte": before } },
             ],
         };
-        Ok(self.collection.delete_many(self.scoped(filter)).await?.deleted_count)
+        Ok(with_session!(self.collection.delete_many(self.scoped(filter)), on)?.deleted_count)
     }
 }
 

@@ -23,7 +23,7 @@ use crate::fields::int;
 use crate::indexes::IndexSpec;
 use crate::observe::traced;
 use crate::tenancy::{self, TENANT_FIELD, Tenant};
-use crate::uow::On;
+use crate::uow::{On, with_session};
 
 const OUTBOX: &str = "outbox_messages";
 
@@ -237,17 +237,17 @@ impl Outbox {
         Ok(Backlog { pending: count, oldest_age: age })
     }
 
-    /// Puts dead (`failed`) messages back to pending with a fresh attempt budget; returns how many.
-    pub async fn retry_dead(&self) -> Result<u64> {
+    /// Puts dead (`failed`) messages back to pending with a fresh attempt budget, in `on`;
+    /// returns how many.
+    pub async fn retry_dead(&self, on: impl Into<On<'_>>) -> Result<u64> {
+        let on = on.into();
         let now = self.connection.server_time().await?;
-        let result = self
-            .collection
-            .update_many(
-                self.scoped(doc! { "status": "failed" }),
-                doc! { "$set": { "status": "pending", "retry_count": 0, "next_attempt_at": now },
-                "$unset": { "dead_at": "", "lease_until": "", "claimed_by": "", "claim_token": "" } },
-            )
-            .await?;
+        let update = self.collection.update_many(
+            self.scoped(doc! { "status": "failed" }),
+            doc! { "$set": { "status": "pending", "retry_count": 0, "next_attempt_at": now },
+            "$unset": { "dead_at": "", "lease_until": "", "claimed_by": "", "claim_token": "" } },
+        );
+        let result = with_session!(update, on)?;
         Ok(result.modified_count)
     }
 }
