@@ -12,9 +12,9 @@
 
 pub mod replicas;
 
-use bson::{Document, doc};
+use bson::doc;
 use cqrs_mongo_persistence::aggregates::{AggregateStore, EventSourced, Root};
-use cqrs_mongo_persistence::{Alone, Connection, Error, EventStore, Handlers, IndexSpec, Outbox, Result, Write};
+use cqrs_mongo_persistence::{Alone, Connection, Error, EventStore, Handlers, IndexSpec, Outbox, ReadModel, Result};
 use serde::{Deserialize, Serialize};
 
 /// One order line.
@@ -142,6 +142,9 @@ pub const SUMMARIES: &str = "order_summaries";
 /// A document of `order_summaries` (fields a write leaves out keep their stored value).
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
 pub struct OrderSummary {
+    /// The order id (the document's `_id`: read, never written by the handlers).
+    #[serde(rename = "_id", default, skip_serializing)]
+    pub id: String,
     /// Customer id.
     pub customer: String,
     /// Total in currency units.
@@ -154,6 +157,12 @@ pub struct OrderSummary {
     pub placed_at: bson::DateTime,
 }
 
+/// The `order_summaries` read model: its collection and document type, written by
+/// [`order_summaries`] and read by the demo's report and the service's search.
+pub fn summary_model() -> ReadModel<OrderSummary> {
+    ReadModel::new(SUMMARIES)
+}
+
 #[derive(Serialize)]
 struct StatusOnly {
     status: &'static str,
@@ -161,21 +170,23 @@ struct StatusOnly {
 
 /// The `order_summaries` projection: one document per order, from its typed events.
 pub fn order_summaries() -> Handlers {
+    let (placed, paid) = (summary_model(), summary_model());
     Handlers::new(SUMMARIES)
-        .collection(SUMMARIES)
+        .writes(&placed)
         .index(IndexSpec::new(SUMMARIES, doc! { "status": 1, "total": -1 }))
-        .on(|placed: OrderPlaced, meta| {
+        .on(move |order: OrderPlaced, meta| {
             let summary = OrderSummary {
-                customer: placed.customer,
-                total: placed.total_cents as f64 / 100.0,
-                items: placed.items,
+                id: meta.aggregate_id.clone(),
+                customer: order.customer,
+                total: order.total_cents as f64 / 100.0,
+                items: order.items,
                 status: "placed".into(),
                 placed_at: meta.occurred_at,
             };
-            Ok(vec![Write::set_from(SUMMARIES, meta.aggregate_id.as_str(), &summary)?])
+            Ok(vec![placed.set(meta.aggregate_id.as_str(), &summary)?])
         })
-        .on(|_: OrderPaid, meta| {
-            Ok(vec![Write::set_from(SUMMARIES, meta.aggregate_id.as_str(), &StatusOnly { status: "paid" })?])
+        .on(move |_: OrderPaid, meta| {
+            Ok(vec![paid.set_fields(meta.aggregate_id.as_str(), &StatusOnly { status: "paid" })?])
         })
 }
 
@@ -187,15 +198,9 @@ pub const SUMMARY_SPEC: &str = include_str!("../summary_spec.json");
 /// The query options that go with it: largest first, five at most.
 pub const SUMMARY_OPTIONS: &str = r#"{"order_by":["-total"],"limit":5}"#;
 
-/// A summary document as the report prints it.
-pub fn describe(summary: &Document) -> String {
-    format!(
-        "{:<8} {:<10} {:>9.2}  {}",
-        summary.get_str("_id").unwrap_or("?"),
-        summary.get_str("customer").unwrap_or("?"),
-        summary.get_f64("total").unwrap_or(0.0),
-        summary.get_str("status").unwrap_or("?"),
-    )
+/// A summary as the report prints it.
+pub fn describe(summary: &OrderSummary) -> String {
+    format!("{:<8} {:<10} {:>9.2}  {}", summary.id, summary.customer, summary.total, summary.status)
 }
 
 /// The README's Rust examples (the compiler's and the application layer's), compiled and run

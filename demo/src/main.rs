@@ -9,7 +9,9 @@ use std::time::{Duration, Instant};
 
 use bson::{Document, doc};
 use cqrs_mongo_demo::replicas::{self, Stdout};
-use cqrs_mongo_demo::{Line, SUMMARIES, SUMMARY_OPTIONS, SUMMARY_SPEC, describe, order_store, pay_order, place_order};
+use cqrs_mongo_demo::{
+    Line, SUMMARIES, SUMMARY_OPTIONS, SUMMARY_SPEC, describe, order_store, pay_order, place_order, summary_model,
+};
 use cqrs_mongo_persistence::{
     Alone, Connection, EventStore, IfStarted, JobQueue, NewJob, Outbox, PoolOptions, Projection, ProjectionStore, Saga,
     SagaRepository, SagaStatus,
@@ -100,7 +102,7 @@ async fn main() -> Result<(), Failure> {
     let filter = bson::RawDocumentBuf::try_from(&compiled.filter)?;
     println!("   filter:  {}", cqrs_mongo_spec::to_extjson_string(&filter, ExtJsonFormat::Relaxed));
     let options = QueryOptions::from_value(&options_json)?;
-    let found = ProjectionStore::new(&db).find(SUMMARIES, &spec, Some(&options), Alone).await?;
+    let found = ProjectionStore::new(&db).read(&summary_model()).find(&spec, &options, Alone).await?;
     for summary in &found {
         println!("   {}", describe(summary));
     }

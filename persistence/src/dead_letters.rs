@@ -17,7 +17,7 @@ use crate::error::Result;
 use crate::event_store::StoredEvent;
 use crate::fields::int;
 use crate::indexes::IndexSpec;
-use crate::sagas::Page;
+use crate::page::PageRequest;
 
 /// The dead-letter collection.
 pub const DEAD_LETTERS: &str = "dead_letters";
@@ -129,7 +129,7 @@ impl DeadLetters {
     }
 
     /// The parked events (status parked), of one subscription or all, in position order.
-    pub async fn parked(&self, subscription: Option<&str>, page: Page) -> Result<Vec<DeadLetter>> {
+    pub async fn parked(&self, subscription: Option<&str>, page: PageRequest) -> Result<Vec<DeadLetter>> {
         let mut filter = doc! { "status": "parked" };
         if let Some(name) = subscription {
             filter.insert("subscription", name);

@@ -186,8 +186,10 @@ mod model;
 mod observe;
 mod outbox;
 mod projections;
+mod page;
 mod query;
 mod repository;
+mod read_model;
 mod retry;
 mod runner;
 mod sagas;
@@ -219,12 +221,14 @@ pub use lease::LeaseInfo;
 pub use model::{Aggregate, Mapping};
 pub use outbox::{Backlog, ClaimedMessage, Outbox, OutboxMessage, OutboxRelay, Publisher, RelayReport, RelayStats};
 pub use projections::{Applied, ProjectionStore};
+pub use page::{Page, PageRequest};
 pub use repository::{GetMany, Repository};
+pub use read_model::{ReadModel, Reader};
 pub use retry::{AfterRetries, Backoff, BoxError, RetryPolicy, Unavailable};
 pub use runner::{
     DEFAULT_LEASE, Handlers, Projection, ProjectionRunner, RebuildProgress, RebuildReport, RunnerStats, Write,
 };
-pub use sagas::{IfStarted, Page, Saga, SagaRepository, SagaStatus};
+pub use sagas::{IfStarted, Saga, SagaRepository, SagaStatus};
 pub use snapshots::{PositionStore, Snapshot, SnapshotStore};
 pub use spawn::Running;
 pub use subscription::{EventHandler, Subscription, SubscriptionStats};

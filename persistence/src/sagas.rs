@@ -16,6 +16,7 @@ use crate::connection::Connection;
 use crate::error::{Error, Result, is_duplicate_key};
 use crate::indexes::IndexSpec;
 use crate::observe::traced;
+use crate::page::PageRequest;
 use crate::query::collect_in_session;
 use crate::tenancy::{self, TENANT_FIELD, Tenant};
 use crate::uow::{Alone, On, with_session};
@@ -197,22 +198,6 @@ pub enum IfStarted {
     ReturnExisting,
 }
 
-/// A page of a query: sorted results `skip`ped, at most `limit`.
-#[derive(Debug, Clone, Copy, PartialEq, Eq)]
-pub struct Page {
-    /// Results to skip.
-    pub skip: u64,
-    /// Results at most.
-    pub limit: i64,
-}
-
-impl Page {
-    /// The first `limit` results.
-    pub fn first(limit: i64) -> Self {
-        Page { skip: 0, limit }
-    }
-}
-
 /// Saga state storage.
 #[derive(Debug, Clone)]
 pub struct SagaRepository {
@@ -373,7 +358,7 @@ impl SagaRepository {
         &self,
         saga_type: &str,
         idle: Duration,
-        page: Page,
+        page: PageRequest,
         on: impl Into<On<'_>>,
     ) -> Result<Vec<Saga>> {
         let now = self.connection.server_time().await?;
@@ -383,21 +368,21 @@ impl SagaRepository {
     }
 
     /// Suspended sagas of `saga_type`, least recently saved first, read in `on`.
-    pub async fn suspended(&self, saga_type: &str, page: Page, on: impl Into<On<'_>>) -> Result<Vec<Saga>> {
+    pub async fn suspended(&self, saga_type: &str, page: PageRequest, on: impl Into<On<'_>>) -> Result<Vec<Saga>> {
         let filter = doc! { "saga_type": saga_type, "status": "SUSPENDED" };
         self.query(filter, doc! { "updated_at": 1, "_id": 1 }, page, on.into()).await
     }
 
     /// Live (not terminal) sagas of `saga_type` whose time-out has passed (server clock),
     /// earliest time-out first, read in `on`.
-    pub async fn timed_out(&self, saga_type: &str, page: Page, on: impl Into<On<'_>>) -> Result<Vec<Saga>> {
+    pub async fn timed_out(&self, saga_type: &str, page: PageRequest, on: impl Into<On<'_>>) -> Result<Vec<Saga>> {
         let now = self.connection.server_time().await?;
         let live: Vec<&str> = ["PENDING", "RUNNING", "SUSPENDED", "COMPENSATING"].to_vec();
         let filter = doc! { "saga_type": saga_type, "status": { "$in": live }, "timeout_at": { "$lte": now } };
         self.query(filter, doc! { "timeout_at": 1, "_id": 1 }, page, on.into()).await
     }
 
-    async fn query(&self, filter: Document, sort: Document, page: Page, on: On<'_>) -> Result<Vec<Saga>> {
+    async fn query(&self, filter: Document, sort: Document, page: PageRequest, on: On<'_>) -> Result<Vec<Saga>> {
         Error::at_least_one("SagaRepository", "page.limit", page.limit)?;
         let find = self.collection.find(self.scoped(filter)).sort(sort).skip(page.skip).limit(page.limit);
         let found: Vec<Document> = match on.session().await.get() {

@@ -9,7 +9,7 @@ use std::time::Duration;
 
 use bson::doc;
 use cqrs_mongo_persistence::{
-    Alone, Error, EventStore, JobQueue, NewJob, Outbox, OutboxMessage, OutboxRelay, Page, ProjectionRunner,
+    Alone, Error, EventStore, JobQueue, NewJob, Outbox, OutboxMessage, OutboxRelay, PageRequest, ProjectionRunner,
     SagaRepository,
 };
 use futures::StreamExt;
@@ -62,8 +62,8 @@ async fn zero_batches_pages_and_attempts_are_refused() {
     let none = jobs.claim_batch("w", &["q"], Duration::from_secs(60), 0).await.unwrap();
     assert!(none.is_empty(), "a batch of at most 0 jobs claims none");
     assert_eq!(jobs.stats().await.unwrap().get("PENDING"), Some(&1));
-    invalid(jobs.list("PENDING", Page::first(0), Alone).await, "JobQueue::list", "page.limit");
+    invalid(jobs.list("PENDING", PageRequest::first(0), Alone).await, "JobQueue::list", "page.limit");
 
     let sagas = SagaRepository::new(&db);
-    invalid(sagas.suspended("Checkout", Page::first(0), Alone).await, "SagaRepository", "page.limit");
+    invalid(sagas.suspended("Checkout", PageRequest::first(0), Alone).await, "SagaRepository", "page.limit");
 }

@@ -15,7 +15,7 @@ use std::time::Duration;
 use bson::{Document, doc};
 use cqrs_mongo_persistence::{
     Alone, Backoff, ClaimedJob, ClaimedMessage, DeadLetters, Error, JobQueue, JobWorker, NewJob, Outbox, OutboxMessage,
-    OutboxRelay, Page, Projection, ProjectionRunner, Result, RetryPolicy, StoredEvent, Subscription, Write,
+    OutboxRelay, PageRequest, Projection, ProjectionRunner, Result, RetryPolicy, StoredEvent, Subscription, Write,
 };
 use support::runner::{append, wait_until};
 
@@ -75,7 +75,7 @@ async fn a_projection_write_the_server_refuses_is_parked_after_its_attempts_and_
     running.stop().await;
     assert_eq!(runner.position().await.unwrap(), 6, "the checkpoint reached the head");
     assert_eq!(runner.stats().retries(), 2, "three attempts: two retries, then parked");
-    let letters = DeadLetters::new(&db).parked(Some("refusing"), Page::first(10)).await.unwrap();
+    let letters = DeadLetters::new(&db).parked(Some("refusing"), PageRequest::first(10)).await.unwrap();
     assert_eq!(letters.len(), 1);
     assert_eq!((letters[0].event_id.as_str(), letters[0].position, letters[0].attempts), ("e-1-0", 3, 3));
     assert!(letters[0].error.contains("refused"), "{}", letters[0].error);

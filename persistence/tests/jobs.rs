@@ -8,7 +8,7 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bson::{DateTime, doc};
-use cqrs_mongo_persistence::{Alone, Connection, Enqueued, Error, Failed, JobQueue, NewJob, Page};
+use cqrs_mongo_persistence::{Alone, Connection, Enqueued, Error, Failed, JobQueue, NewJob, PageRequest};
 
 async fn queue(test: &str) -> (Connection, JobQueue) {
     let db = support::database(test).await;
@@ -41,7 +41,7 @@ async fn claims_follow_priority_then_run_at_then_age_and_respect_queues() {
     let stats = jobs.stats().await.unwrap();
     assert_eq!((stats["COMPLETED"], stats["PENDING"]), (3, 2));
     let pending: Vec<String> = jobs
-        .list("PENDING", Page::first(10), Alone)
+        .list("PENDING", PageRequest::first(10), Alone)
         .await
         .unwrap()
         .iter()
@@ -133,7 +133,7 @@ async fn an_expired_lease_is_reclaimed_and_the_stale_holder_cannot_complete() {
     tokio::time::sleep(Duration::from_millis(400)).await;
     assert!(jobs.claim("fast", &["q"], LEASE).await.unwrap().is_none());
     assert_eq!(jobs.stats().await.unwrap()["FAILED"], 1);
-    let parked = jobs.list("FAILED", Page::first(1), Alone).await.unwrap();
+    let parked = jobs.list("FAILED", PageRequest::first(1), Alone).await.unwrap();
     assert_eq!((parked[0].get_str("_id").unwrap(), parked[0].get_i32("retry_count").unwrap()), ("once", 1));
     assert!(matches!(jobs.complete(&lost).await, Err(Error::LeaseLost { .. })));
 }
@@ -255,7 +255,7 @@ async fn eight_workers(test: &str, total: usize, lease: Duration) {
     // Parked jobs, whether a worker's last failure or the sweep of a lease that expired on the
     // last attempt parked them, are what the queue stores as FAILED (they are never purged).
     let parked: Vec<String> = jobs
-        .list("FAILED", Page::first(total as i64 + 1), Alone)
+        .list("FAILED", PageRequest::first(total as i64 + 1), Alone)
         .await
         .unwrap()
         .iter()
@@ -273,7 +273,7 @@ async fn eight_workers(test: &str, total: usize, lease: Duration) {
     eprintln!("jobs stress: {} outcomes lost to expired leases", tally.lost);
     let stats = jobs.stats().await.unwrap();
     assert!(!stats.contains_key("PENDING") && !stats.contains_key("RUNNING"), "nothing stuck: {stats:?}");
-    for parked in jobs.list("FAILED", Page::first(total as i64 + 1), Alone).await.unwrap() {
+    for parked in jobs.list("FAILED", PageRequest::first(total as i64 + 1), Alone).await.unwrap() {
         let id = parked.get_str("_id").unwrap();
         let attempts = tally.attempts[id].len() as i32;
         assert_eq!(parked.get_i32("retry_count").unwrap(), attempts, "stored retries of {id}: every attempt failed");

@@ -11,7 +11,8 @@ use std::time::Duration;
 use bson::{Bson, Document, doc};
 use cqrs_mongo_persistence::{
     Alone, Error, EventStore, EventStream, ExpectedVersion, Failed, IfStarted, JobQueue, NewEvent, NewJob, Outbox,
-    OutboxMessage, OutboxRelay, Page, PositionStore, Repository, Saga, SagaRepository, SagaStatus, SnapshotStore,
+    OutboxMessage, OutboxRelay, PageRequest, PositionStore, Repository, Saga, SagaRepository, SagaStatus,
+    SnapshotStore,
 };
 use support::legacy::{
     self, MINUTE, SAGA_OWNED, ago, assert_kept, assert_legacy_reads, assert_null, date, int, legacy_pending,
@@ -240,9 +241,9 @@ async fn stats_and_listings_see_legacy_jobs_and_rust_jobs_carry_a_job_type() {
         ids.sort();
         ids
     };
-    let pending = ids(jobs.list("PENDING", Page::first(10), Alone).await.unwrap());
+    let pending = ids(jobs.list("PENDING", PageRequest::first(10), Alone).await.unwrap());
     assert_eq!(pending, [uuid(60), uuid(61), "rust-1".to_owned()]);
-    assert_eq!(ids(jobs.list("COMPLETED", Page::first(10), Alone).await.unwrap()), [uuid(62)]);
+    assert_eq!(ids(jobs.list("COMPLETED", PageRequest::first(10), Alone).await.unwrap()), [uuid(62)]);
 
     let stored = legacy::stored(&db, "background_jobs", "rust-1").await;
     assert_legacy_reads("rust-1", &stored, legacy::JOB_READER);
@@ -302,15 +303,15 @@ async fn legacy_sagas_are_read_with_null_correlation_ids_and_found_by_the_superv
     assert_eq!(sagas.get(&uuid(72), Alone).await.unwrap().unwrap().correlation_id.as_deref(), Some("order-1"));
 
     let ids = |found: Vec<Saga>| found.into_iter().map(|s| s.id).collect::<Vec<_>>();
-    let stalled = sagas.stalled("OrderSaga", Duration::from_secs(120), Page::first(10), Alone).await.unwrap();
+    let stalled = sagas.stalled("OrderSaga", Duration::from_secs(120), PageRequest::first(10), Alone).await.unwrap();
     assert_eq!(ids(stalled), [uuid(70), uuid(71), uuid(72)], "null correlation ids included, oldest first");
     assert_eq!(
-        ids(sagas.stalled("PaymentSaga", Duration::from_secs(120), Page::first(10), Alone).await.unwrap()),
+        ids(sagas.stalled("PaymentSaga", Duration::from_secs(120), PageRequest::first(10), Alone).await.unwrap()),
         [uuid(75)]
     );
-    assert_eq!(ids(sagas.suspended("OrderSaga", Page::first(10), Alone).await.unwrap()), [uuid(73)]);
+    assert_eq!(ids(sagas.suspended("OrderSaga", PageRequest::first(10), Alone).await.unwrap()), [uuid(73)]);
     assert_eq!(
-        ids(sagas.timed_out("OrderSaga", Page::first(10), Alone).await.unwrap()),
+        ids(sagas.timed_out("OrderSaga", PageRequest::first(10), Alone).await.unwrap()),
         [uuid(73)],
         "legacy timeout_at"
     );

@@ -14,7 +14,8 @@ use std::time::Duration;
 
 use bson::doc;
 use cqrs_mongo_persistence::{
-    DeadLetterStatus, DeadLetters, Error, Page, Projection, ProjectionRunner, Result, RetryPolicy, StoredEvent, Write,
+    DeadLetterStatus, DeadLetters, Error, PageRequest, Projection, ProjectionRunner, Result, RetryPolicy, StoredEvent,
+    Write,
 };
 use support::runner::{Counts, append, contents, expected_streams, setup, spawn_run, wait_until};
 
@@ -171,7 +172,7 @@ async fn a_poison_event_is_parked_after_its_attempts_and_a_retry_after_the_fix_a
     assert_eq!((runner.stats().parked(), runner.stats().retries()), (2, 4), "two events, two retries each");
 
     let dead = DeadLetters::new(&db);
-    let parked = dead.parked(Some("fragile"), Page::first(10)).await.unwrap();
+    let parked = dead.parked(Some("fragile"), PageRequest::first(10)).await.unwrap();
     let ids: Vec<(&str, i64, u32)> = parked.iter().map(|l| (l.event_id.as_str(), l.position, l.attempts)).collect();
     assert_eq!(ids, [("p0-poison", 7, 3), ("p1-poison", 8, 3)]);
     assert!(parked[0].error.contains("cannot map it"), "{}", parked[0].error);
@@ -191,7 +192,7 @@ async fn a_poison_event_is_parked_after_its_attempts_and_a_retry_after_the_fix_a
     assert_eq!(count("s1").await, 3, "s1's document already holds a later event: the _version guard keeps it");
     let letter = dead.get("fragile", "p0-poison").await.unwrap().unwrap();
     assert_eq!((letter.status, letter.attempts), (DeadLetterStatus::Retried, 5));
-    assert!(dead.parked(Some("fragile"), Page::first(10)).await.unwrap().is_empty());
+    assert!(dead.parked(Some("fragile"), PageRequest::first(10)).await.unwrap().is_empty());
 }
 
 #[tokio::test(flavor = "multi_thread")]

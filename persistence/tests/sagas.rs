@@ -5,7 +5,7 @@ mod support;
 use std::time::Duration;
 
 use bson::{DateTime, Document, doc};
-use cqrs_mongo_persistence::{Alone, Connection, Error, IfStarted, Page, Saga, SagaRepository, SagaStatus};
+use cqrs_mongo_persistence::{Alone, Connection, Error, IfStarted, PageRequest, Saga, SagaRepository, SagaStatus};
 
 async fn repository(test: &str) -> (Connection, SagaRepository) {
     let db = support::database(test).await;
@@ -116,23 +116,26 @@ async fn stalled_suspended_and_timed_out_queries_filter_by_saga_type_sorted_and_
     }
     let ids = |found: Vec<Saga>| found.into_iter().map(|s| s.id).collect::<Vec<_>>();
 
-    let stalled = sagas.stalled("Shipping", Duration::from_secs(20 * 60), Page::first(10), Alone).await.unwrap();
+    let stalled = sagas.stalled("Shipping", Duration::from_secs(20 * 60), PageRequest::first(10), Alone).await.unwrap();
     assert_eq!(ids(stalled), ["ship-older", "ship-old"], "running, idle > 20 min, least recently saved first");
-    let stalled = sagas.stalled("Billing", Duration::from_secs(20 * 60), Page::first(10), Alone).await.unwrap();
+    let stalled = sagas.stalled("Billing", Duration::from_secs(20 * 60), PageRequest::first(10), Alone).await.unwrap();
     assert_eq!(ids(stalled), ["bill-old"]);
     let second_page =
-        sagas.stalled("Shipping", Duration::from_secs(60), Page { skip: 1, limit: 1 }, Alone).await.unwrap();
+        sagas.stalled("Shipping", Duration::from_secs(60), PageRequest { skip: 1, limit: 1 }, Alone).await.unwrap();
     assert_eq!(ids(second_page), ["ship-old"]);
 
-    assert_eq!(ids(sagas.suspended("Shipping", Page::first(10), Alone).await.unwrap()), ["ship-susp"]);
-    assert_eq!(ids(sagas.suspended("Billing", Page::first(10), Alone).await.unwrap()), ["bill-susp-2", "bill-susp-1"]);
+    assert_eq!(ids(sagas.suspended("Shipping", PageRequest::first(10), Alone).await.unwrap()), ["ship-susp"]);
+    assert_eq!(
+        ids(sagas.suspended("Billing", PageRequest::first(10), Alone).await.unwrap()),
+        ["bill-susp-2", "bill-susp-1"]
+    );
 
     assert_eq!(
-        ids(sagas.timed_out("Shipping", Page::first(10), Alone).await.unwrap()),
+        ids(sagas.timed_out("Shipping", PageRequest::first(10), Alone).await.unwrap()),
         ["ship-susp"],
         "terminal excluded"
     );
-    assert_eq!(ids(sagas.timed_out("Billing", Page::first(10), Alone).await.unwrap()), ["bill-old"]);
+    assert_eq!(ids(sagas.timed_out("Billing", PageRequest::first(10), Alone).await.unwrap()), ["bill-old"]);
     assert!(sagas.find_by_correlation("Billing", "c-bill-old", Alone).await.unwrap().is_some());
     assert!(sagas.find_by_correlation("Shipping", "c-bill-old", Alone).await.unwrap().is_none());
 }

@@ -10,7 +10,9 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cqrs_mongo_persistence::{DeadLetterStatus, DeadLetters, Error, Page, RetryPolicy, StoredEvent, Subscription};
+use cqrs_mongo_persistence::{
+    DeadLetterStatus, DeadLetters, Error, PageRequest, RetryPolicy, StoredEvent, Subscription,
+};
 use support::runner::{append, setup, wait_until};
 
 /// Records every delivered event id, in order; fails on ids listed in `failing` (per id: how
@@ -96,7 +98,7 @@ async fn failures_are_retried_then_parked_and_a_parked_event_is_retried_after_th
     assert!(recorder.seen().contains(&"a-0-1".to_owned()), "two failures, the third attempt worked");
     let stats = subscription.stats();
     assert_eq!((stats.retries(), stats.parked()), (4, 1));
-    let parked = DeadLetters::new(&db).parked(Some("mailer"), Page::first(10)).await.unwrap();
+    let parked = DeadLetters::new(&db).parked(Some("mailer"), PageRequest::first(10)).await.unwrap();
     assert_eq!(parked.len(), 1);
     assert_eq!((parked[0].event_id.as_str(), parked[0].position, parked[0].attempts), ("z-poison", 7, 3));
     assert_eq!(parked[0].error, "z-poison is poison");

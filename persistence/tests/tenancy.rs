@@ -214,7 +214,7 @@ async fn a_scope_compiles_the_callers_spec_as_given_and_adds_the_tenant_to_the_f
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scoped_sagas_are_unique_per_tenant_and_never_seen_across_tenants() {
-    use cqrs_mongo_persistence::{IfStarted, Page, Saga, SagaRepository, SagaStatus};
+    use cqrs_mongo_persistence::{IfStarted, PageRequest, Saga, SagaRepository, SagaStatus};
     let db = support::database("tenancy_sagas").await;
     db.ensure_indexes(&SagaRepository::indexes()).await.unwrap();
     let all = SagaRepository::new(&db);
@@ -252,16 +252,18 @@ async fn scoped_sagas_are_unique_per_tenant_and_never_seen_across_tenants() {
     // Supervisor queries see only the tenant's sagas.
     yours.transition(SagaStatus::Suspended).unwrap();
     theirs.save(&mut yours, Alone).await.unwrap();
-    assert!(ours.suspended("Checkout", Page::first(10), Alone).await.unwrap().is_empty());
-    assert_eq!(theirs.suspended("Checkout", Page::first(10), Alone).await.unwrap().len(), 1);
-    let running = ours.stalled("Checkout", std::time::Duration::ZERO, Page::first(10), Alone).await.unwrap();
+    assert!(ours.suspended("Checkout", PageRequest::first(10), Alone).await.unwrap().is_empty());
+    assert_eq!(theirs.suspended("Checkout", PageRequest::first(10), Alone).await.unwrap().len(), 1);
+    let running = ours.stalled("Checkout", std::time::Duration::ZERO, PageRequest::first(10), Alone).await.unwrap();
     assert!(running.iter().all(|s| s.tenant_id() == Some("acme")), "{running:?}");
-    assert!(theirs.stalled("Checkout", std::time::Duration::ZERO, Page::first(10), Alone).await.unwrap().is_empty());
+    assert!(
+        theirs.stalled("Checkout", std::time::Duration::ZERO, PageRequest::first(10), Alone).await.unwrap().is_empty()
+    );
 }
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scoped_job_queues_claim_count_and_deduplicate_within_the_tenant() {
-    use cqrs_mongo_persistence::{Enqueued, JobQueue, NewJob, Page};
+    use cqrs_mongo_persistence::{Enqueued, JobQueue, NewJob, PageRequest};
     use std::time::Duration;
     let db = support::database("tenancy_jobs").await;
     db.ensure_indexes(&JobQueue::indexes()).await.unwrap();
@@ -273,7 +275,7 @@ async fn scoped_job_queues_claim_count_and_deduplicate_within_the_tenant() {
     ours.enqueue(NewJob::new("a2", "mail", doc! {}), Alone).await.unwrap();
     // Globex's job has the higher priority: an unscoped claim would take it first.
     theirs.enqueue(NewJob::new("g1", "mail", doc! {}).priority(9), Alone).await.unwrap();
-    let stored = all.list("PENDING", Page::first(10), Alone).await.unwrap();
+    let stored = all.list("PENDING", PageRequest::first(10), Alone).await.unwrap();
     assert!(stored.iter().all(|j| j.get_str("tenant_id").is_ok()), "every job carries its tenant");
 
     // De-duplication keys are per tenant.
@@ -301,7 +303,7 @@ async fn scoped_job_queues_claim_count_and_deduplicate_within_the_tenant() {
     ours.complete(&first).await.unwrap();
     assert_eq!(ours.stats().await.unwrap().get("COMPLETED"), Some(&1));
     assert_eq!(theirs.stats().await.unwrap().get("PENDING"), Some(&2));
-    assert_eq!(theirs.list("PENDING", Page::first(10), Alone).await.unwrap().len(), 2);
+    assert_eq!(theirs.list("PENDING", PageRequest::first(10), Alone).await.unwrap().len(), 2);
     assert!(cross(theirs.cancel("a2", Alone).await));
     assert_eq!(theirs.purge(Duration::ZERO, Alone).await.unwrap(), 0, "acme's completed job is not globex's to purge");
     assert_eq!(ours.purge(Duration::ZERO, Alone).await.unwrap(), 1);

@@ -16,7 +16,7 @@ use bson::{Document, doc};
 use cqrs_mongo_persistence::testing::fail_command;
 use cqrs_mongo_persistence::{
     Alone, Backoff, ClaimedJob, ClaimedMessage, Connection, DeadLetters, Error, JobQueue, JobWorker, NewJob, Outbox,
-    OutboxMessage, OutboxRelay, Page, PoolOptions, ProjectionRunner, StoredEvent, Subscription,
+    OutboxMessage, OutboxRelay, PageRequest, PoolOptions, ProjectionRunner, StoredEvent, Subscription,
 };
 use futures::FutureExt;
 use support::runner::{Counts, append, wait_until};
@@ -175,7 +175,7 @@ async fn an_unreachable_deployment_makes_every_loop_back_off_park_nothing_and_re
     }
     assert_eq!((runner.stats().retries(), runner.stats().parked()), (0, 0));
     assert_eq!(subscription.stats().parked(), 0);
-    assert!(DeadLetters::new(&db).parked(None, Page::first(10)).await.unwrap().is_empty());
+    assert!(DeadLetters::new(&db).parked(None, PageRequest::first(10)).await.unwrap().is_empty());
     let outbox_messages = db.database().collection::<Document>("outbox_messages");
     let counted = outbox_messages.count_documents(doc! { "retry_count": { "$gt": 0 } }).await.unwrap();
     assert_eq!((relay.stats().retried(), counted), (0, 0), "no attempt counted");

@@ -84,7 +84,7 @@ async fn sagas_jobs_the_outbox_and_positions_join_the_unit_of_work() {
         assert!(sagas.get("s1", Alone).await?.is_none(), "not committed yet");
         assert!(sagas.find_by_correlation("Checkout", "c-1", uow).await?.is_some());
         assert!(jobs.cancel("j1", uow).await?);
-        let listed = jobs.list("CANCELLED", cqrs_mongo_persistence::Page::first(10), uow).await?;
+        let listed = jobs.list("CANCELLED", cqrs_mongo_persistence::PageRequest::first(10), uow).await?;
         assert_eq!(listed.len(), 1, "the cancel, seen inside");
         assert_eq!(outbox.retry_dead(uow).await?, 1);
         positions.reset("p", uow).await?;
@@ -93,7 +93,7 @@ async fn sagas_jobs_the_outbox_and_positions_join_the_unit_of_work() {
     })
     .await;
     assert!(sagas.get("s1", Alone).await.unwrap().is_none());
-    assert_eq!(jobs.list("PENDING", cqrs_mongo_persistence::Page::first(10), Alone).await.unwrap().len(), 1);
+    assert_eq!(jobs.list("PENDING", cqrs_mongo_persistence::PageRequest::first(10), Alone).await.unwrap().len(), 1);
     assert_eq!(positions.get("p", Alone).await.unwrap(), 7);
     let message = db.database().collection::<bson::Document>("outbox_messages").find_one(doc! {}).await.unwrap();
     assert_eq!(message.unwrap().get_str("status").unwrap(), "failed", "retry_dead rolled back");

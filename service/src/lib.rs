@@ -40,7 +40,8 @@ use axum::extract::{DefaultBodyLimit, State};
 use axum::http::StatusCode;
 use axum::response::{IntoResponse, Response};
 use axum::routing::{get, post};
-use cqrs_mongo_demo::{Order, order_store};
+use cqrs_mongo_demo::{Order, OrderSummary, order_store, summary_model};
+use cqrs_mongo_persistence::ReadModel;
 use cqrs_mongo_persistence::aggregates::AggregateStore;
 use cqrs_mongo_persistence::{Connection, EventStore, Outbox, PositionAllocation, ProjectionStore};
 use cqrs_mongo_spec::{Compiler, CompilerConfig, FieldSchema, RegexPolicy};
@@ -72,6 +73,8 @@ pub struct App {
     /// The read models, searched with a compiler holding the schema and the service's limits,
     /// and a time limit.
     pub summaries: ProjectionStore,
+    /// The summaries' read model (collection and document type).
+    pub summary_model: ReadModel<OrderSummary>,
     /// The schema.
     pub schema: FieldSchema,
     /// The compiler `summaries` searches with, to parse a spec's JSON text with its checks.
@@ -101,6 +104,7 @@ impl App {
             db: db.clone(),
             orders: order_store(db, &events, &outbox),
             summaries: ProjectionStore::new(db).with_compiler(compiler.clone()).max_time(Duration::from_secs(5)),
+            summary_model: summary_model(),
             schema,
             compiler: Arc::new(compiler),
         }

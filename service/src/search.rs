@@ -5,9 +5,8 @@
 use axum::extract::State;
 use axum::http::StatusCode;
 use axum::response::Response;
-use bson::Document;
-use cqrs_mongo_demo::{OrderSummary, SUMMARIES};
-use cqrs_mongo_persistence::Error;
+use cqrs_mongo_demo::OrderSummary;
+use cqrs_mongo_persistence::{Alone, Error, Page};
 use cqrs_mongo_spec::{ErrorCode, PathSegment, QueryOptions, SpecError, parse_options_json};
 use serde::{Deserialize, Serialize};
 use serde_json::value::RawValue;
@@ -74,22 +73,13 @@ fn options_error(key: &str, message: impl Into<String>) -> SpecError {
     SpecError::new(ErrorCode::InvalidOption, path, message)
 }
 
-/// The options, with the page size defaulted and bounded; options that change the shape of
-/// the rows (`select_fields`, `distinct`, `group_by`) are refused, not ignored.
+/// The options, with the page size defaulted and bounded. Options that change the shape of the
+/// rows are the typed reader's to refuse ([`options_refused`]).
 fn page_options(options: Option<&RawValue>) -> Result<QueryOptions, SpecError> {
     let mut parsed = match options {
         Some(text) => QueryOptions::from_value(&parse_options_json(text.get())?)?,
         None => QueryOptions::default(),
     };
-    for (key, used) in [
-        ("select_fields", !parsed.select_fields.is_empty()),
-        ("distinct", parsed.distinct),
-        ("group_by", !parsed.group_by.is_empty()),
-    ] {
-        if used {
-            return Err(options_error(key, format!("{key} is not supported here: the rows are whole orders")));
-        }
-    }
     match parsed.limit {
         None => parsed.limit = Some(DEFAULT_LIMIT),
         Some(limit) if limit > MAX_LIMIT => {
@@ -100,40 +90,44 @@ fn page_options(options: Option<&RawValue>) -> Result<QueryOptions, SpecError> {
     Ok(parsed)
 }
 
+/// The typed reader's refusal of an option (`select_fields`, `distinct`, `group_by`: the rows
+/// are whole orders) as the client's error at that option; other errors as they are.
+fn options_refused(err: Error) -> ApiError {
+    match err {
+        Error::Unsupported { option, .. } => {
+            options_error(option, format!("{option} is not supported here: the rows are whole orders")).into()
+        }
+        other => other.into(),
+    }
+}
+
 /// `POST /orders/search`: a spec from the browser, compiled with the schema; 400 with the
 /// compiler's code and path when it does not compile.
 pub async fn search(State(app): State<App>, JsonBody(body): JsonBody<Search>) -> Result<Response, ApiError> {
     let spec = body.spec.as_deref().map_or(EVERY_ORDER, RawValue::get); // no spec: every order
     let spec = app.compiler.parse_spec_json(spec)?; // the compiler's checks of the text
     let options = page_options(body.options.as_deref())?; // order_by, limit <= 100, offset
-    let rows = app.summaries.find(SUMMARIES, &spec, Some(&options), cqrs_mongo_persistence::Alone).await?;
-    let total = app.summaries.count(SUMMARIES, &spec, cqrs_mongo_persistence::Alone).await?;
-    Ok(answer(StatusCode::OK, page(rows, total, &options)?))
+    // One page of typed rows and the total, through the read model's handle.
+    let found = app.summaries.read(&app.summary_model).page(&spec, &options, Alone).await.map_err(options_refused)?;
+    Ok(answer(StatusCode::OK, Found::from(found)))
 }
 
-/// The page of results from the summary documents.
-fn page(documents: Vec<Document>, total: u64, options: &QueryOptions) -> Result<Found, Error> {
-    let rows = documents
-        .into_iter()
-        .map(|mut document| {
-            let id = document.remove("_id").and_then(|id| id.as_str().map(str::to_owned)).unwrap_or_default();
-            let summary: OrderSummary =
-                bson::deserialize_from_document(document).map_err(|source| Error::Serialization {
-                    direction: "deserialise",
-                    what: format!("summary {id}"),
-                    source: Box::new(source),
-                })?;
-            Ok(Row {
-                id,
+impl From<Page<OrderSummary>> for Found {
+    fn from(page: Page<OrderSummary>) -> Self {
+        let rows = page
+            .rows
+            .into_iter()
+            .map(|summary| Row {
+                id: summary.id,
                 customer: summary.customer,
                 total: summary.total,
                 items: summary.items,
                 status: summary.status,
                 placed_at: summary.placed_at.try_to_rfc3339_string().unwrap_or_default(),
             })
-        })
-        .collect::<Result<Vec<Row>, Error>>()?;
-    Ok(Found { total, offset: options.offset.unwrap_or(0), limit: options.limit.unwrap_or(DEFAULT_LIMIT), rows })
+            .collect();
+        Found { total: page.total, offset: page.skip, limit: page.limit.unwrap_or(DEFAULT_LIMIT), rows }
+    }
 }
 
 /// `GET /schema`: the schema document and react-querybuilder's `fields` for it.

@@ -2,7 +2,7 @@
 
 use std::io::Write;
 
-use cqrs_mongo_persistence::{Connection, DeadLetters, EventStore, Page, Projection, ProjectionRunner};
+use cqrs_mongo_persistence::{Connection, DeadLetters, EventStore, PageRequest, Projection, ProjectionRunner};
 
 use super::projections::registered;
 use crate::args::{Cli, DeadLetterArgs};
@@ -16,7 +16,7 @@ pub(crate) async fn list(
     out: &mut (dyn Write + Send),
 ) -> Result<(), CliError> {
     let parked = DeadLetters::new(connection)
-        .parked(name, Page::first(limit))
+        .parked(name, PageRequest::first(limit))
         .await
         .map_err(CliError::database("cannot read the dead letters"))?;
     writeln!(out, "NAME\tPOSITION\tEVENT\tTYPE\tATTEMPTS\tPARKED\tERROR")?;

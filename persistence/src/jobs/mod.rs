@@ -46,9 +46,9 @@ use crate::error::{Error, Result, is_duplicate_key};
 use crate::fields::int;
 use crate::indexes::IndexSpec;
 use crate::observe::traced;
+use crate::page::PageRequest;
 use crate::query::collect_in_session;
 use crate::retry::{Backoff, RetryPolicy};
-use crate::sagas::Page;
 use crate::tenancy::{self, TENANT_FIELD, Tenant};
 use crate::uow::{On, with_session};
 
@@ -402,7 +402,7 @@ impl JobQueue {
     }
 
     /// Jobs with `status`, in claim order (priority, run-at time, age), read in `on`.
-    pub async fn list(&self, status: &str, page: Page, on: impl Into<On<'_>>) -> Result<Vec<Document>> {
+    pub async fn list(&self, status: &str, page: PageRequest, on: impl Into<On<'_>>) -> Result<Vec<Document>> {
         Error::at_least_one("JobQueue::list", "page.limit", page.limit)?;
         let sort = doc! { "priority": -1, "scheduled_at": 1, "created_at": 1, "_id": 1 };
         let found =

@@ -66,6 +66,11 @@ impl Handlers {
         self
     }
 
+    /// Declares a read model it writes: its collection, as [`collection`](Self::collection).
+    pub fn writes<T>(self, model: &crate::ReadModel<T>) -> Self {
+        self.collection(model.collection())
+    }
+
     /// Declares an index on one of its collections.
     pub fn index(mut self, index: IndexSpec) -> Self {
         self.indexes.push(index);
