@@ -7,14 +7,14 @@ use std::borrow::Cow;
 use bson::Bson;
 use serde_json::Value;
 
+use crate::config::prepared::{FieldRules, Rules, casts_values};
+use crate::config::schema::FieldDef;
 use crate::config::{CompilerConfig, MAX_FILTER_DEPTH, field_path_problem, key_problem};
 use crate::diag::{Diag, Seg};
 use crate::error::ErrorCode;
 use crate::operator::{Family, Operator};
 use crate::ops;
 use crate::out::Out;
-use crate::rules::{FieldRules, Rules, casts_values};
-use crate::schema::FieldDef;
 use crate::spec::{Leaf, PLACEHOLDER_ATTR, Spec};
 use crate::values::{self, ValueType};
 

@@ -43,10 +43,7 @@ mod ops;
 mod options;
 mod out;
 mod plan;
-mod rules;
-mod schema;
-mod schema_json;
-mod settings;
+mod regex;
 mod spec;
 mod values;
 
@@ -54,6 +51,7 @@ use bson::{Document, RawDocumentBuf};
 use serde_json::Value;
 
 pub use builder::{Field, and, not, or};
+pub use config::schema::{FieldDef, FieldSchema, FieldType};
 pub use config::{
     CompilerConfig, ConfigError, DEFAULT_MAX_PATTERN_LEN, DEFAULT_MAX_SPEC_LEN, DEFAULT_MAX_STRING_LEN,
     MAX_DEPTH_LIMIT, MAX_FIELD_PATH_LEN, MAX_FILTER_DEPTH, RegexPolicy,
@@ -64,7 +62,6 @@ pub use operator::{Family, Operator, OperatorInfo, ValueShape, operators};
 pub use options::{QueryOptions, SortKey};
 pub use out::json::{ExtJsonFormat, to_extjson_string};
 pub use plan::{CompiledQuery, match_stage};
-pub use schema::{FieldDef, FieldSchema, FieldType};
 pub use spec::{Leaf, Not, Spec};
 pub use values::ValueType;
 
@@ -77,7 +74,7 @@ pub struct Compiler {
     /// Why the settings are refused, if they are: every compile then fails with it.
     refused: Option<ConfigError>,
     /// The settings, prepared for the walkers.
-    rules: rules::Rules,
+    rules: config::prepared::Rules,
 }
 
 impl Compiler {
@@ -94,7 +91,7 @@ impl Compiler {
     /// ```
     pub fn new(config: CompilerConfig) -> Self {
         let refused = config.validate().err();
-        let rules = rules::Rules::new(&config);
+        let rules = config::prepared::Rules::new(&config);
         Compiler { config, refused, rules }
     }
 
@@ -120,7 +117,7 @@ impl Compiler {
     /// ```
     pub fn try_new(config: CompilerConfig) -> Result<Self, ConfigError> {
         config.validate()?;
-        let rules = rules::Rules::new(&config);
+        let rules = config::prepared::Rules::new(&config);
         Ok(Compiler { config, refused: None, rules })
     }
 

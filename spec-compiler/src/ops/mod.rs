@@ -2,14 +2,10 @@
 //! [`LeafCx`](crate::compile::LeafCx)) and writes one filter document into the
 //! [`Out`](crate::out::Out) writer; `None` means an error was reported and nothing usable was written.
 
-pub(crate) mod backtracking;
-pub(crate) mod char_class;
 pub(crate) mod comparison;
 pub(crate) mod geo;
 pub(crate) mod json;
 pub(crate) mod null;
-#[cfg(test)]
-mod regex_oracle;
 pub(crate) mod set;
 pub(crate) mod string;
 pub(crate) mod text;

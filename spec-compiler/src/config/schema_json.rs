@@ -5,8 +5,8 @@ use serde::Deserialize;
 use serde::de::{Error as _, Unexpected};
 use serde_json::{Map, Value};
 
+use super::schema::{FieldDef, FieldSchema};
 use crate::error::{ErrorCode, PathSegment, SpecError};
-use crate::schema::{FieldDef, FieldSchema};
 
 /// The keys of a field, as `deny_unknown_fields` lists them.
 const FIELD_KEYS: &[&str] = &["name", "type", "items", "operators", "values", "path", "label"];

@@ -5,9 +5,9 @@
 use std::collections::HashMap;
 use std::hash::{BuildHasherDefault, Hasher};
 
+use super::schema::{FieldDef, FieldSchema};
 use crate::config::CompilerConfig;
 use crate::operator::{Family, Operator};
-use crate::schema::{FieldDef, FieldSchema};
 use crate::values::ValueType;
 
 /// A set of operators: one bit per variant.

@@ -13,7 +13,7 @@ use regex_syntax::ast::ErrorKind;
 use regex_syntax::hir::{Class as HirClass, HirKind};
 
 use super::char_class::{self, Class};
-use super::string::regex_problem;
+use super::regex_problem;
 
 /// What regex-syntax resolves a delegated class to: canonical ranges, or `None` when it does
 /// not (as the analysis did: a case-insensitive class, `\d`, `\p{…}` need tables it is built

@@ -1,10 +1,15 @@
 //! Compiler settings: resource limits and the optional field whitelist, and the cap on the
 //! depth limit that keeps every compiled filter within what MongoDB accepts.
 
+pub(crate) mod json;
+pub(crate) mod prepared;
+pub(crate) mod schema;
+mod schema_json;
+
 use serde::{Deserialize, Deserializer, de::Error as _};
 
+use self::schema::FieldSchema;
 use crate::operator::Operator;
-use crate::schema::FieldSchema;
 
 /// Longest accepted field path, in bytes.
 pub const MAX_FIELD_PATH_LEN: usize = 1024;

@@ -7,9 +7,9 @@
 use serde::Deserialize;
 use serde_json::{Map, Value};
 
+use super::schema_json::read_schema;
 use crate::config::{CompilerConfig, ConfigError, RegexPolicy};
 use crate::error::{ErrorCode, PathSegment, SpecError};
-use crate::schema_json::read_schema;
 
 /// The settings keys, in Rust spelling with the camelCase one.
 const KEYS: [(&str, &str); 10] = [
