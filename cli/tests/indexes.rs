@@ -4,10 +4,11 @@
 mod support;
 
 use bson::Document;
-use cqrs_mongo_persistence::{EventStore, IndexSpec, JobQueue, Outbox, SagaRepository};
+use cqrs_mongo_persistence::{DeadLetters, EventStore, IndexSpec, JobQueue, Outbox, SagaRepository};
 
 fn declared() -> Vec<IndexSpec> {
-    [EventStore::indexes(), Outbox::indexes(), SagaRepository::indexes(), JobQueue::indexes()].concat()
+    [EventStore::indexes(), Outbox::indexes(), SagaRepository::indexes(), JobQueue::indexes(), DeadLetters::indexes()]
+        .concat()
 }
 
 #[tokio::test(flavor = "multi_thread")]
@@ -27,6 +28,8 @@ async fn indexes_ensure_creates_every_declared_index_then_finds_them_present() {
     assert!(lines.iter().take(specs.len()).all(|l| l.starts_with("created  ")), "{stdout}");
     assert_eq!(lines[specs.len()], format!("{} created, 0 already present", specs.len()));
     assert!(stdout.contains("created  event store  ") && stdout.contains("domain_events.aggregate_id_1_version_1"));
+    // Where every runner and subscription parks events: listed like any other store.
+    assert!(stdout.contains("created  dead letters  dead_letters.subscription_1_status_1_position_1"), "{stdout}");
     assert!(!stdout.contains("projection"), "no projection is registered: {stdout}");
     for spec in &specs {
         let names = db.database().collection::<Document>(&spec.collection).list_index_names().await.unwrap();

@@ -13,7 +13,7 @@ use cqrs_mongo_demo::{
     Line, SUMMARIES, SUMMARY_OPTIONS, SUMMARY_SPEC, describe, order_store, pay_order, place_order, summary_model,
 };
 use cqrs_mongo_persistence::{
-    Alone, Connection, EventStore, IfStarted, JobQueue, NewJob, Outbox, PoolOptions, Projection, ProjectionStore, Saga,
+    Alone, Connection, EventStore, IfStarted, JobQueue, NewJob, Outbox, PoolOptions, ProjectionStore, Saga,
     SagaRepository, SagaStatus,
 };
 use cqrs_mongo_spec::{Compiler, ExtJsonFormat, QueryOptions};
@@ -36,13 +36,10 @@ async fn main() -> Result<(), Failure> {
     let orders = order_store(&db, &events, &outbox);
     let jobs = JobQueue::new(&db);
     let sagas = SagaRepository::new(&db);
+    // One call for every store and loop: a runner of order_summaries (not running; it rebuilds
+    // the read model at the end) brings the indexes of order_summaries and dead_letters.
     let summaries_runner = replicas::summaries_runner(&db, &events, "demo");
-    let mut indexes = EventStore::indexes();
-    indexes.extend(Outbox::indexes());
-    indexes.extend(JobQueue::indexes());
-    indexes.extend(SagaRepository::indexes());
-    indexes.extend(summaries_runner.projection().indexes());
-    let report = db.ensure_indexes(&indexes).await?;
+    let report = db.ensure_indexes_of(&[&events, &outbox, &jobs, &sagas, &summaries_runner]).await?;
     println!("indexes: {} created, {} already there", report.created.len(), report.unchanged.len());
 
     // Two replicas of the projection runner (one leads by a lease, one stands by) and two

@@ -111,12 +111,15 @@ async fn projections_rebuild_builds_the_read_model_and_moves_the_checkpoint() {
 #[tokio::test(flavor = "multi_thread")]
 async fn indexes_ensure_creates_the_projection_index_too() {
     let test = "orders_cli_indexes_ensure";
-    server::database(test).await;
+    let db = server::database(test).await;
     let stdout = stdout_ok(&run(test, &["indexes", "ensure"]).await);
     let projection: Vec<&str> = stdout.lines().filter(|l| l.contains("projection order_summaries")).collect();
     assert_eq!(projection.len(), 1, "{stdout}");
     assert!(projection[0].starts_with("created  "), "{stdout}");
     assert!(projection[0].ends_with("order_summaries.status_1_total_-1"), "{stdout}");
+    // The dead letters' index too: the runner of order_summaries parks events there.
+    let names = db.database().collection::<Document>("dead_letters").list_index_names().await.unwrap();
+    assert!(names.contains(&"subscription_1_status_1_position_1".to_owned()), "{names:?}\n{stdout}");
 }
 
 #[test]

@@ -1,6 +1,11 @@
 //! Index declarations and `ensure_indexes`: create what is missing, leave what matches, and
 //! report an existing index with the same name (or the same keys) but other keys or options
 //! as [`Error::IndexConflict`] instead of silently keeping it.
+//!
+//! Every store that needs indexes, and every loop (for the stores it reads and writes), is
+//! [`Indexed`], so an application ensures all of them in one call that names what it uses:
+//! `db.ensure_indexes_of(&[&events, &outbox, &jobs, &sagas, &runner]).await?` (a projection
+//! runner brings its projection's indexes and those of `dead_letters`, where it parks events).
 
 use std::time::Duration;
 
@@ -9,7 +14,17 @@ use futures::TryStreamExt;
 use tracing::instrument;
 
 use crate::connection::Connection;
+use crate::dead_letters::DeadLetters;
 use crate::error::{Error, Result};
+use crate::event_store::EventStore;
+use crate::jobs::{JobQueue, JobWorker};
+use crate::model::Aggregate;
+use crate::outbox::{Outbox, OutboxRelay};
+use crate::repository::Repository;
+use crate::runner::{Projection, ProjectionRunner};
+use crate::sagas::SagaRepository;
+use crate::snapshots::{PositionStore, SnapshotStore};
+use crate::subscription::Subscription;
 
 /// One index a component (or the application) needs.
 #[derive(Debug, Clone, PartialEq)]
@@ -128,7 +143,148 @@ pub struct IndexReport {
     pub unchanged: Vec<String>,
 }
 
+/// What declares the indexes it needs: the stores ([`EventStore`], [`Outbox`], [`JobQueue`],
+/// [`SagaRepository`], [`DeadLetters`], a [`Repository`] with its declared indexes, and, with
+/// none to declare, [`SnapshotStore`] and [`PositionStore`]), the loops (a
+/// [`ProjectionRunner`]: the event store's, its projection's and `dead_letters`'; a
+/// [`Subscription`]: the event store's and `dead_letters`'; an [`OutboxRelay`]: the outbox's; a
+/// [`JobWorker`]: the queue's), and lists of [`IndexSpec`]s (a projection's
+/// `indexes()`, an application's own). [`Connection::ensure_indexes_of`] ensures a list of
+/// them in one call.
+pub trait Indexed {
+    /// The indexes it needs (possibly none).
+    fn indexes(&self) -> Vec<IndexSpec>;
+}
+
+impl Indexed for IndexSpec {
+    fn indexes(&self) -> Vec<IndexSpec> {
+        vec![self.clone()]
+    }
+}
+
+impl Indexed for [IndexSpec] {
+    fn indexes(&self) -> Vec<IndexSpec> {
+        self.to_vec()
+    }
+}
+
+impl Indexed for Vec<IndexSpec> {
+    fn indexes(&self) -> Vec<IndexSpec> {
+        self.clone()
+    }
+}
+
+impl Indexed for EventStore {
+    fn indexes(&self) -> Vec<IndexSpec> {
+        EventStore::indexes()
+    }
+}
+
+impl Indexed for Outbox {
+    fn indexes(&self) -> Vec<IndexSpec> {
+        Outbox::indexes()
+    }
+}
+
+impl Indexed for JobQueue {
+    fn indexes(&self) -> Vec<IndexSpec> {
+        JobQueue::indexes()
+    }
+}
+
+impl Indexed for SagaRepository {
+    fn indexes(&self) -> Vec<IndexSpec> {
+        SagaRepository::indexes()
+    }
+}
+
+impl Indexed for DeadLetters {
+    fn indexes(&self) -> Vec<IndexSpec> {
+        DeadLetters::indexes()
+    }
+}
+
+/// The indexes declared with [`Repository::with_index`].
+impl<T: Aggregate> Indexed for Repository<T> {
+    fn indexes(&self) -> Vec<IndexSpec> {
+        Repository::indexes(self).to_vec()
+    }
+}
+
+/// None: snapshots are only looked up by `_id`.
+impl Indexed for SnapshotStore {
+    fn indexes(&self) -> Vec<IndexSpec> {
+        Vec::new()
+    }
+}
+
+/// None: positions are only looked up by `_id`.
+impl Indexed for PositionStore {
+    fn indexes(&self) -> Vec<IndexSpec> {
+        Vec::new()
+    }
+}
+
+/// The event store's (it reads by position), its projection's, and `dead_letters`' (where it
+/// parks events).
+impl<P: Projection> Indexed for ProjectionRunner<P> {
+    fn indexes(&self) -> Vec<IndexSpec> {
+        [EventStore::indexes(), Projection::indexes(self.projection()), DeadLetters::indexes()].concat()
+    }
+}
+
+/// The event store's (it reads by position and type) and `dead_letters`' (where it parks
+/// events).
+impl Indexed for Subscription {
+    fn indexes(&self) -> Vec<IndexSpec> {
+        [EventStore::indexes(), DeadLetters::indexes()].concat()
+    }
+}
+
+/// The outbox's.
+impl Indexed for OutboxRelay {
+    fn indexes(&self) -> Vec<IndexSpec> {
+        Outbox::indexes()
+    }
+}
+
+/// The job queue's.
+impl Indexed for JobWorker {
+    fn indexes(&self) -> Vec<IndexSpec> {
+        JobQueue::indexes()
+    }
+}
+
 impl Connection {
+    /// Ensures the indexes of everything in `owners` in one call, each index once (an index
+    /// two owners declare alike is ensured once; declared differently under one name, it is
+    /// [`Error::IndexConflict`]):
+    ///
+    /// ```no_run
+    /// # async fn demo(db: &cqrs_mongo_persistence::Connection, summaries: cqrs_mongo_persistence::Handlers)
+    /// # -> cqrs_mongo_persistence::Result<()> {
+    /// use cqrs_mongo_persistence::{EventStore, JobQueue, Outbox, ProjectionRunner, SagaRepository};
+    ///
+    /// let (events, outbox, jobs, sagas) = (EventStore::new(db), Outbox::new(db), JobQueue::new(db), SagaRepository::new(db));
+    /// let runner = ProjectionRunner::new(db, &events, summaries);
+    /// // The runner brings its projection's indexes and those of dead_letters.
+    /// let report = db.ensure_indexes_of(&[&events, &outbox, &jobs, &sagas, &runner]).await?;
+    /// let running = runner.spawn();
+    /// # Ok(()) }
+    /// ```
+    pub fn ensure_indexes_of(
+        &self,
+        owners: &[&dyn Indexed],
+    ) -> impl std::future::Future<Output = Result<IndexReport>> + Send + '_ {
+        let mut specs: Vec<IndexSpec> = Vec::new();
+        for spec in owners.iter().flat_map(|owner| owner.indexes()) {
+            if !specs.contains(&spec) {
+                specs.push(spec);
+            }
+        }
+        async move { self.ensure_indexes(&specs).await }
+    }
+
     /// Creates the declared indexes that are missing; idempotent.
     #[instrument(skip_all, fields(count = specs.len()))]
     pub async fn ensure_indexes(&self, specs: &[IndexSpec]) -> Result<IndexReport> {

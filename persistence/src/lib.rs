@@ -4,7 +4,8 @@
 //!
 //! - [`Connection`] (pool, health, transaction detection, server clock), [`Repository`] with
 //!   optimistic concurrency, [`UnitOfWork`] over real multi-document transactions, and
-//!   [`Connection::ensure_indexes`];
+//!   [`Connection::ensure_indexes_of`] (every store and loop is [`Indexed`]: one call ensures
+//!   the indexes of all it names);
 //! - the [`EventStore`] (gap-free global positions, group commit, gap-aware readers next to
 //!   legacy writers, upcasters), the transactional
 //!   [`Outbox`] and its [`OutboxRelay`], the [`ProjectionStore`], [`SnapshotStore`] and
@@ -215,7 +216,7 @@ pub use event_store::{
 };
 pub use events::{Event, EventSet};
 pub use follow::FollowStats;
-pub use indexes::{IndexReport, IndexSpec};
+pub use indexes::{IndexReport, IndexSpec, Indexed};
 pub use jobs::{ClaimedJob, Enqueued, Failed, JobHandler, JobQueue, JobWorker, NewJob, WorkerStats};
 pub use lease::LeaseInfo;
 pub use model::{Aggregate, Mapping};

@@ -101,3 +101,40 @@ async fn legacy_duplicates_make_the_unique_indexes_fail_until_they_are_resolved(
     sagas.delete_one(doc! { "_id": "s4" }).await.unwrap();
     db.ensure_indexes(&SagaRepository::indexes()).await.unwrap();
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn one_call_ensures_the_indexes_of_every_store_and_loop_named_each_once() {
+    use cqrs_mongo_persistence::{
+        DeadLetters, EventStore, Indexed, JobQueue, Outbox, PositionStore, ProjectionRunner, SagaRepository,
+        SnapshotStore,
+    };
+    let db = support::database("ensure_indexes_of").await;
+    let (events, outbox, jobs, sagas) =
+        (EventStore::new(&db), Outbox::new(&db), JobQueue::new(&db), SagaRepository::new(&db));
+    let runner = ProjectionRunner::new(&db, &events, support::runner::Counts::new("indexed", "ix_"));
+    let own = vec![IndexSpec::new("places", doc! { "location": "2dsphere" })];
+    let (snapshots, positions) = (SnapshotStore::new(&db), PositionStore::new(&db));
+    let owners: [&dyn Indexed; 8] = [&events, &outbox, &jobs, &sagas, &runner, &own, &snapshots, &positions];
+
+    // The runner brings the event store's indexes again (named once), its projection's and
+    // those of dead_letters, where it parks events.
+    let expected: Vec<IndexSpec> = [
+        EventStore::indexes(),
+        Outbox::indexes(),
+        JobQueue::indexes(),
+        SagaRepository::indexes(),
+        vec![IndexSpec::new("ix_streams", doc! { "last_version": 1 })],
+        DeadLetters::indexes(),
+        own.clone(),
+    ]
+    .concat();
+    let first = db.ensure_indexes_of(&owners).await.unwrap();
+    let labels: Vec<String> = expected.iter().map(|spec| format!("{}.{}", spec.collection, spec.name)).collect();
+    assert_eq!(first.created, labels);
+    let dead_letters = db.database().collection::<bson::Document>("dead_letters").list_index_names().await.unwrap();
+    assert!(dead_letters.contains(&"subscription_1_status_1_position_1".to_owned()), "{dead_letters:?}");
+
+    let again = db.ensure_indexes_of(&owners).await.unwrap();
+    assert!(again.created.is_empty(), "{again:?}");
+    assert_eq!(again.unchanged, labels);
+}

@@ -158,7 +158,7 @@ async fn a_subscription_a_relay_and_a_worker_run_and_stop_through_their_handles(
     let (db, events) = setup("spawned_loops").await;
     let outbox = Outbox::new(&db);
     let queue = JobQueue::new(&db);
-    db.ensure_indexes(&[Outbox::indexes(), JobQueue::indexes()].concat()).await.unwrap();
+    db.ensure_indexes_of(&[&outbox, &queue]).await.unwrap();
 
     let seen = Arc::new(Mutex::new(Vec::new()));
     let handler = {

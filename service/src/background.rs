@@ -4,10 +4,9 @@
 
 use std::sync::Arc;
 
-use cqrs_mongo_demo::order_summaries;
 use cqrs_mongo_demo::replicas::{self, Stdout};
 use cqrs_mongo_persistence::{
-    Connection, EventStore, Handlers, IndexSpec, Outbox, OutboxRelay, Projection, ProjectionRunner, Result, Running,
+    Connection, EventStore, Handlers, IndexReport, Outbox, OutboxRelay, ProjectionRunner, Result, Running,
 };
 
 /// The running loops.
@@ -16,12 +15,12 @@ pub struct Background {
     relay: Running<OutboxRelay>,
 }
 
-/// Every index the service's stores need.
-pub fn indexes() -> Vec<IndexSpec> {
-    let mut indexes = EventStore::indexes();
-    indexes.extend(Outbox::indexes());
-    indexes.extend(order_summaries().indexes());
-    indexes
+/// Ensures every index the service's stores and loops need: the event store's, the outbox's,
+/// `order_summaries`' and `dead_letters'` (where the runner parks events), in one call.
+pub async fn ensure_indexes(db: &Connection) -> Result<IndexReport> {
+    let events = EventStore::new(db);
+    let runner = replicas::summaries_runner(db, &events, "indexes");
+    db.ensure_indexes_of(&[&events, &Outbox::new(db), &runner]).await
 }
 
 /// Starts the runner and the relay, named after `replica` (e.g. the host name).

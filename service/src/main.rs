@@ -68,7 +68,7 @@ async fn run() -> Result<(), Failure> {
     let pool = PoolOptions::default().with_server_selection_timeout(settings.db_timeout);
     let db =
         Connection::connect(&settings.uri, &settings.database, pool).await?.transaction_deadline(settings.db_timeout);
-    db.ensure_indexes(&background::indexes()).await?;
+    background::ensure_indexes(&db).await?;
     let loops = background::start(&db, &format!("service-{}", std::process::id()));
     let listener = tokio::net::TcpListener::bind(("127.0.0.1", settings.port)).await?;
     println!("listening on http://{}", listener.local_addr()?);

@@ -2,19 +2,28 @@
 
 use std::io::Write;
 
-use cqrs_mongo_persistence::{Connection, EventStore, IndexSpec, JobQueue, Outbox, Projection, SagaRepository};
+use cqrs_mongo_persistence::{
+    Connection, DeadLetters, EventStore, IndexSpec, Indexed, JobQueue, Outbox, PositionStore, Projection,
+    SagaRepository, SnapshotStore,
+};
 
 use crate::error::CliError;
 
-/// Who declares which indexes: the built-in stores, then each registered projection.
-/// (`SnapshotStore` and `PositionStore` declare none: they only look documents up by `_id`.)
-pub(crate) fn declared(projections: &[Box<dyn Projection>]) -> Vec<(String, Vec<IndexSpec>)> {
-    let mut owners = vec![
-        ("event store".to_owned(), EventStore::indexes()),
-        ("outbox".to_owned(), Outbox::indexes()),
-        ("sagas".to_owned(), SagaRepository::indexes()),
-        ("jobs".to_owned(), JobQueue::indexes()),
+/// Who declares which indexes: every built-in store (each says its own, as [`Indexed`];
+/// `SnapshotStore` and `PositionStore` declare none, they only look documents up by `_id`),
+/// then each registered projection.
+pub(crate) fn declared(connection: &Connection, projections: &[Box<dyn Projection>]) -> Vec<(String, Vec<IndexSpec>)> {
+    let stores: [(&str, &dyn Indexed); 7] = [
+        ("event store", &EventStore::new(connection)),
+        ("outbox", &Outbox::new(connection)),
+        ("sagas", &SagaRepository::new(connection)),
+        ("jobs", &JobQueue::new(connection)),
+        ("dead letters", &DeadLetters::new(connection)),
+        ("snapshots", &SnapshotStore::new(connection)),
+        ("positions", &PositionStore::new(connection)),
     ];
+    let mut owners: Vec<(String, Vec<IndexSpec>)> =
+        stores.iter().map(|(owner, store)| ((*owner).to_owned(), store.indexes())).collect();
     for projection in projections {
         owners.push((format!("projection {}", projection.name()), projection.indexes()));
     }
@@ -28,7 +37,7 @@ pub(crate) async fn ensure(
     projections: &[Box<dyn Projection>],
     out: &mut (dyn Write + Send),
 ) -> Result<(), CliError> {
-    let owners = declared(projections);
+    let owners = declared(connection, projections);
     let width = owners.iter().map(|(owner, _)| owner.len()).max().unwrap_or(0);
     let (mut created, mut present) = (0, 0);
     for (owner, specs) in &owners {

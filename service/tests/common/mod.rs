@@ -16,7 +16,7 @@ use tower::ServiceExt;
 
 /// The router on `db` (indexes ensured), without the static page.
 pub async fn service(db: &Connection) -> Router {
-    db.ensure_indexes(&background::indexes()).await.unwrap();
+    background::ensure_indexes(db).await.unwrap();
     router(App::new(db), None)
 }
 
