@@ -45,15 +45,16 @@ cqrs_mongo_persistence::event!(OrderPlaced, "OrderPlaced");
 pub struct OrderPaid {}
 cqrs_mongo_persistence::event!(OrderPaid, "OrderPaid");
 
-/// The order's events.
-#[derive(Debug, Clone, PartialEq)]
-pub enum OrderEvent {
-    /// [`OrderPlaced`].
-    Placed(OrderPlaced),
-    /// [`OrderPaid`].
-    Paid(OrderPaid),
+cqrs_mongo_persistence::event_set! {
+    /// The order's events.
+    #[derive(Debug, Clone, PartialEq)]
+    pub enum OrderEvent {
+        /// [`OrderPlaced`].
+        Placed(OrderPlaced),
+        /// [`OrderPaid`].
+        Paid(OrderPaid),
+    }
 }
-cqrs_mongo_persistence::event_set!(OrderEvent { Placed(OrderPlaced), Paid(OrderPaid) });
 
 /// The order aggregate, event-sourced (streams of type `Order` in `domain_events`).
 #[derive(Debug, Clone, Default, PartialEq, Serialize, Deserialize)]

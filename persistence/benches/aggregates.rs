@@ -32,12 +32,13 @@ struct Audited {
 }
 cqrs_mongo_persistence::event!(Audited, "Audited");
 
-#[derive(Debug, Clone)]
-enum AccountEvent {
-    Deposited(Deposited),
-    Audited(Audited),
+cqrs_mongo_persistence::event_set! {
+    #[derive(Debug, Clone)]
+    enum AccountEvent {
+        Deposited(Deposited),
+        Audited(Audited),
+    }
 }
-cqrs_mongo_persistence::event_set!(AccountEvent { Deposited(Deposited), Audited(Audited) });
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Account {

@@ -13,10 +13,11 @@
 //! struct OrderPaid { amount_cents: i64 }
 //! cqrs_mongo_persistence::event!(OrderPaid, "OrderPaid", version = 2);
 //!
-//! /// An aggregate's events: decoded in one call, dispatching on `event_type`.
-//! #[derive(Debug, PartialEq)]
-//! enum OrderEvent { Placed(OrderPlaced), Paid(OrderPaid) }
-//! cqrs_mongo_persistence::event_set!(OrderEvent { Placed(OrderPlaced), Paid(OrderPaid) });
+//! cqrs_mongo_persistence::event_set! {
+//!     /// An aggregate's events: decoded in one call, dispatching on `event_type`.
+//!     #[derive(Debug, PartialEq)]
+//!     enum OrderEvent { Placed(OrderPlaced), Paid(OrderPaid) }
+//! }
 //!
 //! let new = NewEvent::typed("e-1", &OrderPlaced { total_cents: 250 }).unwrap();
 //! assert_eq!((new.event_type.as_str(), new.schema_version), ("OrderPlaced", 1));
@@ -55,7 +56,7 @@ macro_rules! event {
 }
 
 /// Several event types decoded and encoded as one type: an aggregate's events as an enum with
-/// one variant per event type. Implement it with [`event_set!`](crate::event_set!).
+/// one variant per event type. Define the enum with [`event_set!`](crate::event_set!).
 pub trait EventSet: Sized + Send + Sync + 'static {
     /// The stored event types of the set.
     fn event_types() -> &'static [&'static str];
@@ -65,11 +66,33 @@ pub trait EventSet: Sized + Send + Sync + 'static {
     fn encode(&self) -> Result<(&'static str, i32, Document)>;
 }
 
-/// Implements [`EventSet`] for an enum whose variants each hold one [`Event`] type, and `From`
-/// each event type into the enum: `event_set!(OrderEvent { Placed(OrderPlaced), Paid(OrderPaid) })`.
+/// Defines an aggregate's event enum, one variant per [`Event`] type, with [`EventSet`] and a
+/// `From` of each event type into the enum (attributes, visibility and docs as written):
+///
+/// ```
+/// # #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)] struct OrderPlaced {}
+/// # cqrs_mongo_persistence::event!(OrderPlaced, "OrderPlaced");
+/// # #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)] struct OrderPaid {}
+/// # cqrs_mongo_persistence::event!(OrderPaid, "OrderPaid");
+/// cqrs_mongo_persistence::event_set! {
+///     /// What happens to an order.
+///     #[derive(Debug, Clone)]
+///     pub enum OrderEvent { Placed(OrderPlaced), Paid(OrderPaid) }
+/// }
+/// let paid: OrderEvent = OrderPaid {}.into();
+/// assert!(matches!(paid, OrderEvent::Paid(_)));
+/// ```
 #[macro_export]
 macro_rules! event_set {
-    ($set:ident { $($variant:ident($type:ty)),+ $(,)? }) => {
+    (
+        $(#[$meta:meta])*
+        $vis:vis enum $set:ident { $($(#[$variant_meta:meta])* $variant:ident($type:ty)),+ $(,)? }
+    ) => {
+        $(#[$meta])*
+        $vis enum $set {
+            $($(#[$variant_meta])* $variant($type),)+
+        }
+
         impl $crate::EventSet for $set {
             fn event_types() -> &'static [&'static str] {
                 &[$(<$type as $crate::Event>::EVENT_TYPE),+]

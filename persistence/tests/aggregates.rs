@@ -24,12 +24,13 @@ cqrs_mongo_persistence::event!(Added, "CounterAdded");
 struct Closed {}
 cqrs_mongo_persistence::event!(Closed, "CounterClosed");
 
-#[derive(Debug, Clone, PartialEq)]
-enum CounterEvent {
-    Added(Added),
-    Closed(Closed),
+cqrs_mongo_persistence::event_set! {
+    #[derive(Debug, Clone, PartialEq)]
+    enum CounterEvent {
+        Added(Added),
+        Closed(Closed),
+    }
 }
-cqrs_mongo_persistence::event_set!(CounterEvent { Added(Added), Closed(Closed) });
 
 /// The aggregate: a running total. A total of exactly 13 refuses to serialise (to test that a
 /// snapshot failure never fails a save).

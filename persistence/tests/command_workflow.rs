@@ -19,11 +19,12 @@ struct Deposited {
 }
 cqrs_mongo_persistence::event!(Deposited, "Deposited");
 
-#[derive(Debug, Clone, PartialEq)]
-enum WalletEvent {
-    Deposited(Deposited),
+cqrs_mongo_persistence::event_set! {
+    #[derive(Debug, Clone, PartialEq)]
+    enum WalletEvent {
+        Deposited(Deposited),
+    }
 }
-cqrs_mongo_persistence::event_set!(WalletEvent { Deposited(Deposited) });
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Wallet {

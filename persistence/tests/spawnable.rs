@@ -22,11 +22,12 @@ struct Opened {
 }
 cqrs_mongo_persistence::event!(Opened, "TicketOpened");
 
-#[derive(Debug, Clone)]
-enum TicketEvent {
-    Opened(Opened),
+cqrs_mongo_persistence::event_set! {
+    #[derive(Debug, Clone)]
+    enum TicketEvent {
+        Opened(Opened),
+    }
 }
-cqrs_mongo_persistence::event_set!(TicketEvent { Opened(Opened) });
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Ticket {

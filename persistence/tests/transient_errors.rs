@@ -195,11 +195,12 @@ struct Deposited {
 }
 cqrs_mongo_persistence::event!(Deposited, "Deposited");
 
-#[derive(Debug, Clone, PartialEq)]
-enum LedgerEvent {
-    Deposited(Deposited),
+cqrs_mongo_persistence::event_set! {
+    #[derive(Debug, Clone, PartialEq)]
+    enum LedgerEvent {
+        Deposited(Deposited),
+    }
 }
-cqrs_mongo_persistence::event_set!(LedgerEvent { Deposited(Deposited) });
 
 #[derive(Debug, Default, Serialize, Deserialize)]
 struct Ledger {

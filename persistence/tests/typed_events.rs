@@ -29,12 +29,13 @@ struct OrderPaid {
 }
 cqrs_mongo_persistence::event!(OrderPaid, "OrderPaid", version = 2);
 
-#[derive(Debug, Clone, PartialEq)]
-enum OrderEvent {
-    Placed(OrderPlaced),
-    Paid(OrderPaid),
+cqrs_mongo_persistence::event_set! {
+    #[derive(Debug, Clone, PartialEq)]
+    enum OrderEvent {
+        Placed(OrderPlaced),
+        Paid(OrderPaid),
+    }
 }
-cqrs_mongo_persistence::event_set!(OrderEvent { Placed(OrderPlaced), Paid(OrderPaid) });
 
 fn stream(id: &str) -> EventStream<'_> {
     EventStream { aggregate_id: id, aggregate_type: "Order" }

@@ -16,9 +16,10 @@
 //! #[derive(Debug, Serialize, Deserialize)]
 //! struct Paid {}
 //! cqrs_mongo_persistence::event!(Paid, "OrderPaid");
-//! #[derive(Debug)]
-//! enum OrderEvent { Placed(Placed), Paid(Paid) }
-//! cqrs_mongo_persistence::event_set!(OrderEvent { Placed(Placed), Paid(Paid) });
+//! cqrs_mongo_persistence::event_set! {
+//!     #[derive(Debug)]
+//!     enum OrderEvent { Placed(Placed), Paid(Paid) }
+//! }
 //!
 //! #[derive(Debug, Default, Serialize, Deserialize)]
 //! struct Order { total_cents: i64, paid: bool }
