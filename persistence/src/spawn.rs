@@ -46,7 +46,8 @@ pub(crate) struct Shutdown {
 ///   already).
 /// - Awaiting the handle (it is a [`Future`]; `&mut handle` too, in a `select!`) waits for the
 ///   loop to end without asking it to: a loop only ends on its own with an error (a
-///   misconfiguration, or an item its policy stops on).
+///   misconfiguration, or an item its policy stops on). The outcome is given once: awaiting
+///   the handle (or `stop`) after that gives `Ok(())`.
 /// - **Dropping the handle stops the loop gracefully**, as [`stop`](Self::stop) does, without
 ///   waiting for it: the task finishes its item and releases its lease in the background
 ///   (unless the runtime shuts down first). So a loop never outlives the last handle that can
@@ -61,6 +62,8 @@ pub struct Running<L> {
     requested: Arc<AtomicBool>,
     stop: Option<oneshot::Sender<()>>,
     join: JoinHandle<Result<()>>,
+    /// The outcome was given already (a `JoinHandle` must not be polled again).
+    taken: bool,
 }
 
 impl<L> fmt::Debug for Running<L> {
@@ -87,7 +90,7 @@ impl<L: Send + Sync + 'static> Running<L> {
             let _ = stopped.await;
         });
         let join = tokio::spawn(run(inner.clone(), Shutdown { requested: requested.clone(), signal }));
-        Running { task, inner, requested, stop: Some(stop), join }
+        Running { task, inner, requested, stop: Some(stop), join, taken: false }
     }
 }
 
@@ -141,8 +144,13 @@ impl<L> Future for Running<L> {
     type Output = Result<()>;
 
     fn poll(mut self: Pin<&mut Self>, cx: &mut Context<'_>) -> Poll<Result<()>> {
+        if self.taken {
+            return Poll::Ready(Ok(()));
+        }
         let task = self.task;
-        Pin::new(&mut self.join).poll(cx).map(|joined| match joined {
+        let joined = std::task::ready!(Pin::new(&mut self.join).poll(cx));
+        self.taken = true;
+        Poll::Ready(match joined {
             Ok(outcome) => outcome,
             Err(err) if err.is_panic() => std::panic::resume_unwind(err.into_panic()),
             Err(_) => Err(Error::BackgroundTaskStopped { task }),

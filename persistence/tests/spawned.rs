@@ -122,6 +122,7 @@ async fn abort_kills_a_runner_holding_its_lease_and_a_dropped_handle_stops_it_cl
     }
     assert!(a.is_finished());
     assert_eq!(a.stats().events(), 10, "its stats outlive it");
+    assert!((&mut a).await.is_ok(), "the outcome is given once");
     assert_eq!(probe.leader().await.unwrap().leader.as_deref(), Some("a"), "killed: nothing released");
     drop(a);
 
