@@ -186,11 +186,11 @@ mod lease;
 mod model;
 mod observe;
 mod outbox;
-mod projections;
 mod page;
+mod projections;
 mod query;
-mod repository;
 mod read_model;
+mod repository;
 mod retry;
 mod runner;
 mod sagas;
@@ -221,10 +221,10 @@ pub use jobs::{ClaimedJob, Enqueued, Failed, JobHandler, JobQueue, JobWorker, Ne
 pub use lease::LeaseInfo;
 pub use model::{Aggregate, Mapping};
 pub use outbox::{Backlog, ClaimedMessage, Outbox, OutboxMessage, OutboxRelay, Publisher, RelayReport, RelayStats};
-pub use projections::{Applied, ProjectionStore};
 pub use page::{Page, PageRequest};
-pub use repository::{GetMany, Repository};
+pub use projections::{Applied, ProjectionStore};
 pub use read_model::{ReadModel, Reader};
+pub use repository::{GetMany, Repository};
 pub use retry::{AfterRetries, Backoff, BoxError, RetryPolicy, Unavailable};
 pub use runner::{
     DEFAULT_LEASE, Handlers, Projection, ProjectionRunner, RebuildProgress, RebuildReport, RunnerStats, Write,
