@@ -109,7 +109,7 @@ macro_rules! event_set {
 
             fn encode(&self) -> $crate::Result<(&'static str, i32, $crate::bson::Document)> {
                 match self {
-                    $($set::$variant(event) => $crate::events::encode(event),)+
+                    $($set::$variant(event) => $crate::__encode_event(event),)+
                 }
             }
         }

@@ -176,7 +176,7 @@ mod connection;
 mod dead_letters;
 mod error;
 mod event_store;
-pub mod events;
+mod events;
 mod fields;
 mod follow;
 mod guarded;
@@ -204,7 +204,6 @@ pub mod testing;
 mod uow;
 mod version;
 
-pub use aggregates::{AggregateStore, EventSourced, Root, SnapshotPolicy};
 /// The `bson` crate this crate uses (for the macros).
 pub use bson;
 pub use connection::{Connection, Health, PoolOptions};
@@ -214,6 +213,8 @@ pub use event_store::{
     BURNT_POSITIONS, DEFAULT_GAP_GRACE, EventStore, ExpectedVersion, GapStats, NewEvent, PositionAllocation,
     StoredEvent, Stream as EventStream, Upcast, Upcasters,
 };
+#[doc(hidden)]
+pub use events::encode as __encode_event;
 pub use events::{Event, EventSet};
 pub use follow::FollowStats;
 pub use indexes::{IndexReport, IndexSpec, Indexed};
@@ -233,7 +234,6 @@ pub use sagas::{IfStarted, Saga, SagaRepository, SagaStatus};
 pub use snapshots::{PositionStore, Snapshot, SnapshotStore};
 pub use spawn::Running;
 pub use subscription::{EventHandler, Subscription, SubscriptionStats};
-pub use telemetry::{TraceContext, with_trace};
 pub use tenancy::{TENANT_FIELD, Tenant};
 pub use uow::{AfterCommit, Alone, On, SessionGuard, UnitOfWork};
 pub use version::Version;

@@ -9,10 +9,10 @@ use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bson::{Document, doc};
+use cqrs_mongo_persistence::telemetry::{TraceContext, with_trace};
 use cqrs_mongo_persistence::{
     Alone, ClaimedJob, ClaimedMessage, EventStream, ExpectedVersion, JobQueue, JobWorker, NewEvent, NewJob, Outbox,
-    OutboxMessage, OutboxRelay, Projection, ProjectionRunner, Result, RetryPolicy, StoredEvent, Subscription,
-    TraceContext, Write, with_trace,
+    OutboxMessage, OutboxRelay, Projection, ProjectionRunner, Result, RetryPolicy, StoredEvent, Subscription, Write,
 };
 use support::metrics::{metric, snapshotter};
 use support::runner::wait_until;

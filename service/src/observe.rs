@@ -19,7 +19,7 @@ use axum::extract::Request;
 use axum::http::{Method, StatusCode};
 use axum::middleware::{Next, from_fn};
 use axum::response::Response;
-use cqrs_mongo_persistence::{TraceContext, with_trace};
+use cqrs_mongo_persistence::telemetry::{TraceContext, with_trace};
 use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
 

@@ -224,25 +224,23 @@ impl<A: EventSourced> AggregateStore<A> {
         Ok(self.load(id, on).await?.unwrap_or_else(|| Root::new(id)))
     }
 
-    /// # cqrs_mongo_persistence::event_set! {
-    /// #     /// The command workflow: loads aggregate `id` (a new one when it has no events), lets
-    /// #     /// `decide` record events on it or refuse with your error, and saves what it recorded, in
-    /// #     /// one transaction. Returns the saved aggregate.
-    /// #     ///
-    /// #     /// `decide` is synchronous: it holds the decision, not IO, so the whole call is `Send`
-    /// #     /// (usable in `tokio::spawn` and web handlers as it is). Transient errors run the workflow
-    /// #     /// again under the driver's rules ([`Connection::transaction`](crate::Connection::transaction)),
-    /// #     /// and so does a concurrent save of the same aggregate (the transaction conflicts): the
-    /// #     /// aggregate is loaded again and `decide` runs again on the fresh state. An error of yours
-    /// #     /// (`E: From<Error>`, a store error converts into it) aborts and comes back as it is.
-    /// #     ///
-    /// #     /// ```no_run
-    /// #     use cqrs_mongo_persistence::aggregates::{AggregateStore, EventSourced};
-    /// #     use cqrs_mongo_persistence::Error;
-    /// #     #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)] struct OrderPaid {}
-    /// #     cqrs_mongo_persistence::event!(OrderPaid, "OrderPaid", version = 1);
-    /// #     #[derive(Debug, Clone)] enum OrderEvent { Paid(OrderPaid) }
-    /// # }
+    /// The command workflow: loads aggregate `id` (a new one when it has no events), lets
+    /// `decide` record events on it or refuse with your error, and saves what it recorded, in
+    /// one transaction. Returns the saved aggregate.
+    ///
+    /// `decide` is synchronous: it holds the decision, not IO, so the whole call is `Send`
+    /// (usable in `tokio::spawn` and web handlers as it is). Transient errors run the workflow
+    /// again under the driver's rules ([`Connection::transaction`](crate::Connection::transaction)),
+    /// and so does a concurrent save of the same aggregate (the transaction conflicts): the
+    /// aggregate is loaded again and `decide` runs again on the fresh state. An error of yours
+    /// (`E: From<Error>`, a store error converts into it) aborts and comes back as it is.
+    ///
+    /// ```no_run
+    /// # use cqrs_mongo_persistence::aggregates::{AggregateStore, EventSourced};
+    /// # use cqrs_mongo_persistence::Error;
+    /// # #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)] struct OrderPaid {}
+    /// # cqrs_mongo_persistence::event!(OrderPaid, "OrderPaid", version = 1);
+    /// # cqrs_mongo_persistence::event_set! { #[derive(Debug, Clone)] enum OrderEvent { Paid(OrderPaid) } }
     /// # #[derive(Debug, Default, Clone, serde::Serialize, serde::Deserialize)] struct Order { status: String }
     /// # impl EventSourced for Order {
     /// #     type Event = OrderEvent;

@@ -80,7 +80,7 @@ impl Connection {
     /// and a boxed future. Use it where the future must be `Send` (`tokio::spawn`, web
     /// handlers) and an async closure capturing references hits rust-lang/rust#96865
     /// ("implementation of `Send` is not general enough"). For the command workflow on an
-    /// event-sourced aggregate, [`AggregateStore::update`](crate::AggregateStore::update) needs
+    /// event-sourced aggregate, [`AggregateStore::update`](crate::aggregates::AggregateStore::update) needs
     /// neither.
     ///
     /// ```no_run
