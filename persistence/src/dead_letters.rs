@@ -12,12 +12,12 @@ use bson::{DateTime, Document, doc};
 use futures::TryStreamExt;
 use mongodb::{ClientSession, Collection};
 
-use crate::connection::Connection;
 use crate::error::Result;
 use crate::event_store::StoredEvent;
-use crate::fields::int;
-use crate::indexes::IndexSpec;
-use crate::page::PageRequest;
+use crate::store::connection::Connection;
+use crate::store::fields::int;
+use crate::store::indexes::IndexSpec;
+use crate::store::page::PageRequest;
 
 /// The dead-letter collection.
 pub const DEAD_LETTERS: &str = "dead_letters";

@@ -172,68 +172,51 @@
 #![forbid(unsafe_code)]
 
 pub mod aggregates;
-mod connection;
 mod dead_letters;
 mod error;
 mod event_store;
-mod events;
-mod fields;
-mod follow;
-mod guarded;
-mod indexes;
 mod jobs;
-mod lease;
-mod model;
-mod observe;
 mod outbox;
-mod page;
 mod projections;
-mod query;
-mod read_model;
 mod repository;
-mod retry;
-mod runner;
+mod runtime;
 mod sagas;
 mod snapshots;
-mod spawn;
-mod subscription;
+mod store;
 pub mod telemetry;
-mod tenancy;
 #[cfg(feature = "testing")]
 pub mod testing;
-mod uow;
-mod version;
 
 /// The `bson` crate this crate uses (for the macros).
 pub use bson;
-pub use connection::{Connection, Health, PoolOptions};
 pub use dead_letters::{DEAD_LETTERS, DeadLetter, DeadLetterStatus, DeadLetters};
 pub use error::{Error, EventIdProblem, Result};
+#[doc(hidden)]
+pub use event_store::typed::encode as __encode_event;
+pub use event_store::typed::{Event, EventSet};
 pub use event_store::{
     BURNT_POSITIONS, DEFAULT_GAP_GRACE, EventStore, ExpectedVersion, GapStats, NewEvent, PositionAllocation,
     StoredEvent, Stream as EventStream, Upcast, Upcasters,
 };
-#[doc(hidden)]
-pub use events::encode as __encode_event;
-pub use events::{Event, EventSet};
-pub use follow::FollowStats;
-pub use indexes::{IndexReport, IndexSpec, Indexed};
 pub use jobs::{ClaimedJob, Enqueued, Failed, JobHandler, JobQueue, JobWorker, NewJob, WorkerStats};
-pub use lease::LeaseInfo;
-pub use model::{Aggregate, Mapping};
 pub use outbox::{Backlog, ClaimedMessage, Outbox, OutboxMessage, OutboxRelay, Publisher, RelayReport, RelayStats};
-pub use page::{Page, PageRequest};
-pub use projections::{Applied, ProjectionStore};
-pub use read_model::{ReadModel, Reader};
-pub use repository::{GetMany, Repository};
-pub use retry::{AfterRetries, Backoff, BoxError, RetryPolicy, Unavailable};
-pub use runner::{
+pub use projections::read_model::{ReadModel, Reader};
+pub use projections::runner::{
     DEFAULT_LEASE, Handlers, Projection, ProjectionRunner, RebuildProgress, RebuildReport, RunnerStats, Write,
 };
+pub use projections::store::{Applied, ProjectionStore};
+pub use repository::model::{Aggregate, Mapping};
+pub use repository::{GetMany, Repository};
+pub use runtime::follow::FollowStats;
+pub use runtime::lease::LeaseInfo;
+pub use runtime::retry::{AfterRetries, Backoff, BoxError, RetryPolicy, Unavailable};
+pub use runtime::spawn::Running;
+pub use runtime::subscription::{EventHandler, Subscription, SubscriptionStats};
 pub use sagas::{IfStarted, Saga, SagaRepository, SagaStatus};
 pub use snapshots::{PositionStore, Snapshot, SnapshotStore};
-pub use spawn::Running;
-pub use subscription::{EventHandler, Subscription, SubscriptionStats};
-pub use tenancy::{TENANT_FIELD, Tenant};
-pub use uow::{AfterCommit, Alone, On, SessionGuard, UnitOfWork};
-pub use version::Version;
+pub use store::connection::{Connection, Health, PoolOptions};
+pub use store::indexes::{IndexReport, IndexSpec, Indexed};
+pub use store::page::{Page, PageRequest};
+pub use store::tenancy::{TENANT_FIELD, Tenant};
+pub use store::uow::{AfterCommit, Alone, On, SessionGuard, UnitOfWork};
+pub use store::version::Version;

@@ -12,15 +12,15 @@ use bson::{Bson, DateTime, Document, doc};
 use futures::TryStreamExt;
 use mongodb::Collection;
 
-use crate::connection::Connection;
 use crate::error::{Error, Result, is_duplicate_key};
-use crate::indexes::IndexSpec;
-use crate::observe::traced;
-use crate::page::PageRequest;
-use crate::query::collect_in_session;
-use crate::tenancy::{self, TENANT_FIELD, Tenant};
-use crate::uow::{Alone, On, with_session};
-use crate::version::Version;
+use crate::store::connection::Connection;
+use crate::store::indexes::IndexSpec;
+use crate::store::page::PageRequest;
+use crate::store::query::collect_in_session;
+use crate::store::tenancy::{self, TENANT_FIELD, Tenant};
+use crate::store::uow::{Alone, On, with_session};
+use crate::store::version::Version;
+use crate::telemetry::spans::traced;
 
 /// The legacy collection.
 pub const SAGAS: &str = "sagas";
@@ -449,7 +449,7 @@ fn from_document(mut document: Document) -> Result<Saga> {
             problem: format!("unknown status {status:?}"),
         });
     };
-    let version = crate::fields::int(document.remove("version").as_ref());
+    let version = crate::store::fields::int(document.remove("version").as_ref());
     let date = |value: Option<Bson>| match value {
         Some(Bson::DateTime(at)) => Some(at),
         _ => None,

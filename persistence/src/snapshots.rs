@@ -8,13 +8,13 @@
 use bson::{Bson, DateTime, Document, doc};
 use mongodb::Collection;
 
-use crate::connection::Connection;
 use crate::error::{Error, Result};
-use crate::fields::int;
-use crate::guarded::upsert_if;
-use crate::observe::traced;
-use crate::tenancy::{self, Tenant};
-use crate::uow::{On, with_session};
+use crate::store::connection::Connection;
+use crate::store::fields::int;
+use crate::store::guarded::upsert_if;
+use crate::store::tenancy::{self, Tenant};
+use crate::store::uow::{On, with_session};
+use crate::telemetry::spans::traced;
 
 const SNAPSHOTS: &str = "snapshots";
 pub(crate) const CHECKPOINTS: &str = "projection_checkpoints";

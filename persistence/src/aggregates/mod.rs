@@ -49,8 +49,8 @@ pub use store::{AggregateStats, AggregateStore, Saved, SnapshotPolicy};
 use serde::Serialize;
 use serde::de::DeserializeOwned;
 
-use crate::events::EventSet;
-use crate::version::Version;
+use crate::event_store::typed::EventSet;
+use crate::store::version::Version;
 
 /// State built by folding events: `apply` must only change the state (no IO, no failure), so
 /// replaying the same events always gives the same state.

@@ -10,14 +10,14 @@ use bson::Document;
 use futures::{FutureExt, TryStreamExt};
 
 use super::{EventSourced, Root};
-use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::event_store::group_commit::Messages;
+use crate::event_store::typed::EventSet;
 use crate::event_store::{EVENTS, EventStore, ExpectedVersion, NewEvent, Stream};
-use crate::events::EventSet;
 use crate::outbox::{Outbox, OutboxMessage};
 use crate::snapshots::SnapshotStore;
-use crate::uow::{Alone, On, UnitOfWork};
+use crate::store::connection::Connection;
+use crate::store::uow::{Alone, On, UnitOfWork};
 
 /// When a save also stores a snapshot of the state.
 pub struct SnapshotPolicy<A> {

@@ -165,7 +165,7 @@ pub enum Error {
     /// A handler failed on an item and the loop's [`RetryPolicy`](crate::RetryPolicy) stops
     /// (or a retry of a parked item failed again): a projection's `project` or its writes, a
     /// subscription's handler, a publisher, a job's handler.
-    #[error("{consumer}: failed on {item}: {}", crate::retry::chain(&**source))]
+    #[error("{consumer}: failed on {item}: {}", crate::runtime::retry::chain(&**source))]
     Handler {
         /// The projection, subscription, relay worker or job queue.
         consumer: String,
@@ -308,7 +308,7 @@ impl Error {
         match self {
             Error::Unavailable(_) | Error::TransactionTimedOut { .. } | Error::ReservationExpired { .. } => true,
             Error::WriteConflict(_) => false,
-            Error::Handler { source, .. } => crate::retry::is_unavailable(&**source),
+            Error::Handler { source, .. } => crate::runtime::retry::is_unavailable(&**source),
             other => other.is_transient(),
         }
     }
@@ -348,7 +348,7 @@ impl Error {
     }
 
     /// [`Error::Handler`]: `consumer` failed on `item` with `source`.
-    pub(crate) fn handler(consumer: &str, item: &str, source: impl Into<crate::retry::BoxError>) -> Self {
+    pub(crate) fn handler(consumer: &str, item: &str, source: impl Into<crate::runtime::retry::BoxError>) -> Self {
         Error::Handler {
             consumer: consumer.to_owned(),
             item: item.to_owned(),
@@ -370,7 +370,7 @@ impl Error {
 impl From<mongodb::error::Error> for Error {
     /// Classifies a driver error once: by code and label, into the variants above.
     fn from(err: mongodb::error::Error) -> Self {
-        crate::uow::note_driver_error(&err);
+        crate::store::uow::note_driver_error(&err);
         match classify::class_of(&err) {
             Class::WriteConflict => Error::WriteConflict(err),
             Class::DuplicateKey => Error::DuplicateKey(err),

@@ -8,8 +8,8 @@ use mongodb::options::{FindOneAndUpdateOptions, ReturnDocument};
 
 use super::{EVENTS, EventStore, ExpectedVersion, NewEvent, Stream};
 use crate::error::{Error, EventIdProblem, Result, is_duplicate_key};
-use crate::fields::int;
-use crate::uow::UnitOfWork;
+use crate::store::fields::int;
+use crate::store::uow::UnitOfWork;
 
 const COUNTER_ID: &str = "domain_events_position";
 
@@ -94,7 +94,7 @@ impl EventStore {
             .iter()
             .enumerate()
             .map(|(i, event)| {
-                let tenant = self.tenant.as_ref().map(crate::tenancy::Tenant::id);
+                let tenant = self.tenant.as_ref().map(crate::store::tenancy::Tenant::id);
                 event.to_document(stream, tenant, current + 1 + i as i64, first + i as i64, now)
             })
             .collect();
@@ -118,7 +118,9 @@ impl EventStore {
     async fn find(&self, filter: Document, uow: &UnitOfWork) -> Result<Vec<Document>> {
         let find = self.events.find(filter);
         Ok(match uow.session().await.get() {
-            Some(session) => crate::query::collect_in_session(find.session(&mut *session).await?, session).await?,
+            Some(session) => {
+                crate::store::query::collect_in_session(find.session(&mut *session).await?, session).await?
+            }
             None => find.await?.try_collect().await?,
         })
     }
@@ -150,7 +152,7 @@ impl EventStore {
             return Ok(self.take_positions(count, session).await?);
         }
         let last = self.take_positions(count, None).await?;
-        uow.reserved(crate::uow::Reservation {
+        uow.reserved(crate::store::uow::Reservation {
             burnt: self.burnt.clone(),
             first: last - count + 1,
             last,

@@ -30,9 +30,9 @@ use tokio::sync::oneshot;
 
 use super::{EventStore, ExpectedVersion, NewEvent, Stream};
 use crate::error::{Error, Result};
-use crate::fields::int;
-use crate::tenancy::{TENANT_FIELD, Tenant};
-use crate::uow::UnitOfWork;
+use crate::store::fields::int;
+use crate::store::tenancy::{TENANT_FIELD, Tenant};
+use crate::store::uow::UnitOfWork;
 
 /// How many scheduler turns the committer waits at most for the writers it just answered.
 const LINGER_TURNS: usize = 64;

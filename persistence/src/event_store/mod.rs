@@ -6,6 +6,7 @@ mod append;
 mod gaps;
 pub(crate) mod group_commit;
 mod read;
+pub(crate) mod typed;
 mod types;
 
 use std::sync::Arc;
@@ -16,13 +17,13 @@ use mongodb::Collection;
 pub use gaps::{DEFAULT_GAP_GRACE, GapStats};
 pub use types::{ExpectedVersion, NewEvent, StoredEvent, Stream, Upcast, Upcasters};
 
-use crate::connection::Connection;
 use crate::error::{Error, Result};
-use crate::fields::{int, take_document, take_optional_text, take_text};
-use crate::indexes::IndexSpec;
-use crate::observe::traced;
-use crate::tenancy::Tenant;
-use crate::uow::On;
+use crate::store::connection::Connection;
+use crate::store::fields::{int, take_document, take_optional_text, take_text};
+use crate::store::indexes::IndexSpec;
+use crate::store::tenancy::Tenant;
+use crate::store::uow::On;
+use crate::telemetry::spans::traced;
 
 /// The legacy collection names.
 pub const EVENTS: &str = "domain_events";
@@ -202,7 +203,7 @@ impl EventStore {
 
     /// `filter` within the tenant scope.
     fn scoped(&self, filter: Document) -> Document {
-        crate::tenancy::scoped(self.tenant.as_ref(), filter)
+        crate::store::tenancy::scoped(self.tenant.as_ref(), filter)
     }
 
     /// In a tenant scope, the cross-tenant error when stored `document` (an event of the
@@ -335,6 +336,6 @@ fn stored_event(mut document: Document) -> StoredEvent {
         occurred_at: document.get_datetime("occurred_at").copied().unwrap_or(DateTime::from_millis(0)),
         correlation_id: take_optional_text(&mut document, "correlation_id"),
         causation_id: take_optional_text(&mut document, "causation_id"),
-        tenant_id: take_optional_text(&mut document, crate::tenancy::TENANT_FIELD),
+        tenant_id: take_optional_text(&mut document, crate::store::tenancy::TENANT_FIELD),
     }
 }

@@ -17,9 +17,9 @@ use futures::{StreamExt, TryStreamExt};
 use super::gaps::Verdict;
 use super::{EventStore, StoredEvent};
 use crate::error::{Error, Result};
-use crate::fields::int;
-use crate::query::collect_in_session;
-use crate::uow::{On, with_session};
+use crate::store::fields::int;
+use crate::store::query::collect_in_session;
+use crate::store::uow::{On, with_session};
 
 /// Positions scanned per query when looking for the first gap (`read_by_types`).
 const SCAN: i64 = 10_000;
@@ -342,6 +342,6 @@ impl EventStore {
             return Ok(value);
         }
         let last = self.events.find_one(doc! {}).sort(doc! { "position": -1 }).await?;
-        Ok(last.map(|d| crate::fields::int(d.get("position"))).unwrap_or(0))
+        Ok(last.map(|d| crate::store::fields::int(d.get("position"))).unwrap_or(0))
     }
 }

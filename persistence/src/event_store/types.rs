@@ -153,7 +153,7 @@ impl NewEvent {
             document.insert("causation_id", id.as_str());
         }
         if let Some(tenant) = tenant {
-            document.insert(crate::tenancy::TENANT_FIELD, tenant);
+            document.insert(crate::store::tenancy::TENANT_FIELD, tenant);
         }
         document
     }

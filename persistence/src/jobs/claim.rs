@@ -9,8 +9,8 @@ use mongodb::options::ReturnDocument;
 
 use super::{ClaimedJob, JOBS, JobQueue, after, claim_order, dispenser};
 use crate::error::Result;
-use crate::fields::{int, take_document, take_optional_text, take_text};
-use crate::observe::traced;
+use crate::store::fields::{int, take_document, take_optional_text, take_text};
+use crate::telemetry::spans::traced;
 
 impl JobQueue {
     /// Claims the best eligible (pending and due) job of `queues` for `worker`, leased for

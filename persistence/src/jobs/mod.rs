@@ -41,16 +41,16 @@ use bson::{DateTime, Document, doc};
 use futures::TryStreamExt;
 use mongodb::Collection;
 
-use crate::connection::Connection;
 use crate::error::{Error, Result, is_duplicate_key};
-use crate::fields::int;
-use crate::indexes::IndexSpec;
-use crate::observe::traced;
-use crate::page::PageRequest;
-use crate::query::collect_in_session;
-use crate::retry::{Backoff, RetryPolicy};
-use crate::tenancy::{self, TENANT_FIELD, Tenant};
-use crate::uow::{On, with_session};
+use crate::runtime::retry::{Backoff, RetryPolicy};
+use crate::store::connection::Connection;
+use crate::store::fields::int;
+use crate::store::indexes::IndexSpec;
+use crate::store::page::PageRequest;
+use crate::store::query::collect_in_session;
+use crate::store::tenancy::{self, TENANT_FIELD, Tenant};
+use crate::store::uow::{On, with_session};
+use crate::telemetry::spans::traced;
 
 /// The legacy collection.
 pub const JOBS: &str = "background_jobs";

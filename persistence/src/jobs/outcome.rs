@@ -7,8 +7,8 @@ use bson::{Document, doc};
 
 use super::{ClaimedJob, Failed, JOBS, JobQueue, after, stored_int};
 use crate::error::{Error, Result};
-use crate::observe::traced;
-use crate::retry::AfterRetries;
+use crate::runtime::retry::AfterRetries;
+use crate::telemetry::spans::traced;
 
 impl JobQueue {
     /// Extends the holder's lease to `lease` from now.

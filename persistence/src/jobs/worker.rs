@@ -28,8 +28,10 @@ use tokio::task::JoinSet;
 
 use super::{ClaimedJob, Failed, JobQueue};
 use crate::error::{Error, Result};
-use crate::retry::{AfterRetries, Backoff, BoxError, Streak, chain, is_unavailable, log_stop, unavailable_backoff};
-use crate::spawn::Running;
+use crate::runtime::retry::{
+    AfterRetries, Backoff, BoxError, Streak, chain, is_unavailable, log_stop, unavailable_backoff,
+};
+use crate::runtime::spawn::Running;
 
 /// What a worker runs for the jobs of one queue. Closures `Fn(ClaimedJob) -> impl
 /// Future<Output = Result<(), E>>` are handlers.
@@ -86,7 +88,7 @@ fn lock(shared: &SharedState) -> std::sync::MutexGuard<'_, Shared> {
 /// The jobs a worker's tasks hold, by id.
 type InFlight = Arc<std::sync::Mutex<BTreeMap<String, ClaimedJob>>>;
 
-crate::spawn::stats! {
+crate::runtime::spawn::stats! {
     /// Counters of a worker, read through methods ([`JobWorker::stats`], also through its
     /// [`Running`] handle): `worker.stats().completed()`.
     pub struct WorkerStats {

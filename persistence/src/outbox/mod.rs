@@ -16,14 +16,14 @@ use bson::{Bson, DateTime, Document, doc};
 use futures::TryStreamExt;
 use mongodb::Collection;
 
-use crate::connection::Connection;
 use crate::error::Result;
 use crate::error::is_duplicate_key;
-use crate::fields::int;
-use crate::indexes::IndexSpec;
-use crate::observe::traced;
-use crate::tenancy::{self, TENANT_FIELD, Tenant};
-use crate::uow::{On, with_session};
+use crate::store::connection::Connection;
+use crate::store::fields::int;
+use crate::store::indexes::IndexSpec;
+use crate::store::tenancy::{self, TENANT_FIELD, Tenant};
+use crate::store::uow::{On, with_session};
+use crate::telemetry::spans::traced;
 
 const OUTBOX: &str = "outbox_messages";
 

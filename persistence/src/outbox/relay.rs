@@ -10,8 +10,8 @@ use futures::TryStreamExt;
 
 use super::{Outbox, Publisher, publish_order};
 use crate::error::{Error, Result};
-use crate::fields::{int, take_document, take_optional_text, take_text};
-use crate::retry::{AfterRetries, Backoff, BoxError, RetryPolicy, is_unavailable};
+use crate::runtime::retry::{AfterRetries, Backoff, BoxError, RetryPolicy, is_unavailable};
+use crate::store::fields::{int, take_document, take_optional_text, take_text};
 
 /// A claimed message handed to the publish function.
 #[derive(Debug, Clone, PartialEq)]
@@ -292,7 +292,7 @@ impl OutboxRelay {
                 }
                 Err(error) => error,
             };
-            let text = crate::retry::chain(error.as_ref());
+            let text = crate::runtime::retry::chain(error.as_ref());
             match self.failed(id, token, message.retry_count, text, server_clock()).await? {
                 Finish::Stop => {
                     round.report.retried += 1;
@@ -301,7 +301,7 @@ impl OutboxRelay {
                 finish => {
                     if matches!(finish, Finish::Dead) {
                         tracing::warn!(worker = %self.worker, message_id = %message.message_id,
-                            attempts = message.retry_count.saturating_add(1), error = %crate::retry::chain(error.as_ref()), "message parked as dead");
+                            attempts = message.retry_count.saturating_add(1), error = %crate::runtime::retry::chain(error.as_ref()), "message parked as dead");
                     }
                     round.report.count(finish);
                 }
@@ -451,7 +451,7 @@ fn claimed_message(mut d: Document) -> ClaimedMessage {
         correlation_id: take_optional_text(&mut d, "correlation_id"),
         causation_id: take_optional_text(&mut d, "causation_id"),
         aggregate_id: take_optional_text(&mut d, "aggregate_id"),
-        tenant_id: take_optional_text(&mut d, crate::tenancy::TENANT_FIELD),
+        tenant_id: take_optional_text(&mut d, crate::store::tenancy::TENANT_FIELD),
         error: take_optional_text(&mut d, "error"),
     }
 }

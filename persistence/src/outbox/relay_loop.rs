@@ -11,9 +11,9 @@ use futures::FutureExt;
 
 use super::relay::{ClaimedMessage, OutboxRelay, RelayReport};
 use crate::error::{Error, Result};
-use crate::follow::{Changes, next_change};
-use crate::retry::{BoxError, Streak, log_stop};
-use crate::spawn::Running;
+use crate::runtime::follow::{Changes, next_change};
+use crate::runtime::retry::{BoxError, Streak, log_stop};
+use crate::runtime::spawn::Running;
 
 /// Where the relay publishes: a broker, a queue, an HTTP endpoint. `publish_batch` (by default
 /// `publish` one message after another) lets a publisher send a whole round at once and wait
@@ -62,7 +62,7 @@ impl<P: Publisher> Publisher for Arc<P> {
     }
 }
 
-crate::spawn::stats! {
+crate::runtime::spawn::stats! {
     /// Counters of a relay's loop (shared by the relay's clones), read through methods
     /// ([`OutboxRelay::stats`], also through its [`Running`] handle):
     /// `relay.stats().published()`.

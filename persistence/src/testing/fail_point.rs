@@ -5,7 +5,7 @@
 
 use bson::{Bson, Document, doc};
 
-use crate::connection::Connection;
+use crate::store::connection::Connection;
 
 /// An armed `failCommand` fail point; dropping it disarms it (or call
 /// [`disarm`](FailPoint::disarm)).

@@ -26,7 +26,7 @@ use std::process::{Command, Stdio};
 use std::sync::OnceLock;
 use std::time::{Duration, Instant};
 
-use crate::connection::{Connection, PoolOptions};
+use crate::store::connection::{Connection, PoolOptions};
 
 mod fail_point;
 

@@ -6,7 +6,7 @@
 //! replica that does not hold the lease neither reads nor watches: it checks the lease every
 //! poll interval. The leader renews its lease between batches and while it waits.
 //!
-//! Failures follow the crate's one rule ([`retry`](crate::retry)): an unavailable database
+//! Failures follow the crate's one rule ([`retry`](crate::runtime::retry)): an unavailable database
 //! (checking the lease or catching up) makes the loop back off, longer while it lasts, without
 //! counting anything against an event; an event the target keeps failing on is its policy's
 //! (the catch-up says when to try it again); any other error ends the run, logged.
@@ -22,11 +22,11 @@ use futures::future::BoxFuture;
 use mongodb::change_stream::ChangeStream;
 use mongodb::change_stream::event::ChangeStreamEvent;
 
-use crate::connection::Connection;
 use crate::error::{Error, Result};
 use crate::event_store::{BURNT_POSITIONS, EVENTS, EventStore};
-use crate::lease::Leader;
-use crate::retry::{Backoff, Streak, log_stop};
+use crate::runtime::lease::Leader;
+use crate::runtime::retry::{Backoff, Streak, log_stop};
+use crate::store::connection::Connection;
 
 /// A change stream of one collection.
 pub(crate) type Changes = ChangeStream<ChangeStreamEvent<Document>>;
@@ -44,7 +44,7 @@ pub(crate) trait CatchUp: Send + Sync {
     fn catch_up<'a>(&'a self, leader: &'a mut Leader, token: i64) -> BoxFuture<'a, Result<Option<Duration>>>;
 }
 
-crate::spawn::stats! {
+crate::runtime::spawn::stats! {
     /// What the live loop of a runner or subscription did: its waits, wake-ups, leadership and
     /// backoffs ([`RunnerStats::follow`](crate::RunnerStats::follow),
     /// [`SubscriptionStats::follow`](crate::SubscriptionStats::follow)).

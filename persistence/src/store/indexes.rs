@@ -13,18 +13,18 @@ use bson::{Bson, Document, doc};
 use futures::TryStreamExt;
 use tracing::instrument;
 
-use crate::connection::Connection;
 use crate::dead_letters::DeadLetters;
 use crate::error::{Error, Result};
 use crate::event_store::EventStore;
 use crate::jobs::{JobQueue, JobWorker};
-use crate::model::Aggregate;
 use crate::outbox::{Outbox, OutboxRelay};
+use crate::projections::runner::{Projection, ProjectionRunner};
 use crate::repository::Repository;
-use crate::runner::{Projection, ProjectionRunner};
+use crate::repository::model::Aggregate;
+use crate::runtime::subscription::Subscription;
 use crate::sagas::SagaRepository;
 use crate::snapshots::{PositionStore, SnapshotStore};
-use crate::subscription::Subscription;
+use crate::store::connection::Connection;
 
 /// One index a component (or the application) needs.
 #[derive(Debug, Clone, PartialEq)]

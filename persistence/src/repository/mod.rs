@@ -1,6 +1,8 @@
 //! `Repository<T>`: aggregates with optimistic concurrency; every filter built from a
 //! specification goes through `cqrs-mongo-spec`.
 
+pub(crate) mod model;
+
 use std::marker::PhantomData;
 
 use bson::{Bson, Document, doc};
@@ -13,14 +15,14 @@ use mongodb::action::Action;
 use mongodb::options::FindOptions;
 use serde_json::Value;
 
-use crate::connection::Connection;
 use crate::error::{Error, Result, is_duplicate_key};
-use crate::indexes::IndexSpec;
-use crate::model::{Aggregate, Mapping, id_to_bson};
-use crate::observe::traced;
-use crate::query::{self, collect_in_session};
-use crate::tenancy::{self, Tenant};
-use crate::uow::{On, UnitOfWork, with_session};
+use crate::repository::model::{Aggregate, Mapping, id_to_bson};
+use crate::store::connection::Connection;
+use crate::store::indexes::IndexSpec;
+use crate::store::query::{self, collect_in_session};
+use crate::store::tenancy::{self, Tenant};
+use crate::store::uow::{On, UnitOfWork, with_session};
+use crate::telemetry::spans::traced;
 
 /// Stores aggregates of type `T` in `T::COLLECTION`.
 #[derive(Debug, Clone)]

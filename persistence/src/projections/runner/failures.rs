@@ -20,7 +20,7 @@ impl<P: Projection> ProjectionRunner<P> {
         if parked.is_none_or(|letter| letter.status != DeadLetterStatus::Parked) {
             return Ok(false);
         }
-        let Some(event) = self.events.event(event_id, crate::uow::Alone).await? else {
+        let Some(event) = self.events.event(event_id, crate::store::uow::Alone).await? else {
             return Err(Error::NotFound { what: format!("event {event_id} (parked by {name})") });
         };
         let writes = match self.projection.project(&event) {

@@ -27,6 +27,8 @@
 //! (A publisher's own `publish_batch` sends many messages at once: it gets each message's
 //! `traceparent` in its metadata to forward, as the JetStream publisher does in a header.)
 
+pub(crate) mod spans;
+
 use std::future::Future;
 
 use bson::Document;

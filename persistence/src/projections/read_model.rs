@@ -33,10 +33,10 @@ use serde::de::DeserializeOwned;
 use serde_json::Value;
 
 use crate::error::{Error, Result};
-use crate::page::Page;
-use crate::projections::ProjectionStore;
-use crate::runner::Write;
-use crate::uow::On;
+use crate::projections::runner::Write;
+use crate::projections::store::ProjectionStore;
+use crate::store::page::Page;
+use crate::store::uow::On;
 
 /// A read model: the collection its documents live in, and their type.
 pub struct ReadModel<T> {

@@ -29,9 +29,9 @@ use bson::{DateTime, Document, doc};
 use mongodb::Collection;
 use mongodb::options::ReturnDocument;
 
-use crate::connection::Connection;
 use crate::error::{Result, is_duplicate_key};
-use crate::fields::int;
+use crate::store::connection::Connection;
+use crate::store::fields::int;
 
 /// The collection of leases.
 pub const LEASES: &str = "leases";

@@ -13,12 +13,12 @@
 use bson::{Bson, DateTime, Document, doc};
 use mongodb::{ClientSession, Collection};
 
-use crate::connection::Connection;
 use crate::error::{Error, Result};
-use crate::fields::int;
-use crate::guarded::upsert_if;
 use crate::snapshots::{CHECKPOINTS, checkpoint_key};
-use crate::tenancy::{self, Tenant};
+use crate::store::connection::Connection;
+use crate::store::fields::int;
+use crate::store::guarded::upsert_if;
+use crate::store::tenancy::{self, Tenant};
 
 /// The field a rebuild sets while it swaps collections.
 const PAUSED_BY: &str = "paused_by";

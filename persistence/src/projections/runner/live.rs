@@ -1,4 +1,4 @@
-//! The live loop of a runner: the shared [`follow`](crate::follow) loop around catch-ups
+//! The live loop of a runner: the shared [`follow`](crate::runtime::follow) loop around catch-ups
 //! fenced by the lease token.
 
 use std::future::Future;
@@ -10,9 +10,9 @@ use futures::future::BoxFuture;
 
 use super::{Projection, ProjectionRunner, Targets};
 use crate::error::Result;
-use crate::follow::{CatchUp, Follow};
-use crate::lease::Leader;
-use crate::spawn::Running;
+use crate::runtime::follow::{CatchUp, Follow};
+use crate::runtime::lease::Leader;
+use crate::runtime::spawn::Running;
 
 impl<P: Projection> ProjectionRunner<P> {
     /// Keeps the projection up to date until `shutdown` completes, as one of any number of

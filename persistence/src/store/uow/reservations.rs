@@ -84,8 +84,10 @@ impl Reservation {
         let tombstone = doc! { "_id": self.first, "last": self.last, "burnt_at": DateTime::now() };
         match self.burnt.insert_one(tombstone).await {
             Ok(_) => tracing::debug!(first = self.first, last = self.last, "reserved positions burnt"),
-            Err(err) => tracing::warn!(first = self.first, last = self.last, error = %crate::retry::chain(&err),
-                "reserved positions not marked burnt; readers step over them after their gap grace"),
+            Err(err) => {
+                tracing::warn!(first = self.first, last = self.last, error = %crate::runtime::retry::chain(&err),
+                "reserved positions not marked burnt; readers step over them after their gap grace")
+            }
         }
     }
 }

@@ -39,7 +39,7 @@ pub(crate) use self::reservations::Reservation;
 use self::reservations::Reservations;
 pub(crate) use self::transaction::note_driver_error;
 use crate::error::{Error, Result};
-use crate::version::Fate;
+use crate::store::version::Fate;
 
 /// Code to run once the transaction has committed.
 pub type AfterCommit = Box<dyn FnOnce() + Send>;

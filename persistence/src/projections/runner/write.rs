@@ -5,8 +5,8 @@ use mongodb::{ClientSession, Database};
 
 use super::Targets;
 use crate::error::Result;
-use crate::projections::{Applied, apply_guarded};
-use crate::tenancy::{self, Tenant};
+use crate::projections::store::{Applied, apply_guarded};
+use crate::store::tenancy::{self, Tenant};
 
 /// One read-model write caused by an event.
 #[derive(Debug, Clone, PartialEq)]

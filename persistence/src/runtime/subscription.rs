@@ -33,15 +33,15 @@ use std::time::Duration;
 use futures::FutureExt;
 use futures::future::BoxFuture;
 
-use crate::connection::Connection;
 use crate::dead_letters::{DeadLetter, DeadLetterStatus, DeadLetters};
 use crate::error::{Error, Result};
 use crate::event_store::{EventStore, StoredEvent};
-use crate::follow::{CatchUp, Follow, FollowStats};
-use crate::lease::{Leader, Lease, LeaseInfo, default_owner};
-use crate::retry::{AfterRetries, Backoff, BoxError, Failing, RetryPolicy, Verdict, unavailable_backoff};
-use crate::runner::checkpoint::Checkpoint;
-use crate::spawn::Running;
+use crate::projections::runner::checkpoint::Checkpoint;
+use crate::runtime::follow::{CatchUp, Follow, FollowStats};
+use crate::runtime::lease::{Leader, Lease, LeaseInfo, default_owner};
+use crate::runtime::retry::{AfterRetries, Backoff, BoxError, Failing, RetryPolicy, Verdict, unavailable_backoff};
+use crate::runtime::spawn::Running;
+use crate::store::connection::Connection;
 use crate::telemetry;
 
 /// What a subscription hands each event to. Closures `Fn(StoredEvent) -> impl Future<Output =
@@ -69,7 +69,7 @@ where
     }
 }
 
-crate::spawn::stats! {
+crate::runtime::spawn::stats! {
     /// Counters of what a subscription did, read through methods ([`Subscription::stats`],
     /// also through its [`Running`] handle): `subscription.stats().delivered()`,
     /// `subscription.stats().follow().leaderships()`.
@@ -151,7 +151,7 @@ impl Subscription {
             change_stream: true,
             failure: RetryPolicy::default(),
             unavailable: unavailable_backoff(),
-            lease_period: crate::runner::DEFAULT_LEASE,
+            lease_period: crate::projections::runner::DEFAULT_LEASE,
             replica: default_owner(),
             stats: Arc::default(),
             failing: std::sync::Mutex::default(),
@@ -384,7 +384,7 @@ impl Subscription {
                 }
                 Verdict::GiveUp(attempts) if self.failure.then() == AfterRetries::Park => {
                     let Error::Handler { source, .. } = &err else { return Err(err) };
-                    let letter = DeadLetter::new(&self.name, event, &crate::retry::chain(&**source), attempts);
+                    let letter = DeadLetter::new(&self.name, event, &crate::runtime::retry::chain(&**source), attempts);
                     dead_letters.park(&letter, None).await?;
                     self.stats.parked.bump();
                     telemetry::consumer_parked("subscription", &self.name, 1);
@@ -432,14 +432,14 @@ impl Subscription {
         if parked.is_none_or(|letter| letter.status != DeadLetterStatus::Parked) {
             return Ok(false);
         }
-        let Some(event) = self.events.event(event_id, crate::uow::Alone).await? else {
+        let Some(event) = self.events.event(event_id, crate::store::uow::Alone).await? else {
             return Err(Error::NotFound { what: format!("event {event_id} (parked by {})", self.name) });
         };
         match handler.handle(event).await {
             Ok(()) => dead_letters.resolve(&self.name, event_id, DeadLetterStatus::Retried, 1, None).await,
             Err(err) => {
                 let err: BoxError = err.into();
-                dead_letters.failed_again(&self.name, event_id, &crate::retry::chain(err.as_ref()), 1).await?;
+                dead_letters.failed_again(&self.name, event_id, &crate::runtime::retry::chain(err.as_ref()), 1).await?;
                 Err(Error::handler(&self.name, event_id, err))
             }
         }

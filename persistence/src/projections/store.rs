@@ -15,14 +15,14 @@ use mongodb::action::Action;
 use mongodb::{ClientSession, Collection, Database};
 use serde_json::Value;
 
-use crate::connection::Connection;
 use crate::error::{Error, Result};
-use crate::guarded::upsert_if;
-use crate::indexes::IndexSpec;
-use crate::observe::traced;
-use crate::query::{self, collect_in_session};
-use crate::tenancy::{self, Tenant};
-use crate::uow::{On, with_session};
+use crate::store::connection::Connection;
+use crate::store::guarded::upsert_if;
+use crate::store::indexes::IndexSpec;
+use crate::store::query::{self, collect_in_session};
+use crate::store::tenancy::{self, Tenant};
+use crate::store::uow::{On, with_session};
+use crate::telemetry::spans::traced;
 
 /// The event a projection write comes from.
 #[derive(Debug, Clone, Copy)]

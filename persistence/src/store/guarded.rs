@@ -10,7 +10,7 @@ use bson::{Bson, Document, doc};
 use mongodb::{ClientSession, Collection};
 
 use crate::error::{Result, is_duplicate_key};
-use crate::tenancy::{self, Tenant};
+use crate::store::tenancy::{self, Tenant};
 
 /// Applies `update` to document `id` where `condition` (which names `_id`) holds, and creates
 /// the document if it is missing; `true` when it applied. In a tenant scope the condition is

@@ -12,7 +12,7 @@ use mongodb::options::FindOptions;
 use mongodb::{ClientSession, Collection, SessionCursor};
 
 use crate::error::Result;
-use crate::tenancy::{self, Tenant};
+use crate::store::tenancy::{self, Tenant};
 
 /// The find options of a compiled query's plan: sort, skip, limit and projection.
 pub(crate) fn find_options(query: &CompiledQuery, max_time: Option<Duration>) -> FindOptions {

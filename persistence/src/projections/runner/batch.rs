@@ -19,8 +19,8 @@ use super::{Projection, ProjectionRunner, Targets, Write};
 use crate::dead_letters::{DeadLetter, DeadLetters};
 use crate::error::{Error, Result};
 use crate::event_store::StoredEvent;
-use crate::lease::Leader;
-use crate::retry::{AfterRetries, Failing, Verdict};
+use crate::runtime::lease::Leader;
+use crate::runtime::retry::{AfterRetries, Failing, Verdict};
 use crate::telemetry;
 
 /// What a catch-up did.
@@ -114,13 +114,17 @@ impl<P: Projection> ProjectionRunner<P> {
                             self.stats.retries.bump();
                             telemetry::consumer_retry("projection", self.projection.name());
                             tracing::warn!(projection = self.projection.name(), event_id = %head.event_id, attempt,
-                                retry_in_ms = wait.as_millis() as u64, error = %crate::retry::chain(&err), "event failed; retrying");
+                                retry_in_ms = wait.as_millis() as u64, error = %crate::runtime::retry::chain(&err), "event failed; retrying");
                             progress.retry_in = Some(wait);
                             return Ok(progress);
                         }
                         Verdict::GiveUp(attempts) if self.failure.then() == AfterRetries::Park => {
-                            let letter =
-                                DeadLetter::new(self.projection.name(), head, &crate::retry::chain(&err), attempts);
+                            let letter = DeadLetter::new(
+                                self.projection.name(),
+                                head,
+                                &crate::runtime::retry::chain(&err),
+                                attempts,
+                            );
                             let head = std::slice::from_ref(head);
                             match self.apply_batch(checkpoint, targets, after, head, &Vec::new(), Some(&letter)).await {
                                 Ok(()) => {

@@ -204,7 +204,7 @@ macro_rules! stats {
         #[derive(Debug, Default)]
         pub struct $name {
             $(pub(crate) $embed: $embedded,)?
-            $(pub(crate) $field: $crate::spawn::Counter,)*
+            $(pub(crate) $field: $crate::runtime::spawn::Counter,)*
         }
 
         impl $name {

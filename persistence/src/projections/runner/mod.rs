@@ -38,12 +38,12 @@ pub use typed::Handlers;
 pub use write::Write;
 
 use self::checkpoint::Checkpoint;
-use crate::connection::Connection;
 use crate::error::Result;
 use crate::event_store::{EventStore, StoredEvent};
-use crate::lease::{Lease, LeaseInfo, default_owner};
-use crate::retry::{Backoff, Failing, RetryPolicy, unavailable_backoff};
-use crate::tenancy::Tenant;
+use crate::runtime::lease::{Lease, LeaseInfo, default_owner};
+use crate::runtime::retry::{Backoff, Failing, RetryPolicy, unavailable_backoff};
+use crate::store::connection::Connection;
+use crate::store::tenancy::Tenant;
 
 /// A read model built from events. `project` must be a pure function of the event: the runner
 /// may call it again for the same event when a transaction is retried.
@@ -56,7 +56,7 @@ pub trait Projection: Send + Sync + 'static {
     fn project(&self, event: &StoredEvent) -> Result<Vec<Write>>;
     /// Indexes on its collections (a rebuild creates them on the new collections before the
     /// swap).
-    fn indexes(&self) -> Vec<crate::indexes::IndexSpec> {
+    fn indexes(&self) -> Vec<crate::store::indexes::IndexSpec> {
         Vec::new()
     }
 }
@@ -75,12 +75,12 @@ impl Projection for Box<dyn Projection> {
         self.as_ref().project(event)
     }
 
-    fn indexes(&self) -> Vec<crate::indexes::IndexSpec> {
+    fn indexes(&self) -> Vec<crate::store::indexes::IndexSpec> {
         self.as_ref().indexes()
     }
 }
 
-crate::spawn::stats! {
+crate::runtime::spawn::stats! {
     /// Counters of what a runner did, for monitoring and tests, read through methods
     /// ([`ProjectionRunner::stats`], also through its [`Running`](crate::Running) handle):
     /// `runner.stats().events()`, `runner.stats().follow().leaderships()`.
@@ -102,7 +102,7 @@ crate::spawn::stats! {
     }
     /// What its live loop ([`ProjectionRunner::run`]) did: waits, wake-ups, leadership,
     /// backoffs.
-    embed follow: crate::follow::FollowStats;
+    embed follow: crate::runtime::follow::FollowStats;
 }
 
 /// Runs one projection.

@@ -10,8 +10,8 @@ use std::time::{Duration, Instant};
 use futures::future::BoxFuture;
 
 use super::UnitOfWork;
-use crate::connection::Connection;
 use crate::error::{Error, Result};
+use crate::store::connection::Connection;
 
 impl Connection {
     /// Starts a unit of work with a transaction. Fails with

@@ -27,8 +27,8 @@ use serde::Serialize;
 use super::{Projection, Write};
 use crate::error::{Error, Result};
 use crate::event_store::StoredEvent;
-use crate::events::Event;
-use crate::indexes::IndexSpec;
+use crate::event_store::typed::Event;
+use crate::store::indexes::IndexSpec;
 
 type Handler = Box<dyn Fn(&StoredEvent) -> Result<Vec<Write>> + Send + Sync>;
 

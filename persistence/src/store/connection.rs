@@ -10,8 +10,8 @@ use mongodb::{Client, Database};
 use tracing::instrument;
 
 use crate::error::Result;
-use crate::retry::Backoff;
-use crate::uow::DEFAULT_TRANSACTION_DEADLINE;
+use crate::runtime::retry::Backoff;
+use crate::store::uow::DEFAULT_TRANSACTION_DEADLINE;
 
 /// Pool and timeout settings; `None` keeps the driver's default.
 #[derive(Debug, Clone, Default)]

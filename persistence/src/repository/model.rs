@@ -10,7 +10,7 @@ use serde::Serialize;
 use serde::de::DeserializeOwned;
 
 use crate::error::{Error, Result};
-use crate::version::Version;
+use crate::store::version::Version;
 
 /// An aggregate root stored by a [`Repository`](crate::Repository).
 ///
@@ -162,7 +162,7 @@ impl Mapping {
             fields.insert(self.id_field_of::<T>(), id);
         }
         let reverse: HashMap<&str, &str> = self.renames.iter().map(|(k, v)| (v.as_str(), k.as_str())).collect();
-        let version = crate::fields::int(stored.get(&self.version_field));
+        let version = crate::store::fields::int(stored.get(&self.version_field));
         for (key, value) in stored {
             let field = reverse.get(key.as_str()).map(|s| (*s).to_owned()).unwrap_or(key);
             fields.insert(field, value);
