@@ -200,6 +200,7 @@ pub use event_store::{
 };
 pub use jobs::{ClaimedJob, Enqueued, Failed, JobHandler, JobQueue, JobWorker, NewJob, WorkerStats};
 pub use outbox::{Backlog, ClaimedMessage, Outbox, OutboxMessage, OutboxRelay, Publisher, RelayReport, RelayStats};
+pub use projections::positions::PositionStore;
 pub use projections::read_model::{ReadModel, Reader};
 pub use projections::runner::{
     DEFAULT_LEASE, Handlers, Projection, ProjectionRunner, RebuildProgress, RebuildReport, RunnerStats, Write,
@@ -213,7 +214,7 @@ pub use runtime::retry::{AfterRetries, Backoff, BoxError, RetryPolicy, Unavailab
 pub use runtime::spawn::Running;
 pub use runtime::subscription::{EventHandler, Subscription, SubscriptionStats};
 pub use sagas::{IfStarted, Saga, SagaRepository, SagaStatus};
-pub use snapshots::{PositionStore, Snapshot, SnapshotStore};
+pub use snapshots::{Snapshot, SnapshotStore};
 pub use store::connection::{Connection, Health, PoolOptions};
 pub use store::indexes::{IndexReport, IndexSpec, Indexed};
 pub use store::page::{Page, PageRequest};

@@ -9,8 +9,9 @@
 use bson::{Bson, Document, doc};
 use mongodb::{ClientSession, Collection};
 
-use crate::error::{Result, is_duplicate_key};
+use crate::error::{Error, Result, is_duplicate_key};
 use crate::store::tenancy::{self, Tenant};
+use crate::store::uow::On;
 
 /// Applies `update` to document `id` where `condition` (which names `_id`) holds, and creates
 /// the document if it is missing; `true` when it applied. In a tenant scope the condition is
@@ -50,4 +51,36 @@ pub(crate) async fn upsert_if(
             None => Ok(false),
         },
     }
+}
+
+/// Sets `set` on document `id` if its `field` is lower than `value` (or it is missing); `true`
+/// if it applied, `false` when the stored value is equal or newer. Safe inside a transaction.
+/// In a tenant scope the document carries the tenant, and a document of another tenant is
+/// [`Error::CrossTenant`].
+pub(crate) async fn advance(
+    collection: &Collection<Document>,
+    tenant: Option<&Tenant>,
+    id: &str,
+    field: &str,
+    value: i64,
+    mut set: Document,
+    on: impl Into<On<'_>>,
+) -> Result<bool> {
+    let on = on.into();
+    if let Some(tenant) = tenant {
+        tenant.stamp(collection.name(), &mut set)?;
+    }
+    let condition = doc! { "_id": id, field: { "$lt": value } };
+    let mut guard = on.session().await;
+    let session = guard.get();
+    upsert_if(collection, tenant, &Bson::String(id.into()), condition, doc! { "$set": set }, session).await
+}
+
+/// [`tenancy::foreign`] for a string id.
+pub(crate) async fn foreign_id(
+    tenant: Option<&Tenant>,
+    collection: &Collection<Document>,
+    id: &str,
+) -> Result<Option<Error>> {
+    tenancy::foreign(tenant, collection, &Bson::String(id.into())).await
 }

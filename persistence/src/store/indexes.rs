@@ -18,12 +18,13 @@ use crate::error::{Error, Result};
 use crate::event_store::EventStore;
 use crate::jobs::{JobQueue, JobWorker};
 use crate::outbox::{Outbox, OutboxRelay};
+use crate::projections::positions::PositionStore;
 use crate::projections::runner::{Projection, ProjectionRunner};
 use crate::repository::Repository;
 use crate::repository::model::Aggregate;
 use crate::runtime::subscription::Subscription;
 use crate::sagas::SagaRepository;
-use crate::snapshots::{PositionStore, SnapshotStore};
+use crate::snapshots::SnapshotStore;
 use crate::store::connection::Connection;
 
 /// One index a component (or the application) needs.

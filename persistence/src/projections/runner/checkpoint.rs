@@ -14,7 +14,7 @@ use bson::{Bson, DateTime, Document, doc};
 use mongodb::{ClientSession, Collection};
 
 use crate::error::{Error, Result};
-use crate::snapshots::{CHECKPOINTS, checkpoint_key};
+use crate::projections::positions::{CHECKPOINTS, checkpoint_key};
 use crate::store::connection::Connection;
 use crate::store::fields::int;
 use crate::store::guarded::upsert_if;
