@@ -9,16 +9,14 @@
 use std::time::Duration;
 
 use bson::{Bson, DateTime, Document, doc};
-use futures::TryStreamExt;
 use mongodb::Collection;
 
 use crate::error::{Error, Result, is_duplicate_key};
 use crate::store::connection::Connection;
 use crate::store::indexes::IndexSpec;
 use crate::store::page::PageRequest;
-use crate::store::query::collect_in_session;
 use crate::store::tenancy::{self, TENANT_FIELD, Tenant};
-use crate::store::uow::{Alone, On, with_session};
+use crate::store::uow::{Alone, On, collect_with_session, with_session};
 use crate::store::version::Version;
 use crate::telemetry::spans::traced;
 
@@ -385,10 +383,7 @@ impl SagaRepository {
     async fn query(&self, filter: Document, sort: Document, page: PageRequest, on: On<'_>) -> Result<Vec<Saga>> {
         Error::at_least_one("SagaRepository", "page.limit", page.limit)?;
         let find = self.collection.find(self.scoped(filter)).sort(sort).skip(page.skip).limit(page.limit);
-        let found: Vec<Document> = match on.session().await.get() {
-            Some(session) => collect_in_session(find.session(&mut *session).await?, session).await?,
-            None => find.await?.try_collect().await?,
-        };
+        let found: Vec<Document> = collect_with_session!(find, on)?;
         found.into_iter().map(from_document).collect()
     }
 }

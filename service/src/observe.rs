@@ -19,6 +19,7 @@ use axum::extract::Request;
 use axum::http::{Method, StatusCode};
 use axum::middleware::{Next, from_fn};
 use axum::response::Response;
+pub use cqrs_mongo_persistence::telemetry::error_chain as chain;
 use cqrs_mongo_persistence::telemetry::{TraceContext, with_trace};
 use tracing::Instrument;
 use tracing_subscriber::EnvFilter;
@@ -94,22 +95,6 @@ pub fn log(method: &Method, path: &str, status: StatusCode, failure: &Failure) {
     } else {
         tracing::debug!(%method, path, status, code, cause, "{message}");
     }
-}
-
-/// An error and its sources, `: `-separated (a source whose text the chain shows already is
-/// left out: many errors repeat their source in their own message).
-pub fn chain(error: &(dyn std::error::Error + 'static)) -> String {
-    let mut text = error.to_string();
-    let mut next = error.source();
-    while let Some(source) = next {
-        let more = source.to_string();
-        if !text.contains(&more) {
-            text.push_str(": ");
-            text.push_str(&more);
-        }
-        next = source.source();
-    }
-    text
 }
 
 #[cfg(test)]

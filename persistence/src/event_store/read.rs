@@ -18,8 +18,7 @@ use super::gaps::Verdict;
 use super::{EventStore, StoredEvent};
 use crate::error::{Error, Result};
 use crate::store::fields::int;
-use crate::store::query::collect_in_session;
-use crate::store::uow::{On, with_session};
+use crate::store::uow::{On, collect_with_session, with_session};
 
 /// Positions scanned per query when looking for the first gap (`read_by_types`).
 const SCAN: i64 = 10_000;
@@ -51,11 +50,7 @@ impl EventStore {
         options.sort = Some(doc! { "version": 1 });
         options.limit = limit;
         let filter = self.scoped(doc! { "aggregate_id": aggregate_id, "version": { "$gt": from_version } });
-        let find = self.events.find(filter).with_options(options);
-        let documents: Vec<Document> = match on.session().await.get() {
-            Some(session) => collect_in_session(find.session(&mut *session).await?, session).await?,
-            None => find.await?.try_collect().await?,
-        };
+        let documents: Vec<Document> = collect_with_session!(self.events.find(filter).with_options(options), on)?;
         if documents.is_empty() && self.tenant.is_some() {
             let any = with_session!(self.events.find_one(doc! { "aggregate_id": aggregate_id }), on)?;
             if let Some(cross) = any.as_ref().and_then(|d| self.foreign(d)) {

@@ -47,9 +47,8 @@ use crate::store::connection::Connection;
 use crate::store::fields::int;
 use crate::store::indexes::IndexSpec;
 use crate::store::page::PageRequest;
-use crate::store::query::collect_in_session;
 use crate::store::tenancy::{self, TENANT_FIELD, Tenant};
-use crate::store::uow::{On, with_session};
+use crate::store::uow::{On, collect_with_session, with_session};
 use crate::telemetry::spans::traced;
 
 /// The legacy collection.
@@ -405,12 +404,9 @@ impl JobQueue {
     pub async fn list(&self, status: &str, page: PageRequest, on: impl Into<On<'_>>) -> Result<Vec<Document>> {
         Error::at_least_one("JobQueue::list", "page.limit", page.limit)?;
         let sort = doc! { "priority": -1, "scheduled_at": 1, "created_at": 1, "_id": 1 };
-        let found =
-            self.collection.find(self.scoped(doc! { "status": status })).sort(sort).skip(page.skip).limit(page.limit);
-        match on.into().session().await.get() {
-            Some(session) => collect_in_session(found.session(&mut *session).await?, session).await,
-            None => Ok(found.await?.try_collect().await?),
-        }
+        let on = on.into();
+        let filter = self.scoped(doc! { "status": status });
+        collect_with_session!(self.collection.find(filter).sort(sort).skip(page.skip).limit(page.limit), on)
     }
 
     /// Deletes completed and cancelled jobs that finished more than `older_than` ago; returns

@@ -36,6 +36,7 @@ use crate::error::{Error, Result};
 use crate::projections::runner::Write;
 use crate::projections::store::ProjectionStore;
 use crate::store::page::Page;
+use crate::store::query::refuse_reshaping;
 use crate::store::uow::On;
 
 /// A read model: the collection its documents live in, and their type.
@@ -126,7 +127,7 @@ impl<T: DeserializeOwned> Reader<'_, T> {
     /// change the shape of a document (`select_fields`, `distinct`, `group_by`) are refused
     /// ([`Error::Unsupported`]): rows are whole `T`s (use [`ProjectionStore::find`] for those).
     pub async fn find(&self, spec: &Value, options: &QueryOptions, on: impl Into<On<'_>>) -> Result<Vec<T>> {
-        refuse_reshaping(options, "Reader::find")?;
+        refuse_reshaping(options, "Reader::find", "whole documents", "ProjectionStore::find")?;
         let documents = self.store.find(&self.model.collection, spec, Some(options), on).await?;
         documents.into_iter().map(|d| self.decode(d)).collect()
     }
@@ -145,24 +146,4 @@ impl<T: DeserializeOwned> Reader<'_, T> {
         let total = self.count(spec, on).await?;
         Ok(Page { rows, total, skip: options.offset.unwrap_or(0), limit: options.limit })
     }
-}
-
-/// [`Error::Unsupported`] for options that make rows that are not whole documents.
-fn refuse_reshaping(options: &QueryOptions, operation: &'static str) -> Result<()> {
-    let refuse = |option, what: &str| Error::Unsupported {
-        operation,
-        option,
-        reason: format!("{what}, not whole documents; use ProjectionStore::find"),
-    };
-    // Grouping first: `distinct` comes with the fields it groups by.
-    if options.distinct {
-        return Err(refuse("distinct", "distinct produces groups"));
-    }
-    if !options.group_by.is_empty() {
-        return Err(refuse("group_by", "group_by produces groups"));
-    }
-    if !options.select_fields.is_empty() {
-        return Err(refuse("select_fields", "selected fields make partial documents"));
-    }
-    Ok(())
 }

@@ -10,7 +10,6 @@ use std::time::Duration;
 
 use bson::{Bson, Document, doc};
 use cqrs_mongo_spec::{Compiler, QueryOptions};
-use futures::TryStreamExt;
 use mongodb::action::Action;
 use mongodb::{ClientSession, Collection, Database};
 use serde_json::Value;
@@ -19,9 +18,9 @@ use crate::error::{Error, Result};
 use crate::store::connection::Connection;
 use crate::store::guarded::upsert_if;
 use crate::store::indexes::IndexSpec;
-use crate::store::query::{self, collect_in_session};
+use crate::store::query;
 use crate::store::tenancy::{self, Tenant};
-use crate::store::uow::{On, with_session};
+use crate::store::uow::{On, collect_with_session, with_session};
 use crate::telemetry::spans::traced;
 
 /// The event a projection write comes from.
@@ -144,11 +143,7 @@ impl ProjectionStore {
         let on = on.into();
         let filter = self.scoped(doc! { "_id": { "$in": ids.clone() } });
         let coll = self.collection(collection);
-        let find = coll.find(filter);
-        let found: Vec<Document> = match on.session().await.get() {
-            Some(session) => collect_in_session(find.session(&mut *session).await?, session).await?,
-            None => find.await?.try_collect().await?,
-        };
+        let found: Vec<Document> = collect_with_session!(coll.find(filter), on)?;
         for id in ids.iter().filter(|id| !found.iter().any(|d| d.get("_id") == Some(*id))) {
             if let Some(cross) = self.foreign(collection, id).await? {
                 return Err(cross);

@@ -7,7 +7,7 @@ use std::marker::PhantomData;
 
 use bson::{Bson, Document, doc};
 use cqrs_mongo_spec::{Compiler, QueryOptions};
-use futures::{Stream, StreamExt, TryStreamExt};
+use futures::{Stream, StreamExt};
 use std::time::Duration;
 
 use mongodb::Collection;
@@ -19,9 +19,9 @@ use crate::error::{Error, Result, is_duplicate_key};
 use crate::repository::model::{Aggregate, Mapping, id_to_bson};
 use crate::store::connection::Connection;
 use crate::store::indexes::IndexSpec;
-use crate::store::query::{self, collect_in_session};
+use crate::store::query;
 use crate::store::tenancy::{self, Tenant};
-use crate::store::uow::{On, UnitOfWork, with_session};
+use crate::store::uow::{On, UnitOfWork, collect_with_session, with_session};
 use crate::telemetry::spans::traced;
 
 /// Stores aggregates of type `T` in `T::COLLECTION`.
@@ -397,29 +397,12 @@ impl<T: Aggregate> Repository<T> {
         on: impl Into<On<'_>>,
     ) -> Result<Vec<Document>> {
         let on = on.into();
-        let find = self.collection.find(filter).with_options(find_options);
-        match on.session().await.get() {
-            Some(session) => collect_in_session(find.session(&mut *session).await?, session).await,
-            None => Ok(find.await?.try_collect().await?),
-        }
+        collect_with_session!(self.collection.find(filter).with_options(find_options), on)
     }
 
     /// The find plan of options that keep whole aggregates; the others are refused.
     fn plan(&self, options: &QueryOptions, operation: &'static str) -> Result<FindOptions> {
-        let refuse = |option, what: &str| Error::Unsupported {
-            operation,
-            option,
-            reason: format!("{what}, not whole aggregates; use Repository::search_documents"),
-        };
-        if !options.select_fields.is_empty() {
-            return Err(refuse("select_fields", "selected fields make partial documents"));
-        }
-        if options.distinct {
-            return Err(refuse("distinct", "distinct produces groups"));
-        }
-        if !options.group_by.is_empty() {
-            return Err(refuse("group_by", "group_by produces groups"));
-        }
+        query::refuse_reshaping(options, operation, "whole aggregates", "Repository::search_documents")?;
         let query = self.compiler.compile_spec_query(&cqrs_mongo_spec::Spec::field("_id").is_not_null(), options)?;
         Ok(query::find_options(&query, self.max_time))
     }

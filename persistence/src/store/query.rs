@@ -54,6 +54,34 @@ pub(crate) async fn run(
     }
 }
 
+/// [`Error::Unsupported`](crate::Error::Unsupported) for query options that make rows other
+/// than whole documents (`distinct` and `group_by` make groups, `select_fields` partial
+/// documents), for `operation`, whose rows are `whole` (and `instead` is the call that takes
+/// them).
+pub(crate) fn refuse_reshaping(
+    options: &QueryOptions,
+    operation: &'static str,
+    whole: &str,
+    instead: &str,
+) -> crate::error::Result<()> {
+    let refuse = |option, what: &str| crate::error::Error::Unsupported {
+        operation,
+        option,
+        reason: format!("{what}, not {whole}; use {instead}"),
+    };
+    // Grouping first: `distinct` comes with the fields it groups by.
+    if options.distinct {
+        return Err(refuse("distinct", "distinct produces groups"));
+    }
+    if !options.group_by.is_empty() {
+        return Err(refuse("group_by", "group_by produces groups"));
+    }
+    if !options.select_fields.is_empty() {
+        return Err(refuse("select_fields", "selected fields make partial documents"));
+    }
+    Ok(())
+}
+
 /// Every document of a cursor that reads through `session`.
 pub(crate) async fn collect_in_session(
     mut cursor: SessionCursor<Document>,

@@ -29,6 +29,11 @@
 
 pub(crate) mod spans;
 
+/// An error and its sources, `: `-separated, for logs: a source whose text the chain shows
+/// already is left out, a driver error is given in one line. The form every loop of this crate
+/// logs errors in.
+pub use crate::runtime::retry::chain as error_chain;
+
 use std::future::Future;
 
 use bson::Document;

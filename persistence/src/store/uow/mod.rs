@@ -215,6 +215,20 @@ macro_rules! with_session {
 }
 pub(crate) use with_session;
 
+/// Every document of a find or aggregate `$action`, read where `$on` (an [`On`]) says: through
+/// the unit of work's session, if there is one.
+macro_rules! collect_with_session {
+    ($action:expr, $on:expr) => {
+        match $on.session().await.get() {
+            Some(session) => {
+                $crate::store::query::collect_in_session($action.session(&mut *session).await?, session).await
+            }
+            None => Ok(futures::TryStreamExt::try_collect::<Vec<_>>($action.await?).await?),
+        }
+    };
+}
+pub(crate) use collect_with_session;
+
 /// Where a store operation runs: in a unit of work, or on its own. Functions take
 /// `impl Into<On>`, so pass `&uow` (or `uow` inside [`Connection::transaction`](crate::Connection::transaction)) or [`Alone`].
 #[derive(Debug, Clone, Copy)]
