@@ -23,6 +23,9 @@ cargo clippy --workspace --all-targets --locked -- -D warnings
 step "cargo test (unit, golden, property tests and doctests)"
 cargo test --workspace --locked
 
+step "the API docs build without a broken link (rustdoc, warnings are errors)"
+RUSTDOCFLAGS="-D warnings" cargo doc --workspace --no-deps --all-features --locked
+
 step "the compiler builds for wasm32-unknown-unknown"
 cargo build -p cqrs-mongo-spec --target wasm32-unknown-unknown --locked
 

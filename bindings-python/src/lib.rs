@@ -1,6 +1,6 @@
 //! Python bindings of `cqrs-mongo-spec` (the private module `cqrs_mongo_spec._native`). No
-//! compiler logic lives here: only argument conversion ([`convert`]), results and errors
-//! ([`error`]). The public API is the small Python package around it.
+//! compiler logic lives here: only argument conversion (`convert`), results and errors
+//! (`error`). The public API is the small Python package around it.
 #![forbid(unsafe_code)]
 
 mod compiler;

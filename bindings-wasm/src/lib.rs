@@ -1,5 +1,5 @@
 //! WebAssembly exports of `cqrs-mongo-spec` for the npm package. No compiler logic lives here:
-//! only argument conversion ([`convert`]), result formatting and errors ([`error`]). Specs and
+//! only argument conversion (`convert`), result formatting and errors (`error`). Specs and
 //! options arrive as JSON text: the package's JS layer (`js/api.mjs`) serialises JS values, so
 //! one string crosses the boundary instead of one call per value.
 #![forbid(unsafe_code)]

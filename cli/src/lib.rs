@@ -9,7 +9,9 @@
 //! ```no_run
 //! use clap::Parser;
 //! use cqrs_mongo_cli::Cli;
-//! use cqrs_mongo_persistence::{Projection, Result, StoredEvent, Write};
+//! use cqrs_mongo_persistence::Result;
+//! use cqrs_mongo_persistence::event_store::StoredEvent;
+//! use cqrs_mongo_persistence::projections::{Projection, Write};
 //!
 //! /// One of the application's read models.
 //! struct CustomerTotals;
@@ -68,7 +70,9 @@ use std::io::Write;
 use std::process::ExitCode;
 use std::time::Duration;
 
-use cqrs_mongo_persistence::{Connection, PoolOptions, Projection};
+use cqrs_mongo_persistence::Connection;
+use cqrs_mongo_persistence::projections::Projection;
+use cqrs_mongo_persistence::store::PoolOptions;
 
 pub use args::{
     Cli, Command, CompileArgs, DEFAULT_DATABASE, DEFAULT_URI, DeadLetterArgs, DeadLettersCommand, DeadLettersListArgs,

@@ -8,7 +8,8 @@ use std::sync::mpsc;
 use std::time::Duration;
 
 use bson::Bson;
-use cqrs_mongo_persistence::{EventStore, StoredEvent};
+use cqrs_mongo_persistence::EventStore;
+use cqrs_mongo_persistence::event_store::StoredEvent;
 
 /// The line `events tail` prints for an event.
 fn expected_line(event: &StoredEvent) -> String {

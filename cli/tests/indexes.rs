@@ -4,7 +4,8 @@
 mod support;
 
 use bson::Document;
-use cqrs_mongo_persistence::{DeadLetters, EventStore, IndexSpec, JobQueue, Outbox, SagaRepository};
+use cqrs_mongo_persistence::store::IndexSpec;
+use cqrs_mongo_persistence::{DeadLetters, EventStore, JobQueue, Outbox, SagaRepository};
 
 fn declared() -> Vec<IndexSpec> {
     [EventStore::indexes(), Outbox::indexes(), SagaRepository::indexes(), JobQueue::indexes(), DeadLetters::indexes()]

@@ -6,7 +6,8 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bson::doc;
-use cqrs_mongo_persistence::{Alone, Failed, JobQueue, NewJob};
+use cqrs_mongo_persistence::jobs::{Failed, NewJob};
+use cqrs_mongo_persistence::{Alone, JobQueue};
 
 #[tokio::test(flavor = "multi_thread")]
 async fn jobs_stats_counts_jobs_by_status() {

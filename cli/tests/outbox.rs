@@ -3,8 +3,9 @@
 mod support;
 
 use bson::{Document, doc};
-use cqrs_mongo_persistence::RetryPolicy;
-use cqrs_mongo_persistence::{Alone, Outbox, OutboxMessage, OutboxRelay};
+use cqrs_mongo_persistence::outbox::OutboxMessage;
+use cqrs_mongo_persistence::runtime::RetryPolicy;
+use cqrs_mongo_persistence::{Alone, Outbox, OutboxRelay};
 
 fn message(id: &str) -> OutboxMessage {
     OutboxMessage::new(id, "OrderPlaced", doc! { "id": id }, "corr-1")

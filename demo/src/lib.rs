@@ -13,8 +13,10 @@
 pub mod replicas;
 
 use bson::doc;
-use cqrs_mongo_persistence::aggregates::{AggregateStore, EventSourced, Root};
-use cqrs_mongo_persistence::{Alone, Connection, Error, EventStore, Handlers, IndexSpec, Outbox, ReadModel, Result};
+use cqrs_mongo_persistence::aggregates::{EventSourced, Root};
+use cqrs_mongo_persistence::projections::{Handlers, ReadModel};
+use cqrs_mongo_persistence::store::IndexSpec;
+use cqrs_mongo_persistence::{AggregateStore, Alone, Connection, Error, EventStore, Outbox, Result};
 use serde::{Deserialize, Serialize};
 
 /// One order line.

@@ -12,10 +12,10 @@ use cqrs_mongo_demo::replicas::{self, Stdout};
 use cqrs_mongo_demo::{
     Line, SUMMARIES, SUMMARY_OPTIONS, SUMMARY_SPEC, describe, order_store, pay_order, place_order, summary_model,
 };
-use cqrs_mongo_persistence::{
-    Alone, Connection, EventStore, IfStarted, JobQueue, NewJob, Outbox, PoolOptions, ProjectionStore, Saga,
-    SagaRepository, SagaStatus,
-};
+use cqrs_mongo_persistence::jobs::NewJob;
+use cqrs_mongo_persistence::sagas::{IfStarted, Saga, SagaStatus};
+use cqrs_mongo_persistence::store::PoolOptions;
+use cqrs_mongo_persistence::{Alone, Connection, EventStore, JobQueue, Outbox, ProjectionStore, SagaRepository};
 use cqrs_mongo_spec::{Compiler, ExtJsonFormat, QueryOptions};
 use futures::TryStreamExt;
 

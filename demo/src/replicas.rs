@@ -8,9 +8,10 @@ use std::collections::BTreeMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cqrs_mongo_persistence::{
-    ClaimedMessage, Connection, EventStore, Handlers, Outbox, OutboxRelay, ProjectionRunner, Publisher, Result, Running,
-};
+use cqrs_mongo_persistence::outbox::{ClaimedMessage, Publisher};
+use cqrs_mongo_persistence::projections::Handlers;
+use cqrs_mongo_persistence::runtime::Running;
+use cqrs_mongo_persistence::{Connection, EventStore, Outbox, OutboxRelay, ProjectionRunner, Result};
 
 use crate::order_summaries;
 

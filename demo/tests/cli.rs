@@ -250,10 +250,13 @@ async fn dead_letters_are_listed_retried_and_skipped_from_the_command_line() {
     place_orders(&db, 2).await;
     // An OrderPlaced whose payload does not decode: the projection parks it.
     let events = EventStore::new(&db);
-    let broken = cqrs_mongo_persistence::NewEvent::new("broken-1", "OrderPlaced", doc! { "customer": 7 });
-    let stream = cqrs_mongo_persistence::EventStream { aggregate_id: "o9", aggregate_type: "Order" };
-    events.append(stream, cqrs_mongo_persistence::ExpectedVersion::NoStream, &[broken], Alone).await.unwrap();
-    let policy = cqrs_mongo_persistence::RetryPolicy::park_after(1);
+    let broken = cqrs_mongo_persistence::event_store::NewEvent::new("broken-1", "OrderPlaced", doc! { "customer": 7 });
+    let stream = cqrs_mongo_persistence::event_store::Stream { aggregate_id: "o9", aggregate_type: "Order" };
+    events
+        .append(stream, cqrs_mongo_persistence::event_store::ExpectedVersion::NoStream, &[broken], Alone)
+        .await
+        .unwrap();
+    let policy = cqrs_mongo_persistence::runtime::RetryPolicy::park_after(1);
     let runner = ProjectionRunner::new(&db, &events, order_summaries()).on_failure(policy);
     assert_eq!(runner.catch_up().await.unwrap(), 2, "the two orders; the broken event is parked");
 

@@ -29,7 +29,8 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use async_nats::HeaderMap;
 use async_nats::jetstream::context::{Publish, PublishError, PublishErrorKind};
 use async_nats::jetstream::{self};
-use cqrs_mongo_persistence::{ClaimedMessage, Publisher, Unavailable};
+use cqrs_mongo_persistence::outbox::{ClaimedMessage, Publisher};
+use cqrs_mongo_persistence::runtime::Unavailable;
 
 /// The package README's example, compiled as a doctest so that it keeps to the API.
 #[cfg(doctest)]
@@ -64,7 +65,7 @@ pub enum NatsPublishError {
 }
 
 impl NatsPublishError {
-    fn unavailable(subject: &str, source: impl Into<cqrs_mongo_persistence::BoxError>) -> Self {
+    fn unavailable(subject: &str, source: impl Into<cqrs_mongo_persistence::runtime::BoxError>) -> Self {
         NatsPublishError::Unavailable { subject: subject.to_owned(), source: Unavailable::new(source) }
     }
 

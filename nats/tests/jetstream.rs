@@ -5,7 +5,7 @@
 
 use cqrs_mongo_persistence::testing as server;
 
-use cqrs_mongo_persistence::{Backoff, RetryPolicy};
+use cqrs_mongo_persistence::runtime::{Backoff, RetryPolicy};
 use std::collections::BTreeMap;
 use std::net::TcpListener;
 use std::process::{Child, Command, Stdio};
@@ -15,7 +15,8 @@ use std::time::{Duration, Instant};
 use async_nats::jetstream;
 use bson::doc;
 use cqrs_mongo_nats::JetStreamPublisher;
-use cqrs_mongo_persistence::{Alone, Outbox, OutboxMessage, OutboxRelay, Publisher};
+use cqrs_mongo_persistence::outbox::{OutboxMessage, Publisher};
+use cqrs_mongo_persistence::{Alone, Outbox, OutboxRelay};
 use futures::StreamExt;
 
 /// A `nats-server -js` on a free loopback port, stopped when dropped.

@@ -13,8 +13,9 @@
 //! (`secantusd-rs`) and runs this with `MONGODB_URI` set.
 
 use bson::{DateTime, Document, doc};
-use cqrs_mongo_persistence::aggregates::{AggregateStore, EventSourced, Root, SnapshotPolicy};
-use cqrs_mongo_persistence::{Alone, Connection, EventStore, Outbox, PoolOptions, SnapshotStore};
+use cqrs_mongo_persistence::aggregates::{EventSourced, Root, SnapshotPolicy};
+use cqrs_mongo_persistence::store::PoolOptions;
+use cqrs_mongo_persistence::{AggregateStore, Alone, Connection, EventStore, Outbox, SnapshotStore};
 use futures::TryStreamExt;
 use mongodb::options::{FindOneAndUpdateOptions, ReturnDocument};
 use serde::{Deserialize, Serialize};

@@ -13,10 +13,10 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::{Duration, Instant, SystemTime, UNIX_EPOCH};
 
 use bson::{Document, doc};
-use cqrs_mongo_persistence::{
-    Alone, Connection, EventStore, EventStream, ExpectedVersion, JobQueue, NewEvent, Outbox, OutboxMessage,
-    PoolOptions, PositionAllocation,
-};
+use cqrs_mongo_persistence::event_store::{ExpectedVersion, NewEvent, PositionAllocation, Stream as EventStream};
+use cqrs_mongo_persistence::outbox::OutboxMessage;
+use cqrs_mongo_persistence::store::PoolOptions;
+use cqrs_mongo_persistence::{Alone, Connection, EventStore, JobQueue, Outbox};
 use futures::{FutureExt, TryStreamExt};
 
 /// Units of work per writer (`CONTENTION_UNITS`, default 100; the Python test server is slower).

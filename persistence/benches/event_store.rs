@@ -5,10 +5,10 @@
 use std::time::Instant;
 
 use bson::{DateTime, Document, doc};
-use cqrs_mongo_persistence::{
-    Alone, Connection, EventStore, EventStream, ExpectedVersion, NewEvent, Outbox, OutboxMessage, OutboxRelay,
-    PoolOptions,
-};
+use cqrs_mongo_persistence::event_store::{ExpectedVersion, NewEvent, Stream as EventStream};
+use cqrs_mongo_persistence::outbox::OutboxMessage;
+use cqrs_mongo_persistence::store::PoolOptions;
+use cqrs_mongo_persistence::{Alone, Connection, EventStore, Outbox, OutboxRelay};
 use futures::{FutureExt, TryStreamExt};
 
 const EVENTS_PER_WRITER_TOTAL: usize = 16_000;

@@ -6,9 +6,10 @@
 use std::time::Instant;
 
 use bson::{DateTime, Document, doc};
-use cqrs_mongo_persistence::{
-    Connection, EventStore, JobQueue, PoolOptions, Projection, ProjectionRunner, Result, StoredEvent, Write,
-};
+use cqrs_mongo_persistence::event_store::StoredEvent;
+use cqrs_mongo_persistence::projections::{Projection, Write};
+use cqrs_mongo_persistence::store::PoolOptions;
+use cqrs_mongo_persistence::{Connection, EventStore, JobQueue, ProjectionRunner, Result};
 
 const JOBS: usize = 4_000;
 const EVENTS: i64 = 20_000;

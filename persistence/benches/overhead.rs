@@ -5,7 +5,8 @@
 //! and runs this with `MONGODB_URI` set; any MongoDB replica set works too.
 
 use bson::{Document, doc};
-use cqrs_mongo_persistence::{Alone, Connection, PoolOptions, Repository, Version};
+use cqrs_mongo_persistence::store::{PoolOptions, Version};
+use cqrs_mongo_persistence::{Alone, Connection, Repository};
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
 use serde_json::json;

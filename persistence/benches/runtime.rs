@@ -13,9 +13,12 @@ use std::sync::Arc;
 use std::time::{Duration, Instant};
 
 use bson::doc;
+use cqrs_mongo_persistence::event_store::{ExpectedVersion, NewEvent, StoredEvent, Stream};
+use cqrs_mongo_persistence::outbox::{ClaimedMessage, OutboxMessage, Publisher};
+use cqrs_mongo_persistence::projections::{Projection, Write};
+use cqrs_mongo_persistence::store::PoolOptions;
 use cqrs_mongo_persistence::{
-    Alone, ClaimedMessage, Connection, EventStore, EventStream, ExpectedVersion, NewEvent, Outbox, OutboxMessage,
-    OutboxRelay, PoolOptions, Projection, ProjectionRunner, Publisher, Result, StoredEvent, Subscription, Write,
+    Alone, Connection, EventStore, Outbox, OutboxRelay, ProjectionRunner, Result, Subscription,
 };
 
 struct Noop;
@@ -56,7 +59,7 @@ async fn subscription_vs_read_all(db: &Connection, events: &EventStore) {
             (0..50).map(|i| NewEvent::new(format!("e{s}-{i}"), "Placed", doc! { "i": i })).collect();
         let id = format!("s{s}");
         events
-            .append(EventStream { aggregate_id: &id, aggregate_type: "Order" }, ExpectedVersion::Any, &batch, Alone)
+            .append(Stream { aggregate_id: &id, aggregate_type: "Order" }, ExpectedVersion::Any, &batch, Alone)
             .await
             .unwrap();
     }

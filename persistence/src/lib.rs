@@ -4,7 +4,7 @@
 //!
 //! - [`Connection`] (pool, health, transaction detection, server clock), [`Repository`] with
 //!   optimistic concurrency, [`UnitOfWork`] over real multi-document transactions, and
-//!   [`Connection::ensure_indexes_of`] (every store and loop is [`Indexed`]: one call ensures
+//!   [`Connection::ensure_indexes_of`] (every store and loop is [`store::Indexed`]: one call ensures
 //!   the indexes of all it names);
 //! - the [`EventStore`] (gap-free global positions, group commit, gap-aware readers next to
 //!   legacy writers, upcasters), the transactional
@@ -12,20 +12,42 @@
 //!   [`PositionStore`];
 //! - the [`ProjectionRunner`] (exactly-once batches, change-stream wake-ups, rebuild and swap),
 //!   the [`SagaRepository`] and the [`JobQueue`];
-//! - the application layer: typed events ([`Event`], [`event!`], [`event_set!`],
-//!   [`StoredEvent::decode`]), event-sourced aggregates ([`aggregates::EventSourced`],
-//!   [`aggregates::Root`], [`aggregates::AggregateStore`] with snapshot policies and outbox
-//!   messages in the same transaction) and typed projections ([`Handlers`]);
+//! - the application layer: typed events ([`event_store::Event`], [`event!`], [`event_set!`],
+//!   [`event_store::StoredEvent::decode`]), event-sourced aggregates ([`aggregates::EventSourced`],
+//!   [`aggregates::Root`], [`AggregateStore`] with snapshot policies and outbox
+//!   messages in the same transaction) and typed projections ([`projections::Handlers`]);
 //! - the production runtime: [`Subscription`]s for any async handler, [`ProjectionRunner`] and
 //!   subscription replicas led by a lease, failure policies with [`DeadLetters`], the
-//!   [`OutboxRelay::run`] loop with a [`Publisher`], the [`JobWorker`], metrics and trace
+//!   [`OutboxRelay::run`] loop with a [`outbox::Publisher`], the [`JobWorker`], metrics and trace
 //!   context ([`telemetry`]); each loop's `spawn()` runs it in a task of its own and returns a
-//!   [`Running`] handle (`stop` after the item in hand, `abort`, its stats read through
+//!   [`runtime::Running`] handle (`stop` after the item in hand, `abort`, its stats read through
 //!   methods);
-//! - [`Tenant`] scopes for all of the stores above (`for_tenant`): documents carry `tenant_id`,
+//! - [`store::Tenant`] scopes for all of the stores above (`for_tenant`): documents carry `tenant_id`,
 //!   every filter includes a clause compiled by the specification compiler (ANDed onto the
 //!   caller's specification, which compiles exactly as given), and touching another tenant's
 //!   document is [`Error::CrossTenant`].
+//!
+//! # Finding your way
+//!
+//! The crate root holds what an application starts from: the [`Connection`], where an
+//! operation runs ([`UnitOfWork`], [`On`], [`Alone`]), the [`Error`], and every store and loop
+//! constructed from a connection. What those take and return lives in the module of their
+//! layer, each type at exactly one path:
+//!
+//! | module | holds | its stores and loops (at the root) |
+//! |---|---|---|
+//! | [`store`] | pool options, health, indexes, paging, tenancy, versions, commit hooks | [`Connection`] |
+//! | [`repository`] | state-stored aggregates: [`repository::Aggregate`], [`repository::Mapping`] | [`Repository`] |
+//! | [`event_store`] | events: [`event_store::NewEvent`], [`event_store::StoredEvent`], typed [`event_store::Event`]s, expected versions, upcasters | [`EventStore`] |
+//! | [`aggregates`] | event-sourced aggregates: [`aggregates::EventSourced`], [`aggregates::Root`], snapshots | [`AggregateStore`], [`SnapshotStore`] |
+//! | [`projections`] | the read side: [`projections::ReadModel`], [`projections::Handlers`], [`projections::Projection`], rebuilds | [`ProjectionStore`], [`ProjectionRunner`], [`PositionStore`] |
+//! | [`outbox`] | outbox messages and the relay's [`outbox::Publisher`] | [`Outbox`], [`OutboxRelay`] |
+//! | [`jobs`] | [`jobs::NewJob`], claimed jobs, [`jobs::JobHandler`] | [`JobQueue`], [`JobWorker`] |
+//! | [`sagas`] | [`sagas::Saga`] state and status | [`SagaRepository`] |
+//! | [`dead_letters`] | parked events | [`DeadLetters`] |
+//! | [`runtime`] | what the loops share: [`runtime::RetryPolicy`], [`runtime::Running`], leases, stats, [`runtime::EventHandler`] | [`Subscription`] |
+//! | [`telemetry`] | metrics, trace context, error chains | |
+//! | `testing` (feature `testing`) | the embedded test server, a database per test, fail points | |
 //!
 //! # Where an operation runs
 //!
@@ -45,14 +67,15 @@
 //!
 //! # Versions and units of work
 //!
-//! An aggregate's [`Version`] (and an event-sourced [`aggregates::Root`]'s version and pending
+//! An aggregate's [`store::Version`] (and an event-sourced [`aggregates::Root`]'s version and pending
 //! events) changes for good only when the unit of work that saved it commits. Inside the unit
 //! of work the new version shows (a second save expects it); a rollback, a unit of work dropped
 //! without a commit, and every retry of [`Connection::transaction`] put the version back, so the
 //! retried callback, or a later save of the same aggregate, expects what is really stored:
 //!
 //! ```no_run
-//! use cqrs_mongo_persistence::{Alone, Connection, Repository, Result, Version};
+//! use cqrs_mongo_persistence::{Alone, Connection, Repository, Result};
+//! use cqrs_mongo_persistence::store::Version;
 //!
 //! #[derive(serde::Serialize, serde::Deserialize)]
 //! struct Order { id: String, total: i64, #[serde(default)] version: Version }
@@ -86,12 +109,12 @@
 //!
 //! # Running in production: what is guaranteed, and its limits
 //!
-//! | loop | delivery | replicas | an item fails ([`RetryPolicy`], `on_failure`) | unavailable (`on_unavailable`) |
+//! | loop | delivery | replicas | an item fails ([`runtime::RetryPolicy`], `on_failure`) | unavailable (`on_unavailable`) |
 //! |---|---|---|---|---|
 //! | [`ProjectionRunner::run`] | exactly once per batch: the read-model writes and the checkpoint commit in one transaction, each write guarded per document by `_version` | any number; the holder of the checkpoint's lease (in `leases`) applies, the others stand by | an event whose `project` fails or whose write the server refuses: the events before it commit, it is retried after the backoff, then parked in `dead_letters` with the checkpoint past it (default: 3 attempts) or the run ends with [`Error::Handler`] | the database: back off, the same batch again, no attempt counted |
-//! | [`Subscription::run`] | at least once; after a crash or take-over at most one batch is delivered again (use the event id as idempotency key) | the same lease | a handler error: retried, then parked (default: 3 attempts) or the run ends | the database, or a handler error holding an [`Unavailable`]: back off, the event again, no attempt counted |
-//! | [`OutboxRelay::run`] | at least once; a relay killed after publishing and before recording leaves at most its claimed round to be published again once its lease expires, as does a round that outlives its lease (counted as lost claims); use the message id as idempotency key | any number, competing per message | a message the publisher refuses: retried after the backoff (`next_attempt_at`), then `failed` (dead; default: 5 attempts) or the run ends with the message pending | the database, or a publisher error holding an [`Unavailable`]: the message handed back, back off, no attempt counted |
-//! | [`JobWorker::run`] | at least once; a worker that dies mid-job leaves the job to another worker once its lease expires | any number, competing per job | a handler error: the queue's policy ([`JobQueue::on_failure`]; the job's own attempts): retried, then `FAILED` or the worker stops with the job pending | the database, or a handler error holding an [`Unavailable`]: the job handed back due after the backoff, no claims meanwhile, no attempt counted |
+//! | [`Subscription::run`] | at least once; after a crash or take-over at most one batch is delivered again (use the event id as idempotency key) | the same lease | a handler error: retried, then parked (default: 3 attempts) or the run ends | the database, or a handler error holding an [`runtime::Unavailable`]: back off, the event again, no attempt counted |
+//! | [`OutboxRelay::run`] | at least once; a relay killed after publishing and before recording leaves at most its claimed round to be published again once its lease expires, as does a round that outlives its lease (counted as lost claims); use the message id as idempotency key | any number, competing per message | a message the publisher refuses: retried after the backoff (`next_attempt_at`), then `failed` (dead; default: 5 attempts) or the run ends with the message pending | the database, or a publisher error holding an [`runtime::Unavailable`]: the message handed back, back off, no attempt counted |
+//! | [`JobWorker::run`] | at least once; a worker that dies mid-job leaves the job to another worker once its lease expires | any number, competing per job | a handler error: the queue's policy ([`JobQueue::on_failure`]; the job's own attempts): retried, then `FAILED` or the worker stops with the job pending | the database, or a handler error holding an [`runtime::Unavailable`]: the job handed back due after the backoff, no claims meanwhile, no attempt counted |
 //!
 //! **One rule for failures** ([`Error`]'s predicates decide it once): an unavailable deployment
 //! ([`Error::is_unavailable`]: unreachable, overloaded, stepping down, a transaction that kept
@@ -144,7 +167,7 @@
 //! legacy counter; appends (and aggregate saves with their outbox messages) outside a unit of
 //! work share a group-commit transaction that takes it; appends inside a unit of work take it in
 //! their transaction (commit order, the default) or reserve it outside
-//! ([`PositionAllocation::Reserved`], which scales under contention), and readers wait for
+//! ([`event_store::PositionAllocation::Reserved`], which scales under contention), and readers wait for
 //! positions in flight.
 //!
 //! # When one replica set is not enough (sharding)
@@ -172,52 +195,44 @@
 #![forbid(unsafe_code)]
 
 pub mod aggregates;
-mod dead_letters;
+pub mod dead_letters;
 mod error;
-mod event_store;
-mod jobs;
-mod outbox;
-mod projections;
-mod repository;
-mod runtime;
-mod sagas;
+pub mod event_store;
+pub mod jobs;
+pub mod outbox;
+pub mod projections;
+pub mod repository;
+pub mod runtime;
+pub mod sagas;
 mod snapshots;
-mod store;
+pub mod store;
 pub mod telemetry;
 #[cfg(feature = "testing")]
 pub mod testing;
 
 /// The `bson` crate this crate uses (for the macros).
 pub use bson;
-pub use dead_letters::{DEAD_LETTERS, DeadLetter, DeadLetterStatus, DeadLetters};
-pub use error::{Error, EventIdProblem, Result};
+pub use error::{Error, Result};
 #[doc(hidden)]
 pub use event_store::typed::encode as __encode_event;
-pub use event_store::typed::{Event, EventSet};
-pub use event_store::{
-    BURNT_POSITIONS, DEFAULT_GAP_GRACE, EventStore, ExpectedVersion, GapStats, NewEvent, PositionAllocation,
-    StoredEvent, Stream as EventStream, Upcast, Upcasters,
-};
-pub use jobs::{ClaimedJob, Enqueued, Failed, JobHandler, JobQueue, JobWorker, NewJob, WorkerStats};
-pub use outbox::{Backlog, ClaimedMessage, Outbox, OutboxMessage, OutboxRelay, Publisher, RelayReport, RelayStats};
+
+// The connection and where an operation runs.
+pub use store::connection::Connection;
+pub use store::uow::{Alone, On, UnitOfWork};
+
+// The stores and loops an application constructs from a connection; what they take and
+// return lives in the module of their layer.
+pub use aggregates::store::AggregateStore;
+pub use dead_letters::store::DeadLetters;
+pub use event_store::store::EventStore;
+pub use jobs::store::JobQueue;
+pub use jobs::worker::JobWorker;
+pub use outbox::relay::OutboxRelay;
+pub use outbox::store::Outbox;
 pub use projections::positions::PositionStore;
-pub use projections::read_model::{ReadModel, Reader};
-pub use projections::runner::{
-    DEFAULT_LEASE, Handlers, Projection, ProjectionRunner, RebuildProgress, RebuildReport, RunnerStats, Write,
-};
-pub use projections::store::{Applied, ProjectionStore};
-pub use repository::model::{Aggregate, Mapping};
-pub use repository::{GetMany, Repository};
-pub use runtime::follow::FollowStats;
-pub use runtime::lease::LeaseInfo;
-pub use runtime::retry::{AfterRetries, Backoff, BoxError, RetryPolicy, Unavailable};
-pub use runtime::spawn::Running;
-pub use runtime::subscription::{EventHandler, Subscription, SubscriptionStats};
-pub use sagas::{IfStarted, Saga, SagaRepository, SagaStatus};
-pub use snapshots::{Snapshot, SnapshotStore};
-pub use store::connection::{Connection, Health, PoolOptions};
-pub use store::indexes::{IndexReport, IndexSpec, Indexed};
-pub use store::page::{Page, PageRequest};
-pub use store::tenancy::{TENANT_FIELD, Tenant};
-pub use store::uow::{AfterCommit, Alone, On, SessionGuard, UnitOfWork};
-pub use store::version::Version;
+pub use projections::runner::ProjectionRunner;
+pub use projections::store::ProjectionStore;
+pub use repository::store::Repository;
+pub use runtime::subscription::Subscription;
+pub use sagas::store::SagaRepository;
+pub use snapshots::SnapshotStore;

@@ -9,8 +9,8 @@ use std::sync::Arc;
 use std::sync::atomic::Ordering;
 
 use bson::{Document, doc};
-use cqrs_mongo_persistence::aggregates::{AggregateStore, EventSourced, Root, SnapshotPolicy};
-use cqrs_mongo_persistence::{Alone, Connection, Error, EventStore, Outbox, SnapshotStore};
+use cqrs_mongo_persistence::aggregates::{EventSourced, Root, SnapshotPolicy};
+use cqrs_mongo_persistence::{AggregateStore, Alone, Connection, Error, EventStore, Outbox, SnapshotStore};
 use futures::future::join_all;
 use serde::{Deserialize, Serialize};
 
@@ -330,18 +330,26 @@ async fn an_event_the_aggregate_does_not_know_is_a_decode_error_naming_it() {
     let mut counter = Root::<Counter>::new("c1");
     counter.record(Added { amount: 1 });
     store.save(&mut counter, Alone).await.unwrap();
-    let stranger = cqrs_mongo_persistence::NewEvent::new("e-stranger", "CounterRenamed", doc! { "to": "x" });
-    let stream = cqrs_mongo_persistence::EventStream { aggregate_id: "c1", aggregate_type: "Counter" };
-    f.events.append(stream, cqrs_mongo_persistence::ExpectedVersion::Exact(1), &[stranger], Alone).await.unwrap();
+    let stranger =
+        cqrs_mongo_persistence::event_store::NewEvent::new("e-stranger", "CounterRenamed", doc! { "to": "x" });
+    let stream = cqrs_mongo_persistence::event_store::Stream { aggregate_id: "c1", aggregate_type: "Counter" };
+    f.events
+        .append(stream, cqrs_mongo_persistence::event_store::ExpectedVersion::Exact(1), &[stranger], Alone)
+        .await
+        .unwrap();
     match store.load("c1", Alone).await {
         Err(Error::Decode { event_id, event_type, .. }) => {
             assert_eq!((event_id.as_str(), event_type.as_str()), ("e-stranger", "CounterRenamed"));
         }
         other => panic!("expected a decode error, got {other:?}"),
     }
-    let wrong = cqrs_mongo_persistence::NewEvent::new("e-wrong", "CounterAdded", doc! { "amount": "five" });
-    let stream = cqrs_mongo_persistence::EventStream { aggregate_id: "c2", aggregate_type: "Counter" };
-    f.events.append(stream, cqrs_mongo_persistence::ExpectedVersion::NoStream, &[wrong], Alone).await.unwrap();
+    let wrong =
+        cqrs_mongo_persistence::event_store::NewEvent::new("e-wrong", "CounterAdded", doc! { "amount": "five" });
+    let stream = cqrs_mongo_persistence::event_store::Stream { aggregate_id: "c2", aggregate_type: "Counter" };
+    f.events
+        .append(stream, cqrs_mongo_persistence::event_store::ExpectedVersion::NoStream, &[wrong], Alone)
+        .await
+        .unwrap();
     match store.load("c2", Alone).await {
         Err(Error::Decode { event_id, path, .. }) => {
             assert_eq!((event_id.as_str(), path.as_str()), ("e-wrong", "amount"))

@@ -4,13 +4,15 @@
 
 mod support;
 
-use cqrs_mongo_persistence::RetryPolicy;
+use cqrs_mongo_persistence::runtime::RetryPolicy;
 use std::time::Duration;
 
 use bson::doc;
+use cqrs_mongo_persistence::jobs::NewJob;
+use cqrs_mongo_persistence::outbox::OutboxMessage;
+use cqrs_mongo_persistence::store::PageRequest;
 use cqrs_mongo_persistence::{
-    Alone, Error, EventStore, JobQueue, NewJob, Outbox, OutboxMessage, OutboxRelay, PageRequest, ProjectionRunner,
-    SagaRepository,
+    Alone, Error, EventStore, JobQueue, Outbox, OutboxRelay, ProjectionRunner, SagaRepository,
 };
 use futures::StreamExt;
 use support::runner::Counts;

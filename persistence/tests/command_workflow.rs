@@ -9,8 +9,9 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bson::doc;
-use cqrs_mongo_persistence::aggregates::{AggregateStore, EventSourced, Root};
-use cqrs_mongo_persistence::{Alone, Connection, Error, EventStore, EventStream, ExpectedVersion, NewEvent};
+use cqrs_mongo_persistence::aggregates::{EventSourced, Root};
+use cqrs_mongo_persistence::event_store::{ExpectedVersion, NewEvent, Stream};
+use cqrs_mongo_persistence::{AggregateStore, Alone, Connection, Error, EventStore};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -98,7 +99,7 @@ async fn a_decision_is_saved_and_a_refusal_is_the_callers_error_with_nothing_wri
     // A store error comes back through the caller's `From<Error>`: an event of a type the
     // wallet does not know makes the load fail.
     let events = EventStore::new(&db);
-    let stream = EventStream { aggregate_id: "odd", aggregate_type: "Wallet" };
+    let stream = Stream { aggregate_id: "odd", aggregate_type: "Wallet" };
     events.append(stream, ExpectedVersion::NoStream, &[NewEvent::new("x1", "Stolen", doc! {})], Alone).await.unwrap();
     match wallets.update("odd", deposit(1)).await {
         Err(WalletError::Store(Error::Decode { event_type, .. })) => assert_eq!(event_type, "Stolen"),

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 
 use bson::doc;
-use cqrs_mongo_persistence::{Alone, Error, EventIdProblem, EventStore, EventStream, ExpectedVersion, NewEvent};
+use cqrs_mongo_persistence::event_store::{EventIdProblem, ExpectedVersion, NewEvent, Stream as EventStream};
+use cqrs_mongo_persistence::{Alone, Error, EventStore};
 
 fn stream(id: &str) -> EventStream<'_> {
     EventStream { aggregate_id: id, aggregate_type: "Order" }
@@ -179,7 +180,7 @@ async fn a_tailing_reader_sees_every_event_once_in_order_while_sixteen_writers_a
     let other_db = cqrs_mongo_persistence::Connection::connect(
         support::server_uri(),
         &support::name("events_concurrent"),
-        cqrs_mongo_persistence::PoolOptions::default(),
+        cqrs_mongo_persistence::store::PoolOptions::default(),
     )
     .await
     .unwrap();
@@ -246,7 +247,7 @@ async fn a_tailing_reader_sees_every_event_once_in_order_while_sixteen_writers_a
 
 #[tokio::test(flavor = "multi_thread")]
 async fn read_all_waits_at_missing_positions_and_pages_across_them_once_given_up() {
-    use cqrs_mongo_persistence::GapStats;
+    use cqrs_mongo_persistence::event_store::GapStats;
     use futures::TryStreamExt;
     let (db, store) = store("events_gaps").await;
     for n in 1..=6 {
@@ -283,7 +284,8 @@ async fn read_all_waits_at_missing_positions_and_pages_across_them_once_given_up
 
 #[tokio::test(flavor = "multi_thread")]
 async fn upcasters_streams_types_and_loading_from_a_snapshot() {
-    use cqrs_mongo_persistence::{SnapshotStore, Upcasters};
+    use cqrs_mongo_persistence::SnapshotStore;
+    use cqrs_mongo_persistence::event_store::Upcasters;
     use futures::TryStreamExt;
     let (db, store) = store("events_reading").await;
     let mut old = event("e1", 1);

@@ -13,9 +13,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bson::{Document, doc};
+use cqrs_mongo_persistence::event_store::StoredEvent;
+use cqrs_mongo_persistence::jobs::{ClaimedJob, NewJob};
+use cqrs_mongo_persistence::outbox::{ClaimedMessage, OutboxMessage};
+use cqrs_mongo_persistence::projections::{Projection, Write};
+use cqrs_mongo_persistence::runtime::{Backoff, RetryPolicy};
+use cqrs_mongo_persistence::store::PageRequest;
 use cqrs_mongo_persistence::{
-    Alone, Backoff, ClaimedJob, ClaimedMessage, DeadLetters, Error, JobQueue, JobWorker, NewJob, Outbox, OutboxMessage,
-    OutboxRelay, PageRequest, Projection, ProjectionRunner, Result, RetryPolicy, StoredEvent, Subscription, Write,
+    Alone, DeadLetters, Error, JobQueue, JobWorker, Outbox, OutboxRelay, ProjectionRunner, Result, Subscription,
 };
 use support::runner::{append, wait_until};
 
@@ -163,7 +168,7 @@ struct Refuser {
     published: AtomicU64,
 }
 
-impl cqrs_mongo_persistence::Publisher for Refuser {
+impl cqrs_mongo_persistence::outbox::Publisher for Refuser {
     type Error = String;
     async fn publish(&self, message: &ClaimedMessage) -> std::result::Result<(), String> {
         if message.message_id == self.bad {

@@ -12,7 +12,8 @@ use std::sync::Arc;
 use std::time::Duration;
 
 use bson::{Bson, DateTime, Document, doc};
-use cqrs_mongo_persistence::{Connection, EventStore, ExpectedVersion, ProjectionRunner};
+use cqrs_mongo_persistence::event_store::ExpectedVersion;
+use cqrs_mongo_persistence::{Connection, EventStore, ProjectionRunner};
 use mongodb::options::ReturnDocument;
 use support::runner::{Counts, append_to, contents, setup, spawn_run, wait_for_count};
 

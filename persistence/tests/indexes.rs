@@ -5,7 +5,8 @@ mod support;
 use std::time::Duration;
 
 use bson::doc;
-use cqrs_mongo_persistence::{Error, IndexSpec, Version};
+use cqrs_mongo_persistence::Error;
+use cqrs_mongo_persistence::store::{IndexSpec, Version};
 
 fn declared() -> Vec<IndexSpec> {
     vec![
@@ -104,9 +105,9 @@ async fn legacy_duplicates_make_the_unique_indexes_fail_until_they_are_resolved(
 
 #[tokio::test(flavor = "multi_thread")]
 async fn one_call_ensures_the_indexes_of_every_store_and_loop_named_each_once() {
+    use cqrs_mongo_persistence::store::Indexed;
     use cqrs_mongo_persistence::{
-        DeadLetters, EventStore, Indexed, JobQueue, Outbox, PositionStore, ProjectionRunner, SagaRepository,
-        SnapshotStore,
+        DeadLetters, EventStore, JobQueue, Outbox, PositionStore, ProjectionRunner, SagaRepository, SnapshotStore,
     };
     let db = support::database("ensure_indexes_of").await;
     let (events, outbox, jobs, sagas) =

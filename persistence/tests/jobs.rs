@@ -2,13 +2,15 @@
 
 mod support;
 
-use cqrs_mongo_persistence::{Backoff, RetryPolicy};
+use cqrs_mongo_persistence::runtime::{Backoff, RetryPolicy};
 use std::collections::HashMap;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bson::{DateTime, doc};
-use cqrs_mongo_persistence::{Alone, Connection, Enqueued, Error, Failed, JobQueue, NewJob, PageRequest};
+use cqrs_mongo_persistence::jobs::{Enqueued, Failed, NewJob};
+use cqrs_mongo_persistence::store::PageRequest;
+use cqrs_mongo_persistence::{Alone, Connection, Error, JobQueue};
 
 async fn queue(test: &str) -> (Connection, JobQueue) {
     let db = support::database(test).await;

@@ -6,14 +6,15 @@
 
 mod support;
 
-use cqrs_mongo_persistence::{Backoff, RetryPolicy};
+use cqrs_mongo_persistence::runtime::{Backoff, RetryPolicy};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bson::{Document, doc};
-use cqrs_mongo_persistence::{Alone, ClaimedJob, Connection, JobQueue, JobWorker, NewJob};
+use cqrs_mongo_persistence::jobs::{ClaimedJob, NewJob};
+use cqrs_mongo_persistence::{Alone, Connection, JobQueue, JobWorker};
 use support::runner::wait_until;
 
 async fn job_document(db: &Connection, id: &str) -> Document {

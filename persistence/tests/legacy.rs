@@ -5,14 +5,17 @@
 
 mod support;
 
-use cqrs_mongo_persistence::{Backoff, RetryPolicy};
+use cqrs_mongo_persistence::runtime::{Backoff, RetryPolicy};
 use std::time::Duration;
 
 use bson::{Bson, Document, doc};
+use cqrs_mongo_persistence::event_store::{ExpectedVersion, NewEvent, Stream};
+use cqrs_mongo_persistence::jobs::{Failed, NewJob};
+use cqrs_mongo_persistence::outbox::OutboxMessage;
+use cqrs_mongo_persistence::sagas::{IfStarted, Saga, SagaStatus};
+use cqrs_mongo_persistence::store::PageRequest;
 use cqrs_mongo_persistence::{
-    Alone, Error, EventStore, EventStream, ExpectedVersion, Failed, IfStarted, JobQueue, NewEvent, NewJob, Outbox,
-    OutboxMessage, OutboxRelay, PageRequest, PositionStore, Repository, Saga, SagaRepository, SagaStatus,
-    SnapshotStore,
+    Alone, Error, EventStore, JobQueue, Outbox, OutboxRelay, PositionStore, Repository, SagaRepository, SnapshotStore,
 };
 use support::legacy::{
     self, MINUTE, SAGA_OWNED, ago, assert_kept, assert_legacy_reads, assert_null, date, int, legacy_pending,
@@ -403,14 +406,14 @@ async fn legacy_events_are_read_and_rust_appends_continue_their_streams_and_posi
     assert_eq!(all.iter().map(|e| e.position).collect::<Vec<_>>(), [1, 2, 3]);
     assert_eq!(store.latest_position().await.unwrap(), 3);
 
-    let order_1 = EventStream { aggregate_id: "order-1", aggregate_type: "Order" };
+    let order_1 = Stream { aggregate_id: "order-1", aggregate_type: "Order" };
     let mut event = NewEvent::new("rust-e4", "OrderPaid", doc! { "amount": 250 });
     event.correlation_id = Some("c-1".into());
     assert_eq!(store.append(order_1, ExpectedVersion::Exact(2), &[event], Alone).await.unwrap(), [4]);
     let late =
         store.append(order_1, ExpectedVersion::Exact(2), &[NewEvent::new("rust-x", "OrderPaid", doc! {})], Alone).await;
     assert!(matches!(late, Err(Error::Concurrency { expected: 2, actual: Some(3), .. })), "{late:?}");
-    let order_2 = EventStream { aggregate_id: "order-2", aggregate_type: "Order" };
+    let order_2 = Stream { aggregate_id: "order-2", aggregate_type: "Order" };
     // In a unit of work (the caller's transaction), not the group commit.
     let uow = db.begin().await.unwrap();
     let e5 = [NewEvent::new("rust-e5", "OrderPaid", doc! {})];
@@ -457,12 +460,13 @@ async fn a_position_a_legacy_append_took_without_inserting_is_stepped_over() {
     legacy::insert(&db, "counters", vec![legacy::position_counter(4)]).await;
     let store = EventStore::new(&db);
     assert_eq!(store.latest_position().await.unwrap(), 4);
-    let order_1 = EventStream { aggregate_id: "order-1", aggregate_type: "Order" };
+    let order_1 = Stream { aggregate_id: "order-1", aggregate_type: "Order" };
     let event = [NewEvent::new("rust-e", "OrderPaid", doc! {})];
     let appended = store.append(order_1, ExpectedVersion::Exact(2), &event, Alone).await.unwrap();
     assert_eq!(appended, [5], "after the counter, not after the last stored position");
-    let positions =
-        |events: Vec<cqrs_mongo_persistence::StoredEvent>| events.iter().map(|e| e.position).collect::<Vec<_>>();
+    let positions = |events: Vec<cqrs_mongo_persistence::event_store::StoredEvent>| {
+        events.iter().map(|e| e.position).collect::<Vec<_>>()
+    };
     assert_eq!(positions(store.read_all(0, 10).await.unwrap()), [1, 2, 4, 5]);
     assert_eq!(positions(store.read_all(2, 1).await.unwrap()), [4], "the empty range of the gap is stepped over");
     assert_eq!(positions(store.read_by_types(&["OrderPlaced"], 0, 10).await.unwrap()), [1, 2, 4]);

@@ -7,7 +7,9 @@ mod support;
 use std::time::Duration;
 
 use bson::{Bson, Document, doc};
-use cqrs_mongo_persistence::{Alone, JobQueue, Outbox, OutboxMessage, OutboxRelay, Repository, Version};
+use cqrs_mongo_persistence::outbox::OutboxMessage;
+use cqrs_mongo_persistence::store::Version;
+use cqrs_mongo_persistence::{Alone, JobQueue, Outbox, OutboxRelay, Repository};
 use serde::{Deserialize, Serialize};
 use support::legacy::{self, MINUTE, ago, legacy_pending, uuid};
 

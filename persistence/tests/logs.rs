@@ -8,8 +8,11 @@ use std::sync::{Arc, Mutex, OnceLock};
 use std::time::Duration;
 
 use bson::doc;
+use cqrs_mongo_persistence::event_store::StoredEvent;
+use cqrs_mongo_persistence::projections::{Projection, Write};
+use cqrs_mongo_persistence::runtime::{Backoff, RetryPolicy};
 use cqrs_mongo_persistence::testing::fail_command;
-use cqrs_mongo_persistence::{Backoff, Projection, ProjectionRunner, Result, RetryPolicy, StoredEvent, Write};
+use cqrs_mongo_persistence::{ProjectionRunner, Result};
 use support::metrics::metric;
 use support::runner::{append, wait_until};
 use tracing::field::{Field, Visit};

@@ -2,12 +2,13 @@
 
 mod support;
 
-use cqrs_mongo_persistence::{Backoff, RetryPolicy};
+use cqrs_mongo_persistence::runtime::{Backoff, RetryPolicy};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bson::doc;
-use cqrs_mongo_persistence::{Alone, Outbox, OutboxMessage, OutboxRelay};
+use cqrs_mongo_persistence::outbox::OutboxMessage;
+use cqrs_mongo_persistence::{Alone, Outbox, OutboxRelay};
 
 fn message(id: &str) -> OutboxMessage {
     OutboxMessage::new(id, "OrderPlaced", doc! { "id": id }, "corr-1")

@@ -5,14 +5,15 @@
 
 mod support;
 
-use cqrs_mongo_persistence::{Backoff, RetryPolicy, Unavailable};
+use cqrs_mongo_persistence::runtime::{Backoff, RetryPolicy, Unavailable};
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicU64, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bson::doc;
-use cqrs_mongo_persistence::{Alone, ClaimedMessage, Outbox, OutboxMessage, OutboxRelay, Publisher};
+use cqrs_mongo_persistence::outbox::{ClaimedMessage, OutboxMessage, Publisher};
+use cqrs_mongo_persistence::{Alone, Outbox, OutboxRelay};
 use support::runner::wait_until;
 
 /// Records deliveries; fails an attempt when `fail_every` divides a hash of (id, attempt).
@@ -127,7 +128,7 @@ async fn a_broker_that_is_down_makes_the_loop_back_off_counting_no_attempt_and_e
     /// Down (unavailable, not refusing the messages) until `open` is set.
     struct Gate(std::sync::atomic::AtomicBool, Broker);
     impl Publisher for Gate {
-        type Error = cqrs_mongo_persistence::BoxError;
+        type Error = cqrs_mongo_persistence::runtime::BoxError;
         async fn publish(&self, message: &ClaimedMessage) -> Result<(), Self::Error> {
             if !self.0.load(Ordering::SeqCst) {
                 return Err(Unavailable::new("broker down").into());

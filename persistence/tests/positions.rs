@@ -16,18 +16,17 @@ use std::sync::atomic::{AtomicBool, AtomicU64, Ordering};
 use std::time::Duration;
 
 use bson::{Document, doc};
+use cqrs_mongo_persistence::event_store::{BURNT_POSITIONS, ExpectedVersion, NewEvent, PositionAllocation, Stream};
+use cqrs_mongo_persistence::outbox::OutboxMessage;
 use cqrs_mongo_persistence::testing::fail_command;
-use cqrs_mongo_persistence::{
-    Alone, BURNT_POSITIONS, Connection, Error, EventStore, EventStream, ExpectedVersion, NewEvent, Outbox,
-    OutboxMessage, PositionAllocation, ProjectionRunner,
-};
+use cqrs_mongo_persistence::{Alone, Connection, Error, EventStore, Outbox, ProjectionRunner};
 use futures::FutureExt;
 use support::runner::{Counts, wait_until};
 
 const LONG_GRACE: Duration = Duration::from_secs(3600);
 
-fn stream(id: &str) -> EventStream<'_> {
-    EventStream { aggregate_id: id, aggregate_type: "Order" }
+fn stream(id: &str) -> Stream<'_> {
+    Stream { aggregate_id: id, aggregate_type: "Order" }
 }
 
 async fn setup(test: &str, allocation: PositionAllocation) -> (Connection, EventStore) {

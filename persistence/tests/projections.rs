@@ -3,7 +3,8 @@
 mod support;
 
 use bson::{Bson, doc};
-use cqrs_mongo_persistence::{Alone, Applied, Error, ProjectionStore};
+use cqrs_mongo_persistence::projections::Applied;
+use cqrs_mongo_persistence::{Alone, Error, ProjectionStore};
 use cqrs_mongo_spec::ErrorCode;
 use serde_json::json;
 

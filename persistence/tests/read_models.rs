@@ -4,10 +4,9 @@
 
 mod support;
 
-use cqrs_mongo_persistence::{
-    Alone, Applied, Error, EventStore, ExpectedVersion, Handlers, NewEvent, ProjectionRunner, ProjectionStore,
-    ReadModel,
-};
+use cqrs_mongo_persistence::event_store::{ExpectedVersion, NewEvent};
+use cqrs_mongo_persistence::projections::{Applied, Handlers, ReadModel};
+use cqrs_mongo_persistence::{Alone, Error, EventStore, ProjectionRunner, ProjectionStore};
 use cqrs_mongo_spec::QueryOptions;
 use serde::{Deserialize, Serialize};
 use serde_json::json;
@@ -41,7 +40,8 @@ async fn handlers_write_through_the_model_and_readers_get_typed_pages() {
     let events = EventStore::new(&db);
     for n in 1..=5_i64 {
         let opened = NewEvent::typed(format!("e{n}"), &Opened { title: format!("t{n}"), points: n }).unwrap();
-        let stream = cqrs_mongo_persistence::EventStream { aggregate_id: &format!("k{n}"), aggregate_type: "Ticket" };
+        let stream =
+            cqrs_mongo_persistence::event_store::Stream { aggregate_id: &format!("k{n}"), aggregate_type: "Ticket" };
         events.append(stream, ExpectedVersion::NoStream, &[opened], Alone).await.unwrap();
     }
     let model = tickets();

@@ -3,7 +3,8 @@
 mod support;
 
 use bson::doc;
-use cqrs_mongo_persistence::{Alone, Error, Repository, Version};
+use cqrs_mongo_persistence::store::Version;
+use cqrs_mongo_persistence::{Alone, Error, Repository};
 use cqrs_mongo_spec::QueryOptions;
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};
@@ -146,7 +147,7 @@ cqrs_mongo_persistence::aggregate!(Customer, "customers", bson::Uuid, id = key);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn mappings_rename_exclude_and_keep_uuids_as_subtype_4() {
-    use cqrs_mongo_persistence::Mapping;
+    use cqrs_mongo_persistence::repository::Mapping;
     let db = support::database("mapping").await;
     let mapping = Mapping::default().id_field("key").rename("name", "full_name").exclude("cached_score");
     let repo = Repository::<Customer>::with_mapping(&db, mapping);
@@ -214,7 +215,7 @@ cqrs_mongo_persistence::aggregate!(Draft, "drafts", Option<String>);
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_null_id_or_an_id_field_the_struct_lacks_is_refused_before_writing() {
-    use cqrs_mongo_persistence::Mapping;
+    use cqrs_mongo_persistence::repository::Mapping;
     let db = support::database("null_id").await;
     let drafts = Repository::<Draft>::new(&db);
     let mut draft = Draft { id: None, version: Version::default() };

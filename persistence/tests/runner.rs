@@ -8,7 +8,8 @@ mod support;
 use std::time::Duration;
 
 use bson::{Bson, Document, doc};
-use cqrs_mongo_persistence::{ExpectedVersion, ProjectionRunner};
+use cqrs_mongo_persistence::ProjectionRunner;
+use cqrs_mongo_persistence::event_store::ExpectedVersion;
 use support::runner::*;
 use tokio::sync::Mutex;
 

@@ -7,16 +7,18 @@
 
 mod support;
 
-use cqrs_mongo_persistence::Backoff;
+use cqrs_mongo_persistence::runtime::Backoff;
 use std::sync::Arc;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bson::doc;
-use cqrs_mongo_persistence::{
-    DeadLetterStatus, DeadLetters, Error, PageRequest, Projection, ProjectionRunner, Result, RetryPolicy, StoredEvent,
-    Write,
-};
+use cqrs_mongo_persistence::dead_letters::DeadLetterStatus;
+use cqrs_mongo_persistence::event_store::StoredEvent;
+use cqrs_mongo_persistence::projections::{Projection, Write};
+use cqrs_mongo_persistence::runtime::RetryPolicy;
+use cqrs_mongo_persistence::store::PageRequest;
+use cqrs_mongo_persistence::{DeadLetters, Error, ProjectionRunner, Result};
 use support::runner::{Counts, append, contents, expected_streams, setup, spawn_run, wait_until};
 
 fn replica(
@@ -148,10 +150,15 @@ impl Projection for Fragile {
 }
 
 async fn append_one(events: &cqrs_mongo_persistence::EventStore, stream: &str, id: &str) {
-    let event = cqrs_mongo_persistence::NewEvent::new(id, "Placed", doc! {});
-    let stream = cqrs_mongo_persistence::EventStream { aggregate_id: stream, aggregate_type: "Order" };
+    let event = cqrs_mongo_persistence::event_store::NewEvent::new(id, "Placed", doc! {});
+    let stream = cqrs_mongo_persistence::event_store::Stream { aggregate_id: stream, aggregate_type: "Order" };
     events
-        .append(stream, cqrs_mongo_persistence::ExpectedVersion::Any, &[event], cqrs_mongo_persistence::Alone)
+        .append(
+            stream,
+            cqrs_mongo_persistence::event_store::ExpectedVersion::Any,
+            &[event],
+            cqrs_mongo_persistence::Alone,
+        )
         .await
         .unwrap();
 }

@@ -10,10 +10,10 @@ use std::sync::atomic::{AtomicBool, Ordering};
 use std::time::Duration;
 
 use bson::{Document, doc};
-use cqrs_mongo_persistence::{
-    Alone, Error, EventStream, ExpectedVersion, NewEvent, PositionStore, Projection, ProjectionRunner, Result,
-    StoredEvent, Tenant, Write,
-};
+use cqrs_mongo_persistence::event_store::{ExpectedVersion, NewEvent, StoredEvent, Stream};
+use cqrs_mongo_persistence::projections::{Projection, Write};
+use cqrs_mongo_persistence::store::Tenant;
+use cqrs_mongo_persistence::{Alone, Error, PositionStore, ProjectionRunner, Result};
 use support::runner::*;
 
 /// A live runner keeps running while the projection is rebuilt and events keep coming: its
@@ -165,7 +165,7 @@ async fn tenant_runners_read_write_and_checkpoint_only_their_tenant() {
         for s in 0..count {
             let id = format!("{prefix}{s}");
             let events: Vec<NewEvent> = (0..2).map(|i| NewEvent::new(format!("{id}-{i}"), "Placed", doc! {})).collect();
-            let stream = EventStream { aggregate_id: &id, aggregate_type: "Order" };
+            let stream = Stream { aggregate_id: &id, aggregate_type: "Order" };
             scoped.append(stream, ExpectedVersion::NoStream, &events, Alone).await.unwrap();
         }
     }
@@ -194,7 +194,7 @@ async fn tenant_runners_read_write_and_checkpoint_only_their_tenant() {
     // default one parks the event.
     let strict = ProjectionRunner::new(&db, &store, Counts::new("counts", ""))
         .for_tenant(&globex)
-        .on_failure(cqrs_mongo_persistence::RetryPolicy::stop_after(1));
+        .on_failure(cqrs_mongo_persistence::runtime::RetryPolicy::stop_after(1));
     let err = strict.catch_up().await;
     assert!(
         matches!(&err, Err(Error::Handler { source, .. }) if matches!(source.downcast_ref::<Error>(), Some(Error::CrossTenant { .. }))),
@@ -202,7 +202,7 @@ async fn tenant_runners_read_write_and_checkpoint_only_their_tenant() {
     );
     let lenient = ProjectionRunner::new(&db, &store, Counts::new("counts", ""))
         .for_tenant(&globex)
-        .on_failure(cqrs_mongo_persistence::RetryPolicy::park_after(1));
+        .on_failure(cqrs_mongo_persistence::runtime::RetryPolicy::park_after(1));
     assert_eq!(lenient.catch_up().await.unwrap(), 0, "globex's events all write acme's type documents");
     let parked = cqrs_mongo_persistence::DeadLetters::new(&db).count_parked("counts").await.unwrap();
     assert_eq!(parked, 4, "each parked, none applied");

@@ -5,7 +5,9 @@ mod support;
 use std::time::Duration;
 
 use bson::{DateTime, Document, doc};
-use cqrs_mongo_persistence::{Alone, Connection, Error, IfStarted, PageRequest, Saga, SagaRepository, SagaStatus};
+use cqrs_mongo_persistence::sagas::{IfStarted, Saga, SagaStatus};
+use cqrs_mongo_persistence::store::PageRequest;
+use cqrs_mongo_persistence::{Alone, Connection, Error, SagaRepository};
 
 async fn repository(test: &str) -> (Connection, SagaRepository) {
     let db = support::database(test).await;

@@ -7,10 +7,12 @@ mod support;
 use std::sync::Arc;
 
 use bson::doc;
-use cqrs_mongo_persistence::aggregates::{AggregateStore, EventSourced, Root};
+use cqrs_mongo_persistence::aggregates::{EventSourced, Root};
+use cqrs_mongo_persistence::jobs::NewJob;
+use cqrs_mongo_persistence::outbox::OutboxMessage;
+use cqrs_mongo_persistence::sagas::{IfStarted, Saga};
 use cqrs_mongo_persistence::{
-    Alone, Connection, EventStore, IfStarted, JobQueue, NewJob, Outbox, OutboxMessage, PositionStore, Saga,
-    SagaRepository, SnapshotStore,
+    AggregateStore, Alone, Connection, EventStore, JobQueue, Outbox, PositionStore, SagaRepository, SnapshotStore,
 };
 use futures::FutureExt;
 use serde::{Deserialize, Serialize};

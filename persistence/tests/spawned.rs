@@ -11,9 +11,13 @@ use std::sync::{Arc, Mutex, mpsc};
 use std::time::Duration;
 
 use bson::doc;
+use cqrs_mongo_persistence::event_store::StoredEvent;
+use cqrs_mongo_persistence::jobs::{ClaimedJob, NewJob};
+use cqrs_mongo_persistence::outbox::{ClaimedMessage, OutboxMessage, Publisher};
+use cqrs_mongo_persistence::projections::{Projection, Write};
 use cqrs_mongo_persistence::{
-    Alone, ClaimedJob, ClaimedMessage, Connection, Error, EventStore, JobQueue, JobWorker, NewJob, Outbox,
-    OutboxMessage, OutboxRelay, Projection, ProjectionRunner, Publisher, Result, StoredEvent, Subscription, Write,
+    Alone, Connection, Error, EventStore, JobQueue, JobWorker, Outbox, OutboxRelay, ProjectionRunner, Result,
+    Subscription,
 };
 use support::runner::{Counts, append, setup, wait_until};
 

@@ -8,10 +8,15 @@ mod support;
 use std::time::Duration;
 
 use bson::doc;
+use cqrs_mongo_persistence::event_store::{ExpectedVersion, NewEvent, Stream};
+use cqrs_mongo_persistence::jobs::NewJob;
+use cqrs_mongo_persistence::outbox::OutboxMessage;
+use cqrs_mongo_persistence::projections::Applied;
+use cqrs_mongo_persistence::sagas::{IfStarted, Saga};
+use cqrs_mongo_persistence::store::Tenant;
 use cqrs_mongo_persistence::{
-    Alone, Applied, Connection, Error, EventStore, EventStream, ExpectedVersion, IfStarted, JobQueue, NewEvent, NewJob,
-    Outbox, OutboxMessage, OutboxRelay, PositionStore, ProjectionRunner, ProjectionStore, Repository, Saga,
-    SagaRepository, SnapshotStore, Tenant,
+    Alone, Connection, Error, EventStore, JobQueue, Outbox, OutboxRelay, PositionStore, ProjectionRunner,
+    ProjectionStore, Repository, SagaRepository, SnapshotStore,
 };
 use serde_json::json;
 use support::order::{Order, order};
@@ -62,7 +67,7 @@ async fn events_append_in_a_non_transactional_unit_of_work_and_runners_without_t
     let db = standalone("standalone_events").await;
     db.ensure_indexes(&EventStore::indexes()).await.unwrap();
     let events = EventStore::new(&db);
-    let stream = |id| EventStream { aggregate_id: id, aggregate_type: "Order" };
+    let stream = |id| Stream { aggregate_id: id, aggregate_type: "Order" };
     let placed = |id: &str| NewEvent::new(id, "Placed", doc! {});
     let refused = events.append(stream("s0"), ExpectedVersion::NoStream, &[placed("e1")], Alone).await;
     unsupported(refused, "EventStore::append", "Connection::begin_non_transactional()");
@@ -127,7 +132,7 @@ async fn the_other_stores_work_without_transactions() {
     db.ensure_indexes(&SagaRepository::indexes()).await.unwrap();
     let sagas = SagaRepository::new(&db);
     let mut saga = sagas.start(Saga::new("s1", "Checkout", "c-1", doc! {}), IfStarted::Error, Alone).await.unwrap();
-    saga.transition(cqrs_mongo_persistence::SagaStatus::Running).unwrap();
+    saga.transition(cqrs_mongo_persistence::sagas::SagaStatus::Running).unwrap();
     sagas.save(&mut saga, Alone).await.unwrap();
     assert_eq!(sagas.get("s1", Alone).await.unwrap().unwrap().version(), 2);
 

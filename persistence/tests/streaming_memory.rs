@@ -5,7 +5,8 @@
 mod support;
 
 use bson::doc;
-use cqrs_mongo_persistence::{Repository, Version};
+use cqrs_mongo_persistence::Repository;
+use cqrs_mongo_persistence::store::Version;
 use cqrs_mongo_spec::QueryOptions;
 use futures::TryStreamExt;
 use serde::{Deserialize, Serialize};

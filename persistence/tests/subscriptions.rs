@@ -4,15 +4,17 @@
 
 mod support;
 
-use cqrs_mongo_persistence::Backoff;
+use cqrs_mongo_persistence::runtime::Backoff;
 use std::collections::BTreeMap;
 use std::sync::atomic::{AtomicBool, Ordering};
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
-use cqrs_mongo_persistence::{
-    DeadLetterStatus, DeadLetters, Error, PageRequest, RetryPolicy, StoredEvent, Subscription,
-};
+use cqrs_mongo_persistence::dead_letters::DeadLetterStatus;
+use cqrs_mongo_persistence::event_store::StoredEvent;
+use cqrs_mongo_persistence::runtime::RetryPolicy;
+use cqrs_mongo_persistence::store::PageRequest;
+use cqrs_mongo_persistence::{DeadLetters, Error, Subscription};
 use support::runner::{append, setup, wait_until};
 
 /// Records every delivered event id, in order; fails on ids listed in `failing` (per id: how
@@ -79,10 +81,15 @@ async fn events_of_the_chosen_types_arrive_in_position_order_and_the_checkpoint_
 async fn failures_are_retried_then_parked_and_a_parked_event_is_retried_after_the_fix() {
     let (db, events) = setup("sub_parking").await;
     append(&events, "a", 2, 3).await;
-    let poison = cqrs_mongo_persistence::NewEvent::new("z-poison", "Paid", bson::doc! {});
-    let stream = cqrs_mongo_persistence::EventStream { aggregate_id: "s9", aggregate_type: "Order" };
+    let poison = cqrs_mongo_persistence::event_store::NewEvent::new("z-poison", "Paid", bson::doc! {});
+    let stream = cqrs_mongo_persistence::event_store::Stream { aggregate_id: "s9", aggregate_type: "Order" };
     events
-        .append(stream, cqrs_mongo_persistence::ExpectedVersion::Any, &[poison], cqrs_mongo_persistence::Alone)
+        .append(
+            stream,
+            cqrs_mongo_persistence::event_store::ExpectedVersion::Any,
+            &[poison],
+            cqrs_mongo_persistence::Alone,
+        )
         .await
         .unwrap();
     append(&events, "b", 1, 2).await;

@@ -4,16 +4,18 @@
 
 mod support;
 
-use cqrs_mongo_persistence::Backoff;
+use cqrs_mongo_persistence::runtime::Backoff;
 use std::sync::{Arc, Mutex};
 use std::time::Duration;
 
 use bson::{Document, doc};
+use cqrs_mongo_persistence::event_store::{ExpectedVersion, NewEvent, StoredEvent, Stream};
+use cqrs_mongo_persistence::jobs::{ClaimedJob, NewJob};
+use cqrs_mongo_persistence::outbox::{ClaimedMessage, OutboxMessage};
+use cqrs_mongo_persistence::projections::{Projection, Write};
+use cqrs_mongo_persistence::runtime::RetryPolicy;
 use cqrs_mongo_persistence::telemetry::{TraceContext, with_trace};
-use cqrs_mongo_persistence::{
-    Alone, ClaimedJob, ClaimedMessage, EventStream, ExpectedVersion, JobQueue, JobWorker, NewEvent, NewJob, Outbox,
-    OutboxMessage, OutboxRelay, Projection, ProjectionRunner, Result, RetryPolicy, StoredEvent, Subscription, Write,
-};
+use cqrs_mongo_persistence::{Alone, JobQueue, JobWorker, Outbox, OutboxRelay, ProjectionRunner, Result, Subscription};
 use support::metrics::{metric, snapshotter};
 use support::runner::wait_until;
 
@@ -51,7 +53,7 @@ async fn a_trace_travels_from_the_writer_to_every_consumer_and_metrics_are_repor
     let (outbox, jobs) = (Outbox::new(&db), JobQueue::new(&db));
     let origin = TraceContext::parse("00-4bf92f3577b34da6a3ce929d0e0e4736-00f067aa0ba902b7-01").unwrap();
     with_trace(origin, async {
-        let stream = EventStream { aggregate_id: "o1", aggregate_type: "Order" };
+        let stream = Stream { aggregate_id: "o1", aggregate_type: "Order" };
         let batch = [NewEvent::new("e1", "Placed", doc! {}), NewEvent::new("e2-poison", "Placed", doc! {})];
         events.append(stream, ExpectedVersion::NoStream, &batch, Alone).await.unwrap();
         outbox.save(&[OutboxMessage::new("m1", "Placed", doc! {}, "c")], Alone).await.unwrap();
@@ -64,7 +66,7 @@ async fn a_trace_travels_from_the_writer_to_every_consumer_and_metrics_are_repor
         assert_eq!(metadata.get_str("traceparent").unwrap(), header, "{collection}");
     }
     let outside = NewEvent::new("e3", "Paid", doc! {});
-    let stream = EventStream { aggregate_id: "o2", aggregate_type: "Order" };
+    let stream = Stream { aggregate_id: "o2", aggregate_type: "Order" };
     events.append(stream, ExpectedVersion::NoStream, &[outside], Alone).await.unwrap();
     assert!(
         stored(&db, "domain_events", "e3").await.get_document("metadata").unwrap().is_empty(),
@@ -173,7 +175,7 @@ async fn the_relay_loop_reports_published_messages_and_the_backlog() {
     /// `publish_batch`).
     #[derive(Default)]
     struct Sink(Mutex<Vec<(String, Option<String>)>>);
-    impl cqrs_mongo_persistence::Publisher for Sink {
+    impl cqrs_mongo_persistence::outbox::Publisher for Sink {
         type Error = String;
         async fn publish(&self, message: &ClaimedMessage) -> std::result::Result<(), String> {
             let trace = TraceContext::current().map(|c| c.trace_id());

@@ -3,7 +3,8 @@
 mod support;
 
 use bson::doc;
-use cqrs_mongo_persistence::{Alone, Error, Repository, Tenant};
+use cqrs_mongo_persistence::store::Tenant;
+use cqrs_mongo_persistence::{Alone, Error, Repository};
 use futures::TryStreamExt;
 use serde_json::json;
 use support::order::{Order, order};
@@ -58,7 +59,8 @@ async fn a_scoped_repository_never_reads_or_writes_another_tenants_aggregates() 
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_scoped_event_store_keeps_streams_and_reads_inside_the_tenant() {
-    use cqrs_mongo_persistence::{EventStore, EventStream, ExpectedVersion, NewEvent};
+    use cqrs_mongo_persistence::EventStore;
+    use cqrs_mongo_persistence::event_store::{ExpectedVersion, NewEvent, Stream as EventStream};
     let db = support::database("tenancy_events").await;
     db.ensure_indexes(&EventStore::indexes()).await.unwrap();
     let all = EventStore::new(&db);
@@ -87,7 +89,7 @@ async fn a_scoped_event_store_keeps_streams_and_reads_inside_the_tenant() {
     // Reads.
     assert!(cross(theirs.read_stream("a", 0, None, Alone).await));
     assert_eq!(ours.read_stream("a", 0, None, Alone).await.unwrap().len(), 2);
-    let positions = |events: Vec<cqrs_mongo_persistence::StoredEvent>| {
+    let positions = |events: Vec<cqrs_mongo_persistence::event_store::StoredEvent>| {
         events.into_iter().map(|e| (e.aggregate_id, e.position)).collect::<Vec<_>>()
     };
     assert_eq!(positions(theirs.read_all(0, 10).await.unwrap()), [("g".to_string(), 3)]);
@@ -99,9 +101,9 @@ async fn a_scoped_event_store_keeps_streams_and_reads_inside_the_tenant() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scoped_outbox_projections_snapshots_and_positions_stay_inside_the_tenant() {
-    use cqrs_mongo_persistence::{
-        Applied, Outbox, OutboxMessage, OutboxRelay, PositionStore, ProjectionStore, SnapshotStore,
-    };
+    use cqrs_mongo_persistence::outbox::OutboxMessage;
+    use cqrs_mongo_persistence::projections::Applied;
+    use cqrs_mongo_persistence::{Outbox, OutboxRelay, PositionStore, ProjectionStore, SnapshotStore};
     let db = support::database("tenancy_others").await;
     let (acme, globex) = (Tenant::new("acme").unwrap(), Tenant::new("globex").unwrap());
 
@@ -200,7 +202,7 @@ async fn a_scope_compiles_the_callers_spec_as_given_and_adds_the_tenant_to_the_f
     // The projection store's queries, find plans and pipelines alike.
     let store = ProjectionStore::new(&db).with_compiler(compiler);
     let (mine, theirs) = (store.for_tenant(&acme), store.for_tenant(&Tenant::new("globex").unwrap()));
-    use cqrs_mongo_persistence::Applied;
+    use cqrs_mongo_persistence::projections::Applied;
     mine.upsert("sums", "s1", doc! { "total": 7 }, Applied { position: 1, event_id: "e1" }, Alone).await.unwrap();
     theirs.upsert("sums", "s2", doc! { "total": 8 }, Applied { position: 2, event_id: "e2" }, Alone).await.unwrap();
     let any = json!({ "op": ">=", "attr": "total", "val": 0 });
@@ -214,7 +216,9 @@ async fn a_scope_compiles_the_callers_spec_as_given_and_adds_the_tenant_to_the_f
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scoped_sagas_are_unique_per_tenant_and_never_seen_across_tenants() {
-    use cqrs_mongo_persistence::{IfStarted, PageRequest, Saga, SagaRepository, SagaStatus};
+    use cqrs_mongo_persistence::SagaRepository;
+    use cqrs_mongo_persistence::sagas::{IfStarted, Saga, SagaStatus};
+    use cqrs_mongo_persistence::store::PageRequest;
     let db = support::database("tenancy_sagas").await;
     db.ensure_indexes(&SagaRepository::indexes()).await.unwrap();
     let all = SagaRepository::new(&db);
@@ -263,7 +267,9 @@ async fn scoped_sagas_are_unique_per_tenant_and_never_seen_across_tenants() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn scoped_job_queues_claim_count_and_deduplicate_within_the_tenant() {
-    use cqrs_mongo_persistence::{Enqueued, JobQueue, NewJob, PageRequest};
+    use cqrs_mongo_persistence::JobQueue;
+    use cqrs_mongo_persistence::jobs::{Enqueued, NewJob};
+    use cqrs_mongo_persistence::store::PageRequest;
     use std::time::Duration;
     let db = support::database("tenancy_jobs").await;
     db.ensure_indexes(&JobQueue::indexes()).await.unwrap();

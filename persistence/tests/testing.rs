@@ -95,10 +95,11 @@ async fn the_embedded_server_stops_when_the_test_process_ends_however_it_ends() 
 /// The README's "Testing your application" example, as it is there.
 #[tokio::test]
 async fn appends_an_event() {
-    use cqrs_mongo_persistence::{Alone, EventStore, EventStream, ExpectedVersion, NewEvent};
+    use cqrs_mongo_persistence::event_store::{ExpectedVersion, NewEvent, Stream};
+    use cqrs_mongo_persistence::{Alone, EventStore};
     let db = database(test_name!()).await; // database `t_appends_an_event`, dropped first
     let events = EventStore::new(&db);
-    let stream = EventStream { aggregate_id: "o-1", aggregate_type: "Order" };
+    let stream = Stream { aggregate_id: "o-1", aggregate_type: "Order" };
     let placed = NewEvent::new("e-1", "OrderPlaced", bson::doc! { "total": 10 });
     let positions = events.append(stream, ExpectedVersion::NoStream, &[placed], Alone).await.unwrap();
     assert_eq!(positions, [1]);

@@ -11,7 +11,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bson::doc;
-use cqrs_mongo_persistence::{Alone, Error, Repository, Version};
+use cqrs_mongo_persistence::store::Version;
+use cqrs_mongo_persistence::{Alone, Error, Repository};
 use serde::{Deserialize, Serialize};
 use tokio::sync::Mutex;
 
@@ -85,7 +86,9 @@ async fn a_transient_error_on_commit_is_retried_and_written_once() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_failed_commit_leaves_no_partial_events_or_outbox_rows() {
-    use cqrs_mongo_persistence::{EventStore, EventStream, ExpectedVersion, NewEvent, Outbox, OutboxMessage};
+    use cqrs_mongo_persistence::event_store::{ExpectedVersion, NewEvent, Stream};
+    use cqrs_mongo_persistence::outbox::OutboxMessage;
+    use cqrs_mongo_persistence::{EventStore, Outbox};
     let _turn = ONE_AT_A_TIME.lock().await;
     let db = support::database("failed_commit").await;
     let events = EventStore::new(&db);
@@ -93,7 +96,7 @@ async fn a_failed_commit_leaves_no_partial_events_or_outbox_rows() {
     let repo = Repository::<Account>::new(&db);
     let uow = db.begin().await.unwrap();
     repo.save(&mut account("a", 1), &uow).await.unwrap();
-    let stream = EventStream { aggregate_id: "a", aggregate_type: "Account" };
+    let stream = Stream { aggregate_id: "a", aggregate_type: "Account" };
     events.append(stream, ExpectedVersion::NoStream, &[NewEvent::new("e1", "Opened", doc! {})], &uow).await.unwrap();
     outbox.save(&[OutboxMessage::new("m1", "Opened", doc! {}, "c")], &uow).await.unwrap();
     // A non-transient failure of commitTransaction (no retry label).
@@ -114,7 +117,8 @@ async fn a_failed_commit_leaves_no_partial_events_or_outbox_rows() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn grouped_appends_survive_a_transient_error_and_share_a_failed_commit() {
-    use cqrs_mongo_persistence::{EventStore, EventStream, ExpectedVersion, NewEvent};
+    use cqrs_mongo_persistence::EventStore;
+    use cqrs_mongo_persistence::event_store::{ExpectedVersion, NewEvent, Stream};
     let _turn = ONE_AT_A_TIME.lock().await;
     let db = support::database("grouped_failures").await;
     db.ensure_indexes(&EventStore::indexes()).await.unwrap();
@@ -122,7 +126,7 @@ async fn grouped_appends_survive_a_transient_error_and_share_a_failed_commit() {
     let append = |store: &EventStore, id: &'static str| {
         let store = store.clone();
         tokio::spawn(async move {
-            let stream = EventStream { aggregate_id: id, aggregate_type: "Account" };
+            let stream = Stream { aggregate_id: id, aggregate_type: "Account" };
             store.append(stream, ExpectedVersion::NoStream, &[NewEvent::new(id, "Opened", doc! {})], Alone).await
         })
     };
@@ -152,7 +156,8 @@ async fn grouped_appends_survive_a_transient_error_and_share_a_failed_commit() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_retried_callback_saves_again_the_aggregates_it_saved_before_the_retry() {
-    use cqrs_mongo_persistence::{EventStore, EventStream, ExpectedVersion, NewEvent};
+    use cqrs_mongo_persistence::EventStore;
+    use cqrs_mongo_persistence::event_store::{ExpectedVersion, NewEvent, Stream};
     let _turn = ONE_AT_A_TIME.lock().await;
     let db = support::database("transient_retry_versions").await;
     let repo = Repository::<Account>::new(&db);
@@ -169,7 +174,7 @@ async fn a_retried_callback_saves_again_the_aggregates_it_saved_before_the_retry
         repo.save(&mut fresh, uow).await?;
         stored.balance += 1;
         repo.save(&mut stored, uow).await?;
-        let stream = EventStream { aggregate_id: "new", aggregate_type: "Account" };
+        let stream = Stream { aggregate_id: "new", aggregate_type: "Account" };
         events.append(stream, ExpectedVersion::NoStream, &[NewEvent::new("e1", "Opened", doc! {})], uow).await?;
         Ok::<_, Error>(())
     })
@@ -218,7 +223,8 @@ impl cqrs_mongo_persistence::aggregates::EventSourced for Ledger {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn an_aggregate_save_retried_after_a_transient_commit_error_stores_its_events_and_messages_once() {
-    use cqrs_mongo_persistence::aggregates::{AggregateStore, Root};
+    use cqrs_mongo_persistence::AggregateStore;
+    use cqrs_mongo_persistence::aggregates::Root;
     use cqrs_mongo_persistence::{EventStore, Outbox};
     let _turn = ONE_AT_A_TIME.lock().await;
     let db = support::database("transient_aggregate").await;

@@ -4,10 +4,9 @@
 mod support;
 
 use bson::{Document, doc};
-use cqrs_mongo_persistence::{
-    Alone, Error, EventSet, EventStore, EventStream, ExpectedVersion, Handlers, NewEvent, ProjectionRunner,
-    StoredEvent, Upcasters, Write,
-};
+use cqrs_mongo_persistence::event_store::{EventSet, ExpectedVersion, NewEvent, StoredEvent, Stream, Upcasters};
+use cqrs_mongo_persistence::projections::{Handlers, Write};
+use cqrs_mongo_persistence::{Alone, Error, EventStore, ProjectionRunner};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]
@@ -37,8 +36,8 @@ cqrs_mongo_persistence::event_set! {
     }
 }
 
-fn stream(id: &str) -> EventStream<'_> {
-    EventStream { aggregate_id: id, aggregate_type: "Order" }
+fn stream(id: &str) -> Stream<'_> {
+    Stream { aggregate_id: id, aggregate_type: "Order" }
 }
 
 fn placed() -> OrderPlaced {
@@ -178,7 +177,7 @@ async fn a_typed_projection_builds_a_serde_read_model_and_skips_other_types_unde
     broken.schema_version = 2;
     store.append(stream("o4"), ExpectedVersion::NoStream, &[broken], Alone).await.unwrap();
     let strict = ProjectionRunner::new(&db, &store, summaries_projection())
-        .on_failure(cqrs_mongo_persistence::RetryPolicy::stop_after(1));
+        .on_failure(cqrs_mongo_persistence::runtime::RetryPolicy::stop_after(1));
     let err = strict.catch_up().await.unwrap_err();
     let Error::Handler { consumer, item, source } = &err else { panic!("{err:?}") };
     assert_eq!((consumer.as_str(), item.as_str()), ("typed_summaries", "b1"));
@@ -186,7 +185,7 @@ async fn a_typed_projection_builds_a_serde_read_model_and_skips_other_types_unde
         matches!(source.downcast_ref::<Error>(), Some(Error::Decode { event_id, path, .. }) if event_id == "b1" && path == "amount_cents"),
         "{err}"
     );
-    let lenient = runner.on_failure(cqrs_mongo_persistence::RetryPolicy::park_after(1));
+    let lenient = runner.on_failure(cqrs_mongo_persistence::runtime::RetryPolicy::park_after(1));
     assert_eq!(lenient.catch_up().await.unwrap(), 0, "parked, not applied");
     let letter = cqrs_mongo_persistence::DeadLetters::new(&db).get("typed_summaries", "b1").await.unwrap().unwrap();
     assert!(letter.error.contains("amount_cents"), "{}", letter.error);

@@ -13,10 +13,14 @@ use std::sync::atomic::{AtomicU64, Ordering};
 use std::time::Duration;
 
 use bson::{Document, doc};
+use cqrs_mongo_persistence::event_store::StoredEvent;
+use cqrs_mongo_persistence::jobs::{ClaimedJob, NewJob};
+use cqrs_mongo_persistence::outbox::{ClaimedMessage, OutboxMessage};
+use cqrs_mongo_persistence::runtime::Backoff;
+use cqrs_mongo_persistence::store::{PageRequest, PoolOptions};
 use cqrs_mongo_persistence::testing::fail_command;
 use cqrs_mongo_persistence::{
-    Alone, Backoff, ClaimedJob, ClaimedMessage, Connection, DeadLetters, Error, JobQueue, JobWorker, NewJob, Outbox,
-    OutboxMessage, OutboxRelay, PageRequest, PoolOptions, ProjectionRunner, StoredEvent, Subscription,
+    Alone, Connection, DeadLetters, Error, JobQueue, JobWorker, Outbox, OutboxRelay, ProjectionRunner, Subscription,
 };
 use futures::FutureExt;
 use support::runner::{Counts, append, wait_until};
@@ -187,7 +191,7 @@ async fn an_unreachable_deployment_makes_every_loop_back_off_park_nothing_and_re
 /// A publisher counting what it publishes.
 struct Counting(Arc<AtomicU64>);
 
-impl cqrs_mongo_persistence::Publisher for Counting {
+impl cqrs_mongo_persistence::outbox::Publisher for Counting {
     type Error = String;
     async fn publish(&self, _message: &ClaimedMessage) -> Result<(), String> {
         self.0.fetch_add(1, Ordering::SeqCst);

@@ -7,7 +7,8 @@ use std::sync::Arc;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bson::doc;
-use cqrs_mongo_persistence::{Alone, Error, Repository, Version};
+use cqrs_mongo_persistence::store::Version;
+use cqrs_mongo_persistence::{Alone, Error, Repository};
 use serde::{Deserialize, Serialize};
 
 #[derive(Debug, Clone, PartialEq, Serialize, Deserialize)]

@@ -8,9 +8,9 @@ mod support;
 use std::sync::atomic::{AtomicUsize, Ordering};
 
 use bson::doc;
-use cqrs_mongo_persistence::{
-    Alone, Connection, Error, EventStore, EventStream, ExpectedVersion, NewEvent, Outbox, OutboxMessage, Repository,
-};
+use cqrs_mongo_persistence::event_store::{ExpectedVersion, NewEvent, Stream};
+use cqrs_mongo_persistence::outbox::OutboxMessage;
+use cqrs_mongo_persistence::{Alone, Connection, Error, EventStore, Outbox, Repository};
 use futures::FutureExt;
 use support::order::{Order, order};
 
@@ -28,7 +28,7 @@ async fn place(db: &Connection, orders: &Repository<Order>, events: &EventStore,
         async move {
             attempts.fetch_add(1, Ordering::Relaxed);
             orders.save(order, uow).await?;
-            let stream = EventStream { aggregate_id: &order.id, aggregate_type: "Order" };
+            let stream = Stream { aggregate_id: &order.id, aggregate_type: "Order" };
             events.append(stream, ExpectedVersion::NoStream, &placed[..], uow).await?;
             outbox.save(std::slice::from_ref(*message), uow).await
         }
@@ -170,7 +170,7 @@ async fn a_lost_race_inside_a_unit_of_work_is_a_retryable_write_conflict() {
     let append = |id: &'static str, uow| {
         let events = events.clone();
         async move {
-            let stream = EventStream { aggregate_id: id, aggregate_type: "Order" };
+            let stream = Stream { aggregate_id: id, aggregate_type: "Order" };
             events.append(stream, ExpectedVersion::Any, &[NewEvent::new(id, "Placed", doc! {})], uow).await
         }
     };
@@ -183,7 +183,8 @@ async fn a_lost_race_inside_a_unit_of_work_is_a_retryable_write_conflict() {
 
 #[tokio::test(flavor = "multi_thread")]
 async fn a_saga_saved_in_a_rolled_back_unit_of_work_keeps_its_stored_version() {
-    use cqrs_mongo_persistence::{IfStarted, Saga, SagaRepository, SagaStatus};
+    use cqrs_mongo_persistence::SagaRepository;
+    use cqrs_mongo_persistence::sagas::{IfStarted, Saga, SagaStatus};
     let db = support::database("versions_sagas").await;
     let sagas = SagaRepository::new(&db);
     let mut saga = sagas.start(Saga::new("s1", "Checkout", "c-1", doc! {}), IfStarted::Error, Alone).await.unwrap();

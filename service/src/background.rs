@@ -5,9 +5,10 @@
 use std::sync::Arc;
 
 use cqrs_mongo_demo::replicas::{self, Stdout};
-use cqrs_mongo_persistence::{
-    Connection, EventStore, Handlers, IndexReport, Outbox, OutboxRelay, ProjectionRunner, Result, Running,
-};
+use cqrs_mongo_persistence::projections::Handlers;
+use cqrs_mongo_persistence::runtime::Running;
+use cqrs_mongo_persistence::store::IndexReport;
+use cqrs_mongo_persistence::{Connection, EventStore, Outbox, OutboxRelay, ProjectionRunner, Result};
 
 /// The running loops.
 pub struct Background {

@@ -26,7 +26,8 @@
 use std::process::ExitCode;
 use std::time::Duration;
 
-use cqrs_mongo_persistence::{Connection, PoolOptions};
+use cqrs_mongo_persistence::Connection;
+use cqrs_mongo_persistence::store::PoolOptions;
 use cqrs_mongo_service::deadlines::seconds;
 use cqrs_mongo_service::observe::{chain, init_tracing};
 use cqrs_mongo_service::serve::serve;

@@ -20,7 +20,7 @@
 use std::path::PathBuf;
 use std::time::Duration;
 
-use cqrs_mongo_persistence::PositionAllocation;
+use cqrs_mongo_persistence::event_store::PositionAllocation;
 
 use crate::serve::Limits;
 

@@ -2,7 +2,9 @@
 
 use std::io::Write;
 
-use cqrs_mongo_persistence::{Connection, DeadLetters, EventStore, PageRequest, Projection, ProjectionRunner};
+use cqrs_mongo_persistence::projections::Projection;
+use cqrs_mongo_persistence::store::PageRequest;
+use cqrs_mongo_persistence::{Connection, DeadLetters, EventStore, ProjectionRunner};
 
 use super::projections::registered;
 use crate::args::{Cli, DeadLetterArgs};

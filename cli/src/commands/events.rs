@@ -4,7 +4,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use bson::Bson;
-use cqrs_mongo_persistence::{Connection, EventStore, StoredEvent};
+use cqrs_mongo_persistence::event_store::StoredEvent;
+use cqrs_mongo_persistence::{Connection, EventStore};
 
 use crate::args::TailArgs;
 use crate::error::CliError;

@@ -2,9 +2,10 @@
 
 use std::io::Write;
 
+use cqrs_mongo_persistence::projections::Projection;
+use cqrs_mongo_persistence::store::{IndexSpec, Indexed};
 use cqrs_mongo_persistence::{
-    Connection, DeadLetters, EventStore, IndexSpec, Indexed, JobQueue, Outbox, PositionStore, Projection,
-    SagaRepository, SnapshotStore,
+    Connection, DeadLetters, EventStore, JobQueue, Outbox, PositionStore, SagaRepository, SnapshotStore,
 };
 
 use crate::error::CliError;

@@ -11,7 +11,7 @@ mod projections;
 use std::collections::BTreeMap;
 use std::io::Write;
 
-use cqrs_mongo_persistence::Projection;
+use cqrs_mongo_persistence::projections::Projection;
 
 use crate::args::{
     Cli, Command, DeadLettersCommand, EventsCommand, IndexesCommand, JobsCommand, OutboxCommand, ProjectionsCommand,

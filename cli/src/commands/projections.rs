@@ -4,7 +4,8 @@ use std::io::Write;
 use std::time::Duration;
 
 use bson::{Bson, Document, doc};
-use cqrs_mongo_persistence::{Connection, EventStore, Projection, ProjectionRunner, RebuildProgress, RebuildReport};
+use cqrs_mongo_persistence::projections::{Projection, RebuildProgress, RebuildReport};
+use cqrs_mongo_persistence::{Connection, EventStore, ProjectionRunner};
 use indicatif::{HumanDuration, ProgressBar, ProgressStyle};
 
 use crate::args::{Cli, RunArgs};
@@ -210,7 +211,9 @@ fn seconds(elapsed: Duration) -> String {
 
 #[cfg(test)]
 mod tests {
-    use cqrs_mongo_persistence::{Result, StoredEvent, Write as ProjectionWrite};
+    use cqrs_mongo_persistence::Result;
+    use cqrs_mongo_persistence::event_store::StoredEvent;
+    use cqrs_mongo_persistence::projections::Write as ProjectionWrite;
 
     use super::*;
 

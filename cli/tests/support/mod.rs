@@ -34,10 +34,11 @@ pub async fn append_orders(db: &Connection, count: usize) {
 /// Appends the `OrderPlaced` event that starts the stream `id`.
 pub async fn append_order(db: &Connection, id: &str, customer: &str, total_cents: i64) {
     use bson::doc;
-    use cqrs_mongo_persistence::{EventStore, EventStream, ExpectedVersion, NewEvent};
+    use cqrs_mongo_persistence::EventStore;
+    use cqrs_mongo_persistence::event_store::{ExpectedVersion, NewEvent, Stream};
 
     let payload = doc! { "customer": customer, "total_cents": total_cents, "items": 1_i64 };
     let event = NewEvent::new(format!("{id}-placed"), "OrderPlaced", payload);
-    let stream = EventStream { aggregate_id: id, aggregate_type: "Order" };
+    let stream = Stream { aggregate_id: id, aggregate_type: "Order" };
     EventStore::new(db).append(stream, ExpectedVersion::NoStream, &[event], Alone).await.expect("append an event");
 }

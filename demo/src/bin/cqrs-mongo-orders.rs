@@ -8,7 +8,7 @@ use std::process::ExitCode;
 use clap::Parser;
 use cqrs_mongo_cli::Cli;
 use cqrs_mongo_demo::order_summaries;
-use cqrs_mongo_persistence::Projection;
+use cqrs_mongo_persistence::projections::Projection;
 
 #[tokio::main]
 async fn main() -> ExitCode {

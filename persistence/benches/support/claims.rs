@@ -4,7 +4,8 @@
 use std::time::{Duration, Instant};
 
 use bson::doc;
-use cqrs_mongo_persistence::{Alone, JobQueue, NewJob};
+use cqrs_mongo_persistence::jobs::NewJob;
+use cqrs_mongo_persistence::{Alone, JobQueue};
 use tokio::task::JoinHandle;
 
 /// Enqueues `count` jobs on the queue `work`.

@@ -2,7 +2,7 @@
 //!
 //! An aggregate is a plain serde struct implementing [`EventSourced`] (`apply` folds one event
 //! into the state). A [`Root`] holds it with its id, the version it was loaded at and the events
-//! recorded since (`record` applies an event and keeps it pending). An [`AggregateStore`]
+//! recorded since (`record` applies an event and keeps it pending). An [`AggregateStore`](crate::AggregateStore)
 //! loads a root (latest snapshot, then the later events folded as they stream in) and saves it
 //! (the pending events appended with the loaded version as the expected one).
 //!
@@ -42,9 +42,10 @@
 //! assert_eq!((order.version(), order.pending().len()), (0, 2));
 //! ```
 
-mod store;
+pub(crate) mod store;
 
-pub use store::{AggregateStats, AggregateStore, Saved, SnapshotPolicy};
+pub use crate::snapshots::Snapshot;
+pub use store::{AggregateStats, Saved, SnapshotPolicy};
 
 use serde::Serialize;
 use serde::de::DeserializeOwned;

@@ -236,7 +236,8 @@ impl<A: EventSourced> AggregateStore<A> {
     /// (`E: From<Error>`, a store error converts into it) aborts and comes back as it is.
     ///
     /// ```no_run
-    /// # use cqrs_mongo_persistence::aggregates::{AggregateStore, EventSourced};
+    /// # use cqrs_mongo_persistence::AggregateStore;
+    /// # use cqrs_mongo_persistence::aggregates::EventSourced;
     /// # use cqrs_mongo_persistence::Error;
     /// # #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)] struct OrderPaid {}
     /// # cqrs_mongo_persistence::event!(OrderPaid, "OrderPaid", version = 1);

@@ -162,7 +162,7 @@ pub enum Error {
         /// The refused status.
         to: String,
     },
-    /// A handler failed on an item and the loop's [`RetryPolicy`](crate::RetryPolicy) stops
+    /// A handler failed on an item and the loop's [`RetryPolicy`](crate::runtime::RetryPolicy) stops
     /// (or a retry of a parked item failed again): a projection's `project` or its writes, a
     /// subscription's handler, a publisher, a job's handler.
     #[error("{consumer}: failed on {item}: {}", crate::runtime::retry::chain(&**source))]
@@ -217,7 +217,7 @@ pub enum Error {
         source: Box<Error>,
     },
     /// A unit of work held positions it reserved for its events
-    /// ([`PositionAllocation::Reserved`](crate::PositionAllocation::Reserved)) longer than their
+    /// ([`PositionAllocation::Reserved`](crate::event_store::PositionAllocation::Reserved)) longer than their
     /// limit (half the readers' gap grace) before committing: it was rolled back and its
     /// positions burnt, since readers may already have stepped over them. Start it again
     /// ([`Connection::transaction`](crate::Connection::transaction) does, with new positions).
@@ -303,7 +303,7 @@ impl Error {
     /// the input. The runtime's loops back off on it without counting an attempt against the
     /// item; a web service answers 503. [`Error::Unavailable`], transient errors that escaped a
     /// transaction's retries ([`Error::TransactionTimedOut`]), and a handler's error whose chain
-    /// holds an [`Unavailable`](crate::Unavailable) or an unavailable error of this crate.
+    /// holds an [`Unavailable`](crate::runtime::Unavailable) or an unavailable error of this crate.
     pub fn is_unavailable(&self) -> bool {
         match self {
             Error::Unavailable(_) | Error::TransactionTimedOut { .. } | Error::ReservationExpired { .. } => true,

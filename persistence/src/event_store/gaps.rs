@@ -50,7 +50,7 @@ pub struct GapStats {
     /// Positions in those ranges.
     pub positions_given_up: u64,
     /// Positions stepped over at once because their unit of work did not commit (burnt
-    /// reservations, [`PositionAllocation::Reserved`](crate::PositionAllocation::Reserved)).
+    /// reservations, [`PositionAllocation::Reserved`](crate::event_store::PositionAllocation::Reserved)).
     pub positions_burnt: u64,
 }
 

@@ -2,7 +2,7 @@
 //! legacy `payload` field.
 //!
 //! ```
-//! use cqrs_mongo_persistence::{Event, EventSet, NewEvent};
+//! use cqrs_mongo_persistence::event_store::{Event, EventSet, NewEvent};
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Debug, PartialEq, Serialize, Deserialize)]
@@ -48,7 +48,7 @@ macro_rules! event {
         $crate::event!($type, $name, version = 1);
     };
     ($type:ty, $name:literal, version = $version:literal) => {
-        impl $crate::Event for $type {
+        impl $crate::event_store::Event for $type {
             const EVENT_TYPE: &'static str = $name;
             const SCHEMA_VERSION: i32 = $version;
         }
@@ -93,14 +93,14 @@ macro_rules! event_set {
             $($(#[$variant_meta])* $variant($type),)+
         }
 
-        impl $crate::EventSet for $set {
+        impl $crate::event_store::EventSet for $set {
             fn event_types() -> &'static [&'static str] {
-                &[$(<$type as $crate::Event>::EVENT_TYPE),+]
+                &[$(<$type as $crate::event_store::Event>::EVENT_TYPE),+]
             }
 
-            fn decode(stored: &$crate::StoredEvent) -> $crate::Result<Option<Self>> {
+            fn decode(stored: &$crate::event_store::StoredEvent) -> $crate::Result<Option<Self>> {
                 $(
-                    if stored.event_type == <$type as $crate::Event>::EVENT_TYPE {
+                    if stored.event_type == <$type as $crate::event_store::Event>::EVENT_TYPE {
                         return stored.decode::<$type>().map(|event| Some($set::$variant(event)));
                     }
                 )+

@@ -4,10 +4,10 @@
 //! A claimed job runs in a task of its own. While its handler runs, the worker renews the
 //! lease every third of it; a heartbeat that finds the lease lost (the job was reclaimed after
 //! a stall) cancels the handler, and its outcome is not recorded. A handler's `Ok` completes
-//! the job, its `Err` is a failed attempt under the queue's [`RetryPolicy`](crate::RetryPolicy)
+//! the job, its `Err` is a failed attempt under the queue's [`RetryPolicy`](crate::runtime::RetryPolicy)
 //! (retried after its backoff, parked as `FAILED` after the last attempt, or the worker stops
 //! with [`Error::Handler`]). A handler error that says its destination is unavailable
-//! ([`Unavailable`](crate::Unavailable)), like an unavailable database while claiming, is not
+//! ([`Unavailable`](crate::runtime::Unavailable)), like an unavailable database while claiming, is not
 //! the job's fault: the job is handed back with no attempt counted, due after the worker's
 //! backoff ([`on_unavailable`](JobWorker::on_unavailable)), and the worker claims nothing until
 //! then. On shutdown the worker claims nothing more and waits up to its grace period for running
@@ -37,7 +37,7 @@ use crate::runtime::spawn::Running;
 /// Future<Output = Result<(), E>>` are handlers.
 pub trait JobHandler: Send + Sync + 'static {
     /// The handler's error (stored on the job as its failure text). Wrap it in
-    /// [`Unavailable`](crate::Unavailable) when the job is not the cause (the service it calls
+    /// [`Unavailable`](crate::runtime::Unavailable) when the job is not the cause (the service it calls
     /// is down): the job is handed back without an attempt counted and the worker backs off.
     type Error: Into<BoxError> + Send;
     /// Runs one attempt of the job.

@@ -57,7 +57,7 @@ pub struct RelayReport {
     /// Outcomes dropped because the lease had passed to another relay.
     pub lost_claims: usize,
     /// Messages handed back unattempted because the publisher said its destination was
-    /// unavailable ([`Unavailable`](crate::Unavailable)): no attempt counted.
+    /// unavailable ([`Unavailable`](crate::runtime::Unavailable)): no attempt counted.
     pub unavailable: usize,
 }
 
@@ -79,10 +79,10 @@ pub(super) struct Round {
 /// token. The relay then publishes the messages in creation order and records the outcomes only
 /// where its claim token is still on the message: published messages in one update at the end
 /// of the round; a message the publisher refuses goes through the relay's
-/// [`RetryPolicy`](crate::RetryPolicy) ([`on_failure`](Self::on_failure): retried after its
+/// [`RetryPolicy`](crate::runtime::RetryPolicy) ([`on_failure`](Self::on_failure): retried after its
 /// backoff, then parked as dead, legacy status `failed`, or the run stops with
 /// [`Error::Handler`] leaving it pending); a message whose publisher says its destination is
-/// unavailable ([`Unavailable`](crate::Unavailable)) is handed back with no attempt counted, and
+/// unavailable ([`Unavailable`](crate::runtime::Unavailable)) is handed back with no attempt counted, and
 /// the loop backs off. A relay whose lease expired — another relay has reclaimed the message —
 /// changes nothing and counts a lost claim.
 ///
@@ -155,7 +155,7 @@ impl OutboxRelay {
 
     /// Claims up to a batch of due messages and publishes each through `publish` (an `Err`
     /// carries the failure stored on the message; `?` on any error type converts into it, and
-    /// an [`Unavailable`](crate::Unavailable) hands the message back uncounted). `publish` gets
+    /// an [`Unavailable`](crate::runtime::Unavailable) hands the message back uncounted). `publish` gets
     /// the message by value and returns a `Send` future, so a relay can run in a spawned task.
     /// A message whose last attempt fails under a stopping policy makes the round
     /// [`Error::Handler`], once every outcome of the round is recorded.

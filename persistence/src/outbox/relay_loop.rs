@@ -20,7 +20,7 @@ use crate::runtime::spawn::Running;
 /// for the acknowledgements together; it returns one outcome per message, in order.
 pub trait Publisher: Send + Sync {
     /// The publisher's own error (stored on the message as its failure text). Wrap it in
-    /// [`Unavailable`](crate::Unavailable) when the broker itself is down rather than refusing
+    /// [`Unavailable`](crate::runtime::Unavailable) when the broker itself is down rather than refusing
     /// this message: the relay then hands the message back without counting an attempt and
     /// backs off.
     type Error: Into<BoxError> + Send;
@@ -109,7 +109,7 @@ impl OutboxRelay {
     /// nothing stays claimed.
     ///
     /// Failures follow the crate's one rule: while the database is unavailable, or the
-    /// publisher says its destination is ([`Unavailable`](crate::Unavailable)), the loop backs
+    /// publisher says its destination is ([`Unavailable`](crate::runtime::Unavailable)), the loop backs
     /// off ([`on_unavailable`](Self::on_unavailable)) without counting an attempt against any
     /// message; a message the publisher refuses goes through the
     /// [`on_failure`](Self::on_failure) policy (retried, then parked as dead, or the run ends

@@ -3,7 +3,9 @@
 //! find, count and page through it ([`ProjectionStore::read`] → [`Reader`]), getting `T`s back.
 //!
 //! ```no_run
-//! # use cqrs_mongo_persistence::{Alone, Handlers, Page, ProjectionStore, ReadModel, Result};
+//! # use cqrs_mongo_persistence::{Alone, ProjectionStore, Result};
+//! # use cqrs_mongo_persistence::projections::{Handlers, ReadModel};
+//! # use cqrs_mongo_persistence::store::Page;
 //! # #[derive(Debug, Clone, serde::Serialize, serde::Deserialize)] struct OrderPlaced { customer: String }
 //! # cqrs_mongo_persistence::event!(OrderPlaced, "OrderPlaced");
 //! #[derive(serde::Serialize, serde::Deserialize)]

@@ -42,7 +42,7 @@ pub trait Aggregate: Serialize + DeserializeOwned + Send + Sync {
 /// `id =`) and whose version field is `version` (a [`Version`]).
 ///
 /// ```
-/// use cqrs_mongo_persistence::Version;
+/// use cqrs_mongo_persistence::store::Version;
 ///
 /// #[derive(serde::Serialize, serde::Deserialize)]
 /// struct Order { id: String, total: i64, #[serde(default)] version: Version }
@@ -58,7 +58,7 @@ macro_rules! aggregate {
         $crate::aggregate!($type, $collection, $id, id = id);
     };
     ($type:ty, $collection:literal, $id:ty, id = $field:ident) => {
-        impl $crate::Aggregate for $type {
+        impl $crate::repository::Aggregate for $type {
             const COLLECTION: &'static str = $collection;
             const ID_FIELD: &'static str = stringify!($field);
             type Id = $id;
@@ -67,11 +67,11 @@ macro_rules! aggregate {
                 &self.$field
             }
 
-            fn version_ref(&self) -> &$crate::Version {
+            fn version_ref(&self) -> &$crate::store::Version {
                 &self.version
             }
 
-            fn version_mut(&mut self) -> &mut $crate::Version {
+            fn version_mut(&mut self) -> &mut $crate::store::Version {
                 &mut self.version
             }
         }

@@ -46,8 +46,8 @@ pub(crate) trait CatchUp: Send + Sync {
 
 crate::runtime::spawn::stats! {
     /// What the live loop of a runner or subscription did: its waits, wake-ups, leadership and
-    /// backoffs ([`RunnerStats::follow`](crate::RunnerStats::follow),
-    /// [`SubscriptionStats::follow`](crate::SubscriptionStats::follow)).
+    /// backoffs ([`RunnerStats::follow`](crate::projections::RunnerStats::follow),
+    /// [`SubscriptionStats::follow`](crate::runtime::SubscriptionStats::follow)).
     pub struct FollowStats {
         /// Times the loop caught up and started waiting for news.
         waits,

@@ -13,7 +13,7 @@
 //!   [`RetryPolicy`]'s attempts; then the event is parked in `dead_letters` and delivery goes
 //!   on (the default), or the run stops with [`Error::Handler`] before the event. A handler
 //!   error that says the handler's destination is unavailable (its chain holds an
-//!   [`Unavailable`](crate::Unavailable), or an unavailable error of this crate), like an
+//!   [`Unavailable`](crate::runtime::Unavailable), or an unavailable error of this crate), like an
 //!   unavailable database, makes the loop back off and deliver the event again without counting
 //!   an attempt. [`retry_parked`](Subscription::retry_parked) hands a parked event to the
 //!   handler again.
@@ -48,7 +48,7 @@ use crate::telemetry;
 /// Result<(), E>>` are handlers.
 pub trait EventHandler: Send + Sync {
     /// The handler's own error (kept as the source of [`Error::Handler`], shown in logs and
-    /// dead letters). Wrap it in [`Unavailable`](crate::Unavailable) when the event is not the
+    /// dead letters). Wrap it in [`Unavailable`](crate::runtime::Unavailable) when the event is not the
     /// cause (the service it calls is down): the subscription then backs off without counting
     /// an attempt.
     type Error: Into<BoxError> + Send;

@@ -262,7 +262,7 @@ impl Connection {
     /// [`Error::IndexConflict`]):
     ///
     /// ```no_run
-    /// # async fn demo(db: &cqrs_mongo_persistence::Connection, summaries: cqrs_mongo_persistence::Handlers)
+    /// # async fn demo(db: &cqrs_mongo_persistence::Connection, summaries: cqrs_mongo_persistence::projections::Handlers)
     /// # -> cqrs_mongo_persistence::Result<()> {
     /// use cqrs_mongo_persistence::{EventStore, JobQueue, Outbox, ProjectionRunner, SagaRepository};
     ///

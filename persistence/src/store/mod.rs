@@ -11,3 +11,10 @@ pub(crate) mod query;
 pub(crate) mod tenancy;
 pub(crate) mod uow;
 pub(crate) mod version;
+
+pub use connection::{Health, PoolOptions};
+pub use indexes::{IndexReport, IndexSpec, Indexed};
+pub use page::{Page, PageRequest};
+pub use tenancy::{TENANT_FIELD, Tenant};
+pub use uow::{AfterCommit, SessionGuard};
+pub use version::Version;

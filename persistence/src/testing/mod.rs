@@ -37,8 +37,9 @@ static STANDALONE_URI: OnceLock<String> = OnceLock::new();
 
 /// The name of the calling function, for [`database`]: `database(test_name!())` in a test
 /// gives that test its own database.
+#[doc(hidden)]
 #[macro_export]
-macro_rules! test_name {
+macro_rules! __test_name {
     () => {{
         fn here() {}
         fn name_of<T>(_: T) -> &'static str {
@@ -52,7 +53,7 @@ macro_rules! test_name {
         path.rsplit("::").next().unwrap_or(path)
     }};
 }
-pub use test_name;
+pub use __test_name as test_name;
 
 /// The URI of the test server: `MONGODB_URI` when set, else an embedded SecantusDB started on
 /// first use (one per process).

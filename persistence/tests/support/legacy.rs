@@ -8,7 +8,8 @@
 use bson::{Bson, DateTime, Document, doc};
 use std::sync::{Arc, Mutex};
 
-use cqrs_mongo_persistence::{ClaimedMessage, Connection, OutboxRelay, RelayReport};
+use cqrs_mongo_persistence::outbox::{ClaimedMessage, RelayReport};
+use cqrs_mongo_persistence::{Connection, OutboxRelay};
 
 /// A minute in milliseconds.
 pub const MINUTE: i64 = 60_000;

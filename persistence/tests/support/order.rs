@@ -1,6 +1,6 @@
 //! The aggregate most tests store: an order with a total.
 
-use cqrs_mongo_persistence::Version;
+use cqrs_mongo_persistence::store::Version;
 use serde::{Deserialize, Serialize};
 
 /// An order (collection `orders`).

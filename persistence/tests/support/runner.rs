@@ -6,10 +6,10 @@ use std::collections::BTreeMap;
 use std::time::Duration;
 
 use bson::{Bson, Document, doc};
-use cqrs_mongo_persistence::{
-    Alone, Connection, EventStore, EventStream, ExpectedVersion, IndexSpec, NewEvent, Projection, ProjectionRunner,
-    Result, StoredEvent, Write,
-};
+use cqrs_mongo_persistence::event_store::{ExpectedVersion, NewEvent, StoredEvent, Stream as EventStream};
+use cqrs_mongo_persistence::projections::{Projection, Write};
+use cqrs_mongo_persistence::store::IndexSpec;
+use cqrs_mongo_persistence::{Alone, Connection, EventStore, ProjectionRunner, Result};
 use futures::TryStreamExt;
 
 /// Events per stream and per type, into `<prefix>streams` and `<prefix>types`.

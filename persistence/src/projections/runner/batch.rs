@@ -1,5 +1,5 @@
 //! A runner's catch-up: batches of events in position order, each committed together with the
-//! checkpoint, and the [`RetryPolicy`](crate::RetryPolicy) for an event that fails.
+//! checkpoint, and the [`RetryPolicy`](crate::runtime::RetryPolicy) for an event that fails.
 //!
 //! An event fails when its `project` returns an error or the server refuses one of its writes
 //! (an unknown update operator, a document too large, a validator): the batch is cut before it

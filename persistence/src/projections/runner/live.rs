@@ -59,7 +59,7 @@ impl<P: Projection> ProjectionRunner<P> {
     ///
     /// ```no_run
     /// # async fn demo(db: &cqrs_mongo_persistence::Connection, events: &cqrs_mongo_persistence::EventStore,
-    /// #     summaries: cqrs_mongo_persistence::Handlers) -> cqrs_mongo_persistence::Result<()> {
+    /// #     summaries: cqrs_mongo_persistence::projections::Handlers) -> cqrs_mongo_persistence::Result<()> {
     /// use cqrs_mongo_persistence::ProjectionRunner;
     ///
     /// let runner = ProjectionRunner::new(db, events, summaries).replica_name("web-1").spawn();

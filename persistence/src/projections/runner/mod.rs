@@ -82,7 +82,7 @@ impl Projection for Box<dyn Projection> {
 
 crate::runtime::spawn::stats! {
     /// Counters of what a runner did, for monitoring and tests, read through methods
-    /// ([`ProjectionRunner::stats`], also through its [`Running`](crate::Running) handle):
+    /// ([`ProjectionRunner::stats`], also through its [`Running`](crate::runtime::Running) handle):
     /// `runner.stats().events()`, `runner.stats().follow().leaderships()`.
     pub struct RunnerStats {
         /// Events applied.

@@ -1,7 +1,7 @@
 //! Typed projections: handlers per typed event, read models as serde structs.
 //!
 //! ```
-//! use cqrs_mongo_persistence::{Handlers, Write};
+//! use cqrs_mongo_persistence::projections::{Handlers, Write};
 //! use serde::{Deserialize, Serialize};
 //!
 //! #[derive(Serialize, Deserialize)]
@@ -67,7 +67,7 @@ impl Handlers {
     }
 
     /// Declares a read model it writes: its collection, as [`collection`](Self::collection).
-    pub fn writes<T>(self, model: &crate::ReadModel<T>) -> Self {
+    pub fn writes<T>(self, model: &crate::projections::ReadModel<T>) -> Self {
         self.collection(model.collection())
     }
 

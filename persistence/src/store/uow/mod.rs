@@ -5,7 +5,9 @@
 //! run inside its transaction, or [`Alone`] to run on its own:
 //!
 //! ```no_run
-//! # use cqrs_mongo_persistence::{Alone, Connection, Outbox, OutboxMessage, Repository, Result, Version};
+//! # use cqrs_mongo_persistence::{Alone, Connection, Outbox, Repository, Result};
+//! # use cqrs_mongo_persistence::outbox::OutboxMessage;
+//! # use cqrs_mongo_persistence::store::Version;
 //! # #[derive(serde::Serialize, serde::Deserialize)] struct Order { id: String, #[serde(default)] version: Version }
 //! # cqrs_mongo_persistence::aggregate!(Order, "orders", String);
 //! # async fn demo(db: &Connection, orders: &Repository<Order>, outbox: &Outbox, mut order: Order, message: OutboxMessage) -> Result<()> {
@@ -52,7 +54,7 @@ pub const DEFAULT_TRANSACTION_DEADLINE: Duration = Duration::from_secs(120);
 ///
 /// Versions that saves give aggregates and sagas inside it are provisional until it commits:
 /// a rollback, a drop without commit, or a retry by [`Connection::transaction`](crate::Connection::transaction) puts them back
-/// (see [`Version`](crate::Version)). Operations on one unit of work run one at a time (they
+/// (see [`Version`](crate::store::Version)). Operations on one unit of work run one at a time (they
 /// share its session); the unit of work is passed by shared reference.
 pub struct UnitOfWork {
     /// `None` for a non-transactional unit of work.

@@ -48,7 +48,8 @@ impl Connection {
     /// aborts the transaction and comes back as it is.
     ///
     /// ```no_run
-    /// # use cqrs_mongo_persistence::{Connection, Error, Repository, Version};
+    /// # use cqrs_mongo_persistence::{Connection, Error, Repository};
+    /// # use cqrs_mongo_persistence::store::Version;
     /// # #[derive(serde::Serialize, serde::Deserialize)] struct Order { id: String, status: String, version: Version }
     /// # cqrs_mongo_persistence::aggregate!(Order, "orders", String);
     /// #[derive(Debug)]
@@ -80,11 +81,12 @@ impl Connection {
     /// and a boxed future. Use it where the future must be `Send` (`tokio::spawn`, web
     /// handlers) and an async closure capturing references hits rust-lang/rust#96865
     /// ("implementation of `Send` is not general enough"). For the command workflow on an
-    /// event-sourced aggregate, [`AggregateStore::update`](crate::aggregates::AggregateStore::update) needs
+    /// event-sourced aggregate, [`AggregateStore::update`](crate::AggregateStore::update) needs
     /// neither.
     ///
     /// ```no_run
-    /// # use cqrs_mongo_persistence::{Connection, Result, Version};
+    /// # use cqrs_mongo_persistence::{Connection, Result};
+    /// # use cqrs_mongo_persistence::store::Version;
     /// # use futures::FutureExt;
     /// # async fn demo(db: Connection, repo: cqrs_mongo_persistence::Repository<Order>, mut order: Order) -> Result<()> {
     /// db.transaction_with((&repo, &mut order), |uow, (repo, order)| async move { repo.save(order, uow).await }.boxed())
