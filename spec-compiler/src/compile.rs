@@ -88,6 +88,10 @@ impl<W: Out> Walker<'_, '_, W> {
                 self.diag.pop();
                 inner
             }
+            Spec::ElemMatch(_) | Spec::FieldComparison(_) => {
+                self.diag.error(ErrorCode::UnsupportedOperator, "not compiled yet");
+                None
+            }
         }
     }
 

@@ -62,7 +62,7 @@ pub use operator::{Family, Operator, OperatorInfo, ValueShape, operators};
 pub use options::{QueryOptions, SortKey};
 pub use out::json::{ExtJsonFormat, to_extjson_string};
 pub use plan::{CompiledQuery, match_stage};
-pub use spec::{Leaf, Not, Spec};
+pub use spec::{ElemMatch, FieldComparison, Leaf, Not, Spec};
 pub use values::ValueType;
 
 use diag::Diag;

@@ -15,7 +15,7 @@ use crate::error::{ErrorCode, SpecError};
 use crate::operator::Operator;
 use crate::values::ValueType;
 
-/// A specification: a leaf condition or a logical group of specifications.
+/// A specification: a leaf condition, a comparison of two fields, or a group of specifications.
 ///
 /// `'a` lets a parsed spec borrow field names and values from the JSON it was parsed from;
 /// specs built with the builder are `Spec<'static>`.
@@ -29,6 +29,10 @@ pub enum Spec<'a> {
     Or(Vec<Spec<'a>>),
     /// The negation of a condition.
     Not(Not<'a>),
+    /// One element of an array field satisfies all the conditions (`$elemMatch`).
+    ElemMatch(ElemMatch<'a>),
+    /// A comparison of two fields of the same document (`$expr`).
+    FieldComparison(FieldComparison<'a>),
 }
 
 /// A condition on one field: `{"op", "attr", "val", "value_type"}`.
@@ -52,6 +56,28 @@ pub struct Not<'a> {
     pub condition: Box<Spec<'a>>,
     /// True when written as `"conditions": [condition]`.
     pub listed: bool,
+}
+
+/// `{"op": "elem_match", "attr": "items", "conditions": [...]}`: the conditions name fields of
+/// one element of the array `attr`, and one element must satisfy all of them.
+#[derive(Debug, Clone, PartialEq)]
+pub struct ElemMatch<'a> {
+    /// The dotted path of the array field.
+    pub attr: Cow<'a, str>,
+    /// The conditions on one element, their `attr`s relative to the element.
+    pub conditions: Vec<Spec<'a>>,
+}
+
+/// `{"op": ">", "attr": "shipped_at", "field": "promised_at"}`: compares two fields of the same
+/// document, with the aggregation comparison of `$expr` (no type bracketing).
+#[derive(Debug, Clone, PartialEq)]
+pub struct FieldComparison<'a> {
+    /// The comparison: `=`, `!=`, `>`, `>=`, `<` or `<=`.
+    pub op: Operator,
+    /// The dotted path of the left field.
+    pub attr: Cow<'a, str>,
+    /// The dotted path of the right field.
+    pub field: Cow<'a, str>,
 }
 
 impl<'a> Spec<'a> {
@@ -82,6 +108,15 @@ impl<'a> Spec<'a> {
             Spec::And(children) => Spec::And(children.into_iter().map(Spec::into_owned).collect()),
             Spec::Or(children) => Spec::Or(children.into_iter().map(Spec::into_owned).collect()),
             Spec::Not(not) => Spec::Not(Not { condition: Box::new(not.condition.into_owned()), listed: not.listed }),
+            Spec::ElemMatch(group) => Spec::ElemMatch(ElemMatch {
+                attr: Cow::Owned(group.attr.into_owned()),
+                conditions: group.conditions.into_iter().map(Spec::into_owned).collect(),
+            }),
+            Spec::FieldComparison(cmp) => Spec::FieldComparison(FieldComparison {
+                op: cmp.op,
+                attr: Cow::Owned(cmp.attr.into_owned()),
+                field: Cow::Owned(cmp.field.into_owned()),
+            }),
         }
     }
 
@@ -393,6 +428,20 @@ impl Serialize for Spec<'_> {
                 } else {
                     map.serialize_entry("condition", not.condition.as_ref())?;
                 }
+                map.end()
+            }
+            Spec::ElemMatch(group) => {
+                let mut map = serializer.serialize_map(Some(3))?;
+                map.serialize_entry("op", Operator::ElemMatch.name())?;
+                map.serialize_entry("attr", &group.attr)?;
+                map.serialize_entry("conditions", &group.conditions)?;
+                map.end()
+            }
+            Spec::FieldComparison(cmp) => {
+                let mut map = serializer.serialize_map(Some(3))?;
+                map.serialize_entry("op", cmp.op.name())?;
+                map.serialize_entry("attr", &cmp.attr)?;
+                map.serialize_entry("field", &cmp.field)?;
                 map.end()
             }
         }
