@@ -35,6 +35,7 @@
 mod builder;
 mod compile;
 mod config;
+mod decompile;
 mod diag;
 mod error;
 pub mod input;
@@ -55,6 +56,10 @@ pub use config::schema::{FieldDef, FieldSchema, FieldType};
 pub use config::{
     CompilerConfig, ConfigError, DEFAULT_MAX_PATTERN_LEN, DEFAULT_MAX_SPEC_LEN, DEFAULT_MAX_STRING_LEN,
     MAX_DEPTH_LIMIT, MAX_FIELD_PATH_LEN, MAX_FILTER_DEPTH, RegexPolicy,
+};
+pub use decompile::{
+    DecompileError, DecompileErrorCode, TEXT_SEARCH_ATTR, decompile, decompile_json, decompile_str, decompile_utf16,
+    display_filter_path,
 };
 pub use error::{ErrorCode, PathSegment, SpecError, display_path};
 pub use input::{parse_json, parse_json_utf16, parse_options_json, parse_options_json_utf16};
