@@ -15,6 +15,9 @@ use crate::error::{ErrorCode, SpecError};
 use crate::operator::Operator;
 use crate::values::ValueType;
 
+mod elem_match;
+mod field_comparison;
+
 /// A specification: a leaf condition, a comparison of two fields, or a group of specifications.
 ///
 /// `'a` lets a parsed spec borrow field names and values from the JSON it was parsed from;
@@ -155,6 +158,10 @@ pub(crate) fn parse_node<'a>(
     match op {
         Operator::And | Operator::Or => parse_group(op, node, depth, config, diag),
         Operator::Not => parse_not(node, depth, config, diag),
+        Operator::ElemMatch => elem_match::parse(node, depth, config, diag),
+        _ if field_comparison::compares(op) && field(node, "field").is_some() => {
+            field_comparison::parse(op, node, diag)
+        }
         _ => parse_leaf(op, node, diag),
     }
 }
@@ -212,7 +219,8 @@ fn check_keys<'a>(node: &'a Map<String, Value>, allowed: &[&str], op: Operator, 
 }
 
 fn unknown_key<'a>(key: &'a str, allowed: &[&str], op: Operator, diag: &mut Diag<'a>) {
-    let message = format!("{:?} nodes take only {}; unexpected key {key:?}", op.name(), quoted_list(allowed));
+    let hint = if key == "field" { field_comparison::HINT } else { "" };
+    let message = format!("{:?} nodes take only {}; unexpected key {key:?}{hint}", op.name(), quoted_list(allowed));
     diag.error_at_key(key, ErrorCode::UnknownKey, message);
 }
 
@@ -253,10 +261,11 @@ fn parse_children<'a>(
         return None;
     };
     if items.is_empty() {
-        diag.error(
-            ErrorCode::EmptyGroup,
-            format!("{:?} needs at least one condition (an empty group would match every document)", op.name()),
-        );
+        let why = match op {
+            Operator::ElemMatch => "an empty $elemMatch would match any array holding a document",
+            _ => "an empty group would match every document",
+        };
+        diag.error(ErrorCode::EmptyGroup, format!("{:?} needs at least one condition ({why})", op.name()));
         return None;
     }
     let mut children = Vec::with_capacity(items.len());
@@ -346,21 +355,7 @@ fn parse_leaf<'a>(op: Operator, node: &'a Map<String, Value>, diag: &mut Diag<'a
             return None;
         }
     }
-    let attr = match attr_value {
-        Some(Value::String(attr)) => Some(attr.as_str()),
-        Some(other) => {
-            diag.error_at_key(
-                "attr",
-                ErrorCode::InvalidNode,
-                format!("\"attr\" must be a string field path, got {}", json_type_name(other)),
-            );
-            None
-        }
-        None => {
-            diag.error_at_key("attr", ErrorCode::MissingField, format!("{:?} needs an \"attr\"", op.name()));
-            None
-        }
-    };
+    let attr = attr_of(attr_value, op, diag);
     if diag.stop() {
         return None;
     }
@@ -397,6 +392,25 @@ fn parse_leaf<'a>(op: Operator, node: &'a Map<String, Value>, diag: &mut Diag<'a
     };
     let attr = attr?;
     ok.then(|| Spec::Leaf(Leaf { op, attr: Cow::Borrowed(attr), val: val.map(Cow::Borrowed), value_type }))
+}
+
+/// The node's `attr` (given as `value`): `missing_field` when absent, `invalid_node` when not a string.
+fn attr_of<'a>(value: Option<&'a Value>, op: Operator, diag: &mut Diag<'a>) -> Option<&'a str> {
+    match value {
+        Some(Value::String(attr)) => Some(attr.as_str()),
+        Some(other) => {
+            diag.error_at_key(
+                "attr",
+                ErrorCode::InvalidNode,
+                format!("\"attr\" must be a string field path, got {}", json_type_name(other)),
+            );
+            None
+        }
+        None => {
+            diag.error_at_key("attr", ErrorCode::MissingField, format!("{:?} needs an \"attr\"", op.name()));
+            None
+        }
+    }
 }
 
 impl Serialize for Spec<'_> {

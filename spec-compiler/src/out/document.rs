@@ -14,12 +14,18 @@ pub(crate) struct DocWriter {
     stack: Vec<(String, Container)>,
     root: Option<Document>,
     deepest: usize,
+    /// The key of the next document opened, set by `name_next`.
+    next_key: Option<&'static str>,
 }
 
 impl DocWriter {
     fn open(&mut self, key: &str, container: Container) {
         let in_array = matches!(self.stack.last(), Some((_, Container::Array(_))));
-        let key = if in_array { String::new() } else { key.to_owned() };
+        let key = match self.next_key.take() {
+            _ if in_array => String::new(),
+            Some(named) => named.to_owned(),
+            None => key.to_owned(),
+        };
         self.stack.push((key, container));
         self.deepest = self.deepest.max(self.stack.len());
     }
@@ -39,7 +45,7 @@ impl Out for DocWriter {
     type Output = Document;
 
     fn new() -> Self {
-        DocWriter { stack: Vec::with_capacity(16), root: None, deepest: 0 }
+        DocWriter { stack: Vec::with_capacity(16), root: None, deepest: 0, next_key: None }
     }
 
     fn begin(&mut self, key: &str) {
@@ -51,6 +57,7 @@ impl Out for DocWriter {
     }
 
     fn end(&mut self) {
+        self.next_key = None;
         let Some((key, container)) = self.stack.pop() else { return };
         let value = match container {
             Container::Document(doc) if self.stack.is_empty() => {
@@ -61,6 +68,10 @@ impl Out for DocWriter {
             Container::Array(items) => Bson::Array(items),
         };
         self.put(key, value);
+    }
+
+    fn name_next(&mut self, key: &'static str) {
+        self.next_key = Some(key);
     }
 
     fn string_with(&mut self, key: &str, fill: impl FnOnce(&mut Vec<u8>)) {
@@ -118,6 +129,23 @@ mod tests {
         w.end();
         assert_eq!(w.take_deepest(), 2);
         assert_eq!(w.take_deepest(), 1);
+    }
+
+    #[test]
+    fn a_named_node_document_is_stored_under_its_name() {
+        let mut w = DocWriter::new();
+        w.begin("");
+        w.begin("items");
+        w.name_next("$elemMatch");
+        w.begin("");
+        w.int32("qty", 2);
+        w.end();
+        w.name_next("unused");
+        w.end();
+        w.begin("next");
+        w.end();
+        w.end();
+        assert_eq!(w.finish(), Some(doc! {"items": {"$elemMatch": {"qty": 2}}, "next": {}}));
     }
 
     #[test]

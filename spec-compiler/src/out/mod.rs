@@ -39,6 +39,11 @@ pub(crate) trait Out {
     /// Closes the innermost open document or array.
     fn end(&mut self);
 
+    /// Stores the next document opened with `begin("")` (a node's own filter document) under
+    /// `key` in the current document: how `{"$elemMatch": filter}` holds the filter of its one
+    /// condition. The next [`end`](Out::end) forgets a name no document took.
+    fn name_next(&mut self, key: &'static str);
+
     /// Writes a string value produced by `fill` (which appends UTF-8 bytes).
     fn string_with(&mut self, key: &str, fill: impl FnOnce(&mut Vec<u8>));
 

@@ -20,13 +20,15 @@ pub(crate) struct RawWriter {
     buf: Vec<u8>,
     frames: Vec<Frame>,
     deepest: usize,
+    /// The key of the next document opened, set by `name_next`.
+    next_key: Option<&'static str>,
 }
 
 impl Out for RawWriter {
     type Output = RawDocumentBuf;
 
     fn new() -> Self {
-        RawWriter { buf: Vec::with_capacity(1024), frames: Vec::with_capacity(16), deepest: 0 }
+        RawWriter { buf: Vec::with_capacity(1024), frames: Vec::with_capacity(16), deepest: 0, next_key: None }
     }
 
     fn begin(&mut self, key: &str) {
@@ -38,10 +40,15 @@ impl Out for RawWriter {
     }
 
     fn end(&mut self) {
+        self.next_key = None;
         let Some(frame) = self.frames.pop() else { return };
         self.buf.push(0);
         let length = (self.buf.len() - frame.start) as i32;
         self.buf[frame.start..frame.start + 4].copy_from_slice(&length.to_le_bytes());
+    }
+
+    fn name_next(&mut self, key: &'static str) {
+        self.next_key = Some(key);
     }
 
     fn string(&mut self, key: &str, value: &str) {
@@ -146,6 +153,7 @@ impl RawWriter {
 
     fn open(&mut self, element_type: u8, key: &str, next_index: Option<u32>) {
         if !self.frames.is_empty() {
+            let key = self.next_key.take().unwrap_or(key);
             self.element(element_type, key);
         }
         self.frames.push(Frame { start: self.buf.len(), next_index });
@@ -231,6 +239,24 @@ mod tests {
         writer.value("a", &Bson::Document(doc! {"c": [[1]]}));
         assert_eq!(writer.take_deepest(), 4);
         assert_eq!(writer.take_deepest(), 1);
+    }
+
+    #[test]
+    fn a_named_node_document_is_stored_under_its_name() {
+        let mut writer = RawWriter::new();
+        writer.begin("");
+        writer.begin("items");
+        writer.name_next("$elemMatch");
+        writer.begin("");
+        writer.int32("qty", 2);
+        writer.end();
+        writer.name_next("unused");
+        writer.end();
+        writer.begin("next");
+        writer.end();
+        writer.end();
+        let expected = RawDocumentBuf::try_from(&doc! {"items": {"$elemMatch": {"qty": 2}}, "next": {}}).unwrap();
+        assert_eq!(writer.finish().unwrap().as_bytes(), expected.as_bytes());
     }
 
     #[test]
