@@ -36,6 +36,8 @@ pub struct Cli {
 pub enum Command {
     /// Compile a specification (JSON) into a MongoDB filter or query; needs no database.
     Compile(CompileArgs),
+    /// Turn a MongoDB filter (Extended JSON) back into a specification; needs no database.
+    Decompile(DecompileArgs),
     /// Index management.
     #[command(subcommand)]
     Indexes(IndexesCommand),
@@ -107,6 +109,18 @@ pub struct CompileArgs {
     /// instead of the filter alone.
     #[arg(long)]
     pub query: bool,
+}
+
+/// `decompile [FILE] [--compact]`.
+#[derive(Debug, Clone, Args)]
+pub struct DecompileArgs {
+    /// The filter file (Extended JSON, canonical or relaxed); `-` or nothing reads standard input.
+    #[arg(value_name = "FILE")]
+    pub file: Option<PathBuf>,
+
+    /// Print the specification on one line instead of indented.
+    #[arg(long)]
+    pub compact: bool,
 }
 
 /// `indexes ...`.

@@ -41,6 +41,7 @@
 //! | command | what it does |
 //! |---|---|
 //! | `compile [FILE]` | compiles a specification (and `--options`) into a filter or a whole query; no database |
+//! | `decompile [FILE]` | turns a MongoDB filter (Extended JSON) back into a specification, printed as JSON (`--compact` on one line); no database |
 //! | `indexes ensure` | creates the missing indexes of the built-in stores and the registered projections |
 //! | `events tail` | prints events in position order; `--follow` keeps polling until Ctrl-C |
 //! | `projections status [NAME]` | saved position, head position and lag of every registered projection and every checkpoint found, or of one registered projection |
@@ -55,11 +56,11 @@
 //! `tests/docs.rs` checks that this table names every command the parser has, and no other.
 //!
 //! Every command connects with `--uri` (`MONGODB_URI`) to `--database` (`CQRS_MONGO_DATABASE`),
-//! except `compile`. Errors are printed as `error: ...` lines on standard error; the exit
-//! status is 0 on success, [`EXIT_USAGE`] (2) for bad input (a specification that does not
-//! compile, an unreadable file, a projection name the binary does not register
-//! ([`CliError::ProjectionNotRegistered`], reported before connecting), bad arguments) and
-//! [`EXIT_FAILURE`] (1) when the database or the output fails.
+//! except `compile` and `decompile`. Errors are printed as `error: ...` lines on standard error;
+//! the exit status is 0 on success, [`EXIT_USAGE`] (2) for bad input (a specification that does
+//! not compile, a filter that does not decompile, an unreadable file, a projection name the
+//! binary does not register ([`CliError::ProjectionNotRegistered`], reported before connecting),
+//! bad arguments) and [`EXIT_FAILURE`] (1) when the database or the output fails.
 #![forbid(unsafe_code)]
 
 mod args;
@@ -76,8 +77,8 @@ use cqrs_mongo_persistence::store::PoolOptions;
 
 pub use args::{
     Cli, Command, CompileArgs, DEFAULT_DATABASE, DEFAULT_URI, DeadLetterArgs, DeadLettersCommand, DeadLettersListArgs,
-    EventsCommand, IndexesCommand, JobsCommand, OutboxCommand, ProjectionsCommand, RebuildArgs, RunArgs, StatusArgs,
-    TailArgs,
+    DecompileArgs, EventsCommand, IndexesCommand, JobsCommand, OutboxCommand, ProjectionsCommand, RebuildArgs, RunArgs,
+    StatusArgs, TailArgs,
 };
 pub use error::{CliError, EXIT_FAILURE, EXIT_USAGE};
 

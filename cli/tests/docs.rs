@@ -121,13 +121,14 @@ fn every_public_type_of_the_command_line_is_reexported_at_the_crate_root() {
 fn every_command_can_be_matched_through_root_names() {
     use clap::Parser;
     use cqrs_mongo_cli::{
-        Command, CompileArgs, DeadLetterArgs, DeadLettersCommand, DeadLettersListArgs, EventsCommand, IndexesCommand,
-        JobsCommand, OutboxCommand, ProjectionsCommand, RebuildArgs, RunArgs, StatusArgs, TailArgs,
+        Command, CompileArgs, DeadLetterArgs, DeadLettersCommand, DeadLettersListArgs, DecompileArgs, EventsCommand,
+        IndexesCommand, JobsCommand, OutboxCommand, ProjectionsCommand, RebuildArgs, RunArgs, StatusArgs, TailArgs,
     };
 
     fn name(command: &Command) -> &'static str {
         match command {
             Command::Compile(CompileArgs { .. }) => "compile",
+            Command::Decompile(DecompileArgs { .. }) => "decompile",
             Command::Indexes(IndexesCommand::Ensure) => "indexes ensure",
             Command::Events(EventsCommand::Tail(TailArgs { .. })) => "events tail",
             Command::Projections(ProjectionsCommand::Status(StatusArgs { .. })) => "projections status",

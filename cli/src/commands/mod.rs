@@ -2,6 +2,7 @@
 
 mod compile;
 mod dead_letters;
+mod decompile;
 mod events;
 mod indexes;
 mod jobs;
@@ -19,7 +20,7 @@ use crate::args::{
 use crate::connect;
 use crate::error::CliError;
 
-/// Runs the command: `compile` on its own, everything else with a connection.
+/// Runs the command: `compile` and `decompile` on their own, everything else with a connection.
 pub(crate) async fn dispatch(
     cli: Cli,
     projections: Vec<Box<dyn Projection>>,
@@ -27,6 +28,7 @@ pub(crate) async fn dispatch(
 ) -> Result<(), CliError> {
     match &cli.command {
         Command::Compile(args) => compile::run(args, out),
+        Command::Decompile(args) => decompile::run(args, out),
         Command::Indexes(IndexesCommand::Ensure) => indexes::ensure(&connect(&cli).await?, &projections, out).await,
         Command::Events(EventsCommand::Tail(args)) => events::tail(&connect(&cli).await?, args, out).await,
         Command::Projections(ProjectionsCommand::Status(args)) => {
