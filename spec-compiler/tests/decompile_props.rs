@@ -1,6 +1,7 @@
 //! `compile(decompile(compile(s))) == compile(s)` for generated specs: every operator family,
 //! values of every BSON type the compiler produces (Extended JSON wrappers and `value_type`
-//! casts), LIKE texts full of regex metacharacters, nested `and`/`or`/`not`. The decompiled spec
+//! casts), LIKE texts full of regex metacharacters, comparisons of two fields, nested
+//! `and`/`or`/`not`/`elem_match`. The decompiled spec
 //! is turned into its JSON (`to_json`) and compiled again; the filters must be equal with key
 //! order and BSON types significant. (In memory, not through JSON text: serde_json, built
 //! without its `float_roundtrip` feature, may read a double's shortest text one unit in the last
@@ -181,9 +182,17 @@ fn leaf() -> impl Strategy<Value = Value> {
     prop_oneof![comparison, ordering, range, set, string, regex, null, json_ops, geo, text_search, cast,]
 }
 
+/// A comparison of two fields (`$expr`).
+fn field_comparison() -> impl Strategy<Value = Value> {
+    (prop::sample::select(vec!["=", "!=", ">", ">=", "<", "<=", "gte", "ne"]), field(), field())
+        .prop_map(|(op, attr, other)| json!({"op": op, "attr": attr, "field": other}))
+}
+
 fn spec() -> impl Strategy<Value = Value> {
-    leaf().prop_recursive(3, 16, 4, |inner| {
+    prop_oneof![8 => leaf(), 1 => field_comparison()].prop_recursive(3, 16, 4, |inner| {
         prop_oneof![
+            (field(), prop::collection::vec(inner.clone(), 1..4))
+                .prop_map(|(attr, children)| json!({"op": "elem_match", "attr": attr, "conditions": children})),
             (prop::sample::select(vec!["and", "or"]), prop::collection::vec(inner.clone(), 1..4))
                 .prop_map(|(op, children)| json!({"op": op, "conditions": children})),
             inner.clone().prop_map(|child| json!({"op": "not", "condition": child})),

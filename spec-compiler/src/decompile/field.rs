@@ -6,7 +6,7 @@ use serde_json::{Value, json};
 
 use super::error::{Loc, Result};
 use super::value::{check_field_path, is_scalar, to_spec};
-use super::{all_of, contains, geo, leaf, not, pattern, shapes};
+use super::{all_of, contains, elem_match, geo, leaf, not, pattern, shapes};
 use crate::operator::Operator;
 use crate::spec::Spec;
 
@@ -133,9 +133,7 @@ fn operator(field: &str, key: &str, value: &Bson, loc: &Loc<'_>) -> Result<Spec<
         "$size" => size(field, value, loc),
         "$not" => negation(field, value, loc),
         "$geoWithin" | "$geoIntersects" => geo::clause(field, key, value, loc),
-        "$elemMatch" => Err(loc.unsupported(
-            "$elemMatch on its own has no specification form yet (json_contains expresses it inside $all)",
-        )),
+        "$elemMatch" => elem_match::clause(field, value, loc),
         "$near" | "$nearSphere" => Err(loc.unsupported(format!(
             "{key} sorts by distance and has no specification form; distance_lt filters within a radius \
              ($geoWithin with $centerSphere)"

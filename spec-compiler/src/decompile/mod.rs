@@ -29,7 +29,9 @@
 //! ```
 
 mod contains;
+mod elem_match;
 mod error;
+mod expr;
 mod extjson;
 mod field;
 mod geo;
@@ -149,10 +151,7 @@ fn top_level(key: &str, value: &Bson, loc: &Loc<'_>) -> Result<Spec<'static>> {
             })
         }
         "$text" => text_search(value, loc),
-        "$expr" => Err(loc.unsupported(
-            "$expr is decompiled only as a comparison of two fields ({\"$gt\": [\"$a\", \"$b\"]}), which \
-             specifications do not express yet",
-        )),
+        "$expr" => expr::clause(value, loc),
         "$where" | "$jsonSchema" | "$comment" | "$sampleRate" => {
             Err(loc.unsupported(format!("{key} has no specification form")))
         }
