@@ -33,8 +33,8 @@ from golden_support import (
 CASES = load_cases()
 IDS = [case.name for case in CASES]
 FAMILIES = {
-    "comparison", "errors", "extended_json", "geo", "json", "logical", "null",
-    "numbers", "options", "reference", "schema", "set", "string", "text", "value_type",
+    "comparison", "elem_match", "errors", "extended_json", "fields", "geo", "json", "logical",
+    "null", "numbers", "options", "reference", "schema", "set", "string", "text", "value_type",
 }  # fmt: skip
 
 

@@ -29,7 +29,8 @@ export type ErrorCode =
   | 'string_too_long'
   | 'spec_too_large'
   | 'value_type_mismatch'
-  | 'value_not_allowed';
+  | 'value_not_allowed'
+  | 'invalid_field_comparison';
 
 /** One step of an error path: an object key or a list index. */
 export type PathSegment = string | number;

@@ -1,12 +1,14 @@
 //! A small fluent builder for specs: `Spec::field("total").gte(100)`, `and(..)`, `or(..)`,
-//! `not(..)`. What it builds serialises to the legacy JSON shape.
+//! `not(..)`, `elem_match(..)`, and comparisons of two fields
+//! (`Spec::field("shipped_at").gt_field("promised_at")`). What it builds serialises to the JSON
+//! shape it parses from.
 
 use std::borrow::Cow;
 
 use serde_json::Value;
 
 use crate::operator::Operator;
-use crate::spec::{Leaf, Not, Spec};
+use crate::spec::{ElemMatch, FieldComparison, Leaf, Not, Spec};
 use crate::values::ValueType;
 
 /// A field waiting for an operator; see [`Spec::field`].
@@ -114,6 +116,49 @@ impl Field {
     }
 }
 
+macro_rules! field_ops {
+    ($($(#[$doc:meta])* $method:ident => $op:ident;)*) => {
+        impl Field {
+            $(
+                $(#[$doc])*
+                pub fn $method(self, other: impl Into<String>) -> Spec<'static> {
+                    self.compare_field(Operator::$op, other)
+                }
+            )*
+        }
+    };
+}
+
+field_ops! {
+    /// `=` another field.
+    eq_field => Eq;
+    /// `!=` another field.
+    ne_field => Ne;
+    /// `>` another field: `{"$expr": {"$gt": ["$attr", "$other"]}}`.
+    ///
+    /// ```
+    /// use cqrs_mongo_spec::Spec;
+    /// let spec = Spec::field("shipped_at").gt_field("promised_at");
+    /// assert_eq!(spec.to_json(), serde_json::json!({"op": ">", "attr": "shipped_at", "field": "promised_at"}));
+    /// let filter = cqrs_mongo_spec::compile_spec(&spec).unwrap();
+    /// assert_eq!(filter, bson::doc! {"$expr": {"$gt": ["$shipped_at", "$promised_at"]}});
+    /// ```
+    gt_field => Gt;
+    /// `>=` another field.
+    gte_field => Gte;
+    /// `<` another field.
+    lt_field => Lt;
+    /// `<=` another field.
+    lte_field => Lte;
+}
+
+impl Field {
+    /// A comparison (`=` `!=` `>` `>=` `<` `<=`) with another field of the same document.
+    pub fn compare_field(self, op: Operator, other: impl Into<String>) -> Spec<'static> {
+        Spec::FieldComparison(FieldComparison { op, attr: Cow::Owned(self.attr), field: Cow::Owned(other.into()) })
+    }
+}
+
 impl Spec<'_> {
     /// Sets the `value_type` cast of a leaf (no effect on groups).
     pub fn cast(mut self, value_type: ValueType) -> Self {
@@ -137,4 +182,19 @@ pub fn or<'a>(conditions: impl IntoIterator<Item = Spec<'a>>) -> Spec<'a> {
 /// The negation of a condition.
 pub fn not(condition: Spec<'_>) -> Spec<'_> {
     Spec::Not(Not { condition: Box::new(condition), listed: false })
+}
+
+/// One element of the array `attr` satisfies all the conditions, whose fields are relative to
+/// the element: `{"items": {"$elemMatch": …}}`.
+///
+/// ```
+/// use cqrs_mongo_spec::{Spec, elem_match};
+/// let spec = elem_match("items", [Spec::field("sku").eq("AB-123"), Spec::field("qty").gte(3)]);
+/// let filter = cqrs_mongo_spec::compile_spec(&spec).unwrap();
+/// assert_eq!(filter, bson::doc! {"items": {"$elemMatch": {"$and": [
+///     {"sku": {"$eq": "AB-123"}}, {"qty": {"$gte": 3}},
+/// ]}}});
+/// ```
+pub fn elem_match<'a>(attr: impl Into<String>, conditions: impl IntoIterator<Item = Spec<'a>>) -> Spec<'a> {
+    Spec::ElemMatch(ElemMatch { attr: Cow::Owned(attr.into()), conditions: conditions.into_iter().collect() })
 }

@@ -9,7 +9,7 @@ use serde_json::Value;
 
 use crate::config::prepared::{FieldRules, Rules, casts_values};
 use crate::config::schema::FieldDef;
-use crate::config::{CompilerConfig, MAX_FILTER_DEPTH, field_path_problem, key_problem};
+use crate::config::{CompilerConfig, MAX_FILTER_DEPTH, key_problem};
 use crate::diag::{Diag, Seg};
 use crate::error::ErrorCode;
 use crate::operator::{Family, Operator};
@@ -18,6 +18,10 @@ use crate::out::Out;
 use crate::spec::{Leaf, PLACEHOLDER_ATTR, Spec};
 use crate::values::{self, ValueType};
 
+mod elem_match;
+mod field_comparison;
+mod fields;
+
 /// Compiles a spec tree into BSON, reporting errors to `diag`; `None` when there was one.
 pub(crate) fn compile_tree<W: Out>(
     spec: &Spec<'_>,
@@ -25,8 +29,17 @@ pub(crate) fn compile_tree<W: Out>(
     rules: &Rules,
     diag: &mut Diag<'static>,
 ) -> Option<W::Output> {
-    let mut walker =
-        Walker { config, rules, diag, out: W::new(), nodes: 0, text_clauses: 0, under_not: 0, aborted: false };
+    let mut walker = Walker {
+        config,
+        rules,
+        diag,
+        out: W::new(),
+        nodes: 0,
+        text_clauses: 0,
+        under_not: 0,
+        scopes: Vec::new(),
+        aborted: false,
+    };
     walker.node(spec, 1);
     if walker.diag.has_errors() {
         return None;
@@ -42,6 +55,8 @@ struct Walker<'w, 'c, W> {
     nodes: usize,
     text_clauses: usize,
     under_not: usize,
+    /// The elem_matches the walk is inside, innermost last.
+    scopes: Vec<fields::Scope>,
     /// Set once the node limit is hit: the rest of the tree is not visited.
     aborted: bool,
 }
@@ -88,10 +103,8 @@ impl<W: Out> Walker<'_, '_, W> {
                 self.diag.pop();
                 inner
             }
-            Spec::ElemMatch(_) | Spec::FieldComparison(_) => {
-                self.diag.error(ErrorCode::UnsupportedOperator, "not compiled yet");
-                None
-            }
+            Spec::ElemMatch(group) => self.elem_match(group, depth),
+            Spec::FieldComparison(comparison) => self.field_comparison(comparison),
         }
     }
 
@@ -144,25 +157,10 @@ impl<W: Out> Walker<'_, '_, W> {
             self.diag.error_at_key("op", ErrorCode::RegexNotAllowed, message);
             return None;
         }
-        let field = leaf.attr.as_ref();
-        if let Some(problem) = field_path_problem(field) {
-            self.diag.error_at_key(
-                "attr",
-                ErrorCode::InvalidFieldPath,
-                format!("invalid field path {field:?}: {problem}"),
-            );
-            return None;
-        }
-        let schema = self.config.schema.as_ref().zip(self.rules.fields.as_ref());
-        let found = schema.map(|(schema, index)| index.find(schema, field));
-        if matches!(found, Some(None)) || !self.config.whitelist_allows(field) {
-            let list = if matches!(found, Some(None)) { "the schema" } else { "the list of allowed fields" };
-            self.diag.error_at_key("attr", ErrorCode::FieldNotAllowed, format!("the field {field:?} is not in {list}"));
-            return None;
-        }
-        let (field, value_type) = match found.flatten() {
+        let (field, entry) = self.resolve(&leaf.attr, "attr")?;
+        let value_type = match entry {
             Some((def, rules)) => self.schema_leaf(def, rules, leaf)?,
-            None => (field, leaf.value_type),
+            None => leaf.value_type,
         };
         if op.family() == Family::Text && !self.text_clause_allowed() {
             return None;
@@ -203,13 +201,8 @@ impl<W: Out> Walker<'_, '_, W> {
 
     /// What the schema says about a leaf on field `def`: its operator must be allowed, its
     /// `value_type` (if any) the field's cast, its values among the enumerated ones. Returns the
-    /// stored path and the cast to apply; `None` after an error.
-    fn schema_leaf<'d>(
-        &mut self,
-        def: &'d FieldDef,
-        rules: &FieldRules,
-        leaf: &Leaf<'_>,
-    ) -> Option<(&'d str, Option<ValueType>)> {
+    /// cast to apply; `None` after an error.
+    fn schema_leaf(&mut self, def: &FieldDef, rules: &FieldRules, leaf: &Leaf<'_>) -> Option<Option<ValueType>> {
         let op = leaf.op;
         if !rules.operators.contains(op) {
             let message = format!("the operator {:?} is not allowed on the field {:?}", op.name(), def.name);
@@ -250,13 +243,15 @@ impl<W: Out> Walker<'_, '_, W> {
         // A cast that would leave every value as it is (a string to string, an integer to
         // integer, a boolean to boolean) is skipped: same result, less work.
         let cast = cast.filter(|&cast| !leaf.val.as_deref().is_some_and(|val| already(cast, val)));
-        Some((def.stored_path(), cast))
+        Some(cast)
     }
 
-    /// One text clause per spec, never below `not` (MongoDB rejects both).
+    /// One text clause per spec, never below `not` or inside `elem_match` (MongoDB rejects all three).
     fn text_clause_allowed(&mut self) -> bool {
         let problem = if self.under_not > 0 {
             Some("full-text search cannot be negated (MongoDB rejects $text inside $nor)")
+        } else if !self.scopes.is_empty() {
+            Some("full-text search cannot be inside elem_match (MongoDB accepts $text only at the top level)")
         } else if self.text_clauses > 0 {
             Some("a specification may hold only one full-text search clause")
         } else {

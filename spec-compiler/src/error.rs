@@ -65,11 +65,14 @@ pub enum ErrorCode {
     ValueTypeMismatch,
     /// A value outside the schema's enumerated values of the field.
     ValueNotAllowed,
+    /// A comparison of two fields inside `elem_match`, or (with a schema) of two fields of
+    /// different types.
+    InvalidFieldComparison,
 }
 
 impl ErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [ErrorCode; 27] = [
+    pub const ALL: [ErrorCode; 28] = [
         ErrorCode::InvalidJson,
         ErrorCode::InvalidNode,
         ErrorCode::MissingField,
@@ -97,6 +100,7 @@ impl ErrorCode {
         ErrorCode::SpecTooLarge,
         ErrorCode::ValueTypeMismatch,
         ErrorCode::ValueNotAllowed,
+        ErrorCode::InvalidFieldComparison,
     ];
 
     /// The stable snake_case name of the code.
@@ -129,6 +133,7 @@ impl ErrorCode {
             ErrorCode::SpecTooLarge => "spec_too_large",
             ErrorCode::ValueTypeMismatch => "value_type_mismatch",
             ErrorCode::ValueNotAllowed => "value_not_allowed",
+            ErrorCode::InvalidFieldComparison => "invalid_field_comparison",
         }
     }
 }

@@ -51,7 +51,7 @@ mod values;
 use bson::{Document, RawDocumentBuf};
 use serde_json::Value;
 
-pub use builder::{Field, and, not, or};
+pub use builder::{Field, and, elem_match, not, or};
 pub use config::schema::{FieldDef, FieldSchema, FieldType};
 pub use config::{
     CompilerConfig, ConfigError, DEFAULT_MAX_PATTERN_LEN, DEFAULT_MAX_SPEC_LEN, DEFAULT_MAX_STRING_LEN,

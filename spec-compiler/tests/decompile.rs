@@ -164,7 +164,13 @@ fn refusals_name_their_code_and_place() {
     let invalid = "invalid_filter";
     let cases: Vec<(Document, (&str, &str))> = vec![
         (doc! {"$where": "this.a > 1"}, (unsupported, "<filter>.$where")),
-        (doc! {"a": 1, "$or": [{"b": 1}, {"$expr": {"$add": [1, 2]}}]}, (unsupported, "<filter>.$or[1].$expr")),
+        (doc! {"a": 1, "$or": [{"b": 1}, {"$expr": {"$add": [1, 2]}}]}, (unsupported, "<filter>.$or[1].$expr.$add")),
+        (doc! {"$expr": {"$gt": ["$a", 5]}}, (unsupported, "<filter>.$expr.$gt[1]")),
+        (doc! {"$expr": {"$gt": ["$$NOW", "$a"]}}, (unsupported, "<filter>.$expr.$gt[0]")),
+        (doc! {"$expr": true}, (unsupported, "<filter>.$expr")),
+        (doc! {"scores": {"$elemMatch": {"$gte": 80}}}, (unsupported, "<filter>.scores.$elemMatch")),
+        (doc! {"items": {"$elemMatch": {"$text": {"$search": "x"}}}}, (invalid, "<filter>.items.$elemMatch.$text")),
+        (doc! {"items": {"$elemMatch": 1}}, (invalid, "<filter>.items.$elemMatch")),
         (doc! {"$jsonSchema": {}}, (unsupported, "<filter>.$jsonSchema")),
         (doc! {"$foo": 1}, (invalid, "<filter>.$foo")),
         (doc! {"$gt": 1}, (invalid, "<filter>.$gt")),
@@ -254,4 +260,18 @@ fn extended_json_text_in_either_flavour() {
     assert_eq!(err.code(), DecompileErrorCode::TooDeep);
     let err = decompile_str("[1]").unwrap_err();
     assert_eq!(err.code(), DecompileErrorCode::InvalidFilter);
+}
+
+/// SEMANTICS.md's table of decompile codes is `DecompileErrorCode::ALL`, in order.
+#[test]
+fn the_semantics_page_lists_every_decompile_code() {
+    let page = include_str!("../SEMANTICS.md");
+    let section = page.split("\n## Decompiling a filter\n").nth(1).expect("the section").split("\n## ").next().unwrap();
+    let rows = section.lines().skip_while(|line| !line.starts_with("| code | when |")).skip(2);
+    let documented: Vec<&str> = rows
+        .take_while(|line| line.starts_with('|'))
+        .filter_map(|row| row.trim_start_matches('|').split('`').nth(1))
+        .collect();
+    let declared: Vec<&str> = DecompileErrorCode::ALL.iter().map(|code| code.as_str()).collect();
+    assert_eq!(documented, declared);
 }

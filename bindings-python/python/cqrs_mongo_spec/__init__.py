@@ -84,6 +84,7 @@ FieldType: TypeAlias = Literal[
     "string",
     "integer",
     "decimal",
+    "invalid_field_comparison",
     "double",
     "bool",
     "date",

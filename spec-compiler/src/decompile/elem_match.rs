@@ -16,15 +16,15 @@ pub(crate) fn clause(field: &str, value: &Bson, loc: &Loc<'_>) -> Result<Spec<'s
     let Bson::Document(element) = value else {
         return Err(loc.invalid("$elemMatch needs a document"));
     };
+    if let Some(key) = element.keys().find(|key| matches!(key.as_str(), "$text" | "$expr" | "$where")) {
+        return Err(loc.key(key).invalid(format!("MongoDB refuses {key} inside $elemMatch")));
+    }
     if element.keys().next().is_some_and(|key| key.starts_with('$') && !matches!(key.as_str(), "$and" | "$or" | "$nor"))
     {
         return Err(loc.unsupported(
             "$elemMatch with operators on the elements themselves (an array of values, not of documents) has no \
              specification form: the conditions of elem_match name fields of the element",
         ));
-    }
-    if let Some(key) = element.keys().find(|key| matches!(key.as_str(), "$text" | "$expr" | "$where")) {
-        return Err(loc.key(key).invalid(format!("MongoDB refuses {key} inside $elemMatch")));
     }
     let conditions = match document(element, loc)? {
         Spec::And(children) if children.len() >= 2 => children,
