@@ -38,6 +38,7 @@ mod config;
 mod decompile;
 mod diag;
 mod error;
+mod eval;
 pub mod input;
 mod operator;
 mod ops;
@@ -62,6 +63,7 @@ pub use decompile::{
     display_filter_path,
 };
 pub use error::{ErrorCode, PathSegment, SpecError, display_path};
+pub use eval::{EvalError, EvalErrorCode, MatchError, Matcher, REGEX_STEP_BUDGET, STEPS_PER_BYTE, matches};
 pub use input::{parse_json, parse_json_utf16, parse_options_json, parse_options_json_utf16};
 pub use operator::{Family, Operator, OperatorInfo, ValueShape, operators};
 pub use options::{QueryOptions, SortKey};

@@ -1,0 +1,197 @@
+//! The one error type of in-memory evaluation: a stable code, a path into the filter, a message.
+
+use std::fmt;
+
+use serde::{Serialize, Serializer};
+
+use crate::error::{PathSegment, display_path};
+
+/// Why a filter cannot be evaluated in memory, as a stable snake_case identifier.
+#[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
+#[non_exhaustive]
+pub enum EvalErrorCode {
+    /// An operator only the server can evaluate: `$text` (it needs the collection's text index
+    /// and its stemming), `$near` / `$nearSphere` (they sort), `$where` (JavaScript), geometry
+    /// this evaluator does not resolve (shapes wider than a hemisphere).
+    NeedsServer,
+    /// An operator this evaluator does not know (a typo, or one it does not implement).
+    UnknownOperator,
+    /// A filter MongoDB refuses too: `$and` without a list, `$options` without `$regex`, a
+    /// non-integer `$size`, an expression object holding a non-operator key, …
+    InvalidFilter,
+    /// A regular expression that does not parse.
+    InvalidRegex,
+    /// A valid PCRE construct the matcher does not implement (backreferences, lookbehind, `\p{…}`
+    /// classes, `\Q…\E`, recursion, …): refused rather than guessed.
+    UnsupportedRegex,
+    /// A regular expression took more steps on one string than the budget allows.
+    RegexTooComplex,
+}
+
+impl EvalErrorCode {
+    /// Every code, in declaration order.
+    pub const ALL: [EvalErrorCode; 6] = [
+        EvalErrorCode::NeedsServer,
+        EvalErrorCode::UnknownOperator,
+        EvalErrorCode::InvalidFilter,
+        EvalErrorCode::InvalidRegex,
+        EvalErrorCode::UnsupportedRegex,
+        EvalErrorCode::RegexTooComplex,
+    ];
+
+    /// The stable snake_case name of the code.
+    pub const fn as_str(self) -> &'static str {
+        match self {
+            EvalErrorCode::NeedsServer => "needs_server",
+            EvalErrorCode::UnknownOperator => "unknown_operator",
+            EvalErrorCode::InvalidFilter => "invalid_filter",
+            EvalErrorCode::InvalidRegex => "invalid_regex",
+            EvalErrorCode::UnsupportedRegex => "unsupported_regex",
+            EvalErrorCode::RegexTooComplex => "regex_too_complex",
+        }
+    }
+}
+
+impl fmt::Display for EvalErrorCode {
+    fn fmt(&self, f: &mut fmt::Formatter<'_>) -> fmt::Result {
+        f.write_str(self.as_str())
+    }
+}
+
+impl Serialize for EvalErrorCode {
+    fn serialize<S: Serializer>(&self, serializer: S) -> Result<S::Ok, S::Error> {
+        serializer.serialize_str(self.as_str())
+    }
+}
+
+/// A filter that cannot be evaluated in memory, with the path of the offending key in the
+/// filter (`<root>.$or[1].name.$regex`).
+///
+/// ```
+/// use cqrs_mongo_spec::{matches, EvalErrorCode};
+/// let filter = bson::doc! {"$or": [{"a": 1}, {"$text": {"$search": "coffee"}}]};
+/// let err = matches(&filter, &bson::doc! {"a": 1}).unwrap_err();
+/// assert_eq!(err.code(), EvalErrorCode::NeedsServer);
+/// assert_eq!(err.path_string(), "<root>.$or[1].$text");
+/// ```
+#[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
+#[error("at {}: {message}", display_path(.path))]
+pub struct EvalError {
+    code: EvalErrorCode,
+    path: Vec<PathSegment>,
+    message: String,
+}
+
+impl EvalError {
+    /// Creates an error.
+    pub fn new(code: EvalErrorCode, path: Vec<PathSegment>, message: impl Into<String>) -> Self {
+        EvalError { code, path, message: message.into() }
+    }
+
+    /// The stable error code.
+    pub fn code(&self) -> EvalErrorCode {
+        self.code
+    }
+
+    /// Where in the filter the error is: keys and list indexes from the root.
+    pub fn path(&self) -> &[PathSegment] {
+        &self.path
+    }
+
+    /// The path as `<root>.$or[1].$text`.
+    pub fn path_string(&self) -> String {
+        display_path(&self.path)
+    }
+
+    /// The human-readable explanation, without the path.
+    pub fn message(&self) -> &str {
+        &self.message
+    }
+}
+
+/// Where the parser is in the filter: a parent-linked list, so no push/pop can get out of step.
+#[derive(Clone, Copy)]
+pub(crate) enum At<'a> {
+    Root,
+    Key(&'a At<'a>, &'a str),
+    Index(&'a At<'a>, usize),
+}
+
+impl<'a> At<'a> {
+    pub(crate) fn key(&'a self, key: &'a str) -> At<'a> {
+        At::Key(self, key)
+    }
+
+    pub(crate) fn index(&'a self, index: usize) -> At<'a> {
+        At::Index(self, index)
+    }
+
+    pub(crate) fn path(&self) -> Vec<PathSegment> {
+        let mut out = Vec::new();
+        let mut at = self;
+        loop {
+            match at {
+                At::Root => break,
+                At::Key(parent, key) => {
+                    out.push(PathSegment::Key((*key).to_owned()));
+                    at = parent;
+                }
+                At::Index(parent, index) => {
+                    out.push(PathSegment::Index(*index));
+                    at = parent;
+                }
+            }
+        }
+        out.reverse();
+        out
+    }
+
+    pub(crate) fn error(&self, code: EvalErrorCode, message: impl Into<String>) -> EvalError {
+        EvalError::new(code, self.path(), message)
+    }
+
+    pub(crate) fn invalid(&self, message: impl Into<String>) -> EvalError {
+        self.error(EvalErrorCode::InvalidFilter, message)
+    }
+}
+
+#[cfg(test)]
+mod tests {
+    use super::*;
+
+    #[test]
+    fn codes_are_unique_snake_case() {
+        let mut names: Vec<_> = EvalErrorCode::ALL.iter().map(|c| c.as_str()).collect();
+        assert!(names.iter().all(|n| n.chars().all(|c| c.is_ascii_lowercase() || c == '_')));
+        names.sort_unstable();
+        names.dedup();
+        assert_eq!(names.len(), EvalErrorCode::ALL.len());
+    }
+
+    #[test]
+    fn paths_are_built_from_the_parent_links() {
+        let root = At::Root;
+        let or = root.key("$or");
+        let second = or.index(1);
+        let err = second.key("name").invalid("bad");
+        assert_eq!(err.to_string(), "at <root>.$or[1].name: bad");
+        assert_eq!(serde_json::to_value(&err).unwrap()["path"], serde_json::json!(["$or", 1, "name"]));
+    }
+
+    /// SEMANTICS.md's table of evaluation codes is `EvalErrorCode::ALL`, in order.
+    #[test]
+    fn the_semantics_page_lists_every_code_in_order() {
+        let page = include_str!("../../SEMANTICS.md");
+        let section = page.split("\n## Evaluating in memory\n").nth(1).expect("the section exists");
+        let section = section.split("\n## ").next().unwrap();
+        let table = section.split("| code | when |").nth(1).expect("the section has a code table");
+        let documented: Vec<&str> = table
+            .lines()
+            .skip(2)
+            .take_while(|line| line.starts_with('|'))
+            .filter_map(|row| row.split('`').nth(1))
+            .collect();
+        let declared: Vec<&str> = EvalErrorCode::ALL.iter().map(|code| code.as_str()).collect();
+        assert_eq!(documented, declared);
+    }
+}

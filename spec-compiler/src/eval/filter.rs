@@ -1,0 +1,297 @@
+//! A filter document parsed once into a tree: the logical operators, `$expr`, and the field
+//! conditions with their operators (`ops.rs`). Parsing refuses what the server refuses and what
+//! this evaluator cannot answer faithfully, with the path of the offending key.
+
+use bson::{Bson, Document};
+
+use super::error::{At, EvalError, EvalErrorCode};
+use super::expr::Expr;
+use super::geo;
+use super::ops::{Cmp, Pred, check_operand, parse_size, parse_type};
+use super::path::FieldPath;
+use super::regex::Regex;
+
+/// A parsed filter.
+#[derive(Debug)]
+pub(crate) enum Node {
+    And(Vec<Node>),
+    Or(Vec<Node>),
+    Nor(Vec<Node>),
+    Const(bool),
+    /// Every predicate holds for the field.
+    Field(FieldPath, Vec<Pred>),
+    Expr(Expr),
+}
+
+impl Node {
+    pub(crate) fn matches(&self, doc: &Document) -> Result<bool, EvalError> {
+        Ok(match self {
+            Node::And(nodes) => !any_matches(nodes, doc, false)?,
+            Node::Or(nodes) => any_matches(nodes, doc, true)?,
+            Node::Nor(nodes) => !any_matches(nodes, doc, true)?,
+            Node::Const(value) => *value,
+            Node::Field(path, preds) => {
+                for pred in preds {
+                    if !pred.on_path(doc, path)? {
+                        return Ok(false);
+                    }
+                }
+                true
+            }
+            Node::Expr(expr) => expr.holds(doc),
+        })
+    }
+}
+
+/// Whether some node's answer is `wanted` (short-circuiting).
+fn any_matches(nodes: &[Node], doc: &Document, wanted: bool) -> Result<bool, EvalError> {
+    for node in nodes {
+        if node.matches(doc)? == wanted {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Parses a filter document (also the body of `$elemMatch` on documents).
+pub(crate) fn parse(filter: &Document, at: &At<'_>) -> Result<Node, EvalError> {
+    let mut nodes = Vec::with_capacity(filter.len());
+    for (key, value) in filter {
+        let at = at.key(key);
+        if let Some(operator) = key.strip_prefix('$') {
+            if let Some(node) = top_level(operator, value, &at)? {
+                nodes.push(node);
+            }
+            continue;
+        }
+        nodes.push(Node::Field(FieldPath::new(key), field_condition(value, &at)?));
+    }
+    Ok(if nodes.len() == 1 { nodes.pop().unwrap() } else { Node::And(nodes) })
+}
+
+/// A top-level `$` key; `None` for one that matches everything (`$comment`).
+fn top_level(operator: &str, value: &Bson, at: &At<'_>) -> Result<Option<Node>, EvalError> {
+    Ok(Some(match operator {
+        "and" | "or" | "nor" => {
+            let Bson::Array(items) = value else { return Err(at.invalid(format!("${operator} must be an array"))) };
+            if items.is_empty() {
+                return Err(at.invalid(format!("${operator} must be a nonempty array")));
+            }
+            let mut children = Vec::with_capacity(items.len());
+            for (i, item) in items.iter().enumerate() {
+                let at = at.index(i);
+                let Bson::Document(child) = item else {
+                    return Err(at.invalid(format!("${operator} entries need to be full objects")));
+                };
+                children.push(parse(child, &at)?);
+            }
+            match operator {
+                "and" => Node::And(children),
+                "or" => Node::Or(children),
+                _ => Node::Nor(children),
+            }
+        }
+        "expr" => Node::Expr(Expr::parse_top(value, at)?),
+        "comment" => return Ok(None),
+        "alwaysTrue" => Node::Const(true),
+        "alwaysFalse" => Node::Const(false),
+        "text" => return Err(at.error(EvalErrorCode::NeedsServer, "$text needs the collection's text index")),
+        "where" => return Err(at.error(EvalErrorCode::NeedsServer, "$where runs JavaScript on the server")),
+        other => {
+            return Err(at.error(EvalErrorCode::UnknownOperator, format!("unknown top level operator: ${other}")));
+        }
+    }))
+}
+
+/// What a field's value in a filter means: an operator document, a regex, or an equality.
+fn field_condition(value: &Bson, at: &At<'_>) -> Result<Vec<Pred>, EvalError> {
+    match value {
+        Bson::RegularExpression(regex) => {
+            Ok(vec![Pred::Regex(Regex::new(regex.pattern.as_str(), regex.options.as_str(), at)?)])
+        }
+        Bson::Document(doc) if is_operator_document(doc) => operators(doc, at),
+        other => {
+            check_operand(other, at)?;
+            Ok(vec![Pred::Cmp(Cmp::Eq, other.clone())])
+        }
+    }
+}
+
+/// `{$gt: 1}` is operators; `{$ref: …, $id: …}` (a DBRef) and `{a: 1}` are values.
+fn is_operator_document(doc: &Document) -> bool {
+    doc.keys().next().is_some_and(|first| first.starts_with('$') && first != "$ref")
+}
+
+/// The predicates of an operator document `{$gt: 1, $lt: 5}` (all must hold).
+pub(crate) fn operators(doc: &Document, at: &At<'_>) -> Result<Vec<Pred>, EvalError> {
+    let mut preds = Vec::with_capacity(doc.len());
+    let (mut regex, mut options) = (None, None);
+    for (key, operand) in doc {
+        let at = at.key(key);
+        match key.as_str() {
+            "$regex" => regex = Some(operand),
+            "$options" => match operand {
+                Bson::String(text) => options = Some(text.as_str()),
+                _ => return Err(at.invalid("$options has to be a string")),
+            },
+            _ => preds.push(operator(key, operand, &at)?),
+        }
+    }
+    match (regex, options) {
+        (None, Some(_)) => Err(at.key("$options").invalid("$options needs a $regex")),
+        (None, None) => Ok(preds),
+        (Some(operand), options) => {
+            let at_regex = at.key("$regex");
+            let (pattern, own) = match operand {
+                Bson::String(pattern) => (pattern.as_str(), ""),
+                Bson::RegularExpression(regex) => (regex.pattern.as_str(), regex.options.as_str()),
+                _ => return Err(at_regex.invalid("$regex has to be a string")),
+            };
+            if !own.is_empty() && options.is_some() {
+                return Err(at_regex.invalid("options set in both $regex and $options"));
+            }
+            preds.push(Pred::Regex(Regex::new(pattern, options.unwrap_or(own), &at_regex)?));
+            Ok(preds)
+        }
+    }
+}
+
+/// One operator of a field.
+fn operator(key: &str, operand: &Bson, at: &At<'_>) -> Result<Pred, EvalError> {
+    let cmp = |op: Cmp| -> Result<Pred, EvalError> {
+        check_operand(operand, at)?;
+        Ok(Pred::Cmp(op, operand.clone()))
+    };
+    Ok(match key {
+        "$eq" => cmp(Cmp::Eq)?,
+        "$lt" => cmp(Cmp::Lt)?,
+        "$lte" => cmp(Cmp::Lte)?,
+        "$gt" => cmp(Cmp::Gt)?,
+        "$gte" => cmp(Cmp::Gte)?,
+        "$ne" => {
+            if matches!(operand, Bson::RegularExpression(_)) {
+                return Err(at.invalid("Can't have regex as arg to $ne."));
+            }
+            Pred::Not(vec![cmp(Cmp::Eq)?])
+        }
+        "$in" => in_list(operand, at)?,
+        "$nin" => Pred::Not(vec![in_list(operand, at)?]),
+        "$exists" => {
+            if truthy(operand) {
+                Pred::Exists
+            } else {
+                Pred::Not(vec![Pred::Exists])
+            }
+        }
+        "$type" => Pred::Type(parse_type(operand, at)?),
+        "$size" => Pred::Size(parse_size(operand, at)?),
+        "$all" => all_of(operand, at)?,
+        "$elemMatch" => elem_match(operand, at)?,
+        "$not" => match operand {
+            Bson::RegularExpression(regex) => {
+                Pred::Not(vec![Pred::Regex(Regex::new(regex.pattern.as_str(), regex.options.as_str(), at)?)])
+            }
+            Bson::Document(doc) if doc.is_empty() => return Err(at.invalid("$not cannot be empty")),
+            Bson::Document(doc) => {
+                if let Some(key) = doc.keys().find(|k| !k.starts_with('$')) {
+                    return Err(at.key(key).error(EvalErrorCode::UnknownOperator, format!("unknown operator: {key}")));
+                }
+                Pred::Not(operators(doc, at)?)
+            }
+            _ => return Err(at.invalid("$not needs a regex or a document")),
+        },
+        "$geoWithin" | "$geoIntersects" => Pred::Geo(Box::new(geo::Geo::parse(key, operand, at)?)),
+        "$near" | "$nearSphere" | "$geoNear" => {
+            return Err(at.error(EvalErrorCode::NeedsServer, format!("{key} sorts by distance: the server runs it")));
+        }
+        other => return Err(at.error(EvalErrorCode::UnknownOperator, format!("unknown operator: {other}"))),
+    })
+}
+
+/// MongoDB's truthiness of a query operand (`$exists: 0` is false).
+fn truthy(value: &Bson) -> bool {
+    match value {
+        Bson::Boolean(b) => *b,
+        Bson::Null | Bson::Undefined => false,
+        Bson::Int32(n) => *n != 0,
+        Bson::Int64(n) => *n != 0,
+        Bson::Double(d) => *d != 0.0,
+        Bson::Decimal128(_) => super::number::Num::of(value).is_some_and(|n| !n.is_zero()),
+        _ => true,
+    }
+}
+
+/// `$in: [...]`: values compared for equality, regexes matched, null also meeting missing.
+fn in_list(operand: &Bson, at: &At<'_>) -> Result<Pred, EvalError> {
+    let Bson::Array(items) = operand else { return Err(at.invalid("$in needs an array")) };
+    let (mut values, mut regexes, mut has_null) = (Vec::new(), Vec::new(), false);
+    for (i, item) in items.iter().enumerate() {
+        let at = at.index(i);
+        match item {
+            Bson::RegularExpression(regex) => {
+                regexes.push(Regex::new(regex.pattern.as_str(), regex.options.as_str(), &at)?);
+            }
+            Bson::Document(doc) if is_operator_document(doc) => {
+                return Err(at.invalid("cannot nest $ under $in"));
+            }
+            other => {
+                check_operand(other, &at)?;
+                has_null |= matches!(other, Bson::Null);
+                values.push(other.clone());
+            }
+        }
+    }
+    Ok(Pred::In { values, regexes, has_null })
+}
+
+/// `$all: [...]`: every value (or every `$elemMatch`) must be met.
+fn all_of(operand: &Bson, at: &At<'_>) -> Result<Pred, EvalError> {
+    let Bson::Array(items) = operand else { return Err(at.invalid("$all needs an array")) };
+    if items.is_empty() {
+        return Ok(Pred::Never);
+    }
+    let is_elem_match =
+        |item: &Bson| matches!(item, Bson::Document(d) if d.keys().next().is_some_and(|k| k == "$elemMatch"));
+    let elem_matches = is_elem_match(&items[0]);
+    let mut preds = Vec::with_capacity(items.len());
+    for (i, item) in items.iter().enumerate() {
+        let at = at.index(i);
+        if is_elem_match(item) != elem_matches {
+            return Err(at.invalid("$all/$elemMatch has to be consistent"));
+        }
+        preds.push(match item {
+            Bson::Document(doc) if elem_matches => {
+                if doc.len() != 1 {
+                    return Err(at.invalid("$elemMatch in $all takes exactly one key"));
+                }
+                elem_match(doc.get("$elemMatch").unwrap(), &at.key("$elemMatch"))?
+            }
+            Bson::RegularExpression(regex) => {
+                Pred::Regex(Regex::new(regex.pattern.as_str(), regex.options.as_str(), &at)?)
+            }
+            Bson::Document(doc) if is_operator_document(doc) => return Err(at.invalid("no $ expressions in $all")),
+            other => {
+                check_operand(other, &at)?;
+                Pred::Cmp(Cmp::Eq, other.clone())
+            }
+        });
+    }
+    Ok(if preds.len() == 1 { preds.pop().unwrap() } else { Pred::All(preds) })
+}
+
+/// `$elemMatch`: on values when its first key is an operator that takes no path
+/// (`{$gt: 1}`), on documents otherwise (`{sku: "A", qty: {$gt: 1}}`, `{$and: [...]}`).
+fn elem_match(operand: &Bson, at: &At<'_>) -> Result<Pred, EvalError> {
+    let Bson::Document(doc) = operand else { return Err(at.invalid("$elemMatch needs an Object")) };
+    let pathless = ["$and", "$or", "$nor", "$expr", "$text", "$where", "$comment", "$alwaysTrue", "$alwaysFalse"];
+    let on_values =
+        doc.keys().next().is_some_and(|first| first.starts_with('$') && !pathless.contains(&first.as_str()));
+    if on_values {
+        if let Some(key) = doc.keys().find(|k| !k.starts_with('$')) {
+            return Err(at.key(key).error(EvalErrorCode::UnknownOperator, format!("unknown operator: {key}")));
+        }
+        Ok(Pred::ElemMatchValue(operators(doc, at)?))
+    } else {
+        Ok(Pred::ElemMatchObject(Box::new(parse(doc, at)?)))
+    }
+}

@@ -1,0 +1,194 @@
+//! MongoDB's order of BSON values: the canonical type brackets (MinKey < missing/undefined <
+//! null < numbers < strings < objects < arrays < binary < ObjectId < booleans < dates <
+//! timestamps < regexes < … < MaxKey), and the order of the values inside a bracket.
+//!
+//! A value is an `Option<&Bson>`: `None` is a missing field (the matcher's end-of-object
+//! element, the aggregation's missing value), which shares its bracket with `undefined`.
+
+use std::cmp::Ordering;
+
+use bson::{Bson, Document};
+
+use super::number::{self, Num};
+
+/// The canonical type bracket of a value (MongoDB's `canonicalizeBSONType`).
+pub(crate) fn bracket(value: Option<&Bson>) -> i32 {
+    let Some(value) = value else { return 0 };
+    match value {
+        Bson::MinKey => -1,
+        Bson::Undefined => 0,
+        Bson::Null => 5,
+        Bson::Double(_) | Bson::Int32(_) | Bson::Int64(_) | Bson::Decimal128(_) => 10,
+        Bson::String(_) | Bson::Symbol(_) => 15,
+        Bson::Document(_) => 20,
+        Bson::Array(_) => 25,
+        Bson::Binary(_) => 30,
+        Bson::ObjectId(_) => 35,
+        Bson::Boolean(_) => 40,
+        Bson::DateTime(_) => 45,
+        Bson::Timestamp(_) => 47,
+        Bson::RegularExpression(_) => 50,
+        Bson::DbPointer(_) => 55,
+        Bson::JavaScriptCode(_) => 60,
+        Bson::JavaScriptCodeWithScope(_) => 65,
+        Bson::MaxKey => 127,
+    }
+}
+
+/// The total order of values (MongoDB's `compareElements` after the brackets): brackets first,
+/// then the values inside the bracket.
+pub(crate) fn compare(a: Option<&Bson>, b: Option<&Bson>) -> Ordering {
+    let (ba, bb) = (bracket(a), bracket(b));
+    if ba != bb {
+        return ba.cmp(&bb);
+    }
+    let (Some(a), Some(b)) = (a, b) else { return Ordering::Equal };
+    compare_in_bracket(a, b)
+}
+
+/// Two values of the same bracket.
+fn compare_in_bracket(a: &Bson, b: &Bson) -> Ordering {
+    if let (Some(x), Some(y)) = (Num::of(a), Num::of(b)) {
+        return number::compare(x, y);
+    }
+    match (a, b) {
+        (Bson::String(x) | Bson::Symbol(x), Bson::String(y) | Bson::Symbol(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (Bson::Document(x), Bson::Document(y)) => compare_documents(x, y),
+        (Bson::Array(x), Bson::Array(y)) => compare_arrays(x, y),
+        (Bson::Binary(x), Bson::Binary(y)) => x
+            .bytes
+            .len()
+            .cmp(&y.bytes.len())
+            .then_with(|| u8::from(x.subtype).cmp(&u8::from(y.subtype)))
+            .then_with(|| x.bytes.cmp(&y.bytes)),
+        (Bson::ObjectId(x), Bson::ObjectId(y)) => x.bytes().cmp(&y.bytes()),
+        (Bson::Boolean(x), Bson::Boolean(y)) => x.cmp(y),
+        (Bson::DateTime(x), Bson::DateTime(y)) => x.timestamp_millis().cmp(&y.timestamp_millis()),
+        (Bson::Timestamp(x), Bson::Timestamp(y)) => (x.time, x.increment).cmp(&(y.time, y.increment)),
+        (Bson::RegularExpression(x), Bson::RegularExpression(y)) => x
+            .pattern
+            .as_str()
+            .as_bytes()
+            .cmp(y.pattern.as_str().as_bytes())
+            .then_with(|| x.options.as_str().as_bytes().cmp(y.options.as_str().as_bytes())),
+        (Bson::JavaScriptCode(x), Bson::JavaScriptCode(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (Bson::JavaScriptCodeWithScope(x), Bson::JavaScriptCodeWithScope(y)) => {
+            x.code.as_bytes().cmp(y.code.as_bytes()).then_with(|| compare_documents(&x.scope, &y.scope))
+        }
+        // Null, undefined, MinKey, MaxKey: one value per bracket. DBPointer values are refused in
+        // filters, so two of them meet only in `$expr` over two fields.
+        _ => Ordering::Equal,
+    }
+}
+
+/// Documents field by field, in order: each pair by bracket, then field name, then value; a
+/// document that runs out first is smaller.
+pub(crate) fn compare_documents(a: &Document, b: &Document) -> Ordering {
+    let mut left = a.iter();
+    let mut right = b.iter();
+    loop {
+        match (left.next(), right.next()) {
+            (None, None) => return Ordering::Equal,
+            (None, Some(_)) => return Ordering::Less,
+            (Some(_), None) => return Ordering::Greater,
+            (Some((ka, va)), Some((kb, vb))) => {
+                let order = bracket(Some(va))
+                    .cmp(&bracket(Some(vb)))
+                    .then_with(|| ka.as_bytes().cmp(kb.as_bytes()))
+                    .then_with(|| compare_in_bracket(va, vb));
+                if order != Ordering::Equal {
+                    return order;
+                }
+            }
+        }
+    }
+}
+
+/// Arrays element by element (their field names are the same indexes), the shorter first.
+fn compare_arrays(a: &[Bson], b: &[Bson]) -> Ordering {
+    for (x, y) in a.iter().zip(b) {
+        let order = compare(Some(x), Some(y));
+        if order != Ordering::Equal {
+            return order;
+        }
+    }
+    a.len().cmp(&b.len())
+}
+
+/// Whether `value` is a NaN of either floating type.
+pub(crate) fn is_nan(value: Option<&Bson>) -> bool {
+    value.and_then(Num::of).is_some_and(Num::is_nan)
+}
+
+#[cfg(test)]
+mod tests {
+    use std::str::FromStr;
+
+    use bson::{Binary, DateTime, Decimal128, doc, oid::ObjectId, spec::BinarySubtype};
+
+    use super::*;
+
+    fn cmp(a: Bson, b: Bson) -> Ordering {
+        compare(Some(&a), Some(&b))
+    }
+
+    #[test]
+    fn brackets_order_types_before_values() {
+        // Ascending, one value per bracket, each chosen to be "large" within its bracket.
+        let ladder = [
+            Bson::MinKey,
+            Bson::Undefined,
+            Bson::Null,
+            Bson::Double(f64::INFINITY),
+            Bson::String("zzz".into()),
+            Bson::Document(doc! {"z": 1}),
+            Bson::Array(vec![Bson::Int32(9)]),
+            Bson::Binary(Binary { subtype: BinarySubtype::Generic, bytes: vec![255; 4] }),
+            Bson::ObjectId(ObjectId::from_bytes([255; 12])),
+            Bson::Boolean(false),
+            Bson::DateTime(DateTime::from_millis(i64::MIN)),
+            Bson::Timestamp(bson::Timestamp { time: 0, increment: 0 }),
+            Bson::MaxKey,
+        ];
+        for (i, a) in ladder.iter().enumerate() {
+            for (j, b) in ladder.iter().enumerate() {
+                assert_eq!(compare(Some(a), Some(b)), i.cmp(&j), "{a:?} vs {b:?}");
+            }
+        }
+        assert_eq!(compare(None, Some(&Bson::Undefined)), Ordering::Equal);
+        assert_eq!(compare(None, Some(&Bson::Null)), Ordering::Less);
+    }
+
+    #[test]
+    fn numbers_of_different_types_compare_by_value() {
+        let decimal = |t: &str| Bson::Decimal128(Decimal128::from_str(t).unwrap());
+        assert_eq!(cmp(Bson::Int32(100), decimal("100.00")), Ordering::Equal);
+        assert_eq!(cmp(Bson::Int64(5_000_000_000), Bson::Double(1999.99)), Ordering::Greater);
+        assert_eq!(cmp(Bson::Double(f64::NAN), Bson::Int32(i32::MIN)), Ordering::Less);
+    }
+
+    #[test]
+    fn documents_compare_field_by_field_in_order() {
+        let d = |doc: Document| Bson::Document(doc);
+        assert_eq!(cmp(d(doc! {"a": 1, "b": 2}), d(doc! {"b": 2, "a": 1})), Ordering::Less); // "a" < "b"
+        assert_eq!(cmp(d(doc! {"a": 1}), d(doc! {"a": 1, "b": 0})), Ordering::Less);
+        assert_eq!(cmp(d(doc! {"a": 1}), d(doc! {"a": 1.0})), Ordering::Equal);
+        // The bracket of the value decides before the field name.
+        assert_eq!(cmp(d(doc! {"z": 1}), d(doc! {"a": "x"})), Ordering::Less);
+        assert_eq!(cmp(d(doc! {}), d(doc! {"a": bson::Bson::MinKey})), Ordering::Less);
+    }
+
+    #[test]
+    fn arrays_strings_binary_and_booleans() {
+        let a = |items: Vec<Bson>| Bson::Array(items);
+        assert_eq!(cmp(a(vec![1.into(), 2.into()]), a(vec![1.into(), 3.into()])), Ordering::Less);
+        assert_eq!(cmp(a(vec![1.into()]), a(vec![1.into(), Bson::MinKey])), Ordering::Less);
+        assert_eq!(cmp(a(vec![]), a(vec![Bson::Null])), Ordering::Less);
+        assert_eq!(cmp("B".into(), "a".into()), Ordering::Less); // bytes, no collation
+        assert_eq!(cmp("é".into(), "z".into()), Ordering::Greater);
+        let bin = |subtype: u8, bytes: Vec<u8>| Bson::Binary(Binary { subtype: subtype.into(), bytes });
+        assert_eq!(cmp(bin(0, vec![9]), bin(0, vec![1, 1])), Ordering::Less); // length first
+        assert_eq!(cmp(bin(4, vec![1]), bin(0, vec![9])), Ordering::Greater); // then subtype
+        assert_eq!(cmp(false.into(), true.into()), Ordering::Less);
+    }
+}
