@@ -1,7 +1,8 @@
 //! `decompile` on hand-written filters: the forms people write (implicit equality, several
 //! fields or operators in one document, regular expressions in their three spellings, `$not`,
-//! `$nor`, `$exists`, `$size: 0`, `$all`, geo and text), each with the spec expected from
-//! MongoDB's documented meaning; and the refusals, each with its code and its path into the filter.
+//! `$nor`, `$exists`, `$size: 0`, `$all`, `$elemMatch`, `$expr`, geo and text), each with the
+//! spec expected from MongoDB's documented meaning; and the refusals, each with its code and its
+//! path into the filter.
 
 use bson::{Bson, Document, Regex, doc};
 use cqrs_mongo_spec::{DecompileErrorCode, compile, decompile, decompile_json, decompile_str, decompile_utf16};
@@ -155,6 +156,39 @@ fn geo_and_text() {
     assert_eq!(
         spec_of(doc! {"$text": {"$search": "\"coffee shop\""}}),
         json!({"op": "fts_phrase", "attr": "text", "val": "coffee shop"})
+    );
+}
+
+#[test]
+fn array_elements_and_comparisons_of_two_fields() {
+    // Several fields in one $elemMatch (hand-written): the same element meets all of them.
+    assert_eq!(
+        spec_of(doc! {"items": {"$elemMatch": {"sku": "AB-1", "qty": {"$gte": 3}}}}),
+        json!({"op": "elem_match", "attr": "items", "conditions": [
+            {"op": "=", "attr": "sku", "val": "AB-1"},
+            {"op": ">=", "attr": "qty", "val": 3},
+        ]})
+    );
+    assert_eq!(
+        spec_of(doc! {"orders": {"$elemMatch": {"lines": {"$elemMatch": {"qty": {"$gt": 1}}}}}}),
+        json!({"op": "elem_match", "attr": "orders", "conditions": [
+            {"op": "elem_match", "attr": "lines", "conditions": [{"op": ">", "attr": "qty", "val": 1}]},
+        ]})
+    );
+    // One $and child is kept as an and: the group compiles one condition's filter as it is.
+    assert_eq!(
+        spec_of(doc! {"items": {"$elemMatch": {"$and": [{"sku": "A"}]}}}),
+        json!({"op": "elem_match", "attr": "items", "conditions": [
+            {"op": "and", "conditions": [{"op": "=", "attr": "sku", "val": "A"}]},
+        ]})
+    );
+    assert_eq!(
+        spec_of(doc! {"$expr": {"$lte": ["$shipped_at", "$promised.at"]}}),
+        json!({"op": "<=", "attr": "shipped_at", "field": "promised.at"})
+    );
+    assert_eq!(
+        spec_of(doc! {"$nor": [{"$expr": {"$ne": ["$a", "$b"]}}]}),
+        json!({"op": "not", "condition": {"op": "!=", "attr": "a", "field": "b"}})
     );
 }
 
