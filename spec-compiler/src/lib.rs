@@ -27,6 +27,12 @@
 //! [`compile_raw`] produces the same filter as BSON bytes (`bson::RawDocumentBuf`) without
 //! building a `Document` tree: the fast path when the filter is only passed on.
 //!
+//! [`decompile`] goes the other way: a MongoDB filter (a `Document`, or Extended JSON with
+//! [`decompile_json`] / [`decompile_str`]) back into a [`Spec`] that compiles to that very filter
+//! for every filter the compiler emits, and to an equivalent one for the usual hand-written
+//! forms; anything a specification cannot express is a [`DecompileError`] with a stable
+//! [`DecompileErrorCode`] and the path into the filter.
+//!
 //! Every error is a [`SpecError`] with a stable [`ErrorCode`], the path of the offending node
 //! and a message; [`validate`] returns all of them. What each operator compiles to is described
 //! in `SEMANTICS.md` and checked by the golden files shared with the Node and Python packages.
