@@ -12,7 +12,7 @@ use crate::spec::Spec;
 
 /// The MongoDB operators that apply to a field (for messages: known but not expressible, or
 /// misplaced at the top level).
-const FIELD_OPERATORS: [&str; 29] = [
+const FIELD_OPERATORS: [&str; 27] = [
     "$eq",
     "$ne",
     "$gt",
@@ -40,8 +40,6 @@ const FIELD_OPERATORS: [&str; 29] = [
     "$nearSphere",
     "$maxDistance",
     "$minDistance",
-    "$jsonSchema",
-    "$where",
 ];
 
 /// True for a MongoDB operator that applies to a field.
