@@ -143,9 +143,11 @@ mod tests {
         ]}))
         .unwrap();
         let compiler = Compiler::new(CompilerConfig::default().with_schema(schema));
-        let spec = json!({"op": "elem_match", "attr": "lines", "conditions": [{"op": ">=", "attr": "qty", "val": "3"}]});
+        let spec =
+            json!({"op": "elem_match", "attr": "lines", "conditions": [{"op": ">=", "attr": "qty", "val": "3"}]});
         assert_eq!(compiler.compile(&spec).unwrap(), doc! {"order.lines": {"$elemMatch": {"quantity": {"$gte": 3}}}});
-        let outside = json!({"op": "elem_match", "attr": "lines", "conditions": [{"op": "=", "attr": "sku", "val": "A"}]});
+        let outside =
+            json!({"op": "elem_match", "attr": "lines", "conditions": [{"op": "=", "attr": "sku", "val": "A"}]});
         assert_eq!(first_error(&compiler, outside), ("field_not_allowed".into(), "<root>.conditions[0].attr".into()));
         let scalar = json!({"op": "elem_match", "attr": "status", "conditions": [{"op": "=", "attr": "x", "val": 1}]});
         assert_eq!(first_error(&compiler, scalar), ("operator_not_allowed".into(), "<root>.op".into()));
@@ -153,7 +155,8 @@ mod tests {
 
     #[test]
     fn text_and_field_comparisons_are_refused_inside() {
-        let text = json!({"op": "elem_match", "attr": "items", "conditions": [{"op": "fts", "attr": "sku", "val": "a"}]});
+        let text =
+            json!({"op": "elem_match", "attr": "items", "conditions": [{"op": "fts", "attr": "sku", "val": "a"}]});
         assert_eq!(
             first_error(&Compiler::default(), text),
             ("invalid_text_search".into(), "<root>.conditions[0]".into())
@@ -199,7 +202,14 @@ mod tests {
             spec = json!({"op": "elem_match", "attr": "xs", "conditions": [spec, leaf]});
         }
         let raw = compiler.compile_raw(&spec).unwrap();
-        assert!(raw.as_bytes().len() > 0);
-        assert_eq!(compiler.compile(&json!({"op": "elem_match", "attr": "xs", "conditions": [spec, leaf]})).unwrap_err().code().as_str(), "too_deep");
+        assert!(!raw.as_bytes().is_empty());
+        assert_eq!(
+            compiler
+                .compile(&json!({"op": "elem_match", "attr": "xs", "conditions": [spec, leaf]}))
+                .unwrap_err()
+                .code()
+                .as_str(),
+            "too_deep"
+        );
     }
 }
