@@ -65,7 +65,7 @@ fn any_value() -> impl Strategy<Value = Value> {
 /// What `json_contains` takes: objects of scalars, nested objects and lists of scalars/objects.
 fn contained() -> impl Strategy<Value = Value> {
     let leaf = prop_oneof![4 => scalar(), 1 => Just(Value::Null)];
-    let object = leaf.prop_recursive(3, 16, 4, |inner| {
+    leaf.prop_recursive(3, 16, 4, |inner| {
         prop_oneof![
             prop::collection::vec(("[a-z]{1,3}", inner.clone()), 0..4)
                 .prop_map(|entries| Value::Object(entries.into_iter().collect())),
@@ -79,8 +79,7 @@ fn contained() -> impl Strategy<Value = Value> {
             )
             .prop_map(Value::Array),
         ]
-    });
-    object
+    })
 }
 
 fn position() -> impl Strategy<Value = Value> {
