@@ -145,7 +145,8 @@ mod tests {
 
     #[test]
     fn each_comparison_is_its_aggregation_operator() {
-        for (op, operator) in [("=", "$eq"), ("ne", "$ne"), (">", "$gt"), ("ge", "$gte"), ("lt", "$lt"), ("<=", "$lte")] {
+        for (op, operator) in [("=", "$eq"), ("ne", "$ne"), (">", "$gt"), ("ge", "$gte"), ("lt", "$lt"), ("<=", "$lte")]
+        {
             let spec = json!({"op": op, "attr": "shipped_at", "field": "promised.at"});
             let mut expected = bson::Document::new();
             expected.insert(operator, vec!["$shipped_at", "$promised.at"]);
@@ -159,10 +160,7 @@ mod tests {
             {"op": "not", "condition": {"op": ">", "attr": "a", "field": "b"}},
             {"op": "=", "attr": "c", "val": 1}
         ]});
-        assert_eq!(
-            compiled(spec),
-            doc! {"$or": [{"$nor": [{"$expr": {"$gt": ["$a", "$b"]}}]}, {"c": {"$eq": 1}}]}
-        );
+        assert_eq!(compiled(spec), doc! {"$or": [{"$nor": [{"$expr": {"$gt": ["$a", "$b"]}}]}, {"c": {"$eq": 1}}]});
     }
 
     #[test]

@@ -74,10 +74,8 @@ impl<'c, W: Out> Walker<'_, 'c, W> {
         if let Some(rest) = stored.strip_prefix(scope.stored.as_str()).and_then(|rest| rest.strip_prefix('.')) {
             return Some(rest);
         }
-        let message = format!(
-            "the schema stores {full:?} at {stored:?}, outside the array {:?} of the elem_match",
-            scope.stored
-        );
+        let message =
+            format!("the schema stores {full:?} at {stored:?}, outside the array {:?} of the elem_match", scope.stored);
         self.diag.error_at_key(key, ErrorCode::FieldNotAllowed, message);
         None
     }
