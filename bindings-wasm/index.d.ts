@@ -92,6 +92,8 @@ declare namespace cqrsMongoSpec {
   export import LeafNode = spec.LeafNode;
   export import GroupNode = spec.GroupNode;
   export import NotNode = spec.NotNode;
+  export import ElemMatchNode = spec.ElemMatchNode;
+  export import FieldComparisonNode = spec.FieldComparisonNode;
   export import LogicalNode = spec.LogicalNode;
   export import Spec = spec.Spec;
 
@@ -129,6 +131,7 @@ declare namespace cqrsMongoSpec {
 
   // Error codes and paths. (types/errors.d.ts)
   export import ErrorCode = errors.ErrorCode;
+  export import DecompileErrorCode = errors.DecompileErrorCode;
   export import PathSegment = errors.PathSegment;
   export import ErrorPath = errors.ErrorPath;
   export import SpecErrorInfo = errors.SpecErrorInfo;
@@ -149,6 +152,28 @@ declare namespace cqrsMongoSpec {
     readonly path: ErrorPath;
   }
 
+  /**
+   * Thrown by {@link decompile} and {@link decompileJson} for a filter a specification cannot
+   * express, or that is not a filter. The message starts with the location in the filter, as in
+   * `at <filter>.$or[1].$where: …`.
+   */
+  class DecompileError extends Error {
+    /** Creates an error (the package creates them; exposed for tests and re-throwing). */
+    constructor(message: string, code: DecompileErrorCode, path: ErrorPath);
+    /** Always `'DecompileError'`. */
+    name: 'DecompileError';
+    /** Stable error code. */
+    readonly code: DecompileErrorCode;
+    /** Location in the filter: keys and list indexes from its root. */
+    readonly path: ErrorPath;
+  }
+
+  /**
+   * A MongoDB filter as {@link decompile} reads it: a plain object in Extended JSON (canonical or
+   * relaxed, such as the `filter` of a `relaxed` or `canonical` compile result), whose values may
+   * also be `Date` and `bigint`, as in specs.
+   */
+  type FilterInput = { readonly [key: string]: unknown };
 
   // ---------------------------------------------------------------------------------------------
   // Initialisation
@@ -256,6 +281,31 @@ declare namespace cqrsMongoSpec {
    */
   function validate(spec: unknown, options?: unknown, settings?: Settings): SpecErrorInfo[];
 
+  /**
+   * A MongoDB filter back into a specification, which compiles back to the same filter for every
+   * filter {@link compile} makes, and to an equivalent one for the usual hand-written forms
+   * (`{ a: 1 }`, several fields or operators in one document, `$exists`, `$nor`, …). Values a JS
+   * number cannot carry with their BSON type come back as Extended JSON wrappers: an Int64 as
+   * `{ $numberLong }` (below 2^31, or beyond ±2^53), a Double with an integral value as
+   * `{ $numberDouble: '1.0' }`, so `compile(decompile(filter))` gives the filter again.
+   *
+   * @param filter a filter object, or its JSON text
+   * @throws {DecompileError} for a filter a specification cannot express (`unsupported_filter`),
+   *   one MongoDB would refuse (`invalid_filter`), a malformed wrapper (`invalid_extended_json`),
+   *   nesting beyond 100 levels (`too_deep`) and any value that is not JSON or throws while it is
+   *   read (`invalid_filter`): the functions throw nothing else. The `js` output of compile is
+   *   not a filter input (its ObjectId and Decimal128 are plain strings).
+   */
+  function decompile(filter: FilterInput | string): Spec;
+
+  /**
+   * String in, string out: filter JSON text (Extended JSON, canonical or relaxed) to the
+   * specification's JSON text, numbers exactly as written (`1.0` stays a Double).
+   *
+   * @throws {DecompileError} as {@link decompile}; anything but a string is `invalid_json`
+   */
+  function decompileJson(filterJson: string): string;
+
   /** One field of react-querybuilder's `fields` array, as {@link querybuilderFields} makes it. */
   interface QueryBuilderField {
     name: string;
@@ -275,7 +325,7 @@ declare namespace cqrsMongoSpec {
    */
   function querybuilderFields(schema: FieldSchema): QueryBuilderField[];
 
-  /** Metadata of every operator (48, including the unsupported ones), for operator pickers. */
+  /** Metadata of every operator (49, including the unsupported ones), for operator pickers. */
   function operators(): OperatorInfo[];
 
   /**

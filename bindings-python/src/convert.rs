@@ -86,7 +86,15 @@ pub(crate) fn to_json(
 ) -> Result<Value, Failure> {
     let classes = classes(obj.py())?;
     let path: Vec<PathSegment> = root.map(|r| PathSegment::Key(r.to_owned())).into_iter().collect();
-    Reader { classes, base: path.len(), path, nodes, max_len }.value(obj)
+    Reader { classes, base: path.len(), path, nodes, max_len, non_finite: false }.value(obj)
+}
+
+/// Converts a MongoDB filter to JSON as [`to_json`] converts a spec, except that a `float` NaN or
+/// infinity, which a filter may hold, is `{"$numberDouble": "NaN"}` (or `"Infinity"`,
+/// `"-Infinity"`) rather than refused: what `compile` returns for such a value reads back.
+pub(crate) fn filter_to_json(obj: &Bound<'_, PyAny>, nodes: &mut usize) -> Result<Value, Failure> {
+    let classes = classes(obj.py())?;
+    Reader { classes, base: 0, path: Vec::new(), nodes, max_len: usize::MAX, non_finite: true }.value(obj)
 }
 
 /// One conversion: the path of the value being read (for errors), and how much of it is the
@@ -97,6 +105,8 @@ struct Reader<'c, 'n> {
     base: usize,
     nodes: &'n mut usize,
     max_len: usize,
+    /// NaN and infinities as `$numberDouble` wrappers (filters) instead of refused (specs).
+    non_finite: bool,
 }
 
 /// The longest list a spec or its options may hold under `compiler`'s settings: a value list
@@ -206,9 +216,20 @@ impl Reader<'_, '_> {
         }
         if let Ok(float) = obj.cast::<PyFloat>() {
             let value = float.value();
-            return Number::from_f64(value)
-                .map(Value::Number)
-                .ok_or_else(|| self.fail(ErrorCode::InvalidValue, format!("{value} is not a finite number")));
+            return match Number::from_f64(value) {
+                Some(number) => Ok(Value::Number(number)),
+                None if self.non_finite => {
+                    let text = if value.is_nan() {
+                        "NaN"
+                    } else if value > 0.0 {
+                        "Infinity"
+                    } else {
+                        "-Infinity"
+                    };
+                    Ok(wrapper("$numberDouble", Value::String(text.into())))
+                }
+                None => Err(self.fail(ErrorCode::InvalidValue, format!("{value} is not a finite number"))),
+            };
         }
         if let Ok(list) = obj.cast::<PyList>() {
             return self.array(list.len(), list.iter());

@@ -1,7 +1,9 @@
-//! `SpecError(ValueError)` with `.code` and `.path`, raised for every specification error.
+//! `SpecError(ValueError)` with `.code` and `.path`, raised for every specification error, and
+//! `DecompileError(ValueError)` for a filter `decompile` cannot turn into a specification.
 
-use cqrs_mongo_spec::PathSegment;
+use cqrs_mongo_spec::DecompileError as CoreDecompileError;
 use cqrs_mongo_spec::SpecError as CoreError;
+use cqrs_mongo_spec::{DecompileErrorCode, ErrorCode, PathSegment};
 use pyo3::create_exception;
 use pyo3::exceptions::PyValueError;
 use pyo3::prelude::*;
@@ -12,6 +14,14 @@ create_exception!(
     SpecError,
     PyValueError,
     "A specification error: `code` is stable across Rust, JS and Python; `path` points at the node."
+);
+
+create_exception!(
+    cqrs_mongo_spec,
+    DecompileError,
+    PyValueError,
+    "A filter that cannot be turned into a specification: `code` is stable across Rust, JS and \
+     Python; `path` points into the filter."
 );
 
 /// A spec problem; a spec problem caused by an exception the input raised while it was read
@@ -46,6 +56,43 @@ impl Failure {
             }
         }
     }
+}
+
+impl Failure {
+    /// A failure to read a *filter* as the `DecompileError` the decompiler reports for the same
+    /// problem in JSON text: `invalid_json` and `too_deep` keep their code, anything else the
+    /// value reader refuses (a non-`str` key, an integer beyond Int64, a type JSON cannot hold) is
+    /// `invalid_filter`, at the same path.
+    pub(crate) fn into_decompile_py(self, py: Python<'_>) -> PyErr {
+        let as_decompile = |err: &CoreError| {
+            let code = match err.code() {
+                ErrorCode::InvalidJson => DecompileErrorCode::InvalidJson,
+                ErrorCode::TooDeep => DecompileErrorCode::TooDeep,
+                _ => DecompileErrorCode::InvalidFilter,
+            };
+            decompile_to_py(py, &CoreDecompileError::new(code, err.path().to_vec(), err.message()))
+        };
+        match self {
+            Failure::Python(err) => err,
+            Failure::Spec(err) => as_decompile(&err),
+            Failure::Raised(err, cause) => {
+                let exception = as_decompile(&err);
+                exception.set_cause(py, Some(cause));
+                exception
+            }
+        }
+    }
+}
+
+/// A `DecompileError` exception instance with `code` and `path` (into the filter) set.
+pub(crate) fn decompile_to_py(py: Python<'_>, err: &CoreDecompileError) -> PyErr {
+    let exception = DecompileError::new_err(err.to_string());
+    let value = exception.value(py);
+    let _ = value.setattr("code", err.code().as_str());
+    if let Ok(path) = path_list(py, err.path()) {
+        let _ = value.setattr("path", path);
+    }
+    exception
 }
 
 /// The path as a Python list of `str` and `int`.

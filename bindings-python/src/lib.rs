@@ -1,10 +1,12 @@
 //! Python bindings of `cqrs-mongo-spec` (the private module `cqrs_mongo_spec._native`). No
 //! compiler logic lives here: only argument conversion (`convert`), results and errors
-//! (`error`). The public API is the small Python package around it.
+//! (`error`); `compiler` and `decompile` hold the exports. The public API is the small Python
+//! package around it.
 #![forbid(unsafe_code)]
 
 mod compiler;
 mod convert;
+mod decompile;
 mod error;
 
 use bson::{Document, RawDocumentBuf};
@@ -292,9 +294,12 @@ fn operators(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
 #[pymodule]
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SpecError", m.py().get_type::<error::SpecError>())?;
+    m.add("DecompileError", m.py().get_type::<error::DecompileError>())?;
     m.add_class::<PyCompiledQuery>()?;
     m.add_class::<compiler::PyCompiler>()?;
     m.add_function(wrap_pyfunction!(operators, m)?)?;
     m.add_function(wrap_pyfunction!(querybuilder_fields_json, m)?)?;
+    m.add_function(wrap_pyfunction!(decompile::decompile, m)?)?;
+    m.add_function(wrap_pyfunction!(decompile::decompile_json, m)?)?;
     Ok(())
 }

@@ -83,7 +83,7 @@ SMOKE = textwrap.dedent(
     r'''
     import datetime, decimal, importlib.util, json, sys, uuid
     import cqrs_mongo_spec
-    from cqrs_mongo_spec import SpecError, compile, compile_json, validate
+    from cqrs_mongo_spec import DecompileError, SpecError, compile, compile_json, decompile, validate
     from cqrs_mongo_spec.compat import MongoQueryBuilder
 
     assert importlib.util.find_spec("bson") is None, "pymongo must not be installed here"
@@ -127,6 +127,16 @@ SMOKE = textwrap.dedent(
         raise AssertionError("no SpecError")
     assert validate({"op": "=", "attr": "a"})[0]["code"] == "missing_field"
     assert MongoQueryBuilder().build_sort(["-a"]) == [("a", -1)]
+
+    # decompile reads what compile returns without pymongo too (Int64 is then a plain int).
+    dated = compile({"op": "<", "attr": "at", "val": {"$date": "2024-01-01T00:00:00Z"}}).filter
+    assert decompile(dated) == {"op": "<", "attr": "at", "val": {"$date": "2024-01-01T00:00:00Z"}}
+    try:
+        decompile({"$where": "1"})
+    except DecompileError as err:
+        assert isinstance(err, ValueError) and (err.code, err.path) == ("unsupported_filter", ["$where"])
+    else:
+        raise AssertionError("no DecompileError")
 
     # Every golden case through compile_json, for comparison with the development build.
     results = {}
@@ -191,7 +201,7 @@ def test_mypy_strict_against_installed_wheel(fresh_python: Path, tmp_path: Path)
 
 
 BAD_USAGE = """\
-from cqrs_mongo_spec import SpecError, compile, compile_json, validate
+from cqrs_mongo_spec import SpecError, compile, compile_json, decompile, decompile_json, validate
 from cqrs_mongo_spec.compat import MongoQueryBuilder
 
 query = compile({"op": "=", "attr": "a", "val": 1})
@@ -203,6 +213,8 @@ code: int = SpecError("x").code
 errors: list[str] = validate({})
 compile({}, max_node=3)
 sorted_: dict[str, int] = MongoQueryBuilder().build_sort(["a"])
+decompile_json({"a": 1})
+spec_text: dict[str, object] = decompile_json("{}")
 """
 
 
@@ -213,7 +225,7 @@ def test_mypy_rejects_wrong_usage(tmp_path: Path) -> None:
     result = _mypy([bad], tmp_path / "cache-bad", check=False)
     assert result.returncode == 1, result.stdout + result.stderr
     lines = {int(m.group(1)) for m in re.finditer(r"bad_usage\.py:(\d+): error", result.stdout)}
-    assert lines == set(range(5, 13)), result.stdout
+    assert lines == set(range(5, 15)), result.stdout
 
 
 def test_stubtest(tmp_path: Path) -> None:

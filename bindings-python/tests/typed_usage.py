@@ -15,11 +15,15 @@ import cqrs_mongo_spec
 from cqrs_mongo_spec import (
     CompiledQuery,
     Compiler,
+    DecompileError,
+    DecompileErrorCode,
     Settings,
     SpecError,
     SupportsToDict,
     compile,
     compile_json,
+    decompile,
+    decompile_json,
     operators,
     validate,
 )
@@ -74,6 +78,15 @@ def describe(err: SpecError) -> str:
     return f"{code} at {path}"
 
 
+def editable(filter_: Mapping[str, Any]) -> dict[str, Any] | tuple[DecompileErrorCode | str, list[str | int]]:
+    """A stored filter as a spec for an editor, or why it cannot be one."""
+    try:
+        spec: dict[str, Any] = decompile(filter_)
+    except DecompileError as err:
+        return err.code, err.path
+    return spec
+
+
 def main() -> None:
     spec: dict[str, Any] = {
         "op": "and",
@@ -117,6 +130,12 @@ def main() -> None:
 
     names: list[str] = [str(op["name"]) for op in operators() if op["supported"]]
     assert "between" in names and names == [str(op["name"]) for op in cqrs_mongo_spec.operators() if op["supported"]]
+
+    again = compile(spec)
+    assert compile(decompile(again.filter)).filter == again.filter
+    spec_text: str = decompile_json(json.dumps({"status": "paid"}))
+    assert json.loads(spec_text) == {"op": "=", "attr": "status", "val": "paid"}
+    assert editable({"$where": "1"}) == ("unsupported_filter", ["$where"])
 
     builder = MongoQueryBuilder()
     match: dict[str, Any] = builder.build_match(StatusIs("active"))

@@ -13,6 +13,19 @@ export class SpecError extends Error {
   }
 }
 
+/**
+ * A filter that `decompile` cannot turn into a specification: `code` is stable across Rust, JS
+ * and Python; `path` points into the filter (keys and list indexes from its root).
+ */
+export class DecompileError extends Error {
+  constructor(message, code, path) {
+    super(message);
+    this.name = 'DecompileError';
+    this.code = code;
+    this.path = path;
+  }
+}
+
 function fail(path, code, message) {
   const where = path.reduce((text, seg) => (typeof seg === 'number' ? `${text}[${seg}]` : `${text}.${seg}`), '<root>');
   const err = new SpecError(`at ${where}: ${message}`, code, path.slice());
@@ -210,6 +223,30 @@ function withPipeline(result, filterJson) {
   });
 }
 
+/** `<filter>.a["b.c"][0]`, as Rust writes the path of a DecompileError. */
+function filterWhere(path) {
+  return path.reduce((text, seg) => {
+    if (typeof seg === 'number') return `${text}[${seg}]`;
+    return /^[\p{Alphabetic}\p{N}_$]+$/u.test(seg) ? `${text}.${seg}` : `${text}[${JSON.stringify(seg)}]`;
+  }, '<filter>');
+}
+
+/**
+ * The JSON text of a filter (a JS object in Extended JSON, or its text), read by the walker of
+ * specs: what it refuses is a DecompileError with the code the decompiler gives the same
+ * problem in JSON text (`too_deep` for nesting, `invalid_filter` for anything else).
+ */
+function filterText(filter, limits) {
+  if (typeof filter === 'string') return filter;
+  try {
+    return toJsonText(filter, [], limits);
+  } catch (err) {
+    const code = err.code === 'too_deep' ? 'too_deep' : 'invalid_filter';
+    const reason = err.reason ?? err.message;
+    throw new DecompileError(`at ${filterWhere(err.path)}: ${reason}`, code, err.path);
+  }
+}
+
 /** The WebAssembly module's glue, once `makeApi` has been given it. */
 let wasm;
 
@@ -290,6 +327,7 @@ export class Compiler {
 /** The public API over a loaded WebAssembly module (`raw`, the wasm-bindgen glue). */
 export function makeApi(raw) {
   raw.setSpecErrorClass(SpecError);
+  raw.setDecompileErrorClass(DecompileError);
   wasm = raw;
   const standard = new Compiler();
   /** Runs `use` on the default compiler, or on one built for `settings` and freed after. */
@@ -304,12 +342,17 @@ export function makeApi(raw) {
   };
   const { maxJsonDepth, maxSpecLen } = raw.limits();
   const schemaLimits = { maxDepth: maxJsonDepth, maxText: maxSpecLen };
+  // A filter is read with the parser's nesting limit only, as the decompiler reads its text.
+  const filterLimits = { maxDepth: maxJsonDepth };
   return {
     Compiler,
+    DecompileError,
     compile: (spec, options, settings) => withCompiler(settings, (c) => c.compile(spec, options)),
     compileJson: (specJson, optionsJson, settings) =>
       withCompiler(settings, (c) => c.compileJson(specJson, optionsJson)),
     validate: (spec, options, settings) => withCompiler(settings, (c) => c.validate(spec, options)),
+    decompile: (filter) => JSON.parse(raw.decompileJson(filterText(filter, filterLimits), true)),
+    decompileJson: (filterJson) => raw.decompileJson(filterJson, false),
     operators: () => raw.operators(),
     querybuilderFields: (schema) =>
       JSON.parse(raw.querybuilderFieldsJson(typeof schema === 'string' ? schema : toJsonText(schema, ['schema'], schemaLimits))),

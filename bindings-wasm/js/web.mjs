@@ -1,9 +1,9 @@
 // Browser and bundler entry (ES modules). Call `await init()` once before the other functions;
 // it fetches and instantiates the WebAssembly module next to this file.
 import initWasm, * as raw from '../pkg/web/cqrs_mongo_spec.js';
-import { Compiler, makeApi, SpecError } from './api.mjs';
+import { Compiler, DecompileError, makeApi, SpecError } from './api.mjs';
 
-export { Compiler, SpecError };
+export { Compiler, DecompileError, SpecError };
 
 let api;
 let ready;
@@ -28,6 +28,20 @@ function loaded() {
 export const compile = (spec, options, settings) => loaded().compile(spec, options, settings);
 export const compileJson = (specJson, optionsJson, settings) => loaded().compileJson(specJson, optionsJson, settings);
 export const validate = (spec, options, settings) => loaded().validate(spec, options, settings);
+export const decompile = (filter) => loaded().decompile(filter);
+export const decompileJson = (filterJson) => loaded().decompileJson(filterJson);
 export const operators = () => loaded().operators();
 export const querybuilderFields = (schema) => loaded().querybuilderFields(schema);
-export default { init, Compiler, compile, compileJson, validate, operators, querybuilderFields, SpecError };
+export default {
+  init,
+  Compiler,
+  compile,
+  compileJson,
+  validate,
+  decompile,
+  decompileJson,
+  operators,
+  querybuilderFields,
+  SpecError,
+  DecompileError,
+};

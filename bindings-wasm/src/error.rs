@@ -1,22 +1,33 @@
-//! Errors thrown to JavaScript: instances of the package's `SpecError` class.
+//! Errors thrown to JavaScript: instances of the package's `SpecError` and `DecompileError`
+//! classes.
 //!
-//! The class is defined in JavaScript (so `instanceof SpecError` works for users) and handed to
-//! the module once at load time with `setSpecErrorClass`.
+//! The classes are defined in JavaScript (so `instanceof SpecError` works for users) and handed
+//! to the module once at load time with `setSpecErrorClass` and `setDecompileErrorClass`.
 
 use std::cell::RefCell;
+use std::thread::LocalKey;
 
-use cqrs_mongo_spec::{PathSegment, SpecError};
+use cqrs_mongo_spec::{DecompileError, PathSegment, SpecError};
 use js_sys::{Array, Function, Reflect};
 use wasm_bindgen::prelude::*;
 
+type ClassSlot = RefCell<Option<Function>>;
+
 thread_local! {
-    static ERROR_CLASS: RefCell<Option<Function>> = const { RefCell::new(None) };
+    static ERROR_CLASS: ClassSlot = const { RefCell::new(None) };
+    static DECOMPILE_ERROR_CLASS: ClassSlot = const { RefCell::new(None) };
 }
 
 /// Registers the JavaScript `SpecError` class (`constructor(message, code, path)`).
 #[wasm_bindgen(js_name = setSpecErrorClass)]
 pub fn set_spec_error_class(class: Function) {
     ERROR_CLASS.with(|slot| *slot.borrow_mut() = Some(class));
+}
+
+/// Registers the JavaScript `DecompileError` class (`constructor(message, code, path)`).
+#[wasm_bindgen(js_name = setDecompileErrorClass)]
+pub fn set_decompile_error_class(class: Function) {
+    DECOMPILE_ERROR_CLASS.with(|slot| *slot.borrow_mut() = Some(class));
 }
 
 /// The error path as a JS array of strings and numbers.
@@ -31,17 +42,27 @@ pub(crate) fn path_to_js(path: &[PathSegment]) -> Array {
 
 /// A `SpecError` instance (a plain `Error` with `code` and `path` if no class was registered).
 pub(crate) fn to_js(err: &SpecError) -> JsValue {
-    let message = JsValue::from_str(&err.to_string());
-    let code = JsValue::from_str(err.code().as_str());
-    let path: JsValue = path_to_js(err.path()).into();
-    let class = ERROR_CLASS.with(|slot| slot.borrow().clone());
+    construct(&ERROR_CLASS, &err.to_string(), err.code().as_str(), err.path())
+}
+
+/// A `DecompileError` instance (a plain `Error` with `code` and `path` if no class was
+/// registered); its path points into the filter.
+pub(crate) fn decompile_to_js(err: &DecompileError) -> JsValue {
+    construct(&DECOMPILE_ERROR_CLASS, &err.to_string(), err.code().as_str(), err.path())
+}
+
+fn construct(slot: &'static LocalKey<ClassSlot>, text: &str, code: &str, path: &[PathSegment]) -> JsValue {
+    let message = JsValue::from_str(text);
+    let code = JsValue::from_str(code);
+    let path: JsValue = path_to_js(path).into();
+    let class = slot.with(|slot| slot.borrow().clone());
     if let Some(class) = class {
         let args = Array::of3(&message, &code, &path);
         if let Ok(instance) = Reflect::construct(&class, &args) {
             return instance;
         }
     }
-    let error: JsValue = js_sys::Error::new(&err.to_string()).into();
+    let error: JsValue = js_sys::Error::new(text).into();
     let _ = Reflect::set(&error, &"code".into(), &code);
     let _ = Reflect::set(&error, &"path".into(), &path);
     error

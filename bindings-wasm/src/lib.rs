@@ -5,6 +5,7 @@
 #![forbid(unsafe_code)]
 
 mod convert;
+mod decompile;
 mod error;
 mod settings;
 
@@ -18,7 +19,8 @@ use serde::Serialize;
 use serde_json::Value;
 use wasm_bindgen::prelude::*;
 
-pub use error::set_spec_error_class;
+pub use decompile::decompile_json;
+pub use error::{set_decompile_error_class, set_spec_error_class};
 use settings::{Output, Settings};
 
 /// The spec and options arguments: JSON text (options may be absent).

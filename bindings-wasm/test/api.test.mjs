@@ -75,9 +75,9 @@ test('validate lists every error', () => {
   assert.deepEqual(validate({ op: '=', attr: 'a', val: 1 }), []);
 });
 
-test('operators() describes all 48 operators for pickers', () => {
+test('operators() describes all 49 operators for pickers', () => {
   const ops = operators();
-  assert.equal(ops.length, 48);
+  assert.equal(ops.length, 49);
   const gte = ops.find((o) => o.name === '>=');
   assert.deepEqual(gte, { ...gte, family: 'comparison', value_shape: 'scalar', aliases: ['gte', 'ge'], supported: true });
   assert.equal(ops.filter((o) => !o.supported).length, 7);

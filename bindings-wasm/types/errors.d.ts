@@ -32,6 +32,14 @@ export type ErrorCode =
   | 'value_not_allowed'
   | 'invalid_field_comparison';
 
+/** The stable codes of a {@link DecompileError} (the same in Rust, JavaScript and Python). */
+export type DecompileErrorCode =
+  | 'invalid_json'
+  | 'invalid_extended_json'
+  | 'invalid_filter'
+  | 'unsupported_filter'
+  | 'too_deep';
+
 /** One step of an error path: an object key or a list index. */
 export type PathSegment = string | number;
 

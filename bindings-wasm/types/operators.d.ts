@@ -58,7 +58,7 @@ export type GeoOperator = GeometryOperator | DistanceOperator;
 export type TextOperator = 'fts' | 'fts_phrase';
 
 /** Logical operators. */
-export type LogicalOperator = 'and' | 'or' | 'not';
+export type LogicalOperator = 'and' | 'or' | 'not' | 'elem_match';
 
 /**
  * Known operators with no exact MongoDB form: they always fail with `unsupported_operator`, so
@@ -85,7 +85,7 @@ export type Operator =
   | TextOperator
   | LogicalOperator;
 
-/** The 48 canonical operator names reported by {@link operators} (aliases excluded). */
+/** The 49 canonical operator names reported by {@link operators} (aliases excluded). */
 export type OperatorName = Exclude<Operator, OperatorAlias> | UnsupportedOperator;
 
 /** The operator families of {@link OperatorInfo.family}. */
@@ -146,5 +146,5 @@ export type OperatorInfo =
     >
   | OperatorInfoOf<'geo', DistanceOperator, 'distance'>
   | OperatorInfoOf<'text', TextOperator, 'string'>
-  | OperatorInfoOf<'logical', 'and' | 'or', 'conditions'>
+  | OperatorInfoOf<'logical', 'and' | 'or' | 'elem_match', 'conditions'>
   | OperatorInfoOf<'logical', 'not', 'condition'>;

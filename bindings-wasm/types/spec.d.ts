@@ -133,8 +133,28 @@ export interface GroupNode {
 /** `not` over one condition: `{"$nor": [X]}`. */
 export type NotNode = { op: 'not'; condition: Spec } | { op: 'not'; conditions: readonly [Spec] };
 
+/**
+ * `elem_match`: one element of the array `attr` satisfies every condition, whose `attr`s name
+ * fields of the element: `{attr: {$elemMatch: {…}}}`.
+ */
+export interface ElemMatchNode {
+  op: 'elem_match';
+  attr: string;
+  conditions: readonly Spec[];
+}
+
+/**
+ * A comparison of two fields of the same document (`attr` against `field`), with the
+ * aggregation comparison of `$expr` (no type bracketing).
+ */
+export interface FieldComparisonNode {
+  op: EqualityOperator | OrderingOperator;
+  attr: string;
+  field: string;
+}
+
 /** Any logical node. */
-export type LogicalNode = GroupNode | NotNode;
+export type LogicalNode = GroupNode | NotNode | ElemMatchNode;
 
 /** A specification: the filter AST, a discriminated union on `op`. */
-export type Spec = LeafNode | LogicalNode;
+export type Spec = LeafNode | FieldComparisonNode | LogicalNode;

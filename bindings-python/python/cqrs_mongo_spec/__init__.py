@@ -11,6 +11,8 @@ package, so every runtime produces the same filter for the same spec::
 Whatever the input, the functions raise only :class:`SpecError` (``code`` from the stable list,
 ``path`` pointing at the value); an exception raised by the input itself while it is read (a
 ``to_dict()`` or ``__str__`` that fails) becomes one too, with the original as ``__cause__``.
+:func:`decompile` turns a MongoDB filter back into a specification and raises only
+:class:`DecompileError` (its ``path`` points into the filter).
 """
 
 from __future__ import annotations
@@ -22,14 +24,18 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypedDict, 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-from ._native import CompiledQuery, SpecError
+from ._native import CompiledQuery, DecompileError, SpecError
 from ._native import Compiler as _NativeCompiler
+from ._native import decompile as _decompile
+from ._native import decompile_json as _decompile_json
 from ._native import operators as _operators
 from ._native import querybuilder_fields_json as _querybuilder_fields_json
 
 __all__ = [
     "CompiledQuery",
     "Compiler",
+    "DecompileError",
+    "DecompileErrorCode",
     "ErrorCode",
     "FieldDef",
     "FieldSchema",
@@ -40,6 +46,8 @@ __all__ = [
     "SupportsToDict",
     "compile",
     "compile_json",
+    "decompile",
+    "decompile_json",
     "operators",
     "querybuilder_fields",
     "validate",
@@ -76,15 +84,24 @@ ErrorCode: TypeAlias = Literal[
     "spec_too_large",
     "value_type_mismatch",
     "value_not_allowed",
+    "invalid_field_comparison",
 ]
 """The stable ``code`` of a :class:`SpecError` (the same in Rust and JavaScript; a Rust test holds
 this list to the compiler's)."""
+
+DecompileErrorCode: TypeAlias = Literal[
+    "invalid_json",
+    "invalid_extended_json",
+    "invalid_filter",
+    "unsupported_filter",
+    "too_deep",
+]
+"""The stable ``code`` of a :class:`DecompileError` (the same in Rust and JavaScript)."""
 
 FieldType: TypeAlias = Literal[
     "string",
     "integer",
     "decimal",
-    "invalid_field_comparison",
     "double",
     "bool",
     "date",
@@ -347,6 +364,34 @@ def querybuilder_fields(schema: FieldSchema | Mapping[str, Any] | str) -> list[d
     (``invalid_option`` at ``["schema", ...]``) for a document that is not a usable schema."""
     fields: list[dict[str, Any]] = json.loads(_querybuilder_fields_json(schema))
     return fields
+
+
+def decompile(filter: Mapping[str, Any] | str) -> dict[str, Any]:
+    """A MongoDB filter back into a specification (the legacy JSON shape, its typed values as
+    Extended JSON wrappers such as ``{"$numberLong": "5"}``), which compiles back to the same
+    filter for every filter :func:`compile` makes, and to an equivalent one for the usual
+    hand-written forms (``{"a": 1}``, several fields or operators in one document, ``$exists``,
+    ``$nor``, ...).
+
+    The filter is a dict in Extended JSON (canonical or relaxed), holding the Python values
+    :func:`compile` reads (``datetime``, ``bson.Int64``, ``ObjectId``, ``Decimal128``, ``UUID``,
+    ``bytes``), so ``decompile(compile(spec).filter)`` works; or its JSON text. A filter a
+    specification cannot express raises :class:`DecompileError` with ``code`` and ``path``."""
+    if isinstance(filter, Mapping) and not isinstance(filter, dict):
+        try:
+            filter = dict(filter)
+        except Exception as err:
+            error = DecompileError(f"at <filter>: reading the filter raised {_describe(err)}")
+            error.code, error.path = "invalid_filter", []
+            raise error from err
+    spec: dict[str, Any] = _decompile(filter)
+    return spec
+
+
+def decompile_json(filter_json: str) -> str:
+    """Filter JSON text (Extended JSON, canonical or relaxed) to the specification's JSON text;
+    anything but a ``str`` is ``invalid_json``. Raises :class:`DecompileError`."""
+    return _decompile_json(filter_json)
 
 
 def operators() -> list[dict[str, Any]]:

@@ -8,12 +8,30 @@ pymongo installed, ``bson.Int64``/``ObjectId``/``Decimal128``/``Binary`` (withou
 
 from typing import Any, final
 
-__all__ = ["CompiledQuery", "Compiler", "SpecError", "operators", "querybuilder_fields_json"]
+__all__ = [
+    "CompiledQuery",
+    "Compiler",
+    "DecompileError",
+    "SpecError",
+    "decompile",
+    "decompile_json",
+    "operators",
+    "querybuilder_fields_json",
+]
 
 class SpecError(ValueError):
     """A specification error: ``code`` is stable across Rust, JS and Python; ``path`` points at
     the node (object keys and list indexes from the root; option errors start with
     ``"options"``, setting errors with ``"settings"``)."""
+
+    code: str
+    path: list[str | int]
+
+class DecompileError(ValueError):
+    """A filter that cannot be turned into a specification: ``code`` is stable across Rust, JS
+    and Python (``invalid_json``, ``invalid_extended_json``, ``invalid_filter``,
+    ``unsupported_filter``, ``too_deep``); ``path`` points into the filter (keys and list indexes
+    from its root)."""
 
     code: str
     path: list[str | int]
@@ -61,6 +79,14 @@ class Compiler:
 
 def querybuilder_fields_json(schema: object) -> str:
     """A field schema (dict or JSON text) as react-querybuilder's ``fields`` (JSON text)."""
+
+def decompile(filter: object) -> dict[str, Any]:
+    """A filter (a dict in Extended JSON, with the values ``compile`` reads, or JSON text) as a
+    specification dict."""
+
+def decompile_json(filter_json: object) -> str:
+    """Filter JSON text to the specification's JSON text (anything but a ``str`` is an
+    ``invalid_json`` error)."""
 
 def operators() -> list[dict[str, Any]]:
     """Metadata of every operator: ``name``, ``family``, ``value_shape``, ``aliases``,

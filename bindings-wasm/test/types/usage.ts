@@ -8,9 +8,12 @@
 
 import cms from 'cqrs-mongo-spec';
 import cjs = require('cqrs-mongo-spec');
-import { Compiler, compile, compileJson, init, operators, SpecError, validate } from 'cqrs-mongo-spec';
+import { Compiler, compile, compileJson, decompile, DecompileError, decompileJson, init, operators, SpecError, validate } from 'cqrs-mongo-spec';
 import type {
   CanonicalValue,
+  DecompileErrorCode,
+  ElemMatchNode,
+  FieldComparisonNode,
   CompileResult,
   ErrorCode,
   GeoJsonPolygon,
@@ -273,6 +276,7 @@ function hint(code: ErrorCode): string {
       return 'check the value';
     case 'invalid_field_path':
     case 'field_not_allowed':
+    case 'invalid_field_comparison':
       return 'field not available';
     case 'too_deep':
     case 'too_many_nodes':
@@ -390,7 +394,51 @@ function preparedCompilers(): [Date | bigint | string | number | boolean | null 
   return [typed.limit, JSON.stringify([relaxed, wrong, errors]) + plain.compileJson('{}')];
 }
 
+// --- decompile: a filter back into a spec ------------------------------------------------------
+
+/** A stored filter shown in a spec editor, or the reason it cannot be. */
+function editableSpec(filter: CompileResult['filter']): Spec | { reason: DecompileErrorCode; at: string } {
+  try {
+    const spec: Spec = decompile(filter);
+    const again: string = decompileJson(JSON.stringify(filter));
+    return again.length > 0 ? spec : spec;
+  } catch (err: unknown) {
+    if (err instanceof DecompileError) {
+      const code: DecompileErrorCode = err.code;
+      return { reason: code, at: err.path.join('.') };
+    }
+    throw err;
+  }
+}
+
+const byHand: Spec = decompile({ status: 'paid', at: { $gte: new Date(0) }, n: { $in: [1n, 2] } });
+const fromText: Spec = decompile('{"status": "paid"}');
+const sameElement: ElemMatchNode = {
+  op: 'elem_match',
+  attr: 'lines',
+  conditions: [{ op: '=', attr: 'sku', val: 'A' }, { op: '>', attr: 'qty', val: 1 }],
+};
+const twoFields: FieldComparisonNode = { op: '<=', attr: 'shipped_at', field: 'promised_at' };
+const withNewNodes: Spec = { op: 'or', conditions: [sameElement, twoFields] };
+
+function decompileMisuse(): void {
+  // @ts-expect-error decompileJson takes text
+  decompileJson({ a: 1 });
+  // @ts-expect-error a filter is an object or its text
+  decompile(5);
+  // @ts-expect-error the codes of DecompileError are its own
+  const code: DecompileErrorCode = 'invalid_value';
+  // @ts-expect-error a field comparison has no val
+  const both: FieldComparisonNode = { op: '=', attr: 'a', field: 'b', val: 1 };
+  void [code, both];
+}
+
 export {
+  byHand,
+  decompileMisuse,
+  editableSpec,
+  fromText,
+  withNewNodes,
   preparedCompilers,
   binaryInput,
   badOptions,
