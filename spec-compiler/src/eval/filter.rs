@@ -295,3 +295,129 @@ fn elem_match(operand: &Bson, at: &At<'_>) -> Result<Pred, EvalError> {
         Ok(Pred::ElemMatchObject(Box::new(parse(doc, at)?)))
     }
 }
+
+#[cfg(test)]
+mod tests {
+    use bson::{Bson, Document, Regex, bson, doc};
+
+    use super::*;
+    use crate::eval::EvalErrorCode;
+
+    fn matches(filter: Document, doc: Document) -> bool {
+        parse(&filter, &At::Root).unwrap().matches(&doc).unwrap()
+    }
+
+    fn error(filter: Document) -> (EvalErrorCode, String) {
+        let err = parse(&filter, &At::Root).unwrap_err();
+        (err.code(), err.path_string())
+    }
+
+    #[test]
+    fn null_matches_null_missing_and_arrays_holding_null() {
+        let eq_null = || doc! {"a": null};
+        assert!(matches(eq_null(), doc! {}));
+        assert!(matches(eq_null(), doc! {"a": null}));
+        assert!(matches(eq_null(), doc! {"a": [1, null]}));
+        assert!(!matches(eq_null(), doc! {"a": [1]}));
+        assert!(!matches(eq_null(), doc! {"a": []}));
+        assert!(!matches(doc! {"a": {"$type": "null"}}, doc! {}));
+        // Through arrays: a document without the field is a missing value; an array with no
+        // document yields nothing (MongoDB before SERVER-36681's new semantics).
+        assert!(matches(doc! {"a.b": null}, doc! {"a": [{"b": 1}, {"c": 1}]}));
+        assert!(!matches(doc! {"a.b": null}, doc! {"a": [1, 2]}));
+        assert!(matches(doc! {"a.b": {"$exists": false}}, doc! {"a": [1, 2]}));
+    }
+
+    #[test]
+    fn negations_negate_the_whole_field() {
+        assert!(!matches(doc! {"tags": {"$ne": "a"}}, doc! {"tags": ["b", "a"]}));
+        assert!(matches(doc! {"tags": {"$ne": "a"}}, doc! {}));
+        assert!(!matches(doc! {"tags": {"$nin": ["x", "a"]}}, doc! {"tags": ["a"]}));
+        assert!(!matches(doc! {"q": {"$not": {"$gt": 5}}}, doc! {"q": [1, 10]}));
+        assert!(matches(doc! {"q": {"$not": {"$gt": 5}}}, doc! {"q": "99"})); // a string is never > 5
+        assert!(!matches(doc! {"a": {"$ne": null}}, doc! {"a": [1, null]}));
+    }
+
+    #[test]
+    fn arrays_match_by_element_or_as_a_whole() {
+        let d = doc! {"tags": ["a", "b"], "m": [[1, 2], 3]};
+        assert!(matches(doc! {"tags": "a"}, d.clone()));
+        assert!(matches(doc! {"tags": ["a", "b"]}, d.clone()));
+        assert!(!matches(doc! {"tags": ["b", "a"]}, d.clone()));
+        assert!(matches(doc! {"m": [1, 2]}, d.clone()));
+        assert!(!matches(doc! {"m": 1}, d.clone())); // nested arrays are not entered
+        assert!(matches(doc! {"q": {"$gt": 1, "$lt": 5}}, doc! {"q": [0, 9]})); // each by another element
+        assert!(!matches(doc! {"q": {"$elemMatch": {"$gt": 1, "$lt": 5}}}, doc! {"q": [0, 9]}));
+    }
+
+    #[test]
+    fn all_needs_every_value_each_met_on_its_own() {
+        let d = doc! {"items": [{"k": "a"}, {"k": "b"}]};
+        assert!(matches(doc! {"items.k": {"$all": ["a", "b"]}}, d.clone()));
+        assert!(!matches(doc! {"items.k": {"$all": ["a", "c"]}}, d));
+        assert!(!matches(doc! {"t": {"$all": []}}, doc! {"t": []}));
+        assert!(matches(doc! {"t": {"$all": [null]}}, doc! {}));
+        let line = doc! {"$elemMatch": {"sku": "A", "qty": {"$gte": 2}}};
+        assert!(!matches(doc! {"l": {"$all": [line]}}, doc! {"l": [{"sku": "A", "qty": 1}, {"sku": "B", "qty": 5}]}));
+    }
+
+    #[test]
+    fn elem_match_on_documents_scalars_and_nested_arrays() {
+        assert!(!matches(doc! {"a": {"$elemMatch": {"b": 1}}}, doc! {"a": {"b": 1}})); // no array
+        assert!(!matches(doc! {"a": {"$elemMatch": {"b": null}}}, doc! {"a": [1, 2]})); // scalars
+        // An array element reads as the document {"0": …}: as in mongod's null_query_semantics.js.
+        assert!(matches(doc! {"a": {"$elemMatch": {"b": {"$eq": null}}}}, doc! {"a": [[]]}));
+        assert!(!matches(doc! {"a": {"$elemMatch": {"b": {"$ne": null}}}}, doc! {"a": [[]]}));
+        assert!(matches(doc! {"a": {"$elemMatch": {"$and": [{"b": 1}, {"c": 2}]}}}, doc! {"a": [{"b": 1, "c": 2}]}));
+        assert!(matches(doc! {"a": {"$elemMatch": {}}}, doc! {"a": [[1]]}));
+        assert!(!matches(doc! {"a": {"$elemMatch": {}}}, doc! {"a": [1]}));
+    }
+
+    #[test]
+    fn regexes_in_fields_in_and_not() {
+        let re = |p: &str, o: &str| {
+            Bson::RegularExpression(Regex { pattern: p.try_into().unwrap(), options: o.try_into().unwrap() })
+        };
+        assert!(matches(doc! {"s": re("^AB", "i")}, doc! {"s": ["x", "abc"]}));
+        assert!(matches(doc! {"s": {"$in": [5, re("^a", "")]}}, doc! {"s": "abc"}));
+        assert!(matches(doc! {"s": {"$not": re("^a", "")}}, doc! {"s": 42}));
+        assert!(matches(doc! {"s": {"$eq": re("^a", "")}}, doc! {"s": re("^a", "")})); // equality, no matching
+        assert!(!matches(doc! {"s": {"$eq": re("^a", "")}}, doc! {"s": "abc"}));
+        assert!(matches(doc! {"s": {"$regex": re("B$", "i")}}, doc! {"s": "ab"}));
+    }
+
+    #[test]
+    fn refusals_name_their_place_in_the_filter() {
+        let re = Bson::RegularExpression(Regex { pattern: "a".try_into().unwrap(), options: "i".try_into().unwrap() });
+        assert_eq!(
+            error(doc! {"$or": [{"a": 1}, {"$text": {"$search": "x"}}]}),
+            (EvalErrorCode::NeedsServer, "<root>.$or[1].$text".into())
+        );
+        assert_eq!(error(doc! {"a": {"$options": "i"}}), (EvalErrorCode::InvalidFilter, "<root>.a.$options".into()));
+        assert_eq!(
+            error(doc! {"a": {"$regex": re, "$options": "m"}}),
+            (EvalErrorCode::InvalidFilter, "<root>.a.$regex".into())
+        );
+        assert_eq!(error(doc! {"a": {"$mod": [2, 0]}}), (EvalErrorCode::UnknownOperator, "<root>.a.$mod".into()));
+        assert_eq!(error(doc! {"$and": []}), (EvalErrorCode::InvalidFilter, "<root>.$and".into()));
+        assert_eq!(error(doc! {"a": {"$in": [{"$gt": 1}]}}), (EvalErrorCode::InvalidFilter, "<root>.a.$in[0]".into()));
+        assert_eq!(error(doc! {"a": {"$ne": re_value()}}), (EvalErrorCode::InvalidFilter, "<root>.a.$ne".into()));
+        assert_eq!(error(doc! {"a": {"$near": [0, 0]}}), (EvalErrorCode::NeedsServer, "<root>.a.$near".into()));
+        assert_eq!(
+            error(doc! {"a": {"$regex": "(a)\\1"}}),
+            (EvalErrorCode::UnsupportedRegex, "<root>.a.$regex".into())
+        );
+    }
+
+    fn re_value() -> Bson {
+        bson!(Bson::RegularExpression(Regex { pattern: "x".try_into().unwrap(), options: "".try_into().unwrap() }))
+    }
+
+    #[test]
+    fn comments_dbrefs_and_constants() {
+        assert!(matches(doc! {"$comment": "why", "a": 1}, doc! {"a": 1}));
+        assert!(matches(doc! {"r": {"$ref": "c", "$id": 1}}, doc! {"r": {"$ref": "c", "$id": 1}}));
+        assert!(!matches(doc! {"$alwaysFalse": 1}, doc! {}));
+        assert!(matches(doc! {}, doc! {"a": 1}));
+    }
+}
