@@ -33,6 +33,10 @@
 //! forms; anything a specification cannot express is a [`DecompileError`] with a stable
 //! [`DecompileErrorCode`] and the path into the filter.
 //!
+//! [`matches()`] (or [`Matcher`], [`Compiler::matches`], [`Compiler::filter`]) evaluates a filter on
+//! a document in memory with the server's semantics, refusing with a typed [`EvalError`] what only
+//! the server can answer (`$text`, `$near`): SEMANTICS.md, "Evaluating in memory".
+//!
 //! Every error is a [`SpecError`] with a stable [`ErrorCode`], the path of the offending node
 //! and a message; [`validate`] returns all of them. What each operator compiles to is described
 //! in `SEMANTICS.md` and checked by the golden files shared with the Node and Python packages.

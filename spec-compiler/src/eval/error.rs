@@ -109,6 +109,9 @@ impl EvalError {
     }
 }
 
+/// The longest path of keys and indexes into a filter: twice MongoDB's 100 levels of nesting.
+const MAX_FILTER_PATH: usize = 200;
+
 /// Where the parser is in the filter: a parent-linked list, so no push/pop can get out of step.
 #[derive(Clone, Copy)]
 pub(crate) enum At<'a> {
@@ -146,6 +149,21 @@ impl<'a> At<'a> {
         out
     }
 
+    /// Refuses a filter nested deeper than any MongoDB accepts (it refuses documents of more
+    /// than 100 levels), before the recursion could exhaust the stack.
+    pub(crate) fn check_depth(&self) -> Result<(), EvalError> {
+        let mut depth = 0;
+        let mut at = self;
+        while let At::Key(parent, _) | At::Index(parent, _) = at {
+            depth += 1;
+            if depth > MAX_FILTER_PATH {
+                return Err(self.invalid(format!("the filter nests more than {MAX_FILTER_PATH} keys and indexes deep")));
+            }
+            at = parent;
+        }
+        Ok(())
+    }
+
     pub(crate) fn error(&self, code: EvalErrorCode, message: impl Into<String>) -> EvalError {
         EvalError::new(code, self.path(), message)
     }
@@ -166,6 +184,22 @@ mod tests {
         names.sort_unstable();
         names.dedup();
         assert_eq!(names.len(), EvalErrorCode::ALL.len());
+    }
+
+    #[test]
+    fn deeply_nested_filters_are_refused_not_overflowing() {
+        let mut filter = bson::doc! {"a": 1};
+        for _ in 0..5000 {
+            filter = bson::doc! {"$and": [filter]};
+        }
+        let err = crate::eval::matches(&filter, &bson::doc! {}).unwrap_err();
+        assert_eq!(err.code(), EvalErrorCode::InvalidFilter);
+        let mut expr = bson::Bson::Int32(1);
+        for _ in 0..5000 {
+            expr = bson::Bson::Array(vec![expr]);
+        }
+        let err = crate::eval::matches(&bson::doc! {"$expr": expr}, &bson::doc! {}).unwrap_err();
+        assert_eq!(err.code(), EvalErrorCode::InvalidFilter);
     }
 
     #[test]

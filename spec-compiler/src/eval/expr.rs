@@ -37,6 +37,7 @@ impl Expr {
     }
 
     fn parse(value: &Bson, at: &At<'_>) -> Result<Expr, EvalError> {
+        at.check_depth()?;
         Ok(match value {
             Bson::String(text) if text.starts_with("$$") => match &text[2..] {
                 "ROOT" | "CURRENT" => Expr::Root,

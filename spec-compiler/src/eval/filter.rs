@@ -55,6 +55,7 @@ fn any_matches(nodes: &[Node], doc: &Document, wanted: bool) -> Result<bool, Eva
 
 /// Parses a filter document (also the body of `$elemMatch` on documents).
 pub(crate) fn parse(filter: &Document, at: &At<'_>) -> Result<Node, EvalError> {
+    at.check_depth()?;
     let mut nodes = Vec::with_capacity(filter.len());
     for (key, value) in filter {
         let at = at.key(key);
@@ -124,6 +125,7 @@ fn is_operator_document(doc: &Document) -> bool {
 
 /// The predicates of an operator document `{$gt: 1, $lt: 5}` (all must hold).
 pub(crate) fn operators(doc: &Document, at: &At<'_>) -> Result<Vec<Pred>, EvalError> {
+    at.check_depth()?;
     let mut preds = Vec::with_capacity(doc.len());
     let (mut regex, mut options) = (None, None);
     for (key, operand) in doc {

@@ -37,6 +37,8 @@ pub(super) fn search(all: &Programs, text: &str, budget: &mut Budget) -> Result<
         Some(Inst::Char(c)) => Some(*c),
         _ => None,
     };
+    // One stack for every start position (a sub-program gets its own).
+    let mut stack = Vec::new();
     let mut start = 0;
     loop {
         if let Some(c) = first {
@@ -46,7 +48,7 @@ pub(super) fn search(all: &Programs, text: &str, budget: &mut Budget) -> Result<
                 None => return Ok(false),
             }
         }
-        if run(all, 0, text, start, budget)?.is_some() {
+        if run(all, 0, text, start, budget, &mut stack)?.is_some() {
             return Ok(true);
         }
         if anchored || start >= text.len() {
@@ -63,10 +65,11 @@ fn run(
     text: &str,
     start: usize,
     budget: &mut Budget,
+    stack: &mut Vec<Frame>,
 ) -> Result<Option<usize>, OutOfSteps> {
     let insts = &all.programs[program].insts;
     let mut slots = vec![usize::MAX; all.programs[program].slots];
-    let mut stack: Vec<Frame> = Vec::new();
+    stack.clear();
     let (mut pc, mut pos) = (0usize, start);
     loop {
         budget.step()?;
@@ -94,10 +97,10 @@ fn run(
             }
             Inst::Progress(slot) => (slots[*slot] != pos).then_some(pos),
             Inst::Look { program, negated } => {
-                let found = run(all, *program, text, pos, budget)?.is_some();
+                let found = run(all, *program, text, pos, budget, &mut Vec::new())?.is_some();
                 (found != *negated).then_some(pos)
             }
-            Inst::Atomic(program) => run(all, *program, text, pos, budget)?,
+            Inst::Atomic(program) => run(all, *program, text, pos, budget, &mut Vec::new())?,
             Inst::Match => return Ok(Some(pos)),
         };
         match advanced {
