@@ -185,15 +185,13 @@ pub fn not(condition: Spec<'_>) -> Spec<'_> {
 }
 
 /// One element of the array `attr` satisfies all the conditions, whose fields are relative to
-/// the element: `{"items": {"$elemMatch": …}}`.
+/// the element: `{"items": {"$elemMatch": …}}`, the conditions' keys merged when distinct.
 ///
 /// ```
 /// use cqrs_mongo_spec::{Spec, elem_match};
 /// let spec = elem_match("items", [Spec::field("sku").eq("AB-123"), Spec::field("qty").gte(3)]);
 /// let filter = cqrs_mongo_spec::compile_spec(&spec).unwrap();
-/// assert_eq!(filter, bson::doc! {"items": {"$elemMatch": {"$and": [
-///     {"sku": {"$eq": "AB-123"}}, {"qty": {"$gte": 3}},
-/// ]}}});
+/// assert_eq!(filter, bson::doc! {"items": {"$elemMatch": {"sku": {"$eq": "AB-123"}, "qty": {"$gte": 3}}}});
 /// ```
 pub fn elem_match<'a>(attr: impl Into<String>, conditions: impl IntoIterator<Item = Spec<'a>>) -> Spec<'a> {
     Spec::ElemMatch(ElemMatch { attr: Cow::Owned(attr.into()), conditions: conditions.into_iter().collect() })

@@ -175,6 +175,21 @@ fn array_elements_and_comparisons_of_two_fields() {
             {"op": "elem_match", "attr": "lines", "conditions": [{"op": ">", "attr": "qty", "val": 1}]},
         ]})
     );
+    // An $and alone is the conditions when a key repeats among its items (the compiler's form
+    // for them), one `and` condition when none does (several conditions would be merged).
+    assert_eq!(
+        spec_of(doc! {"items": {"$elemMatch": {"$and": [{"qty": {"$gt": 3}}, {"qty": {"$lt": 5}}]}}}),
+        json!({"op": "elem_match", "attr": "items", "conditions": [
+            {"op": ">", "attr": "qty", "val": 3},
+            {"op": "<", "attr": "qty", "val": 5},
+        ]})
+    );
+    assert_eq!(
+        spec_of(doc! {"items": {"$elemMatch": {"$and": [{"sku": "A"}, {"qty": {"$lt": 5}}]}}}),
+        json!({"op": "elem_match", "attr": "items", "conditions": [
+            {"op": "and", "conditions": [{"op": "=", "attr": "sku", "val": "A"}, {"op": "<", "attr": "qty", "val": 5}]},
+        ]})
+    );
     // One $and child is kept as an and: the group compiles one condition's filter as it is.
     assert_eq!(
         spec_of(doc! {"items": {"$elemMatch": {"$and": [{"sku": "A"}]}}}),

@@ -1,11 +1,15 @@
 //! `{field: {"$elemMatch": F}}` → `elem_match`: `F` is a filter document on one element, its
-//! fields relative to the element. The compiler writes one condition's filter as it is and
-//! several in `{"$and": [...]}`, so an `and` of two or more becomes the group's conditions;
-//! a hand-written `F` with several fields (`{"sku": "A", "qty": {"$gte": 3}}`) is their `and`.
+//! fields relative to the element. The compiler writes one condition's filter as it is, several
+//! merged into one document when their keys are distinct, and several in `{"$and": [...]}` when
+//! a key repeats. So the keys of `F` are the conditions (a hand-written
+//! `{"sku": "A", "qty": {"$gte": 3}}` as well); `{"$and": [...]}` alone gives its items as the
+//! conditions when a key repeats among them, and is one `and` condition when none does (several
+//! conditions would have been merged).
 
 use std::borrow::Cow;
+use std::collections::HashSet;
 
-use bson::Bson;
+use bson::{Bson, Document};
 
 use super::document;
 use super::error::{Loc, Result};
@@ -27,8 +31,20 @@ pub(crate) fn clause(field: &str, value: &Bson, loc: &Loc<'_>) -> Result<Spec<'s
         ));
     }
     let conditions = match document(element, loc)? {
-        Spec::And(children) if children.len() >= 2 => children,
+        Spec::And(children) if children.len() >= 2 && !and_of_distinct_keys(element) => children,
         one => vec![one],
     };
     Ok(Spec::ElemMatch(ElemMatch { attr: Cow::Owned(field.to_owned()), conditions }))
+}
+
+/// `{"$and": [items]}` alone, no key repeating across the items.
+fn and_of_distinct_keys(element: &Document) -> bool {
+    let mut entries = element.iter();
+    let (Some((key, Bson::Array(items))), None) = (entries.next(), entries.next()) else { return false };
+    let mut seen = HashSet::new();
+    key == "$and"
+        && items.iter().all(|item| match item {
+            Bson::Document(doc) => doc.keys().all(|key| seen.insert(key.as_str())),
+            _ => true,
+        })
 }

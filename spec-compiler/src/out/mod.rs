@@ -44,6 +44,12 @@ pub(crate) trait Out {
     /// condition. The next [`end`](Out::end) forgets a name no document took.
     fn name_next(&mut self, key: &'static str);
 
+    /// Makes the next document opened with `begin("")` (a node's own filter document) part of
+    /// the current document: its elements are written into the current document, its
+    /// [`end`](Out::end) closes nothing, and it adds no level. How `{"$elemMatch": {...}}` holds
+    /// the keys of several conditions. The next `end` forgets a merge no document took.
+    fn merge_next(&mut self);
+
     /// Writes a string value produced by `fill` (which appends UTF-8 bytes).
     fn string_with(&mut self, key: &str, fill: impl FnOnce(&mut Vec<u8>));
 

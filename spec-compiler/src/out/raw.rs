@@ -10,10 +10,12 @@ use bson::{Bson, RawDocumentBuf};
 
 use super::Out;
 
-/// One open document or array: where its length goes and, for arrays, the next index.
+/// One open document or array: where its length goes and, for arrays, the next index. A merged
+/// frame (see [`Out::merge_next`]) writes nothing: its elements go into the document below.
 struct Frame {
     start: usize,
     next_index: Option<u32>,
+    merged: bool,
 }
 
 pub(crate) struct RawWriter {
@@ -22,13 +24,24 @@ pub(crate) struct RawWriter {
     deepest: usize,
     /// The key of the next document opened, set by `name_next`.
     next_key: Option<&'static str>,
+    /// Set by `merge_next`: the next document opened is merged into the current one.
+    merge_next: bool,
+    /// How many of `frames` are merged (they add no level).
+    merged: usize,
 }
 
 impl Out for RawWriter {
     type Output = RawDocumentBuf;
 
     fn new() -> Self {
-        RawWriter { buf: Vec::with_capacity(1024), frames: Vec::with_capacity(16), deepest: 0, next_key: None }
+        RawWriter {
+            buf: Vec::with_capacity(1024),
+            frames: Vec::with_capacity(16),
+            deepest: 0,
+            next_key: None,
+            merge_next: false,
+            merged: 0,
+        }
     }
 
     fn begin(&mut self, key: &str) {
@@ -41,7 +54,12 @@ impl Out for RawWriter {
 
     fn end(&mut self) {
         self.next_key = None;
+        self.merge_next = false;
         let Some(frame) = self.frames.pop() else { return };
+        if frame.merged {
+            self.merged -= 1;
+            return;
+        }
         self.buf.push(0);
         let length = (self.buf.len() - frame.start) as i32;
         self.buf[frame.start..frame.start + 4].copy_from_slice(&length.to_le_bytes());
@@ -49,6 +67,10 @@ impl Out for RawWriter {
 
     fn name_next(&mut self, key: &'static str) {
         self.next_key = Some(key);
+    }
+
+    fn merge_next(&mut self) {
+        self.merge_next = true;
     }
 
     fn string(&mut self, key: &str, value: &str) {
@@ -126,7 +148,7 @@ impl Out for RawWriter {
     }
 
     fn take_deepest(&mut self) -> usize {
-        std::mem::replace(&mut self.deepest, self.frames.len())
+        std::mem::replace(&mut self.deepest, self.frames.len() - self.merged)
     }
 
     fn finish(self) -> Option<RawDocumentBuf> {
@@ -152,12 +174,17 @@ impl RawWriter {
     }
 
     fn open(&mut self, element_type: u8, key: &str, next_index: Option<u32>) {
+        if std::mem::take(&mut self.merge_next) && next_index.is_none() && !self.frames.is_empty() {
+            self.frames.push(Frame { start: self.buf.len(), next_index: None, merged: true });
+            self.merged += 1;
+            return;
+        }
         if !self.frames.is_empty() {
             let key = self.next_key.take().unwrap_or(key);
             self.element(element_type, key);
         }
-        self.frames.push(Frame { start: self.buf.len(), next_index });
-        self.deepest = self.deepest.max(self.frames.len());
+        self.frames.push(Frame { start: self.buf.len(), next_index, merged: false });
+        self.deepest = self.deepest.max(self.frames.len() - self.merged);
         self.buf.extend_from_slice(&[0; 4]);
     }
 
@@ -256,6 +283,30 @@ mod tests {
         writer.end();
         writer.end();
         let expected = RawDocumentBuf::try_from(&doc! {"items": {"$elemMatch": {"qty": 2}}, "next": {}}).unwrap();
+        assert_eq!(writer.finish().unwrap().as_bytes(), expected.as_bytes());
+    }
+
+    #[test]
+    fn a_merged_node_document_writes_into_the_current_one() {
+        let mut writer = RawWriter::new();
+        writer.begin("");
+        writer.begin("$elemMatch");
+        for (key, value) in [("sku", 1), ("qty", 2)] {
+            writer.merge_next();
+            writer.begin("");
+            writer.begin(key);
+            writer.int32("$gt", value);
+            assert_eq!(writer.take_deepest(), 3);
+            writer.end();
+            writer.end();
+        }
+        writer.merge_next();
+        writer.end();
+        writer.begin("next");
+        writer.end();
+        writer.end();
+        let expected =
+            RawDocumentBuf::try_from(&doc! {"$elemMatch": {"sku": {"$gt": 1}, "qty": {"$gt": 2}}, "next": {}}).unwrap();
         assert_eq!(writer.finish().unwrap().as_bytes(), expected.as_bytes());
     }
 

@@ -32,8 +32,9 @@ pub(super) fn parse<'a>(
         diag.error_at_key("conditions", ErrorCode::MissingField, "\"elem_match\" needs \"conditions\"");
         return None;
     };
-    // Several conditions compile to `{"$elemMatch": {"$and": [...]}}`: they count one level
-    // deeper, as the conditions of an `and` inside the elem_match would.
+    // Several conditions may compile to `{"$elemMatch": {"$and": [...]}}` (when a key repeats,
+    // which only compiling tells): they count one level deeper, as the conditions of an `and`
+    // inside the elem_match would.
     let several = conditions.as_array().is_some_and(|items| items.len() > 1);
     let depth = depth + usize::from(several);
     let conditions = diag.at(Seg::Key("conditions"), |diag| parse_children(op, conditions, depth, config, diag))?;
