@@ -132,6 +132,7 @@ declare namespace cqrsMongoSpec {
   // Error codes and paths. (types/errors.d.ts)
   export import ErrorCode = errors.ErrorCode;
   export import DecompileErrorCode = errors.DecompileErrorCode;
+  export import EvalErrorCode = errors.EvalErrorCode;
   export import PathSegment = errors.PathSegment;
   export import ErrorPath = errors.ErrorPath;
   export import SpecErrorInfo = errors.SpecErrorInfo;
@@ -169,11 +170,36 @@ declare namespace cqrsMongoSpec {
   }
 
   /**
+   * Thrown by {@link matches} and {@link filter} when the compiled filter cannot be evaluated in
+   * memory: a text search or `$near` (`needs_server`), a regular expression the matcher refuses
+   * (`unsupported_regex`) or that runs out of steps (`regex_too_complex`). The path points into
+   * the compiled filter: `at <root>.$text: …`. (A spec or document that cannot be read is a
+   * {@link SpecError}.)
+   */
+  class MatchError extends Error {
+    /** Creates an error (the package creates them; exposed for tests and re-throwing). */
+    constructor(message: string, code: EvalErrorCode, path: ErrorPath);
+    /** Always `'MatchError'`. */
+    name: 'MatchError';
+    /** Stable error code. */
+    readonly code: EvalErrorCode;
+    /** Location in the compiled filter. */
+    readonly path: ErrorPath;
+  }
+
+  /**
+   * A document as {@link matches} reads it: a plain object in Extended JSON (canonical or
+   * relaxed, as the `bson` package's `EJSON.serialize` writes it), whose values may also be
+   * `Date` and `bigint`, as in specs.
+   */
+  type DocumentInput = object;
+
+  /**
    * A MongoDB filter as {@link decompile} reads it: a plain object in Extended JSON (canonical or
    * relaxed, such as the `filter` of a `relaxed` or `canonical` compile result), whose values may
    * also be `Date` and `bigint`, as in specs.
    */
-  type FilterInput = { readonly [key: string]: unknown };
+  type FilterInput = object;
 
   // ---------------------------------------------------------------------------------------------
   // Initialisation
@@ -282,6 +308,28 @@ declare namespace cqrsMongoSpec {
   function validate(spec: unknown, options?: unknown, settings?: Settings): SpecErrorInfo[];
 
   /**
+   * Whether `find` with the spec's filter would return `document`, evaluated in memory with the
+   * server's semantics (type bracketing, arrays matched element-wise, missing fields, collation-
+   * free string order): for tests, optimistic UIs and caches.
+   *
+   * @param spec a spec object or its JSON text
+   * @param document a document object in Extended JSON, or its JSON text
+   * @throws {SpecError} for an invalid spec or settings, and for a document that cannot be read
+   *   (its path starts with `'document'`)
+   * @throws {MatchError} for a filter only the server can evaluate (`needs_server`)
+   */
+  function matches(spec: Spec | string, document: DocumentInput | string, settings?: Settings): boolean;
+
+  /**
+   * The documents the spec's filter keeps, in their order: the very objects given (each is read
+   * once). The spec is compiled once.
+   *
+   * @throws {SpecError} as {@link matches}; a document's path starts with `['documents', index]`
+   * @throws {MatchError} as {@link matches}
+   */
+  function filter<D extends DocumentInput>(spec: Spec | string, documents: readonly D[], settings?: Settings): D[];
+
+  /**
    * A MongoDB filter back into a specification, which compiles back to the same filter for every
    * filter {@link compile} makes, and to an equivalent one for the usual hand-written forms
    * (`{ a: 1 }`, several fields or operators in one document, `$exists`, `$nor`, …). Values a JS
@@ -351,6 +399,10 @@ declare namespace cqrsMongoSpec {
     compileJson(specJson: string, optionsJson?: string | null): string;
     /** Every error of a spec and its options (empty when valid). */
     validate(spec: unknown, options?: unknown): SpecErrorInfo[];
+    /** Whether `find` with the spec's filter would return `document`, evaluated in memory. */
+    matches(spec: Spec | string, document: DocumentInput | string): boolean;
+    /** The documents the spec's filter keeps, in their order (the objects given). */
+    filter<D extends DocumentInput>(spec: Spec | string, documents: readonly D[]): D[];
     /** This compiler's `schema` as react-querybuilder's `fields` (`invalid_option` without one). */
     querybuilderFields(): QueryBuilderField[];
     /** Releases the WebAssembly memory now rather than when the object is garbage-collected. */

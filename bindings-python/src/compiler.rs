@@ -84,6 +84,22 @@ impl PyCompiler {
         Ok(list)
     }
 
+    /// Whether `find` with the spec's filter would return the document (a dict), evaluated in
+    /// memory.
+    fn matches(&self, py: Python<'_>, spec: &Bound<'_, PyAny>, document: &Bound<'_, PyAny>) -> PyResult<bool> {
+        crate::matches::matches(py, &self.inner, spec, document)
+    }
+
+    /// The documents (a list or tuple of dicts) the spec's filter keeps, in order.
+    fn filter<'py>(
+        &self,
+        py: Python<'py>,
+        spec: &Bound<'py, PyAny>,
+        documents: &Bound<'py, PyAny>,
+    ) -> PyResult<Bound<'py, PyList>> {
+        crate::matches::filter(py, &self.inner, spec, documents)
+    }
+
     /// The compiler's field schema as react-querybuilder's `fields` (JSON text); a compiler
     /// without a schema is `invalid_option` at `settings.schema`.
     fn querybuilder_fields_json(&self, py: Python<'_>) -> PyResult<String> {

@@ -6,7 +6,9 @@
 //! `bson.Binary`. Typed values become Extended JSON wrappers the compiler decodes. Anything
 //! else is a `SpecError` at the value's path, and so is an exception raised by the value while
 //! it is read (a `__str__` that raises; the exception is kept as `__cause__`). Containers are
-//! read through the C API, never through overridden `__iter__` methods.
+//! read through the C API, never through overridden `__iter__` methods. Filters (`decompile`)
+//! and documents (`matches`) are read the same way, except that NaN and infinities are
+//! `$numberDouble` wrappers there, and a document's dates are milliseconds.
 //!
 //! Out (read straight from the compiled BSON bytes): what pymongo itself sends — `datetime` (UTC, tz-aware), `bson.Int64`, `bson.ObjectId`,
 //! `bson.Decimal128`, `uuid.UUID` (binary subtype 4), `bson.Binary`; without pymongo, `int`,
@@ -86,7 +88,7 @@ pub(crate) fn to_json(
 ) -> Result<Value, Failure> {
     let classes = classes(obj.py())?;
     let path: Vec<PathSegment> = root.map(|r| PathSegment::Key(r.to_owned())).into_iter().collect();
-    Reader { classes, base: path.len(), path, nodes, max_len, non_finite: false }.value(obj)
+    Reader { classes, base: path.len(), path, nodes, max_len, mode: Mode::Spec }.value(obj)
 }
 
 /// Converts a MongoDB filter to JSON as [`to_json`] converts a spec, except that a `float` NaN or
@@ -94,7 +96,27 @@ pub(crate) fn to_json(
 /// `"-Infinity"`) rather than refused: what `compile` returns for such a value reads back.
 pub(crate) fn filter_to_json(obj: &Bound<'_, PyAny>, nodes: &mut usize) -> Result<Value, Failure> {
     let classes = classes(obj.py())?;
-    Reader { classes, base: 0, path: Vec::new(), nodes, max_len: usize::MAX, non_finite: true }.value(obj)
+    Reader { classes, base: 0, path: Vec::new(), nodes, max_len: usize::MAX, mode: Mode::Filter }.value(obj)
+}
+
+/// Converts a document to Extended JSON for [`document`], its error paths below `path`: as a
+/// filter is converted, except that a `datetime` is `{"$date": {"$numberLong": ms}}` (a naive
+/// one read as UTC, as pymongo stores it; a `date` is its midnight UTC).
+pub(crate) fn document_to_json(
+    obj: &Bound<'_, PyAny>,
+    path: Vec<PathSegment>,
+    nodes: &mut usize,
+) -> Result<Value, Failure> {
+    let classes = classes(obj.py())?;
+    Reader { classes, base: path.len(), path, nodes, max_len: usize::MAX, mode: Mode::Document }.value(obj)
+}
+
+/// What a conversion reads: a spec, a filter or a document.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Mode {
+    Spec,
+    Filter,
+    Document,
 }
 
 /// One conversion: the path of the value being read (for errors), and how much of it is the
@@ -105,8 +127,9 @@ struct Reader<'c, 'n> {
     base: usize,
     nodes: &'n mut usize,
     max_len: usize,
-    /// NaN and infinities as `$numberDouble` wrappers (filters) instead of refused (specs).
-    non_finite: bool,
+    /// Specs refuse NaN and infinities; filters and documents hold them as `$numberDouble`
+    /// wrappers, and documents hold dates as milliseconds.
+    mode: Mode,
 }
 
 /// The longest list a spec or its options may hold under `compiler`'s settings: a value list
@@ -218,7 +241,7 @@ impl Reader<'_, '_> {
             let value = float.value();
             return match Number::from_f64(value) {
                 Some(number) => Ok(Value::Number(number)),
-                None if self.non_finite => {
+                None if self.mode != Mode::Spec => {
                     let text = if value.is_nan() {
                         "NaN"
                     } else if value > 0.0 {
@@ -285,6 +308,9 @@ impl Reader<'_, '_> {
         let py = obj.py();
         let classes = self.classes;
         let text = || -> PyResult<Value> { Ok(Value::String(obj.str()?.to_str()?.to_owned())) };
+        if self.mode == Mode::Document && (obj.is_instance_of::<PyDateTime>() || obj.is_instance_of::<PyDate>()) {
+            return Ok(wrapper("$date", wrapper("$numberLong", Value::String(date_millis(obj, classes)?.to_string()))));
+        }
         if obj.is_instance_of::<PyDateTime>() || obj.is_instance_of::<PyDate>() {
             // isoformat keeps the offset of aware datetimes; the compiler treats naive ones as UTC.
             let iso: String = obj.call_method0("isoformat")?.extract()?;
@@ -314,6 +340,24 @@ impl Reader<'_, '_> {
         let kind = obj.get_type().name()?;
         Err(self.fail(ErrorCode::InvalidValue, format!("a {kind} is not a specification value")))
     }
+}
+
+/// Milliseconds since the epoch of a `datetime` (naive: UTC) or `date` (midnight UTC), rounded
+/// down as pymongo rounds them.
+fn date_millis(obj: &Bound<'_, PyAny>, classes: &Classes) -> PyResult<i64> {
+    let py = obj.py();
+    let epoch = classes.epoch.bind(py);
+    let utc = epoch.getattr("tzinfo")?;
+    let moment = if !obj.is_instance_of::<PyDateTime>() {
+        let day = [("year", obj.getattr("year")?), ("month", obj.getattr("month")?), ("day", obj.getattr("day")?)];
+        epoch.call_method("replace", (), Some(&day.into_py_dict(py)?))?
+    } else if obj.getattr("tzinfo")?.is_none() {
+        obj.call_method("replace", (), Some(&[("tzinfo", utc)].into_py_dict(py)?))?
+    } else {
+        obj.clone()
+    };
+    let millisecond = classes.timedelta.bind(py).call((), Some(&[("milliseconds", 1)].into_py_dict(py)?))?;
+    moment.call_method1("__sub__", (epoch,))?.call_method1("__floordiv__", (millisecond,))?.extract()
 }
 
 fn binary(obj: &Bound<'_, PyAny>, subtype: u8, classes: &Classes) -> PyResult<Value> {

@@ -2,6 +2,7 @@
 //! `DecompileError(ValueError)` for a filter `decompile` cannot turn into a specification.
 
 use cqrs_mongo_spec::DecompileError as CoreDecompileError;
+use cqrs_mongo_spec::EvalError;
 use cqrs_mongo_spec::SpecError as CoreError;
 use cqrs_mongo_spec::{DecompileErrorCode, ErrorCode, PathSegment};
 use pyo3::create_exception;
@@ -22,6 +23,15 @@ create_exception!(
     PyValueError,
     "A filter that cannot be turned into a specification: `code` is stable across Rust, JS and \
      Python; `path` points into the filter."
+);
+
+create_exception!(
+    cqrs_mongo_spec,
+    MatchError,
+    PyValueError,
+    "A compiled filter that cannot be evaluated in memory (`needs_server` for a text search, a \
+     regular expression the matcher refuses or that runs out of steps): `code` is stable across \
+     Rust, JS and Python; `path` points into the compiled filter."
 );
 
 /// A spec problem; a spec problem caused by an exception the input raised while it was read
@@ -87,6 +97,17 @@ impl Failure {
 /// A `DecompileError` exception instance with `code` and `path` (into the filter) set.
 pub(crate) fn decompile_to_py(py: Python<'_>, err: &CoreDecompileError) -> PyErr {
     let exception = DecompileError::new_err(err.to_string());
+    let value = exception.value(py);
+    let _ = value.setattr("code", err.code().as_str());
+    if let Ok(path) = path_list(py, err.path()) {
+        let _ = value.setattr("path", path);
+    }
+    exception
+}
+
+/// A `MatchError` exception instance with `code` and `path` (into the compiled filter) set.
+pub(crate) fn match_to_py(py: Python<'_>, err: &EvalError) -> PyErr {
+    let exception = MatchError::new_err(err.to_string());
     let value = exception.value(py);
     let _ = value.setattr("code", err.code().as_str());
     if let Ok(path) = path_list(py, err.path()) {

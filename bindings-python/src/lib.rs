@@ -1,6 +1,6 @@
 //! Python bindings of `cqrs-mongo-spec` (the private module `cqrs_mongo_spec._native`). No
 //! compiler logic lives here: only argument conversion (`convert`), results and errors
-//! (`error`); `compiler` and `decompile` hold the exports. The public API is the small Python
+//! (`error`); `compiler`, `decompile` and `matches` hold the exports. The public API is the small Python
 //! package around it.
 #![forbid(unsafe_code)]
 
@@ -8,6 +8,7 @@ mod compiler;
 mod convert;
 mod decompile;
 mod error;
+mod matches;
 
 use bson::{Document, RawDocumentBuf};
 use cqrs_mongo_spec::{
@@ -295,6 +296,7 @@ fn operators(py: Python<'_>) -> PyResult<Bound<'_, PyList>> {
 fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("SpecError", m.py().get_type::<error::SpecError>())?;
     m.add("DecompileError", m.py().get_type::<error::DecompileError>())?;
+    m.add("MatchError", m.py().get_type::<error::MatchError>())?;
     m.add_class::<PyCompiledQuery>()?;
     m.add_class::<compiler::PyCompiler>()?;
     m.add_function(wrap_pyfunction!(operators, m)?)?;

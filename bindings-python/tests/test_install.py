@@ -83,7 +83,7 @@ SMOKE = textwrap.dedent(
     r'''
     import datetime, decimal, importlib.util, json, sys, uuid
     import cqrs_mongo_spec
-    from cqrs_mongo_spec import DecompileError, SpecError, compile, compile_json, decompile, validate
+    from cqrs_mongo_spec import DecompileError, MatchError, SpecError, compile, compile_json, decompile, filter, matches, validate
     from cqrs_mongo_spec.compat import MongoQueryBuilder
 
     assert importlib.util.find_spec("bson") is None, "pymongo must not be installed here"
@@ -137,6 +137,17 @@ SMOKE = textwrap.dedent(
         assert isinstance(err, ValueError) and (err.code, err.path) == ("unsupported_filter", ["$where"])
     else:
         raise AssertionError("no DecompileError")
+
+    # matches / filter read what pymongo-free code holds (naive datetimes are UTC).
+    docs = [{"at": datetime.datetime(2024, 1, 1), "n": 2**40}, {"at": datetime.datetime(2025, 1, 1), "n": 1}]
+    spec = {"op": "<", "attr": "at", "val": {"$date": "2024-06-01T00:00:00Z"}}
+    assert filter(spec, docs) == [docs[0]] and matches(spec, docs[0])
+    try:
+        matches({"op": "fts", "attr": "t", "val": "x"}, {})
+    except MatchError as err:
+        assert isinstance(err, ValueError) and (err.code, err.path) == ("needs_server", ["$text"])
+    else:
+        raise AssertionError("no MatchError")
 
     # Every golden case through compile_json, for comparison with the development build.
     results = {}
@@ -201,7 +212,7 @@ def test_mypy_strict_against_installed_wheel(fresh_python: Path, tmp_path: Path)
 
 
 BAD_USAGE = """\
-from cqrs_mongo_spec import SpecError, compile, compile_json, decompile, decompile_json, validate
+from cqrs_mongo_spec import SpecError, compile, compile_json, decompile, decompile_json, matches, validate
 from cqrs_mongo_spec.compat import MongoQueryBuilder
 
 query = compile({"op": "=", "attr": "a", "val": 1})
@@ -215,6 +226,7 @@ compile({}, max_node=3)
 sorted_: dict[str, int] = MongoQueryBuilder().build_sort(["a"])
 decompile_json({"a": 1})
 spec_text: dict[str, object] = decompile_json("{}")
+hit: str = matches({}, {})
 """
 
 
@@ -225,7 +237,7 @@ def test_mypy_rejects_wrong_usage(tmp_path: Path) -> None:
     result = _mypy([bad], tmp_path / "cache-bad", check=False)
     assert result.returncode == 1, result.stdout + result.stderr
     lines = {int(m.group(1)) for m in re.finditer(r"bad_usage\.py:(\d+): error", result.stdout)}
-    assert lines == set(range(5, 15)), result.stdout
+    assert lines == set(range(5, 16)), result.stdout
 
 
 def test_stubtest(tmp_path: Path) -> None:

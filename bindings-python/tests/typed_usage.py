@@ -17,6 +17,8 @@ from cqrs_mongo_spec import (
     Compiler,
     DecompileError,
     DecompileErrorCode,
+    EvalErrorCode,
+    MatchError,
     Settings,
     SpecError,
     SupportsToDict,
@@ -24,9 +26,11 @@ from cqrs_mongo_spec import (
     compile_json,
     decompile,
     decompile_json,
+    matches,
     operators,
     validate,
 )
+from cqrs_mongo_spec import filter as filter_documents
 from cqrs_mongo_spec.compat import MongoQueryBuilder
 
 
@@ -87,6 +91,15 @@ def editable(filter_: Mapping[str, Any]) -> dict[str, Any] | tuple[DecompileErro
     return spec
 
 
+def paid(orders: list[dict[str, Any]]) -> list[dict[str, Any]] | EvalErrorCode | str:
+    """The paid orders, evaluated in memory, or why the filter needs the server."""
+    try:
+        kept: list[Any] = filter_documents({"op": "=", "attr": "status", "val": "paid"}, orders)
+    except MatchError as err:
+        return err.code
+    return kept
+
+
 def main() -> None:
     spec: dict[str, Any] = {
         "op": "and",
@@ -136,6 +149,12 @@ def main() -> None:
     spec_text: str = decompile_json(json.dumps({"status": "paid"}))
     assert json.loads(spec_text) == {"op": "=", "attr": "status", "val": "paid"}
     assert editable({"$where": "1"}) == ("unsupported_filter", ["$where"])
+
+    sales: list[dict[str, Any]] = [{"status": "paid", "total": 5}, {"status": "placed", "total": 7}]
+    assert paid(sales) == [sales[0]]
+    one: bool = matches({"op": ">", "attr": "total", "val": 6}, sales[1])
+    assert one and Compiler(allowed_fields=["total"]).filter({"op": ">", "attr": "total", "val": 6}, sales) == [sales[1]]
+    assert paid([{"status": "paid", "n": {"$numberLong": "1"}}]) != []
 
     builder = MongoQueryBuilder()
     match: dict[str, Any] = builder.build_match(StatusIs("active"))

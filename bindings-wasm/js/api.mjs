@@ -26,6 +26,20 @@ export class DecompileError extends Error {
   }
 }
 
+/**
+ * A compiled filter that cannot be evaluated in memory (`matches`, `filter`): a text search or
+ * `$near` (`needs_server`), a regular expression the matcher refuses or that runs out of steps.
+ * `code` is stable across Rust, JS and Python; `path` points into the compiled filter.
+ */
+export class MatchError extends Error {
+  constructor(message, code, path) {
+    super(message);
+    this.name = 'MatchError';
+    this.code = code;
+    this.path = path;
+  }
+}
+
 function fail(path, code, message) {
   const where = path.reduce((text, seg) => (typeof seg === 'number' ? `${text}[${seg}]` : `${text}.${seg}`), '<root>');
   const err = new SpecError(`at ${where}: ${message}`, code, path.slice());
@@ -274,6 +288,12 @@ export class Compiler {
     return toJsonText(spec, [], this.#limits);
   }
 
+  /** A document's JSON text (an object, or its text), read with the parser's nesting limit. */
+  #documentText(document, path, depth) {
+    if (typeof document === 'string') return document;
+    return toJsonText(document, path, { maxDepth: this.#limits.maxDepth - depth });
+  }
+
   #optionsText(options) {
     if (options === undefined || options === null || typeof options === 'string') return options ?? undefined;
     return toJsonText(options, ['options'], this.#limits);
@@ -313,6 +333,45 @@ export class Compiler {
     return this.#raw.validateJson(specJson, optionsJson);
   }
 
+  /**
+   * Whether `find` with the spec's filter would return `document` (an object in Extended JSON,
+   * with `Date` and `BigInt` read as in specs, or its JSON text), evaluated in memory.
+   */
+  matches(spec, document) {
+    const specJson = this.#specText(spec);
+    return this.#raw.matchesJson(specJson, this.#documentText(document, ['document'], 0));
+  }
+
+  /**
+   * The documents the spec's filter keeps, in their order: the very objects given (each item is
+   * read once).
+   */
+  filter(spec, documents) {
+    const specJson = this.#specText(spec);
+    if (!Array.isArray(documents)) {
+      throw fail(['documents'], 'invalid_value', `documents must be a list of documents, got ${describe(documents)}`);
+    }
+    const items = [];
+    let text = '[';
+    const path = ['documents', 0];
+    try {
+      const { length } = documents;
+      for (let i = 0; i < length; i++) {
+        path[1] = i;
+        const item = documents[i];
+        if (typeof item !== 'object' || item === null) {
+          throw fail(path, 'invalid_value', `a document is an object, got ${item === null ? 'null' : describe(item)}`);
+        }
+        items.push(item);
+        text += (i > 0 ? ',' : '') + this.#documentText(item, path.slice(), 1);
+      }
+    } catch (err) {
+      if (err instanceof SpecError) throw err;
+      throw fail(path, 'invalid_value', `reading the documents threw ${thrown(err)}`);
+    }
+    return Array.from(this.#raw.filterJson(specJson, `${text}]`), (index) => items[index]);
+  }
+
   /** This compiler's `schema` as react-querybuilder's `fields` (`invalid_option` without one). */
   querybuilderFields() {
     return JSON.parse(this.#raw.querybuilderFieldsJson());
@@ -328,6 +387,7 @@ export class Compiler {
 export function makeApi(raw) {
   raw.setSpecErrorClass(SpecError);
   raw.setDecompileErrorClass(DecompileError);
+  raw.setMatchErrorClass(MatchError);
   wasm = raw;
   const standard = new Compiler();
   /** Runs `use` on the default compiler, or on one built for `settings` and freed after. */
@@ -347,10 +407,13 @@ export function makeApi(raw) {
   return {
     Compiler,
     DecompileError,
+    MatchError,
     compile: (spec, options, settings) => withCompiler(settings, (c) => c.compile(spec, options)),
     compileJson: (specJson, optionsJson, settings) =>
       withCompiler(settings, (c) => c.compileJson(specJson, optionsJson)),
     validate: (spec, options, settings) => withCompiler(settings, (c) => c.validate(spec, options)),
+    matches: (spec, document, settings) => withCompiler(settings, (c) => c.matches(spec, document)),
+    filter: (spec, documents, settings) => withCompiler(settings, (c) => c.filter(spec, documents)),
     decompile: (filter) => JSON.parse(raw.decompileJson(filterText(filter, filterLimits), true)),
     decompileJson: (filterJson) => raw.decompileJson(filterJson, false),
     operators: () => raw.operators(),

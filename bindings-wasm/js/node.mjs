@@ -6,6 +6,8 @@ export const {
   compile,
   compileJson,
   validate,
+  matches,
+  filter,
   decompile,
   decompileJson,
   operators,
@@ -13,5 +15,6 @@ export const {
   init,
   SpecError,
   DecompileError,
+  MatchError,
 } = api;
 export default api;

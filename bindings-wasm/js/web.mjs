@@ -1,9 +1,9 @@
 // Browser and bundler entry (ES modules). Call `await init()` once before the other functions;
 // it fetches and instantiates the WebAssembly module next to this file.
 import initWasm, * as raw from '../pkg/web/cqrs_mongo_spec.js';
-import { Compiler, DecompileError, makeApi, SpecError } from './api.mjs';
+import { Compiler, DecompileError, makeApi, MatchError, SpecError } from './api.mjs';
 
-export { Compiler, DecompileError, SpecError };
+export { Compiler, DecompileError, MatchError, SpecError };
 
 let api;
 let ready;
@@ -28,7 +28,9 @@ function loaded() {
 export const compile = (spec, options, settings) => loaded().compile(spec, options, settings);
 export const compileJson = (specJson, optionsJson, settings) => loaded().compileJson(specJson, optionsJson, settings);
 export const validate = (spec, options, settings) => loaded().validate(spec, options, settings);
-export const decompile = (filter) => loaded().decompile(filter);
+export const matches = (spec, document, settings) => loaded().matches(spec, document, settings);
+export const filter = (spec, documents, settings) => loaded().filter(spec, documents, settings);
+export const decompile = (mongoFilter) => loaded().decompile(mongoFilter);
 export const decompileJson = (filterJson) => loaded().decompileJson(filterJson);
 export const operators = () => loaded().operators();
 export const querybuilderFields = (schema) => loaded().querybuilderFields(schema);
@@ -38,10 +40,13 @@ export default {
   compile,
   compileJson,
   validate,
+  matches,
+  filter,
   decompile,
   decompileJson,
   operators,
   querybuilderFields,
   SpecError,
   DecompileError,
+  MatchError,
 };

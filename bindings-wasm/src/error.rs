@@ -1,13 +1,14 @@
-//! Errors thrown to JavaScript: instances of the package's `SpecError` and `DecompileError`
-//! classes.
+//! Errors thrown to JavaScript: instances of the package's `SpecError`, `DecompileError` and
+//! `MatchError` classes.
 //!
 //! The classes are defined in JavaScript (so `instanceof SpecError` works for users) and handed
-//! to the module once at load time with `setSpecErrorClass` and `setDecompileErrorClass`.
+//! to the module once at load time with `setSpecErrorClass`, `setDecompileErrorClass` and
+//! `setMatchErrorClass`.
 
 use std::cell::RefCell;
 use std::thread::LocalKey;
 
-use cqrs_mongo_spec::{DecompileError, PathSegment, SpecError};
+use cqrs_mongo_spec::{DecompileError, EvalError, PathSegment, SpecError};
 use js_sys::{Array, Function, Reflect};
 use wasm_bindgen::prelude::*;
 
@@ -16,6 +17,7 @@ type ClassSlot = RefCell<Option<Function>>;
 thread_local! {
     static ERROR_CLASS: ClassSlot = const { RefCell::new(None) };
     static DECOMPILE_ERROR_CLASS: ClassSlot = const { RefCell::new(None) };
+    static MATCH_ERROR_CLASS: ClassSlot = const { RefCell::new(None) };
 }
 
 /// Registers the JavaScript `SpecError` class (`constructor(message, code, path)`).
@@ -28,6 +30,12 @@ pub fn set_spec_error_class(class: Function) {
 #[wasm_bindgen(js_name = setDecompileErrorClass)]
 pub fn set_decompile_error_class(class: Function) {
     DECOMPILE_ERROR_CLASS.with(|slot| *slot.borrow_mut() = Some(class));
+}
+
+/// Registers the JavaScript `MatchError` class (`constructor(message, code, path)`).
+#[wasm_bindgen(js_name = setMatchErrorClass)]
+pub fn set_match_error_class(class: Function) {
+    MATCH_ERROR_CLASS.with(|slot| *slot.borrow_mut() = Some(class));
 }
 
 /// The error path as a JS array of strings and numbers.
@@ -49,6 +57,12 @@ pub(crate) fn to_js(err: &SpecError) -> JsValue {
 /// registered); its path points into the filter.
 pub(crate) fn decompile_to_js(err: &DecompileError) -> JsValue {
     construct(&DECOMPILE_ERROR_CLASS, &err.to_string(), err.code().as_str(), err.path())
+}
+
+/// A `MatchError` instance for a filter that cannot be evaluated in memory; its path points into
+/// the compiled filter.
+pub(crate) fn match_to_js(err: &EvalError) -> JsValue {
+    construct(&MATCH_ERROR_CLASS, &err.to_string(), err.code().as_str(), err.path())
 }
 
 fn construct(slot: &'static LocalKey<ClassSlot>, text: &str, code: &str, path: &[PathSegment]) -> JsValue {

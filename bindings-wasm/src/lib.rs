@@ -7,12 +7,12 @@
 mod convert;
 mod decompile;
 mod error;
+mod matches;
 mod settings;
 
 use bson::Bson;
 use cqrs_mongo_spec::{
-    Compiler, ErrorCode, ExtJsonFormat, FieldSchema, PathSegment, SpecError, parse_options_json,
-    parse_options_json_utf16,
+    Compiler, ErrorCode, ExtJsonFormat, FieldSchema, PathSegment, SpecError, parse_json, parse_json_utf16,
 };
 use js_sys::JsString;
 use serde::Serialize;
@@ -47,7 +47,7 @@ enum Arg<'c> {
 
 /// Parses a JSON text argument. `as_string` replaces a lone surrogate with U+FFFD; when the
 /// text holds one, the code units are read as they are, so the compiler reports the lone
-/// surrogate where it is.
+/// surrogate where it is. The errors of another argument are below its root key.
 fn json_text(value: &JsValue, arg: Arg<'_>) -> Result<Option<Value>, SpecError> {
     if matches!(arg, Arg::Other(_)) && (value.is_undefined() || value.is_null()) {
         return Ok(None);
@@ -60,22 +60,21 @@ fn json_text(value: &JsValue, arg: Arg<'_>) -> Result<Option<Value>, SpecError> 
         };
         return Err(SpecError::new(ErrorCode::InvalidJson, path, message));
     };
-    if text.contains(char::REPLACEMENT_CHARACTER) {
-        let js: &JsString = value.unchecked_ref();
-        if !js.is_valid_utf16() {
-            let units: Vec<u16> = js.iter().collect();
-            let parsed = match arg {
-                Arg::Spec(compiler) => compiler.parse_spec_json_utf16(&units),
-                Arg::Other(_) => parse_options_json_utf16(&units),
-            };
-            return parsed.map(Some);
+    let js: &JsString = value.unchecked_ref();
+    let units = || js.iter().collect::<Vec<u16>>();
+    let lone = text.contains(char::REPLACEMENT_CHARACTER) && !js.is_valid_utf16();
+    match arg {
+        Arg::Spec(compiler) if lone => compiler.parse_spec_json_utf16(&units()),
+        Arg::Spec(compiler) => compiler.parse_spec_json(&text),
+        Arg::Other(root) => {
+            let parsed = if lone { parse_json_utf16(&units()) } else { parse_json(&text) };
+            parsed.map_err(|err| {
+                let path = std::iter::once(PathSegment::Key(root.to_owned())).chain(err.path().iter().cloned());
+                SpecError::new(err.code(), path.collect(), err.message())
+            })
         }
     }
-    let parsed = match arg {
-        Arg::Spec(compiler) => compiler.parse_spec_json(&text),
-        Arg::Other(_) => parse_options_json(&text),
-    };
-    parsed.map(Some)
+    .map(Some)
 }
 
 /// A compiler prepared once from its settings (`new Compiler(settings)` in the package's JS

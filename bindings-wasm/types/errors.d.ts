@@ -40,6 +40,15 @@ export type DecompileErrorCode =
   | 'unsupported_filter'
   | 'too_deep';
 
+/** The stable codes of a {@link MatchError} (the same in Rust, JavaScript and Python). */
+export type EvalErrorCode =
+  | 'needs_server'
+  | 'unknown_operator'
+  | 'invalid_filter'
+  | 'invalid_regex'
+  | 'unsupported_regex'
+  | 'regex_too_complex';
+
 /** One step of an error path: an object key or a list index. */
 export type PathSegment = string | number;
 

@@ -12,7 +12,9 @@ Whatever the input, the functions raise only :class:`SpecError` (``code`` from t
 ``path`` pointing at the value); an exception raised by the input itself while it is read (a
 ``to_dict()`` or ``__str__`` that fails) becomes one too, with the original as ``__cause__``.
 :func:`decompile` turns a MongoDB filter back into a specification and raises only
-:class:`DecompileError` (its ``path`` points into the filter).
+:class:`DecompileError` (its ``path`` points into the filter). :func:`matches` and :func:`filter`
+evaluate a spec's filter on documents in memory; a filter only the server can evaluate raises
+:class:`MatchError`.
 """
 
 from __future__ import annotations
@@ -24,7 +26,7 @@ from typing import TYPE_CHECKING, Any, Literal, Protocol, TypeAlias, TypedDict, 
 if TYPE_CHECKING:
     from typing_extensions import Unpack
 
-from ._native import CompiledQuery, DecompileError, SpecError
+from ._native import CompiledQuery, DecompileError, MatchError, SpecError
 from ._native import Compiler as _NativeCompiler
 from ._native import decompile as _decompile
 from ._native import decompile_json as _decompile_json
@@ -37,9 +39,11 @@ __all__ = [
     "DecompileError",
     "DecompileErrorCode",
     "ErrorCode",
+    "EvalErrorCode",
     "FieldDef",
     "FieldSchema",
     "FieldType",
+    "MatchError",
     "RegexPolicy",
     "SpecError",
     "Settings",
@@ -48,6 +52,7 @@ __all__ = [
     "compile_json",
     "decompile",
     "decompile_json",
+    "matches",
     "operators",
     "querybuilder_fields",
     "validate",
@@ -97,6 +102,16 @@ DecompileErrorCode: TypeAlias = Literal[
     "too_deep",
 ]
 """The stable ``code`` of a :class:`DecompileError` (the same in Rust and JavaScript)."""
+
+EvalErrorCode: TypeAlias = Literal[
+    "needs_server",
+    "unknown_operator",
+    "invalid_filter",
+    "invalid_regex",
+    "unsupported_regex",
+    "regex_too_complex",
+]
+"""The stable ``code`` of a :class:`MatchError` (the same in Rust and JavaScript)."""
 
 FieldType: TypeAlias = Literal[
     "string",
@@ -215,6 +230,16 @@ def _legacy_spec_value(spec: object) -> object:
     return spec
 
 
+def _document_value(document: object, path: list[str | int]) -> object:
+    """A dict as is; another Mapping as a dict (a document is read from dicts)."""
+    if isinstance(document, Mapping) and not isinstance(document, dict):
+        try:
+            return dict(document)
+        except Exception as err:
+            raise _raised("invalid_value", path, "reading the document", err) from err
+    return document
+
+
 def _options_value(options: object) -> object:
     """A dict or JSON string as is; a legacy ``QueryOptions`` object through its attributes."""
     try:
@@ -315,6 +340,21 @@ class Compiler:
         valid)."""
         return self._native.validate(_spec_value(spec), _options_value(options))
 
+    def matches(self, spec: Mapping[str, Any] | str | SupportsToDict, document: Mapping[str, Any]) -> bool:
+        """Whether ``find`` with the spec's filter would return ``document`` (a dict in Extended
+        JSON holding the values :meth:`compile` reads; a naive ``datetime`` is UTC), evaluated in
+        memory with the server's semantics. Raises :class:`SpecError` for the spec or the
+        document (``path`` starting with ``"document"``) and :class:`MatchError` for a filter
+        only the server can evaluate (``needs_server`` for a text search)."""
+        return self._native.matches(_spec_value(spec), _document_value(document, ["document"]))
+
+    def filter(
+        self, spec: Mapping[str, Any] | str | SupportsToDict, documents: Sequence[Mapping[str, Any]]
+    ) -> list[Any]:
+        """The documents the spec's filter keeps, in their order: the very objects given (see
+        :meth:`matches`; the spec is compiled once). ``documents`` is a list or tuple."""
+        return self._native.filter(_spec_value(spec), documents)
+
     def querybuilder_fields(self) -> list[dict[str, Any]]:
         """This compiler's ``schema`` as react-querybuilder's ``fields`` array (see
         :func:`querybuilder_fields`); a compiler without a schema raises :class:`SpecError`
@@ -355,6 +395,21 @@ def validate(
 ) -> list[dict[str, Any]]:
     """``Compiler(**settings).validate(spec, options)``."""
     return _compiler(settings).validate(spec, options)
+
+
+def matches(
+    spec: Mapping[str, Any] | str | SupportsToDict, document: Mapping[str, Any], **settings: Unpack[Settings]
+) -> bool:
+    """``Compiler(**settings).matches(spec, document)``."""
+    return _compiler(settings).matches(spec, document)
+
+
+def filter(
+    spec: Mapping[str, Any] | str | SupportsToDict, documents: Sequence[Mapping[str, Any]], **settings: Unpack[Settings]
+) -> list[Any]:
+    """``Compiler(**settings).filter(spec, documents)``. Not in ``__all__``, so a star import
+    does not hide the built-in ``filter``."""
+    return _compiler(settings).filter(spec, documents)
 
 
 def querybuilder_fields(schema: FieldSchema | Mapping[str, Any] | str) -> list[dict[str, Any]]:

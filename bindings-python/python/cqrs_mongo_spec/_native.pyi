@@ -12,6 +12,7 @@ __all__ = [
     "CompiledQuery",
     "Compiler",
     "DecompileError",
+    "MatchError",
     "SpecError",
     "decompile",
     "decompile_json",
@@ -32,6 +33,14 @@ class DecompileError(ValueError):
     and Python (``invalid_json``, ``invalid_extended_json``, ``invalid_filter``,
     ``unsupported_filter``, ``too_deep``); ``path`` points into the filter (keys and list indexes
     from its root)."""
+
+    code: str
+    path: list[str | int]
+
+class MatchError(ValueError):
+    """A compiled filter that cannot be evaluated in memory: ``code`` is stable across Rust, JS
+    and Python (``needs_server``, ``unknown_operator``, ``invalid_filter``, ``invalid_regex``,
+    ``unsupported_regex``, ``regex_too_complex``); ``path`` points into the compiled filter."""
 
     code: str
     path: list[str | int]
@@ -74,6 +83,10 @@ class Compiler:
         ``invalid_json`` error)."""
     def validate(self, spec: object, options: object | None = None) -> list[dict[str, Any]]:
         """Every error of a spec and its options as ``{"code", "path", "message"}`` dicts."""
+    def matches(self, spec: object, document: object) -> bool:
+        """Whether ``find`` with the spec's filter would return the document (a dict)."""
+    def filter(self, spec: object, documents: object) -> list[Any]:
+        """The documents (a list or tuple of dicts) the spec's filter keeps, in order."""
     def querybuilder_fields_json(self) -> str:
         """The compiler's schema as react-querybuilder's ``fields`` (JSON text)."""
 

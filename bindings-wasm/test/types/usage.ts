@@ -8,11 +8,26 @@
 
 import cms from 'cqrs-mongo-spec';
 import cjs = require('cqrs-mongo-spec');
-import { Compiler, compile, compileJson, decompile, DecompileError, decompileJson, init, operators, SpecError, validate } from 'cqrs-mongo-spec';
+import {
+  Compiler,
+  compile,
+  compileJson,
+  decompile,
+  DecompileError,
+  decompileJson,
+  filter,
+  init,
+  matches,
+  MatchError,
+  operators,
+  SpecError,
+  validate,
+} from 'cqrs-mongo-spec';
 import type {
   CanonicalValue,
   DecompileErrorCode,
   ElemMatchNode,
+  EvalErrorCode,
   FieldComparisonNode,
   CompileResult,
   ErrorCode,
@@ -433,7 +448,44 @@ function decompileMisuse(): void {
   void [code, both];
 }
 
+// --- matches / filter: evaluating in memory --------------------------------------------------
+
+interface Order {
+  readonly _id: string;
+  readonly total: number;
+  readonly placedAt: Date;
+}
+
+function urgentOrders(orders: readonly Order[]): Order[] {
+  const spec: Spec = { op: '>=', attr: 'total', val: 100 };
+  const kept: Order[] = filter(spec, orders);
+  const one: boolean = orders.length > 0 && matches(spec, orders[0] ?? { _id: '', total: 0, placedAt: new Date(0) });
+  const prepared = new Compiler({ allowedFields: ['total'] });
+  const again: Order[] = prepared.filter(spec, orders);
+  const text: boolean = prepared.matches('{"op": "=", "attr": "total", "val": 1}', '{"total": 1}');
+  prepared.free();
+  return one && text ? again : kept;
+}
+
+function whyNot(err: unknown): EvalErrorCode | 'spec' | 'other' {
+  if (err instanceof MatchError) return err.code;
+  return err instanceof SpecError ? 'spec' : 'other';
+}
+
+function matchesMisuse(): void {
+  // @ts-expect-error documents are a list
+  filter({ op: 'is_null', attr: 'a' }, { a: 1 });
+  // @ts-expect-error a document is an object or its text
+  matches({ op: 'is_null', attr: 'a' }, 5);
+  // @ts-expect-error evaluation codes are their own
+  const code: EvalErrorCode = 'invalid_value';
+  void code;
+}
+
 export {
+  matchesMisuse,
+  urgentOrders,
+  whyNot,
   byHand,
   decompileMisuse,
   editableSpec,

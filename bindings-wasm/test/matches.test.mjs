@@ -1,0 +1,130 @@
+// matches / filter through the npm package: every golden case with `matches` keeps exactly
+// those documents of tests/golden/dataset.json (the check of spec-compiler/tests/matches_golden.rs
+// through Compiler::filter), one named test per case, text searches refused with needs_server;
+// then what JS adds: Date and BigInt in documents, the objects given coming back, errors with
+// their classes, codes and paths, and hostile documents.
+import { test } from 'node:test';
+import assert from 'node:assert/strict';
+import { readdirSync, readFileSync, statSync } from 'node:fs';
+import { join, relative, dirname } from 'node:path';
+import { fileURLToPath } from 'node:url';
+
+import { Compiler, filter, matches, MatchError, SpecError } from '../js/node.mjs';
+
+const root = join(dirname(fileURLToPath(import.meta.url)), '../../tests/golden');
+// Relaxed Extended JSON without integers beyond 2^53, so JSON.parse keeps every value.
+const dataset = JSON.parse(readFileSync(join(root, 'dataset.json'), 'utf8'));
+
+function caseFiles(dir) {
+  return readdirSync(dir).sort().flatMap((name) => {
+    const path = join(dir, name);
+    if (statSync(path).isDirectory()) return caseFiles(path);
+    return name.endsWith('.json') && dir !== root ? [path] : [];
+  });
+}
+
+const hasText = (value) =>
+  value !== null && typeof value === 'object' && Object.entries(value).some(([key, item]) => key === '$text' || hasText(item));
+const ids = (docs) => docs.map((doc) => doc._id).sort();
+
+const compilers = new Map();
+const compilerFor = (config = {}) => {
+  const key = JSON.stringify(config);
+  if (!compilers.has(key)) compilers.set(key, new Compiler(config));
+  return compilers.get(key);
+};
+
+for (const file of caseFiles(root)) {
+  const name = relative(root, file).replace(/\.json$/, '');
+  const golden = JSON.parse(readFileSync(file, 'utf8'));
+  if (!golden.matches) continue;
+  test(`matches/${name}`, () => {
+    const compiler = compilerFor(golden.config);
+    if (hasText(golden.expected.filter)) {
+      assert.throws(() => compiler.filter(golden.spec, dataset), (err) => {
+        assert.ok(err instanceof MatchError, `expected a MatchError, got ${err}`);
+        assert.equal(err.code, 'needs_server');
+        return true;
+      });
+      return;
+    }
+    const kept = compiler.filter(golden.spec, dataset);
+    assert.deepEqual(ids(kept), golden.matches);
+    assert.ok(kept.every((doc) => dataset.includes(doc)), 'the objects given come back');
+    const one = dataset.filter((doc) => compiler.matches(golden.spec, doc));
+    assert.deepEqual(one, kept, 'matches agrees with filter, document by document');
+  });
+}
+
+test('Date and BigInt in documents are BSON Date and Int64', () => {
+  const spec = { op: 'and', conditions: [{ op: '<', attr: 'at', val: { $date: '2024-01-02T00:00:00Z' } }, { op: '=', attr: 'n', val: 5 }] };
+  assert.equal(matches(spec, { at: new Date('2024-01-01T00:00:00Z'), n: 5n }), true);
+  assert.equal(matches(spec, { at: new Date('2024-01-03T00:00:00Z'), n: 5n }), false);
+  assert.equal(matches(spec, { at: { $date: { $numberLong: '0' } }, n: { $numberDouble: '5.0' } }), true, 'canonical');
+  assert.equal(matches(spec, '{"at": {"$date": "2023-12-31T00:00:00Z"}, "n": {"$numberLong": "5"}}'), true, 'JSON text');
+  assert.equal(matches({ op: '=', attr: 'n', val: 2n ** 60n }, { n: 2n ** 60n }), true);
+  assert.equal(matches({ op: '>', attr: 'n', val: 1 }, { n: '2' }), false, 'a string is no number');
+});
+
+test('filter gives back the very objects, in order, and a Compiler reuses its settings', () => {
+  const docs = [{ qty: 1 }, { qty: 3.5 }, { qty: '9' }, { qty: 4 }];
+  const kept = filter({ op: '>', attr: 'qty', val: 2 }, docs);
+  assert.deepEqual(kept, [docs[1], docs[3]]);
+  assert.equal(kept[0], docs[1]);
+  const compiler = new Compiler({ allowedFields: ['qty'] });
+  assert.deepEqual(compiler.filter({ op: '>', attr: 'qty', val: 2 }, docs), kept);
+  assert.deepEqual(compiler.filter({ op: '>', attr: 'qty', val: 2 }, []), []);
+  assert.throws(() => compiler.matches({ op: '=', attr: 'secret', val: 1 }, {}), specError('field_not_allowed', ['attr']));
+  compiler.free();
+});
+
+const specError = (code, path) => (err) => {
+  assert.ok(err instanceof SpecError, `expected a SpecError, got ${err}`);
+  assert.deepEqual({ code: err.code, path: err.path }, { code, path });
+  return true;
+};
+const matchError = (code, path) => (err) => {
+  assert.ok(err instanceof MatchError && !(err instanceof SpecError), `expected a MatchError, got ${err}`);
+  assert.equal(err.name, 'MatchError');
+  assert.deepEqual({ code: err.code, path: err.path }, { code, path });
+  return true;
+};
+
+test('errors: the spec, the documents, and what only the server can evaluate', () => {
+  const leaf = { op: '=', attr: 'a', val: 1 };
+  assert.throws(() => matches({ op: 'betwen', attr: 'a', val: [1, 2] }, {}), specError('unknown_operator', ['op']));
+  assert.throws(() => matches({ op: 'fts', attr: 'body', val: 'coffee' }, {}), matchError('needs_server', ['$text']));
+  assert.throws(
+    () => filter({ op: 'or', conditions: [leaf, { op: 'fts', attr: 'body', val: 'x' }] }, [{ a: 1 }]),
+    matchError('needs_server', ['$or', 1, '$text']),
+  );
+  assert.throws(() => matches(leaf, { a: { $date: 'yesterday' } }), specError('invalid_extended_json', ['document', 'a']));
+  assert.throws(() => matches(leaf, '{"a": '), specError('invalid_json', ['document']));
+  assert.throws(() => matches(leaf, '[1]'), specError('invalid_value', ['document']));
+  assert.throws(() => matches(leaf, null), specError('invalid_value', ['document']));
+  assert.throws(() => filter(leaf, { a: 1 }), specError('invalid_value', ['documents']));
+  assert.throws(() => filter(leaf, [{ a: 1 }, 5]), specError('invalid_value', ['documents', 1]));
+  assert.throws(() => filter(leaf, [{ a: 1 }, { b: { c: () => 1 } }]), specError('invalid_value', ['documents', 1, 'b', 'c']));
+  assert.throws(() => filter(leaf, [{ a: 1 }, { b: 2n ** 64n }]), specError('invalid_value', ['documents', 1, 'b']));
+});
+
+test('hostile documents throw only SpecErrors, at their path', () => {
+  const leaf = { op: '=', attr: 'a', val: 1 };
+  const cyclic = { a: 1 };
+  cyclic.self = cyclic;
+  assert.throws(() => matches(leaf, cyclic), (err) => err instanceof SpecError && err.code === 'too_deep' && err.path[0] === 'document');
+  assert.throws(() => filter(leaf, [cyclic]), (err) => err instanceof SpecError && err.code === 'too_deep' && err.path[1] === 0);
+  const boom = () => {
+    throw new Error('boom');
+  };
+  assert.throws(() => matches(leaf, Object.defineProperty({}, 'a', { enumerable: true, get: boom })), specError('invalid_value', ['document', 'a']));
+  assert.throws(() => filter(leaf, new Proxy([{ a: 1 }], { get: boom })), specError('invalid_value', ['documents', 0]));
+  assert.throws(() => filter(leaf, [{ a: 1 }, , { a: 1 }]), specError('invalid_value', ['documents', 1])); // eslint-disable-line no-sparse-arrays
+  assert.throws(() => matches(leaf, { a: [1, , 2] }), specError('invalid_value', ['document', 'a', 1])); // eslint-disable-line no-sparse-arrays
+  assert.throws(() => matches(leaf, { a: '\ud800' }), specError('invalid_value', ['document', 'a']));
+  assert.throws(() => matches(leaf, new Map()), specError('invalid_value', ['document']));
+  assert.equal(matches(leaf, new Proxy({ a: 1 }, {})), true, 'a Proxy of a plain object is read once, as an object');
+  const proto = JSON.parse('{"__proto__": {"a": 1}, "a": 1}');
+  assert.equal(matches({ op: '=', attr: '__proto__.a', val: 1 }, proto), true, '__proto__ is a field like any other');
+  assert.equal({}.a, undefined);
+});
