@@ -16,12 +16,13 @@
 // Timing: each measured function is warmed up, then run in interleaved batches (every contender
 // of a group gets one batch per round, in rotating order); the figure is the mean over all
 // iterations of all batches (process.hrtime.bigint), "±" is half the spread of the batch means.
-import { existsSync, readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync, readdirSync, statSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath, pathToFileURL } from 'node:url';
-import { createRequire } from 'node:module';
 import { availableParallelism, loadavg } from 'node:os';
 import { gzipSync } from 'node:zlib';
+import { loadPackage } from './harness.mjs';
+import { rawMemberText } from './golden.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkgRoot = join(here, '..');
@@ -30,52 +31,6 @@ const args = new Set(process.argv.slice(2));
 const QUICK = args.has('--quick');
 const startLoad = loadavg();
 const PER_CASE = args.has('--per-case');
-
-// ---------------------------------------------------------------------------------------------
-// Loading (pkg/ may be briefly missing while someone rebuilds it: wait and retry).
-
-const sleep = (ms) => new Promise((resolve) => setTimeout(resolve, ms));
-
-/** Every file under pkg/node and pkg/web with its mtime and size ('missing' without a .wasm). */
-function pkgStamp() {
-  const files = ['pkg/node', 'pkg/web'].flatMap((dir) => {
-    const abs = join(pkgRoot, dir);
-    return existsSync(abs) ? readdirSync(abs).map((name) => join(abs, name)) : [];
-  });
-  const wasm = ['node', 'web'].every((d) => files.includes(join(pkgRoot, `pkg/${d}/cqrs_mongo_spec_bg.wasm`)));
-  const stats = files.map((f) => { try { return statSync(f); } catch { return null; } });
-  if (!wasm || stats.includes(null)) return null;
-  return { newest: Math.max(...stats.map((st) => st.mtimeMs)) };
-}
-
-/** Waits until pkg/ exists and nothing in it changed for 3 s (a rebuild may be running). */
-async function waitForStablePkg() {
-  for (let waited = 0; waited < 180_000; waited += 1000) {
-    const stamp = pkgStamp();
-    if (stamp && Date.now() - stamp.newest > 3000) return;
-    if (waited === 0) console.error('waiting for pkg/ (missing or being rebuilt) ...');
-    await sleep(1000);
-  }
-  throw new Error('pkg/ did not appear or settle within 3 minutes');
-}
-
-async function loadPackage() {
-  // The CommonJS entry is required first: a failed require is not cached (a failed ESM import
-  // is), so a half-written pkg/ can be retried; js/node.mjs then re-exports the same instance.
-  const require = createRequire(import.meta.url);
-  for (let attempt = 0; ; attempt++) {
-    await waitForStablePkg();
-    try {
-      require(join(pkgRoot, 'js/node.cjs'));
-      return await import(pathToFileURL(join(pkgRoot, 'js/node.mjs')).href);
-    } catch (err) {
-      if (attempt >= 10) throw err;
-      console.error(`loading the package failed (${err.message.split('\n')[0]}); retrying`);
-      for (const key of Object.keys(require.cache)) if (key.startsWith(pkgRoot)) delete require.cache[key];
-      await sleep(3000);
-    }
-  }
-}
 
 async function readWhenPresent(path) {
   for (let attempt = 0; ; attempt++) {
@@ -116,23 +71,6 @@ function caseFiles(dir) {
     if (statSync(path).isDirectory()) return caseFiles(path);
     return name.endsWith('.json') && dir !== goldenRoot ? [path] : [];
   });
-}
-
-/** The raw text of the top-level "spec" member of a case file (numbers exactly as written). */
-function rawSpecText(text) {
-  const key = text.indexOf('"spec"');
-  let i = text.indexOf(':', key) + 1;
-  while (/\s/.test(text[i])) i++;
-  const start = i;
-  let depth = 0;
-  for (; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') { i++; while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1; continue; }
-    if (c === '{' || c === '[') depth++;
-    if (c === '}' || c === ']') { if (depth === 0) break; depth--; if (depth === 0) { i++; break; } }
-    if (c === ',' && depth === 0) break;
-  }
-  return text.slice(start, i).trim();
 }
 
 function settingsFromConfig(config) {
@@ -177,7 +115,7 @@ for (const file of caseFiles(goldenRoot)) {
   } catch (err) {
     // JSON.stringify cannot reproduce every literal of the file (9223372036854775807 becomes
     // 9223372036854776000, above Int64): use the file's own text for that case.
-    const raw = rawSpecText(text);
+    const raw = rawMemberText(text, 'spec');
     compileJson(raw, c.optionsText, c.settings);
     corpusNotes.push(`${name}: compileJson(JSON.stringify(spec)) throws ${err.code} `
       + `(JSON.stringify rewrites the literal); the file's raw spec text is used instead`);

@@ -1,0 +1,143 @@
+// In-memory matching: the npm package against sift and mingo, in one process.
+//
+//   cd bindings-wasm && node bench/matches.mjs [--quick]
+//
+// The reference spec (tests/bench/reference.json) is compiled once to a filter; sift and mingo
+// prepare it once (`sift(filter)` → a function, `new Query(filter)`). Our npm API has no
+// prepared matcher: `compiler.matches(spec, document)` parses and compiles the spec on every
+// call (a `Compiler` is made once; the spec is passed as JSON text, which skips our JS walk of
+// the spec object), and `compiler.filter(spec, documents)` does it once per list. Inputs, the
+// same JS values for everyone: an order the reference spec matches, and the 50 documents of
+// tests/golden/dataset.json (golden.mjs: Extended JSON numbers as `number`, `$date` as `Date`,
+// `$oid` as its hex string; `$binary` stays a wrapper object, which our API reads and the
+// reference spec never looks at).
+//
+// Contenders of a group alternate round by round (harness.mjs); a ratio is the median over
+// rounds of the two times in the same round. Baselines in the same groups show where our time
+// goes: turning the document into the JSON text that crosses into WebAssembly (the API's own
+// `toJsonText`, and JSON.stringify), and `validate(specText)` (parse + compile, no document).
+import { readFileSync } from 'node:fs';
+import { join } from 'node:path';
+import { loadavg } from 'node:os';
+import { pathToFileURL } from 'node:url';
+import sift from 'sift';
+import { Query } from 'mingo';
+import { dataset, fromExtendedJson, repoRoot } from './golden.mjs';
+import { loadPackage, machineNote, measureRounds, perRound, pkgRoot, ratio, sinkBit } from './harness.mjs';
+
+const startLoad = loadavg();
+const QUICK = process.argv.includes('--quick');
+const CFG = QUICK ? { warmupMs: 100, rounds: 5, batchMs: 15 } : { warmupMs: 300, rounds: 15, batchMs: 30 };
+const version = (name) => JSON.parse(readFileSync(join(pkgRoot, 'node_modules', name, 'package.json'), 'utf8')).version;
+
+const ours = await loadPackage();
+const { toJsonText } = await import(pathToFileURL(join(pkgRoot, 'js/api.mjs')).href);
+const compiler = new ours.Compiler();
+
+const referenceText = readFileSync(join(repoRoot, 'tests/bench/reference.json'), 'utf8').trim();
+const reference = JSON.parse(referenceText);
+const filter = fromExtendedJson(ours.compile(reference).filter);
+
+const order = {
+  _id: 'o-1001',
+  status: 'active',
+  total: 250,
+  region: 'eu',
+  customer: { name: 'Ann Goldsmith', email: 'ann@example.com' },
+  deleted: false,
+  sku: 'AB-100',
+  qty: 5,
+  tags: ['vip'],
+  note: 'URGENT: call',
+  created_at: new Date('2026-11-30T09:15:00Z'),
+  items: [
+    { sku: 'AB-100', qty: 2, price: 99.5 },
+    { sku: 'CD-7', qty: 3, price: 17 },
+  ],
+};
+const documents = dataset().map((d) => fromExtendedJson(d, [], { binary: 'wrapper' }));
+// What the API reads a document with: the parser's nesting limit (limits().maxJsonDepth, 127).
+const documentLimits = { maxDepth: 127 };
+
+const siftTest = sift(filter);
+const mingoQuery = new Query(filter);
+
+// Every contender must give the same answers before anything is timed.
+const expected = documents.filter((d) => compiler.matches(referenceText, d)).map((d) => d._id);
+const answers = {
+  'ours matches': [compiler.matches(referenceText, order), expected],
+  sift: [siftTest(order), documents.filter(siftTest).map((d) => d._id)],
+  mingo: [mingoQuery.test(order), documents.filter((d) => mingoQuery.test(d)).map((d) => d._id)],
+  'ours filter': [compiler.filter(referenceText, [order]).length === 1, compiler.filter(referenceText, documents).map((d) => d._id)],
+};
+for (const [who, [one, many]] of Object.entries(answers)) {
+  if (one !== true || JSON.stringify(many) !== JSON.stringify(expected)) {
+    throw new Error(`${who} answers otherwise: order ${one}, data set ${JSON.stringify(many)} (ours: ${JSON.stringify(expected)})`);
+  }
+}
+
+// A one-condition spec and an empty document isolate the parts of a call (section 3).
+const tinyText = '{"op": "=", "attr": "status", "val": "active"}';
+const one = measureRounds([
+  { key: 'ours', fn: () => compiler.matches(referenceText, order), perCall: 1 },
+  { key: 'sift', fn: () => siftTest(order), perCall: 1 },
+  { key: 'mingo', fn: () => mingoQuery.test(order), perCall: 1 },
+  { key: 'ours, spec object', fn: () => compiler.matches(reference, order), perCall: 1 },
+  { key: 'ours, empty document {}', fn: () => compiler.matches(referenceText, {}), perCall: 1 },
+  { key: 'ours, one-condition spec', fn: () => compiler.matches(tinyText, order), perCall: 1 },
+  { key: 'ours, one-condition spec, {}', fn: () => compiler.matches(tinyText, {}), perCall: 1 },
+  { key: 'validate(specText): parse + compile', fn: () => compiler.validate(referenceText), perCall: 1 },
+  { key: 'toJsonText(order): JS conversion', fn: () => toJsonText(order, ['document'], documentLimits), perCall: 1 },
+], CFG);
+
+const n = documents.length;
+const many = measureRounds([
+  { key: 'ours', fn: () => compiler.filter(referenceText, documents), perCall: n },
+  { key: 'sift', fn: () => documents.filter(siftTest), perCall: n },
+  { key: 'mingo', fn: () => documents.filter((d) => mingoQuery.test(d)), perCall: n },
+  { key: 'ours, matches per document', fn: () => documents.filter((d) => compiler.matches(referenceText, d)), perCall: n },
+  { key: 'ours, one-condition spec', fn: () => compiler.filter(tinyText, documents), perCall: n },
+  { key: 'toJsonText of each: JS conversion', fn: () => documents.map((d) => toJsonText(d, ['document'], documentLimits)), perCall: n },
+], CFG);
+
+const fmt = (x, d = 2) => x.toFixed(d);
+const table = (title, res, keys) => {
+  console.log(title);
+  for (const key of Object.keys(res)) {
+    const r = res[key];
+    const spread = `${fmt(Math.min(...r.rounds))}–${fmt(Math.max(...r.rounds))}`;
+    console.log(`  ${key.padEnd(46)} ${fmt(r.median).padStart(8)} µs  (rounds ${spread})`);
+  }
+  for (const [a, b] of keys) console.log(`  ratio ${a} / ${b}`.padEnd(50) + `${fmt(ratio(res, a, b)).padStart(8)}`);
+  console.log();
+};
+
+console.log(`matches: cqrs-mongo-spec (npm) vs sift ${version('sift')} and mingo ${version('mingo')}`);
+console.log(machineNote(startLoad));
+console.log(`${CFG.rounds} rounds of ~${CFG.batchMs} ms per contender after ${CFG.warmupMs} ms warm-up; µs = median over rounds; ratio = median of per-round ratios (< 1: ours faster)`);
+console.log(`filter: ${JSON.stringify(filter)}`);
+console.log(`data set: the reference spec selects ${expected.length ? expected.join(' ') : 'none'} of ${n}`);
+console.log();
+table('1. One order the reference spec matches: µs per call', one, [['ours', 'sift'], ['ours', 'mingo']]);
+table(`2. The ${n} documents of dataset.json: µs per document`, many, [
+  ['ours', 'sift'], ['ours', 'mingo'], ['ours, matches per document', 'sift'], ['ours, matches per document', 'mingo'],
+]);
+
+// Where a call of ours goes: differences of times measured in the same round, median over rounds.
+const part = (f) => perRound(one, f);
+const documentIn = (t) => t('ours, one-condition spec') - t('ours, one-condition spec, {}');
+const parts = [
+  ['fixed cost of a call (one-condition spec, {})', part((t) => t('ours, one-condition spec, {}'))],
+  ['parse + compile the reference spec (validate)', part((t) => t('validate(specText): parse + compile'))],
+  ['its filter built and prepared (regexes, …)', part((t) => t('ours, empty document {}') - t('validate(specText): parse + compile'))],
+  ['the order document into WebAssembly', part(documentIn)],
+  ['  of which the JS conversion (toJsonText)', part((t) => t('toJsonText(order): JS conversion'))],
+  ['evaluating the reference filter on it', part((t) => t('ours') - t('ours, empty document {}') - documentIn(t))],
+];
+const m = (res, key) => res[key].median;
+console.log(`3. Where ours goes (order, reference spec: ${fmt(m(one, 'ours'))} µs; differences within a round, median over rounds)`);
+for (const [what, us] of parts) console.log(`  ${what.padEnd(50)} ${fmt(us).padStart(8)} µs`);
+console.log(`  per data-set document: read into WebAssembly ~${fmt(m(many, 'ours, one-condition spec'))} µs `
+  + `(JS conversion ${fmt(m(many, 'toJsonText of each: JS conversion'))} µs), sift's whole test ${fmt(m(many, 'sift'))} µs, mingo's ${fmt(m(many, 'mingo'))} µs`);
+console.log();
+console.log(`(sink ${sinkBit()})`);
