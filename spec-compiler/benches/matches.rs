@@ -4,8 +4,11 @@
 //!
 //! Prints the mean time per document of a prepared [`Matcher`] (the filter parsed once, the
 //! common use: filtering many documents), of `Compiler::matches` (compile + parse + evaluate, one
-//! call), and ratios to a baseline measured in the same run: cloning the document (the cost of
-//! merely copying what is evaluated). The goal (issue 24) is a prepared match ≤ 1 µs.
+//! call) and of its parts (`Compiler::compile`, `Matcher::new`), and ratios to a baseline
+//! measured in the same run: cloning the document (the cost of merely copying what is
+//! evaluated). The goal (issue 24) is a prepared match ≤ 1 µs.
+//!
+//! Under a profiler, `--profile-time N NAME` runs only the benchmark `NAME` (no summary).
 //!
 //! `cargo bench -p cqrs-mongo-spec --bench matches`
 
@@ -53,6 +56,8 @@ fn benches(c: &mut Criterion) {
     c.bench_function("matches/compiler_matches", |b| {
         b.iter(|| compiler.matches(black_box(&spec), black_box(&hit)).unwrap())
     });
+    let filter = compiler.compile(&spec).unwrap();
+    c.bench_function("matches/matcher_new", |b| b.iter(|| Matcher::new(black_box(&filter)).unwrap()));
     c.bench_function("baseline/clone_document", |b| b.iter(|| black_box(&hit).clone()));
 }
 
@@ -90,16 +95,25 @@ fn summary() {
     let one_call = mean_ns(budget, || {
         black_box(compiler.matches(black_box(&spec), black_box(&hit)).unwrap());
     });
+    let compile = mean_ns(budget, || {
+        black_box(compiler.compile(black_box(&spec)).unwrap());
+    });
+    let filter = compiler.compile(&spec).unwrap();
+    let parse = mean_ns(budget, || {
+        black_box(Matcher::new(black_box(&filter)).unwrap());
+    });
     println!("\n== summary ==");
     println!(
         "reference spec, prepared Matcher: {prepared:.0} ns per matching document, {prepared_miss:.0} ns per \
          document failing the last condition (goal <= 1000 ns); Compiler::matches (compile + parse + \
-         evaluate): {one_call:.0} ns"
+         evaluate): {one_call:.0} ns, of which Compiler::compile {compile:.0} ns and Matcher::new {parse:.0} ns"
     );
     println!(
-        "baseline, clone of the document: {clone:.0} ns; prepared / clone = {:.2}, Compiler::matches / clone = {:.2}",
+        "baseline, clone of the document: {clone:.0} ns; prepared / clone = {:.2}, Compiler::matches / clone = {:.2}, \
+         Matcher::new / clone = {:.2}",
         prepared / clone,
-        one_call / clone
+        one_call / clone,
+        parse / clone
     );
 }
 
@@ -108,5 +122,8 @@ criterion_group!(group, benches);
 fn main() {
     group();
     criterion::Criterion::default().configure_from_args().final_summary();
-    summary();
+    // `--profile-time` (under a profiler): only the benchmark asked for.
+    if !std::env::args().any(|arg| arg == "--profile-time") {
+        summary();
+    }
 }

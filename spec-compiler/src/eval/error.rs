@@ -2,6 +2,7 @@
 
 use std::fmt;
 
+use bson::{Bson, Document};
 use serde::{Serialize, Serializer};
 
 use crate::error::{PathSegment, display_path};
@@ -17,7 +18,9 @@ pub enum EvalErrorCode {
     /// An operator this evaluator does not know (a typo, or one it does not implement).
     UnknownOperator,
     /// A filter MongoDB refuses too: `$and` without a list, `$options` without `$regex`, a
-    /// non-integer `$size`, an expression object holding a non-operator key, …
+    /// non-integer `$size`, an expression object holding a non-operator key, a filter nested
+    /// deeper than MongoDB's 200 levels, … Also a document nested that deep where the evaluation
+    /// reaches past its 200th level (the path is then `<root>`): no server holds one.
     InvalidFilter,
     /// A regular expression that does not parse.
     InvalidRegex,
@@ -111,6 +114,104 @@ impl EvalError {
 
 /// The longest path of keys and indexes into a filter: twice MongoDB's 100 levels of nesting.
 const MAX_FILTER_PATH: usize = 200;
+
+/// The deepest nesting of documents and arrays evaluated, the top-level document being level 1:
+/// MongoDB's BSON limit (`BSONDepth::kDefaultMaxAllowableDepth`), past which the server refuses
+/// any BSON (no command, filter or reply carries it; it stores at most 180 levels and documents
+/// 100). Every recursion over a filter or a document counts its levels against it, so no input
+/// can exhaust the stack (in WebAssembly that would abort the module).
+pub(crate) const MAX_DEPTH: usize = 200;
+
+/// An evaluation reached a document or array nested deeper than [`MAX_DEPTH`] in the document.
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) struct TooDeep;
+
+impl From<TooDeep> for EvalError {
+    fn from(TooDeep: TooDeep) -> Self {
+        EvalError::new(
+            EvalErrorCode::InvalidFilter,
+            Vec::new(),
+            format!(
+                "the document nests documents and arrays more than {MAX_DEPTH} levels deep, which MongoDB refuses \
+                 (BSON depth limit): it is not evaluated"
+            ),
+        )
+    }
+}
+
+/// Why an evaluation stopped, boxed: the evaluation's functions return `Result<bool, Failure>`
+/// in two registers, the error being rare.
+pub(crate) type Failure = Box<EvalError>;
+
+impl From<TooDeep> for Failure {
+    fn from(too_deep: TooDeep) -> Self {
+        Box::new(too_deep.into())
+    }
+}
+
+/// `level + 1`, the level of a document or array entered from one at `level`, or [`TooDeep`]
+/// past [`MAX_DEPTH`].
+pub(crate) fn deeper(level: usize) -> Result<usize, TooDeep> {
+    within(level + 1)
+}
+
+/// `level`, or [`TooDeep`] past [`MAX_DEPTH`] (for a document or array at `level`).
+pub(crate) fn within(level: usize) -> Result<usize, TooDeep> {
+    if level > MAX_DEPTH { Err(TooDeep) } else { Ok(level) }
+}
+
+/// Refuses a filter that nests documents and arrays deeper than [`MAX_DEPTH`] levels, walking it
+/// with an explicit stack (no recursion), before anything else reads it.
+pub(crate) fn check_filter_depth(filter: &Document) -> Result<(), EvalError> {
+    enum Children<'a> {
+        Doc(bson::document::Iter<'a>),
+        Arr(std::iter::Enumerate<std::slice::Iter<'a, Bson>>),
+    }
+    fn children(value: &Bson) -> Option<Children<'_>> {
+        match value {
+            Bson::Document(doc) => Some(Children::Doc(doc.iter())),
+            Bson::Array(items) => Some(Children::Arr(items.iter().enumerate())),
+            Bson::JavaScriptCodeWithScope(code) => Some(Children::Doc(code.scope.iter())),
+            _ => None,
+        }
+    }
+    // One iterator per level (the top-level document is level 1) and the place of each level's
+    // current child (owned only for a refusal's path).
+    let mut stack = Vec::with_capacity(8);
+    stack.push(Children::Doc(filter.iter()));
+    let mut places: Vec<Result<usize, &str>> = Vec::with_capacity(8);
+    while let Some(top) = stack.last_mut() {
+        let next = match top {
+            Children::Doc(iter) => iter.next().map(|(key, value)| (Err(key.as_str()), value)),
+            Children::Arr(iter) => iter.next().map(|(index, value)| (Ok(index), value)),
+        };
+        let Some((place, value)) = next else {
+            stack.pop();
+            places.pop();
+            continue;
+        };
+        let Some(inner) = children(value) else { continue };
+        places.push(place);
+        if stack.len() >= MAX_DEPTH {
+            let path = places
+                .iter()
+                .map(|place| match place {
+                    Ok(index) => PathSegment::Index(*index),
+                    Err(key) => PathSegment::Key((*key).to_owned()),
+                })
+                .collect();
+            return Err(EvalError::new(
+                EvalErrorCode::InvalidFilter,
+                path,
+                format!(
+                    "the filter nests documents and arrays more than {MAX_DEPTH} levels deep (MongoDB's BSON limit)"
+                ),
+            ));
+        }
+        stack.push(inner);
+    }
+    Ok(())
+}
 
 /// Where the parser is in the filter: a parent-linked list, so no push/pop can get out of step.
 #[derive(Clone, Copy)]

@@ -4,15 +4,16 @@
 //! field is *missing* (below null, not equal to it), an array is one value (no element-wise
 //! matching), and the answer is the truthiness of the result.
 
+use std::borrow::Cow;
 use std::cmp::Ordering;
 
 use bson::{Bson, Document};
 
-use super::error::{At, EvalError, EvalErrorCode};
+use super::error::{At, EvalError, EvalErrorCode, TooDeep};
 use super::number::Num;
 use super::ops::Cmp;
 use super::order::compare;
-use super::path::{FieldPath, resolve};
+use super::path::{FieldPath, Resolved, clone_bounded, clone_document, resolve};
 
 /// A parsed aggregation expression.
 #[derive(Debug)]
@@ -72,28 +73,46 @@ impl Expr {
         })
     }
 
-    /// Whether the expression's value is truthy for `doc`.
-    pub(crate) fn holds(&self, doc: &Document) -> bool {
-        truthy(self.evaluate(doc).as_ref())
+    /// Whether the expression's value is truthy for `doc` (the top-level document).
+    pub(crate) fn holds(&self, doc: &Document) -> Result<bool, TooDeep> {
+        Ok(truthy(self.evaluate(doc)?.as_deref()))
     }
 
-    /// The value for `doc`; `None` is missing.
-    fn evaluate(&self, doc: &Document) -> Option<Bson> {
-        match self {
-            Expr::Field(path) => resolve(doc, path),
-            Expr::Root => Some(Bson::Document(doc.clone())),
-            Expr::Literal(value) => Some(value.clone()),
+    /// The value for `doc`; `None` is missing. Values of the document are borrowed, not copied;
+    /// a copy (an array built from them, `$$ROOT`) is bounded by MongoDB's nesting limit.
+    fn evaluate<'a>(&'a self, doc: &'a Document) -> Result<Option<Cow<'a, Bson>>, TooDeep> {
+        Ok(match self {
+            Expr::Field(path) => resolve(doc, path)?.map(|value| match value {
+                Resolved::Borrowed(value) => Cow::Borrowed(value),
+                Resolved::Built(value) => Cow::Owned(value),
+            }),
+            Expr::Root => Some(Cow::Owned(Bson::Document(clone_document(doc, 1)?))),
+            Expr::Literal(value) => Some(Cow::Borrowed(value)),
             // A missing value inside an array keeps its place as `undefined`, which sorts with
             // missing.
             Expr::Array(items) => {
-                Some(Bson::Array(items.iter().map(|e| e.evaluate(doc).unwrap_or(Bson::Undefined)).collect()))
+                let mut out = Vec::with_capacity(items.len());
+                for item in items {
+                    out.push(match item.evaluate(doc)? {
+                        Some(value) => owned(value)?,
+                        None => Bson::Undefined,
+                    });
+                }
+                Some(Cow::Owned(Bson::Array(out)))
             }
-            Expr::Object(fields) => Some(Bson::Document(
-                fields.iter().filter_map(|(key, e)| e.evaluate(doc).map(|v| (key.clone(), v))).collect(),
-            )),
+            Expr::Object(fields) => {
+                let mut out = Document::new();
+                for (key, item) in fields {
+                    if let Some(value) = item.evaluate(doc)? {
+                        out.insert(key.clone(), owned(value)?);
+                    }
+                }
+                Some(Cow::Owned(Bson::Document(out)))
+            }
             Expr::Compare(op, negated, operands) => {
                 let [left, right] = &**operands;
-                let order = compare(left.evaluate(doc).as_ref(), right.evaluate(doc).as_ref());
+                let (left, right) = (left.evaluate(doc)?, right.evaluate(doc)?);
+                let order = compare(left.as_deref(), right.as_deref(), 1)?;
                 let holds = match op {
                     Cmp::Eq => order == Ordering::Equal,
                     Cmp::Lt => order == Ordering::Less,
@@ -101,12 +120,39 @@ impl Expr {
                     Cmp::Gt => order == Ordering::Greater,
                     Cmp::Gte => order != Ordering::Less,
                 };
-                Some(Bson::Boolean(holds != *negated))
+                Some(Cow::Owned(Bson::Boolean(holds != *negated)))
             }
-            Expr::And(items) => Some(Bson::Boolean(items.iter().all(|e| e.holds(doc)))),
-            Expr::Or(items) => Some(Bson::Boolean(items.iter().any(|e| e.holds(doc)))),
-            Expr::Not(inner) => Some(Bson::Boolean(!inner.holds(doc))),
-        }
+            Expr::And(items) => {
+                let mut holds = true;
+                for item in items {
+                    if !item.holds(doc)? {
+                        holds = false;
+                        break;
+                    }
+                }
+                Some(Cow::Owned(Bson::Boolean(holds)))
+            }
+            Expr::Or(items) => {
+                let mut holds = false;
+                for item in items {
+                    if item.holds(doc)? {
+                        holds = true;
+                        break;
+                    }
+                }
+                Some(Cow::Owned(Bson::Boolean(holds)))
+            }
+            Expr::Not(inner) => Some(Cow::Owned(Bson::Boolean(!inner.holds(doc)?))),
+        })
+    }
+}
+
+/// An evaluated value as an owned one: a value of the document is copied, within MongoDB's
+/// nesting limit (it lands one level down, in an array or object the expression builds).
+fn owned(value: Cow<'_, Bson>) -> Result<Bson, TooDeep> {
+    match value {
+        Cow::Owned(value) => Ok(value),
+        Cow::Borrowed(value) => clone_bounded(value, 2),
     }
 }
 
@@ -169,7 +215,7 @@ mod tests {
     use super::*;
 
     fn holds(expr: Bson, doc: &Document) -> bool {
-        Expr::parse_top(&expr, &At::Root).unwrap().holds(doc)
+        Expr::parse_top(&expr, &At::Root).unwrap().holds(doc).unwrap()
     }
 
     #[test]

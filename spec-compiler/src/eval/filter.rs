@@ -4,11 +4,11 @@
 
 use bson::{Bson, Document};
 
-use super::error::{At, EvalError, EvalErrorCode};
+use super::error::{At, EvalError, EvalErrorCode, Failure};
 use super::expr::Expr;
 use super::geo;
-use super::ops::{Cmp, Pred, check_operand, parse_size, parse_type};
-use super::path::FieldPath;
+use super::ops::{Cmp, InList, Operand, Pred, check_operand, parse_size, parse_type};
+use super::path::{FieldPath, Obj, Single, single};
 use super::regex::Regex;
 
 /// A parsed filter.
@@ -24,54 +24,108 @@ pub(crate) enum Node {
 }
 
 impl Node {
-    pub(crate) fn matches(&self, doc: &Document) -> Result<bool, EvalError> {
+    /// Whether the filter matches `obj`, a document at `level` (the top-level document is
+    /// level 1; an `$elemMatch` body meets deeper ones).
+    pub(crate) fn matches(&self, obj: Obj<'_>, level: usize) -> Result<bool, Failure> {
         Ok(match self {
-            Node::And(nodes) => !any_matches(nodes, doc, false)?,
-            Node::Or(nodes) => any_matches(nodes, doc, true)?,
-            Node::Nor(nodes) => !any_matches(nodes, doc, true)?,
+            Node::And(nodes) => !any_matches(nodes, obj, level, false)?,
+            Node::Or(nodes) => any_matches(nodes, obj, level, true)?,
+            Node::Nor(nodes) => !any_matches(nodes, obj, level, true)?,
             Node::Const(value) => *value,
-            Node::Field(path, preds) => {
-                for pred in preds {
-                    if !pred.on_path(doc, path)? {
-                        return Ok(false);
+            Node::Field(path, preds) => match single(obj, level, path)? {
+                // No array on the way: every predicate meets the one value.
+                Single::One(value, level) => {
+                    for pred in preds {
+                        if !pred.on_value(value, level)? {
+                            return Ok(false);
+                        }
                     }
+                    true
                 }
-                true
-            }
-            Node::Expr(expr) => expr.holds(doc),
+                Single::Arrays => {
+                    for pred in preds {
+                        if !pred.on_path(obj, level, path)? {
+                            return Ok(false);
+                        }
+                    }
+                    true
+                }
+            },
+            Node::Expr(expr) => match obj {
+                Obj::Doc(doc) => expr.holds(doc)?,
+                // Refused when parsed: `$expr` only applies to the top-level document.
+                Obj::Arr(_) => false,
+            },
         })
     }
 }
 
 /// Whether some node's answer is `wanted` (short-circuiting).
-fn any_matches(nodes: &[Node], doc: &Document, wanted: bool) -> Result<bool, EvalError> {
+fn any_matches(nodes: &[Node], obj: Obj<'_>, level: usize, wanted: bool) -> Result<bool, Failure> {
     for node in nodes {
-        if node.matches(doc)? == wanted {
+        if node.matches(obj, level)? == wanted {
             return Ok(true);
         }
     }
     Ok(false)
 }
 
+/// Where a filter is: the top-level document, or the body of an `$elemMatch` (where the server
+/// refuses `$expr`).
+#[derive(Debug, Clone, Copy, PartialEq, Eq)]
+pub(crate) enum Level {
+    Top,
+    Element,
+}
+
 /// Parses a filter document (also the body of `$elemMatch` on documents).
-pub(crate) fn parse(filter: &Document, at: &At<'_>) -> Result<Node, EvalError> {
+pub(crate) fn parse(filter: &Document, at: &At<'_>, level: Level) -> Result<Node, EvalError> {
     at.check_depth()?;
+    let entry = |key: &str, value: &Bson| -> Result<Option<Node>, EvalError> {
+        let at = at.key(key);
+        match key.strip_prefix('$') {
+            Some(operator) => top_level(operator, value, &at, level),
+            None => Ok(Some(Node::Field(FieldPath::new(key), field_condition(value, &at)?))),
+        }
+    };
+    if filter.len() == 1 {
+        let (key, value) = filter.iter().next().expect("one entry");
+        return Ok(entry(key, value)?.unwrap_or(Node::And(Vec::new())));
+    }
     let mut nodes = Vec::with_capacity(filter.len());
     for (key, value) in filter {
-        let at = at.key(key);
-        if let Some(operator) = key.strip_prefix('$') {
-            if let Some(node) = top_level(operator, value, &at)? {
-                nodes.push(node);
-            }
-            continue;
-        }
-        nodes.push(Node::Field(FieldPath::new(key), field_condition(value, &at)?));
+        nodes.extend(entry(key, value)?);
     }
     Ok(if nodes.len() == 1 { nodes.pop().unwrap() } else { Node::And(nodes) })
 }
 
+/// `$and` of `children`, with neighbours on the same field merged into one field node
+/// (`{$and: [{qty: {$gte: 1}}, {qty: {$lte: 10}}]}` is `{qty: {$gte: 1, $lte: 10}}`: each
+/// predicate still meets the field on its own, in the same order, and the field is looked up
+/// once).
+fn and(mut children: Vec<Node>) -> Node {
+    let mut kept = 0;
+    for index in 0..children.len() {
+        if kept > 0
+            && let (Node::Field(path, _), Node::Field(next_path, _)) = (&children[kept - 1], &children[index])
+            && path.same(next_path)
+        {
+            let Node::Field(_, next_preds) = std::mem::replace(&mut children[index], Node::Const(true)) else {
+                unreachable!("matched above")
+            };
+            let Node::Field(_, preds) = &mut children[kept - 1] else { unreachable!("matched above") };
+            preds.extend(next_preds);
+            continue;
+        }
+        children.swap(kept, index);
+        kept += 1;
+    }
+    children.truncate(kept);
+    if children.len() == 1 { children.pop().unwrap() } else { Node::And(children) }
+}
+
 /// A top-level `$` key; `None` for one that matches everything (`$comment`).
-fn top_level(operator: &str, value: &Bson, at: &At<'_>) -> Result<Option<Node>, EvalError> {
+fn top_level(operator: &str, value: &Bson, at: &At<'_>, level: Level) -> Result<Option<Node>, EvalError> {
     Ok(Some(match operator {
         "and" | "or" | "nor" => {
             let Bson::Array(items) = value else { return Err(at.invalid(format!("${operator} must be an array"))) };
@@ -84,13 +138,16 @@ fn top_level(operator: &str, value: &Bson, at: &At<'_>) -> Result<Option<Node>, 
                 let Bson::Document(child) = item else {
                     return Err(at.invalid(format!("${operator} entries need to be full objects")));
                 };
-                children.push(parse(child, &at)?);
+                children.push(parse(child, &at, level)?);
             }
             match operator {
-                "and" => Node::And(children),
+                "and" => and(children),
                 "or" => Node::Or(children),
                 _ => Node::Nor(children),
             }
+        }
+        "expr" if level == Level::Element => {
+            return Err(at.invalid("$expr can only be applied to the top-level document"));
         }
         "expr" => Node::Expr(Expr::parse_top(value, at)?),
         "comment" => return Ok(None),
@@ -113,7 +170,7 @@ fn field_condition(value: &Bson, at: &At<'_>) -> Result<Vec<Pred>, EvalError> {
         Bson::Document(doc) if is_operator_document(doc) => operators(doc, at),
         other => {
             check_operand(other, at)?;
-            Ok(vec![Pred::Cmp(Cmp::Eq, other.clone())])
+            Ok(vec![Pred::Cmp(Cmp::Eq, Operand::new(other.clone()))])
         }
     }
 }
@@ -162,7 +219,7 @@ pub(crate) fn operators(doc: &Document, at: &At<'_>) -> Result<Vec<Pred>, EvalEr
 fn operator(key: &str, operand: &Bson, at: &At<'_>) -> Result<Pred, EvalError> {
     let cmp = |op: Cmp| -> Result<Pred, EvalError> {
         check_operand(operand, at)?;
-        Ok(Pred::Cmp(op, operand.clone()))
+        Ok(Pred::Cmp(op, Operand::new(operand.clone())))
     };
     Ok(match key {
         "$eq" => cmp(Cmp::Eq)?,
@@ -226,7 +283,7 @@ fn truthy(value: &Bson) -> bool {
 /// `$in: [...]`: values compared for equality, regexes matched, null also meeting missing.
 fn in_list(operand: &Bson, at: &At<'_>) -> Result<Pred, EvalError> {
     let Bson::Array(items) = operand else { return Err(at.invalid("$in needs an array")) };
-    let (mut values, mut regexes, mut has_null) = (Vec::new(), Vec::new(), false);
+    let mut regexes = Vec::new();
     for (i, item) in items.iter().enumerate() {
         let at = at.index(i);
         match item {
@@ -236,14 +293,11 @@ fn in_list(operand: &Bson, at: &At<'_>) -> Result<Pred, EvalError> {
             Bson::Document(doc) if is_operator_document(doc) => {
                 return Err(at.invalid("cannot nest $ under $in"));
             }
-            other => {
-                check_operand(other, &at)?;
-                has_null |= matches!(other, Bson::Null);
-                values.push(other.clone());
-            }
+            other => check_operand(other, &at)?,
         }
     }
-    Ok(Pred::In { values, regexes, has_null })
+    let values = items.iter().filter(|item| !matches!(item, Bson::RegularExpression(_))).cloned();
+    Ok(Pred::In(InList::new(values, regexes)))
 }
 
 /// `$all: [...]`: every value (or every `$elemMatch`) must be met.
@@ -274,7 +328,7 @@ fn all_of(operand: &Bson, at: &At<'_>) -> Result<Pred, EvalError> {
             Bson::Document(doc) if is_operator_document(doc) => return Err(at.invalid("no $ expressions in $all")),
             other => {
                 check_operand(other, &at)?;
-                Pred::Cmp(Cmp::Eq, other.clone())
+                Pred::Cmp(Cmp::Eq, Operand::new(other.clone()))
             }
         });
     }
@@ -294,7 +348,7 @@ fn elem_match(operand: &Bson, at: &At<'_>) -> Result<Pred, EvalError> {
         }
         Ok(Pred::ElemMatchValue(operators(doc, at)?))
     } else {
-        Ok(Pred::ElemMatchObject(Box::new(parse(doc, at)?)))
+        Ok(Pred::ElemMatchObject(Box::new(parse(doc, at, Level::Element)?)))
     }
 }
 
@@ -306,11 +360,11 @@ mod tests {
     use crate::eval::EvalErrorCode;
 
     fn matches(filter: Document, doc: Document) -> bool {
-        parse(&filter, &At::Root).unwrap().matches(&doc).unwrap()
+        parse(&filter, &At::Root, Level::Top).unwrap().matches(Obj::Doc(&doc), 1).unwrap()
     }
 
     fn error(filter: Document) -> (EvalErrorCode, String) {
-        let err = parse(&filter, &At::Root).unwrap_err();
+        let err = parse(&filter, &At::Root, Level::Top).unwrap_err();
         (err.code(), err.path_string())
     }
 
@@ -413,6 +467,41 @@ mod tests {
 
     fn re_value() -> Bson {
         bson!(Bson::RegularExpression(Regex { pattern: "x".try_into().unwrap(), options: "".try_into().unwrap() }))
+    }
+
+    #[test]
+    fn expr_applies_to_the_top_level_document_only() {
+        assert_eq!(
+            error(doc! {"a": {"$elemMatch": {"$expr": {"$eq": ["$b", 1]}}}}),
+            (EvalErrorCode::InvalidFilter, "<root>.a.$elemMatch.$expr".into())
+        );
+        assert_eq!(
+            error(doc! {"a": {"$elemMatch": {"$or": [{"b": 1}, {"$expr": true}]}}}),
+            (EvalErrorCode::InvalidFilter, "<root>.a.$elemMatch.$or[1].$expr".into())
+        );
+        assert!(matches(doc! {"$and": [{"$expr": true}]}, doc! {}));
+    }
+
+    #[test]
+    fn neighbours_on_one_field_merge_without_changing_the_answer() {
+        // Each predicate still meets the field on its own: one element > 1, another < 5.
+        let both = doc! {"$and": [{"q": {"$gt": 1}}, {"q": {"$lt": 5}}]};
+        let Node::Field(_, preds) = parse(&both, &At::Root, Level::Top).unwrap() else { panic!("merged") };
+        assert_eq!(preds.len(), 2);
+        assert!(matches(both.clone(), doc! {"q": [0, 9]}));
+        assert!(!matches(both.clone(), doc! {"q": 5}));
+        assert!(matches(both, doc! {"q": 3}));
+        let apart = doc! {"$and": [{"q": {"$gt": 1}}, {"r": 1}, {"q": {"$lt": 5}}]};
+        assert!(matches!(parse(&apart, &At::Root, Level::Top).unwrap(), Node::And(nodes) if nodes.len() == 3));
+        assert!(matches(apart, doc! {"q": [0, 9], "r": 1}));
+    }
+
+    #[test]
+    fn elem_match_reads_a_nested_array_as_a_document_without_copying_it() {
+        assert!(matches(doc! {"a": {"$elemMatch": {"1": "x"}}}, doc! {"a": [["w", "x"]]}));
+        assert!(!matches(doc! {"a": {"$elemMatch": {"01": "x"}}}, doc! {"a": [["w", "x"]]}));
+        assert!(matches(doc! {"a": {"$elemMatch": {"0.b": 2}}}, doc! {"a": [[{"b": 2}]]}));
+        assert!(matches(doc! {"a": {"$elemMatch": {"5": {"$exists": false}}}}, doc! {"a": [["w"]]}));
     }
 
     #[test]

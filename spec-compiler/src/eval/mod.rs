@@ -19,6 +19,8 @@
 //! lists the rules.
 
 mod compiler;
+#[cfg(test)]
+mod depth_tests;
 mod error;
 mod expr;
 mod filter;
@@ -40,8 +42,9 @@ use error::At;
 /// A filter parsed once, to evaluate on many documents.
 ///
 /// Parsing refuses, for every document alike, what cannot be evaluated (`$text`, an unknown
-/// operator, a backreference in a regex); evaluating fails only when a regex runs out of its
-/// step budget on a string.
+/// operator, a backreference in a regex, a filter nested past MongoDB's 200 levels); evaluating
+/// fails only when a regex runs out of its step budget on a string, or when the document nests
+/// past those 200 levels where the filter reaches.
 #[derive(Debug)]
 pub struct Matcher {
     root: filter::Node,
@@ -50,12 +53,13 @@ pub struct Matcher {
 impl Matcher {
     /// Parses a filter.
     pub fn new(filter: &Document) -> Result<Matcher, EvalError> {
-        Ok(Matcher { root: filter::parse(filter, &At::Root)? })
+        error::check_filter_depth(filter)?;
+        Ok(Matcher { root: filter::parse(filter, &At::Root, filter::Level::Top)? })
     }
 
     /// Whether `find` with the filter would return `document`.
     pub fn matches(&self, document: &Document) -> Result<bool, EvalError> {
-        self.root.matches(document)
+        self.root.matches(path::Obj::Doc(document), 1).map_err(|failure| *failure)
     }
 }
 

@@ -4,13 +4,14 @@
 
 use std::cmp::Ordering;
 
-use bson::{Bson, Document};
+use bson::Bson;
 
-use super::error::{At, EvalError, EvalErrorCode};
+use super::error::{At, EvalError, EvalErrorCode, Failure, TooDeep, deeper};
 use super::filter::Node;
 use super::geo::Geo;
-use super::order::{bracket, compare, is_nan};
-use super::path::{AtArray, FieldPath, visit};
+use super::number::{self, Num};
+use super::order::{bracket, compare};
+use super::path::{AtArray, FieldPath, Obj, visit};
 use super::regex::Regex;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -25,12 +26,8 @@ pub(crate) enum Cmp {
 /// A predicate on one value (`None`: the field is missing).
 #[derive(Debug)]
 pub(crate) enum Pred {
-    Cmp(Cmp, Bson),
-    In {
-        values: Vec<Bson>,
-        regexes: Vec<Regex>,
-        has_null: bool,
-    },
+    Cmp(Cmp, Operand),
+    In(InList),
     Exists,
     Type(Vec<i32>),
     Size(i64),
@@ -47,6 +44,65 @@ pub(crate) enum Pred {
     Never,
 }
 
+/// The operand of `$in`: values compared for equality, regexes matched, null also meeting
+/// missing and undefined.
+#[derive(Debug)]
+pub(crate) struct InList {
+    /// The values that are neither documents nor arrays, sorted by MongoDB's order: equality
+    /// within a bracket is that order's, so a binary search finds an equal value (a number
+    /// equals the numbers of the same value of every type, which sort together).
+    scalars: Vec<Bson>,
+    /// Documents and arrays, compared one by one.
+    nested: Vec<Bson>,
+    regexes: Vec<Regex>,
+    has_null: bool,
+}
+
+impl InList {
+    /// The list of `values` (no regex among them) and `regexes`.
+    pub(crate) fn new(values: impl Iterator<Item = Bson>, regexes: Vec<Regex>) -> InList {
+        let (mut scalars, mut nested, mut has_null) = (Vec::new(), Vec::new(), false);
+        for value in values {
+            has_null |= matches!(value, Bson::Null);
+            match value {
+                Bson::Document(_) | Bson::Array(_) => nested.push(value),
+                scalar => scalars.push(scalar),
+            }
+        }
+        // Scalars compare without recursing: the comparison cannot fail.
+        scalars.sort_by(|a, b| compare(Some(a), Some(b), 1).unwrap_or(Ordering::Equal));
+        InList { scalars, nested, regexes, has_null }
+    }
+
+    fn holds(&self, value: Option<&Bson>, level: usize) -> Result<bool, Failure> {
+        if self.has_null && matches!(value, None | Some(Bson::Undefined)) {
+            return Ok(true);
+        }
+        match value {
+            Some(Bson::Document(_) | Bson::Array(_)) => {
+                for v in &self.nested {
+                    if compare(value, Some(v), level)?.is_eq() {
+                        return Ok(true);
+                    }
+                }
+            }
+            Some(scalar) if !self.scalars.is_empty() => {
+                let (mut low, mut high) = (0, self.scalars.len());
+                while low < high {
+                    let mid = low + (high - low) / 2;
+                    match compare(Some(&self.scalars[mid]), Some(scalar), level)? {
+                        Ordering::Less => low = mid + 1,
+                        Ordering::Greater => high = mid,
+                        Ordering::Equal => return Ok(true),
+                    }
+                }
+            }
+            _ => {}
+        }
+        any(&self.regexes, |r| regex_matches(r, value))
+    }
+}
+
 /// The `$type` alias `number`: every numeric type.
 const NUMBER: i32 = 1000;
 
@@ -58,25 +114,22 @@ impl Pred {
         }
     }
 
-    /// Whether the predicate holds for the field at `path` of `doc`.
-    pub(crate) fn on_path(&self, doc: &Document, path: &FieldPath) -> Result<bool, EvalError> {
+    /// Whether the predicate holds for the field at `path` of `obj` (at `level`).
+    pub(crate) fn on_path(&self, obj: Obj<'_>, level: usize, path: &FieldPath) -> Result<bool, Failure> {
         match self {
-            Pred::Not(preds) => Ok(!all(preds, |p| p.on_path(doc, path))?),
-            Pred::All(preds) => all(preds, |p| p.on_path(doc, path)),
+            Pred::Not(preds) => Ok(!all(preds, |p| p.on_path(obj, level, path))?),
+            Pred::All(preds) => all(preds, |p| p.on_path(obj, level, path)),
             Pred::Never => Ok(false),
-            _ => visit(doc, path, self.at_array(), &mut |value| self.on_value(value)),
+            _ => visit(obj, level, path, self.at_array(), |value, level| self.on_value(value, level)),
         }
     }
 
-    /// Whether the predicate holds for one value.
-    pub(crate) fn on_value(&self, value: Option<&Bson>) -> Result<bool, EvalError> {
+    /// Whether the predicate holds for one value (whose level, were it a document or an array,
+    /// is `level`).
+    pub(crate) fn on_value(&self, value: Option<&Bson>, level: usize) -> Result<bool, Failure> {
         Ok(match self {
-            Pred::Cmp(op, rhs) => compares(*op, value, rhs),
-            Pred::In { values, regexes, has_null } => {
-                (*has_null && matches!(value, None | Some(Bson::Undefined)))
-                    || values.iter().any(|v| bracket(value) == bracket(Some(v)) && compare(value, Some(v)).is_eq())
-                    || any(regexes, |r| regex_matches(r, value))?
-            }
+            Pred::Cmp(op, rhs) => compares(*op, value, rhs, level)?,
+            Pred::In(list) => list.holds(value, level)?,
             Pred::Exists => value.is_some(),
             Pred::Type(codes) => value.is_some_and(|v| {
                 let code = type_code(v);
@@ -85,59 +138,78 @@ impl Pred {
             Pred::Size(n) => matches!(value, Some(Bson::Array(items)) if items.len() as i64 == *n),
             Pred::Regex(regex) => regex_matches(regex, value)?,
             Pred::ElemMatchValue(preds) => match value {
-                Some(Bson::Array(items)) => any(items, |item| all(preds, |p| p.on_value(Some(item))))?,
+                Some(Bson::Array(items)) => any(items, |item| all(preds, |p| p.on_value(Some(item), level + 1)))?,
                 _ => false,
             },
             Pred::ElemMatchObject(node) => match value {
                 Some(Bson::Array(items)) => any(items, |item| match item {
-                    Bson::Document(inner) => node.matches(inner),
-                    Bson::Array(inner) => node.matches(&array_as_document(inner)),
+                    Bson::Document(inner) => node.matches(Obj::Doc(inner), deeper(level)?),
+                    Bson::Array(inner) => node.matches(Obj::Arr(inner), deeper(level)?),
                     _ => Ok(false),
                 })?,
                 _ => false,
             },
-            Pred::Geo(geo) => geo.matches(value)?,
-            Pred::Not(preds) => !all(preds, |p| p.on_value(value))?,
-            Pred::All(preds) => all(preds, |p| p.on_value(value))?,
+            Pred::Geo(geo) => geo.matches(value).map_err(Box::new)?,
+            Pred::Not(preds) => !all(preds, |p| p.on_value(value, level))?,
+            Pred::All(preds) => all(preds, |p| p.on_value(value, level))?,
             Pred::Never => false,
         })
     }
 }
 
+/// The operand of a comparison, with what every comparison needs of it worked out once.
+#[derive(Debug)]
+pub(crate) struct Operand {
+    value: Bson,
+    bracket: i32,
+    /// The value of a numeric operand.
+    number: Option<Num>,
+}
+
+impl Operand {
+    pub(crate) fn new(value: Bson) -> Operand {
+        Operand { bracket: bracket(Some(&value)), number: Num::of(&value), value }
+    }
+}
+
 /// MongoDB's comparison of a value with an operand: across brackets only null meets missing
 /// (and undefined), and MinKey/MaxKey bound everything; NaN equals only NaN.
-fn compares(op: Cmp, value: Option<&Bson>, rhs: &Bson) -> bool {
-    let (left, right) = (bracket(value), bracket(Some(rhs)));
-    if left != right {
-        if left + right == 5 {
-            return matches!(op, Cmp::Eq | Cmp::Lte | Cmp::Gte);
+fn compares(op: Cmp, value: Option<&Bson>, rhs: &Operand, level: usize) -> Result<bool, TooDeep> {
+    let left = bracket(value);
+    if left != rhs.bracket {
+        if left + rhs.bracket == 5 {
+            return Ok(matches!(op, Cmp::Eq | Cmp::Lte | Cmp::Gte));
         }
-        return matches!((rhs, op), (Bson::MaxKey, Cmp::Lt | Cmp::Lte) | (Bson::MinKey, Cmp::Gt | Cmp::Gte));
+        return Ok(matches!((&rhs.value, op), (Bson::MaxKey, Cmp::Lt | Cmp::Lte) | (Bson::MinKey, Cmp::Gt | Cmp::Gte)));
     }
-    if is_nan(value) || is_nan(Some(rhs)) {
-        let both = is_nan(value) && is_nan(Some(rhs));
-        return both && matches!(op, Cmp::Eq | Cmp::Lte | Cmp::Gte);
-    }
-    let order = compare(value, Some(rhs));
-    match op {
+    let order = match (rhs.number, value.and_then(Num::of)) {
+        (Some(right), Some(left)) => {
+            if left.is_nan() || right.is_nan() {
+                return Ok(left.is_nan() && right.is_nan() && matches!(op, Cmp::Eq | Cmp::Lte | Cmp::Gte));
+            }
+            number::compare(left, right)
+        }
+        _ => compare(value, Some(&rhs.value), level)?,
+    };
+    Ok(match op {
         Cmp::Eq => order == Ordering::Equal,
         Cmp::Lt => order == Ordering::Less,
         Cmp::Lte => order != Ordering::Greater,
         Cmp::Gt => order == Ordering::Greater,
         Cmp::Gte => order != Ordering::Less,
-    }
+    })
 }
 
 /// A regex meets strings and symbols by matching, a stored regex by equality.
-fn regex_matches(regex: &Regex, value: Option<&Bson>) -> Result<bool, EvalError> {
+fn regex_matches(regex: &Regex, value: Option<&Bson>) -> Result<bool, Failure> {
     match value {
-        Some(Bson::String(text) | Bson::Symbol(text)) => regex.is_match(text),
+        Some(Bson::String(text) | Bson::Symbol(text)) => Ok(regex.is_match(text)?),
         Some(Bson::RegularExpression(stored)) => Ok(regex.equals(stored)),
         _ => Ok(false),
     }
 }
 
-fn any<T>(items: &[T], mut f: impl FnMut(&T) -> Result<bool, EvalError>) -> Result<bool, EvalError> {
+fn any<T>(items: &[T], mut f: impl FnMut(&T) -> Result<bool, Failure>) -> Result<bool, Failure> {
     for item in items {
         if f(item)? {
             return Ok(true);
@@ -146,13 +218,8 @@ fn any<T>(items: &[T], mut f: impl FnMut(&T) -> Result<bool, EvalError>) -> Resu
     Ok(false)
 }
 
-fn all<T>(items: &[T], mut f: impl FnMut(&T) -> Result<bool, EvalError>) -> Result<bool, EvalError> {
+fn all<T>(items: &[T], mut f: impl FnMut(&T) -> Result<bool, Failure>) -> Result<bool, Failure> {
     Ok(!any(items, |item| Ok(!f(item)?))?)
-}
-
-/// An array seen as the document `{"0": …, "1": …}` (what `$elemMatch` sees in a nested array).
-fn array_as_document(items: &[Bson]) -> Document {
-    items.iter().enumerate().map(|(i, item)| (i.to_string(), item.clone())).collect()
 }
 
 /// The BSON type number of a value, as `$type` names it.
@@ -264,7 +331,7 @@ mod tests {
     use super::*;
 
     fn cmp(op: Cmp, value: Option<Bson>, rhs: Bson) -> bool {
-        compares(op, value.as_ref(), &rhs)
+        compares(op, value.as_ref(), &Operand::new(rhs), 2).unwrap()
     }
 
     #[test]
@@ -303,13 +370,62 @@ mod tests {
     fn size_and_elem_match_see_the_whole_array() {
         let doc = bson::doc! {"a": [[1, 2], 3], "s": 5};
         let path = FieldPath::new("a");
-        assert!(Pred::Size(2).on_path(&doc, &path).unwrap());
-        assert!(!Pred::Size(1).on_path(&doc, &path).unwrap()); // the nested [1, 2] is not looked at
-        let gt2 = Pred::ElemMatchValue(vec![Pred::Cmp(Cmp::Gt, Bson::Int32(2))]);
-        assert!(gt2.on_path(&doc, &path).unwrap());
-        assert!(!gt2.on_path(&doc, &FieldPath::new("s")).unwrap()); // a scalar is no array
-        let eq_pair = Pred::ElemMatchValue(vec![Pred::Cmp(Cmp::Eq, bson!([1, 2]))]);
-        assert!(eq_pair.on_path(&doc, &path).unwrap());
+        assert!(Pred::Size(2).on_path(Obj::Doc(&doc), 1, &path).unwrap());
+        assert!(!Pred::Size(1).on_path(Obj::Doc(&doc), 1, &path).unwrap()); // the nested [1, 2] is not looked at
+        let gt2 = Pred::ElemMatchValue(vec![Pred::Cmp(Cmp::Gt, Operand::new(Bson::Int32(2)))]);
+        assert!(gt2.on_path(Obj::Doc(&doc), 1, &path).unwrap());
+        assert!(!gt2.on_path(Obj::Doc(&doc), 1, &FieldPath::new("s")).unwrap()); // a scalar is no array
+        let eq_pair = Pred::ElemMatchValue(vec![Pred::Cmp(Cmp::Eq, Operand::new(bson!([1, 2])))]);
+        assert!(eq_pair.on_path(Obj::Doc(&doc), 1, &path).unwrap());
+    }
+
+    #[test]
+    fn in_finds_equal_scalars_of_every_numeric_type_by_binary_search() {
+        let dec = |t: &str| Bson::Decimal128(Decimal128::from_str(t).unwrap());
+        let list = InList::new(
+            [Bson::Int32(1), "a".into(), Bson::Double(2.5), dec("3.00"), Bson::Null, true.into(), bson!([1])]
+                .into_iter(),
+            Vec::new(),
+        );
+        let holds = |value: Option<Bson>| list.holds(value.as_ref(), 2).unwrap();
+        assert!(holds(Some(Bson::Int64(3))) && holds(Some(Bson::Double(1.0))) && holds(Some(dec("2.50"))));
+        assert!(holds(Some("a".into())) && holds(Some(Bson::Symbol("a".into()))) && holds(Some(true.into())));
+        assert!(holds(None) && holds(Some(Bson::Undefined)) && holds(Some(Bson::Null)));
+        assert!(holds(Some(bson!([1]))) && !holds(Some(bson!([2]))));
+        assert!(!holds(Some("1".into())) && !holds(Some(false.into())) && !holds(Some(Bson::Int32(2))));
+    }
+
+    proptest::proptest! {
+        /// The sorted search answers as comparing with every value would.
+        #[test]
+        fn in_agrees_with_a_linear_scan(
+            values in proptest::collection::vec(scalar(), 0..12),
+            probes in proptest::collection::vec(scalar(), 1..12),
+        ) {
+            let list = InList::new(values.clone().into_iter(), Vec::new());
+            for probe in probes {
+                let linear = (values.contains(&Bson::Null) && matches!(probe, Bson::Undefined))
+                    || values.iter().any(|v| compare(Some(&probe), Some(v), 2).unwrap().is_eq());
+                proptest::prop_assert_eq!(list.holds(Some(&probe), 2).unwrap(), linear, "{:?} in {:?}", probe, values);
+            }
+        }
+    }
+
+    fn scalar() -> impl proptest::strategy::Strategy<Value = Bson> {
+        use proptest::prelude::*;
+        prop_oneof![
+            (-3i32..4).prop_map(Bson::Int32),
+            (-3i64..4).prop_map(Bson::Int64),
+            prop::sample::select(vec![-1.5, -0.0, 0.0, 0.5, 1.0, 2.0, f64::NAN, f64::INFINITY]).prop_map(Bson::Double),
+            prop::sample::select(vec!["0", "-0", "1.0", "1E+0", "0.5", "2", "NaN", "-Infinity"])
+                .prop_map(|t| Bson::Decimal128(Decimal128::from_str(t).unwrap())),
+            prop::sample::select(vec!["", "a", "b", "ab"]).prop_map(|s| Bson::String(s.into())),
+            any::<bool>().prop_map(Bson::Boolean),
+            Just(Bson::Null),
+            Just(Bson::MinKey),
+            Just(Bson::MaxKey),
+            (0i64..3).prop_map(|ms| Bson::DateTime(bson::DateTime::from_millis(ms))),
+        ]
     }
 
     #[test]
@@ -317,8 +433,8 @@ mod tests {
         let at = At::Root;
         assert_eq!(parse_type(&"number".into(), &at).unwrap(), vec![NUMBER]);
         let number = Pred::Type(vec![NUMBER]);
-        assert!(number.on_value(Some(&Bson::Int64(1))).unwrap() && !number.on_value(Some(&"1".into())).unwrap());
-        assert!(!Pred::Type(vec![10]).on_value(None).unwrap()); // missing is no null
+        assert!(number.on_value(Some(&Bson::Int64(1)), 2).unwrap() && !number.on_value(Some(&"1".into()), 2).unwrap());
+        assert!(!Pred::Type(vec![10]).on_value(None, 2).unwrap()); // missing is no null
         assert!(parse_type(&"nope".into(), &at).is_err() && parse_type(&Bson::Int32(42), &at).is_err());
         assert_eq!(parse_size(&Bson::Double(2.0), &at).unwrap(), 2);
         assert!(parse_size(&Bson::Double(2.5), &at).is_err() && parse_size(&Bson::Int32(-1), &at).is_err());

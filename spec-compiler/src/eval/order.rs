@@ -9,6 +9,7 @@ use std::cmp::Ordering;
 
 use bson::{Bson, Document};
 
+use super::error::{TooDeep, within};
 use super::number::{self, Num};
 
 /// The canonical type bracket of a value (MongoDB's `canonicalizeBSONType`).
@@ -36,25 +37,29 @@ pub(crate) fn bracket(value: Option<&Bson>) -> i32 {
 }
 
 /// The total order of values (MongoDB's `compareElements` after the brackets): brackets first,
-/// then the values inside the bracket.
-pub(crate) fn compare(a: Option<&Bson>, b: Option<&Bson>) -> Ordering {
+/// then the values inside the bracket. `level` is the level `a` and `b` have were they documents
+/// or arrays (the top-level document is level 1): the comparison refuses to go past MongoDB's
+/// nesting limit.
+pub(crate) fn compare(a: Option<&Bson>, b: Option<&Bson>, level: usize) -> Result<Ordering, TooDeep> {
     let (ba, bb) = (bracket(a), bracket(b));
     if ba != bb {
-        return ba.cmp(&bb);
+        return Ok(ba.cmp(&bb));
     }
-    let (Some(a), Some(b)) = (a, b) else { return Ordering::Equal };
-    compare_in_bracket(a, b)
+    let (Some(a), Some(b)) = (a, b) else { return Ok(Ordering::Equal) };
+    compare_in_bracket(a, b, level)
 }
 
 /// Two values of the same bracket.
-fn compare_in_bracket(a: &Bson, b: &Bson) -> Ordering {
-    if let (Some(x), Some(y)) = (Num::of(a), Num::of(b)) {
-        return number::compare(x, y);
+fn compare_in_bracket(a: &Bson, b: &Bson, level: usize) -> Result<Ordering, TooDeep> {
+    if let (Bson::String(x) | Bson::Symbol(x), Bson::String(y) | Bson::Symbol(y)) = (a, b) {
+        return Ok(x.as_bytes().cmp(y.as_bytes()));
     }
-    match (a, b) {
-        (Bson::String(x) | Bson::Symbol(x), Bson::String(y) | Bson::Symbol(y)) => x.as_bytes().cmp(y.as_bytes()),
-        (Bson::Document(x), Bson::Document(y)) => compare_documents(x, y),
-        (Bson::Array(x), Bson::Array(y)) => compare_arrays(x, y),
+    if let (Some(x), Some(y)) = (Num::of(a), Num::of(b)) {
+        return Ok(number::compare(x, y));
+    }
+    Ok(match (a, b) {
+        (Bson::Document(x), Bson::Document(y)) => compare_documents(x, y, level)?,
+        (Bson::Array(x), Bson::Array(y)) => compare_arrays(x, y, level)?,
         (Bson::Binary(x), Bson::Binary(y)) => x
             .bytes
             .len()
@@ -73,51 +78,53 @@ fn compare_in_bracket(a: &Bson, b: &Bson) -> Ordering {
             .then_with(|| x.options.as_str().as_bytes().cmp(y.options.as_str().as_bytes())),
         (Bson::JavaScriptCode(x), Bson::JavaScriptCode(y)) => x.as_bytes().cmp(y.as_bytes()),
         (Bson::JavaScriptCodeWithScope(x), Bson::JavaScriptCodeWithScope(y)) => {
-            x.code.as_bytes().cmp(y.code.as_bytes()).then_with(|| compare_documents(&x.scope, &y.scope))
+            match x.code.as_bytes().cmp(y.code.as_bytes()) {
+                Ordering::Equal => compare_documents(&x.scope, &y.scope, level)?,
+                order => order,
+            }
         }
         // Null, undefined, MinKey, MaxKey: one value per bracket. DBPointer values are refused in
         // filters, so two of them meet only in `$expr` over two fields.
         _ => Ordering::Equal,
-    }
+    })
 }
 
-/// Documents field by field, in order: each pair by bracket, then field name, then value; a
-/// document that runs out first is smaller.
-pub(crate) fn compare_documents(a: &Document, b: &Document) -> Ordering {
+/// Documents (at `level`) field by field, in order: each pair by bracket, then field name, then
+/// value; a document that runs out first is smaller.
+pub(crate) fn compare_documents(a: &Document, b: &Document, level: usize) -> Result<Ordering, TooDeep> {
+    within(level)?;
     let mut left = a.iter();
     let mut right = b.iter();
     loop {
         match (left.next(), right.next()) {
-            (None, None) => return Ordering::Equal,
-            (None, Some(_)) => return Ordering::Less,
-            (Some(_), None) => return Ordering::Greater,
+            (None, None) => return Ok(Ordering::Equal),
+            (None, Some(_)) => return Ok(Ordering::Less),
+            (Some(_), None) => return Ok(Ordering::Greater),
             (Some((ka, va)), Some((kb, vb))) => {
-                let order = bracket(Some(va))
-                    .cmp(&bracket(Some(vb)))
-                    .then_with(|| ka.as_bytes().cmp(kb.as_bytes()))
-                    .then_with(|| compare_in_bracket(va, vb));
+                let order =
+                    match bracket(Some(va)).cmp(&bracket(Some(vb))).then_with(|| ka.as_bytes().cmp(kb.as_bytes())) {
+                        Ordering::Equal => compare_in_bracket(va, vb, level + 1)?,
+                        order => order,
+                    };
                 if order != Ordering::Equal {
-                    return order;
+                    return Ok(order);
                 }
             }
         }
     }
 }
 
-/// Arrays element by element (their field names are the same indexes), the shorter first.
-fn compare_arrays(a: &[Bson], b: &[Bson]) -> Ordering {
+/// Arrays (at `level`) element by element (their field names are the same indexes), the
+/// shorter first.
+fn compare_arrays(a: &[Bson], b: &[Bson], level: usize) -> Result<Ordering, TooDeep> {
+    within(level)?;
     for (x, y) in a.iter().zip(b) {
-        let order = compare(Some(x), Some(y));
+        let order = compare(Some(x), Some(y), level + 1)?;
         if order != Ordering::Equal {
-            return order;
+            return Ok(order);
         }
     }
-    a.len().cmp(&b.len())
-}
-
-/// Whether `value` is a NaN of either floating type.
-pub(crate) fn is_nan(value: Option<&Bson>) -> bool {
-    value.and_then(Num::of).is_some_and(Num::is_nan)
+    Ok(a.len().cmp(&b.len()))
 }
 
 #[cfg(test)]
@@ -129,7 +136,7 @@ mod tests {
     use super::*;
 
     fn cmp(a: Bson, b: Bson) -> Ordering {
-        compare(Some(&a), Some(&b))
+        compare(Some(&a), Some(&b), 1).unwrap()
     }
 
     #[test]
@@ -152,11 +159,11 @@ mod tests {
         ];
         for (i, a) in ladder.iter().enumerate() {
             for (j, b) in ladder.iter().enumerate() {
-                assert_eq!(compare(Some(a), Some(b)), i.cmp(&j), "{a:?} vs {b:?}");
+                assert_eq!(compare(Some(a), Some(b), 1).unwrap(), i.cmp(&j), "{a:?} vs {b:?}");
             }
         }
-        assert_eq!(compare(None, Some(&Bson::Undefined)), Ordering::Equal);
-        assert_eq!(compare(None, Some(&Bson::Null)), Ordering::Less);
+        assert_eq!(compare(None, Some(&Bson::Undefined), 1), Ok(Ordering::Equal));
+        assert_eq!(compare(None, Some(&Bson::Null), 1), Ok(Ordering::Less));
     }
 
     #[test]

@@ -12,6 +12,8 @@
 
 use bson::{Bson, Document};
 
+use super::error::{Failure, TooDeep, deeper, within};
+
 /// What a path yields when it ends at an array.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum AtArray {
@@ -21,98 +23,207 @@ pub(crate) enum AtArray {
     Whole,
 }
 
-/// A field path split on dots.
+/// A field path split on dots once, when the filter is parsed.
 #[derive(Debug, Clone)]
 pub(crate) struct FieldPath {
-    parts: Vec<String>,
+    text: Box<str>,
+    /// The first segment, and the others (most paths have one: no allocation for the rest).
+    first: Part,
+    rest: Box<[Part]>,
+}
+
+#[derive(Debug, Clone, Copy)]
+struct Part {
+    /// The segment's bytes in the path.
+    start: usize,
+    end: usize,
+    /// The segment read as an array position (all digits).
+    position: Option<usize>,
+    /// The segment as the key of an element in an array read as a document (`"0"`, `"12"`; no
+    /// leading zero).
+    key_index: Option<usize>,
 }
 
 impl FieldPath {
     pub(crate) fn new(path: &str) -> Self {
-        FieldPath { parts: path.split('.').map(str::to_owned).collect() }
+        let mut start = 0;
+        let mut parts = path.split('.').map(|piece| {
+            let digits = !piece.is_empty() && piece.bytes().all(|b| b.is_ascii_digit());
+            let position: Option<usize> = digits.then(|| piece.parse().ok()).flatten();
+            let canonical = piece == "0" || !piece.starts_with('0');
+            let part = Part { start, end: start + piece.len(), position, key_index: position.filter(|_| canonical) };
+            start = part.end + 1;
+            part
+        });
+        let first = parts.next().expect("split yields one piece at least");
+        FieldPath { text: path.into(), first, rest: parts.collect() }
+    }
+
+    /// How many segments the path has.
+    fn len(&self) -> usize {
+        1 + self.rest.len()
+    }
+
+    fn part(&self, index: usize) -> &Part {
+        if index == 0 { &self.first } else { &self.rest[index - 1] }
+    }
+
+    /// Whether two paths are the same text.
+    pub(crate) fn same(&self, other: &FieldPath) -> bool {
+        self.text == other.text
+    }
+
+    fn name(&self, part: usize) -> &str {
+        let Part { start, end, .. } = *self.part(part);
+        &self.text[start..end]
     }
 }
 
-/// Calls `f` with each value the path yields in `doc` until `f` returns `true`; returns whether
-/// it did. `f` may fail; the first error stops the walk.
-pub(crate) fn visit<E>(
-    doc: &Document,
-    path: &FieldPath,
-    at_array: AtArray,
-    f: &mut dyn FnMut(Option<&Bson>) -> Result<bool, E>,
-) -> Result<bool, E> {
-    Walk { parts: &path.parts, at_array, f }.document(doc, 0)
+/// What a filter is evaluated on: a document, or an array read as the document
+/// `{"0": …, "1": …}` (`$elemMatch` on an array nested in an array), without copying it.
+#[derive(Debug, Clone, Copy)]
+pub(crate) enum Obj<'a> {
+    Doc(&'a Document),
+    Arr(&'a [Bson]),
 }
 
-struct Walk<'p, 'f, E> {
-    parts: &'p [String],
-    at_array: AtArray,
-    f: &'f mut dyn FnMut(Option<&Bson>) -> Result<bool, E>,
+impl<'a> Obj<'a> {
+    /// The value at segment `part` of `path`.
+    fn get(self, path: &FieldPath, part: usize) -> Option<&'a Bson> {
+        match self {
+            Obj::Doc(doc) => field(doc, path.name(part)),
+            Obj::Arr(items) => items.get(path.part(part).key_index?),
+        }
+    }
 }
 
-impl<E> Walk<'_, '_, E> {
-    /// From `doc`, the path from segment `start` on (MongoDB's `getFieldDottedOrArray`, then the
-    /// iterator): down through documents until the end of the path or an array.
-    fn document(&mut self, doc: &Document, start: usize) -> Result<bool, E> {
-        let mut current = doc;
+/// The value of a field: scanned in order in a small document (cheaper than hashing the
+/// name), looked up in the index of a larger one. Both find the first field of that name.
+fn field<'a>(doc: &'a Document, name: &str) -> Option<&'a Bson> {
+    if doc.len() <= 16 {
+        doc.iter().find_map(|(key, value)| (key.as_str() == name).then_some(value))
+    } else {
+        doc.get(name)
+    }
+}
+
+/// What a path yields when no array is on the way: one value, or missing.
+pub(crate) enum Single<'a> {
+    /// The one value (`None`: missing) and its level.
+    One(Option<&'a Bson>, usize),
+    /// An array on the way or at the end: [`visit`] walks it.
+    Arrays,
+}
+
+/// The one value the path yields in `obj` (at `level`) when it meets no array: what [`visit`]
+/// would yield, with one lookup per segment, for every predicate of the field at once.
+pub(crate) fn single<'a>(obj: Obj<'a>, level: usize, path: &FieldPath) -> Result<Single<'a>, TooDeep> {
+    let (mut current, mut level) = (obj, level);
+    let last = path.len() - 1;
+    for at in 0..=last {
+        match current.get(path, at) {
+            None => return Ok(Single::One(None, level + 1)),
+            Some(Bson::Array(_)) => return Ok(Single::Arrays),
+            Some(Bson::Document(inner)) if at < last => {
+                current = Obj::Doc(inner);
+                level = deeper(level)?;
+            }
+            Some(value) if at == last => return Ok(Single::One(Some(value), level + 1)),
+            // A scalar with path left over: the path does not exist.
+            Some(_) => return Ok(Single::One(None, level + 1)),
+        }
+    }
+    unreachable!("the last segment returns")
+}
+
+/// Calls `f` with each value the path yields in `obj` (at `level`) until `f` returns `true`;
+/// returns whether it did. `f` receives the value (`None`: missing) and its level (the level a
+/// document or array there has; the top-level document is level 1). `f` may fail; the first
+/// error stops the walk, as does a document or array deeper than MongoDB's limit on the way.
+pub(crate) fn visit<F>(obj: Obj<'_>, level: usize, path: &FieldPath, at_array: AtArray, f: F) -> Result<bool, Failure>
+where
+    F: FnMut(Option<&Bson>, usize) -> Result<bool, Failure>,
+{
+    Walk { path, at_array, f }.document(obj, 0, level)
+}
+
+struct Walk<'p, F> {
+    path: &'p FieldPath,
+    at_array: AtArray,
+    f: F,
+}
+
+impl<F> Walk<'_, F>
+where
+    F: FnMut(Option<&Bson>, usize) -> Result<bool, Failure>,
+{
+    /// From `obj` (at `level`), the path from segment `start` on (MongoDB's
+    /// `getFieldDottedOrArray`, then the iterator): down through documents until the end of the
+    /// path or an array.
+    fn document(&mut self, obj: Obj<'_>, start: usize, level: usize) -> Result<bool, Failure> {
+        let mut current = obj;
         let mut at = start;
+        let mut level = level;
         loop {
-            let last = at + 1 == self.parts.len();
-            match current.get(&self.parts[at]) {
-                None => return (self.f)(None),
-                Some(Bson::Array(items)) => return self.array(current.get(&self.parts[at]), items, at + 1),
+            let last = at + 1 == self.path.len();
+            match current.get(self.path, at) {
+                None => return (self.f)(None, level + 1),
+                Some(whole @ Bson::Array(items)) => return self.array(whole, items, at + 1, deeper(level)?),
                 Some(Bson::Document(inner)) if !last => {
-                    current = inner;
+                    current = Obj::Doc(inner);
                     at += 1;
+                    level = deeper(level)?;
                 }
-                Some(value) if last => return (self.f)(Some(value)),
+                Some(value) if last => return (self.f)(Some(value), level + 1),
                 // A scalar with path left over: the path does not exist.
-                Some(_) => return (self.f)(None),
+                Some(_) => return (self.f)(None, level + 1),
             }
         }
     }
 
-    /// The array `whole` (with `items`) reached with the path from segment `next` left.
-    fn array(&mut self, whole: Option<&Bson>, items: &[Bson], next: usize) -> Result<bool, E> {
-        if next == self.parts.len() {
+    /// The array `whole` (with `items`, at `level`) reached with the path from segment `next`
+    /// left.
+    fn array(&mut self, whole: &Bson, items: &[Bson], next: usize, level: usize) -> Result<bool, Failure> {
+        if next == self.path.len() {
             if self.at_array == AtArray::Traverse {
                 for item in items {
-                    if (self.f)(Some(item))? {
+                    if (self.f)(Some(item), level + 1)? {
                         return Ok(true);
                     }
                 }
             }
-            return (self.f)(whole);
+            return (self.f)(Some(whole), level);
         }
-        let piece = &self.parts[next];
-        let position: Option<usize> =
-            (!piece.is_empty() && piece.bytes().all(|b| b.is_ascii_digit())).then(|| piece.parse().ok()).flatten();
+        let position = self.path.part(next).position;
+        // The level of the elements (checked where one is entered).
+        let inner_level = level + 1;
         for (index, item) in items.iter().enumerate() {
             let offset_match = position == Some(index);
             match item {
                 Bson::Document(inner) => {
                     // The element's own field named like the rest of the path…
-                    if self.document(inner, next)? {
+                    within(inner_level)?;
+                    if self.document(Obj::Doc(inner), next, inner_level)? {
                         return Ok(true);
                     }
                     // …then, when the segment is this element's position, the element itself.
                     if offset_match {
-                        if next + 1 == self.parts.len() {
-                            if (self.f)(Some(item))? {
+                        if next + 1 == self.path.len() {
+                            if (self.f)(Some(item), inner_level)? {
                                 return Ok(true);
                             }
-                        } else if self.document(inner, next + 1)? {
+                        } else if self.document(Obj::Doc(inner), next + 1, inner_level)? {
                             return Ok(true);
                         }
                     }
                 }
                 _ if offset_match => {
-                    if next + 1 == self.parts.len() {
-                        if (self.f)(Some(item))? {
+                    if next + 1 == self.path.len() {
+                        if (self.f)(Some(item), inner_level)? {
                             return Ok(true);
                         }
                     } else if let Bson::Array(inner) = item
-                        && self.array(Some(item), inner, next + 1)?
+                        && self.array(item, inner, next + 1, within(inner_level)?)?
                     {
                         return Ok(true);
                     }
@@ -125,35 +236,81 @@ impl<E> Walk<'_, '_, E> {
     }
 }
 
-/// The aggregation value of the field path `a.b.c` (without its `$`) in `doc`: `None` when
-/// missing. An array on the way maps each of its documents to its value (missing ones dropped,
-/// non-documents skipped), as MongoDB's `ExpressionFieldPath` does.
-pub(crate) fn resolve(doc: &Document, path: &FieldPath) -> Option<Bson> {
-    resolve_from(doc, &path.parts)
+/// The aggregation value of the field path `a.b.c` (without its `$`) in `doc` (the top-level
+/// document, level 1): `None` when missing. An array on the way maps each of its documents to
+/// its value (missing ones dropped, non-documents skipped), as MongoDB's `ExpressionFieldPath`
+/// does. The value is borrowed where it is one of the document's, built where it maps arrays.
+pub(crate) fn resolve<'d>(doc: &'d Document, path: &FieldPath) -> Result<Option<Resolved<'d>>, TooDeep> {
+    resolve_from(doc, path, 0, 1)
 }
 
-fn resolve_from(doc: &Document, parts: &[String]) -> Option<Bson> {
-    let value = doc.get(&parts[0])?;
-    if parts.len() == 1 {
-        return Some(value.clone());
+/// A resolved field path: a value of the document, or an array built from several.
+#[derive(Debug)]
+pub(crate) enum Resolved<'d> {
+    Borrowed(&'d Bson),
+    Built(Bson),
+}
+
+/// The path from segment `part` on in `doc` (at `level`).
+fn resolve_from<'d>(
+    doc: &'d Document,
+    path: &FieldPath,
+    part: usize,
+    level: usize,
+) -> Result<Option<Resolved<'d>>, TooDeep> {
+    let Some(value) = field(doc, path.name(part)) else { return Ok(None) };
+    if part + 1 == path.len() {
+        return Ok(Some(Resolved::Borrowed(value)));
     }
-    match value {
-        Bson::Document(inner) => resolve_from(inner, &parts[1..]),
-        Bson::Array(items) => Some(resolve_array(items, &parts[1..])),
+    Ok(match value {
+        Bson::Document(inner) => resolve_from(inner, path, part + 1, deeper(level)?)?,
+        Bson::Array(items) => Some(Resolved::Built(resolve_array(items, path, part + 1, deeper(level)?)?)),
         _ => None,
-    }
+    })
 }
 
-fn resolve_array(items: &[Bson], parts: &[String]) -> Bson {
-    Bson::Array(
-        items
-            .iter()
-            .filter_map(|item| match item {
-                Bson::Document(inner) => resolve_from(inner, parts),
-                _ => None,
-            })
-            .collect(),
-    )
+/// `items` (an array at `level`) mapped through the path from segment `part` on.
+fn resolve_array(items: &[Bson], path: &FieldPath, part: usize, level: usize) -> Result<Bson, TooDeep> {
+    let mut out = Vec::with_capacity(items.len());
+    for item in items {
+        if let Bson::Document(inner) = item
+            && let Some(value) = resolve_from(inner, path, part, deeper(level)?)?
+        {
+            out.push(match value {
+                Resolved::Borrowed(value) => clone_bounded(value, level + 2)?,
+                Resolved::Built(value) => value,
+            });
+        }
+    }
+    Ok(Bson::Array(out))
+}
+
+/// A copy of `value` (whose level, were it a document or array, is `level`), refusing one
+/// nested past MongoDB's limit: `Clone` (and `Drop`) recurse once per level, so an unbounded copy
+/// could exhaust the stack.
+pub(crate) fn clone_bounded(value: &Bson, level: usize) -> Result<Bson, TooDeep> {
+    Ok(match value {
+        Bson::Document(doc) => Bson::Document(clone_document(doc, level)?),
+        Bson::Array(items) => {
+            within(level)?;
+            Bson::Array(items.iter().map(|item| clone_bounded(item, level + 1)).collect::<Result<_, _>>()?)
+        }
+        Bson::JavaScriptCodeWithScope(code) => Bson::JavaScriptCodeWithScope(bson::JavaScriptCodeWithScope {
+            code: code.code.clone(),
+            scope: clone_document(&code.scope, level)?,
+        }),
+        scalar => scalar.clone(),
+    })
+}
+
+/// A copy of the document `doc` (at `level`), bounded as [`clone_bounded`].
+pub(crate) fn clone_document(doc: &Document, level: usize) -> Result<Document, TooDeep> {
+    within(level)?;
+    let mut out = Document::new();
+    for (key, value) in doc {
+        out.insert(key.clone(), clone_bounded(value, level + 1)?);
+    }
+    Ok(out)
 }
 
 #[cfg(test)]
@@ -164,7 +321,7 @@ mod tests {
 
     fn seen(doc: &Document, path: &str, at_array: AtArray) -> Vec<Option<Bson>> {
         let mut out = Vec::new();
-        visit::<()>(doc, &FieldPath::new(path), at_array, &mut |v| {
+        visit(Obj::Doc(doc), 1, &FieldPath::new(path), at_array, |v, _| {
             out.push(v.cloned());
             Ok(false)
         })
@@ -217,13 +374,20 @@ mod tests {
         assert_eq!(seen(&doc! {"t": ["x"]}, "t.5", AtArray::Traverse), vec![]);
     }
 
+    fn resolved(doc: &Document, path: &str) -> Option<Bson> {
+        resolve(doc, &FieldPath::new(path)).unwrap().map(|value| match value {
+            Resolved::Borrowed(value) => value.clone(),
+            Resolved::Built(value) => value,
+        })
+    }
+
     #[test]
     fn aggregation_paths_map_arrays_of_documents() {
         let d = doc! {"items": [{"q": 1}, {"x": 0}, 5, {"q": [2]}], "a": {"b": null}};
-        assert_eq!(resolve(&d, &FieldPath::new("items.q")), Some(bson!([1, [2]])));
-        assert_eq!(resolve(&d, &FieldPath::new("items.0")), Some(bson!([])));
-        assert_eq!(resolve(&d, &FieldPath::new("a.b")), Some(Bson::Null));
-        assert_eq!(resolve(&d, &FieldPath::new("a.b.c")), None);
-        assert_eq!(resolve(&d, &FieldPath::new("nope")), None);
+        assert_eq!(resolved(&d, "items.q"), Some(bson!([1, [2]])));
+        assert_eq!(resolved(&d, "items.0"), Some(bson!([])));
+        assert_eq!(resolved(&d, "a.b"), Some(Bson::Null));
+        assert_eq!(resolved(&d, "a.b.c"), None);
+        assert_eq!(resolved(&d, "nope"), None);
     }
 }

@@ -156,10 +156,13 @@ fn geojson(doc: &Document) -> Option<Shape> {
 }
 
 fn add_geojson(doc: &Document, shape: &mut Shape, depth: usize) -> Option<()> {
-    let list = |value: &Bson| match value {
-        Bson::Array(items) => Some(items.clone()),
-        _ => None,
-    };
+    // Borrowed: a copy of a stored array would recurse as deep as the document nests.
+    fn list(value: &Bson) -> Option<&[Bson]> {
+        match value {
+            Bson::Array(items) => Some(items),
+            _ => None,
+        }
+    }
     let kind = doc.get_str("type").ok()?;
     if kind == "GeometryCollection" {
         if depth > 8 {
@@ -167,7 +170,7 @@ fn add_geojson(doc: &Document, shape: &mut Shape, depth: usize) -> Option<()> {
         }
         for item in list(doc.get("geometries")?)? {
             let Bson::Document(inner) = item else { return None };
-            add_geojson(&inner, shape, depth + 1)?;
+            add_geojson(inner, shape, depth + 1)?;
         }
         return Some(());
     }
@@ -193,13 +196,13 @@ fn add_geojson(doc: &Document, shape: &mut Shape, depth: usize) -> Option<()> {
         "LineString" => shape.lines.push(positions(coordinates).filter(|l| l.len() >= 2)?),
         "MultiLineString" => {
             for line in list(coordinates)? {
-                shape.lines.push(positions(&line).filter(|l| l.len() >= 2)?);
+                shape.lines.push(positions(line).filter(|l| l.len() >= 2)?);
             }
         }
         "Polygon" => shape.polygons.push(polygon(coordinates)?),
         "MultiPolygon" => {
             for item in list(coordinates)? {
-                shape.polygons.push(polygon(&item)?);
+                shape.polygons.push(polygon(item)?);
             }
         }
         _ => return None,

@@ -1,7 +1,9 @@
 //! Regular expressions with MongoDB's (PCRE's) semantics, without a regex engine dependency:
 //! the pattern is checked (`scan.rs`), parsed by fancy-regex with the options as inline flags,
 //! compiled to small programs (`program.rs`) and run by a backtracking machine (`vm.rs`) with a
-//! step budget. What it does not implement is refused, never guessed.
+//! step budget. What it does not implement is refused, never guessed. A pattern that is text with
+//! wildcards (the like family's: `^AB\-`, `^.*urgent.*$`) skips all of that: it is read once
+//! and matched with string operations (`text.rs`), with the machine's answers.
 //!
 //! PCRE as MongoDB runs it: UTF-8; `.` matches anything but `\n` (any character with `s`); `$`
 //! matches at the end or before a final `\n` (before any `\n` with `m`); `^` with `m` matches
@@ -11,6 +13,7 @@
 mod class;
 mod program;
 mod scan;
+mod text;
 mod vm;
 
 use super::error::{At, EvalError, EvalErrorCode};
@@ -24,12 +27,21 @@ pub const STEPS_PER_BYTE: u64 = 16;
 /// A compiled regular expression.
 #[derive(Debug)]
 pub(crate) struct Regex {
-    programs: Programs,
+    engine: Engine,
     /// The pattern and options as written, for equality with a stored regex.
     pattern: String,
     options: String,
     /// Where the regex is in the filter, for a budget error at evaluation.
     path: Vec<crate::error::PathSegment>,
+}
+
+/// How a pattern is run.
+#[derive(Debug)]
+enum Engine {
+    /// Text with wildcards (`text.rs`), the like family's patterns: string operations.
+    Text(text::Glob),
+    /// Anything else: the backtracking machine.
+    Machine(Programs),
 }
 
 impl Regex {
@@ -47,17 +59,16 @@ impl Regex {
         if pattern.contains('\0') {
             return Err(at.error(EvalErrorCode::InvalidRegex, "the pattern contains a NUL byte"));
         }
-        let unsupported = |what: String| at.error(EvalErrorCode::UnsupportedRegex, what);
-        let prepared = scan::prepare(pattern, flags.contains('x')).map_err(|refused| unsupported(refused.0))?;
-        let text = if flags.is_empty() { prepared } else { format!("(?{flags}){prepared}") };
-        let tree = fancy_regex::Expr::parse_tree(&text)
-            .map_err(|err| at.error(EvalErrorCode::InvalidRegex, format!("invalid regex: {err}")))?;
-        if let Some(problem) = crate::regex::regex_problem(pattern) {
-            return Err(at.error(EvalErrorCode::InvalidRegex, format!("invalid regex: {problem}")));
-        }
-        let programs = Programs::build(&tree.expr)
-            .map_err(|what| unsupported(format!("{what} is not supported by the in-memory matcher")))?;
-        Ok(Regex { programs, pattern: pattern.to_owned(), options: options.to_owned(), path: at.path() })
+        let engine = match text::Glob::parse(pattern, &flags) {
+            Some(glob) => Engine::Text(glob),
+            None => Engine::Machine(machine(pattern, &flags, at)?),
+        };
+        // The path is for a budget error: plain text never runs out of steps.
+        let path = match &engine {
+            Engine::Text(glob) if !glob.counts_steps() => Vec::new(),
+            _ => at.path(),
+        };
+        Ok(Regex { engine, pattern: pattern.to_owned(), options: options.to_owned(), path })
     }
 
     /// Whether a stored regex value is this one (a regex operand meets a regex by equality).
@@ -68,7 +79,12 @@ impl Regex {
     /// Whether the pattern matches somewhere in `text`.
     pub(crate) fn is_match(&self, text: &str) -> Result<bool, EvalError> {
         let steps = REGEX_STEP_BUDGET.saturating_add(STEPS_PER_BYTE.saturating_mul(text.len() as u64));
-        vm::search(&self.programs, text, &mut vm::Budget::new(steps)).map_err(|vm::OutOfSteps| {
+        let budget = &mut vm::Budget::new(steps);
+        let found = match &self.engine {
+            Engine::Text(glob) => glob.is_match(text, budget),
+            Engine::Machine(programs) => vm::search(programs, text, budget),
+        };
+        found.map_err(|vm::OutOfSteps| {
             EvalError::new(
                 EvalErrorCode::RegexTooComplex,
                 self.path.clone(),
@@ -76,6 +92,19 @@ impl Regex {
             )
         })
     }
+}
+
+/// The programs of the backtracking machine for `pattern` with the option letters `flags`.
+fn machine(pattern: &str, flags: &str, at: &At<'_>) -> Result<Programs, EvalError> {
+    let unsupported = |what: String| at.error(EvalErrorCode::UnsupportedRegex, what);
+    let prepared = scan::prepare(pattern, flags.contains('x')).map_err(|refused| unsupported(refused.0))?;
+    let text = if flags.is_empty() { prepared } else { format!("(?{flags}){prepared}") };
+    let tree = fancy_regex::Expr::parse_tree(&text)
+        .map_err(|err| at.error(EvalErrorCode::InvalidRegex, format!("invalid regex: {err}")))?;
+    if let Some(problem) = crate::regex::regex_problem(pattern) {
+        return Err(at.error(EvalErrorCode::InvalidRegex, format!("invalid regex: {problem}")));
+    }
+    Programs::build(&tree.expr).map_err(|what| unsupported(format!("{what} is not supported by the in-memory matcher")))
 }
 
 #[cfg(test)]
@@ -158,6 +187,80 @@ mod tests {
         assert_eq!(code("\\p{L}"), EvalErrorCode::UnsupportedRegex);
         assert_eq!(code("(unclosed"), EvalErrorCode::InvalidRegex);
         assert_eq!(code("[z-a]"), EvalErrorCode::InvalidRegex);
+    }
+
+    /// The like family's patterns run as text (`text.rs`) answer as the machine does.
+    mod text_against_the_machine {
+        use proptest::prelude::*;
+
+        use super::super::*;
+
+        /// Characters where case folding, newlines and escaping differ; the first ones often.
+        const ALPHABET: &[char] = &['a', 'A', 'b', 'k', '\u{212a}', 's', '\u{17f}', '\n', '-'];
+        const RARE: &[char] = &['B', 'K', 'S', 'é', 'É', 'ß', ' ', '.', '*', '%'];
+        /// Pieces of patterns: literal characters, escaped punctuation, `.`, `.*`.
+        const PIECES: &[&str] = &["a", "A", "b", "k", "\u{212a}", "s", "\u{17f}", "\n", "\\-", ".", ".*"];
+        const RARE_PIECES: &[&str] = &[
+            "K", "é", "É", "ß", "%", "_", "&", "~", "#", ",", ":", "\"", "/", "=", "!", "@", ";", "'", "`", " ", "\\.",
+            "\\*", "\\+", "\\?", "\\(", "\\)", "\\[", "\\]", "\\{", "\\}", "\\|", "\\^", "\\$", "\\\\", "\\&", "\\~",
+            "\\#", "\\ ", "\\\t", "\\\n", "\\\r", "\\\u{b}", "\\\u{c}", "\\/", "\\%", "\\_", "\\!", "\\=", "\\'",
+            "\\\"", "\\@", "\\`",
+        ];
+
+        fn pattern() -> impl Strategy<Value = String> {
+            let piece = prop_oneof![4 => prop::sample::select(PIECES), 1 => prop::sample::select(RARE_PIECES)];
+            (any::<bool>(), prop::collection::vec(piece, 0..6), any::<bool>()).prop_map(|(start, pieces, end)| {
+                format!("{}{}{}", if start { "^" } else { "" }, pieces.concat(), if end { "$" } else { "" })
+            })
+        }
+
+        fn text() -> impl Strategy<Value = String> {
+            let c = prop_oneof![4 => prop::sample::select(ALPHABET), 1 => prop::sample::select(RARE)];
+            prop::collection::vec(c, 0..10).prop_map(|chars| chars.into_iter().collect())
+        }
+
+        proptest! {
+            #![proptest_config(ProptestConfig::with_cases(10_000))]
+            #[test]
+            fn same_answers(
+                pattern in pattern(),
+                flags in prop::sample::select(vec!["", "i", "s", "is"]),
+                texts in prop::collection::vec(text(), 1..8),
+            ) {
+                let Some(glob) = text::Glob::parse(&pattern, flags) else { return Ok(()) };
+                let programs = machine(&pattern, flags, &At::Root)
+                    .unwrap_or_else(|err| panic!("{pattern:?} /{flags}: the machine refuses it: {err}"));
+                for text in texts {
+                    let by_text = glob.is_match(&text, &mut vm::Budget::new(REGEX_STEP_BUDGET)).ok();
+                    let by_machine = vm::search(&programs, &text, &mut vm::Budget::new(REGEX_STEP_BUDGET)).ok();
+                    prop_assert_eq!(by_text, by_machine, "{:?} /{} on {:?}", pattern, flags, text);
+                }
+            }
+        }
+
+        #[test]
+        fn the_compilers_patterns_take_the_text_path() {
+            let compiled = crate::compile(&serde_json::json!({"op": "and", "conditions": [
+                {"op": "contains", "attr": "a", "val": "x.y (z)"},
+                {"op": "istartswith", "attr": "b", "val": "AB-1"},
+                {"op": "endswith", "attr": "c", "val": "-X\n"},
+                {"op": "like", "attr": "d", "val": "a%b_c"},
+                {"op": "ilike", "attr": "e", "val": "%urgent%"},
+                {"op": "not_like", "attr": "f", "val": "100%"},
+            ]}))
+            .unwrap();
+            let text = compiled.to_string();
+            let mut seen = 0;
+            for condition in compiled.get_array("$and").unwrap() {
+                let field = condition.as_document().unwrap().values().next().unwrap().as_document().unwrap();
+                let field = field.get_document("$not").unwrap_or(field);
+                let (pattern, options) = (field.get_str("$regex").unwrap(), field.get_str("$options").unwrap());
+                let flags: String = options.chars().filter(|c| *c != 'u').collect();
+                assert!(text::Glob::parse(pattern, &flags).is_some(), "{pattern} /{options} in {text}");
+                seen += 1;
+            }
+            assert_eq!(seen, 6);
+        }
     }
 
     #[test]

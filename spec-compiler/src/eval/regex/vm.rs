@@ -17,7 +17,7 @@ impl Budget {
         Budget { left: steps }
     }
 
-    fn step(&mut self) -> Result<(), OutOfSteps> {
+    pub(super) fn step(&mut self) -> Result<(), OutOfSteps> {
         self.left = self.left.checked_sub(1).ok_or(OutOfSteps)?;
         Ok(())
     }
