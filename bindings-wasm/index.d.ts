@@ -170,7 +170,7 @@ declare namespace cqrsMongoSpec {
   }
 
   /**
-   * Thrown by {@link matches} and {@link filter} when the compiled filter cannot be evaluated in
+   * Thrown by {@link matches}, {@link filter} and {@link matcher} when the compiled filter cannot be evaluated in
    * memory: a text search or `$near` (`needs_server`), a regular expression the matcher refuses
    * (`unsupported_regex`) or that runs out of steps (`regex_too_complex`). The path points into
    * the compiled filter: `at <root>.$text: …`. (A spec or document that cannot be read is a
@@ -189,8 +189,11 @@ declare namespace cqrsMongoSpec {
 
   /**
    * A document as {@link matches} reads it: a plain object in Extended JSON (canonical or
-   * relaxed, as the `bson` package's `EJSON.serialize` writes it), whose values may also be
-   * `Date` and `bigint`, as in specs.
+   * relaxed), whose values may also be `Date` and `bigint`, as in specs. An object that is
+   * exactly one of the wrappers specs use (`$date`, `$oid`, `$numberLong`, `$numberInt`,
+   * `$numberDouble`, `$numberDecimal`, `$uuid`, `$binary`) or `$regularExpression` is that
+   * value; any other object is an embedded document. Only the top-level fields the filter reads
+   * (and `$` keys) are read, all of them when it may read any (`$expr`).
    */
   type DocumentInput = object;
 
@@ -330,6 +333,38 @@ declare namespace cqrsMongoSpec {
   function filter<D extends DocumentInput>(spec: Spec | string, documents: readonly D[], settings?: Settings): D[];
 
   /**
+   * The spec compiled and its filter prepared once (regular expressions included), for any
+   * number of documents: `matcher(spec).filter(orders)`. With `settings`, the compiler built
+   * for them is freed at once; the matcher does not need it.
+   *
+   * @throws {SpecError} for an invalid spec or settings
+   * @throws {MatchError} for a filter only the server can evaluate (`needs_server`)
+   */
+  function matcher(spec: Spec | string, settings?: Settings): Matcher;
+
+  /**
+   * A spec's filter prepared once, made by {@link Compiler.matcher} or {@link matcher}: its
+   * calls read only the documents (the same answers and errors as {@link matches} and
+   * {@link filter}). Its WebAssembly memory is released when it is garbage-collected, or at
+   * once by `free()`.
+   *
+   * ```ts
+   * const urgent = compiler.matcher({ op: 'ilike', attr: 'note', val: '%urgent%' });
+   * const kept = urgent.filter(orders);
+   * urgent.free();
+   * ```
+   */
+  class Matcher {
+    private constructor();
+    /** Whether `find` with the filter would return `document` (an object, or its JSON text). */
+    matches(document: DocumentInput | string): boolean;
+    /** The documents the filter keeps, in their order (the objects given). */
+    filter<D extends DocumentInput>(documents: readonly D[]): D[];
+    /** Releases the WebAssembly memory now rather than when the object is garbage-collected. */
+    free(): void;
+  }
+
+  /**
    * A MongoDB filter back into a specification, which compiles back to the same filter for every
    * filter {@link compile} makes, and to an equivalent one for the usual hand-written forms
    * (`{ a: 1 }`, several fields or operators in one document, `$exists`, `$nor`, …). Values a JS
@@ -403,6 +438,8 @@ declare namespace cqrsMongoSpec {
     matches(spec: Spec | string, document: DocumentInput | string): boolean;
     /** The documents the spec's filter keeps, in their order (the objects given). */
     filter<D extends DocumentInput>(spec: Spec | string, documents: readonly D[]): D[];
+    /** The spec compiled and its filter prepared once, for any number of documents. */
+    matcher(spec: Spec | string): Matcher;
     /** This compiler's `schema` as react-querybuilder's `fields` (`invalid_option` without one). */
     querybuilderFields(): QueryBuilderField[];
     /** Releases the WebAssembly memory now rather than when the object is garbage-collected. */

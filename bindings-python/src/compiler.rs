@@ -8,6 +8,7 @@ use pyo3::types::{PyDict, PyList};
 use serde_json::Value;
 
 use crate::error::{self, Failure};
+use crate::matches::{self, PyMatcher};
 use crate::{Arg, PyCompiledQuery, build_compiler, json_arg, run, text_arg};
 
 /// A compiler prepared from its settings (refused settings raise `SpecError` here, with
@@ -87,7 +88,7 @@ impl PyCompiler {
     /// Whether `find` with the spec's filter would return the document (a dict), evaluated in
     /// memory.
     fn matches(&self, py: Python<'_>, spec: &Bound<'_, PyAny>, document: &Bound<'_, PyAny>) -> PyResult<bool> {
-        crate::matches::matches(py, &self.inner, spec, document)
+        matches::matcher(py, &self.inner, spec)?.matches(py, document)
     }
 
     /// The documents (a list or tuple of dicts) the spec's filter keeps, in order.
@@ -97,7 +98,12 @@ impl PyCompiler {
         spec: &Bound<'py, PyAny>,
         documents: &Bound<'py, PyAny>,
     ) -> PyResult<Bound<'py, PyList>> {
-        crate::matches::filter(py, &self.inner, spec, documents)
+        matches::matcher(py, &self.inner, spec)?.filter(py, documents)
+    }
+
+    /// The spec compiled and its filter prepared once, for any number of documents.
+    fn matcher(&self, py: Python<'_>, spec: &Bound<'_, PyAny>) -> PyResult<PyMatcher> {
+        matches::matcher(py, &self.inner, spec)
     }
 
     /// The compiler's field schema as react-querybuilder's `fields` (JSON text); a compiler

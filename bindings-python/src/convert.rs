@@ -88,7 +88,7 @@ pub(crate) fn to_json(
 ) -> Result<Value, Failure> {
     let classes = classes(obj.py())?;
     let path: Vec<PathSegment> = root.map(|r| PathSegment::Key(r.to_owned())).into_iter().collect();
-    Reader { classes, base: path.len(), path, nodes, max_len, mode: Mode::Spec }.value(obj)
+    Reader { classes, base: path.len(), path, nodes, max_len, mode: Mode::Spec, keep: None }.value(obj)
 }
 
 /// Converts a MongoDB filter to JSON as [`to_json`] converts a spec, except that a `float` NaN or
@@ -96,19 +96,23 @@ pub(crate) fn to_json(
 /// `"-Infinity"`) rather than refused: what `compile` returns for such a value reads back.
 pub(crate) fn filter_to_json(obj: &Bound<'_, PyAny>, nodes: &mut usize) -> Result<Value, Failure> {
     let classes = classes(obj.py())?;
-    Reader { classes, base: 0, path: Vec::new(), nodes, max_len: usize::MAX, mode: Mode::Filter }.value(obj)
+    Reader { classes, base: 0, path: Vec::new(), nodes, max_len: usize::MAX, mode: Mode::Filter, keep: None }.value(obj)
 }
 
 /// Converts a document to Extended JSON for [`document`], its error paths below `path`: as a
 /// filter is converted, except that a `datetime` is `{"$date": {"$numberLong": ms}}` (a naive
 /// one read as UTC, as pymongo stores it; a `date` is its midnight UTC).
+///
+/// With `keep` (sorted), a dict keeps only its top-level keys in `keep` and those starting with
+/// `$` (what a prepared matcher reads of a document): the other values are not read at all.
 pub(crate) fn document_to_json(
     obj: &Bound<'_, PyAny>,
     path: Vec<PathSegment>,
     nodes: &mut usize,
+    keep: Option<&[String]>,
 ) -> Result<Value, Failure> {
     let classes = classes(obj.py())?;
-    Reader { classes, base: path.len(), path, nodes, max_len: usize::MAX, mode: Mode::Document }.value(obj)
+    Reader { classes, base: path.len(), path, nodes, max_len: usize::MAX, mode: Mode::Document, keep }.value(obj)
 }
 
 /// What a conversion reads: a spec, a filter or a document.
@@ -130,6 +134,8 @@ struct Reader<'c, 'n> {
     /// Specs refuse NaN and infinities; filters and documents hold them as `$numberDouble`
     /// wrappers, and documents hold dates as milliseconds.
     mode: Mode,
+    /// The top-level keys to read (sorted), besides `$` keys; `None` for all.
+    keep: Option<&'c [String]>,
 }
 
 /// The longest list a spec or its options may hold under `compiler`'s settings: a value list
@@ -296,6 +302,14 @@ impl Reader<'_, '_> {
                 let message = format!("dictionary keys must be strings, got {shown}");
                 return Err(self.fail(ErrorCode::InvalidValue, message));
             };
+            if let Some(keep) = self.keep.filter(|_| self.path.len() == self.base) {
+                let read = key
+                    .to_str()
+                    .is_ok_and(|k| k.starts_with('$') || keep.binary_search_by(|f| f.as_str().cmp(k)).is_ok());
+                if !read {
+                    continue;
+                }
+            }
             let key = self.string(key, true)?;
             let value = self.child(PathSegment::Key(key.clone()), &item)?;
             map.insert(key, value);

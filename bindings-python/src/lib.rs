@@ -299,6 +299,7 @@ fn _native(m: &Bound<'_, PyModule>) -> PyResult<()> {
     m.add("MatchError", m.py().get_type::<error::MatchError>())?;
     m.add_class::<PyCompiledQuery>()?;
     m.add_class::<compiler::PyCompiler>()?;
+    m.add_class::<matches::PyMatcher>()?;
     m.add_function(wrap_pyfunction!(operators, m)?)?;
     m.add_function(wrap_pyfunction!(querybuilder_fields_json, m)?)?;
     m.add_function(wrap_pyfunction!(decompile::decompile, m)?)?;

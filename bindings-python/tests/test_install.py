@@ -83,7 +83,7 @@ SMOKE = textwrap.dedent(
     r'''
     import datetime, decimal, importlib.util, json, sys, uuid
     import cqrs_mongo_spec
-    from cqrs_mongo_spec import DecompileError, MatchError, SpecError, compile, compile_json, decompile, filter, matches, validate
+    from cqrs_mongo_spec import DecompileError, MatchError, SpecError, compile, compile_json, decompile, filter, matcher, matches, validate
     from cqrs_mongo_spec.compat import MongoQueryBuilder
 
     assert importlib.util.find_spec("bson") is None, "pymongo must not be installed here"
@@ -142,6 +142,7 @@ SMOKE = textwrap.dedent(
     docs = [{"at": datetime.datetime(2024, 1, 1), "n": 2**40}, {"at": datetime.datetime(2025, 1, 1), "n": 1}]
     spec = {"op": "<", "attr": "at", "val": {"$date": "2024-06-01T00:00:00Z"}}
     assert filter(spec, docs) == [docs[0]] and matches(spec, docs[0])
+    assert matcher(spec).filter(docs) == [docs[0]] and not matcher(spec).matches(docs[1])
     try:
         matches({"op": "fts", "attr": "t", "val": "x"}, {})
     except MatchError as err:

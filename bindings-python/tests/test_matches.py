@@ -6,6 +6,8 @@
   (``json.loads``) and as the values pymongo gives (``bson.json_util.loads``: ``datetime``,
   ``Int64``, ``ObjectId``, ``Decimal128``, ``Binary``, ``UUID``); text searches are refused with
   ``needs_server``.
+- the same through the prepared matcher (``Compiler.matcher``): the golden cases, errors,
+  hostile documents, its reuse across threads.
 - the objects given come back; errors with their classes, codes and paths; hostile documents.
 """
 
@@ -20,7 +22,7 @@ import bson
 import bson.json_util
 import pytest
 
-from cqrs_mongo_spec import Compiler, MatchError, SpecError, filter, matches
+from cqrs_mongo_spec import Compiler, Matcher, MatchError, SpecError, filter, matcher, matches
 from golden_support import GOLDEN, Case, load_cases
 
 CASES = [case for case in load_cases() if "matches" in case.data]
@@ -62,11 +64,17 @@ def test_golden_matches(case: Case) -> None:
             with pytest.raises(MatchError) as info:
                 compiler.filter(spec, dataset)
             assert info.value.code == "needs_server"
+            with pytest.raises(MatchError) as info:
+                compiler.matcher(spec)
+            assert info.value.code == "needs_server", "refused when prepared"
             continue
         kept = compiler.filter(spec, dataset)
         assert _ids(kept) == case.data["matches"]
         assert all(any(document is given for given in dataset) for document in kept), "the objects given"
         assert [document for document in dataset if compiler.matches(spec, document)] == kept
+        prepared = compiler.matcher(spec)
+        assert prepared.filter(dataset) == kept, "the prepared matcher keeps the same documents"
+        assert [document for document in dataset if prepared.matches(document)] == kept
 
 
 def test_there_are_golden_cases_with_matches() -> None:
@@ -135,11 +143,11 @@ def test_errors_of_the_spec_the_documents_and_the_server_only() -> None:
     assert _spec_error(lambda: matches(LEAF, None)) == ("invalid_value", ["document"])  # type: ignore[arg-type]
     assert _spec_error(lambda: filter(LEAF, {"a": 1})) == ("invalid_value", ["documents"])  # type: ignore[arg-type]
     assert _spec_error(lambda: filter(LEAF, [{"a": 1}, 5])) == ("invalid_value", ["documents", 1])  # type: ignore[list-item]
-    assert _spec_error(lambda: filter(LEAF, [{"a": 1}, {"b": {"c": object()}}])) == (
+    assert _spec_error(lambda: filter(LEAF, [{"a": 1}, {"a": {"c": object()}}])) == (
         "invalid_value",
-        ["documents", 1, "b", "c"],
+        ["documents", 1, "a", "c"],
     )
-    assert _spec_error(lambda: filter(LEAF, [{"b": 2**64}])) == ("invalid_value", ["documents", 0, "b"])
+    assert _spec_error(lambda: filter(LEAF, [{"a": 2**64}])) == ("invalid_value", ["documents", 0, "a"])
     assert _spec_error(lambda: matches(LEAF, {1: 2})) == ("invalid_value", ["document"])
 
 
@@ -165,7 +173,7 @@ class _BadZone(datetime.tzinfo):
 
 def test_hostile_documents_raise_only_spec_errors_at_their_path() -> None:
     cyclic: dict[str, Any] = {"a": 1}
-    cyclic["self"] = cyclic
+    cyclic["a"] = cyclic
     code, path = _spec_error(lambda: matches(LEAF, cyclic))
     assert code == "too_deep" and path[0] == "document"
     code, path = _spec_error(lambda: filter(LEAF, [cyclic]))
@@ -176,3 +184,98 @@ def test_hostile_documents_raise_only_spec_errors_at_their_path() -> None:
     assert _spec_error(lambda: matches(LEAF, {"a": bad_zone})) == ("invalid_value", ["document", "a"])
     assert _spec_error(lambda: matches(LEAF, {"a": {"$numberLong": "x"}})) == ("invalid_extended_json", ["document", "a"])
     assert matches(LEAF, bson.SON([("a", 1)])), "a dict subclass is a dict"
+
+
+def test_a_prepared_matcher_reads_only_documents() -> None:
+    compiler = Compiler(allowed_fields=["qty", "at"])
+    spec = {
+        "op": "and",
+        "conditions": [
+            {"op": ">", "attr": "qty", "val": 2},
+            {"op": "<", "attr": "at", "val": {"$date": "2024-01-02T00:00:00Z"}},
+        ],
+    }
+    utc = datetime.timezone.utc
+    documents = [
+        {"qty": 1, "at": datetime.datetime(1970, 1, 1, tzinfo=utc)},
+        {"qty": 3.5, "at": datetime.datetime(1970, 1, 1)},
+        {"qty": bson.Int64(5), "at": datetime.datetime(2025, 1, 1, tzinfo=utc)},
+        {"qty": 4, "at": {"$date": "2023-01-01T00:00:00Z"}},
+    ]
+    prepared = compiler.matcher(spec)
+    assert isinstance(prepared, Matcher)
+    kept = prepared.filter(documents)
+    assert kept == [documents[1], documents[3]] and kept[0] is documents[1]
+    assert prepared.filter(tuple(documents)) == kept == compiler.filter(spec, documents)
+    assert [prepared.matches(document) for document in documents] == [False, True, False, True]
+    assert prepared.matches(bson.SON([("qty", 3), ("at", datetime.datetime(2000, 1, 1))])), "a Mapping"
+    assert prepared.filter([]) == []
+    assert matcher({"op": "=", "attr": "a", "val": 1}, allowed_fields=["a"]).matches({"a": 1})
+    assert not matcher(json.dumps({"op": "=", "attr": "a", "val": 1})).matches({"a": 2})
+    with pytest.raises(TypeError):
+        Matcher()
+
+
+def test_a_prepared_matcher_raises_for_the_spec_the_filter_and_the_documents() -> None:
+    assert _spec_error(lambda: matcher({"op": "betwen", "attr": "a", "val": [1, 2]})) == ("unknown_operator", ["op"])
+    assert _spec_error(lambda: matcher({"op": "=", "attr": "b", "val": 1}, allowed_fields=["a"])) == (
+        "field_not_allowed",
+        ["attr"],
+    )
+    assert _match_error(lambda: matcher({"op": "fts", "attr": "body", "val": "x"})) == ("needs_server", ["$text"])
+    prepared = matcher(LEAF)
+    assert _spec_error(lambda: prepared.matches({"a": {"$date": "yesterday"}})) == ("invalid_extended_json", ["document", "a"])
+    assert _spec_error(lambda: prepared.matches({"a": [{"$oid": "xyz"}]})) == ("invalid_extended_json", ["document", "a", 0])
+    assert _spec_error(lambda: prepared.matches({"$date": 0})) == ("invalid_value", ["document"]), "a wrapper, not a document"
+    assert _spec_error(lambda: prepared.matches(None)) == ("invalid_value", ["document"])  # type: ignore[arg-type]
+    assert _spec_error(lambda: prepared.filter({"a": 1})) == ("invalid_value", ["documents"])  # type: ignore[arg-type]
+    assert _spec_error(lambda: prepared.filter([{"a": 1}, 5])) == ("invalid_value", ["documents", 1])  # type: ignore[list-item]
+    assert _spec_error(lambda: prepared.filter([{"a": 1}, {"a": {"c": object()}}])) == ("invalid_value", ["documents", 1, "a", "c"])
+    assert _spec_error(lambda: prepared.filter([{"a": [{"$numberLong": "x"}]}])) == (
+        "invalid_extended_json",
+        ["documents", 0, "a", 0],
+    )
+
+
+def test_a_prepared_matcher_refuses_hostile_documents_at_their_path() -> None:
+    prepared = matcher(LEAF)
+    cyclic: dict[str, Any] = {"a": 1}
+    cyclic["a"] = cyclic
+    code, path = _spec_error(lambda: prepared.matches(cyclic))
+    assert code == "too_deep" and path[0] == "document"
+    code, path = _spec_error(lambda: prepared.filter([cyclic]))
+    assert code == "too_deep" and path[:2] == ["documents", 0]
+    assert _spec_error(lambda: prepared.matches({"a": "\ud800"})) == ("invalid_value", ["document", "a"])
+    assert _spec_error(lambda: prepared.matches(_RaisingMapping())) == ("invalid_value", ["document"])
+    assert _spec_error(lambda: prepared.matches({"a": 2**64})) == ("invalid_value", ["document", "a"])
+
+
+def test_a_prepared_matcher_serves_every_thread() -> None:
+    from concurrent.futures import ThreadPoolExecutor
+
+    prepared = matcher({"op": "ilike", "attr": "note", "val": "%urgent%"})
+    documents = [{"note": "URGENT" if i % 3 == 0 else "later"} for i in range(3000)]
+    with ThreadPoolExecutor(max_workers=4) as pool:
+        counts = list(pool.map(lambda _: len(prepared.filter(documents)), range(8)))
+    assert counts == [1000] * 8
+
+
+def test_of_a_document_only_the_top_level_fields_the_filter_reads_are_read() -> None:
+    leaf = {"op": "=", "attr": "a.b", "val": 1}
+    cyclic: dict[str, Any] = {"a": {"b": 1}}
+    cyclic["self"] = cyclic
+    unread: list[dict[Any, Any]] = [
+        {"a": {"b": 1}, "f": object()},
+        {"a": {"b": 1}, "n": 2**64, "d": {"$date": "yesterday"}},
+        {"a": {"b": 1}, "\ud800": 1},
+        cyclic,
+    ]
+    for document in unread:
+        assert matches(leaf, document), "other fields are neither read nor checked"
+    assert filter(leaf, unread) == unread
+    # Keys that are not strings are still refused, `$` keys always read (a wrapper is a value, not
+    # a document), and all of a document when the filter may read any field ($expr).
+    assert _spec_error(lambda: matches(leaf, {"a": {"b": 1}, 1: 2})) == ("invalid_value", ["document"])
+    assert _spec_error(lambda: matches(leaf, {"$date": 0})) == ("invalid_value", ["document"])
+    both = {"op": "=", "attr": "a", "field": "x"}
+    assert _spec_error(lambda: matches(both, unread[1])) == ("invalid_value", ["document", "n"])

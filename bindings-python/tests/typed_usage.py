@@ -19,6 +19,7 @@ from cqrs_mongo_spec import (
     DecompileErrorCode,
     EvalErrorCode,
     MatchError,
+    Matcher,
     Settings,
     SpecError,
     SupportsToDict,
@@ -26,6 +27,7 @@ from cqrs_mongo_spec import (
     compile_json,
     decompile,
     decompile_json,
+    matcher,
     matches,
     operators,
     validate,
@@ -100,6 +102,13 @@ def paid(orders: list[dict[str, Any]]) -> list[dict[str, Any]] | EvalErrorCode |
     return kept
 
 
+def big_orders(orders: list[dict[str, Any]]) -> list[Any]:
+    """A filter prepared once for several lists."""
+    prepared: Matcher = Compiler(allowed_fields=["total"]).matcher({"op": ">", "attr": "total", "val": 6})
+    first: bool = prepared.matches(orders[0])
+    return prepared.filter(orders) if not first else orders
+
+
 def main() -> None:
     spec: dict[str, Any] = {
         "op": "and",
@@ -155,6 +164,7 @@ def main() -> None:
     one: bool = matches({"op": ">", "attr": "total", "val": 6}, sales[1])
     assert one and Compiler(allowed_fields=["total"]).filter({"op": ">", "attr": "total", "val": 6}, sales) == [sales[1]]
     assert paid([{"status": "paid", "n": {"$numberLong": "1"}}]) != []
+    assert big_orders(sales) == [sales[1]] and matcher({"op": "=", "attr": "status", "val": "paid"}).filter(sales) == [sales[0]]
 
     builder = MongoQueryBuilder()
     match: dict[str, Any] = builder.build_match(StatusIs("active"))

@@ -121,9 +121,12 @@ const quotedKey = (key) => quoted(quotedKeys, key, ':');
  * - `maxText`: the text stops growing at `max_spec_len` code units (each at least one byte of
  *   UTF-8): past it the value is `spec_too_large` at `root`, as the compiler says of the text.
  * So a walk reads at most `maxText / 2` values whatever lengths the value claims.
+ *
+ * With `keep` (a Set), a root object keeps only its keys in `keep` and those starting with `$`
+ * (what a prepared matcher reads of a document): the others are not read at all.
  */
 export function toJsonText(value, path, limits) {
-  const { maxDepth, maxLen = Infinity, maxText = Infinity } = typeof limits === 'number' ? { maxDepth: limits } : limits;
+  const { maxDepth, maxLen = Infinity, maxText = Infinity, keep } = typeof limits === 'number' ? { maxDepth: limits } : limits;
   const base = path.length;
   const root = path.slice();
   let out = '';
@@ -190,8 +193,10 @@ export function toJsonText(value, path, limits) {
       out += '{';
       let first = true;
       const at = path.length;
+      const only = at === base ? keep : undefined;
       for (let k = 0; k < keys.length; k++) {
         const key = keys[k];
+        if (only !== undefined && !only.has(key) && key[0] !== '$') continue;
         path[at] = key;
         const item = v[key];
         if (item !== undefined) {
@@ -261,6 +266,80 @@ function filterText(filter, limits) {
   }
 }
 
+/**
+ * A document's JSON text (an object, or its text), read with the parser's nesting limit
+ * (`limits.maxDepth` lists and objects, `depth` of them already open around it); of an object,
+ * only the top-level keys in `limits.keep` (and those starting with `$`), when it is given.
+ */
+function documentText(document, limits, path = ['document'], depth = 0) {
+  if (typeof document === 'string') return document;
+  return toJsonText(document, path, { maxDepth: limits.maxDepth - depth, keep: limits.keep });
+}
+
+/** The JSON text of a list of documents, and its items (each read once). */
+function documentsText(documents, limits) {
+  if (!Array.isArray(documents)) {
+    throw fail(['documents'], 'invalid_value', `documents must be a list of documents, got ${describe(documents)}`);
+  }
+  const items = [];
+  let text = '[';
+  const path = ['documents', 0];
+  try {
+    const { length } = documents;
+    for (let i = 0; i < length; i++) {
+      path[1] = i;
+      const item = documents[i];
+      if (typeof item !== 'object' || item === null) {
+        throw fail(path, 'invalid_value', `a document is an object, got ${item === null ? 'null' : describe(item)}`);
+      }
+      items.push(item);
+      text += (i > 0 ? ',' : '') + documentText(item, limits, path.slice(), 1);
+    }
+  } catch (err) {
+    if (err instanceof SpecError) throw err;
+    throw fail(path, 'invalid_value', `reading the documents threw ${thrown(err)}`);
+  }
+  return { items, text: `${text}]` };
+}
+
+/** Only `Compiler.matcher` makes a `Matcher`. */
+const token = Symbol('Matcher');
+
+/**
+ * A spec's filter prepared once (`compiler.matcher(spec)`): `matches(document)` and
+ * `filter(documents)` read only the documents. Its WebAssembly memory is released when it is
+ * collected, or at once by `free()`.
+ */
+export class Matcher {
+  #raw;
+  #limits;
+
+  constructor(raw, maxDepth, key) {
+    if (key !== token) throw new TypeError('cqrs-mongo-spec: a Matcher comes from compiler.matcher(spec)');
+    this.#raw = raw;
+    // Only the top-level fields the filter reads can change its answer: the others of a
+    // document object are neither read nor written (undefined: the filter may read any).
+    const fields = raw.fields();
+    this.#limits = { maxDepth, keep: fields === undefined ? undefined : new Set(fields) };
+  }
+
+  /** Whether `find` with the filter would return `document` (an object, or its JSON text). */
+  matches(document) {
+    return this.#raw.matchesJson(documentText(document, this.#limits));
+  }
+
+  /** The documents the filter keeps, in their order: the very objects given. */
+  filter(documents) {
+    const { items, text } = documentsText(documents, this.#limits);
+    return Array.from(this.#raw.filterJson(text), (index) => items[index]);
+  }
+
+  /** Releases the WebAssembly memory now rather than when the object is collected. */
+  free() {
+    this.#raw.free();
+  }
+}
+
 /** The WebAssembly module's glue, once `makeApi` has been given it. */
 let wasm;
 
@@ -286,12 +365,6 @@ export class Compiler {
       throw new SpecError('at <root>: the specification is missing (undefined or null)', 'invalid_node', []);
     }
     return toJsonText(spec, [], this.#limits);
-  }
-
-  /** A document's JSON text (an object, or its text), read with the parser's nesting limit. */
-  #documentText(document, path, depth) {
-    if (typeof document === 'string') return document;
-    return toJsonText(document, path, { maxDepth: this.#limits.maxDepth - depth });
   }
 
   #optionsText(options) {
@@ -338,8 +411,12 @@ export class Compiler {
    * with `Date` and `BigInt` read as in specs, or its JSON text), evaluated in memory.
    */
   matches(spec, document) {
-    const specJson = this.#specText(spec);
-    return this.#raw.matchesJson(specJson, this.#documentText(document, ['document'], 0));
+    const prepared = this.matcher(spec);
+    try {
+      return prepared.matches(document);
+    } finally {
+      prepared.free();
+    }
   }
 
   /**
@@ -347,29 +424,20 @@ export class Compiler {
    * read once).
    */
   filter(spec, documents) {
-    const specJson = this.#specText(spec);
-    if (!Array.isArray(documents)) {
-      throw fail(['documents'], 'invalid_value', `documents must be a list of documents, got ${describe(documents)}`);
-    }
-    const items = [];
-    let text = '[';
-    const path = ['documents', 0];
+    const prepared = this.matcher(spec);
     try {
-      const { length } = documents;
-      for (let i = 0; i < length; i++) {
-        path[1] = i;
-        const item = documents[i];
-        if (typeof item !== 'object' || item === null) {
-          throw fail(path, 'invalid_value', `a document is an object, got ${item === null ? 'null' : describe(item)}`);
-        }
-        items.push(item);
-        text += (i > 0 ? ',' : '') + this.#documentText(item, path.slice(), 1);
-      }
-    } catch (err) {
-      if (err instanceof SpecError) throw err;
-      throw fail(path, 'invalid_value', `reading the documents threw ${thrown(err)}`);
+      return prepared.filter(documents);
+    } finally {
+      prepared.free();
     }
-    return Array.from(this.#raw.filterJson(specJson, `${text}]`), (index) => items[index]);
+  }
+
+  /**
+   * The spec compiled and its filter prepared once (regular expressions included): a `Matcher`
+   * for any number of documents. What `matches` throws for the spec, it throws here.
+   */
+  matcher(spec) {
+    return new Matcher(this.#raw.matcherJson(this.#specText(spec)), this.#limits.maxDepth, token);
   }
 
   /** This compiler's `schema` as react-querybuilder's `fields` (`invalid_option` without one). */
@@ -406,6 +474,7 @@ export function makeApi(raw) {
   const filterLimits = { maxDepth: maxJsonDepth };
   return {
     Compiler,
+    Matcher,
     DecompileError,
     MatchError,
     compile: (spec, options, settings) => withCompiler(settings, (c) => c.compile(spec, options)),
@@ -414,6 +483,7 @@ export function makeApi(raw) {
     validate: (spec, options, settings) => withCompiler(settings, (c) => c.validate(spec, options)),
     matches: (spec, document, settings) => withCompiler(settings, (c) => c.matches(spec, document)),
     filter: (spec, documents, settings) => withCompiler(settings, (c) => c.filter(spec, documents)),
+    matcher: (spec, settings) => withCompiler(settings, (c) => c.matcher(spec)),
     decompile: (filter) => JSON.parse(raw.decompileJson(filterText(filter, filterLimits), true)),
     decompileJson: (filterJson) => raw.decompileJson(filterJson, false),
     operators: () => raw.operators(),

@@ -3,11 +3,13 @@ import api from './node.cjs';
 
 export const {
   Compiler,
+  Matcher,
   compile,
   compileJson,
   validate,
   matches,
   filter,
+  matcher,
   decompile,
   decompileJson,
   operators,

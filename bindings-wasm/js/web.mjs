@@ -1,9 +1,9 @@
 // Browser and bundler entry (ES modules). Call `await init()` once before the other functions;
 // it fetches and instantiates the WebAssembly module next to this file.
 import initWasm, * as raw from '../pkg/web/cqrs_mongo_spec.js';
-import { Compiler, DecompileError, makeApi, MatchError, SpecError } from './api.mjs';
+import { Compiler, DecompileError, makeApi, MatchError, Matcher, SpecError } from './api.mjs';
 
-export { Compiler, DecompileError, MatchError, SpecError };
+export { Compiler, DecompileError, MatchError, Matcher, SpecError };
 
 let api;
 let ready;
@@ -30,6 +30,7 @@ export const compileJson = (specJson, optionsJson, settings) => loaded().compile
 export const validate = (spec, options, settings) => loaded().validate(spec, options, settings);
 export const matches = (spec, document, settings) => loaded().matches(spec, document, settings);
 export const filter = (spec, documents, settings) => loaded().filter(spec, documents, settings);
+export const matcher = (spec, settings) => loaded().matcher(spec, settings);
 export const decompile = (mongoFilter) => loaded().decompile(mongoFilter);
 export const decompileJson = (filterJson) => loaded().decompileJson(filterJson);
 export const operators = () => loaded().operators();
@@ -37,11 +38,13 @@ export const querybuilderFields = (schema) => loaded().querybuilderFields(schema
 export default {
   init,
   Compiler,
+  Matcher,
   compile,
   compileJson,
   validate,
   matches,
   filter,
+  matcher,
   decompile,
   decompileJson,
   operators,

@@ -14,7 +14,7 @@ const MAX_SAFE_INTEGER: u64 = (1 << 53) - 1;
 
 /// Filter JSON text to the specification's JSON text, exactly as Rust prints it. With
 /// `js_numbers`, the numbers a JS number cannot carry with their type are wrappers instead
-/// ([`js_number`]), so the text parsed by `JSON.parse` compiles back to the same filter.
+/// (`js_number`), so the text parsed by `JSON.parse` compiles back to the same filter.
 #[wasm_bindgen(js_name = decompileJson)]
 pub fn decompile_json(filter_json: JsValue, js_numbers: bool) -> Result<String, JsValue> {
     let run = || {
@@ -25,7 +25,7 @@ pub fn decompile_json(filter_json: JsValue, js_numbers: bool) -> Result<String, 
         // `as_string` replaces a lone surrogate with U+FFFD: then the code units are read as
         // they are, so the lone surrogate is reported where it is.
         let js: &JsString = filter_json.unchecked_ref();
-        let spec = if text.contains(char::REPLACEMENT_CHARACTER) && !js.is_valid_utf16() {
+        let spec = if crate::may_hold_lone_surrogate(&text) && !js.is_valid_utf16() {
             decompile_utf16(&js.iter().collect::<Vec<u16>>())?
         } else {
             decompile_str(&text)?

@@ -62,7 +62,7 @@ fn json_text(value: &JsValue, arg: Arg<'_>) -> Result<Option<Value>, SpecError> 
     };
     let js: &JsString = value.unchecked_ref();
     let units = || js.iter().collect::<Vec<u16>>();
-    let lone = text.contains(char::REPLACEMENT_CHARACTER) && !js.is_valid_utf16();
+    let lone = may_hold_lone_surrogate(&text) && !js.is_valid_utf16();
     match arg {
         Arg::Spec(compiler) if lone => compiler.parse_spec_json_utf16(&units()),
         Arg::Spec(compiler) => compiler.parse_spec_json(&text),
@@ -75,6 +75,12 @@ fn json_text(value: &JsValue, arg: Arg<'_>) -> Result<Option<Value>, SpecError> 
         }
     }
     .map(Some)
+}
+
+/// Whether a string `as_string` copied may have had a lone surrogate (which it replaces with
+/// U+FFFD, bytes EF BF BD): a byte search, where `str::contains(char)` runs a substring search.
+pub(crate) fn may_hold_lone_surrogate(text: &str) -> bool {
+    text.as_bytes().contains(&0xEF) && text.contains(char::REPLACEMENT_CHARACTER)
 }
 
 /// A compiler prepared once from its settings (`new Compiler(settings)` in the package's JS

@@ -1,11 +1,14 @@
 //! `matches` and `filter`: a spec compiled once and its filter evaluated in memory on documents
-//! ([`Compiler::matches`](cqrs_mongo_spec::Compiler::matches), [`Matcher`]). Documents arrive as
-//! Extended JSON text, written by the package's JS layer from JS objects as specs are, and read
-//! as the `bson` crate reads Extended JSON.
+//! ([`Matcher`]): `Compiler.matcherJson` makes the `Matcher` class, which the package's JS layer
+//! uses for every call (`matches`, `filter`, `matcher`). Documents arrive as Extended JSON text,
+//! written by the package's JS layer from JS objects as specs are, and are read straight into
+//! BSON by [`cqrs_mongo_spec::document_from_extended_json`].
 
 use bson::{Bson, Document};
-use cqrs_mongo_spec::{ErrorCode, EvalError, Matcher, PathSegment, SpecError};
-use serde_json::Value;
+use cqrs_mongo_spec::{
+    ErrorCode, EvalError, Matcher, PathSegment, SpecError, bson_from_extended_json, bson_from_json, parse_json_utf16,
+};
+use js_sys::JsString;
 use wasm_bindgen::prelude::*;
 
 use crate::{Arg, WasmCompiler, error, json_text};
@@ -40,103 +43,106 @@ impl Failure {
 
 #[wasm_bindgen(js_class = Compiler)]
 impl WasmCompiler {
-    /// Whether `find` with the spec's filter would return the document (Extended JSON text).
-    #[wasm_bindgen(js_name = matchesJson)]
-    pub fn matches_json(&self, spec_json: JsValue, document_json: JsValue) -> Result<bool, JsValue> {
-        let run = || -> Result<bool, Failure> {
-            let matcher = self.matcher(&spec_json)?;
-            let document = documents(&document_json, "document")?;
-            let Value::Object(_) = &document else {
-                return Err(not_a_document(vec![PathSegment::Key("document".into())]).into());
-            };
-            Ok(matcher.matches(&to_document(document, vec![PathSegment::Key("document".into())])?)?)
-        };
-        run().map_err(Failure::into_js)
-    }
-
-    /// The indexes of the documents (an Extended JSON list) the spec's filter keeps, in order.
-    #[wasm_bindgen(js_name = filterJson)]
-    pub fn filter_json(&self, spec_json: JsValue, documents_json: JsValue) -> Result<Vec<u32>, JsValue> {
-        let run = || -> Result<Vec<u32>, Failure> {
-            let matcher = self.matcher(&spec_json)?;
-            let root = || vec![PathSegment::Key("documents".into())];
-            let Value::Array(items) = documents(&documents_json, "documents")? else {
-                return Err(Failure::Spec(SpecError::new(
-                    ErrorCode::InvalidValue,
-                    root(),
-                    "documents must be a list of documents",
-                )));
-            };
-            let mut kept = Vec::new();
-            for (index, item) in items.into_iter().enumerate() {
-                let mut path = root();
-                path.push(PathSegment::Index(index));
-                if !item.is_object() {
-                    return Err(not_a_document(path).into());
-                }
-                if matcher.matches(&to_document(item, path)?)? {
-                    kept.push(u32::try_from(index).unwrap_or(u32::MAX));
-                }
-            }
-            Ok(kept)
-        };
-        run().map_err(Failure::into_js)
+    /// The spec (JSON text) compiled and its filter prepared once, for any number of documents
+    /// (`matches` and `filter` of the package's JS layer go through one too).
+    #[wasm_bindgen(js_name = matcherJson)]
+    pub fn matcher_json(&self, spec_json: JsValue) -> Result<WasmMatcher, JsValue> {
+        self.matcher(&spec_json).map_err(Failure::into_js)
     }
 }
 
 impl WasmCompiler {
     /// The spec (JSON text) compiled and its filter prepared for evaluation.
-    fn matcher(&self, spec_json: &JsValue) -> Result<Matcher, Failure> {
+    fn matcher(&self, spec_json: &JsValue) -> Result<WasmMatcher, Failure> {
         let spec = json_text(spec_json, Arg::Spec(&self.compiler))?.unwrap_or_default();
-        Ok(Matcher::new(&self.compiler.compile(&spec)?)?)
+        Ok(WasmMatcher { matcher: Matcher::new(&self.compiler.compile(&spec)?)? })
     }
 }
 
-/// A document argument's JSON text, its error paths below `root`.
-fn documents(text: &JsValue, root: &'static str) -> Result<Value, SpecError> {
-    json_text(text, Arg::Other(root))?.ok_or_else(|| not_a_document(vec![PathSegment::Key(root.to_owned())]))
+/// A spec's filter prepared once (`compiler.matcher(spec)` in the package's JS layer, which
+/// wraps this class).
+#[wasm_bindgen(js_name = Matcher)]
+pub struct WasmMatcher {
+    matcher: Matcher,
+}
+
+#[wasm_bindgen(js_class = Matcher)]
+impl WasmMatcher {
+    /// Whether `find` with the filter would return the document (Extended JSON text).
+    #[wasm_bindgen(js_name = matchesJson)]
+    pub fn matches_json(&self, document_json: JsValue) -> Result<bool, JsValue> {
+        self.matches_text(&document_json).map_err(Failure::into_js)
+    }
+
+    /// The indexes of the documents (an Extended JSON list) the filter keeps, in order.
+    #[wasm_bindgen(js_name = filterJson)]
+    pub fn filter_json(&self, documents_json: JsValue) -> Result<Vec<u32>, JsValue> {
+        self.filter_text(&documents_json).map_err(Failure::into_js)
+    }
+
+    /// The top-level fields of a document the filter reads ([`Matcher::fields`]), or undefined
+    /// when it may read any: the JS layer writes only those of a document object.
+    pub fn fields(&self) -> JsValue {
+        match self.matcher.fields() {
+            Some(fields) => fields.into_iter().map(JsValue::from_str).collect::<js_sys::Array>().into(),
+            None => JsValue::UNDEFINED,
+        }
+    }
+}
+
+impl WasmMatcher {
+    fn matches_text(&self, document_json: &JsValue) -> Result<bool, Failure> {
+        let root = || vec![PathSegment::Key("document".into())];
+        match read(document_json, "document")? {
+            Bson::Document(document) => Ok(self.matcher.matches(&document)?),
+            _ => Err(not_a_document(root()).into()),
+        }
+    }
+
+    fn filter_text(&self, documents_json: &JsValue) -> Result<Vec<u32>, Failure> {
+        let root = || vec![PathSegment::Key("documents".into())];
+        let Bson::Array(items) = read(documents_json, "documents")? else {
+            return Err(SpecError::new(ErrorCode::InvalidValue, root(), "documents must be a list of documents").into());
+        };
+        // Every document is read before any is evaluated: an unreadable one is an error
+        // whatever the filter says of the others.
+        let documents = items
+            .into_iter()
+            .enumerate()
+            .map(|(index, item)| match item {
+                Bson::Document(document) => Ok(document),
+                _ => Err(not_a_document(vec![PathSegment::Key("documents".into()), PathSegment::Index(index)])),
+            })
+            .collect::<Result<Vec<Document>, SpecError>>()?;
+        let mut kept = Vec::new();
+        for (index, document) in documents.iter().enumerate() {
+            if self.matcher.matches(document)? {
+                kept.push(u32::try_from(index).unwrap_or(u32::MAX));
+            }
+        }
+        Ok(kept)
+    }
 }
 
 fn not_a_document(path: Vec<PathSegment>) -> SpecError {
     SpecError::new(ErrorCode::InvalidValue, path, "a document is an object")
 }
 
-/// A document given as Extended JSON (canonical or relaxed, read as the `bson` crate reads it:
-/// an integer is Int32, or Int64 beyond 32 bits, a fraction Double), at `path` for errors: a
-/// malformed wrapper is `invalid_extended_json` at the path of its object.
-fn to_document(value: Value, path: Vec<PathSegment>) -> Result<Document, SpecError> {
-    match to_bson(value, &mut path.clone())? {
-        Bson::Document(doc) => Ok(doc),
-        _ => Err(SpecError::new(ErrorCode::InvalidValue, path, "a document is an object")),
+/// A document argument (Extended JSON text) as BSON, its error paths below `root`. `as_string`
+/// replaces a lone surrogate with U+FFFD: when the text holds one, its code units are read as
+/// they are, so the lone surrogate is reported where it is.
+fn read(text: &JsValue, root: &'static str) -> Result<Bson, SpecError> {
+    let below_root = |err: SpecError| {
+        let path = std::iter::once(PathSegment::Key(root.to_owned())).chain(err.path().iter().cloned());
+        SpecError::new(err.code(), path.collect(), err.message())
+    };
+    let Some(string) = text.as_string() else {
+        return Err(not_a_document(vec![PathSegment::Key(root.to_owned())]));
+    };
+    let js: &JsString = text.unchecked_ref();
+    if crate::may_hold_lone_surrogate(&string) && !js.is_valid_utf16() {
+        let units: Vec<u16> = js.iter().collect();
+        return parse_json_utf16(&units).and_then(|value| bson_from_json(&value)).map_err(below_root);
     }
-}
-
-fn to_bson(value: Value, path: &mut Vec<PathSegment>) -> Result<Bson, SpecError> {
-    Ok(match value {
-        Value::Array(items) => {
-            let mut out = Vec::with_capacity(items.len());
-            for (index, item) in items.into_iter().enumerate() {
-                path.push(PathSegment::Index(index));
-                out.push(to_bson(item, path)?);
-                path.pop();
-            }
-            Bson::Array(out)
-        }
-        Value::Object(map) if map.keys().any(|key| key.starts_with('$')) => Bson::try_from(Value::Object(map))
-            .map_err(|err| {
-                let message = format!("malformed Extended JSON: {err}");
-                SpecError::new(ErrorCode::InvalidExtendedJson, path.clone(), message)
-            })?,
-        Value::Object(map) => {
-            let mut out = Document::new();
-            for (key, item) in map {
-                path.push(PathSegment::Key(key.clone()));
-                out.insert(key, to_bson(item, path)?);
-                path.pop();
-            }
-            Bson::Document(out)
-        }
-        scalar => Bson::try_from(scalar)
-            .map_err(|err| SpecError::new(ErrorCode::InvalidValue, path.clone(), format!("not a BSON value: {err}")))?,
-    })
+    bson_from_extended_json(&string).map_err(below_root)
 }

@@ -65,8 +65,12 @@ impl Settings {
             .ok()
             .and_then(|text| text.as_string())
             .ok_or_else(|| invalid(None, "settings must be JSON-compatible (no cycles)".into()))?;
-        let mut parsed: serde_json::Value =
-            serde_json::from_str(&text).map_err(|err| invalid(None, format!("settings are not JSON: {err}")))?;
+        // The core's parser (not `serde_json::from_str` here, a second copy of serde_json's
+        // number parsing in the module); its input errors are below `settings`.
+        let mut parsed = cqrs_mongo_spec::parse_json(&text).map_err(|err| {
+            let path = std::iter::once(PathSegment::Key("settings".into())).chain(err.path().iter().cloned());
+            SpecError::new(ErrorCode::InvalidOption, path.collect(), err.message())
+        })?;
         // `output` is the package's own setting; the rest is the compiler's.
         let given = parsed.as_object_mut().and_then(|object| object.remove("output"));
         let output = match given.as_ref() {

@@ -35,7 +35,8 @@
 //!
 //! [`matches()`] (or [`Matcher`], [`Compiler::matches`], [`Compiler::filter`]) evaluates a filter on
 //! a document in memory with the server's semantics, refusing with a typed [`EvalError`] what only
-//! the server can answer (`$text`, `$near`): SEMANTICS.md, "Evaluating in memory".
+//! the server can answer (`$text`, `$near`): SEMANTICS.md, "Evaluating in memory". Documents
+//! given as Extended JSON text are read straight into BSON by [`document_from_extended_json`].
 //!
 //! Every error is a [`SpecError`] with a stable [`ErrorCode`], the path of the offending node
 //! and a message; [`validate`] returns all of them. What each operator compiles to is described
@@ -74,7 +75,10 @@ pub use decompile::{
 };
 pub use error::{ErrorCode, PathSegment, SpecError, display_path};
 pub use eval::{EvalError, EvalErrorCode, MatchError, Matcher, REGEX_STEP_BUDGET, STEPS_PER_BYTE, matches};
-pub use input::{parse_json, parse_json_utf16, parse_options_json, parse_options_json_utf16};
+pub use input::{
+    bson_from_extended_json, bson_from_json, document_from_extended_json, parse_json, parse_json_utf16,
+    parse_options_json, parse_options_json_utf16,
+};
 pub use operator::{Family, Operator, OperatorInfo, ValueShape, operators};
 pub use options::{QueryOptions, SortKey};
 pub use out::json::{ExtJsonFormat, to_extjson_string};

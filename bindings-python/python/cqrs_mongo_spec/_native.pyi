@@ -13,6 +13,7 @@ __all__ = [
     "Compiler",
     "DecompileError",
     "MatchError",
+    "Matcher",
     "SpecError",
     "decompile",
     "decompile_json",
@@ -87,8 +88,19 @@ class Compiler:
         """Whether ``find`` with the spec's filter would return the document (a dict)."""
     def filter(self, spec: object, documents: object) -> list[Any]:
         """The documents (a list or tuple of dicts) the spec's filter keeps, in order."""
+    def matcher(self, spec: object) -> Matcher:
+        """The spec compiled and its filter prepared once, for any number of documents."""
     def querybuilder_fields_json(self) -> str:
         """The compiler's schema as react-querybuilder's ``fields`` (JSON text)."""
+
+@final
+class Matcher:
+    """A spec's filter prepared once (made by ``Compiler.matcher``). Immutable."""
+
+    def matches(self, document: object) -> bool:
+        """Whether ``find`` with the filter would return the document (a dict)."""
+    def filter(self, documents: object) -> list[Any]:
+        """The documents (a list or tuple of dicts) the filter keeps, in order."""
 
 def querybuilder_fields_json(schema: object) -> str:
     """A field schema (dict or JSON text) as react-querybuilder's ``fields`` (JSON text)."""

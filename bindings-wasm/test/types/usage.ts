@@ -17,6 +17,8 @@ import {
   decompileJson,
   filter,
   init,
+  matcher,
+  Matcher,
   matches,
   MatchError,
   operators,
@@ -467,6 +469,27 @@ function urgentOrders(orders: readonly Order[]): Order[] {
   return one && text ? again : kept;
 }
 
+function preparedMatcher(orders: readonly Order[]): Order[] {
+  const compiler = new Compiler({ allowedFields: ['total'] });
+  const big: Matcher = compiler.matcher({ op: '>=', attr: 'total', val: 100 });
+  const kept: Order[] = big.filter(orders);
+  const first: boolean = big.matches(orders[0] ?? '{"total": 1}');
+  big.free();
+  compiler.free();
+  const fromText: Matcher = matcher('{"op": "=", "attr": "total", "val": 1}', { allowedFields: ['total'] });
+  return first || fromText.matches({ total: 1 }) ? kept : [];
+}
+
+function matcherMisuse(): void {
+  // @ts-expect-error a Matcher comes from matcher(), not from new
+  const made = new Matcher();
+  // @ts-expect-error a prepared matcher takes no spec
+  matcher({ op: 'is_null', attr: 'a' }).matches({ op: 'is_null', attr: 'a' }, {});
+  // @ts-expect-error documents are a list
+  matcher({ op: 'is_null', attr: 'a' }).filter({ a: 1 });
+  void made;
+}
+
 function whyNot(err: unknown): EvalErrorCode | 'spec' | 'other' {
   if (err instanceof MatchError) return err.code;
   return err instanceof SpecError ? 'spec' : 'other';
@@ -484,6 +507,8 @@ function matchesMisuse(): void {
 
 export {
   matchesMisuse,
+  matcherMisuse,
+  preparedMatcher,
   urgentOrders,
   whyNot,
   byHand,

@@ -1,20 +1,16 @@
 //! A filter given as Extended JSON (canonical or relaxed) into a BSON document, and the input
 //! errors of filter text. Numbers follow the compiler's rule (an integer is Int32, or Int64
 //! beyond 32 bits; a fraction or exponent is Double); the value wrappers are decoded by the
-//! compiler's own reader, plus `$regularExpression` (the canonical form of `{field: /re/}`).
-//! Any other object, `$regex`/`$options` included, is a document of the filter.
+//! compiler's own reader, plus `$regularExpression` (the canonical form of `{field: /re/}`), as
+//! in documents ([`bson_from_json`](crate::bson_from_json)); the walk here adds MongoDB's
+//! nesting limit and the decompiler's codes. Any other object, `$regex`/`$options` included, is
+//! a document of the filter.
 
-use bson::{Bson, Document, Regex};
-use serde_json::{Map, Value};
+use bson::{Bson, Document};
+use serde_json::Value;
 
 use super::error::{DecompileError, DecompileErrorCode, Loc, Result};
-use crate::config::CompilerConfig;
-use crate::diag::Diag;
 use crate::error::{ErrorCode, SpecError};
-
-/// The single-key wrappers the compiler reads in values.
-const WRAPPERS: [&str; 8] =
-    ["$date", "$oid", "$numberDecimal", "$numberLong", "$numberInt", "$numberDouble", "$uuid", "$binary"];
 
 /// The filter document of an Extended JSON value.
 pub(crate) fn filter_document(filter: &Value) -> Result<Document> {
@@ -49,66 +45,24 @@ fn convert(value: &Value, loc: &Loc<'_>) -> Result<Bson> {
             }
             Bson::Array(out)
         }
-        Value::Object(map) if is_wrapper(map) => wrapper(value, loc)?,
-        Value::Object(map) if map.len() == 1 && map.contains_key("$regularExpression") => regular_expression(map, loc)?,
-        Value::Object(map) => {
-            loc.check_depth()?;
-            let mut out = Document::new();
-            for (key, item) in map {
-                out.insert(key.clone(), convert(item, &loc.key(key))?);
+        // A wrapper, decoded as in documents (the compiler's reader, plus `$regularExpression`).
+        Value::Object(map) => match crate::values::document_value(map) {
+            Some(decoded) => decoded.map_err(|message| loc.error(DecompileErrorCode::InvalidExtendedJson, message))?,
+            None => {
+                loc.check_depth()?;
+                let mut out = Document::new();
+                for (key, item) in map {
+                    out.insert(key.clone(), convert(item, &loc.key(key))?);
+                }
+                Bson::Document(out)
             }
-            Bson::Document(out)
-        }
+        },
     })
-}
-
-fn is_wrapper(map: &Map<String, Value>) -> bool {
-    match map.len() {
-        1 => map.keys().next().is_some_and(|key| WRAPPERS.contains(&key.as_str())),
-        2 => map.contains_key("$binary") && map.contains_key("$type"),
-        _ => false,
-    }
-}
-
-/// Decodes a wrapper with the compiler's reader (the same errors, `invalid_extended_json`).
-fn wrapper(value: &Value, loc: &Loc<'_>) -> Result<Bson> {
-    let mut diag = Diag::new(false);
-    match crate::values::convert(value, &CompilerConfig::default(), &mut diag, 0) {
-        Some(bson) => Ok(bson),
-        None => {
-            let message = diag.into_first().map(|err| err.message().to_owned()).unwrap_or_default();
-            Err(loc.error(DecompileErrorCode::InvalidExtendedJson, message))
-        }
-    }
-}
-
-/// `{"$regularExpression": {"pattern": "…", "options": "…"}}`.
-fn regular_expression(map: &Map<String, Value>, loc: &Loc<'_>) -> Result<Bson> {
-    let malformed = || {
-        loc.error(
-            DecompileErrorCode::InvalidExtendedJson,
-            "malformed Extended JSON $regularExpression: expected {\"pattern\": string, \"options\": string} \
-             without NUL bytes",
-        )
-    };
-    let Some(Value::Object(body)) = map.get("$regularExpression") else { return Err(malformed()) };
-    let (Some(Value::String(pattern)), Some(Value::String(options)), 2) =
-        (body.get("pattern"), body.get("options"), body.len())
-    else {
-        return Err(malformed());
-    };
-    let mut letters: Vec<char> = options.chars().collect();
-    letters.sort_unstable();
-    let options: String = letters.into_iter().collect();
-    match (pattern.as_str().try_into(), options.as_str().try_into()) {
-        (Ok(pattern), Ok(options)) => Ok(Bson::RegularExpression(Regex { pattern, options })),
-        _ => Err(malformed()),
-    }
 }
 
 #[cfg(test)]
 mod tests {
-    use bson::doc;
+    use bson::{Regex, doc};
     use serde_json::json;
 
     use super::*;

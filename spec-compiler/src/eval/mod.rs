@@ -61,9 +61,85 @@ impl Matcher {
     pub fn matches(&self, document: &Document) -> Result<bool, EvalError> {
         self.root.matches(path::Obj::Doc(document), 1).map_err(|failure| *failure)
     }
+
+    /// The top-level fields of a document the filter reads, sorted and without repeats
+    /// (`["customer", "total"]` for `{"total": {"$gt": 1}, "customer.name": "x"}`), or `None`
+    /// when it may read any of them (`$expr`). The other fields cannot change the answer, so a
+    /// caller that converts documents (the npm and pip packages) may leave them out.
+    ///
+    /// ```
+    /// use cqrs_mongo_spec::Matcher;
+    /// let matcher = Matcher::new(&bson::doc! {"$or": [{"b.c": 1}, {"a": {"$exists": false}}]}).unwrap();
+    /// assert_eq!(matcher.fields(), Some(vec!["a", "b"]));
+    /// let expr = Matcher::new(&bson::doc! {"$expr": {"$gt": ["$a", "$b"]}}).unwrap();
+    /// assert_eq!(expr.fields(), None);
+    /// ```
+    pub fn fields(&self) -> Option<Vec<&str>> {
+        let mut fields = Vec::new();
+        let mut todo = vec![&self.root];
+        while let Some(node) = todo.pop() {
+            match node {
+                filter::Node::And(nodes) | filter::Node::Or(nodes) | filter::Node::Nor(nodes) => todo.extend(nodes),
+                filter::Node::Const(_) => {}
+                filter::Node::Field(path, _) => fields.push(path.top_level()),
+                filter::Node::Expr(_) => return None,
+            }
+        }
+        fields.sort_unstable();
+        fields.dedup();
+        Some(fields)
+    }
 }
 
 /// Whether `find` with `filter` would return `document`.
 pub fn matches(filter: &Document, document: &Document) -> Result<bool, EvalError> {
     Matcher::new(filter)?.matches(document)
+}
+
+#[cfg(test)]
+mod fields_tests {
+    use bson::doc;
+
+    use super::*;
+
+    fn fields(filter: Document) -> Option<Vec<String>> {
+        let matcher = Matcher::new(&filter).unwrap();
+        matcher.fields().map(|fields| fields.into_iter().map(str::to_owned).collect())
+    }
+
+    #[test]
+    fn the_top_level_fields_a_filter_reads() {
+        let names = |names: &[&str]| Some(names.iter().map(|name| (*name).to_owned()).collect::<Vec<_>>());
+        assert_eq!(fields(doc! {}), names(&[]));
+        assert_eq!(fields(doc! {"$comment": "x", "$alwaysFalse": 1}), names(&[]));
+        assert_eq!(
+            fields(
+                doc! {"z": 1, "$nor": [{"a.b": {"$not": {"$gt": 1}}}, {"$and": [{"z.y": 2}, {"m": {"$exists": false}}]}]}
+            ),
+            names(&["a", "m", "z"])
+        );
+        assert_eq!(fields(doc! {"items": {"$elemMatch": {"sku": "x", "qty": {"$gt": 1}}}}), names(&["items"]));
+        assert_eq!(fields(doc! {"a": 1, "$expr": {"$lt": ["$b", 2]}}), None);
+        assert_eq!(fields(doc! {"$or": [{"a": 1}, {"$expr": true}]}), None);
+    }
+
+    #[test]
+    fn the_other_fields_cannot_change_the_answer() {
+        let filter = doc! {"$or": [{"a.b": {"$in": [1, null]}}, {"c": {"$size": 0}}], "d": {"$ne": 5}};
+        let matcher = Matcher::new(&filter).unwrap();
+        let keep = matcher.fields().unwrap();
+        for document in [
+            doc! {"a": {"b": 1}, "x": 1},
+            doc! {"c": [], "d": 5, "e": {"f": 1}},
+            doc! {"x": [1, 2], "a": [{"b": 2}, {"c": 3}], "d": 4},
+            doc! {"y": null},
+        ] {
+            let projected: Document = document
+                .iter()
+                .filter(|(key, _)| keep.contains(&key.as_str()))
+                .map(|(k, v)| (k.clone(), v.clone()))
+                .collect();
+            assert_eq!(matcher.matches(&projected), matcher.matches(&document), "{document}");
+        }
+    }
 }

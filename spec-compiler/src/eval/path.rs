@@ -77,6 +77,11 @@ impl FieldPath {
         let Part { start, end, .. } = *self.part(part);
         &self.text[start..end]
     }
+
+    /// The top-level field the path starts at (`"a"` for `"a.b.0"`).
+    pub(crate) fn top_level(&self) -> &str {
+        self.name(0)
+    }
 }
 
 /// What a filter is evaluated on: a document, or an array read as the document

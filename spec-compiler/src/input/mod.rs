@@ -8,10 +8,16 @@
 //! iterative pass over the text; the JS and Python conversions apply the same rules, so a spec
 //! fails the same way whatever its form. JS and Python strings are UTF-16 at heart and may hold
 //! lone surrogates, which UTF-8 cannot: [`parse_json_utf16`] takes their code units as they are.
+//!
+//! Documents to evaluate a filter on arrive the same way, as Extended JSON:
+//! [`document_from_extended_json`] reads their text straight into BSON.
 
+mod document;
 mod scan;
 
 use serde_json::Value;
+
+pub use document::{bson_from_extended_json, bson_from_json, document_from_extended_json};
 
 use crate::error::{ErrorCode, PathSegment, SpecError};
 use scan::{Found, Mark, Problem};

@@ -7,7 +7,7 @@
 
 use bson::oid::ObjectId;
 use bson::spec::BinarySubtype;
-use bson::{Binary, Bson, Decimal128};
+use bson::{Binary, Bson, Decimal128, Regex};
 use serde_json::{Map, Value};
 
 use super::datetime::parse_datetime_ms;
@@ -28,13 +28,58 @@ pub(super) fn is_wrapper(map: &Map<String, Value>) -> bool {
 
 /// Decodes a wrapper recognised by [`is_wrapper`].
 pub(super) fn decode(map: &Map<String, Value>, diag: &mut Diag<'_>) -> Option<Bson> {
-    let (key, value) = map.iter().find(|(k, _)| k.as_str() != "$type")?;
-    match decode_one(key, value, map.get("$type")) {
+    match decode_wrapper(map)? {
         Ok(bson) => Some(bson),
-        Err(why) => {
-            diag.error(ErrorCode::InvalidExtendedJson, format!("malformed Extended JSON {key} value: {why}"));
+        Err(message) => {
+            diag.error(ErrorCode::InvalidExtendedJson, message);
             None
         }
+    }
+}
+
+/// A wrapper recognised by [`is_wrapper`] decoded, or the message of `invalid_extended_json`.
+fn decode_wrapper(map: &Map<String, Value>) -> Option<Result<Bson, String>> {
+    let (key, value) = map.iter().find(|(k, _)| k.as_str() != "$type")?;
+    Some(decode_one(key, value, map.get("$type")).map_err(|why| format!("malformed Extended JSON {key} value: {why}")))
+}
+
+/// The value of an object that is one Extended JSON value in a document or a filter: a wrapper
+/// of values ([`is_wrapper`]) or `{"$regularExpression": {"pattern", "options"}}` (the
+/// canonical form of `/re/`; its options sorted, as BSON stores them). `None` for any other
+/// object, `$regex`/`$options` included; `Some(Err(message))` for a malformed one.
+pub(crate) fn document_value(map: &Map<String, Value>) -> Option<Result<Bson, String>> {
+    match map.get("$regularExpression") {
+        Some(body) if map.len() == 1 => Some(regular_expression(body)),
+        _ if is_wrapper(map) => decode_wrapper(map),
+        _ => None,
+    }
+}
+
+/// Whether an object whose first key is `key` may be one Extended JSON value
+/// ([`document_value`]): the readers that stream a document look no further at other objects.
+pub(crate) fn may_start_document_value(key: &str) -> bool {
+    key == "$type" || key == "$regularExpression" || SINGLE_KEY_WRAPPERS.contains(&key)
+}
+
+/// The body of `$regularExpression`: `{"pattern": string, "options": string}`, no NUL bytes.
+fn regular_expression(body: &Value) -> Result<Bson, String> {
+    let malformed = || {
+        "malformed Extended JSON $regularExpression: expected {\"pattern\": string, \"options\": string} \
+         without NUL bytes"
+            .to_owned()
+    };
+    let Value::Object(body) = body else { return Err(malformed()) };
+    let (Some(Value::String(pattern)), Some(Value::String(options)), 2) =
+        (body.get("pattern"), body.get("options"), body.len())
+    else {
+        return Err(malformed());
+    };
+    let mut letters: Vec<char> = options.chars().collect();
+    letters.sort_unstable();
+    let options: String = letters.into_iter().collect();
+    match (pattern.as_str().try_into(), options.as_str().try_into()) {
+        (Ok(pattern), Ok(options)) => Ok(Bson::RegularExpression(Regex { pattern, options })),
+        _ => Err(malformed()),
     }
 }
 
