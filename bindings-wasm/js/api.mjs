@@ -302,6 +302,24 @@ function documentsText(documents, limits) {
   return { items, text: `${text}]` };
 }
 
+const utf8Encoder = new TextEncoder();
+/** Reused for the UTF-8 of texts up to 64 KiB (3 bytes per code unit at most). */
+let utf8Scratch = new Uint8Array(4096);
+
+/**
+ * The UTF-8 bytes of a document's text, as wasm-bindgen would write them for a string argument
+ * (a lone surrogate as U+FFFD) but in one `encodeInto` call instead of a loop over code units.
+ * The view is valid until the next call.
+ */
+function utf8(text) {
+  const most = 3 * text.length;
+  if (most > utf8Scratch.length) {
+    if (most > 65536) return utf8Encoder.encode(text);
+    utf8Scratch = new Uint8Array(65536);
+  }
+  return utf8Scratch.subarray(0, utf8Encoder.encodeInto(text, utf8Scratch).written);
+}
+
 /** Only `Compiler.matcher` makes a `Matcher`. */
 const token = Symbol('Matcher');
 
@@ -325,13 +343,14 @@ export class Matcher {
 
   /** Whether `find` with the filter would return `document` (an object, or its JSON text). */
   matches(document) {
-    return this.#raw.matchesJson(documentText(document, this.#limits));
+    const text = documentText(document, this.#limits);
+    return this.#raw.matchesUtf8(utf8(text), text);
   }
 
   /** The documents the filter keeps, in their order: the very objects given. */
   filter(documents) {
     const { items, text } = documentsText(documents, this.#limits);
-    return Array.from(this.#raw.filterJson(text), (index) => items[index]);
+    return Array.from(this.#raw.filterUtf8(utf8(text), text), (index) => items[index]);
   }
 
   /** Releases the WebAssembly memory now rather than when the object is collected. */

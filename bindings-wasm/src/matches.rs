@@ -74,6 +74,21 @@ impl WasmMatcher {
         self.matches_text(&document_json).map_err(Failure::into_js)
     }
 
+    /// `matchesJson` with the text also given as UTF-8 bytes (the JS layer's one
+    /// `TextEncoder.encodeInto` into a reused buffer, copied into WebAssembly as they are,
+    /// where a string argument is copied a code unit at a time); `document_json` is read only
+    /// when the bytes hold U+FFFD, where the text may have had a lone surrogate.
+    #[wasm_bindgen(js_name = matchesUtf8)]
+    pub fn matches_utf8(&self, document_utf8: &[u8], document_json: JsValue) -> Result<bool, JsValue> {
+        self.matches_read(read_utf8(document_utf8, &document_json, "document")).map_err(Failure::into_js)
+    }
+
+    /// `filterJson` with the text also given as UTF-8 bytes, as `matchesUtf8`.
+    #[wasm_bindgen(js_name = filterUtf8)]
+    pub fn filter_utf8(&self, documents_utf8: &[u8], documents_json: JsValue) -> Result<Vec<u32>, JsValue> {
+        self.filter_read(read_utf8(documents_utf8, &documents_json, "documents")).map_err(Failure::into_js)
+    }
+
     /// The indexes of the documents (an Extended JSON list) the filter keeps, in order.
     #[wasm_bindgen(js_name = filterJson)]
     pub fn filter_json(&self, documents_json: JsValue) -> Result<Vec<u32>, JsValue> {
@@ -92,16 +107,24 @@ impl WasmMatcher {
 
 impl WasmMatcher {
     fn matches_text(&self, document_json: &JsValue) -> Result<bool, Failure> {
+        self.matches_read(read(document_json, "document"))
+    }
+
+    fn filter_text(&self, documents_json: &JsValue) -> Result<Vec<u32>, Failure> {
+        self.filter_read(read(documents_json, "documents"))
+    }
+
+    fn matches_read(&self, document: Result<Bson, SpecError>) -> Result<bool, Failure> {
         let root = || vec![PathSegment::Key("document".into())];
-        match read(document_json, "document")? {
+        match document? {
             Bson::Document(document) => Ok(self.matcher.matches(&document)?),
             _ => Err(not_a_document(root()).into()),
         }
     }
 
-    fn filter_text(&self, documents_json: &JsValue) -> Result<Vec<u32>, Failure> {
+    fn filter_read(&self, documents: Result<Bson, SpecError>) -> Result<Vec<u32>, Failure> {
         let root = || vec![PathSegment::Key("documents".into())];
-        let Bson::Array(items) = read(documents_json, "documents")? else {
+        let Bson::Array(items) = documents? else {
             return Err(SpecError::new(ErrorCode::InvalidValue, root(), "documents must be a list of documents").into());
         };
         // Every document is read before any is evaluated: an unreadable one is an error
@@ -132,17 +155,31 @@ fn not_a_document(path: Vec<PathSegment>) -> SpecError {
 /// replaces a lone surrogate with U+FFFD: when the text holds one, its code units are read as
 /// they are, so the lone surrogate is reported where it is.
 fn read(text: &JsValue, root: &'static str) -> Result<Bson, SpecError> {
+    let Some(string) = text.as_string() else {
+        return Err(not_a_document(vec![PathSegment::Key(root.to_owned())]));
+    };
+    read_str(&string, text, root)
+}
+
+/// [`read`] with the text's UTF-8 bytes (as `TextEncoder` writes them, a lone surrogate as
+/// U+FFFD like `as_string`) beside the text itself.
+fn read_utf8(bytes: &[u8], text: &JsValue, root: &'static str) -> Result<Bson, SpecError> {
+    match (std::str::from_utf8(bytes), text.is_string()) {
+        (Ok(string), true) => read_str(string, text, root),
+        _ => read(text, root),
+    }
+}
+
+/// `string`, the UTF-8 of the JS string `text`, as BSON.
+fn read_str(string: &str, text: &JsValue, root: &'static str) -> Result<Bson, SpecError> {
     let below_root = |err: SpecError| {
         let path = std::iter::once(PathSegment::Key(root.to_owned())).chain(err.path().iter().cloned());
         SpecError::new(err.code(), path.collect(), err.message())
     };
-    let Some(string) = text.as_string() else {
-        return Err(not_a_document(vec![PathSegment::Key(root.to_owned())]));
-    };
     let js: &JsString = text.unchecked_ref();
-    if crate::may_hold_lone_surrogate(&string) && !js.is_valid_utf16() {
+    if crate::may_hold_lone_surrogate(string) && !js.is_valid_utf16() {
         let units: Vec<u16> = js.iter().collect();
         return parse_json_utf16(&units).and_then(|value| bson_from_json(&value)).map_err(below_root);
     }
-    bson_from_extended_json(&string).map_err(below_root)
+    bson_from_extended_json(string).map_err(below_root)
 }

@@ -51,7 +51,7 @@ pub fn document_from_extended_json(text: &str) -> Result<Document, SpecError> {
 /// errors of [`document_from_extended_json`].
 pub fn bson_from_extended_json(text: &str) -> Result<Bson, SpecError> {
     let mut de = serde_json::Deserializer::from_str(text);
-    match Direct.deserialize(&mut de).and_then(|value| de.end().map(|()| value)) {
+    match (Direct { level: Level::Root }).deserialize(&mut de).and_then(|value| de.end().map(|()| value)) {
         Ok(value) => Ok(value),
         Err(_) => bson_from_json(&super::parse_json(text)?),
     }
@@ -141,7 +141,45 @@ const TWO_POW_63: f64 = 9_223_372_036_854_775_808.0;
 /// The one-pass reader: serde_json's parser calls it for each value, which it turns into BSON
 /// where it stands. Any error only sends the text to the path-keeping route, so its messages
 /// are never shown.
-struct Direct;
+#[derive(Clone, Copy)]
+struct Direct {
+    level: Level,
+}
+
+/// Where a value stands: the text itself, an item of a root list (the documents of `filter`),
+/// or inside either.
+#[derive(Clone, Copy, PartialEq, Eq)]
+enum Level {
+    Root,
+    RootItem,
+    Inner,
+}
+
+impl Level {
+    /// Where the items of a list standing here stand.
+    fn items(self) -> Level {
+        if self == Level::Root { Level::RootItem } else { Level::Inner }
+    }
+}
+
+/// An empty document to fill. `Document::new` seeds a fresh hasher (ahash's `RandomState`,
+/// which mixes its keys each time) and the map then grows 4 → 8 → 16 slots, rehashing each
+/// time; a clone of an empty template copies the seeded hasher and keeps the template's slot
+/// count (indexmap clones its hash table as it is, a cleared one included). So a whole
+/// document (the root, or an item of a root list) starts with room for 14 fields, a nested one
+/// as a plain empty map: fewer allocations and no rehash, the same document.
+fn empty_document(whole: bool) -> Document {
+    static TEMPLATES: std::sync::OnceLock<[Document; 2]> = std::sync::OnceLock::new();
+    let [nested, sized] = TEMPLATES.get_or_init(|| {
+        let mut sized = Document::new();
+        for key in ["0", "1", "2", "3", "4", "5", "6", "7"] {
+            sized.insert(key, Bson::Null);
+        }
+        sized.clear();
+        [Document::new(), sized]
+    });
+    if whole { sized.clone() } else { nested.clone() }
+}
 
 impl<'de> DeserializeSeed<'de> for Direct {
     type Value = Bson;
@@ -193,15 +231,15 @@ impl<'de> Visitor<'de> for Direct {
 
     fn visit_seq<A: SeqAccess<'de>>(self, mut seq: A) -> Result<Bson, A::Error> {
         let mut items = Vec::new();
-        while let Some(item) = seq.next_element_seed(Direct)? {
+        let items_at = Direct { level: self.level.items() };
+        while let Some(item) = seq.next_element_seed(items_at)? {
             items.push(item);
         }
         Ok(Bson::Array(items))
     }
 
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Bson, A::Error> {
-        let mut document = Document::new();
-        let Some(first) = map.next_key::<String>()? else { return Ok(Bson::Document(document)) };
+        let Some(first) = map.next_key::<String>()? else { return Ok(Bson::Document(empty_document(false))) };
         if may_start_document_value(&first) {
             // Perhaps a wrapper: small, read as JSON and decoded by the compiler's reader.
             let mut object = Map::new();
@@ -211,9 +249,11 @@ impl<'de> Visitor<'de> for Direct {
             }
             return bson_from_json(&Value::Object(object)).map_err(|err| de::Error::custom(err.message()));
         }
-        document.insert(first, map.next_value_seed(Direct)?);
+        let mut document = empty_document(self.level != Level::Inner);
+        let values_at = Direct { level: Level::Inner };
+        document.insert(first, map.next_value_seed(values_at)?);
         while let Some(key) = map.next_key::<String>()? {
-            document.insert(key, map.next_value_seed(Direct)?);
+            document.insert(key, map.next_value_seed(values_at)?);
         }
         Ok(Bson::Document(document))
     }
@@ -294,6 +334,22 @@ mod tests {
             deep = json!([deep]);
         }
         assert_eq!(bson_from_json(&deep).unwrap_err().code(), ErrorCode::TooDeep);
+    }
+
+    #[test]
+    fn documents_of_any_size_at_any_level_read_alike_by_both_routes() {
+        // Whole documents start from a presized template, nested ones from an empty one.
+        let fields = (0..40).map(|i| format!("\"k{i}\": {i}")).collect::<Vec<_>>().join(", ");
+        let big = format!("{{{fields}, \"k3\": \"last\"}}");
+        let text = format!("[{big}, {{\"a\": {big}, \"k1\": 0}}, {{}}, [{big}, {{}}]]");
+        let Bson::Array(items) = read(&text).unwrap() else { panic!("a list") };
+        let Bson::Document(first) = &items[0] else { panic!("a document") };
+        let keys = (0..40).map(|i| format!("k{i}")).collect::<Vec<_>>();
+        assert_eq!(first.keys().cloned().collect::<Vec<_>>(), keys);
+        assert_eq!(first.get_str("k3").ok(), Some("last"));
+        assert_eq!(items[1].as_document().and_then(|d| d.get_document("a").ok()), Some(first));
+        assert_eq!(items[2], Bson::Document(Document::new()));
+        assert_eq!(read(&big).unwrap(), items[0]);
     }
 
     #[test]
