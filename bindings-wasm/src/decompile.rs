@@ -57,7 +57,9 @@ fn with_js_numbers(value: &mut Value) {
 /// The wrapper for a number a JS number cannot carry with its type, as the package writes JS
 /// numbers (an integer up to 2^53 as Int32/Int64, anything else as Double): an integer beyond
 /// ±(2^53 − 1) is `{"$numberLong": "…"}` (it would be rounded), and a Double with an integral
-/// value below 2^53, `-0.0` included, `{"$numberDouble": "1.0"}` (it would become an integer).
+/// value, `-0.0` and values beyond 2^53 included, `{"$numberDouble": "1.0"}` (as a plain number
+/// it would be read as an integer from the spec's JSON text, by `compileJson` and the Rust and
+/// Python compilers alike).
 fn js_number(number: &Number) -> Option<Value> {
     if let Some(int) = number.as_i64() {
         return (int.unsigned_abs() > MAX_SAFE_INTEGER).then(|| json!({"$numberLong": int.to_string()}));
@@ -66,7 +68,7 @@ fn js_number(number: &Number) -> Option<Value> {
         return Some(json!({"$numberLong": number.to_string()}));
     }
     let double = number.as_f64()?;
-    let integral = double.fract() == 0.0 && double.abs() <= MAX_SAFE_INTEGER as f64;
+    let integral = double.is_finite() && double.fract() == 0.0;
     integral.then(|| json!({"$numberDouble": number.to_string()}))
 }
 
@@ -85,7 +87,8 @@ mod tests {
             spec["val"],
             json!([
                 1, 9007199254740991i64, {"$numberLong": "9007199254740992"}, {"$numberLong": "-9007199254740993"},
-                {"$numberDouble": "1.0"}, {"$numberDouble": "-0.0"}, 0.5, 9007199254740992.0, 1e300,
+                {"$numberDouble": "1.0"}, {"$numberDouble": "-0.0"}, 0.5,
+                {"$numberDouble": "9007199254740992.0"}, {"$numberDouble": "1e+300"},
                 {"k": [{"$numberDouble": "2.0"}]}, {"$numberLong": "5"},
             ])
         );
