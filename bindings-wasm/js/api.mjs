@@ -303,21 +303,24 @@ function documentsText(documents, limits) {
 }
 
 const utf8Encoder = new TextEncoder();
-/** Reused for the UTF-8 of texts up to 64 KiB (3 bytes per code unit at most). */
-let utf8Scratch = new Uint8Array(4096);
+/** The size of the module's input buffer: texts up to a third of it (3 bytes per code unit at most) go there. */
+const INPUT_BYTES = 65536;
+/** A view of the module's input buffer, made again when a grown memory has detached it. */
+let inputView = new Uint8Array(0);
 
 /**
- * The UTF-8 bytes of a document's text, as wasm-bindgen would write them for a string argument
- * (a lone surrogate as U+FFFD) but in one `encodeInto` call instead of a loop over code units.
- * The view is valid until the next call.
+ * Writes a document's text as UTF-8 straight into the module's input buffer, in one
+ * `encodeInto` (a lone surrogate as U+FFFD, as wasm-bindgen writes a string argument, which it
+ * does a code unit at a time and into a fresh allocation): the byte count, or -1 when the text
+ * may not fit.
  */
-function utf8(text) {
-  const most = 3 * text.length;
-  if (most > utf8Scratch.length) {
-    if (most > 65536) return utf8Encoder.encode(text);
-    utf8Scratch = new Uint8Array(65536);
+function writeInput(text) {
+  if (3 * text.length > INPUT_BYTES) return -1;
+  if (inputView.byteLength === 0) {
+    const at = wasm.inputBuffer(INPUT_BYTES);
+    inputView = new Uint8Array(wasm.wasmMemory().buffer, at, INPUT_BYTES);
   }
-  return utf8Scratch.subarray(0, utf8Encoder.encodeInto(text, utf8Scratch).written);
+  return utf8Encoder.encodeInto(text, inputView).written;
 }
 
 /** Only `Compiler.matcher` makes a `Matcher`. */
@@ -344,13 +347,16 @@ export class Matcher {
   /** Whether `find` with the filter would return `document` (an object, or its JSON text). */
   matches(document) {
     const text = documentText(document, this.#limits);
-    return this.#raw.matchesUtf8(utf8(text), text);
+    const n = writeInput(text);
+    return n >= 0 ? this.#raw.matchesInput(n, text) : this.#raw.matchesUtf8(utf8Encoder.encode(text), text);
   }
 
   /** The documents the filter keeps, in their order: the very objects given. */
   filter(documents) {
     const { items, text } = documentsText(documents, this.#limits);
-    return Array.from(this.#raw.filterUtf8(utf8(text), text), (index) => items[index]);
+    const n = writeInput(text);
+    const kept = n >= 0 ? this.#raw.filterInput(n, text) : this.#raw.filterUtf8(utf8Encoder.encode(text), text);
+    return Array.from(kept, (index) => items[index]);
   }
 
   /** Releases the WebAssembly memory now rather than when the object is collected. */

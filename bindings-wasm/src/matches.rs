@@ -4,6 +4,8 @@
 //! written by the package's JS layer from JS objects as specs are, and are read straight into
 //! BSON by [`cqrs_mongo_spec::document_from_extended_json`].
 
+use std::cell::RefCell;
+
 use bson::{Bson, Document};
 use cqrs_mongo_spec::{
     ErrorCode, EvalError, Matcher, PathSegment, SpecError, bson_from_extended_json, bson_from_json, parse_json_utf16,
@@ -83,6 +85,27 @@ impl WasmMatcher {
         self.matches_read(read_utf8(document_utf8, &document_json, "document")).map_err(Failure::into_js)
     }
 
+    /// `matchesUtf8` with the bytes the first `len` of the input buffer ([`input_buffer`]),
+    /// where the JS layer wrote them in place: no copy and no allocation for them.
+    #[wasm_bindgen(js_name = matchesInput)]
+    pub fn matches_input(&self, len: usize, document_json: JsValue) -> Result<bool, JsValue> {
+        let document = INPUT.with_borrow(|input| match input.get(..len) {
+            Some(bytes) => read_utf8(bytes, &document_json, "document"),
+            None => read(&document_json, "document"),
+        });
+        self.matches_read(document).map_err(Failure::into_js)
+    }
+
+    /// `filterUtf8` with the bytes the first `len` of the input buffer, as `matchesInput`.
+    #[wasm_bindgen(js_name = filterInput)]
+    pub fn filter_input(&self, len: usize, documents_json: JsValue) -> Result<Vec<u32>, JsValue> {
+        let documents = INPUT.with_borrow(|input| match input.get(..len) {
+            Some(bytes) => read_utf8(bytes, &documents_json, "documents"),
+            None => read(&documents_json, "documents"),
+        });
+        self.filter_read(documents).map_err(Failure::into_js)
+    }
+
     /// `filterJson` with the text also given as UTF-8 bytes, as `matchesUtf8`.
     #[wasm_bindgen(js_name = filterUtf8)]
     pub fn filter_utf8(&self, documents_utf8: &[u8], documents_json: JsValue) -> Result<Vec<u32>, JsValue> {
@@ -145,6 +168,29 @@ impl WasmMatcher {
         }
         Ok(kept)
     }
+}
+
+thread_local! {
+    /// Where the JS layer writes a document's UTF-8 text for `matchesInput` and `filterInput`.
+    static INPUT: RefCell<Vec<u8>> = const { RefCell::new(Vec::new()) };
+}
+
+/// The address of the input buffer in the module's memory, at least `len` bytes long (zeros
+/// until written). It moves only when a larger one is asked for; the JS layer asks once.
+#[wasm_bindgen(js_name = inputBuffer)]
+pub fn input_buffer(len: usize) -> usize {
+    INPUT.with_borrow_mut(|input| {
+        if input.len() < len {
+            input.resize(len, 0);
+        }
+        input.as_mut_ptr() as usize
+    })
+}
+
+/// The module's `WebAssembly.Memory`, for the JS layer's view of the input buffer.
+#[wasm_bindgen(js_name = wasmMemory)]
+pub fn wasm_memory() -> JsValue {
+    wasm_bindgen::memory()
 }
 
 fn not_a_document(path: Vec<PathSegment>) -> SpecError {
