@@ -303,7 +303,7 @@ function documentsText(documents, limits) {
 }
 
 const utf8Encoder = new TextEncoder();
-/** The size of the module's input buffer: texts up to a third of it (3 bytes per code unit at most) go there. */
+/** The module's input buffer: texts of up to a third as many code units (3 bytes each at most) go there, longer ones as strings. */
 const INPUT_BYTES = 65536;
 /** A view of the module's input buffer, made again when a grown memory has detached it. */
 let inputView = new Uint8Array(0);
@@ -312,7 +312,7 @@ let inputView = new Uint8Array(0);
  * Writes a document's text as UTF-8 straight into the module's input buffer, in one
  * `encodeInto` (a lone surrogate as U+FFFD, as wasm-bindgen writes a string argument, which it
  * does a code unit at a time and into a fresh allocation): the byte count, or -1 when the text
- * may not fit.
+ * may not fit (it is then passed as a string).
  */
 function writeInput(text) {
   if (3 * text.length > INPUT_BYTES) return -1;
@@ -348,14 +348,14 @@ export class Matcher {
   matches(document) {
     const text = documentText(document, this.#limits);
     const n = writeInput(text);
-    return n >= 0 ? this.#raw.matchesInput(n, text) : this.#raw.matchesUtf8(utf8Encoder.encode(text), text);
+    return n >= 0 ? this.#raw.matchesInput(n, text) : this.#raw.matchesJson(text);
   }
 
   /** The documents the filter keeps, in their order: the very objects given. */
   filter(documents) {
     const { items, text } = documentsText(documents, this.#limits);
     const n = writeInput(text);
-    const kept = n >= 0 ? this.#raw.filterInput(n, text) : this.#raw.filterUtf8(utf8Encoder.encode(text), text);
+    const kept = n >= 0 ? this.#raw.filterInput(n, text) : this.#raw.filterJson(text);
     return Array.from(kept, (index) => items[index]);
   }
 

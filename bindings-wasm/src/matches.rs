@@ -76,17 +76,11 @@ impl WasmMatcher {
         self.matches_text(&document_json).map_err(Failure::into_js)
     }
 
-    /// `matchesJson` with the text also given as UTF-8 bytes (the JS layer's one
-    /// `TextEncoder.encodeInto` into a reused buffer, copied into WebAssembly as they are,
-    /// where a string argument is copied a code unit at a time); `document_json` is read only
-    /// when the bytes hold U+FFFD, where the text may have had a lone surrogate.
-    #[wasm_bindgen(js_name = matchesUtf8)]
-    pub fn matches_utf8(&self, document_utf8: &[u8], document_json: JsValue) -> Result<bool, JsValue> {
-        self.matches_read(read_utf8(document_utf8, &document_json, "document")).map_err(Failure::into_js)
-    }
-
-    /// `matchesUtf8` with the bytes the first `len` of the input buffer ([`input_buffer`]),
-    /// where the JS layer wrote them in place: no copy and no allocation for them.
+    /// `matchesJson` with the text also given as UTF-8 bytes, the first `len` of the input
+    /// buffer ([`input_buffer`]), where the JS layer wrote them in place with one
+    /// `TextEncoder.encodeInto` (a string argument is copied a code unit at a time into a fresh
+    /// allocation); `document_json` is read only when the bytes hold U+FFFD, where the text may
+    /// have had a lone surrogate.
     #[wasm_bindgen(js_name = matchesInput)]
     pub fn matches_input(&self, len: usize, document_json: JsValue) -> Result<bool, JsValue> {
         let document = INPUT.with_borrow(|input| match input.get(..len) {
@@ -96,7 +90,8 @@ impl WasmMatcher {
         self.matches_read(document).map_err(Failure::into_js)
     }
 
-    /// `filterUtf8` with the bytes the first `len` of the input buffer, as `matchesInput`.
+    /// `filterJson` with the text also given as UTF-8 bytes in the input buffer, as
+    /// `matchesInput`.
     #[wasm_bindgen(js_name = filterInput)]
     pub fn filter_input(&self, len: usize, documents_json: JsValue) -> Result<Vec<u32>, JsValue> {
         let documents = INPUT.with_borrow(|input| match input.get(..len) {
@@ -104,12 +99,6 @@ impl WasmMatcher {
             None => read(&documents_json, "documents"),
         });
         self.filter_read(documents).map_err(Failure::into_js)
-    }
-
-    /// `filterJson` with the text also given as UTF-8 bytes, as `matchesUtf8`.
-    #[wasm_bindgen(js_name = filterUtf8)]
-    pub fn filter_utf8(&self, documents_utf8: &[u8], documents_json: JsValue) -> Result<Vec<u32>, JsValue> {
-        self.filter_read(read_utf8(documents_utf8, &documents_json, "documents")).map_err(Failure::into_js)
     }
 
     /// The indexes of the documents (an Extended JSON list) the filter keeps, in order.

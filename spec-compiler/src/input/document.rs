@@ -21,7 +21,7 @@ use serde_json::{Map, Value};
 
 use super::{MAX_JSON_DEPTH, integer_out_of_range, too_deep};
 use crate::error::{ErrorCode, PathSegment, SpecError};
-use crate::values::{document_value, int, may_start_document_value};
+use crate::values::{document_value, int, may_start_document_value, single_document_value};
 
 /// Reads a document given as Extended JSON text. Text that is not JSON is `invalid_json`; the
 /// input rules of [`parse_json`](super::parse_json) apply with their paths (nesting beyond
@@ -241,11 +241,22 @@ impl<'de> Visitor<'de> for Direct {
     fn visit_map<A: MapAccess<'de>>(self, mut map: A) -> Result<Bson, A::Error> {
         let Some(first) = map.next_key::<String>()? else { return Ok(Bson::Document(empty_document(false))) };
         if may_start_document_value(&first) {
-            // Perhaps a wrapper: small, read as JSON and decoded by the compiler's reader.
+            // Perhaps a wrapper: small, read as JSON and decoded by the compiler's reader; one
+            // entry (`$date`, say) without building the object, as `document_value` reads it.
+            let value = map.next_value::<Value>()?;
+            let second = map.next_entry::<String, Value>()?;
+            if second.is_none()
+                && let Some(decoded) = single_document_value(&first, &value)
+            {
+                return decoded.map_err(de::Error::custom);
+            }
             let mut object = Map::new();
-            object.insert(first, map.next_value::<Value>()?);
-            while let Some((key, value)) = map.next_entry::<String, Value>()? {
+            object.insert(first, value);
+            if let Some((key, value)) = second {
                 object.insert(key, value);
+                while let Some((key, value)) = map.next_entry::<String, Value>()? {
+                    object.insert(key, value);
+                }
             }
             return bson_from_json(&Value::Object(object)).map_err(|err| de::Error::custom(err.message()));
         }
@@ -294,6 +305,28 @@ mod tests {
                 "o": i64::MAX, "p": 2587092.9908304918, "q": i64::MIN, "r": 1e19, "s": -9.3e18, "t": 1e300,
             })
         );
+    }
+
+    #[test]
+    fn one_entry_wrappers_read_alike_by_both_routes() {
+        for text in [
+            r#"{"a": {"$uuid": "7e1e90ef-36c0-f43d-c48d-b2c270b44365"}, "b": {"$numberDecimal": "1.5"}}"#,
+            r#"{"a": {"$numberDouble": "-Infinity"}, "b": {"$numberInt": "-7"}, "c": [{"$date": "2024-01-01T00:00:00Z"}]}"#,
+            r#"{"a": {"$binary": {"base64": "AA==", "subType": "00"}}, "b": {"$type": {"$date": 1}}}"#,
+            r#"{"a": {"$date": {"$numberLong": "-5"}}, "b": {"$oid": "65a1b2c3d4e5f60718293a01"}}"#,
+            r#"{"a": {"$regularExpression": {"pattern": "x", "options": "mi"}}, "b": {"$numberLong": "7", "x": 1}}"#,
+        ] {
+            assert!(read(text).is_ok(), "{text}");
+        }
+        for text in [
+            r#"{"a": {"$numberInt": "x"}}"#,
+            r#"{"a": [{"$date": {"$numberLong": "1.5"}}]}"#,
+            r#"{"a": {"b": {"$oid": 5}}}"#,
+            r#"{"a": {"$regularExpression": "x"}}"#,
+        ] {
+            let err = read(text).unwrap_err();
+            assert_eq!(err.code(), ErrorCode::InvalidExtendedJson, "{text}");
+        }
     }
 
     #[test]

@@ -40,7 +40,12 @@ pub(super) fn decode(map: &Map<String, Value>, diag: &mut Diag<'_>) -> Option<Bs
 /// A wrapper recognised by [`is_wrapper`] decoded, or the message of `invalid_extended_json`.
 fn decode_wrapper(map: &Map<String, Value>) -> Option<Result<Bson, String>> {
     let (key, value) = map.iter().find(|(k, _)| k.as_str() != "$type")?;
-    Some(decode_one(key, value, map.get("$type")).map_err(|why| format!("malformed Extended JSON {key} value: {why}")))
+    Some(decode_entry(key, value, map.get("$type")))
+}
+
+/// The wrapper `key` with `value` (and a legacy `$binary`'s `$type`) decoded, or the message.
+fn decode_entry(key: &str, value: &Value, legacy_type: Option<&Value>) -> Result<Bson, String> {
+    decode_one(key, value, legacy_type).map_err(|why| format!("malformed Extended JSON {key} value: {why}"))
 }
 
 /// The value of an object that is one Extended JSON value in a document or a filter: a wrapper
@@ -48,10 +53,22 @@ fn decode_wrapper(map: &Map<String, Value>) -> Option<Result<Bson, String>> {
 /// canonical form of `/re/`; its options sorted, as BSON stores them). `None` for any other
 /// object, `$regex`/`$options` included; `Some(Err(message))` for a malformed one.
 pub(crate) fn document_value(map: &Map<String, Value>) -> Option<Result<Bson, String>> {
-    match map.get("$regularExpression") {
-        Some(body) if map.len() == 1 => Some(regular_expression(body)),
+    match map.iter().next() {
+        Some((key, value)) if map.len() == 1 => single_document_value(key, value),
         _ if is_wrapper(map) => decode_wrapper(map),
         _ => None,
+    }
+}
+
+/// [`document_value`] of the one-entry object `{key: value}`, without building it (the
+/// streaming document reader's common case: a `$date` of the npm package's `Date`).
+pub(crate) fn single_document_value(key: &str, value: &Value) -> Option<Result<Bson, String>> {
+    if key == "$regularExpression" {
+        Some(regular_expression(value))
+    } else if SINGLE_KEY_WRAPPERS.contains(&key) {
+        Some(decode_entry(key, value, None))
+    } else {
+        None
     }
 }
 

@@ -10,7 +10,7 @@ mod value_type;
 use bson::{Bson, Document};
 use serde_json::Value;
 
-pub(crate) use extjson::{document_value, may_start_document_value};
+pub(crate) use extjson::{document_value, may_start_document_value, single_document_value};
 pub use value_type::ValueType;
 
 use crate::config::CompilerConfig;
