@@ -9,30 +9,16 @@
 //! A case that cannot round-trip must be listed in `REFUSED` with its error code: the test
 //! fails on any other refusal, and on a listed case that no longer refuses.
 
-use std::path::{Path, PathBuf};
+mod support;
 
 use bson::{Bson, Document};
 use cqrs_mongo_spec::{CompiledQuery, Compiler, CompilerConfig, Operator, Spec, decompile, parse_json};
+
 use serde_json::Value;
+use support::{case_files, case_name, same};
 
 /// Compiling cases whose filter is refused by `decompile`, with the code (none so far).
 const REFUSED: &[(&str, &str)] = &[];
-
-fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden")
-}
-
-fn case_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).expect("golden dir").map(|e| e.unwrap().path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            case_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "json") && path.parent() != Some(golden_dir().as_path()) {
-            out.push(path);
-        }
-    }
-}
 
 /// What happened to one case.
 enum Verdict {
@@ -43,12 +29,10 @@ enum Verdict {
 
 #[test]
 fn every_compiling_golden_case_round_trips_through_decompile() {
-    let root = golden_dir();
-    let mut files = Vec::new();
-    case_files(&root, &mut files);
+    let files = case_files();
     let mut verdicts = Vec::new();
     for path in &files {
-        let name = path.strip_prefix(&root).unwrap().with_extension("").to_string_lossy().replace('\\', "/");
+        let name = case_name(path);
         let text = std::fs::read_to_string(path).unwrap();
         let case: Value = serde_json::from_str(&text).unwrap();
         if case.get("expected").is_none() {
@@ -171,15 +155,4 @@ fn like_leaves(spec: &Value, out: &mut Vec<(Operator, String, String)>) {
 /// Typed equality with key order significant (bson's own `==` ignores key order).
 fn same_doc(a: &Document, b: &Document) -> bool {
     same(&Bson::Document(a.clone()), &Bson::Document(b.clone()))
-}
-
-fn same(a: &Bson, b: &Bson) -> bool {
-    match (a, b) {
-        (Bson::Document(x), Bson::Document(y)) => {
-            x.len() == y.len() && x.iter().zip(y.iter()).all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
-        }
-        (Bson::Array(x), Bson::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(va, vb)| same(va, vb)),
-        (Bson::Double(x), Bson::Double(y)) => x.to_bits() == y.to_bits(),
-        _ => a == b,
-    }
 }

@@ -8,10 +8,13 @@
 //! place away, e.g. `2587092.9908304918`.) Specs the compiler refuses (an unsafe regex, two text clauses) are
 //! skipped; a filter the compiler produced is never refused by `decompile`.
 
+mod support;
+
 use bson::{Bson, Document};
 use cqrs_mongo_spec::{compile, decompile};
 use proptest::prelude::*;
 use serde_json::{Value, json};
+use support::same;
 
 const CASES: u32 = 1024;
 
@@ -198,18 +201,6 @@ fn spec() -> impl Strategy<Value = Value> {
             inner.prop_map(|child| json!({"op": "not", "conditions": [child]})),
         ]
     })
-}
-
-/// Typed equality with key order significant.
-fn same(a: &Bson, b: &Bson) -> bool {
-    match (a, b) {
-        (Bson::Document(x), Bson::Document(y)) => {
-            x.len() == y.len() && x.iter().zip(y.iter()).all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
-        }
-        (Bson::Array(x), Bson::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(va, vb)| same(va, vb)),
-        (Bson::Double(x), Bson::Double(y)) => x.to_bits() == y.to_bits(),
-        _ => a == b,
-    }
 }
 
 fn shown(doc: &Document) -> String {

@@ -9,6 +9,8 @@
 //! out of the file (`raw_members`) with the crate's own parser: loading the whole file with
 //! serde_json would turn an integer literal beyond 2^64 into a double before the compiler saw it.
 
+mod support;
+
 use std::collections::BTreeSet;
 use std::path::{Path, PathBuf};
 
@@ -18,35 +20,19 @@ use cqrs_mongo_spec::{
     parse_options_json,
 };
 use libtest_mimic::{Arguments, Failed, Trial};
+
 use serde_json::Value;
-
-fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden")
-}
-
-fn case_files(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).expect("golden dir").map(|e| e.unwrap().path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            case_files(&path, out);
-        } else if path.extension().is_some_and(|e| e == "json") && path.parent() != Some(golden_dir().as_path()) {
-            out.push(path);
-        }
-    }
-}
+use support::{case_files, case_name, golden_dir, same};
 
 fn main() {
     let args = Arguments::from_args();
-    let root = golden_dir();
-    let mut files = Vec::new();
-    case_files(&root, &mut files);
+    let files = case_files();
     assert!(files.len() >= 200, "expected at least 200 golden cases, found {}", files.len());
     let mut trials: Vec<Trial> = files
         .iter()
         .cloned()
         .map(|path| {
-            let name = path.strip_prefix(&root).unwrap().with_extension("").to_string_lossy().replace('\\', "/");
+            let name = case_name(&path);
             Trial::test(name, move || run_case(&path))
         })
         .collect();
@@ -204,7 +190,7 @@ fn compatibility_cited(files: &[PathBuf]) -> Result<(), Failed> {
         }
     }
     for path in files {
-        let name = path.strip_prefix(golden_dir()).unwrap().with_extension("").to_string_lossy().replace('\\', "/");
+        let name = case_name(path);
         let has_legacy = load(path)?.get("legacy").and_then(Value::as_str).is_some_and(|text| !text.is_empty());
         match (has_legacy, cited.contains(&name)) {
             (true, false) => problems.push(format!("{name} records a legacy difference the page does not cite")),
@@ -334,17 +320,5 @@ fn check_error(
     match validation.first() {
         Some(first) if first == &err => Ok(()),
         other => Err(format!("validate() must report the same first error; got {other:?}").into()),
-    }
-}
-
-/// Typed equality with key order significant (bson's own `==` ignores key order).
-fn same(a: &Bson, b: &Bson) -> bool {
-    match (a, b) {
-        (Bson::Document(x), Bson::Document(y)) => {
-            x.len() == y.len() && x.iter().zip(y.iter()).all(|((ka, va), (kb, vb))| ka == kb && same(va, vb))
-        }
-        (Bson::Array(x), Bson::Array(y)) => x.len() == y.len() && x.iter().zip(y).all(|(va, vb)| same(va, vb)),
-        (Bson::Double(x), Bson::Double(y)) => x.to_bits() == y.to_bits(),
-        _ => a == b,
     }
 }

@@ -5,28 +5,25 @@
 //! case's spec. Text-search cases must be refused with `needs_server` instead. One named test
 //! per case (`matches/string/ilike_percent_urgent_reference`).
 
-use std::path::{Path, PathBuf};
+mod support;
 
 use bson::{Bson, Document};
 use cqrs_mongo_spec::{Compiler, CompilerConfig, EvalErrorCode, MatchError, Matcher};
 use libtest_mimic::{Arguments, Failed, Trial};
-use serde_json::Value;
 
-fn golden_dir() -> PathBuf {
-    Path::new(env!("CARGO_MANIFEST_DIR")).join("../tests/golden")
-}
+use serde_json::Value;
+use support::{case_files, case_name, golden_dir};
 
 fn main() {
     let args = Arguments::from_args();
     let dataset = std::sync::Arc::new(dataset());
-    let mut files = Vec::new();
-    collect(&golden_dir(), &mut files);
+    let files = case_files();
     let trials: Vec<Trial> = files
         .into_iter()
         .filter_map(|path| {
             let case: Value = serde_json::from_str(&std::fs::read_to_string(&path).ok()?).ok()?;
             case.get("matches")?;
-            let name = path.strip_prefix(golden_dir()).unwrap().with_extension("").to_string_lossy().replace('\\', "/");
+            let name = case_name(&path);
             let dataset = dataset.clone();
             Some(Trial::test(format!("matches/{name}"), move || run_case(&case, &dataset)))
         })
@@ -45,18 +42,6 @@ fn dataset() -> Vec<Document> {
             other => panic!("not a document: {other}"),
         })
         .collect()
-}
-
-fn collect(dir: &Path, out: &mut Vec<PathBuf>) {
-    let mut entries: Vec<_> = std::fs::read_dir(dir).unwrap().map(|e| e.unwrap().path()).collect();
-    entries.sort();
-    for path in entries {
-        if path.is_dir() {
-            collect(&path, out);
-        } else if path.extension().is_some_and(|e| e == "json") && path.parent() != Some(golden_dir().as_path()) {
-            out.push(path);
-        }
-    }
 }
 
 fn ids<'d>(docs: impl IntoIterator<Item = &'d Document>) -> Vec<String> {
