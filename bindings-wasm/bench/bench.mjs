@@ -22,7 +22,7 @@ import { fileURLToPath, pathToFileURL } from 'node:url';
 import { availableParallelism, loadavg } from 'node:os';
 import { gzipSync } from 'node:zlib';
 import { loadPackage } from './harness.mjs';
-import { rawMemberText } from './golden.mjs';
+import { rawMembers } from './golden.mjs';
 
 const here = dirname(fileURLToPath(import.meta.url));
 const pkgRoot = join(here, '..');
@@ -115,7 +115,7 @@ for (const file of caseFiles(goldenRoot)) {
   } catch (err) {
     // JSON.stringify cannot reproduce every literal of the file (9223372036854775807 becomes
     // 9223372036854776000, above Int64): use the file's own text for that case.
-    const raw = rawMemberText(text, 'spec');
+    const raw = rawMembers(text).spec;
     compileJson(raw, c.optionsText, c.settings);
     corpusNotes.push(`${name}: compileJson(JSON.stringify(spec)) throws ${err.code} `
       + `(JSON.stringify rewrites the literal); the file's raw spec text is used instead`);

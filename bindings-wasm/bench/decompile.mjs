@@ -25,7 +25,7 @@ import { pathToFileURL } from 'node:url';
 import { Query } from 'mingo';
 import { formatQuery } from 'react-querybuilder';
 import { parseMongoDB } from 'react-querybuilder/parseMongoDB';
-import { dataset, fromExtendedJson, goldenCases, goldenRoot, rawMemberText } from './golden.mjs';
+import { dataset, fromExtendedJson, goldenCases, goldenRoot, rawMembers } from './golden.mjs';
 import { loadPackage, machineNote, measureRounds, pkgRoot, ratio, sinkBit } from './harness.mjs';
 
 const startLoad = loadavg();
@@ -141,9 +141,9 @@ const leave = (reason, name) => leftOut.set(reason, [...(leftOut.get(reason) ?? 
 for (const c of goldenCases()) {
   if (!c.expected || !c.matches) continue;
   const text = readFileSync(join(goldenRoot, `${c.name}.json`), 'utf8');
-  const specText = typeof c.spec === 'string' ? c.spec : rawMemberText(text, 'spec');
+  const specText = typeof c.spec === 'string' ? c.spec : rawMembers(text).spec;
   const optionsText = c.options === undefined ? undefined : JSON.stringify(c.options);
-  const ourText = rawMemberText(ours.compileJson(specText, optionsText, c.config), 'filter');
+  const ourText = rawMembers(ours.compileJson(specText, optionsText, c.config)).filter;
   const ourFilter = JSON.parse(ourText);
   const theirFilter = fromExtendedJson(c.expected.filter);
   let roundTrip;

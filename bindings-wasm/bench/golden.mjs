@@ -1,19 +1,14 @@
 // The golden corpus and its data set for the benchmarks, and Extended JSON turned into the plain
 // JS values other matchers (sift, mingo) read.
-import { readFileSync, readdirSync, statSync } from 'node:fs';
+import { readFileSync } from 'node:fs';
 import { dirname, join, relative } from 'node:path';
 import { fileURLToPath } from 'node:url';
 
-export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
-export const goldenRoot = join(repoRoot, 'tests/golden');
+import { caseFiles, goldenRoot, rawMembers } from '../test-support/golden.mjs';
 
-function caseFiles(dir) {
-  return readdirSync(dir).sort().flatMap((name) => {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) return caseFiles(path);
-    return name.endsWith('.json') && dir !== goldenRoot ? [path] : [];
-  });
-}
+export { goldenRoot, rawMembers };
+
+export const repoRoot = join(dirname(fileURLToPath(import.meta.url)), '../..');
 
 /** Every case file as `{name, family, ...the file's members}`, sorted by name. */
 export function goldenCases() {
@@ -83,25 +78,4 @@ export function fromExtendedJson(value, lost = [], how = {}) {
   const out = {};
   for (const k of keys) out[k] = fromExtendedJson(value[k], lost, how);
   return out;
-}
-
-/**
- * The raw text of the first member named `name` of a JSON object's text, numbers exactly as
- * written (JSON.parse would round integers beyond 2^53): the top-level "spec" of a case file, the
- * "filter" of a compileJson result.
- */
-export function rawMemberText(text, name) {
-  const key = text.indexOf(JSON.stringify(name));
-  let i = text.indexOf(':', key) + 1;
-  while (/\s/.test(text[i])) i++;
-  const start = i;
-  let depth = 0;
-  for (; i < text.length; i++) {
-    const c = text[i];
-    if (c === '"') { i++; while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1; continue; }
-    if (c === '{' || c === '[') depth++;
-    if (c === '}' || c === ']') { if (depth === 0) break; depth--; if (depth === 0) { i++; break; } }
-    if (c === ',' && depth === 0) break;
-  }
-  return text.slice(start, i).trim();
 }

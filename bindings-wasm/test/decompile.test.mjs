@@ -6,71 +6,15 @@
 // DecompileError.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 
 import { compile, compileJson, decompile, decompileJson, DecompileError, SpecError } from '../js/node.mjs';
+import { caseFiles, goldenRoot, rawMembers, typedText } from '../test-support/golden.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '../../tests/golden');
+const root = goldenRoot;
 
-function caseFiles(dir) {
-  return readdirSync(dir).sort().flatMap((name) => {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) return caseFiles(path);
-    return name.endsWith('.json') && dir !== root ? [path] : [];
-  });
-}
-
-/** The raw JSON text of a top-level member of an object (numbers unparsed), as golden.test.mjs. */
-function rawMember(text, wanted) {
-  let i = text.indexOf('{') + 1;
-  const skipWs = () => { while (/\s/.test(text[i])) i++; };
-  const skipString = () => { i++; while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1; i++; };
-  for (;;) {
-    skipWs();
-    if (text[i] === '}') return undefined;
-    const keyStart = i;
-    skipString();
-    const key = JSON.parse(text.slice(keyStart, i));
-    skipWs(); i++; skipWs();
-    const start = i;
-    let depth = 0;
-    while (i < text.length) {
-      const c = text[i];
-      if (c === '"') { skipString(); continue; }
-      if (c === '{' || c === '[') depth++;
-      if (c === '}' || c === ']') { if (depth === 0) break; depth--; }
-      if (c === ',' && depth === 0) break;
-      i++;
-    }
-    if (key === wanted) return text.slice(start, i).trim();
-    skipWs();
-    if (text[i] === ',') i++;
-  }
-}
-
-const WRAPPERS = {
-  $numberInt: (v) => ['int32', Number(v)],
-  $numberLong: (v) => ['int64', BigInt(v).toString()],
-  $numberDouble: (v) => ['double', Object.is(Number(v), -0) ? '-0' : String(Number(v))],
-  $numberDecimal: (v) => ['decimal', v],
-  $date: (v) => ['date', BigInt(v.$numberLong).toString()],
-  $oid: (v) => ['oid', v],
-  $binary: (v) => ['binary', v.subType, v.base64],
-};
-
-/** Canonical Extended JSON to a typed, order-preserving form (as golden.test.mjs compares). */
-function typed(value) {
-  if (Array.isArray(value)) return value.map(typed);
-  if (value !== null && typeof value === 'object') {
-    const keys = Object.keys(value);
-    if (keys.length === 1 && WRAPPERS[keys[0]]) return WRAPPERS[keys[0]](value[keys[0]]);
-    return keys.map((key) => [key, typed(value[key])]);
-  }
-  return value;
-}
-const same = (actual, expected, message) => assert.equal(JSON.stringify(typed(actual)), JSON.stringify(typed(expected)), message);
+const same = (actual, expected, message) => assert.equal(typedText(actual), typedText(expected), message);
 
 for (const file of caseFiles(root)) {
   const name = relative(root, file).replace(/\.json$/, '');
@@ -78,8 +22,8 @@ for (const file of caseFiles(root)) {
   const golden = JSON.parse(text);
   if (!golden.expected) continue;
   test(`round trip: ${name}`, () => {
-    const specText = typeof golden.spec === 'string' ? golden.spec : rawMember(text, 'spec');
-    const optionsText = rawMember(text, 'options');
+    const specText = typeof golden.spec === 'string' ? golden.spec : rawMembers(text).spec;
+    const optionsText = rawMembers(text).options;
     const settings = { output: 'canonical', ...golden.config };
     const original = JSON.parse(compileJson(specText, optionsText, settings));
     // With a schema the decompiled spec names stored paths with cast values: it is compiled

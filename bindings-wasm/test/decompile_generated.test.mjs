@@ -15,6 +15,7 @@ import { test } from 'node:test';
 import assert from 'node:assert/strict';
 
 import { compile, compileJson, decompile, decompileJson, SpecError } from '../js/node.mjs';
+import { typedText } from '../test-support/golden.mjs';
 
 const CASES = 500;
 const SEED = 0x2024_0024;
@@ -256,26 +257,6 @@ function toText(value) {
   return JSON.stringify(value);
 }
 
-// Typed comparison, as decompile.test.mjs: canonical Extended JSON -> tagged values, key order kept.
-const WRAPPERS = {
-  $numberInt: (v) => ['int32', Number(v)],
-  $numberLong: (v) => ['int64', BigInt(v).toString()],
-  $numberDouble: (v) => ['double', Object.is(Number(v), -0) ? '-0' : String(Number(v))],
-  $numberDecimal: (v) => ['decimal', v],
-  $date: (v) => ['date', BigInt(v.$numberLong).toString()],
-  $oid: (v) => ['oid', v],
-  $binary: (v) => ['binary', v.subType, v.base64],
-};
-function typed(value) {
-  if (Array.isArray(value)) return value.map(typed);
-  if (value !== null && typeof value === 'object') {
-    const keys = Object.keys(value);
-    if (keys.length === 1 && WRAPPERS[keys[0]]) return WRAPPERS[keys[0]](value[keys[0]]);
-    return keys.map((key) => [key, typed(value[key])]);
-  }
-  return value;
-}
-const typedText = (filter) => JSON.stringify(typed(filter));
 
 const CANONICAL = { output: 'canonical' };
 

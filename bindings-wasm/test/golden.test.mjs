@@ -5,71 +5,13 @@
 // 1.0 into 1 and 2^63 into a double, and the compiler must see what the file says.
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { relative } from 'node:path';
 
 import { Compiler, compile, compileJson, validate, SpecError } from '../js/node.mjs';
+import { caseFiles, goldenRoot, rawMembers, typed } from '../test-support/golden.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '../../tests/golden');
-
-function caseFiles(dir) {
-  return readdirSync(dir).sort().flatMap((name) => {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) return caseFiles(path);
-    return name.endsWith('.json') && dir !== root ? [path] : [];
-  });
-}
-
-/** The raw JSON text of each top-level member of an object, without parsing numbers. */
-function rawMembers(text) {
-  const members = {};
-  let i = text.indexOf('{') + 1;
-  const skipWs = () => { while (/\s/.test(text[i])) i++; };
-  const skipString = () => { i++; while (text[i] !== '"') i += text[i] === '\\' ? 2 : 1; i++; };
-  for (;;) {
-    skipWs();
-    if (text[i] === '}') return members;
-    const keyStart = i;
-    skipString();
-    const key = JSON.parse(text.slice(keyStart, i));
-    skipWs(); i++; skipWs(); // the colon
-    const start = i;
-    let depth = 0;
-    while (i < text.length) {
-      const c = text[i];
-      if (c === '"') { skipString(); continue; }
-      if (c === '{' || c === '[') depth++;
-      if (c === '}' || c === ']') { if (depth === 0) break; depth--; }
-      if (c === ',' && depth === 0) break;
-      i++;
-    }
-    members[key] = text.slice(start, i).trim();
-    skipWs();
-    if (text[i] === ',') i++;
-  }
-}
-
-const WRAPPERS = {
-  $numberInt: (v) => ['int32', Number(v)],
-  $numberLong: (v) => ['int64', BigInt(v).toString()],
-  $numberDouble: (v) => ['double', Number(v)],
-  $numberDecimal: (v) => ['decimal', v],
-  $date: (v) => ['date', BigInt(v.$numberLong).toString()],
-  $oid: (v) => ['oid', v],
-  $binary: (v) => ['binary', v.subType, v.base64],
-};
-
-/** Canonical Extended JSON to a typed, order-preserving form (so "1.0" and "1" doubles agree). */
-function typed(value) {
-  if (Array.isArray(value)) return value.map(typed);
-  if (value !== null && typeof value === 'object') {
-    const keys = Object.keys(value);
-    if (keys.length === 1 && WRAPPERS[keys[0]]) return WRAPPERS[keys[0]](value[keys[0]]);
-    return keys.map((key) => [key, typed(value[key])]);
-  }
-  return value;
-}
+const root = goldenRoot;
 
 // The case's config as it is (the settings object accepts the Rust spelling too).
 function settingsOf(config = {}) {

@@ -4,22 +4,14 @@
 // combinations are tried with a fixed seed (a property test without extra packages).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
 
 import { compile, compileJson, validate, SpecError } from '../js/node.mjs';
+import { caseFiles } from '../test-support/golden.mjs';
 
 // The stable codes: every code of the compiler has a golden case (the Rust coverage test checks
 // both directions), so the corpus lists them all.
-const golden = join(dirname(fileURLToPath(import.meta.url)), '../../tests/golden');
-const caseFiles = (dir) =>
-  readdirSync(dir).flatMap((name) => {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) return caseFiles(path);
-    return name.endsWith('.json') && dir !== golden ? [path] : [];
-  });
-const CODES = new Set(caseFiles(golden).map((f) => JSON.parse(readFileSync(f, 'utf8')).error?.code).filter(Boolean));
+const CODES = new Set(caseFiles().map((f) => JSON.parse(readFileSync(f, 'utf8')).error?.code).filter(Boolean));
 
 const boom = () => {
   throw new Error('boom');

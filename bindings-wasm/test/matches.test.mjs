@@ -6,23 +6,15 @@
 // hostile documents, and a Matcher's life (made only by matcher(), freed by free()).
 import { test } from 'node:test';
 import assert from 'node:assert/strict';
-import { readdirSync, readFileSync, statSync } from 'node:fs';
-import { join, relative, dirname } from 'node:path';
-import { fileURLToPath } from 'node:url';
+import { readFileSync } from 'node:fs';
+import { join, relative } from 'node:path';
 
 import { Compiler, filter, matcher, Matcher, matches, MatchError, SpecError } from '../js/node.mjs';
+import { caseFiles, goldenRoot } from '../test-support/golden.mjs';
 
-const root = join(dirname(fileURLToPath(import.meta.url)), '../../tests/golden');
+const root = goldenRoot;
 // Relaxed Extended JSON without integers beyond 2^53, so JSON.parse keeps every value.
 const dataset = JSON.parse(readFileSync(join(root, 'dataset.json'), 'utf8'));
-
-function caseFiles(dir) {
-  return readdirSync(dir).sort().flatMap((name) => {
-    const path = join(dir, name);
-    if (statSync(path).isDirectory()) return caseFiles(path);
-    return name.endsWith('.json') && dir !== root ? [path] : [];
-  });
-}
 
 const hasText = (value) =>
   value !== null && typeof value === 'object' && Object.entries(value).some(([key, item]) => key === '$text' || hasText(item));
