@@ -5,7 +5,8 @@ use std::fmt;
 use bson::{Bson, Document};
 use serde::{Serialize, Serializer};
 
-use crate::error::{PathSegment, display_path};
+use crate::decompile::display_filter_path;
+use crate::error::PathSegment;
 
 /// Why a filter cannot be evaluated in memory, as a stable snake_case identifier.
 #[derive(Debug, Clone, Copy, PartialEq, Eq, Hash)]
@@ -68,17 +69,17 @@ impl Serialize for EvalErrorCode {
 }
 
 /// A filter that cannot be evaluated in memory, with the path of the offending key in the
-/// filter (`<root>.$or[1].name.$regex`).
+/// filter (`<filter>.$or[1].name.$regex`, shown as decompile shows paths into a filter).
 ///
 /// ```
 /// use cqrs_mongo_spec::{matches, EvalErrorCode};
 /// let filter = bson::doc! {"$or": [{"a": 1}, {"$text": {"$search": "coffee"}}]};
 /// let err = matches(&filter, &bson::doc! {"a": 1}).unwrap_err();
 /// assert_eq!(err.code(), EvalErrorCode::NeedsServer);
-/// assert_eq!(err.path_string(), "<root>.$or[1].$text");
+/// assert_eq!(err.path_string(), "<filter>.$or[1].$text");
 /// ```
 #[derive(Debug, Clone, PartialEq, Eq, thiserror::Error, Serialize)]
-#[error("at {}: {message}", display_path(.path))]
+#[error("at {}: {message}", display_filter_path(.path))]
 pub struct EvalError {
     code: EvalErrorCode,
     path: Vec<PathSegment>,
@@ -101,9 +102,10 @@ impl EvalError {
         &self.path
     }
 
-    /// The path as `<root>.$or[1].$text`.
+    /// The path as `<filter>.$or[1].$text`; a key holding a dot or another character than a
+    /// letter, digit, `_` or `$` is quoted: `<filter>["items.sku"].$gt`.
     pub fn path_string(&self) -> String {
-        display_path(&self.path)
+        display_filter_path(&self.path)
     }
 
     /// The human-readable explanation, without the path.
@@ -309,7 +311,7 @@ mod tests {
         let or = root.key("$or");
         let second = or.index(1);
         let err = second.key("name").invalid("bad");
-        assert_eq!(err.to_string(), "at <root>.$or[1].name: bad");
+        assert_eq!(err.to_string(), "at <filter>.$or[1].name: bad");
         assert_eq!(serde_json::to_value(&err).unwrap()["path"], serde_json::json!(["$or", 1, "name"]));
     }
 

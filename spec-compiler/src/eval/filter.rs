@@ -447,21 +447,24 @@ mod tests {
         let re = Bson::RegularExpression(Regex { pattern: "a".try_into().unwrap(), options: "i".try_into().unwrap() });
         assert_eq!(
             error(doc! {"$or": [{"a": 1}, {"$text": {"$search": "x"}}]}),
-            (EvalErrorCode::NeedsServer, "<root>.$or[1].$text".into())
+            (EvalErrorCode::NeedsServer, "<filter>.$or[1].$text".into())
         );
-        assert_eq!(error(doc! {"a": {"$options": "i"}}), (EvalErrorCode::InvalidFilter, "<root>.a.$options".into()));
+        assert_eq!(error(doc! {"a": {"$options": "i"}}), (EvalErrorCode::InvalidFilter, "<filter>.a.$options".into()));
         assert_eq!(
             error(doc! {"a": {"$regex": re, "$options": "m"}}),
-            (EvalErrorCode::InvalidFilter, "<root>.a.$regex".into())
+            (EvalErrorCode::InvalidFilter, "<filter>.a.$regex".into())
         );
-        assert_eq!(error(doc! {"a": {"$mod": [2, 0]}}), (EvalErrorCode::UnknownOperator, "<root>.a.$mod".into()));
-        assert_eq!(error(doc! {"$and": []}), (EvalErrorCode::InvalidFilter, "<root>.$and".into()));
-        assert_eq!(error(doc! {"a": {"$in": [{"$gt": 1}]}}), (EvalErrorCode::InvalidFilter, "<root>.a.$in[0]".into()));
-        assert_eq!(error(doc! {"a": {"$ne": re_value()}}), (EvalErrorCode::InvalidFilter, "<root>.a.$ne".into()));
-        assert_eq!(error(doc! {"a": {"$near": [0, 0]}}), (EvalErrorCode::NeedsServer, "<root>.a.$near".into()));
+        assert_eq!(error(doc! {"a": {"$mod": [2, 0]}}), (EvalErrorCode::UnknownOperator, "<filter>.a.$mod".into()));
+        assert_eq!(error(doc! {"$and": []}), (EvalErrorCode::InvalidFilter, "<filter>.$and".into()));
+        assert_eq!(
+            error(doc! {"a": {"$in": [{"$gt": 1}]}}),
+            (EvalErrorCode::InvalidFilter, "<filter>.a.$in[0]".into())
+        );
+        assert_eq!(error(doc! {"a": {"$ne": re_value()}}), (EvalErrorCode::InvalidFilter, "<filter>.a.$ne".into()));
+        assert_eq!(error(doc! {"a": {"$near": [0, 0]}}), (EvalErrorCode::NeedsServer, "<filter>.a.$near".into()));
         assert_eq!(
             error(doc! {"a": {"$regex": "(a)\\1"}}),
-            (EvalErrorCode::UnsupportedRegex, "<root>.a.$regex".into())
+            (EvalErrorCode::UnsupportedRegex, "<filter>.a.$regex".into())
         );
     }
 
@@ -473,11 +476,11 @@ mod tests {
     fn expr_applies_to_the_top_level_document_only() {
         assert_eq!(
             error(doc! {"a": {"$elemMatch": {"$expr": {"$eq": ["$b", 1]}}}}),
-            (EvalErrorCode::InvalidFilter, "<root>.a.$elemMatch.$expr".into())
+            (EvalErrorCode::InvalidFilter, "<filter>.a.$elemMatch.$expr".into())
         );
         assert_eq!(
             error(doc! {"a": {"$elemMatch": {"$or": [{"b": 1}, {"$expr": true}]}}}),
-            (EvalErrorCode::InvalidFilter, "<root>.a.$elemMatch.$or[1].$expr".into())
+            (EvalErrorCode::InvalidFilter, "<filter>.a.$elemMatch.$or[1].$expr".into())
         );
         assert!(matches(doc! {"$and": [{"$expr": true}]}, doc! {}));
     }
