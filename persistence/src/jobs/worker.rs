@@ -358,8 +358,9 @@ impl JobWorker {
                     fencing_token: job.fencing_token,
                 }),
                 Some(Ok(())) => queue.complete(&job).await.map(|()| {
-                    stats.completed.bump();
+                    // The streak ends before the count a watcher waits on moves.
                     lock(&shared).streak.ok();
+                    stats.completed.bump();
                     "completed"
                 }),
                 Some(Err(error)) if is_unavailable(error.as_ref()) => {

@@ -162,10 +162,7 @@ impl OutboxRelay {
                 Err(err) if err.is_unavailable() => (RelayReport::default(), Some(err)),
                 Err(err) => return Err(err),
             };
-            self.stats.add(&report);
-            crate::telemetry::outbox_round(&self.worker, report.published, report.retried, report.dead);
-            self.report_backlog(&mut last_report).await;
-            let attempted = report.published + report.retried + report.dead;
+            // The streak ends (or goes on) before the counts a watcher waits on move.
             let wait = if let Some(err) = &unavailable {
                 self.stats.backoffs.bump();
                 Some(streak.wait(err))
@@ -173,6 +170,10 @@ impl OutboxRelay {
                 streak.ok();
                 None
             };
+            self.stats.add(&report);
+            crate::telemetry::outbox_round(&self.worker, report.published, report.retried, report.dead);
+            self.report_backlog(&mut last_report).await;
+            let attempted = report.published + report.retried + report.dead;
             let wait = match wait {
                 Some(wait) => wait,
                 None if attempted + report.lost_claims >= usize::try_from(self.batch).unwrap_or(usize::MAX) => {

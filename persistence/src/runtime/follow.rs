@@ -161,13 +161,14 @@ impl Follow<'_> {
             // A stop asked for meanwhile ends the catch-up after the batch in hand.
             let (caught_up, stopping) = catch_up_or_stop(leader, target, token, shutdown.as_mut()).await;
             // Set when only the timer may end the wait: a backoff, or a failing event's retry.
+            // A catch-up that went through ends a streak, even when a stop follows it.
+            if caught_up.is_ok() {
+                streak.ok();
+            }
             let hold = match caught_up {
                 Err(err) if !err.is_unavailable() => return Err(err),
                 _ if stopping => return Ok(()),
-                Ok(retry_in) => {
-                    streak.ok();
-                    retry_in
-                }
+                Ok(retry_in) => retry_in,
                 Err(err) => Some(self.back_off(&mut streak, &err)),
             };
             if leader.token().is_none() {
