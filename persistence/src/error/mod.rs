@@ -230,6 +230,14 @@ pub enum Error {
         /// The limit.
         limit: std::time::Duration,
     },
+    /// An [append condition](crate::event_store::AppendCondition) failed: events its query
+    /// selects were stored after the decision read (or, for `none_match`, exist at all). Read
+    /// again and decide again.
+    #[error("append condition failed: events matching {} were stored since the decision read", list(.conflicts))]
+    ConditionFailed {
+        /// The query items that selected new events.
+        conflicts: Vec<crate::event_store::QueryItem>,
+    },
     /// The deployment cannot be reached or is overloaded: a network error, no suitable server
     /// within the server selection timeout, a primary stepping down, a node shutting down, a
     /// server's "retry later" (labels such as `RetryableWriteError`, codes such as
@@ -246,6 +254,10 @@ pub enum Error {
     /// failed authentication): not transient.
     #[error("driver error: {}", describe(.0))]
     Client(#[source] mongodb::error::Error),
+}
+
+fn list(items: &[crate::event_store::QueryItem]) -> String {
+    items.iter().map(ToString::to_string).collect::<Vec<_>>().join("; ")
 }
 
 /// Why an event id cannot be appended.

@@ -104,7 +104,12 @@ impl EventStore {
             None => insert.await,
         };
         match inserted {
-            Ok(_) => Ok((first..=last).collect()),
+            Ok(_) => {
+                // In the transaction: appends that would break a condition meet on a marker.
+                let markers = super::markers::of_events(fresh.iter().copied());
+                super::markers::bump(&self.markers, &markers, uow.session().await.get()).await?;
+                Ok((first..=last).collect())
+            }
             Err(err) if is_duplicate_key(&err) => Err(Error::Concurrency {
                 collection: EVENTS.into(),
                 id: stream.aggregate_id.into(),

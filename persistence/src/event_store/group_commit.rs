@@ -317,6 +317,10 @@ impl EventStore {
             decisions.push(Decision::Appended(positions, base + pending.events.len() as i64));
         }
         self.events.insert_many(documents).session(&mut *session).await?;
+        // Appends that would break a condition meet on a marker (see `markers.rs`).
+        let appended = batch.iter().zip(&decisions).filter(|(_, d)| matches!(d, Decision::Appended(..)));
+        let markers = super::markers::of_events(appended.flat_map(|(pending, _)| &pending.events));
+        super::markers::bump(&self.markers, &markers, Some(&mut *session)).await?;
         // The appended events' outbox messages, one insert per outbox collection.
         let mut messages: Vec<(&crate::outbox::Outbox, Vec<Document>)> = Vec::new();
         for (pending, decision) in batch.iter().zip(&decisions) {

@@ -3,15 +3,21 @@
 //! The position design and its measured cost are documented on [`EventStore`].
 
 mod append;
+mod condition;
 mod gaps;
 pub(crate) mod group_commit;
+mod markers;
+mod query;
 mod read;
 pub(crate) mod store;
 pub(crate) mod typed;
 mod types;
 
 pub use crate::error::EventIdProblem;
+pub use condition::{AppendCondition, ConsistencyToken, QueryRead};
 pub use gaps::{DEFAULT_GAP_GRACE, GapStats};
+pub use markers::MARKERS;
+pub use query::{Query, QueryItem};
 pub use store::{BURNT_POSITIONS, PositionAllocation};
 pub(crate) use store::{EVENTS, EventStore};
 pub use typed::{Event, EventSet};

@@ -127,6 +127,9 @@ pub struct EventStore {
     pub(super) events: Collection<Document>,
     pub(super) counters: Collection<Document>,
     pub(super) burnt: Collection<Document>,
+    pub(super) markers: Collection<Document>,
+    /// Set once the markers' collection is known to exist (see [`markers::ensure`](super::markers::ensure)).
+    pub(super) markers_ready: Arc<tokio::sync::OnceCell<()>>,
     pub(super) allocation: PositionAllocation,
     pub(super) upcasters: Upcasters,
     pub(super) group: Arc<group_commit::GroupCommit>,
@@ -143,6 +146,8 @@ impl EventStore {
             events: connection.database().collection(EVENTS),
             counters: connection.database().collection(COUNTERS),
             burnt: connection.database().collection(BURNT_POSITIONS),
+            markers: connection.database().collection(super::markers::MARKERS),
+            markers_ready: Arc::default(),
             allocation: PositionAllocation::default(),
             upcasters: Upcasters::default(),
             group: Arc::default(),
@@ -218,13 +223,15 @@ impl EventStore {
     }
 
     /// The indexes the store relies on: unique `(aggregate_id, version)` (a lost race becomes a
-    /// typed concurrency error) and `position`; burnt positions by their last one, kept a week
+    /// typed concurrency error) and `position`; `(event_type, position)` and `(tags,
+    /// event_type, position)` for reads by type and by [query](super::Query); burnt positions by their last one, kept a week
     /// (a reader that comes later steps over such old holes by their age).
     pub fn indexes() -> Vec<IndexSpec> {
         vec![
             IndexSpec::new(EVENTS, doc! { "aggregate_id": 1, "version": 1 }).unique(),
             IndexSpec::new(EVENTS, doc! { "position": 1 }).unique(),
             IndexSpec::new(EVENTS, doc! { "event_type": 1, "position": 1 }),
+            IndexSpec::new(EVENTS, doc! { "tags": 1, "event_type": 1, "position": 1 }),
             IndexSpec::new(BURNT_POSITIONS, doc! { "last": 1 }),
             IndexSpec::new(BURNT_POSITIONS, doc! { "burnt_at": 1 })
                 .expire_after(std::time::Duration::from_secs(7 * 86_400)),
@@ -267,6 +274,7 @@ impl EventStore {
             events
         };
         traced(EVENTS, "append", async {
+            self.ensure_markers().await?;
             match on.unit_of_work() {
                 Some(uow) => self.append_in(stream, expected, events, uow).await,
                 None if !self.connection.supports_transactions() => Err(Error::TransactionsUnsupported {
@@ -293,6 +301,7 @@ impl EventStore {
     ) -> Result<Vec<i64>> {
         super::append::distinct_ids(events)?;
         let events: Vec<NewEvent> = events.iter().cloned().map(NewEvent::traced).collect();
+        self.ensure_markers().await?;
         traced(EVENTS, "append", self.append_grouped(stream, expected, &events, Some(messages))).await
     }
 
@@ -329,5 +338,17 @@ pub(super) fn stored_event(mut document: Document) -> StoredEvent {
         correlation_id: take_optional_text(&mut document, "correlation_id"),
         causation_id: take_optional_text(&mut document, "causation_id"),
         tenant_id: take_optional_text(&mut document, crate::store::tenancy::TENANT_FIELD),
+        tags: take_tags(&mut document),
+    }
+}
+
+/// The stored `tags` (strings only; none when the field is missing, as in legacy documents).
+fn take_tags(document: &mut Document) -> Vec<String> {
+    match document.remove("tags") {
+        Some(bson::Bson::Array(tags)) => tags
+            .into_iter()
+            .filter_map(|tag| if let bson::Bson::String(tag) = tag { Some(tag) } else { None })
+            .collect(),
+        _ => Vec::new(),
     }
 }

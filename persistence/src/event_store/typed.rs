@@ -38,19 +38,40 @@ pub trait Event: Serialize + DeserializeOwned + Send + Sync + 'static {
     const EVENT_TYPE: &'static str;
     /// The payload's schema version (upcasters bring older payloads up to it).
     const SCHEMA_VERSION: i32 = 1;
+
+    /// The tags this event is stored with (none by default), which
+    /// [queries](crate::event_store::Query) select events by: `course:c1`, `student:s7`.
+    fn tags(&self) -> Vec<String> {
+        Vec::new()
+    }
 }
 
-/// Implements [`Event`]: `event!(OrderPlaced, "OrderPlaced")`, or with a schema version
-/// `event!(OrderPaid, "OrderPaid", version = 2)`.
+/// Implements [`Event`]: `event!(OrderPlaced, "OrderPlaced")`, with a schema version
+/// `event!(OrderPaid, "OrderPaid", version = 2)`, with the event's tags
+/// `event!(Joined, "Joined", tags = |e| vec![format!("course:{}", e.course)])` (a closure that
+/// captures nothing), or both (`version` first).
 #[macro_export]
 macro_rules! event {
     ($type:ty, $name:literal) => {
         $crate::event!($type, $name, version = 1);
     };
+    ($type:ty, $name:literal, tags = $tags:expr) => {
+        $crate::event!($type, $name, version = 1, tags = $tags);
+    };
     ($type:ty, $name:literal, version = $version:literal) => {
         impl $crate::event_store::Event for $type {
             const EVENT_TYPE: &'static str = $name;
             const SCHEMA_VERSION: i32 = $version;
+        }
+    };
+    ($type:ty, $name:literal, version = $version:literal, tags = $tags:expr) => {
+        impl $crate::event_store::Event for $type {
+            const EVENT_TYPE: &'static str = $name;
+            const SCHEMA_VERSION: i32 = $version;
+            fn tags(&self) -> Vec<String> {
+                let tags: fn(&Self) -> Vec<String> = $tags;
+                tags(self)
+            }
         }
     };
 }
@@ -64,6 +85,8 @@ pub trait EventSet: Sized + Send + Sync + 'static {
     fn decode(stored: &StoredEvent) -> Result<Option<Self>>;
     /// This event's stored type, schema version and payload.
     fn encode(&self) -> Result<(&'static str, i32, Document)>;
+    /// This event's tags ([`Event::tags`] of the variant's type).
+    fn tags(&self) -> Vec<String>;
 }
 
 /// Defines an aggregate's event enum, one variant per [`Event`] type, with [`EventSet`] and a
@@ -112,6 +135,12 @@ macro_rules! event_set {
                     $($set::$variant(event) => $crate::__encode_event(event),)+
                 }
             }
+
+            fn tags(&self) -> Vec<String> {
+                match self {
+                    $($set::$variant(event) => <$type as $crate::event_store::Event>::tags(event),)+
+                }
+            }
         }
         $(
             impl From<$type> for $set {
@@ -131,10 +160,10 @@ pub fn encode<E: Event>(event: &E) -> Result<(&'static str, i32, Document)> {
 }
 
 impl NewEvent {
-    /// An event to append from a typed event (its type name, schema version and payload).
+    /// An event to append from a typed event (its type name, schema version, payload and tags).
     pub fn typed<E: Event>(event_id: impl Into<String>, event: &E) -> Result<Self> {
         let (event_type, schema_version, payload) = encode(event)?;
-        let mut new = NewEvent::new(event_id, event_type, payload);
+        let mut new = NewEvent::new(event_id, event_type, payload).with_tags(event.tags());
         new.schema_version = schema_version;
         Ok(new)
     }
@@ -142,7 +171,7 @@ impl NewEvent {
     /// An event to append from any event of a set (an aggregate's event enum).
     pub fn from_set<S: EventSet>(event_id: impl Into<String>, event: &S) -> Result<Self> {
         let (event_type, schema_version, payload) = event.encode()?;
-        let mut new = NewEvent::new(event_id, event_type, payload);
+        let mut new = NewEvent::new(event_id, event_type, payload).with_tags(event.tags());
         new.schema_version = schema_version;
         Ok(new)
     }

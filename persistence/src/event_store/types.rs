@@ -32,10 +32,14 @@ pub struct NewEvent {
     pub correlation_id: Option<String>,
     /// Causation id.
     pub causation_id: Option<String>,
+    /// Tags (opaque strings such as `course:c1`) that [queries](super::Query) select events
+    /// by; stored as `tags` when there are some (none: the field is not written, as in the
+    /// legacy format).
+    pub tags: Vec<String>,
 }
 
 impl NewEvent {
-    /// An event with empty metadata and schema version 1.
+    /// An event with empty metadata, no tags and schema version 1.
     pub fn new(event_id: impl Into<String>, event_type: impl Into<String>, payload: Document) -> Self {
         NewEvent {
             event_id: event_id.into(),
@@ -45,7 +49,16 @@ impl NewEvent {
             schema_version: 1,
             correlation_id: None,
             causation_id: None,
+            tags: Vec::new(),
         }
+    }
+
+    /// This event with these tags (sorted, without repeats, as they are stored).
+    pub fn with_tags(mut self, tags: impl IntoIterator<Item = impl Into<String>>) -> Self {
+        self.tags = tags.into_iter().map(Into::into).collect();
+        self.tags.sort_unstable();
+        self.tags.dedup();
+        self
     }
 }
 
@@ -80,6 +93,8 @@ pub struct StoredEvent {
     pub causation_id: Option<String>,
     /// The tenant it belongs to (`tenant_id`), if any.
     pub tenant_id: Option<String>,
+    /// Its tags (empty when the stored document has none, as legacy documents).
+    pub tags: Vec<String>,
 }
 
 /// A stream to append to: the aggregate id and type.
@@ -155,6 +170,17 @@ impl NewEvent {
         if let Some(tenant) = tenant {
             document.insert(crate::store::tenancy::TENANT_FIELD, tenant);
         }
+        if !self.tags.is_empty() {
+            document.insert("tags", tags_sorted(&self.tags));
+        }
         document
     }
+}
+
+/// Tags as stored: sorted, without repeats (whatever order the caller set them in).
+pub(super) fn tags_sorted(tags: &[String]) -> Vec<String> {
+    let mut sorted = tags.to_vec();
+    sorted.sort_unstable();
+    sorted.dedup();
+    sorted
 }

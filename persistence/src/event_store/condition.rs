@@ -1,0 +1,252 @@
+//! Dynamic consistency boundaries: the decision read by [`Query`] and the conditional append.
+//!
+//! A decision reads the events a query selects ([`EventStore::read_query`]) and gets a
+//! [`ConsistencyToken`] with them; [`EventStore::append_if`] then stores its events only if no
+//! event the query selects was stored after that read, in one transaction, or fails with
+//! [`Error::ConditionFailed`] naming the items that matched. How it holds under concurrency is
+//! in `markers.rs`: the read takes the versions of the markers the query watches *before*
+//! reading the events, the append increments those markers in its transaction (so a concurrent
+//! append of a selected event conflicts with it and one of them is retried) and compares them;
+//! only when one moved does it count the selected events, per item, against what the read saw.
+
+use bson::{Document, doc};
+use futures::FutureExt;
+
+use super::{EVENTS, EventStore, ExpectedVersion, NewEvent, Query, QueryItem, StoredEvent, Stream, markers};
+use crate::error::{Error, Result};
+use crate::store::uow::{On, UnitOfWork, collect_with_session};
+use crate::telemetry::spans::traced;
+
+/// What a decision read: the events its query selects, in position order, and the token that
+/// makes an append conditional on nothing new matching the query.
+#[derive(Debug, Clone)]
+#[non_exhaustive]
+pub struct QueryRead {
+    /// The selected events, in position order (upcast like every read).
+    pub events: Vec<StoredEvent>,
+    /// What the read saw, for [`AppendCondition::after`].
+    pub token: ConsistencyToken,
+}
+
+/// What a decision read saw of its query: the versions of the markers the query watches, read
+/// before the events, and how many events each item selected. Build the append's condition
+/// from it with [`AppendCondition::after`].
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct ConsistencyToken {
+    query: Query,
+    tenant: Option<String>,
+    markers: Vec<i64>,
+    counts: Vec<u64>,
+    last_position: i64,
+}
+
+impl ConsistencyToken {
+    /// The query it was read for.
+    pub fn query(&self) -> &Query {
+        &self.query
+    }
+
+    /// The highest position among the events the read returned (0 when none): a caller waiting
+    /// for read models to catch up can wait for it.
+    pub fn last_position(&self) -> i64 {
+        self.last_position
+    }
+}
+
+/// "Fail if any event the query selects was stored after the decision read" (built from the
+/// read's [token](ConsistencyToken)), or "fail if any event the query selects exists at all"
+/// ([`none_match`](Self::none_match), for a decision that needs no read: a user name not taken).
+#[derive(Debug, Clone, PartialEq, Eq)]
+pub struct AppendCondition {
+    query: Query,
+    tenant: Option<Option<String>>,
+    seen: Option<(Vec<i64>, Vec<u64>)>,
+}
+
+impl AppendCondition {
+    /// Nothing the token's query selects may have been stored since the read that gave it.
+    pub fn after(token: ConsistencyToken) -> Self {
+        AppendCondition { query: token.query, tenant: Some(token.tenant), seen: Some((token.markers, token.counts)) }
+    }
+
+    /// No event the query selects may exist.
+    pub fn none_match(query: impl Into<Query>) -> Self {
+        AppendCondition { query: query.into(), tenant: None, seen: None }
+    }
+
+    /// The query the condition watches.
+    pub fn query(&self) -> &Query {
+        &self.query
+    }
+}
+
+impl From<ConsistencyToken> for AppendCondition {
+    fn from(token: ConsistencyToken) -> Self {
+        AppendCondition::after(token)
+    }
+}
+
+impl EventStore {
+    /// The events `query` selects (in the store's tenant scope), in position order, with the
+    /// token an [`AppendCondition`] needs, read in `on`. Index-backed: by `event_type` and
+    /// position, and by `tags`.
+    ///
+    /// Errors: [`Error::InvalidArgument`] for a query with no item, or an item naming neither
+    /// a type nor a tag.
+    pub async fn read_query(&self, query: &Query, on: impl Into<On<'_>>) -> Result<QueryRead> {
+        let on = on.into();
+        query.check()?;
+        traced(EVENTS, "read_query", async {
+            // Markers first: an event committed after this read moves one of them, so the
+            // append sees it even if the events' read below missed it.
+            let watched = query.watched_markers();
+            let markers = {
+                let mut guard = on.session().await;
+                match guard.get() {
+                    Some(session) => markers::read(&self.markers, &watched, session).await?,
+                    None => {
+                        let mut session = self.connection.client().start_session().await?;
+                        markers::read(&self.markers, &watched, &mut session).await?
+                    }
+                }
+            };
+            let find = self.events.find(self.scoped(query.filter())).sort(doc! { "position": 1 });
+            let documents: Vec<Document> = collect_with_session!(find, on)?;
+            let events = documents.into_iter().map(|d| self.decode(d)).collect::<Result<Vec<_>>>()?;
+            let counts = query.items().iter().map(|item| events.iter().filter(|e| item.selects(e)).count() as u64);
+            let token = ConsistencyToken {
+                query: query.clone(),
+                tenant: self.tenant_id(),
+                markers,
+                counts: counts.collect(),
+                last_position: events.last().map_or(0, |e| e.position),
+            };
+            Ok(QueryRead { events, token })
+        })
+        .await
+    }
+
+    /// Appends `events` to `stream` (at the `expected` version, as [`append`](Self::append))
+    /// only if `condition` holds, in one transaction: the caller's unit of work, or one of its
+    /// own retried on transient errors (a conditional append does not join the group commit).
+    /// Returns the positions given to the events (empty when every one was stored already: an
+    /// idempotent retry of an append that committed passes its own condition).
+    ///
+    /// Errors: [`Error::ConditionFailed`] naming the query items that selected events stored
+    /// since the decision read (or, for [`AppendCondition::none_match`], stored at all);
+    /// [`Error::InvalidArgument`] for an invalid query or a token read in another tenant
+    /// scope; [`Error::TransactionsUnsupported`] without transactions (a non-transactional
+    /// unit of work cannot make the check and the append one); and the errors of `append`.
+    pub async fn append_if(
+        &self,
+        stream: Stream<'_>,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+        condition: &AppendCondition,
+        on: impl Into<On<'_>>,
+    ) -> Result<Vec<i64>> {
+        let on = on.into();
+        condition.query.check()?;
+        if let Some(tenant) = &condition.tenant
+            && *tenant != self.tenant_id()
+        {
+            return Err(Error::InvalidArgument {
+                operation: "EventStore::append_if",
+                argument: "condition",
+                message: format!(
+                    "its token was read in tenant scope {tenant:?} and the store is scoped to {:?}",
+                    self.tenant_id()
+                ),
+            });
+        }
+        if events.is_empty() {
+            return Ok(Vec::new());
+        }
+        super::append::distinct_ids(events)?;
+        self.ensure_markers().await?;
+        let stamped: Vec<NewEvent> = events.iter().cloned().map(NewEvent::traced).collect();
+        traced(EVENTS, "append_if", async {
+            match on.unit_of_work() {
+                Some(uow) if uow.is_transactional() => {
+                    self.append_if_in(stream, expected, &stamped, condition, uow).await
+                }
+                Some(_) => Err(Error::TransactionsUnsupported {
+                    operation: "EventStore::append_if in a non-transactional unit of work",
+                    alternative: "a conditional append checks and writes in one transaction: run it alone or in a \
+                                  transactional unit of work",
+                }),
+                None => {
+                    let context = (self, stream, expected, stamped.as_slice(), condition);
+                    self.connection
+                        .transaction_with(context, |uow, context| {
+                            let (store, stream, expected, events, condition) = *context;
+                            async move { store.append_if_in(stream, expected, events, condition, uow).await }.boxed()
+                        })
+                        .await
+                }
+            }
+        })
+        .await
+    }
+
+    /// The check and the append, in `uow`'s transaction.
+    async fn append_if_in(
+        &self,
+        stream: Stream<'_>,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+        condition: &AppendCondition,
+        uow: &UnitOfWork,
+    ) -> Result<Vec<i64>> {
+        let watched = condition.query.watched_markers();
+        let now = {
+            let mut guard = uow.session().await;
+            let Some(session) = guard.get() else {
+                return Err(Error::needs_transaction("EventStore::append_if"));
+            };
+            markers::bump_and_read(&self.markers, &watched, session).await?
+        };
+        let unchanged = condition.seen.as_ref().is_some_and(|(markers, _)| *markers == now);
+        if !unchanged {
+            let seen = condition.seen.as_ref().map(|(_, counts)| counts.as_slice());
+            let conflicts = self.grown(&condition.query, seen, events, uow).await?;
+            if !conflicts.is_empty() {
+                return Err(Error::ConditionFailed { conflicts });
+            }
+        }
+        self.append_in(stream, expected, events, uow).await
+    }
+
+    /// The items that now select more events than the read saw (any, without a read), leaving
+    /// out this append's own events (stored already by a committed attempt).
+    async fn grown(
+        &self,
+        query: &Query,
+        seen: Option<&[u64]>,
+        events: &[NewEvent],
+        uow: &UnitOfWork,
+    ) -> Result<Vec<QueryItem>> {
+        let ids: Vec<&str> = events.iter().map(|e| e.event_id.as_str()).collect();
+        let mut grown = Vec::new();
+        for (index, item) in query.items().iter().enumerate() {
+            let mut filter = self.scoped(item.filter());
+            filter.insert("_id", doc! { "$nin": ids.clone() });
+            let count = {
+                let mut guard = uow.session().await;
+                let count = self.events.count_documents(filter);
+                match guard.get() {
+                    Some(session) => count.session(session).await?,
+                    None => count.await?,
+                }
+            };
+            if count > seen.and_then(|counts| counts.get(index).copied()).unwrap_or(0) {
+                grown.push(item.clone());
+            }
+        }
+        Ok(grown)
+    }
+
+    fn tenant_id(&self) -> Option<String> {
+        self.tenant.as_ref().map(|tenant| tenant.id().to_owned())
+    }
+}

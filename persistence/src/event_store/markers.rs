@@ -1,0 +1,143 @@
+//! Consistency markers: the documents that make an append condition hold under concurrency.
+//!
+//! MongoDB detects conflicts between transactions that write the same document, not between a
+//! transaction that reads a range and one that inserts into it. So every append (grouped, alone
+//! or in a unit of work) increments, in its transaction, one marker per event type, per tag and
+//! per (type, tag) pair of its events, in `consistency_markers`; a conditional append increments
+//! the markers its query watches ([`QueryItem::watched_markers`](super::QueryItem)), chosen so
+//! that every event the query selects bumps at least one of them. Two transactions that would
+//! break each other's condition therefore write one common document: the server lets one
+//! commit and fails the other with a write conflict, which is retried.
+//!
+//! A marker's `version` also tells a conditional append whether anything it watches was
+//! committed since the decision read: unchanged markers mean nothing was. Markers are coarse
+//! (a tag marker moves for events of every type with that tag, and markers are not scoped by
+//! tenant), so a moved marker only makes the append count the matching events to decide;
+//! coarseness costs retries and counts, never a wrong answer.
+
+use bson::{Document, doc};
+use mongodb::options::{FindOneAndUpdateOptions, ReturnDocument};
+
+use crate::error::Result;
+
+/// The markers' collection.
+pub const MARKERS: &str = "consistency_markers";
+
+impl super::EventStore {
+    /// Creates the markers' collection, outside any transaction, the first time this store (or
+    /// a clone) appends: transactions that would create it implicitly conflict on the creation
+    /// (or, on some servers, wait for each other).
+    pub(super) async fn ensure_markers(&self) -> Result<()> {
+        self.markers_ready
+            .get_or_try_init(|| async {
+                match self.connection.database().create_collection(MARKERS).await {
+                    Ok(()) => Ok(()),
+                    Err(err) if crate::error::codes_of(&err).any(|code| code == NAMESPACE_EXISTS) => Ok(()),
+                    Err(err) => Err(err.into()),
+                }
+            })
+            .await
+            .map(|_| ())
+    }
+}
+
+/// The server's code for a collection that exists already.
+const NAMESPACE_EXISTS: i32 = 48;
+
+/// The marker of an event type.
+pub(super) fn of_type(event_type: &str) -> Document {
+    doc! { "type": event_type }
+}
+
+/// The marker of a tag.
+pub(super) fn of_tag(tag: &str) -> Document {
+    doc! { "tag": tag }
+}
+
+/// The marker of an event type with a tag.
+pub(super) fn type_and_tag(event_type: &str, tag: &str) -> Document {
+    doc! { "type": event_type, "tag": tag }
+}
+
+/// The markers an event bumps when it is appended.
+pub(super) fn of_event(event_type: &str, tags: &[String]) -> Vec<Document> {
+    let mut markers = Vec::with_capacity(1 + 2 * tags.len());
+    markers.push(of_type(event_type));
+    for tag in tags {
+        markers.push(of_tag(tag));
+        markers.push(type_and_tag(event_type, tag));
+    }
+    markers
+}
+
+/// The markers of `events`, without repeats.
+pub(super) fn of_events<'e>(events: impl IntoIterator<Item = &'e super::NewEvent>) -> Vec<Document> {
+    let mut markers: Vec<Document> = Vec::new();
+    for event in events {
+        for marker in of_event(&event.event_type, &super::types::tags_sorted(&event.tags)) {
+            if !markers.contains(&marker) {
+                markers.push(marker);
+            }
+        }
+    }
+    markers
+}
+
+/// Increments each marker (created at 1 when missing), in `session`'s transaction if any.
+pub(super) async fn bump(
+    collection: &mongodb::Collection<Document>,
+    markers: &[Document],
+    mut session: Option<&mut mongodb::ClientSession>,
+) -> Result<()> {
+    for marker in markers {
+        let update = collection.update_one(doc! { "_id": marker }, doc! { "$inc": { "version": 1_i64 } }).upsert(true);
+        match session.as_deref_mut() {
+            Some(session) => update.session(session).await?,
+            None => update.await?,
+        };
+    }
+    Ok(())
+}
+
+/// Increments each marker and returns the versions they had before (0 when missing): a write,
+/// so a concurrent transaction bumping one of them conflicts with this one.
+pub(super) async fn bump_and_read(
+    collection: &mongodb::Collection<Document>,
+    markers: &[Document],
+    session: &mut mongodb::ClientSession,
+) -> Result<Vec<i64>> {
+    let mut options = FindOneAndUpdateOptions::default();
+    options.upsert = Some(true);
+    options.return_document = Some(ReturnDocument::Before);
+    let mut versions = Vec::with_capacity(markers.len());
+    for marker in markers {
+        let before = collection
+            .find_one_and_update(doc! { "_id": marker }, doc! { "$inc": { "version": 1_i64 } })
+            .with_options(options.clone())
+            .session(&mut *session)
+            .await?;
+        versions.push(before.map_or(0, |d| crate::store::fields::int(d.get("version"))));
+    }
+    Ok(versions)
+}
+
+/// The markers' versions (0 when missing), in the order given.
+pub(super) async fn read(
+    collection: &mongodb::Collection<Document>,
+    markers: &[Document],
+    session: &mut mongodb::ClientSession,
+) -> Result<Vec<i64>> {
+    let ids: Vec<&Document> = markers.iter().collect();
+    let mut cursor = collection.find(doc! { "_id": { "$in": ids } }).session(&mut *session).await?;
+    let mut found: Vec<(Document, i64)> = Vec::new();
+    while let Some(document) = cursor.next(&mut *session).await {
+        let document = document?;
+        if let Ok(id) = document.get_document("_id") {
+            found.push((id.clone(), crate::store::fields::int(document.get("version"))));
+        }
+    }
+    Ok(markers
+        .iter()
+        .map(|marker| found.iter().find(|(id, _)| id == marker).map_or(0, |(_, version)| *version))
+        .collect())
+}
