@@ -2,8 +2,9 @@
 //!
 //! MongoDB detects conflicts between transactions that write the same document, not between a
 //! transaction that reads a range and one that inserts into it. So every append (grouped, alone
-//! or in a unit of work) increments, in its transaction, one marker per event type, per tag and
-//! per (type, tag) pair of its events, in `consistency_markers`; a conditional append increments
+//! or in a unit of work) increments, in its transaction, one marker per event type (one of the
+//! type's [`TYPE_STRIPES`] stripes), per tag and per (type, tag) pair of its events, in
+//! `consistency_markers`; a conditional append increments
 //! the markers its query watches ([`QueryItem::watched_markers`](super::QueryItem)), chosen so
 //! that every event the query selects bumps at least one of them. Two transactions that would
 //! break each other's condition therefore write one common document: the server lets one
@@ -44,9 +45,27 @@ impl super::EventStore {
 /// The server's code for a collection that exists already.
 const NAMESPACE_EXISTS: i32 = 48;
 
-/// The marker of an event type.
-pub(super) fn of_type(event_type: &str) -> Document {
-    doc! { "type": event_type }
+/// How many markers an event type is spread over: an append bumps one of them (chosen by its
+/// first event id), a condition on the type without a tag watches all of them. Appends of one
+/// type with different tags then meet on a marker only one time in this many.
+pub(super) const TYPE_STRIPES: u32 = 16;
+
+/// One of the markers of an event type.
+pub(super) fn of_type(event_type: &str, stripe: u32) -> Document {
+    doc! { "type": event_type, "stripe": i64::from(stripe) }
+}
+
+/// Every marker of an event type.
+pub(super) fn of_type_all(event_type: &str) -> Vec<Document> {
+    (0..TYPE_STRIPES).map(|stripe| of_type(event_type, stripe)).collect()
+}
+
+/// The type stripe an append bumps, from its first event id.
+pub(super) fn stripe_of(event_id: &str) -> u32 {
+    // FNV-1a: stable, and spreads short ids well enough.
+    let hash =
+        event_id.bytes().fold(0xcbf2_9ce4_8422_2325_u64, |h, b| (h ^ u64::from(b)).wrapping_mul(0x100_0000_01b3));
+    (hash % u64::from(TYPE_STRIPES)) as u32
 }
 
 /// The marker of a tag.
@@ -59,10 +78,10 @@ pub(super) fn type_and_tag(event_type: &str, tag: &str) -> Document {
     doc! { "type": event_type, "tag": tag }
 }
 
-/// The markers an event bumps when it is appended.
-pub(super) fn of_event(event_type: &str, tags: &[String]) -> Vec<Document> {
+/// The markers an event bumps when it is appended in an append whose type stripe is `stripe`.
+pub(super) fn of_event(event_type: &str, tags: &[String], stripe: u32) -> Vec<Document> {
     let mut markers = Vec::with_capacity(1 + 2 * tags.len());
-    markers.push(of_type(event_type));
+    markers.push(of_type(event_type, stripe));
     for tag in tags {
         markers.push(of_tag(tag));
         markers.push(type_and_tag(event_type, tag));
@@ -70,11 +89,13 @@ pub(super) fn of_event(event_type: &str, tags: &[String]) -> Vec<Document> {
     markers
 }
 
-/// The markers of `events`, without repeats.
+/// The markers of the events of one append (or one group commit), without repeats.
 pub(super) fn of_events<'e>(events: impl IntoIterator<Item = &'e super::NewEvent>) -> Vec<Document> {
     let mut markers: Vec<Document> = Vec::new();
+    let mut stripe = None;
     for event in events {
-        for marker in of_event(&event.event_type, &super::types::tags_sorted(&event.tags)) {
+        let stripe = *stripe.get_or_insert_with(|| stripe_of(&event.event_id));
+        for marker in of_event(&event.event_type, &super::types::tags_sorted(&event.tags), stripe) {
             if !markers.contains(&marker) {
                 markers.push(marker);
             }

@@ -4,6 +4,7 @@
 
 mod append;
 mod condition;
+mod decision;
 mod gaps;
 pub(crate) mod group_commit;
 mod markers;
@@ -15,6 +16,7 @@ mod types;
 
 pub use crate::error::EventIdProblem;
 pub use condition::{AppendCondition, ConsistencyToken, QueryRead};
+pub use decision::{Decided, DecisionModel};
 pub use gaps::{DEFAULT_GAP_GRACE, GapStats};
 pub use markers::MARKERS;
 pub use query::{Query, QueryItem};

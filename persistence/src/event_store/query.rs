@@ -100,7 +100,7 @@ impl QueryItem {
         let first_tag = self.tags.first();
         match (self.types.is_empty(), first_tag) {
             (false, Some(tag)) => self.types.iter().map(|t| super::markers::type_and_tag(t, tag)).collect(),
-            (false, None) => self.types.iter().map(|t| super::markers::of_type(t)).collect(),
+            (false, None) => self.types.iter().flat_map(|t| super::markers::of_type_all(t)).collect(),
             (true, Some(tag)) => vec![super::markers::of_tag(tag)],
             (true, None) => Vec::new(),
         }
@@ -236,11 +236,12 @@ mod tests {
         for item in &items {
             for (event_type, tags) in events {
                 let tags: Vec<String> = tags.iter().map(|t| (*t).to_owned()).collect();
-                if item.selects_parts(event_type, &tags) {
-                    let bumped = super::super::markers::of_event(event_type, &tags);
+                for stripe in 0..super::super::markers::TYPE_STRIPES {
+                    let bumped = super::super::markers::of_event(event_type, &tags, stripe);
+                    let watched = item.watched_markers().iter().any(|m| bumped.contains(m));
                     assert!(
-                        item.watched_markers().iter().any(|m| bumped.contains(m)),
-                        "{item} selects {event_type} {tags:?} but watches none of its markers"
+                        watched || !item.selects_parts(event_type, &tags),
+                        "{item} selects {event_type} {tags:?} but watches none of its markers (stripe {stripe})"
                     );
                 }
             }
