@@ -276,3 +276,69 @@ async fn conditions_see_their_tenant_only_and_a_token_stays_in_its_scope() {
     assert_eq!(ids(&store.read_query(&query, Alone).await.unwrap().events), ["b1", "a1"]);
     drop(db);
 }
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_handler_waits_until_the_projection_has_its_append() {
+    let (db, store) = store("dcb_read_your_writes").await;
+    let positions = cqrs_mongo_persistence::PositionStore::new(&db);
+    // No runner yet: the wait ends with the typed error and the position reached.
+    let appended = store
+        .append_if(
+            stream("a"),
+            ExpectedVersion::NoStream,
+            &[joined("j1", "s1", "c1")],
+            &AppendCondition::none_match(course("c1")),
+            Alone,
+        )
+        .await
+        .unwrap();
+    let waited = positions.wait_for("courses", appended[0], std::time::Duration::from_millis(50)).await;
+    match waited {
+        Err(Error::WaitTimedOut { name, position, reached: 0, .. }) => {
+            assert_eq!((name.as_str(), position), ("courses", appended[0]))
+        }
+        other => panic!("expected WaitTimedOut, got {other:?}"),
+    }
+
+    let runner =
+        cqrs_mongo_persistence::ProjectionRunner::new(&db, &store, support::runner::Counts::new("courses", "ryw_"))
+            .poll_interval(std::time::Duration::from_millis(20))
+            .spawn();
+    // Whatever the runner is doing, once the wait returns the read model has every event up to it.
+    for i in 2..6 {
+        let id = format!("j{i}");
+        let positions_of =
+            store.append(stream(&id), ExpectedVersion::NoStream, &[joined(&id, "s", "c2")], Alone).await.unwrap();
+        let reached =
+            positions.wait_for("courses", positions_of[0], std::time::Duration::from_secs(120)).await.unwrap();
+        assert!(reached >= positions_of[0]);
+        let types = db.database().collection::<Document>("ryw_types");
+        let joined = types.find_one(doc! { "_id": "StudentJoined" }).await.unwrap().unwrap();
+        assert!(joined.get_i32("count").unwrap() >= i, "{joined}");
+    }
+    runner.stop().await.unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn every_item_is_read_through_an_index() {
+    let (db, store) = store("dcb_explain").await;
+    for i in 0..20 {
+        let id = format!("j{i}");
+        store.append(stream(&id), ExpectedVersion::Any, &[joined(&id, &format!("s{i}"), "c1")], Alone).await.unwrap();
+    }
+    let items = [
+        course("c1"),
+        QueryItem::types(["StudentJoined", "StudentLeft"]),
+        QueryItem::tags(["course:c1"]),
+        QueryItem::tags(["course:c1", "student:s3"]),
+        QueryItem::types(["StudentJoined"]).with_tags(["student:s1", "course:c1"]),
+    ];
+    for item in &items {
+        let explain = doc! { "explain": { "find": "domain_events", "filter": item.filter(), "sort": { "position": 1 } }, "verbosity": "queryPlanner" };
+        let plan = db.database().run_command(explain).await.unwrap();
+        let winning = plan.get_document("queryPlanner").unwrap().get_document("winningPlan").unwrap().to_string();
+        assert!(winning.contains("IXSCAN") && !winning.contains("COLLSCAN"), "{item}: {winning}");
+    }
+    let both = store.read_query(&QueryItem::tags(["course:c1", "student:s3"]).into(), Alone).await.unwrap();
+    assert_eq!(ids(&both.events), ["j3"], "the other tags are checked on what the index returns");
+}

@@ -238,6 +238,19 @@ pub enum Error {
         /// The query items that selected new events.
         conflicts: Vec<crate::event_store::QueryItem>,
     },
+    /// [`PositionStore::wait_for`](crate::PositionStore::wait_for): the projection or
+    /// subscription had not processed the position when the timeout passed.
+    #[error("{name} had processed up to position {reached}, not {position}, after {waited:?}")]
+    WaitTimedOut {
+        /// The projection or subscription.
+        name: String,
+        /// The position waited for.
+        position: i64,
+        /// The checkpoint it had reached.
+        reached: i64,
+        /// How long it waited.
+        waited: std::time::Duration,
+    },
     /// The deployment cannot be reached or is overloaded: a network error, no suitable server
     /// within the server selection timeout, a primary stepping down, a node shutting down, a
     /// server's "retry later" (labels such as `RetryableWriteError`, codes such as

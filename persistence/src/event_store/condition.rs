@@ -110,9 +110,19 @@ impl EventStore {
                     }
                 }
             };
-            let find = self.events.find(self.scoped(query.filter())).sort(doc! { "position": 1 });
-            let documents: Vec<Document> = collect_with_session!(find, on)?;
-            let events = documents.into_iter().map(|d| self.decode(d)).collect::<Result<Vec<_>>>()?;
+            // One index-backed read per item, merged in position order.
+            let mut events: Vec<StoredEvent> = Vec::new();
+            for item in query.items() {
+                let find = self.events.find(self.scoped(item.filter()));
+                let documents: Vec<Document> = collect_with_session!(find, on)?;
+                for document in documents {
+                    let event = self.decode(document)?;
+                    if item.selects(&event) && !events.iter().any(|e| e.event_id == event.event_id) {
+                        events.push(event);
+                    }
+                }
+            }
+            events.sort_by_key(|event| event.position);
             let counts = query.items().iter().map(|item| events.iter().filter(|e| item.selects(e)).count() as u64);
             let token = ConsistencyToken {
                 query: query.clone(),
@@ -231,14 +241,16 @@ impl EventStore {
         for (index, item) in query.items().iter().enumerate() {
             let mut filter = self.scoped(item.filter());
             filter.insert("_id", doc! { "$nin": ids.clone() });
-            let count = {
-                let mut guard = uow.session().await;
-                let count = self.events.count_documents(filter);
-                match guard.get() {
-                    Some(session) => count.session(session).await?,
-                    None => count.await?,
-                }
-            };
+            let find = self.events.find(filter).projection(doc! { "event_type": 1, "tags": 1 });
+            let documents: Vec<Document> = collect_with_session!(find, On::Uow(uow))?;
+            let selected = documents.iter().filter(|document| {
+                let tags: Vec<String> = match document.get_array("tags") {
+                    Ok(tags) => tags.iter().filter_map(|tag| tag.as_str().map(str::to_owned)).collect(),
+                    Err(_) => Vec::new(),
+                };
+                item.selects_parts(document.get_str("event_type").unwrap_or_default(), &tags)
+            });
+            let count = selected.count() as u64;
             if count > seen.and_then(|counts| counts.get(index).copied()).unwrap_or(0) {
                 grown.push(item.clone());
             }

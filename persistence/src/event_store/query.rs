@@ -6,7 +6,7 @@
 //! together. An item must name at least one type or one tag: a condition on every event would
 //! serialise every append.
 
-use bson::{Bson, Document, doc};
+use bson::{Document, doc};
 
 use super::StoredEvent;
 use crate::error::{Error, Result};
@@ -70,8 +70,12 @@ impl QueryItem {
             && self.tags.iter().all(|tag| tags.contains(tag))
     }
 
-    /// The item's filter on `domain_events`.
-    pub(super) fn filter(&self) -> Document {
+    /// The filter the store runs on `domain_events` for this item (without the tenant scope):
+    /// its types and its first tag, served by the `(tags, event_type, position)` or the
+    /// `(event_type, position)` index; an item's other tags are checked on the events it
+    /// returns ([`selects`](Self::selects)), since two conditions on one array field keep some
+    /// servers from using an index at all.
+    pub fn filter(&self) -> Document {
         let mut filter = Document::new();
         match self.types.as_slice() {
             [] => {}
@@ -82,14 +86,8 @@ impl QueryItem {
                 filter.insert("event_type", doc! { "$in": many.to_vec() });
             }
         }
-        match self.tags.as_slice() {
-            [] => {}
-            [one] => {
-                filter.insert("tags", one.as_str());
-            }
-            many => {
-                filter.insert("tags", doc! { "$all": many.to_vec() });
-            }
+        if let Some(first) = self.tags.first() {
+            filter.insert("tags", first.as_str());
         }
         filter
     }
@@ -175,14 +173,6 @@ impl Query {
         self.items.iter().enumerate().try_for_each(|(index, item)| item.check(index))
     }
 
-    /// The query's filter on `domain_events` (without the tenant scope).
-    pub(super) fn filter(&self) -> Document {
-        match self.items.as_slice() {
-            [one] => one.filter(),
-            items => doc! { "$or": items.iter().map(|item| Bson::Document(item.filter())).collect::<Vec<_>>() },
-        }
-    }
-
     /// The markers a condition on this query writes, without repeats, in a fixed order.
     pub(super) fn watched_markers(&self) -> Vec<Document> {
         let mut markers: Vec<Document> = Vec::new();
@@ -223,7 +213,7 @@ mod tests {
         assert!(!item.selects_parts("C", &tags(&["x", "y"])));
         assert!(QueryItem::tags(["x"]).selects_parts("anything", &tags(&["x"])));
         assert!(QueryItem::types(["A"]).selects_parts("A", &[]));
-        assert_eq!(item.filter(), doc! { "event_type": { "$in": ["A", "B"] }, "tags": { "$all": ["x", "y"] } });
+        assert_eq!(item.filter(), doc! { "event_type": { "$in": ["A", "B"] }, "tags": "x" });
         assert_eq!(QueryItem::types(["A"]).with_tags(["x"]).filter(), doc! { "event_type": "A", "tags": "x" });
     }
 

@@ -76,6 +76,32 @@ impl PositionStore {
         traced(CHECKPOINTS, "save", advance(&self.collection, tenant, &key, "position", position, set, on)).await
     }
 
+    /// Waits until `projection` (a [projection runner](crate::ProjectionRunner) or a
+    /// [subscription](crate::Subscription), by the name it checkpoints under) has processed
+    /// `position`: read-your-writes for a handler that appended (the positions `append`,
+    /// `append_if` and `decide` return; [`EventStore::event`](crate::EventStore::event) gives an
+    /// event's) and answers with the updated read model. Returns the checkpoint reached. The
+    /// checkpoint is read every few milliseconds (5, doubling up to 100).
+    ///
+    /// Errors: [`Error::WaitTimedOut`](crate::Error::WaitTimedOut) with the position reached
+    /// when `timeout` passes first (no runner running, or one behind or stopped).
+    pub async fn wait_for(&self, projection: &str, position: i64, timeout: std::time::Duration) -> Result<i64> {
+        let started = tokio::time::Instant::now();
+        let mut pause = std::time::Duration::from_millis(5);
+        loop {
+            let reached = self.get(projection, crate::Alone).await?;
+            if reached >= position {
+                return Ok(reached);
+            }
+            let waited = started.elapsed();
+            if waited >= timeout {
+                return Err(crate::Error::WaitTimedOut { name: projection.to_owned(), position, reached, waited });
+            }
+            tokio::time::sleep(pause.min(timeout - waited)).await;
+            pause = (pause * 2).min(std::time::Duration::from_millis(100));
+        }
+    }
+
     /// Sets the position back to 0 (for a rebuild), in `on`.
     pub async fn reset(&self, projection: &str, on: impl Into<On<'_>>) -> Result<()> {
         let on = on.into();
