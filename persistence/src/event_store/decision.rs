@@ -1,54 +1,5 @@
 //! Decision models: state folded from the typed events a query selects, decided on and
 //! appended with the read's condition in one call.
-//!
-//! ```no_run
-//! use cqrs_mongo_persistence::event_store::{DecisionModel, EventStore, Query, QueryItem, Stream};
-//! use cqrs_mongo_persistence::Error;
-//! # use serde::{Deserialize, Serialize};
-//! #[derive(Debug, Clone, Serialize, Deserialize)]
-//! struct StudentJoined { student: String, course: String }
-//! cqrs_mongo_persistence::event!(StudentJoined, "StudentJoined",
-//!     tags = |e| vec![format!("student:{}", e.student), format!("course:{}", e.course)]);
-//! cqrs_mongo_persistence::event_set! { #[derive(Debug, Clone)] enum CourseEvent { Joined(StudentJoined) } }
-//!
-//! /// What joining needs to know: how full the course is, how many courses the student has.
-//! #[derive(Clone)]
-//! struct Joining { student: String, course: String, in_course: usize, of_student: usize }
-//!
-//! impl DecisionModel for Joining {
-//!     type Event = CourseEvent;
-//!     fn query(&self) -> Query {
-//!         Query::new([
-//!             QueryItem::of::<CourseEvent>().with_tags([format!("course:{}", self.course)]),
-//!             QueryItem::of::<CourseEvent>().with_tags([format!("student:{}", self.student)]),
-//!         ])
-//!     }
-//!     fn apply(&mut self, CourseEvent::Joined(joined): &CourseEvent) {
-//!         self.in_course += usize::from(joined.course == self.course);
-//!         self.of_student += usize::from(joined.student == self.student);
-//!     }
-//! }
-//!
-//! #[derive(Debug)]
-//! enum JoinError { CourseFull, TooManyCourses, Store(Error) }
-//! impl From<Error> for JoinError { fn from(err: Error) -> Self { JoinError::Store(err) } }
-//!
-//! # async fn demo(store: EventStore) -> Result<(), JoinError> {
-//! let joining = Joining { student: "s7".into(), course: "c1".into(), in_course: 0, of_student: 0 };
-//! let stream = Stream { aggregate_id: "s7@c1", aggregate_type: "Subscription" };
-//! store
-//!     .decide(stream, joining, |now| {
-//!         if now.in_course >= 30 {
-//!             return Err(JoinError::CourseFull);
-//!         }
-//!         if now.of_student >= 3 {
-//!             return Err(JoinError::TooManyCourses);
-//!         }
-//!         Ok(vec![StudentJoined { student: now.student.clone(), course: now.course.clone() }.into()])
-//!     })
-//!     .await?;
-//! # Ok(()) }
-//! ```
 
 use futures::FutureExt;
 
@@ -58,6 +9,58 @@ use crate::store::uow::UnitOfWork;
 
 /// State built from the events a [query](Query) selects, to decide on. It is rebuilt from a
 /// fresh clone on every attempt of [`EventStore::decide`].
+///
+/// The course example: a student joins a course unless it is full (30) or the student has
+/// joined 3 courses already; two concurrent joins that would break a limit cannot both commit.
+///
+/// ```no_run
+/// use cqrs_mongo_persistence::event_store::{DecisionModel, Query, QueryItem, Stream};
+/// use cqrs_mongo_persistence::{Error, EventStore};
+/// # use serde::{Deserialize, Serialize};
+/// #[derive(Debug, Clone, Serialize, Deserialize)]
+/// struct StudentJoined { student: String, course: String }
+/// cqrs_mongo_persistence::event!(StudentJoined, "StudentJoined",
+///     tags = |e| vec![format!("student:{}", e.student), format!("course:{}", e.course)]);
+/// cqrs_mongo_persistence::event_set! { #[derive(Debug, Clone)] enum CourseEvent { Joined(StudentJoined) } }
+///
+/// /// What joining needs to know: how full the course is, how many courses the student has.
+/// #[derive(Clone)]
+/// struct Joining { student: String, course: String, in_course: usize, of_student: usize }
+///
+/// impl DecisionModel for Joining {
+///     type Event = CourseEvent;
+///     fn query(&self) -> Query {
+///         Query::new([
+///             QueryItem::of::<CourseEvent>().with_tags([format!("course:{}", self.course)]),
+///             QueryItem::of::<CourseEvent>().with_tags([format!("student:{}", self.student)]),
+///         ])
+///     }
+///     fn apply(&mut self, CourseEvent::Joined(joined): &CourseEvent) {
+///         self.in_course += usize::from(joined.course == self.course);
+///         self.of_student += usize::from(joined.student == self.student);
+///     }
+/// }
+///
+/// #[derive(Debug)]
+/// enum JoinError { CourseFull, TooManyCourses, Store(Error) }
+/// impl From<Error> for JoinError { fn from(err: Error) -> Self { JoinError::Store(err) } }
+///
+/// # async fn demo(store: EventStore) -> Result<(), JoinError> {
+/// let joining = Joining { student: "s7".into(), course: "c1".into(), in_course: 0, of_student: 0 };
+/// let stream = Stream { aggregate_id: "s7@c1", aggregate_type: "Subscription" };
+/// store
+///     .decide(stream, joining, |now| {
+///         if now.in_course >= 30 {
+///             return Err(JoinError::CourseFull);
+///         }
+///         if now.of_student >= 3 {
+///             return Err(JoinError::TooManyCourses);
+///         }
+///         Ok(vec![StudentJoined { student: now.student.clone(), course: now.course.clone() }.into()])
+///     })
+///     .await?;
+/// # Ok(()) }
+/// ```
 pub trait DecisionModel: Clone + Send + Sync {
     /// The events it folds (a selected event of a type outside the set is skipped).
     type Event: EventSet;
