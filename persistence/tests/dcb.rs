@@ -322,6 +322,10 @@ async fn a_handler_waits_until_the_projection_has_its_append() {
 #[tokio::test(flavor = "multi_thread")]
 async fn every_item_is_read_through_an_index() {
     let (db, store) = store("dcb_explain").await;
+    let again = db.ensure_indexes(&EventStore::indexes()).await.unwrap();
+    assert!(again.created.is_empty(), "idempotent, the markers' _id index included: {again:?}");
+    let markers = db.database().list_collection_names().await.unwrap();
+    assert!(markers.iter().any(|name| name == "consistency_markers"), "{markers:?}");
     for i in 0..20 {
         let id = format!("j{i}");
         store.append(stream(&id), ExpectedVersion::Any, &[joined(&id, &format!("s{i}"), "c1")], Alone).await.unwrap();

@@ -173,7 +173,9 @@ impl EventStore {
             return Ok(Vec::new());
         }
         super::append::distinct_ids(events)?;
-        self.ensure_markers().await?;
+        if on.unit_of_work().is_none() {
+            self.ensure_markers().await?;
+        }
         let stamped: Vec<NewEvent> = events.iter().cloned().map(NewEvent::traced).collect();
         traced(EVENTS, "append_if", async {
             match on.unit_of_work() {

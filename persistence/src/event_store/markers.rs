@@ -25,9 +25,12 @@ use crate::error::Result;
 pub const MARKERS: &str = "consistency_markers";
 
 impl super::EventStore {
-    /// Creates the markers' collection, outside any transaction, the first time this store (or
-    /// a clone) appends: transactions that would create it implicitly conflict on the creation
-    /// (or, on some servers, wait for each other).
+    /// Creates the markers' collection the first time this store (or a clone) appends on its
+    /// own, before its transaction: concurrent transactions that would create it implicitly
+    /// conflict on the creation (or, on some servers, wait for each other). Not from inside a
+    /// caller's unit of work: a collection created after a transaction's snapshot cannot be
+    /// written in it (the transaction would fail once, transiently); there, as for the other
+    /// collections, the transaction creates it if it is missing.
     pub(super) async fn ensure_markers(&self) -> Result<()> {
         self.markers_ready
             .get_or_try_init(|| async {

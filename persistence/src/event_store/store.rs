@@ -224,7 +224,8 @@ impl EventStore {
 
     /// The indexes the store relies on: unique `(aggregate_id, version)` (a lost race becomes a
     /// typed concurrency error) and `position`; `(event_type, position)` and `(tags,
-    /// event_type, position)` for reads by type and by [query](super::Query); burnt positions by their last one, kept a week
+    /// event_type, position)` for reads by type and by [query](super::Query); the consistency
+    /// markers' `_id` index (so their collection exists before a transaction writes it); burnt positions by their last one, kept a week
     /// (a reader that comes later steps over such old holes by their age).
     pub fn indexes() -> Vec<IndexSpec> {
         vec![
@@ -232,6 +233,8 @@ impl EventStore {
             IndexSpec::new(EVENTS, doc! { "position": 1 }).unique(),
             IndexSpec::new(EVENTS, doc! { "event_type": 1, "position": 1 }),
             IndexSpec::new(EVENTS, doc! { "tags": 1, "event_type": 1, "position": 1 }),
+            // Declared so the collection exists before transactions write to it.
+            IndexSpec::new(super::markers::MARKERS, doc! { "_id": 1 }).named("_id_"),
             IndexSpec::new(BURNT_POSITIONS, doc! { "last": 1 }),
             IndexSpec::new(BURNT_POSITIONS, doc! { "burnt_at": 1 })
                 .expire_after(std::time::Duration::from_secs(7 * 86_400)),
@@ -274,7 +277,9 @@ impl EventStore {
             events
         };
         traced(EVENTS, "append", async {
-            self.ensure_markers().await?;
+            if on.unit_of_work().is_none() {
+                self.ensure_markers().await?;
+            }
             match on.unit_of_work() {
                 Some(uow) => self.append_in(stream, expected, events, uow).await,
                 None if !self.connection.supports_transactions() => Err(Error::TransactionsUnsupported {
