@@ -100,16 +100,7 @@ impl EventStore {
             // Markers first: an event committed after this read moves one of them, so the
             // append sees it even if the events' read below missed it.
             let watched = query.watched_markers();
-            let markers = {
-                let mut guard = on.session().await;
-                match guard.get() {
-                    Some(session) => markers::read(&self.markers, &watched, session).await?,
-                    None => {
-                        let mut session = self.connection.client().start_session().await?;
-                        markers::read(&self.markers, &watched, &mut session).await?
-                    }
-                }
-            };
+            let markers = markers::read(&self.markers, &watched, on).await?;
             // One index-backed read per item, merged in position order.
             let mut events: Vec<StoredEvent> = Vec::new();
             for item in query.items() {

@@ -145,23 +145,23 @@ pub(super) async fn bump_and_read(
     Ok(versions)
 }
 
-/// The markers' versions (0 when missing), in the order given.
+/// The markers' versions (0 when missing), in the order given, in `on`.
 pub(super) async fn read(
     collection: &mongodb::Collection<Document>,
     markers: &[Document],
-    session: &mut mongodb::ClientSession,
+    on: crate::store::uow::On<'_>,
 ) -> Result<Vec<i64>> {
     let ids: Vec<&Document> = markers.iter().collect();
-    let mut cursor = collection.find(doc! { "_id": { "$in": ids } }).session(&mut *session).await?;
-    let mut found: Vec<(Document, i64)> = Vec::new();
-    while let Some(document) = cursor.next(&mut *session).await {
-        let document = document?;
-        if let Ok(id) = document.get_document("_id") {
-            found.push((id.clone(), crate::store::fields::int(document.get("version"))));
-        }
-    }
+    let documents: Vec<Document> =
+        crate::store::uow::collect_with_session!(collection.find(doc! { "_id": { "$in": ids } }), on)?;
+    let found: Vec<(&Document, i64)> = documents
+        .iter()
+        .filter_map(|document| {
+            Some((document.get_document("_id").ok()?, crate::store::fields::int(document.get("version"))))
+        })
+        .collect();
     Ok(markers
         .iter()
-        .map(|marker| found.iter().find(|(id, _)| id == marker).map_or(0, |(_, version)| *version))
+        .map(|marker| found.iter().find(|(id, _)| *id == marker).map_or(0, |(_, version)| *version))
         .collect())
 }
