@@ -48,6 +48,19 @@ impl EventStore {
         events: &[NewEvent],
         uow: &UnitOfWork,
     ) -> Result<Vec<i64>> {
+        self.append_in_watching(stream, expected, events, &[], uow).await
+    }
+
+    /// [`append_in`](Self::append_in), also incrementing the `watched` markers of a condition
+    /// with its events' markers when it appends.
+    pub(super) async fn append_in_watching(
+        &self,
+        stream: Stream<'_>,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+        watched: &[Document],
+        uow: &UnitOfWork,
+    ) -> Result<Vec<i64>> {
         // One indexed read answers both questions of the usual case: which events are stored
         // already, and whether the stream is at the expected version (`v` there, `v + 1` not).
         let expected_version = match expected {
@@ -106,7 +119,8 @@ impl EventStore {
         match inserted {
             Ok(_) => {
                 // In the transaction: appends that would break a condition meet on a marker.
-                let markers = super::markers::of_events(fresh.iter().copied());
+                let mut markers = super::markers::of_events(fresh.iter().copied());
+                markers.extend(watched.iter().filter(|marker| !markers.contains(marker)).cloned().collect::<Vec<_>>());
                 super::markers::bump(&self.markers, &markers, uow.session().await.get()).await?;
                 Ok((first..=last).collect())
             }

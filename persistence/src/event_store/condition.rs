@@ -5,7 +5,7 @@
 //! event the query selects was stored after that read, in one transaction, or fails with
 //! [`Error::ConditionFailed`] naming the items that matched. How it holds under concurrency is
 //! in `markers.rs`: the read takes the versions of the markers the query watches *before*
-//! reading the events, the append increments those markers in its transaction (so a concurrent
+//! reading the events, the append reads and increments those markers in its transaction (so a concurrent
 //! append of a selected event conflicts with it and one of them is retried) and compares them;
 //! only when one moved does it count the selected events, per item, against what the read saw.
 
@@ -201,14 +201,10 @@ impl EventStore {
         condition: &AppendCondition,
         uow: &UnitOfWork,
     ) -> Result<Vec<i64>> {
+        // Read in the transaction's snapshot, written with the events below: an append of a
+        // selected event committed since the snapshot makes that write conflict (retried).
         let watched = condition.query.watched_markers();
-        let now = {
-            let mut guard = uow.session().await;
-            let Some(session) = guard.get() else {
-                return Err(Error::needs_transaction("EventStore::append_if"));
-            };
-            markers::bump_and_read(&self.markers, &watched, session).await?
-        };
+        let now = markers::read(&self.markers, &watched, On::Uow(uow)).await?;
         let unchanged = condition.seen.as_ref().is_some_and(|(markers, _)| *markers == now);
         if !unchanged {
             let seen = condition.seen.as_ref().map(|(_, counts)| counts.as_slice());
@@ -217,7 +213,7 @@ impl EventStore {
                 return Err(Error::ConditionFailed { conflicts });
             }
         }
-        self.append_in(stream, expected, events, uow).await
+        self.append_in_watching(stream, expected, events, &watched, uow).await
     }
 
     /// The items that now select more events than the read saw (any, without a read), leaving

@@ -5,7 +5,8 @@
 //! or in a unit of work) increments, in its transaction, one marker per event type (one of the
 //! type's [`TYPE_STRIPES`] stripes), per tag and per (type, tag) pair of its events, in
 //! `consistency_markers`; a conditional append increments
-//! the markers its query watches ([`QueryItem::watched_markers`](super::QueryItem)), chosen so
+//! the markers its query watches ([`QueryItem::watched_markers`](super::QueryItem)) after
+//! reading their versions in its transaction, chosen so
 //! that every event the query selects bumps at least one of them. Two transactions that would
 //! break each other's condition therefore write one common document: the server lets one
 //! commit and fails the other with a write conflict, which is retried.
@@ -17,7 +18,6 @@
 //! coarseness costs retries and counts, never a wrong answer.
 
 use bson::{Document, doc};
-use mongodb::options::{FindOneAndUpdateOptions, ReturnDocument};
 
 use crate::error::Result;
 
@@ -107,42 +107,45 @@ pub(super) fn of_events<'e>(events: impl IntoIterator<Item = &'e super::NewEvent
     markers
 }
 
-/// Increments each marker (created at 1 when missing), in `session`'s transaction if any.
+/// Increments each marker (created at 1 when missing), in `session`'s transaction if any: one
+/// `update_many` for those that exist (all of them, once a store has run a while), an upsert
+/// for each missing one.
 pub(super) async fn bump(
     collection: &mongodb::Collection<Document>,
     markers: &[Document],
     mut session: Option<&mut mongodb::ClientSession>,
 ) -> Result<()> {
+    if markers.is_empty() {
+        return Ok(());
+    }
+    let ids: Vec<&Document> = markers.iter().collect();
+    let increment = doc! { "$inc": { "version": 1_i64 } };
+    let update = collection.update_many(doc! { "_id": { "$in": &ids } }, increment.clone());
+    let updated = match session.as_deref_mut() {
+        Some(session) => update.session(session).await?,
+        None => update.await?,
+    };
+    if updated.matched_count >= markers.len() as u64 {
+        return Ok(());
+    }
+    let find = collection.find(doc! { "_id": { "$in": &ids } }).projection(doc! { "_id": 1 });
+    let existing: Vec<Document> = match session.as_deref_mut() {
+        Some(session) => crate::store::query::collect_in_session(find.session(&mut *session).await?, session).await?,
+        None => futures::TryStreamExt::try_collect(find.await?).await?,
+    };
     for marker in markers {
-        let update = collection.update_one(doc! { "_id": marker }, doc! { "$inc": { "version": 1_i64 } }).upsert(true);
+        if existing.iter().any(|found| found.get_document("_id").ok() == Some(marker)) {
+            continue;
+        }
+        // Missing when the update ran: created at 1 (or, if a concurrent append created it
+        // since, incremented).
+        let upsert = collection.update_one(doc! { "_id": marker }, increment.clone()).upsert(true);
         match session.as_deref_mut() {
-            Some(session) => update.session(session).await?,
-            None => update.await?,
+            Some(session) => upsert.session(session).await?,
+            None => upsert.await?,
         };
     }
     Ok(())
-}
-
-/// Increments each marker and returns the versions they had before (0 when missing): a write,
-/// so a concurrent transaction bumping one of them conflicts with this one.
-pub(super) async fn bump_and_read(
-    collection: &mongodb::Collection<Document>,
-    markers: &[Document],
-    session: &mut mongodb::ClientSession,
-) -> Result<Vec<i64>> {
-    let mut options = FindOneAndUpdateOptions::default();
-    options.upsert = Some(true);
-    options.return_document = Some(ReturnDocument::Before);
-    let mut versions = Vec::with_capacity(markers.len());
-    for marker in markers {
-        let before = collection
-            .find_one_and_update(doc! { "_id": marker }, doc! { "$inc": { "version": 1_i64 } })
-            .with_options(options.clone())
-            .session(&mut *session)
-            .await?;
-        versions.push(before.map_or(0, |d| crate::store::fields::int(d.get("version"))));
-    }
-    Ok(versions)
 }
 
 /// The markers' versions (0 when missing), in the order given, in `on`.
