@@ -1,6 +1,6 @@
 //! Conditional appends (dynamic consistency boundaries) against unconditional ones, same
-//! server, same run: each writer joins its own students to its own course (disjoint boundaries,
-//! the common case), one event per append.
+//! server, same run: each writer joins its own students to its own courses of 20 (disjoint
+//! boundaries, the common case), one event (two tags) per append.
 //!
 //! `bash scripts/bench-persistence.sh dcb` (starts secantusd-rs, sets MONGODB_URI;
 //! `BENCH_SERVER=python` for the Python test server).
@@ -71,8 +71,9 @@ async fn run(db: &Connection, writers: usize, mode: Mode) -> f64 {
         .map(|w| {
             let store = store.clone();
             tokio::spawn(async move {
-                let course = format!("c{w}");
                 for i in 0..per_writer {
+                    // A course holds 20 students: a decision reads a bounded boundary.
+                    let course = format!("w{w}c{}", i / 20);
                     let id = format!("w{w}s{i}");
                     let stream = Stream { aggregate_id: &id, aggregate_type: "Subscription" };
                     let joined = Joined { student: format!("w{w}s{i}"), course: course.clone() };
@@ -110,7 +111,7 @@ async fn main() {
     let uri = std::env::var("MONGODB_URI").expect("MONGODB_URI");
     let db = Connection::connect(&uri, "bench_dcb", PoolOptions::default()).await.unwrap();
     db.database().drop().await.unwrap();
-    println!("{APPENDS} single-event appends of tagged events, disjoint boundaries (one course per writer)");
+    println!("{APPENDS} single-event appends of events with two tags, disjoint boundaries (courses of 20 per writer)");
     for writers in [1, 16] {
         // Alternated twice, so a drift of the machine falls on every mode alike.
         let mut rates = [0.0; 3];

@@ -58,7 +58,7 @@ impl EventStore {
         stream: Stream<'_>,
         expected: ExpectedVersion,
         events: &[NewEvent],
-        watched: &[Document],
+        watched: &[super::markers::Marker],
         uow: &UnitOfWork,
     ) -> Result<Vec<i64>> {
         // One indexed read answers both questions of the usual case: which events are stored

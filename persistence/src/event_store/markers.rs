@@ -53,13 +53,17 @@ const NAMESPACE_EXISTS: i32 = 48;
 /// type with different tags then meet on a marker only one time in this many.
 pub(super) const TYPE_STRIPES: u32 = 16;
 
+/// A marker's `_id`: a JSON array as text (`["tag","course:c1"]`), one string per marker,
+/// distinct for distinct parts, looked up through the `_id` index as any string.
+pub(super) type Marker = String;
+
 /// One of the markers of an event type.
-pub(super) fn of_type(event_type: &str, stripe: u32) -> Document {
-    doc! { "type": event_type, "stripe": i64::from(stripe) }
+pub(super) fn of_type(event_type: &str, stripe: u32) -> Marker {
+    serde_json::json!(["type", event_type, stripe]).to_string()
 }
 
 /// Every marker of an event type.
-pub(super) fn of_type_all(event_type: &str) -> Vec<Document> {
+pub(super) fn of_type_all(event_type: &str) -> Vec<Marker> {
     (0..TYPE_STRIPES).map(|stripe| of_type(event_type, stripe)).collect()
 }
 
@@ -72,17 +76,17 @@ pub(super) fn stripe_of(event_id: &str) -> u32 {
 }
 
 /// The marker of a tag.
-pub(super) fn of_tag(tag: &str) -> Document {
-    doc! { "tag": tag }
+pub(super) fn of_tag(tag: &str) -> Marker {
+    serde_json::json!(["tag", tag]).to_string()
 }
 
 /// The marker of an event type with a tag.
-pub(super) fn type_and_tag(event_type: &str, tag: &str) -> Document {
-    doc! { "type": event_type, "tag": tag }
+pub(super) fn type_and_tag(event_type: &str, tag: &str) -> Marker {
+    serde_json::json!(["type+tag", event_type, tag]).to_string()
 }
 
 /// The markers an event bumps when it is appended in an append whose type stripe is `stripe`.
-pub(super) fn of_event(event_type: &str, tags: &[String], stripe: u32) -> Vec<Document> {
+pub(super) fn of_event(event_type: &str, tags: &[String], stripe: u32) -> Vec<Marker> {
     let mut markers = Vec::with_capacity(1 + 2 * tags.len());
     markers.push(of_type(event_type, stripe));
     for tag in tags {
@@ -93,8 +97,8 @@ pub(super) fn of_event(event_type: &str, tags: &[String], stripe: u32) -> Vec<Do
 }
 
 /// The markers of the events of one append (or one group commit), without repeats.
-pub(super) fn of_events<'e>(events: impl IntoIterator<Item = &'e super::NewEvent>) -> Vec<Document> {
-    let mut markers: Vec<Document> = Vec::new();
+pub(super) fn of_events<'e>(events: impl IntoIterator<Item = &'e super::NewEvent>) -> Vec<Marker> {
+    let mut markers: Vec<Marker> = Vec::new();
     let mut stripe = None;
     for event in events {
         let stripe = *stripe.get_or_insert_with(|| stripe_of(&event.event_id));
@@ -112,15 +116,14 @@ pub(super) fn of_events<'e>(events: impl IntoIterator<Item = &'e super::NewEvent
 /// for each missing one.
 pub(super) async fn bump(
     collection: &mongodb::Collection<Document>,
-    markers: &[Document],
+    markers: &[Marker],
     mut session: Option<&mut mongodb::ClientSession>,
 ) -> Result<()> {
     if markers.is_empty() {
         return Ok(());
     }
-    let ids: Vec<&Document> = markers.iter().collect();
     let increment = doc! { "$inc": { "version": 1_i64 } };
-    let update = collection.update_many(doc! { "_id": { "$in": &ids } }, increment.clone());
+    let update = collection.update_many(doc! { "_id": { "$in": markers } }, increment.clone());
     let updated = match session.as_deref_mut() {
         Some(session) => update.session(session).await?,
         None => update.await?,
@@ -128,13 +131,13 @@ pub(super) async fn bump(
     if updated.matched_count >= markers.len() as u64 {
         return Ok(());
     }
-    let find = collection.find(doc! { "_id": { "$in": &ids } }).projection(doc! { "_id": 1 });
+    let find = collection.find(doc! { "_id": { "$in": markers } }).projection(doc! { "_id": 1 });
     let existing: Vec<Document> = match session.as_deref_mut() {
         Some(session) => crate::store::query::collect_in_session(find.session(&mut *session).await?, session).await?,
         None => futures::TryStreamExt::try_collect(find.await?).await?,
     };
     for marker in markers {
-        if existing.iter().any(|found| found.get_document("_id").ok() == Some(marker)) {
+        if existing.iter().any(|found| found.get_str("_id").ok() == Some(marker.as_str())) {
             continue;
         }
         // Missing when the update ran: created at 1 (or, if a concurrent append created it
@@ -151,20 +154,19 @@ pub(super) async fn bump(
 /// The markers' versions (0 when missing), in the order given, in `on`.
 pub(super) async fn read(
     collection: &mongodb::Collection<Document>,
-    markers: &[Document],
+    markers: &[Marker],
     on: crate::store::uow::On<'_>,
 ) -> Result<Vec<i64>> {
-    let ids: Vec<&Document> = markers.iter().collect();
     let documents: Vec<Document> =
-        crate::store::uow::collect_with_session!(collection.find(doc! { "_id": { "$in": ids } }), on)?;
-    let found: Vec<(&Document, i64)> = documents
+        crate::store::uow::collect_with_session!(collection.find(doc! { "_id": { "$in": markers } }), on)?;
+    let found: Vec<(&str, i64)> = documents
         .iter()
         .filter_map(|document| {
-            Some((document.get_document("_id").ok()?, crate::store::fields::int(document.get("version"))))
+            Some((document.get_str("_id").ok()?, crate::store::fields::int(document.get("version"))))
         })
         .collect();
     Ok(markers
         .iter()
-        .map(|marker| found.iter().find(|(id, _)| *id == marker).map_or(0, |(_, version)| *version))
+        .map(|marker| found.iter().find(|(id, _)| *id == marker.as_str()).map_or(0, |(_, version)| *version))
         .collect())
 }

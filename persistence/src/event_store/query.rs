@@ -94,7 +94,7 @@ impl QueryItem {
 
     /// The markers an append watching this item writes: every event the item selects bumps at
     /// least one of them (see `markers.rs`).
-    pub(super) fn watched_markers(&self) -> Vec<Document> {
+    pub(super) fn watched_markers(&self) -> Vec<super::markers::Marker> {
         let first_tag = self.tags.first();
         match (self.types.is_empty(), first_tag) {
             (false, Some(tag)) => self.types.iter().map(|t| super::markers::type_and_tag(t, tag)).collect(),
@@ -174,8 +174,8 @@ impl Query {
     }
 
     /// The markers a condition on this query writes, without repeats, in a fixed order.
-    pub(super) fn watched_markers(&self) -> Vec<Document> {
-        let mut markers: Vec<Document> = Vec::new();
+    pub(super) fn watched_markers(&self) -> Vec<super::markers::Marker> {
+        let mut markers: Vec<super::markers::Marker> = Vec::new();
         for marker in self.items.iter().flat_map(QueryItem::watched_markers) {
             if !markers.contains(&marker) {
                 markers.push(marker);
