@@ -103,12 +103,13 @@ impl EventStore {
             let markers = markers::read(&self.markers, &watched, on).await?;
             // One index-backed read per item, merged in position order.
             let mut events: Vec<StoredEvent> = Vec::new();
+            let mut seen = std::collections::HashSet::new();
             for item in query.items() {
                 let find = self.events.find(self.scoped(item.filter()));
                 let documents: Vec<Document> = collect_with_session!(find, on)?;
                 for document in documents {
                     let event = self.decode(document)?;
-                    if item.selects(&event) && !events.iter().any(|e| e.event_id == event.event_id) {
+                    if item.selects(&event) && seen.insert(event.event_id.clone()) {
                         events.push(event);
                     }
                 }
