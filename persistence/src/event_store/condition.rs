@@ -129,8 +129,10 @@ impl EventStore {
     }
 
     /// Appends `events` to `stream` (at the `expected` version, as [`append`](Self::append))
-    /// only if `condition` holds, in one transaction: the caller's unit of work, or one of its
-    /// own retried on transient errors (a conditional append does not join the group commit).
+    /// only if `condition` holds, in one transaction: the caller's unit of work, or, alone, the
+    /// group commit's (checked in the batch's transaction; one whose condition selects events
+    /// of an earlier append of the batch runs in a transaction of its own), retried on
+    /// transient errors.
     /// Returns the positions given to the events (empty when every one was stored already: an
     /// idempotent retry of an append that committed passes its own condition).
     ///
@@ -179,18 +181,31 @@ impl EventStore {
                     alternative: "a conditional append checks and writes in one transaction: run it alone or in a \
                                   transactional unit of work",
                 }),
-                None => {
-                    let context = (self, stream, expected, stamped.as_slice(), condition);
-                    self.connection
-                        .transaction_with(context, |uow, context| {
-                            let (store, stream, expected, events, condition) = *context;
-                            async move { store.append_if_in(stream, expected, events, condition, uow).await }.boxed()
-                        })
-                        .await
+                None if !self.connection.supports_transactions() => {
+                    Err(Error::needs_transaction("EventStore::append_if"))
                 }
+                None => self.append_grouped(stream, expected, &stamped, None, Some(condition)).await,
             }
         })
         .await
+    }
+
+    /// The conditional append in a transaction of its own (where the group commit sends an
+    /// append it does not take: see `group_commit.rs`).
+    pub(super) async fn append_if_alone(
+        &self,
+        stream: Stream<'_>,
+        expected: ExpectedVersion,
+        events: &[NewEvent],
+        condition: &AppendCondition,
+    ) -> Result<Vec<i64>> {
+        let context = (self, stream, expected, events, condition);
+        self.connection
+            .transaction_with(context, |uow, context| {
+                let (store, stream, expected, events, condition) = *context;
+                async move { store.append_if_in(stream, expected, events, condition, uow).await }.boxed()
+            })
+            .await
     }
 
     /// The check and the append, in `uow`'s transaction.
@@ -202,19 +217,29 @@ impl EventStore {
         condition: &AppendCondition,
         uow: &UnitOfWork,
     ) -> Result<Vec<i64>> {
-        // Read in the transaction's snapshot, written with the events below: an append of a
-        // selected event committed since the snapshot makes that write conflict (retried).
+        self.check_condition(condition, events, uow).await?;
+        let watched = condition.query.watched_markers();
+        self.append_in_watching(stream, expected, events, &watched, uow).await
+    }
+
+    /// [`Error::ConditionFailed`] unless `condition` holds in `uow`'s snapshot. The watched
+    /// markers are read here and must be written in the same transaction (with the events):
+    /// an append of a selected event committed since the snapshot then makes that write
+    /// conflict, and the transaction is retried.
+    pub(super) async fn check_condition(
+        &self,
+        condition: &AppendCondition,
+        events: &[NewEvent],
+        uow: &UnitOfWork,
+    ) -> Result<()> {
         let watched = condition.query.watched_markers();
         let now = markers::read(&self.markers, &watched, On::Uow(uow)).await?;
-        let unchanged = condition.seen.as_ref().is_some_and(|(markers, _)| *markers == now);
-        if !unchanged {
-            let seen = condition.seen.as_ref().map(|(_, counts)| counts.as_slice());
-            let conflicts = self.grown(&condition.query, seen, events, uow).await?;
-            if !conflicts.is_empty() {
-                return Err(Error::ConditionFailed { conflicts });
-            }
+        if condition.seen.as_ref().is_some_and(|(markers, _)| *markers == now) {
+            return Ok(());
         }
-        self.append_in_watching(stream, expected, events, &watched, uow).await
+        let seen = condition.seen.as_ref().map(|(_, counts)| counts.as_slice());
+        let conflicts = self.grown(&condition.query, seen, events, uow).await?;
+        if conflicts.is_empty() { Ok(()) } else { Err(Error::ConditionFailed { conflicts }) }
     }
 
     /// The items that now select more events than the read saw (any, without a read), leaving

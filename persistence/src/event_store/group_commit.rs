@@ -66,6 +66,8 @@ struct Pending {
     events: Vec<NewEvent>,
     messages: Option<Messages>,
     tenant: Option<Tenant>,
+    /// The append condition of a conditional append (see `condition.rs`).
+    condition: Option<super::AppendCondition>,
     reply: oneshot::Sender<Result<Vec<i64>>>,
 }
 
@@ -103,6 +105,8 @@ enum Decision {
     Appended(Vec<i64>, i64),
     /// Not the expected case: run it on its own.
     Alone,
+    /// Its append condition failed: not appended.
+    Refused(Error),
 }
 
 impl GroupCommit {
@@ -120,6 +124,7 @@ impl EventStore {
         expected: ExpectedVersion,
         events: &[NewEvent],
         messages: Option<Messages>,
+        condition: Option<&super::AppendCondition>,
     ) -> Result<Vec<i64>> {
         let (reply, answer) = oneshot::channel();
         let pending = Pending {
@@ -129,6 +134,7 @@ impl EventStore {
             events: events.to_vec(),
             messages,
             tenant: self.tenant.clone(),
+            condition: condition.cloned(),
             reply,
         };
         let start_committer = {
@@ -188,6 +194,9 @@ impl EventStore {
                             let _ = pending.reply.send(Ok(positions));
                         }
                         Decision::Alone => self.append_pending_alone(pending).await,
+                        Decision::Refused(err) => {
+                            let _ = pending.reply.send(Err(err));
+                        }
                     }
                 }
             }
@@ -219,13 +228,20 @@ impl EventStore {
 
     async fn append_pending_alone(&self, pending: Pending) {
         let store = EventStore { tenant: pending.tenant.clone(), ..self.clone() };
-        let result =
-            store.append_alone(pending.stream(), pending.expected, &pending.events, pending.messages.clone()).await;
+        let result = match &pending.condition {
+            Some(condition) => {
+                store.append_if_alone(pending.stream(), pending.expected, &pending.events, condition).await
+            }
+            None => {
+                store.append_alone(pending.stream(), pending.expected, &pending.events, pending.messages.clone()).await
+            }
+        };
         let _ = pending.reply.send(result);
     }
 
     /// The batch transaction: check, number, insert.
     async fn insert_batch(&self, uow: &UnitOfWork, batch: &[Pending]) -> Result<Vec<Decision>> {
+        let verdicts = self.check_conditions(uow, batch).await?;
         let mut guard = uow.session().await;
         let Some(session) = guard.get() else {
             return Err(Error::needs_transaction("EventStore::append (group commit)"));
@@ -283,7 +299,9 @@ impl EventStore {
         }
         let bases: Vec<Option<i64>> = batch
             .iter()
-            .map(|p| match p.expected {
+            .zip(&verdicts)
+            .map(|(p, verdict)| match p.expected {
+                _ if verdict.is_some() => None,
                 ExpectedVersion::NoStream | ExpectedVersion::Exact(0) => Some(0),
                 ExpectedVersion::Exact(version) => present.contains(&p.aggregate_id).then_some(version),
                 ExpectedVersion::Any => {
@@ -293,7 +311,7 @@ impl EventStore {
             .collect();
         let count: usize = batch.iter().zip(&bases).filter(|(_, b)| b.is_some()).map(|(p, _)| p.events.len()).sum();
         if count == 0 {
-            return Ok(batch.iter().map(|_| Decision::Alone).collect());
+            return Ok(verdicts.into_iter().map(|verdict| verdict.unwrap_or(Decision::Alone)).collect());
         }
         // With `Reserved`, before the batch's transaction: the batches of several processes do
         // not meet on the counter, and a batch that fails burns its positions.
@@ -302,9 +320,9 @@ impl EventStore {
         let now = DateTime::now();
         let mut documents = Vec::with_capacity(count);
         let mut decisions = Vec::with_capacity(batch.len());
-        for (pending, base) in batch.iter().zip(bases) {
+        for ((pending, base), verdict) in batch.iter().zip(bases).zip(verdicts) {
             let Some(base) = base else {
-                decisions.push(Decision::Alone);
+                decisions.push(verdict.unwrap_or(Decision::Alone));
                 continue;
             };
             let mut positions = Vec::with_capacity(pending.events.len());
@@ -318,8 +336,16 @@ impl EventStore {
         }
         self.events.insert_many(documents).session(&mut *session).await?;
         // Appends that would break a condition meet on a marker (see `markers.rs`).
-        let appended = batch.iter().zip(&decisions).filter(|(_, d)| matches!(d, Decision::Appended(..)));
-        let markers = super::markers::of_events(appended.flat_map(|(pending, _)| &pending.events));
+        let appended: Vec<&Pending> =
+            batch.iter().zip(&decisions).filter(|(_, d)| matches!(d, Decision::Appended(..))).map(|(p, _)| p).collect();
+        let mut markers = super::markers::of_events(appended.iter().flat_map(|pending| &pending.events));
+        for condition in appended.iter().filter_map(|pending| pending.condition.as_ref()) {
+            for marker in condition.query().watched_markers() {
+                if !markers.contains(&marker) {
+                    markers.push(marker);
+                }
+            }
+        }
         super::markers::bump(&self.markers, &markers, Some(&mut *session)).await?;
         // The appended events' outbox messages, one insert per outbox collection.
         let mut messages: Vec<(&crate::outbox::Outbox, Vec<Document>)> = Vec::new();
@@ -334,6 +360,39 @@ impl EventStore {
             outbox.insert_many_in(documents, &mut *session).await?;
         }
         Ok(decisions)
+    }
+}
+
+impl EventStore {
+    /// The verdict on each append's condition, in batch order (`None`: none, or it holds): a
+    /// condition that selects events of an earlier append of the batch is sent to run alone
+    /// (it would be decided on events that may not commit), one that failed is refused.
+    async fn check_conditions(&self, uow: &UnitOfWork, batch: &[Pending]) -> Result<Vec<Option<Decision>>> {
+        let mut verdicts = Vec::with_capacity(batch.len());
+        for (index, pending) in batch.iter().enumerate() {
+            let Some(condition) = &pending.condition else {
+                verdicts.push(None);
+                continue;
+            };
+            let overlaps = batch[..index].iter().zip(&verdicts).any(|(earlier, verdict)| {
+                verdict.is_none()
+                    && earlier.events.iter().any(|event| {
+                        let tags = super::types::tags_sorted(&event.tags);
+                        condition.query().items().iter().any(|item| item.selects_parts(&event.event_type, &tags))
+                    })
+            });
+            if overlaps {
+                verdicts.push(Some(Decision::Alone));
+                continue;
+            }
+            let store = EventStore { tenant: pending.tenant.clone(), ..self.clone() };
+            verdicts.push(match store.check_condition(condition, &pending.events, uow).await {
+                Ok(()) => None,
+                Err(err @ Error::ConditionFailed { .. }) => Some(Decision::Refused(err)),
+                Err(err) => return Err(err),
+            });
+        }
+        Ok(verdicts)
     }
 }
 

@@ -47,9 +47,10 @@
 //! (a condition on every event would serialise every append).
 //!
 //! **With streams.** A conditional append is also an append to a stream at an expected version
-//! ([`ExpectedVersion::Any`] when only the condition matters), in the caller's unit of work or a
-//! transaction of its own (it does not join the group commit), next to plain appends of other
-//! streams in the same unit of work. Tenant scopes apply to the reads and counts; markers are
+//! ([`ExpectedVersion::Any`] when only the condition matters), in the caller's unit of work (next
+//! to plain appends of other streams in it) or alone, through the group commit: the batch's
+//! transaction checks each condition, and one whose query selects events of an earlier append
+//! of the batch runs in a transaction of its own after it. Tenant scopes apply to the reads and counts; markers are
 //! shared by tenants (a coarser marker only costs retries). A token is for the tenant scope it
 //! was read in.
 //!

@@ -288,7 +288,7 @@ impl EventStore {
                                   taken before the insert, as the legacy store did: a failed insert leaves a gap, \
                                   and a batch is not atomic)",
                 }),
-                None => self.append_grouped(stream, expected, events, None).await,
+                None => self.append_grouped(stream, expected, events, None, None).await,
             }
         })
         .await
@@ -307,7 +307,7 @@ impl EventStore {
         super::append::distinct_ids(events)?;
         let events: Vec<NewEvent> = events.iter().cloned().map(NewEvent::traced).collect();
         self.ensure_markers().await?;
-        traced(EVENTS, "append", self.append_grouped(stream, expected, &events, Some(messages))).await
+        traced(EVENTS, "append", self.append_grouped(stream, expected, &events, Some(messages), None)).await
     }
 
     /// What is needed to rebuild an aggregate: its latest snapshot and the events after it,
