@@ -15,6 +15,11 @@
 //! its positions before its transaction (burnt if the batch does not commit), so the batches of
 //! several processes do not serialise on the counter either.
 //!
+//! A conditional append ([`EventStore::append_if`] alone) is checked in the batch's transaction,
+//! in batch order: one whose condition fails is refused; one whose query selects events of an
+//! earlier append of the batch runs on its own after the batch (it must be decided on what
+//! committed, not on what may still fail).
+//!
 //! The batch handles only the expected case. An append whose expected version does not hold,
 //! and every append of a batch whose insert hit a duplicate key (an idempotent retry, or a
 //! writer in another process that won the race), is run again on its own through the plain
