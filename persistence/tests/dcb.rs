@@ -346,3 +346,17 @@ async fn every_item_is_read_through_an_index() {
     let both = store.read_query(&QueryItem::tags(["course:c1", "student:s3"]).into(), Alone).await.unwrap();
     assert_eq!(ids(&both.events), ["j3"], "the other tags are checked on what the index returns");
 }
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Renamed {
+    course: String,
+}
+cqrs_mongo_persistence::event!(Renamed, "CourseRenamed", version = 2, tags = |e| vec![format!("course:{}", e.course)]);
+
+#[test]
+fn typed_events_declare_their_tags_with_or_without_a_schema_version() {
+    let renamed = NewEvent::typed("r1", &Renamed { course: "c1".into() }).unwrap();
+    assert_eq!((renamed.schema_version, renamed.tags.as_slice()), (2, ["course:c1".to_owned()].as_slice()));
+    let untagged = NewEvent::new("x", "Plain", doc! {});
+    assert!(untagged.tags.is_empty());
+}
