@@ -120,7 +120,7 @@ impl EventStore {
             Ok(_) => {
                 // In the transaction: appends that would break a condition meet on a marker.
                 let mut markers = super::markers::of_events(fresh.iter().copied());
-                markers.extend(watched.iter().filter(|marker| !markers.contains(marker)).cloned().collect::<Vec<_>>());
+                super::markers::add_new(&mut markers, watched.iter().cloned());
                 super::markers::bump(&self.markers, &markers, uow.session().await.get()).await?;
                 Ok((first..=last).collect())
             }

@@ -258,14 +258,13 @@ impl EventStore {
             filter.insert("_id", doc! { "$nin": ids.clone() });
             let find = self.events.find(filter).projection(doc! { "event_type": 1, "tags": 1 });
             let documents: Vec<Document> = collect_with_session!(find, On::Uow(uow))?;
-            let selected = documents.iter().filter(|document| {
-                let tags: Vec<String> = match document.get_array("tags") {
-                    Ok(tags) => tags.iter().filter_map(|tag| tag.as_str().map(str::to_owned)).collect(),
-                    Err(_) => Vec::new(),
-                };
-                item.selects_parts(document.get_str("event_type").unwrap_or_default(), &tags)
-            });
-            let count = selected.count() as u64;
+            let count = documents
+                .into_iter()
+                .filter(|document| {
+                    let tags = super::store::tags_of(document);
+                    item.selects_parts(document.get_str("event_type").unwrap_or_default(), &tags)
+                })
+                .count() as u64;
             if count > seen.and_then(|counts| counts.get(index).copied()).unwrap_or(0) {
                 grown.push(item.clone());
             }

@@ -345,11 +345,7 @@ impl EventStore {
             batch.iter().zip(&decisions).filter(|(_, d)| matches!(d, Decision::Appended(..))).map(|(p, _)| p).collect();
         let mut markers = super::markers::of_events(appended.iter().flat_map(|pending| &pending.events));
         for condition in appended.iter().filter_map(|pending| pending.condition.as_ref()) {
-            for marker in condition.query().watched_markers() {
-                if !markers.contains(&marker) {
-                    markers.push(marker);
-                }
-            }
+            super::markers::add_new(&mut markers, condition.query().watched_markers());
         }
         super::markers::bump(&self.markers, &markers, Some(&mut *session)).await?;
         // The appended events' outbox messages, one insert per outbox collection.
@@ -381,10 +377,10 @@ impl EventStore {
             };
             let overlaps = batch[..index].iter().zip(&verdicts).any(|(earlier, verdict)| {
                 verdict.is_none()
-                    && earlier.events.iter().any(|event| {
-                        let tags = super::types::tags_sorted(&event.tags);
-                        condition.query().items().iter().any(|item| item.selects_parts(&event.event_type, &tags))
-                    })
+                    && earlier
+                        .events
+                        .iter()
+                        .any(|event| condition.query().selects_parts(&event.event_type, &event.tags))
             });
             if overlaps {
                 verdicts.push(Some(Decision::Alone));

@@ -96,17 +96,22 @@ pub(super) fn of_event(event_type: &str, tags: &[String], stripe: u32) -> Vec<Ma
     markers
 }
 
+/// Adds the `more` markers that `markers` does not hold yet, in order.
+pub(super) fn add_new(markers: &mut Vec<Marker>, more: impl IntoIterator<Item = Marker>) {
+    for marker in more {
+        if !markers.contains(&marker) {
+            markers.push(marker);
+        }
+    }
+}
+
 /// The markers of the events of one append (or one group commit), without repeats.
 pub(super) fn of_events<'e>(events: impl IntoIterator<Item = &'e super::NewEvent>) -> Vec<Marker> {
     let mut markers: Vec<Marker> = Vec::new();
     let mut stripe = None;
     for event in events {
         let stripe = *stripe.get_or_insert_with(|| stripe_of(&event.event_id));
-        for marker in of_event(&event.event_type, &super::types::tags_sorted(&event.tags), stripe) {
-            if !markers.contains(&marker) {
-                markers.push(marker);
-            }
-        }
+        add_new(&mut markers, of_event(&event.event_type, &super::types::tags_sorted(&event.tags), stripe));
     }
     markers
 }

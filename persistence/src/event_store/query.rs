@@ -157,7 +157,11 @@ impl Query {
 
     /// Whether `event` is one the query selects.
     pub fn selects(&self, event: &StoredEvent) -> bool {
-        self.items.iter().any(|item| item.selects(event))
+        self.selects_parts(&event.event_type, &event.tags)
+    }
+
+    pub(super) fn selects_parts(&self, event_type: &str, tags: &[String]) -> bool {
+        self.items.iter().any(|item| item.selects_parts(event_type, tags))
     }
 
     /// [`Error::InvalidArgument`] for a query with no item, or an item that names no type and
@@ -175,12 +179,8 @@ impl Query {
 
     /// The markers a condition on this query writes, without repeats, in a fixed order.
     pub(super) fn watched_markers(&self) -> Vec<super::markers::Marker> {
-        let mut markers: Vec<super::markers::Marker> = Vec::new();
-        for marker in self.items.iter().flat_map(QueryItem::watched_markers) {
-            if !markers.contains(&marker) {
-                markers.push(marker);
-            }
-        }
+        let mut markers = Vec::new();
+        super::markers::add_new(&mut markers, self.items.iter().flat_map(QueryItem::watched_markers));
         markers
     }
 }

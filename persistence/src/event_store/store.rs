@@ -343,17 +343,14 @@ pub(super) fn stored_event(mut document: Document) -> StoredEvent {
         correlation_id: take_optional_text(&mut document, "correlation_id"),
         causation_id: take_optional_text(&mut document, "causation_id"),
         tenant_id: take_optional_text(&mut document, crate::store::tenancy::TENANT_FIELD),
-        tags: take_tags(&mut document),
+        tags: tags_of(&document),
     }
 }
 
 /// The stored `tags` (strings only; none when the field is missing, as in legacy documents).
-fn take_tags(document: &mut Document) -> Vec<String> {
-    match document.remove("tags") {
-        Some(bson::Bson::Array(tags)) => tags
-            .into_iter()
-            .filter_map(|tag| if let bson::Bson::String(tag) = tag { Some(tag) } else { None })
-            .collect(),
-        _ => Vec::new(),
+pub(super) fn tags_of(document: &Document) -> Vec<String> {
+    match document.get_array("tags") {
+        Ok(tags) => tags.iter().filter_map(|tag| tag.as_str().map(str::to_owned)).collect(),
+        Err(_) => Vec::new(),
     }
 }
