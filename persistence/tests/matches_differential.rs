@@ -3,14 +3,15 @@
 //! strings, dates, null, missing fields, arrays, nested documents, arrays of documents) and
 //! filters (compiled from generated specs, and raw filters with the operators specs never
 //! produce); each filter runs with `find` on the server and in memory over the same documents,
-//! and the `_id` sets must be equal. Bounded: a fixed count of documents and filters, no timing.
+//! and the `_id` sets must be equal; `matches_raw` on the documents' BSON bytes as the server returns
+//! them answers as `matches` does. Bounded: a fixed count of documents and filters, no timing.
 //!
 //! Runs unchanged on a real mongod with `MONGODB_URI` set. On the embedded SecantusDB the
 //! shapes its known bugs answer wrongly are not generated or are kept out (see [`Server`]).
 
 use std::collections::BTreeSet;
 
-use bson::{Bson, DateTime, Decimal128, Document, Regex, doc, oid::ObjectId};
+use bson::{Bson, DateTime, Decimal128, Document, RawDocumentBuf, Regex, doc, oid::ObjectId};
 use cqrs_mongo_persistence::testing::{database, test_name};
 use cqrs_mongo_spec::{Compiler, Matcher};
 use futures::TryStreamExt;
@@ -293,6 +294,19 @@ async fn in_memory_evaluation_agrees_with_the_server() {
     let db = database(test_name!()).await;
     let collection = db.database().collection::<Document>("docs");
     collection.insert_many(documents.clone()).await.expect("insert the documents");
+    // The documents as the server returns them, BSON bytes read in place by `matches_raw`.
+    let stored: Vec<RawDocumentBuf> = db
+        .database()
+        .collection::<RawDocumentBuf>("docs")
+        .find(doc! {})
+        .await
+        .expect("read the documents back")
+        .try_collect()
+        .await
+        .expect("read the documents back");
+    let stored: std::collections::HashMap<i32, RawDocumentBuf> =
+        stored.into_iter().map(|raw| (raw.get_i32("_id").expect("an _id"), raw)).collect();
+    assert_eq!(stored.len(), documents.len(), "every document read back");
 
     let compiler = Compiler::default();
     let mut filters = Vec::with_capacity(SPEC_FILTERS + RAW_FILTERS);
@@ -325,6 +339,14 @@ async fn in_memory_evaluation_agrees_with_the_server() {
         for doc in &documents {
             let id = doc.get_i32("_id").unwrap();
             let in_memory = matcher.matches(doc).expect("evaluates");
+            let from_bytes = matcher.matches_raw(&stored[&id]).expect("evaluates the stored bytes");
+            if from_bytes != in_memory {
+                disagreements.push(format!(
+                    "filter {}\n  document {}\n  matches: {in_memory}, matches_raw on the stored bytes: {from_bytes}",
+                    shown(),
+                    Bson::Document(doc.clone()).into_relaxed_extjson(),
+                ));
+            }
             if in_memory != on_server.contains(&id) {
                 disagreements.push(format!(
                     "filter {}\n  document {}\n  server: {}, in memory: {in_memory}",

@@ -2,12 +2,12 @@
 //! `matches` (the `_id`s of `tests/golden/dataset.json` the filter returns on MongoDB, checked
 //! on a server by `persistence/tests/golden_on_server.rs`), `expected.filter` evaluated on each
 //! document of the data set keeps exactly those `_id`s, and so does `Compiler::filter` on the
-//! case's spec. Text-search cases must be refused with `needs_server` instead. One named test
+//! case's spec; `Matcher::matches_raw` on each document's BSON bytes gives the same answers. Text-search cases must be refused with `needs_server` instead. One named test
 //! per case (`matches/string/ilike_percent_urgent_reference`).
 
 mod support;
 
-use bson::{Bson, Document};
+use bson::{Bson, Document, RawDocumentBuf};
 use cqrs_mongo_spec::{Compiler, CompilerConfig, EvalErrorCode, MatchError, Matcher};
 use libtest_mimic::{Arguments, Failed, Trial};
 
@@ -78,7 +78,13 @@ fn run_case(case: &Value, dataset: &[Document]) -> Result<(), Failed> {
     let matcher = matcher.map_err(|err| format!("cannot evaluate: {err}"))?;
     let mut kept = Vec::new();
     for doc in dataset {
-        if matcher.matches(doc)? {
+        let answer = matcher.matches(doc)?;
+        // The same document as BSON bytes, read in place, answers alike.
+        let raw = matcher.matches_raw(&RawDocumentBuf::try_from(doc)?)?;
+        if raw != answer {
+            return Err(format!("matches_raw answers {raw} on {}", doc.get_str("_id").unwrap_or("?")).into());
+        }
+        if answer {
             kept.push(doc);
         }
     }

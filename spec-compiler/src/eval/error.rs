@@ -30,17 +30,21 @@ pub enum EvalErrorCode {
     UnsupportedRegex,
     /// A regular expression took more steps on one string than the budget allows.
     RegexTooComplex,
+    /// BSON bytes given as the document ([`Matcher::matches_raw`](crate::Matcher::matches_raw))
+    /// that do not decode where the evaluation reads them (the path is then `<root>`).
+    InvalidDocument,
 }
 
 impl EvalErrorCode {
     /// Every code, in declaration order.
-    pub const ALL: [EvalErrorCode; 6] = [
+    pub const ALL: [EvalErrorCode; 7] = [
         EvalErrorCode::NeedsServer,
         EvalErrorCode::UnknownOperator,
         EvalErrorCode::InvalidFilter,
         EvalErrorCode::InvalidRegex,
         EvalErrorCode::UnsupportedRegex,
         EvalErrorCode::RegexTooComplex,
+        EvalErrorCode::InvalidDocument,
     ];
 
     /// The stable snake_case name of the code.
@@ -52,6 +56,7 @@ impl EvalErrorCode {
             EvalErrorCode::InvalidRegex => "invalid_regex",
             EvalErrorCode::UnsupportedRegex => "unsupported_regex",
             EvalErrorCode::RegexTooComplex => "regex_too_complex",
+            EvalErrorCode::InvalidDocument => "invalid_document",
         }
     }
 }

@@ -9,10 +9,10 @@ use std::cmp::Ordering;
 
 use bson::{Bson, Document};
 
-use super::error::{At, EvalError, EvalErrorCode, TooDeep};
+use super::error::{At, EvalError, EvalErrorCode, Failure, TooDeep};
 use super::number::Num;
 use super::ops::Cmp;
-use super::order::compare;
+use super::order::compare_bson;
 use super::path::{FieldPath, Resolved, clone_bounded, clone_document, resolve};
 
 /// A parsed aggregation expression.
@@ -74,13 +74,13 @@ impl Expr {
     }
 
     /// Whether the expression's value is truthy for `doc` (the top-level document).
-    pub(crate) fn holds(&self, doc: &Document) -> Result<bool, TooDeep> {
+    pub(crate) fn holds(&self, doc: &Document) -> Result<bool, Failure> {
         Ok(truthy(self.evaluate(doc)?.as_deref()))
     }
 
     /// The value for `doc`; `None` is missing. Values of the document are borrowed, not copied;
     /// a copy (an array built from them, `$$ROOT`) is bounded by MongoDB's nesting limit.
-    fn evaluate<'a>(&'a self, doc: &'a Document) -> Result<Option<Cow<'a, Bson>>, TooDeep> {
+    fn evaluate<'a>(&'a self, doc: &'a Document) -> Result<Option<Cow<'a, Bson>>, Failure> {
         Ok(match self {
             Expr::Field(path) => resolve(doc, path)?.map(|value| match value {
                 Resolved::Borrowed(value) => Cow::Borrowed(value),
@@ -112,7 +112,7 @@ impl Expr {
             Expr::Compare(op, negated, operands) => {
                 let [left, right] = &**operands;
                 let (left, right) = (left.evaluate(doc)?, right.evaluate(doc)?);
-                let order = compare(left.as_deref(), right.as_deref(), 1)?;
+                let order = compare_bson(left.as_deref(), right.as_deref(), 1)?;
                 let holds = match op {
                     Cmp::Eq => order == Ordering::Equal,
                     Cmp::Lt => order == Ordering::Less,

@@ -10,6 +10,7 @@ use super::geo;
 use super::ops::{Cmp, InList, Operand, Pred, check_operand, parse_size, parse_type};
 use super::path::{FieldPath, Obj, Single, single};
 use super::regex::Regex;
+use super::value::DocRef;
 
 /// A parsed filter.
 #[derive(Debug)]
@@ -52,7 +53,9 @@ impl Node {
                 }
             },
             Node::Expr(expr) => match obj {
-                Obj::Doc(doc) => expr.holds(doc)?,
+                Obj::Doc(DocRef::Owned(doc)) => expr.holds(doc)?,
+                // `$expr` builds values from the document's: a copy of the bytes read once.
+                Obj::Doc(raw @ DocRef::Raw(_)) => expr.holds(&raw.to_document(level)?)?,
                 // Refused when parsed: `$expr` only applies to the top-level document.
                 Obj::Arr(_) => false,
             },
@@ -360,7 +363,7 @@ mod tests {
     use crate::eval::EvalErrorCode;
 
     fn matches(filter: Document, doc: Document) -> bool {
-        parse(&filter, &At::Root, Level::Top).unwrap().matches(Obj::Doc(&doc), 1).unwrap()
+        parse(&filter, &At::Root, Level::Top).unwrap().matches(Obj::Doc(DocRef::Owned(&doc)), 1).unwrap()
     }
 
     fn error(filter: Document) -> (EvalErrorCode, String) {

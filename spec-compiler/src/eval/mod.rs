@@ -30,6 +30,7 @@ mod ops;
 mod order;
 mod path;
 mod regex;
+mod value;
 
 use bson::Document;
 
@@ -59,7 +60,25 @@ impl Matcher {
 
     /// Whether `find` with the filter would return `document`.
     pub fn matches(&self, document: &Document) -> Result<bool, EvalError> {
-        self.root.matches(path::Obj::Doc(document), 1).map_err(|failure| *failure)
+        self.root.matches(path::Obj::Doc(value::DocRef::Owned(document)), 1).map_err(|failure| *failure)
+    }
+
+    /// Whether `find` with the filter would return the document held in BSON bytes, read where
+    /// they are: nothing is decoded but the fields the filter reaches, and nothing is copied
+    /// (but for `$expr`, which builds values from the document's). The answer is the one
+    /// [`Matcher::matches`] gives for the same document decoded; bytes that do not decode where
+    /// the evaluation reads them are an [`EvalErrorCode::InvalidDocument`].
+    ///
+    /// ```
+    /// use bson::{RawDocumentBuf, doc};
+    /// use cqrs_mongo_spec::Matcher;
+    ///
+    /// let matcher = Matcher::new(&doc! {"items.sku": "AB-1", "total": {"$gte": 100}}).unwrap();
+    /// let order = RawDocumentBuf::try_from(&doc! {"total": 250, "items": [{"sku": "AB-1"}]}).unwrap();
+    /// assert!(matcher.matches_raw(&order).unwrap());
+    /// ```
+    pub fn matches_raw(&self, document: &bson::RawDocument) -> Result<bool, EvalError> {
+        self.root.matches(path::Obj::Doc(value::DocRef::Raw(document)), 1).map_err(|failure| *failure)
     }
 
     /// The top-level fields of a document the filter reads, sorted and without repeats

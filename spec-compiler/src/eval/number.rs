@@ -6,6 +6,8 @@ use std::cmp::Ordering;
 
 use bson::{Bson, Decimal128};
 
+use super::value::Val;
+
 /// A number of any BSON numeric type.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Num {
@@ -31,11 +33,16 @@ pub(crate) enum Dec {
 
 impl Num {
     pub(crate) fn of(value: &Bson) -> Option<Num> {
+        Num::of_val(Val::of(value))
+    }
+
+    /// The number a value holds, if it is one.
+    pub(crate) fn of_val(value: Val<'_>) -> Option<Num> {
         Some(match value {
-            Bson::Int32(i) => Num::Int(i64::from(*i)),
-            Bson::Int64(i) => Num::Int(*i),
-            Bson::Double(d) => Num::Double(*d),
-            Bson::Decimal128(d) => Num::Decimal(decode(d)),
+            Val::Int32(i) => Num::Int(i64::from(i)),
+            Val::Int64(i) => Num::Int(i),
+            Val::Double(d) => Num::Double(d),
+            Val::Decimal(d) => Num::Decimal(decode(&d)),
             _ => return None,
         })
     }

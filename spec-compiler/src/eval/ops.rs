@@ -6,13 +6,14 @@ use std::cmp::Ordering;
 
 use bson::Bson;
 
-use super::error::{At, EvalError, EvalErrorCode, Failure, TooDeep, deeper};
+use super::error::{At, EvalError, EvalErrorCode, Failure, deeper};
 use super::filter::Node;
 use super::geo::Geo;
 use super::number::{self, Num};
-use super::order::{bracket, compare};
+use super::order::{bracket, compare, compare_bson};
 use super::path::{AtArray, FieldPath, Obj, visit};
 use super::regex::Regex;
+use super::value::Val;
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Cmp {
@@ -70,18 +71,18 @@ impl InList {
             }
         }
         // Scalars compare without recursing: the comparison cannot fail.
-        scalars.sort_by(|a, b| compare(Some(a), Some(b), 1).unwrap_or(Ordering::Equal));
+        scalars.sort_by(|a, b| compare_bson(Some(a), Some(b), 1).unwrap_or(Ordering::Equal));
         InList { scalars, nested, regexes, has_null }
     }
 
-    fn holds(&self, value: Option<&Bson>, level: usize) -> Result<bool, Failure> {
-        if self.has_null && matches!(value, None | Some(Bson::Undefined)) {
+    fn holds(&self, value: Option<Val<'_>>, level: usize) -> Result<bool, Failure> {
+        if self.has_null && matches!(value, None | Some(Val::Undefined)) {
             return Ok(true);
         }
         match value {
-            Some(Bson::Document(_) | Bson::Array(_)) => {
+            Some(Val::Doc(_) | Val::Arr(_)) => {
                 for v in &self.nested {
-                    if compare(value, Some(v), level)?.is_eq() {
+                    if compare(value, Some(Val::of(v)), level)?.is_eq() {
                         return Ok(true);
                     }
                 }
@@ -90,7 +91,7 @@ impl InList {
                 let (mut low, mut high) = (0, self.scalars.len());
                 while low < high {
                     let mid = low + (high - low) / 2;
-                    match compare(Some(&self.scalars[mid]), Some(scalar), level)? {
+                    match compare(Some(Val::of(&self.scalars[mid])), Some(scalar), level)? {
                         Ordering::Less => low = mid + 1,
                         Ordering::Greater => high = mid,
                         Ordering::Equal => return Ok(true),
@@ -126,7 +127,7 @@ impl Pred {
 
     /// Whether the predicate holds for one value (whose level, were it a document or an array,
     /// is `level`).
-    pub(crate) fn on_value(&self, value: Option<&Bson>, level: usize) -> Result<bool, Failure> {
+    pub(crate) fn on_value(&self, value: Option<Val<'_>>, level: usize) -> Result<bool, Failure> {
         Ok(match self {
             Pred::Cmp(op, rhs) => compares(*op, value, rhs, level)?,
             Pred::In(list) => list.holds(value, level)?,
@@ -135,21 +136,40 @@ impl Pred {
                 let code = type_code(v);
                 codes.iter().any(|&c| c == code || (c == NUMBER && (matches!(code, 1 | 16 | 18 | 19))))
             }),
-            Pred::Size(n) => matches!(value, Some(Bson::Array(items)) if items.len() as i64 == *n),
+            Pred::Size(n) => match value {
+                Some(Val::Arr(items)) => items.len()? as i64 == *n,
+                _ => false,
+            },
             Pred::Regex(regex) => regex_matches(regex, value)?,
             Pred::ElemMatchValue(preds) => match value {
-                Some(Bson::Array(items)) => any(items, |item| all(preds, |p| p.on_value(Some(item), level + 1)))?,
+                Some(Val::Arr(items)) => {
+                    for item in items.iter() {
+                        let item = item?;
+                        if all(preds, |p| p.on_value(Some(item), level + 1))? {
+                            return Ok(true);
+                        }
+                    }
+                    false
+                }
                 _ => false,
             },
             Pred::ElemMatchObject(node) => match value {
-                Some(Bson::Array(items)) => any(items, |item| match item {
-                    Bson::Document(inner) => node.matches(Obj::Doc(inner), deeper(level)?),
-                    Bson::Array(inner) => node.matches(Obj::Arr(inner), deeper(level)?),
-                    _ => Ok(false),
-                })?,
+                Some(Val::Arr(items)) => {
+                    for item in items.iter() {
+                        let found = match item? {
+                            Val::Doc(inner) => node.matches(Obj::Doc(inner), deeper(level)?)?,
+                            Val::Arr(inner) => node.matches(Obj::Arr(inner), deeper(level)?)?,
+                            _ => false,
+                        };
+                        if found {
+                            return Ok(true);
+                        }
+                    }
+                    false
+                }
                 _ => false,
             },
-            Pred::Geo(geo) => geo.matches(value).map_err(Box::new)?,
+            Pred::Geo(geo) => geo.matches(value, level)?,
             Pred::Not(preds) => !all(preds, |p| p.on_value(value, level))?,
             Pred::All(preds) => all(preds, |p| p.on_value(value, level))?,
             Pred::Never => false,
@@ -168,13 +188,13 @@ pub(crate) struct Operand {
 
 impl Operand {
     pub(crate) fn new(value: Bson) -> Operand {
-        Operand { bracket: bracket(Some(&value)), number: Num::of(&value), value }
+        Operand { bracket: bracket(Some(Val::of(&value))), number: Num::of(&value), value }
     }
 }
 
 /// MongoDB's comparison of a value with an operand: across brackets only null meets missing
 /// (and undefined), and MinKey/MaxKey bound everything; NaN equals only NaN.
-fn compares(op: Cmp, value: Option<&Bson>, rhs: &Operand, level: usize) -> Result<bool, TooDeep> {
+fn compares(op: Cmp, value: Option<Val<'_>>, rhs: &Operand, level: usize) -> Result<bool, Failure> {
     let left = bracket(value);
     if left != rhs.bracket {
         if left + rhs.bracket == 5 {
@@ -182,14 +202,14 @@ fn compares(op: Cmp, value: Option<&Bson>, rhs: &Operand, level: usize) -> Resul
         }
         return Ok(matches!((&rhs.value, op), (Bson::MaxKey, Cmp::Lt | Cmp::Lte) | (Bson::MinKey, Cmp::Gt | Cmp::Gte)));
     }
-    let order = match (rhs.number, value.and_then(Num::of)) {
+    let order = match (rhs.number, value.and_then(Num::of_val)) {
         (Some(right), Some(left)) => {
             if left.is_nan() || right.is_nan() {
                 return Ok(left.is_nan() && right.is_nan() && matches!(op, Cmp::Eq | Cmp::Lte | Cmp::Gte));
             }
             number::compare(left, right)
         }
-        _ => compare(value, Some(&rhs.value), level)?,
+        _ => compare(value, Some(Val::of(&rhs.value)), level)?,
     };
     Ok(match op {
         Cmp::Eq => order == Ordering::Equal,
@@ -201,10 +221,10 @@ fn compares(op: Cmp, value: Option<&Bson>, rhs: &Operand, level: usize) -> Resul
 }
 
 /// A regex meets strings and symbols by matching, a stored regex by equality.
-fn regex_matches(regex: &Regex, value: Option<&Bson>) -> Result<bool, Failure> {
+fn regex_matches(regex: &Regex, value: Option<Val<'_>>) -> Result<bool, Failure> {
     match value {
-        Some(Bson::String(text) | Bson::Symbol(text)) => Ok(regex.is_match(text)?),
-        Some(Bson::RegularExpression(stored)) => Ok(regex.equals(stored)),
+        Some(Val::Str(text) | Val::Symbol(text)) => Ok(regex.is_match(text)?),
+        Some(Val::Regex(pattern, options)) => Ok(regex.equals(pattern, options)),
         _ => Ok(false),
     }
 }
@@ -223,29 +243,29 @@ fn all<T>(items: &[T], mut f: impl FnMut(&T) -> Result<bool, Failure>) -> Result
 }
 
 /// The BSON type number of a value, as `$type` names it.
-fn type_code(value: &Bson) -> i32 {
+fn type_code(value: Val<'_>) -> i32 {
     match value {
-        Bson::Double(_) => 1,
-        Bson::String(_) => 2,
-        Bson::Document(_) => 3,
-        Bson::Array(_) => 4,
-        Bson::Binary(_) => 5,
-        Bson::Undefined => 6,
-        Bson::ObjectId(_) => 7,
-        Bson::Boolean(_) => 8,
-        Bson::DateTime(_) => 9,
-        Bson::Null => 10,
-        Bson::RegularExpression(_) => 11,
-        Bson::DbPointer(_) => 12,
-        Bson::JavaScriptCode(_) => 13,
-        Bson::Symbol(_) => 14,
-        Bson::JavaScriptCodeWithScope(_) => 15,
-        Bson::Int32(_) => 16,
-        Bson::Timestamp(_) => 17,
-        Bson::Int64(_) => 18,
-        Bson::Decimal128(_) => 19,
-        Bson::MinKey => -1,
-        Bson::MaxKey => 127,
+        Val::Double(_) => 1,
+        Val::Str(_) => 2,
+        Val::Doc(_) => 3,
+        Val::Arr(_) => 4,
+        Val::Binary(..) => 5,
+        Val::Undefined => 6,
+        Val::ObjectId(_) => 7,
+        Val::Bool(_) => 8,
+        Val::Date(_) => 9,
+        Val::Null => 10,
+        Val::Regex(..) => 11,
+        Val::DbPointer(_) => 12,
+        Val::JsCode(_) => 13,
+        Val::Symbol(_) => 14,
+        Val::CodeWithScope(..) => 15,
+        Val::Int32(_) => 16,
+        Val::Timestamp(_) => 17,
+        Val::Int64(_) => 18,
+        Val::Decimal(_) => 19,
+        Val::MinKey => -1,
+        Val::MaxKey => 127,
     }
 }
 
@@ -329,9 +349,10 @@ mod tests {
     use bson::{Decimal128, bson};
 
     use super::*;
+    use crate::eval::value::DocRef;
 
     fn cmp(op: Cmp, value: Option<Bson>, rhs: Bson) -> bool {
-        compares(op, value.as_ref(), &Operand::new(rhs), 2).unwrap()
+        compares(op, value.as_ref().map(Val::of), &Operand::new(rhs), 2).unwrap()
     }
 
     #[test]
@@ -370,13 +391,13 @@ mod tests {
     fn size_and_elem_match_see_the_whole_array() {
         let doc = bson::doc! {"a": [[1, 2], 3], "s": 5};
         let path = FieldPath::new("a");
-        assert!(Pred::Size(2).on_path(Obj::Doc(&doc), 1, &path).unwrap());
-        assert!(!Pred::Size(1).on_path(Obj::Doc(&doc), 1, &path).unwrap()); // the nested [1, 2] is not looked at
+        assert!(Pred::Size(2).on_path(Obj::Doc(DocRef::Owned(&doc)), 1, &path).unwrap());
+        assert!(!Pred::Size(1).on_path(Obj::Doc(DocRef::Owned(&doc)), 1, &path).unwrap()); // the nested [1, 2] is not looked at
         let gt2 = Pred::ElemMatchValue(vec![Pred::Cmp(Cmp::Gt, Operand::new(Bson::Int32(2)))]);
-        assert!(gt2.on_path(Obj::Doc(&doc), 1, &path).unwrap());
-        assert!(!gt2.on_path(Obj::Doc(&doc), 1, &FieldPath::new("s")).unwrap()); // a scalar is no array
+        assert!(gt2.on_path(Obj::Doc(DocRef::Owned(&doc)), 1, &path).unwrap());
+        assert!(!gt2.on_path(Obj::Doc(DocRef::Owned(&doc)), 1, &FieldPath::new("s")).unwrap()); // a scalar is no array
         let eq_pair = Pred::ElemMatchValue(vec![Pred::Cmp(Cmp::Eq, Operand::new(bson!([1, 2])))]);
-        assert!(eq_pair.on_path(Obj::Doc(&doc), 1, &path).unwrap());
+        assert!(eq_pair.on_path(Obj::Doc(DocRef::Owned(&doc)), 1, &path).unwrap());
     }
 
     #[test]
@@ -387,7 +408,7 @@ mod tests {
                 .into_iter(),
             Vec::new(),
         );
-        let holds = |value: Option<Bson>| list.holds(value.as_ref(), 2).unwrap();
+        let holds = |value: Option<Bson>| list.holds(value.as_ref().map(Val::of), 2).unwrap();
         assert!(holds(Some(Bson::Int64(3))) && holds(Some(Bson::Double(1.0))) && holds(Some(dec("2.50"))));
         assert!(holds(Some("a".into())) && holds(Some(Bson::Symbol("a".into()))) && holds(Some(true.into())));
         assert!(holds(None) && holds(Some(Bson::Undefined)) && holds(Some(Bson::Null)));
@@ -405,8 +426,8 @@ mod tests {
             let list = InList::new(values.clone().into_iter(), Vec::new());
             for probe in probes {
                 let linear = (values.contains(&Bson::Null) && matches!(probe, Bson::Undefined))
-                    || values.iter().any(|v| compare(Some(&probe), Some(v), 2).unwrap().is_eq());
-                proptest::prop_assert_eq!(list.holds(Some(&probe), 2).unwrap(), linear, "{:?} in {:?}", probe, values);
+                    || values.iter().any(|v| compare_bson(Some(&probe), Some(v), 2).unwrap().is_eq());
+                proptest::prop_assert_eq!(list.holds(Some(Val::of(&probe)), 2).unwrap(), linear, "{:?} in {:?}", probe, values);
             }
         }
     }
@@ -433,7 +454,7 @@ mod tests {
         let at = At::Root;
         assert_eq!(parse_type(&"number".into(), &at).unwrap(), vec![NUMBER]);
         let number = Pred::Type(vec![NUMBER]);
-        assert!(number.on_value(Some(&Bson::Int64(1)), 2).unwrap() && !number.on_value(Some(&"1".into()), 2).unwrap());
+        assert!(number.on_value(Some(Val::Int64(1)), 2).unwrap() && !number.on_value(Some(Val::Str("1")), 2).unwrap());
         assert!(!Pred::Type(vec![10]).on_value(None, 2).unwrap()); // missing is no null
         assert!(parse_type(&"nope".into(), &at).is_err() && parse_type(&Bson::Int32(42), &at).is_err());
         assert_eq!(parse_size(&Bson::Double(2.0), &at).unwrap(), 2);

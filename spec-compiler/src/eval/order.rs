@@ -2,37 +2,38 @@
 //! null < numbers < strings < objects < arrays < binary < ObjectId < booleans < dates <
 //! timestamps < regexes < … < MaxKey), and the order of the values inside a bracket.
 //!
-//! A value is an `Option<&Bson>`: `None` is a missing field (the matcher's end-of-object
+//! A value is an `Option<Val>`: `None` is a missing field (the matcher's end-of-object
 //! element, the aggregation's missing value), which shares its bracket with `undefined`.
 
 use std::cmp::Ordering;
 
-use bson::{Bson, Document};
+use bson::Bson;
 
-use super::error::{TooDeep, within};
+use super::error::{Failure, within};
 use super::number::{self, Num};
+use super::value::{ArrRef, DocRef, Val};
 
 /// The canonical type bracket of a value (MongoDB's `canonicalizeBSONType`).
-pub(crate) fn bracket(value: Option<&Bson>) -> i32 {
+pub(crate) fn bracket(value: Option<Val<'_>>) -> i32 {
     let Some(value) = value else { return 0 };
     match value {
-        Bson::MinKey => -1,
-        Bson::Undefined => 0,
-        Bson::Null => 5,
-        Bson::Double(_) | Bson::Int32(_) | Bson::Int64(_) | Bson::Decimal128(_) => 10,
-        Bson::String(_) | Bson::Symbol(_) => 15,
-        Bson::Document(_) => 20,
-        Bson::Array(_) => 25,
-        Bson::Binary(_) => 30,
-        Bson::ObjectId(_) => 35,
-        Bson::Boolean(_) => 40,
-        Bson::DateTime(_) => 45,
-        Bson::Timestamp(_) => 47,
-        Bson::RegularExpression(_) => 50,
-        Bson::DbPointer(_) => 55,
-        Bson::JavaScriptCode(_) => 60,
-        Bson::JavaScriptCodeWithScope(_) => 65,
-        Bson::MaxKey => 127,
+        Val::MinKey => -1,
+        Val::Undefined => 0,
+        Val::Null => 5,
+        Val::Double(_) | Val::Int32(_) | Val::Int64(_) | Val::Decimal(_) => 10,
+        Val::Str(_) | Val::Symbol(_) => 15,
+        Val::Doc(_) => 20,
+        Val::Arr(_) => 25,
+        Val::Binary(..) => 30,
+        Val::ObjectId(_) => 35,
+        Val::Bool(_) => 40,
+        Val::Date(_) => 45,
+        Val::Timestamp(_) => 47,
+        Val::Regex(..) => 50,
+        Val::DbPointer(_) => 55,
+        Val::JsCode(_) => 60,
+        Val::CodeWithScope(..) => 65,
+        Val::MaxKey => 127,
     }
 }
 
@@ -40,7 +41,7 @@ pub(crate) fn bracket(value: Option<&Bson>) -> i32 {
 /// then the values inside the bracket. `level` is the level `a` and `b` have were they documents
 /// or arrays (the top-level document is level 1): the comparison refuses to go past MongoDB's
 /// nesting limit.
-pub(crate) fn compare(a: Option<&Bson>, b: Option<&Bson>, level: usize) -> Result<Ordering, TooDeep> {
+pub(crate) fn compare(a: Option<Val<'_>>, b: Option<Val<'_>>, level: usize) -> Result<Ordering, Failure> {
     let (ba, bb) = (bracket(a), bracket(b));
     if ba != bb {
         return Ok(ba.cmp(&bb));
@@ -49,40 +50,37 @@ pub(crate) fn compare(a: Option<&Bson>, b: Option<&Bson>, level: usize) -> Resul
     compare_in_bracket(a, b, level)
 }
 
+/// [`compare`] of two values of a `bson::Document`.
+pub(crate) fn compare_bson(a: Option<&Bson>, b: Option<&Bson>, level: usize) -> Result<Ordering, Failure> {
+    compare(a.map(Val::of), b.map(Val::of), level)
+}
+
 /// Two values of the same bracket.
-fn compare_in_bracket(a: &Bson, b: &Bson, level: usize) -> Result<Ordering, TooDeep> {
-    if let (Bson::String(x) | Bson::Symbol(x), Bson::String(y) | Bson::Symbol(y)) = (a, b) {
+fn compare_in_bracket(a: Val<'_>, b: Val<'_>, level: usize) -> Result<Ordering, Failure> {
+    if let (Val::Str(x) | Val::Symbol(x), Val::Str(y) | Val::Symbol(y)) = (a, b) {
         return Ok(x.as_bytes().cmp(y.as_bytes()));
     }
-    if let (Some(x), Some(y)) = (Num::of(a), Num::of(b)) {
+    if let (Some(x), Some(y)) = (Num::of_val(a), Num::of_val(b)) {
         return Ok(number::compare(x, y));
     }
     Ok(match (a, b) {
-        (Bson::Document(x), Bson::Document(y)) => compare_documents(x, y, level)?,
-        (Bson::Array(x), Bson::Array(y)) => compare_arrays(x, y, level)?,
-        (Bson::Binary(x), Bson::Binary(y)) => x
-            .bytes
-            .len()
-            .cmp(&y.bytes.len())
-            .then_with(|| u8::from(x.subtype).cmp(&u8::from(y.subtype)))
-            .then_with(|| x.bytes.cmp(&y.bytes)),
-        (Bson::ObjectId(x), Bson::ObjectId(y)) => x.bytes().cmp(&y.bytes()),
-        (Bson::Boolean(x), Bson::Boolean(y)) => x.cmp(y),
-        (Bson::DateTime(x), Bson::DateTime(y)) => x.timestamp_millis().cmp(&y.timestamp_millis()),
-        (Bson::Timestamp(x), Bson::Timestamp(y)) => (x.time, x.increment).cmp(&(y.time, y.increment)),
-        (Bson::RegularExpression(x), Bson::RegularExpression(y)) => x
-            .pattern
-            .as_str()
-            .as_bytes()
-            .cmp(y.pattern.as_str().as_bytes())
-            .then_with(|| x.options.as_str().as_bytes().cmp(y.options.as_str().as_bytes())),
-        (Bson::JavaScriptCode(x), Bson::JavaScriptCode(y)) => x.as_bytes().cmp(y.as_bytes()),
-        (Bson::JavaScriptCodeWithScope(x), Bson::JavaScriptCodeWithScope(y)) => {
-            match x.code.as_bytes().cmp(y.code.as_bytes()) {
-                Ordering::Equal => compare_documents(&x.scope, &y.scope, level)?,
-                order => order,
-            }
+        (Val::Doc(x), Val::Doc(y)) => compare_documents(x, y, level)?,
+        (Val::Arr(x), Val::Arr(y)) => compare_arrays(x, y, level)?,
+        (Val::Binary(xs, x), Val::Binary(ys, y)) => {
+            x.len().cmp(&y.len()).then_with(|| xs.cmp(&ys)).then_with(|| x.cmp(y))
         }
+        (Val::ObjectId(x), Val::ObjectId(y)) => x.bytes().cmp(&y.bytes()),
+        (Val::Bool(x), Val::Bool(y)) => x.cmp(&y),
+        (Val::Date(x), Val::Date(y)) => x.cmp(&y),
+        (Val::Timestamp(x), Val::Timestamp(y)) => (x.time, x.increment).cmp(&(y.time, y.increment)),
+        (Val::Regex(xp, xo), Val::Regex(yp, yo)) => {
+            xp.as_bytes().cmp(yp.as_bytes()).then_with(|| xo.as_bytes().cmp(yo.as_bytes()))
+        }
+        (Val::JsCode(x), Val::JsCode(y)) => x.as_bytes().cmp(y.as_bytes()),
+        (Val::CodeWithScope(xc, xs), Val::CodeWithScope(yc, ys)) => match xc.as_bytes().cmp(yc.as_bytes()) {
+            Ordering::Equal => compare_documents(xs, ys, level)?,
+            order => order,
+        },
         // Null, undefined, MinKey, MaxKey: one value per bracket. DBPointer values are refused in
         // filters, so two of them meet only in `$expr` over two fields.
         _ => Ordering::Equal,
@@ -91,12 +89,12 @@ fn compare_in_bracket(a: &Bson, b: &Bson, level: usize) -> Result<Ordering, TooD
 
 /// Documents (at `level`) field by field, in order: each pair by bracket, then field name, then
 /// value; a document that runs out first is smaller.
-pub(crate) fn compare_documents(a: &Document, b: &Document, level: usize) -> Result<Ordering, TooDeep> {
+pub(crate) fn compare_documents(a: DocRef<'_>, b: DocRef<'_>, level: usize) -> Result<Ordering, Failure> {
     within(level)?;
     let mut left = a.iter();
     let mut right = b.iter();
     loop {
-        match (left.next(), right.next()) {
+        match (left.next().transpose()?, right.next().transpose()?) {
             (None, None) => return Ok(Ordering::Equal),
             (None, Some(_)) => return Ok(Ordering::Less),
             (Some(_), None) => return Ok(Ordering::Greater),
@@ -116,15 +114,23 @@ pub(crate) fn compare_documents(a: &Document, b: &Document, level: usize) -> Res
 
 /// Arrays (at `level`) element by element (their field names are the same indexes), the
 /// shorter first.
-fn compare_arrays(a: &[Bson], b: &[Bson], level: usize) -> Result<Ordering, TooDeep> {
+fn compare_arrays(a: ArrRef<'_>, b: ArrRef<'_>, level: usize) -> Result<Ordering, Failure> {
     within(level)?;
-    for (x, y) in a.iter().zip(b) {
-        let order = compare(Some(x), Some(y), level + 1)?;
-        if order != Ordering::Equal {
-            return Ok(order);
+    let mut left = a.iter();
+    let mut right = b.iter();
+    loop {
+        match (left.next().transpose()?, right.next().transpose()?) {
+            (None, None) => return Ok(Ordering::Equal),
+            (None, Some(_)) => return Ok(Ordering::Less),
+            (Some(_), None) => return Ok(Ordering::Greater),
+            (Some(x), Some(y)) => {
+                let order = compare(Some(x), Some(y), level + 1)?;
+                if order != Ordering::Equal {
+                    return Ok(order);
+                }
+            }
         }
     }
-    Ok(a.len().cmp(&b.len()))
 }
 
 #[cfg(test)]
@@ -136,7 +142,7 @@ mod tests {
     use super::*;
 
     fn cmp(a: Bson, b: Bson) -> Ordering {
-        compare(Some(&a), Some(&b), 1).unwrap()
+        compare_bson(Some(&a), Some(&b), 1).unwrap()
     }
 
     #[test]
@@ -159,11 +165,11 @@ mod tests {
         ];
         for (i, a) in ladder.iter().enumerate() {
             for (j, b) in ladder.iter().enumerate() {
-                assert_eq!(compare(Some(a), Some(b), 1).unwrap(), i.cmp(&j), "{a:?} vs {b:?}");
+                assert_eq!(compare_bson(Some(a), Some(b), 1).unwrap(), i.cmp(&j), "{a:?} vs {b:?}");
             }
         }
-        assert_eq!(compare(None, Some(&Bson::Undefined), 1), Ok(Ordering::Equal));
-        assert_eq!(compare(None, Some(&Bson::Null), 1), Ok(Ordering::Less));
+        assert_eq!(compare_bson(None, Some(&Bson::Undefined), 1).unwrap(), Ordering::Equal);
+        assert_eq!(compare_bson(None, Some(&Bson::Null), 1).unwrap(), Ordering::Less);
     }
 
     #[test]
@@ -176,7 +182,7 @@ mod tests {
 
     #[test]
     fn documents_compare_field_by_field_in_order() {
-        let d = |doc: Document| Bson::Document(doc);
+        let d = |doc: bson::Document| Bson::Document(doc);
         assert_eq!(cmp(d(doc! {"a": 1, "b": 2}), d(doc! {"b": 2, "a": 1})), Ordering::Less); // "a" < "b"
         assert_eq!(cmp(d(doc! {"a": 1}), d(doc! {"a": 1, "b": 0})), Ordering::Less);
         assert_eq!(cmp(d(doc! {"a": 1}), d(doc! {"a": 1.0})), Ordering::Equal);

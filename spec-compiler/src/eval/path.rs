@@ -13,6 +13,7 @@
 use bson::{Bson, Document};
 
 use super::error::{Failure, TooDeep, deeper, within};
+use super::value::{ArrRef, DocRef, Val};
 
 /// What a path yields when it ends at an array.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -88,48 +89,41 @@ impl FieldPath {
 /// `{"0": …, "1": …}` (`$elemMatch` on an array nested in an array), without copying it.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Obj<'a> {
-    Doc(&'a Document),
-    Arr(&'a [Bson]),
+    Doc(DocRef<'a>),
+    Arr(ArrRef<'a>),
 }
 
 impl<'a> Obj<'a> {
     /// The value at segment `part` of `path`.
-    fn get(self, path: &FieldPath, part: usize) -> Option<&'a Bson> {
+    fn get(self, path: &FieldPath, part: usize) -> Result<Option<Val<'a>>, Failure> {
         match self {
-            Obj::Doc(doc) => field(doc, path.name(part)),
-            Obj::Arr(items) => items.get(path.part(part).key_index?),
+            Obj::Doc(doc) => doc.get(path.name(part)),
+            Obj::Arr(items) => match path.part(part).key_index {
+                Some(index) => items.get(index),
+                None => Ok(None),
+            },
         }
-    }
-}
-
-/// The value of a field: scanned in order in a small document (cheaper than hashing the
-/// name), looked up in the index of a larger one. Both find the first field of that name.
-fn field<'a>(doc: &'a Document, name: &str) -> Option<&'a Bson> {
-    if doc.len() <= 16 {
-        doc.iter().find_map(|(key, value)| (key.as_str() == name).then_some(value))
-    } else {
-        doc.get(name)
     }
 }
 
 /// What a path yields when no array is on the way: one value, or missing.
 pub(crate) enum Single<'a> {
     /// The one value (`None`: missing) and its level.
-    One(Option<&'a Bson>, usize),
+    One(Option<Val<'a>>, usize),
     /// An array on the way or at the end: [`visit`] walks it.
     Arrays,
 }
 
 /// The one value the path yields in `obj` (at `level`) when it meets no array: what [`visit`]
 /// would yield, with one lookup per segment, for every predicate of the field at once.
-pub(crate) fn single<'a>(obj: Obj<'a>, level: usize, path: &FieldPath) -> Result<Single<'a>, TooDeep> {
+pub(crate) fn single<'a>(obj: Obj<'a>, level: usize, path: &FieldPath) -> Result<Single<'a>, Failure> {
     let (mut current, mut level) = (obj, level);
     let last = path.len() - 1;
     for at in 0..=last {
-        match current.get(path, at) {
+        match current.get(path, at)? {
             None => return Ok(Single::One(None, level + 1)),
-            Some(Bson::Array(_)) => return Ok(Single::Arrays),
-            Some(Bson::Document(inner)) if at < last => {
+            Some(Val::Arr(_)) => return Ok(Single::Arrays),
+            Some(Val::Doc(inner)) if at < last => {
                 current = Obj::Doc(inner);
                 level = deeper(level)?;
             }
@@ -145,9 +139,15 @@ pub(crate) fn single<'a>(obj: Obj<'a>, level: usize, path: &FieldPath) -> Result
 /// returns whether it did. `f` receives the value (`None`: missing) and its level (the level a
 /// document or array there has; the top-level document is level 1). `f` may fail; the first
 /// error stops the walk, as does a document or array deeper than MongoDB's limit on the way.
-pub(crate) fn visit<F>(obj: Obj<'_>, level: usize, path: &FieldPath, at_array: AtArray, f: F) -> Result<bool, Failure>
+pub(crate) fn visit<'a, F>(
+    obj: Obj<'a>,
+    level: usize,
+    path: &FieldPath,
+    at_array: AtArray,
+    f: F,
+) -> Result<bool, Failure>
 where
-    F: FnMut(Option<&Bson>, usize) -> Result<bool, Failure>,
+    F: FnMut(Option<Val<'a>>, usize) -> Result<bool, Failure>,
 {
     Walk { path, at_array, f }.document(obj, 0, level)
 }
@@ -158,23 +158,23 @@ struct Walk<'p, F> {
     f: F,
 }
 
-impl<F> Walk<'_, F>
+impl<'a, F> Walk<'_, F>
 where
-    F: FnMut(Option<&Bson>, usize) -> Result<bool, Failure>,
+    F: FnMut(Option<Val<'a>>, usize) -> Result<bool, Failure>,
 {
     /// From `obj` (at `level`), the path from segment `start` on (MongoDB's
     /// `getFieldDottedOrArray`, then the iterator): down through documents until the end of the
     /// path or an array.
-    fn document(&mut self, obj: Obj<'_>, start: usize, level: usize) -> Result<bool, Failure> {
+    fn document(&mut self, obj: Obj<'a>, start: usize, level: usize) -> Result<bool, Failure> {
         let mut current = obj;
         let mut at = start;
         let mut level = level;
         loop {
             let last = at + 1 == self.path.len();
-            match current.get(self.path, at) {
+            match current.get(self.path, at)? {
                 None => return (self.f)(None, level + 1),
-                Some(whole @ Bson::Array(items)) => return self.array(whole, items, at + 1, deeper(level)?),
-                Some(Bson::Document(inner)) if !last => {
+                Some(Val::Arr(items)) => return self.array(items, at + 1, deeper(level)?),
+                Some(Val::Doc(inner)) if !last => {
                     current = Obj::Doc(inner);
                     at += 1;
                     level = deeper(level)?;
@@ -186,26 +186,26 @@ where
         }
     }
 
-    /// The array `whole` (with `items`, at `level`) reached with the path from segment `next`
-    /// left.
-    fn array(&mut self, whole: &Bson, items: &[Bson], next: usize, level: usize) -> Result<bool, Failure> {
+    /// The array `items` (at `level`) reached with the path from segment `next` left.
+    fn array(&mut self, items: ArrRef<'a>, next: usize, level: usize) -> Result<bool, Failure> {
         if next == self.path.len() {
             if self.at_array == AtArray::Traverse {
-                for item in items {
-                    if (self.f)(Some(item), level + 1)? {
+                for item in items.iter() {
+                    if (self.f)(Some(item?), level + 1)? {
                         return Ok(true);
                     }
                 }
             }
-            return (self.f)(Some(whole), level);
+            return (self.f)(Some(Val::Arr(items)), level);
         }
         let position = self.path.part(next).position;
         // The level of the elements (checked where one is entered).
         let inner_level = level + 1;
         for (index, item) in items.iter().enumerate() {
+            let item = item?;
             let offset_match = position == Some(index);
             match item {
-                Bson::Document(inner) => {
+                Val::Doc(inner) => {
                     // The element's own field named like the rest of the path…
                     within(inner_level)?;
                     if self.document(Obj::Doc(inner), next, inner_level)? {
@@ -227,8 +227,8 @@ where
                         if (self.f)(Some(item), inner_level)? {
                             return Ok(true);
                         }
-                    } else if let Bson::Array(inner) = item
-                        && self.array(item, inner, next + 1, within(inner_level)?)?
+                    } else if let Val::Arr(inner) = item
+                        && self.array(inner, next + 1, within(inner_level)?)?
                     {
                         return Ok(true);
                     }
@@ -238,6 +238,16 @@ where
             }
         }
         Ok(false)
+    }
+}
+
+/// The value of a field: scanned in order in a small document (cheaper than hashing the
+/// name), looked up in the index of a larger one. Both find the first field of that name.
+fn field<'a>(doc: &'a Document, name: &str) -> Option<&'a Bson> {
+    if doc.len() <= 16 {
+        doc.iter().find_map(|(key, value)| (key.as_str() == name).then_some(value))
+    } else {
+        doc.get(name)
     }
 }
 
@@ -324,14 +334,21 @@ mod tests {
 
     use super::*;
 
+    /// What the path yields, the same read from the `Document` and from its BSON bytes.
     fn seen(doc: &Document, path: &str, at_array: AtArray) -> Vec<Option<Bson>> {
-        let mut out = Vec::new();
-        visit(Obj::Doc(doc), 1, &FieldPath::new(path), at_array, |v, _| {
-            out.push(v.cloned());
-            Ok(false)
-        })
-        .unwrap();
-        out
+        let walk = |obj: Obj<'_>| {
+            let mut out = Vec::new();
+            visit(obj, 1, &FieldPath::new(path), at_array, |v, _| {
+                out.push(v.map(|v| v.to_bson(2).unwrap()));
+                Ok(false)
+            })
+            .unwrap();
+            out
+        };
+        let owned = walk(Obj::Doc(DocRef::Owned(doc)));
+        let bytes = bson::RawDocumentBuf::try_from(doc).unwrap();
+        assert_eq!(walk(Obj::Doc(DocRef::Raw(&bytes))), owned, "{doc} at {path}");
+        owned
     }
 
     fn some(values: &[Bson]) -> Vec<Option<Bson>> {

@@ -8,7 +8,8 @@ mod sphere;
 
 use bson::{Bson, Document};
 
-use super::error::{At, EvalError, EvalErrorCode};
+use super::error::{At, EvalError, EvalErrorCode, Failure};
+use super::value::{ArrRef, DocRef, Val};
 use sphere::{Plane, Shape, V3};
 
 /// A geo predicate on one value.
@@ -80,14 +81,30 @@ impl Geo {
     }
 
     /// Whether a stored value satisfies the predicate.
-    pub(crate) fn matches(&self, value: Option<&Bson>) -> Result<bool, EvalError> {
-        let Some(stored) = value.and_then(stored_shape) else { return Ok(false) };
+    /// Whether a stored value (at `level`, were it a document or an array) satisfies the
+    /// predicate.
+    pub(crate) fn matches(&self, value: Option<Val<'_>>, level: usize) -> Result<bool, Failure> {
+        let stored = match value {
+            Some(Val::Doc(DocRef::Owned(doc))) => stored_document(doc),
+            Some(Val::Arr(ArrRef::Owned(items))) => point(items),
+            // Read from bytes: decoded first; one nested past MongoDB's limit is no geometry,
+            // as it is when borrowed (the shape readers stop long before).
+            Some(raw @ (Val::Doc(DocRef::Raw(_)) | Val::Arr(ArrRef::Raw(_)))) => match raw.to_bson(level) {
+                Ok(Bson::Document(doc)) => stored_document(&doc),
+                Ok(Bson::Array(items)) => point(&items),
+                Ok(_) => None,
+                Err(err) if err.code() == EvalErrorCode::InvalidDocument => return Err(err),
+                Err(_) => None,
+            },
+            _ => None,
+        };
+        let Some(stored) = stored else { return Ok(false) };
         let too_wide = || {
-            EvalError::new(
+            Box::new(EvalError::new(
                 EvalErrorCode::NeedsServer,
                 self.path.clone(),
                 "a stored geometry too wide (or too far from the query's) to evaluate in memory",
-            )
+            ))
         };
         match &self.query {
             // A cap under a hemisphere is convex: holding the vertices, it holds the edges.
@@ -123,6 +140,11 @@ fn number(value: &Bson) -> Option<f64> {
 /// A `[lng, lat]` position (more items allowed) in range.
 fn position(value: &Bson) -> Option<V3> {
     let Bson::Array(items) = value else { return None };
+    position_of(items)
+}
+
+/// [`position`] of an array's items.
+fn position_of(items: &[Bson]) -> Option<V3> {
     let (lng, lat) = (number(items.first()?)?, number(items.get(1)?)?);
     ((-180.0..=180.0).contains(&lng) && (-90.0..=90.0).contains(&lat)).then(|| V3::from_degrees(lng, lat))
 }
@@ -140,12 +162,20 @@ fn legacy_point(value: &Bson) -> Option<V3> {
     }
 }
 
-/// A stored value as a shape: GeoJSON, or a legacy point.
-fn stored_shape(value: &Bson) -> Option<Shape> {
-    match value {
-        Bson::Document(doc) if doc.contains_key("type") => geojson(doc),
-        other => legacy_point(other).map(|p| Shape { points: vec![p], ..Shape::default() }),
+/// A stored document as a shape: GeoJSON, or a legacy point.
+fn stored_document(doc: &Document) -> Option<Shape> {
+    if doc.contains_key("type") {
+        return geojson(doc);
     }
+    let mut values = doc.values();
+    let (lng, lat) = (number(values.next()?)?, number(values.next()?)?);
+    ((-180.0..=180.0).contains(&lng) && (-90.0..=90.0).contains(&lat))
+        .then(|| Shape { points: vec![V3::from_degrees(lng, lat)], ..Shape::default() })
+}
+
+/// A stored `[lng, lat]` array as a shape.
+fn point(items: &[Bson]) -> Option<Shape> {
+    position_of(items).map(|p| Shape { points: vec![p], ..Shape::default() })
 }
 
 /// A GeoJSON geometry (any of the seven types) as a shape; `None` when malformed.
@@ -231,20 +261,20 @@ mod tests {
     fn stored_points_geojson_and_legacy() {
         let paris = within_paris();
         let point = |lng: f64, lat: f64| bson!({"type": "Point", "coordinates": [lng, lat]});
-        assert!(paris.matches(Some(&point(2.3522, 48.8566))).unwrap());
-        assert!(!paris.matches(Some(&point(4.8357, 45.764))).unwrap());
-        assert!(paris.matches(Some(&bson!([2.3522, 48.8566]))).unwrap());
-        assert!(paris.matches(Some(&bson!({"lng": 2.3522, "lat": 48.8566}))).unwrap());
-        assert!(!paris.matches(Some(&bson!("Paris"))).unwrap());
-        assert!(!paris.matches(None).unwrap());
+        assert!(paris.matches(Some(Val::of(&point(2.3522, 48.8566))), 2).unwrap());
+        assert!(!paris.matches(Some(Val::of(&point(4.8357, 45.764))), 2).unwrap());
+        assert!(paris.matches(Some(Val::of(&bson!([2.3522, 48.8566]))), 2).unwrap());
+        assert!(paris.matches(Some(Val::of(&bson!({"lng": 2.3522, "lat": 48.8566}))), 2).unwrap());
+        assert!(!paris.matches(Some(Val::of(&bson!("Paris"))), 2).unwrap());
+        assert!(!paris.matches(None, 2).unwrap());
     }
 
     #[test]
     fn center_sphere_is_a_distance_in_radians() {
         // 5 km around Paris: the Louvre (1 km away) is inside, Versailles (17 km) outside.
         let cap = geo("$geoWithin", bson!({"$centerSphere": [[2.3522, 48.8566], 5000.0 / 6_378_100.0]}));
-        assert!(cap.matches(Some(&bson!({"type": "Point", "coordinates": [2.3376, 48.8606]}))).unwrap());
-        assert!(!cap.matches(Some(&bson!({"type": "Point", "coordinates": [2.1301, 48.8049]}))).unwrap());
+        assert!(cap.matches(Some(Val::of(&bson!({"type": "Point", "coordinates": [2.3376, 48.8606]}))), 2).unwrap());
+        assert!(!cap.matches(Some(Val::of(&bson!({"type": "Point", "coordinates": [2.1301, 48.8049]}))), 2).unwrap());
     }
 
     #[test]

@@ -72,8 +72,8 @@ impl Regex {
     }
 
     /// Whether a stored regex value is this one (a regex operand meets a regex by equality).
-    pub(crate) fn equals(&self, stored: &bson::Regex) -> bool {
-        stored.pattern.as_str() == self.pattern && stored.options.as_str() == self.options
+    pub(crate) fn equals(&self, pattern: &str, options: &str) -> bool {
+        pattern == self.pattern && options == self.options
     }
 
     /// Whether the pattern matches somewhere in `text`.
