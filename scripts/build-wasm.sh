@@ -21,12 +21,19 @@ rm -rf "$out"
 "$bindgen" "$module" --target web --out-dir "$out/web" --out-name cqrs_mongo_spec
 echo '{"type": "commonjs"}' > "$out/node/package.json"
 # The JS layer is written once as an ES module; Node's CommonJS entry gets a generated copy.
-sed -e 's/^export class /class /' -e 's/^export function /function /' bindings-wasm/js/api.mjs > "$out/node/api.cjs"
-if grep -qE '^(export|import) ' "$out/node/api.cjs"; then
-  echo "build-wasm: js/api.mjs may only use 'export class' and 'export function'" >&2
-  exit 1
-fi
+# Its one import (the BSON writer, js/bson.mjs) becomes a require of that file's copy.
+to_cjs() {
+  sed -e 's/^export class /class /' -e 's/^export function /function /' \
+    -e "s|^import { \(.*\) } from './bson.mjs';|const { \1 } = require('./bson.cjs');|" "$1" > "$2"
+  if grep -qE '^(export|import) ' "$2"; then
+    echo "build-wasm: $1 may only use 'export class', 'export function' and import from './bson.mjs'" >&2
+    exit 1
+  fi
+}
+to_cjs bindings-wasm/js/api.mjs "$out/node/api.cjs"
 echo 'module.exports = { SpecError, Compiler, makeApi, toJsonText };' >> "$out/node/api.cjs"
+to_cjs bindings-wasm/js/bson.mjs "$out/node/bson.cjs"
+echo 'module.exports = { bsonDocument, bsonDocuments };' >> "$out/node/bson.cjs"
 echo '{"type": "module"}' > "$out/web/package.json"
 
 # Shrinking with binaryen's wasm-opt from the npm registry (devDependency `binaryen`; Debian's

@@ -14,7 +14,7 @@
 //
 // Contenders of a group alternate round by round (harness.mjs); a ratio is the median over
 // rounds of the two times in the same round. Baselines in the same groups show where our time
-// goes: the JS side (the API's `toJsonText` of the fields the filter reads), a one-condition
+// goes: the JS side (the API's BSON writer, `bsonDocument`, on the fields the filter reads), a one-condition
 // matcher on the order and on `{}` (what getting a document into WebAssembly costs), and
 // `validate(specText)` and `compiler.matcher(specText)` (what a per-call `matches` adds).
 import { readFileSync } from 'node:fs';
@@ -32,7 +32,9 @@ const CFG = QUICK ? { warmupMs: 100, rounds: 5, batchMs: 15 } : { warmupMs: 300,
 const version = (name) => JSON.parse(readFileSync(join(pkgRoot, 'node_modules', name, 'package.json'), 'utf8')).version;
 
 const ours = await loadPackage();
-const { toJsonText } = await import(pathToFileURL(join(pkgRoot, 'js/api.mjs')).href);
+const { bsonDocument } = await import(pathToFileURL(join(pkgRoot, 'js/bson.mjs')).href);
+// The writer's output goes to a scratch buffer here (the API writes into WebAssembly memory).
+const scratch = new Uint8Array(65536);
 const compiler = new ours.Compiler();
 
 const referenceText = readFileSync(join(repoRoot, 'tests/bench/reference.json'), 'utf8').trim();
@@ -106,7 +108,7 @@ const one = measureRounds([
     },
     perCall: 1,
   },
-  { key: 'toJsonText(order): JS conversion', fn: () => toJsonText(order, ['document'], documentLimits), perCall: 1 },
+  { key: 'bsonDocument(order): JS conversion', fn: () => bsonDocument(order, documentLimits.keep, documentLimits.maxDepth, scratch), perCall: 1 },
 ], CFG);
 
 const n = documents.length;
@@ -117,7 +119,7 @@ const many = measureRounds([
   { key: 'ours, matches per document', fn: () => documents.filter((d) => prepared.matches(d)), perCall: n },
   { key: 'ours per list: compiler.filter(specText, documents)', fn: () => compiler.filter(referenceText, documents), perCall: n },
   { key: 'ours, one-condition matcher', fn: () => tiny.filter(documents), perCall: n },
-  { key: 'toJsonText of each: JS conversion', fn: () => documents.map((d) => toJsonText(d, ['document'], documentLimits)), perCall: n },
+  { key: 'bsonDocument of each: JS conversion', fn: () => documents.map((d) => bsonDocument(d, documentLimits.keep, documentLimits.maxDepth, scratch)), perCall: n },
 ], CFG);
 
 const fmt = (x, d = 2) => x.toFixed(d);
@@ -153,7 +155,7 @@ const documentIn = (t) => t('ours, same fields, one equality each') - t('ours, s
 const parts = [
   ['fixed cost of a prepared call (one condition, {})', part((t) => t('ours, one-condition matcher, {}'))],
   [`the order into WebAssembly (the ${documentLimits.keep.size} fields the filter reads)`, part(documentIn)],
-  ['  of which the JS conversion (toJsonText)', part((t) => t('toJsonText(order): JS conversion'))],
+  ['  of which the JS conversion (bsonDocument)', part((t) => t('bsonDocument(order): JS conversion'))],
   ['evaluating the reference filter on it', part((t) => t('ours') - t('ours, empty document {}') - documentIn(t))],
   ['per call without a Matcher: compile + prepare + free', part((t) => t('compiler.matcher(specText) + free'))],
   ['  of which parse + compile the spec (validate)', part((t) => t('validate(specText): parse + compile'))],
@@ -162,7 +164,7 @@ const m = (res, key) => res[key].median;
 console.log(`3. Where ours goes (order, reference spec: ${fmt(m(one, 'ours'))} µs prepared; differences within a round, median over rounds)`);
 for (const [what, us] of parts) console.log(`  ${what.padEnd(60)} ${fmt(us).padStart(8)} µs`);
 console.log(`  per data-set document: the reference matcher ${fmt(m(many, 'ours'))} µs, of which the JS conversion of the fields it reads `
-  + `${fmt(m(many, 'toJsonText of each: JS conversion'))} µs; a one-condition matcher ${fmt(m(many, 'ours, one-condition matcher'))} µs; `
+  + `${fmt(m(many, 'bsonDocument of each: JS conversion'))} µs; a one-condition matcher ${fmt(m(many, 'ours, one-condition matcher'))} µs; `
   + `sift's whole test ${fmt(m(many, 'sift'))} µs, mingo's ${fmt(m(many, 'mingo'))} µs`);
 console.log();
 console.log(`(sink ${sinkBit()})`);

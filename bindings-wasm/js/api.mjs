@@ -1,7 +1,10 @@
 // The package's JS layer, shared by every entry point (the CommonJS copy in pkg/node/api.cjs is
 // generated from this file by scripts/build-wasm.sh). It only converts: JS values to JSON text
 // on the way in (one string crosses into WebAssembly instead of one call per value), JSON text
-// to JS values on the way out. All compiling happens in the WebAssembly module.
+// to JS values on the way out (and documents to BSON bytes for a matcher, in bson.mjs). All
+// compiling and evaluating happens in the WebAssembly module.
+
+import { bsonDocument, bsonDocuments } from './bson.mjs';
 
 /** A specification error: `code` is stable across Rust, JS and Python; `path` points at the node. */
 export class SpecError extends Error {
@@ -303,10 +306,28 @@ function documentsText(documents, limits) {
 }
 
 const utf8Encoder = new TextEncoder();
-/** The module's input buffer: texts of up to a third as many code units (3 bytes each at most) go there, longer ones as strings. */
+/** The module's input buffer: its first size; it doubles, up to the last, when a document's BSON does not fit. */
 const INPUT_BYTES = 65536;
+const MAX_INPUT_BYTES = 16 * 1024 * 1024;
+let inputBytes = INPUT_BYTES;
 /** A view of the module's input buffer, made again when a grown memory has detached it. */
 let inputView = new Uint8Array(0);
+
+function inputTarget() {
+  if (inputView.byteLength === 0) {
+    const at = wasm.inputBuffer(inputBytes);
+    inputView = new Uint8Array(wasm.wasmMemory().buffer, at, inputBytes);
+  }
+  return inputView;
+}
+
+/** A larger input buffer for the next write, or false at the largest. */
+function growInput() {
+  if (inputBytes >= MAX_INPUT_BYTES) return false;
+  inputBytes *= 2;
+  inputView = new Uint8Array(0);
+  return true;
+}
 
 /**
  * Writes a document's text as UTF-8 straight into the module's input buffer, in one
@@ -315,12 +336,9 @@ let inputView = new Uint8Array(0);
  * may not fit (it is then passed as a string).
  */
 function writeInput(text) {
-  if (3 * text.length > INPUT_BYTES) return -1;
-  if (inputView.byteLength === 0) {
-    const at = wasm.inputBuffer(INPUT_BYTES);
-    inputView = new Uint8Array(wasm.wasmMemory().buffer, at, INPUT_BYTES);
-  }
-  return utf8Encoder.encodeInto(text, inputView).written;
+  const target = inputTarget();
+  if (3 * text.length > target.byteLength) return -1;
+  return utf8Encoder.encodeInto(text, target).written;
 }
 
 /** Only `Compiler.matcher` makes a `Matcher`. */
@@ -346,6 +364,14 @@ export class Matcher {
 
   /** Whether `find` with the filter would return `document` (an object, or its JSON text). */
   matches(document) {
+    if (typeof document === 'object' && document !== null) {
+      const { keep, maxDepth } = this.#limits;
+      for (;;) {
+        const n = bsonDocument(document, keep, maxDepth, inputTarget());
+        if (n >= 0) return this.#raw.matchesBson(n);
+        if (n === -1 || !growInput()) break;
+      }
+    }
     const text = documentText(document, this.#limits);
     const n = writeInput(text);
     return n >= 0 ? this.#raw.matchesInput(n, text) : this.#raw.matchesJson(text);
@@ -353,6 +379,12 @@ export class Matcher {
 
   /** The documents the filter keeps, in their order: the very objects given. */
   filter(documents) {
+    const { keep, maxDepth } = this.#limits;
+    for (const items = []; ; items.length = 0) {
+      const n = bsonDocuments(documents, keep, maxDepth - 1, inputTarget(), items);
+      if (n >= 0) return Array.from(this.#raw.filterBson(n), (index) => items[index]);
+      if (n === -1 || !growInput()) break;
+    }
     const { items, text } = documentsText(documents, this.#limits);
     const n = writeInput(text);
     const kept = n >= 0 ? this.#raw.filterInput(n, text) : this.#raw.filterJson(text);

@@ -52,19 +52,20 @@ test('the packed tarball works from import and require', { timeout: 120_000 }, (
   }
 });
 
-// What a browser downloads: the module, gzipped at level 9, stays within 370 KB (a size, not a
+// What a browser downloads: the module, gzipped at level 9, stays within 380 KB (a size, not a
 // time: the same build gives the same bytes on every machine). 250 KB until issue 24, which
 // chose to ship decompile and in-memory matching in the one module: elem_match and comparisons
 // of two fields +9.6 KB, correctly rounded JSON fractions (float_roundtrip) +13.3 KB, decompile
 // +31.8 KB, matches +50.8 KB; the bson crate's Extended JSON reader that documents first went
-// through (+27.6 KB) was replaced by the compiler's own (391.9 KB -> 368.6 KB). BENCHMARKS.md,
-// "Matching and decompiling in JavaScript (issue 24)".
-test('the WebAssembly module is at most 370 KB gzipped', async () => {
+// through (+27.6 KB) was replaced by the compiler's own (391.9 KB -> 368.6 KB); documents read
+// in place as BSON (the evaluator over a value view, the BSON scanner) +8.6 KB (378.3 KB).
+// BENCHMARKS.md, "Matching and decompiling in JavaScript (issue 24)".
+test('the WebAssembly module is at most 380 KB gzipped', async () => {
   const { gzipSync } = await import('node:zlib');
   const { readFileSync } = await import('node:fs');
   for (const target of ['node', 'web']) {
     const module = readFileSync(join(packageDir, 'pkg', target, 'cqrs_mongo_spec_bg.wasm'));
     const gzipped = gzipSync(module, { level: 9 }).length;
-    assert.ok(gzipped <= 370_000, `${target}: ${gzipped} bytes gzipped, over the 370 KB budget`);
+    assert.ok(gzipped <= 380_000, `${target}: ${gzipped} bytes gzipped, over the 380 KB budget`);
   }
 });

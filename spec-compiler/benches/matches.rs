@@ -16,7 +16,7 @@ use std::hint::black_box;
 use std::path::Path;
 use std::time::{Duration, Instant};
 
-use bson::{Document, doc};
+use bson::{Document, RawDocumentBuf, doc};
 use cqrs_mongo_spec::{Compiler, Matcher};
 use criterion::{Criterion, criterion_group};
 use serde_json::Value;
@@ -53,6 +53,9 @@ fn benches(c: &mut Criterion) {
     assert!(matcher.matches(&hit).unwrap() && !matcher.matches(&miss).unwrap());
     c.bench_function("matches/prepared_hit", |b| b.iter(|| matcher.matches(black_box(&hit)).unwrap()));
     c.bench_function("matches/prepared_miss", |b| b.iter(|| matcher.matches(black_box(&miss)).unwrap()));
+    let hit_bytes = RawDocumentBuf::try_from(&hit).unwrap();
+    assert!(matcher.matches_raw(&hit_bytes).unwrap());
+    c.bench_function("matches/prepared_raw_hit", |b| b.iter(|| matcher.matches_raw(black_box(&hit_bytes)).unwrap()));
     c.bench_function("matches/compiler_matches", |b| {
         b.iter(|| compiler.matches(black_box(&spec), black_box(&hit)).unwrap())
     });
@@ -92,6 +95,10 @@ fn summary() {
     let prepared_miss = mean_ns(budget, || {
         black_box(matcher.matches(black_box(&miss)).unwrap());
     });
+    let hit_bytes = RawDocumentBuf::try_from(&hit).unwrap();
+    let prepared_raw = mean_ns(budget, || {
+        black_box(matcher.matches_raw(black_box(&hit_bytes)).unwrap());
+    });
     let one_call = mean_ns(budget, || {
         black_box(compiler.matches(black_box(&spec), black_box(&hit)).unwrap());
     });
@@ -107,6 +114,11 @@ fn summary() {
         "reference spec, prepared Matcher: {prepared:.0} ns per matching document, {prepared_miss:.0} ns per \
          document failing the last condition (goal <= 1000 ns); Compiler::matches (compile + parse + \
          evaluate): {one_call:.0} ns, of which Compiler::compile {compile:.0} ns and Matcher::new {parse:.0} ns"
+    );
+    println!(
+        "the same matching document as BSON bytes, Matcher::matches_raw: {prepared_raw:.0} ns (/ matches on the \
+         Document = {:.2})",
+        prepared_raw / prepared
     );
     println!(
         "baseline, clone of the document: {clone:.0} ns; prepared / clone = {:.2}, Compiler::matches / clone = {:.2}, \

@@ -55,7 +55,7 @@ impl Node {
             Node::Expr(expr) => match obj {
                 Obj::Doc(DocRef::Owned(doc)) => expr.holds(doc)?,
                 // `$expr` builds values from the document's: a copy of the bytes read once.
-                Obj::Doc(raw @ DocRef::Raw(_)) => expr.holds(&raw.to_document(level)?)?,
+                Obj::Doc(bytes) => expr.holds(&bytes.to_document(level)?)?,
                 // Refused when parsed: `$expr` only applies to the top-level document.
                 Obj::Arr(_) => false,
             },

@@ -29,6 +29,7 @@ mod number;
 mod ops;
 mod order;
 mod path;
+mod raw;
 mod regex;
 mod value;
 
@@ -78,7 +79,9 @@ impl Matcher {
     /// assert!(matcher.matches_raw(&order).unwrap());
     /// ```
     pub fn matches_raw(&self, document: &bson::RawDocument) -> Result<bool, EvalError> {
-        self.root.matches(path::Obj::Doc(value::DocRef::Raw(document)), 1).map_err(|failure| *failure)
+        let bytes = raw::Bytes::document(document.as_bytes()).map_err(|failure| *failure)?;
+        let indexed = raw::Indexed::new(bytes);
+        self.root.matches(path::Obj::Doc(value::DocRef::Indexed(&indexed)), 1).map_err(|failure| *failure)
     }
 
     /// The top-level fields of a document the filter reads, sorted and without repeats

@@ -347,7 +347,8 @@ mod tests {
         };
         let owned = walk(Obj::Doc(DocRef::Owned(doc)));
         let bytes = bson::RawDocumentBuf::try_from(doc).unwrap();
-        assert_eq!(walk(Obj::Doc(DocRef::Raw(&bytes))), owned, "{doc} at {path}");
+        let bytes = crate::eval::raw::Bytes::document(bytes.as_bytes()).unwrap();
+        assert_eq!(walk(Obj::Doc(DocRef::Raw(bytes))), owned, "{doc} at {path}");
         owned
     }
 

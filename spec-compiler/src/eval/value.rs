@@ -7,9 +7,10 @@
 //! (`invalid_document`) where the evaluation reaches them, never a panic.
 
 use bson::oid::ObjectId;
-use bson::{Bson, Decimal128, Document, RawArray, RawBsonRef, RawDocument, Timestamp};
+use bson::{Bson, Decimal128, Document, Timestamp};
 
-use super::error::{EvalError, EvalErrorCode, Failure, within};
+use super::error::{Failure, within};
+use super::raw::{self, Bytes, Elements, Indexed};
 
 /// One value of a document.
 #[derive(Debug, Clone, Copy)]
@@ -42,30 +43,24 @@ pub(crate) enum Val<'a> {
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum Pointer<'a> {
     Owned(&'a Bson),
-    Raw(bson::RawDbPointerRef<'a>),
+    /// Read from bytes: not copied (`raw::db_pointer`).
+    Raw,
 }
 
 /// A document: a `bson::Document`, or BSON bytes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum DocRef<'a> {
     Owned(&'a Document),
-    Raw(&'a RawDocument),
+    Raw(Bytes<'a>),
+    /// A top-level document read from bytes, its fields sized once.
+    Indexed(&'a Indexed<'a>),
 }
 
 /// An array: a slice of `Bson`, or BSON bytes.
 #[derive(Debug, Clone, Copy)]
 pub(crate) enum ArrRef<'a> {
     Owned(&'a [Bson]),
-    Raw(&'a RawArray),
-}
-
-/// Raw bytes that do not decode.
-pub(crate) fn malformed(err: bson::error::Error) -> Failure {
-    Box::new(EvalError::new(
-        EvalErrorCode::InvalidDocument,
-        Vec::new(),
-        format!("the document is not valid BSON: {err}"),
-    ))
+    Raw(Bytes<'a>),
 }
 
 impl<'a> Val<'a> {
@@ -96,33 +91,6 @@ impl<'a> Val<'a> {
         }
     }
 
-    /// A value read from BSON bytes.
-    pub(crate) fn raw(value: RawBsonRef<'a>) -> Val<'a> {
-        match value {
-            RawBsonRef::Double(d) => Val::Double(d),
-            RawBsonRef::String(s) => Val::Str(s),
-            RawBsonRef::Document(d) => Val::Doc(DocRef::Raw(d)),
-            RawBsonRef::Array(items) => Val::Arr(ArrRef::Raw(items)),
-            RawBsonRef::Binary(b) => Val::Binary(u8::from(b.subtype), b.bytes),
-            RawBsonRef::Undefined => Val::Undefined,
-            RawBsonRef::ObjectId(id) => Val::ObjectId(id),
-            RawBsonRef::Boolean(b) => Val::Bool(b),
-            RawBsonRef::DateTime(d) => Val::Date(d.timestamp_millis()),
-            RawBsonRef::Null => Val::Null,
-            RawBsonRef::RegularExpression(r) => Val::Regex(r.pattern.as_str(), r.options.as_str()),
-            RawBsonRef::DbPointer(p) => Val::DbPointer(Pointer::Raw(p)),
-            RawBsonRef::JavaScriptCode(code) => Val::JsCode(code),
-            RawBsonRef::Symbol(s) => Val::Symbol(s),
-            RawBsonRef::JavaScriptCodeWithScope(c) => Val::CodeWithScope(c.code, DocRef::Raw(c.scope)),
-            RawBsonRef::Int32(n) => Val::Int32(n),
-            RawBsonRef::Timestamp(t) => Val::Timestamp(t),
-            RawBsonRef::Int64(n) => Val::Int64(n),
-            RawBsonRef::Decimal128(d) => Val::Decimal(d),
-            RawBsonRef::MinKey => Val::MinKey,
-            RawBsonRef::MaxKey => Val::MaxKey,
-        }
-    }
-
     /// A copy as `Bson` (this value at `level`, were it a document or an array), refusing one
     /// nested past MongoDB's limit: the copy recurses once per level.
     pub(crate) fn to_bson(self, level: usize) -> Result<Bson, Failure> {
@@ -147,13 +115,11 @@ impl<'a> Val<'a> {
             Val::Date(ms) => Bson::DateTime(bson::DateTime::from_millis(ms)),
             Val::Null => Bson::Null,
             Val::Regex(pattern, options) => Bson::RegularExpression(bson::Regex {
-                pattern: pattern.to_owned().try_into().map_err(malformed)?,
-                options: options.to_owned().try_into().map_err(malformed)?,
+                pattern: pattern.to_owned().try_into().map_err(raw::malformed)?,
+                options: options.to_owned().try_into().map_err(raw::malformed)?,
             }),
             Val::DbPointer(Pointer::Owned(value)) => value.clone(),
-            Val::DbPointer(Pointer::Raw(pointer)) => {
-                Bson::try_from(RawBsonRef::DbPointer(pointer)).map_err(malformed)?
-            }
+            Val::DbPointer(Pointer::Raw) => return Err(raw::db_pointer()),
             Val::JsCode(code) => Bson::JavaScriptCode(code.to_owned()),
             Val::Symbol(s) => Bson::Symbol(s.to_owned()),
             Val::CodeWithScope(code, scope) => Bson::JavaScriptCodeWithScope(bson::JavaScriptCodeWithScope {
@@ -179,15 +145,8 @@ impl<'a> DocRef<'a> {
                 Ok(doc.iter().find_map(|(key, value)| (key.as_str() == name).then(|| Val::of(value))))
             }
             DocRef::Owned(doc) => Ok(doc.get(name).map(Val::of)),
-            DocRef::Raw(doc) => {
-                for element in doc.iter_elements() {
-                    let element = element.map_err(malformed)?;
-                    if element.key().as_str() == name {
-                        return Ok(Some(Val::raw(element.value().map_err(malformed)?)));
-                    }
-                }
-                Ok(None)
-            }
+            DocRef::Raw(bytes) => bytes.get(name),
+            DocRef::Indexed(indexed) => indexed.get(name),
         }
     }
 
@@ -195,7 +154,8 @@ impl<'a> DocRef<'a> {
     pub(crate) fn iter(self) -> DocIter<'a> {
         match self {
             DocRef::Owned(doc) => DocIter::Owned(doc.iter()),
-            DocRef::Raw(doc) => DocIter::Raw(doc.iter_elements()),
+            DocRef::Raw(bytes) => DocIter::Raw(bytes.elements()),
+            DocRef::Indexed(indexed) => DocIter::Raw(indexed.bytes().elements()),
         }
     }
 
@@ -214,7 +174,7 @@ impl<'a> DocRef<'a> {
 /// The fields of a [`DocRef`].
 pub(crate) enum DocIter<'a> {
     Owned(bson::document::Iter<'a>),
-    Raw(bson::raw::RawIter<'a>),
+    Raw(Elements<'a>),
 }
 
 impl<'a> Iterator for DocIter<'a> {
@@ -223,9 +183,9 @@ impl<'a> Iterator for DocIter<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             DocIter::Owned(iter) => iter.next().map(|(key, value)| Ok((key.as_str(), Val::of(value)))),
-            DocIter::Raw(iter) => iter.next().map(|element| {
-                let element = element.map_err(malformed)?;
-                Ok((element.key().as_str(), Val::raw(element.value().map_err(malformed)?)))
+            DocIter::Raw(elements) => elements.next().map(|element| {
+                let element = element?;
+                Ok((element.key()?, element.value()?))
             }),
         }
     }
@@ -236,7 +196,7 @@ impl<'a> ArrRef<'a> {
     pub(crate) fn iter(self) -> ArrIter<'a> {
         match self {
             ArrRef::Owned(items) => ArrIter::Owned(items.iter()),
-            ArrRef::Raw(items) => ArrIter::Raw(items.into_iter()),
+            ArrRef::Raw(bytes) => ArrIter::Raw(bytes.elements()),
         }
     }
 
@@ -252,10 +212,10 @@ impl<'a> ArrRef<'a> {
     pub(crate) fn len(self) -> Result<usize, Failure> {
         match self {
             ArrRef::Owned(items) => Ok(items.len()),
-            ArrRef::Raw(items) => {
+            ArrRef::Raw(bytes) => {
                 let mut count = 0;
-                for element in items.iter_elements() {
-                    element.map_err(malformed)?;
+                for element in bytes.elements() {
+                    element?;
                     count += 1;
                 }
                 Ok(count)
@@ -267,7 +227,7 @@ impl<'a> ArrRef<'a> {
 /// The elements of an [`ArrRef`].
 pub(crate) enum ArrIter<'a> {
     Owned(std::slice::Iter<'a, Bson>),
-    Raw(bson::raw::RawArrayIter<'a>),
+    Raw(Elements<'a>),
 }
 
 impl<'a> Iterator for ArrIter<'a> {
@@ -276,7 +236,7 @@ impl<'a> Iterator for ArrIter<'a> {
     fn next(&mut self) -> Option<Self::Item> {
         match self {
             ArrIter::Owned(iter) => iter.next().map(|value| Ok(Val::of(value))),
-            ArrIter::Raw(iter) => iter.next().map(|value| value.map(Val::raw).map_err(malformed)),
+            ArrIter::Raw(elements) => elements.next().map(|element| element?.value()),
         }
     }
 }
