@@ -36,7 +36,9 @@
 //! [`matches()`] (or [`Matcher`], [`Compiler::matches`], [`Compiler::filter`]) evaluates a filter on
 //! a document in memory with the server's semantics, refusing with a typed [`EvalError`] what only
 //! the server can answer (`$text`, `$near`): SEMANTICS.md, "Evaluating in memory". Documents
-//! given as Extended JSON text are read straight into BSON by [`document_from_extended_json`].
+//! given as Extended JSON text are read straight into BSON by [`document_from_extended_json`];
+//! documents as BSON bytes (a `RawDocumentBuf` from the driver) are evaluated where they are by
+//! [`Matcher::matches_raw`], which decodes only the fields the filter reaches.
 //!
 //! Every error is a [`SpecError`] with a stable [`ErrorCode`], the path of the offending node
 //! and a message; [`validate`] returns all of them. What each operator compiles to is described
