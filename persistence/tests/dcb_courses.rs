@@ -132,7 +132,7 @@ async fn two_steps(store: &EventStore, stream: Stream<'_>, mut model: Joining) -
 
 #[derive(Clone, Copy)]
 enum Steps {
-    /// `EventStore::decide`: read, decide and append in one transaction.
+    /// `EventStore::decide`: read, decide, append with the condition; again when it fails.
     One,
     /// `read_query`, then `append_if` in a transaction of its own.
     Two,

@@ -175,8 +175,8 @@ fn every_store_operation_takes_on_unless_documented_to_run_on_its_own() {
                 let signature = &rest[..rest.find('{').unwrap_or(rest.len())];
                 seen += 1;
                 let takes_on = signature.contains("impl Into<On") || signature.contains("UnitOfWork");
-                // The command workflows run their own transaction (`update_in` and `decide_in`
-                // join a unit of work).
+                // The command workflows run on their own (`update_in` and `decide_in` join a
+                // unit of work).
                 let workflow = (relative == "aggregates/store.rs" && name == "update")
                     || (relative == "event_store/decision.rs" && name == "decide");
                 // `search_stream` has a twin for a unit of work, `search_stream_in`.

@@ -72,7 +72,7 @@ mod types;
 
 pub use crate::error::EventIdProblem;
 pub use condition::{AppendCondition, ConsistencyToken, QueryRead};
-pub use decision::{Decided, DecisionModel};
+pub use decision::{DECIDE_ATTEMPTS, Decided, DecisionModel};
 pub use gaps::{DEFAULT_GAP_GRACE, GapStats};
 pub use markers::MARKERS;
 pub use query::{Query, QueryItem};

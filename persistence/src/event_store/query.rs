@@ -71,25 +71,19 @@ impl QueryItem {
     }
 
     /// The filter the store runs on `domain_events` for this item (without the tenant scope):
-    /// its types and its first tag, served by the `(tags, event_type, position)` or the
-    /// `(event_type, position)` index; an item's other tags are checked on the events it
-    /// returns ([`selects`](Self::selects)), since two conditions on one array field keep some
-    /// servers from using an index at all.
+    /// its first tag when it has one, served by the `(tags, event_type, position)` index, else
+    /// its types, served by the `(event_type, position)` index. The item's types and other tags
+    /// are checked on the events it returns ([`selects`](Self::selects)): one equality on the
+    /// index's first field is the cheapest range on every server (two conditions on one array
+    /// field keep some from using an index at all, and a multikey index walked with bounds on
+    /// two fields cost one of them seven times as much), and the events of a tag are few where
+    /// tags name entities, as they are meant to.
     pub fn filter(&self) -> Document {
-        let mut filter = Document::new();
-        match self.types.as_slice() {
-            [] => {}
-            [one] => {
-                filter.insert("event_type", one.as_str());
-            }
-            many => {
-                filter.insert("event_type", doc! { "$in": many.to_vec() });
-            }
+        match (self.tags.first(), self.types.as_slice()) {
+            (Some(tag), _) => doc! { "tags": tag.as_str() },
+            (None, [one]) => doc! { "event_type": one.as_str() },
+            (None, many) => doc! { "event_type": { "$in": many.to_vec() } },
         }
-        if let Some(first) = self.tags.first() {
-            filter.insert("tags", first.as_str());
-        }
-        filter
     }
 
     /// The markers an append watching this item writes: every event the item selects bumps at
@@ -213,8 +207,10 @@ mod tests {
         assert!(!item.selects_parts("C", &tags(&["x", "y"])));
         assert!(QueryItem::tags(["x"]).selects_parts("anything", &tags(&["x"])));
         assert!(QueryItem::types(["A"]).selects_parts("A", &[]));
-        assert_eq!(item.filter(), doc! { "event_type": { "$in": ["A", "B"] }, "tags": "x" });
-        assert_eq!(QueryItem::types(["A"]).with_tags(["x"]).filter(), doc! { "event_type": "A", "tags": "x" });
+        assert_eq!(item.filter(), doc! { "tags": "x" });
+        assert_eq!(QueryItem::types(["A"]).with_tags(["x"]).filter(), doc! { "tags": "x" });
+        assert_eq!(QueryItem::types(["B", "A"]).filter(), doc! { "event_type": { "$in": ["A", "B"] } });
+        assert_eq!(QueryItem::types(["A"]).filter(), doc! { "event_type": "A" });
     }
 
     #[test]
