@@ -234,7 +234,19 @@ impl EventStore {
     ) -> Result<()> {
         let watched = condition.query.watched_markers();
         let now = markers::read(&self.markers, &watched, On::Uow(uow)).await?;
-        if condition.seen.as_ref().is_some_and(|(markers, _)| *markers == now) {
+        self.check_condition_at(condition, &now, events, uow).await
+    }
+
+    /// [`check_condition`](Self::check_condition) with the watched markers' versions read
+    /// already in `uow` (`now`, in the order of the query's `watched_markers`).
+    pub(super) async fn check_condition_at(
+        &self,
+        condition: &AppendCondition,
+        now: &[i64],
+        events: &[NewEvent],
+        uow: &UnitOfWork,
+    ) -> Result<()> {
+        if condition.seen.as_ref().is_some_and(|(markers, _)| markers.as_slice() == now) {
             return Ok(());
         }
         let seen = condition.seen.as_ref().map(|(_, counts)| counts.as_slice());

@@ -33,11 +33,11 @@ use futures::{FutureExt, TryStreamExt};
 
 use tokio::sync::oneshot;
 
-use super::{EventStore, ExpectedVersion, NewEvent, Stream};
+use super::{AppendCondition, EventStore, ExpectedVersion, NewEvent, Query, Stream, markers};
 use crate::error::{Error, Result};
 use crate::store::fields::int;
 use crate::store::tenancy::{TENANT_FIELD, Tenant};
-use crate::store::uow::UnitOfWork;
+use crate::store::uow::{On, UnitOfWork};
 
 /// How many scheduler turns the committer waits at most for the writers it just answered.
 const LINGER_TURNS: usize = 64;
@@ -369,7 +369,10 @@ impl EventStore {
     /// condition that selects events of an earlier append of the batch is sent to run alone
     /// (it would be decided on events that may not commit), one that failed is refused.
     async fn check_conditions(&self, uow: &UnitOfWork, batch: &[Pending]) -> Result<Vec<Option<Decision>>> {
-        let mut verdicts = Vec::with_capacity(batch.len());
+        // A condition selecting events of an earlier append of the batch (conditional or not:
+        // the earlier one may hold) runs alone after the batch.
+        let mut verdicts: Vec<Option<Decision>> = Vec::with_capacity(batch.len());
+        let mut checked = Vec::new();
         for (index, pending) in batch.iter().enumerate() {
             let Some(condition) = &pending.condition else {
                 verdicts.push(None);
@@ -384,14 +387,35 @@ impl EventStore {
             });
             if overlaps {
                 verdicts.push(Some(Decision::Alone));
-                continue;
+            } else {
+                checked.push(index);
+                verdicts.push(None);
             }
+        }
+        if checked.is_empty() {
+            return Ok(verdicts);
+        }
+        // The watched markers of every condition checked, read in one query.
+        let mut watched = Vec::new();
+        for &index in &checked {
+            let query = batch[index].condition.as_ref().map(AppendCondition::query);
+            markers::add_new(&mut watched, query.into_iter().flat_map(Query::watched_markers));
+        }
+        let versions = markers::read(&self.markers, &watched, On::Uow(uow)).await?;
+        for index in checked {
+            let (pending, condition) = (&batch[index], batch[index].condition.as_ref().expect("checked"));
+            let now: Vec<i64> = condition
+                .query()
+                .watched_markers()
+                .iter()
+                .map(|marker| watched.iter().position(|m| m == marker).map_or(0, |at| versions[at]))
+                .collect();
             let store = EventStore { tenant: pending.tenant.clone(), ..self.clone() };
-            verdicts.push(match store.check_condition(condition, &pending.events, uow).await {
+            verdicts[index] = match store.check_condition_at(condition, &now, &pending.events, uow).await {
                 Ok(()) => None,
                 Err(err @ Error::ConditionFailed { .. }) => Some(Decision::Refused(err)),
                 Err(err) => return Err(err),
-            });
+            };
         }
         Ok(verdicts)
     }
