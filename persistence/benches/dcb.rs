@@ -147,7 +147,8 @@ async fn main() {
     println!("{APPENDS} single-event appends of events with two tags, disjoint boundaries (courses of 20 per writer)");
     for writers in [1, 16] {
         // Alternated twice, so a drift of the machine falls on every mode alike.
-        let modes = [Mode::GroupedOwnCourse, Mode::AppendIfOwnCourse, Mode::Grouped, Mode::ReadThenAppendIf, Mode::Decide];
+        let modes =
+            [Mode::GroupedOwnCourse, Mode::AppendIfOwnCourse, Mode::Grouped, Mode::ReadThenAppendIf, Mode::Decide];
         let mut rates = [0.0; 5];
         for _ in 0..2 {
             for (slot, mode) in modes.into_iter().enumerate() {
@@ -155,7 +156,9 @@ async fn main() {
             }
         }
         let [own, append_if, grouped, read_then, decide] = rates;
-        println!("  {writers:>2} writers, the append: append {own:>6.0}/s; append_if (token in hand) {append_if:>6.0}/s");
+        println!(
+            "  {writers:>2} writers, the append: append {own:>6.0}/s; append_if (token in hand) {append_if:>6.0}/s"
+        );
         println!("      time per append, conditional / unconditional (goal ≤ 1.5): {:.2}", own / append_if);
         println!(
             "  {writers:>2} writers, the whole decision: append {grouped:>6.0}/s; read + append_if {read_then:>6.0}/s; \

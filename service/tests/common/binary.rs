@@ -31,6 +31,8 @@ pub struct Service {
     /// Where it listens.
     pub addr: SocketAddr,
     output: Arc<Mutex<String>>,
+    /// The tasks copying its stdout and stderr: done once the pipes close.
+    collectors: Vec<tokio::task::JoinHandle<()>>,
 }
 
 /// `uri` with `appName=name`: fail points can then target this client alone.
@@ -76,13 +78,15 @@ impl Service {
         let mut child = command.spawn().expect("the service binary starts");
         let output = Arc::new(Mutex::new(String::new()));
         let (listening, mut address) = tokio::sync::mpsc::unbounded_channel();
-        collect(child.stdout.take().unwrap(), output.clone(), Some(listening));
-        collect(child.stderr.take().unwrap(), output.clone(), None);
+        let collectors = vec![
+            collect(child.stdout.take().unwrap(), output.clone(), Some(listening)),
+            collect(child.stderr.take().unwrap(), output.clone(), None),
+        ];
         let addr = match tokio::time::timeout(BOUND, address.recv()).await {
             Ok(Some(addr)) => addr,
             _ => panic!("the service did not listen:\n{}", output.lock().unwrap()),
         };
-        Service { child, addr, output }
+        Service { child, addr, output, collectors }
     }
 
     /// Everything it printed so far (stdout and stderr).
@@ -115,10 +119,16 @@ impl Service {
 
     /// Its exit status; panics when it has not exited within `bound`.
     pub async fn exited_within(&mut self, bound: Duration) -> ExitStatus {
-        match tokio::time::timeout(bound, self.child.wait()).await {
+        let status = match tokio::time::timeout(bound, self.child.wait()).await {
             Ok(status) => status.unwrap(),
             Err(_) => panic!("the service did not exit within {bound:?}:\n{}", self.output()),
+        };
+        // Its last lines may still be in the pipes: the output is whole once they are read to
+        // their end (they close when the process exits).
+        for collector in self.collectors.drain(..) {
+            let _ = tokio::time::timeout(bound, collector).await;
         }
+        status
     }
 }
 
@@ -127,7 +137,7 @@ fn collect(
     from: impl AsyncRead + Unpin + Send + 'static,
     into: Arc<Mutex<String>>,
     listening: Option<tokio::sync::mpsc::UnboundedSender<SocketAddr>>,
-) {
+) -> tokio::task::JoinHandle<()> {
     tokio::spawn(async move {
         let mut lines = BufReader::new(from).lines();
         while let Ok(Some(line)) = lines.next_line().await {
@@ -138,7 +148,7 @@ fn collect(
             output.push_str(&line);
             output.push('\n');
         }
-    });
+    })
 }
 
 /// An HTTP answer as it came over the wire.
