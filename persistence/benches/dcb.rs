@@ -111,7 +111,13 @@ async fn run(db: &Connection, writers: usize, mode: Mode) -> f64 {
                         }
                         Mode::AppendIfOwnCourse => {
                             store
-                                .append_if(stream, ExpectedVersion::NoStream, &[event], &conditions[i], Alone)
+                                .append_if(
+                                    stream,
+                                    ExpectedVersion::NoStream,
+                                    &[event],
+                                    conditions.get(i).expect("a token per append"),
+                                    Alone,
+                                )
                                 .await
                                 .unwrap();
                         }
