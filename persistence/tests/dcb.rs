@@ -360,3 +360,85 @@ fn typed_events_declare_their_tags_with_or_without_a_schema_version() {
     let untagged = NewEvent::new("x", "Plain", doc! {});
     assert!(untagged.tags.is_empty());
 }
+
+#[derive(Debug, Clone, serde::Serialize, serde::Deserialize)]
+struct Seat {
+    course: String,
+}
+cqrs_mongo_persistence::event!(Seat, "SeatTaken", tags = |e| vec![format!("course:{}", e.course)]);
+cqrs_mongo_persistence::event_set! {
+    #[derive(Debug, Clone)]
+    enum SeatEvent { Seat(Seat) }
+}
+
+#[derive(Clone)]
+struct Seats {
+    course: String,
+    taken: usize,
+}
+
+impl cqrs_mongo_persistence::event_store::DecisionModel for Seats {
+    type Event = SeatEvent;
+    fn query(&self) -> Query {
+        QueryItem::of::<SeatEvent>().with_tags([format!("course:{}", self.course)]).into()
+    }
+    fn apply(&mut self, _: &SeatEvent) {
+        self.taken += 1;
+    }
+}
+
+/// Another writer's seat in course `c9`, appended from inside a decision (between its read and
+/// its append).
+fn intrude(store: &EventStore, n: usize) {
+    let seat = NewEvent::typed(format!("intruder-{n}"), &Seat { course: "c9".into() }).unwrap();
+    let id = format!("intruder-{n}");
+    tokio::task::block_in_place(|| {
+        tokio::runtime::Handle::current().block_on(store.append(stream(&id), ExpectedVersion::Any, &[seat], Alone))
+    })
+    .unwrap();
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_decision_whose_boundary_moved_decides_again_on_the_new_state() {
+    let (_db, store) = store("dcb_decide_again").await;
+    let task = tokio::spawn(async move {
+        let other = store.clone();
+        let mut seen = Vec::new();
+        let decided = store
+            .decide(stream("me"), Seats { course: "c9".into(), taken: 0 }, |now: &Seats| {
+                seen.push(now.taken);
+                if seen.len() == 1 {
+                    intrude(&other, 1);
+                }
+                Ok::<_, Error>(vec![Seat { course: "c9".into() }.into()])
+            })
+            .await
+            .unwrap();
+        (decided.attempts, decided.model.taken, decided.positions.len(), seen)
+    });
+    let (attempts, taken, appended, seen) = task.await.unwrap();
+    assert_eq!(seen, [0, 1], "the second decision saw the intruder's seat");
+    assert_eq!((attempts, taken, appended), (2, 2, 1));
+}
+
+#[tokio::test(flavor = "multi_thread")]
+async fn a_boundary_that_keeps_moving_ends_the_decision_with_the_failed_condition() {
+    let (_db, store) = store("dcb_decide_gives_up").await;
+    let task = tokio::spawn(async move {
+        let other = store.clone();
+        let mut decisions = 0;
+        let outcome = store
+            .decide(stream("me"), Seats { course: "c9".into(), taken: 0 }, |_: &Seats| {
+                decisions += 1;
+                intrude(&other, decisions);
+                Ok::<_, Error>(vec![Seat { course: "c9".into() }.into()])
+            })
+            .await;
+        (outcome.map(|decided| decided.attempts), decisions, store)
+    });
+    let (outcome, decisions, store) = task.await.unwrap();
+    assert_eq!(conflicts(outcome.unwrap_err()), [QueryItem::of::<SeatEvent>().with_tags(["course:c9"])]);
+    assert_eq!(decisions, cqrs_mongo_persistence::event_store::DECIDE_ATTEMPTS as usize);
+    let stored = store.read_query(&QueryItem::tags(["course:c9"]).into(), Alone).await.unwrap().events;
+    assert_eq!(stored.len(), decisions, "only the intruders' seats: no decision appended");
+}
