@@ -91,44 +91,37 @@ fn compare_in_bracket(a: Val<'_>, b: Val<'_>, level: usize) -> Result<Ordering, 
 /// value; a document that runs out first is smaller.
 pub(crate) fn compare_documents(a: DocRef<'_>, b: DocRef<'_>, level: usize) -> Result<Ordering, Failure> {
     within(level)?;
-    let mut left = a.iter();
-    let mut right = b.iter();
-    loop {
-        match (left.next().transpose()?, right.next().transpose()?) {
-            (None, None) => return Ok(Ordering::Equal),
-            (None, Some(_)) => return Ok(Ordering::Less),
-            (Some(_), None) => return Ok(Ordering::Greater),
-            (Some((ka, va)), Some((kb, vb))) => {
-                let order =
-                    match bracket(Some(va)).cmp(&bracket(Some(vb))).then_with(|| ka.as_bytes().cmp(kb.as_bytes())) {
-                        Ordering::Equal => compare_in_bracket(va, vb, level + 1)?,
-                        order => order,
-                    };
-                if order != Ordering::Equal {
-                    return Ok(order);
-                }
-            }
+    in_pairs(a.iter(), b.iter(), |(ka, va), (kb, vb)| {
+        match bracket(Some(va)).cmp(&bracket(Some(vb))).then_with(|| ka.as_bytes().cmp(kb.as_bytes())) {
+            Ordering::Equal => compare_in_bracket(va, vb, level + 1),
+            order => Ok(order),
         }
-    }
+    })
 }
 
 /// Arrays (at `level`) element by element (their field names are the same indexes), the
 /// shorter first.
 fn compare_arrays(a: ArrRef<'_>, b: ArrRef<'_>, level: usize) -> Result<Ordering, Failure> {
     within(level)?;
-    let mut left = a.iter();
-    let mut right = b.iter();
+    in_pairs(a.iter(), b.iter(), |x, y| compare(Some(x), Some(y), level + 1))
+}
+
+/// Two sequences pair by pair until `pair` tells them apart; when one runs out first, it is
+/// the smaller.
+fn in_pairs<T>(
+    mut left: impl Iterator<Item = Result<T, Failure>>,
+    mut right: impl Iterator<Item = Result<T, Failure>>,
+    mut pair: impl FnMut(T, T) -> Result<Ordering, Failure>,
+) -> Result<Ordering, Failure> {
     loop {
         match (left.next().transpose()?, right.next().transpose()?) {
             (None, None) => return Ok(Ordering::Equal),
             (None, Some(_)) => return Ok(Ordering::Less),
             (Some(_), None) => return Ok(Ordering::Greater),
-            (Some(x), Some(y)) => {
-                let order = compare(Some(x), Some(y), level + 1)?;
-                if order != Ordering::Equal {
-                    return Ok(order);
-                }
-            }
+            (Some(x), Some(y)) => match pair(x, y)? {
+                Ordering::Equal => {}
+                order => return Ok(order),
+            },
         }
     }
 }
