@@ -40,14 +40,18 @@ export type DecompileErrorCode =
   | 'unsupported_filter'
   | 'too_deep';
 
-/** The stable codes of a {@link MatchError} (the same in Rust, JavaScript and Python). */
+/**
+ * The stable codes of a {@link MatchError} (the same in Rust, JavaScript and Python);
+ * `invalid_document` (BSON bytes that do not decode) comes from `matches_raw` in Rust only.
+ */
 export type EvalErrorCode =
   | 'needs_server'
   | 'unknown_operator'
   | 'invalid_filter'
   | 'invalid_regex'
   | 'unsupported_regex'
-  | 'regex_too_complex';
+  | 'regex_too_complex'
+  | 'invalid_document';
 
 /** One step of an error path: an object key or a list index. */
 export type PathSegment = string | number;

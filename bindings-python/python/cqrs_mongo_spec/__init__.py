@@ -114,8 +114,10 @@ EvalErrorCode: TypeAlias = Literal[
     "invalid_regex",
     "unsupported_regex",
     "regex_too_complex",
+    "invalid_document",
 ]
-"""The stable ``code`` of a :class:`MatchError` (the same in Rust and JavaScript)."""
+"""The stable ``code`` of a :class:`MatchError` (the same in Rust and JavaScript;
+``invalid_document``, BSON bytes that do not decode, comes from Rust's ``matches_raw`` only)."""
 
 FieldType: TypeAlias = Literal[
     "string",
