@@ -321,6 +321,30 @@ function inputTarget() {
   return inputView;
 }
 
+/**
+ * Whether a document is being written as BSON into the input buffer: a getter of that document
+ * may call a matcher itself, which must then leave the buffer alone (its document goes as a
+ * string).
+ */
+let writingBson = false;
+
+/**
+ * `write(target)` (a BSON writer's call) with the input buffer held: its result, or -1 when the
+ * buffer is held already or when the module's memory grew while it wrote (a getter that called
+ * into the module: the view written to is then detached, and what went to it is lost).
+ */
+function withInput(write) {
+  if (writingBson) return -1;
+  writingBson = true;
+  try {
+    const target = inputTarget();
+    const n = write(target);
+    return target.byteLength === 0 ? -1 : n;
+  } finally {
+    writingBson = false;
+  }
+}
+
 /** A larger input buffer for the next write, or false at the largest. */
 function growInput() {
   if (inputBytes >= MAX_INPUT_BYTES) return false;
@@ -336,6 +360,7 @@ function growInput() {
  * may not fit (it is then passed as a string).
  */
 function writeInput(text) {
+  if (writingBson) return -1;
   const target = inputTarget();
   if (3 * text.length > target.byteLength) return -1;
   return utf8Encoder.encodeInto(text, target).written;
@@ -367,7 +392,7 @@ export class Matcher {
     if (typeof document === 'object' && document !== null) {
       const { keep, maxDepth } = this.#limits;
       for (;;) {
-        const n = bsonDocument(document, keep, maxDepth, inputTarget());
+        const n = withInput((target) => bsonDocument(document, keep, maxDepth, target));
         if (n >= 0) return this.#raw.matchesBson(n);
         if (n === -1 || !growInput()) break;
       }
@@ -381,7 +406,7 @@ export class Matcher {
   filter(documents) {
     const { keep, maxDepth } = this.#limits;
     for (const items = []; ; items.length = 0) {
-      const n = bsonDocuments(documents, keep, maxDepth - 1, inputTarget(), items);
+      const n = withInput((target) => bsonDocuments(documents, keep, maxDepth - 1, target, items));
       if (n >= 0) return Array.from(this.#raw.filterBson(n), (index) => items[index]);
       if (n === -1 || !growInput()) break;
     }

@@ -209,3 +209,33 @@ test('documents larger than the input buffer grow it, lists of any length are re
     prepared.free();
   }
 });
+
+test('a getter that runs a matcher while its document is being written leaves that document whole', () => {
+  const prepared = matcher({ op: 'and', conditions: [{ op: '=', attr: 'a', val: 'outer' }, { op: '>', attr: 'n', val: 5 }] });
+  try {
+    const inner = [];
+    const document = { a: 'outer' };
+    Object.defineProperty(document, 'n', {
+      enumerable: true,
+      get() {
+        // Another document matched from inside this one's conversion, and a list filtered.
+        inner.push(prepared.matches({ a: 'outer', n: 9, pad: 'x'.repeat(500) }));
+        inner.push(prepared.filter([{ a: 'inner', n: 9 }, { a: 'outer', n: 6 }]).length);
+        return 7;
+      },
+    });
+    // The inner calls may grow the module's memory, and the outer document is then sent as
+    // text, its getter read again: every answer is right whichever way it went.
+    const innerRight = () => inner.length >= 2 && inner.every((answer, i) => answer === (i % 2 ? 1 : true));
+    assert.equal(prepared.matches(document), true);
+    assert.ok(innerRight(), JSON.stringify(inner));
+    assert.deepEqual(prepared.filter([document, { a: 'outer', n: 1 }]), [document]);
+    assert.ok(innerRight() && inner.length >= 4, JSON.stringify(inner));
+    for (let i = 0; i < 20; i++) {
+      document.extra = 'y'.repeat(i * 1000); // unread: the answers stay
+      assert.equal(prepared.matches(document), true);
+    }
+  } finally {
+    prepared.free();
+  }
+});
