@@ -2,15 +2,14 @@
 //! ([`Matcher`]): `Compiler.matcherJson` makes the `Matcher` class, which the package's JS layer
 //! uses for every call (`matches`, `filter`, `matcher`). Documents arrive as BSON bytes the JS
 //! layer wrote into the input buffer (`js/bson.mjs`), read in place by
-//! [`Matcher::matches_raw`]; or, for what that writer leaves to it, as Extended JSON text, read
+//! [`Matcher::filter_raw`]; or, for what that writer leaves to it, as Extended JSON text, read
 //! straight into BSON by [`cqrs_mongo_spec::document_from_extended_json`].
 
 use std::cell::RefCell;
 
 use bson::{Bson, Document, RawDocument};
 use cqrs_mongo_spec::{
-    ErrorCode, EvalError, EvalErrorCode, Matcher, PathSegment, SpecError, bson_from_extended_json, bson_from_json,
-    parse_json_utf16,
+    ErrorCode, EvalError, Matcher, PathSegment, SpecError, bson_from_extended_json, bson_from_json, parse_json_utf16,
 };
 use js_sys::JsString;
 use wasm_bindgen::prelude::*;
@@ -110,31 +109,23 @@ impl WasmMatcher {
     pub fn matches_bson(&self, len: usize) -> Result<bool, JsValue> {
         INPUT
             .with_borrow(|input| {
-                let document = raw_document(input, 0, len)?;
-                self.matcher.matches_raw(document).map_err(Failure::Eval)
+                let bytes = &input[..len.min(input.len())];
+                match RawDocument::from_bytes(bytes) {
+                    Ok(document) => self.matcher.matches_raw(document),
+                    // Not one document: the core's reading of the bytes says what is wrong.
+                    Err(_) => self.matcher.filter_raw(bytes).map(|kept| kept == [0]),
+                }
             })
-            .map_err(Failure::into_js)
+            .map_err(|err| Failure::Eval(err).into_js())
     }
 
     /// The indexes of the documents the filter keeps, in order: BSON documents back to back in
     /// the first `len` bytes of the input buffer, as `matchesBson`.
     #[wasm_bindgen(js_name = filterBson)]
     pub fn filter_bson(&self, len: usize) -> Result<Vec<u32>, JsValue> {
-        INPUT
-            .with_borrow(|input| {
-                let mut kept = Vec::new();
-                let (mut at, mut index) = (0, 0_u32);
-                while at < len {
-                    let document = raw_document(input, at, len)?;
-                    if self.matcher.matches_raw(document)? {
-                        kept.push(index);
-                    }
-                    at += document.as_bytes().len();
-                    index += 1;
-                }
-                Ok(kept)
-            })
-            .map_err(Failure::into_js)
+        let kept = INPUT.with_borrow(|input| self.matcher.filter_raw(&input[..len.min(input.len())]));
+        let kept = kept.map_err(|err| Failure::Eval(err).into_js())?;
+        Ok(kept.into_iter().map(|index| u32::try_from(index).unwrap_or(u32::MAX)).collect())
     }
 
     /// The indexes of the documents (an Extended JSON list) the filter keeps, in order.
@@ -216,22 +207,6 @@ pub fn input_buffer(len: usize) -> usize {
 #[wasm_bindgen(js_name = wasmMemory)]
 pub fn wasm_memory() -> JsValue {
     wasm_bindgen::memory()
-}
-
-/// The BSON document starting at byte `at` of `input`, within its first `len` bytes.
-fn raw_document(input: &[u8], at: usize, len: usize) -> Result<&RawDocument, Failure> {
-    let malformed = |message: String| {
-        Failure::Eval(EvalError::new(
-            EvalErrorCode::InvalidDocument,
-            Vec::new(),
-            format!("the document is not valid BSON: {message}"),
-        ))
-    };
-    let bytes = input.get(at..len).ok_or_else(|| malformed(format!("{len} bytes are more than the input buffer")))?;
-    let size = bytes.get(..4).map_or(0, |head| i32::from_le_bytes([head[0], head[1], head[2], head[3]]));
-    let size = usize::try_from(size).unwrap_or(0);
-    let document = bytes.get(..size).ok_or_else(|| malformed(format!("a length of {size} at byte {at}")))?;
-    RawDocument::from_bytes(document).map_err(|err| malformed(err.to_string()))
 }
 
 fn not_a_document(path: Vec<PathSegment>) -> SpecError {

@@ -80,8 +80,42 @@ impl Matcher {
     /// ```
     pub fn matches_raw(&self, document: &bson::RawDocument) -> Result<bool, EvalError> {
         let bytes = raw::Bytes::document(document.as_bytes()).map_err(|failure| *failure)?;
+        self.matches_bytes(bytes).map_err(|failure| *failure)
+    }
+
+    /// The indexes of the documents `find` with the filter would return, of BSON documents
+    /// back to back in `documents` (as a `.bson` dump holds them), each read in place as
+    /// [`Matcher::matches_raw`] reads one. Bytes that do not split into documents are an
+    /// [`EvalErrorCode::InvalidDocument`].
+    ///
+    /// ```
+    /// use bson::{RawDocumentBuf, doc};
+    /// use cqrs_mongo_spec::Matcher;
+    ///
+    /// let big = Matcher::new(&doc! {"total": {"$gte": 100}}).unwrap();
+    /// let mut dump = Vec::new();
+    /// for total in [50, 250, 100] {
+    ///     dump.extend_from_slice(RawDocumentBuf::try_from(&doc! {"total": total}).unwrap().as_bytes());
+    /// }
+    /// assert_eq!(big.filter_raw(&dump).unwrap(), [1, 2]);
+    /// ```
+    pub fn filter_raw(&self, documents: &[u8]) -> Result<Vec<usize>, EvalError> {
+        let mut kept = Vec::new();
+        let (mut rest, mut index) = (documents, 0);
+        while !rest.is_empty() {
+            let (document, after) = raw::Bytes::first(rest).map_err(|failure| *failure)?;
+            if self.matches_bytes(document).map_err(|failure| *failure)? {
+                kept.push(index);
+            }
+            (rest, index) = (after, index + 1);
+        }
+        Ok(kept)
+    }
+
+    /// [`Matcher::matches_raw`] on checked bytes, their top-level fields sized once.
+    fn matches_bytes(&self, bytes: raw::Bytes<'_>) -> Result<bool, error::Failure> {
         let indexed = raw::Indexed::new(bytes);
-        self.root.matches(path::Obj::Doc(value::DocRef::Indexed(&indexed)), 1).map_err(|failure| *failure)
+        self.root.matches(path::Obj::Doc(value::DocRef::Indexed(&indexed)), 1)
     }
 
     /// The top-level fields of a document the filter reads, sorted and without repeats

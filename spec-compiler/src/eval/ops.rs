@@ -13,7 +13,7 @@ use super::number::{self, Num};
 use super::order::{bracket, compare, compare_bson};
 use super::path::{AtArray, FieldPath, Obj, visit};
 use super::regex::Regex;
-use super::value::Val;
+use super::value::{ArrRef, Val};
 
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
 pub(crate) enum Cmp {
@@ -142,31 +142,15 @@ impl Pred {
             },
             Pred::Regex(regex) => regex_matches(regex, value)?,
             Pred::ElemMatchValue(preds) => match value {
-                Some(Val::Arr(items)) => {
-                    for item in items.iter() {
-                        let item = item?;
-                        if all(preds, |p| p.on_value(Some(item), level + 1))? {
-                            return Ok(true);
-                        }
-                    }
-                    false
-                }
+                Some(Val::Arr(items)) => any_element(items, |item| all(preds, |p| p.on_value(Some(item), level + 1)))?,
                 _ => false,
             },
             Pred::ElemMatchObject(node) => match value {
-                Some(Val::Arr(items)) => {
-                    for item in items.iter() {
-                        let found = match item? {
-                            Val::Doc(inner) => node.matches(Obj::Doc(inner), deeper(level)?)?,
-                            Val::Arr(inner) => node.matches(Obj::Arr(inner), deeper(level)?)?,
-                            _ => false,
-                        };
-                        if found {
-                            return Ok(true);
-                        }
-                    }
-                    false
-                }
+                Some(Val::Arr(items)) => any_element(items, |item| match item {
+                    Val::Doc(inner) => node.matches(Obj::Doc(inner), deeper(level)?),
+                    Val::Arr(inner) => node.matches(Obj::Arr(inner), deeper(level)?),
+                    _ => Ok(false),
+                })?,
                 _ => false,
             },
             Pred::Geo(geo) => geo.matches(value, level)?,
@@ -232,6 +216,16 @@ fn regex_matches(regex: &Regex, value: Option<Val<'_>>) -> Result<bool, Failure>
 fn any<T>(items: &[T], mut f: impl FnMut(&T) -> Result<bool, Failure>) -> Result<bool, Failure> {
     for item in items {
         if f(item)? {
+            return Ok(true);
+        }
+    }
+    Ok(false)
+}
+
+/// Whether `f` holds for some element of `items` (an element that does not decode fails).
+fn any_element<'a>(items: ArrRef<'a>, mut f: impl FnMut(Val<'a>) -> Result<bool, Failure>) -> Result<bool, Failure> {
+    for item in items.iter() {
+        if f(item?)? {
             return Ok(true);
         }
     }

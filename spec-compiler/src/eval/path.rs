@@ -13,7 +13,7 @@
 use bson::{Bson, Document};
 
 use super::error::{Failure, TooDeep, deeper, within};
-use super::value::{ArrRef, DocRef, Val};
+use super::value::{ArrRef, DocRef, Val, field};
 
 /// What a path yields when it ends at an array.
 #[derive(Debug, Clone, Copy, PartialEq, Eq)]
@@ -238,16 +238,6 @@ where
             }
         }
         Ok(false)
-    }
-}
-
-/// The value of a field: scanned in order in a small document (cheaper than hashing the
-/// name), looked up in the index of a larger one. Both find the first field of that name.
-fn field<'a>(doc: &'a Document, name: &str) -> Option<&'a Bson> {
-    if doc.len() <= 16 {
-        doc.iter().find_map(|(key, value)| (key.as_str() == name).then_some(value))
-    } else {
-        doc.get(name)
     }
 }
 

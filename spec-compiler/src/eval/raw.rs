@@ -27,11 +27,20 @@ pub(crate) fn malformed(message: impl std::fmt::Display) -> Failure {
 impl<'a> Bytes<'a> {
     /// A whole document's bytes, its length and final 0 checked.
     pub(crate) fn document(bytes: &'a [u8]) -> Result<Bytes<'a>, Failure> {
-        let size = read_len(bytes)?;
-        if size < 5 || size != bytes.len() || bytes[size - 1] != 0 {
-            return Err(malformed(format!("a document of {} bytes says it has {size}", bytes.len())));
+        match Bytes::first(bytes)? {
+            (document, []) => Ok(document),
+            _ => Err(malformed(format!("a document of {} bytes says it has {}", bytes.len(), read_len(bytes)?))),
         }
-        Ok(Bytes(bytes))
+    }
+
+    /// The document at the start of `bytes` (its length and final 0 checked), and the bytes
+    /// after it.
+    pub(crate) fn first(bytes: &'a [u8]) -> Result<(Bytes<'a>, &'a [u8]), Failure> {
+        let size = read_len(bytes)?;
+        if size < 5 || size > bytes.len() || bytes[size - 1] != 0 {
+            return Err(malformed(format!("a document of {size} bytes in {} bytes", bytes.len())));
+        }
+        Ok((Bytes(&bytes[..size]), &bytes[size..]))
     }
 
     /// The elements in order.
@@ -370,6 +379,21 @@ mod tests {
             let matcher = Matcher::new(&filter).unwrap();
             assert_eq!(matcher.matches_raw(&bytes).unwrap(), expected, "{filter}");
             assert_eq!(matcher.matches(&document).unwrap(), expected, "{filter}");
+        }
+    }
+
+    #[test]
+    fn documents_back_to_back_are_split_and_evaluated_each() {
+        let matcher = Matcher::new(&doc! {"n": {"$gt": 1}}).unwrap();
+        let mut dump = Vec::new();
+        for n in [1, 2, 0, 3] {
+            dump.extend_from_slice(RawDocumentBuf::try_from(&doc! {"n": n}).unwrap().as_bytes());
+        }
+        assert_eq!(matcher.filter_raw(&dump).unwrap(), [1, 3]);
+        assert_eq!(matcher.filter_raw(&[]).unwrap(), Vec::<usize>::new());
+        // A last document cut short, or bytes left after the last one, do not split.
+        for broken in [&dump[..dump.len() - 1], &[dump.as_slice(), &[1, 2]].concat()] {
+            assert_eq!(matcher.filter_raw(broken).unwrap_err().code(), EvalErrorCode::InvalidDocument);
         }
     }
 

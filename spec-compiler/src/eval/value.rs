@@ -137,14 +137,10 @@ impl<'a> Val<'a> {
 }
 
 impl<'a> DocRef<'a> {
-    /// The value of the first field named `name`: scanned in order in bytes and in a small
-    /// document (cheaper than hashing the name), looked up in the index of a larger one.
+    /// The value of the first field named `name` ([`field`] in a `Document`, a scan of bytes).
     pub(crate) fn get(self, name: &str) -> Result<Option<Val<'a>>, Failure> {
         match self {
-            DocRef::Owned(doc) if doc.len() <= 16 => {
-                Ok(doc.iter().find_map(|(key, value)| (key.as_str() == name).then(|| Val::of(value))))
-            }
-            DocRef::Owned(doc) => Ok(doc.get(name).map(Val::of)),
+            DocRef::Owned(doc) => Ok(field(doc, name).map(Val::of)),
             DocRef::Raw(bytes) => bytes.get(name),
             DocRef::Indexed(indexed) => indexed.get(name),
         }
@@ -168,6 +164,17 @@ impl<'a> DocRef<'a> {
             out.insert(key, value.to_bson(level + 1)?);
         }
         Ok(out)
+    }
+}
+
+/// The value of a field of a `Document`: scanned in order in a small document (cheaper than
+/// hashing the name), looked up in the index of a larger one. Both find the first field of that
+/// name.
+pub(crate) fn field<'a>(doc: &'a Document, name: &str) -> Option<&'a Bson> {
+    if doc.len() <= 16 {
+        doc.iter().find_map(|(key, value)| (key.as_str() == name).then_some(value))
+    } else {
+        doc.get(name)
     }
 }
 

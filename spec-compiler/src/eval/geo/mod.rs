@@ -145,7 +145,12 @@ fn position(value: &Bson) -> Option<V3> {
 
 /// [`position`] of an array's items.
 fn position_of(items: &[Bson]) -> Option<V3> {
-    let (lng, lat) = (number(items.first()?)?, number(items.get(1)?)?);
+    point_of(items.iter())
+}
+
+/// The point of the first two values (numbers, a longitude and a latitude in range).
+fn point_of<'b>(mut values: impl Iterator<Item = &'b Bson>) -> Option<V3> {
+    let (lng, lat) = (number(values.next()?)?, number(values.next()?)?);
     ((-180.0..=180.0).contains(&lng) && (-90.0..=90.0).contains(&lat)).then(|| V3::from_degrees(lng, lat))
 }
 
@@ -153,11 +158,7 @@ fn position_of(items: &[Bson]) -> Option<V3> {
 fn legacy_point(value: &Bson) -> Option<V3> {
     match value {
         Bson::Array(_) => position(value),
-        Bson::Document(doc) => {
-            let mut values = doc.values();
-            let (lng, lat) = (number(values.next()?)?, number(values.next()?)?);
-            ((-180.0..=180.0).contains(&lng) && (-90.0..=90.0).contains(&lat)).then(|| V3::from_degrees(lng, lat))
-        }
+        Bson::Document(doc) => point_of(doc.values()),
         _ => None,
     }
 }
@@ -167,10 +168,7 @@ fn stored_document(doc: &Document) -> Option<Shape> {
     if doc.contains_key("type") {
         return geojson(doc);
     }
-    let mut values = doc.values();
-    let (lng, lat) = (number(values.next()?)?, number(values.next()?)?);
-    ((-180.0..=180.0).contains(&lng) && (-90.0..=90.0).contains(&lat))
-        .then(|| Shape { points: vec![V3::from_degrees(lng, lat)], ..Shape::default() })
+    point_of(doc.values()).map(|p| Shape { points: vec![p], ..Shape::default() })
 }
 
 /// A stored `[lng, lat]` array as a shape.
