@@ -33,7 +33,7 @@ use futures::{FutureExt, TryStreamExt};
 
 use tokio::sync::oneshot;
 
-use super::{AppendCondition, EventStore, ExpectedVersion, NewEvent, Query, Stream, markers};
+use super::{EventStore, ExpectedVersion, NewEvent, Stream, markers};
 use crate::error::{Error, Result};
 use crate::store::fields::int;
 use crate::store::tenancy::{TENANT_FIELD, Tenant};
@@ -388,7 +388,7 @@ impl EventStore {
             if overlaps {
                 verdicts.push(Some(Decision::Alone));
             } else {
-                checked.push(index);
+                checked.push((index, condition));
                 verdicts.push(None);
             }
         }
@@ -397,13 +397,12 @@ impl EventStore {
         }
         // The watched markers of every condition checked, read in one query.
         let mut watched = Vec::new();
-        for &index in &checked {
-            let query = batch[index].condition.as_ref().map(AppendCondition::query);
-            markers::add_new(&mut watched, query.into_iter().flat_map(Query::watched_markers));
+        for (_, condition) in &checked {
+            markers::add_new(&mut watched, condition.query().watched_markers());
         }
         let versions = markers::read(&self.markers, &watched, On::Uow(uow)).await?;
-        for index in checked {
-            let (pending, condition) = (&batch[index], batch[index].condition.as_ref().expect("checked"));
+        for (index, condition) in checked {
+            let pending = &batch[index];
             let now: Vec<i64> = condition
                 .query()
                 .watched_markers()
